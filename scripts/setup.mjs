@@ -1,0 +1,97 @@
+#!/usr/bin/env node
+// Makes a fresh machine ready to run OSAPI and its tests: npm packages, the
+// Debian nats-server package, and the compiled dist/. Runs before `npm start`
+// and `npm test`, so the README's two commands work on a clean checkout.
+// Uses nothing outside Node's standard library: it runs before npm packages exist.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const say = (line) => process.stderr.write(`setup: ${line}\n`);
+
+function run(cmd, args, what) {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) {
+    say(`${what} failed (${cmd} ${args.join(' ')} exited ${r.status ?? r.signal}).`);
+    process.exit(1);
+  }
+}
+
+function onPath(bin) {
+  return spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
+}
+
+function newestMtime(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+// 1. npm packages: install when node_modules is missing or older than the lock file.
+const lock = join(root, 'package-lock.json');
+const marker = join(root, 'node_modules', '.package-lock.json');
+if (
+  !existsSync(marker) ||
+  (existsSync(lock) && statSync(lock).mtimeMs > statSync(marker).mtimeMs)
+) {
+  say('installing npm packages');
+  run(
+    'npm',
+    existsSync(lock) ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund'],
+    'npm install',
+  );
+}
+
+// 2. nats-server from Debian when it is not on PATH.
+if (!onPath('nats-server') && !existsSync('/usr/sbin/nats-server')) {
+  if (!onPath('apt-get')) {
+    say(
+      'nats-server is not installed and apt-get is not available. Install the Debian package "nats-server" (2.9.x) or put nats-server on PATH, then run this again.',
+    );
+    process.exit(1);
+  }
+  const sudo = process.getuid?.() === 0 ? [] : onPath('sudo') ? ['sudo', '-n'] : null;
+  if (sudo === null) {
+    say(
+      'nats-server is not installed and this user cannot run apt-get. Run: sudo apt-get install nats-server',
+    );
+    process.exit(1);
+  }
+  say('installing the Debian package nats-server');
+  const [cmd, ...pre] = sudo.length ? sudo : ['apt-get'];
+  const base = sudo.length ? [...pre, 'apt-get'] : [];
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  for (const args of [
+    ['update', '-qq'],
+    ['install', '-y', '-qq', 'nats-server'],
+  ]) {
+    const r = spawnSync(cmd, [...base, ...args], { stdio: ['ignore', 'inherit', 'inherit'], env });
+    if (r.status !== 0) {
+      say(
+        'could not install the Debian package "nats-server" with apt-get. Install it by hand (apt-get install nats-server), then run this again.',
+      );
+      process.exit(1);
+    }
+  }
+}
+
+// 3. Compile src/ to dist/ when dist is missing or older than any source file.
+const dist = join(root, 'dist', 'cli', 'main.js');
+if (!existsSync(dist) || newestMtime(join(root, 'src')) > statSync(dist).mtimeMs) {
+  say('compiling TypeScript');
+  try {
+    execFileSync(
+      process.execPath,
+      [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
+      { cwd: root, stdio: 'inherit' },
+    );
+  } catch {
+    say('compiling failed; see the errors above.');
+    process.exit(1);
+  }
+}
