@@ -1,0 +1,127 @@
+// Checks the permission vocabulary, the built-in roles and how claims expand to permissions.
+import { describe, expect, it } from 'vitest';
+import {
+  BUILTIN_ROLES,
+  effectivePermissions,
+  isPermission,
+  PERMISSIONS,
+  roleNames,
+} from '../../src/auth/index.js';
+
+const ALL_NINE = [
+  'agent:read',
+  'node:read',
+  'network:read',
+  'network:write',
+  'job:read',
+  'job:write',
+  'health:read',
+  'audit:read',
+  'command:execute',
+];
+
+describe('permission vocabulary', () => {
+  it('has exactly the nine permissions', () => {
+    expect([...PERMISSIONS]).toEqual(ALL_NINE);
+  });
+
+  it('isPermission accepts known names only', () => {
+    expect(isPermission('job:write')).toBe(true);
+    expect(isPermission('job:delete')).toBe(false);
+    expect(isPermission('')).toBe(false);
+    expect(isPermission(42)).toBe(false);
+  });
+});
+
+describe('built-in roles', () => {
+  it('admin has all nine', () => {
+    expect(effectivePermissions({ roles: ['admin'] }, {})).toEqual(ALL_NINE);
+  });
+
+  it('write has seven: everything but audit:read and command:execute', () => {
+    const perms = effectivePermissions({ roles: ['write'] }, {});
+    expect(perms).toEqual([
+      'agent:read',
+      'node:read',
+      'network:read',
+      'network:write',
+      'job:read',
+      'job:write',
+      'health:read',
+    ]);
+    expect(perms).toHaveLength(7);
+  });
+
+  it('read has the five read permissions', () => {
+    expect(effectivePermissions({ roles: ['read'] }, {})).toEqual([
+      'agent:read',
+      'node:read',
+      'network:read',
+      'job:read',
+      'health:read',
+    ]);
+  });
+
+  it('cannot be mutated by a caller', () => {
+    expect(() => (BUILTIN_ROLES.read as string[]).push('command:execute')).toThrow();
+    expect(effectivePermissions({ roles: ['read'] }, {})).not.toContain('command:execute');
+  });
+});
+
+describe('effectivePermissions', () => {
+  it('a permissions claim replaces role expansion', () => {
+    expect(effectivePermissions({ roles: ['admin'], permissions: ['job:read'] }, {})).toEqual([
+      'job:read',
+    ]);
+  });
+
+  it('an empty permissions claim grants nothing, even with admin role', () => {
+    expect(effectivePermissions({ roles: ['admin'], permissions: [] }, {})).toEqual([]);
+  });
+
+  it('is the union over several roles, de-duplicated and in canonical order', () => {
+    const custom = { auditor: { permissions: ['audit:read', 'agent:read'] } };
+    expect(effectivePermissions({ roles: ['auditor', 'read'] }, custom)).toEqual([
+      'agent:read',
+      'node:read',
+      'network:read',
+      'job:read',
+      'health:read',
+      'audit:read',
+    ]);
+  });
+
+  it('a custom role overrides the built-in of the same name', () => {
+    const custom = { read: { permissions: ['health:read'] } };
+    expect(effectivePermissions({ roles: ['read'] }, custom)).toEqual(['health:read']);
+    // Other built-ins are untouched.
+    expect(effectivePermissions({ roles: ['write'] }, custom)).toHaveLength(7);
+  });
+
+  it('unknown roles and unknown permission strings grant nothing', () => {
+    expect(effectivePermissions({ roles: ['nobody'] }, {})).toEqual([]);
+    expect(
+      effectivePermissions({ roles: ['read'], permissions: ['root', 'job:read'] }, {}),
+    ).toEqual(['job:read']);
+    const custom = { odd: { permissions: ['everything', 'node:read'] } };
+    expect(effectivePermissions({ roles: ['odd'] }, custom)).toEqual(['node:read']);
+  });
+
+  it('role names that exist on Object.prototype grant nothing and do not throw', () => {
+    for (const role of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      expect(effectivePermissions({ roles: [role] }, {})).toEqual([]);
+    }
+  });
+});
+
+describe('roleNames', () => {
+  it('lists built-ins and custom roles once, sorted', () => {
+    expect(roleNames({})).toEqual(['admin', 'read', 'write']);
+    expect(roleNames({ ops: { permissions: [] }, read: { permissions: [] } })).toEqual([
+      'admin',
+      'ops',
+      'read',
+      'write',
+    ]);
+  });
+});
