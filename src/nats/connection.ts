@@ -1,0 +1,112 @@
+// One way for every component to connect to NATS: named client, reconnect
+// forever with jittered backoff, every disconnect and reconnect logged.
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from '../log/logger.js';
+
+export type { NatsConnection };
+
+export interface NatsClientSettings {
+  host: string;
+  port: number;
+  /** When non-empty, used instead of host/port: a server or a cluster. */
+  servers: string[];
+  client_name: string;
+  auth: { type: 'none' | 'user_pass' | 'nkey'; username?: string; password?: string };
+}
+
+export interface ConnectOptions {
+  settings: NatsClientSettings;
+  logger: Logger;
+  /** Give up on the first connection after this long; default: keep trying. */
+  firstConnectTimeoutMs?: number;
+  /** Lets a caller stop the first-connection loop (a shutdown during start). */
+  signal?: AbortSignal;
+}
+
+export class NatsConnectError extends Error {
+  override name = 'NatsConnectError';
+}
+
+export function serverList(s: NatsClientSettings): string[] {
+  if (s.servers.length > 0) return s.servers;
+  const host = s.host.includes(':') ? `[${s.host}]` : s.host;
+  return [`nats://${host}:${s.port}`];
+}
+
+/** Connects, retrying the first connection with backoff; later drops reconnect forever. */
+export async function connectNats(opts: ConnectOptions): Promise<NatsConnection> {
+  const servers = serverList(opts.settings);
+  const log = opts.logger.child({ nats: servers.join(','), client: opts.settings.client_name });
+  const started = Date.now();
+  let delay = 100;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const nc = await connect({
+        servers,
+        name: opts.settings.client_name,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 1000,
+        reconnectJitter: 500,
+        pingInterval: 20_000,
+        ...(opts.settings.auth.type === 'user_pass'
+          ? { user: opts.settings.auth.username, pass: opts.settings.auth.password }
+          : {}),
+      });
+      watchStatus(nc, log);
+      log.debug({ server: nc.getServer(), version: nc.info?.version }, 'connected to NATS');
+      return nc;
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (/authorization|authentication/i.test(message)) {
+        // Retrying cannot fix wrong credentials: stop with the reason.
+        throw new NatsConnectError(
+          `NATS refused the credentials of ${opts.settings.client_name} at ${servers.join(', ')}: ${message}. Check the auth settings.`,
+          { cause: err },
+        );
+      }
+      const waited = Date.now() - started;
+      if (
+        opts.signal?.aborted ||
+        (opts.firstConnectTimeoutMs !== undefined && waited >= opts.firstConnectTimeoutMs)
+      ) {
+        throw new NatsConnectError(
+          `cannot connect to NATS at ${servers.join(', ')} (${message}). Is the NATS server running? Start one with \`osapi nats server start\`, or set the nats host/port in the config.`,
+          { cause: err },
+        );
+      }
+      log.warn({ attempt, err: message }, 'NATS not reachable yet; retrying');
+      await pause(delay, opts.signal);
+      delay = Math.min(delay * 2, 5000);
+    }
+  }
+}
+
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}
+
+function watchStatus(nc: NatsConnection, log: Logger): void {
+  void (async () => {
+    for await (const s of nc.status()) {
+      switch (s.type) {
+        case 'disconnect':
+          log.warn({ server: s.server }, 'disconnected from NATS; reconnecting');
+          break;
+        case 'reconnect':
+          log.warn({ server: s.server }, 'reconnected to NATS');
+          break;
+        case 'error':
+          log.error({ err: String(s.error) }, 'NATS connection error');
+          break;
+        default:
+          break;
+      }
+    }
+  })();
+}

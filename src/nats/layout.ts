@@ -1,0 +1,223 @@
+// Makes the JetStream layout (jobs stream, dead-letter stream, four KV
+// buckets) idempotently at start. Running it again changes nothing; a setting
+// that differs from what exists is updated where NATS allows, and reported as
+// a conflict where it does not (storage type cannot change in place).
+import {
+  DiscardPolicy,
+  JetStreamApiError,
+  type JetStreamManager,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+  type StreamInfo,
+} from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import {
+  dlqAdvisorySubject,
+  type InfraNames,
+  infraNames,
+  type NameSettings,
+} from '../job/names.js';
+
+type Storage = 'file' | 'memory';
+
+/** The `nats.*` section of the config, durations already in milliseconds. */
+export interface LayoutSettings extends NameSettings {
+  stream: {
+    name: string;
+    subjects: string;
+    max_age: number;
+    max_msgs: number;
+    storage: Storage;
+    replicas: number;
+    discard: 'old' | 'new';
+  };
+  kv: {
+    bucket: string;
+    response_bucket: string;
+    ttl: number;
+    max_bytes: number;
+    storage: Storage;
+    replicas: number;
+  };
+  audit: { bucket: string; ttl: number; max_bytes: number; storage: Storage; replicas: number };
+  registry: { bucket: string; ttl: number; storage: Storage; replicas: number };
+  dlq: { max_age: number; max_msgs: number; storage: Storage; replicas: number };
+}
+
+export type LayoutAction = 'created' | 'unchanged' | 'updated';
+
+export interface LayoutItem {
+  /** The JetStream stream name (a KV bucket's stream is `KV_<bucket>`). */
+  stream: string;
+  kind: 'stream' | 'kv';
+  action: LayoutAction;
+  /** Settings changed in place, e.g. `max_age: 3600000 ms → 7200000 ms`. */
+  changes: string[];
+  /** Settings that differ but that NATS cannot change in place. */
+  conflicts: string[];
+}
+
+export interface LayoutReport {
+  names: InfraNames;
+  items: LayoutItem[];
+}
+
+export async function ensureLayout(nc: NatsConnection, s: LayoutSettings): Promise<LayoutReport> {
+  const names = infraNames(s);
+  const jsm = await jetstreamManager(nc);
+  const items: LayoutItem[] = [];
+
+  items.push(
+    await ensureStream(jsm, {
+      name: names.stream,
+      subjects: [names.streamSubjects],
+      retention: RetentionPolicy.Limits,
+      max_age: nanos(s.stream.max_age),
+      max_msgs: s.stream.max_msgs,
+      storage: storageType(s.stream.storage),
+      num_replicas: s.stream.replicas,
+      discard: s.stream.discard === 'new' ? DiscardPolicy.New : DiscardPolicy.Old,
+    }),
+  );
+  items.push(
+    await ensureStream(jsm, {
+      name: names.dlqStream,
+      subjects: [dlqAdvisorySubject(names)],
+      retention: RetentionPolicy.Limits,
+      max_age: nanos(s.dlq.max_age),
+      max_msgs: s.dlq.max_msgs,
+      storage: storageType(s.dlq.storage),
+      num_replicas: s.dlq.replicas,
+      discard: DiscardPolicy.Old,
+    }),
+  );
+
+  const kvm = new Kvm(nc);
+  const buckets: Array<{
+    bucket: string;
+    ttl: number;
+    max_bytes: number;
+    storage: Storage;
+    replicas: number;
+  }> = [
+    { ...s.kv, bucket: names.jobsBucket },
+    { ...s.kv, bucket: names.responsesBucket },
+    { ...s.audit, bucket: names.auditBucket },
+    { max_bytes: -1, ...s.registry, bucket: names.registryBucket },
+  ];
+  for (const b of buckets) {
+    items.push(await ensureBucket(jsm, kvm, b));
+  }
+  return { names, items };
+}
+
+/** JetStream durations are nanoseconds; config durations are milliseconds. */
+function nanos(ms: number): number {
+  return ms * 1_000_000;
+}
+
+function storageType(s: Storage): StorageType {
+  return s === 'memory' ? StorageType.Memory : StorageType.File;
+}
+
+async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | null> {
+  try {
+    return await jsm.streams.info(name);
+  } catch (err) {
+    if (err instanceof JetStreamApiError && err.status === 404) return null;
+    throw err;
+  }
+}
+
+type Wanted = Pick<
+  StreamConfig,
+  'max_age' | 'max_msgs' | 'max_bytes' | 'num_replicas' | 'discard' | 'storage'
+>;
+
+/** Compares what exists with what config asks; splits mutable from immutable. */
+function diff(
+  have: StreamConfig,
+  want: Partial<Wanted>,
+): { update: Partial<StreamConfig>; changes: string[]; conflicts: string[] } {
+  const update: Partial<StreamConfig> = {};
+  const changes: string[] = [];
+  const conflicts: string[] = [];
+  const mutable = ['max_age', 'max_msgs', 'max_bytes', 'num_replicas', 'discard'] as const;
+  for (const key of mutable) {
+    const w = want[key];
+    if (w === undefined || have[key] === w) continue;
+    (update as Record<string, unknown>)[key] = w;
+    changes.push(`${key}: ${describe(key, have[key])} → ${describe(key, w)}`);
+  }
+  if (want.storage !== undefined && have.storage !== want.storage) {
+    conflicts.push(
+      `storage is ${have.storage} but config asks ${want.storage}; NATS cannot change it in place (back up and delete the stream to apply it)`,
+    );
+  }
+  return { update, changes, conflicts };
+}
+
+function describe(key: string, v: unknown): string {
+  return key === 'max_age' && typeof v === 'number' ? `${Math.round(v / 1e6)} ms` : String(v);
+}
+
+async function ensureStream(
+  jsm: JetStreamManager,
+  cfg: Partial<StreamConfig> & { name: string; subjects: string[] },
+): Promise<LayoutItem> {
+  const have = await streamInfo(jsm, cfg.name);
+  if (!have) {
+    await jsm.streams.add(cfg);
+    return { stream: cfg.name, kind: 'stream', action: 'created', changes: [], conflicts: [] };
+  }
+  const { update, changes, conflicts } = diff(have.config, cfg);
+  const subjectsDiffer = have.config.subjects?.join(',') !== cfg.subjects.join(',');
+  if (subjectsDiffer) {
+    (update as Record<string, unknown>).subjects = cfg.subjects;
+    changes.push(`subjects: ${have.config.subjects?.join(',')} → ${cfg.subjects.join(',')}`);
+  }
+  if (changes.length > 0) await jsm.streams.update(cfg.name, { ...have.config, ...update });
+  return {
+    stream: cfg.name,
+    kind: 'stream',
+    action: changes.length > 0 ? 'updated' : 'unchanged',
+    changes,
+    conflicts,
+  };
+}
+
+async function ensureBucket(
+  jsm: JetStreamManager,
+  kvm: Kvm,
+  b: { bucket: string; ttl: number; max_bytes: number; storage: Storage; replicas: number },
+): Promise<LayoutItem> {
+  const stream = `KV_${b.bucket}`;
+  const have = await streamInfo(jsm, stream);
+  if (!have) {
+    await kvm.create(b.bucket, {
+      history: 1,
+      ttl: b.ttl,
+      max_bytes: b.max_bytes,
+      storage: storageType(b.storage),
+      replicas: b.replicas,
+    });
+    return { stream, kind: 'kv', action: 'created', changes: [], conflicts: [] };
+  }
+  const { update, changes, conflicts } = diff(have.config, {
+    max_age: nanos(b.ttl),
+    max_bytes: b.max_bytes,
+    num_replicas: b.replicas,
+    storage: storageType(b.storage),
+  });
+  if (changes.length > 0) await jsm.streams.update(stream, { ...have.config, ...update });
+  return {
+    stream,
+    kind: 'kv',
+    action: changes.length > 0 ? 'updated' : 'unchanged',
+    changes,
+    conflicts,
+  };
+}

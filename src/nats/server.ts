@@ -1,0 +1,146 @@
+// Runs the real nats-server as a supervised child: JetStream on, file store in
+// store_dir. Resolves once the server accepts connections; reports its own
+// exit so the parent never hangs on a dead server or leaves an orphan behind.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { Logger } from '../log/logger.js';
+import { findNatsServer } from './server-binary.js';
+
+export interface NatsServerOptions {
+  host: string;
+  /** 0 lets the OS choose a free port (nats-server's -1). */
+  port: number;
+  storeDir: string;
+  logger: Logger;
+  /** How long to wait for "Server is ready" before giving up. */
+  readyTimeoutMs?: number;
+  /** Extra nats-server arguments, e.g. a config file with auth or routes. */
+  extraArgs?: string[];
+}
+
+export interface NatsServerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface NatsServerHandle {
+  /** nats://host:port the server listens on (the real port when 0 was asked). */
+  readonly url: string;
+  readonly port: number;
+  readonly pid: number;
+  /** Resolves when the server process ends, for whatever reason. */
+  readonly exited: Promise<NatsServerExit>;
+  /** SIGTERM, then SIGKILL after the grace period; resolves when it is gone. */
+  stop(graceMs?: number): Promise<NatsServerExit>;
+}
+
+export class NatsServerStartError extends Error {
+  override name = 'NatsServerStartError';
+}
+
+// "[INF] Listening for client connections on 127.0.0.1:4222"
+const LISTENING = /Listening for client connections on (\S+):(\d+)/;
+const READY = /Server is ready/;
+
+export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServerHandle> {
+  const bin = findNatsServer();
+  mkdirSync(opts.storeDir, { recursive: true, mode: 0o700 });
+  const args = [
+    '-a',
+    opts.host,
+    '-p',
+    String(opts.port === 0 ? -1 : opts.port),
+    '-js',
+    '-sd',
+    opts.storeDir,
+    ...(opts.extraArgs ?? []),
+  ];
+  opts.logger.debug({ bin, args }, 'starting nats-server');
+  const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+
+  // Last resort: if this process exits any other way, take the server with it.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  const exited = new Promise<NatsServerExit>((resolve) => {
+    child.once('exit', () => process.off('exit', killOnExit));
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+    child.once('error', () => resolve({ code: null, signal: null }));
+  });
+
+  const lastLines: string[] = [];
+  let port = 0;
+  let host = opts.host;
+  const ready = new Promise<void>((resolve, reject) => {
+    const rl = createInterface({ input: child.stderr as NodeJS.ReadableStream });
+    rl.on('line', (line) => {
+      lastLines.push(line);
+      if (lastLines.length > 20) lastLines.shift();
+      opts.logger.debug({ component: 'nats-server' }, line);
+      const m = LISTENING.exec(line);
+      if (m) {
+        host = m[1] ?? host;
+        port = Number(m[2]);
+      }
+      if (READY.test(line)) resolve();
+    });
+    child.once('error', (err) => reject(new NatsServerStartError(`nats-server: ${err.message}`)));
+    void exited.then((e) =>
+      reject(
+        new NatsServerStartError(
+          `nats-server exited before it was ready (${describeExit(e)}). Its last lines:\n${lastLines.join('\n')}`,
+        ),
+      ),
+    );
+  });
+
+  const timeoutMs = opts.readyTimeoutMs ?? 15_000;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new NatsServerStartError(`nats-server was not ready within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+  });
+  try {
+    await Promise.race([ready, timeout]);
+  } catch (err) {
+    await terminate(child, exited, 2000);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+
+  // 0.0.0.0 is where it listens, not an address to dial.
+  const dialHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return {
+    url: `nats://${dialHost.includes(':') ? `[${dialHost}]` : dialHost}:${port}`,
+    port,
+    pid: child.pid ?? 0,
+    exited,
+    stop: (graceMs = 5000) => terminate(child, exited, graceMs),
+  };
+}
+
+export function describeExit(e: NatsServerExit): string {
+  if (e.signal) return `killed by ${e.signal}`;
+  if (e.code === null) return 'could not be started';
+  return `exit code ${e.code}`;
+}
+
+async function terminate(
+  child: ChildProcess,
+  exited: Promise<NatsServerExit>,
+  graceMs: number,
+): Promise<NatsServerExit> {
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    try {
+      return await exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  return exited;
+}
