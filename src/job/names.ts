@@ -1,0 +1,179 @@
+// The only place that spells a NATS subject, a stream or bucket name, or a KV
+// key. API, agent and layout all build names here, so the namespace rule
+// (INTERFACE section 2) and the key layout (section 6) live in one module.
+
+/** Infrastructure names, with the namespace prefix applied. */
+export interface InfraNames {
+  readonly namespace: string;
+  readonly stream: string;
+  /** Filter for everything on the jobs stream, e.g. `osapi.jobs.>`. */
+  readonly streamSubjects: string;
+  readonly dlqStream: string;
+  readonly jobsBucket: string;
+  readonly responsesBucket: string;
+  readonly auditBucket: string;
+  readonly registryBucket: string;
+}
+
+export interface NameSettings {
+  namespace: string;
+  stream: { name: string; subjects: string };
+  kv: { bucket: string; response_bucket: string };
+  audit: { bucket: string };
+  registry: { bucket: string };
+}
+
+/** Joins a namespace to an infrastructure name: `osapi` + `JOBS` → `osapi-JOBS`. */
+function infra(namespace: string, name: string): string {
+  return namespace ? `${namespace}-${name}` : name;
+}
+
+/** Joins a namespace to a subject: `osapi` + `jobs.>` → `osapi.jobs.>`. */
+function subject(namespace: string, s: string): string {
+  return namespace ? `${namespace}.${s}` : s;
+}
+
+export function infraNames(s: NameSettings): InfraNames {
+  return {
+    namespace: s.namespace,
+    stream: infra(s.namespace, s.stream.name),
+    streamSubjects: subject(s.namespace, s.stream.subjects),
+    dlqStream: infra(s.namespace, `${s.stream.name}-DLQ`),
+    jobsBucket: infra(s.namespace, s.kv.bucket),
+    responsesBucket: infra(s.namespace, s.kv.response_bucket),
+    auditBucket: infra(s.namespace, s.audit.bucket),
+    registryBucket: infra(s.namespace, s.registry.bucket),
+  };
+}
+
+/**
+ * Subjects the DLQ stream captures: JetStream's advisory for a notification
+ * that reached max_deliver on any consumer of the jobs stream.
+ */
+export function dlqAdvisorySubject(names: InfraNames): string {
+  return `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${names.stream}.*`;
+}
+
+/**
+ * Hostnames may hold dots (FQDNs), which would split a subject or key token.
+ * '=' is legal in both and never in a hostname, so the mapping is reversible.
+ */
+export function hostToken(hostname: string): string {
+  return hostname.replaceAll('.', '=');
+}
+
+export function hostFromToken(token: string): string {
+  return token.replaceAll('=', '.');
+}
+
+export type JobCategory = 'query' | 'modify';
+
+/** A target as routed on NATS. Labels carry the value prefix being addressed. */
+export type RouteTarget =
+  | { kind: 'any' }
+  | { kind: 'all' }
+  | { kind: 'host'; hostname: string }
+  | { kind: 'label'; key: string; value: string };
+
+/** `jobs.{query|modify}.{_any|_all|host.<h>|label.<k>.<v>}` under the namespace. */
+export function notifySubject(names: InfraNames, category: JobCategory, t: RouteTarget): string {
+  const tail =
+    t.kind === 'any'
+      ? '_any'
+      : t.kind === 'all'
+        ? '_all'
+        : t.kind === 'host'
+          ? `host.${hostToken(t.hostname)}`
+          : `label.${t.key}.${t.value}`;
+  return subject(names.namespace, `jobs.${category}.${tail}`);
+}
+
+// ---- KV keys -------------------------------------------------------------
+
+export const STATUS_EVENTS = [
+  'submitted',
+  'acknowledged',
+  'started',
+  'completed',
+  'failed',
+  'retried',
+] as const;
+export type StatusEvent = (typeof STATUS_EVENTS)[number];
+
+/** `jobs.<id>`: the immutable job definition in the job-queue bucket. */
+export function jobKey(id: string): string {
+  return `jobs.${id}`;
+}
+
+/** `status.<id>.<event>.<hostname>.<unix-nanos>`: one append-only status event. */
+export function statusKey(id: string, event: StatusEvent, hostname: string, nanos: bigint): string {
+  return `status.${id}.${event}.${hostToken(hostname)}.${nanos}`;
+}
+
+/** Filter for every status event of one job. */
+export function statusFilter(id: string): string {
+  return `status.${id}.>`;
+}
+
+export interface ParsedStatusKey {
+  id: string;
+  event: StatusEvent;
+  hostname: string;
+  nanos: bigint;
+}
+
+export function parseStatusKey(key: string): ParsedStatusKey | null {
+  const parts = key.split('.');
+  if (parts.length !== 5 || parts[0] !== 'status') return null;
+  const [, id, event, host, nanos] = parts as [string, string, string, string, string];
+  if (!(STATUS_EVENTS as readonly string[]).includes(event) || !/^\d+$/.test(nanos)) return null;
+  return { id, event: event as StatusEvent, hostname: hostFromToken(host), nanos: BigInt(nanos) };
+}
+
+/**
+ * `claims.<id>.<scope>`: created (never overwritten) by the agent that takes a
+ * (job, host) pair. Scope is `_any` for an any-agent job, else the hostname:
+ * a create that fails means someone already ran or is running it.
+ */
+export function claimKey(id: string, scope: { any: true } | { hostname: string }): string {
+  return `claims.${id}.${'any' in scope ? '_any' : hostToken(scope.hostname)}`;
+}
+
+/** `<id>.<hostname>` in the job-responses bucket: one result per (job, host). */
+export function responseKey(id: string, hostname: string): string {
+  return `${id}.${hostToken(hostname)}`;
+}
+
+export function parseResponseKey(key: string): { id: string; hostname: string } | null {
+  const dot = key.indexOf('.');
+  if (dot <= 0) return null;
+  return { id: key.slice(0, dot), hostname: hostFromToken(key.slice(dot + 1)) };
+}
+
+/** `agents.<hostname>` in the agent-registry bucket. */
+export function registryKey(hostname: string): string {
+  return `agents.${hostToken(hostname)}`;
+}
+
+export function hostnameFromRegistryKey(key: string): string | null {
+  return key.startsWith('agents.') ? hostFromToken(key.slice('agents.'.length)) : null;
+}
+
+/** Durable consumer names; one filter subject each (nats-server 2.9). */
+export function consumerName(
+  base: string,
+  scope: { any: true } | { all: string } | { host: string } | { label: string; host: string },
+): string {
+  // Consumer names may not hold '.'; hostnames and label values are already
+  // limited to [A-Za-z0-9_-] segments, so the '=' mapping keeps them distinct.
+  const clean = hostToken;
+  if ('any' in scope) return `${base}-any`;
+  if ('all' in scope) return `${base}-all-${clean(scope.all)}`;
+  if ('label' in scope) return `${base}-label-${clean(scope.host)}-${clean(scope.label)}`;
+  return `${base}-host-${clean(scope.host)}`;
+}
+
+/** What an agent's consumer filters on: the target's subject for either category. */
+export function listenSubject(names: InfraNames, t: RouteTarget): string {
+  return notifySubject(names, '*' as JobCategory, t);
+}

@@ -1,0 +1,74 @@
+// Job operation types and the schema of each one's data. The API validates a
+// request body with these schemas; the agent validates the job it reads from
+// NATS with the same ones, so both sides agree on one definition.
+import { type Static, Type } from 'typebox';
+
+export const TIMEOUT_DEFAULT_S = 30;
+export const TIMEOUT_MAX_S = 300;
+
+const Timeout = Type.Integer({
+  minimum: 1,
+  maximum: TIMEOUT_MAX_S,
+  description: `Seconds before the command's whole process group is killed (1..${TIMEOUT_MAX_S}, default ${TIMEOUT_DEFAULT_S}).`,
+});
+const Command = Type.String({
+  minLength: 1,
+  maxLength: 65536,
+  description: 'The program (exec) or the shell command line (shell).',
+});
+const Cwd = Type.String({
+  minLength: 1,
+  maxLength: 4096,
+  description: 'Working directory on the host.',
+});
+
+export const ExecRequest = Type.Object(
+  {
+    command: Command,
+    args: Type.Optional(
+      Type.Array(Type.String({ maxLength: 65536 }), {
+        maxItems: 4096,
+        description: 'Arguments, passed literally: no shell.',
+      }),
+    ),
+    cwd: Type.Optional(Cwd),
+    timeout: Type.Optional(Timeout),
+  },
+  { additionalProperties: false, $id: 'ExecRequest' },
+);
+export type ExecRequest = Static<typeof ExecRequest>;
+
+export const ShellRequest = Type.Object(
+  { command: Command, cwd: Type.Optional(Cwd), timeout: Type.Optional(Timeout) },
+  { additionalProperties: false, $id: 'ShellRequest' },
+);
+export type ShellRequest = Static<typeof ShellRequest>;
+
+/** Job data as stored: defaults applied, so the agent never guesses. */
+export const CommandJobData = Type.Object(
+  {
+    command: Command,
+    args: Type.Array(Type.String()),
+    cwd: Type.Optional(Cwd),
+    timeout: Timeout,
+  },
+  { additionalProperties: false },
+);
+export type CommandJobData = Static<typeof CommandJobData>;
+
+export const OPERATION_TYPES = ['command.exec.execute', 'command.shell.execute'] as const;
+export type OperationType = (typeof OPERATION_TYPES)[number];
+
+/** Command jobs change hosts: they go on `jobs.modify.*`. */
+export function operationCategory(_type: OperationType): 'query' | 'modify' {
+  return 'modify';
+}
+
+export function commandJobData(body: ExecRequest | ShellRequest): CommandJobData {
+  return {
+    command: body.command,
+    args: 'args' in body && body.args ? body.args : [],
+    ...(body.cwd !== undefined ? { cwd: body.cwd } : {}),
+    timeout: body.timeout ?? TIMEOUT_DEFAULT_S,
+  };
+}

@@ -1,0 +1,112 @@
+// The records the job protocol stores in NATS KV. Anything read back from NATS
+// is validated against these schemas before use: a NATS message is input too.
+import { type Static, type TSchema, Type } from 'typebox';
+import { Compile } from 'typebox/compile';
+import { STATUS_EVENTS } from './names.js';
+import { OPERATION_TYPES } from './operations.js';
+
+const STATUS_EVENTS_SCHEMA = Type.Enum(STATUS_EVENTS);
+
+export const JobRecord = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  operation: Type.Object({
+    type: Type.Enum(OPERATION_TYPES),
+    data: Type.Unknown(),
+  }),
+  category: Type.Union([Type.Literal('query'), Type.Literal('modify')]),
+  /** The target as the user wrote it: `_any`, `_all`, a hostname or `key:value`. */
+  target_hostname: Type.String(),
+  created: Type.String(),
+  /** The token subject of whoever asked. */
+  created_by: Type.String(),
+  /** After this instant an agent that has not started the job must not start it. */
+  deadline: Type.String(),
+  /** Agents the API expected to answer a broadcast, from the registry at submit time. */
+  expected_hosts: Type.Optional(Type.Array(Type.String())),
+});
+export type JobRecord = Static<typeof JobRecord>;
+
+export const CommandResult = Type.Object({
+  stdout: Type.String(),
+  stderr: Type.String(),
+  exit_code: Type.Integer(),
+  duration_ms: Type.Integer(),
+  changed: Type.Boolean(),
+  stdout_truncated: Type.Boolean(),
+  stderr_truncated: Type.Boolean(),
+  stdout_bytes: Type.Integer(),
+  stderr_bytes: Type.Integer(),
+  /** How the process ended: exited, signaled, timed_out, cancelled, not_found, permission_denied, bad_cwd, not_run. */
+  end: Type.String(),
+});
+export type CommandResult = Static<typeof CommandResult>;
+
+export const JobResponse = Type.Object({
+  job_id: Type.String(),
+  hostname: Type.String(),
+  status: Type.Union([Type.Literal('completed'), Type.Literal('failed')]),
+  data: Type.Union([CommandResult, Type.Null()]),
+  error: Type.Optional(Type.String()),
+  started_at: Type.String(),
+  finished_at: Type.String(),
+});
+export type JobResponse = Static<typeof JobResponse>;
+
+export const StatusEventRecord = Type.Object({
+  timestamp: Type.String(),
+  event: STATUS_EVENTS_SCHEMA,
+  hostname: Type.String(),
+  message: Type.Optional(Type.String()),
+  error: Type.Optional(Type.String()),
+});
+export type StatusEventRecord = Static<typeof StatusEventRecord>;
+
+export const AgentInfoRecord = Type.Object({
+  hostname: Type.String(),
+  labels: Type.Record(Type.String(), Type.String()),
+  started_at: Type.String(),
+  registered_at: Type.String(),
+  version: Type.String(),
+  os_info: Type.Object({ distribution: Type.String(), version: Type.String() }),
+  uptime: Type.String(),
+  load_average: Type.Object({
+    '1min': Type.Number(),
+    '5min': Type.Number(),
+    '15min': Type.Number(),
+  }),
+  memory: Type.Object({ total: Type.Integer(), free: Type.Integer(), used: Type.Integer() }),
+  max_jobs: Type.Integer(),
+});
+export type AgentInfoRecord = Static<typeof AgentInfoRecord>;
+
+export class RecordError extends Error {
+  override name = 'RecordError';
+}
+
+/** Builds a parser that checks a JSON payload against a schema. */
+export function recordParser<T extends TSchema>(
+  schema: T,
+  what: string,
+): (raw: Uint8Array | string) => Static<T> {
+  const check = Compile(schema);
+  return (raw) => {
+    let value: unknown;
+    try {
+      value = JSON.parse(typeof raw === 'string' ? raw : new TextDecoder().decode(raw));
+    } catch {
+      throw new RecordError(`${what}: not valid JSON`);
+    }
+    if (!check.Check(value)) {
+      const first = [...check.Errors(value)][0];
+      throw new RecordError(
+        `${what}: ${first ? `${first.instancePath || '/'} ${first.message}` : 'invalid'}`,
+      );
+    }
+    return value as Static<T>;
+  };
+}
+
+export const parseJobRecord = recordParser(JobRecord, 'job record');
+export const parseJobResponse = recordParser(JobResponse, 'job response');
+export const parseStatusEvent = recordParser(StatusEventRecord, 'status event');
+export const parseAgentInfo = recordParser(AgentInfoRecord, 'agent registry entry');

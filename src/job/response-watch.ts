@@ -1,0 +1,52 @@
+// One watch over the job-responses bucket for the whole API process: each
+// waiting request registers for its job id before the job is published, so no
+// answer can slip between publish and subscribe, and no request pays for a
+// consumer of its own.
+import type { KV } from '@nats-io/kv';
+import type { Logger } from '../log/logger.js';
+import { parseResponseKey } from './names.js';
+import { type JobResponse, parseJobResponse } from './records.js';
+
+export interface ResponseWatch {
+  /** Calls `onResponse` for each result of the job until the returned function is called. */
+  register(jobId: string, onResponse: (r: JobResponse) => void): () => void;
+  stop(): void;
+}
+
+export async function watchResponses(responses: KV, logger: Logger): Promise<ResponseWatch> {
+  const waiters = new Map<string, Set<(r: JobResponse) => void>>();
+  const watch = await responses.watch({ key: '>', include: 'updates' });
+  void (async () => {
+    for await (const e of watch) {
+      if (e.operation !== 'PUT') continue;
+      const key = parseResponseKey(e.key);
+      const set = key && waiters.get(key.id);
+      if (!set) continue;
+      let r: JobResponse;
+      try {
+        r = parseJobResponse(e.value);
+      } catch (err) {
+        logger.warn({ key: e.key, err: String(err) }, 'ignoring an invalid job response');
+        continue;
+      }
+      for (const fn of set) fn(r);
+    }
+  })();
+  return {
+    register(jobId, onResponse) {
+      let set = waiters.get(jobId);
+      if (!set) {
+        set = new Set();
+        waiters.set(jobId, set);
+      }
+      set.add(onResponse);
+      return () => {
+        set.delete(onResponse);
+        if (set.size === 0) waiters.delete(jobId);
+      };
+    },
+    stop() {
+      watch.stop();
+    },
+  };
+}

@@ -1,0 +1,182 @@
+// The job client shared by the API and the agent: writes job definitions,
+// append-only status events, claims and results to KV, and publishes the
+// notification for a target. Spells no names itself: see names.ts.
+import { type JetStreamClient, jetstream } from '@nats-io/jetstream';
+import { type KV, Kvm } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Clock } from './clock.js';
+import {
+  claimKey,
+  type InfraNames,
+  jobKey,
+  notifySubject,
+  parseStatusKey,
+  responseKey,
+  type StatusEvent,
+  statusFilter,
+  statusKey,
+} from './names.js';
+import { type OperationType, operationCategory } from './operations.js';
+import {
+  type JobRecord,
+  type JobResponse,
+  parseJobRecord,
+  parseJobResponse,
+  parseStatusEvent,
+  type StatusEventRecord,
+} from './records.js';
+import { formatTarget, type Target } from './target.js';
+
+export interface JobStore {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly names: InfraNames;
+  readonly jobs: KV;
+  readonly responses: KV;
+  readonly registry: KV;
+  readonly clock: Clock;
+}
+
+/** Opens the buckets the layout made; fails clearly if the layout is missing. */
+export async function openJobStore(
+  nc: NatsConnection,
+  names: InfraNames,
+  clock: Clock,
+): Promise<JobStore> {
+  const js = jetstream(nc);
+  const kvm = new Kvm(js);
+  const [jobs, responses, registry] = await Promise.all([
+    kvm.open(names.jobsBucket),
+    kvm.open(names.responsesBucket),
+    kvm.open(names.registryBucket),
+  ]);
+  return { nc, js, names, jobs, responses, registry, clock };
+}
+
+export interface NewJob {
+  /** Chosen by the caller when it must listen for results before publishing. */
+  id?: string;
+  type: OperationType;
+  data: unknown;
+  target: Target;
+  createdBy: string;
+  /** How long an agent may still start the job after it was created. */
+  startWithinMs: number;
+  expectedHosts?: string[];
+}
+
+/**
+ * Stores the job definition and its `submitted` event, then publishes the
+ * notification. The definition is written first so an agent that hears of the
+ * job can always read it.
+ */
+export async function publishJob(store: JobStore, job: NewJob): Promise<JobRecord> {
+  const now = store.clock.now();
+  const record: JobRecord = {
+    id: job.id ?? crypto.randomUUID(),
+    operation: { type: job.type, data: job.data },
+    category: operationCategory(job.type),
+    target_hostname: formatTarget(job.target),
+    created: now.toISOString(),
+    created_by: job.createdBy,
+    deadline: new Date(now.getTime() + job.startWithinMs).toISOString(),
+    ...(job.expectedHosts ? { expected_hosts: job.expectedHosts } : {}),
+  };
+  await store.jobs.create(jobKey(record.id), JSON.stringify(record));
+  await appendStatus(store, record.id, 'submitted', '_api', {
+    message: `submitted by ${job.createdBy} for ${record.target_hostname}`,
+  });
+  const subject = notifySubject(store.names, record.category, job.target);
+  // msgID makes a retried publish a no-op inside the stream's duplicate window.
+  await store.js.publish(subject, record.id, { msgID: record.id });
+  return record;
+}
+
+export async function appendStatus(
+  store: JobStore,
+  id: string,
+  event: StatusEvent,
+  hostname: string,
+  detail: { message?: string; error?: string } = {},
+): Promise<void> {
+  const value: StatusEventRecord = {
+    timestamp: store.clock.now().toISOString(),
+    event,
+    hostname,
+    ...detail,
+  };
+  await store.jobs.put(statusKey(id, event, hostname, store.clock.nanos()), JSON.stringify(value));
+}
+
+/**
+ * Takes the (job, scope) pair for this agent. Only one create of a key can
+ * succeed, so exactly one claimant runs an `_any` job, and a redelivered
+ * notification finds its own claim and never runs the command again.
+ */
+export async function claimJob(
+  store: JobStore,
+  id: string,
+  scope: { any: true } | { hostname: string },
+  hostname: string,
+): Promise<boolean> {
+  try {
+    await store.jobs.create(claimKey(id, scope), hostname);
+    return true;
+  } catch (err) {
+    if (isKeyExists(err)) return false;
+    throw err;
+  }
+}
+
+/** Who holds the claim, when someone does. */
+export async function claimHolder(
+  store: JobStore,
+  id: string,
+  scope: { any: true } | { hostname: string },
+): Promise<string | null> {
+  const e = await store.jobs.get(claimKey(id, scope));
+  return e && e.operation === 'PUT' ? e.string() : null;
+}
+
+function isKeyExists(err: unknown): boolean {
+  // The server answers a create on an existing key with "wrong last sequence".
+  return err instanceof Error && /wrong last sequence|key exists/i.test(err.message);
+}
+
+export async function storeResponse(store: JobStore, r: JobResponse): Promise<void> {
+  await store.responses.put(responseKey(r.job_id, r.hostname), JSON.stringify(r));
+}
+
+export async function readResponse(
+  store: JobStore,
+  id: string,
+  hostname: string,
+): Promise<JobResponse | null> {
+  const e = await store.responses.get(responseKey(id, hostname));
+  return e && e.operation === 'PUT' ? parseJobResponse(e.value) : null;
+}
+
+export async function readJob(store: JobStore, id: string): Promise<JobRecord | null> {
+  const e = await store.jobs.get(jobKey(id));
+  return e && e.operation === 'PUT' ? parseJobRecord(e.value) : null;
+}
+
+export interface StatusEntry extends StatusEventRecord {
+  nanos: bigint;
+}
+
+/** Every status event of a job, oldest first. */
+export async function readStatusEvents(store: JobStore, id: string): Promise<StatusEntry[]> {
+  const out: StatusEntry[] = [];
+  const keys = await store.jobs.keys(statusFilter(id));
+  const names: string[] = [];
+  for await (const k of keys) names.push(k);
+  for (const k of names) {
+    const parsed = parseStatusKey(k);
+    if (!parsed) continue;
+    const e = await store.jobs.get(k);
+    if (e?.operation !== 'PUT') continue;
+    out.push({ ...parseStatusEvent(e.value), nanos: parsed.nanos });
+  }
+  return out.sort((a, b) => (a.nanos < b.nanos ? -1 : a.nanos > b.nanos ? 1 : 0));
+}
