@@ -1,0 +1,316 @@
+// An agent: registers itself, listens for job notifications, runs each job
+// at most once on this host (up to max_jobs at a time) and stores the result.
+// It acknowledges a notification only after the result is stored.
+import { type JetStreamClient, type JsMsg, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Clock } from '../job/clock.js';
+import type { InfraNames } from '../job/names.js';
+import type { JobRecord, JobResponse } from '../job/records.js';
+import {
+  appendStatus,
+  claimHolder,
+  claimJob,
+  type JobStore,
+  openJobStore,
+  readJob,
+  readResponse,
+  storeResponse,
+} from '../job/store.js';
+import type { Logger } from '../log/logger.js';
+import { runCommandJob } from './command-handler.js';
+import { type ConsumerSettings, ensureAgentConsumers } from './consumers.js';
+import { type Heartbeat, startHeartbeat } from './registry.js';
+import { Semaphore } from './semaphore.js';
+
+export interface AgentOptions {
+  nc: NatsConnection;
+  names: InfraNames;
+  hostname: string;
+  labels: Record<string, string>;
+  maxJobs: number;
+  maxOutputBytes: number;
+  consumer: ConsumerSettings;
+  heartbeatMs?: number;
+  clock: Clock;
+  logger: Logger;
+}
+
+export interface Agent {
+  readonly hostname: string;
+  /** Jobs running now, for tests and metrics. */
+  readonly running: number;
+  /** Stops taking jobs, cancels running ones (their results say so), deregisters. */
+  stop(): Promise<void>;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export const AGENT_STOPPED_MIDRUN =
+  'the agent stopped while this command was running; it was not run again, so that a command runs at most once';
+
+export async function startAgent(opts: AgentOptions): Promise<Agent> {
+  const log = opts.logger.child({ component: 'agent', hostname: opts.hostname });
+  const store = await openJobStore(opts.nc, opts.names, opts.clock);
+  const js = jetstream(opts.nc);
+  const jsm = await jetstreamManager(opts.nc);
+  const consumers = await ensureAgentConsumers(
+    jsm,
+    opts.names,
+    opts.hostname,
+    opts.labels,
+    opts.consumer,
+    log,
+  );
+  const slots = new Semaphore(opts.maxJobs);
+  const stopping = new AbortController();
+  const runningHere = new Map<string, AbortController>();
+  const inFlight = new Set<Promise<void>>();
+
+  const track = (p: Promise<void>) => {
+    inFlight.add(p);
+    void p.finally(() => inFlight.delete(p));
+  };
+  const handle = (msg: JsMsg) =>
+    track(
+      handleNotification(msg, {
+        store,
+        opts,
+        slots,
+        runningHere,
+        log,
+        stopping: stopping.signal,
+      }).catch((err: unknown) => {
+        // NATS unreachable mid-job, most likely: leave the message unacked so
+        // it is redelivered; the claim keeps the command from running twice.
+        log.error(
+          { err: String(err) },
+          'job handling failed; the notification will be redelivered',
+        );
+      }),
+    );
+
+  const loops = consumers.map((c) =>
+    (c.shared
+      ? pullWhenFree(js, opts.names.stream, c.name, slots, stopping.signal, handle, log)
+      : consumeAll(js, opts.names.stream, c.name, stopping.signal, handle, log)
+    ).catch((err: unknown) => {
+      log.error({ consumer: c.name, err: String(err) }, 'stopped listening on this consumer');
+    }),
+  );
+
+  const heartbeat: Heartbeat = await startHeartbeat({
+    registry: store.registry,
+    hostname: opts.hostname,
+    labels: opts.labels,
+    maxJobs: opts.maxJobs,
+    intervalMs: opts.heartbeatMs ?? 10_000,
+    clock: opts.clock,
+    logger: log,
+  });
+  log.debug({ consumers: consumers.map((c) => c.name) }, 'agent listening');
+
+  return {
+    hostname: opts.hostname,
+    get running() {
+      return runningHere.size;
+    },
+    async stop() {
+      stopping.abort();
+      for (const ac of runningHere.values()) ac.abort();
+      await Promise.allSettled([...inFlight]);
+      await Promise.allSettled(loops);
+      await heartbeat.stop();
+    },
+  };
+}
+
+/** `_any`: pull one message only when a slot is free, so idle agents get the work. */
+async function pullWhenFree(
+  js: JetStreamClient,
+  stream: string,
+  name: string,
+  slots: Semaphore,
+  signal: AbortSignal,
+  handle: (m: JsMsg) => void,
+  log: Logger,
+): Promise<void> {
+  const consumer = await js.consumers.get(stream, name);
+  while (!signal.aborted) {
+    await slots.whenFree();
+    if (signal.aborted) break;
+    try {
+      const m = await consumer.next({ expires: 5000 });
+      if (m) handle(m);
+    } catch (err) {
+      if (signal.aborted) break;
+      log.warn({ consumer: name, err: String(err) }, 'pull failed; retrying');
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+/** Per-agent consumers: take everything addressed here; slots bound what runs. */
+async function consumeAll(
+  js: JetStreamClient,
+  stream: string,
+  name: string,
+  signal: AbortSignal,
+  handle: (m: JsMsg) => void,
+  log: Logger,
+): Promise<void> {
+  const consumer = await js.consumers.get(stream, name);
+  const messages = await consumer.consume({ max_messages: 100, expires: 5000 });
+  signal.addEventListener('abort', () => void messages.close(), { once: true });
+  try {
+    for await (const m of messages) handle(m);
+  } catch (err) {
+    if (!signal.aborted) log.error({ consumer: name, err: String(err) }, 'consumer stopped');
+  }
+}
+
+interface HandleContext {
+  store: JobStore;
+  opts: AgentOptions;
+  slots: Semaphore;
+  runningHere: Map<string, AbortController>;
+  log: Logger;
+  stopping: AbortSignal;
+}
+
+async function handleNotification(msg: JsMsg, ctx: HandleContext): Promise<void> {
+  const { store, opts, log } = ctx;
+  const host = opts.hostname;
+  const id = msg.string().trim();
+  if (!UUID.test(id)) {
+    log.warn({ subject: msg.subject }, 'notification body is not a job id; dropped');
+    msg.term('not a job id');
+    return;
+  }
+  if (ctx.runningHere.has(id)) {
+    // Redelivered while still running here: the run in progress will ack.
+    msg.working();
+    return;
+  }
+
+  let job: JobRecord | null;
+  try {
+    job = await readJob(store, id);
+  } catch (err) {
+    log.warn({ job_id: id, err: String(err) }, 'job record is invalid; dropped');
+    msg.term('invalid job record');
+    return;
+  }
+  if (!job) {
+    log.warn({ job_id: id }, 'job record not found (expired or deleted); dropped');
+    msg.ack();
+    return;
+  }
+
+  const scope = job.target_hostname === '_any' ? ({ any: true } as const) : { hostname: host };
+  if (!(await claimJob(store, id, scope, host))) {
+    await answerRedelivery(msg, ctx, job, scope);
+    return;
+  }
+  await appendStatus(store, id, 'acknowledged', host, {
+    message: msg.info.redelivered ? `redelivered (delivery ${msg.info.deliveryCount})` : 'received',
+  });
+
+  const startedAt = opts.clock.now();
+  if (startedAt.getTime() > Date.parse(job.deadline)) {
+    await finish(msg, ctx, job, startedAt, {
+      status: 'failed',
+      data: null,
+      error: `not run: the job had to start by ${job.deadline}, and this agent received it at ${startedAt.toISOString()}`,
+    });
+    return;
+  }
+
+  const ac = new AbortController();
+  ctx.runningHere.set(id, ac);
+  // Keep the notification from being redelivered while it waits or runs.
+  const keepAlive = setInterval(
+    () => msg.working(),
+    Math.max(500, Math.floor(opts.consumer.ack_wait / 3)),
+  );
+  try {
+    await ctx.slots.acquire();
+    try {
+      if (ctx.stopping.aborted) ac.abort();
+      await appendStatus(store, id, 'started', host);
+      const mode = job.operation.type === 'command.exec.execute' ? 'exec' : 'shell';
+      const outcome = await runCommandJob(
+        mode,
+        job.operation.data,
+        { maxOutputBytes: opts.maxOutputBytes },
+        ac.signal,
+      );
+      if (ac.signal.aborted && outcome.data?.end === 'cancelled') {
+        outcome.error = 'cancelled: the agent was stopped while the command ran';
+      }
+      await finish(msg, ctx, job, startedAt, outcome);
+    } finally {
+      ctx.slots.release();
+    }
+  } finally {
+    clearInterval(keepAlive);
+    ctx.runningHere.delete(id);
+  }
+}
+
+async function finish(
+  msg: JsMsg,
+  ctx: HandleContext,
+  job: JobRecord,
+  startedAt: Date,
+  outcome: Pick<JobResponse, 'status' | 'data' | 'error'>,
+): Promise<void> {
+  const host = ctx.opts.hostname;
+  const response: JobResponse = {
+    job_id: job.id,
+    hostname: host,
+    status: outcome.status,
+    data: outcome.data,
+    ...(outcome.error !== undefined ? { error: outcome.error } : {}),
+    started_at: startedAt.toISOString(),
+    finished_at: ctx.opts.clock.now().toISOString(),
+  };
+  await storeResponse(ctx.store, response);
+  await appendStatus(ctx.store, job.id, outcome.status, host, {
+    ...(outcome.error !== undefined ? { error: outcome.error } : {}),
+    ...(outcome.data ? { message: `exit code ${outcome.data.exit_code}` } : {}),
+  });
+  // Acked only now that the result is stored: a crash before this point
+  // leaves a claim without a result, which a redelivery reports as such.
+  await msg.ackAck().catch(() => msg.ack());
+}
+
+/** The claim exists: someone (maybe this host, before a crash) already took the job. */
+async function answerRedelivery(
+  msg: JsMsg,
+  ctx: HandleContext,
+  job: JobRecord,
+  scope: { any: true } | { hostname: string },
+): Promise<void> {
+  const { store, log } = ctx;
+  const host = ctx.opts.hostname;
+  const holder = await claimHolder(store, job.id, scope);
+  if (holder !== host) {
+    // `_any` job taken by another agent: nothing for us to do.
+    msg.ack();
+    return;
+  }
+  const existing = await readResponse(store, job.id, host);
+  if (existing) {
+    msg.ack();
+    return;
+  }
+  log.warn(
+    { job_id: job.id },
+    'redelivered job was started before and has no result; not running it again',
+  );
+  await finish(msg, ctx, job, ctx.opts.clock.now(), {
+    status: 'failed',
+    data: null,
+    error: AGENT_STOPPED_MIDRUN,
+  });
+}

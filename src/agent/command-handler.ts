@@ -1,0 +1,76 @@
+// Runs a command job (exec or shell) through the process runner and turns how
+// the process ended into the result the API returns for this host.
+
+import { Compile } from 'typebox/compile';
+import { type RunEnd, type RunResult, runCommand } from '../exec/index.js';
+import { CommandJobData } from '../job/operations.js';
+import type { CommandResult } from '../job/records.js';
+
+const checkData = Compile(CommandJobData);
+
+export interface CommandLimits {
+  maxOutputBytes: number;
+}
+
+export interface HandlerOutcome {
+  status: 'completed' | 'failed';
+  data: CommandResult | null;
+  error?: string;
+}
+
+const END_NAMES: Record<RunEnd['kind'], string> = {
+  exited: 'exited',
+  signaled: 'signaled',
+  timedOut: 'timed_out',
+  cancelled: 'cancelled',
+  notFound: 'not_found',
+  permissionDenied: 'permission_denied',
+  badCwd: 'bad_cwd',
+  spawnFailed: 'spawn_failed',
+};
+
+export function commandResult(r: RunResult): CommandResult {
+  return {
+    stdout: r.stdout,
+    stderr: r.stderr,
+    exit_code: r.exitCode,
+    duration_ms: r.durationMs,
+    // A command that started may have changed the host; one that never ran did not.
+    changed: r.pid !== undefined,
+    stdout_truncated: r.stdoutTruncated,
+    stderr_truncated: r.stderrTruncated,
+    stdout_bytes: r.stdoutBytes,
+    stderr_bytes: r.stderrBytes,
+    end: END_NAMES[r.end.kind],
+  };
+}
+
+export async function runCommandJob(
+  mode: 'exec' | 'shell',
+  data: unknown,
+  limits: CommandLimits,
+  signal: AbortSignal,
+): Promise<HandlerOutcome> {
+  if (!checkData.Check(data)) {
+    const first = [...checkData.Errors(data)][0];
+    return {
+      status: 'failed',
+      data: null,
+      error: `invalid job data: ${first ? `${first.instancePath || '/'} ${first.message}` : 'invalid'}`,
+    };
+  }
+  const result = await runCommand({
+    mode,
+    command: data.command,
+    ...(mode === 'exec' ? { args: data.args } : {}),
+    ...(data.cwd !== undefined ? { cwd: data.cwd } : {}),
+    timeoutMs: data.timeout * 1000,
+    maxOutputBytes: limits.maxOutputBytes,
+    signal,
+  });
+  const out = commandResult(result);
+  // A non-zero exit is a result; only a command that could not run to its end is a failure.
+  return result.end.kind === 'exited'
+    ? { status: 'completed', data: out }
+    : { status: 'failed', data: out, ...(result.error ? { error: result.error } : {}) };
+}

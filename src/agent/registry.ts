@@ -1,0 +1,59 @@
+// The agent's heartbeat in the agent-registry bucket: who it is, its labels
+// and its host's vitals, refreshed on an interval shorter than the bucket's
+// TTL, and removed on a clean stop.
+import type { KV } from '@nats-io/kv';
+import type { Clock } from '../job/clock.js';
+import { registryKey } from '../job/names.js';
+import type { AgentInfoRecord } from '../job/records.js';
+import type { Logger } from '../log/logger.js';
+import { VERSION } from '../version.js';
+import { readSystemInfo } from './system-info.js';
+
+export interface HeartbeatOptions {
+  registry: KV;
+  hostname: string;
+  labels: Record<string, string>;
+  maxJobs: number;
+  intervalMs: number;
+  clock: Clock;
+  logger: Logger;
+}
+
+export interface Heartbeat {
+  /** Deletes the entry so the API stops expecting answers from this agent. */
+  stop(): Promise<void>;
+}
+
+export async function startHeartbeat(opts: HeartbeatOptions): Promise<Heartbeat> {
+  const startedAt = opts.clock.now().toISOString();
+  const key = registryKey(opts.hostname);
+  const beat = async () => {
+    const entry: AgentInfoRecord = {
+      hostname: opts.hostname,
+      labels: opts.labels,
+      started_at: startedAt,
+      registered_at: opts.clock.now().toISOString(),
+      version: VERSION,
+      max_jobs: opts.maxJobs,
+      ...readSystemInfo(),
+    };
+    await opts.registry.put(key, JSON.stringify(entry));
+  };
+  await beat();
+  const timer = setInterval(() => {
+    beat().catch((err: unknown) =>
+      opts.logger.warn({ err: String(err) }, 'heartbeat failed; will retry at the next interval'),
+    );
+  }, opts.intervalMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      try {
+        await opts.registry.delete(key);
+      } catch (err) {
+        opts.logger.warn({ err: String(err) }, 'could not remove the registry entry');
+      }
+    },
+  };
+}

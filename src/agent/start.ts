@@ -1,0 +1,70 @@
+// Starts an agent process: connects to NATS and runs the agent with the
+// settings of the `agent` config section. Composed by `osapi agent start` and
+// by `osapi start` alike.
+import { hostname as osHostname } from 'node:os';
+import type { Config } from '../config/index.js';
+import type { Clock } from '../job/clock.js';
+import { infraNames } from '../job/names.js';
+import { isValidHostname } from '../job/target.js';
+import type { Logger } from '../log/logger.js';
+import { connectNats } from '../nats/connection.js';
+import { type Agent, startAgent } from './agent.js';
+
+export interface AgentProcess {
+  agent: Agent;
+  stop(): Promise<void>;
+}
+
+export class AgentConfigError extends Error {
+  override name = 'AgentConfigError';
+}
+
+export function agentHostname(config: Config): string {
+  const name = config.agent.hostname || osHostname();
+  if (!isValidHostname(name)) {
+    throw new AgentConfigError(
+      `agent.hostname: "${name}" is not usable as an agent name: expected letters, digits, '-', '_' and dots. Set agent.hostname (OSAPI_AGENT_HOSTNAME).`,
+    );
+  }
+  return name;
+}
+
+export async function startAgentProcess(opts: {
+  config: Config;
+  logger: Logger;
+  clock: Clock;
+  natsServers?: string[];
+  heartbeatMs?: number;
+}): Promise<AgentProcess> {
+  const { config, logger } = opts;
+  const hostname = agentHostname(config);
+  const settings = config.agent.nats;
+  const nc = await connectNats({
+    settings: { ...settings, servers: opts.natsServers ?? settings.servers },
+    logger,
+  });
+  try {
+    const agent = await startAgent({
+      nc,
+      names: infraNames({ ...config.nats, namespace: settings.namespace }),
+      hostname,
+      labels: config.agent.labels,
+      maxJobs: config.agent.max_jobs,
+      maxOutputBytes: config.agent.max_output_bytes,
+      consumer: config.agent.consumer,
+      ...(opts.heartbeatMs ? { heartbeatMs: opts.heartbeatMs } : {}),
+      clock: opts.clock,
+      logger,
+    });
+    return {
+      agent,
+      async stop() {
+        await agent.stop();
+        await nc.drain().catch(() => nc.close());
+      },
+    };
+  } catch (err) {
+    await nc.close();
+    throw err;
+  }
+}
