@@ -1,0 +1,81 @@
+// Request authentication and permission checks, as one piece every route
+// shares. Each route declares `config.permission` beside its definition; a
+// route without one cannot be registered, so no endpoint is open by accident.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import {
+  type CustomRoles,
+  effectivePermissions,
+  isPermission,
+  type Permission,
+  parseBearer,
+  TokenError,
+  verifyToken,
+} from '../auth/index.js';
+import { ApiError } from './errors.js';
+
+/** Open routes say so explicitly. */
+export type RoutePermission = Permission | 'public';
+
+export interface AuthUser {
+  subject: string;
+  roles: string[];
+  permissions: Permission[];
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    permission?: RoutePermission;
+  }
+  interface FastifyRequest {
+    user?: AuthUser;
+  }
+}
+
+export interface AuthSettings {
+  signingKey: string;
+  customRoles: CustomRoles;
+}
+
+export async function authenticate(req: FastifyRequest, s: AuthSettings): Promise<AuthUser> {
+  try {
+    const token = parseBearer(req.headers.authorization);
+    const claims = await verifyToken(token, s.signingKey);
+    return {
+      subject: claims.sub,
+      roles: claims.roles,
+      permissions: effectivePermissions(claims, s.customRoles),
+    };
+  } catch (err) {
+    if (err instanceof TokenError) {
+      throw new ApiError(
+        'unauthenticated',
+        `${err.message}. Send Authorization: Bearer <token>; make one with \`osapi token generate\`.`,
+      );
+    }
+    throw err;
+  }
+}
+
+export function registerAuth(app: FastifyInstance, s: AuthSettings): void {
+  app.addHook('onRoute', (route) => {
+    const p = route.config?.permission;
+    // HEAD routes are added by Fastify itself from GET routes and share their config.
+    if (p === undefined || (p !== 'public' && !isPermission(p))) {
+      throw new Error(`route ${route.method} ${route.url} declares no valid permission`);
+    }
+  });
+  app.addHook('onRequest', async (req) => {
+    const permission = req.routeOptions.config.permission;
+    if (permission === 'public') return;
+    const user = await authenticate(req, s);
+    req.user = user;
+    // An unknown path has no permission: authenticate first, then 404.
+    if (permission && !user.permissions.includes(permission)) {
+      throw new ApiError(
+        'forbidden',
+        `permission ${permission} is required for ${req.method} ${req.routeOptions.url}; the token of ${user.subject} grants: ${user.permissions.join(', ') || 'nothing'}`,
+        { missing_permission: permission },
+      );
+    }
+  });
+}

@@ -1,0 +1,94 @@
+// POST /node/{hostname}/command/exec and /command/shell (permission
+// command:execute). The API never runs the command: it publishes a job and
+// returns one result per agent that answered, plus the agents that did not.
+import type { FastifyInstance } from 'fastify';
+import {
+  type CommandJobData,
+  commandJobData,
+  type ExecRequest,
+  type OperationType,
+  type ShellRequest,
+} from '../../job/operations.js';
+import { parseTarget, TargetError } from '../../job/target.js';
+import { type DispatchDeps, type DispatchResult, dispatchJob } from '../dispatch.js';
+import { ApiError } from '../errors.js';
+import {
+  type CommandResponse,
+  CommandResponse as CommandResponseSchema,
+  ExecRequest as ExecSchema,
+  ShellRequest as ShellSchema,
+  TargetParams,
+} from './schemas.js';
+
+export function registerCommandRoutes(app: FastifyInstance, deps: DispatchDeps): void {
+  const route = (path: string, type: OperationType, body: typeof ExecSchema | typeof ShellSchema) =>
+    app.post<{ Params: { hostname: string }; Body: ExecRequest | ShellRequest }>(
+      path,
+      {
+        config: { permission: 'command:execute' },
+        schema: {
+          params: TargetParams,
+          body,
+          response: { 202: CommandResponseSchema },
+        },
+      },
+      async (req, reply) => {
+        let target: ReturnType<typeof parseTarget>;
+        try {
+          target = parseTarget(req.params.hostname);
+        } catch (err) {
+          if (err instanceof TargetError) throw new ApiError('invalid_target', err.message);
+          throw err;
+        }
+        const data = commandJobData(req.body);
+        const result = await dispatchJob(deps, {
+          type,
+          data,
+          target,
+          createdBy: req.user?.subject ?? 'unknown',
+          timeoutMs: data.timeout * 1000,
+        });
+        const answer = commandAnswer(result, data);
+        if (answer.results.every((r) => r.status === 'no_answer') || answer.results.length === 0) {
+          throw new ApiError(
+            'no_agent_answered',
+            `no agent answered within ${Math.round(result.waitedMs / 1000)} s (the command's timeout of ${data.timeout} s plus a margin); job ${result.jobId} stays recorded`,
+            { job_id: result.jobId, missing: result.missing },
+          );
+        }
+        return reply.code(202).send(answer);
+      },
+    );
+  route('/node/:hostname/command/exec', 'command.exec.execute', ExecSchema);
+  route('/node/:hostname/command/shell', 'command.shell.execute', ShellSchema);
+}
+
+function commandAnswer(r: DispatchResult, data: CommandJobData): CommandResponse {
+  const results: CommandResponse['results'] = r.responses.map((resp) => ({
+    hostname: resp.hostname,
+    stdout: resp.data?.stdout ?? '',
+    stderr: resp.data?.stderr ?? '',
+    exit_code: resp.data?.exit_code ?? -1,
+    duration_ms: resp.data?.duration_ms ?? 0,
+    changed: resp.data?.changed ?? false,
+    ...(resp.error !== undefined ? { error: resp.error } : {}),
+    status: resp.status,
+    stdout_truncated: resp.data?.stdout_truncated ?? false,
+    stderr_truncated: resp.data?.stderr_truncated ?? false,
+  }));
+  for (const hostname of r.missing) {
+    results.push({
+      hostname,
+      stdout: '',
+      stderr: '',
+      exit_code: -1,
+      duration_ms: 0,
+      changed: false,
+      error: `no answer from this agent within ${data.timeout} s plus a margin; it was Ready when the job was sent`,
+      status: 'no_answer',
+      stdout_truncated: false,
+      stderr_truncated: false,
+    });
+  }
+  return { job_id: r.jobId, results };
+}

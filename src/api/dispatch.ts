@@ -1,0 +1,102 @@
+// The API side of a job round trip: work out which agents a target should
+// reach, publish the job, and wait until every one of them has answered (or
+// the first one, for `_any` and a host), never a fixed quiet period. At the
+// deadline it answers with what it has and names the agents that did not.
+import type { Clock } from '../job/clock.js';
+import type { OperationType } from '../job/operations.js';
+import type { JobResponse } from '../job/records.js';
+import type { RegistryView } from '../job/registry-view.js';
+import type { ResponseWatch } from '../job/response-watch.js';
+import { type JobStore, publishJob } from '../job/store.js';
+import { formatTarget, type Target } from '../job/target.js';
+import { ApiError } from './errors.js';
+
+export interface DispatchDeps {
+  store: JobStore;
+  registry: RegistryView;
+  responses: ResponseWatch;
+  clock: Clock;
+  /** Added to the operation's own timeout before giving up on agents. */
+  marginMs: number;
+  /** How long after creation an agent that was away may still start the job. */
+  startWithinMs: number;
+}
+
+export interface DispatchRequest {
+  type: OperationType;
+  data: unknown;
+  target: Target;
+  createdBy: string;
+  timeoutMs: number;
+}
+
+export interface DispatchResult {
+  jobId: string;
+  responses: JobResponse[];
+  /** Agents expected to answer that did not, in hostname order. */
+  missing: string[];
+  waitedMs: number;
+}
+
+export async function dispatchJob(
+  deps: DispatchDeps,
+  req: DispatchRequest,
+): Promise<DispatchResult> {
+  const matching = deps.registry.matching(req.target);
+  if (matching.length === 0) {
+    const known = deps.registry.agents();
+    const ready = known.filter((a) => a.ready).length;
+    throw new ApiError(
+      'no_matching_agent',
+      `no Ready agent matches target ${formatTarget(req.target)} (${ready} Ready of ${known.length} registered); nothing was run`,
+      { target: formatTarget(req.target), agents_ready: ready, agents_registered: known.length },
+    );
+  }
+  const single = req.target.kind === 'any' || req.target.kind === 'host';
+  const expected = single ? [] : matching.map((a) => a.info.hostname);
+  const got = new Map<string, JobResponse>();
+  const started = deps.clock.now().getTime();
+
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => {
+    resolveDone = r;
+  });
+  const complete = () => (single ? got.size > 0 : expected.every((h) => got.has(h)));
+
+  // Listen before publishing, so no answer can come before we hear it.
+  const jobId = crypto.randomUUID();
+  const stopListening = deps.responses.register(jobId, (r) => {
+    got.set(r.hostname, r);
+    if (complete()) resolveDone();
+  });
+  try {
+    await publishJob(deps.store, {
+      id: jobId,
+      type: req.type,
+      data: req.data,
+      target: req.target,
+      createdBy: req.createdBy,
+      startWithinMs: deps.startWithinMs,
+      ...(single ? {} : { expectedHosts: expected }),
+    });
+    const waitMs = req.timeoutMs + deps.marginMs;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      done,
+      new Promise<void>((r) => {
+        timer = setTimeout(r, waitMs);
+      }),
+    ]);
+    clearTimeout(timer);
+  } finally {
+    stopListening();
+  }
+
+  const order = (a: JobResponse, b: JobResponse) => a.hostname.localeCompare(b.hostname);
+  return {
+    jobId,
+    responses: [...got.values()].sort(order),
+    missing: single ? [] : expected.filter((h) => !got.has(h)).sort(),
+    waitedMs: deps.clock.now().getTime() - started,
+  };
+}

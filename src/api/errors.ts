@@ -1,0 +1,48 @@
+// The API's error catalogue: every error a client can see, with its stable
+// machine name (`reason`) and HTTP status, and the one body shape they share:
+// `{error, code, reason, details?}` where `code` is the HTTP status.
+
+export const API_ERRORS = {
+  invalid_request: 400,
+  invalid_target: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  not_found: 404,
+  no_matching_agent: 404,
+  unsupported_media_type: 415,
+  payload_too_large: 413,
+  no_agent_answered: 500,
+  internal: 500,
+  not_ready: 503,
+} as const;
+
+export type ErrorReason = keyof typeof API_ERRORS;
+
+export interface ErrorBody {
+  error: string;
+  code: number;
+  reason: ErrorReason;
+  details?: unknown;
+}
+
+export class ApiError extends Error {
+  override name = 'ApiError';
+  readonly status: number;
+  constructor(
+    readonly reason: ErrorReason,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.status = API_ERRORS[reason];
+  }
+
+  body(): ErrorBody {
+    return {
+      error: this.message,
+      code: this.status,
+      reason: this.reason,
+      ...(this.details !== undefined ? { details: this.details } : {}),
+    };
+  }
+}

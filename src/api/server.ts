@@ -1,0 +1,104 @@
+// Builds the API server: Fastify with one JSON Schema per route for
+// validation, serialization and the OpenAPI document; authentication and
+// permissions from auth.ts; every error rendered by one handler below.
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { Logger } from '../log/logger.js';
+import { type AuthSettings, authenticate, registerAuth } from './auth.js';
+import { registerCommandRoutes } from './command/routes.js';
+import type { DispatchDeps } from './dispatch.js';
+import { ApiError } from './errors.js';
+import { type ReadinessProbe, registerHealthRoutes } from './health/routes.js';
+import { describeValidation } from './validation.js';
+
+export interface ApiServerDeps {
+  logger: Logger;
+  auth: AuthSettings;
+  readiness: ReadinessProbe;
+  dispatch: DispatchDeps;
+}
+
+function validatorFor(coerce: boolean): Ajv {
+  // Bodies are JSON and must be exact: no coercion ("30" is not 30), no
+  // silently dropped unknown fields. Paths and query strings are text, so
+  // those are coerced.
+  const ajv = new Ajv({
+    allErrors: false,
+    coerceTypes: coerce,
+    removeAdditional: false,
+    useDefaults: true,
+    strict: false,
+  });
+  addFormats.default(ajv);
+  return ajv;
+}
+
+export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    // pino's Logger is a FastifyBaseLogger; the generic only narrows the instance type.
+    loggerInstance: deps.logger.child({ component: 'api' }) as FastifyBaseLogger,
+    genReqId: () => crypto.randomUUID(),
+    bodyLimit: 1024 * 1024,
+    return503OnClosing: true,
+  });
+
+  const strict = validatorFor(false);
+  const lenient = validatorFor(true);
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === 'body' ? strict : lenient).compile(schema),
+  );
+
+  app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
+    if (err instanceof ApiError) {
+      if (err.status >= 500) req.log.error({ reason: err.reason }, err.message);
+      return reply.code(err.status).send(err.body());
+    }
+    if (err.validation) {
+      const { message, details } = describeValidation(
+        err.validation,
+        err.validationContext ?? 'body',
+      );
+      return reply.code(400).send(new ApiError('invalid_request', message, details).body());
+    }
+    const status = err.statusCode ?? 500;
+    if (status === 415) {
+      return reply
+        .code(415)
+        .send(
+          new ApiError(
+            'unsupported_media_type',
+            'send the body as JSON with Content-Type: application/json',
+          ).body(),
+        );
+    }
+    if (status === 413) {
+      return reply
+        .code(413)
+        .send(new ApiError('payload_too_large', 'the body is larger than 1 MiB').body());
+    }
+    if (status >= 400 && status < 500) {
+      // Fastify's own client errors: empty or malformed JSON body, bad headers.
+      return reply.code(400).send(new ApiError('invalid_request', err.message).body());
+    }
+    req.log.error({ err }, 'unhandled error');
+    return reply
+      .code(500)
+      .send(
+        new ApiError('internal', 'internal error; see the server log for the request id').body(),
+      );
+  });
+
+  app.setNotFoundHandler(async (req, reply) => {
+    // Every path but the open ones needs a token, unknown ones included.
+    await authenticate(req, deps.auth);
+    return reply
+      .code(404)
+      .send(new ApiError('not_found', `no route ${req.method} ${req.url}`).body());
+  });
+
+  registerAuth(app, deps.auth);
+  registerHealthRoutes(app, deps.readiness);
+  registerCommandRoutes(app, deps.dispatch);
+  return app;
+}

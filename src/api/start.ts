@@ -1,0 +1,108 @@
+// Starts the API server process: NATS connection, JetStream layout, the
+// registry view and response watch, then HTTP. Composed by `osapi api server
+// start` and by `osapi start` alike.
+
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../config/index.js';
+import type { Clock } from '../job/clock.js';
+import { type RegistryView, watchRegistry } from '../job/registry-view.js';
+import { type ResponseWatch, watchResponses } from '../job/response-watch.js';
+import { openJobStore } from '../job/store.js';
+import type { Logger } from '../log/logger.js';
+import { connectNats, type NatsConnection } from '../nats/connection.js';
+import { ensureLayout } from '../nats/layout.js';
+import { buildApiServer } from './server.js';
+
+export interface ApiProcess {
+  app: FastifyInstance;
+  nc: NatsConnection;
+  registry: RegistryView;
+  /** http://host:port the server listens on. */
+  url: string;
+  stop(): Promise<void>;
+}
+
+export interface StartApiOptions {
+  config: Config;
+  signingKey: string;
+  logger: Logger;
+  clock: Clock;
+  /** Connect here instead of api.server.nats (osapi start uses its own server). */
+  natsServers?: string[];
+  /** Margin on top of a command's timeout before the API stops waiting. */
+  resultMarginMs?: number;
+}
+
+export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess> {
+  const { config, logger } = opts;
+  const settings = config.api.server.nats;
+  const nc = await connectNats({
+    settings: { ...settings, servers: opts.natsServers ?? settings.servers },
+    logger,
+    firstConnectTimeoutMs: 30_000,
+  });
+  try {
+    const layout = await ensureLayout(nc, { ...config.nats, namespace: settings.namespace });
+    for (const item of layout.items) {
+      if (item.action === 'updated')
+        logger.warn(
+          { stream: item.stream, changes: item.changes },
+          'updated JetStream settings to match the config',
+        );
+      for (const c of item.conflicts) logger.warn({ stream: item.stream }, c);
+    }
+    const store = await openJobStore(nc, layout.names, opts.clock);
+    const registry = await watchRegistry(store.registry, {
+      ttlMs: config.nats.registry.ttl,
+      clock: opts.clock,
+      logger,
+    });
+    const responses: ResponseWatch = await watchResponses(store.responses, logger);
+    const jsm = await jetstreamManager(nc);
+    const app = await buildApiServer({
+      logger,
+      auth: { signingKey: opts.signingKey, customRoles: config.api.server.security.roles },
+      readiness: {
+        async check() {
+          if (nc.isClosed() || nc.status === undefined)
+            throw new Error('NATS connection is closed');
+          try {
+            await jsm.streams.info(layout.names.stream);
+          } catch (err) {
+            throw new Error(
+              `NATS or the JetStream layout is not available: ${err instanceof Error ? err.message : String(err)}`,
+            );
+          }
+        },
+      },
+      dispatch: {
+        store,
+        registry,
+        responses,
+        clock: opts.clock,
+        marginMs: opts.resultMarginMs ?? 5000,
+        startWithinMs: 10 * 60_000,
+      },
+    });
+    const address = await app.listen({
+      host: config.api.server.host,
+      port: config.api.server.port,
+    });
+    return {
+      app,
+      nc,
+      registry,
+      url: address,
+      async stop() {
+        await app.close();
+        registry.stop();
+        responses.stop();
+        await nc.drain().catch(() => nc.close());
+      },
+    };
+  } catch (err) {
+    await nc.close();
+    throw err;
+  }
+}

@@ -1,0 +1,41 @@
+// Turns schema-validation failures into messages that name the field and what
+// was expected ("timeout: must be <= 300"), for the 400 body.
+import type { FastifySchemaValidationError } from 'fastify/types/schema.js';
+
+function field(e: FastifySchemaValidationError, context: string): string {
+  const params = e.params as Record<string, unknown>;
+  const path = e.instancePath
+    .split('/')
+    .filter(Boolean)
+    .map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`))
+    .join('')
+    .replace(/^\./, '');
+  const child =
+    typeof params.missingProperty === 'string'
+      ? params.missingProperty
+      : typeof params.additionalProperty === 'string'
+        ? params.additionalProperty
+        : '';
+  const joined = [path, child].filter(Boolean).join('.');
+  return joined || context;
+}
+
+function message(e: FastifySchemaValidationError): string {
+  const params = e.params as Record<string, unknown>;
+  if (typeof params.missingProperty === 'string') return 'is required';
+  if (typeof params.additionalProperty === 'string') return 'is not a known field';
+  if (e.keyword === 'minLength' && params.limit === 1) return 'must not be empty';
+  return e.message ?? 'is invalid';
+}
+
+export function describeValidation(
+  errors: FastifySchemaValidationError[],
+  context: string,
+): { message: string; details: Array<{ field: string; message: string }> } {
+  const details = errors.map((e) => ({ field: field(e, context), message: message(e) }));
+  const where = context === 'body' ? '' : `${context} `;
+  return {
+    message: `invalid ${context}: ${details.map((d) => `${where}${d.field} ${d.message}`).join('; ')}`,
+    details,
+  };
+}

@@ -1,0 +1,103 @@
+// A typed client for the OSAPI REST API. The CLI reaches the API only through
+// this module; its types come from the same schemas the server validates with.
+import type { CommandResponse } from '../api/command/schemas.js';
+import type { ErrorBody } from '../api/errors.js';
+import type { ExecRequest, ShellRequest } from '../job/operations.js';
+
+export type { CommandResponse, ErrorBody, ExecRequest, ShellRequest };
+
+export interface ClientOptions {
+  /** Base URL, e.g. http://127.0.0.1:8080 */
+  url: string;
+  /** Bearer token (JWT); omitted for the open endpoints. */
+  token?: string;
+  /** Per-request timeout in ms; default: none beyond the server's own. */
+  timeoutMs?: number;
+}
+
+/** The API answered with an error status; `body` is its `{error, code, ...}`. */
+export class OsapiApiError extends Error {
+  override name = 'OsapiApiError';
+  constructor(
+    readonly status: number,
+    readonly body: ErrorBody | unknown,
+  ) {
+    const msg =
+      body && typeof body === 'object' && 'error' in body && typeof body.error === 'string'
+        ? body.error
+        : `HTTP ${status}`;
+    super(msg);
+  }
+}
+
+/** The API could not be reached at all. */
+export class OsapiConnectionError extends Error {
+  override name = 'OsapiConnectionError';
+}
+
+export interface OsapiResponse<T> {
+  status: number;
+  body: T;
+}
+
+/**
+ * @example
+ * const client = new OsapiClient({ url: 'http://127.0.0.1:8080', token });
+ * const { body } = await client.commandExec('_all', { command: 'uname', args: ['-a'] });
+ * for (const r of body.results) console.log(r.hostname, r.exit_code, r.stdout);
+ */
+export class OsapiClient {
+  constructor(private readonly opts: ClientOptions) {}
+
+  /** GET /health: liveness, no token needed. */
+  health(): Promise<OsapiResponse<{ status: string }>> {
+    return this.request('GET', '/health');
+  }
+
+  /** GET /health/ready: 200 when NATS and the layout are available. */
+  ready(): Promise<OsapiResponse<{ status: string }>> {
+    return this.request('GET', '/health/ready');
+  }
+
+  /** POST /node/{target}/command/exec: runs a program with an argv list, no shell. */
+  commandExec(target: string, body: ExecRequest): Promise<OsapiResponse<CommandResponse>> {
+    return this.request('POST', `/node/${encodeURIComponent(target)}/command/exec`, body);
+  }
+
+  /** POST /node/{target}/command/shell: runs `/bin/sh -c command`. */
+  commandShell(target: string, body: ShellRequest): Promise<OsapiResponse<CommandResponse>> {
+    return this.request('POST', `/node/${encodeURIComponent(target)}/command/shell`, body);
+  }
+
+  async request<T>(method: string, path: string, body?: unknown): Promise<OsapiResponse<T>> {
+    const url = new URL(path, this.opts.url.endsWith('/') ? this.opts.url : `${this.opts.url}/`);
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method,
+        headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        ...(this.opts.timeoutMs ? { signal: AbortSignal.timeout(this.opts.timeoutMs) } : {}),
+      });
+    } catch (err) {
+      const cause =
+        err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
+      throw new OsapiConnectionError(
+        `cannot reach the OSAPI API at ${this.opts.url} (${cause}). Is it running? Start it with \`osapi start\`, or pass --url.`,
+        { cause: err },
+      );
+    }
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      // not JSON: keep the text for the error
+    }
+    if (!res.ok) throw new OsapiApiError(res.status, parsed);
+    return { status: res.status, body: parsed as T };
+  }
+}
