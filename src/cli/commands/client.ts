@@ -1,0 +1,151 @@
+// `osapi client …`: the API's client commands. They reach the API only
+// through the SDK. URL and token: --url / config / env first, then the local
+// client file that `osapi start` writes for this user.
+import { createInterface } from 'node:readline/promises';
+import type { Command } from 'commander';
+import { type CommandResponse, OsapiClient } from '../../sdk/client.js';
+import { readLocalClient } from '../../state/local.js';
+import { parseArgsList } from '../args.js';
+import {
+  type CommandContext,
+  ExitError,
+  type GlobalOptions,
+  loadContext,
+  printJson,
+  say,
+  UsageError,
+} from '../context.js';
+import { commandTable } from '../output.js';
+
+interface ClientGlobals extends GlobalOptions {
+  url?: string;
+}
+
+function clientFor(cmd: Command): { ctx: CommandContext; client: OsapiClient } {
+  const globals = cmd.optsWithGlobals<ClientGlobals>();
+  const ctx = loadContext(
+    globals,
+    globals.url !== undefined ? { 'api.client.url': globals.url } : {},
+    {
+      'api.client.url': '--url',
+    },
+  );
+  const local = readLocalClient(ctx.config.state_dir);
+  const url = ctx.explicit.has('api.client.url') || !local ? ctx.config.api.client.url : local.url;
+  const token = ctx.config.api.client.security.bearer_token || local?.token || '';
+  return { ctx, client: new OsapiClient({ url, ...(token ? { token } : {}) }) };
+}
+
+function parseTimeout(v: string): number {
+  if (!/^\d+$/.test(v))
+    throw new UsageError(`--timeout: expected whole seconds 1..300, got "${v}"`);
+  return Number(v);
+}
+
+async function confirmAll(what: string, yes: boolean | undefined): Promise<void> {
+  if (yes) return;
+  if (!process.stdin.isTTY) {
+    throw new UsageError(
+      `refusing to run on ALL hosts: stdin is not a terminal, so nobody can confirm. Pass -y/--yes to run ${what} on every host.`,
+    );
+  }
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  const answer = await rl.question(`This will execute ${what} on ALL hosts. Continue? [y/N] `);
+  rl.close();
+  if (!/^y(es)?$/i.test(answer.trim())) {
+    say('Cancelled.');
+    throw new ExitError(1);
+  }
+}
+
+function show(ctx: CommandContext, body: CommandResponse): void {
+  if (ctx.json) printJson(body);
+  else process.stdout.write(commandTable(body));
+  // A non-zero exit is a result, but a host that could not run it is a failure for scripts.
+  if (body.results.some((r) => r.error)) throw new ExitError(1);
+}
+
+export function registerClientCommands(program: Command): void {
+  const client = program
+    .command('client')
+    .description('Call the OSAPI API.')
+    .option('--url <url>', 'API base URL (overrides api.client.url)');
+
+  client
+    .command('health')
+    .description('Liveness of the API server (GET /health); `ready` for readiness.')
+    .argument('[which]', 'ready: GET /health/ready')
+    .action(async (which: string | undefined, _opts: unknown, cmd: Command) => {
+      if (which !== undefined && which !== 'ready') {
+        throw new UsageError(`unknown health check "${which}": expected nothing or "ready"`);
+      }
+      const { ctx, client: api } = clientFor(cmd);
+      const { body } = which === 'ready' ? await api.ready() : await api.health();
+      if (ctx.json) printJson(body);
+      else process.stdout.write(`Status: ${body.status}\n`);
+    });
+
+  const command = client
+    .command('node')
+    .description('Operations on managed hosts.')
+    .command('command')
+    .description('Run commands on hosts.');
+
+  const common = (c: Command) =>
+    c
+      .requiredOption('--command <command>', 'what to run')
+      .option('--cwd <dir>', 'working directory on the host')
+      .option(
+        '--timeout <seconds>',
+        'seconds before the command is killed (1..300, default 30)',
+        parseTimeout,
+      )
+      .option(
+        '-T, --target <target>',
+        'target: _any, _all, a hostname or a label key:value',
+        '_any',
+      )
+      .option('-y, --yes', 'do not ask before running on ALL hosts');
+
+  common(command.command('exec').description('Run a program with arguments, no shell.'))
+    .option('--args <list>', 'arguments, comma-separated ("a,b"); repeatable', parseArgsList)
+    .action(
+      async (
+        opts: {
+          command: string;
+          args?: string[];
+          cwd?: string;
+          timeout?: number;
+          target: string;
+          yes?: boolean;
+        },
+        cmd: Command,
+      ) => {
+        const { ctx, client: api } = clientFor(cmd);
+        if (opts.target === '_all') await confirmAll('command', opts.yes);
+        const { body } = await api.commandExec(opts.target, {
+          command: opts.command,
+          ...(opts.args ? { args: opts.args } : {}),
+          ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
+          ...(opts.timeout !== undefined ? { timeout: opts.timeout } : {}),
+        });
+        show(ctx, body);
+      },
+    );
+
+  common(command.command('shell').description('Run a command line through /bin/sh -c.')).action(
+    async (
+      opts: { command: string; cwd?: string; timeout?: number; target: string; yes?: boolean },
+      cmd: Command,
+    ) => {
+      const { ctx, client: api } = clientFor(cmd);
+      if (opts.target === '_all') await confirmAll('shell command', opts.yes);
+      const { body } = await api.commandShell(opts.target, {
+        command: opts.command,
+        ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
+        ...(opts.timeout !== undefined ? { timeout: opts.timeout } : {}),
+      });
+      show(ctx, body);
+    },
+  );
+}

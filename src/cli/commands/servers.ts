@@ -1,0 +1,273 @@
+// The long-lived commands: `start` (NATS + API + agent on one host),
+// `nats server start`, `api server start` and `agent start`. `start` composes
+// the same pieces the others run alone; it adds no behaviour of its own.
+import { hostname as osHostname, userInfo } from 'node:os';
+import type { Command } from 'commander';
+import { startAgentProcess } from '../../agent/start.js';
+import { startApiServer } from '../../api/start.js';
+import { loadOrCreateSigningKey, signToken } from '../../auth/index.js';
+import type { Config } from '../../config/index.js';
+import { systemClock } from '../../job/clock.js';
+import { connectNats } from '../../nats/connection.js';
+import { ensureLayout } from '../../nats/layout.js';
+import { describeExit, type NatsServerHandle, startNatsServer } from '../../nats/server.js';
+import {
+  defaultStoreDir,
+  removeLocalClient,
+  signingKeyPath,
+  writeLocalClient,
+} from '../../state/local.js';
+import { VERSION } from '../../version.js';
+import {
+  type CommandContext,
+  ExitError,
+  type GlobalOptions,
+  loadContext,
+  printJson,
+  say,
+} from '../context.js';
+import { runUntilStopped, type Stoppable, shutdownSignal } from '../lifecycle.js';
+
+/** The signing key from config, else the one generated in the state dir. */
+export async function resolveSigningKey(config: Config): Promise<string> {
+  return (
+    config.api.server.security.signing_key ||
+    loadOrCreateSigningKey(signingKeyPath(config.state_dir))
+  );
+}
+
+function storeDir(ctx: CommandContext): string {
+  // The built-in default keeps state per user, not in whatever directory
+  // the command happens to run from.
+  return ctx.explicit.has('nats.server.store_dir')
+    ? ctx.config.nats.server.store_dir
+    : defaultStoreDir(ctx.config.state_dir);
+}
+
+async function startSupervisedNats(ctx: CommandContext): Promise<NatsServerHandle> {
+  const s = ctx.config.nats.server;
+  return startNatsServer({
+    host: s.host,
+    port: s.port,
+    storeDir: storeDir(ctx),
+    logger: ctx.logger,
+  });
+}
+
+function natsDied(server: NatsServerHandle): Promise<string> {
+  return server.exited.then((e) => `nats-server exited unexpectedly (${describeExit(e)})`);
+}
+
+/** Starts parts in order; a shutdown signal during start stops what already runs. */
+async function startParts(
+  shutdown: AbortSignal,
+  steps: Array<() => Promise<Stoppable>>,
+): Promise<Stoppable[] | null> {
+  const parts: Stoppable[] = [];
+  try {
+    for (const step of steps) {
+      if (shutdown.aborted) break;
+      parts.push(await step());
+    }
+  } catch (err) {
+    for (const p of parts.reverse()) await p.stop().catch(() => {});
+    throw err;
+  }
+  if (shutdown.aborted) {
+    for (const p of parts.reverse()) await p.stop().catch(() => {});
+    return null;
+  }
+  return parts;
+}
+
+export function registerServerCommands(program: Command): void {
+  program
+    .command('start')
+    .description(
+      'Run a NATS server, the API server and an agent on this host (the single-host default).',
+    )
+    .option('-p, --port <port>', 'API server port (api.server.port)')
+    .action(async (opts: { port?: string }, cmd: Command) => {
+      const globals = cmd.optsWithGlobals<GlobalOptions>();
+      const ctx = loadContext(globals, portOverride(opts.port), { 'api.server.port': '--port' });
+      const shutdown = shutdownSignal();
+      const signingKey = await resolveSigningKey(ctx.config);
+      let nats: NatsServerHandle | undefined;
+      let apiUrl = '';
+      let hostname = '';
+      const parts = await startParts(shutdown, [
+        async () => {
+          nats = await startSupervisedNats(ctx);
+          const n = nats;
+          return { name: 'nats-server', stop: () => n.stop() };
+        },
+        async () => {
+          const api = await startApiServer({
+            config: ctx.config,
+            signingKey,
+            logger: ctx.logger,
+            clock: systemClock,
+            natsServers: [nats?.url ?? ''],
+          });
+          apiUrl = api.url;
+          return { name: 'api', stop: () => api.stop() };
+        },
+        async () => {
+          const agent = await startAgentProcess({
+            config: ctx.config,
+            logger: ctx.logger,
+            clock: systemClock,
+            natsServers: [nats?.url ?? ''],
+          });
+          hostname = agent.agent.hostname;
+          return { name: 'agent', stop: () => agent.stop() };
+        },
+        async () => {
+          // The CLI on this machine picks this up, so nobody copies a token by hand.
+          const subject = `${userInfo().username}@${osHostname()}`;
+          const token = await signToken({ subject, roles: ['admin'], signingKey });
+          writeLocalClient(ctx.config.state_dir, { url: apiUrl, token });
+          return {
+            name: 'local client',
+            stop: async () => removeLocalClient(ctx.config.state_dir),
+          };
+        },
+      ]);
+      if (!parts || !nats) throw new ExitError(0);
+      if (ctx.json) {
+        printJson({
+          status: 'ready',
+          api_url: apiUrl,
+          nats_url: nats.url,
+          hostname,
+          version: VERSION,
+        });
+      } else {
+        say(`OSAPI ${VERSION} is ready.`);
+        say(`  API:   ${apiUrl}`);
+        say(`  NATS:  ${nats.url} (store ${storeDir(ctx)})`);
+        say(`  Agent: ${hostname}`);
+        say('Try:   osapi client node command exec --command uname --args -a');
+        say('Stop with Ctrl-C.');
+      }
+      const code = await runUntilStopped({
+        shutdown,
+        parts,
+        logger: ctx.logger,
+        died: natsDied(nats),
+      });
+      if (code !== 0) throw new ExitError(code);
+    });
+
+  const nats = program.command('nats').description('The NATS server.');
+  nats
+    .command('server')
+    .description('The NATS server.')
+    .command('start')
+    .description(
+      'Run nats-server (JetStream on, file store in nats.server.store_dir) and create the layout.',
+    )
+    .action(async (_opts: unknown, cmd: Command) => {
+      const ctx = loadContext(cmd.optsWithGlobals<GlobalOptions>());
+      const shutdown = shutdownSignal();
+      let server: NatsServerHandle | undefined;
+      const parts = await startParts(shutdown, [
+        async () => {
+          server = await startSupervisedNats(ctx);
+          const s = server;
+          const nc = await connectNats({
+            settings: {
+              ...ctx.config.api.server.nats,
+              servers: [s.url],
+              client_name: 'osapi-nats-layout',
+            },
+            logger: ctx.logger,
+            firstConnectTimeoutMs: 10_000,
+          });
+          try {
+            await ensureLayout(nc, {
+              ...ctx.config.nats,
+              namespace: ctx.config.nats.server.namespace,
+            });
+          } finally {
+            await nc.close();
+          }
+          return { name: 'nats-server', stop: () => s.stop() };
+        },
+      ]);
+      if (!parts || !server) throw new ExitError(0);
+      if (ctx.json) printJson({ status: 'ready', nats_url: server.url });
+      else say(`NATS server ready at ${server.url} (store ${storeDir(ctx)}). Stop with Ctrl-C.`);
+      const code = await runUntilStopped({
+        shutdown,
+        parts,
+        logger: ctx.logger,
+        died: natsDied(server),
+      });
+      if (code !== 0) throw new ExitError(code);
+    });
+
+  program
+    .command('api')
+    .description('The API server.')
+    .command('server')
+    .description('The API server.')
+    .command('start')
+    .description('Run the API server against the configured NATS server.')
+    .option('-p, --port <port>', 'port to listen on (api.server.port)')
+    .action(async (opts: { port?: string }, cmd: Command) => {
+      const ctx = loadContext(cmd.optsWithGlobals<GlobalOptions>(), portOverride(opts.port), {
+        'api.server.port': '--port',
+      });
+      const shutdown = shutdownSignal();
+      const signingKey = await resolveSigningKey(ctx.config);
+      let url = '';
+      const parts = await startParts(shutdown, [
+        async () => {
+          const api = await startApiServer({
+            config: ctx.config,
+            signingKey,
+            logger: ctx.logger,
+            clock: systemClock,
+          });
+          url = api.url;
+          return { name: 'api', stop: () => api.stop() };
+        },
+      ]);
+      if (!parts) throw new ExitError(0);
+      if (ctx.json) printJson({ status: 'ready', api_url: url });
+      else say(`API server listening on ${url}. Stop with Ctrl-C.`);
+      await runUntilStopped({ shutdown, parts, logger: ctx.logger });
+    });
+
+  program
+    .command('agent')
+    .description('The agent that runs jobs on this host.')
+    .command('start')
+    .description('Run an agent against the configured NATS server.')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const ctx = loadContext(cmd.optsWithGlobals<GlobalOptions>());
+      const shutdown = shutdownSignal();
+      let hostname = '';
+      const parts = await startParts(shutdown, [
+        async () => {
+          const agent = await startAgentProcess({
+            config: ctx.config,
+            logger: ctx.logger,
+            clock: systemClock,
+          });
+          hostname = agent.agent.hostname;
+          return { name: 'agent', stop: () => agent.stop() };
+        },
+      ]);
+      if (!parts) throw new ExitError(0);
+      if (ctx.json) printJson({ status: 'ready', hostname });
+      else say(`Agent ${hostname} is listening for jobs. Stop with Ctrl-C.`);
+      await runUntilStopped({ shutdown, parts, logger: ctx.logger });
+    });
+}
+
+function portOverride(port: string | undefined): Record<string, unknown> {
+  // The config loader validates it like any other source and names --port.
+  return port === undefined ? {} : { 'api.server.port': /^\d+$/.test(port) ? Number(port) : port };
+}
