@@ -118,7 +118,9 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       stopping.abort();
       for (const ac of runningHere.values()) ac.abort();
       await Promise.allSettled([...inFlight]);
-      await Promise.allSettled(loops);
+      // The pull loops end on their own at their next wake-up; a pending pull
+      // cannot be cancelled, and nothing it might still bring is taken.
+      void Promise.allSettled(loops);
       await heartbeat.stop();
     },
   };
@@ -140,7 +142,8 @@ async function pullWhenFree(
     if (signal.aborted) break;
     try {
       const m = await consumer.next({ expires: 5000 });
-      if (m) handle(m);
+      if (m && signal.aborted) m.nak();
+      else if (m) handle(m);
     } catch (err) {
       if (signal.aborted) break;
       log.warn({ consumer: name, err: String(err) }, 'pull failed; retrying');
@@ -211,12 +214,26 @@ async function handleNotification(msg: JsMsg, ctx: HandleContext): Promise<void>
     await answerRedelivery(msg, ctx, job, scope);
     return;
   }
-  await appendStatus(store, id, 'acknowledged', host, {
-    message: msg.info.redelivered ? `redelivered (delivery ${msg.info.deliveryCount})` : 'received',
-  });
+  // Status events are written alongside the work, not before it: they are
+  // ordered by their keys, and are awaited before the job's end is recorded.
+  const events: Array<Promise<void>> = [];
+  const event = (p: Promise<void>) => {
+    // Handled where awaited below; this keeps an early failure from counting
+    // as an unhandled rejection in the meantime.
+    p.catch(() => {});
+    events.push(p);
+  };
+  event(
+    appendStatus(store, id, 'acknowledged', host, {
+      message: msg.info.redelivered
+        ? `redelivered (delivery ${msg.info.deliveryCount})`
+        : 'received',
+    }),
+  );
 
   const startedAt = opts.clock.now();
   if (startedAt.getTime() > Date.parse(job.deadline)) {
+    await Promise.all(events);
     await finish(msg, ctx, job, startedAt, {
       status: 'failed',
       data: null,
@@ -236,7 +253,7 @@ async function handleNotification(msg: JsMsg, ctx: HandleContext): Promise<void>
     await ctx.slots.acquire();
     try {
       if (ctx.stopping.aborted) ac.abort();
-      await appendStatus(store, id, 'started', host);
+      event(appendStatus(store, id, 'started', host));
       const mode = job.operation.type === 'command.exec.execute' ? 'exec' : 'shell';
       const outcome = await runCommandJob(
         mode,
@@ -247,6 +264,7 @@ async function handleNotification(msg: JsMsg, ctx: HandleContext): Promise<void>
       if (ac.signal.aborted && outcome.data?.end === 'cancelled') {
         outcome.error = 'cancelled: the agent was stopped while the command ran';
       }
+      await Promise.all(events);
       await finish(msg, ctx, job, startedAt, outcome);
     } finally {
       ctx.slots.release();
@@ -275,13 +293,15 @@ async function finish(
     finished_at: ctx.opts.clock.now().toISOString(),
   };
   await storeResponse(ctx.store, response);
-  await appendStatus(ctx.store, job.id, outcome.status, host, {
-    ...(outcome.error !== undefined ? { error: outcome.error } : {}),
-    ...(outcome.data ? { message: `exit code ${outcome.data.exit_code}` } : {}),
-  });
   // Acked only now that the result is stored: a crash before this point
   // leaves a claim without a result, which a redelivery reports as such.
-  await msg.ackAck().catch(() => msg.ack());
+  await Promise.all([
+    appendStatus(ctx.store, job.id, outcome.status, host, {
+      ...(outcome.error !== undefined ? { error: outcome.error } : {}),
+      ...(outcome.data ? { message: `exit code ${outcome.data.exit_code}` } : {}),
+    }),
+    msg.ackAck().catch(() => msg.ack()),
+  ]);
 }
 
 /** The claim exists: someone (maybe this host, before a crash) already took the job. */

@@ -35,6 +35,8 @@ export async function startAgentProcess(opts: {
   clock: Clock;
   natsServers?: string[];
   heartbeatMs?: number;
+  /** Stops waiting for the layout during start-up. */
+  signal?: AbortSignal;
 }): Promise<AgentProcess> {
   const { config, logger } = opts;
   const hostname = agentHostname(config);
@@ -44,18 +46,20 @@ export async function startAgentProcess(opts: {
     logger,
   });
   try {
-    const agent = await startAgent({
-      nc,
-      names: infraNames({ ...config.nats, namespace: settings.namespace }),
-      hostname,
-      labels: config.agent.labels,
-      maxJobs: config.agent.max_jobs,
-      maxOutputBytes: config.agent.max_output_bytes,
-      consumer: config.agent.consumer,
-      ...(opts.heartbeatMs ? { heartbeatMs: opts.heartbeatMs } : {}),
-      clock: opts.clock,
-      logger,
-    });
+    const agent = await startWhenLayoutExists(logger, opts.signal, () =>
+      startAgent({
+        nc,
+        names: infraNames({ ...config.nats, namespace: settings.namespace }),
+        hostname,
+        labels: config.agent.labels,
+        maxJobs: config.agent.max_jobs,
+        maxOutputBytes: config.agent.max_output_bytes,
+        consumer: config.agent.consumer,
+        ...(opts.heartbeatMs ? { heartbeatMs: opts.heartbeatMs } : {}),
+        clock: opts.clock,
+        logger,
+      }),
+    );
     return {
       agent,
       async stop() {
@@ -66,5 +70,33 @@ export async function startAgentProcess(opts: {
   } catch (err) {
     await nc.close();
     throw err;
+  }
+}
+
+/**
+ * Agents open the layout; they do not create it (at fleet scale that would
+ * be thousands of creates in lockstep). Until the API server or
+ * `osapi nats server start` has made it, wait and say so.
+ */
+async function startWhenLayoutExists(
+  logger: Logger,
+  signal: AbortSignal | undefined,
+  start: () => Promise<Agent>,
+): Promise<Agent> {
+  let delay = 500;
+  for (;;) {
+    try {
+      return await start();
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (signal?.aborted || !/stream not found|bucket not found|not found/i.test(message))
+        throw err;
+      logger.warn(
+        { err: message },
+        'the JetStream layout is not there yet; waiting (start the API server or `osapi nats server start`)',
+      );
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 5000);
+    }
   }
 }

@@ -59,14 +59,14 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
       logger,
     });
     const responses: ResponseWatch = await watchResponses(store.responses, logger);
-    const jsm = await jetstreamManager(nc);
+    // A short timeout: readiness must answer quickly while NATS is away.
+    const jsm = await jetstreamManager(nc, { timeout: 2000 });
     const app = await buildApiServer({
       logger,
       auth: { signingKey: opts.signingKey, customRoles: config.api.server.security.roles },
       readiness: {
         async check() {
-          if (nc.isClosed() || nc.status === undefined)
-            throw new Error('NATS connection is closed');
+          if (nc.isClosed()) throw new Error('the NATS connection is closed');
           try {
             await jsm.streams.info(layout.names.stream);
           } catch (err) {

@@ -83,12 +83,16 @@ export async function publishJob(store: JobStore, job: NewJob): Promise<JobRecor
     ...(job.expectedHosts ? { expected_hosts: job.expectedHosts } : {}),
   };
   await store.jobs.create(jobKey(record.id), JSON.stringify(record));
-  await appendStatus(store, record.id, 'submitted', '_api', {
-    message: `submitted by ${job.createdBy} for ${record.target_hostname}`,
-  });
   const subject = notifySubject(store.names, record.category, job.target);
-  // msgID makes a retried publish a no-op inside the stream's duplicate window.
-  await store.js.publish(subject, record.id, { msgID: record.id });
+  // The event and the notification only need the definition stored first;
+  // they do not need each other, so they go out together.
+  await Promise.all([
+    appendStatus(store, record.id, 'submitted', '_api', {
+      message: `submitted by ${job.createdBy} for ${record.target_hostname}`,
+    }),
+    // msgID makes a retried publish a no-op inside the stream's duplicate window.
+    store.js.publish(subject, record.id, { msgID: record.id }),
+  ]);
   return record;
 }
 

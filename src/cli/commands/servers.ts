@@ -3,8 +3,6 @@
 // the same pieces the others run alone; it adds no behaviour of its own.
 import { hostname as osHostname, userInfo } from 'node:os';
 import type { Command } from 'commander';
-import { startAgentProcess } from '../../agent/start.js';
-import { startApiServer } from '../../api/start.js';
 import { loadOrCreateSigningKey, signToken } from '../../auth/index.js';
 import type { Config } from '../../config/index.js';
 import { systemClock } from '../../job/clock.js';
@@ -27,6 +25,11 @@ import {
   say,
 } from '../context.js';
 import { runUntilStopped, type Stoppable, shutdownSignal } from '../lifecycle.js';
+
+// Loaded on demand: an agent process need not carry the HTTP server, nor a
+// CLI call the agent, which keeps each process's memory to what it runs.
+const loadApi = () => import('../../api/start.js');
+const loadAgent = () => import('../../agent/start.js');
 
 /** The signing key from config, else the one generated in the state dir. */
 export async function resolveSigningKey(config: Config): Promise<string> {
@@ -102,6 +105,7 @@ export function registerServerCommands(program: Command): void {
           return { name: 'nats-server', stop: () => n.stop() };
         },
         async () => {
+          const { startApiServer } = await loadApi();
           const api = await startApiServer({
             config: ctx.config,
             signingKey,
@@ -113,6 +117,7 @@ export function registerServerCommands(program: Command): void {
           return { name: 'api', stop: () => api.stop() };
         },
         async () => {
+          const { startAgentProcess } = await loadAgent();
           const agent = await startAgentProcess({
             config: ctx.config,
             logger: ctx.logger,
@@ -224,6 +229,7 @@ export function registerServerCommands(program: Command): void {
       let url = '';
       const parts = await startParts(shutdown, [
         async () => {
+          const { startApiServer } = await loadApi();
           const api = await startApiServer({
             config: ctx.config,
             signingKey,
@@ -251,10 +257,12 @@ export function registerServerCommands(program: Command): void {
       let hostname = '';
       const parts = await startParts(shutdown, [
         async () => {
+          const { startAgentProcess } = await loadAgent();
           const agent = await startAgentProcess({
             config: ctx.config,
             logger: ctx.logger,
             clock: systemClock,
+            signal: shutdown,
           });
           hostname = agent.agent.hostname;
           return { name: 'agent', stop: () => agent.stop() };

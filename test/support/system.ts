@@ -1,0 +1,158 @@
+// An in-process OSAPI for tests: a real nats-server, the API server on a free
+// port and any number of agents with their own hostnames and labels, each
+// test file under its own namespace. Tokens are signed with a per-run key.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type AgentProcess, startAgentProcess } from '../../src/agent/start.js';
+import { type ApiProcess, startApiServer } from '../../src/api/start.js';
+import { signToken } from '../../src/auth/index.js';
+import { type Config, loadConfig } from '../../src/config/index.js';
+import { systemClock } from '../../src/job/clock.js';
+import { silentLogger, startTestNats, type TestNats } from './nats.js';
+
+export interface TestSystem {
+  nats: TestNats;
+  api: ApiProcess;
+  config: Config;
+  /** Base URL of the API server. */
+  url: string;
+  signingKey: string;
+  agents: Map<string, AgentProcess>;
+  startAgent(hostname: string, labels?: Record<string, string>, over?: Partial<Config['agent']>): Promise<AgentProcess>;
+  stopAgent(hostname: string): Promise<void>;
+  /** Resolves once the API's registry view shows exactly these Ready hostnames. */
+  waitForAgents(hostnames: string[]): Promise<void>;
+  token(roles?: string[], permissions?: string[]): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export interface TestSystemOptions {
+  /** Dotted config overrides, e.g. { 'agent.max_jobs': 2 }. */
+  overrides?: Record<string, unknown>;
+  resultMarginMs?: number;
+}
+
+export async function startTestSystem(opts: TestSystemOptions = {}): Promise<TestSystem> {
+  const nats = await startTestNats();
+  const stateDir = mkdtempSync(join(tmpdir(), 'osapi-state-'));
+  const signingKey = `test-key-${crypto.randomUUID()}`;
+  const namespace = `t${crypto.randomUUID().slice(0, 8)}`;
+  const config = loadConfig({
+    env: {},
+    defaultFile: null,
+    overrides: {
+      state_dir: stateDir,
+      'api.server.port': 0,
+      'api.server.host': '127.0.0.1',
+      'api.server.nats.namespace': namespace,
+      'agent.nats.namespace': namespace,
+      'nats.server.namespace': namespace,
+      'nats.kv.storage': 'memory',
+      'nats.stream.storage': 'memory',
+      ...opts.overrides,
+    },
+  }).config;
+  const servers = [nats.url];
+  const api = await startApiServer({
+    config,
+    signingKey,
+    logger: silentLogger,
+    clock: systemClock,
+    natsServers: servers,
+    resultMarginMs: opts.resultMarginMs ?? 1500,
+  });
+  const agents = new Map<string, AgentProcess>();
+  const system: TestSystem = {
+    nats,
+    api,
+    config,
+    url: api.url,
+    signingKey,
+    agents,
+    async startAgent(hostname, labels = {}, over = {}) {
+      const agentConfig: Config = {
+        ...config,
+        agent: { ...config.agent, ...over, hostname, labels },
+      };
+      const a = await startAgentProcess({
+        config: agentConfig,
+        logger: silentLogger,
+        clock: systemClock,
+        natsServers: servers,
+      });
+      agents.set(hostname, a);
+      return a;
+    },
+    async stopAgent(hostname) {
+      await agents.get(hostname)?.stop();
+      agents.delete(hostname);
+    },
+    async waitForAgents(hostnames) {
+      const want = [...hostnames].sort().join(',');
+      const ok = await api.registry.waitFor(
+        (v) =>
+          v
+            .agents()
+            .filter((a) => a.ready)
+            .map((a) => a.info.hostname)
+            .join(',') === want,
+        10_000,
+      );
+      if (!ok) throw new Error(`registry never showed exactly ${want}`);
+    },
+    token(roles = ['admin'], permissions) {
+      return signToken({
+        subject: 'tester@example.com',
+        roles,
+        ...(permissions ? { permissions } : {}),
+        signingKey,
+      });
+    },
+    async stop() {
+      for (const a of agents.values()) await a.stop().catch(() => {});
+      await api.stop().catch(() => {});
+      await nats.stop();
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+  return system;
+}
+
+/** POSTs JSON (or raw text) to the API and returns status and parsed body. */
+export async function post(
+  sys: TestSystem,
+  path: string,
+  body: unknown,
+  token?: string,
+): Promise<{ status: number; body: any }> {
+  return request(sys, 'POST', path, body, token);
+}
+
+export async function request(
+  sys: TestSystem,
+  method: string,
+  path: string,
+  body?: unknown,
+  token?: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${sys.url}${path}`, {
+    method,
+    headers: {
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...headers,
+    },
+    ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // keep text
+  }
+  // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON bodies
+  return { status: res.status, body: parsed as any };
+}
