@@ -1,0 +1,352 @@
+// The one schema for OSAPI's configuration: it validates the file, env and flag values, carries the
+// defaults, descriptions and error wording, and yields both the file-facing and the loaded TS types.
+import { type Static, type StaticDecode, type TSchema, Type } from 'typebox';
+import { DURATION_EXPECTED, DURATION_PATTERN, formatDuration, parseDuration } from './duration.js';
+
+/**
+ * Extra annotations this module puts on schema nodes. `expected` is the phrase used in error
+ * messages ("expected <expected>, got ..."), `secret` hides the value in messages and logs,
+ * `duration` marks a string that is converted to milliseconds on load.
+ */
+export interface ConfigAnnotations {
+  description?: string;
+  expected?: string;
+  expectedKey?: string;
+  secret?: boolean;
+  duration?: boolean;
+  default?: unknown;
+}
+
+/** Reads our annotations off any schema node. */
+export function annotations(schema: TSchema): ConfigAnnotations {
+  return schema as ConfigAnnotations;
+}
+
+const NAME_SEGMENT = '[A-Za-z0-9_-]+';
+const LABEL_KEY_PATTERN = `^${NAME_SEGMENT}$`;
+const LABEL_VALUE_PATTERN = `^${NAME_SEGMENT}(?:\\.${NAME_SEGMENT})*$`;
+// nats://host[:port], tls://host[:port] (with optional user info), or a bare host:port.
+const NATS_SERVER_PATTERN =
+  '^(?:(?:nats|tls)://\\S+|[A-Za-z0-9_.-]+:[0-9]{1,5}|\\[[0-9A-Fa-f:.]+\\]:[0-9]{1,5})$';
+
+// ---------------------------------------------------------------------------------------------
+// Leaf helpers: each one fixes the type, the default, the description and the error wording.
+
+function Str(def: string, description: string, opts: { secret?: boolean } = {}) {
+  return Type.String({ default: def, description, expected: 'a string', ...opts });
+}
+
+function Bool(def: boolean, description: string) {
+  return Type.Boolean({ default: def, description, expected: 'a boolean (true or false)' });
+}
+
+function Int(def: number, min: number, max: number | undefined, description: string) {
+  const expected =
+    max === undefined
+      ? min === 0
+        ? 'a non-negative integer'
+        : `an integer >= ${min}`
+      : `an integer ${min}..${max}`;
+  return Type.Integer({
+    default: def,
+    minimum: min,
+    ...(max === undefined ? {} : { maximum: max }),
+    description,
+    expected,
+  });
+}
+
+/** A TCP port; 0 asks the OS for a free one (useful in tests). */
+function Port(def: number, description: string) {
+  return Int(def, 0, 65535, description);
+}
+
+function Replicas(description: string) {
+  return Int(1, 1, 5, description);
+}
+
+function OneOf<const V extends string[]>(values: [...V], def: V[number], description: string) {
+  return Type.Enum(values, {
+    default: def,
+    description,
+    expected: `one of ${values.map((v) => JSON.stringify(v)).join(', ')}`,
+  });
+}
+
+function Storage(description: string) {
+  return OneOf(['file', 'memory'], 'file', description);
+}
+
+const decodeDuration = (s: string): number => parseDuration(s);
+const encodeDuration = (ms: number): string => formatDuration(ms);
+
+/**
+ * A duration: a Go-style string in the file, env and flags, an integer number of milliseconds in
+ * the loaded config (Static gives `string`, StaticDecode gives `number`).
+ */
+export function Duration(def: string | undefined, description: string) {
+  return Type.Codec(
+    Type.String({
+      pattern: DURATION_PATTERN,
+      ...(def === undefined ? {} : { default: def }),
+      description,
+      expected: DURATION_EXPECTED,
+      duration: true,
+    }),
+  )
+    .Decode(decodeDuration)
+    .Encode(encodeDuration);
+}
+
+function StringList(def: string[], description: string, expected = 'a list of strings') {
+  return Type.Array(Type.String({ expected: 'a string' }), { default: def, description, expected });
+}
+
+function NatsServers(description: string) {
+  return Type.Array(
+    Type.String({
+      pattern: NATS_SERVER_PATTERN,
+      expected: 'a NATS URL (nats://host:port, tls://host:port or host:port)',
+    }),
+    {
+      default: [],
+      description,
+      expected: 'a list of NATS URLs (nats://host:port, tls://host:port or host:port)',
+    },
+  );
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+function HttpUrl(def: string, description: string) {
+  return Type.Refine(
+    Type.String({ default: def, description, expected: 'an http(s) URL' }),
+    isHttpUrl,
+    () => 'expected an http(s) URL',
+  );
+}
+
+/** A nested mapping. `default: {}` lets Value.Default descend into a section the file left out. */
+function Section<P extends Record<string, TSchema>>(description: string, properties: P) {
+  return Type.Object(properties, {
+    additionalProperties: false,
+    default: {},
+    description,
+    expected: 'a mapping',
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared sections.
+
+function NatsAuth(description: string) {
+  return Section(description, {
+    type: OneOf(
+      ['none', 'user_pass', 'nkey'],
+      'none',
+      'NATS authentication: none, user_pass (username/password) or nkey (nkey_seed_file).',
+    ),
+    username: Str('', 'NATS username, for auth type user_pass.'),
+    password: Str('', 'NATS password, for auth type user_pass.', { secret: true }),
+    nkey_seed_file: Str('', 'Path of the NATS nkey seed file, for auth type nkey.'),
+  });
+}
+
+/** How a component (the API server or an agent) connects to NATS as a client. */
+function NatsClient(who: string, clientName: string) {
+  return Section(`How the ${who} connects to NATS.`, {
+    host: Str('localhost', `NATS host the ${who} connects to (when servers is empty).`),
+    port: Port(4222, `NATS port the ${who} connects to (when servers is empty).`),
+    servers: NatsServers(
+      `NATS server URLs for the ${who}; when non-empty, used instead of host and port.`,
+    ),
+    client_name: Str(clientName, `Connection name the ${who} reports to NATS.`),
+    namespace: Str('osapi', 'Prefix for stream, subject and bucket names, to share one NATS.'),
+    auth: NatsAuth(`Credentials the ${who} presents to NATS.`),
+  });
+}
+
+// Keys are checked with propertyNames rather than a key pattern plus additionalProperties: false,
+// because Value.Default (typebox 1.4) crashes on a record whose additionalProperties is false.
+const Labels = Type.Record(
+  Type.String(),
+  Type.String({
+    pattern: LABEL_VALUE_PATTERN,
+    expected: 'a label value of dot-separated segments of letters, digits, "_" or "-"',
+  }),
+  {
+    propertyNames: { pattern: LABEL_KEY_PATTERN },
+    default: {},
+    description:
+      'Labels of this agent for targeting groups, e.g. { group: web.dev.us-east }; a job sent to ' +
+      'group:web also reaches web.dev.us-east.',
+    expected: 'a mapping of label keys to values',
+    expectedKey: 'a label key of letters, digits, "_" or "-"',
+  },
+);
+
+const Role = Type.Object(
+  {
+    permissions: Type.Array(Type.String({ minLength: 1, expected: 'a non-empty string' }), {
+      expected: 'a list of permission strings',
+    }),
+  },
+  { additionalProperties: false, expected: 'a mapping with a permissions list' },
+);
+
+const Roles = Type.Record(Type.String(), Role, {
+  default: {},
+  description:
+    'Roles for bearer tokens beyond the built-in ones: NAME: { permissions: [perm, ...] }.',
+  expected: 'a mapping of role names to { permissions: [...] }',
+});
+
+// ---------------------------------------------------------------------------------------------
+// The configuration.
+
+export const ConfigSchema = Type.Object(
+  {
+    debug: Bool(false, 'Log at debug level.'),
+    state_dir: Str(
+      '',
+      'Directory for local state; empty means $XDG_STATE_HOME/osapi or ~/.local/state/osapi.',
+    ),
+    api: Section('The REST API: its client and its server.', {
+      client: Section('How the CLI reaches the API server.', {
+        url: HttpUrl('http://0.0.0.0:8080', 'Base URL of the API server the CLI talks to.'),
+        security: Section('Client credentials.', {
+          bearer_token: Str('', 'Bearer token (JWT) the CLI sends to the API server.', {
+            secret: true,
+          }),
+        }),
+      }),
+      server: Section('The API server.', {
+        host: Str('127.0.0.1', 'Address the API server listens on.'),
+        port: Port(8080, 'Port the API server listens on (0 = any free port).'),
+        nats: NatsClient('API server', 'osapi-api'),
+        security: Section('API server security.', {
+          signing_key: Str('', 'Secret key used to sign and verify bearer tokens (HS256).', {
+            secret: true,
+          }),
+          cors: Section('Cross-origin requests.', {
+            allow_origins: StringList([], 'Origins allowed to call the API from a browser.'),
+          }),
+          roles: Roles,
+        }),
+      }),
+    }),
+    nats: Section('The embedded NATS server and the JetStream resources.', {
+      server: Section('The embedded NATS server.', {
+        host: Str('localhost', 'Address the embedded NATS server listens on.'),
+        port: Port(4222, 'Port the embedded NATS server listens on (0 = any free port).'),
+        store_dir: Str('.nats/jetstream/', 'Directory where JetStream stores its data.'),
+        namespace: Str('osapi', 'Prefix for stream, subject and bucket names, to share one NATS.'),
+        auth: NatsAuth('Authentication the embedded NATS server requires.'),
+      }),
+      stream: Section('The JetStream stream carrying jobs.', {
+        name: Str('JOBS', 'Name of the jobs stream.'),
+        subjects: Str('jobs.>', 'Subjects the jobs stream captures.'),
+        max_age: Duration('24h', 'How long a job message is kept.'),
+        max_msgs: Int(10000, 0, undefined, 'Most job messages kept in the stream.'),
+        storage: Storage('Where the jobs stream is stored: file or memory.'),
+        replicas: Replicas('Replicas of the jobs stream (1..5).'),
+        discard: OneOf(
+          ['old', 'new'],
+          'old',
+          'When the stream is full: drop old messages or refuse new.',
+        ),
+      }),
+      kv: Section('The key-value buckets holding job state and responses.', {
+        bucket: Str('job-queue', 'Bucket holding job definitions and status.'),
+        response_bucket: Str('job-responses', 'Bucket holding agent responses.'),
+        ttl: Duration('1h', 'How long a job entry lives.'),
+        max_bytes: Int(104857600, 0, undefined, 'Size limit of each job bucket in bytes.'),
+        storage: Storage('Where the job buckets are stored: file or memory.'),
+        replicas: Replicas('Replicas of the job buckets (1..5).'),
+      }),
+      audit: Section('The audit log bucket.', {
+        bucket: Str('audit-log', 'Bucket holding the audit log.'),
+        ttl: Duration('720h', 'How long an audit entry is kept.'),
+        max_bytes: Int(52428800, 0, undefined, 'Size limit of the audit bucket in bytes.'),
+        storage: Storage('Where the audit bucket is stored: file or memory.'),
+        replicas: Replicas('Replicas of the audit bucket (1..5).'),
+      }),
+      registry: Section('The agent registry bucket (heartbeats).', {
+        bucket: Str('agent-registry', 'Bucket where agents register and heartbeat.'),
+        ttl: Duration('30s', 'How long an agent stays registered without a heartbeat.'),
+        storage: Storage('Where the registry bucket is stored: file or memory.'),
+        replicas: Replicas('Replicas of the registry bucket (1..5).'),
+      }),
+      dlq: Section('The dead-letter stream for jobs that exhausted their deliveries.', {
+        max_age: Duration('7d', 'How long a dead letter is kept.'),
+        max_msgs: Int(1000, 0, undefined, 'Most dead letters kept.'),
+        storage: Storage('Where the dead-letter stream is stored: file or memory.'),
+        replicas: Replicas('Replicas of the dead-letter stream (1..5).'),
+      }),
+    }),
+    agent: Section('The agent that runs jobs on a host.', {
+      nats: NatsClient('agent', 'osapi-agent'),
+      consumer: Section('The JetStream consumer the agent pulls jobs from.', {
+        name: Str('jobs-agent', 'Durable consumer name (prefix).'),
+        max_deliver: Int(
+          5,
+          0,
+          undefined,
+          'Deliveries of a job message before it is dead-lettered.',
+        ),
+        ack_wait: Duration('2m', 'How long the server waits for an ack before redelivering.'),
+        max_ack_pending: Int(1000, 0, undefined, 'Most unacknowledged messages in flight.'),
+        max_waiting: Int(512, 0, undefined, 'Most pending pull requests.'),
+        replay_policy: OneOf(
+          ['instant', 'original'],
+          'instant',
+          'Replay messages as fast as possible (instant) or at their original pace.',
+        ),
+        back_off: Type.Array(Duration(undefined, 'A redelivery delay.'), {
+          default: ['30s', '2m', '5m', '15m', '30m'],
+          description: 'Delays between redeliveries of a failed job.',
+          expected: `a list of durations (${DURATION_EXPECTED})`,
+        }),
+      }),
+      queue_group: Str('job-agents', 'Queue group the agents share for load-balanced jobs.'),
+      hostname: Str('', 'Name this agent registers under; empty means the OS hostname.'),
+      max_jobs: Int(10, 1, 1000, 'Most jobs this agent runs at once (1..1000).'),
+      max_output_bytes: Int(
+        1048576,
+        0,
+        undefined,
+        'Cap in bytes on each output stream (stdout, stderr) kept per job.',
+      ),
+      labels: Labels,
+    }),
+  },
+  { additionalProperties: false, default: {}, expected: 'a mapping' },
+);
+
+export type ConfigSchemaType = typeof ConfigSchema;
+
+/** The configuration as it is loaded: defaults filled, durations in integer milliseconds. */
+export type Config = StaticDecode<typeof ConfigSchema>;
+
+/** The configuration as written in the YAML file: durations are strings such as "24h". */
+export type ConfigFile = Static<typeof ConfigSchema>;
+
+/** NATS credentials: one flat object whose `type` says which of the other fields apply. */
+export type NatsAuthConfig = Config['agent']['nats']['auth'];
+
+/** How the API server or an agent connects to NATS. */
+export type NatsClientConfig = Config['agent']['nats'];
+
+/** Key names whose values are never shown in messages or logs. */
+export const SECRET_KEYS: ReadonlySet<string> = new Set([
+  'signing_key',
+  'bearer_token',
+  'password',
+]);
