@@ -1,0 +1,44 @@
+import Fastify from 'fastify';
+import { describe, expect, it } from 'vitest';
+import { registerAuth } from '../../src/api/auth.js';
+import { registerCommandRoutes } from '../../src/api/command/routes.js';
+import type { DispatchDeps } from '../../src/api/dispatch.js';
+import { registerHealthRoutes } from '../../src/api/health/routes.js';
+
+// The only routes anyone may call without a token.
+const OPEN = ['GET /health', 'GET /health/ready'];
+
+function routeTable() {
+  const app = Fastify();
+  const routes: Array<{ route: string; permission: unknown }> = [];
+  app.addHook('onRoute', (r) => {
+    for (const m of [r.method].flat()) {
+      if (m !== 'HEAD') routes.push({ route: `${m} ${r.url}`, permission: r.config?.permission });
+    }
+  });
+  registerAuth(app, { signingKey: 'k', customRoles: {} });
+  registerHealthRoutes(app, { check: async () => {} });
+  // Registration only: the handlers, which would use these, never run here.
+  registerCommandRoutes(app, {} as DispatchDeps);
+  return { app, routes };
+}
+
+describe('every route declares its permission', () => {
+  it('lists the open routes and the permission of every other one', async () => {
+    const { app, routes } = routeTable();
+    await app.ready();
+    expect(routes.filter((r) => r.permission === 'public').map((r) => r.route)).toEqual(OPEN);
+    expect(routes.filter((r) => r.permission !== 'public')).toEqual([
+      { route: 'POST /node/:hostname/command/exec', permission: 'command:execute' },
+      { route: 'POST /node/:hostname/command/shell', permission: 'command:execute' },
+    ]);
+  });
+
+  it('refuses to register a route without a permission, or with an unknown one', () => {
+    const { app } = routeTable();
+    expect(() => app.get('/nothing', async () => 'x')).toThrow(/declares no valid permission/);
+    expect(() =>
+      app.get('/typo', { config: { permission: 'command:exec' as never } }, async () => 'x'),
+    ).toThrow(/declares no valid permission/);
+  });
+});
