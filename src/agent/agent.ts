@@ -70,9 +70,9 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     inFlight.add(p);
     void p.finally(() => inFlight.delete(p));
   };
-  const handle = (msg: JsMsg) =>
+  const handle = (msg: JsMsg, shared: boolean) =>
     track(
-      handleNotification(msg, {
+      handleNotification(msg, shared, {
         store,
         opts,
         slots,
@@ -91,8 +91,16 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
 
   const loops = consumers.map((c) =>
     (c.shared
-      ? pullWhenFree(js, opts.names.stream, c.name, slots, stopping.signal, handle, log)
-      : consumeAll(js, opts.names.stream, c.name, stopping.signal, handle, log)
+      ? pullWhenFree(
+          js,
+          opts.names.stream,
+          c.name,
+          slots,
+          stopping.signal,
+          (m) => handle(m, true),
+          log,
+        )
+      : consumeAll(js, opts.names.stream, c.name, stopping.signal, (m) => handle(m, false), log)
     ).catch((err: unknown) => {
       log.error({ consumer: c.name, err: String(err) }, 'stopped listening on this consumer');
     }),
@@ -180,7 +188,12 @@ interface HandleContext {
   stopping: AbortSignal;
 }
 
-async function handleNotification(msg: JsMsg, ctx: HandleContext): Promise<void> {
+/**
+ * `shared` says the notification came on the `_any` consumer: the claim is
+ * then one per job, not one per host. Knowing it from the consumer lets the
+ * claim and the read of the job go out together.
+ */
+async function handleNotification(msg: JsMsg, shared: boolean, ctx: HandleContext): Promise<void> {
   const { store, opts, log } = ctx;
   const host = opts.hostname;
   const id = msg.string().trim();
@@ -195,22 +208,26 @@ async function handleNotification(msg: JsMsg, ctx: HandleContext): Promise<void>
     return;
   }
 
-  let job: JobRecord | null;
-  try {
-    job = await readJob(store, id);
-  } catch (err) {
-    log.warn({ job_id: id, err: String(err) }, 'job record is invalid; dropped');
+  const scope = shared ? ({ any: true } as const) : { hostname: host };
+  const [read, claimed] = await Promise.all([
+    readJob(store, id).then(
+      (job) => ({ job }),
+      (err: unknown) => ({ err }),
+    ),
+    claimJob(store, id, scope, host),
+  ]);
+  if ('err' in read) {
+    log.warn({ job_id: id, err: String(read.err) }, 'job record is invalid; dropped');
     msg.term('invalid job record');
     return;
   }
+  const job = read.job;
   if (!job) {
     log.warn({ job_id: id }, 'job record not found (expired or deleted); dropped');
     msg.ack();
     return;
   }
-
-  const scope = job.target_hostname === '_any' ? ({ any: true } as const) : { hostname: host };
-  if (!(await claimJob(store, id, scope, host))) {
+  if (!claimed) {
     await answerRedelivery(msg, ctx, job, scope);
     return;
   }

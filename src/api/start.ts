@@ -85,9 +85,13 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
         startWithinMs: 10 * 60_000,
       },
     });
-    const address = await app.listen({
-      host: config.api.server.host,
-      port: config.api.server.port,
+    const { host, port } = config.api.server;
+    const address = await app.listen({ host, port }).catch((err: NodeJS.ErrnoException) => {
+      throw err.code === 'EADDRINUSE'
+        ? new Error(
+            `cannot listen on ${host}:${port}: the port is in use. Stop what uses it, or choose another with --port / api.server.port (OSAPI_API_SERVER_PORT).`,
+          )
+        : err;
     });
     return {
       app,
