@@ -55,7 +55,9 @@ export async function startAgentProcess(opts: {
         maxJobs: config.agent.max_jobs,
         maxOutputBytes: config.agent.max_output_bytes,
         consumer: config.agent.consumer,
-        ...(opts.heartbeatMs ? { heartbeatMs: opts.heartbeatMs } : {}),
+        // Every 10 s with the default 30 s TTL; faster when the TTL is shorter,
+        // so a live agent never looks NotReady between two heartbeats.
+        heartbeatMs: opts.heartbeatMs ?? Math.min(10_000, Math.floor(config.nats.registry.ttl / 3)),
         clock: opts.clock,
         logger,
       }),

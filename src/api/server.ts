@@ -5,12 +5,14 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from '../log/logger.js';
+import { registerAgentRoutes } from './agent/routes.js';
 import { type AuthSettings, authenticate, registerAuth } from './auth.js';
 import { registerCommandRoutes } from './command/routes.js';
 import type { DispatchDeps } from './dispatch.js';
 import { ApiError } from './errors.js';
 import { type ReadinessProbe, registerHealthRoutes } from './health/routes.js';
 import { describeValidation } from './validation.js';
+import { registerVersionRoute } from './version/routes.js';
 
 export interface ApiServerDeps {
   logger: Logger;
@@ -98,7 +100,17 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
   });
 
   registerAuth(app, deps.auth);
-  registerHealthRoutes(app, deps.readiness);
-  registerCommandRoutes(app, deps.dispatch);
+  registerRoutes(app, deps);
   return app;
+}
+
+/** Every domain's routes; each declares its permission beside itself. */
+export function registerRoutes(
+  app: FastifyInstance,
+  deps: Omit<ApiServerDeps, 'logger' | 'auth'>,
+): void {
+  registerHealthRoutes(app, deps.readiness);
+  registerVersionRoute(app);
+  registerAgentRoutes(app, deps.dispatch);
+  registerCommandRoutes(app, deps.dispatch);
 }

@@ -1,12 +1,11 @@
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { registerAuth } from '../../src/api/auth.js';
-import { registerCommandRoutes } from '../../src/api/command/routes.js';
 import type { DispatchDeps } from '../../src/api/dispatch.js';
-import { registerHealthRoutes } from '../../src/api/health/routes.js';
+import { registerRoutes } from '../../src/api/server.js';
 
 // The only routes anyone may call without a token.
-const OPEN = ['GET /health', 'GET /health/ready'];
+const OPEN = ['GET /health', 'GET /health/ready', 'GET /version'];
 
 function routeTable() {
   const app = Fastify();
@@ -17,9 +16,8 @@ function routeTable() {
     }
   });
   registerAuth(app, { signingKey: 'k', customRoles: {} });
-  registerHealthRoutes(app, { check: async () => {} });
   // Registration only: the handlers, which would use these, never run here.
-  registerCommandRoutes(app, {} as DispatchDeps);
+  registerRoutes(app, { readiness: { check: async () => {} }, dispatch: {} as DispatchDeps });
   return { app, routes };
 }
 
@@ -29,6 +27,8 @@ describe('every route declares its permission', () => {
     await app.ready();
     expect(routes.filter((r) => r.permission === 'public').map((r) => r.route)).toEqual(OPEN);
     expect(routes.filter((r) => r.permission !== 'public')).toEqual([
+      { route: 'GET /agent', permission: 'agent:read' },
+      { route: 'GET /agent/:hostname', permission: 'agent:read' },
       { route: 'POST /node/:hostname/command/exec', permission: 'command:execute' },
       { route: 'POST /node/:hostname/command/shell', permission: 'command:execute' },
     ]);

@@ -1,0 +1,44 @@
+// Wire schemas of the agent routes (INTERFACE section 7).
+import { type Static, Type } from 'typebox';
+
+export const AgentInfo = Type.Object({
+  hostname: Type.String(),
+  status: Type.Union([Type.Literal('Ready'), Type.Literal('NotReady')]),
+  labels: Type.Record(Type.String(), Type.String()),
+  /** When the agent's registry entry was last written (its last heartbeat). */
+  registered_at: Type.String({ format: 'date-time' }),
+  started_at: Type.String({ format: 'date-time' }),
+  os_info: Type.Object({ distribution: Type.String(), version: Type.String() }),
+  uptime: Type.String({ description: 'Host uptime as a duration string, e.g. 3d4h5m6s.' }),
+  load_average: Type.Object({
+    '1min': Type.Number(),
+    '5min': Type.Number(),
+    '15min': Type.Number(),
+  }),
+  memory: Type.Object({ total: Type.Integer(), free: Type.Integer(), used: Type.Integer() }),
+  /** Ours: seconds since the last heartbeat, and how many jobs it runs at once. */
+  heartbeat_age_s: Type.Integer(),
+  max_jobs: Type.Integer(),
+  version: Type.String(),
+});
+export type AgentInfo = Static<typeof AgentInfo>;
+
+export const AgentList = Type.Object({
+  agents: Type.Array(AgentInfo),
+  total: Type.Integer(),
+});
+export type AgentList = Static<typeof AgentList>;
+
+export const AgentListQuery = Type.Object(
+  {
+    target: Type.Optional(
+      Type.String({
+        description:
+          'Only the Ready agents this target would reach: _any, _all, a hostname or key:value.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const AgentParams = Type.Object({ hostname: Type.String({ minLength: 1, maxLength: 253 }) });

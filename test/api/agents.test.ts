@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/job/clock.js';
+import { infraNames, registryKey } from '../../src/job/names.js';
+import type { AgentInfoRecord } from '../../src/job/records.js';
+import { openJobStore } from '../../src/job/store.js';
+import { request, startTestSystem, type TestSystem } from '../support/system.js';
+
+let sys: TestSystem;
+let admin: string;
+
+beforeAll(async () => {
+  sys = await startTestSystem({ overrides: { 'nats.registry.ttl': '1s' } });
+  await sys.startAgent('web-01', { group: 'web.dev' });
+  await sys.startAgent('db-01', { group: 'db' });
+  await sys.waitForAgents(['db-01', 'web-01']);
+  admin = await sys.token();
+});
+afterAll(async () => {
+  await sys?.stop();
+});
+
+describe('GET /agent', () => {
+  it('lists every agent with its registry facts', async () => {
+    const r = await request(sys, 'GET', '/agent', undefined, admin);
+    expect(r.status).toBe(200);
+    expect(r.body.total).toBe(2);
+    const web = r.body.agents.find((a: { hostname: string }) => a.hostname === 'web-01');
+    expect(web).toMatchObject({ status: 'Ready', labels: { group: 'web.dev' } });
+    for (const k of [
+      'registered_at',
+      'started_at',
+      'os_info',
+      'uptime',
+      'load_average',
+      'memory',
+    ]) {
+      expect(web).toHaveProperty(k);
+    }
+    expect(Number.isInteger(web.memory.total)).toBe(true);
+  });
+
+  it('previews the agents a target reaches, and refuses a bad target', async () => {
+    const r = await request(sys, 'GET', '/agent?target=group:web', undefined, admin);
+    expect(r.body.agents.map((a: { hostname: string }) => a.hostname)).toEqual(['web-01']);
+    const bad = await request(sys, 'GET', '/agent?target=a%20b', undefined, admin);
+    expect(bad.status).toBe(400);
+    expect(bad.body.reason).toBe('invalid_target');
+  });
+
+  it('GET /agent/{hostname} answers one agent, 404 for an unknown one', async () => {
+    const r = await request(sys, 'GET', '/agent/db-01', undefined, admin);
+    expect(r.status).toBe(200);
+    expect(r.body.hostname).toBe('db-01');
+    const missing = await request(sys, 'GET', '/agent/nope', undefined, admin);
+    expect(missing.status).toBe(404);
+    expect(missing.body).toMatchObject({ code: 404, reason: 'not_found' });
+  });
+
+  it('needs agent:read', async () => {
+    const noAgentRead = await sys.token(['read'], ['node:read']);
+    expect((await request(sys, 'GET', '/agent', undefined, noAgentRead)).status).toBe(403);
+    expect((await request(sys, 'GET', '/agent', undefined, await sys.token(['read']))).status).toBe(
+      200,
+    );
+    expect((await request(sys, 'GET', '/agent')).status).toBe(401);
+  });
+
+  it('an agent that stops heartbeating turns NotReady', async () => {
+    // A registry entry that nobody refreshes: what a dead agent leaves behind.
+    const names = infraNames({ ...sys.config.nats, namespace: sys.config.agent.nats.namespace });
+    const store = await openJobStore(sys.api.nc, names, systemClock);
+    const now = new Date().toISOString();
+    const ghost: AgentInfoRecord = {
+      hostname: 'ghost-01',
+      labels: {},
+      started_at: now,
+      registered_at: now,
+      version: 'x',
+      os_info: { distribution: 'debian', version: '12' },
+      uptime: '1s',
+      load_average: { '1min': 0, '5min': 0, '15min': 0 },
+      memory: { total: 1, free: 1, used: 0 },
+      max_jobs: 1,
+    };
+    await store.registry.put(registryKey('ghost-01'), JSON.stringify(ghost));
+    const first = await request(sys, 'GET', '/agent/ghost-01', undefined, admin);
+    expect(first.body.status).toBe('Ready');
+    let status = 'Ready';
+    for (let i = 0; i < 100 && status === 'Ready'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      status = (await request(sys, 'GET', '/agent/ghost-01', undefined, admin)).body.status;
+    }
+    expect(status).toBe('NotReady');
+  });
+});
+
+describe('GET /version', () => {
+  it('is open and reports the package version', async () => {
+    const { version } = JSON.parse(
+      (await import('node:fs')).readFileSync(
+        new URL('../../package.json', import.meta.url),
+        'utf8',
+      ),
+    );
+    const r = await request(sys, 'GET', '/version');
+    expect(r).toEqual({ status: 200, body: { version } });
+  });
+});
