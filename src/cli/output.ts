@@ -1,6 +1,6 @@
 // Tables for people: long cells cut short (the whole output is in --json).
 import Table from 'cli-table3';
-import type { CommandResponse } from '../sdk/client.js';
+import type { AgentInfo, CommandResponse } from '../sdk/client.js';
 
 const CELL_MAX = 60;
 
@@ -34,4 +34,38 @@ export function commandTable(body: CommandResponse): string {
     ]);
   }
   return `Job ID: ${body.job_id}\n${table.toString()}\n`;
+}
+
+/** 1536 → "1.5 KiB": sizes for people. */
+export function humanBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
+}
+
+export function agentTable(agents: AgentInfo[]): string {
+  const table = new Table({
+    head: ['HOSTNAME', 'STATUS', 'LABELS', 'OS', 'LOAD (1m)', 'MEMORY USED', 'UPTIME', 'LAST SEEN'],
+    style: { head: [], border: [] },
+  });
+  for (const a of agents) {
+    table.push([
+      a.hostname,
+      a.status,
+      Object.entries(a.labels)
+        .map(([k, v]) => `${k}:${v}`)
+        .join(' '),
+      `${a.os_info.distribution} ${a.os_info.version}`,
+      String(a.load_average['1min']),
+      `${humanBytes(a.memory.used)} / ${humanBytes(a.memory.total)}`,
+      a.uptime,
+      `${a.heartbeat_age_s}s ago`,
+    ]);
+  }
+  return `${table.toString()}\n`;
 }

@@ -1,10 +1,11 @@
 // A typed client for the OSAPI REST API. The CLI reaches the API only through
 // this module; its types come from the same schemas the server validates with.
+import type { AgentInfo, AgentList } from '../api/agent/schemas.js';
 import type { CommandResponse } from '../api/command/schemas.js';
 import type { ErrorBody } from '../api/errors.js';
 import type { ExecRequest, ShellRequest } from '../job/operations.js';
 
-export type { CommandResponse, ErrorBody, ExecRequest, ShellRequest };
+export type { AgentInfo, AgentList, CommandResponse, ErrorBody, ExecRequest, ShellRequest };
 
 export interface ClientOptions {
   /** Base URL, e.g. http://127.0.0.1:8080 */
@@ -57,6 +58,27 @@ export class OsapiClient {
   /** GET /health/ready: 200 when NATS and the layout are available. */
   ready(): Promise<OsapiResponse<{ status: string }>> {
     return this.request('GET', '/health/ready');
+  }
+
+  /** GET /version: the server's version, no token needed. */
+  version(): Promise<OsapiResponse<{ version: string }>> {
+    return this.request('GET', '/version');
+  }
+
+  /**
+   * GET /agent: every registered agent, or with `target` the Ready agents it would reach.
+   * @example
+   * const { body } = await client.agentList('group:web');
+   * console.log(body.agents.map((a) => a.hostname));
+   */
+  agentList(target?: string): Promise<OsapiResponse<AgentList>> {
+    const q = target === undefined ? '' : `?target=${encodeURIComponent(target)}`;
+    return this.request('GET', `/agent${q}`);
+  }
+
+  /** GET /agent/{hostname}: one agent; OsapiApiError 404 when unknown. */
+  agentGet(hostname: string): Promise<OsapiResponse<AgentInfo>> {
+    return this.request('GET', `/agent/${encodeURIComponent(hostname)}`);
   }
 
   /** POST /node/{target}/command/exec: runs a program with an argv list, no shell. */

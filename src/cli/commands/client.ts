@@ -15,7 +15,7 @@ import {
   say,
   UsageError,
 } from '../context.js';
-import { commandTable } from '../output.js';
+import { agentTable, commandTable } from '../output.js';
 
 interface ClientGlobals extends GlobalOptions {
   url?: string;
@@ -83,6 +83,33 @@ export function registerClientCommands(program: Command): void {
       const { body } = which === 'ready' ? await api.ready() : await api.health();
       if (ctx.json) printJson(body);
       else process.stdout.write(`Status: ${body.status}\n`);
+    });
+
+  const agent = client.command('agent').description('Agents registered with the API.');
+  agent
+    .command('list')
+    .description('Every agent (GET /agent); with -T, the Ready agents a target would reach.')
+    .option('-T, --target <target>', 'preview a target: _any, _all, a hostname or key:value')
+    .action(async (opts: { target?: string }, cmd: Command) => {
+      const { ctx, client: api } = clientFor(cmd);
+      const { body } = await api.agentList(opts.target);
+      if (ctx.json) printJson(body);
+      else {
+        process.stdout.write(agentTable(body.agents));
+        say(
+          `${body.total} agent${body.total === 1 ? '' : 's'}${opts.target ? ` match ${opts.target}` : ''}`,
+        );
+      }
+    });
+  agent
+    .command('get')
+    .description('One agent (GET /agent/{hostname}).')
+    .requiredOption('--hostname <hostname>', 'the agent')
+    .action(async (opts: { hostname: string }, cmd: Command) => {
+      const { ctx, client: api } = clientFor(cmd);
+      const { body } = await api.agentGet(opts.hostname);
+      if (ctx.json) printJson(body);
+      else process.stdout.write(agentTable([body]));
     });
 
   const command = client
