@@ -11,6 +11,7 @@ import { registerCommandRoutes } from './command/routes.js';
 import type { DispatchDeps } from './dispatch.js';
 import { ApiError } from './errors.js';
 import { type ReadinessProbe, registerHealthRoutes } from './health/routes.js';
+import { type JobRouteDeps, registerJobRoutes } from './job/routes.js';
 import { describeValidation } from './validation.js';
 import { registerVersionRoute } from './version/routes.js';
 
@@ -19,6 +20,7 @@ export interface ApiServerDeps {
   auth: AuthSettings;
   readiness: ReadinessProbe;
   dispatch: DispatchDeps;
+  jobs: JobRouteDeps;
 }
 
 function validatorFor(coerce: boolean): Ajv {
@@ -113,4 +115,5 @@ export function registerRoutes(
   registerVersionRoute(app);
   registerAgentRoutes(app, deps.dispatch);
   registerCommandRoutes(app, deps.dispatch);
+  registerJobRoutes(app, deps.jobs);
 }

@@ -6,6 +6,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../job/clock.js';
+import { watchJobs } from '../job/jobs-view.js';
 import { type RegistryView, watchRegistry } from '../job/registry-view.js';
 import { type ResponseWatch, watchResponses } from '../job/response-watch.js';
 import { openJobStore } from '../job/store.js';
@@ -13,6 +14,9 @@ import type { Logger } from '../log/logger.js';
 import { connectNats, type NatsConnection } from '../nats/connection.js';
 import { ensureLayout } from '../nats/layout.js';
 import { buildApiServer } from './server.js';
+
+/** How long after creation an agent that was away may still start a job. */
+const START_WITHIN_MS = 10 * 60_000;
 
 export interface ApiProcess {
   app: FastifyInstance;
@@ -59,6 +63,11 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
       logger,
     });
     const responses: ResponseWatch = await watchResponses(store.responses, logger);
+    const jobs = await watchJobs(store.jobs, {
+      ttlMs: config.nats.kv.ttl,
+      clock: opts.clock,
+      logger,
+    });
     // A short timeout: readiness must answer quickly while NATS is away.
     const jsm = await jetstreamManager(nc, { timeout: 2000 });
     const app = await buildApiServer({
@@ -82,7 +91,15 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
         responses,
         clock: opts.clock,
         marginMs: opts.resultMarginMs ?? 5000,
-        startWithinMs: 10 * 60_000,
+        startWithinMs: START_WITHIN_MS,
+      },
+      jobs: {
+        store,
+        registry,
+        jobs,
+        jsm,
+        dlqStream: layout.names.dlqStream,
+        startWithinMs: START_WITHIN_MS,
       },
     });
     const { host, port } = config.api.server;
@@ -101,6 +118,7 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
       async stop() {
         await app.close();
         registry.stop();
+        jobs.stop();
         responses.stop();
         await nc.drain().catch(() => nc.close());
       },

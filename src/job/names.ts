@@ -139,6 +139,16 @@ export function claimKey(id: string, scope: { any: true } | { hostname: string }
   return `claims.${id}.${'any' in scope ? '_any' : hostToken(scope.hostname)}`;
 }
 
+/** Filter for every claim of one job. */
+export function claimFilter(id: string): string {
+  return `claims.${id}.>`;
+}
+
+/** Filter for every result of one job in the job-responses bucket. */
+export function responseFilter(id: string): string {
+  return `${id}.>`;
+}
+
 /** `<id>.<hostname>` in the job-responses bucket: one result per (job, host). */
 export function responseKey(id: string, hostname: string): string {
   return `${id}.${hostToken(hostname)}`;

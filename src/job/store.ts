@@ -5,12 +5,15 @@ import { type JetStreamClient, jetstream } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Clock } from './clock.js';
+import { newJobId } from './ids.js';
 import {
+  claimFilter,
   claimKey,
   type InfraNames,
   jobKey,
   notifySubject,
   parseStatusKey,
+  responseFilter,
   responseKey,
   type StatusEvent,
   statusFilter,
@@ -70,10 +73,13 @@ export interface NewJob {
  * notification. The definition is written first so an agent that hears of the
  * job can always read it.
  */
-export async function publishJob(store: JobStore, job: NewJob): Promise<JobRecord> {
+/** The stored definition and the KV revision it was stored at. */
+export type PublishedJob = JobRecord & { revision: number };
+
+export async function publishJob(store: JobStore, job: NewJob): Promise<PublishedJob> {
   const now = store.clock.now();
   const record: JobRecord = {
-    id: job.id ?? crypto.randomUUID(),
+    id: job.id ?? newJobId(now.getTime()),
     operation: { type: job.type, data: job.data },
     category: operationCategory(job.type),
     target_hostname: formatTarget(job.target),
@@ -82,7 +88,7 @@ export async function publishJob(store: JobStore, job: NewJob): Promise<JobRecor
     deadline: new Date(now.getTime() + job.startWithinMs).toISOString(),
     ...(job.expectedHosts ? { expected_hosts: job.expectedHosts } : {}),
   };
-  await store.jobs.create(jobKey(record.id), JSON.stringify(record));
+  const revision = await store.jobs.create(jobKey(record.id), JSON.stringify(record));
   const subject = notifySubject(store.names, record.category, job.target);
   // The event and the notification only need the definition stored first;
   // they do not need each other, so they go out together.
@@ -93,7 +99,7 @@ export async function publishJob(store: JobStore, job: NewJob): Promise<JobRecor
     // msgID makes a retried publish a no-op inside the stream's duplicate window.
     store.js.publish(subject, record.id, { msgID: record.id }),
   ]);
-  return record;
+  return { ...record, revision };
 }
 
 export async function appendStatus(
@@ -183,4 +189,40 @@ export async function readStatusEvents(store: JobStore, id: string): Promise<Sta
     out.push({ ...parseStatusEvent(e.value), nanos: parsed.nanos });
   }
   return out.sort((a, b) => (a.nanos < b.nanos ? -1 : a.nanos > b.nanos ? 1 : 0));
+}
+
+/** Every result stored for a job, by hostname. */
+export async function readResponses(store: JobStore, id: string): Promise<JobResponse[]> {
+  const keys: string[] = [];
+  for await (const k of await store.responses.keys(responseFilter(id))) keys.push(k);
+  const out: JobResponse[] = [];
+  for (const k of keys) {
+    const e = await store.responses.get(k);
+    if (e?.operation === 'PUT') out.push(parseJobResponse(e.value));
+  }
+  return out.sort((a, b) => a.hostname.localeCompare(b.hostname));
+}
+
+/**
+ * Removes a job: its definition, status events, claims and results. Returns
+ * false when there was no such job. Purged, not just deleted, so nothing of
+ * it stays in the buckets' history.
+ */
+export async function deleteJob(store: JobStore, id: string): Promise<boolean> {
+  const def = await store.jobs.get(jobKey(id));
+  if (def?.operation !== 'PUT') return false;
+  const jobKeys: string[] = [];
+  // One filter per call: nats-server 2.9 takes one filter subject per consumer.
+  for (const filter of [statusFilter(id), claimFilter(id)]) {
+    for await (const k of await store.jobs.keys(filter)) jobKeys.push(k);
+  }
+  const responseKeys: string[] = [];
+  for await (const k of await store.responses.keys(responseFilter(id))) responseKeys.push(k);
+  await Promise.all([
+    ...jobKeys.map((k) => store.jobs.purge(k)),
+    ...responseKeys.map((k) => store.responses.purge(k)),
+  ]);
+  // The definition goes last: while it exists, the job is still findable.
+  await store.jobs.purge(jobKey(id));
+  return true;
 }

@@ -2,6 +2,7 @@ import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { registerAuth } from '../../src/api/auth.js';
 import type { DispatchDeps } from '../../src/api/dispatch.js';
+import type { JobRouteDeps } from '../../src/api/job/routes.js';
 import { registerRoutes } from '../../src/api/server.js';
 
 // The only routes anyone may call without a token.
@@ -17,7 +18,11 @@ function routeTable() {
   });
   registerAuth(app, { signingKey: 'k', customRoles: {} });
   // Registration only: the handlers, which would use these, never run here.
-  registerRoutes(app, { readiness: { check: async () => {} }, dispatch: {} as DispatchDeps });
+  registerRoutes(app, {
+    readiness: { check: async () => {} },
+    dispatch: {} as DispatchDeps,
+    jobs: {} as JobRouteDeps,
+  });
   return { app, routes };
 }
 
@@ -31,6 +36,12 @@ describe('every route declares its permission', () => {
       { route: 'GET /agent/:hostname', permission: 'agent:read' },
       { route: 'POST /node/:hostname/command/exec', permission: 'command:execute' },
       { route: 'POST /node/:hostname/command/shell', permission: 'command:execute' },
+      { route: 'POST /job', permission: 'job:write' },
+      { route: 'GET /job', permission: 'job:read' },
+      { route: 'GET /job/status', permission: 'job:read' },
+      { route: 'GET /job/:id', permission: 'job:read' },
+      { route: 'DELETE /job/:id', permission: 'job:write' },
+      { route: 'POST /job/:id/retry', permission: 'job:write' },
     ]);
   });
 

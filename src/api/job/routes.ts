@@ -1,0 +1,261 @@
+// The jobs API (job:read to read, job:write to change): every operation is a
+// job, and these routes create, list, inspect, delete and retry them without
+// waiting for agents. Status comes from src/job/status.ts alone.
+import type { JetStreamManager } from '@nats-io/jetstream';
+import type { FastifyInstance } from 'fastify';
+import { Compile } from 'typebox/compile';
+import { formatDuration } from '../../config/duration.js';
+import type { JobEntry, JobsView } from '../../job/jobs-view.js';
+import {
+  commandJobData,
+  ExecRequest,
+  type OperationType,
+  ShellRequest,
+} from '../../job/operations.js';
+import type { JobResponse } from '../../job/records.js';
+import type { RegistryView } from '../../job/registry-view.js';
+import {
+  appendStatus,
+  deleteJob,
+  type JobStore,
+  publishJob,
+  readResponses,
+} from '../../job/store.js';
+import { parseTarget, type Target, TargetError } from '../../job/target.js';
+import { ApiError } from '../errors.js';
+import {
+  CreateJobBody,
+  JobCreated,
+  JobDetail,
+  JobIdParams,
+  JobList,
+  JobListQuery,
+  JobStats,
+  RetryJobBody,
+} from './schemas.js';
+
+export interface JobRouteDeps {
+  store: JobStore;
+  registry: RegistryView;
+  jobs: JobsView;
+  jsm: JetStreamManager;
+  dlqStream: string;
+  startWithinMs: number;
+}
+
+const checkers: Record<OperationType, ReturnType<typeof Compile>> = {
+  'command.exec.execute': Compile(ExecRequest),
+  'command.shell.execute': Compile(ShellRequest),
+};
+
+/** Validates an operation's data as the matching command route validates its body. */
+function operationData(type: OperationType, data: unknown): unknown {
+  const check = checkers[type];
+  if (!check.Check(data)) {
+    const details = [...check.Errors(data)].slice(0, 10).map((e) => {
+      const params = e.params as Record<string, unknown>;
+      const extra =
+        params.requiredProperties ?? params.additionalProperties ?? params.missingProperty;
+      const field = `operation.data${e.instancePath.replaceAll('/', '.')}`;
+      return { field, message: `${e.message}${extra ? ` (${String(extra)})` : ''}` };
+    });
+    throw new ApiError(
+      'invalid_request',
+      `invalid body: ${details.map((d) => `${d.field} ${d.message}`).join('; ')}`,
+      details,
+    );
+  }
+  return commandJobData(data as ExecRequest);
+}
+
+function target(raw: string, field: string): Target {
+  try {
+    return parseTarget(raw);
+  } catch (err) {
+    if (err instanceof TargetError)
+      throw new ApiError('invalid_target', `${field}: ${err.message}`);
+    throw err;
+  }
+}
+
+export async function jobDetail(
+  deps: JobRouteDeps,
+  entry: JobEntry,
+  responses?: JobResponse[],
+): Promise<JobDetail> {
+  const { record } = entry;
+  const derived = deps.jobs.derive(entry);
+  const answers = responses ?? (await readResponses(deps.store, record.id));
+  const single =
+    answers.length === 1 && (record.target_hostname === '_any' || !record.expected_hosts);
+  const errors = Object.entries(derived.hosts)
+    .filter(([, h]) => h.error)
+    .map(([host, h]) => `${host}: ${h.error}`);
+  return {
+    id: record.id,
+    status: derived.status,
+    created: record.created,
+    updated_at: derived.updatedAt,
+    hostname: single && answers[0] ? answers[0].hostname : record.target_hostname,
+    operation: record.operation,
+    result: single && answers[0] ? answers[0].data : null,
+    ...(errors.length > 0 ? { error: errors.join('; ') } : {}),
+    created_by: record.created_by,
+    target_hostname: record.target_hostname,
+    responses: Object.fromEntries(
+      answers.map((r) => [
+        r.hostname,
+        {
+          status: r.status,
+          data: r.data,
+          ...(r.error !== undefined ? { error: r.error } : {}),
+          hostname: r.hostname,
+        },
+      ]),
+    ),
+    agent_states: Object.fromEntries(
+      Object.entries(derived.hosts).map(([host, h]) => [
+        host,
+        {
+          status: h.status,
+          ...(h.error !== undefined ? { error: h.error } : {}),
+          ...(h.durationMs !== undefined ? { duration: formatDuration(h.durationMs) } : {}),
+        },
+      ]),
+    ),
+    timeline: entry.events.map((e) => ({
+      timestamp: e.timestamp,
+      event: e.event,
+      hostname: e.hostname,
+      ...(e.message !== undefined ? { message: e.message } : {}),
+      ...(e.error !== undefined ? { error: e.error } : {}),
+    })),
+  };
+}
+
+export function registerJobRoutes(app: FastifyInstance, deps: JobRouteDeps): void {
+  const find = (id: string): JobEntry => {
+    const entry = deps.jobs.get(id);
+    if (!entry)
+      throw new ApiError('not_found', `no job ${id} (it may have expired or been deleted)`);
+    return entry;
+  };
+
+  const create = async (type: OperationType, data: unknown, to: Target, who: string) => {
+    const single = to.kind === 'any' || to.kind === 'host';
+    const job = await publishJob(deps.store, {
+      type,
+      data,
+      target: to,
+      createdBy: who,
+      startWithinMs: deps.startWithinMs,
+      // For a broadcast, who should answer: hosts still silent at the deadline show as missed.
+      ...(single ? {} : { expectedHosts: deps.registry.matching(to).map((a) => a.info.hostname) }),
+    });
+    return {
+      job_id: job.id,
+      status: 'submitted' as const,
+      revision: job.revision,
+      timestamp: job.created,
+    };
+  };
+
+  app.post<{ Body: CreateJobBody }>(
+    '/job',
+    {
+      config: { permission: 'job:write' },
+      schema: { body: CreateJobBody, response: { 201: JobCreated } },
+    },
+    async (req, reply) => {
+      const to = target(req.body.target_hostname, 'target_hostname');
+      const type = req.body.operation.type;
+      const data = operationData(type, req.body.operation.data);
+      return reply.code(201).send(await create(type, data, to, req.user?.subject ?? 'unknown'));
+    },
+  );
+
+  app.get<{ Querystring: { status?: JobDetail['status']; limit: number; offset: number } }>(
+    '/job',
+    {
+      config: { permission: 'job:read' },
+      schema: { querystring: JobListQuery, response: { 200: JobList } },
+    },
+    async (req) => {
+      const { status, limit, offset } = req.query;
+      let all = deps.jobs.list();
+      if (status !== undefined) all = all.filter((e) => deps.jobs.derive(e).status === status);
+      const page = all.slice(offset, offset + limit);
+      return {
+        total_items: all.length,
+        items: await Promise.all(page.map((e) => jobDetail(deps, e))),
+      };
+    },
+  );
+
+  app.get(
+    '/job/status',
+    { config: { permission: 'job:read' }, schema: { response: { 200: JobStats } } },
+    async () => {
+      const status_counts: Record<string, number> = {};
+      const operation_counts: Record<string, number> = {};
+      const all = deps.jobs.list();
+      for (const e of all) {
+        const s = deps.jobs.derive(e).status;
+        status_counts[s] = (status_counts[s] ?? 0) + 1;
+        const op = e.record.operation.type;
+        operation_counts[op] = (operation_counts[op] ?? 0) + 1;
+      }
+      const dlq = await deps.jsm.streams.info(deps.dlqStream).catch(() => null);
+      return {
+        total_jobs: all.length,
+        status_counts,
+        operation_counts,
+        dlq_count: dlq?.state.messages ?? 0,
+      };
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/job/:id',
+    {
+      config: { permission: 'job:read' },
+      schema: { params: JobIdParams, response: { 200: JobDetail } },
+    },
+    async (req) => jobDetail(deps, find(req.params.id)),
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    '/job/:id',
+    { config: { permission: 'job:write' }, schema: { params: JobIdParams } },
+    async (req, reply) => {
+      if (!(await deleteJob(deps.store, req.params.id))) {
+        throw new ApiError('not_found', `no job ${req.params.id}`);
+      }
+      return reply.code(204).send();
+    },
+  );
+
+  app.post<{ Params: { id: string }; Body: { target_hostname?: string } | undefined }>(
+    '/job/:id/retry',
+    {
+      config: { permission: 'job:write' },
+      schema: { params: JobIdParams, body: RetryJobBody, response: { 201: JobCreated } },
+      // The body is optional: no body means "the same target again".
+      preValidation: async (req) => {
+        req.body ??= {};
+      },
+    },
+    async (req, reply) => {
+      const old = find(req.params.id).record;
+      const raw = req.body?.target_hostname ?? old.target_hostname;
+      const to = target(raw, 'target_hostname');
+      const type = old.operation.type;
+      // The stored data was validated when the job was made; it is reused as is.
+      const created = await create(type, old.operation.data, to, req.user?.subject ?? 'unknown');
+      await appendStatus(deps.store, old.id, 'retried', '_api', {
+        message: `retried as job ${created.job_id} for ${raw}`,
+      });
+      return reply.code(201).send(created);
+    },
+  );
+}

@@ -1,0 +1,98 @@
+// Wire schemas of the job routes (INTERFACE section 6).
+import { type Static, Type } from 'typebox';
+import { OPERATION_TYPES } from '../../job/operations.js';
+import { JOB_STATUSES } from '../../job/status.js';
+
+export const JobOperation = Type.Object(
+  {
+    type: Type.Enum(OPERATION_TYPES, { description: 'The job operation type.' }),
+    data: Type.Object(
+      {},
+      {
+        additionalProperties: true,
+        description: 'Validated per type, as the command routes validate their bodies.',
+      },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const CreateJobBody = Type.Object(
+  {
+    operation: JobOperation,
+    target_hostname: Type.String({ description: '_any, _all, a hostname or key:value.' }),
+  },
+  { additionalProperties: false },
+);
+export type CreateJobBody = Static<typeof CreateJobBody>;
+
+export const RetryJobBody = Type.Object(
+  { target_hostname: Type.Optional(Type.String()) },
+  { additionalProperties: false },
+);
+
+export const JobCreated = Type.Object({
+  job_id: Type.String({ format: 'uuid' }),
+  status: Type.Literal('submitted'),
+  revision: Type.Integer(),
+  timestamp: Type.String({ format: 'date-time' }),
+});
+
+export const JobIdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
+
+export const JobListQuery = Type.Object(
+  {
+    status: Type.Optional(Type.Enum(JOB_STATUSES)),
+    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+    offset: Type.Integer({ minimum: 0, default: 0 }),
+  },
+  { additionalProperties: false },
+);
+
+const HostResponse = Type.Object({
+  status: Type.String(),
+  data: Type.Unknown(),
+  error: Type.Optional(Type.String()),
+  hostname: Type.String(),
+});
+
+const AgentState = Type.Object({
+  status: Type.String(),
+  error: Type.Optional(Type.String()),
+  duration: Type.Optional(Type.String()),
+});
+
+const TimelineEvent = Type.Object({
+  timestamp: Type.String({ format: 'date-time' }),
+  event: Type.String(),
+  hostname: Type.String(),
+  message: Type.Optional(Type.String()),
+  error: Type.Optional(Type.String()),
+});
+
+export const JobDetail = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  status: Type.Enum(JOB_STATUSES),
+  created: Type.String({ format: 'date-time' }),
+  updated_at: Type.String({ format: 'date-time' }),
+  /** The target the job was sent to, or the host that ran a one-host job. */
+  hostname: Type.String(),
+  operation: Type.Object({ type: Type.String(), data: Type.Unknown() }),
+  result: Type.Unknown(),
+  error: Type.Optional(Type.String()),
+  created_by: Type.String(),
+  target_hostname: Type.String(),
+  responses: Type.Record(Type.String(), HostResponse),
+  agent_states: Type.Record(Type.String(), AgentState),
+  timeline: Type.Array(TimelineEvent),
+});
+export type JobDetail = Static<typeof JobDetail>;
+
+export const JobList = Type.Object({ total_items: Type.Integer(), items: Type.Array(JobDetail) });
+
+export const JobStats = Type.Object({
+  total_jobs: Type.Integer(),
+  status_counts: Type.Record(Type.String(), Type.Integer()),
+  operation_counts: Type.Record(Type.String(), Type.Integer()),
+  dlq_count: Type.Integer(),
+});

@@ -1,0 +1,15 @@
+// Job ids are UUIDv7: random enough to be unguessable, and ordered by
+// creation time, so listing jobs newest first needs no read of each job.
+import { randomBytes } from 'node:crypto';
+
+export function newJobId(nowMs: number = Date.now()): string {
+  const b = randomBytes(16);
+  // 48-bit big-endian Unix milliseconds, then version 7 and the RFC 4122 variant.
+  b.writeUIntBE(nowMs, 0, 6);
+  b[6] = ((b[6] ?? 0) & 0x0f) | 0x70;
+  b[8] = ((b[8] ?? 0) & 0x3f) | 0x80;
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
