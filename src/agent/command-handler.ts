@@ -59,15 +59,27 @@ export async function runCommandJob(
       error: `invalid job data: ${first ? `${first.instancePath || '/'} ${first.message}` : 'invalid'}`,
     };
   }
-  const result = await runCommand({
-    mode,
-    command: data.command,
-    ...(mode === 'exec' ? { args: data.args } : {}),
-    ...(data.cwd !== undefined ? { cwd: data.cwd } : {}),
-    timeoutMs: data.timeout * 1000,
-    maxOutputBytes: limits.maxOutputBytes,
-    signal,
-  });
+  let result: RunResult;
+  try {
+    result = await runCommand({
+      mode,
+      command: data.command,
+      ...(mode === 'exec' ? { args: data.args } : {}),
+      ...(data.cwd !== undefined ? { cwd: data.cwd } : {}),
+      timeoutMs: data.timeout * 1000,
+      maxOutputBytes: limits.maxOutputBytes,
+      signal,
+    });
+  } catch (err) {
+    // The runner refuses what the schema lets through (a blank command, a NUL
+    // byte in the command, an argument or cwd): still a result, never a job
+    // left without an answer.
+    return {
+      status: 'failed',
+      data: null,
+      error: `cannot run this command: ${err instanceof Error ? err.message : String(err)}`,
+    };
+  }
   const out = commandResult(result);
   // A non-zero exit is a result; only a command that could not run to its end is a failure.
   return result.end.kind === 'exited'

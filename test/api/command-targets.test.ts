@@ -37,7 +37,12 @@ describe('targets reach exactly the agents they name', () => {
     expect(hosts(r.body)).toEqual(['web-01', 'web-02']);
     const dev = await post(sys, '/node/group:web.dev/command/exec', { command: 'true' }, token);
     expect(hosts(dev.body)).toEqual(['web-01']);
-    const full = await post(sys, '/node/group:web.dev.us-east/command/exec', { command: 'true' }, token);
+    const full = await post(
+      sys,
+      '/node/group:web.dev.us-east/command/exec',
+      { command: 'true' },
+      token,
+    );
     expect(hosts(full.body)).toEqual(['web-01']);
   });
 

@@ -1,0 +1,64 @@
+// Small helpers shared by the API and agent tests: bounded polling, temp dirs,
+// process liveness, and a job store on the test system's NATS.
+import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { KV } from '@nats-io/kv';
+import { systemClock } from '../../src/job/clock.js';
+import { infraNames } from '../../src/job/names.js';
+import { type JobStore, openJobStore } from '../../src/job/store.js';
+import type { NatsConnection } from '../../src/nats/connection.js';
+import type { TestSystem } from '../support/system.js';
+
+/** Polls `check` every `everyMs` until it returns a value other than undefined/false, or throws at `withinMs`. */
+export async function waitFor<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  withinMs = 10_000,
+  everyMs = 25,
+): Promise<T> {
+  const until = Date.now() + withinMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > until) throw new Error(`timed out after ${withinMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export interface TempDir {
+  path: string;
+  remove(): void;
+}
+
+/** A fresh directory under os.tmpdir(), its real path (no symlinks), removed by `remove()`. */
+export function tempDir(prefix: string): TempDir {
+  const path = realpathSync(mkdtempSync(join(tmpdir(), `osapi-${prefix}-`)));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** True when no such process exists, or it is a zombie (dead, waiting to be reaped). */
+export function isDead(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return true;
+  }
+  // The state follows the command name in parentheses, which may itself hold spaces.
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state === 'Z' || state === 'X';
+}
+
+/** The test system's buckets, opened on a given connection (the API's by default). */
+export function storeFor(sys: TestSystem, nc: NatsConnection = sys.api.nc): Promise<JobStore> {
+  const names = infraNames({ ...sys.config.nats, namespace: sys.config.agent.nats.namespace });
+  return openJobStore(nc, names, systemClock);
+}
+
+/** Every key of a KV bucket matching `filter`. */
+export async function kvKeys(bucket: KV, filter: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const k of await bucket.keys(filter)) out.push(k);
+  return out;
+}
