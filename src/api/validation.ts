@@ -25,6 +25,8 @@ function message(e: FastifySchemaValidationError): string {
   if (typeof params.missingProperty === 'string') return 'is required';
   if (typeof params.additionalProperty === 'string') return 'is not a known field';
   if (e.keyword === 'minLength' && params.limit === 1) return 'must not be empty';
+  // The only patterns in our schemas refuse blank text and NUL bytes.
+  if (e.keyword === 'pattern') return 'must not be blank or contain NUL bytes';
   return e.message ?? 'is invalid';
 }
 

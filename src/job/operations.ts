@@ -11,14 +11,19 @@ const Timeout = Type.Integer({
   maximum: TIMEOUT_MAX_S,
   description: `Seconds before the command's whole process group is killed (1..${TIMEOUT_MAX_S}, default ${TIMEOUT_DEFAULT_S}).`,
 });
+// Text that reaches exec(2) may not hold NUL bytes, and a command must say
+// something: both are refused at the API instead of failing on the host.
+const NO_NUL = '^[^\\u0000]*$';
 const Command = Type.String({
   minLength: 1,
   maxLength: 65536,
-  description: 'The program (exec) or the shell command line (shell).',
+  pattern: '^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$',
+  description: 'The program (exec) or the shell command line (shell): not blank, no NUL bytes.',
 });
 const Cwd = Type.String({
   minLength: 1,
   maxLength: 4096,
+  pattern: NO_NUL,
   description: 'Working directory on the host.',
 });
 
@@ -26,7 +31,7 @@ export const ExecRequest = Type.Object(
   {
     command: Command,
     args: Type.Optional(
-      Type.Array(Type.String({ maxLength: 65536 }), {
+      Type.Array(Type.String({ maxLength: 65536, pattern: NO_NUL }), {
         maxItems: 4096,
         description: 'Arguments, passed literally: no shell.',
       }),

@@ -19,7 +19,11 @@ export interface TestSystem {
   url: string;
   signingKey: string;
   agents: Map<string, AgentProcess>;
-  startAgent(hostname: string, labels?: Record<string, string>, over?: Partial<Config['agent']>): Promise<AgentProcess>;
+  startAgent(
+    hostname: string,
+    labels?: Record<string, string>,
+    over?: Partial<Config['agent']>,
+  ): Promise<AgentProcess>;
   stopAgent(hostname: string): Promise<void>;
   /** Resolves once the API's registry view shows exactly these Ready hostnames. */
   waitForAgents(hostnames: string[]): Promise<void>;
@@ -54,14 +58,22 @@ export async function startTestSystem(opts: TestSystemOptions = {}): Promise<Tes
     },
   }).config;
   const servers = [nats.url];
-  const api = await startApiServer({
-    config,
-    signingKey,
-    logger: silentLogger,
-    clock: systemClock,
-    natsServers: servers,
-    resultMarginMs: opts.resultMarginMs ?? 1500,
-  });
+  let api: ApiProcess;
+  try {
+    api = await startApiServer({
+      config,
+      signingKey,
+      logger: silentLogger,
+      clock: systemClock,
+      natsServers: servers,
+      // Above the runner's 2 s kill grace, so a timed-out command still answers.
+      resultMarginMs: opts.resultMarginMs ?? 3000,
+    });
+  } catch (err) {
+    await nats.stop();
+    rmSync(stateDir, { recursive: true, force: true });
+    throw err;
+  }
   const agents = new Map<string, AgentProcess>();
   const system: TestSystem = {
     nats,
@@ -119,13 +131,16 @@ export async function startTestSystem(opts: TestSystemOptions = {}): Promise<Tes
   return system;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: tests read whatever JSON a route answers
+export type AnyJson = any;
+
 /** POSTs JSON (or raw text) to the API and returns status and parsed body. */
 export async function post(
   sys: TestSystem,
   path: string,
   body: unknown,
   token?: string,
-): Promise<{ status: number; body: any }> {
+): Promise<{ status: number; body: AnyJson }> {
   return request(sys, 'POST', path, body, token);
 }
 
@@ -136,7 +151,7 @@ export async function request(
   body?: unknown,
   token?: string,
   headers: Record<string, string> = {},
-): Promise<{ status: number; body: any }> {
+): Promise<{ status: number; body: AnyJson }> {
   const res = await fetch(`${sys.url}${path}`, {
     method,
     headers: {
@@ -153,6 +168,5 @@ export async function request(
   } catch {
     // keep text
   }
-  // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON bodies
-  return { status: res.status, body: parsed as any };
+  return { status: res.status, body: parsed as AnyJson };
 }

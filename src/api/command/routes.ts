@@ -52,7 +52,7 @@ export function registerCommandRoutes(app: FastifyInstance, deps: DispatchDeps):
         if (answer.results.every((r) => r.status === 'no_answer') || answer.results.length === 0) {
           throw new ApiError(
             'no_agent_answered',
-            `no agent answered within ${Math.round(result.waitedMs / 1000)} s (the command's timeout of ${data.timeout} s plus a margin); job ${result.jobId} stays recorded`,
+            `no agent answered within ${(result.waitedMs / 1000).toFixed(1)} s (the command's timeout of ${data.timeout} s plus a margin); job ${result.jobId} stays recorded`,
             { job_id: result.jobId, missing: result.missing },
           );
         }

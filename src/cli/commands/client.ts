@@ -3,42 +3,18 @@
 // client file that `osapi start` writes for this user.
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
-import { type CommandResponse, OsapiClient } from '../../sdk/client.js';
-import { readLocalClient } from '../../state/local.js';
+import { TIMEOUT_MAX_S } from '../../job/operations.js';
+import type { CommandResponse } from '../../sdk/client.js';
+import { clientFor } from '../api-client.js';
 import { parseArgsList } from '../args.js';
-import {
-  type CommandContext,
-  ExitError,
-  type GlobalOptions,
-  loadContext,
-  printJson,
-  say,
-  UsageError,
-} from '../context.js';
+import { type CommandContext, ExitError, printJson, say, UsageError } from '../context.js';
 import { agentTable, commandTable } from '../output.js';
-
-interface ClientGlobals extends GlobalOptions {
-  url?: string;
-}
-
-function clientFor(cmd: Command): { ctx: CommandContext; client: OsapiClient } {
-  const globals = cmd.optsWithGlobals<ClientGlobals>();
-  const ctx = loadContext(
-    globals,
-    globals.url !== undefined ? { 'api.client.url': globals.url } : {},
-    {
-      'api.client.url': '--url',
-    },
-  );
-  const local = readLocalClient(ctx.config.state_dir);
-  const url = ctx.explicit.has('api.client.url') || !local ? ctx.config.api.client.url : local.url;
-  const token = ctx.config.api.client.security.bearer_token || local?.token || '';
-  return { ctx, client: new OsapiClient({ url, ...(token ? { token } : {}) }) };
-}
+import { registerJobCommands } from './job.js';
 
 function parseTimeout(v: string): number {
-  if (!/^\d+$/.test(v))
-    throw new UsageError(`--timeout: expected whole seconds 1..300, got "${v}"`);
+  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > TIMEOUT_MAX_S) {
+    throw new UsageError(`--timeout: expected whole seconds 1..${TIMEOUT_MAX_S}, got "${v}"`);
+  }
   return Number(v);
 }
 
@@ -84,6 +60,8 @@ export function registerClientCommands(program: Command): void {
       if (ctx.json) printJson(body);
       else process.stdout.write(`Status: ${body.status}\n`);
     });
+
+  registerJobCommands(client);
 
   const agent = client.command('agent').description('Agents registered with the API.');
   agent
