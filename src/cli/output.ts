@@ -1,6 +1,6 @@
 // Tables for people: long cells cut short (the whole output is in --json).
 import Table from 'cli-table3';
-import type { AgentInfo, CommandResponse } from '../sdk/client.js';
+import type { AgentInfo, CommandResponse, JobDetail } from '../sdk/client.js';
 
 const CELL_MAX = 60;
 
@@ -68,4 +68,56 @@ export function agentTable(agents: AgentInfo[]): string {
     ]);
   }
   return `${table.toString()}\n`;
+}
+
+export function jobListTable(jobs: JobDetail[]): string {
+  const table = new Table({
+    head: ['JOB ID', 'STATUS', 'OPERATION', 'TARGET', 'CREATED', 'BY'],
+    style: { head: [], border: [] },
+  });
+  for (const j of jobs) {
+    table.push([j.id, j.status, j.operation.type, j.target_hostname, j.created, j.created_by]);
+  }
+  return `${table.toString()}\n`;
+}
+
+interface ResultData {
+  stdout?: string;
+  stderr?: string;
+  exit_code?: number;
+}
+
+export function jobDetailText(j: JobDetail): string {
+  const head = [
+    `Job ID: ${j.id}`,
+    `Status: ${j.status}`,
+    `Operation: ${j.operation.type} ${JSON.stringify(j.operation.data)}`,
+    `Target: ${j.target_hostname}`,
+    `Created: ${j.created} by ${j.created_by}`,
+    `Updated: ${j.updated_at}`,
+    ...(j.error ? [`Error: ${j.error}`] : []),
+  ];
+  const hosts = new Table({
+    head: ['HOSTNAME', 'STATE', 'EXIT CODE', 'STDOUT', 'STDERR', 'DURATION'],
+    style: { head: [], border: [] },
+  });
+  for (const [host, state] of Object.entries(j.agent_states)) {
+    const data = (j.responses[host]?.data ?? {}) as ResultData;
+    const stderr = [data.stderr ?? '', state.error ? `error: ${state.error}` : '']
+      .filter(Boolean)
+      .join('\n');
+    hosts.push([
+      host,
+      state.status,
+      data.exit_code === undefined ? '' : String(data.exit_code),
+      shorten(data.stdout ?? ''),
+      shorten(stderr),
+      state.duration ?? '',
+    ]);
+  }
+  const timeline = j.timeline.map(
+    (e) =>
+      `  ${e.timestamp}  ${e.event.padEnd(12)} ${e.hostname}${e.message ? `  ${e.message}` : ''}${e.error ? `  error: ${e.error}` : ''}`,
+  );
+  return `${head.join('\n')}\n${hosts.toString()}\nTimeline:\n${timeline.join('\n')}\n`;
 }

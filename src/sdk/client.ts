@@ -3,9 +3,43 @@
 import type { AgentInfo, AgentList } from '../api/agent/schemas.js';
 import type { CommandResponse } from '../api/command/schemas.js';
 import type { ErrorBody } from '../api/errors.js';
+import type { JobDetail } from '../api/job/schemas.js';
 import type { ExecRequest, ShellRequest } from '../job/operations.js';
 
-export type { AgentInfo, AgentList, CommandResponse, ErrorBody, ExecRequest, ShellRequest };
+export type {
+  AgentInfo,
+  AgentList,
+  CommandResponse,
+  ErrorBody,
+  ExecRequest,
+  JobDetail,
+  ShellRequest,
+};
+
+/** A job body as `POST /job` takes it: `{type, data}`. */
+export interface JobOperation {
+  type: 'command.exec.execute' | 'command.shell.execute';
+  data: Record<string, unknown>;
+}
+
+export interface JobCreated {
+  job_id: string;
+  status: 'submitted';
+  revision: number;
+  timestamp: string;
+}
+
+export interface JobList {
+  total_items: number;
+  items: JobDetail[];
+}
+
+export interface JobStats {
+  total_jobs: number;
+  status_counts: Record<string, number>;
+  operation_counts: Record<string, number>;
+  dlq_count: number;
+}
 
 export interface ClientOptions {
   /** Base URL, e.g. http://127.0.0.1:8080 */
@@ -79,6 +113,50 @@ export class OsapiClient {
   /** GET /agent/{hostname}: one agent; OsapiApiError 404 when unknown. */
   agentGet(hostname: string): Promise<OsapiResponse<AgentInfo>> {
     return this.request('GET', `/agent/${encodeURIComponent(hostname)}`);
+  }
+
+  /**
+   * POST /job: creates a job and returns at once; agents run it.
+   * @example
+   * const { body } = await client.jobAdd({ type: 'command.shell.execute', data: { command: 'uptime' } }, '_all');
+   * const detail = await client.jobGet(body.job_id);
+   */
+  jobAdd(operation: JobOperation, targetHostname: string): Promise<OsapiResponse<JobCreated>> {
+    return this.request('POST', '/job', { operation, target_hostname: targetHostname });
+  }
+
+  /** GET /job: newest first, optionally by status, paged. */
+  jobList(
+    q: { status?: string; limit?: number; offset?: number } = {},
+  ): Promise<OsapiResponse<JobList>> {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(q)) if (v !== undefined) params.set(k, String(v));
+    const qs = params.toString();
+    return this.request('GET', `/job${qs ? `?${qs}` : ''}`);
+  }
+
+  /** GET /job/status: counts by status and operation, and the dead-letter count. */
+  jobStatus(): Promise<OsapiResponse<JobStats>> {
+    return this.request('GET', '/job/status');
+  }
+
+  /** GET /job/{id}: responses per host, agent states and the timeline. */
+  jobGet(id: string): Promise<OsapiResponse<JobDetail>> {
+    return this.request('GET', `/job/${encodeURIComponent(id)}`);
+  }
+
+  /** DELETE /job/{id}: 204; OsapiApiError 404 when unknown. */
+  jobDelete(id: string): Promise<OsapiResponse<null>> {
+    return this.request('DELETE', `/job/${encodeURIComponent(id)}`);
+  }
+
+  /** POST /job/{id}/retry: a new job with the same operation, optionally elsewhere. */
+  jobRetry(id: string, targetHostname?: string): Promise<OsapiResponse<JobCreated>> {
+    return this.request(
+      'POST',
+      `/job/${encodeURIComponent(id)}/retry`,
+      targetHostname === undefined ? {} : { target_hostname: targetHostname },
+    );
   }
 
   /** POST /node/{target}/command/exec: runs a program with an argv list, no shell. */
