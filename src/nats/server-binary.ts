@@ -12,11 +12,11 @@ export class NatsServerMissingError extends Error {
   }
 }
 
-export function findNatsServer(env: NodeJS.ProcessEnv = process.env): string {
-  const dirs = [...(env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin'];
+function findExecutable(name: string, env: NodeJS.ProcessEnv): string | null {
+  const dirs = [...(env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin', '/usr/bin'];
   for (const dir of dirs) {
     if (!dir) continue;
-    const candidate = join(dir, 'nats-server');
+    const candidate = join(dir, name);
     try {
       accessSync(candidate, constants.X_OK);
       return candidate;
@@ -24,5 +24,16 @@ export function findNatsServer(env: NodeJS.ProcessEnv = process.env): string {
       // not here; try the next directory
     }
   }
-  throw new NatsServerMissingError();
+  return null;
+}
+
+/** setpriv, when present, to tie the server's life to ours (see server.ts). */
+export function findSetpriv(env: NodeJS.ProcessEnv = process.env): string | null {
+  return process.platform === 'linux' ? findExecutable('setpriv', env) : null;
+}
+
+export function findNatsServer(env: NodeJS.ProcessEnv = process.env): string {
+  const found = findExecutable('nats-server', env);
+  if (!found) throw new NatsServerMissingError();
+  return found;
 }

@@ -5,7 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Logger } from '../log/logger.js';
-import { findNatsServer } from './server-binary.js';
+import { findNatsServer, findSetpriv } from './server-binary.js';
 
 export interface NatsServerOptions {
   host: string;
@@ -57,7 +57,14 @@ export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServ
     ...(opts.extraArgs ?? []),
   ];
   opts.logger.debug({ bin, args }, 'starting nats-server');
-  const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // With setpriv (util-linux), the kernel stops the server if this process
+  // dies without a chance to clean up (kill -9): no orphan keeps the port.
+  const setpriv = findSetpriv();
+  const child = setpriv
+    ? spawn(setpriv, ['--pdeathsig', 'SIGTERM', '--', bin, ...args], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      })
+    : spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
 
   // Last resort: if this process exits any other way, take the server with it.
   const killOnExit = () => child.kill('SIGKILL');

@@ -103,4 +103,33 @@ describe('supervised nats-server', () => {
       child.kill('SIGKILL');
     }
   });
+
+  it('nats-server does not outlive an osapi killed with SIGKILL', async () => {
+    const child = spawn(
+      process.execPath,
+      [join(ROOT, 'bin', 'osapi'), 'nats', 'server', 'start', '-j'],
+      {
+        env: {
+          ...process.env,
+          OSAPI_STATE_DIR: tempDir(),
+          OSAPI_NATS_SERVER_PORT: '0',
+          OSAPI_NATS_SERVER_HOST: '127.0.0.1',
+        },
+        stdio: ['ignore', 'pipe', 'ignore'],
+      },
+    );
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.once('data', () => resolve());
+      child.once('exit', (code) => reject(new Error(`exited ${code}`)));
+    });
+    const [natsPid] = childPids(child.pid ?? 0);
+    expect(natsPid).toBeGreaterThan(0);
+    child.kill('SIGKILL');
+    let gone = false;
+    for (let i = 0; i < 100 && !gone; i++) {
+      gone = isGone(natsPid ?? 0);
+      if (!gone) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(gone).toBe(true);
+  });
 });
