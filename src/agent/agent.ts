@@ -4,6 +4,7 @@
 import { type JetStreamClient, type JsMsg, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Clock } from '../job/clock.js';
+import { UUID_PATTERN } from '../job/ids.js';
 import type { InfraNames } from '../job/names.js';
 import type { JobRecord, JobResponse } from '../job/records.js';
 import {
@@ -42,8 +43,6 @@ export interface Agent {
   /** Stops taking jobs, cancels running ones (their results say so), deregisters. */
   stop(): Promise<void>;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const AGENT_STOPPED_MIDRUN =
   'the agent stopped while this command was running; it was not run again, so that a command runs at most once';
@@ -197,7 +196,7 @@ async function handleNotification(msg: JsMsg, shared: boolean, ctx: HandleContex
   const { store, opts, log } = ctx;
   const host = opts.hostname;
   const id = msg.string().trim();
-  if (!UUID.test(id)) {
+  if (!UUID_PATTERN.test(id)) {
     log.warn({ subject: msg.subject }, 'notification body is not a job id; dropped');
     msg.term('not a job id');
     return;
