@@ -50,7 +50,13 @@ export async function startHeartbeat(opts: HeartbeatOptions): Promise<Heartbeat>
     async stop() {
       clearInterval(timer);
       try {
-        await opts.registry.delete(key);
+        // Bounded: with NATS gone, the entry expires by its TTL anyway.
+        await Promise.race([
+          opts.registry.delete(key),
+          new Promise((_, reject) =>
+            setTimeout(() => reject(new Error('timed out')), 1000).unref(),
+          ),
+        ]);
       } catch (err) {
         opts.logger.warn({ err: String(err) }, 'could not remove the registry entry');
       }

@@ -7,7 +7,7 @@ import type { Clock } from '../job/clock.js';
 import { infraNames } from '../job/names.js';
 import { isValidHostname } from '../job/target.js';
 import type { Logger } from '../log/logger.js';
-import { connectNats } from '../nats/connection.js';
+import { closeNats, connectNats } from '../nats/connection.js';
 import { type Agent, startAgent } from './agent.js';
 
 export interface AgentProcess {
@@ -66,7 +66,7 @@ export async function startAgentProcess(opts: {
       agent,
       async stop() {
         await agent.stop();
-        await nc.drain().catch(() => nc.close());
+        await closeNats(nc);
       },
     };
   } catch (err) {

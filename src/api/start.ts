@@ -11,7 +11,7 @@ import { type RegistryView, watchRegistry } from '../job/registry-view.js';
 import { type ResponseWatch, watchResponses } from '../job/response-watch.js';
 import { openJobStore } from '../job/store.js';
 import type { Logger } from '../log/logger.js';
-import { connectNats, type NatsConnection } from '../nats/connection.js';
+import { closeNats, connectNats, type NatsConnection } from '../nats/connection.js';
 import { ensureLayout } from '../nats/layout.js';
 import { buildApiServer } from './server.js';
 
@@ -120,7 +120,7 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
         registry.stop();
         jobs.stop();
         responses.stop();
-        await nc.drain().catch(() => nc.close());
+        await closeNats(nc);
       },
     };
   } catch (err) {

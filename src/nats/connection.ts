@@ -110,3 +110,20 @@ function watchStatus(nc: NatsConnection, log: Logger): void {
     }
   })();
 }
+
+/**
+ * Drains (flushes what is pending, then closes), but never waits on a server
+ * that is gone for longer than `withinMs`: a shutdown must stay bounded.
+ */
+export async function closeNats(nc: NatsConnection, withinMs = 2000): Promise<void> {
+  if (nc.isClosed()) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    nc.drain().catch(() => {}),
+    new Promise<void>((r) => {
+      timer = setTimeout(r, withinMs);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (!nc.isClosed()) await nc.close().catch(() => {});
+}
