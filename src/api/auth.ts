@@ -49,7 +49,7 @@ export async function authenticate(req: FastifyRequest, s: AuthSettings): Promis
     if (err instanceof TokenError) {
       throw new ApiError(
         'unauthenticated',
-        `${err.message}. Send Authorization: Bearer <token>; make one with \`osapi token generate\`.`,
+        `${err.message} (a token is made with \`osapi token generate\`)`,
       );
     }
     throw err;

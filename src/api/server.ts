@@ -28,7 +28,8 @@ function validatorFor(coerce: boolean): Ajv {
   // silently dropped unknown fields. Paths and query strings are text, so
   // those are coerced.
   const ajv = new Ajv({
-    allErrors: false,
+    // Every problem at once, so a client fixes a body in one round.
+    allErrors: true,
     coerceTypes: coerce,
     removeAdditional: false,
     useDefaults: true,
@@ -46,6 +47,9 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
   });
+
+  // JSON only: anything else is a 415, not a string the schema then refuses.
+  app.removeContentTypeParser(['text/plain']);
 
   const strict = validatorFor(false);
   const lenient = validatorFor(true);

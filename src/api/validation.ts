@@ -34,7 +34,11 @@ export function describeValidation(
   errors: FastifySchemaValidationError[],
   context: string,
 ): { message: string; details: Array<{ field: string; message: string }> } {
-  const details = errors.map((e) => ({ field: field(e, context), message: message(e) }));
+  // One line per field: an empty command breaks two rules, say it once.
+  const seen = new Set<string>();
+  const details = errors
+    .map((e) => ({ field: field(e, context), message: message(e) }))
+    .filter((d) => !seen.has(d.field) && seen.add(d.field));
   const where = context === 'body' ? '' : `${context} `;
   return {
     message: `invalid ${context}: ${details.map((d) => `${where}${d.field} ${d.message}`).join('; ')}`,
