@@ -78,7 +78,8 @@ async function exec(sys: TestSystem, token: string, target: string, expect: numb
 /** An agent in its own process, as on a real host, so its memory is its own. */
 async function startAgentChild(sys: TestSystem, hostname: string) {
   const ns = sys.config.agent.nats.namespace;
-  const child = spawn(process.execPath, [join(ROOT, 'bin/osapi'), 'agent', 'start', '-j'], {
+  // Through its shebang, as an installed agent runs.
+  const child = spawn(join(ROOT, 'bin/osapi'), ['agent', 'start', '-j'], {
     env: {
       ...process.env,
       OSAPI_AGENT_NATS_SERVERS: sys.nats.url,

@@ -36,15 +36,31 @@ export interface AuthSettings {
   customRoles: CustomRoles;
 }
 
+// Verified tokens, so a client sending the same token on every request pays
+// for the signature check once. One cache per server (per signing key and
+// roles), bounded, and an entry never outlives its exp.
+const caches = new WeakMap<AuthSettings, Map<string, { user: AuthUser; expMs: number }>>();
+const VERIFIED_MAX = 1000;
+
 export async function authenticate(req: FastifyRequest, s: AuthSettings): Promise<AuthUser> {
   try {
     const token = parseBearer(req.headers.authorization);
+    let verified = caches.get(s);
+    if (!verified) {
+      verified = new Map();
+      caches.set(s, verified);
+    }
+    const hit = verified.get(token);
+    if (hit && hit.expMs > Date.now()) return hit.user;
     const claims = await verifyToken(token, s.signingKey);
-    return {
+    const user: AuthUser = {
       subject: claims.sub,
       roles: claims.roles,
       permissions: effectivePermissions(claims, s.customRoles),
     };
+    if (verified.size >= VERIFIED_MAX) verified.clear();
+    verified.set(token, { user, expMs: claims.exp * 1000 });
+    return user;
   } catch (err) {
     if (err instanceof TokenError) {
       throw new ApiError(

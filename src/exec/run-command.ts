@@ -3,7 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { checkCwd, type EarlyEnd } from './bad-cwd.js';
+import type { EarlyEnd } from './bad-cwd.js';
 import { cancelledEnd, onCancel } from './cancel.js';
 import { isErrnoError } from './errno.js';
 import { exitCodeFor } from './exit-code.js';
@@ -30,9 +30,9 @@ export async function runCommand(req: RunRequest): Promise<RunResult> {
   });
 
   if (opts.signal?.aborted) return early(cancelledEnd(false));
-  const cwdProblem = await checkCwd(opts.cwd);
-  if (cwdProblem !== undefined) return early(cwdProblem);
-  if (opts.signal?.aborted) return early(cancelledEnd(false));
+  // No stat of the cwd up front: it would cost every run two trips to the
+  // thread pool. When spawn fails, describeSpawnError looks at the cwd to say
+  // whether it or the program is at fault.
 
   let child: ChildProcess;
   try {

@@ -1,6 +1,6 @@
 // Ends a run whose program could not be started, naming the cause. ENOENT and EACCES do not say
-// whether the program or the working directory is at fault, so the directory is checked again: it
-// may have vanished since the first check.
+// whether the program or the working directory is at fault, so the directory is checked here: the
+// only check of it, made once spawn has failed, so a run that starts pays nothing for it.
 import { getSystemErrorMap } from 'node:util';
 import { checkCwd, type EarlyEnd } from './bad-cwd.js';
 
