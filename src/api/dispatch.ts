@@ -3,7 +3,7 @@
 // the first one, for `_any` and a host), never a fixed quiet period. At the
 // deadline it answers with what it has and names the agents that did not.
 import type { Clock } from '../job/clock.js';
-import { newJobId } from '../job/ids.js';
+import { newTimeOrderedId } from '../job/ids.js';
 import type { OperationType } from '../job/operations.js';
 import type { JobResponse } from '../job/records.js';
 import type { RegistryView } from '../job/registry-view.js';
@@ -65,7 +65,7 @@ export async function dispatchJob(
   const complete = () => (single ? got.size > 0 : expected.every((h) => got.has(h)));
 
   // Listen before publishing, so no answer can come before we hear it.
-  const jobId = newJobId(deps.clock.now().getTime());
+  const jobId = newTimeOrderedId(deps.clock.now().getTime());
   const stopListening = deps.responses.register(jobId, (r) => {
     got.set(r.hostname, r);
     if (complete()) resolveDone();

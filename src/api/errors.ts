@@ -14,6 +14,7 @@ export const API_ERRORS = {
   no_agent_answered: 500,
   internal: 500,
   not_ready: 503,
+  audit_unavailable: 503,
 } as const;
 
 export type ErrorReason = keyof typeof API_ERRORS;

@@ -1,11 +1,16 @@
 // Builds the API server: Fastify with one JSON Schema per route for
 // validation, serialization and the OpenAPI document; authentication and
 // permissions from auth.ts; every error rendered by one handler below.
+
+import type { KV } from '@nats-io/kv';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from '../log/logger.js';
 import { registerAgentRoutes } from './agent/routes.js';
+import { registerAuditHook } from './audit/hook.js';
+import type { AuditLog } from './audit/log.js';
+import { registerAuditRoutes } from './audit/routes.js';
 import { type AuthSettings, authenticate, registerAuth } from './auth.js';
 import { registerCommandRoutes } from './command/routes.js';
 import type { DispatchDeps } from './dispatch.js';
@@ -21,6 +26,7 @@ export interface ApiServerDeps {
   readiness: ReadinessProbe;
   dispatch: DispatchDeps;
   jobs: JobRouteDeps;
+  audit: { log: AuditLog; kv: KV; required: boolean };
 }
 
 function validatorFor(coerce: boolean): Ajv {
@@ -106,6 +112,7 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
   });
 
   registerAuth(app, deps.auth);
+  registerAuditHook(app, deps.audit);
   registerRoutes(app, deps);
   return app;
 }
@@ -120,4 +127,5 @@ export function registerRoutes(
   registerAgentRoutes(app, deps.dispatch);
   registerCommandRoutes(app, deps.dispatch);
   registerJobRoutes(app, deps.jobs);
+  registerAuditRoutes(app, deps.audit);
 }

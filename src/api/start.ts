@@ -3,6 +3,7 @@
 // start` and by `osapi start` alike.
 
 import { jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../job/clock.js';
@@ -13,6 +14,7 @@ import { openJobStore } from '../job/store.js';
 import type { Logger } from '../log/logger.js';
 import { closeNats, connectNats, type NatsConnection } from '../nats/connection.js';
 import { ensureLayout } from '../nats/layout.js';
+import { AuditLog } from './audit/log.js';
 import { buildApiServer } from './server.js';
 
 /** How long after creation an agent that was away may still start a job. */
@@ -20,6 +22,7 @@ const START_WITHIN_MS = 10 * 60_000;
 
 export interface ApiProcess {
   app: FastifyInstance;
+  audit: AuditLog;
   nc: NatsConnection;
   registry: RegistryView;
   /** http://host:port the server listens on. */
@@ -70,7 +73,10 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
     });
     // A short timeout: readiness must answer quickly while NATS is away.
     const jsm = await jetstreamManager(nc, { timeout: 2000 });
+    const auditKv = await new Kvm(nc).open(layout.names.auditBucket);
+    const audit = new AuditLog({ kv: auditKv, logger });
     const app = await buildApiServer({
+      audit: { log: audit, kv: auditKv, required: config.api.server.security.audit.required },
       logger,
       auth: { signingKey: opts.signingKey, customRoles: config.api.server.security.roles },
       readiness: {
@@ -112,11 +118,13 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
     });
     return {
       app,
+      audit,
       nc,
       registry,
       url: address,
       async stop() {
         await app.close();
+        await audit.flush();
         registry.stop();
         jobs.stop();
         responses.stop();

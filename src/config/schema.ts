@@ -239,6 +239,12 @@ export const ConfigSchema = Type.Object(
             allow_origins: StringList([], 'Origins allowed to call the API from a browser.'),
           }),
           roles: Roles,
+          audit: Section('The audit log of API requests.', {
+            required: Bool(
+              false,
+              'Refuse (503) a request whose audit entry cannot be written, before anything runs.',
+            ),
+          }),
         }),
       }),
     }),

@@ -1,8 +1,8 @@
-// Job ids are UUIDv7: random enough to be unguessable, and ordered by
+// Ids of jobs and audit entries are UUIDv7: random enough to be unguessable, and ordered by
 // creation time, so listing jobs newest first needs no read of each job.
 import { randomBytes } from 'node:crypto';
 
-export function newJobId(nowMs: number = Date.now()): string {
+export function newTimeOrderedId(nowMs: number = Date.now()): string {
   const b = randomBytes(16);
   // 48-bit big-endian Unix milliseconds, then version 7 and the RFC 4122 variant.
   b.writeUIntBE(nowMs, 0, 6);

@@ -160,6 +160,17 @@ export function parseResponseKey(key: string): { id: string; hostname: string } 
   return { id: key.slice(0, dot), hostname: hostFromToken(key.slice(dot + 1)) };
 }
 
+/** `entries.<id>` in the audit-log bucket; ids are UUIDv7, so keys sort by time. */
+export function auditKey(id: string): string {
+  return `entries.${id}`;
+}
+
+export const AUDIT_FILTER = 'entries.>';
+
+export function auditIdFromKey(key: string): string | null {
+  return key.startsWith('entries.') ? key.slice('entries.'.length) : null;
+}
+
 /** `agents.<hostname>` in the agent-registry bucket. */
 export function registryKey(hostname: string): string {
   return `agents.${hostToken(hostname)}`;

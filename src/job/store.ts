@@ -5,7 +5,7 @@ import { type JetStreamClient, jetstream } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Clock } from './clock.js';
-import { newJobId } from './ids.js';
+import { newTimeOrderedId } from './ids.js';
 import {
   claimFilter,
   claimKey,
@@ -79,7 +79,7 @@ export type PublishedJob = JobRecord & { revision: number };
 export async function publishJob(store: JobStore, job: NewJob): Promise<PublishedJob> {
   const now = store.clock.now();
   const record: JobRecord = {
-    id: job.id ?? newJobId(now.getTime()),
+    id: job.id ?? newTimeOrderedId(now.getTime()),
     operation: { type: job.type, data: job.data },
     category: operationCategory(job.type),
     target_hostname: formatTarget(job.target),

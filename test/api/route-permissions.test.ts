@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { registerAuth } from '../../src/api/auth.js';
 import type { DispatchDeps } from '../../src/api/dispatch.js';
 import type { JobRouteDeps } from '../../src/api/job/routes.js';
-import { registerRoutes } from '../../src/api/server.js';
+import { type ApiServerDeps, registerRoutes } from '../../src/api/server.js';
 
 // The only routes anyone may call without a token.
 const OPEN = ['GET /health', 'GET /health/ready', 'GET /version'];
@@ -22,6 +22,7 @@ function routeTable() {
     readiness: { check: async () => {} },
     dispatch: {} as DispatchDeps,
     jobs: {} as JobRouteDeps,
+    audit: {} as ApiServerDeps['audit'],
   });
   return { app, routes };
 }
@@ -30,19 +31,31 @@ describe('every route declares its permission', () => {
   it('lists the open routes and the permission of every other one', async () => {
     const { app, routes } = routeTable();
     await app.ready();
-    expect(routes.filter((r) => r.permission === 'public').map((r) => r.route)).toEqual(OPEN);
-    expect(routes.filter((r) => r.permission !== 'public')).toEqual([
-      { route: 'GET /agent', permission: 'agent:read' },
-      { route: 'GET /agent/:hostname', permission: 'agent:read' },
-      { route: 'POST /node/:hostname/command/exec', permission: 'command:execute' },
-      { route: 'POST /node/:hostname/command/shell', permission: 'command:execute' },
-      { route: 'POST /job', permission: 'job:write' },
-      { route: 'GET /job', permission: 'job:read' },
-      { route: 'GET /job/status', permission: 'job:read' },
-      { route: 'GET /job/:id', permission: 'job:read' },
-      { route: 'DELETE /job/:id', permission: 'job:write' },
-      { route: 'POST /job/:id/retry', permission: 'job:write' },
-    ]);
+    // Compared sorted: what matters is the set, not the registration order.
+    const byRoute = (a: { route: string }, b: { route: string }) => a.route.localeCompare(b.route);
+    expect(
+      routes
+        .filter((r) => r.permission === 'public')
+        .map((r) => r.route)
+        .sort(),
+    ).toEqual([...OPEN].sort());
+    expect(routes.filter((r) => r.permission !== 'public').sort(byRoute)).toEqual(
+      [
+        { route: 'GET /agent', permission: 'agent:read' },
+        { route: 'GET /agent/:hostname', permission: 'agent:read' },
+        { route: 'POST /node/:hostname/command/exec', permission: 'command:execute' },
+        { route: 'POST /node/:hostname/command/shell', permission: 'command:execute' },
+        { route: 'POST /job', permission: 'job:write' },
+        { route: 'GET /job', permission: 'job:read' },
+        { route: 'GET /job/status', permission: 'job:read' },
+        { route: 'GET /job/:id', permission: 'job:read' },
+        { route: 'DELETE /job/:id', permission: 'job:write' },
+        { route: 'POST /job/:id/retry', permission: 'job:write' },
+        { route: 'GET /audit', permission: 'audit:read' },
+        { route: 'GET /audit/export', permission: 'audit:read' },
+        { route: 'GET /audit/:id', permission: 'audit:read' },
+      ].sort(byRoute),
+    );
   });
 
   it('refuses to register a route without a permission, or with an unknown one', () => {

@@ -1,0 +1,80 @@
+// Records every authenticated-or-refused API request in the audit log: who,
+// what, from where, the answer and how long it took; for command requests the
+// target and the command. Open probe routes (health, metrics, version,
+// OpenAPI) carry no identity and change nothing, so they are not recorded.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { newTimeOrderedId } from '../../job/ids.js';
+import { ApiError } from '../errors.js';
+import type { AuditLog } from './log.js';
+import type { AuditEntry } from './schemas.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    auditId?: string;
+    auditStart?: number;
+  }
+}
+
+export interface AuditHookOptions {
+  log: AuditLog;
+  /** Refuse a request (503) when its entry cannot be written before it runs. */
+  required: boolean;
+}
+
+function entryFor(req: FastifyRequest, code: number): AuditEntry {
+  const body = (req.body ?? {}) as { command?: unknown; args?: unknown };
+  const params = (req.params ?? {}) as { hostname?: unknown };
+  const isCommand = /\/command\/(exec|shell)$/.test(req.routeOptions.url ?? '');
+  return {
+    id: req.auditId ?? newTimeOrderedId(),
+    timestamp: new Date().toISOString(),
+    user: req.user?.subject ?? '',
+    roles: req.user?.roles ?? [],
+    method: req.method,
+    path: req.url,
+    operation_id: operationId(req),
+    source_ip: req.ip,
+    response_code: code,
+    duration_ms: Math.max(0, Math.round(performance.now() - (req.auditStart ?? performance.now()))),
+    request_id: req.id,
+    ...(isCommand && typeof params.hostname === 'string' ? { target: params.hostname } : {}),
+    ...(isCommand && typeof body.command === 'string' ? { command: body.command } : {}),
+    ...(isCommand && Array.isArray(body.args) && body.args.every((a) => typeof a === 'string')
+      ? { args: body.args as string[] }
+      : {}),
+  };
+}
+
+function operationId(req: FastifyRequest): string {
+  const fromSchema = (req.routeOptions.schema as { operationId?: unknown } | undefined)
+    ?.operationId;
+  if (typeof fromSchema === 'string') return fromSchema;
+  return `${req.method} ${req.routeOptions.url ?? 'unknown-route'}`;
+}
+
+export function registerAuditHook(app: FastifyInstance, opts: AuditHookOptions): void {
+  app.addHook('onRequest', async (req) => {
+    req.auditStart = performance.now();
+    req.auditId = newTimeOrderedId();
+  });
+  if (opts.required) {
+    // Runs after authentication and validation, before the handler: nothing
+    // has been done yet if the entry cannot be written.
+    app.addHook('preHandler', async (req) => {
+      if (req.routeOptions.config.permission === 'public') return;
+      try {
+        await opts.log.writeNow(entryFor(req, 0));
+      } catch (err) {
+        req.log.error({ err: String(err) }, 'audit entry could not be written; request refused');
+        throw new ApiError(
+          'audit_unavailable',
+          'the audit log cannot be written (api.server.security.audit.required is on), so nothing was run; check the NATS server',
+        );
+      }
+    });
+  }
+  app.addHook('onResponse', async (req, reply) => {
+    if (req.routeOptions.config?.permission === 'public') return;
+    opts.log.enqueue(entryFor(req, reply.statusCode));
+  });
+}
