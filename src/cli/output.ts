@@ -1,6 +1,6 @@
 // Tables for people: long cells cut short (the whole output is in --json).
 import Table from 'cli-table3';
-import type { AgentInfo, CommandResponse, JobDetail } from '../sdk/client.js';
+import type { AgentInfo, AuditEntry, CommandResponse, JobDetail } from '../sdk/client.js';
 
 const CELL_MAX = 60;
 
@@ -120,4 +120,24 @@ export function jobDetailText(j: JobDetail): string {
       `  ${e.timestamp}  ${e.event.padEnd(12)} ${e.hostname}${e.message ? `  ${e.message}` : ''}${e.error ? `  error: ${e.error}` : ''}`,
   );
   return `${head.join('\n')}\n${hosts.toString()}\nTimeline:\n${timeline.join('\n')}\n`;
+}
+
+export function auditTable(entries: AuditEntry[]): string {
+  const table = new Table({
+    head: ['TIME', 'USER', 'METHOD', 'PATH', 'CODE', 'DURATION', 'SOURCE', 'ID'],
+    style: { head: [], border: [] },
+  });
+  for (const e of entries) {
+    table.push([
+      e.timestamp,
+      e.user || '(no token)',
+      e.method,
+      shorten(e.path, 50),
+      String(e.response_code),
+      `${e.duration_ms}ms`,
+      e.source_ip,
+      e.id,
+    ]);
+  }
+  return `${table.toString()}\n`;
 }

@@ -1,6 +1,7 @@
 // A typed client for the OSAPI REST API. The CLI reaches the API only through
 // this module; its types come from the same schemas the server validates with.
 import type { AgentInfo, AgentList } from '../api/agent/schemas.js';
+import type { AuditEntry } from '../api/audit/schemas.js';
 import type { CommandResponse } from '../api/command/schemas.js';
 import type { ErrorBody } from '../api/errors.js';
 import type { JobDetail } from '../api/job/schemas.js';
@@ -9,6 +10,7 @@ import type { ExecRequest, ShellRequest } from '../job/operations.js';
 export type {
   AgentInfo,
   AgentList,
+  AuditEntry,
   CommandResponse,
   ErrorBody,
   ExecRequest,
@@ -159,6 +161,34 @@ export class OsapiClient {
     );
   }
 
+  /** GET /audit: entries newest first, paged (limit 1..100, default 20). */
+  auditList(
+    q: { limit?: number; offset?: number } = {},
+  ): Promise<OsapiResponse<{ total_items: number; items: AuditEntry[] }>> {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(q)) if (v !== undefined) params.set(k, String(v));
+    const qs = params.toString();
+    return this.request('GET', `/audit${qs ? `?${qs}` : ''}`);
+  }
+
+  /** GET /audit/{id}: one entry; OsapiApiError 404 when unknown. */
+  auditGet(id: string): Promise<OsapiResponse<{ entry: AuditEntry }>> {
+    return this.request('GET', `/audit/${encodeURIComponent(id)}`);
+  }
+
+  /**
+   * GET /audit/export?format=jsonl: every entry, oldest first, one JSON per
+   * line, as a stream (the log can be larger than memory).
+   * @example
+   * await pipeline(await client.auditExport(), createWriteStream('audit.jsonl'));
+   */
+  async auditExport(): Promise<NodeJS.ReadableStream> {
+    const res = await this.fetchRaw('GET', '/audit/export?format=jsonl');
+    if (!res.body) throw new OsapiApiError(res.status, null);
+    const { Readable } = await import('node:stream');
+    return Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
+  }
+
   /** POST /node/{target}/command/exec: runs a program with an argv list, no shell. */
   commandExec(target: string, body: ExecRequest): Promise<OsapiResponse<CommandResponse>> {
     return this.request('POST', `/node/${encodeURIComponent(target)}/command/exec`, body);
@@ -170,6 +200,13 @@ export class OsapiClient {
   }
 
   async request<T>(method: string, path: string, body?: unknown): Promise<OsapiResponse<T>> {
+    const res = await this.fetchRaw(method, path, body);
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
+  }
+
+  /** The HTTP exchange itself: a connection failure or an error status throws. */
+  private async fetchRaw(method: string, path: string, body?: unknown): Promise<Response> {
     const url = new URL(path, this.opts.url.endsWith('/') ? this.opts.url : `${this.opts.url}/`);
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`;
@@ -190,14 +227,16 @@ export class OsapiClient {
         { cause: err },
       );
     }
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : null;
-    } catch {
-      // not JSON: keep the text for the error
+    if (!res.ok) {
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : null;
+      } catch {
+        // not JSON: keep the text for the error
+      }
+      throw new OsapiApiError(res.status, parsed);
     }
-    if (!res.ok) throw new OsapiApiError(res.status, parsed);
-    return { status: res.status, body: parsed as T };
+    return res;
   }
 }

@@ -9,6 +9,7 @@ import { clientFor } from '../api-client.js';
 import { parseArgsList } from '../args.js';
 import { type CommandContext, ExitError, printJson, say, UsageError } from '../context.js';
 import { agentTable, commandTable } from '../output.js';
+import { registerAuditCommands } from './audit.js';
 import { registerJobCommands } from './job.js';
 
 function parseTimeout(v: string): number {
@@ -62,6 +63,7 @@ export function registerClientCommands(program: Command): void {
     });
 
   registerJobCommands(client);
+  registerAuditCommands(client);
 
   const agent = client.command('agent').description('Agents registered with the API.');
   agent
