@@ -1,0 +1,158 @@
+// Signed jobs: the API signs every job definition with an Ed25519 key, and an
+// agent runs only what verifies against the API's public key. Write access to
+// NATS alone is then not enough to make the fleet run anything.
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  sign,
+  verify,
+} from 'node:crypto';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { JobRecord } from './records.js';
+
+export class JobKeyError extends Error {
+  override name = 'JobKeyError';
+}
+
+/** JSON with object keys sorted at every depth: the bytes both sides sign and check. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** A short name for a public key, so a refusal can say which key was expected. */
+export function keyId(publicKey: KeyObject): string {
+  const der = publicKey.export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(der).digest('hex').slice(0, 16);
+}
+
+function unsignedBytes(record: JobRecord): Buffer {
+  const { signature: _s, ...rest } = record;
+  return Buffer.from(canonicalJson(rest));
+}
+
+export interface JobSigner {
+  keyId: string;
+  sign(record: Omit<JobRecord, 'signature' | 'key_id'>): JobRecord;
+}
+
+export function jobSigner(privateKey: KeyObject): JobSigner {
+  const id = keyId(createPublicKey(privateKey));
+  return {
+    keyId: id,
+    sign(record) {
+      const withKey = { ...record, key_id: id } as JobRecord;
+      return {
+        ...withKey,
+        signature: sign(null, unsignedBytes(withKey), privateKey).toString('base64'),
+      };
+    },
+  };
+}
+
+export type JobCheck = { ok: true } | { ok: false; reason: string };
+
+export interface JobVerifier {
+  keyId: string;
+  check(record: JobRecord): JobCheck;
+}
+
+export function jobVerifier(publicKey: KeyObject): JobVerifier {
+  const id = keyId(publicKey);
+  return {
+    keyId: id,
+    check(record) {
+      if (!record.signature) return { ok: false, reason: 'the job is not signed' };
+      let good = false;
+      try {
+        good = verify(
+          null,
+          unsignedBytes(record),
+          publicKey,
+          Buffer.from(record.signature, 'base64'),
+        );
+      } catch {
+        good = false;
+      }
+      if (!good) {
+        return {
+          ok: false,
+          reason: `the job's signature does not verify against this agent's key ${id}${record.key_id && record.key_id !== id ? ` (signed by key ${record.key_id})` : ''}`,
+        };
+      }
+      // Expiry is the deadline inside the signed record, checked by the agent
+      // where it records a late job as not run.
+      return { ok: true };
+    },
+  };
+}
+
+/** Reads the private key, or makes a new pair (private 0600, public beside it). */
+export function loadOrCreateSigningKeys(privatePath: string): KeyObject {
+  try {
+    const mode = statSync(privatePath).mode & 0o077;
+    if (mode !== 0) {
+      throw new JobKeyError(`${privatePath} is readable by others; run: chmod 600 ${privatePath}`);
+    }
+    return createPrivateKey(readFileSync(privatePath));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      if (err instanceof JobKeyError) throw err;
+      throw new JobKeyError(
+        `cannot read the job-signing key ${privatePath}: ${(err as Error).message}`,
+      );
+    }
+  }
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  mkdirSync(dirname(privatePath), { recursive: true, mode: 0o700 });
+  writeFileSync(privatePath, privateKey.export({ type: 'pkcs8', format: 'pem' }), {
+    mode: 0o600,
+    flag: 'wx',
+  });
+  writeFileSync(publicPathFor(privatePath), publicKey.export({ type: 'spki', format: 'pem' }), {
+    mode: 0o644,
+  });
+  return privateKey;
+}
+
+export function publicPathFor(privatePath: string): string {
+  return privatePath.replace(/\.key$/, '') + '.pub';
+}
+
+/** The verification key from inline PEM, else from a file. */
+export function loadVerifyKey(inlinePem: string, file: string): KeyObject {
+  if (inlinePem.trim()) {
+    try {
+      return createPublicKey(inlinePem);
+    } catch (err) {
+      throw new JobKeyError(
+        `agent.security.job_verify_key is not a public key in PEM form: ${(err as Error).message}`,
+      );
+    }
+  }
+  let pem: Buffer;
+  try {
+    pem = readFileSync(file);
+  } catch {
+    throw new JobKeyError(
+      `no job verification key: ${file} does not exist. Copy the API server's job-signing.pub there, or set agent.security.job_verify_key (OSAPI_AGENT_SECURITY_JOB_VERIFY_KEY). Agents run only jobs the API signed.`,
+    );
+  }
+  try {
+    return createPublicKey(pem);
+  } catch (err) {
+    throw new JobKeyError(
+      `${file} does not hold a public key in PEM form: ${(err as Error).message}`,
+    );
+  }
+}
