@@ -11,9 +11,11 @@ export const API_ERRORS = {
   no_matching_agent: 404,
   unsupported_media_type: 415,
   payload_too_large: 413,
+  uri_too_long: 414,
   no_agent_answered: 500,
   internal: 500,
   not_ready: 503,
+  degraded: 503,
   audit_unavailable: 503,
 } as const;
 

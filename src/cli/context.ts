@@ -1,5 +1,6 @@
 // What every CLI command shares: loading the config from -f/env/flags, the
 // logger, the errors that map to exit codes, and where output goes.
+import { statSync } from 'node:fs';
 import { type Config, ConfigError, loadConfig } from '../config/index.js';
 import { createLogger, type Logger } from '../log/logger.js';
 
@@ -42,6 +43,7 @@ export function loadContext(
   });
   const logger = createLogger({ debug: loaded.config.debug });
   for (const w of loaded.warnings) logger.warn(w);
+  if (loaded.file) warnIfSecretsExposed(loaded.file, loaded.config, logger);
   return { config: loaded.config, explicit: loaded.explicit, logger, json: Boolean(globals.json) };
 }
 
@@ -53,4 +55,27 @@ export function say(line: string): void {
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** A config file holding secrets must not be readable by other users. */
+function warnIfSecretsExposed(file: string, config: Config, logger: Logger): void {
+  const secrets = [
+    config.api.server.security.signing_key,
+    config.api.client.security.bearer_token,
+    config.api.server.nats.auth.password,
+    config.agent.nats.auth.password,
+    config.nats.server.auth.password,
+  ].some(Boolean);
+  let mode = 0;
+  try {
+    mode = statSync(file).mode;
+  } catch {
+    return;
+  }
+  if (secrets && (mode & 0o044) !== 0) {
+    logger.warn(
+      { file },
+      `config file ${file} holds secrets and is readable by other users; run: chmod 600 ${file}`,
+    );
+  }
 }
