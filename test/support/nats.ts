@@ -3,8 +3,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import { type NatsServerHandle, startNatsServer } from '../../src/nats/server.js';
+import type { NatsServerAuth } from '../../src/nats/server-config.js';
 
 export const silentLogger = pino({ level: 'silent' });
 
@@ -16,13 +17,17 @@ export interface TestNats {
   stop(): Promise<void>;
 }
 
-export async function startTestNats(): Promise<TestNats> {
+export async function startTestNats(
+  auth?: NatsServerAuth | null,
+  logger: Logger = silentLogger,
+): Promise<TestNats> {
   const dir = mkdtempSync(join(tmpdir(), 'osapi-nats-'));
   const server = await startNatsServer({
     host: '127.0.0.1',
     port: 0,
     storeDir: join(dir, 'jetstream'),
-    logger: silentLogger,
+    logger,
+    auth: auth ?? null,
   });
   return {
     server,

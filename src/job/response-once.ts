@@ -1,0 +1,30 @@
+// Stores an agent's result only if none exists yet for that (job, host), in
+// one atomic write. Agents need it because their NATS user may write results
+// but not read any (so that one agent cannot read another's output): a
+// redelivered job learns whether its earlier run finished from this write.
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import { kvSubject } from '../nats/subjects.js';
+import { responseKey } from './names.js';
+import type { JobResponse } from './records.js';
+import type { JobStore } from './store.js';
+
+/** True when stored; false when a result for this job and host was already there. */
+export async function storeResponseOnce(store: JobStore, r: JobResponse): Promise<boolean> {
+  // KV.create would read the key after a conflict, which the agent may not do:
+  // a publish expecting no earlier message on the key is the same create.
+  const subject = kvSubject(store.names.responsesBucket, responseKey(r.job_id, r.hostname));
+  try {
+    await store.js.publish(subject, JSON.stringify(r), { expect: { lastSubjectSequence: 0 } });
+    return true;
+  } catch (err) {
+    if (
+      err instanceof JetStreamApiError &&
+      (err.code === JetStreamApiCodes.StreamWrongLastSequence ||
+        err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+    ) {
+      return false;
+    }
+    if (err instanceof Error && /wrong last sequence/i.test(err.message)) return false;
+    throw err;
+  }
+}
