@@ -80,6 +80,29 @@ if (!onPath('nats-server') && !existsSync('/usr/sbin/nats-server')) {
   }
 }
 
+// 2b. ping (Debian's iputils-ping) for the network ping operation, when it is
+// missing. Not fatal: only that operation needs it, and without it its result
+// says to install the package.
+if (!onPath('ping') && onPath('apt-get')) {
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot || onPath('sudo')) {
+    say('installing the Debian package iputils-ping (for network ping)');
+    const [cmd, ...pre] = asRoot ? ['apt-get'] : ['sudo', '-n', 'apt-get'];
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    const ok = [
+      ['update', '-qq'],
+      ['install', '-y', '-qq', 'iputils-ping'],
+    ].every(
+      (args) =>
+        spawnSync(cmd, [...pre, ...args], { stdio: ['ignore', 'inherit', 'inherit'], env })
+          .status === 0,
+    );
+    if (!ok) say('could not install iputils-ping; network ping will say so until it is installed.');
+  } else {
+    say('ping is not installed; network ping needs it: sudo apt-get install iputils-ping');
+  }
+}
+
 // 3. Compile src/ to dist/ when dist is missing or older than any source file.
 const dist = join(root, 'dist', 'cli', 'main.js');
 if (!existsSync(dist) || newestMtime(join(root, 'src')) > statSync(dist).mtimeMs) {

@@ -1,0 +1,43 @@
+// Wraps a node operation's handler so that it runs only on data its schema
+// accepts: a job read from NATS is input too, whoever published it.
+import {
+  type NodeData,
+  type NodeOperationType,
+  type NodeResult,
+  nodeDataProblems,
+} from '../../job/node-operations.js';
+import type { HandlerContext, HandlerOutcome, JobHandler } from './types.js';
+
+/** What a node handler returns: its result, or why it could not produce one. */
+export type NodeOutcome<T extends NodeOperationType> =
+  | { ok: true; result: NodeResult<T> }
+  | { ok: false; error: string };
+
+export function nodeHandler<T extends NodeOperationType>(
+  type: T,
+  run: (data: NodeData<T>, ctx: HandlerContext) => Promise<NodeOutcome<T>>,
+): JobHandler {
+  return async (data: unknown, ctx: HandlerContext): Promise<HandlerOutcome> => {
+    const problems = nodeDataProblems(type, data);
+    if (problems.length > 0) {
+      return {
+        status: 'failed',
+        data: null,
+        error: `invalid job data: ${problems.map((p) => `${p.field || '/'} ${p.message}`).join('; ')}`,
+      };
+    }
+    let out: NodeOutcome<T>;
+    try {
+      out = await run(data as NodeData<T>, ctx);
+    } catch (err) {
+      // A handler's own fault still answers: never a job left without a result.
+      out = {
+        ok: false,
+        error: `${type} failed: ${err instanceof Error ? err.message : String(err)}`,
+      };
+    }
+    return out.ok
+      ? { status: 'completed', data: out.result }
+      : { status: 'failed', data: null, error: out.error };
+  };
+}

@@ -1,0 +1,36 @@
+// The command operations in the handler table: runs the job through
+// command-handler.ts and adds what the agent reports beside the result.
+import { Compile } from 'typebox/compile';
+import { CommandResult } from '../../job/records.js';
+import { type HandlerOutcome as CommandOutcome, runCommandJob } from '../command-handler.js';
+import type { HandlerContext, HandlerOutcome, JobHandler } from './types.js';
+
+function commandHandler(mode: 'exec' | 'shell'): JobHandler {
+  return async (data: unknown, ctx: HandlerContext): Promise<HandlerOutcome> => {
+    const outcome = await runCommandJob(
+      mode,
+      data,
+      { maxOutputBytes: ctx.maxOutputBytes },
+      ctx.signal,
+    );
+    const result = outcome.data;
+    if (ctx.signal.aborted && result?.end === 'cancelled') {
+      outcome.error = 'cancelled: the agent was stopped while the command ran';
+    }
+    return { ...outcome, ...(result ? { message: `exit code ${result.exit_code}` } : {}) };
+  };
+}
+
+export const execHandler = commandHandler('exec');
+export const shellHandler = commandHandler('shell');
+
+const isCommandResult = Compile(CommandResult);
+
+/** A command job's outcome with its result typed again, for whoever reads its fields (metrics). */
+export function commandOutcome(o: HandlerOutcome): CommandOutcome {
+  return {
+    status: o.status,
+    data: isCommandResult.Check(o.data) ? o.data : null,
+    ...(o.error !== undefined ? { error: o.error } : {}),
+  };
+}

@@ -1,0 +1,26 @@
+// What every job handler on the agent takes and gives back: the job's data and
+// what it may need of the agent, in; a status, a result and maybe an error, out.
+
+export interface HandlerContext {
+  /** This agent's name (agent.hostname, else the OS hostname). */
+  hostname: string;
+  labels: Record<string, string>;
+  /** Cap per output stream of a command, as configured. */
+  maxOutputBytes: number;
+  /** Aborted when the agent stops: a handler still running gives up. */
+  signal: AbortSignal;
+  /** The resolver file read when systemd-resolved does not run; default /etc/resolv.conf. */
+  resolvConfPath?: string;
+}
+
+export interface HandlerOutcome {
+  status: 'completed' | 'failed';
+  /** The operation's result, shaped by its schema (src/job), or null when there is none. */
+  data: unknown;
+  /** Set when the agent could not do it: a sentence for the person who asked. */
+  error?: string;
+  /** A short note for the job's status event (e.g. `exit code 0`). */
+  message?: string;
+}
+
+export type JobHandler = (data: unknown, ctx: HandlerContext) => Promise<HandlerOutcome>;

@@ -1,0 +1,110 @@
+// Tables for people of the node information and network answers: sizes in
+// KiB/MiB/GiB with percentages, errors in their own column (--json has all).
+import Table from 'cli-table3';
+import type { DnsResponse, HostnameResponse, PingResponse, StatusResponse } from '../sdk/client.js';
+import { humanBytes, shorten } from './output.js';
+
+interface Item {
+  hostname: string;
+  status: string;
+  error?: string;
+}
+
+/** `42%` of `whole`; a dash when there is nothing to divide by. */
+export function percent(part: number, whole: number): string {
+  return whole > 0 ? `${Math.round((part / whole) * 100)}%` : '-';
+}
+
+function table<T extends Item>(head: string[], items: T[], rows: (r: T) => string[]): string {
+  // The ERROR column only when some host could not answer.
+  const withError = items.some((r) => r.error);
+  const t = new Table({
+    head: withError ? [...head, 'ERROR'] : head,
+    style: { head: [], border: [] },
+    wordWrap: false,
+  });
+  for (const r of items) {
+    // A host that could not answer has only its name and the error.
+    const cells = r.status === 'completed' ? rows(r) : [r.hostname, ...head.slice(1).map(() => '')];
+    t.push(withError ? [...cells, shorten(r.error ?? '')] : cells);
+  }
+  return t.toString();
+}
+
+export function statusTables(body: StatusResponse): string {
+  type R = StatusResponse['results'][number];
+  const hosts = table(
+    ['HOSTNAME', 'UPTIME', 'LOAD (1m 5m 15m)', 'MEMORY USED', 'OS'],
+    body.results,
+    (r: R) => [
+      r.hostname,
+      r.uptime ?? '',
+      r.load_average
+        ? `${r.load_average['1min']} ${r.load_average['5min']} ${r.load_average['15min']}`
+        : '',
+      r.memory
+        ? `${humanBytes(r.memory.used)} / ${humanBytes(r.memory.total)} (${percent(r.memory.used, r.memory.total)})`
+        : '',
+      r.os_info ? `${r.os_info.distribution} ${r.os_info.version}` : '',
+    ],
+  );
+  const disks = new Table({
+    head: ['HOSTNAME', 'DISK', 'SIZE', 'USED', 'FREE', 'USE%'],
+    style: { head: [], border: [] },
+    wordWrap: false,
+  });
+  for (const r of body.results) {
+    for (const d of r.disks ?? []) {
+      disks.push([
+        r.hostname,
+        shorten(d.name, 40),
+        humanBytes(d.total),
+        humanBytes(d.used),
+        humanBytes(d.free),
+        // As df: the share of what users can use (used + available) that is used.
+        percent(d.used, d.used + d.free),
+      ]);
+    }
+  }
+  return `Job ID: ${body.job_id}\n${hosts}\n${disks.length > 0 ? `Disks:\n${disks.toString()}\n` : ''}`;
+}
+
+export function hostnameTable(body: HostnameResponse): string {
+  type R = HostnameResponse['results'][number];
+  const t = table(['HOSTNAME', 'LABELS', 'OS HOSTNAME'], body.results, (r: R) => [
+    r.hostname,
+    Object.entries(r.labels ?? {})
+      .map(([k, v]) => `${k}:${v}`)
+      .join(' '),
+    r.os_hostname ?? '',
+  ]);
+  return `Job ID: ${body.job_id}\n${t}\n`;
+}
+
+export function pingTable(body: PingResponse): string {
+  type R = PingResponse['results'][number];
+  const t = table(
+    ['HOSTNAME', 'SENT', 'RECEIVED', 'LOSS', 'MIN RTT', 'AVG RTT', 'MAX RTT'],
+    body.results,
+    (r: R) => [
+      r.hostname,
+      String(r.packets_sent ?? ''),
+      String(r.packets_received ?? ''),
+      r.packet_loss === undefined ? '' : `${r.packet_loss}%`,
+      r.min_rtt ?? '',
+      r.avg_rtt ?? '',
+      r.max_rtt ?? '',
+    ],
+  );
+  return `Job ID: ${body.job_id}\n${t}\n`;
+}
+
+export function dnsTable(body: DnsResponse): string {
+  type R = DnsResponse['results'][number];
+  const t = table(['HOSTNAME', 'SERVERS', 'SEARCH DOMAINS'], body.results, (r: R) => [
+    r.hostname,
+    (r.servers ?? []).join(', '),
+    (r.search_domains ?? []).join(', '),
+  ]);
+  return `Job ID: ${body.job_id}\n${t}\n`;
+}
