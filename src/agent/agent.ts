@@ -3,10 +3,14 @@
 // It acknowledges a notification only after the result is stored.
 import { type JetStreamClient, type JsMsg, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { checkCommand, commandLine } from '../auth/command-policy.js';
 import type { Clock } from '../job/clock.js';
 import { UUID_PATTERN } from '../job/ids.js';
 import type { InfraNames } from '../job/names.js';
+import { isNodeOperation } from '../job/node-operations.js';
 import type { JobRecord, JobResponse } from '../job/records.js';
+import { storeResponseOnce } from '../job/response-once.js';
+import type { JobVerifier } from '../job/signing.js';
 import {
   appendStatus,
   claimHolder,
@@ -14,12 +18,12 @@ import {
   type JobStore,
   openJobStore,
   readJob,
-  readResponse,
   storeResponse,
 } from '../job/store.js';
 import type { Logger } from '../log/logger.js';
-import { runCommandJob } from './command-handler.js';
 import { type ConsumerSettings, ensureAgentConsumers } from './consumers.js';
+import { commandOutcome, type HandlerOutcome, runJob } from './handlers/index.js';
+import type { RunObserver } from './metrics.js';
 import { type Heartbeat, startHeartbeat } from './registry.js';
 import { Semaphore } from './semaphore.js';
 
@@ -32,6 +36,10 @@ export interface AgentOptions {
   maxOutputBytes: number;
   consumer: ConsumerSettings;
   heartbeatMs?: number;
+  /** Told of each command run and how it ended (the agent's metrics). */
+  observeRun?: RunObserver;
+  /** Checks that the API signed a job before anything of it runs. */
+  verifier: JobVerifier;
   clock: Clock;
   logger: Logger;
 }
@@ -226,6 +234,15 @@ async function handleNotification(msg: JsMsg, shared: boolean, ctx: HandleContex
     msg.ack();
     return;
   }
+  const trusted = opts.verifier.check(job);
+  if (!trusted.ok) {
+    // Someone who can write to NATS but is not the API: run nothing, and say
+    // so where operators look. Terminated, so it is not redelivered.
+    log.error({ job_id: id, subject: msg.subject }, `refused a job: ${trusted.reason}`);
+    await appendStatus(store, id, 'failed', host, { error: `refused, not run: ${trusted.reason}` });
+    msg.term(trusted.reason);
+    return;
+  }
   if (!claimed) {
     await answerRedelivery(msg, ctx, job, scope);
     return;
@@ -270,16 +287,26 @@ async function handleNotification(msg: JsMsg, shared: boolean, ctx: HandleContex
     try {
       if (ctx.stopping.aborted) ac.abort();
       event(appendStatus(store, id, 'started', host));
-      const mode = job.operation.type === 'command.exec.execute' ? 'exec' : 'shell';
-      const outcome = await runCommandJob(
-        mode,
-        job.operation.data,
-        { maxOutputBytes: opts.maxOutputBytes },
-        ac.signal,
-      );
-      if (ac.signal.aborted && outcome.data?.end === 'cancelled') {
-        outcome.error = 'cancelled: the agent was stopped while the command ran';
+      const type = job.operation.type;
+      const refusal = policyRefusal(job);
+      if (refusal) {
+        // Checked again here, from the signed job: the API is not the only guard.
+        await Promise.all(events);
+        await finish(msg, ctx, job, startedAt, { status: 'failed', data: null, error: refusal });
+        return;
       }
+      // The run metrics are about commands; node queries are not counted as runs.
+      const runEnded = isNodeOperation(type) ? undefined : opts.observeRun?.();
+      const outcome = await runJob(type, job.operation.data, {
+        hostname: host,
+        labels: opts.labels,
+        maxOutputBytes: opts.maxOutputBytes,
+        signal: ac.signal,
+      }).catch((err: unknown) => {
+        runEnded?.(undefined);
+        throw err;
+      });
+      runEnded?.(commandOutcome(outcome));
       await Promise.all(events);
       await finish(msg, ctx, job, startedAt, outcome);
     } finally {
@@ -296,8 +323,10 @@ async function finish(
   ctx: HandleContext,
   job: JobRecord,
   startedAt: Date,
-  outcome: Pick<JobResponse, 'status' | 'data' | 'error'>,
-): Promise<void> {
+  outcome: HandlerOutcome,
+  /** Store only if no result exists yet; resolves false (and acks) when one did. */
+  once = false,
+): Promise<boolean> {
   const host = ctx.opts.hostname;
   const response: JobResponse = {
     job_id: job.id,
@@ -308,16 +337,21 @@ async function finish(
     started_at: startedAt.toISOString(),
     finished_at: ctx.opts.clock.now().toISOString(),
   };
-  await storeResponse(ctx.store, response);
+  if (!once) await storeResponse(ctx.store, response);
+  else if (!(await storeResponseOnce(ctx.store, response))) {
+    msg.ack();
+    return false;
+  }
   // Acked only now that the result is stored: a crash before this point
   // leaves a claim without a result, which a redelivery reports as such.
   await Promise.all([
     appendStatus(ctx.store, job.id, outcome.status, host, {
       ...(outcome.error !== undefined ? { error: outcome.error } : {}),
-      ...(outcome.data ? { message: `exit code ${outcome.data.exit_code}` } : {}),
+      ...(outcome.message !== undefined ? { message: outcome.message } : {}),
     }),
     msg.ackAck().catch(() => msg.ack()),
   ]);
+  return true;
 }
 
 /** The claim exists: someone (maybe this host, before a crash) already took the job. */
@@ -335,18 +369,37 @@ async function answerRedelivery(
     msg.ack();
     return;
   }
-  const existing = await readResponse(store, job.id, host);
-  if (existing) {
-    msg.ack();
-    return;
-  }
-  log.warn(
-    { job_id: job.id },
-    'redelivered job was started before and has no result; not running it again',
+  // An agent's NATS user may not read results, so no read first: the failure
+  // is stored only if the run before the crash left no result.
+  const recorded = await finish(
+    msg,
+    ctx,
+    job,
+    ctx.opts.clock.now(),
+    { status: 'failed', data: null, error: AGENT_STOPPED_MIDRUN },
+    true,
   );
-  await finish(msg, ctx, job, ctx.opts.clock.now(), {
-    status: 'failed',
-    data: null,
-    error: AGENT_STOPPED_MIDRUN,
-  });
+  if (recorded) {
+    log.warn(
+      { job_id: job.id },
+      'redelivered job was started before and has no result; not running it again',
+    );
+  }
+}
+
+/** Why the job's own signed command policy refuses it, or null. */
+function policyRefusal(job: JobRecord): string | null {
+  const policy = job.command_policy;
+  const type = job.operation.type;
+  if (!policy || (type !== 'command.exec.execute' && type !== 'command.shell.execute')) return null;
+  const data = job.operation.data as { command?: unknown; args?: unknown };
+  if (typeof data.command !== 'string') return null;
+  const args = Array.isArray(data.args) ? data.args.map(String) : [];
+  const mode = type === 'command.exec.execute' ? 'exec' : 'shell';
+  const refusal = checkCommand(
+    policy,
+    mode,
+    mode === 'exec' ? commandLine(data.command, args) : data.command,
+  );
+  return refusal ? `refused, not run: ${refusal}` : null;
 }

@@ -5,13 +5,18 @@ import { hostname as osHostname } from 'node:os';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../job/clock.js';
 import { infraNames } from '../job/names.js';
+import { jobVerifier, loadVerifyKey } from '../job/signing.js';
 import { isValidHostname } from '../job/target.js';
 import type { Logger } from '../log/logger.js';
 import { closeNats, connectNats } from '../nats/connection.js';
+import { jobPublicKeyPath } from '../state/local.js';
 import { type Agent, startAgent } from './agent.js';
+import { startAgentMetrics } from './metrics.js';
 
 export interface AgentProcess {
   agent: Agent;
+  /** Where the agent's Prometheus metrics are served, when agent.metrics_port is set. */
+  metricsUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -40,10 +45,23 @@ export async function startAgentProcess(opts: {
 }): Promise<AgentProcess> {
   const { config, logger } = opts;
   const hostname = agentHostname(config);
+  const sec = config.agent.security;
+  const verifier = jobVerifier(
+    loadVerifyKey(
+      sec.job_verify_key,
+      sec.job_verify_key_file || jobPublicKeyPath(config.state_dir),
+    ),
+  );
   const settings = config.agent.nats;
+  // Before NATS: a port in use is a config error to report at once.
+  const metrics = await startAgentMetrics(hostname, config.agent.metrics_port);
+  if (metrics) logger.info({ url: metrics.url }, 'agent metrics served');
   const nc = await connectNats({
     settings: { ...settings, servers: opts.natsServers ?? settings.servers },
     logger,
+  }).catch(async (err: unknown) => {
+    await metrics?.close();
+    throw err;
   });
   try {
     const agent = await startWhenLayoutExists(logger, opts.signal, () =>
@@ -58,19 +76,24 @@ export async function startAgentProcess(opts: {
         // Every 10 s with the default 30 s TTL; faster when the TTL is shorter,
         // so a live agent never looks NotReady between two heartbeats.
         heartbeatMs: opts.heartbeatMs ?? Math.min(10_000, Math.floor(config.nats.registry.ttl / 3)),
+        verifier,
+        ...(metrics ? { observeRun: metrics.observeRun } : {}),
         clock: opts.clock,
         logger,
       }),
     );
     return {
       agent,
+      ...(metrics ? { metricsUrl: metrics.url } : {}),
       async stop() {
         await agent.stop();
         await closeNats(nc);
+        await metrics?.close();
       },
     };
   } catch (err) {
     await nc.close();
+    await metrics?.close();
     throw err;
   }
 }

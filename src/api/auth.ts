@@ -2,6 +2,7 @@
 // shares. Each route declares `config.permission` beside its definition; a
 // route without one cannot be registered, so no endpoint is open by accident.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { type CommandPolicy, commandPolicy } from '../auth/command-policy.js';
 import {
   type CustomRoles,
   effectivePermissions,
@@ -20,6 +21,8 @@ export interface AuthUser {
   subject: string;
   roles: string[];
   permissions: Permission[];
+  /** Which commands the token's roles may run (null: any). */
+  commandPolicy: CommandPolicy;
 }
 
 declare module 'fastify' {
@@ -57,6 +60,7 @@ export async function authenticate(req: FastifyRequest, s: AuthSettings): Promis
       subject: claims.sub,
       roles: claims.roles,
       permissions: effectivePermissions(claims, s.customRoles),
+      commandPolicy: commandPolicy(claims.roles, s.customRoles),
     };
     if (verified.size >= VERIFIED_MAX) verified.clear();
     verified.set(token, { user, expMs: claims.exp * 1000 });

@@ -2,6 +2,8 @@
 // reach, publish the job, and wait until every one of them has answered (or
 // the first one, for `_any` and a host), never a fixed quiet period. At the
 // deadline it answers with what it has and names the agents that did not.
+
+import type { CommandPolicy } from '../auth/command-policy.js';
 import type { Clock } from '../job/clock.js';
 import { newTimeOrderedId } from '../job/ids.js';
 import type { OperationType } from '../job/operations.js';
@@ -21,6 +23,16 @@ export interface DispatchDeps {
   marginMs: number;
   /** How long after creation an agent that was away may still start the job. */
   startWithinMs: number;
+  /** Told of every round trip once it ends, for metrics; dispatch itself knows no metrics library. */
+  onRoundTrip?: (rt: RoundTrip) => void;
+}
+
+export interface RoundTrip {
+  type: OperationType;
+  /** From just before the job was published to the last expected answer or the deadline. */
+  ms: number;
+  /** Every expected agent answered (for `_any` and a host: one did). */
+  complete: boolean;
 }
 
 export interface DispatchRequest {
@@ -29,6 +41,8 @@ export interface DispatchRequest {
   target: Target;
   createdBy: string;
   timeoutMs: number;
+  /** Signed into the job, so the agent checks the command again. */
+  commandPolicy?: CommandPolicy;
 }
 
 export interface DispatchResult {
@@ -79,6 +93,7 @@ export async function dispatchJob(
       createdBy: req.createdBy,
       startWithinMs: deps.startWithinMs,
       ...(single ? {} : { expectedHosts: expected }),
+      ...(req.commandPolicy ? { commandPolicy: req.commandPolicy } : {}),
     });
     const waitMs = req.timeoutMs + deps.marginMs;
     let timer: NodeJS.Timeout | undefined;
@@ -94,10 +109,12 @@ export async function dispatchJob(
   }
 
   const order = (a: JobResponse, b: JobResponse) => a.hostname.localeCompare(b.hostname);
-  return {
+  const result = {
     jobId,
     responses: [...got.values()].sort(order),
     missing: single ? [] : expected.filter((h) => !got.has(h)).sort(),
     waitedMs: deps.clock.now().getTime() - started,
   };
+  deps.onRoundTrip?.({ type: req.type, ms: result.waitedMs, complete: complete() });
+  return result;
 }

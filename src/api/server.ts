@@ -5,7 +5,12 @@
 import type { KV } from '@nats-io/kv';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+} from 'fastify';
 import type { Logger } from '../log/logger.js';
 import { registerAgentRoutes } from './agent/routes.js';
 import { registerAuditHook } from './audit/hook.js';
@@ -14,9 +19,14 @@ import { registerAuditRoutes } from './audit/routes.js';
 import { type AuthSettings, authenticate, registerAuth } from './auth.js';
 import { registerCommandRoutes } from './command/routes.js';
 import type { DispatchDeps } from './dispatch.js';
-import { ApiError } from './errors.js';
+import { API_ERRORS, ApiError } from './errors.js';
 import { type ReadinessProbe, registerHealthRoutes } from './health/routes.js';
+import { type HealthStatusDeps, registerHealthStatusRoute } from './health/status.js';
 import { type JobRouteDeps, registerJobRoutes } from './job/routes.js';
+import type { ApiMetrics } from './metrics/api-metrics.js';
+import { registerMetricsRoute, registerRequestMetrics } from './metrics/routes.js';
+import { registerNodeRoutes } from './node/routes.js';
+import { registerOpenApi, registerOpenApiRoute } from './openapi/document.js';
 import { describeValidation } from './validation.js';
 import { registerVersionRoute } from './version/routes.js';
 
@@ -27,6 +37,8 @@ export interface ApiServerDeps {
   dispatch: DispatchDeps;
   jobs: JobRouteDeps;
   audit: { log: AuditLog; kv: KV; required: boolean };
+  health: HealthStatusDeps;
+  metrics: ApiMetrics;
 }
 
 function validatorFor(coerce: boolean): Ajv {
@@ -52,6 +64,18 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
     genReqId: () => crypto.randomUUID(),
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
+    // Hostnames may be 253 characters; a path segment beyond that is refused.
+    routerOptions: { maxParamLength: 300 },
+    // Errors Fastify raises before routing (bad URL encoding, an overlong
+    // path segment) get the same body as every other error.
+    frameworkErrors: (err, _req, reply) => {
+      const status = err.statusCode ?? 400;
+      const reason = status === 414 ? 'uri_too_long' : 'invalid_request';
+      // The framework-error reply is typed without route schemas; it is a plain reply here.
+      void (reply as unknown as FastifyReply)
+        .code(API_ERRORS[reason])
+        .send(new ApiError(reason, err.message).body());
+    },
   });
 
   // JSON only: anything else is a 415, not a string the schema then refuses.
@@ -113,6 +137,8 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
 
   registerAuth(app, deps.auth);
   registerAuditHook(app, deps.audit);
+  registerRequestMetrics(app, deps.metrics);
+  await registerOpenApi(app);
   registerRoutes(app, deps);
   return app;
 }
@@ -126,6 +152,10 @@ export function registerRoutes(
   registerVersionRoute(app);
   registerAgentRoutes(app, deps.dispatch);
   registerCommandRoutes(app, deps.dispatch);
+  registerNodeRoutes(app, deps.dispatch);
   registerJobRoutes(app, deps.jobs);
   registerAuditRoutes(app, deps.audit);
+  registerHealthStatusRoute(app, deps.health);
+  registerMetricsRoute(app, deps.metrics);
+  registerOpenApiRoute(app);
 }

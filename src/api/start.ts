@@ -10,11 +10,15 @@ import type { Clock } from '../job/clock.js';
 import { watchJobs } from '../job/jobs-view.js';
 import { type RegistryView, watchRegistry } from '../job/registry-view.js';
 import { type ResponseWatch, watchResponses } from '../job/response-watch.js';
+import { type JobSigner, jobSigner, loadOrCreateSigningKeys } from '../job/signing.js';
 import { openJobStore } from '../job/store.js';
 import type { Logger } from '../log/logger.js';
 import { closeNats, connectNats, type NatsConnection } from '../nats/connection.js';
 import { ensureLayout } from '../nats/layout.js';
+import { API_INBOX_PREFIX } from '../nats/subjects.js';
+import { jobSigningKeyPath } from '../state/local.js';
 import { AuditLog } from './audit/log.js';
+import { createApiMetrics } from './metrics/api-metrics.js';
 import { buildApiServer } from './server.js';
 
 /** How long after creation an agent that was away may still start a job. */
@@ -22,6 +26,8 @@ const START_WITHIN_MS = 10 * 60_000;
 
 export interface ApiProcess {
   app: FastifyInstance;
+  /** Signs the jobs this API publishes. */
+  signer: JobSigner;
   audit: AuditLog;
   nc: NatsConnection;
   registry: RegistryView;
@@ -44,10 +50,15 @@ export interface StartApiOptions {
 export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess> {
   const { config, logger } = opts;
   const settings = config.api.server.nats;
+  const startedAt = opts.clock.now();
+  const metrics = createApiMetrics();
   const nc = await connectNats({
     settings: { ...settings, servers: opts.natsServers ?? settings.servers },
     logger,
     firstConnectTimeoutMs: 30_000,
+    onReconnect: () => metrics.natsReconnected(),
+    // Results reach the API on its inbox: keep it out of the agents' `_INBOX.>`.
+    inboxPrefix: API_INBOX_PREFIX,
   });
   try {
     const layout = await ensureLayout(nc, { ...config.nats, namespace: settings.namespace });
@@ -59,7 +70,12 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
         );
       for (const c of item.conflicts) logger.warn({ stream: item.stream }, c);
     }
-    const store = await openJobStore(nc, layout.names, opts.clock);
+    const signer = jobSigner(
+      loadOrCreateSigningKeys(
+        config.api.server.security.job_signing_key_file || jobSigningKeyPath(config.state_dir),
+      ),
+    );
+    const store = await openJobStore(nc, layout.names, opts.clock, signer);
     const registry = await watchRegistry(store.registry, {
       ttlMs: config.nats.registry.ttl,
       clock: opts.clock,
@@ -74,8 +90,15 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
     // A short timeout: readiness must answer quickly while NATS is away.
     const jsm = await jetstreamManager(nc, { timeout: 2000 });
     const auditKv = await new Kvm(nc).open(layout.names.auditBucket);
-    const audit = new AuditLog({ kv: auditKv, logger });
+    const audit = new AuditLog({
+      kv: auditKv,
+      logger,
+      onWriteFailure: () => metrics.auditWriteFailed(),
+    });
+    metrics.watch({ jobs, registry });
     const app = await buildApiServer({
+      metrics,
+      health: { nc, jsm, names: layout.names, jobs, registry, clock: opts.clock, startedAt },
       audit: { log: audit, kv: auditKv, required: config.api.server.security.audit.required },
       logger,
       auth: { signingKey: opts.signingKey, customRoles: config.api.server.security.roles },
@@ -98,6 +121,7 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
         clock: opts.clock,
         marginMs: opts.resultMarginMs ?? 5000,
         startWithinMs: START_WITHIN_MS,
+        onRoundTrip: (rt) => metrics.observeRoundTrip(rt),
       },
       jobs: {
         store,
@@ -118,6 +142,7 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
     });
     return {
       app,
+      signer,
       audit,
       nc,
       registry,

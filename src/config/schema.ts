@@ -159,6 +159,37 @@ function NatsAuth(description: string) {
   });
 }
 
+/**
+ * The supervised server's auth. Its users are the clients' own credentials (api.server.nats.auth,
+ * agent.nats.auth); its own username/password or seed add an optional operator user.
+ */
+function ServerNatsAuth() {
+  return Section('Authentication the embedded NATS server requires.', {
+    type: OneOf(
+      ['none', 'user_pass', 'nkey'],
+      'none',
+      'NATS authentication the embedded server requires: none, user_pass or nkey. Its users are the API (full permissions) and agent (agent permissions) credentials.',
+    ),
+    username: Str(
+      '',
+      'Optional extra NATS user with full permissions (user_pass), e.g. for operators.',
+    ),
+    password: Str('', 'Password of that extra user.', { secret: true }),
+    nkey_seed_file: Str(
+      '',
+      'Seed file of an optional extra nkey user with full permissions (nkey).',
+    ),
+    api_nkeys: StringList(
+      [],
+      'Public nkeys (U...) allowed in as the API user, besides the key of api.server.nats.auth.nkey_seed_file.',
+    ),
+    agent_nkeys: StringList(
+      [],
+      'Public nkeys (U...) allowed in as agents, besides the key of agent.nats.auth.nkey_seed_file.',
+    ),
+  });
+}
+
 /** How a component (the API server or an agent) connects to NATS as a client. */
 function NatsClient(who: string, clientName: string) {
   return Section(`How the ${who} connects to NATS.`, {
@@ -197,8 +228,31 @@ const Role = Type.Object(
     permissions: Type.Array(Type.String({ minLength: 1, expected: 'a non-empty string' }), {
       expected: 'a list of permission strings',
     }),
+    commands: Type.Optional(
+      Type.Object(
+        {
+          exec: Type.Optional(
+            Type.Array(Type.String({ minLength: 1 }), {
+              expected: 'a list of patterns such as "systemctl status *"',
+            }),
+          ),
+          shell: Type.Optional(
+            Type.Union([Type.Boolean(), Type.Array(Type.String({ minLength: 1 }))], {
+              expected: 'true, false or a list of patterns',
+            }),
+          ),
+        },
+        {
+          additionalProperties: false,
+          expected: 'a mapping { exec: [patterns], shell: true | false | [patterns] }',
+        },
+      ),
+    ),
   },
-  { additionalProperties: false, expected: 'a mapping with a permissions list' },
+  {
+    additionalProperties: false,
+    expected: 'a mapping with a permissions list and optional commands policy',
+  },
 );
 
 const Roles = Type.Record(Type.String(), Role, {
@@ -239,6 +293,10 @@ export const ConfigSchema = Type.Object(
             allow_origins: StringList([], 'Origins allowed to call the API from a browser.'),
           }),
           roles: Roles,
+          job_signing_key_file: Str(
+            '',
+            'Ed25519 private key (PEM) that signs every job; empty means <state_dir>/job-signing.key, made on first start.',
+          ),
           audit: Section('The audit log of API requests.', {
             required: Bool(
               false,
@@ -254,7 +312,7 @@ export const ConfigSchema = Type.Object(
         port: Port(4222, 'Port the embedded NATS server listens on (0 = any free port).'),
         store_dir: Str('.nats/jetstream/', 'Directory where JetStream stores its data.'),
         namespace: Str('osapi', 'Prefix for stream, subject and bucket names, to share one NATS.'),
-        auth: NatsAuth('Authentication the embedded NATS server requires.'),
+        auth: ServerNatsAuth(),
       }),
       stream: Section('The JetStream stream carrying jobs.', {
         name: Str('JOBS', 'Name of the jobs stream.'),
@@ -330,7 +388,21 @@ export const ConfigSchema = Type.Object(
         undefined,
         'Cap in bytes on each output stream (stdout, stderr) kept per job.',
       ),
+      metrics_port: Port(
+        0,
+        "Port of the agent's Prometheus /metrics on every interface; 0 turns it off.",
+      ),
       labels: Labels,
+      security: Section('How the agent trusts the jobs it is given.', {
+        job_verify_key: Str(
+          '',
+          "The API's public job-signing key (PEM); empty means job_verify_key_file.",
+        ),
+        job_verify_key_file: Str(
+          '',
+          "File holding the API's public job-signing key; empty means <state_dir>/job-signing.pub.",
+        ),
+      }),
     }),
   },
   { additionalProperties: false, default: {}, expected: 'a mapping' },

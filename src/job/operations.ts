@@ -2,6 +2,7 @@
 // request body with these schemas; the agent validates the job it reads from
 // NATS with the same ones, so both sides agree on one definition.
 import { type Static, Type } from 'typebox';
+import { isNodeOperation, NODE_OPERATION_TYPES, nodeOperationCategory } from './node-operations.js';
 
 export const TIMEOUT_DEFAULT_S = 30;
 export const TIMEOUT_MAX_S = 300;
@@ -39,13 +40,25 @@ export const ExecRequest = Type.Object(
     cwd: Type.Optional(Cwd),
     timeout: Type.Optional(Timeout),
   },
-  { additionalProperties: false, $id: 'ExecRequest' },
+  {
+    additionalProperties: false,
+    $id: 'ExecRequest',
+    // Shown in the OpenAPI document; a test checks each one validates.
+    examples: [
+      { command: 'uname', args: ['-a'] },
+      { command: 'ls', args: ['-l', '/var/log'], cwd: '/', timeout: 10 },
+    ],
+  },
 );
 export type ExecRequest = Static<typeof ExecRequest>;
 
 export const ShellRequest = Type.Object(
   { command: Command, cwd: Type.Optional(Cwd), timeout: Type.Optional(Timeout) },
-  { additionalProperties: false, $id: 'ShellRequest' },
+  {
+    additionalProperties: false,
+    $id: 'ShellRequest',
+    examples: [{ command: 'uptime' }, { command: 'df -h | tail -n +2', cwd: '/', timeout: 10 }],
+  },
 );
 export type ShellRequest = Static<typeof ShellRequest>;
 
@@ -61,12 +74,16 @@ export const CommandJobData = Type.Object(
 );
 export type CommandJobData = Static<typeof CommandJobData>;
 
-export const OPERATION_TYPES = ['command.exec.execute', 'command.shell.execute'] as const;
+export const OPERATION_TYPES = [
+  'command.exec.execute',
+  'command.shell.execute',
+  ...NODE_OPERATION_TYPES,
+] as const;
 export type OperationType = (typeof OPERATION_TYPES)[number];
 
-/** Command jobs change hosts: they go on `jobs.modify.*`. */
-export function operationCategory(_type: OperationType): 'query' | 'modify' {
-  return 'modify';
+/** Command jobs change hosts: they go on `jobs.modify.*`; node ones say their own. */
+export function operationCategory(type: OperationType): 'query' | 'modify' {
+  return isNodeOperation(type) ? nodeOperationCategory(type) : 'modify';
 }
 
 export function commandJobData(body: ExecRequest | ShellRequest): CommandJobData {

@@ -23,6 +23,13 @@ export const JobRecord = Type.Object({
   deadline: Type.String(),
   /** Agents the API expected to answer a broadcast, from the registry at submit time. */
   expected_hosts: Type.Optional(Type.Array(Type.String())),
+  /** The requester's command policy (auth/command-policy.ts), for the agent to enforce. */
+  command_policy: Type.Optional(
+    Type.Object({ exec: Type.Array(Type.String()), shell: Type.Array(Type.String()) }),
+  ),
+  /** Which API key signed it, and the Ed25519 signature over everything else (signing.ts). */
+  key_id: Type.Optional(Type.String()),
+  signature: Type.Optional(Type.String()),
 });
 export type JobRecord = Static<typeof JobRecord>;
 
@@ -45,7 +52,12 @@ export const JobResponse = Type.Object({
   job_id: Type.String(),
   hostname: Type.String(),
   status: Type.Union([Type.Literal('completed'), Type.Literal('failed')]),
-  data: Type.Union([CommandResult, Type.Null()]),
+  /**
+   * The operation's result (CommandResult for commands, node-operations.ts for
+   * the rest) or null. Its shape depends on the job's type, so whoever reads it
+   * checks it against that type's schema before use.
+   */
+  data: Type.Unknown(),
   error: Type.Optional(Type.String()),
   started_at: Type.String(),
   finished_at: Type.String(),

@@ -28,6 +28,7 @@ import {
   parseStatusEvent,
   type StatusEventRecord,
 } from './records.js';
+import type { JobSigner } from './signing.js';
 import { formatTarget, type Target } from './target.js';
 
 export interface JobStore {
@@ -38,6 +39,8 @@ export interface JobStore {
   readonly responses: KV;
   readonly registry: KV;
   readonly clock: Clock;
+  /** Signs job definitions; only the API holds one (signing.ts). */
+  readonly signer?: JobSigner;
 }
 
 /** Opens the buckets the layout made; fails clearly if the layout is missing. */
@@ -45,6 +48,7 @@ export async function openJobStore(
   nc: NatsConnection,
   names: InfraNames,
   clock: Clock,
+  signer?: JobSigner,
 ): Promise<JobStore> {
   const js = jetstream(nc);
   const kvm = new Kvm(js);
@@ -53,7 +57,7 @@ export async function openJobStore(
     kvm.open(names.responsesBucket),
     kvm.open(names.registryBucket),
   ]);
-  return { nc, js, names, jobs, responses, registry, clock };
+  return { nc, js, names, jobs, responses, registry, clock, ...(signer ? { signer } : {}) };
 }
 
 export interface NewJob {
@@ -66,6 +70,8 @@ export interface NewJob {
   /** How long an agent may still start the job after it was created. */
   startWithinMs: number;
   expectedHosts?: string[];
+  /** The requester's command policy; agents enforce it from the signed record. */
+  commandPolicy?: { exec: string[]; shell: string[] };
 }
 
 /**
@@ -78,7 +84,7 @@ export type PublishedJob = JobRecord & { revision: number };
 
 export async function publishJob(store: JobStore, job: NewJob): Promise<PublishedJob> {
   const now = store.clock.now();
-  const record: JobRecord = {
+  const unsigned: JobRecord = {
     id: job.id ?? newTimeOrderedId(now.getTime()),
     operation: { type: job.type, data: job.data },
     category: operationCategory(job.type),
@@ -87,7 +93,9 @@ export async function publishJob(store: JobStore, job: NewJob): Promise<Publishe
     created_by: job.createdBy,
     deadline: new Date(now.getTime() + job.startWithinMs).toISOString(),
     ...(job.expectedHosts ? { expected_hosts: job.expectedHosts } : {}),
+    ...(job.commandPolicy ? { command_policy: job.commandPolicy } : {}),
   };
+  const record = store.signer ? store.signer.sign(unsigned) : unsigned;
   const revision = await store.jobs.create(jobKey(record.id), JSON.stringify(record));
   const subject = notifySubject(store.names, record.category, job.target);
   // The event and the notification only need the definition stored first;

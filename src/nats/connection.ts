@@ -1,7 +1,9 @@
 // One way for every component to connect to NATS: named client, reconnect
 // forever with jittered backoff, every disconnect and reconnect logged.
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { redactUrl } from '../config/redact.js';
 import type { Logger } from '../log/logger.js';
+import { type NatsAuthSettings, natsAuthOptions } from './auth.js';
 
 export type { NatsConnection };
 
@@ -11,7 +13,7 @@ export interface NatsClientSettings {
   /** When non-empty, used instead of host/port: a server or a cluster. */
   servers: string[];
   client_name: string;
-  auth: { type: 'none' | 'user_pass' | 'nkey'; username?: string; password?: string };
+  auth: NatsAuthSettings;
 }
 
 export interface ConnectOptions {
@@ -21,6 +23,10 @@ export interface ConnectOptions {
   firstConnectTimeoutMs?: number;
   /** Lets a caller stop the first-connection loop (a shutdown during start). */
   signal?: AbortSignal;
+  /** Replies arrive under this prefix instead of `_INBOX` (see API_INBOX_PREFIX). */
+  inboxPrefix?: string;
+  /** Called on every reconnect after a drop (metrics count them). */
+  onReconnect?: () => void;
 }
 
 export class NatsConnectError extends Error {
@@ -36,7 +42,14 @@ export function serverList(s: NatsClientSettings): string[] {
 /** Connects, retrying the first connection with backoff; later drops reconnect forever. */
 export async function connectNats(opts: ConnectOptions): Promise<NatsConnection> {
   const servers = serverList(opts.settings);
-  const log = opts.logger.child({ nats: servers.join(','), client: opts.settings.client_name });
+  // URLs may carry user:password; messages and logs show them without it.
+  const shown = servers.map(redactUrl).join(', ');
+  const client = opts.settings.client_name;
+  const log = opts.logger.child({ nats: shown, client });
+  // Read once, before any attempt: a bad seed file is not worth retrying.
+  const auth = await natsAuthOptions(opts.settings.auth, client).catch((err: unknown) => {
+    throw new NatsConnectError(`${client}: ${err instanceof Error ? err.message : err}`);
+  });
   const started = Date.now();
   let delay = 100;
   for (let attempt = 1; ; attempt++) {
@@ -48,11 +61,10 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection>
         reconnectTimeWait: 1000,
         reconnectJitter: 500,
         pingInterval: 20_000,
-        ...(opts.settings.auth.type === 'user_pass'
-          ? { user: opts.settings.auth.username, pass: opts.settings.auth.password }
-          : {}),
+        ...auth.options,
+        ...(opts.inboxPrefix ? { inboxPrefix: opts.inboxPrefix } : {}),
       });
-      watchStatus(nc, log);
+      watchStatus(nc, log, opts.onReconnect);
       log.debug({ server: nc.getServer(), version: nc.info?.version }, 'connected to NATS');
       return nc;
     } catch (err) {
@@ -60,7 +72,7 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection>
       if (/authorization|authentication/i.test(message)) {
         // Retrying cannot fix wrong credentials: stop with the reason.
         throw new NatsConnectError(
-          `NATS refused the credentials of ${opts.settings.client_name} at ${servers.join(', ')}: ${message}. Check the auth settings.`,
+          `NATS at ${shown} refused ${client} (${auth.identity}): ${message}. Check its NATS auth settings (api.server.nats.auth for the API server, agent.nats.auth for an agent: type, username and password, or nkey_seed_file) against the users the server accepts.`,
           { cause: err },
         );
       }
@@ -70,7 +82,7 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection>
         (opts.firstConnectTimeoutMs !== undefined && waited >= opts.firstConnectTimeoutMs)
       ) {
         throw new NatsConnectError(
-          `cannot connect to NATS at ${servers.join(', ')} (${message}). Is the NATS server running? Start one with \`osapi nats server start\`, or set the nats host/port in the config.`,
+          `cannot connect to NATS at ${shown} (${message}). Is the NATS server running? Start one with \`osapi nats server start\`, or set the nats host/port in the config.`,
           { cause: err },
         );
       }
@@ -91,7 +103,7 @@ function pause(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-function watchStatus(nc: NatsConnection, log: Logger): void {
+function watchStatus(nc: NatsConnection, log: Logger, onReconnect?: () => void): void {
   void (async () => {
     for await (const s of nc.status()) {
       switch (s.type) {
@@ -100,6 +112,7 @@ function watchStatus(nc: NatsConnection, log: Logger): void {
           break;
         case 'reconnect':
           log.warn({ server: s.server }, 'reconnected to NATS');
+          onReconnect?.();
           break;
         case 'error':
           log.error({ err: String(s.error) }, 'NATS connection error');

@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Logger } from '../log/logger.js';
 import { findNatsServer, findSetpriv } from './server-binary.js';
+import { type NatsServerAuth, writeServerConfig } from './server-config.js';
 
 export interface NatsServerOptions {
   host: string;
@@ -17,6 +18,8 @@ export interface NatsServerOptions {
   readyTimeoutMs?: number;
   /** Extra nats-server arguments, e.g. a config file with auth or routes. */
   extraArgs?: string[];
+  /** Users and permissions: written to a 0600 config file in storeDir, passed with -c. */
+  auth?: NatsServerAuth | null;
 }
 
 export interface NatsServerExit {
@@ -46,7 +49,10 @@ const READY = /Server is ready/;
 export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServerHandle> {
   const bin = findNatsServer();
   mkdirSync(opts.storeDir, { recursive: true, mode: 0o700 });
+  // The flags below override the file, which holds only the users.
+  const config = opts.auth ? ['-c', writeServerConfig(opts.storeDir, opts.auth)] : [];
   const args = [
+    ...config,
     '-a',
     opts.host,
     '-p',

@@ -4,9 +4,32 @@ import type { AgentInfo, AgentList } from '../api/agent/schemas.js';
 import type { AuditEntry } from '../api/audit/schemas.js';
 import type { CommandResponse } from '../api/command/schemas.js';
 import type { ErrorBody } from '../api/errors.js';
+import type { HealthStatus } from '../api/health/status.js';
 import type { JobDetail } from '../api/job/schemas.js';
-import type { ExecRequest, ShellRequest } from '../job/operations.js';
+import type {
+  DiskResponse,
+  DnsResponse,
+  HostnameResponse,
+  LoadResponse,
+  MemoryResponse,
+  OsResponse,
+  PingResponse,
+  StatusResponse,
+  UptimeResponse,
+} from '../api/node/schemas.js';
+import type { ExecRequest, OperationType, ShellRequest } from '../job/operations.js';
 
+export type {
+  DiskResponse,
+  DnsResponse,
+  HostnameResponse,
+  LoadResponse,
+  MemoryResponse,
+  OsResponse,
+  PingResponse,
+  StatusResponse,
+  UptimeResponse,
+} from '../api/node/schemas.js';
 export type {
   AgentInfo,
   AgentList,
@@ -14,13 +37,14 @@ export type {
   CommandResponse,
   ErrorBody,
   ExecRequest,
+  HealthStatus,
   JobDetail,
   ShellRequest,
 };
 
 /** A job body as `POST /job` takes it: `{type, data}`. */
 export interface JobOperation {
-  type: 'command.exec.execute' | 'command.shell.execute';
+  type: OperationType;
   data: Record<string, unknown>;
 }
 
@@ -99,6 +123,44 @@ export class OsapiClient {
   /** GET /version: the server's version, no token needed. */
   version(): Promise<OsapiResponse<{ version: string }>> {
     return this.request('GET', '/version');
+  }
+
+  /**
+   * GET /health/status (permission health:read): components, streams, buckets,
+   * consumers, job counts and agents. A degraded system answers 503 with the
+   * same body; that is returned like a 200 (`status: 503`), not thrown.
+   * @example
+   * const { body } = await client.healthStatus();
+   * if (body.status === 'degraded') console.error(body.error);
+   */
+  async healthStatus(): Promise<OsapiResponse<HealthStatus>> {
+    try {
+      return await this.request('GET', '/health/status');
+    } catch (err) {
+      const body = err instanceof OsapiApiError ? err.body : undefined;
+      if (
+        err instanceof OsapiApiError &&
+        err.status === 503 &&
+        typeof body === 'object' &&
+        body !== null &&
+        'status' in body &&
+        body.status === 'degraded'
+      ) {
+        return { status: 503, body: body as HealthStatus };
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * GET /metrics: the server's Prometheus metrics, as text; no token needed.
+   * @example
+   * const { body } = await client.metrics();
+   * console.log(body.split('\n').filter((l) => l.startsWith('osapi_agents_ready')));
+   */
+  async metrics(): Promise<OsapiResponse<string>> {
+    const res = await this.fetchRaw('GET', '/metrics');
+    return { status: res.status, body: await res.text() };
   }
 
   /**
@@ -197,6 +259,71 @@ export class OsapiClient {
   /** POST /node/{target}/command/shell: runs `/bin/sh -c command`. */
   commandShell(target: string, body: ShellRequest): Promise<OsapiResponse<CommandResponse>> {
     return this.request('POST', `/node/${encodeURIComponent(target)}/command/shell`, body);
+  }
+
+  /**
+   * GET /node/{target} (node:read): uptime, load, memory, disks and OS, one item per agent.
+   * @example
+   * const { body } = await client.nodeStatus('_all');
+   * for (const r of body.results) console.log(r.hostname, r.uptime, r.memory?.used);
+   */
+  nodeStatus(target: string): Promise<OsapiResponse<StatusResponse>> {
+    return this.request('GET', `/node/${encodeURIComponent(target)}`);
+  }
+
+  /** GET /node/{target}/hostname (node:read): each agent's name, labels and kernel hostname. */
+  nodeHostname(target: string): Promise<OsapiResponse<HostnameResponse>> {
+    return this.request('GET', `/node/${encodeURIComponent(target)}/hostname`);
+  }
+
+  /** GET /node/{target}/disk (node:read): mounted local filesystems, sizes in bytes. */
+  nodeDisk(target: string): Promise<OsapiResponse<DiskResponse>> {
+    return this.request('GET', `/node/${encodeURIComponent(target)}/disk`);
+  }
+
+  /** GET /node/{target}/memory (node:read): total, free and used bytes. */
+  nodeMemory(target: string): Promise<OsapiResponse<MemoryResponse>> {
+    return this.request('GET', `/node/${encodeURIComponent(target)}/memory`);
+  }
+
+  /** GET /node/{target}/load (node:read): 1, 5 and 15 minute load averages. */
+  nodeLoad(target: string): Promise<OsapiResponse<LoadResponse>> {
+    return this.request('GET', `/node/${encodeURIComponent(target)}/load`);
+  }
+
+  /** GET /node/{target}/os (node:read): distribution and version. */
+  nodeOs(target: string): Promise<OsapiResponse<OsResponse>> {
+    return this.request('GET', `/node/${encodeURIComponent(target)}/os`);
+  }
+
+  /** GET /node/{target}/uptime (node:read): uptime as a duration string. */
+  nodeUptime(target: string): Promise<OsapiResponse<UptimeResponse>> {
+    return this.request('GET', `/node/${encodeURIComponent(target)}/uptime`);
+  }
+
+  /**
+   * POST /node/{target}/network/ping (network:write): each host pings an IPv4
+   * or IPv6 address (a hostname is refused with a 400).
+   * @example
+   * const { body } = await client.networkPing('group:web', '10.0.0.1');
+   * for (const r of body.results) console.log(r.hostname, r.packet_loss, r.avg_rtt);
+   */
+  networkPing(target: string, address: string): Promise<OsapiResponse<PingResponse>> {
+    return this.request('POST', `/node/${encodeURIComponent(target)}/network/ping`, { address });
+  }
+
+  /**
+   * GET /node/{target}/network/dns/{interfaceName} (network:read): DNS servers
+   * and search domains of that interface on each host.
+   * @example
+   * const { body } = await client.networkDnsGet('_all', 'eth0');
+   * for (const r of body.results) console.log(r.hostname, r.servers, r.error ?? '');
+   */
+  networkDnsGet(target: string, interfaceName: string): Promise<OsapiResponse<DnsResponse>> {
+    return this.request(
+      'GET',
+      `/node/${encodeURIComponent(target)}/network/dns/${encodeURIComponent(interfaceName)}`,
+    );
   }
 
   async request<T>(method: string, path: string, body?: unknown): Promise<OsapiResponse<T>> {

@@ -8,6 +8,15 @@ export function signingKeyPath(stateDir: string): string {
   return join(stateDir, 'signing.key');
 }
 
+/** The API's Ed25519 job-signing key pair, made on first start. */
+export function jobSigningKeyPath(stateDir: string): string {
+  return join(stateDir, 'job-signing.key');
+}
+
+export function jobPublicKeyPath(stateDir: string): string {
+  return join(stateDir, 'job-signing.pub');
+}
+
 export function defaultStoreDir(stateDir: string): string {
   return join(stateDir, 'jetstream');
 }

@@ -68,7 +68,7 @@ describe('GET /agent', () => {
   it('an agent that stops heartbeating turns NotReady', async () => {
     // A registry entry that nobody refreshes: what a dead agent leaves behind.
     const names = infraNames({ ...sys.config.nats, namespace: sys.config.agent.nats.namespace });
-    const store = await openJobStore(sys.api.nc, names, systemClock);
+    const store = await openJobStore(sys.api.nc, names, systemClock, sys.api.signer);
     const now = new Date().toISOString();
     const ghost: AgentInfoRecord = {
       hostname: 'ghost-01',

@@ -53,7 +53,8 @@ export function isDead(pid: number): boolean {
 /** The test system's buckets, opened on a given connection (the API's by default). */
 export function storeFor(sys: TestSystem, nc: NatsConnection = sys.api.nc): Promise<JobStore> {
   const names = infraNames({ ...sys.config.nats, namespace: sys.config.agent.nats.namespace });
-  return openJobStore(nc, names, systemClock);
+  // Signed like the API's own jobs: agents run nothing else.
+  return openJobStore(nc, names, systemClock, sys.api.signer);
 }
 
 /** Every key of a KV bucket matching `filter`. */

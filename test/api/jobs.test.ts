@@ -20,7 +20,7 @@ beforeAll(async () => {
   await sys.waitForAgents(['web-01', 'web-02']);
   admin = await sys.token();
   const names = infraNames({ ...sys.config.nats, namespace: sys.config.agent.nats.namespace });
-  store = await openJobStore(sys.api.nc, names, systemClock);
+  store = await openJobStore(sys.api.nc, names, systemClock, sys.api.signer);
   dir = mkdtempSync(join(tmpdir(), 'osapi-jobs-'));
 });
 afterAll(async () => {

@@ -6,7 +6,13 @@ import type { JobRouteDeps } from '../../src/api/job/routes.js';
 import { type ApiServerDeps, registerRoutes } from '../../src/api/server.js';
 
 // The only routes anyone may call without a token.
-const OPEN = ['GET /health', 'GET /health/ready', 'GET /version'];
+const OPEN = [
+  'GET /health',
+  'GET /health/ready',
+  'GET /version',
+  'GET /metrics',
+  'GET /openapi.json',
+];
 
 function routeTable() {
   const app = Fastify();
@@ -23,6 +29,8 @@ function routeTable() {
     dispatch: {} as DispatchDeps,
     jobs: {} as JobRouteDeps,
     audit: {} as ApiServerDeps['audit'],
+    health: {} as ApiServerDeps['health'],
+    metrics: {} as ApiServerDeps['metrics'],
   });
   return { app, routes };
 }
@@ -45,6 +53,15 @@ describe('every route declares its permission', () => {
         { route: 'GET /agent/:hostname', permission: 'agent:read' },
         { route: 'POST /node/:hostname/command/exec', permission: 'command:execute' },
         { route: 'POST /node/:hostname/command/shell', permission: 'command:execute' },
+        { route: 'GET /node/:hostname', permission: 'node:read' },
+        { route: 'GET /node/:hostname/hostname', permission: 'node:read' },
+        { route: 'GET /node/:hostname/disk', permission: 'node:read' },
+        { route: 'GET /node/:hostname/memory', permission: 'node:read' },
+        { route: 'GET /node/:hostname/load', permission: 'node:read' },
+        { route: 'GET /node/:hostname/os', permission: 'node:read' },
+        { route: 'GET /node/:hostname/uptime', permission: 'node:read' },
+        { route: 'POST /node/:hostname/network/ping', permission: 'network:write' },
+        { route: 'GET /node/:hostname/network/dns/:interfaceName', permission: 'network:read' },
         { route: 'POST /job', permission: 'job:write' },
         { route: 'GET /job', permission: 'job:read' },
         { route: 'GET /job/status', permission: 'job:read' },
@@ -54,6 +71,7 @@ describe('every route declares its permission', () => {
         { route: 'GET /audit', permission: 'audit:read' },
         { route: 'GET /audit/export', permission: 'audit:read' },
         { route: 'GET /audit/:id', permission: 'audit:read' },
+        { route: 'GET /health/status', permission: 'health:read' },
       ].sort(byRoute),
     );
   });

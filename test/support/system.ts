@@ -9,6 +9,8 @@ import { type ApiProcess, startApiServer } from '../../src/api/start.js';
 import { signToken } from '../../src/auth/index.js';
 import { type Config, loadConfig } from '../../src/config/index.js';
 import { systemClock } from '../../src/job/clock.js';
+import type { Logger } from '../../src/log/logger.js';
+import { serverAuthFromConfig } from '../../src/nats/server-config.js';
 import { silentLogger, startTestNats, type TestNats } from './nats.js';
 
 export interface TestSystem {
@@ -35,10 +37,14 @@ export interface TestSystemOptions {
   /** Dotted config overrides, e.g. { 'agent.max_jobs': 2 }. */
   overrides?: Record<string, unknown>;
   resultMarginMs?: number;
+  /** Start nats-server with the users the config's auth sections describe (set them in overrides). */
+  natsAuth?: boolean;
+  /** Logger for the server, the API and the agents (default: silent). */
+  logger?: Logger;
 }
 
 export async function startTestSystem(opts: TestSystemOptions = {}): Promise<TestSystem> {
-  const nats = await startTestNats();
+  const logger = opts.logger ?? silentLogger;
   const stateDir = mkdtempSync(join(tmpdir(), 'osapi-state-'));
   const signingKey = `test-key-${crypto.randomUUID()}`;
   const namespace = `t${crypto.randomUUID().slice(0, 8)}`;
@@ -57,13 +63,17 @@ export async function startTestSystem(opts: TestSystemOptions = {}): Promise<Tes
       ...opts.overrides,
     },
   }).config;
+  const nats = await startTestNats(
+    opts.natsAuth ? await serverAuthFromConfig(config) : null,
+    logger,
+  );
   const servers = [nats.url];
   let api: ApiProcess;
   try {
     api = await startApiServer({
       config,
       signingKey,
-      logger: silentLogger,
+      logger,
       clock: systemClock,
       natsServers: servers,
       // Above the runner's 2 s kill grace, so a timed-out command still answers.
@@ -89,7 +99,7 @@ export async function startTestSystem(opts: TestSystemOptions = {}): Promise<Tes
       };
       const a = await startAgentProcess({
         config: agentConfig,
-        logger: silentLogger,
+        logger,
         clock: systemClock,
         natsServers: servers,
       });
@@ -119,6 +129,7 @@ export async function startTestSystem(opts: TestSystemOptions = {}): Promise<Tes
         roles,
         ...(permissions ? { permissions } : {}),
         signingKey,
+        customRoles: config.api.server.security.roles,
       });
     },
     async stop() {

@@ -2,6 +2,8 @@
 // command:execute). The API never runs the command: it publishes a job and
 // returns one result per agent that answered, plus the agents that did not.
 import type { FastifyInstance } from 'fastify';
+import { Compile } from 'typebox/compile';
+import { type CommandPolicy, checkCommand, commandLine } from '../../auth/command-policy.js';
 import {
   type CommandJobData,
   commandJobData,
@@ -9,6 +11,7 @@ import {
   type OperationType,
   type ShellRequest,
 } from '../../job/operations.js';
+import { CommandResult } from '../../job/records.js';
 import { parseTarget, TargetError } from '../../job/target.js';
 import { type DispatchDeps, type DispatchResult, dispatchJob } from '../dispatch.js';
 import { ApiError } from '../errors.js';
@@ -41,11 +44,14 @@ export function registerCommandRoutes(app: FastifyInstance, deps: DispatchDeps):
           throw err;
         }
         const data = commandJobData(req.body);
+        const policy = req.user?.commandPolicy ?? null;
+        enforceCommandPolicy(policy, type, data);
         const result = await dispatchJob(deps, {
           type,
           data,
           target,
           createdBy: req.user?.subject ?? 'unknown',
+          commandPolicy: policy,
           timeoutMs: data.timeout * 1000,
         });
         const answer = commandAnswer(result, data);
@@ -63,19 +69,25 @@ export function registerCommandRoutes(app: FastifyInstance, deps: DispatchDeps):
   route('/node/:hostname/command/shell', 'command.shell.execute', ShellSchema);
 }
 
+const isCommandResult = Compile(CommandResult);
+
 function commandAnswer(r: DispatchResult, data: CommandJobData): CommandResponse {
-  const results: CommandResponse['results'] = r.responses.map((resp) => ({
-    hostname: resp.hostname,
-    stdout: resp.data?.stdout ?? '',
-    stderr: resp.data?.stderr ?? '',
-    exit_code: resp.data?.exit_code ?? -1,
-    duration_ms: resp.data?.duration_ms ?? 0,
-    changed: resp.data?.changed ?? false,
-    ...(resp.error !== undefined ? { error: resp.error } : {}),
-    status: resp.status,
-    stdout_truncated: resp.data?.stdout_truncated ?? false,
-    stderr_truncated: resp.data?.stderr_truncated ?? false,
-  }));
+  const results: CommandResponse['results'] = r.responses.map((resp) => {
+    // A response's data is checked against the command result schema before use.
+    const data = isCommandResult.Check(resp.data) ? resp.data : null;
+    return {
+      hostname: resp.hostname,
+      stdout: data?.stdout ?? '',
+      stderr: data?.stderr ?? '',
+      exit_code: data?.exit_code ?? -1,
+      duration_ms: data?.duration_ms ?? 0,
+      changed: data?.changed ?? false,
+      ...(resp.error !== undefined ? { error: resp.error } : {}),
+      status: resp.status,
+      stdout_truncated: data?.stdout_truncated ?? false,
+      stderr_truncated: data?.stderr_truncated ?? false,
+    };
+  });
   for (const hostname of r.missing) {
     results.push({
       hostname,
@@ -91,4 +103,19 @@ function commandAnswer(r: DispatchResult, data: CommandJobData): CommandResponse
     });
   }
   return { job_id: r.jobId, results };
+}
+
+/** 403 naming the rule when the token's roles may not run this command. */
+export function enforceCommandPolicy(
+  policy: CommandPolicy,
+  type: OperationType,
+  data: CommandJobData,
+): void {
+  const mode = type === 'command.exec.execute' ? 'exec' : 'shell';
+  const refusal = checkCommand(
+    policy,
+    mode,
+    mode === 'exec' ? commandLine(data.command, data.args) : data.command,
+  );
+  if (refusal) throw new ApiError('forbidden', refusal, { command_policy: policy });
 }

@@ -6,7 +6,9 @@ import type { FastifyInstance } from 'fastify';
 import { Compile } from 'typebox/compile';
 import { formatDuration } from '../../config/duration.js';
 import type { JobEntry, JobsView } from '../../job/jobs-view.js';
+import { isNodeOperation, type NodeOperationType } from '../../job/node-operations.js';
 import {
+  type CommandJobData,
   commandJobData,
   ExecRequest,
   type OperationType,
@@ -22,7 +24,10 @@ import {
   readResponses,
 } from '../../job/store.js';
 import { parseTarget, type Target, TargetError } from '../../job/target.js';
+import type { AuthUser } from '../auth.js';
+import { enforceCommandPolicy } from '../command/routes.js';
 import { ApiError } from '../errors.js';
+import { nodeOperationData } from '../node/validate.js';
 import {
   CreateJobBody,
   JobCreated,
@@ -43,13 +48,14 @@ export interface JobRouteDeps {
   startWithinMs: number;
 }
 
-const checkers: Record<OperationType, ReturnType<typeof Compile>> = {
+const checkers: Record<Exclude<OperationType, NodeOperationType>, ReturnType<typeof Compile>> = {
   'command.exec.execute': Compile(ExecRequest),
   'command.shell.execute': Compile(ShellRequest),
 };
 
 /** Validates an operation's data as the matching command route validates its body. */
 function operationData(type: OperationType, data: unknown): unknown {
+  if (isNodeOperation(type)) return nodeOperationData(type, data, 'operation.data');
   const check = checkers[type];
   if (!check.Check(data)) {
     const details = [...check.Errors(data)].slice(0, 10).map((e) => {
@@ -141,9 +147,15 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobRouteDeps): voi
     return entry;
   };
 
-  const create = async (type: OperationType, data: unknown, to: Target, who: string) => {
+  const create = async (type: OperationType, data: unknown, to: Target, user?: AuthUser) => {
     const single = to.kind === 'any' || to.kind === 'host';
+    const policy = user?.commandPolicy ?? null;
+    const isCommand = type === 'command.exec.execute' || type === 'command.shell.execute';
+    // Jobs made here obey the same command policy as the command routes.
+    if (isCommand) enforceCommandPolicy(policy, type, data as CommandJobData);
+    const who = user?.subject ?? 'unknown';
     const job = await publishJob(deps.store, {
+      ...(isCommand && policy ? { commandPolicy: policy } : {}),
       type,
       data,
       target: to,
@@ -170,7 +182,7 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobRouteDeps): voi
       const to = target(req.body.target_hostname, 'target_hostname');
       const type = req.body.operation.type;
       const data = operationData(type, req.body.operation.data);
-      return reply.code(201).send(await create(type, data, to, req.user?.subject ?? 'unknown'));
+      return reply.code(201).send(await create(type, data, to, req.user));
     },
   );
 
@@ -251,7 +263,7 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobRouteDeps): voi
       const to = target(raw, 'target_hostname');
       const type = old.operation.type;
       // The stored data was validated when the job was made; it is reused as is.
-      const created = await create(type, old.operation.data, to, req.user?.subject ?? 'unknown');
+      const created = await create(type, old.operation.data, to, req.user);
       await appendStatus(deps.store, old.id, 'retried', '_api', {
         message: `retried as job ${created.job_id} for ${raw}`,
       });

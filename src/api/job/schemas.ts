@@ -22,7 +22,22 @@ export const CreateJobBody = Type.Object(
     operation: JobOperation,
     target_hostname: Type.String({ description: '_any, _all, a hostname or key:value.' }),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    examples: [
+      {
+        operation: { type: 'command.shell.execute', data: { command: 'uptime' } },
+        target_hostname: '_all',
+      },
+      {
+        operation: {
+          type: 'command.exec.execute',
+          data: { command: 'systemctl', args: ['is-active', 'nginx'], timeout: 10 },
+        },
+        target_hostname: 'group:web',
+      },
+    ],
+  },
 );
 export type CreateJobBody = Static<typeof CreateJobBody>;
 

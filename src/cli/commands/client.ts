@@ -10,7 +10,9 @@ import { parseArgsList } from '../args.js';
 import { type CommandContext, ExitError, printJson, say, UsageError } from '../context.js';
 import { agentTable, commandTable } from '../output.js';
 import { registerAuditCommands } from './audit.js';
+import { registerHealthCommands } from './health.js';
 import { registerJobCommands } from './job.js';
+import { registerNodeCommands } from './node.js';
 
 function parseTimeout(v: string): number {
   if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > TIMEOUT_MAX_S) {
@@ -48,19 +50,7 @@ export function registerClientCommands(program: Command): void {
     .description('Call the OSAPI API.')
     .option('--url <url>', 'API base URL (overrides api.client.url)');
 
-  client
-    .command('health')
-    .description('Liveness of the API server (GET /health); `ready` for readiness.')
-    .argument('[which]', 'ready: GET /health/ready')
-    .action(async (which: string | undefined, _opts: unknown, cmd: Command) => {
-      if (which !== undefined && which !== 'ready') {
-        throw new UsageError(`unknown health check "${which}": expected nothing or "ready"`);
-      }
-      const { ctx, client: api } = clientFor(cmd);
-      const { body } = which === 'ready' ? await api.ready() : await api.health();
-      if (ctx.json) printJson(body);
-      else process.stdout.write(`Status: ${body.status}\n`);
-    });
+  registerHealthCommands(client);
 
   registerJobCommands(client);
   registerAuditCommands(client);
@@ -92,11 +82,9 @@ export function registerClientCommands(program: Command): void {
       else process.stdout.write(agentTable([body]));
     });
 
-  const command = client
-    .command('node')
-    .description('Operations on managed hosts.')
-    .command('command')
-    .description('Run commands on hosts.');
+  const node = client.command('node').description('Operations on managed hosts.');
+  const command = node.command('command').description('Run commands on hosts.');
+  registerNodeCommands(node);
 
   const common = (c: Command) =>
     c

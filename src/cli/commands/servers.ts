@@ -8,7 +8,9 @@ import type { Config } from '../../config/index.js';
 import { systemClock } from '../../job/clock.js';
 import { connectNats } from '../../nats/connection.js';
 import { ensureLayout } from '../../nats/layout.js';
+import { withLocalNatsCredentials } from '../../nats/local-credentials.js';
 import { describeExit, type NatsServerHandle, startNatsServer } from '../../nats/server.js';
+import { serverAuthFromConfig } from '../../nats/server-config.js';
 import {
   defaultStoreDir,
   removeLocalClient,
@@ -25,6 +27,7 @@ import {
   say,
 } from '../context.js';
 import { runUntilStopped, type Stoppable, shutdownSignal } from '../lifecycle.js';
+import { registerNkeyCommand } from './nkey.js';
 
 // Loaded on demand: an agent process need not carry the HTTP server, nor a
 // CLI call the agent, which keeps each process's memory to what it runs.
@@ -49,11 +52,15 @@ function storeDir(ctx: CommandContext): string {
 
 async function startSupervisedNats(ctx: CommandContext): Promise<NatsServerHandle> {
   const s = ctx.config.nats.server;
+  // The clients started after the server (API, agent, layout) read ctx.config,
+  // so they get the generated quick-start passwords too.
+  ctx.config = withLocalNatsCredentials(ctx.config);
   return startNatsServer({
     host: s.host,
     port: s.port,
     storeDir: storeDir(ctx),
     logger: ctx.logger,
+    auth: await serverAuthFromConfig(ctx.config),
   });
 }
 
@@ -165,6 +172,7 @@ export function registerServerCommands(program: Command): void {
     });
 
   const nats = program.command('nats').description('The NATS server.');
+  registerNkeyCommand(nats);
   nats
     .command('server')
     .description('The NATS server.')
