@@ -4,17 +4,9 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { clientFor } from '../api-client.js';
-import { printJson, say, UsageError } from '../context.js';
+import { printJson, say } from '../context.js';
+import { intFlag } from '../flags.js';
 import { auditTable } from '../output.js';
-
-function intFlag(flag: string, min: number, max: number) {
-  return (v: string): number => {
-    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
-      throw new UsageError(`${flag}: expected an integer ${min}..${max}, got "${v}"`);
-    }
-    return Number(v);
-  };
-}
 
 export function registerAuditCommands(client: Command): void {
   const audit = client.command('audit').description('The audit trail of API requests.');
@@ -23,7 +15,7 @@ export function registerAuditCommands(client: Command): void {
     .command('list')
     .description('Entries, newest first (GET /audit).')
     .option('--limit <n>', 'how many (1..100, default 20)', intFlag('--limit', 1, 100))
-    .option('--offset <n>', 'skip this many', intFlag('--offset', 0, Number.MAX_SAFE_INTEGER))
+    .option('--offset <n>', 'skip this many', intFlag('--offset', 0))
     .action(async (opts: { limit?: number; offset?: number }, cmd: Command) => {
       const { ctx, client: api } = clientFor(cmd);
       const { body } = await api.auditList(opts);

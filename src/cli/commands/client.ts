@@ -8,18 +8,12 @@ import type { CommandResponse } from '../../sdk/client.js';
 import { clientFor } from '../api-client.js';
 import { parseArgsList } from '../args.js';
 import { type CommandContext, ExitError, printJson, say, UsageError } from '../context.js';
+import { intFlag } from '../flags.js';
 import { agentTable, commandTable } from '../output.js';
 import { registerAuditCommands } from './audit.js';
 import { registerHealthCommands } from './health.js';
 import { registerJobCommands } from './job.js';
 import { registerNodeCommands } from './node.js';
-
-function parseTimeout(v: string): number {
-  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > TIMEOUT_MAX_S) {
-    throw new UsageError(`--timeout: expected whole seconds 1..${TIMEOUT_MAX_S}, got "${v}"`);
-  }
-  return Number(v);
-}
 
 async function confirmAll(what: string, yes: boolean | undefined): Promise<void> {
   if (yes) return;
@@ -93,7 +87,7 @@ export function registerClientCommands(program: Command): void {
       .option(
         '--timeout <seconds>',
         'seconds before the command is killed (1..300, default 30)',
-        parseTimeout,
+        intFlag('--timeout', 1, TIMEOUT_MAX_S),
       )
       .option(
         '-T, --target <target>',

@@ -1,10 +1,10 @@
 // `osapi client job …`: create, run, list, inspect, delete and retry jobs.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { parseDuration } from '../../config/index.js';
 import type { JobDetail, JobOperation } from '../../sdk/client.js';
 import { clientFor } from '../api-client.js';
 import { ExitError, printJson, say, UsageError } from '../context.js';
+import { durationFlag, intFlag } from '../flags.js';
 import { jobDetailText, jobListTable } from '../output.js';
 
 function readJobFile(path: string): JobOperation {
@@ -34,29 +34,6 @@ function readJobFile(path: string): JobOperation {
   }
   // The API validates type and data; its answer names what is wrong.
   return body as JobOperation;
-}
-
-/** Seconds ("30") or a duration ("500ms", "2m"). */
-function durationFlag(flag: string) {
-  return (v: string): number => {
-    try {
-      const ms = /^\d+$/.test(v) ? Number(v) * 1000 : parseDuration(v);
-      if (ms <= 0) throw new Error('must be more than zero');
-      return ms;
-    } catch (err) {
-      throw new UsageError(
-        `${flag}: expected seconds or a duration like 500ms or 2m, got "${v}" (${(err as Error).message})`,
-      );
-    }
-  };
-}
-
-function intFlag(flag: string, min: number) {
-  return (v: string): number => {
-    if (!/^\d+$/.test(v) || Number(v) < min)
-      throw new UsageError(`${flag}: expected an integer >= ${min}, got "${v}"`);
-    return Number(v);
-  };
 }
 
 const FINAL = new Set(['completed', 'failed', 'partial_failure']);
@@ -128,7 +105,7 @@ export function registerJobCommands(client: Command): void {
     .command('list')
     .description('Jobs, newest first (GET /job).')
     .option('--status <status>', 'submitted, processing, completed, failed or partial_failure')
-    .option('--limit <n>', 'how many (1..100, default 20)', intFlag('--limit', 1))
+    .option('--limit <n>', 'how many (1..100, default 20)', intFlag('--limit', 1, 100))
     .option('--offset <n>', 'skip this many', intFlag('--offset', 0))
     .action(async (opts: { status?: string; limit?: number; offset?: number }, cmd: Command) => {
       const { ctx, client: api } = clientFor(cmd);
