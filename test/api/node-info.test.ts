@@ -182,7 +182,13 @@ describe('targets and permissions', () => {
 
   it('the job is recorded as a query operation like any other', async () => {
     const body = await get('/node/ni-01/os');
-    const job = await request(sys, 'GET', `/job/${body.job_id}`, undefined, token);
+    // The API answers once the result is stored; the job's `completed` event
+    // reaches its jobs view a moment later, so read until it has (bounded).
+    let job = await request(sys, 'GET', `/job/${body.job_id}`, undefined, token);
+    for (let i = 0; i < 100 && job.body.status !== 'completed'; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      job = await request(sys, 'GET', `/job/${body.job_id}`, undefined, token);
+    }
     expect(job.status).toBe(200);
     expect(job.body.operation).toEqual({ type: 'node.os.get', data: {} });
     expect(job.body.status).toBe('completed');
