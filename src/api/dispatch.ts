@@ -2,6 +2,7 @@
 // reach, publish the job, and wait until every one of them has answered (or
 // the first one, for `_any` and a host), never a fixed quiet period. At the
 // deadline it answers with what it has and names the agents that did not.
+// `submitJob` is the same without the wait, for `?async=true`.
 
 import type { CommandPolicy } from '../auth/command-policy.js';
 import type { Clock } from '../job/clock.js';
@@ -53,22 +54,74 @@ export interface DispatchResult {
   waitedMs: number;
 }
 
-export async function dispatchJob(
-  deps: DispatchDeps,
-  req: DispatchRequest,
-): Promise<DispatchResult> {
-  const matching = deps.registry.matching(req.target);
+/** Who a job for this target goes to, worked out once for both the waiting and the async path. */
+interface Plan {
+  /** `_any` and a hostname: the first answer completes the job. */
+  single: boolean;
+  /** Broadcasts only: every agent expected to answer, stored in the job record. */
+  expected: string[];
+  /** Hostnames of the Ready agents the target matched. */
+  matching: string[];
+}
+
+/** Throws the 404 `no_matching_agent` when no Ready agent matches: nothing is published then. */
+function plan(deps: DispatchDeps, target: Target): Plan {
+  const matching = deps.registry.matching(target);
   if (matching.length === 0) {
     const known = deps.registry.agents();
     const ready = known.filter((a) => a.ready).length;
     throw new ApiError(
       'no_matching_agent',
-      `no Ready agent matches target ${formatTarget(req.target)} (${ready} Ready of ${known.length} registered); nothing was run`,
-      { target: formatTarget(req.target), agents_ready: ready, agents_registered: known.length },
+      `no Ready agent matches target ${formatTarget(target)} (${ready} Ready of ${known.length} registered); nothing was run`,
+      { target: formatTarget(target), agents_ready: ready, agents_registered: known.length },
     );
   }
-  const single = req.target.kind === 'any' || req.target.kind === 'host';
-  const expected = single ? [] : matching.map((a) => a.info.hostname);
+  const single = target.kind === 'any' || target.kind === 'host';
+  const hostnames = matching.map((a) => a.info.hostname);
+  return { single, expected: single ? [] : hostnames, matching: hostnames };
+}
+
+function publish(deps: DispatchDeps, req: DispatchRequest, p: Plan, jobId: string) {
+  return publishJob(deps.store, {
+    id: jobId,
+    type: req.type,
+    data: req.data,
+    target: req.target,
+    createdBy: req.createdBy,
+    startWithinMs: deps.startWithinMs,
+    ...(p.single ? {} : { expectedHosts: p.expected }),
+    ...(req.commandPolicy ? { commandPolicy: req.commandPolicy } : {}),
+  });
+}
+
+export interface SubmittedJob {
+  jobId: string;
+  /**
+   * The agents the job went to: every matching agent for a broadcast, the host
+   * for a hostname, and none for `_any` (whichever Ready agent takes it first
+   * runs it; GET /job/{id} names it).
+   */
+  expectedHosts: string[];
+}
+
+/**
+ * Publishes the job and returns without waiting for any agent (`?async=true`):
+ * the answers land in the job's record, read through GET /job/{id}.
+ */
+export async function submitJob(deps: DispatchDeps, req: DispatchRequest): Promise<SubmittedJob> {
+  const p = plan(deps, req.target);
+  const jobId = newTimeOrderedId(deps.clock.now().getTime());
+  await publish(deps, req, p, jobId);
+  const expectedHosts = req.target.kind === 'any' ? [] : p.matching;
+  return { jobId, expectedHosts: [...expectedHosts].sort() };
+}
+
+export async function dispatchJob(
+  deps: DispatchDeps,
+  req: DispatchRequest,
+): Promise<DispatchResult> {
+  const p = plan(deps, req.target);
+  const { single, expected } = p;
   const got = new Map<string, JobResponse>();
   const started = deps.clock.now().getTime();
 
@@ -85,16 +138,7 @@ export async function dispatchJob(
     if (complete()) resolveDone();
   });
   try {
-    await publishJob(deps.store, {
-      id: jobId,
-      type: req.type,
-      data: req.data,
-      target: req.target,
-      createdBy: req.createdBy,
-      startWithinMs: deps.startWithinMs,
-      ...(single ? {} : { expectedHosts: expected }),
-      ...(req.commandPolicy ? { commandPolicy: req.commandPolicy } : {}),
-    });
+    await publish(deps, req, p, jobId);
     const waitMs = req.timeoutMs + deps.marginMs;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([

@@ -11,6 +11,20 @@ export const TargetParams = Type.Object({
   }),
 });
 
+/** Unknown query parameters are refused, like unknown body fields. */
+export const CommandQuery = Type.Object(
+  {
+    async: Type.Optional(
+      Type.Boolean({
+        description:
+          'true: answer 202 with the job id at once, without waiting for agents; read the results with GET /job/{id}.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type CommandQuery = Static<typeof CommandQuery>;
+
 export const CommandResultItem = Type.Object({
   hostname: Type.String(),
   stdout: Type.String(),
@@ -33,5 +47,15 @@ export type CommandResultItem = Static<typeof CommandResultItem>;
 export const CommandResponse = Type.Object({
   job_id: Type.String({ format: 'uuid' }),
   results: Type.Array(CommandResultItem),
+  /**
+   * Ours, only with `?async=true` (where `results` is empty): the agents the
+   * job went to, so a client knows whose answers to wait for in GET /job/{id}.
+   */
+  expected_hosts: Type.Optional(
+    Type.Array(Type.String(), {
+      description:
+        'Only with ?async=true: the agents the job went to (empty for _any: whichever agent takes it).',
+    }),
+  ),
 });
 export type CommandResponse = Static<typeof CommandResponse>;

@@ -1,0 +1,136 @@
+// `osapi client node command exec|shell` with --group and --async, end to end
+// against one `osapi start` child (one agent: grouping of several hosts is
+// tested in group-output.test.ts).
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import {
+  childEnv,
+  cleanup,
+  type RunResult,
+  runOsapi,
+  type StartedOsapi,
+  startOsapi,
+  tempDir,
+} from './helpers.js';
+
+const CMD = ['client', 'node', 'command'];
+const JOB_LINE = /^Job ID: ([0-9a-f-]{36})$/;
+
+let sys: StartedOsapi;
+let host: string;
+
+beforeAll(async () => {
+  sys = await startOsapi(tempDir('osapi-cli-group-'));
+  host = sys.ready.hostname;
+}, 30_000);
+
+afterAll(cleanup, 30_000);
+
+function osapi(args: string[]): Promise<RunResult> {
+  return runOsapi(args, { env: childEnv(sys.stateDir) });
+}
+
+describe.concurrent('--group and the summary line', () => {
+  test('-T _all --yes --group prints one block headed by the host, then the summary', async () => {
+    const r = await osapi([
+      ...CMD,
+      'shell',
+      '--command',
+      'echo hi; echo warn >&2',
+      '-T',
+      '_all',
+      '--yes',
+      '--group',
+    ]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines[0]).toMatch(JOB_LINE);
+    const head = `${host} (1 host)`;
+    const rule = '-'.repeat(Math.max(head.length, 16));
+    expect(r.stdout).toContain(`\n${rule}\n${head}\n${rule}\nhi\n[stderr]\nwarn\n[exit 0]\n`);
+    expect(lines.at(-2)).toBe('1 ok');
+    expect(lines.at(-1)).toBe('');
+    expect(r.stdout).not.toContain('HOSTNAME'); // no table with --group
+  });
+
+  test('the table output ends with the summary too, naming a non-zero exit', async () => {
+    const r = await osapi([...CMD, 'exec', '--command', 'sh', '--args', '-c,exit 3']);
+    // A non-zero exit is a result: the CLI still exits 0.
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('HOSTNAME');
+    expect(r.stdout.trimEnd().split('\n').at(-1)).toBe(`0 ok, 1 failed: ${host} (exit 3)`);
+  });
+
+  test('an error is named by its kind in the summary, and the CLI exits 1', async () => {
+    const r = await osapi([...CMD, 'exec', '--command', 'no-such-program-xyz', '--group']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('[error: program not found');
+    expect(r.stdout.trimEnd().split('\n').at(-1)).toBe(`0 ok, 1 failed: ${host} (not found)`);
+  });
+
+  test('-j prints the JSON body only, with no summary', async () => {
+    const r = await osapi([...CMD, 'shell', '--command', 'echo hi', '--group', '-j']);
+    expect(r.code).toBe(0);
+    const body = JSON.parse(r.stdout);
+    expect(body.results[0]).toMatchObject({ hostname: host, stdout: 'hi\n' });
+    expect(r.stdout).not.toContain('1 ok');
+  });
+});
+
+describe.concurrent('--async', () => {
+  test('prints the Job ID at once and exits 0; the job then completes', async () => {
+    const r = await osapi([
+      ...CMD,
+      'shell',
+      '--command',
+      'echo later',
+      '-T',
+      '_all',
+      '-y',
+      '--async',
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Job ID: [0-9a-f-]{36}\n$/);
+    expect(r.stderr).toContain(`Sent to ${host}`);
+    const id = JOB_LINE.exec(r.stdout.trim())?.[1] ?? '';
+
+    let detail: { status: string; responses: Record<string, { data: { stdout: string } }> } = {
+      status: '',
+      responses: {},
+    };
+    let last: RunResult | undefined;
+    // Each `job get` is a process: poll them one after another, bounded.
+    const end = Date.now() + 10_000;
+    while (detail.status !== 'completed' && Date.now() < end) {
+      last = await osapi(['client', 'job', 'get', '--job-id', id, '-j']);
+      if (last.code === 0) detail = JSON.parse(last.stdout);
+    }
+    expect(detail.status, last?.stderr).toBe('completed');
+    expect(detail.responses[host]?.data.stdout).toBe('later\n');
+  });
+
+  test('-j prints the 202 body: no results yet, the hosts it went to', async () => {
+    const r = await osapi([
+      ...CMD,
+      'exec',
+      '--command',
+      'true',
+      '-T',
+      '_all',
+      '-y',
+      '--async',
+      '-j',
+    ]);
+    expect(r.code).toBe(0);
+    const body = JSON.parse(r.stdout);
+    expect(body).toMatchObject({ results: [], expected_hosts: [host] });
+    expect(body.job_id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  test('--async with --group is a usage error', async () => {
+    const r = await osapi([...CMD, 'exec', '--command', 'true', '--async', '--group']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--group');
+    expect(r.stdout).toBe('');
+  });
+});
