@@ -1,7 +1,13 @@
 // Tables for people of the node information and network answers: sizes in
 // KiB/MiB/GiB with percentages, errors in their own column (--json has all).
 import Table from 'cli-table3';
-import type { DnsResponse, HostnameResponse, PingResponse, StatusResponse } from '../sdk/client.js';
+import type {
+  DnsResponse,
+  DnsUpdateResponse,
+  HostnameResponse,
+  PingResponse,
+  StatusResponse,
+} from '../sdk/client.js';
 import { humanBytes, shorten } from './output.js';
 
 interface Item {
@@ -107,4 +113,17 @@ export function dnsTable(body: DnsResponse): string {
     (r.search_domains ?? []).join(', '),
   ]);
   return `Job ID: ${body.job_id}\n${t}\n`;
+}
+
+/** As the reference shows it: every host with its status and whether it changed; ERROR always there. */
+export function dnsUpdateTable(body: DnsUpdateResponse): string {
+  const t = new Table({
+    head: ['HOSTNAME', 'STATUS', 'CHANGED', 'ERROR'],
+    style: { head: [], border: [] },
+    wordWrap: false,
+  });
+  for (const r of body.results) {
+    t.push([r.hostname, r.status, String(r.changed), shorten(r.error ?? '')]);
+  }
+  return `Job ID: ${body.job_id}\n${t.toString()}\n`;
 }

@@ -16,6 +16,7 @@ export const NODE_OPERATION_TYPES = [
   'node.uptime.get',
   'network.ping.do',
   'network.dns.get',
+  'network.dns.update',
 ] as const;
 export type NodeOperationType = (typeof NODE_OPERATION_TYPES)[number];
 
@@ -24,11 +25,12 @@ export function isNodeOperation(type: string): type is NodeOperationType {
 }
 
 /**
- * Every one of them only reads the host (a ping sends packets but changes no
- * state), so all travel on `jobs.query.*`, as the reference sends them.
+ * All but the DNS update only read the host (a ping sends packets but changes
+ * no state), so they travel on `jobs.query.*`, as the reference sends them;
+ * the DNS update changes the host, so it goes on `jobs.modify.*` as commands do.
  */
-export function nodeOperationCategory(_type: NodeOperationType): 'query' {
-  return 'query';
+export function nodeOperationCategory(type: NodeOperationType): 'query' | 'modify' {
+  return type === 'network.dns.update' ? 'modify' : 'query';
 }
 
 // ---- job data ------------------------------------------------------------
@@ -59,6 +61,48 @@ export const DnsGetData = Type.Object(
 );
 export type DnsGetData = Static<typeof DnsGetData>;
 
+/** glibc reads three nameservers; resolved takes more. A cap keeps a job small. */
+export const DNS_MAX_SERVERS = 16;
+export const DNS_MAX_SEARCH_DOMAINS = 32;
+
+// Items and the interface name carry no pattern or length here: their meaning
+// is checked in nodeDataProblems, so a 400 says what is expected (an address,
+// a hostname) instead of a regular expression.
+export const DnsUpdateData = Type.Object(
+  {
+    servers: Type.Optional(
+      Type.Array(Type.String(), {
+        minItems: 1,
+        maxItems: DNS_MAX_SERVERS,
+        description: `DNS servers in order: IPv4 or IPv6 addresses (1..${DNS_MAX_SERVERS}); absent leaves the servers as they are.`,
+      }),
+    ),
+    search_domains: Type.Optional(
+      Type.Array(Type.String(), {
+        maxItems: DNS_MAX_SEARCH_DOMAINS,
+        description:
+          'Search domains in order: hostnames such as corp.example; [] clears the list; absent leaves it as it is.',
+      }),
+    ),
+    interface_name: Type.String({
+      description: 'The network interface: 1 to 15 letters or digits (eth0).',
+    }),
+  },
+  {
+    additionalProperties: false,
+    description: 'At least one of servers and search_domains.',
+    examples: [
+      {
+        servers: ['192.0.2.53', '2001:db8::53'],
+        search_domains: ['corp.example'],
+        interface_name: 'eth0',
+      },
+      { search_domains: [], interface_name: 'eth0' },
+    ],
+  },
+);
+export type DnsUpdateData = Static<typeof DnsUpdateData>;
+
 export const NODE_DATA_SCHEMAS = {
   'node.status.get': NoData,
   'node.hostname.get': NoData,
@@ -69,6 +113,7 @@ export const NODE_DATA_SCHEMAS = {
   'node.uptime.get': NoData,
   'network.ping.do': PingData,
   'network.dns.get': DnsGetData,
+  'network.dns.update': DnsUpdateData,
 } as const satisfies Record<NodeOperationType, TSchema>;
 export type NodeData<T extends NodeOperationType> = Static<(typeof NODE_DATA_SCHEMAS)[T]>;
 
@@ -91,9 +136,58 @@ export function isInterfaceName(s: string): boolean {
   return INTERFACE_NAME_RE.test(s);
 }
 
+const DNS_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+
+/** A hostname as RFC 1123 has it: dot-separated labels of letters, digits and inner '-'. */
+export function isDnsName(s: string): boolean {
+  return s.length > 0 && s.length <= 253 && s.split('.').every((l) => DNS_LABEL.test(l));
+}
+
 export const ADDRESS_EXPECTED =
   'must be an IPv4 or IPv6 address (e.g. 127.0.0.1 or ::1), not a hostname';
 export const INTERFACE_EXPECTED = 'must be 1 to 15 letters or digits (e.g. eth0)';
+export const SEARCH_DOMAIN_EXPECTED =
+  "must be a hostname: labels of letters, digits and inner '-' joined by dots (e.g. corp.example)";
+
+/** `servers.0` → `servers[0]`: the form the API's own validation messages use. */
+function fieldPath(segments: string[]): string {
+  return segments
+    .filter(Boolean)
+    .map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`))
+    .join('')
+    .replace(/^\./, '');
+}
+
+/** What the DNS update's schema cannot say: addresses, hostnames, and one list at least. */
+function dnsUpdateProblems(data: DnsUpdateData): DataProblem[] {
+  const problems: DataProblem[] = [];
+  if (!isInterfaceName(data.interface_name)) {
+    problems.push({ field: 'interface_name', message: INTERFACE_EXPECTED });
+  }
+  const list = (
+    name: 'servers' | 'search_domains',
+    ok: (s: string) => boolean,
+    expected: string,
+  ) => {
+    const first = new Map<string, number>();
+    (data[name] ?? []).forEach((v, i) => {
+      const key = v.toLowerCase();
+      if (!ok(v)) problems.push({ field: `${name}[${i}]`, message: expected });
+      else if (first.has(key)) {
+        problems.push({ field: `${name}[${i}]`, message: `repeats ${name}[${first.get(key)}]` });
+      } else first.set(key, i);
+    });
+  };
+  list('servers', isIpAddress, ADDRESS_EXPECTED);
+  list('search_domains', isDnsName, SEARCH_DOMAIN_EXPECTED);
+  if (data.servers === undefined && data.search_domains === undefined) {
+    problems.push(
+      { field: 'servers', message: 'is required when search_domains is absent' },
+      { field: 'search_domains', message: 'is required when servers is absent' },
+    );
+  }
+  return problems.slice(0, 10);
+}
 
 /**
  * Everything wrong with an operation's data, schema and meaning alike, so the
@@ -106,7 +200,7 @@ export function nodeDataProblems(type: NodeOperationType, data: unknown): DataPr
     return [...check.Errors(data)]
       .map((e) => {
         const params = e.params as Record<string, unknown>;
-        const path = e.instancePath.split('/').filter(Boolean).join('.');
+        const path = fieldPath(e.instancePath.split('/'));
         if (params.requiredProperties !== undefined) {
           return {
             field: [path, String(params.requiredProperties)].filter(Boolean).join('.'),
@@ -131,6 +225,7 @@ export function nodeDataProblems(type: NodeOperationType, data: unknown): DataPr
   if (type === 'network.ping.do' && !isIpAddress((data as PingData).address)) {
     return [{ field: 'address', message: ADDRESS_EXPECTED }];
   }
+  if (type === 'network.dns.update') return dnsUpdateProblems(data as DnsUpdateData);
   return [];
 }
 
@@ -196,6 +291,14 @@ export const DnsResult = Type.Object({
   /** Where it was read: `systemd-resolved` or the resolv.conf path. */
   source: Type.String(),
 });
+export const DnsUpdateResult = Type.Object({
+  changed: Type.Boolean({
+    description: 'False when the configuration already was that: nothing was written.',
+  }),
+  source: Type.String({
+    description: 'Where it was written: `systemd-resolved` or the resolv.conf path.',
+  }),
+});
 
 export const NODE_RESULT_SCHEMAS = {
   'node.status.get': StatusResult,
@@ -207,6 +310,7 @@ export const NODE_RESULT_SCHEMAS = {
   'node.uptime.get': UptimeResult,
   'network.ping.do': PingResult,
   'network.dns.get': DnsResult,
+  'network.dns.update': DnsUpdateResult,
 } as const satisfies Record<NodeOperationType, TSchema>;
 
 export type NodeResult<T extends NodeOperationType> = Static<(typeof NODE_RESULT_SCHEMAS)[T]>;

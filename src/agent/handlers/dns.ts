@@ -8,10 +8,10 @@ import { nodeHandler } from './checked.js';
 
 export const DEFAULT_RESOLV_CONF = '/etc/resolv.conf';
 /** systemd-resolved keeps its state here while it runs. */
-const RESOLVED_RUN_DIR = '/run/systemd/resolve';
+export const RESOLVED_RUN_DIR = '/run/systemd/resolve';
 const SYS_NET = '/sys/class/net';
 
-type DnsConfig = Omit<NodeResult<'network.dns.get'>, 'source'>;
+export type DnsConfig = Omit<NodeResult<'network.dns.get'>, 'source'>;
 
 /**
  * `nameserver` lines in order; the last `search` or `domain` line gives the
@@ -41,7 +41,7 @@ export function parseResolvectlLine(text: string): string[] {
     .filter(Boolean);
 }
 
-async function exists(path: string): Promise<boolean> {
+export async function exists(path: string): Promise<boolean> {
   return access(path).then(
     () => true,
     () => false,
@@ -49,14 +49,14 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** Null when the interface exists (or this host has no /sys to tell), else why not. */
-async function unknownInterface(name: string): Promise<string | null> {
+export async function unknownInterface(name: string): Promise<string | null> {
   if (!(await exists(SYS_NET))) return null;
   if (await exists(`${SYS_NET}/${name}`)) return null;
   const names = await readdir(SYS_NET).catch(() => []);
   return `unknown interface "${name}": this host has ${names.length ? names.sort().join(', ') : 'no interfaces'}`;
 }
 
-async function resolvectl(
+export async function resolvectl(
   args: string[],
   signal: AbortSignal,
 ): Promise<{ ok: true; words: string[] } | { ok: false; error: string } | null> {

@@ -4,6 +4,7 @@ import type { OperationType } from '../../job/operations.js';
 import { execHandler, shellHandler } from './command.js';
 import { diskHandler } from './disk.js';
 import { dnsHandler } from './dns.js';
+import { dnsUpdateHandler } from './dns-update.js';
 import {
   hostnameHandler,
   loadHandler,
@@ -30,6 +31,7 @@ const HANDLERS: Record<OperationType, JobHandler> = {
   'node.uptime.get': uptimeHandler,
   'network.ping.do': pingHandler,
   'network.dns.get': dnsHandler,
+  'network.dns.update': dnsUpdateHandler,
 };
 
 /** Runs a job's operation on this host; an unknown type is a failed result, never a throw. */

@@ -1,7 +1,8 @@
 // The node information routes (node:read) and the network routes
-// (network:read, network:write) of issue 9. Like the command routes, they
-// never touch the host: each publishes a job, waits through dispatchJob for
-// every agent the target reaches, and answers one item per agent.
+// (network:read, network:write) of issue 9; the DNS update is in
+// dns-update.ts. Like the command routes, they never touch the host: each
+// publishes a job, waits through dispatchJob for every agent the target
+// reaches, and answers one item per agent.
 import type { FastifyInstance, FastifySchema } from 'fastify';
 import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
@@ -15,6 +16,7 @@ import {
 import { parseTarget, type Target, TargetError } from '../../job/target.js';
 import { type DispatchDeps, type DispatchResult, dispatchJob } from '../dispatch.js';
 import { ApiError } from '../errors.js';
+import { registerDnsUpdateRoute } from './dns-update.js';
 import {
   DiskResponse,
   DnsParams,
@@ -172,4 +174,6 @@ export function registerNodeRoutes(app: FastifyInstance, deps: DispatchDeps): vo
       );
     },
   );
+
+  registerDnsUpdateRoute(app, run);
 }

@@ -1,16 +1,36 @@
 // `osapi client node status|hostname` and `osapi client node network ping|dns
-// get`: node information and network operations through the SDK, shown as
-// tables for people or, with -j, as the API's body.
+// get|dns update`: node information and network operations through the SDK,
+// shown as tables for people or, with -j, as the API's body.
 import type { Command } from 'commander';
-import { INTERFACE_EXPECTED, isInterfaceName, isIpAddress } from '../../job/node-operations.js';
+import {
+  INTERFACE_EXPECTED,
+  isDnsName,
+  isInterfaceName,
+  isIpAddress,
+} from '../../job/node-operations.js';
 import { clientFor } from '../api-client.js';
+import { confirmChangeOnAll } from '../confirm.js';
 import { type CommandContext, ExitError, printJson, UsageError } from '../context.js';
-import { dnsTable, hostnameTable, pingTable, statusTables } from '../node-output.js';
+import {
+  dnsTable,
+  dnsUpdateTable,
+  hostnameTable,
+  pingTable,
+  statusTables,
+} from '../node-output.js';
 
 const TARGET_HELP = 'target: _any, _all, a hostname or a label key:value';
 
 function withTarget(c: Command): Command {
   return c.option('-T, --target <target>', TARGET_HELP, '_any');
+}
+
+/** `a, b,c` → [a, b, c]; an empty value gives [] (so `--search-domains ''` clears the list). */
+function commaList(value: string): string[] {
+  return value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
 }
 
 /** Prints the answer; a host that could not do it makes the exit code 1, as for commands. */
@@ -80,4 +100,63 @@ export function registerNodeCommands(node: Command): void {
     const { body } = await client.networkDnsGet(opts.target, opts.interfaceName);
     show(ctx, body, dnsTable);
   });
+
+  withTarget(
+    dns
+      .command('update')
+      .description(
+        'Set DNS servers and/or search domains of an interface (PUT /node/{target}/network/dns).',
+      )
+      .option('--servers <list>', 'DNS server IP addresses, comma-separated (1.1.1.1,2.2.2.2)')
+      .option(
+        '--search-domains <list>',
+        "search domains, comma-separated (corp.example,example.org); '' clears them",
+      )
+      .requiredOption('--interface-name <name>', 'the network interface, e.g. eth0')
+      .option('-y, --yes', 'do not ask before changing ALL hosts'),
+  ).action(
+    async (
+      opts: {
+        servers?: string;
+        searchDomains?: string;
+        interfaceName: string;
+        target: string;
+        yes?: boolean;
+      },
+      cmd: Command,
+    ) => {
+      // The API refuses all of these too; here they read as usage, before anything is sent.
+      if (opts.servers === undefined && opts.searchDomains === undefined) {
+        throw new UsageError('give --servers, --search-domains or both');
+      }
+      if (!isInterfaceName(opts.interfaceName)) {
+        throw new UsageError(
+          `--interface-name: ${INTERFACE_EXPECTED}, got "${opts.interfaceName}"`,
+        );
+      }
+      const servers = opts.servers === undefined ? undefined : commaList(opts.servers);
+      if (servers?.length === 0) throw new UsageError('--servers: give at least one address');
+      const badServer = servers?.find((s) => !isIpAddress(s));
+      if (badServer !== undefined) {
+        throw new UsageError(
+          `--servers: expected IPv4 or IPv6 addresses (e.g. 1.1.1.1 or 2606:4700::1111), got "${badServer}"`,
+        );
+      }
+      const domains = opts.searchDomains === undefined ? undefined : commaList(opts.searchDomains);
+      const badDomain = domains?.find((d) => !isDnsName(d));
+      if (badDomain !== undefined) {
+        throw new UsageError(
+          `--search-domains: expected hostnames (e.g. corp.example), got "${badDomain}"`,
+        );
+      }
+      const { ctx, client } = clientFor(cmd);
+      if (opts.target === '_all') await confirmChangeOnAll('modify DNS', opts.yes);
+      const { body } = await client.networkDnsUpdate(opts.target, {
+        ...(servers !== undefined ? { servers } : {}),
+        ...(domains !== undefined ? { search_domains: domains } : {}),
+        interface_name: opts.interfaceName,
+      });
+      show(ctx, body, dnsUpdateTable);
+    },
+  );
 }

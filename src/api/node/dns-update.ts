@@ -1,0 +1,72 @@
+// PUT /node/{target}/network/dns (network:write): sets DNS servers and/or
+// search domains on each host the target reaches, as a `network.dns.update`
+// job (a modify job, like commands). Each item says `ok` or `failed` and
+// whether the host's configuration changed, as the reference answers it.
+import type { FastifyInstance } from 'fastify';
+import { type Static, Type } from 'typebox';
+import { DnsUpdateData, type NodeOperationType } from '../../job/node-operations.js';
+import { type NodeAnswer, NodeParams } from './schemas.js';
+import { nodeOperationData } from './validate.js';
+
+export { DnsUpdateData as DnsUpdateRequest } from '../../job/node-operations.js';
+
+const DnsUpdateItem = Type.Object({
+  hostname: Type.String(),
+  /** `no_answer` is ours, as on every node route: an expected agent that stayed silent. */
+  status: Type.Union([Type.Literal('ok'), Type.Literal('failed'), Type.Literal('no_answer')]),
+  changed: Type.Boolean({
+    description:
+      'True when the host now has a configuration it did not have; false when it already was that, or when the update failed (error says why).',
+  }),
+  source: Type.Optional(
+    Type.String({
+      description: 'Where it was written: `systemd-resolved` or the resolv.conf path.',
+    }),
+  ),
+  error: Type.Optional(Type.String()),
+});
+
+export const DnsUpdateResponse = Type.Object({
+  job_id: Type.String({ format: 'uuid' }),
+  results: Type.Array(DnsUpdateItem),
+});
+export type DnsUpdateResponse = Static<typeof DnsUpdateResponse>;
+
+/** The node routes' answer with the reference's item status: `completed` reads `ok`. */
+export function dnsUpdateAnswer(answer: NodeAnswer): DnsUpdateResponse {
+  return {
+    job_id: answer.job_id,
+    results: answer.results.map((r) => ({
+      hostname: r.hostname,
+      status: r.status === 'completed' ? 'ok' : r.status,
+      // A failed or silent host answers no result: nothing is known to have changed.
+      changed: typeof r.changed === 'boolean' ? r.changed : false,
+      ...(typeof r.source === 'string' ? { source: r.source } : {}),
+      ...(r.error !== undefined ? { error: r.error } : {}),
+    })),
+  };
+}
+
+/** `run` dispatches the job and builds the node answer, as for the other node routes. */
+export function registerDnsUpdateRoute(
+  app: FastifyInstance,
+  run: (type: NodeOperationType, target: string, data: unknown, who: string) => Promise<NodeAnswer>,
+): void {
+  app.put<{ Params: { hostname: string }; Body: DnsUpdateData }>(
+    '/node/:hostname/network/dns',
+    {
+      config: { permission: 'network:write' },
+      schema: {
+        summary: 'Set DNS servers and/or search domains of an interface on each host',
+        params: NodeParams,
+        body: DnsUpdateData,
+        response: { 200: DnsUpdateResponse },
+      },
+    },
+    async (req) => {
+      const data = nodeOperationData('network.dns.update', req.body);
+      const who = req.user?.subject ?? 'unknown';
+      return dnsUpdateAnswer(await run('network.dns.update', req.params.hostname, data, who));
+    },
+  );
+}
