@@ -7,7 +7,15 @@ import { BUILTIN_ROLES, type Permission } from '../../src/auth/index.js';
 import { request, startTestSystem, type TestSystem } from '../support/system.js';
 
 const ID = '0190f000-0000-7000-8000-000000000000';
-const ROUTES: Array<{ method: string; path: string; perm: Permission; body?: unknown }> = [
+// `also`: what the body asks for needs its own permission too (a command job
+// made through POST /job needs command:execute, as the command routes do).
+const ROUTES: Array<{
+  method: string;
+  path: string;
+  perm: Permission;
+  also?: Permission[];
+  body?: unknown;
+}> = [
   {
     method: 'POST',
     path: '/node/_all/command/exec',
@@ -20,12 +28,19 @@ const ROUTES: Array<{ method: string; path: string; perm: Permission; body?: unk
     perm: 'command:execute',
     body: { command: 'true' },
   },
+  {
+    method: 'PUT',
+    path: '/node/nobody/network/dns',
+    perm: 'network:write',
+    body: { servers: ['192.0.2.53'], interface_name: 'eth0' },
+  },
   { method: 'GET', path: '/agent', perm: 'agent:read' },
   { method: 'GET', path: '/agent/nope', perm: 'agent:read' },
   {
     method: 'POST',
     path: '/job',
     perm: 'job:write',
+    also: ['command:execute'],
     body: {
       operation: { type: 'command.shell.execute', data: { command: 'true' } },
       target_hostname: 'nobody',
@@ -42,10 +57,7 @@ const ROUTES: Array<{ method: string; path: string; perm: Permission; body?: unk
 ];
 
 let sys: TestSystem;
-const callers: Record<
-  string,
-  { token?: string; perms: readonly Permission[] | ((p: Permission) => boolean) }
-> = {};
+const callers: Record<string, { token?: string; perms: readonly Permission[] }> = {};
 
 beforeAll(async () => {
   // No agent: a permitted command finds no target and runs nothing.
@@ -101,12 +113,13 @@ afterAll(async () => {
 describe('route × caller', () => {
   for (const route of ROUTES) {
     it(`${route.method} ${route.path} needs ${route.perm}`, async () => {
-      const direct = await sys.token(['write'], [route.perm]);
-      const all = { ...callers, [`direct ${route.perm}`]: { token: direct, perms: [route.perm] } };
+      const needs = [route.perm, ...(route.also ?? [])];
+      const direct = await sys.token(['write'], needs);
+      const all = { ...callers, [`direct ${needs.join('+')}`]: { token: direct, perms: needs } };
       for (const [who, c] of Object.entries(all)) {
         const r = await request(sys, route.method, route.path, route.body, c.token);
-        const allowed =
-          c.token !== undefined && (c.perms as readonly Permission[]).includes(route.perm);
+        const missing = needs.find((p) => !c.perms.includes(p));
+        const allowed = c.token !== undefined && missing === undefined;
         if (!c.token || who === 'forged' || who === 'expired') {
           expect(r.status, who).toBe(401);
         } else if (allowed) {
@@ -115,7 +128,7 @@ describe('route × caller', () => {
           );
         } else {
           expect(r.status, who).toBe(403);
-          expect(r.body.error).toContain(route.perm);
+          expect(r.body.error).toContain(missing);
         }
       }
     });

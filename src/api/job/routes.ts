@@ -28,6 +28,7 @@ import type { AuthUser } from '../auth.js';
 import { enforceCommandPolicy } from '../command/routes.js';
 import { ApiError } from '../errors.js';
 import { nodeOperationData } from '../node/validate.js';
+import { requireOperationPermission } from './operation-permissions.js';
 import {
   CreateJobBody,
   JobCreated,
@@ -148,6 +149,7 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobRouteDeps): voi
   };
 
   const create = async (type: OperationType, data: unknown, to: Target, user?: AuthUser) => {
+    requireOperationPermission(user, type);
     const single = to.kind === 'any' || to.kind === 'host';
     const policy = user?.commandPolicy ?? null;
     const isCommand = type === 'command.exec.execute' || type === 'command.shell.execute';
