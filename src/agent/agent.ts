@@ -34,6 +34,8 @@ export interface AgentOptions {
   labels: Record<string, string>;
   maxJobs: number;
   maxOutputBytes: number;
+  /** The resolver file DNS jobs use where systemd-resolved does not run (agent.dns.resolv_conf). */
+  resolvConfPath?: string;
   consumer: ConsumerSettings;
   heartbeatMs?: number;
   /** Told of each command run and how it ended (the agent's metrics). */
@@ -302,6 +304,7 @@ async function handleNotification(msg: JsMsg, shared: boolean, ctx: HandleContex
         labels: opts.labels,
         maxOutputBytes: opts.maxOutputBytes,
         signal: ac.signal,
+        ...(opts.resolvConfPath ? { resolvConfPath: opts.resolvConfPath } : {}),
       }).catch((err: unknown) => {
         runEnded?.(undefined);
         throw err;

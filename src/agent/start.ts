@@ -72,6 +72,7 @@ export async function startAgentProcess(opts: {
         labels: config.agent.labels,
         maxJobs: config.agent.max_jobs,
         maxOutputBytes: config.agent.max_output_bytes,
+        resolvConfPath: config.agent.dns.resolv_conf,
         consumer: config.agent.consumer,
         // Every 10 s with the default 30 s TTL; faster when the TTL is shorter,
         // so a live agent never looks NotReady between two heartbeats.

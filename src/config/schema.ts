@@ -393,6 +393,12 @@ export const ConfigSchema = Type.Object(
         "Port of the agent's Prometheus /metrics on every interface; 0 turns it off.",
       ),
       labels: Labels,
+      dns: Section('How the agent reads and writes DNS settings.', {
+        resolv_conf: Str(
+          '/etc/resolv.conf',
+          'The resolver file network.dns.get reads and network.dns.update replaces where systemd-resolved does not run.',
+        ),
+      }),
       security: Section('How the agent trusts the jobs it is given.', {
         job_verify_key: Str(
           '',

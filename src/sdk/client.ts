@@ -6,6 +6,7 @@ import type { CommandResponse } from '../api/command/schemas.js';
 import type { ErrorBody } from '../api/errors.js';
 import type { HealthStatus } from '../api/health/status.js';
 import type { JobDetail } from '../api/job/schemas.js';
+import type { DnsUpdateRequest, DnsUpdateResponse } from '../api/node/dns-update.js';
 import type {
   DiskResponse,
   DnsResponse,
@@ -19,6 +20,7 @@ import type {
 } from '../api/node/schemas.js';
 import type { ExecRequest, OperationType, ShellRequest } from '../job/operations.js';
 
+export type { DnsUpdateRequest, DnsUpdateResponse } from '../api/node/dns-update.js';
 export type {
   DiskResponse,
   DnsResponse,
@@ -65,6 +67,16 @@ export interface JobStats {
   status_counts: Record<string, number>;
   operation_counts: Record<string, number>;
   dlq_count: number;
+}
+
+/** Options of `commandExec` and `commandShell`. */
+export interface CommandOptions {
+  /** Return the job id at once (`?async=true`) instead of waiting for the agents. */
+  async?: boolean;
+}
+
+function commandPath(target: string, mode: 'exec' | 'shell', opts: CommandOptions): string {
+  return `/node/${encodeURIComponent(target)}/command/${mode}${opts.async ? '?async=true' : ''}`;
 }
 
 export interface ClientOptions {
@@ -251,14 +263,29 @@ export class OsapiClient {
     return Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
   }
 
-  /** POST /node/{target}/command/exec: runs a program with an argv list, no shell. */
-  commandExec(target: string, body: ExecRequest): Promise<OsapiResponse<CommandResponse>> {
-    return this.request('POST', `/node/${encodeURIComponent(target)}/command/exec`, body);
+  /**
+   * POST /node/{target}/command/exec: runs a program with an argv list, no shell.
+   * With `{ async: true }` it answers at once with `results: []` and
+   * `expected_hosts`; read the results with `jobGet(job_id)`.
+   * @example
+   * const { body } = await client.commandExec('_all', { command: 'sleep', args: ['60'] }, { async: true });
+   * const detail = await client.jobGet(body.job_id); // status 'processing' until every host answered
+   */
+  commandExec(
+    target: string,
+    body: ExecRequest,
+    opts: CommandOptions = {},
+  ): Promise<OsapiResponse<CommandResponse>> {
+    return this.request('POST', commandPath(target, 'exec', opts), body);
   }
 
-  /** POST /node/{target}/command/shell: runs `/bin/sh -c command`. */
-  commandShell(target: string, body: ShellRequest): Promise<OsapiResponse<CommandResponse>> {
-    return this.request('POST', `/node/${encodeURIComponent(target)}/command/shell`, body);
+  /** POST /node/{target}/command/shell: runs `/bin/sh -c command`; `async` as for `commandExec`. */
+  commandShell(
+    target: string,
+    body: ShellRequest,
+    opts: CommandOptions = {},
+  ): Promise<OsapiResponse<CommandResponse>> {
+    return this.request('POST', commandPath(target, 'shell', opts), body);
   }
 
   /**
@@ -326,6 +353,34 @@ export class OsapiClient {
     );
   }
 
+  /**
+   * PUT /node/{target}/network/dns (network:write): sets the DNS servers
+   * and/or search domains of an interface on each host (at least one of the
+   * two lists; `search_domains: []` clears the search list). Each item is
+   * `ok` or `failed`; `changed` is false where the host already had that
+   * configuration. Through systemd-resolved where it runs, else the agent's
+   * resolv.conf (agent.dns.resolv_conf), replaced atomically.
+   * @example
+   * const { body } = await client.networkDnsUpdate('group:web', {
+   *   servers: ['192.0.2.53', '2001:db8::53'],
+   *   search_domains: ['corp.example'],
+   *   interface_name: 'eth0',
+   * });
+   * for (const r of body.results) console.log(r.hostname, r.status, r.changed, r.error ?? '');
+   */
+  networkDnsUpdate(
+    target: string,
+    body: DnsUpdateRequest,
+  ): Promise<OsapiResponse<DnsUpdateResponse>> {
+    return this.request('PUT', `/node/${encodeURIComponent(target)}/network/dns`, body);
+  }
+
+  /**
+   * Any route, for what has no method of its own yet: JSON in and out. An
+   * error status throws OsapiApiError; an unreachable API OsapiConnectionError.
+   * @example
+   * const { body } = await client.request<{ version: string }>('GET', '/version');
+   */
   async request<T>(method: string, path: string, body?: unknown): Promise<OsapiResponse<T>> {
     const res = await this.fetchRaw(method, path, body);
     const text = await res.text();

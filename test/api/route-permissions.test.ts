@@ -62,6 +62,7 @@ describe('every route declares its permission', () => {
         { route: 'GET /node/:hostname/uptime', permission: 'node:read' },
         { route: 'POST /node/:hostname/network/ping', permission: 'network:write' },
         { route: 'GET /node/:hostname/network/dns/:interfaceName', permission: 'network:read' },
+        { route: 'PUT /node/:hostname/network/dns', permission: 'network:write' },
         { route: 'POST /job', permission: 'job:write' },
         { route: 'GET /job', permission: 'job:read' },
         { route: 'GET /job/status', permission: 'job:read' },

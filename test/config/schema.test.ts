@@ -108,6 +108,7 @@ describe('defaults', () => {
         max_output_bytes: 1048576,
         metrics_port: 0,
         labels: {},
+        dns: { resolv_conf: '/etc/resolv.conf' },
         security: { job_verify_key: '', job_verify_key_file: '' },
       },
     });
@@ -135,7 +136,7 @@ describe('configKeys', () => {
   it('lists every leaf once, with a unique env name and a description', () => {
     // The leaves of the documented YAML plus ours (state_dir, hosts, servers,
     // auth details, caps, metrics, audit, job signing): count them on purpose.
-    expect(keys).toHaveLength(80);
+    expect(keys).toHaveLength(81);
     expect(new Set(keys.map((k) => k.path)).size).toBe(keys.length);
     expect(new Set(keys.map((k) => k.env)).size).toBe(keys.length);
     for (const key of keys) {

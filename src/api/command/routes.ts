@@ -1,6 +1,7 @@
 // POST /node/{hostname}/command/exec and /command/shell (permission
 // command:execute). The API never runs the command: it publishes a job and
-// returns one result per agent that answered, plus the agents that did not.
+// returns one result per agent that answered, plus the agents that did not;
+// with `?async=true` it returns the job id at once and GET /job/{id} has the rest.
 import type { FastifyInstance } from 'fastify';
 import { Compile } from 'typebox/compile';
 import { type CommandPolicy, checkCommand, commandLine } from '../../auth/command-policy.js';
@@ -13,9 +14,10 @@ import {
 } from '../../job/operations.js';
 import { CommandResult } from '../../job/records.js';
 import { parseTarget, TargetError } from '../../job/target.js';
-import { type DispatchDeps, type DispatchResult, dispatchJob } from '../dispatch.js';
+import { type DispatchDeps, type DispatchResult, dispatchJob, submitJob } from '../dispatch.js';
 import { ApiError } from '../errors.js';
 import {
+  CommandQuery,
   type CommandResponse,
   CommandResponse as CommandResponseSchema,
   ExecRequest as ExecSchema,
@@ -25,12 +27,17 @@ import {
 
 export function registerCommandRoutes(app: FastifyInstance, deps: DispatchDeps): void {
   const route = (path: string, type: OperationType, body: typeof ExecSchema | typeof ShellSchema) =>
-    app.post<{ Params: { hostname: string }; Body: ExecRequest | ShellRequest }>(
+    app.post<{
+      Params: { hostname: string };
+      Querystring: CommandQuery;
+      Body: ExecRequest | ShellRequest;
+    }>(
       path,
       {
         config: { permission: 'command:execute' },
         schema: {
           params: TargetParams,
+          querystring: CommandQuery,
           body,
           response: { 202: CommandResponseSchema },
         },
@@ -46,14 +53,22 @@ export function registerCommandRoutes(app: FastifyInstance, deps: DispatchDeps):
         const data = commandJobData(req.body);
         const policy = req.user?.commandPolicy ?? null;
         enforceCommandPolicy(policy, type, data);
-        const result = await dispatchJob(deps, {
+        const dispatch = {
           type,
           data,
           target,
           createdBy: req.user?.subject ?? 'unknown',
           commandPolicy: policy,
           timeoutMs: data.timeout * 1000,
-        });
+        };
+        if (req.query.async === true) {
+          // Same checks and 404 as the waiting path, but no wait: the caller polls the job.
+          const job = await submitJob(deps, dispatch);
+          return reply
+            .code(202)
+            .send({ job_id: job.jobId, results: [], expected_hosts: job.expectedHosts });
+        }
+        const result = await dispatchJob(deps, dispatch);
         const answer = commandAnswer(result, data);
         if (answer.results.every((r) => r.status === 'no_answer') || answer.results.length === 0) {
           throw new ApiError(

@@ -1,39 +1,39 @@
-// `osapi client …`: the API's client commands. They reach the API only
-// through the SDK. URL and token: --url / config / env first, then the local
-// client file that `osapi start` writes for this user.
-import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { TIMEOUT_MAX_S } from '../../job/operations.js';
 import type { CommandResponse } from '../../sdk/client.js';
 import { clientFor } from '../api-client.js';
 import { parseArgsList } from '../args.js';
+import { confirmChangeOnAll } from '../confirm.js';
 import { type CommandContext, ExitError, printJson, say, UsageError } from '../context.js';
 import { intFlag } from '../flags.js';
+import { groupedText, summaryLine } from '../group-output.js';
 import { agentTable, commandTable } from '../output.js';
 import { registerAuditCommands } from './audit.js';
 import { registerHealthCommands } from './health.js';
 import { registerJobCommands } from './job.js';
 import { registerNodeCommands } from './node.js';
 
-async function confirmAll(what: string, yes: boolean | undefined): Promise<void> {
-  if (yes) return;
-  if (!process.stdin.isTTY) {
-    throw new UsageError(
-      `refusing to run on ALL hosts: stdin is not a terminal, so nobody can confirm. Pass -y/--yes to run ${what} on every host.`,
-    );
-  }
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  const answer = await rl.question(`This will execute ${what} on ALL hosts. Continue? [y/N] `);
-  rl.close();
-  if (!/^y(es)?$/i.test(answer.trim())) {
-    say('Cancelled.');
-    throw new ExitError(1);
-  }
+interface OutputFlags {
+  async?: boolean;
+  group?: boolean;
 }
 
-function show(ctx: CommandContext, body: CommandResponse): void {
+function show(ctx: CommandContext, body: CommandResponse, flags: OutputFlags): void {
+  if (flags.async) {
+    // Nothing ran yet: the id is the result, and a script reads it from stdout.
+    if (ctx.json) printJson(body);
+    else {
+      process.stdout.write(`Job ID: ${body.job_id}\n`);
+      const hosts = body.expected_hosts ?? [];
+      say(
+        `Sent to ${hosts.length > 0 ? hosts.join(', ') : 'any one agent'}; results: osapi client job get --job-id ${body.job_id}`,
+      );
+    }
+    return;
+  }
   if (ctx.json) printJson(body);
-  else process.stdout.write(commandTable(body));
+  else if (flags.group) process.stdout.write(groupedText(body));
+  else process.stdout.write(`${commandTable(body)}${summaryLine(body.results)}\n`);
   // A non-zero exit is a result, but a host that could not run it is a failure for scripts.
   if (body.results.some((r) => r.error)) throw new ExitError(1);
 }
@@ -94,7 +94,19 @@ export function registerClientCommands(program: Command): void {
         'target: _any, _all, a hostname or a label key:value',
         '_any',
       )
-      .option('-y, --yes', 'do not ask before running on ALL hosts');
+      .option('-y, --yes', 'do not ask before running on ALL hosts')
+      .option(
+        '--async',
+        'do not wait: print the job id at once (then: osapi client job get --job-id ID)',
+      )
+      .option('--group', 'one block per distinct output, headed by its hosts (like clush -b)');
+
+  // Grouping needs results, and --async returns before there are any.
+  const checkFlags = (opts: OutputFlags) => {
+    if (opts.async && opts.group) {
+      throw new UsageError('--group needs the results; it cannot be used with --async');
+    }
+  };
 
   common(command.command('exec').description('Run a program with arguments, no shell.'))
     .option('--args <list>', 'arguments, comma-separated ("a,b"); repeatable', parseArgsList)
@@ -107,34 +119,50 @@ export function registerClientCommands(program: Command): void {
           timeout?: number;
           target: string;
           yes?: boolean;
-        },
+        } & OutputFlags,
         cmd: Command,
       ) => {
         const { ctx, client: api } = clientFor(cmd);
-        if (opts.target === '_all') await confirmAll('command', opts.yes);
-        const { body } = await api.commandExec(opts.target, {
-          command: opts.command,
-          ...(opts.args ? { args: opts.args } : {}),
-          ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
-          ...(opts.timeout !== undefined ? { timeout: opts.timeout } : {}),
-        });
-        show(ctx, body);
+        checkFlags(opts);
+        if (opts.target === '_all') await confirmChangeOnAll('execute command', opts.yes);
+        const { body } = await api.commandExec(
+          opts.target,
+          {
+            command: opts.command,
+            ...(opts.args ? { args: opts.args } : {}),
+            ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
+            ...(opts.timeout !== undefined ? { timeout: opts.timeout } : {}),
+          },
+          { async: opts.async === true },
+        );
+        show(ctx, body, opts);
       },
     );
 
   common(command.command('shell').description('Run a command line through /bin/sh -c.')).action(
     async (
-      opts: { command: string; cwd?: string; timeout?: number; target: string; yes?: boolean },
+      opts: {
+        command: string;
+        cwd?: string;
+        timeout?: number;
+        target: string;
+        yes?: boolean;
+      } & OutputFlags,
       cmd: Command,
     ) => {
       const { ctx, client: api } = clientFor(cmd);
-      if (opts.target === '_all') await confirmAll('shell command', opts.yes);
-      const { body } = await api.commandShell(opts.target, {
-        command: opts.command,
-        ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
-        ...(opts.timeout !== undefined ? { timeout: opts.timeout } : {}),
-      });
-      show(ctx, body);
+      checkFlags(opts);
+      if (opts.target === '_all') await confirmChangeOnAll('execute shell command', opts.yes);
+      const { body } = await api.commandShell(
+        opts.target,
+        {
+          command: opts.command,
+          ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
+          ...(opts.timeout !== undefined ? { timeout: opts.timeout } : {}),
+        },
+        { async: opts.async === true },
+      );
+      show(ctx, body, opts);
     },
   );
 }

@@ -1,6 +1,6 @@
 // `osapi client job …`: create, run, list, inspect, delete and retry jobs.
 import { readFileSync } from 'node:fs';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import type { JobDetail, JobOperation } from '../../sdk/client.js';
 import { clientFor } from '../api-client.js';
 import { ExitError, printJson, say, UsageError } from '../context.js';
@@ -61,17 +61,16 @@ export function registerJobCommands(client: Command): void {
     .description('Create a job and wait for its end, polling GET /job/{id}.')
     .requiredOption('--json-file <file>', 'the job body: {"type": ..., "data": {...}}')
     .requiredOption('--target-hostname <target>', '_any, _all, a hostname or key:value')
-    .option(
-      '-t, --timeout <time>',
-      'give up after this long (seconds or a duration)',
-      durationFlag('--timeout'),
-      60_000,
+    // The defaults are kept in ms; their descriptions say them as a user types them.
+    .addOption(
+      new Option('-t, --timeout <time>', 'give up after this long (seconds or a duration)')
+        .argParser(durationFlag('--timeout'))
+        .default(60_000, '60s'),
     )
-    .option(
-      '-p, --poll-interval <time>',
-      'time between polls (seconds or a duration)',
-      durationFlag('--poll-interval'),
-      500,
+    .addOption(
+      new Option('-p, --poll-interval <time>', 'time between polls (seconds or a duration)')
+        .argParser(durationFlag('--poll-interval'))
+        .default(500, '500ms'),
     )
     .action(
       async (
