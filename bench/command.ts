@@ -2,13 +2,14 @@
 // OSAPI and, in the same run, the baselines it is judged against, and prints
 // ratios: machines here are noisy, absolute numbers are not comparable.
 //
-//   npm run bench            # writes bench/RESULTS.md
+//   npm run bench            # writes its section of bench/RESULTS.md
 //
 // Loopback only; every loop is bounded in count.
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestSystem, type TestSystem } from '../test/support/system.js';
+import { writeSection } from './results.js';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -172,7 +173,8 @@ async function main(): Promise<void> {
     out(
       'The one-host figures are end to end: HTTP request, job written to KV, notification on the stream, the agent (a separate process) claiming it, spawning `true`, storing the result, and the API answering.',
     );
-    writeFileSync(join(ROOT, 'bench', 'RESULTS.md'), `${lines.join('\n')}\n`);
+    // Only this benchmark's section: bench/jobs-list.ts keeps its own in the same file.
+    writeSection('command', lines);
   } finally {
     await sys.stop();
   }

@@ -1,6 +1,8 @@
 // The osapi command line: builds the command tree and turns every failure
 // into a message on stderr and an exit code (2 for bad usage or config, 1 for
-// a failed call), never a stack trace.
+// a failed call), never a stack trace. Importing it runs nothing: bin/osapi
+// calls main(), and scripts/cli-docs.ts walks buildProgram() for the CLI
+// reference.
 import { Command, CommanderError } from 'commander';
 import { TokenError, TokenRequestError } from '../auth/index.js';
 import { ConfigError } from '../config/index.js';
@@ -11,7 +13,8 @@ import { registerServerCommands } from './commands/servers.js';
 import { registerTokenCommands } from './commands/token.js';
 import { ExitError, UsageError } from './context.js';
 
-function buildProgram(): Command {
+/** The whole command tree, as `osapi` parses it. */
+export function buildProgram(): Command {
   const program = new Command('osapi')
     .description(
       'Run commands on one host, a labelled group or the whole fleet, through an authorised, audited API.',
@@ -39,7 +42,8 @@ function jsonWanted(argv: string[]): boolean {
   return argv.includes('-j') || argv.includes('--json');
 }
 
-async function main(argv: string[]): Promise<number> {
+/** Runs the CLI on `argv` (as process.argv) and returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
@@ -91,5 +95,3 @@ function report(err: unknown, json: boolean): number {
   if (process.env.OSAPI_DEBUG === 'true' && err instanceof Error && err.stack) say(err.stack);
   return 1;
 }
-
-process.exitCode = await main(process.argv);

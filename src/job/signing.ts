@@ -126,7 +126,7 @@ export function loadOrCreateSigningKeys(privatePath: string): KeyObject {
 }
 
 export function publicPathFor(privatePath: string): string {
-  return privatePath.replace(/\.key$/, '') + '.pub';
+  return `${privatePath.replace(/\.key$/, '')}.pub`;
 }
 
 /** The verification key from inline PEM, else from a file. */
