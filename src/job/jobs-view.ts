@@ -8,6 +8,7 @@ import type { Clock } from './clock.js';
 import { parseStatusKey } from './names.js';
 import {
   type JobRecord,
+  parseExpectedHosts,
   parseJobRecord,
   parseStatusEvent,
   type StatusEventRecord,
@@ -36,6 +37,8 @@ export async function watchJobs(
   const entries = new Map<string, JobEntry>();
   // Events can arrive before their job definition in the replay; hold them.
   const orphans = new Map<string, JobEntry['events']>();
+  // A broadcast's expected hosts are stored just before its definition.
+  const expected = new Map<string, string[]>();
   // One filter subject per consumer on nats-server 2.9: watch the bucket
   // whole and skip the claims.
   const watch = await jobs.watch({ key: '>' });
@@ -53,10 +56,23 @@ export async function watchJobs(
           const id = e.key.slice('jobs.'.length);
           if (e.operation !== 'PUT') {
             entries.delete(id);
+            expected.delete(id);
           } else {
-            const record = parseJobRecord(e.value);
+            const parsed = parseJobRecord(e.value);
+            const hosts = expected.get(id);
+            const record = hosts ? { ...parsed, expected_hosts: hosts } : parsed;
             entries.set(id, { record, events: orphans.get(id) ?? [] });
             orphans.delete(id);
+          }
+        } else if (e.key.startsWith('expected.')) {
+          const id = e.key.slice('expected.'.length);
+          if (e.operation !== 'PUT') {
+            expected.delete(id);
+          } else {
+            const hosts = parseExpectedHosts(e.value);
+            expected.set(id, hosts);
+            const entry = entries.get(id);
+            if (entry) entry.record = { ...entry.record, expected_hosts: hosts };
           }
         } else if (e.operation === 'PUT' && e.key.startsWith('status.')) {
           const k = parseStatusKey(e.key);
@@ -64,8 +80,7 @@ export async function watchJobs(
             const ev = { ...parseStatusEvent(e.value), nanos: k.nanos };
             const list = entries.get(k.id)?.events ?? orphans.get(k.id) ?? [];
             if (!entries.has(k.id)) orphans.set(k.id, list);
-            list.push(ev);
-            list.sort((a, b) => (a.nanos < b.nanos ? -1 : a.nanos > b.nanos ? 1 : 0));
+            insertByNanos(list, ev);
           }
         }
       } catch (err) {
@@ -78,7 +93,10 @@ export async function watchJobs(
   const prune = () => {
     const cutoff = opts.clock.now().getTime() - opts.ttlMs;
     for (const [id, entry] of entries) {
-      if (Date.parse(entry.record.created) < cutoff) entries.delete(id);
+      if (Date.parse(entry.record.created) < cutoff) {
+        entries.delete(id);
+        expected.delete(id);
+      }
     }
   };
 
@@ -101,4 +119,15 @@ export async function watchJobs(
       watch.stop();
     },
   };
+}
+
+/**
+ * Keeps a job's events in key order. They arrive almost in order (a broadcast
+ * to thousands of agents brings thousands of events), so the place is found
+ * from the end: sorting the whole list on every event would cost O(n² log n).
+ */
+function insertByNanos<T extends { nanos: bigint }>(list: T[], ev: T): void {
+  let i = list.length;
+  while (i > 0 && (list[i - 1] as T).nanos > ev.nanos) i--;
+  list.splice(i, 0, ev);
 }

@@ -139,6 +139,15 @@ export function claimKey(id: string, scope: { any: true } | { hostname: string }
   return `claims.${id}.${'any' in scope ? '_any' : hostToken(scope.hostname)}`;
 }
 
+/**
+ * `expected.<id>`: the hosts a broadcast was sent to, kept beside the job
+ * definition rather than in it, so that every agent reading the definition
+ * does not also read the whole fleet's hostnames.
+ */
+export function expectedKey(id: string): string {
+  return `expected.${id}`;
+}
+
 /** Filter for every claim of one job. */
 export function claimFilter(id: string): string {
   return `claims.${id}.>`;

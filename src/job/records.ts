@@ -21,7 +21,11 @@ export const JobRecord = Type.Object({
   created_by: Type.String(),
   /** After this instant an agent that has not started the job must not start it. */
   deadline: Type.String(),
-  /** Agents the API expected to answer a broadcast, from the registry at submit time. */
+  /**
+   * Agents the API expected to answer a broadcast, from the registry at submit
+   * time. Stored under its own key (names.ts `expectedKey`), not in the signed
+   * definition agents read; the API's jobs view puts it back here.
+   */
   expected_hosts: Type.Optional(Type.Array(Type.String())),
   /** The requester's command policy (auth/command-policy.ts), for the agent to enforce. */
   command_policy: Type.Optional(
@@ -118,7 +122,12 @@ export function recordParser<T extends TSchema>(
   };
 }
 
+/** The value under `expected.<id>`: the hostnames a broadcast was sent to. */
+export const ExpectedHosts = Type.Array(Type.String());
+export type ExpectedHosts = Static<typeof ExpectedHosts>;
+
 export const parseJobRecord = recordParser(JobRecord, 'job record');
+export const parseExpectedHosts = recordParser(ExpectedHosts, 'expected hosts');
 export const parseJobResponse = recordParser(JobResponse, 'job response');
 export const parseStatusEvent = recordParser(StatusEventRecord, 'status event');
 export const parseAgentInfo = recordParser(AgentInfoRecord, 'agent registry entry');

@@ -25,11 +25,18 @@ export interface RegistryView {
   stop(): void;
 }
 
+/** The order agents are listed in (as String.localeCompare would, without its per-call cost). */
+const byName = new Intl.Collator();
+
 export async function watchRegistry(
   registry: KV,
   opts: { ttlMs: number; clock: Clock; logger: Logger },
 ): Promise<RegistryView> {
   const entries = new Map<string, { info: AgentInfoRecord; seenAt: Date }>();
+  // Hostnames in order, made again only when an agent comes or goes: at
+  // thousands of agents a heartbeat arrives every few milliseconds, and a
+  // broadcast must not sort the fleet each time it asks who is there.
+  let order: string[] | null = null;
   const changes = new EventEmitter();
   const watch = await registry.watch({ key: 'agents.>' });
 
@@ -38,10 +45,12 @@ export async function watchRegistry(
       const host = hostnameFromRegistryKey(e.key);
       if (!host) continue;
       if (e.operation !== 'PUT') {
-        entries.delete(host);
+        if (entries.delete(host)) order = null;
       } else {
         try {
-          entries.set(host, { info: parseAgentInfo(e.value), seenAt: e.created });
+          const info = parseAgentInfo(e.value);
+          if (!entries.has(host)) order = null;
+          entries.set(host, { info, seenAt: e.created });
         } catch (err) {
           opts.logger.warn({ key: e.key, err: String(err) }, 'ignoring an invalid registry entry');
           continue;
@@ -54,9 +63,13 @@ export async function watchRegistry(
   const view: RegistryView = {
     agents() {
       const now = opts.clock.now().getTime();
-      return [...entries.values()]
-        .map((e) => ({ ...e, ready: now - e.seenAt.getTime() < opts.ttlMs }))
-        .sort((a, b) => a.info.hostname.localeCompare(b.info.hostname));
+      order ??= [...entries.keys()].sort(byName.compare);
+      const out: AgentView[] = [];
+      for (const host of order) {
+        const e = entries.get(host);
+        if (e) out.push({ ...e, ready: now - e.seenAt.getTime() < opts.ttlMs });
+      }
+      return out;
     },
     matching(target) {
       return view.agents().filter((a) => a.ready && targetMatches(target, a.info));

@@ -9,6 +9,7 @@ import { newTimeOrderedId } from './ids.js';
 import {
   claimFilter,
   claimKey,
+  expectedKey,
   type InfraNames,
   jobKey,
   notifySubject,
@@ -23,6 +24,7 @@ import { type OperationType, operationCategory } from './operations.js';
 import {
   type JobRecord,
   type JobResponse,
+  parseExpectedHosts,
   parseJobRecord,
   parseJobResponse,
   parseStatusEvent,
@@ -74,14 +76,15 @@ export interface NewJob {
   commandPolicy?: { exec: string[]; shell: string[] };
 }
 
-/**
- * Stores the job definition and its `submitted` event, then publishes the
- * notification. The definition is written first so an agent that hears of the
- * job can always read it.
- */
 /** The stored definition and the KV revision it was stored at. */
 export type PublishedJob = JobRecord & { revision: number };
 
+/**
+ * Stores the job definition and its `submitted` event, then publishes the
+ * notification. The definition is written first so an agent that hears of the
+ * job can always read it; a broadcast's expected hosts go before it, under
+ * their own key, so whoever sees the definition finds them too.
+ */
 export async function publishJob(store: JobStore, job: NewJob): Promise<PublishedJob> {
   const now = store.clock.now();
   const unsigned: JobRecord = {
@@ -92,10 +95,12 @@ export async function publishJob(store: JobStore, job: NewJob): Promise<Publishe
     created: now.toISOString(),
     created_by: job.createdBy,
     deadline: new Date(now.getTime() + job.startWithinMs).toISOString(),
-    ...(job.expectedHosts ? { expected_hosts: job.expectedHosts } : {}),
     ...(job.commandPolicy ? { command_policy: job.commandPolicy } : {}),
   };
   const record = store.signer ? store.signer.sign(unsigned) : unsigned;
+  if (job.expectedHosts) {
+    await store.jobs.create(expectedKey(record.id), JSON.stringify(job.expectedHosts));
+  }
   const revision = await store.jobs.create(jobKey(record.id), JSON.stringify(record));
   const subject = notifySubject(store.names, record.category, job.target);
   // The event and the notification only need the definition stored first;
@@ -107,7 +112,11 @@ export async function publishJob(store: JobStore, job: NewJob): Promise<Publishe
     // msgID makes a retried publish a no-op inside the stream's duplicate window.
     store.js.publish(subject, record.id, { msgID: record.id }),
   ]);
-  return { ...record, revision };
+  return {
+    ...record,
+    ...(job.expectedHosts ? { expected_hosts: job.expectedHosts } : {}),
+    revision,
+  };
 }
 
 export async function appendStatus(
@@ -179,6 +188,12 @@ export async function readJob(store: JobStore, id: string): Promise<JobRecord | 
   return e && e.operation === 'PUT' ? parseJobRecord(e.value) : null;
 }
 
+/** The hosts a broadcast was sent to; null for a job sent to one agent (or unknown). */
+export async function readExpectedHosts(store: JobStore, id: string): Promise<string[] | null> {
+  const e = await store.jobs.get(expectedKey(id));
+  return e && e.operation === 'PUT' ? parseExpectedHosts(e.value) : null;
+}
+
 export interface StatusEntry extends StatusEventRecord {
   nanos: bigint;
 }
@@ -231,6 +246,7 @@ export async function deleteJob(store: JobStore, id: string): Promise<boolean> {
     ...responseKeys.map((k) => store.responses.purge(k)),
   ]);
   // The definition goes last: while it exists, the job is still findable.
+  await store.jobs.purge(expectedKey(id));
   await store.jobs.purge(jobKey(id));
   return true;
 }
