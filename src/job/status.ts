@@ -18,7 +18,7 @@ export type HostState =
   | 'completed'
   | 'failed'
   | 'pending'
-  | 'missed';
+  | 'no_response';
 
 export interface HostStateDetail {
   status: HostState;
@@ -43,7 +43,7 @@ const DELIVERY_GRACE_MS = 5000;
  * failed, `partial_failure` for a mix; `processing` while any host is at work
  * or an expected host may still start it (until the job's start deadline);
  * `submitted` until an agent takes it. An expected host still silent after the
- * deadline is `missed` and counts as failed.
+ * deadline is `no_response` and counts as failed.
  */
 export function deriveStatus(
   job: JobRecord,
@@ -84,7 +84,7 @@ export function deriveStatus(
   for (const h of job.expected_hosts ?? []) {
     if (!hosts[h]) {
       hosts[h] = overdue
-        ? { status: 'missed', error: "this agent did not answer before the job's deadline" }
+        ? { status: 'no_response', error: "this agent did not answer before the job's deadline" }
         : { status: 'pending' };
     }
   }
@@ -95,7 +95,7 @@ export function deriveStatus(
   else if (states.some((s) => s === 'acknowledged' || s === 'processing' || s === 'pending')) {
     status = 'processing';
   } else {
-    const failed = states.filter((s) => s === 'failed' || s === 'missed').length;
+    const failed = states.filter((s) => s === 'failed' || s === 'no_response').length;
     status = failed === 0 ? 'completed' : failed === states.length ? 'failed' : 'partial_failure';
   }
   return { status, hosts, updatedAt };
