@@ -1,7 +1,6 @@
 // An agent: registers itself, listens for job notifications, runs each job
 // at most once on this host (up to max_jobs at a time) and stores the result.
 // It acknowledges a notification only after the result is stored.
-import { type JetStreamClient, type JsMsg, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { checkCommand, commandLine } from '../auth/command-policy.js';
 import type { Clock } from '../job/clock.js';
@@ -21,8 +20,9 @@ import {
   storeResponse,
 } from '../job/store.js';
 import type { Logger } from '../log/logger.js';
-import { type ConsumerSettings, ensureAgentConsumers } from './consumers.js';
+import type { ConsumerSettings } from './consumers.js';
 import { commandOutcome, type HandlerOutcome, runJob } from './handlers/index.js';
+import { type JobNotice, type ListenSettings, startListener } from './listener.js';
 import type { RunObserver } from './metrics.js';
 import { type Heartbeat, startHeartbeat } from './registry.js';
 import { Semaphore } from './semaphore.js';
@@ -37,6 +37,8 @@ export interface AgentOptions {
   /** The resolver file DNS jobs use where systemd-resolved does not run (agent.dns.resolv_conf). */
   resolvConfPath?: string;
   consumer: ConsumerSettings;
+  /** Catch-up after a start or a reconnect (agent.listen); defaults as in the config. */
+  listen?: ListenSettings;
   heartbeatMs?: number;
   /** Told of each command run and how it ended (the agent's metrics). */
   observeRun?: RunObserver;
@@ -50,6 +52,10 @@ export interface Agent {
   readonly hostname: string;
   /** Jobs running now, for tests and metrics. */
   readonly running: number;
+  /** Notifications handled to their end, for tests and metrics. */
+  readonly settled: number;
+  /** Resolves once the jobs missed before this start were read back and handed over. */
+  readonly caughtUp: Promise<void>;
   /** Stops taking jobs, cancels running ones (their results say so), deregisters. */
   stop(): Promise<void>;
 }
@@ -60,60 +66,41 @@ export const AGENT_STOPPED_MIDRUN =
 export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const log = opts.logger.child({ component: 'agent', hostname: opts.hostname });
   const store = await openJobStore(opts.nc, opts.names, opts.clock);
-  const js = jetstream(opts.nc);
-  const jsm = await jetstreamManager(opts.nc);
-  const consumers = await ensureAgentConsumers(
-    jsm,
-    opts.names,
-    opts.hostname,
-    opts.labels,
-    opts.consumer,
-    log,
-  );
   const slots = new Semaphore(opts.maxJobs);
   const stopping = new AbortController();
   const runningHere = new Map<string, AbortController>();
   const inFlight = new Set<Promise<void>>();
 
-  const track = (p: Promise<void>) => {
-    inFlight.add(p);
-    void p.finally(() => inFlight.delete(p));
+  const handle = (notice: JobNotice, shared: boolean): Promise<void> => {
+    const p = handleNotification(notice, shared, {
+      store,
+      opts,
+      slots,
+      runningHere,
+      log,
+      stopping: stopping.signal,
+    });
+    const tracked = p.catch(() => {});
+    inFlight.add(tracked);
+    void tracked.finally(() => inFlight.delete(tracked));
+    // A rejection means NATS failed on the way: the listener hands the
+    // notification over again, and the claim keeps the command from running twice.
+    return p;
   };
-  const handle = (msg: JsMsg, shared: boolean) =>
-    track(
-      handleNotification(msg, shared, {
-        store,
-        opts,
-        slots,
-        runningHere,
-        log,
-        stopping: stopping.signal,
-      }).catch((err: unknown) => {
-        // NATS unreachable mid-job, most likely: leave the message unacked so
-        // it is redelivered; the claim keeps the command from running twice.
-        log.error(
-          { err: String(err) },
-          'job handling failed; the notification will be redelivered',
-        );
-      }),
-    );
 
-  const loops = consumers.map((c) =>
-    (c.shared
-      ? pullWhenFree(
-          js,
-          opts.names.stream,
-          c.name,
-          slots,
-          stopping.signal,
-          (m) => handle(m, true),
-          log,
-        )
-      : consumeAll(js, opts.names.stream, c.name, stopping.signal, (m) => handle(m, false), log)
-    ).catch((err: unknown) => {
-      log.error({ consumer: c.name, err: String(err) }, 'stopped listening on this consumer');
-    }),
-  );
+  const listener = await startListener({
+    nc: opts.nc,
+    store,
+    names: opts.names,
+    hostname: opts.hostname,
+    labels: opts.labels,
+    consumer: opts.consumer,
+    listen: opts.listen ?? { catch_up: 10 * 60_000, jitter: 2_000 },
+    slots,
+    clock: opts.clock,
+    logger: log,
+    handle,
+  });
 
   const heartbeat: Heartbeat = await startHeartbeat({
     registry: store.registry,
@@ -124,68 +111,25 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     clock: opts.clock,
     logger: log,
   });
-  log.debug({ consumers: consumers.map((c) => c.name) }, 'agent listening');
+  log.debug('agent listening');
 
   return {
     hostname: opts.hostname,
     get running() {
       return runningHere.size;
     },
+    get settled() {
+      return listener.settled;
+    },
+    caughtUp: listener.caughtUp,
     async stop() {
       stopping.abort();
+      listener.stop();
       for (const ac of runningHere.values()) ac.abort();
       await Promise.allSettled([...inFlight]);
-      // The pull loops end on their own at their next wake-up; a pending pull
-      // cannot be cancelled, and nothing it might still bring is taken.
-      void Promise.allSettled(loops);
       await heartbeat.stop();
     },
   };
-}
-
-/** `_any`: pull one message only when a slot is free, so idle agents get the work. */
-async function pullWhenFree(
-  js: JetStreamClient,
-  stream: string,
-  name: string,
-  slots: Semaphore,
-  signal: AbortSignal,
-  handle: (m: JsMsg) => void,
-  log: Logger,
-): Promise<void> {
-  const consumer = await js.consumers.get(stream, name);
-  while (!signal.aborted) {
-    await slots.whenFree();
-    if (signal.aborted) break;
-    try {
-      const m = await consumer.next({ expires: 5000 });
-      if (m && signal.aborted) m.nak();
-      else if (m) handle(m);
-    } catch (err) {
-      if (signal.aborted) break;
-      log.warn({ consumer: name, err: String(err) }, 'pull failed; retrying');
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-  }
-}
-
-/** Per-agent consumers: take everything addressed here; slots bound what runs. */
-async function consumeAll(
-  js: JetStreamClient,
-  stream: string,
-  name: string,
-  signal: AbortSignal,
-  handle: (m: JsMsg) => void,
-  log: Logger,
-): Promise<void> {
-  const consumer = await js.consumers.get(stream, name);
-  const messages = await consumer.consume({ max_messages: 100, expires: 5000 });
-  signal.addEventListener('abort', () => void messages.close(), { once: true });
-  try {
-    for await (const m of messages) handle(m);
-  } catch (err) {
-    if (!signal.aborted) log.error({ consumer: name, err: String(err) }, 'consumer stopped');
-  }
 }
 
 interface HandleContext {
@@ -202,7 +146,11 @@ interface HandleContext {
  * then one per job, not one per host. Knowing it from the consumer lets the
  * claim and the read of the job go out together.
  */
-async function handleNotification(msg: JsMsg, shared: boolean, ctx: HandleContext): Promise<void> {
+async function handleNotification(
+  msg: JobNotice,
+  shared: boolean,
+  ctx: HandleContext,
+): Promise<void> {
   const { store, opts, log } = ctx;
   const host = opts.hostname;
   const id = msg.string().trim();
@@ -322,7 +270,7 @@ async function handleNotification(msg: JsMsg, shared: boolean, ctx: HandleContex
 }
 
 async function finish(
-  msg: JsMsg,
+  msg: JobNotice,
   ctx: HandleContext,
   job: JobRecord,
   startedAt: Date,
@@ -359,7 +307,7 @@ async function finish(
 
 /** The claim exists: someone (maybe this host, before a crash) already took the job. */
 async function answerRedelivery(
-  msg: JsMsg,
+  msg: JobNotice,
   ctx: HandleContext,
   job: JobRecord,
   scope: { any: true } | { hostname: string },

@@ -40,14 +40,25 @@ export async function startHeartbeat(opts: HeartbeatOptions): Promise<Heartbeat>
     await opts.registry.put(key, JSON.stringify(entry));
   };
   await beat();
-  const timer = setInterval(() => {
+  const beatLogged = () =>
     beat().catch((err: unknown) =>
       opts.logger.warn({ err: String(err) }, 'heartbeat failed; will retry at the next interval'),
     );
-  }, opts.intervalMs);
+  // Agents started together would otherwise beat together for ever: the
+  // first interval is shortened at random, so that a fleet's heartbeats
+  // spread evenly over the interval instead of arriving in one burst.
+  let timer: NodeJS.Timeout = setTimeout(
+    () => {
+      void beatLogged();
+      timer = setInterval(beatLogged, opts.intervalMs);
+      timer.unref();
+    },
+    opts.intervalMs * (0.1 + 0.9 * Math.random()),
+  );
   timer.unref();
   return {
     async stop() {
+      clearTimeout(timer);
       clearInterval(timer);
       try {
         // Bounded: with NATS gone, the entry expires by its TTL anyway.

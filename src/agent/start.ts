@@ -74,6 +74,7 @@ export async function startAgentProcess(opts: {
         maxOutputBytes: config.agent.max_output_bytes,
         resolvConfPath: config.agent.dns.resolv_conf,
         consumer: config.agent.consumer,
+        listen: config.agent.listen,
         // Every 10 s with the default 30 s TTL; faster when the TTL is shorter,
         // so a live agent never looks NotReady between two heartbeats.
         heartbeatMs: opts.heartbeatMs ?? Math.min(10_000, Math.floor(config.nats.registry.ttl / 3)),

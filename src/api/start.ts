@@ -13,6 +13,7 @@ import { type ResponseWatch, watchResponses } from '../job/response-watch.js';
 import { type JobSigner, jobSigner, loadOrCreateSigningKeys } from '../job/signing.js';
 import { openJobStore } from '../job/store.js';
 import type { Logger } from '../log/logger.js';
+import { ensureSharedConsumer, removeRetiredConsumers } from '../nats/any-consumer.js';
 import { closeNats, connectNats, type NatsConnection } from '../nats/connection.js';
 import { ensureLayout } from '../nats/layout.js';
 import { API_INBOX_PREFIX } from '../nats/subjects.js';
@@ -69,6 +70,19 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
           'updated JetStream settings to match the config',
         );
       for (const c of item.conflicts) logger.warn({ stream: item.stream }, c);
+    }
+    const layoutJsm = await jetstreamManager(nc);
+    const consumer = config.agent.consumer;
+    const shared = await ensureSharedConsumer(layoutJsm, layout.names, consumer);
+    if (shared === 'replaced') {
+      logger.warn(
+        { max_waiting: consumer.max_waiting },
+        'made the shared _any consumer again to raise its max_waiting; jobs in flight are offered again, and their claims keep them from running twice',
+      );
+    }
+    const retired = await removeRetiredConsumers(layoutJsm, layout.names, consumer);
+    if (retired > 0) {
+      logger.info({ consumers: retired }, 'removed the per-agent consumers of an earlier version');
     }
     const signer = jobSigner(
       loadOrCreateSigningKeys(

@@ -357,27 +357,45 @@ export const ConfigSchema = Type.Object(
     }),
     agent: Section('The agent that runs jobs on a host.', {
       nats: NatsClient('agent', 'osapi-agent'),
-      consumer: Section('The JetStream consumer the agent pulls jobs from.', {
-        name: Str('jobs-agent', 'Durable consumer name (prefix).'),
-        max_deliver: Int(
-          5,
-          0,
-          undefined,
-          'Deliveries of a job message before it is dead-lettered.',
+      consumer: Section(
+        'The durable JetStream consumer all agents share for `_any` jobs; the API server makes it from these settings too.',
+        {
+          name: Str('jobs-agent', 'Durable consumer name (prefix).'),
+          max_deliver: Int(
+            5,
+            0,
+            undefined,
+            'Deliveries of a job message before it is dead-lettered.',
+          ),
+          ack_wait: Duration('2m', 'How long the server waits for an ack before redelivering.'),
+          max_ack_pending: Int(1000, 0, undefined, 'Most unacknowledged messages in flight.'),
+          max_waiting: Int(
+            10000,
+            1,
+            undefined,
+            'Most pull requests the shared `_any` consumer holds at once: one per idle agent, so set it above the number of agents (nats-server refuses pulls past it). Fixed when the consumer is made; the API server makes it again when this is larger.',
+          ),
+          replay_policy: OneOf(
+            ['instant', 'original'],
+            'instant',
+            'Replay messages as fast as possible (instant) or at their original pace.',
+          ),
+          back_off: Type.Array(Duration(undefined, 'A redelivery delay.'), {
+            default: ['30s', '2m', '5m', '15m', '30m'],
+            description: 'Delays between redeliveries of a failed job.',
+            expected: `a list of durations (${DURATION_EXPECTED})`,
+          }),
+        },
+      ),
+      listen: Section('How the agent hears of jobs for `_all`, its hostname and its labels.', {
+        catch_up: Duration(
+          '10m',
+          'How far back a starting agent reads the jobs stream for jobs it missed; it runs those still before their start deadline that were addressed to it (a broadcast only when it was expected). After a reconnect it reads back to when the connection was lost.',
         ),
-        ack_wait: Duration('2m', 'How long the server waits for an ack before redelivering.'),
-        max_ack_pending: Int(1000, 0, undefined, 'Most unacknowledged messages in flight.'),
-        max_waiting: Int(512, 0, undefined, 'Most pending pull requests.'),
-        replay_policy: OneOf(
-          ['instant', 'original'],
-          'instant',
-          'Replay messages as fast as possible (instant) or at their original pace.',
+        jitter: Duration(
+          '2s',
+          'Most random delay before an agent reads what it missed after a reconnect, so that agents cut off together do not all read the stream at once.',
         ),
-        back_off: Type.Array(Duration(undefined, 'A redelivery delay.'), {
-          default: ['30s', '2m', '5m', '15m', '30m'],
-          description: 'Delays between redeliveries of a failed job.',
-          expected: `a list of durations (${DURATION_EXPECTED})`,
-        }),
       }),
       queue_group: Str('job-agents', 'Queue group the agents share for load-balanced jobs.'),
       hostname: Str('', 'Name this agent registers under; empty means the OS hostname.'),

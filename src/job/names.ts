@@ -88,6 +88,30 @@ export function notifySubject(names: InfraNames, category: JobCategory, t: Route
   return subject(names.namespace, `jobs.${category}.${tail}`);
 }
 
+/**
+ * The category and target a notification subject addresses, or null when the
+ * subject is not a job notification of this namespace.
+ */
+export function parseNotifySubject(
+  names: InfraNames,
+  subj: string,
+): { category: JobCategory; target: RouteTarget } | null {
+  const prefix = subject(names.namespace, 'jobs.');
+  if (!subj.startsWith(prefix)) return null;
+  const parts = subj.slice(prefix.length).split('.');
+  const [category, kind, ...rest] = parts;
+  if (category !== 'query' && category !== 'modify') return null;
+  if (kind === '_any' && rest.length === 0) return { category, target: { kind: 'any' } };
+  if (kind === '_all' && rest.length === 0) return { category, target: { kind: 'all' } };
+  if (kind === 'host' && rest.length === 1 && rest[0]) {
+    return { category, target: { kind: 'host', hostname: hostFromToken(rest[0]) } };
+  }
+  if (kind === 'label' && rest.length >= 2 && rest[0]) {
+    return { category, target: { kind: 'label', key: rest[0], value: rest.slice(1).join('.') } };
+  }
+  return null;
+}
+
 // ---- KV keys -------------------------------------------------------------
 
 export const STATUS_EVENTS = [
@@ -190,17 +214,17 @@ export function hostnameFromRegistryKey(key: string): string | null {
 }
 
 /** Durable consumer names; one filter subject each (nats-server 2.9). */
-export function consumerName(
-  base: string,
-  scope: { any: true } | { all: string } | { host: string } | { label: string; host: string },
-): string {
-  // Consumer names may not hold '.'; hostnames and label values are already
-  // limited to [A-Za-z0-9_-] segments, so the '=' mapping keeps them distinct.
-  const clean = hostToken;
-  if ('any' in scope) return `${base}-any`;
-  if ('all' in scope) return `${base}-all-${clean(scope.all)}`;
-  if ('label' in scope) return `${base}-label-${clean(scope.host)}-${clean(scope.label)}`;
-  return `${base}-host-${clean(scope.host)}`;
+export function consumerName(base: string, _scope: { any: true }): string {
+  return `${base}-any`;
+}
+
+/**
+ * Name prefixes of the per-agent durable consumers agents of earlier versions
+ * made for `_all` (`<base>-all-<host>`), their host (`<base>-host-<host>`) and
+ * their labels (`<base>-label-<host>-<label>`); now only ever removed.
+ */
+export function retiredConsumerPrefixes(base: string): string[] {
+  return [`${base}-all-`, `${base}-host-`, `${base}-label-`];
 }
 
 /** What an agent's consumer filters on: the target's subject for either category. */

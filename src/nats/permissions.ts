@@ -16,7 +16,11 @@ export interface NatsPermissions {
  * open and why):
  *
  * - JetStream account info (`$JS.API.INFO`): the clients check the API once.
- * - Its durable pull consumers on the jobs stream: create or update them
+ * - Job notifications on plain subscriptions (`<ns>.jobs.>`: `_all`, its
+ *   host, its labels); it may hear every notification, but a notification is
+ *   only a job id, and the definition is readable to agents anyway.
+ * - Consumers on the jobs stream: open (or make, when it is the first) the
+ *   shared `_any` durable, and make ephemeral ones to read back what it missed
  *   (all three forms of the create request), read their info, pull, and
  *   ack/nak/term/working (`$JS.ACK.<stream>.>`).
  * - Reading the job-queue bucket (job definitions, claims): KV gets go out
@@ -75,7 +79,7 @@ export function agentPermissions(names: InfraNames): NatsPermissions {
       ],
     },
     subscribe: {
-      allow: ['_INBOX.>'],
+      allow: ['_INBOX.>', names.streamSubjects],
       deny: [kvKeys(responses)],
     },
   };

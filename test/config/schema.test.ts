@@ -98,10 +98,11 @@ describe('defaults', () => {
           max_deliver: 5,
           ack_wait: 120_000,
           max_ack_pending: 1000,
-          max_waiting: 512,
+          max_waiting: 10000,
           replay_policy: 'instant',
           back_off: [30_000, 120_000, 300_000, 900_000, 1_800_000],
         },
+        listen: { catch_up: 600_000, jitter: 2_000 },
         queue_group: 'job-agents',
         hostname: '',
         max_jobs: 10,
@@ -136,7 +137,7 @@ describe('configKeys', () => {
   it('lists every leaf once, with a unique env name and a description', () => {
     // The leaves of the documented YAML plus ours (state_dir, hosts, servers,
     // auth details, caps, metrics, audit, job signing): count them on purpose.
-    expect(keys).toHaveLength(81);
+    expect(keys).toHaveLength(83);
     expect(new Set(keys.map((k) => k.path)).size).toBe(keys.length);
     expect(new Set(keys.map((k) => k.env)).size).toBe(keys.length);
     for (const key of keys) {

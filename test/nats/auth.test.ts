@@ -81,7 +81,7 @@ beforeAll(async () => {
     },
   });
   await sys.startAgent(HOST);
-  // A second agent with a label: its own consumers for _all, its host and each label prefix.
+  // A second agent with a label: its subscriptions for _all, its host and each label prefix.
   await sys.startAgent(LABELLED, { group: 'web.dev' });
   await sys.waitForAgents([HOST, LABELLED]);
   token = await sys.token();
@@ -108,7 +108,7 @@ describe('user_pass', () => {
     });
   });
 
-  it('broadcasts and label targets reach agents through their own consumers', async () => {
+  it('broadcasts and label targets reach agents through their subscriptions', async () => {
     const all = await post(
       sys,
       '/node/_all/command/exec',

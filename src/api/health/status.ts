@@ -263,6 +263,9 @@ async function listConsumers(
 ): Promise<HealthStatus['consumers']['consumers']> {
   const out: HealthStatus['consumers']['consumers'] = [];
   for await (const c of jsm.consumers.list(stream)) {
+    // Only the durable ones: agents read missed jobs back through short-lived
+    // ephemeral consumers, which come and go by the thousand in a big fleet.
+    if (!c.config.durable_name) continue;
     out.push({
       name: c.name,
       pending: c.num_pending,

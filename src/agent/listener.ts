@@ -1,0 +1,402 @@
+// How an agent hears of jobs. Jobs for `_all`, its host and its label
+// prefixes come on plain NATS subscriptions, which cost the server a few tens
+// of KB per agent where durable consumers cost hundreds (docs/scale.md). The
+// JOBS stream still stores every notification, so what a subscription cannot
+// hear (while the agent starts, or while its connection is down) is read back
+// from the stream: the catch-up. `_any` jobs come from the one durable
+// consumer all agents share, pulled only when a job slot is free.
+import {
+  AckPolicy,
+  type Consumer,
+  type ConsumerInfo,
+  DeliverPolicy,
+  type DeliveryInfo,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  jetstream,
+  jetstreamManager,
+} from '@nats-io/jetstream';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Clock } from '../job/clock.js';
+import {
+  type InfraNames,
+  listenSubject,
+  parseNotifySubject,
+  type RouteTarget,
+} from '../job/names.js';
+import { type JobStore, readExpectedHosts, readJob } from '../job/store.js';
+import { labelPrefixes, type Target } from '../job/target.js';
+import type { Logger } from '../log/logger.js';
+import { type ConsumerSettings, openSharedConsumer } from './consumers.js';
+import type { Semaphore } from './semaphore.js';
+
+/**
+ * A notification as the agent handles it, from a subscription, the catch-up
+ * or the shared consumer. Only the shared consumer's can be acknowledged or
+ * redelivered; on the others those calls do nothing.
+ */
+export type JobNotice = Pick<
+  JsMsg,
+  'subject' | 'string' | 'ack' | 'term' | 'working' | 'ackAck'
+> & {
+  readonly info: Pick<DeliveryInfo, 'redelivered' | 'deliveryCount'>;
+};
+
+export interface ListenSettings {
+  /** How far back a starting agent reads the stream (agent.listen.catch_up). */
+  catch_up: number;
+  /** Most random delay before the catch-up after a reconnect (agent.listen.jitter). */
+  jitter: number;
+}
+
+export interface ListenerOptions {
+  nc: NatsConnection;
+  store: JobStore;
+  names: InfraNames;
+  hostname: string;
+  labels: Record<string, string>;
+  consumer: ConsumerSettings;
+  listen: ListenSettings;
+  /** `_any` is pulled only while one of these is free. */
+  slots: Semaphore;
+  clock: Clock;
+  logger: Logger;
+  /**
+   * Handles one notification to its end; rejects when NATS failed on the way
+   * (a notification from a subscription is then handed over again, a few
+   * times, as the shared consumer would redeliver its own).
+   */
+  handle(notice: JobNotice, shared: boolean): Promise<void>;
+}
+
+export interface Listener {
+  /** Notifications handled to their end (run, found done, or passed over), for tests and metrics. */
+  readonly settled: number;
+  /** Resolves when the catch-up at start has handed over everything it found. */
+  readonly caughtUp: Promise<void>;
+  stop(): void;
+}
+
+/** How long a pull for `_any` waits at the server; it is made again at once when it ends. */
+const ANY_PULL_EXPIRES_MS = 60_000;
+/**
+ * How long the connection may have been dead before the client noticed:
+ * pings every 20 s, two unanswered (nats/connection.ts). A catch-up after a
+ * reconnect reads back this much further than the noticed disconnect.
+ */
+const STALE_MARGIN_MS = 60_000;
+/** How often a notification from a subscription is handed over again when handling it failed. */
+const RETRIES = [1_000, 5_000, 15_000, 30_000];
+/** An ephemeral catch-up consumer the agent stops using is removed by the server after this. */
+const CATCH_UP_IDLE_MS = 10_000;
+const CATCH_UP_BATCH = 256;
+
+const nanos = (ms: number) => ms * 1_000_000;
+
+/** The notification subjects an agent subscribes to, for both job categories at once. */
+export function agentSubjects(
+  names: InfraNames,
+  hostname: string,
+  labels: Record<string, string>,
+): string[] {
+  const targets: RouteTarget[] = [{ kind: 'all' }, { kind: 'host', hostname }];
+  for (const [key, value] of Object.entries(labels).sort()) {
+    for (const prefix of labelPrefixes(value)) targets.push({ kind: 'label', key, value: prefix });
+  }
+  return targets.map((t) => listenSubject(names, t));
+}
+
+export async function startListener(opts: ListenerOptions): Promise<Listener> {
+  const { nc, names, hostname, labels, clock, logger: log } = opts;
+  const js = jetstream(nc);
+  const jsm = await jetstreamManager(nc, { checkAPI: false });
+  let stopped = false;
+  let settled = 0;
+  const timers = new Set<NodeJS.Timeout>();
+  const later = (ms: number, fn: () => void) => {
+    const t = setTimeout(() => {
+      timers.delete(t);
+      if (!stopped) fn();
+    }, ms);
+    t.unref();
+    timers.add(t);
+  };
+  const pause = (ms: number) => new Promise<void>((resolve) => later(ms, resolve));
+
+  // A job heard twice (on a subscription and again in a catch-up) is handed
+  // over once; entries are dropped once no catch-up can bring them back.
+  const seen = new Map<string, number>();
+  const forgetOld = () => {
+    const cutoff = clock.now().getTime() - opts.listen.catch_up - STALE_MARGIN_MS;
+    for (const [id, at] of seen) {
+      if (at >= cutoff) break;
+      seen.delete(id);
+    }
+  };
+  const firstTime = (id: string): boolean => {
+    if (seen.has(id)) return false;
+    seen.set(id, clock.now().getTime());
+    if (seen.size % 1024 === 0) forgetOld();
+    return true;
+  };
+
+  /** Hands a notification from a subscription or a catch-up over, again after a failure. */
+  const handOver = (id: string, subject: string, attempt = 1): void => {
+    const notice = localNotice(id, subject, attempt);
+    opts.handle(notice, false).then(
+      () => {
+        settled++;
+      },
+      (err: unknown) => {
+        const wait = RETRIES[attempt - 1];
+        if (wait === undefined || stopped) {
+          settled++;
+          log.error(
+            { job_id: id, attempts: attempt, err: String(err) },
+            'job handling failed; giving up on this notification',
+          );
+          return;
+        }
+        log.warn({ job_id: id, err: String(err) }, 'job handling failed; trying again');
+        later(wait + Math.random() * 1000, () => handOver(id, subject, attempt + 1));
+      },
+    );
+  };
+
+  // Subscriptions first, confirmed by the server before the catch-up reads
+  // the stream: whatever is published after that reaches a subscription.
+  const subs: Subscription[] = agentSubjects(names, hostname, labels).map((subject) =>
+    nc.subscribe(subject, {
+      callback: (err: Error | null, msg: Msg) => {
+        if (err) {
+          log.error({ subject, err: String(err) }, 'subscription ended');
+          return;
+        }
+        const id = msg.string().trim();
+        if (firstTime(id)) handOver(id, msg.subject);
+      },
+    }),
+  );
+  await nc.flush();
+
+  /** Whether this agent should run a job it reads back from the stream. */
+  const worthRunning = async (id: string, target: Target): Promise<boolean> => {
+    let job: Awaited<ReturnType<typeof readJob>>;
+    try {
+      job = await readJob(opts.store, id);
+    } catch {
+      return true; // an invalid record: the handler reports it
+    }
+    if (!job) return false;
+    // Past its start deadline: not run, and the job shows this host as not
+    // responding; nothing to write.
+    if (clock.now().getTime() > Date.parse(job.deadline)) return false;
+    if (target.kind === 'all' || target.kind === 'label') {
+      // A broadcast runs on the agents it was sent to, not on one that joined after.
+      const expected = job.expected_hosts ?? (await readExpectedHosts(opts.store, id));
+      if (expected && !expected.includes(hostname)) return false;
+    }
+    return true;
+  };
+
+  const addressedHere = (subject: string): Target | null => {
+    const parsed = parseNotifySubject(names, subject);
+    if (!parsed) return null;
+    const t = parsed.target;
+    if (t.kind === 'all') return t;
+    if (t.kind === 'host') return t.hostname === hostname ? t : null;
+    if (t.kind === 'label') {
+      const v = labels[t.key];
+      return v !== undefined && labelPrefixes(v).includes(t.value) ? t : null;
+    }
+    return null; // `_any` comes from the shared consumer
+  };
+
+  /**
+   * Reads the stream from `since` with an ephemeral consumer (one request
+   * when there is nothing to read) and hands over the jobs addressed here
+   * that no subscription brought. One filter subject per consumer on
+   * nats-server 2.9, so it reads every notification and keeps its own.
+   */
+  const readBackFrom = (since: Date): Promise<ConsumerInfo> =>
+    jsm.consumers.add(names.stream, {
+      filter_subject: names.streamSubjects,
+      deliver_policy: DeliverPolicy.StartTime,
+      opt_start_time: since.toISOString(),
+      ack_policy: AckPolicy.None,
+      mem_storage: true,
+      num_replicas: 1,
+      inactive_threshold: nanos(CATCH_UP_IDLE_MS),
+    });
+  const catchUp = async (since: Date, opened?: ConsumerInfo): Promise<number> => {
+    const ci = opened ?? (await readBackFrom(since));
+    let pending = ci.num_pending;
+    const found: Array<{ id: string; subject: string; target: Target }> = [];
+    if (pending > 0) {
+      const consumer: Consumer = js.consumers.getConsumerFromInfo(ci);
+      while (pending > 0 && !stopped) {
+        let got = 0;
+        const batch = await consumer.fetch({
+          max_messages: Math.min(pending, CATCH_UP_BATCH),
+          expires: 5_000,
+        });
+        for await (const m of batch) {
+          got++;
+          pending = m.info.pending;
+          const target = addressedHere(m.subject);
+          if (target) found.push({ id: m.string().trim(), subject: m.subject, target });
+        }
+        if (got === 0) break;
+      }
+    }
+    let handed = 0;
+    for (const f of found) {
+      if (stopped || seen.has(f.id)) continue;
+      if (!(await worthRunning(f.id, f.target))) continue;
+      if (firstTime(f.id)) {
+        handed++;
+        handOver(f.id, f.subject);
+      }
+    }
+    return handed;
+  };
+
+  /** Catches up until it succeeds (JetStream may still be electing leaders after a failover). */
+  const catchUpUntilDone = async (
+    since: Date,
+    why: string,
+    opened?: ConsumerInfo,
+  ): Promise<void> => {
+    for (let delay = 1_000; !stopped; delay = Math.min(delay * 2, 30_000)) {
+      try {
+        const handed = await catchUp(since, opened);
+        opened = undefined;
+        if (handed > 0) log.info({ jobs: handed, since, why }, 'caught up on missed jobs');
+        return;
+      } catch (err) {
+        opened = undefined;
+        if (stopped) return;
+        log.warn({ err: String(err), why }, 'could not read missed jobs yet; trying again');
+        await pause(delay * (0.5 + Math.random()));
+      }
+    }
+  };
+
+  // The first request is made here, not in the background: it fails when the
+  // jobs stream does not exist yet, which the caller waits out.
+  const startedFrom = new Date(clock.now().getTime() - opts.listen.catch_up);
+  let opened: ConsumerInfo;
+  try {
+    opened = await readBackFrom(startedFrom);
+  } catch (err) {
+    for (const s of subs) s.unsubscribe();
+    throw err;
+  }
+  const caughtUp = catchUpUntilDone(startedFrom, 'start', opened);
+
+  // After a reconnect the subscriptions are back, but what was published
+  // while the connection was down reached nobody here: read it back.
+  let offlineSince: Date | null = null;
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (stopped) break;
+      if (s.type === 'disconnect' && !offlineSince) {
+        offlineSince = new Date(clock.now().getTime() - STALE_MARGIN_MS);
+      } else if (s.type === 'reconnect' && offlineSince) {
+        const since = offlineSince;
+        offlineSince = null;
+        later(Math.random() * opts.listen.jitter, () => {
+          void catchUpUntilDone(since, 'reconnect');
+        });
+      }
+    }
+  })();
+
+  const anyLoop = pullAny(js, jsm, opts, () => stopped, pause).catch((err: unknown) => {
+    log.error({ err: String(err) }, 'stopped taking _any jobs');
+  });
+
+  return {
+    get settled() {
+      return settled;
+    },
+    caughtUp,
+    stop() {
+      stopped = true;
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      for (const s of subs) s.unsubscribe();
+      // A pending pull cannot be cancelled: it ends at its expiry or when the
+      // connection closes, and anything it brings then is handed back.
+      void anyLoop;
+    },
+  };
+}
+
+/** `_any`: pull one message only when a slot is free, so idle agents get the work. */
+async function pullAny(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  opts: ListenerOptions,
+  stopped: () => boolean,
+  pause: (ms: number) => Promise<void>,
+): Promise<void> {
+  const log = opts.logger;
+  let consumer: Consumer | null = null;
+  let warnedFull = false;
+  let failures = 0;
+  while (!stopped()) {
+    try {
+      consumer ??= await openSharedConsumer(js, jsm, opts.names, opts.consumer, log);
+      await opts.slots.whenFree();
+      if (stopped()) break;
+      // The server sends a heartbeat every half expiry; two missed (a lost
+      // pull after a reconnect) end this one, and a new pull goes out.
+      const m = await consumer.next({ expires: ANY_PULL_EXPIRES_MS });
+      failures = 0;
+      if (m && stopped()) m.nak();
+      else if (m) {
+        opts.handle(m, true).catch((err: unknown) => {
+          // Left unacknowledged: the shared consumer offers it again after
+          // ack_wait, and the claim keeps the command from running twice.
+          log.error(
+            { job_id: m.string(), err: String(err) },
+            'job handling failed; the notification will be redelivered',
+          );
+        });
+      }
+    } catch (err) {
+      if (stopped()) break;
+      const message = String(err);
+      failures++;
+      if (/max.?waiting/i.test(message)) {
+        if (!warnedFull) {
+          warnedFull = true;
+          log.warn(
+            { max_waiting: opts.consumer.max_waiting },
+            'the shared _any consumer refused this agent a pull (more agents than its max_waiting); raise agent.consumer.max_waiting above the number of agents',
+          );
+        }
+        await pause(10_000 + Math.random() * 10_000);
+        continue;
+      }
+      if (/not found|deleted/i.test(message)) consumer = null;
+      log.warn({ err: message }, 'pull for _any jobs failed; retrying');
+      await pause(Math.min(30_000, 500 * 2 ** Math.min(failures, 6)) * (0.5 + Math.random()));
+    }
+  }
+}
+
+/** A notification from a subscription or the stream: nothing to acknowledge. */
+function localNotice(id: string, subject: string, attempt: number): JobNotice {
+  return {
+    subject,
+    string: () => id,
+    info: { redelivered: attempt > 1, deliveryCount: attempt },
+    ack: () => {},
+    term: () => {},
+    working: () => {},
+    ackAck: () => Promise.resolve(true),
+  };
+}
