@@ -12,6 +12,7 @@ import { storeResponseOnce } from '../job/response-once.js';
 import type { JobVerifier } from '../job/signing.js';
 import {
   appendStatus,
+  carriedJob,
   claimHolder,
   claimJob,
   type JobStore,
@@ -95,22 +96,28 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     hostname: opts.hostname,
     labels: opts.labels,
     consumer: opts.consumer,
-    listen: opts.listen ?? { catch_up: 10 * 60_000, jitter: 2_000 },
+    listen: opts.listen ?? { catch_up: 10 * 60_000, jitter: 5_000 },
     slots,
     clock: opts.clock,
     logger: log,
     handle,
   });
 
-  const heartbeat: Heartbeat = await startHeartbeat({
-    registry: store.registry,
-    hostname: opts.hostname,
-    labels: opts.labels,
-    maxJobs: opts.maxJobs,
-    intervalMs: opts.heartbeatMs ?? 10_000,
-    clock: opts.clock,
-    logger: log,
-  });
+  let heartbeat: Heartbeat;
+  try {
+    heartbeat = await startHeartbeat({
+      registry: store.registry,
+      hostname: opts.hostname,
+      labels: opts.labels,
+      maxJobs: opts.maxJobs,
+      intervalMs: opts.heartbeatMs ?? 10_000,
+      clock: opts.clock,
+      logger: log,
+    });
+  } catch (err) {
+    listener.stop();
+    throw err;
+  }
   log.debug('agent listening');
 
   return {
@@ -166,12 +173,25 @@ async function handleNotification(
   }
 
   const scope = shared ? ({ any: true } as const) : { hostname: host };
+  let carried: JobRecord | undefined;
+  try {
+    carried = carriedJob(msg.headers, id);
+  } catch (err) {
+    log.warn({ job_id: id, err: String(err) }, 'job record is invalid; dropped');
+    msg.term('invalid job record');
+    return;
+  }
+  // A query changes nothing on the host, so running it twice is harmless: one
+  // sent to this host needs no claim. `_any` still does (one agent answers).
+  const claimNeeded = shared || carried?.category !== 'query';
   const [read, claimed] = await Promise.all([
-    readJob(store, id).then(
-      (job) => ({ job }),
-      (err: unknown) => ({ err }),
-    ),
-    claimJob(store, id, scope, host),
+    carried
+      ? { job: carried }
+      : readJob(store, id).then(
+          (job) => ({ job }),
+          (err: unknown) => ({ err }),
+        ),
+    claimNeeded ? claimJob(store, id, scope, host) : true,
   ]);
   if ('err' in read) {
     log.warn({ job_id: id, err: String(read.err) }, 'job record is invalid; dropped');
@@ -206,13 +226,18 @@ async function handleNotification(
     p.catch(() => {});
     events.push(p);
   };
-  event(
-    appendStatus(store, id, 'acknowledged', host, {
-      message: msg.info.redelivered
-        ? `redelivered (delivery ${msg.info.deliveryCount})`
-        : 'received',
-    }),
-  );
+  // A query ends within milliseconds: its final event is the whole story,
+  // and a broadcast to thousands of agents does not write thousands more.
+  const quiet = job.category === 'query';
+  if (!quiet) {
+    event(
+      appendStatus(store, id, 'acknowledged', host, {
+        message: msg.info.redelivered
+          ? `redelivered (delivery ${msg.info.deliveryCount})`
+          : 'received',
+      }),
+    );
+  }
 
   const startedAt = opts.clock.now();
   if (startedAt.getTime() > Date.parse(job.deadline)) {
@@ -227,16 +252,16 @@ async function handleNotification(
 
   const ac = new AbortController();
   ctx.runningHere.set(id, ac);
-  // Keep the notification from being redelivered while it waits or runs.
-  const keepAlive = setInterval(
-    () => msg.working(),
-    Math.max(500, Math.floor(opts.consumer.ack_wait / 3)),
-  );
+  // Keep the notification from being redelivered while it waits or runs
+  // (only the shared consumer redelivers).
+  const keepAlive = shared
+    ? setInterval(() => msg.working(), Math.max(500, Math.floor(opts.consumer.ack_wait / 3)))
+    : undefined;
   try {
     await ctx.slots.acquire();
     try {
       if (ctx.stopping.aborted) ac.abort();
-      event(appendStatus(store, id, 'started', host));
+      if (!quiet) event(appendStatus(store, id, 'started', host));
       const type = job.operation.type;
       const refusal = policyRefusal(job);
       if (refusal) {

@@ -17,7 +17,7 @@ import {
   jetstream,
   jetstreamManager,
 } from '@nats-io/jetstream';
-import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Msg, MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Clock } from '../job/clock.js';
 import {
   type InfraNames,
@@ -25,7 +25,8 @@ import {
   parseNotifySubject,
   type RouteTarget,
 } from '../job/names.js';
-import { type JobStore, readExpectedHosts, readJob } from '../job/store.js';
+import type { JobRecord } from '../job/records.js';
+import { carriedJob, type JobStore, readExpectedHosts, readJob } from '../job/store.js';
 import { labelPrefixes, type Target } from '../job/target.js';
 import type { Logger } from '../log/logger.js';
 import { type ConsumerSettings, openSharedConsumer } from './consumers.js';
@@ -38,7 +39,7 @@ import type { Semaphore } from './semaphore.js';
  */
 export type JobNotice = Pick<
   JsMsg,
-  'subject' | 'string' | 'ack' | 'term' | 'working' | 'ackAck'
+  'subject' | 'headers' | 'string' | 'ack' | 'term' | 'working' | 'ackAck'
 > & {
   readonly info: Pick<DeliveryInfo, 'redelivered' | 'deliveryCount'>;
 };
@@ -78,8 +79,13 @@ export interface Listener {
   stop(): void;
 }
 
-/** How long a pull for `_any` waits at the server; it is made again at once when it ends. */
-const ANY_PULL_EXPIRES_MS = 60_000;
+/**
+ * How long a pull for `_any` waits at the server; it is made again at once
+ * when it ends. The server confirms a waiting pull every 30 s (the client's
+ * most), and two missed confirmations end it early, so a long pull costs an
+ * idle fleet fewer messages and notices a lost pull just as soon.
+ */
+const ANY_PULL_EXPIRES_MS = 5 * 60_000;
 /**
  * How long the connection may have been dead before the client noticed:
  * pings every 20 s, two unanswered (nats/connection.ts). A catch-up after a
@@ -142,8 +148,13 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
   };
 
   /** Hands a notification from a subscription or a catch-up over, again after a failure. */
-  const handOver = (id: string, subject: string, attempt = 1): void => {
-    const notice = localNotice(id, subject, attempt);
+  const handOver = (
+    id: string,
+    subject: string,
+    headers: MsgHdrs | undefined,
+    attempt = 1,
+  ): void => {
+    const notice = localNotice(id, subject, headers, attempt);
     opts.handle(notice, false).then(
       () => {
         settled++;
@@ -159,7 +170,7 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
           return;
         }
         log.warn({ job_id: id, err: String(err) }, 'job handling failed; trying again');
-        later(wait + Math.random() * 1000, () => handOver(id, subject, attempt + 1));
+        later(wait + Math.random() * 1000, () => handOver(id, subject, headers, attempt + 1));
       },
     );
   };
@@ -174,17 +185,21 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
           return;
         }
         const id = msg.string().trim();
-        if (firstTime(id)) handOver(id, msg.subject);
+        if (firstTime(id)) handOver(id, msg.subject, msg.headers);
       },
     }),
   );
   await nc.flush();
 
   /** Whether this agent should run a job it reads back from the stream. */
-  const worthRunning = async (id: string, target: Target): Promise<boolean> => {
-    let job: Awaited<ReturnType<typeof readJob>>;
+  const worthRunning = async (
+    id: string,
+    target: Target,
+    headers: MsgHdrs | undefined,
+  ): Promise<boolean> => {
+    let job: JobRecord | null | undefined;
     try {
-      job = await readJob(opts.store, id);
+      job = carriedJob(headers, id) ?? (await readJob(opts.store, id));
     } catch {
       return true; // an invalid record: the handler reports it
     }
@@ -229,10 +244,15 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
       num_replicas: 1,
       inactive_threshold: nanos(CATCH_UP_IDLE_MS),
     });
-  const catchUp = async (since: Date, opened?: ConsumerInfo): Promise<number> => {
-    const ci = opened ?? (await readBackFrom(since));
+  const catchUp = async (since: Date): Promise<number> => {
+    const ci = await readBackFrom(since);
     let pending = ci.num_pending;
-    const found: Array<{ id: string; subject: string; target: Target }> = [];
+    const found: Array<{
+      id: string;
+      subject: string;
+      headers: MsgHdrs | undefined;
+      target: Target;
+    }> = [];
     if (pending > 0) {
       const consumer: Consumer = js.consumers.getConsumerFromInfo(ci);
       while (pending > 0 && !stopped) {
@@ -245,7 +265,9 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
           got++;
           pending = m.info.pending;
           const target = addressedHere(m.subject);
-          if (target) found.push({ id: m.string().trim(), subject: m.subject, target });
+          if (target) {
+            found.push({ id: m.string().trim(), subject: m.subject, headers: m.headers, target });
+          }
         }
         if (got === 0) break;
       }
@@ -253,29 +275,23 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
     let handed = 0;
     for (const f of found) {
       if (stopped || seen.has(f.id)) continue;
-      if (!(await worthRunning(f.id, f.target))) continue;
+      if (!(await worthRunning(f.id, f.target, f.headers))) continue;
       if (firstTime(f.id)) {
         handed++;
-        handOver(f.id, f.subject);
+        handOver(f.id, f.subject, f.headers);
       }
     }
     return handed;
   };
 
   /** Catches up until it succeeds (JetStream may still be electing leaders after a failover). */
-  const catchUpUntilDone = async (
-    since: Date,
-    why: string,
-    opened?: ConsumerInfo,
-  ): Promise<void> => {
+  const catchUpUntilDone = async (since: Date, why: string): Promise<void> => {
     for (let delay = 1_000; !stopped; delay = Math.min(delay * 2, 30_000)) {
       try {
-        const handed = await catchUp(since, opened);
-        opened = undefined;
+        const handed = await catchUp(since);
         if (handed > 0) log.info({ jobs: handed, since, why }, 'caught up on missed jobs');
         return;
       } catch (err) {
-        opened = undefined;
         if (stopped) return;
         log.warn({ err: String(err), why }, 'could not read missed jobs yet; trying again');
         await pause(delay * (0.5 + Math.random()));
@@ -283,17 +299,28 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
     }
   };
 
-  // The first request is made here, not in the background: it fails when the
-  // jobs stream does not exist yet, which the caller waits out.
-  const startedFrom = new Date(clock.now().getTime() - opts.listen.catch_up);
-  let opened: ConsumerInfo;
+  // The shared consumer is opened here, not in the background: it fails
+  // when the jobs stream does not exist yet, which the caller waits out.
+  let shared: Consumer;
   try {
-    opened = await readBackFrom(startedFrom);
+    shared = await openSharedConsumer(js, jsm, names, opts.consumer, log);
   } catch (err) {
     for (const s of subs) s.unsubscribe();
     throw err;
   }
-  const caughtUp = catchUpUntilDone(startedFrom, 'start', opened);
+
+  // What was sent before the subscriptions existed is read back a moment
+  // later, at a random point within the jitter: a fleet starting together
+  // (after a power cut, say) then does not ask the server for thousands of
+  // consumers in the same second. The subscriptions already hear new jobs.
+  const startedFrom = new Date(clock.now().getTime() - opts.listen.catch_up);
+  let caughtUpNow = () => {};
+  const caughtUp = new Promise<void>((resolve) => {
+    caughtUpNow = resolve;
+    later(Math.random() * opts.listen.jitter, () => {
+      void catchUpUntilDone(startedFrom, 'start').then(resolve);
+    });
+  });
 
   // After a reconnect the subscriptions are back, but what was published
   // while the connection was down reached nobody here: read it back.
@@ -313,7 +340,7 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
     }
   })();
 
-  const anyLoop = pullAny(js, jsm, opts, () => stopped, pause).catch((err: unknown) => {
+  const anyLoop = pullAny(js, jsm, shared, opts, () => stopped, pause).catch((err: unknown) => {
     log.error({ err: String(err) }, 'stopped taking _any jobs');
   });
 
@@ -324,6 +351,7 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
     caughtUp,
     stop() {
       stopped = true;
+      caughtUpNow();
       for (const t of timers) clearTimeout(t);
       timers.clear();
       for (const s of subs) s.unsubscribe();
@@ -338,12 +366,13 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
 async function pullAny(
   js: JetStreamClient,
   jsm: JetStreamManager,
+  opened: Consumer,
   opts: ListenerOptions,
   stopped: () => boolean,
   pause: (ms: number) => Promise<void>,
 ): Promise<void> {
   const log = opts.logger;
-  let consumer: Consumer | null = null;
+  let consumer: Consumer | null = opened;
   let warnedFull = false;
   let failures = 0;
   while (!stopped()) {
@@ -389,9 +418,15 @@ async function pullAny(
 }
 
 /** A notification from a subscription or the stream: nothing to acknowledge. */
-function localNotice(id: string, subject: string, attempt: number): JobNotice {
+function localNotice(
+  id: string,
+  subject: string,
+  headers: MsgHdrs | undefined,
+  attempt: number,
+): JobNotice {
   return {
     subject,
+    headers,
     string: () => id,
     info: { redelivered: attempt > 1, deliveryCount: attempt },
     ack: () => {},

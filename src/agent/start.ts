@@ -103,7 +103,9 @@ export async function startAgentProcess(opts: {
 /**
  * Agents open the layout; they do not create it (at fleet scale that would
  * be thousands of creates in lockstep). Until the API server or
- * `osapi nats server start` has made it, wait and say so.
+ * `osapi nats server start` has made it, wait and say so. A request that
+ * timed out (a server busy with a whole fleet starting at once) is tried
+ * again too, after a random pause, so that the retries do not come in step.
  */
 async function startWhenLayoutExists(
   logger: Logger,
@@ -116,13 +118,16 @@ async function startWhenLayoutExists(
       return await start();
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      if (signal?.aborted || !/stream not found|bucket not found|not found/i.test(message))
-        throw err;
+      const missing = /stream not found|bucket not found|not found/i.test(message);
+      const busy = /timeout|timed out/i.test(message);
+      if (signal?.aborted || !(missing || busy)) throw err;
       logger.warn(
         { err: message },
-        'the JetStream layout is not there yet; waiting (start the API server or `osapi nats server start`)',
+        missing
+          ? 'the JetStream layout is not there yet; waiting (start the API server or `osapi nats server start`)'
+          : 'NATS did not answer in time; trying again',
       );
-      await new Promise((r) => setTimeout(r, delay));
+      await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random())));
       delay = Math.min(delay * 2, 5000);
     }
   }

@@ -393,8 +393,8 @@ export const ConfigSchema = Type.Object(
           'How far back a starting agent reads the jobs stream for jobs it missed; it runs those still before their start deadline that were addressed to it (a broadcast only when it was expected). After a reconnect it reads back to when the connection was lost.',
         ),
         jitter: Duration(
-          '2s',
-          'Most random delay before an agent reads what it missed after a reconnect, so that agents cut off together do not all read the stream at once.',
+          '5s',
+          'Most random delay before an agent reads back what it missed, after it starts or reconnects, so that agents starting or cut off together do not all ask the server at once.',
         ),
       }),
       queue_group: Str('job-agents', 'Queue group the agents share for load-balanced jobs.'),

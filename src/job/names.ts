@@ -112,6 +112,13 @@ export function parseNotifySubject(
   return null;
 }
 
+/**
+ * The notification header carrying the signed job definition, so that an
+ * agent need not read `jobs.<id>` back from KV for every job it hears of.
+ * The body stays the job id (INTERFACE section 6).
+ */
+export const JOB_HEADER = 'Osapi-Job';
+
 // ---- KV keys -------------------------------------------------------------
 
 export const STATUS_EVENTS = [

@@ -3,7 +3,7 @@
 // notification for a target. Spells no names itself: see names.ts.
 import { type JetStreamClient, jetstream } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { headers, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import type { Clock } from './clock.js';
 import { newTimeOrderedId } from './ids.js';
 import {
@@ -11,6 +11,7 @@ import {
   claimKey,
   expectedKey,
   type InfraNames,
+  JOB_HEADER,
   jobKey,
   notifySubject,
   parseStatusKey,
@@ -28,6 +29,7 @@ import {
   parseJobRecord,
   parseJobResponse,
   parseStatusEvent,
+  RecordError,
   type StatusEventRecord,
 } from './records.js';
 import type { JobSigner } from './signing.js';
@@ -110,13 +112,33 @@ export async function publishJob(store: JobStore, job: NewJob): Promise<Publishe
       message: `submitted by ${job.createdBy} for ${record.target_hostname}`,
     }),
     // msgID makes a retried publish a no-op inside the stream's duplicate window.
-    store.js.publish(subject, record.id, { msgID: record.id }),
+    store.js.publish(subject, record.id, { msgID: record.id, headers: carrying(record) }),
   ]);
   return {
     ...record,
     ...(job.expectedHosts ? { expected_hosts: job.expectedHosts } : {}),
     revision,
   };
+}
+
+function carrying(record: JobRecord): MsgHdrs {
+  const h = headers();
+  // JSON escapes line breaks inside strings, so the value is one header line.
+  h.set(JOB_HEADER, JSON.stringify(record));
+  return h;
+}
+
+/**
+ * The definition a notification carries (JOB_HEADER), checked like one read
+ * from KV; undefined when it carries none. Trusted only once its signature
+ * verifies, exactly as a definition read from KV.
+ */
+export function carriedJob(h: MsgHdrs | undefined, id: string): JobRecord | undefined {
+  const raw = h?.get(JOB_HEADER);
+  if (!raw) return undefined;
+  const job = parseJobRecord(raw);
+  if (job.id !== id) throw new RecordError(`job record: carries job ${job.id}, not ${id}`);
+  return job;
 }
 
 export async function appendStatus(

@@ -36,7 +36,11 @@ beforeAll(async () => {
   // A short ack wait and no back-off on the shared consumer, so a redelivery
   // comes within a second.
   sys = await startTestSystem({
-    overrides: { 'agent.consumer.ack_wait': '1s', 'agent.consumer.back_off': [] },
+    overrides: {
+      'agent.consumer.ack_wait': '1s',
+      'agent.consumer.back_off': [],
+      'agent.listen.jitter': '50ms',
+    },
   });
   await sys.startAgent(HOST);
   await sys.waitForAgents([HOST]);

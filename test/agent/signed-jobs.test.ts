@@ -2,10 +2,11 @@ import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { headers } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgentProcess } from '../../src/agent/start.js';
 import { systemClock } from '../../src/job/clock.js';
-import { infraNames, jobKey } from '../../src/job/names.js';
+import { infraNames, JOB_HEADER, jobKey } from '../../src/job/names.js';
 import { jobSigner } from '../../src/job/signing.js';
 import {
   type JobStore,
@@ -92,6 +93,51 @@ describe('agents run only jobs the API signed', () => {
     await store.js.publish(`${names().namespace}.jobs.modify.host.${HOST}`, job.id);
     expect(await refusal(store, job.id)).toMatch(/does not verify/);
     expect(existsSync(file)).toBe(false);
+  });
+
+  it('runs nothing of a signed job whose command was changed in the notification carrying it', async () => {
+    const store = await openJobStore(sys.api.nc, names(), systemClock, sys.api.signer);
+    const file = join(dir, 'tampered-header');
+    const job = await publishJob(store, {
+      ...touchJob(join(dir, 'original-header')),
+      target: { kind: 'host', hostname: 'nobody' },
+    });
+    const { revision: _r, ...record } = job;
+    const forged = {
+      ...record,
+      target_hostname: HOST,
+      operation: { ...record.operation, data: { command: `touch ${file}`, args: [], timeout: 5 } },
+    };
+    const h = headers();
+    h.set(JOB_HEADER, JSON.stringify(forged));
+    await store.js.publish(`${names().namespace}.jobs.modify.host.${HOST}`, job.id, {
+      headers: h,
+    });
+    expect(await refusal(store, job.id)).toMatch(/does not verify/);
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it('runs nothing of a notification carrying another job than it names', async () => {
+    const store = await openJobStore(sys.api.nc, names(), systemClock, sys.api.signer);
+    const file = join(dir, 'swapped');
+    const job = await publishJob(store, {
+      ...touchJob(file),
+      target: { kind: 'host', hostname: 'nobody' },
+    });
+    const { revision: _r, ...record } = job;
+    const agent = sys.agents.get(HOST)?.agent;
+    const before = agent?.settled ?? 0;
+    const h = headers();
+    h.set(JOB_HEADER, JSON.stringify({ ...record, target_hostname: HOST }));
+    await store.js.publish(`${names().namespace}.jobs.modify.host.${HOST}`, crypto.randomUUID(), {
+      headers: h,
+    });
+    for (let i = 0; i < 200 && (agent?.settled ?? 0) <= before; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(agent?.settled).toBe(before + 1);
+    expect(existsSync(file)).toBe(false);
+    expect(await readResponse(store, job.id, HOST)).toBeNull();
   });
 
   it('runs a job the API signed', async () => {

@@ -102,7 +102,7 @@ describe('defaults', () => {
           replay_policy: 'instant',
           back_off: [30_000, 120_000, 300_000, 900_000, 1_800_000],
         },
-        listen: { catch_up: 600_000, jitter: 2_000 },
+        listen: { catch_up: 600_000, jitter: 5_000 },
         queue_group: 'job-agents',
         hostname: '',
         max_jobs: 10,
