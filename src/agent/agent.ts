@@ -320,11 +320,15 @@ async function finish(
   }
   // Acked only now that the result is stored: a crash before this point
   // leaves a claim without a result, which a redelivery reports as such.
+  // A query's result is the record of its end (its headers say how it
+  // ended), so a broadcast query costs one write per agent, not two.
   await Promise.all([
-    appendStatus(ctx.store, job.id, outcome.status, host, {
-      ...(outcome.error !== undefined ? { error: outcome.error } : {}),
-      ...(outcome.message !== undefined ? { message: outcome.message } : {}),
-    }),
+    job.category === 'query'
+      ? undefined
+      : appendStatus(ctx.store, job.id, outcome.status, host, {
+          ...(outcome.error !== undefined ? { error: outcome.error } : {}),
+          ...(outcome.message !== undefined ? { message: outcome.message } : {}),
+        }),
     msg.ackAck().catch(() => msg.ack()),
   ]);
   return true;

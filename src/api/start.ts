@@ -100,6 +100,7 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
       ttlMs: config.nats.kv.ttl,
       clock: opts.clock,
       logger,
+      results: { js: store.js, bucket: layout.names.responsesBucket },
     });
     // A short timeout: readiness must answer quickly while NATS is away.
     const jsm = await jetstreamManager(nc, { timeout: 2000 });

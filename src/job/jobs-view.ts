@@ -2,10 +2,17 @@
 // events), kept by one KV watch, so listing, filtering and counting jobs never
 // reads each job from NATS. Entries past the bucket's TTL are dropped, as
 // NATS drops them without telling watchers.
+import type { JetStreamClient } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { Logger } from '../log/logger.js';
+import { KV_OPERATION_HEADER, kvKeys, kvStream, kvSubject } from '../nats/subjects.js';
 import type { Clock } from './clock.js';
-import { parseStatusKey } from './names.js';
+import {
+  parseResponseKey,
+  parseStatusKey,
+  RESULT_ERROR_HEADER,
+  RESULT_STATUS_HEADER,
+} from './names.js';
 import {
   type JobRecord,
   parseExpectedHosts,
@@ -13,11 +20,19 @@ import {
   parseStatusEvent,
   type StatusEventRecord,
 } from './records.js';
-import { type DerivedStatus, deriveStatus } from './status.js';
+import { type DerivedStatus, deriveStatus, type HostAnswer } from './status.js';
 
 export interface JobEntry {
   record: JobRecord;
   events: Array<StatusEventRecord & { nanos: bigint }>;
+  /** Each host's stored result, by its headers (status.ts HostAnswer). */
+  answers: Map<string, HostAnswer>;
+}
+
+/** Where the view follows stored results: the responses bucket's stream, headers only. */
+export interface ResultsSource {
+  js: JetStreamClient;
+  bucket: string;
 }
 
 export interface JobsView {
@@ -32,11 +47,12 @@ export interface JobsView {
 
 export async function watchJobs(
   jobs: KV,
-  opts: { ttlMs: number; clock: Clock; logger: Logger },
+  opts: { ttlMs: number; clock: Clock; logger: Logger; results?: ResultsSource },
 ): Promise<JobsView> {
   const entries = new Map<string, JobEntry>();
   // Events can arrive before their job definition in the replay; hold them.
   const orphans = new Map<string, JobEntry['events']>();
+  const orphanAnswers = new Map<string, JobEntry['answers']>();
   // A broadcast's expected hosts are stored just before its definition.
   const expected = new Map<string, string[]>();
   // One filter subject per consumer on nats-server 2.9: watch the bucket
@@ -61,8 +77,13 @@ export async function watchJobs(
             const parsed = parseJobRecord(e.value);
             const hosts = expected.get(id);
             const record = hosts ? { ...parsed, expected_hosts: hosts } : parsed;
-            entries.set(id, { record, events: orphans.get(id) ?? [] });
+            entries.set(id, {
+              record,
+              events: orphans.get(id) ?? [],
+              answers: orphanAnswers.get(id) ?? new Map(),
+            });
             orphans.delete(id);
+            orphanAnswers.delete(id);
           }
         } else if (e.key.startsWith('expected.')) {
           const id = e.key.slice('expected.'.length);
@@ -90,6 +111,15 @@ export async function watchJobs(
     }
   })();
 
+  const results = opts.results
+    ? await followResults(opts.results, (id, host, answer) => {
+        const answers = entries.get(id)?.answers ?? orphanAnswers.get(id) ?? new Map();
+        if (!entries.has(id)) orphanAnswers.set(id, answers);
+        if (answer) answers.set(host, answer);
+        else answers.delete(host);
+      })
+    : null;
+
   const prune = () => {
     const cutoff = opts.clock.now().getTime() - opts.ttlMs;
     for (const [id, entry] of entries) {
@@ -112,11 +142,12 @@ export async function watchJobs(
       return entries.get(id);
     },
     derive(entry) {
-      return deriveStatus(entry.record, entry.events, opts.clock.now());
+      return deriveStatus(entry.record, entry.events, opts.clock.now(), entry.answers);
     },
-    loaded,
+    loaded: Promise.all([loaded, results?.loaded]).then(() => {}),
     stop() {
       watch.stop();
+      results?.stop();
     },
   };
 }
@@ -130,4 +161,52 @@ function insertByNanos<T extends { nanos: bigint }>(list: T[], ev: T): void {
   let i = list.length;
   while (i > 0 && (list[i - 1] as T).nanos > ev.nanos) i--;
   list.splice(i, 0, ev);
+}
+
+/**
+ * Follows every stored result by its headers only (RESULT_STATUS_HEADER),
+ * never its output, with one ordered consumer on the responses bucket's
+ * stream; `on` hears each result, or null when one was removed.
+ */
+async function followResults(
+  source: ResultsSource,
+  on: (id: string, host: string, answer: HostAnswer | null) => void,
+): Promise<{ loaded: Promise<void>; stop(): void }> {
+  const consumer = await source.js.consumers.get(kvStream(source.bucket), {
+    filter_subjects: kvKeys(source.bucket),
+    headers_only: true,
+  });
+  const prefix = kvSubject(source.bucket, '');
+  const messages = await consumer.consume();
+  let markLoaded!: () => void;
+  const loaded = new Promise<void>((r) => {
+    markLoaded = r;
+  });
+  if ((await consumer.info(true)).num_pending === 0) markLoaded();
+  void (async () => {
+    for await (const m of messages) {
+      const key = parseResponseKey(m.subject.slice(prefix.length));
+      if (key) {
+        const operation = m.headers?.get(KV_OPERATION_HEADER);
+        const status = m.headers?.get(RESULT_STATUS_HEADER);
+        if (operation === 'DEL' || operation === 'PURGE') on(key.id, key.hostname, null);
+        else if (status === 'completed' || status === 'failed') {
+          const error = m.headers?.get(RESULT_ERROR_HEADER);
+          let reason: string | undefined;
+          try {
+            reason = error ? String(JSON.parse(error)) : undefined;
+          } catch {
+            reason = error;
+          }
+          on(key.id, key.hostname, {
+            status,
+            ...(reason !== undefined ? { error: reason } : {}),
+            at: new Date(m.info.timestampNanos / 1e6).toISOString(),
+          });
+        }
+      }
+      if (m.info.pending === 0) markLoaded();
+    }
+  })();
+  return { loaded, stop: () => void messages.close() };
 }

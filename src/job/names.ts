@@ -119,6 +119,14 @@ export function parseNotifySubject(
  */
 export const JOB_HEADER = 'Osapi-Job';
 
+/**
+ * Headers on a stored result saying how it ended (`completed` or `failed`)
+ * and, when it failed, why (a JSON string): the API follows results by their
+ * headers alone, without reading every output.
+ */
+export const RESULT_STATUS_HEADER = 'Osapi-Status';
+export const RESULT_ERROR_HEADER = 'Osapi-Error';
+
 // ---- KV keys -------------------------------------------------------------
 
 export const STATUS_EVENTS = [

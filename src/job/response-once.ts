@@ -6,7 +6,7 @@ import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { kvSubject } from '../nats/subjects.js';
 import { responseKey } from './names.js';
 import type { JobResponse } from './records.js';
-import type { JobStore } from './store.js';
+import { type JobStore, resultHeaders } from './store.js';
 
 /** True when stored; false when a result for this job and host was already there. */
 export async function storeResponseOnce(store: JobStore, r: JobResponse): Promise<boolean> {
@@ -14,7 +14,10 @@ export async function storeResponseOnce(store: JobStore, r: JobResponse): Promis
   // a publish expecting no earlier message on the key is the same create.
   const subject = kvSubject(store.names.responsesBucket, responseKey(r.job_id, r.hostname));
   try {
-    await store.js.publish(subject, JSON.stringify(r), { expect: { lastSubjectSequence: 0 } });
+    await store.js.publish(subject, JSON.stringify(r), {
+      expect: { lastSubjectSequence: 0 },
+      headers: resultHeaders(r),
+    });
     return true;
   } catch (err) {
     if (

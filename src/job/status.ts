@@ -27,6 +27,17 @@ export interface HostStateDetail {
   durationMs?: number;
 }
 
+/**
+ * A stored result as the API follows it (its headers, not its output): a
+ * query's agent writes no final event, its result is the record of its end.
+ */
+export interface HostAnswer {
+  status: 'completed' | 'failed';
+  error?: string;
+  /** When the result was stored. */
+  at: string;
+}
+
 export interface DerivedStatus {
   status: JobStatus;
   hosts: Record<string, HostStateDetail>;
@@ -49,6 +60,7 @@ export function deriveStatus(
   job: JobRecord,
   events: readonly StatusEventRecord[],
   now: Date,
+  answers: ReadonlyMap<string, HostAnswer> = new Map(),
 ): DerivedStatus {
   const hosts: Record<string, HostStateDetail> = {};
   const started: Record<string, number> = {};
@@ -79,6 +91,18 @@ export function deriveStatus(
       default:
         break;
     }
+  }
+  // A result without a final event (a query's) ends its host the same way.
+  for (const [h, a] of answers) {
+    const current = hosts[h];
+    if (current && FINAL.has(current.status as StatusEvent)) continue;
+    if (a.at > updatedAt) updatedAt = a.at;
+    const t0 = started[h];
+    hosts[h] = {
+      status: a.status,
+      ...(a.error !== undefined ? { error: a.error } : {}),
+      ...(t0 !== undefined ? { durationMs: Math.max(0, Date.parse(a.at) - t0) } : {}),
+    };
   }
   const overdue = now.getTime() > Date.parse(job.deadline) + DELIVERY_GRACE_MS;
   for (const h of job.expected_hosts ?? []) {

@@ -4,6 +4,7 @@
 import { type JetStreamClient, jetstream } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import { headers, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import { kvSubject } from '../nats/subjects.js';
 import type { Clock } from './clock.js';
 import { newTimeOrderedId } from './ids.js';
 import {
@@ -15,6 +16,8 @@ import {
   jobKey,
   notifySubject,
   parseStatusKey,
+  RESULT_ERROR_HEADER,
+  RESULT_STATUS_HEADER,
   responseFilter,
   responseKey,
   type StatusEvent,
@@ -192,8 +195,21 @@ function isKeyExists(err: unknown): boolean {
   return err instanceof Error && /wrong last sequence|key exists/i.test(err.message);
 }
 
+/** How a result ended, as headers beside it (RESULT_STATUS_HEADER). */
+export function resultHeaders(r: JobResponse): MsgHdrs {
+  const h = headers();
+  h.set(RESULT_STATUS_HEADER, r.status);
+  if (r.error !== undefined) h.set(RESULT_ERROR_HEADER, JSON.stringify(r.error));
+  return h;
+}
+
 export async function storeResponse(store: JobStore, r: JobResponse): Promise<void> {
-  await store.responses.put(responseKey(r.job_id, r.hostname), JSON.stringify(r));
+  // A KV put is a publish on the key's subject; made here to add the headers.
+  await store.js.publish(
+    kvSubject(store.names.responsesBucket, responseKey(r.job_id, r.hostname)),
+    JSON.stringify(r),
+    { headers: resultHeaders(r) },
+  );
 }
 
 export async function readResponse(

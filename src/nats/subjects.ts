@@ -15,6 +15,9 @@ export function kvSubject(bucket: string, key: string): string {
   return `$KV.${bucket}.${key}`;
 }
 
+/** The header the KV clients mark a delete or purge with (`DEL`, `PURGE`). */
+export const KV_OPERATION_HEADER = 'KV-Operation';
+
 /** Every key of a bucket (or, with a prefix, those under it). */
 export function kvKeys(bucket: string, prefix?: string): string {
   return prefix ? `$KV.${bucket}.${prefix}.>` : `$KV.${bucket}.>`;

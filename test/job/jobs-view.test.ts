@@ -1,0 +1,86 @@
+// A query's agent writes its result and no final event: the API's jobs view
+// learns how each host ended from the results' headers, live and when it
+// starts again, without reading any output.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/job/clock.js';
+import { watchJobs } from '../../src/job/jobs-view.js';
+import { type JobStore, publishJob, storeResponse } from '../../src/job/store.js';
+import { storeFor, waitFor } from '../api/helpers.js';
+import { silentLogger } from '../support/nats.js';
+import { startTestSystem, type TestSystem } from '../support/system.js';
+
+let sys: TestSystem;
+let store: JobStore;
+
+beforeAll(async () => {
+  sys = await startTestSystem();
+  store = await storeFor(sys);
+});
+afterAll(async () => {
+  await sys?.stop();
+});
+
+const view = () =>
+  watchJobs(store.jobs, {
+    ttlMs: 3600_000,
+    clock: systemClock,
+    logger: silentLogger,
+    results: { js: store.js, bucket: store.names.responsesBucket },
+  });
+
+async function answered(hosts: Array<{ host: string; error?: string }>) {
+  const job = await publishJob(store, {
+    type: 'node.hostname.get',
+    data: {},
+    target: { kind: 'all' },
+    createdBy: 'view-test',
+    startWithinMs: 60_000,
+    expectedHosts: hosts.map((h) => h.host),
+  });
+  const now = systemClock.now().toISOString();
+  for (const h of hosts) {
+    await storeResponse(store, {
+      job_id: job.id,
+      hostname: h.host,
+      status: h.error ? 'failed' : 'completed',
+      data: h.error ? null : { labels: {}, os_hostname: h.host },
+      ...(h.error ? { error: h.error } : {}),
+      started_at: now,
+      finished_at: now,
+    });
+  }
+  return job.id;
+}
+
+describe('the jobs view follows results by their headers', () => {
+  it('a query whose hosts stored results and wrote no final event is complete', async () => {
+    const v = await view();
+    const id = await answered([{ host: 'jv-01' }, { host: 'jv-02' }]);
+    const derived = await waitFor('the view to see both results', () => {
+      const e = v.get(id);
+      const d = e && v.derive(e);
+      return d?.status === 'completed' && d;
+    });
+    expect(v.get(id)?.events.map((e) => e.event)).toEqual(['submitted']);
+    expect(derived.hosts).toEqual({
+      'jv-01': { status: 'completed' },
+      'jv-02': { status: 'completed' },
+    });
+    v.stop();
+  });
+
+  it('a failed result carries its reason, and a view started later finds the same', async () => {
+    const id = await answered([{ host: 'jv-01' }, { host: 'jv-02', error: 'no such\ninterface' }]);
+    const v = await view();
+    await v.loaded;
+    const e = v.get(id);
+    expect(e && v.derive(e)).toMatchObject({
+      status: 'partial_failure',
+      hosts: {
+        'jv-01': { status: 'completed' },
+        'jv-02': { status: 'failed', error: 'no such\ninterface' },
+      },
+    });
+    v.stop();
+  });
+});
