@@ -21,6 +21,7 @@ import {
   storeResponse,
 } from '../job/store.js';
 import type { Logger } from '../log/logger.js';
+import { kvSubject } from '../nats/subjects.js';
 import type { ConsumerSettings } from './consumers.js';
 import { commandOutcome, type HandlerOutcome, runJob } from './handlers/index.js';
 import { type JobNotice, type ListenSettings, startListener } from './listener.js';
@@ -107,6 +108,8 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   try {
     heartbeat = await startHeartbeat({
       registry: store.registry,
+      publishQuietly: (key, value) =>
+        opts.nc.publish(kvSubject(opts.names.registryBucket, key), value),
       hostname: opts.hostname,
       labels: opts.labels,
       maxJobs: opts.maxJobs,

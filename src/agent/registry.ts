@@ -11,6 +11,11 @@ import { readSystemInfo } from './system-info.js';
 
 export interface HeartbeatOptions {
   registry: KV;
+  /**
+   * Publishes a registry entry without waiting for the server's
+   * acknowledgment (a KV put is a publish on the key's subject).
+   */
+  publishQuietly: (key: string, value: string) => void;
   hostname: string;
   labels: Record<string, string>;
   maxJobs: number;
@@ -24,11 +29,13 @@ export interface Heartbeat {
   stop(): Promise<void>;
 }
 
+const ACKED_EVERY = 3;
+
 export async function startHeartbeat(opts: HeartbeatOptions): Promise<Heartbeat> {
   const startedAt = opts.clock.now().toISOString();
   const key = registryKey(opts.hostname);
-  const beat = async () => {
-    const entry: AgentInfoRecord = {
+  const entry = (): string =>
+    JSON.stringify({
       hostname: opts.hostname,
       labels: opts.labels,
       started_at: startedAt,
@@ -36,14 +43,27 @@ export async function startHeartbeat(opts: HeartbeatOptions): Promise<Heartbeat>
       version: VERSION,
       max_jobs: opts.maxJobs,
       ...readSystemInfo(),
-    };
-    await opts.registry.put(key, JSON.stringify(entry));
+    } satisfies AgentInfoRecord);
+  const beat = async () => {
+    await opts.registry.put(key, entry());
   };
   await beat();
-  const beatLogged = () =>
+  // Only one beat in ACKED_EVERY waits for the server's acknowledgment: a
+  // lost beat costs nothing while the next arrives within the TTL, and the
+  // acknowledged ones still say, once per TTL, when the registry refuses
+  // them. At thousands of agents the acknowledgments are a good part of
+  // what an idle fleet costs the server.
+  let beats = 0;
+  const beatLogged = () => {
+    beats++;
+    if (beats % ACKED_EVERY !== 0) {
+      opts.publishQuietly(key, entry());
+      return;
+    }
     beat().catch((err: unknown) =>
       opts.logger.warn({ err: String(err) }, 'heartbeat failed; will retry at the next interval'),
     );
+  };
   // Agents started together would otherwise beat together for ever: the
   // first interval is shortened at random, so that a fleet's heartbeats
   // spread evenly over the interval instead of arriving in one burst.
