@@ -1,0 +1,847 @@
+// Scale benchmark (issue 10): N simulated agents, hosted a few hundred to a
+// process as bench/scale/fleet.ts, each with its own NATS connection, hostname
+// and labels, against the real API server (bin/osapi, its own process) and
+// real nats-server processes. One run measures, for each N: the fleet's start
+// until every agent is Ready, `GET /node/{target}/hostname` for `_all`, a
+// label reaching a tenth of the fleet, `_any` and one host, and the idle
+// memory and CPU of the server, the agents and the API, against the same
+// processes measured before the fleet started (the run's own baseline).
+//
+//   npm run bench:scale                          # 100, 1,000 and 3,000 agents, one server
+//   npm run bench:scale -- --agents 1000         # one size
+//   npm run bench:scale -- --cluster             # 3-node cluster, R3, one node killed mid-run
+//   npm run bench:scale -- --cluster --agents 1000
+//   options: --workers N (fleet processes, default 4), --no-write (print only)
+//
+// Loopback only; every wait is bounded.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { signToken } from '../../src/auth/index.js';
+import { type NatsServerHandle, startNatsServer } from '../../src/nats/server.js';
+import { writeSection } from '../results.js';
+import { agentName, type FleetReport, type FleetSpec } from './fleet-spec.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const quiet = pino({ level: 'silent' });
+
+// ---- options ---------------------------------------------------------------
+
+function option(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+const CLUSTER = process.argv.includes('--cluster');
+const WRITE = !process.argv.includes('--no-write');
+const WORKERS = Number(option('workers') ?? 4);
+/** `--set key=value` (repeatable): a config override for the API server and every agent. */
+const SETTINGS: Record<string, string> = Object.fromEntries(
+  process.argv.flatMap((a, i) => {
+    if (a !== '--set') return [];
+    const kv = process.argv[i + 1] ?? '';
+    const eq = kv.indexOf('=');
+    return eq > 0 ? [[kv.slice(0, eq), kv.slice(eq + 1)]] : [];
+  }),
+);
+/** OSAPI_ + the key path upper-cased with `.` as `_` (INTERFACE section 2). */
+const settingsEnv = Object.fromEntries(
+  Object.entries(SETTINGS).map(([k, v]) => [`OSAPI_${k.toUpperCase().replaceAll('.', '_')}`, v]),
+);
+const SIZES = (option('agents') ?? (CLUSTER ? '1000' : '100,1000,3000'))
+  .split(',')
+  .map(Number)
+  .filter((n) => Number.isInteger(n) && n > 0);
+if (SIZES.length === 0 || !(WORKERS > 0)) {
+  process.stderr.write(
+    'usage: npm run bench:scale -- [--agents 100,1000] [--workers 4] [--cluster]\n',
+  );
+  process.exit(2);
+}
+
+// ---- measuring processes ----------------------------------------------------
+
+const TICKS = 100; // USER_HZ on Linux
+
+interface ProcSample {
+  at: number;
+  ticks: number;
+  rssMb: number;
+}
+
+function sample(pid: number): ProcSample {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(f[11]) + Number(f[12]);
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return { at: performance.now(), ticks, rssMb: m?.[1] ? Number(m[1]) / 1024 : Number.NaN };
+}
+
+/** CPU use over a window, in % of one core; RSS at its end. */
+function usage(a: ProcSample[], b: ProcSample[]): { cpu: number; rssMb: number } {
+  let ticks = 0;
+  let rss = 0;
+  let secs = 0;
+  a.forEach((x, i) => {
+    const y = b[i] as ProcSample;
+    ticks += y.ticks - x.ticks;
+    rss += y.rssMb;
+    secs = (y.at - x.at) / 1000;
+  });
+  return { cpu: (ticks / TICKS / secs) * 100, rssMb: rss };
+}
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function measureIdle(pids: number[][], ms: number) {
+  const before = pids.map((g) => g.map(sample));
+  await pause(ms);
+  const after = pids.map((g) => g.map(sample));
+  return before.map((b, i) => usage(b, after[i] as ProcSample[]));
+}
+
+// ---- nats-server --------------------------------------------------------------
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+interface Server {
+  handle: NatsServerHandle;
+  monitor: number;
+  name: string;
+}
+
+async function startServer(dir: string, name: string, cluster?: Server['name'][]): Promise<Server> {
+  const monitor = await freePort();
+  const extra = ['-m', String(monitor), '--name', name];
+  const handle = await startNatsServer({
+    host: '127.0.0.1',
+    port: 0,
+    storeDir: join(dir, name),
+    logger: quiet,
+    extraArgs: [...extra, ...(cluster ?? [])],
+  });
+  return { handle, monitor, name };
+}
+
+/** Three nats-servers routed to each other on local ports: one JetStream cluster. */
+async function startCluster(dir: string): Promise<Server[]> {
+  const routes = await Promise.all([freePort(), freePort(), freePort()]);
+  const urls = routes.map((p) => `nats://127.0.0.1:${p}`);
+  return Promise.all(
+    routes.map((p, i) =>
+      startServer(dir, `n${i + 1}`, [
+        '--cluster_name',
+        'osapi-bench',
+        '--cluster',
+        `nats://127.0.0.1:${p}`,
+        '--routes',
+        urls.filter((_, j) => j !== i).join(','),
+      ]),
+    ),
+  );
+}
+
+interface Varz {
+  connections: number;
+  subscriptions: number;
+  in_msgs: number;
+  out_msgs: number;
+  version: string;
+}
+async function varz(s: Server): Promise<Varz> {
+  return (await (await fetch(`http://127.0.0.1:${s.monitor}/varz`)).json()) as Varz;
+}
+async function jsz(s: Server): Promise<{ consumers: number; api: { total: number } }> {
+  const r = await fetch(`http://127.0.0.1:${s.monitor}/jsz`);
+  return (await r.json()) as { consumers: number; api: { total: number } };
+}
+/** Message counts summed over the servers. */
+async function messages(servers: Server[]) {
+  const v = await Promise.all(servers.map(varz));
+  return {
+    in: v.reduce((n, x) => n + x.in_msgs, 0),
+    out: v.reduce((n, x) => n + x.out_msgs, 0),
+  };
+}
+
+// ---- the API server --------------------------------------------------------------
+
+const SIGNING_KEY = `bench-${crypto.randomUUID()}`;
+
+interface Api {
+  child: ChildProcess;
+  url: string;
+}
+
+async function startApi(natsUrls: string[], stateDir: string, namespace: string, replicas: number) {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('OSAPI_')) env[k] = v;
+  const r = String(replicas);
+  const child = spawn(join(ROOT, 'bin/osapi'), ['api', 'server', 'start', '-j'], {
+    env: {
+      ...env,
+      OSAPI_API_SERVER_HOST: '127.0.0.1',
+      OSAPI_API_SERVER_PORT: '0',
+      OSAPI_API_SERVER_NATS_SERVERS: natsUrls.join(','),
+      OSAPI_API_SERVER_NATS_NAMESPACE: namespace,
+      OSAPI_STATE_DIR: stateDir,
+      OSAPI_API_SERVER_SECURITY_SIGNING_KEY: SIGNING_KEY,
+      OSAPI_NATS_STREAM_REPLICAS: r,
+      OSAPI_NATS_KV_REPLICAS: r,
+      OSAPI_NATS_REGISTRY_REPLICAS: r,
+      OSAPI_NATS_AUDIT_REPLICAS: r,
+      OSAPI_NATS_DLQ_REPLICAS: r,
+      ...settingsEnv,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr?.on('data', (b: Buffer) => {
+    err = (err + b).slice(-4000);
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(
+      () => reject(new Error(`the API server did not start: ${err}`)),
+      60_000,
+    );
+    child.stdout?.on('data', (b: Buffer) => {
+      out += b;
+      const m = /"api_url":\s*"([^"]+)"/.exec(out);
+      if (m?.[1]) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`the API server exited ${code}: ${err}`)));
+  });
+  return { child, url } satisfies Api;
+}
+
+function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+// ---- the fleet ---------------------------------------------------------------------
+
+interface Fleet {
+  workers: ChildProcess[];
+  /** The fleet processes' memory after a full collection in each, summed. */
+  memory(): Promise<{ rssMb: number; heapMb: number }>;
+  /** With a directory, CPU-profiles every fleet process during `during` (OSAPI_BENCH_PROFILE). */
+  profile<T>(dir: string | undefined, during: () => Promise<T>): Promise<T>;
+  warnings: () => number;
+  sampleWarnings: () => string[];
+  start(): Promise<{ ms: number; failed: number; firstError?: string }>;
+  stop(): Promise<void>;
+}
+
+async function startFleet(
+  n: number,
+  base: Omit<FleetSpec, 'worker' | 'from' | 'to'>,
+): Promise<Fleet> {
+  const count = Math.min(WORKERS, n);
+  const reports: Array<Array<(r: FleetReport) => void>> = [];
+  let warnings = 0;
+  const samples: string[] = [];
+  const workers = Array.from({ length: count }, (_, w) => {
+    const spec: FleetSpec = {
+      ...base,
+      worker: w,
+      from: Math.floor((n * w) / count),
+      to: Math.floor((n * (w + 1)) / count),
+    };
+    const child = spawn(
+      process.execPath,
+      ['--expose-gc', '--import', 'tsx', join(import.meta.dirname, 'fleet.ts')],
+      {
+        cwd: ROOT,
+        env: { ...process.env, OSAPI_BENCH_FLEET: JSON.stringify(spec) },
+        stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      },
+    );
+    reports[w] = [];
+    child.on('message', (r: FleetReport) => {
+      for (const fn of reports[w]?.splice(0) ?? []) fn(r);
+    });
+    let partial = '';
+    child.stderr?.on('data', (b: Buffer) => {
+      const lines = (partial + b).split('\n');
+      partial = lines.pop() ?? '';
+      for (const l of lines.filter(Boolean)) {
+        warnings++;
+        // OSAPI_BENCH_FLEET_LOG=<file> keeps every line the fleet logged.
+        if (process.env.OSAPI_BENCH_FLEET_LOG)
+          appendFileSync(process.env.OSAPI_BENCH_FLEET_LOG, `${l}\n`);
+        if (samples.length < 5) samples.push(l.slice(0, 300));
+      }
+    });
+    return child;
+  });
+  const next = (w: number) =>
+    new Promise<FleetReport>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`fleet process ${w} did not answer`)), 180_000);
+      reports[w]?.push((r) => {
+        clearTimeout(t);
+        resolve(r);
+      });
+    });
+  await Promise.all(workers.map((_, w) => next(w)));
+  return {
+    workers,
+    async memory() {
+      const done = workers.map((_, w) => next(w));
+      for (const c of workers) c.send({ cmd: 'memory' });
+      const rs = (await Promise.all(done)) as Array<Extract<FleetReport, { type: 'memory' }>>;
+      return {
+        rssMb: rs.reduce((t, r) => t + r.rss, 0) / 2 ** 20,
+        heapMb: rs.reduce((t, r) => t + r.heapUsed, 0) / 2 ** 20,
+      };
+    },
+    async profile<T>(dir: string | undefined, during: () => Promise<T>): Promise<T> {
+      if (!dir) return during();
+      for (const c of workers) c.send({ cmd: 'profile-start' });
+      const out = await during();
+      const done = workers.map((_, w) => next(w));
+      for (const c of workers) c.send({ cmd: 'profile-stop', dir });
+      await Promise.all(done);
+      return out;
+    },
+    warnings: () => warnings,
+    sampleWarnings: () => samples,
+    async start() {
+      const done = workers.map((_, w) => next(w));
+      for (const c of workers) c.send({ cmd: 'start' });
+      const rs = (await Promise.all(done)) as Array<Extract<FleetReport, { type: 'started' }>>;
+      const firstError = rs.find((r) => r.firstError)?.firstError;
+      return {
+        ms: Math.max(...rs.map((r) => r.ms)),
+        failed: rs.reduce((k, r) => k + r.failed, 0),
+        ...(firstError ? { firstError } : {}),
+      };
+    },
+    async stop() {
+      const done = workers.map((_, w) => next(w).catch(() => undefined));
+      for (const c of workers) if (c.connected) c.send({ cmd: 'stop' });
+      await Promise.race([Promise.all(done), pause(60_000)]);
+      await Promise.all(workers.map((c) => stopChild(c, 5_000)));
+    },
+  };
+}
+
+// ---- requests ------------------------------------------------------------------------
+
+// biome-ignore lint/suspicious/noExplicitAny: the bench reads whatever JSON a route answers
+type Json = any;
+
+async function call(api: Api, token: string, method: string, path: string, body?: unknown) {
+  const res = await fetch(`${api.url}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  return { status: res.status, body: (await res.json()) as Json };
+}
+
+function quantile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+}
+
+interface Latency {
+  p50: number;
+  p95: number;
+  /** Answers that did not hold every expected agent, completed. */
+  wrong: number;
+  samples: number;
+  lastJob: { id: string; sent: number; got: number };
+}
+
+/**
+ * Where the time of one broadcast went, in ms from the request: until the
+ * API created the job, until the first, median and last agent had stored
+ * its result (its `completed` event), and until the answer arrived.
+ */
+async function anatomyOf(api: Api, token: string, last: { id: string; sent: number; got: number }) {
+  const r = await call(api, token, 'GET', `/job/${last.id}`);
+  const done = ((r.body.timeline ?? []) as Json[])
+    .filter((e) => e.event === 'completed')
+    .map((e) => Date.parse(e.timestamp) - last.sent)
+    .sort((a, b) => a - b);
+  return {
+    created: Date.parse(r.body.created) - last.sent,
+    resultStored: [done[0], quantile(done, 0.5), done.at(-1)],
+    answered: last.got - last.sent,
+  };
+}
+
+/** `samples` requests one after another; each must answer `expect` agents, all completed. */
+async function timeHostname(
+  api: Api,
+  token: string,
+  target: () => string,
+  expect: number,
+  samples: number,
+): Promise<Latency> {
+  const ms: number[] = [];
+  let wrong = 0;
+  let lastJob = { id: '', sent: 0, got: 0 };
+  for (let i = 0; i < samples; i++) {
+    const t = performance.now();
+    const sent = Date.now();
+    const r = await call(api, token, 'GET', `/node/${target()}/hostname`);
+    ms.push(performance.now() - t);
+    if (r.body?.job_id) lastJob = { id: r.body.job_id, sent, got: Date.now() };
+    const results: Json[] = r.body?.results ?? [];
+    if (
+      r.status !== 200 ||
+      results.length !== expect ||
+      !results.every((x) => x.status === 'completed')
+    ) {
+      wrong++;
+    }
+  }
+  ms.sort((a, b) => a - b);
+  return { p50: quantile(ms, 0.5), p95: quantile(ms, 0.95), wrong, samples, lastJob };
+}
+
+async function readyAgents(api: Api, token: string): Promise<number> {
+  const r = await call(api, token, 'GET', '/agent');
+  return ((r.body?.agents ?? []) as Json[]).filter((a) => a.status === 'Ready').length;
+}
+
+async function waitReady(api: Api, token: string, n: number, withinMs: number): Promise<number> {
+  const until = performance.now() + withinMs;
+  let ready = 0;
+  while (performance.now() < until) {
+    ready = await readyAgents(api, token);
+    if (ready >= n) return ready;
+    await pause(500);
+  }
+  return ready;
+}
+
+// ---- one size on one server -----------------------------------------------------------
+
+interface ScaleResult {
+  n: number;
+  workers: number;
+  startMs: number;
+  readyMs: number;
+  failedStarts: number;
+  all: Latency;
+  label: Latency;
+  any: Latency;
+  host: Latency;
+  server: { idle: { cpu: number; rssMb: number }; base: { cpu: number; rssMb: number } };
+  fleet: {
+    idle: { cpu: number; rssMb: number };
+    /** After a full collection in each fleet process, with the fleet running and before it started. */
+    mem: { rssMb: number; heapMb: number };
+    base: { rssMb: number; heapMb: number };
+  };
+  apiProc: { idle: { cpu: number; rssMb: number }; base: { cpu: number; rssMb: number } };
+  connections: number;
+  subscriptions: number;
+  consumers: number;
+  apiCallsPerAgentAtStart: number;
+  msgsPerAllJob: { in: number; out: number };
+  /** CPU ms per `_all` job spent by nats-server, the fleet processes and the API. */
+  cpuPerAllJob: { server: number; fleet: number; api: number };
+  msgsPerAnyJob: { in: number; out: number };
+  warnings: number;
+  warningSamples: string[];
+}
+
+const IDLE_MS = 20_000;
+/** Past the catch-up consumers' inactivity threshold and one heartbeat interval. */
+const SETTLE_MS = 15_000;
+
+function samplesFor(n: number) {
+  return n >= 3000 ? 20 : 30;
+}
+
+async function runScale(n: number): Promise<ScaleResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'osapi-scale-'));
+  const namespace = 'bench';
+  const server = await startServer(dir, 'n1');
+  let api: Api | undefined;
+  let fleet: Fleet | undefined;
+  try {
+    api = await startApi([server.handle.url], join(dir, 'state'), namespace, 1);
+    const token = await signToken({ subject: 'bench', roles: ['admin'], signingKey: SIGNING_KEY });
+    await pause(3_000);
+    const [base, apiBase] = await measureIdle(
+      [[server.handle.pid], [api.child.pid as number]],
+      10_000,
+    );
+    fleet = await startFleet(n, {
+      natsServers: [server.handle.url],
+      namespace,
+      stateDir: join(dir, 'state'),
+      overrides: SETTINGS,
+    });
+    const fleetPids = fleet.workers.map((c) => c.pid as number);
+    const fleetBase = await fleet.memory();
+    const apiBefore = (await jsz(server)).api.total;
+
+    const t0 = performance.now();
+    const started = await fleet.start();
+    const ready = await waitReady(api, token, n, 180_000);
+    const readyMs = performance.now() - t0;
+    if (ready < n) {
+      throw new Error(
+        `only ${ready} of ${n} agents became Ready (${started.failed} failed to start${started.firstError ? `: ${started.firstError}` : ''}; fleet warnings: ${fleet.sampleWarnings().join(' | ')})`,
+      );
+    }
+    const apiCalls = (await jsz(server)).api.total - apiBefore;
+    process.stderr.write(`  ${n}: all Ready after ${(readyMs / 1000).toFixed(1)} s\n`);
+
+    await pause(SETTLE_MS);
+    const groups = [[server.handle.pid], fleetPids, [api.child.pid as number]];
+    const [idle, fleetIdle, apiIdle] = await measureIdle(groups, IDLE_MS);
+    const v = await varz(server);
+    const j = await jsz(server);
+    const fleetMem = await fleet.memory();
+
+    const k = samplesFor(n);
+    await timeHostname(api, token, () => '_all', n, 2); // warm-up
+    const m0 = await messages([server]);
+    const busy0 = groups.map((g) => g.map(sample));
+    const all = await fleet.profile(process.env.OSAPI_BENCH_PROFILE, () =>
+      timeHostname(api as Api, token, () => '_all', n, k),
+    );
+    const busy1 = groups.map((g) => g.map(sample));
+    const m1 = await messages([server]);
+    // CPU each part spent per `_all` job, in ms.
+    const cpuPerAll = busy0.map((b, i) => {
+      const a = busy1[i] as ProcSample[];
+      return (
+        (b.reduce((t, x, j) => t + ((a[j] as ProcSample).ticks - x.ticks), 0) * 1000) / TICKS / k
+      );
+    });
+    const anatomy = await anatomyOf(api, token, all.lastJob);
+    process.stderr.write(
+      `  ${n}: _all p50 ${all.p50.toFixed(0)} ms; ${JSON.stringify(anatomy)}; CPU ms per job: ${cpuPerAll.map((x) => x.toFixed(0)).join(' / ')}\n`,
+    );
+    const label = await timeHostname(api, token, () => 'group:g3', n / 10, k);
+    const m2 = await messages([server]);
+    const any = await timeHostname(api, token, () => '_any', 1, 50);
+    const m3 = await messages([server]);
+    const host = await timeHostname(
+      api,
+      token,
+      () => agentName(Math.floor(Math.random() * n)),
+      1,
+      50,
+    );
+    return {
+      n,
+      workers: fleet.workers.length,
+      startMs: started.ms,
+      readyMs,
+      failedStarts: started.failed,
+      all,
+      label,
+      any,
+      host,
+      server: {
+        idle: idle as { cpu: number; rssMb: number },
+        base: base as { cpu: number; rssMb: number },
+      },
+      fleet: {
+        idle: fleetIdle as { cpu: number; rssMb: number },
+        mem: fleetMem,
+        base: fleetBase,
+      },
+      apiProc: {
+        idle: apiIdle as { cpu: number; rssMb: number },
+        base: apiBase as { cpu: number; rssMb: number },
+      },
+      connections: v.connections,
+      subscriptions: v.subscriptions,
+      consumers: j.consumers,
+      apiCallsPerAgentAtStart: apiCalls / n,
+      msgsPerAllJob: { in: (m1.in - m0.in) / k, out: (m1.out - m0.out) / k },
+      cpuPerAllJob: {
+        server: cpuPerAll[0] as number,
+        fleet: cpuPerAll[1] as number,
+        api: cpuPerAll[2] as number,
+      },
+      msgsPerAnyJob: { in: (m3.in - m2.in) / 50, out: (m3.out - m2.out) / 50 },
+      warnings: fleet.warnings(),
+      warningSamples: fleet.sampleWarnings(),
+    };
+  } finally {
+    const t = performance.now();
+    await fleet?.stop();
+    if (api) await stopChild(api.child);
+    await server.handle.stop(5_000);
+    rmSync(dir, { recursive: true, force: true });
+    process.stderr.write(`  ${n}: stopped in ${((performance.now() - t) / 1000).toFixed(1)} s\n`);
+  }
+}
+
+// ---- the cluster run ------------------------------------------------------------------
+
+interface ClusterResult {
+  n: number;
+  readyMs: number;
+  submitted: number;
+  refused: number;
+  final: Record<string, number>;
+  notFinal: number;
+  killedAfterMs: number;
+  settleMs: number;
+  syncAnswers: { ok: number; failed: number };
+  warnings: number;
+  warningSamples: string[];
+}
+
+const FINAL = new Set(['completed', 'failed', 'partial_failure']);
+
+/**
+ * The fleet on a 3-node cluster with every stream and bucket at R3. Jobs go
+ * out for 40 s (async: `_all`, a label, `_any`, one host; and synchronous
+ * `_all` hostname requests), the node the fleet's first agents and the API
+ * are least likely to need is killed 15 s in, and every job accepted must
+ * then reach a final state.
+ */
+async function runCluster(n: number): Promise<ClusterResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'osapi-scale-cluster-'));
+  const namespace = 'bench';
+  const servers = await startCluster(dir);
+  const urls = servers.map((s) => s.handle.url);
+  let api: Api | undefined;
+  let fleet: Fleet | undefined;
+  try {
+    // The layout needs JetStream's meta leader: wait until the cluster has one.
+    const until = performance.now() + 60_000;
+    for (;;) {
+      const r = await fetch(`http://127.0.0.1:${(servers[0] as Server).monitor}/jsz`);
+      const j = (await r.json()) as { meta_cluster?: { leader?: string; cluster_size?: number } };
+      if (j.meta_cluster?.leader && j.meta_cluster.cluster_size === 3) break;
+      if (performance.now() > until) throw new Error('the cluster elected no JetStream leader');
+      await pause(500);
+    }
+    api = await startApi(urls, join(dir, 'state'), namespace, 3);
+    const token = await signToken({ subject: 'bench', roles: ['admin'], signingKey: SIGNING_KEY });
+    fleet = await startFleet(n, {
+      natsServers: urls,
+      namespace,
+      stateDir: join(dir, 'state'),
+      overrides: SETTINGS,
+    });
+    const t0 = performance.now();
+    await fleet.start();
+    const ready = await waitReady(api, token, n, 240_000);
+    const readyMs = performance.now() - t0;
+    if (ready < n) throw new Error(`only ${ready} of ${n} agents became Ready`);
+    process.stderr.write(`  cluster ${n}: all Ready after ${(readyMs / 1000).toFixed(1)} s\n`);
+    await pause(SETTLE_MS);
+
+    const RUN_MS = 40_000;
+    const KILL_AT_MS = 15_000;
+    const ids: string[] = [];
+    let refused = 0;
+    const sync = { ok: 0, failed: 0 };
+    const targets = ['_all', 'group:g3', '_any', () => agentName(Math.floor(Math.random() * n))];
+    const runStart = performance.now();
+    let killed = false;
+    const victim = servers[2] as Server;
+    let i = 0;
+    const submitter = (async () => {
+      while (performance.now() - runStart < RUN_MS) {
+        if (!killed && performance.now() - runStart > KILL_AT_MS) {
+          killed = true;
+          process.stderr.write(`  cluster ${n}: killing ${victim.name} at ${Date.now()}\n`);
+          process.kill(victim.handle.pid, 'SIGKILL');
+        }
+        const t = targets[i++ % targets.length] as string | (() => string);
+        const target = typeof t === 'function' ? t() : t;
+        try {
+          const r = await call(
+            api as Api,
+            token,
+            'POST',
+            `/node/${target}/command/exec?async=true`,
+            {
+              command: 'true',
+            },
+          );
+          if (r.status === 202 && r.body.job_id) ids.push(r.body.job_id);
+          else refused++;
+        } catch {
+          refused++;
+        }
+        await pause(250);
+      }
+    })();
+    const syncer = (async () => {
+      while (performance.now() - runStart < RUN_MS) {
+        try {
+          const r = await call(api as Api, token, 'GET', '/node/_all/hostname');
+          if (r.status === 200 && r.body.results?.length === n) sync.ok++;
+          else sync.failed++;
+        } catch {
+          sync.failed++;
+        }
+        await pause(1_000);
+      }
+    })();
+    await Promise.all([submitter, syncer]);
+
+    // Every accepted job must end: poll until none is left running, bounded.
+    const settleStart = performance.now();
+    const status = new Map<string, string>();
+    const open = () => ids.filter((id) => !FINAL.has(status.get(id) ?? ''));
+    while (open().length > 0 && performance.now() - settleStart < 120_000) {
+      for (const id of open()) {
+        const r = await call(api, token, 'GET', `/job/${id}`).catch(() => null);
+        if (r?.status === 200) status.set(id, r.body.status);
+      }
+      if (open().length > 0) await pause(2_000);
+    }
+    const final: Record<string, number> = {};
+    for (const id of ids) {
+      const s = status.get(id) ?? 'unknown';
+      final[s] = (final[s] ?? 0) + 1;
+    }
+    return {
+      n,
+      readyMs,
+      submitted: ids.length,
+      refused,
+      final,
+      notFinal: open().length,
+      killedAfterMs: KILL_AT_MS,
+      settleMs: performance.now() - settleStart,
+      syncAnswers: sync,
+      warnings: fleet.warnings(),
+      warningSamples: fleet.sampleWarnings(),
+    };
+  } finally {
+    await fleet?.stop();
+    if (api) await stopChild(api.child);
+    for (const s of servers) await s.handle.stop(5_000).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---- report ------------------------------------------------------------------------------
+
+const f0 = (x: number) => x.toLocaleString('en', { maximumFractionDigits: 0 });
+const f1 = (x: number) =>
+  x.toLocaleString('en', { maximumFractionDigits: 1, minimumFractionDigits: 1 });
+const lat = (l: Latency) =>
+  `${f0(l.p50)} / ${f0(l.p95)} ms${l.wrong ? ` (**${l.wrong} of ${l.samples} incomplete**)` : ''}`;
+
+function scaleLines(results: ScaleResult[], command: string, version: string): string[] {
+  const perProcess = results.map((r) => f0(r.n / r.workers)).join(' / ');
+  const kb = (mb: number, n: number) => f0((mb * 1024) / n);
+  return [
+    '# Benchmark results: scale (many agents)',
+    '',
+    `Made by \`${command}\` on ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, nats-server ${version} (one server, file storage, the default layout), ${cpus().length} cores shared with other work. The simulated agents run ${perProcess} to a process in ${WORKERS} fleet processes (bench/scale/fleet.ts), each started as \`osapi agent start\` starts one, with its own NATS connection, hostname and label \`group: g<i mod 10>.r<i mod 3>\`; the API server is \`bin/osapi api server start\` in its own process. Requests go one at a time (${results.map((r) => r.all.samples).join(' / ')} of each broadcast, 50 of \`_any\` and of one host). "All Ready" runs from telling the whole fleet to start at once until \`GET /agent\` shows every agent Ready. Idle figures are over ${IDLE_MS / 1000} s, ${SETTLE_MS / 1000} s after the fleet was Ready. Baselines from the same run: the server and the API idle before any agent started, and the fleet processes loaded but with no agent (memory after a full collection).`,
+    '',
+    '| agents | all Ready | `_all` p50 / p95 | label (a tenth) p50 / p95 | `_any` p50 / p95 | one host p50 / p95 |',
+    '|---|---|---|---|---|---|',
+    ...results.map(
+      (r) =>
+        `| ${f0(r.n)} | ${f1(r.readyMs / 1000)} s | ${lat(r.all)} | ${lat(r.label)} | ${lat(r.any)} | ${lat(r.host)} |`,
+    ),
+    '',
+    '| agents | nats-server RSS idle (per agent over baseline) | nats-server CPU idle (baseline) | fleet heap / RSS per agent | fleet CPU idle | API RSS / CPU idle (baseline) |',
+    '|---|---|---|---|---|---|',
+    ...results.map(
+      (r) =>
+        `| ${f0(r.n)} | ${f0(r.server.idle.rssMb)} MB (${kb(r.server.idle.rssMb - r.server.base.rssMb, r.n)} KB) | ${f1(r.server.idle.cpu)}% (${f1(r.server.base.cpu)}%) | ${kb(r.fleet.mem.heapMb - r.fleet.base.heapMb, r.n)} KB / ${kb(r.fleet.mem.rssMb - r.fleet.base.rssMb, r.n)} KB | ${f1(r.fleet.idle.cpu)}% | ${f0(r.apiProc.idle.rssMb)} MB / ${f1(r.apiProc.idle.cpu)}% (${f0(r.apiProc.base.rssMb)} MB / ${f1(r.apiProc.base.cpu)}%) |`,
+    ),
+    '',
+    '| agents | connections | subscriptions | consumers | JetStream API requests per agent to start | messages per `_all` job in / out (per agent) | per `_any` job in / out | CPU per `_all` job: nats-server / fleet / API |',
+    '|---|---|---|---|---|---|---|---|',
+    ...results.map(
+      (r) =>
+        `| ${f0(r.n)} | ${f0(r.connections)} | ${f0(r.subscriptions)} | ${f0(r.consumers)} | ${f1(r.apiCallsPerAgentAtStart)} | ${f0(r.msgsPerAllJob.in)} / ${f0(r.msgsPerAllJob.out)} (${f1(r.msgsPerAllJob.in / r.n)} / ${f1(r.msgsPerAllJob.out / r.n)}) | ${f0(r.msgsPerAnyJob.in)} / ${f0(r.msgsPerAnyJob.out)} | ${f0(r.cpuPerAllJob.server)} / ${f0(r.cpuPerAllJob.fleet)} / ${f0(r.cpuPerAllJob.api)} ms |`,
+    ),
+    '',
+    `CPU is in % of one core, or in ms of CPU time. Warnings logged by the fleet: ${results.map((r) => `${f0(r.warnings)} at ${f0(r.n)}`).join(', ')}.`,
+  ];
+}
+
+function clusterLines(r: ClusterResult, command: string, version: string): string[] {
+  const final = Object.entries(r.final)
+    .map(([s, k]) => `${k} ${s}`)
+    .join(', ');
+  return [
+    '# Benchmark results: scale on a 3-node cluster, one node killed',
+    '',
+    `Made by \`${command}\` on ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, nats-server ${version}, ${cpus().length} cores. Three nats-servers routed on local ports (bench/scale/main.ts starts them), the jobs stream and every bucket at R3; ${f0(r.n)} agents and the API connect with all three URLs. For 40 s jobs go out every 250 ms (async \`command exec true\` to \`_all\`, \`group:g3\`, \`_any\` and one host in turn) and a synchronous \`GET /node/_all/hostname\` every second; ${r.killedAfterMs / 1000} s in, node n3 is killed (SIGKILL) and stays down. Then every accepted job is read back until it is final.`,
+    '',
+    '| measure | result |',
+    '|---|---|',
+    `| agents Ready after start | ${f1(r.readyMs / 1000)} s |`,
+    `| jobs accepted / refused by the API | ${f0(r.submitted)} / ${f0(r.refused)} |`,
+    `| accepted jobs final | ${final} (${r.notFinal === 0 ? 'all final' : `**${r.notFinal} not final**`} ${f0(r.settleMs / 1000)} s after the last was sent) |`,
+    `| synchronous \`_all\` answers with every agent / without | ${r.syncAnswers.ok} / ${r.syncAnswers.failed} |`,
+    `| warnings logged by the fleet | ${f0(r.warnings)} |`,
+  ];
+}
+
+// ---- main ---------------------------------------------------------------------------------
+
+const command = `npm run bench:scale${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+process.stderr.write('building dist/ for bin/osapi\n');
+execFileSync(join(ROOT, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json'], {
+  cwd: ROOT,
+  stdio: 'inherit',
+});
+const version = execFileSync('nats-server', ['--version'])
+  .toString()
+  .trim()
+  .replace(/^nats-server: v/, '');
+
+if (CLUSTER) {
+  for (const n of SIZES) {
+    process.stderr.write(`cluster run with ${n} agents\n`);
+    const r = await runCluster(n);
+    const lines = clusterLines(r, command, version);
+    process.stdout.write(`${lines.join('\n')}\n`);
+    if (r.warningSamples.length)
+      process.stderr.write(`fleet warnings, first few:\n${r.warningSamples.join('\n')}\n`);
+    if (WRITE) writeSection('scale-cluster', lines);
+  }
+} else {
+  const results: ScaleResult[] = [];
+  for (const n of SIZES) {
+    process.stderr.write(`${n} agents\n`);
+    const r = await runScale(n);
+    results.push(r);
+    if (r.warningSamples.length)
+      process.stderr.write(`fleet warnings, first few:\n${r.warningSamples.join('\n')}\n`);
+  }
+  const lines = scaleLines(results, command, version);
+  process.stdout.write(`${lines.join('\n')}\n`);
+  if (WRITE) writeSection('scale', lines);
+}
