@@ -209,6 +209,8 @@ async function startApi(natsUrls: string[], stateDir: string, namespace: string,
   let err = '';
   child.stderr?.on('data', (b: Buffer) => {
     err = (err + b).slice(-4000);
+    // OSAPI_BENCH_API_LOG=<file> keeps what the API server logged.
+    if (process.env.OSAPI_BENCH_API_LOG) appendFileSync(process.env.OSAPI_BENCH_API_LOG, b);
   });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
@@ -620,6 +622,9 @@ interface ClusterResult {
 }
 
 const FINAL = new Set(['completed', 'failed', 'partial_failure']);
+/** The cluster run's pace: an async job every JOB_EVERY_MS, a synchronous `_all` every SYNC_EVERY_MS. */
+const JOB_EVERY_MS = 500;
+const SYNC_EVERY_MS = 2_000;
 
 /**
  * The fleet on a 3-node cluster with every stream and bucket at R3. Jobs go
@@ -695,7 +700,7 @@ async function runCluster(n: number): Promise<ClusterResult> {
         } catch {
           refused++;
         }
-        await pause(250);
+        await pause(JOB_EVERY_MS);
       }
     })();
     const syncer = (async () => {
@@ -707,7 +712,7 @@ async function runCluster(n: number): Promise<ClusterResult> {
         } catch {
           sync.failed++;
         }
-        await pause(1_000);
+        await pause(SYNC_EVERY_MS);
       }
     })();
     await Promise.all([submitter, syncer]);
@@ -715,13 +720,31 @@ async function runCluster(n: number): Promise<ClusterResult> {
     // Every accepted job must end: poll until none is left running, bounded.
     const settleStart = performance.now();
     const status = new Map<string, string>();
+    const lastAnswer = new Map<string, string>();
     const open = () => ids.filter((id) => !FINAL.has(status.get(id) ?? ''));
-    while (open().length > 0 && performance.now() - settleStart < 120_000) {
+    while (open().length > 0 && performance.now() - settleStart < 300_000) {
       for (const id of open()) {
-        const r = await call(api, token, 'GET', `/job/${id}`).catch(() => null);
-        if (r?.status === 200) status.set(id, r.body.status);
+        const r = await call(api, token, 'GET', `/job/${id}`).catch((err: unknown) => ({
+          status: 0,
+          body: { error: String(err) },
+        }));
+        if (r.status === 200) {
+          status.set(id, r.body.status);
+          const states = Object.entries(r.body.agent_states ?? {}) as Array<[string, Json]>;
+          const waiting = states.filter(([, st]) => !['completed', 'failed'].includes(st.status));
+          lastAnswer.set(
+            id,
+            `${r.body.target_hostname} ${r.body.status}: ${waiting.length} hosts not done (${waiting
+              .slice(0, 3)
+              .map(([h, st]) => `${h} ${st.status}`)
+              .join(', ')})`,
+          );
+        } else lastAnswer.set(id, `${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
       }
       if (open().length > 0) await pause(2_000);
+    }
+    for (const id of open().slice(0, 8)) {
+      process.stderr.write(`  not final: ${id} ${lastAnswer.get(id)}\n`);
     }
     const final: Record<string, number> = {};
     for (const id of ids) {
@@ -797,7 +820,7 @@ function clusterLines(r: ClusterResult, command: string, version: string): strin
   return [
     '# Benchmark results: scale on a 3-node cluster, one node killed',
     '',
-    `Made by \`${command}\` on ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, nats-server ${version}, ${cpus().length} cores. Three nats-servers routed on local ports (bench/scale/main.ts starts them), the jobs stream and every bucket at R3; ${f0(r.n)} agents and the API connect with all three URLs. For 40 s jobs go out every 250 ms (async \`command exec true\` to \`_all\`, \`group:g3\`, \`_any\` and one host in turn) and a synchronous \`GET /node/_all/hostname\` every second; ${r.killedAfterMs / 1000} s in, node n3 is killed (SIGKILL) and stays down. Then every accepted job is read back until it is final.`,
+    `Made by \`${command}\` on ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, nats-server ${version}, ${cpus().length} cores. Three nats-servers routed on local ports (bench/scale/main.ts starts them), the jobs stream and every bucket at R3; ${f0(r.n)} agents and the API connect with all three URLs. For 40 s jobs go out every ${JOB_EVERY_MS} ms (async \`command exec true\` to \`_all\`, \`group:g3\`, \`_any\` and one host in turn) and a synchronous \`GET /node/_all/hostname\` every ${SYNC_EVERY_MS / 1000} s; ${r.killedAfterMs / 1000} s in, node n3 is killed (SIGKILL) and stays down. Then every accepted job is read back until it is final.`,
     '',
     '| measure | result |',
     '|---|---|',

@@ -73,8 +73,10 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const runningHere = new Map<string, AbortController>();
   const inFlight = new Set<Promise<void>>();
 
+  const notStarted = new Set<string>();
   const handle = (notice: JobNotice, shared: boolean): Promise<void> => {
     const p = handleNotification(notice, shared, {
+      notStarted,
       store,
       opts,
       slots,
@@ -82,6 +84,8 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       log,
       stopping: stopping.signal,
     });
+    // Handled to its end: no later attempt may take the claim as its own.
+    void p.then(() => notStarted.delete(notice.string().trim())).catch(() => {});
     const tracked = p.catch(() => {});
     inFlight.add(tracked);
     void tracked.finally(() => inFlight.delete(tracked));
@@ -143,6 +147,14 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
 }
 
 interface HandleContext {
+  /**
+   * Jobs this agent claimed (or tried to) and has not started: a second
+   * attempt after NATS failed on the way (a timeout during a failover, say)
+   * finds its own claim and may still run the job, since this process knows
+   * it never started it. After a restart the set is empty, and a claim
+   * without a result is then reported instead (answerRedelivery).
+   */
+  notStarted: Set<string>;
   store: JobStore;
   opts: AgentOptions;
   slots: Semaphore;
@@ -187,7 +199,10 @@ async function handleNotification(
   // A query changes nothing on the host, so running it twice is harmless: one
   // sent to this host needs no claim. `_any` still does (one agent answers).
   const claimNeeded = shared || carried?.category !== 'query';
-  const [read, claimed] = await Promise.all([
+  // An earlier attempt here claimed it (or tried) and never started it.
+  const ours = ctx.notStarted.has(id);
+  if (claimNeeded) ctx.notStarted.add(id);
+  const [read, claimedNow] = await Promise.all([
     carried
       ? { job: carried }
       : readJob(store, id).then(
@@ -216,6 +231,7 @@ async function handleNotification(
     msg.term(trusted.reason);
     return;
   }
+  const claimed = claimedNow || (ours && (await claimHolder(store, id, scope)) === opts.hostname);
   if (!claimed) {
     await answerRedelivery(msg, ctx, job, scope);
     return;
@@ -244,7 +260,7 @@ async function handleNotification(
 
   const startedAt = opts.clock.now();
   if (startedAt.getTime() > Date.parse(job.deadline)) {
-    await Promise.all(events);
+    await settle(events, log, id);
     await finish(msg, ctx, job, startedAt, {
       status: 'failed',
       data: null,
@@ -269,11 +285,13 @@ async function handleNotification(
       const refusal = policyRefusal(job);
       if (refusal) {
         // Checked again here, from the signed job: the API is not the only guard.
-        await Promise.all(events);
+        await settle(events, log, id);
         await finish(msg, ctx, job, startedAt, { status: 'failed', data: null, error: refusal });
         return;
       }
       // The run metrics are about commands; node queries are not counted as runs.
+      // From here on the command may have run: no later attempt runs it again.
+      ctx.notStarted.delete(id);
       const runEnded = isNodeOperation(type) ? undefined : opts.observeRun?.();
       const outcome = await runJob(type, job.operation.data, {
         hostname: host,
@@ -286,7 +304,7 @@ async function handleNotification(
         throw err;
       });
       runEnded?.(commandOutcome(outcome));
-      await Promise.all(events);
+      await settle(events, log, id);
       await finish(msg, ctx, job, startedAt, outcome);
     } finally {
       ctx.slots.release();
@@ -316,8 +334,8 @@ async function finish(
     started_at: startedAt.toISOString(),
     finished_at: ctx.opts.clock.now().toISOString(),
   };
-  if (!once) await storeResponse(ctx.store, response);
-  else if (!(await storeResponseOnce(ctx.store, response))) {
+  if (!once) await persist(() => storeResponse(ctx.store, response), ctx.stopping);
+  else if (!(await persist(() => storeResponseOnce(ctx.store, response), ctx.stopping))) {
     msg.ack();
     return false;
   }
@@ -336,6 +354,38 @@ async function finish(
   ]);
   return true;
 }
+
+/**
+ * Waits for the job's status events before its end is recorded (their keys
+ * order them), without letting one that failed lose the result: an event
+ * is part of the story, the result is what was asked for.
+ */
+async function settle(events: Array<Promise<void>>, log: Logger, id: string): Promise<void> {
+  for (const r of await Promise.allSettled(events)) {
+    if (r.status === 'rejected') {
+      log.warn({ job_id: id, err: String(r.reason) }, 'a status event was not stored');
+    }
+  }
+}
+
+/**
+ * Stores a result, trying again for about a minute when NATS does not answer
+ * (a cluster electing new leaders after losing a node): the job has run, and
+ * its result is worth the wait, while a later attempt could only report it
+ * as lost.
+ */
+async function persist<T>(write: () => Promise<T>, stopping: AbortSignal): Promise<T> {
+  for (let attempt = 1, wait = 500; ; attempt++, wait *= 2) {
+    try {
+      return await write();
+    } catch (err) {
+      if (attempt >= PERSIST_ATTEMPTS || stopping.aborted) throw err;
+      await new Promise((r) => setTimeout(r, wait * (0.5 + Math.random())));
+    }
+  }
+}
+
+const PERSIST_ATTEMPTS = 8;
 
 /** The claim exists: someone (maybe this host, before a crash) already took the job. */
 async function answerRedelivery(

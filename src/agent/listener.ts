@@ -92,8 +92,16 @@ const ANY_PULL_EXPIRES_MS = 5 * 60_000;
  * reconnect reads back this much further than the noticed disconnect.
  */
 const STALE_MARGIN_MS = 60_000;
-/** How often a notification from a subscription is handed over again when handling it failed. */
-const RETRIES = [1_000, 5_000, 15_000, 30_000];
+/**
+ * A notification from a subscription whose handling failed (NATS away, a
+ * failover under way) is handed over again, waiting twice as long each time
+ * up to RETRY_MAX_MS, until the job's start deadline has passed (it is then
+ * not run, and the job shows this host as not responding); RETRY_ATTEMPTS
+ * times when the deadline is unknown.
+ */
+const RETRY_FIRST_MS = 1_000;
+const RETRY_MAX_MS = 30_000;
+const RETRY_ATTEMPTS = 8;
 /** An ephemeral catch-up consumer the agent stops using is removed by the server after this. */
 const CATCH_UP_IDLE_MS = 10_000;
 const CATCH_UP_BATCH = 256;
@@ -160,8 +168,19 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
         settled++;
       },
       (err: unknown) => {
-        const wait = RETRIES[attempt - 1];
-        if (wait === undefined || stopped) {
+        const wait = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (attempt - 1));
+        let deadline: number | undefined;
+        try {
+          const job = carriedJob(headers, id);
+          deadline = job ? Date.parse(job.deadline) : undefined;
+        } catch {
+          deadline = undefined;
+        }
+        const late =
+          deadline !== undefined
+            ? clock.now().getTime() + wait > deadline
+            : attempt >= RETRY_ATTEMPTS;
+        if (late || stopped) {
           settled++;
           log.error(
             { job_id: id, attempts: attempt, err: String(err) },

@@ -1,10 +1,10 @@
 // The job client shared by the API and the agent: writes job definitions,
 // append-only status events, claims and results to KV, and publishes the
 // notification for a target. Spells no names itself: see names.ts.
-import { type JetStreamClient, jetstream } from '@nats-io/jetstream';
+import { DeliverPolicy, type JetStreamClient, jetstream } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import { headers, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
-import { kvSubject } from '../nats/subjects.js';
+import { KV_OPERATION_HEADER, kvStream, kvSubject } from '../nats/subjects.js';
 import type { Clock } from './clock.js';
 import { newTimeOrderedId } from './ids.js';
 import {
@@ -252,16 +252,49 @@ export async function readStatusEvents(store: JobStore, id: string): Promise<Sta
   return out.sort((a, b) => (a.nanos < b.nanos ? -1 : a.nanos > b.nanos ? 1 : 0));
 }
 
-/** Every result stored for a job, by hostname. */
+/**
+ * Every result stored for a job, by hostname. One ordered consumer reads
+ * them all (the last message of each key), not a request per key: a
+ * broadcast has a result per agent, thousands of them.
+ */
 export async function readResponses(store: JobStore, id: string): Promise<JobResponse[]> {
-  const keys: string[] = [];
-  for await (const k of await store.responses.keys(responseFilter(id))) keys.push(k);
+  const bucket = store.names.responsesBucket;
+  const consumer = await retryOnTimeout(() =>
+    store.js.consumers.get(kvStream(bucket), {
+      filter_subjects: kvSubject(bucket, responseFilter(id)),
+      deliver_policy: DeliverPolicy.LastPerSubject,
+    }),
+  );
+  let pending = (await consumer.info(true)).num_pending;
   const out: JobResponse[] = [];
-  for (const k of keys) {
-    const e = await store.responses.get(k);
-    if (e?.operation === 'PUT') out.push(parseJobResponse(e.value));
+  while (pending > 0) {
+    let got = 0;
+    for await (const m of await consumer.fetch({ max_messages: Math.min(pending, 1000) })) {
+      got++;
+      pending = m.info.pending;
+      const op = m.headers?.get(KV_OPERATION_HEADER);
+      if (op !== 'DEL' && op !== 'PURGE') out.push(parseJobResponse(m.data));
+    }
+    if (got === 0) break;
   }
+  await consumer.delete().catch(() => false);
   return out.sort((a, b) => a.hostname.localeCompare(b.hostname));
+}
+
+/**
+ * Makes a short-lived consumer, again when the server does not answer: on a
+ * cluster that lost a node, nats-server 2.9 may place a new one-replica
+ * consumer on the node that is gone, and the request times out; the next
+ * try lands elsewhere.
+ */
+async function retryOnTimeout<T>(make: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await make();
+    } catch (err) {
+      if (i >= attempts || !(err instanceof Error && /timeout/i.test(err.message))) throw err;
+    }
+  }
 }
 
 /**
