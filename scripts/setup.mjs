@@ -4,7 +4,8 @@
 // and `npm test`, so the README's two commands work on a clean checkout.
 // Uses nothing outside Node's standard library: it runs before npm packages exist.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -32,19 +33,23 @@ function newestMtime(dir) {
   return newest;
 }
 
-// 1. npm packages: install when node_modules is missing or older than the lock file.
+// 1. npm packages: install when node_modules was not installed from this very
+// lock file. A digest of the lock file, written after the install, says so;
+// file times do not (a fresh clone or checkout gives the lock file a new one).
 const lock = join(root, 'package-lock.json');
-const marker = join(root, 'node_modules', '.package-lock.json');
-if (
-  !existsSync(marker) ||
-  (existsSync(lock) && statSync(lock).mtimeMs > statSync(marker).mtimeMs)
-) {
+const stamp = join(root, 'node_modules', '.osapi-lock-digest');
+const lockDigest = existsSync(lock)
+  ? createHash('sha256').update(readFileSync(lock)).digest('hex')
+  : 'no-lock';
+const installed = existsSync(stamp) ? readFileSync(stamp, 'utf8').trim() : null;
+if (installed !== lockDigest) {
   say('installing npm packages');
   run(
     'npm',
     existsSync(lock) ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund'],
     'npm install',
   );
+  writeFileSync(stamp, `${lockDigest}\n`);
 }
 
 // 2. nats-server from Debian when it is not on PATH.
