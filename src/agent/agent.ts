@@ -6,7 +6,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { checkCommand, commandLine } from '../auth/command-policy.js';
 import type { Clock } from '../job/clock.js';
 import { UUID_PATTERN } from '../job/ids.js';
-import type { InfraNames } from '../job/names.js';
+import { cancelSubjectAll, type InfraNames, jobIdFromCancelSubject } from '../job/names.js';
 import { isNodeOperation } from '../job/node-operations.js';
 import type { JobRecord, JobResponse } from '../job/records.js';
 import { storeResponseOnce } from '../job/response-once.js';
@@ -15,6 +15,7 @@ import {
   appendStatus,
   claimHolder,
   claimJob,
+  isCancelled,
   type JobStore,
   openJobStore,
   readJob,
@@ -54,6 +55,12 @@ export interface Agent {
   stop(): Promise<void>;
 }
 
+/** Why a run stopped when an operator cancelled the job (POST /job/{id}/cancel). */
+export const CANCELLED_BY_OPERATOR = 'cancelled: an operator cancelled the job';
+
+/** How many cancelled job ids an agent remembers for jobs that may still reach it. */
+const REMEMBERED_CANCELS = 4096;
+
 export const AGENT_STOPPED_MIDRUN =
   'the agent stopped while this command was running; it was not run again, so that a command runs at most once';
 
@@ -73,7 +80,28 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const slots = new Semaphore(opts.maxJobs);
   const stopping = new AbortController();
   const runningHere = new Map<string, AbortController>();
+  // Jobs cancelled while their notification may still be on its way here
+  // (the KV marker is read too; this closes the gap between the two).
+  const cancelledIds = new Set<string>();
   const inFlight = new Set<Promise<void>>();
+
+  const cancels = opts.nc.subscribe(cancelSubjectAll(opts.names), {
+    callback: (err, m) => {
+      if (err) return;
+      const id = jobIdFromCancelSubject(opts.names, m.subject);
+      if (!id || !UUID_PATTERN.test(id)) return;
+      cancelledIds.add(id);
+      if (cancelledIds.size > REMEMBERED_CANCELS) {
+        const oldest = cancelledIds.values().next().value;
+        if (oldest !== undefined) cancelledIds.delete(oldest);
+      }
+      const ac = runningHere.get(id);
+      if (ac && !ac.signal.aborted) {
+        log.info({ job_id: id }, 'job cancelled by an operator; stopping it');
+        ac.abort(CANCELLED_BY_OPERATOR);
+      }
+    },
+  });
 
   const track = (p: Promise<void>) => {
     inFlight.add(p);
@@ -86,6 +114,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
         opts,
         slots,
         runningHere,
+        cancelledIds,
         log,
         stopping: stopping.signal,
       }).catch((err: unknown) => {
@@ -133,6 +162,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     },
     async stop() {
       stopping.abort();
+      cancels.unsubscribe();
       for (const ac of runningHere.values()) ac.abort();
       await Promise.allSettled([...inFlight]);
       // The pull loops end on their own at their next wake-up; a pending pull
@@ -193,6 +223,7 @@ interface HandleContext {
   opts: AgentOptions;
   slots: Semaphore;
   runningHere: Map<string, AbortController>;
+  cancelledIds: ReadonlySet<string>;
   log: Logger;
   stopping: AbortSignal;
 }
@@ -218,12 +249,13 @@ async function handleNotification(msg: JsMsg, shared: boolean, ctx: HandleContex
   }
 
   const scope = shared ? ({ any: true } as const) : { hostname: host };
-  const [read, claimed] = await Promise.all([
+  const [read, claimed, cancelled] = await Promise.all([
     readJob(store, id).then(
       (job) => ({ job }),
       (err: unknown) => ({ err }),
     ),
     claimJob(store, id, scope, host),
+    isCancelled(store, id),
   ]);
   if ('err' in read) {
     log.warn({ job_id: id, err: String(read.err) }, 'job record is invalid; dropped');
@@ -241,7 +273,10 @@ async function handleNotification(msg: JsMsg, shared: boolean, ctx: HandleContex
     // Someone who can write to NATS but is not the API: run nothing, and say
     // so where operators look. Terminated, so it is not redelivered.
     log.error({ job_id: id, subject: msg.subject }, `refused a job: ${trusted.reason}`);
-    await appendStatus(store, id, 'failed', host, { error: `refused, not run: ${trusted.reason}` });
+    await appendStatus(store, id, 'failed', host, {
+      error: `refused, not run: ${trusted.reason}`,
+      state: 'refused',
+    });
     msg.term(trusted.reason);
     return;
   }
@@ -271,6 +306,7 @@ async function handleNotification(msg: JsMsg, shared: boolean, ctx: HandleContex
     await Promise.all(events);
     await finish(msg, ctx, job, startedAt, {
       status: 'failed',
+      state: 'no_response',
       data: null,
       error: `not run: the job had to start by ${job.deadline}, and this agent received it at ${startedAt.toISOString()}`,
     });
@@ -279,6 +315,7 @@ async function handleNotification(msg: JsMsg, shared: boolean, ctx: HandleContex
 
   const ac = new AbortController();
   ctx.runningHere.set(id, ac);
+  if (cancelled || ctx.cancelledIds.has(id)) ac.abort(CANCELLED_BY_OPERATOR);
   // Keep the notification from being redelivered while it waits or runs.
   const keepAlive = setInterval(
     () => msg.working(),
@@ -287,6 +324,17 @@ async function handleNotification(msg: JsMsg, shared: boolean, ctx: HandleContex
   try {
     await ctx.slots.acquire();
     try {
+      if (ac.signal.reason === CANCELLED_BY_OPERATOR) {
+        // Cancelled before it started here: nothing is run.
+        await Promise.all(events);
+        await finish(msg, ctx, job, startedAt, {
+          status: 'failed',
+          state: 'cancelled',
+          data: null,
+          error: 'cancelled before this host started it: not run',
+        });
+        return;
+      }
       if (ctx.stopping.aborted) ac.abort();
       event(appendStatus(store, id, 'started', host));
       const type = job.operation.type;
@@ -294,7 +342,12 @@ async function handleNotification(msg: JsMsg, shared: boolean, ctx: HandleContex
       if (refusal) {
         // Checked again here, from the signed job: the API is not the only guard.
         await Promise.all(events);
-        await finish(msg, ctx, job, startedAt, { status: 'failed', data: null, error: refusal });
+        await finish(msg, ctx, job, startedAt, {
+          status: 'failed',
+          state: 'refused',
+          data: null,
+          error: refusal,
+        });
         return;
       }
       // The run metrics are about commands; node queries are not counted as runs.
@@ -331,12 +384,14 @@ async function finish(
   once = false,
 ): Promise<boolean> {
   const host = ctx.opts.hostname;
+  const state = outcome.state ?? (outcome.status === 'completed' ? 'succeeded' : 'failed');
   const response: JobResponse = {
     job_id: job.id,
     hostname: host,
     status: outcome.status,
     data: outcome.data,
     ...(outcome.error !== undefined ? { error: outcome.error } : {}),
+    state,
     started_at: startedAt.toISOString(),
     finished_at: ctx.opts.clock.now().toISOString(),
   };
@@ -349,6 +404,7 @@ async function finish(
   // leaves a claim without a result, which a redelivery reports as such.
   await Promise.all([
     appendStatus(ctx.store, job.id, outcome.status, host, {
+      state,
       ...(outcome.error !== undefined ? { error: outcome.error } : {}),
       ...(outcome.message !== undefined ? { message: outcome.message } : {}),
     }),

@@ -4,7 +4,7 @@
 import { Compile } from 'typebox/compile';
 import { type RunEnd, type RunResult, runCommand } from '../exec/index.js';
 import { CommandJobData } from '../job/operations.js';
-import type { CommandResult } from '../job/records.js';
+import type { CommandResult, FinalHostState } from '../job/records.js';
 
 const checkData = Compile(CommandJobData);
 
@@ -16,6 +16,21 @@ export interface HandlerOutcome {
   status: 'completed' | 'failed';
   data: CommandResult | null;
   error?: string;
+  state: FinalHostState;
+}
+
+/** A non-zero exit is a `completed` result whose state is `failed`, as operators count it. */
+function stateOf(r: RunResult): FinalHostState {
+  switch (r.end.kind) {
+    case 'exited':
+      return r.exitCode === 0 ? 'succeeded' : 'failed';
+    case 'timedOut':
+      return 'timed_out';
+    case 'cancelled':
+      return 'cancelled';
+    default:
+      return 'failed';
+  }
 }
 
 const END_NAMES: Record<RunEnd['kind'], string> = {
@@ -55,6 +70,7 @@ export async function runCommandJob(
     const first = [...checkData.Errors(data)][0];
     return {
       status: 'failed',
+      state: 'failed',
       data: null,
       error: `invalid job data: ${first ? `${first.instancePath || '/'} ${first.message}` : 'invalid'}`,
     };
@@ -76,13 +92,15 @@ export async function runCommandJob(
     // left without an answer.
     return {
       status: 'failed',
+      state: 'failed',
       data: null,
       error: `cannot run this command: ${err instanceof Error ? err.message : String(err)}`,
     };
   }
   const out = commandResult(result);
+  const state = stateOf(result);
   // A non-zero exit is a result; only a command that could not run to its end is a failure.
   return result.end.kind === 'exited'
-    ? { status: 'completed', data: out }
-    : { status: 'failed', data: out, ...(result.error ? { error: result.error } : {}) };
+    ? { status: 'completed', state, data: out }
+    : { status: 'failed', state, data: out, ...(result.error ? { error: result.error } : {}) };
 }

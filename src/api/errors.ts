@@ -9,6 +9,10 @@ export const API_ERRORS = {
   forbidden: 403,
   not_found: 404,
   no_matching_agent: 404,
+  /** Cancel of a job whose every host already ended. */
+  job_finished: 409,
+  /** The same Idempotency-Key with another request. */
+  idempotency_key_reused: 422,
   unsupported_media_type: 415,
   payload_too_large: 413,
   uri_too_long: 414,

@@ -24,6 +24,16 @@ export interface JobsView {
   list(): JobEntry[];
   get(id: string): JobEntry | undefined;
   derive(entry: JobEntry): DerivedStatus;
+  /**
+   * Resolves with the job's entry once `until` holds for it (checked now and
+   * after each change the watch brings), or with the entry as it is after
+   * `timeoutMs`; undefined when the job is unknown.
+   */
+  waitFor(
+    id: string,
+    until: (d: DerivedStatus) => boolean,
+    timeoutMs: number,
+  ): Promise<JobEntry | undefined>;
   /** Resolves once the watch has delivered what the bucket held at start. */
   readonly loaded: Promise<void>;
   stop(): void;
@@ -34,6 +44,10 @@ export async function watchJobs(
   opts: { ttlMs: number; clock: Clock; logger: Logger },
 ): Promise<JobsView> {
   const entries = new Map<string, JobEntry>();
+  const listeners = new Map<string, Set<() => void>>();
+  const changed = (id: string) => {
+    for (const l of listeners.get(id) ?? []) l();
+  };
   // Events can arrive before their job definition in the replay; hold them.
   const orphans = new Map<string, JobEntry['events']>();
   // One filter subject per consumer on nats-server 2.9: watch the bucket
@@ -58,6 +72,7 @@ export async function watchJobs(
             entries.set(id, { record, events: orphans.get(id) ?? [] });
             orphans.delete(id);
           }
+          changed(id);
         } else if (e.operation === 'PUT' && e.key.startsWith('status.')) {
           const k = parseStatusKey(e.key);
           if (k) {
@@ -66,6 +81,7 @@ export async function watchJobs(
             if (!entries.has(k.id)) orphans.set(k.id, list);
             list.push(ev);
             list.sort((a, b) => (a.nanos < b.nanos ? -1 : a.nanos > b.nanos ? 1 : 0));
+            changed(k.id);
           }
         }
       } catch (err) {
@@ -95,6 +111,27 @@ export async function watchJobs(
     },
     derive(entry) {
       return deriveStatus(entry.record, entry.events, opts.clock.now());
+    },
+    waitFor(id, until, timeoutMs) {
+      const derive = (e: JobEntry) => deriveStatus(e.record, e.events, opts.clock.now());
+      const now = entries.get(id);
+      if (!now || until(derive(now))) return Promise.resolve(now);
+      return new Promise((resolve) => {
+        const set = listeners.get(id) ?? new Set();
+        listeners.set(id, set);
+        const done = () => {
+          clearTimeout(timer);
+          set.delete(check);
+          if (set.size === 0) listeners.delete(id);
+          resolve(entries.get(id));
+        };
+        const check = () => {
+          const e = entries.get(id);
+          if (!e || until(derive(e))) done();
+        };
+        const timer = setTimeout(done, timeoutMs);
+        set.add(check);
+      });
     },
     loaded,
     stop() {

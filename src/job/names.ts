@@ -97,6 +97,8 @@ export const STATUS_EVENTS = [
   'completed',
   'failed',
   'retried',
+  // Added to the reference's events: an operator cancelled the job (written by `_api`).
+  'cancelled',
 ] as const;
 export type StatusEvent = (typeof STATUS_EVENTS)[number];
 
@@ -142,6 +144,40 @@ export function claimKey(id: string, scope: { any: true } | { hostname: string }
 /** Filter for every claim of one job. */
 export function claimFilter(id: string): string {
   return `claims.${id}.>`;
+}
+
+/** `cancel.<id>` in the job-queue bucket: present once an operator cancelled the job. */
+export function cancelKey(id: string): string {
+  return `cancel.${id}`;
+}
+
+/**
+ * `idempotency.<digest>` in the job-queue bucket: the job a client's
+ * Idempotency-Key made. The digest covers the user and the key, so neither
+ * leaks into a key name and two users never share one.
+ */
+export function idempotencyKey(digest: string): string {
+  return `idempotency.${digest}`;
+}
+
+/**
+ * `<ns>.cancel.<id>` (core NATS, outside the jobs stream): tells agents
+ * running the job to stop it now. Agents that get the job later read
+ * `cancelKey` instead, so a missed message does not matter.
+ */
+export function cancelSubject(names: InfraNames, id: string): string {
+  return subject(names.namespace, `cancel.${id}`);
+}
+
+/** What every agent subscribes to, for cancellations of any job. */
+export function cancelSubjectAll(names: InfraNames): string {
+  return subject(names.namespace, 'cancel.*');
+}
+
+/** The job id a cancel subject names, or null when it is not one. */
+export function jobIdFromCancelSubject(names: InfraNames, s: string): string | null {
+  const prefix = subject(names.namespace, 'cancel.');
+  return s.startsWith(prefix) ? s.slice(prefix.length) : null;
 }
 
 /** Filter for every result of one job in the job-responses bucket. */

@@ -7,6 +7,28 @@ import { OPERATION_TYPES } from './operations.js';
 
 const STATUS_EVENTS_SCHEMA = Type.Enum(STATUS_EVENTS);
 
+/**
+ * How a host's part of a job ended, as precise as SSM's: the `completed` and
+ * `failed` events and a host's result carry one, so nobody has to guess it
+ * from an exit code. `pending` and `running` are never stored, and
+ * `no_response` mostly is not: status.ts derives them from what is (not) there.
+ */
+export const FINAL_HOST_STATES = [
+  'succeeded',
+  /** The command ran and exited non-zero, or the operation failed. */
+  'failed',
+  'timed_out',
+  'cancelled',
+  /** Never started: a broadcast's max_errors was exceeded first. */
+  'skipped',
+  /** Refused by the agent, nothing run: command policy or signature. */
+  'refused',
+  /** The agent received it after the job's start deadline: not run. */
+  'no_response',
+] as const;
+export type FinalHostState = (typeof FINAL_HOST_STATES)[number];
+const FinalHostStateSchema = Type.Enum(FINAL_HOST_STATES);
+
 export const JobRecord = Type.Object({
   id: Type.String({ format: 'uuid' }),
   operation: Type.Object({
@@ -59,6 +81,7 @@ export const JobResponse = Type.Object({
    */
   data: Type.Unknown(),
   error: Type.Optional(Type.String()),
+  state: Type.Optional(FinalHostStateSchema),
   started_at: Type.String(),
   finished_at: Type.String(),
 });
@@ -70,6 +93,8 @@ export const StatusEventRecord = Type.Object({
   hostname: Type.String(),
   message: Type.Optional(Type.String()),
   error: Type.Optional(Type.String()),
+  /** On `completed` and `failed`: how the host's part ended. */
+  state: Type.Optional(FinalHostStateSchema),
 });
 export type StatusEventRecord = Static<typeof StatusEventRecord>;
 

@@ -7,6 +7,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Clock } from './clock.js';
 import { newTimeOrderedId } from './ids.js';
 import {
+  cancelKey,
   claimFilter,
   claimKey,
   type InfraNames,
@@ -21,6 +22,7 @@ import {
 } from './names.js';
 import { type OperationType, operationCategory } from './operations.js';
 import {
+  type FinalHostState,
   type JobRecord,
   type JobResponse,
   parseJobRecord,
@@ -115,7 +117,7 @@ export async function appendStatus(
   id: string,
   event: StatusEvent,
   hostname: string,
-  detail: { message?: string; error?: string } = {},
+  detail: { message?: string; error?: string; state?: FinalHostState } = {},
 ): Promise<void> {
   const value: StatusEventRecord = {
     timestamp: store.clock.now().toISOString(),
@@ -183,6 +185,22 @@ export interface StatusEntry extends StatusEventRecord {
   nanos: bigint;
 }
 
+/** Marks the job cancelled for agents that receive it from now on; false when it already was. */
+export async function markCancelled(store: JobStore, id: string, by: string): Promise<boolean> {
+  try {
+    await store.jobs.create(cancelKey(id), by);
+    return true;
+  } catch (err) {
+    if (isKeyExists(err)) return false;
+    throw err;
+  }
+}
+
+export async function isCancelled(store: JobStore, id: string): Promise<boolean> {
+  const e = await store.jobs.get(cancelKey(id));
+  return e?.operation === 'PUT';
+}
+
 /** Every status event of a job, oldest first. */
 export async function readStatusEvents(store: JobStore, id: string): Promise<StatusEntry[]> {
   const out: StatusEntry[] = [];
@@ -231,6 +249,7 @@ export async function deleteJob(store: JobStore, id: string): Promise<boolean> {
     ...responseKeys.map((k) => store.responses.purge(k)),
   ]);
   // The definition goes last: while it exists, the job is still findable.
+  await store.jobs.purge(cancelKey(id));
   await store.jobs.purge(jobKey(id));
   return true;
 }

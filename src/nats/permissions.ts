@@ -1,7 +1,7 @@
 // The NATS permissions of the agent user: everything an agent does, and
 // nothing that lets its credentials start a job or read another agent's
 // results. The API user has no limits; it is the one that makes jobs.
-import type { InfraNames } from '../job/names.js';
+import { cancelSubjectAll, type InfraNames } from '../job/names.js';
 import { JS_API, kvKeys, kvStream } from './subjects.js';
 
 /** nats-server's permission block for one user; deny beats allow. */
@@ -23,6 +23,8 @@ export interface NatsPermissions {
  *   as STREAM.MSG.GET (or DIRECT.GET) on the bucket's stream.
  * - Writing claims and status events, but not job definitions (`jobs.>`).
  * - Writing results and its registry entry (put and delete are publishes).
+ * - Cancellations (`<ns>.cancel.*`, core NATS) and reading `cancel.<id>`
+ *   keys, which the bucket reads above already cover.
  * - Replies on `_INBOX.>`. The API uses another prefix (API_INBOX_PREFIX),
  *   so an agent cannot listen to the replies the API receives.
  *
@@ -75,7 +77,8 @@ export function agentPermissions(names: InfraNames): NatsPermissions {
       ],
     },
     subscribe: {
-      allow: ['_INBOX.>'],
+      // Cancellations of running jobs come as core messages (names.ts).
+      allow: ['_INBOX.>', cancelSubjectAll(names)],
       deny: [kvKeys(responses)],
     },
   };

@@ -226,6 +226,16 @@ export class OsapiClient {
     return this.request('DELETE', `/job/${encodeURIComponent(id)}`);
   }
 
+  /**
+   * POST /job/{id}/cancel: stops the job on every host still running it (its
+   * process group is killed, the partial output kept) and keeps the hosts that
+   * have not started from starting. Answers the job as it is once the running
+   * hosts reported (or after a few seconds); 409 when it had already ended.
+   */
+  jobCancel(id: string): Promise<OsapiResponse<JobDetail>> {
+    return this.request('POST', `/job/${encodeURIComponent(id)}/cancel`);
+  }
+
   /** POST /job/{id}/retry: a new job with the same operation, optionally elsewhere. */
   jobRetry(id: string, targetHostname?: string): Promise<OsapiResponse<JobCreated>> {
     return this.request(

@@ -15,7 +15,10 @@ function commandHandler(mode: 'exec' | 'shell'): JobHandler {
     );
     const result = outcome.data;
     if (ctx.signal.aborted && result?.end === 'cancelled') {
-      outcome.error = 'cancelled: the agent was stopped while the command ran';
+      // The agent aborts with a sentence saying who cancelled: an operator, or its own stop.
+      const why: unknown = ctx.signal.reason;
+      outcome.error =
+        typeof why === 'string' ? why : 'cancelled: the agent was stopped while the command ran';
     }
     return { ...outcome, ...(result ? { message: `exit code ${result.exit_code}` } : {}) };
   };
@@ -30,6 +33,7 @@ const isCommandResult = Compile(CommandResult);
 export function commandOutcome(o: HandlerOutcome): CommandOutcome {
   return {
     status: o.status,
+    state: o.state ?? (o.status === 'completed' ? 'succeeded' : 'failed'),
     data: isCommandResult.Check(o.data) ? o.data : null,
     ...(o.error !== undefined ? { error: o.error } : {}),
   };

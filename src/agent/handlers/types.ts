@@ -1,5 +1,6 @@
 // What every job handler on the agent takes and gives back: the job's data and
 // what it may need of the agent, in; a status, a result and maybe an error, out.
+import type { FinalHostState } from '../../job/records.js';
 
 export interface HandlerContext {
   /** This agent's name (agent.hostname, else the OS hostname). */
@@ -21,6 +22,8 @@ export interface HandlerOutcome {
   error?: string;
   /** A short note for the job's status event (e.g. `exit code 0`). */
   message?: string;
+  /** How this host's part ended; without one, `completed` is succeeded and `failed` is failed. */
+  state?: FinalHostState;
 }
 
 export type JobHandler = (data: unknown, ctx: HandlerContext) => Promise<HandlerOutcome>;

@@ -99,6 +99,7 @@ function commandAnswer(r: DispatchResult, data: CommandJobData): CommandResponse
       changed: data?.changed ?? false,
       ...(resp.error !== undefined ? { error: resp.error } : {}),
       status: resp.status,
+      state: resp.state ?? (resp.status === 'completed' ? 'succeeded' : 'failed'),
       stdout_truncated: data?.stdout_truncated ?? false,
       stderr_truncated: data?.stderr_truncated ?? false,
     };
@@ -113,6 +114,7 @@ function commandAnswer(r: DispatchResult, data: CommandJobData): CommandResponse
       changed: false,
       error: `no answer from this agent within ${data.timeout} s plus a margin; it was Ready when the job was sent`,
       status: 'no_answer',
+      state: 'no_response',
       stdout_truncated: false,
       stderr_truncated: false,
     });

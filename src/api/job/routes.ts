@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { Compile } from 'typebox/compile';
 import { formatDuration } from '../../config/duration.js';
 import type { JobEntry, JobsView } from '../../job/jobs-view.js';
+import { cancelSubject } from '../../job/names.js';
 import { isNodeOperation, type NodeOperationType } from '../../job/node-operations.js';
 import {
   type CommandJobData,
@@ -20,6 +21,7 @@ import {
   appendStatus,
   deleteJob,
   type JobStore,
+  markCancelled,
   publishJob,
   readResponses,
 } from '../../job/store.js';
@@ -47,7 +49,16 @@ export interface JobRouteDeps {
   jsm: JetStreamManager;
   dlqStream: string;
   startWithinMs: number;
+  /** Told of each cancel, so work this process still has to start for the job stops too. */
+  onCancel?: (jobId: string) => void;
 }
+
+/**
+ * How long a cancel waits for the hosts running the job to report, so the
+ * answer shows them `cancelled` with their partial output: the agents' kill
+ * grace (TERM, then KILL after 2 s) plus the time to store the result.
+ */
+const CANCEL_WAIT_MS = 5000;
 
 const checkers: Record<Exclude<OperationType, NodeOperationType>, ReturnType<typeof Compile>> = {
   'command.exec.execute': Compile(ExecRequest),
@@ -117,6 +128,7 @@ export async function jobDetail(
           data: r.data,
           ...(r.error !== undefined ? { error: r.error } : {}),
           hostname: r.hostname,
+          ...(r.state !== undefined ? { state: r.state } : {}),
         },
       ]),
     ),
@@ -246,6 +258,36 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobRouteDeps): voi
         throw new ApiError('not_found', `no job ${req.params.id}`);
       }
       return reply.code(204).send();
+    },
+  );
+
+  app.post<{ Params: { id: string } }>(
+    '/job/:id/cancel',
+    {
+      // Stopping commands is part of running them: the same permission.
+      config: { permission: 'command:execute' },
+      schema: { params: JobIdParams, response: { 200: JobDetail } },
+    },
+    async (req) => {
+      const { id } = req.params;
+      const entry = find(id);
+      const before = deps.jobs.derive(entry);
+      if (before.final) {
+        throw new ApiError(
+          'job_finished',
+          `job ${id} already ended (${before.status}); there is nothing left to cancel`,
+        );
+      }
+      const who = req.user?.subject ?? 'unknown';
+      // The marker first: an agent that gets the job from now on reads it and
+      // runs nothing. Then the message, for agents running it now.
+      if (await markCancelled(deps.store, id, who)) {
+        await appendStatus(deps.store, id, 'cancelled', '_api', { message: `cancelled by ${who}` });
+      }
+      deps.store.nc.publish(cancelSubject(deps.store.names, id));
+      deps.onCancel?.(id);
+      const after = await deps.jobs.waitFor(id, (d) => d.cancelled && d.final, CANCEL_WAIT_MS);
+      return jobDetail(deps, after ?? entry);
     },
   );
 

@@ -1,7 +1,8 @@
 // Wire schemas of the job routes (INTERFACE section 6).
 import { type Static, Type } from 'typebox';
 import { OPERATION_TYPES } from '../../job/operations.js';
-import { JOB_STATUSES } from '../../job/status.js';
+import { FINAL_HOST_STATES } from '../../job/records.js';
+import { HOST_STATES, JOB_STATUSES } from '../../job/status.js';
 
 export const JobOperation = Type.Object(
   {
@@ -69,10 +70,13 @@ const HostResponse = Type.Object({
   data: Type.Unknown(),
   error: Type.Optional(Type.String()),
   hostname: Type.String(),
+  /** Ours: how the host's part ended (succeeded, failed, timed_out, cancelled, ...). */
+  state: Type.Optional(Type.Enum(FINAL_HOST_STATES)),
 });
 
 const AgentState = Type.Object({
-  status: Type.String(),
+  /** pending, running, succeeded, failed, timed_out, cancelled, skipped, no_response or refused. */
+  status: Type.Enum(HOST_STATES),
   error: Type.Optional(Type.String()),
   duration: Type.Optional(Type.String()),
 });
