@@ -11,9 +11,16 @@ import type { OperationType } from '../job/operations.js';
 import type { JobResponse } from '../job/records.js';
 import type { RegistryView } from '../job/registry-view.js';
 import type { ResponseWatch } from '../job/response-watch.js';
+import {
+  RolloutError,
+  type RolloutLimits,
+  type RolloutRequest,
+  resolveRollout,
+} from '../job/rollout.js';
 import { type JobStore, publishJob } from '../job/store.js';
 import { formatTarget, type Target } from '../job/target.js';
 import { ApiError } from './errors.js';
+import type { Rollouts } from './rollout.js';
 
 export interface DispatchDeps {
   store: JobStore;
@@ -24,6 +31,8 @@ export interface DispatchDeps {
   marginMs: number;
   /** How long after creation an agent that was away may still start the job. */
   startWithinMs: number;
+  /** Drives rate-controlled broadcasts (max_concurrency / max_errors). */
+  rollouts: Rollouts;
   /** Told of every round trip once it ends, for metrics; dispatch itself knows no metrics library. */
   onRoundTrip?: (rt: RoundTrip) => void;
 }
@@ -44,6 +53,8 @@ export interface DispatchRequest {
   timeoutMs: number;
   /** Signed into the job, so the agent checks the command again. */
   commandPolicy?: CommandPolicy;
+  /** Rate control for a broadcast; ignored for `_any` and a hostname (one host runs it anyway). */
+  rollout?: RolloutRequest;
 }
 
 export interface DispatchResult {
@@ -62,10 +73,16 @@ interface Plan {
   expected: string[];
   /** Hostnames of the Ready agents the target matched. */
   matching: string[];
+  /** A rate-controlled broadcast: its limits and how long each told host may take. */
+  rollout?: { limits: RolloutLimits; perHostMs: number; waves: number };
 }
 
+/** Time for a told host to hear of the job and start it, on top of the command's own timeout. */
+const ROLLOUT_START_GRACE_MS = 5000;
+
 /** Throws the 404 `no_matching_agent` when no Ready agent matches: nothing is published then. */
-function plan(deps: DispatchDeps, target: Target): Plan {
+function plan(deps: DispatchDeps, req: DispatchRequest): Plan {
+  const { target } = req;
   const matching = deps.registry.matching(target);
   if (matching.length === 0) {
     const known = deps.registry.agents();
@@ -78,20 +95,58 @@ function plan(deps: DispatchDeps, target: Target): Plan {
   }
   const single = target.kind === 'any' || target.kind === 'host';
   const hostnames = matching.map((a) => a.info.hostname);
-  return { single, expected: single ? [] : hostnames, matching: hostnames };
+  const p: Plan = { single, expected: single ? [] : hostnames, matching: hostnames };
+  if (!single && req.rollout) {
+    let limits: RolloutLimits | null;
+    try {
+      limits = resolveRollout(req.rollout, hostnames.length);
+    } catch (err) {
+      if (err instanceof RolloutError) {
+        throw new ApiError('invalid_request', `invalid body: ${err.message}`, [
+          { field: err.field, message: err.message.slice(err.field.length + 2) },
+        ]);
+      }
+      throw err;
+    }
+    if (limits) {
+      const perHostMs = req.timeoutMs + deps.marginMs + ROLLOUT_START_GRACE_MS;
+      const waves = Math.ceil(hostnames.length / limits.maxConcurrency);
+      p.rollout = { limits, perHostMs, waves };
+    }
+  }
+  return p;
 }
 
-function publish(deps: DispatchDeps, req: DispatchRequest, p: Plan, jobId: string) {
-  return publishJob(deps.store, {
+async function publish(deps: DispatchDeps, req: DispatchRequest, p: Plan, jobId: string) {
+  const r = p.rollout;
+  const job = await publishJob(deps.store, {
     id: jobId,
     type: req.type,
     data: req.data,
     target: req.target,
     createdBy: req.createdBy,
-    startWithinMs: deps.startWithinMs,
+    // The last wave of a rollout starts late: its hosts must still be allowed to.
+    startWithinMs: deps.startWithinMs + (r ? r.waves * r.perHostMs : 0),
     ...(p.single ? {} : { expectedHosts: p.expected }),
     ...(req.commandPolicy ? { commandPolicy: req.commandPolicy } : {}),
+    ...(r
+      ? {
+          rollout: {
+            max_concurrency: r.limits.maxConcurrency,
+            max_errors: r.limits.maxErrors,
+          },
+        }
+      : {}),
   });
+  if (r) {
+    void deps.rollouts.start({
+      job,
+      hosts: [...p.expected].sort(),
+      limits: r.limits,
+      perHostMs: r.perHostMs,
+    });
+  }
+  return job;
 }
 
 export interface SubmittedJob {
@@ -102,6 +157,9 @@ export interface SubmittedJob {
    * runs it; GET /job/{id} names it).
    */
   expectedHosts: string[];
+  /** The KV revision the definition was stored at, and when it was made. */
+  revision: number;
+  created: string;
 }
 
 /**
@@ -109,18 +167,23 @@ export interface SubmittedJob {
  * the answers land in the job's record, read through GET /job/{id}.
  */
 export async function submitJob(deps: DispatchDeps, req: DispatchRequest): Promise<SubmittedJob> {
-  const p = plan(deps, req.target);
+  const p = plan(deps, req);
   const jobId = newTimeOrderedId(deps.clock.now().getTime());
-  await publish(deps, req, p, jobId);
+  const job = await publish(deps, req, p, jobId);
   const expectedHosts = req.target.kind === 'any' ? [] : p.matching;
-  return { jobId, expectedHosts: [...expectedHosts].sort() };
+  return {
+    jobId,
+    expectedHosts: [...expectedHosts].sort(),
+    revision: job.revision,
+    created: job.created,
+  };
 }
 
 export async function dispatchJob(
   deps: DispatchDeps,
   req: DispatchRequest,
 ): Promise<DispatchResult> {
-  const p = plan(deps, req.target);
+  const p = plan(deps, req);
   const { single, expected } = p;
   const got = new Map<string, JobResponse>();
   const started = deps.clock.now().getTime();
@@ -139,7 +202,10 @@ export async function dispatchJob(
   });
   try {
     await publish(deps, req, p, jobId);
-    const waitMs = req.timeoutMs + deps.marginMs;
+    // A rollout ends at worst when its last wave has had its full time.
+    const waitMs = p.rollout
+      ? p.rollout.waves * p.rollout.perHostMs + deps.marginMs
+      : req.timeoutMs + deps.marginMs;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       done,

@@ -153,7 +153,7 @@ export function registerRoutes(
   registerAgentRoutes(app, deps.dispatch);
   registerCommandRoutes(app, deps.dispatch);
   registerNodeRoutes(app, deps.dispatch);
-  registerJobRoutes(app, deps.jobs);
+  registerJobRoutes(app, deps.jobs, deps.dispatch);
   registerAuditRoutes(app, deps.audit);
   registerHealthStatusRoute(app, deps.health);
   registerMetricsRoute(app, deps.metrics);

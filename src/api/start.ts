@@ -19,6 +19,7 @@ import { API_INBOX_PREFIX } from '../nats/subjects.js';
 import { jobSigningKeyPath } from '../state/local.js';
 import { AuditLog } from './audit/log.js';
 import { createApiMetrics } from './metrics/api-metrics.js';
+import { Rollouts } from './rollout.js';
 import { buildApiServer } from './server.js';
 
 /** How long after creation an agent that was away may still start a job. */
@@ -96,6 +97,7 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
       onWriteFailure: () => metrics.auditWriteFailed(),
     });
     metrics.watch({ jobs, registry });
+    const rollouts = new Rollouts({ store, jobs, logger });
     const app = await buildApiServer({
       metrics,
       health: { nc, jsm, names: layout.names, jobs, registry, clock: opts.clock, startedAt },
@@ -121,6 +123,7 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
         clock: opts.clock,
         marginMs: opts.resultMarginMs ?? 5000,
         startWithinMs: START_WITHIN_MS,
+        rollouts,
         onRoundTrip: (rt) => metrics.observeRoundTrip(rt),
       },
       jobs: {
@@ -149,6 +152,7 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
       url: address,
       async stop() {
         await app.close();
+        rollouts.stopAll();
         await audit.flush();
         registry.stop();
         jobs.stop();

@@ -25,6 +25,8 @@ function message(e: FastifySchemaValidationError): string {
   if (typeof params.missingProperty === 'string') return 'is required';
   if (typeof params.additionalProperty === 'string') return 'is not a known field';
   if (e.keyword === 'minLength' && params.limit === 1) return 'must not be empty';
+  // The only unions in our request schemas are "a count or a percentage" (rollout.ts).
+  if (e.keyword === 'anyOf') return 'must be a whole number or a percentage such as "10%"';
   // The only patterns in our schemas refuse blank text and NUL bytes.
   if (e.keyword === 'pattern') return 'must not be blank or contain NUL bytes';
   return e.message ?? 'is invalid';
@@ -34,9 +36,12 @@ export function describeValidation(
   errors: FastifySchemaValidationError[],
   context: string,
 ): { message: string; details: Array<{ field: string; message: string }> } {
-  // One line per field: an empty command breaks two rules, say it once.
+  // One line per field: an empty command breaks two rules, say it once. A
+  // union's own error says what was expected better than its branches' do.
+  const unions = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
   const seen = new Set<string>();
   const details = errors
+    .filter((e) => e.keyword === 'anyOf' || !unions.has(e.instancePath))
     .map((e) => ({ field: field(e, context), message: message(e) }))
     .filter((d) => !seen.has(d.field) && seen.add(d.field));
   const where = context === 'body' ? '' : `${context} `;

@@ -24,6 +24,8 @@ export interface JobsView {
   list(): JobEntry[];
   get(id: string): JobEntry | undefined;
   derive(entry: JobEntry): DerivedStatus;
+  /** Calls `listener` after each change the watch brings for this job, until the returned function is called. */
+  onChange(id: string, listener: () => void): () => void;
   /**
    * Resolves with the job's entry once `until` holds for it (checked now and
    * after each change the watch brings), or with the entry as it is after
@@ -111,6 +113,16 @@ export async function watchJobs(
     },
     derive(entry) {
       return deriveStatus(entry.record, entry.events, opts.clock.now());
+    },
+    onChange(id, listener) {
+      const set = listeners.get(id) ?? new Set();
+      listeners.set(id, set);
+      const call = () => listener();
+      set.add(call);
+      return () => {
+        set.delete(call);
+        if (set.size === 0) listeners.delete(id);
+      };
     },
     waitFor(id, until, timeoutMs) {
       const derive = (e: JobEntry) => deriveStatus(e.record, e.events, opts.clock.now());

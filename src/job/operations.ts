@@ -3,6 +3,7 @@
 // NATS with the same ones, so both sides agree on one definition.
 import { type Static, Type } from 'typebox';
 import { isNodeOperation, NODE_OPERATION_TYPES, nodeOperationCategory } from './node-operations.js';
+import { RolloutFields, type RolloutRequest } from './rollout.js';
 
 export const TIMEOUT_DEFAULT_S = 30;
 export const TIMEOUT_MAX_S = 300;
@@ -39,6 +40,7 @@ export const ExecRequest = Type.Object(
     ),
     cwd: Type.Optional(Cwd),
     timeout: Type.Optional(Timeout),
+    ...RolloutFields,
   },
   {
     additionalProperties: false,
@@ -47,17 +49,27 @@ export const ExecRequest = Type.Object(
     examples: [
       { command: 'uname', args: ['-a'] },
       { command: 'ls', args: ['-l', '/var/log'], cwd: '/', timeout: 10 },
+      { command: 'apt-get', args: ['-y', 'upgrade'], max_concurrency: 2, max_errors: '5%' },
     ],
   },
 );
 export type ExecRequest = Static<typeof ExecRequest>;
 
 export const ShellRequest = Type.Object(
-  { command: Command, cwd: Type.Optional(Cwd), timeout: Type.Optional(Timeout) },
+  {
+    command: Command,
+    cwd: Type.Optional(Cwd),
+    timeout: Type.Optional(Timeout),
+    ...RolloutFields,
+  },
   {
     additionalProperties: false,
     $id: 'ShellRequest',
-    examples: [{ command: 'uptime' }, { command: 'df -h | tail -n +2', cwd: '/', timeout: 10 }],
+    examples: [
+      { command: 'uptime' },
+      { command: 'df -h | tail -n +2', cwd: '/', timeout: 10 },
+      { command: 'systemctl restart nginx', max_concurrency: '10%', max_errors: 1 },
+    ],
   },
 );
 export type ShellRequest = Static<typeof ShellRequest>;
@@ -84,6 +96,15 @@ export type OperationType = (typeof OPERATION_TYPES)[number];
 /** Command jobs change hosts: they go on `jobs.modify.*`; node ones say their own. */
 export function operationCategory(type: OperationType): 'query' | 'modify' {
   return isNodeOperation(type) ? nodeOperationCategory(type) : 'modify';
+}
+
+/** The rate control a command body asks for, if any (not part of the job's data). */
+export function rolloutOf(body: ExecRequest | ShellRequest): RolloutRequest | undefined {
+  if (body.max_concurrency === undefined && body.max_errors === undefined) return undefined;
+  return {
+    ...(body.max_concurrency !== undefined ? { max_concurrency: body.max_concurrency } : {}),
+    ...(body.max_errors !== undefined ? { max_errors: body.max_errors } : {}),
+  };
 }
 
 export function commandJobData(body: ExecRequest | ShellRequest): CommandJobData {

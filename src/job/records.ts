@@ -49,6 +49,10 @@ export const JobRecord = Type.Object({
   command_policy: Type.Optional(
     Type.Object({ exec: Type.Array(Type.String()), shell: Type.Array(Type.String()) }),
   ),
+  /** A rate-controlled broadcast's limits, resolved to host counts (rollout.ts). */
+  rollout: Type.Optional(
+    Type.Object({ max_concurrency: Type.Integer(), max_errors: Type.Integer() }),
+  ),
   /** Which API key signed it, and the Ed25519 signature over everything else (signing.ts). */
   key_id: Type.Optional(Type.String()),
   signature: Type.Optional(Type.String()),

@@ -10,6 +10,7 @@ import {
   cancelKey,
   claimFilter,
   claimKey,
+  hostToken,
   type InfraNames,
   jobKey,
   notifySubject,
@@ -74,6 +75,11 @@ export interface NewJob {
   expectedHosts?: string[];
   /** The requester's command policy; agents enforce it from the signed record. */
   commandPolicy?: { exec: string[]; shell: string[] };
+  /**
+   * A rate-controlled broadcast: the limits are recorded, and no notification
+   * goes to the target; the API's rollout notifies each host in turn.
+   */
+  rollout?: { max_concurrency: number; max_errors: number };
 }
 
 /**
@@ -96,6 +102,7 @@ export async function publishJob(store: JobStore, job: NewJob): Promise<Publishe
     deadline: new Date(now.getTime() + job.startWithinMs).toISOString(),
     ...(job.expectedHosts ? { expected_hosts: job.expectedHosts } : {}),
     ...(job.commandPolicy ? { command_policy: job.commandPolicy } : {}),
+    ...(job.rollout ? { rollout: job.rollout } : {}),
   };
   const record = store.signer ? store.signer.sign(unsigned) : unsigned;
   const revision = await store.jobs.create(jobKey(record.id), JSON.stringify(record));
@@ -104,12 +111,22 @@ export async function publishJob(store: JobStore, job: NewJob): Promise<Publishe
   // they do not need each other, so they go out together.
   await Promise.all([
     appendStatus(store, record.id, 'submitted', '_api', {
-      message: `submitted by ${job.createdBy} for ${record.target_hostname}`,
+      message: `submitted by ${job.createdBy} for ${record.target_hostname}${
+        job.rollout
+          ? ` (max_concurrency ${job.rollout.max_concurrency}, max_errors ${job.rollout.max_errors})`
+          : ''
+      }`,
     }),
     // msgID makes a retried publish a no-op inside the stream's duplicate window.
-    store.js.publish(subject, record.id, { msgID: record.id }),
+    job.rollout ? null : store.js.publish(subject, record.id, { msgID: record.id }),
   ]);
   return { ...record, revision };
+}
+
+/** Tells one host of a job meant for several (a rate-controlled broadcast) to run it now. */
+export async function notifyHost(store: JobStore, job: JobRecord, hostname: string): Promise<void> {
+  const subject = notifySubject(store.names, job.category, { kind: 'host', hostname });
+  await store.js.publish(subject, job.id, { msgID: `${job.id}.${hostToken(hostname)}` });
 }
 
 export async function appendStatus(

@@ -134,3 +134,72 @@ describe.concurrent('--async', () => {
     expect(r.stdout).toBe('');
   });
 });
+
+describe.concurrent('rate control and cancel', () => {
+  test('--max-concurrency and --max-errors go into the body; each result has its state', async () => {
+    const r = await osapi([
+      ...CMD,
+      'shell',
+      '--command',
+      'echo one',
+      '-T',
+      '_all',
+      '-y',
+      '--max-concurrency',
+      '1',
+      '--max-errors',
+      '10%',
+      '-j',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const body = JSON.parse(r.stdout);
+    expect(body.results[0]).toMatchObject({ hostname: host, state: 'succeeded', stdout: 'one\n' });
+    const job = JSON.parse(
+      (await osapi(['client', 'job', 'get', '--job-id', body.job_id, '-j'])).stdout,
+    );
+    expect(job.timeline[0].message).toMatch(/max_concurrency 1, max_errors 0/);
+  });
+
+  test.each([
+    ['--max-concurrency', '0'],
+    ['--max-concurrency', 'x'],
+    ['--max-errors', '101%'],
+    ['--max-errors', '-1'],
+  ])('%s %s is a usage error naming the flag', async (flag, value) => {
+    const r = await osapi([...CMD, 'shell', '--command', 'true', flag, value]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(flag);
+    expect(r.stdout).toBe('');
+  });
+
+  test('client job cancel stops a running job; a second cancel fails saying it ended', async () => {
+    const sent = await osapi([
+      ...CMD,
+      'shell',
+      '--command',
+      'echo partial; sleep 60',
+      '--timeout',
+      '120',
+      '--async',
+      '-j',
+    ]);
+    expect(sent.code, sent.stderr).toBe(0);
+    const id = JSON.parse(sent.stdout).job_id as string;
+    // Cancel once it runs (a cancel before it starts is tested against the API).
+    const end = Date.now() + 10_000;
+    let state = '';
+    while (state !== 'running' && Date.now() < end) {
+      const j = await osapi(['client', 'job', 'get', '--job-id', id, '-j']);
+      state = JSON.parse(j.stdout).agent_states?.[host]?.status ?? '';
+    }
+    expect(state).toBe('running');
+    const c = await osapi(['client', 'job', 'cancel', '--job-id', id]);
+    expect(c.code, c.stderr).toBe(0);
+    expect(c.stdout).toContain(`Job ID: ${id}`);
+    expect(c.stdout).toMatch(new RegExp(`${host}[\\s│|]+cancelled`));
+    expect(c.stdout).toContain('partial');
+    const again = await osapi(['client', 'job', 'cancel', '--job-id', id]);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toMatch(/already ended/);
+  });
+});

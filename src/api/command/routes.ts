@@ -10,6 +10,7 @@ import {
   commandJobData,
   type ExecRequest,
   type OperationType,
+  rolloutOf,
   type ShellRequest,
 } from '../../job/operations.js';
 import { CommandResult } from '../../job/records.js';
@@ -60,6 +61,7 @@ export function registerCommandRoutes(app: FastifyInstance, deps: DispatchDeps):
           createdBy: req.user?.subject ?? 'unknown',
           commandPolicy: policy,
           timeoutMs: data.timeout * 1000,
+          rollout: rolloutOf(req.body),
         };
         if (req.query.async === true) {
           // Same checks and 404 as the waiting path, but no wait: the caller polls the job.

@@ -13,10 +13,12 @@ import {
   commandJobData,
   ExecRequest,
   type OperationType,
+  rolloutOf,
   ShellRequest,
 } from '../../job/operations.js';
 import type { JobResponse } from '../../job/records.js';
 import type { RegistryView } from '../../job/registry-view.js';
+import type { RolloutRequest } from '../../job/rollout.js';
 import {
   appendStatus,
   deleteJob,
@@ -28,6 +30,7 @@ import {
 import { parseTarget, type Target, TargetError } from '../../job/target.js';
 import type { AuthUser } from '../auth.js';
 import { enforceCommandPolicy } from '../command/routes.js';
+import { type DispatchDeps, submitJob } from '../dispatch.js';
 import { ApiError } from '../errors.js';
 import { nodeOperationData } from '../node/validate.js';
 import { requireOperationPermission } from './operation-permissions.js';
@@ -152,7 +155,11 @@ export async function jobDetail(
   };
 }
 
-export function registerJobRoutes(app: FastifyInstance, deps: JobRouteDeps): void {
+export function registerJobRoutes(
+  app: FastifyInstance,
+  deps: JobRouteDeps,
+  dispatch: DispatchDeps,
+): void {
   const find = (id: string): JobEntry => {
     const entry = deps.jobs.get(id);
     if (!entry)
@@ -160,7 +167,13 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobRouteDeps): voi
     return entry;
   };
 
-  const create = async (type: OperationType, data: unknown, to: Target, user?: AuthUser) => {
+  const create = async (
+    type: OperationType,
+    data: unknown,
+    to: Target,
+    user?: AuthUser,
+    rollout?: RolloutRequest,
+  ) => {
     requireOperationPermission(user, type);
     const single = to.kind === 'any' || to.kind === 'host';
     const policy = user?.commandPolicy ?? null;
@@ -168,6 +181,24 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobRouteDeps): voi
     // Jobs made here obey the same command policy as the command routes.
     if (isCommand) enforceCommandPolicy(policy, type, data as CommandJobData);
     const who = user?.subject ?? 'unknown';
+    if (rollout && !single) {
+      // Rate control needs the matching agents now, as the command routes do.
+      const job = await submitJob(dispatch, {
+        type,
+        data,
+        target: to,
+        createdBy: who,
+        timeoutMs: (data as CommandJobData).timeout * 1000,
+        ...(isCommand && policy ? { commandPolicy: policy } : {}),
+        rollout,
+      });
+      return {
+        job_id: job.jobId,
+        status: 'submitted' as const,
+        revision: job.revision,
+        timestamp: job.created,
+      };
+    }
     const job = await publishJob(deps.store, {
       ...(isCommand && policy ? { commandPolicy: policy } : {}),
       type,
@@ -195,8 +226,10 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobRouteDeps): voi
     async (req, reply) => {
       const to = target(req.body.target_hostname, 'target_hostname');
       const type = req.body.operation.type;
-      const data = operationData(type, req.body.operation.data);
-      return reply.code(201).send(await create(type, data, to, req.user));
+      const raw = req.body.operation.data;
+      const data = operationData(type, raw);
+      const rollout = isNodeOperation(type) ? undefined : rolloutOf(raw as ExecRequest);
+      return reply.code(201).send(await create(type, data, to, req.user, rollout));
     },
   );
 

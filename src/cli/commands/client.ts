@@ -5,7 +5,7 @@ import { clientFor } from '../api-client.js';
 import { parseArgsList } from '../args.js';
 import { confirmChangeOnAll } from '../confirm.js';
 import { type CommandContext, ExitError, printJson, say, UsageError } from '../context.js';
-import { intFlag } from '../flags.js';
+import { countOrPercentFlag, intFlag } from '../flags.js';
 import { groupedText, summaryLine } from '../group-output.js';
 import { agentTable, commandTable } from '../output.js';
 import { registerAuditCommands } from './audit.js';
@@ -16,6 +16,19 @@ import { registerNodeCommands } from './node.js';
 interface OutputFlags {
   async?: boolean;
   group?: boolean;
+}
+
+interface RolloutFlags {
+  maxConcurrency?: number | string;
+  maxErrors?: number | string;
+}
+
+/** The body fields for --max-concurrency / --max-errors, when given. */
+function rolloutBody(opts: RolloutFlags) {
+  return {
+    ...(opts.maxConcurrency !== undefined ? { max_concurrency: opts.maxConcurrency } : {}),
+    ...(opts.maxErrors !== undefined ? { max_errors: opts.maxErrors } : {}),
+  };
 }
 
 function show(ctx: CommandContext, body: CommandResponse, flags: OutputFlags): void {
@@ -99,7 +112,17 @@ export function registerClientCommands(program: Command): void {
         '--async',
         'do not wait: print the job id at once (then: osapi client job get --job-id ID)',
       )
-      .option('--group', 'one block per distinct output, headed by its hosts (like clush -b)');
+      .option('--group', 'one block per distinct output, headed by its hosts (like clush -b)')
+      .option(
+        '--max-concurrency <n|pct>',
+        'broadcasts: at most this many hosts at once (a number, or a percentage like 10%)',
+        countOrPercentFlag('--max-concurrency', 1),
+      )
+      .option(
+        '--max-errors <n|pct>',
+        'broadcasts: once more hosts than this failed, start no more; the rest are skipped',
+        countOrPercentFlag('--max-errors', 0),
+      );
 
   // Grouping needs results, and --async returns before there are any.
   const checkFlags = (opts: OutputFlags) => {
@@ -119,7 +142,8 @@ export function registerClientCommands(program: Command): void {
           timeout?: number;
           target: string;
           yes?: boolean;
-        } & OutputFlags,
+        } & OutputFlags &
+          RolloutFlags,
         cmd: Command,
       ) => {
         const { ctx, client: api } = clientFor(cmd);
@@ -132,6 +156,7 @@ export function registerClientCommands(program: Command): void {
             ...(opts.args ? { args: opts.args } : {}),
             ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
             ...(opts.timeout !== undefined ? { timeout: opts.timeout } : {}),
+            ...rolloutBody(opts),
           },
           { async: opts.async === true },
         );
@@ -147,7 +172,8 @@ export function registerClientCommands(program: Command): void {
         timeout?: number;
         target: string;
         yes?: boolean;
-      } & OutputFlags,
+      } & OutputFlags &
+        RolloutFlags,
       cmd: Command,
     ) => {
       const { ctx, client: api } = clientFor(cmd);
@@ -159,6 +185,7 @@ export function registerClientCommands(program: Command): void {
           command: opts.command,
           ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
           ...(opts.timeout !== undefined ? { timeout: opts.timeout } : {}),
+          ...rolloutBody(opts),
         },
         { async: opts.async === true },
       );
