@@ -7,8 +7,9 @@
 import type { CommandPolicy } from '../auth/command-policy.js';
 import type { Clock } from '../job/clock.js';
 import { newTimeOrderedId } from '../job/ids.js';
+import type { JobEntry, JobsView } from '../job/jobs-view.js';
 import type { OperationType } from '../job/operations.js';
-import type { JobResponse } from '../job/records.js';
+import type { JobRecord, JobResponse } from '../job/records.js';
 import type { RegistryView } from '../job/registry-view.js';
 import type { ResponseWatch } from '../job/response-watch.js';
 import {
@@ -17,7 +18,7 @@ import {
   type RolloutRequest,
   resolveRollout,
 } from '../job/rollout.js';
-import { type JobStore, publishJob } from '../job/store.js';
+import { type JobStore, publishJob, readResponses } from '../job/store.js';
 import { formatTarget, type Target } from '../job/target.js';
 import { ApiError } from './errors.js';
 import type { Rollouts } from './rollout.js';
@@ -33,6 +34,8 @@ export interface DispatchDeps {
   startWithinMs: number;
   /** Drives rate-controlled broadcasts (max_concurrency / max_errors). */
   rollouts: Rollouts;
+  /** Every job and its status events, for answering a replayed request from the first one's job. */
+  jobs: JobsView;
   /** Told of every round trip once it ends, for metrics; dispatch itself knows no metrics library. */
   onRoundTrip?: (rt: RoundTrip) => void;
 }
@@ -55,6 +58,8 @@ export interface DispatchRequest {
   commandPolicy?: CommandPolicy;
   /** Rate control for a broadcast; ignored for `_any` and a hostname (one host runs it anyway). */
   rollout?: RolloutRequest;
+  /** The job's id when the caller chose it first (an Idempotency-Key reserved it). */
+  jobId?: string;
 }
 
 export interface DispatchResult {
@@ -168,7 +173,7 @@ export interface SubmittedJob {
  */
 export async function submitJob(deps: DispatchDeps, req: DispatchRequest): Promise<SubmittedJob> {
   const p = plan(deps, req);
-  const jobId = newTimeOrderedId(deps.clock.now().getTime());
+  const jobId = req.jobId ?? newTimeOrderedId(deps.clock.now().getTime());
   const job = await publish(deps, req, p, jobId);
   const expectedHosts = req.target.kind === 'any' ? [] : p.matching;
   return {
@@ -195,7 +200,7 @@ export async function dispatchJob(
   const complete = () => (single ? got.size > 0 : expected.every((h) => got.has(h)));
 
   // Listen before publishing, so no answer can come before we hear it.
-  const jobId = newTimeOrderedId(deps.clock.now().getTime());
+  const jobId = req.jobId ?? newTimeOrderedId(deps.clock.now().getTime());
   const stopListening = deps.responses.register(jobId, (r) => {
     got.set(r.hostname, r);
     if (complete()) resolveDone();
@@ -227,4 +232,69 @@ export async function dispatchJob(
   };
   deps.onRoundTrip?.({ type: req.type, ms: result.waitedMs, complete: complete() });
   return result;
+}
+
+/** The agents a stored job expects answers from: a broadcast's list, the host of a one-host job. */
+export function expectedHostsOf(record: JobRecord): string[] {
+  if (record.expected_hosts) return record.expected_hosts;
+  const t = record.target_hostname;
+  return t === '_any' || t === '_all' || t.includes(':') ? [] : [t];
+}
+
+/** Resolves with the job once the jobs view has it (a request still publishing it), or undefined. */
+function jobAppears(jobs: JobsView, id: string, withinMs: number): Promise<JobEntry | undefined> {
+  const now = jobs.get(id);
+  if (now) return Promise.resolve(now);
+  return new Promise((resolve) => {
+    const done = () => {
+      off();
+      clearTimeout(timer);
+      resolve(jobs.get(id));
+    };
+    const off = jobs.onChange(id, () => {
+      if (jobs.get(id)) done();
+    });
+    const timer = setTimeout(done, withinMs);
+  });
+}
+
+/** How long a replay waits for the first request to publish the job it reserved the key for. */
+const REPLAY_APPEAR_MS = 5000;
+
+/**
+ * The answer an earlier request with the same Idempotency-Key got, from its
+ * job: waits (up to `waitMs`, the command's timeout plus the margin) for it to
+ * end, as the first request did, unless `waitMs` is 0. Nothing is published.
+ */
+export async function replayJob(
+  deps: DispatchDeps,
+  jobId: string,
+  waitMs: number,
+): Promise<{ record: JobRecord; result: DispatchResult }> {
+  const started = deps.clock.now().getTime();
+  const entry = await jobAppears(deps.jobs, jobId, REPLAY_APPEAR_MS);
+  if (!entry) {
+    throw new ApiError(
+      'idempotency_key_in_progress',
+      `a request with this Idempotency-Key is still making job ${jobId}; try again in a moment`,
+      { job_id: jobId },
+    );
+  }
+  if (waitMs > 0) {
+    // A rollout's hosts start late: wait for its last wave as the first request did.
+    const r = entry.record;
+    const stretch = r.rollout ? Date.parse(r.deadline) - Date.parse(r.created) : 0;
+    await deps.jobs.waitFor(jobId, (d) => d.final, waitMs + stretch);
+  }
+  const responses = await readResponses(deps.store, jobId);
+  const got = new Set(responses.map((r) => r.hostname));
+  return {
+    record: entry.record,
+    result: {
+      jobId,
+      responses,
+      missing: (entry.record.expected_hosts ?? []).filter((h) => !got.has(h)).sort(),
+      waitedMs: deps.clock.now().getTime() - started,
+    },
+  };
 }

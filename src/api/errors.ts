@@ -13,6 +13,8 @@ export const API_ERRORS = {
   job_finished: 409,
   /** The same Idempotency-Key with another request. */
   idempotency_key_reused: 422,
+  /** The same Idempotency-Key while the first request has not made its job yet. */
+  idempotency_key_in_progress: 409,
   unsupported_media_type: 415,
   payload_too_large: 413,
   uri_too_long: 414,

@@ -124,6 +124,7 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
         marginMs: opts.resultMarginMs ?? 5000,
         startWithinMs: START_WITHIN_MS,
         rollouts,
+        jobs,
         onRoundTrip: (rt) => metrics.observeRoundTrip(rt),
       },
       jobs: {

@@ -73,6 +73,16 @@ export interface JobStats {
 export interface CommandOptions {
   /** Return the job id at once (`?async=true`) instead of waiting for the agents. */
   async?: boolean;
+  /**
+   * Sent as the `Idempotency-Key` header: the same key (same user, within
+   * 24 h) returns the first request's job instead of running it again, so a
+   * retry after a lost answer never runs a command twice.
+   */
+  idempotencyKey?: string;
+}
+
+function idempotencyHeaders(key: string | undefined): Record<string, string> | undefined {
+  return key === undefined ? undefined : { 'idempotency-key': key };
 }
 
 function commandPath(target: string, mode: 'exec' | 'shell', opts: CommandOptions): string {
@@ -197,8 +207,17 @@ export class OsapiClient {
    * const { body } = await client.jobAdd({ type: 'command.shell.execute', data: { command: 'uptime' } }, '_all');
    * const detail = await client.jobGet(body.job_id);
    */
-  jobAdd(operation: JobOperation, targetHostname: string): Promise<OsapiResponse<JobCreated>> {
-    return this.request('POST', '/job', { operation, target_hostname: targetHostname });
+  jobAdd(
+    operation: JobOperation,
+    targetHostname: string,
+    opts: { idempotencyKey?: string } = {},
+  ): Promise<OsapiResponse<JobCreated>> {
+    return this.request(
+      'POST',
+      '/job',
+      { operation, target_hostname: targetHostname },
+      idempotencyHeaders(opts.idempotencyKey),
+    );
   }
 
   /** GET /job: newest first, optionally by status, paged. */
@@ -286,7 +305,12 @@ export class OsapiClient {
     body: ExecRequest,
     opts: CommandOptions = {},
   ): Promise<OsapiResponse<CommandResponse>> {
-    return this.request('POST', commandPath(target, 'exec', opts), body);
+    return this.request(
+      'POST',
+      commandPath(target, 'exec', opts),
+      body,
+      idempotencyHeaders(opts.idempotencyKey),
+    );
   }
 
   /** POST /node/{target}/command/shell: runs `/bin/sh -c command`; `async` as for `commandExec`. */
@@ -295,7 +319,12 @@ export class OsapiClient {
     body: ShellRequest,
     opts: CommandOptions = {},
   ): Promise<OsapiResponse<CommandResponse>> {
-    return this.request('POST', commandPath(target, 'shell', opts), body);
+    return this.request(
+      'POST',
+      commandPath(target, 'shell', opts),
+      body,
+      idempotencyHeaders(opts.idempotencyKey),
+    );
   }
 
   /**
@@ -391,16 +420,26 @@ export class OsapiClient {
    * @example
    * const { body } = await client.request<{ version: string }>('GET', '/version');
    */
-  async request<T>(method: string, path: string, body?: unknown): Promise<OsapiResponse<T>> {
-    const res = await this.fetchRaw(method, path, body);
+  async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    extraHeaders?: Record<string, string>,
+  ): Promise<OsapiResponse<T>> {
+    const res = await this.fetchRaw(method, path, body, extraHeaders);
     const text = await res.text();
     return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
   }
 
   /** The HTTP exchange itself: a connection failure or an error status throws. */
-  private async fetchRaw(method: string, path: string, body?: unknown): Promise<Response> {
+  private async fetchRaw(
+    method: string,
+    path: string,
+    body?: unknown,
+    extraHeaders?: Record<string, string>,
+  ): Promise<Response> {
     const url = new URL(path, this.opts.url.endsWith('/') ? this.opts.url : `${this.opts.url}/`);
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = { accept: 'application/json', ...extraHeaders };
     if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;

@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Compile } from 'typebox/compile';
 import { type CommandPolicy, checkCommand, commandLine } from '../../auth/command-policy.js';
+import { newTimeOrderedId } from '../../job/ids.js';
 import {
   type CommandJobData,
   commandJobData,
@@ -15,8 +16,21 @@ import {
 } from '../../job/operations.js';
 import { CommandResult } from '../../job/records.js';
 import { parseTarget, TargetError } from '../../job/target.js';
-import { type DispatchDeps, type DispatchResult, dispatchJob, submitJob } from '../dispatch.js';
+import {
+  type DispatchDeps,
+  type DispatchResult,
+  dispatchJob,
+  expectedHostsOf,
+  replayJob,
+  submitJob,
+} from '../dispatch.js';
 import { ApiError } from '../errors.js';
+import {
+  idempotencyOf,
+  REPLAYED_HEADER,
+  releaseIdempotencyKey,
+  reserveIdempotencyKey,
+} from '../idempotency.js';
 import {
   CommandQuery,
   type CommandResponse,
@@ -54,36 +68,74 @@ export function registerCommandRoutes(app: FastifyInstance, deps: DispatchDeps):
         const data = commandJobData(req.body);
         const policy = req.user?.commandPolicy ?? null;
         enforceCommandPolicy(policy, type, data);
+        const createdBy = req.user?.subject ?? 'unknown';
+        const isAsync = req.query.async === true;
+        const jobId = newTimeOrderedId(deps.clock.now().getTime());
+        const idem = idempotencyOf(req, createdBy);
+        if (idem) {
+          const reserved = await reserveIdempotencyKey(deps.store, idem, jobId);
+          if (reserved.kind === 'replay') {
+            // The first request's job answers; nothing runs again.
+            reply.header(REPLAYED_HEADER, 'true');
+            const { record, result } = await replayJob(
+              deps,
+              reserved.jobId,
+              isAsync ? 0 : data.timeout * 1000 + deps.marginMs,
+            );
+            if (isAsync) {
+              return reply.code(202).send({
+                job_id: record.id,
+                results: [],
+                expected_hosts: expectedHostsOf(record),
+              });
+            }
+            return reply.code(202).send(answerOrThrow(result, data));
+          }
+        }
         const dispatch = {
           type,
           data,
           target,
-          createdBy: req.user?.subject ?? 'unknown',
+          createdBy,
           commandPolicy: policy,
           timeoutMs: data.timeout * 1000,
           rollout: rolloutOf(req.body),
+          jobId,
         };
-        if (req.query.async === true) {
-          // Same checks and 404 as the waiting path, but no wait: the caller polls the job.
-          const job = await submitJob(deps, dispatch);
-          return reply
-            .code(202)
-            .send({ job_id: job.jobId, results: [], expected_hosts: job.expectedHosts });
+        try {
+          if (isAsync) {
+            // Same checks and 404 as the waiting path, but no wait: the caller polls the job.
+            const job = await submitJob(deps, dispatch);
+            return reply
+              .code(202)
+              .send({ job_id: job.jobId, results: [], expected_hosts: job.expectedHosts });
+          }
+          const result = await dispatchJob(deps, dispatch);
+          return reply.code(202).send(answerOrThrow(result, data));
+        } catch (err) {
+          // Refused before anything was published: the key is free for a corrected request.
+          if (idem && err instanceof ApiError && err.reason !== 'no_agent_answered') {
+            await releaseIdempotencyKey(deps.store, idem);
+          }
+          throw err;
         }
-        const result = await dispatchJob(deps, dispatch);
-        const answer = commandAnswer(result, data);
-        if (answer.results.every((r) => r.status === 'no_answer') || answer.results.length === 0) {
-          throw new ApiError(
-            'no_agent_answered',
-            `no agent answered within ${(result.waitedMs / 1000).toFixed(1)} s (the command's timeout of ${data.timeout} s plus a margin); job ${result.jobId} stays recorded`,
-            { job_id: result.jobId, missing: result.missing },
-          );
-        }
-        return reply.code(202).send(answer);
       },
     );
   route('/node/:hostname/command/exec', 'command.exec.execute', ExecSchema);
   route('/node/:hostname/command/shell', 'command.shell.execute', ShellSchema);
+}
+
+/** The waiting answer, or the 500 when no agent answered at all (the job stays recorded). */
+function answerOrThrow(result: DispatchResult, data: CommandJobData): CommandResponse {
+  const answer = commandAnswer(result, data);
+  if (answer.results.every((r) => r.status === 'no_answer') || answer.results.length === 0) {
+    throw new ApiError(
+      'no_agent_answered',
+      `no agent answered within ${(result.waitedMs / 1000).toFixed(1)} s (the command's timeout of ${data.timeout} s plus a margin); job ${result.jobId} stays recorded`,
+      { job_id: result.jobId, missing: result.missing },
+    );
+  }
+  return answer;
 }
 
 const isCommandResult = Compile(CommandResult);

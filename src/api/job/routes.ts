@@ -2,11 +2,12 @@
 // job, and these routes create, list, inspect, delete and retry them without
 // waiting for agents. Status comes from src/job/status.ts alone.
 import type { JetStreamManager } from '@nats-io/jetstream';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Compile } from 'typebox/compile';
 import { formatDuration } from '../../config/duration.js';
+import { newTimeOrderedId } from '../../job/ids.js';
 import type { JobEntry, JobsView } from '../../job/jobs-view.js';
-import { cancelSubject } from '../../job/names.js';
+import { cancelSubject, jobKey } from '../../job/names.js';
 import { isNodeOperation, type NodeOperationType } from '../../job/node-operations.js';
 import {
   type CommandJobData,
@@ -30,8 +31,14 @@ import {
 import { parseTarget, type Target, TargetError } from '../../job/target.js';
 import type { AuthUser } from '../auth.js';
 import { enforceCommandPolicy } from '../command/routes.js';
-import { type DispatchDeps, submitJob } from '../dispatch.js';
+import { type DispatchDeps, replayJob, submitJob } from '../dispatch.js';
 import { ApiError } from '../errors.js';
+import {
+  idempotencyOf,
+  REPLAYED_HEADER,
+  releaseIdempotencyKey,
+  reserveIdempotencyKey,
+} from '../idempotency.js';
 import { nodeOperationData } from '../node/validate.js';
 import { requireOperationPermission } from './operation-permissions.js';
 import {
@@ -167,19 +174,60 @@ export function registerJobRoutes(
     return entry;
   };
 
+  /** Everything a new job must pass before anything is stored (a replay must pass it too). */
+  const check = (type: OperationType, data: unknown, user?: AuthUser) => {
+    requireOperationPermission(user, type);
+    const isCommand = type === 'command.exec.execute' || type === 'command.shell.execute';
+    // Jobs made here obey the same command policy as the command routes.
+    if (isCommand) enforceCommandPolicy(user?.commandPolicy ?? null, type, data as CommandJobData);
+  };
+
+  /**
+   * Runs `make` with a fresh job id, unless the request's Idempotency-Key
+   * already made a job: then that job is the answer (header
+   * Idempotent-Replayed) and nothing is made.
+   */
+  const onceFor = async (
+    req: FastifyRequest,
+    reply: FastifyReply,
+    make: (jobId: string) => Promise<JobCreated>,
+  ) => {
+    const jobId = newTimeOrderedId(deps.store.clock.now().getTime());
+    const idem = idempotencyOf(req, req.user?.subject ?? 'unknown');
+    if (!idem) return reply.code(201).send(await make(jobId));
+    const reserved = await reserveIdempotencyKey(deps.store, idem, jobId);
+    if (reserved.kind === 'replay') {
+      const { record } = await replayJob(dispatch, reserved.jobId, 0);
+      const def = await deps.store.jobs.get(jobKey(record.id));
+      reply.header(REPLAYED_HEADER, 'true');
+      return reply.code(201).send({
+        job_id: record.id,
+        status: 'submitted' as const,
+        revision: def?.revision ?? 0,
+        timestamp: record.created,
+      });
+    }
+    try {
+      return reply.code(201).send(await make(jobId));
+    } catch (err) {
+      // Refused before anything was stored: the key is free for a corrected request.
+      if (err instanceof ApiError) await releaseIdempotencyKey(deps.store, idem);
+      throw err;
+    }
+  };
+
   const create = async (
+    jobId: string,
     type: OperationType,
     data: unknown,
     to: Target,
     user?: AuthUser,
     rollout?: RolloutRequest,
-  ) => {
-    requireOperationPermission(user, type);
+  ): Promise<JobCreated> => {
+    check(type, data, user);
     const single = to.kind === 'any' || to.kind === 'host';
     const policy = user?.commandPolicy ?? null;
     const isCommand = type === 'command.exec.execute' || type === 'command.shell.execute';
-    // Jobs made here obey the same command policy as the command routes.
-    if (isCommand) enforceCommandPolicy(policy, type, data as CommandJobData);
     const who = user?.subject ?? 'unknown';
     if (rollout && !single) {
       // Rate control needs the matching agents now, as the command routes do.
@@ -191,6 +239,7 @@ export function registerJobRoutes(
         timeoutMs: (data as CommandJobData).timeout * 1000,
         ...(isCommand && policy ? { commandPolicy: policy } : {}),
         rollout,
+        jobId,
       });
       return {
         job_id: job.jobId,
@@ -200,6 +249,7 @@ export function registerJobRoutes(
       };
     }
     const job = await publishJob(deps.store, {
+      id: jobId,
       ...(isCommand && policy ? { commandPolicy: policy } : {}),
       type,
       data,
@@ -229,7 +279,8 @@ export function registerJobRoutes(
       const raw = req.body.operation.data;
       const data = operationData(type, raw);
       const rollout = isNodeOperation(type) ? undefined : rolloutOf(raw as ExecRequest);
-      return reply.code(201).send(await create(type, data, to, req.user, rollout));
+      check(type, data, req.user);
+      return onceFor(req, reply, (jobId) => create(jobId, type, data, to, req.user, rollout));
     },
   );
 
@@ -340,11 +391,14 @@ export function registerJobRoutes(
       const to = target(raw, 'target_hostname');
       const type = old.operation.type;
       // The stored data was validated when the job was made; it is reused as is.
-      const created = await create(type, old.operation.data, to, req.user);
-      await appendStatus(deps.store, old.id, 'retried', '_api', {
-        message: `retried as job ${created.job_id} for ${raw}`,
+      check(type, old.operation.data, req.user);
+      return onceFor(req, reply, async (jobId) => {
+        const created = await create(jobId, type, old.operation.data, to, req.user);
+        await appendStatus(deps.store, old.id, 'retried', '_api', {
+          message: `retried as job ${created.job_id} for ${raw}`,
+        });
+        return created;
       });
-      return reply.code(201).send(created);
     },
   );
 }

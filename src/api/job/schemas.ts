@@ -53,6 +53,7 @@ export const JobCreated = Type.Object({
   revision: Type.Integer(),
   timestamp: Type.String({ format: 'date-time' }),
 });
+export type JobCreated = Static<typeof JobCreated>;
 
 export const JobIdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 

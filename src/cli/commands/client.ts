@@ -16,6 +16,7 @@ import { registerNodeCommands } from './node.js';
 interface OutputFlags {
   async?: boolean;
   group?: boolean;
+  idempotencyKey?: string;
 }
 
 interface RolloutFlags {
@@ -114,6 +115,10 @@ export function registerClientCommands(program: Command): void {
       )
       .option('--group', 'one block per distinct output, headed by its hosts (like clush -b)')
       .option(
+        '--idempotency-key <key>',
+        'sent as Idempotency-Key: the same key again (within 24 h) returns the first job, never runs twice',
+      )
+      .option(
         '--max-concurrency <n|pct>',
         'broadcasts: at most this many hosts at once (a number, or a percentage like 10%)',
         countOrPercentFlag('--max-concurrency', 1),
@@ -158,7 +163,10 @@ export function registerClientCommands(program: Command): void {
             ...(opts.timeout !== undefined ? { timeout: opts.timeout } : {}),
             ...rolloutBody(opts),
           },
-          { async: opts.async === true },
+          {
+            async: opts.async === true,
+            ...(opts.idempotencyKey !== undefined ? { idempotencyKey: opts.idempotencyKey } : {}),
+          },
         );
         show(ctx, body, opts);
       },
@@ -187,7 +195,10 @@ export function registerClientCommands(program: Command): void {
           ...(opts.timeout !== undefined ? { timeout: opts.timeout } : {}),
           ...rolloutBody(opts),
         },
-        { async: opts.async === true },
+        {
+          async: opts.async === true,
+          ...(opts.idempotencyKey !== undefined ? { idempotencyKey: opts.idempotencyKey } : {}),
+        },
       );
       show(ctx, body, opts);
     },
