@@ -84,7 +84,7 @@ export async function reserveIdempotencyKey(
       if (!(err instanceof Error && /wrong last sequence|key exists/i.test(err.message))) throw err;
     }
     const e = await store.jobs.get(idem.kvKey);
-    if (!e || e.operation !== 'PUT') continue; // released meanwhile: try to create again
+    if (e?.operation !== 'PUT') continue; // released meanwhile: try to create again
     const first = parseReservation(e.string());
     if (!first || now.getTime() - Date.parse(first.created) > IDEMPOTENCY_WINDOW_MS) {
       try {

@@ -69,6 +69,7 @@ describe('every route declares its permission', () => {
         { route: 'GET /job/:id', permission: 'job:read' },
         { route: 'DELETE /job/:id', permission: 'job:write' },
         { route: 'POST /job/:id/retry', permission: 'job:write' },
+        { route: 'POST /job/:id/cancel', permission: 'command:execute' },
         { route: 'GET /audit', permission: 'audit:read' },
         { route: 'GET /audit/export', permission: 'audit:read' },
         { route: 'GET /audit/:id', permission: 'audit:read' },
