@@ -41,6 +41,8 @@ const END_NAMES: Record<RunEnd['kind'], string> = {
   notFound: 'not_found',
   permissionDenied: 'permission_denied',
   badCwd: 'bad_cwd',
+  unknownUser: 'unknown_user',
+  userRefused: 'user_refused',
   spawnFailed: 'spawn_failed',
 };
 

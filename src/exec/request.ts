@@ -19,7 +19,12 @@ export interface ResolvedRequest {
   maxOutputBytes: number;
   killGraceMs: number;
   signal: AbortSignal | undefined;
-  env: NodeJS.ProcessEnv;
+  /** Undefined: process.env, or with `user`, environmentForAccount(process.env). */
+  env: Record<string, string> | undefined;
+  stdin: string | undefined;
+  user: string | undefined;
+  /** Whether the caller chose the cwd; with `user`, the default is that account's home. */
+  cwdGiven: boolean;
 }
 
 export function resolveRequest(req: RunRequest): ResolvedRequest {
@@ -54,6 +59,13 @@ export function resolveRequest(req: RunRequest): ResolvedRequest {
   if (req.cwd !== undefined && (typeof req.cwd !== 'string' || req.cwd === '')) {
     throw new TypeError('runCommand: cwd must be a non-empty string when given');
   }
+  if (req.stdin !== undefined && typeof req.stdin !== 'string') {
+    throw new TypeError('runCommand: stdin must be a string when given');
+  }
+  // A name that cannot be a passwd entry's: it would never match, or match the wrong field.
+  if (req.user !== undefined && (typeof req.user !== 'string' || !/^[^:\s\0]+$/.test(req.user))) {
+    throw new TypeError('runCommand: user must be a non-empty name without ":", spaces or NUL');
+  }
   const shell = mode === 'shell';
   return {
     file: shell ? '/bin/sh' : command,
@@ -64,7 +76,10 @@ export function resolveRequest(req: RunRequest): ResolvedRequest {
     maxOutputBytes: req.maxOutputBytes,
     killGraceMs,
     signal: req.signal,
-    env: req.env ?? process.env,
+    env: req.env,
+    stdin: req.stdin,
+    user: req.user,
+    cwdGiven: req.cwd !== undefined,
   };
 }
 
