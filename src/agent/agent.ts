@@ -3,7 +3,7 @@
 // It acknowledges a notification only after the result is stored.
 import { type JetStreamClient, type JsMsg, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { checkCommand, commandLine } from '../auth/command-policy.js';
+import { checkCommandJob } from '../auth/command-policy.js';
 import type { Clock } from '../job/clock.js';
 import { UUID_PATTERN } from '../job/ids.js';
 import { cancelSubjectAll, type InfraNames, jobIdFromCancelSubject } from '../job/names.js';
@@ -22,6 +22,7 @@ import {
   storeResponse,
 } from '../job/store.js';
 import type { Logger } from '../log/logger.js';
+import { isCommandJobData } from './command-handler.js';
 import { type ConsumerSettings, ensureAgentConsumers } from './consumers.js';
 import { commandOutcome, type HandlerOutcome, runJob } from './handlers/index.js';
 import type { RunObserver } from './metrics.js';
@@ -451,14 +452,9 @@ function policyRefusal(job: JobRecord): string | null {
   const policy = job.command_policy;
   const type = job.operation.type;
   if (!policy || (type !== 'command.exec.execute' && type !== 'command.shell.execute')) return null;
-  const data = job.operation.data as { command?: unknown; args?: unknown };
-  if (typeof data.command !== 'string') return null;
-  const args = Array.isArray(data.args) ? data.args.map(String) : [];
+  // Data that does not fit the schema is refused by the command handler itself.
+  if (!isCommandJobData(job.operation.data)) return null;
   const mode = type === 'command.exec.execute' ? 'exec' : 'shell';
-  const refusal = checkCommand(
-    policy,
-    mode,
-    mode === 'exec' ? commandLine(data.command, args) : data.command,
-  );
+  const refusal = checkCommandJob(policy, mode, job.operation.data);
   return refusal ? `refused, not run: ${refusal}` : null;
 }

@@ -2,11 +2,29 @@
 // the process ended into the result the API returns for this host.
 
 import { Compile } from 'typebox/compile';
-import { type RunEnd, type RunResult, runCommand } from '../exec/index.js';
+import { environmentForAccount, type RunEnd, type RunResult, runCommand } from '../exec/index.js';
 import { CommandJobData } from '../job/operations.js';
 import type { CommandResult, FinalHostState } from '../job/records.js';
 
 const checkData = Compile(CommandJobData);
+
+/** Whether job data is a command job's, as the API made it. */
+export function isCommandJobData(data: unknown): data is CommandJobData {
+  return checkData.Check(data);
+}
+
+/**
+ * The command's environment: its `env` over the agent's own, or, with `user`,
+ * over the reset one that account gets (the agent's may hold its secrets).
+ * Undefined when there is nothing to add, so the runner's default applies.
+ */
+function commandEnvironment(data: CommandJobData): Record<string, string> | undefined {
+  if (data.env === undefined) return undefined;
+  const base: Record<string, string> = {};
+  if (data.user !== undefined) Object.assign(base, environmentForAccount(process.env));
+  else for (const [k, v] of Object.entries(process.env)) if (v !== undefined) base[k] = v;
+  return { ...base, ...data.env };
+}
 
 export interface CommandLimits {
   maxOutputBytes: number;
@@ -68,7 +86,7 @@ export async function runCommandJob(
   limits: CommandLimits,
   signal: AbortSignal,
 ): Promise<HandlerOutcome> {
-  if (!checkData.Check(data)) {
+  if (!isCommandJobData(data)) {
     const first = [...checkData.Errors(data)][0];
     return {
       status: 'failed',
@@ -78,12 +96,16 @@ export async function runCommandJob(
     };
   }
   let result: RunResult;
+  const env = commandEnvironment(data);
   try {
     result = await runCommand({
       mode,
       command: data.command,
       ...(mode === 'exec' ? { args: data.args } : {}),
       ...(data.cwd !== undefined ? { cwd: data.cwd } : {}),
+      ...(env !== undefined ? { env } : {}),
+      ...(data.stdin !== undefined ? { stdin: data.stdin } : {}),
+      ...(data.user !== undefined ? { user: data.user } : {}),
       timeoutMs: data.timeout * 1000,
       maxOutputBytes: limits.maxOutputBytes,
       signal,
@@ -97,6 +119,15 @@ export async function runCommandJob(
       state: 'failed',
       data: null,
       error: `cannot run this command: ${err instanceof Error ? err.message : String(err)}`,
+    };
+  }
+  if (result.end.kind === 'userRefused') {
+    // Refused like a command outside the policy: nothing ran, and the job says why.
+    return {
+      status: 'failed',
+      data: null,
+      error: `refused, not run: ${result.error}`,
+      state: 'refused',
     };
   }
   const out = commandResult(result);

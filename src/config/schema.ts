@@ -241,10 +241,21 @@ const Role = Type.Object(
               expected: 'true, false or a list of patterns',
             }),
           ),
+          users: Type.Optional(
+            Type.Array(Type.String({ minLength: 1 }), {
+              expected: 'a list of user names (or patterns) commands may run as',
+            }),
+          ),
+          env: Type.Optional(
+            Type.Array(Type.String({ minLength: 1 }), {
+              expected: 'a list of environment variable names (or patterns) commands may set',
+            }),
+          ),
         },
         {
           additionalProperties: false,
-          expected: 'a mapping { exec: [patterns], shell: true | false | [patterns] }',
+          expected:
+            'a mapping { exec: [patterns], shell: true | false | [patterns], users: [names], env: [names] }',
         },
       ),
     ),

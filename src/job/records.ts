@@ -47,7 +47,12 @@ export const JobRecord = Type.Object({
   expected_hosts: Type.Optional(Type.Array(Type.String())),
   /** The requester's command policy (auth/command-policy.ts), for the agent to enforce. */
   command_policy: Type.Optional(
-    Type.Object({ exec: Type.Array(Type.String()), shell: Type.Array(Type.String()) }),
+    Type.Object({
+      exec: Type.Array(Type.String()),
+      shell: Type.Array(Type.String()),
+      users: Type.Optional(Type.Array(Type.String())),
+      env: Type.Optional(Type.Array(Type.String())),
+    }),
   ),
   /** A rate-controlled broadcast's limits, resolved to host counts (rollout.ts). */
   rollout: Type.Optional(
@@ -69,7 +74,7 @@ export const CommandResult = Type.Object({
   stderr_truncated: Type.Boolean(),
   stdout_bytes: Type.Integer(),
   stderr_bytes: Type.Integer(),
-  /** How the process ended: exited, signaled, timed_out, cancelled, not_found, permission_denied, bad_cwd, not_run. */
+  /** How the process ended: exited, signaled, timed_out, cancelled, not_found, permission_denied, bad_cwd, unknown_user, spawn_failed. */
   end: Type.String(),
 });
 export type CommandResult = Static<typeof CommandResult>;

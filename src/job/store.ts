@@ -74,7 +74,7 @@ export interface NewJob {
   startWithinMs: number;
   expectedHosts?: string[];
   /** The requester's command policy; agents enforce it from the signed record. */
-  commandPolicy?: { exec: string[]; shell: string[] };
+  commandPolicy?: NonNullable<JobRecord['command_policy']>;
   /**
    * A rate-controlled broadcast: the limits are recorded, and no notification
    * goes to the target; the API's rollout notifies each host in turn.

@@ -22,7 +22,12 @@ export interface AuditHookOptions {
 }
 
 function entryFor(req: FastifyRequest, code: number): AuditEntry {
-  const body = (req.body ?? {}) as { command?: unknown; args?: unknown };
+  const body = (req.body ?? {}) as {
+    command?: unknown;
+    args?: unknown;
+    user?: unknown;
+    env?: unknown;
+  };
   const params = (req.params ?? {}) as { hostname?: unknown };
   const isCommand = /\/command\/(exec|shell)$/.test(req.routeOptions.url ?? '');
   return {
@@ -41,6 +46,11 @@ function entryFor(req: FastifyRequest, code: number): AuditEntry {
     ...(isCommand && typeof body.command === 'string' ? { command: body.command } : {}),
     ...(isCommand && Array.isArray(body.args) && body.args.every((a) => typeof a === 'string')
       ? { args: body.args as string[] }
+      : {}),
+    ...(isCommand && typeof body.user === 'string' ? { run_as: body.user } : {}),
+    // The names only: values may be credentials.
+    ...(isCommand && body.env !== null && typeof body.env === 'object' && !Array.isArray(body.env)
+      ? { env_names: Object.keys(body.env) }
       : {}),
   };
 }

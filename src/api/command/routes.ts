@@ -4,7 +4,7 @@
 // with `?async=true` it returns the job id at once and GET /job/{id} has the rest.
 import type { FastifyInstance } from 'fastify';
 import { Compile } from 'typebox/compile';
-import { type CommandPolicy, checkCommand, commandLine } from '../../auth/command-policy.js';
+import { type CommandPolicy, checkCommandJob } from '../../auth/command-policy.js';
 import { newTimeOrderedId } from '../../job/ids.js';
 import {
   type CommandJobData,
@@ -183,10 +183,6 @@ export function enforceCommandPolicy(
   data: CommandJobData,
 ): void {
   const mode = type === 'command.exec.execute' ? 'exec' : 'shell';
-  const refusal = checkCommand(
-    policy,
-    mode,
-    mode === 'exec' ? commandLine(data.command, data.args) : data.command,
-  );
+  const refusal = checkCommandJob(policy, mode, data);
   if (refusal) throw new ApiError('forbidden', refusal, { command_policy: policy });
 }

@@ -14,6 +14,7 @@ import {
   commandJobData,
   ExecRequest,
   type OperationType,
+  PATTERN_MESSAGES,
   rolloutOf,
   ShellRequest,
 } from '../../job/operations.js';
@@ -85,7 +86,8 @@ function operationData(type: OperationType, data: unknown): unknown {
       const extra =
         params.requiredProperties ?? params.additionalProperties ?? params.missingProperty;
       const field = `operation.data${e.instancePath.replaceAll('/', '.')}`;
-      return { field, message: `${e.message}${extra ? ` (${String(extra)})` : ''}` };
+      const hint = e.keyword === 'pattern' ? PATTERN_MESSAGES[String(params.pattern)] : undefined;
+      return { field, message: hint ?? `${e.message}${extra ? ` (${String(extra)})` : ''}` };
     });
     throw new ApiError(
       'invalid_request',
