@@ -313,7 +313,12 @@ export class OsapiClient {
     );
   }
 
-  /** POST /node/{target}/command/shell: runs `/bin/sh -c command`; `async` as for `commandExec`. */
+  /**
+   * POST /node/{target}/command/shell: runs `/bin/sh -c command`; `async` as for `commandExec`.
+   * Both also take `env` (over the agent's environment), `stdin` and `user` (the agent must run as root).
+   * @example
+   * await client.commandShell('db-01', { command: 'psql -At', user: 'postgres', stdin: 'SELECT 1;', env: { PGDATABASE: 'app' } });
+   */
   commandShell(
     target: string,
     body: ShellRequest,

@@ -8,6 +8,7 @@ import { type CommandContext, ExitError, printJson, say, UsageError } from '../c
 import { countOrPercentFlag, intFlag } from '../flags.js';
 import { groupedText, summaryLine } from '../group-output.js';
 import { agentTable, commandTable } from '../output.js';
+import { addRunFlags, type RunFlags, runFields } from '../run-flags.js';
 import { registerAuditCommands } from './audit.js';
 import { registerHealthCommands } from './health.js';
 import { registerJobCommands } from './job.js';
@@ -136,7 +137,9 @@ export function registerClientCommands(program: Command): void {
     }
   };
 
-  common(command.command('exec').description('Run a program with arguments, no shell.'))
+  addRunFlags(
+    common(command.command('exec').description('Run a program with arguments, no shell.')),
+  )
     .option('--args <list>', 'arguments, comma-separated ("a,b"); repeatable', parseArgsList)
     .action(
       async (
@@ -148,11 +151,13 @@ export function registerClientCommands(program: Command): void {
           target: string;
           yes?: boolean;
         } & OutputFlags &
-          RolloutFlags,
+          RolloutFlags &
+          RunFlags,
         cmd: Command,
       ) => {
         const { ctx, client: api } = clientFor(cmd);
         checkFlags(opts);
+        const run = await runFields(opts);
         if (opts.target === '_all') await confirmChangeOnAll('execute command', opts.yes);
         const { body } = await api.commandExec(
           opts.target,
@@ -162,6 +167,7 @@ export function registerClientCommands(program: Command): void {
             ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
             ...(opts.timeout !== undefined ? { timeout: opts.timeout } : {}),
             ...rolloutBody(opts),
+            ...run,
           },
           {
             async: opts.async === true,
@@ -172,7 +178,9 @@ export function registerClientCommands(program: Command): void {
       },
     );
 
-  common(command.command('shell').description('Run a command line through /bin/sh -c.')).action(
+  addRunFlags(
+    common(command.command('shell').description('Run a command line through /bin/sh -c.')),
+  ).action(
     async (
       opts: {
         command: string;
@@ -181,11 +189,13 @@ export function registerClientCommands(program: Command): void {
         target: string;
         yes?: boolean;
       } & OutputFlags &
-        RolloutFlags,
+        RolloutFlags &
+        RunFlags,
       cmd: Command,
     ) => {
       const { ctx, client: api } = clientFor(cmd);
       checkFlags(opts);
+      const run = await runFields(opts);
       if (opts.target === '_all') await confirmChangeOnAll('execute shell command', opts.yes);
       const { body } = await api.commandShell(
         opts.target,
@@ -194,6 +204,7 @@ export function registerClientCommands(program: Command): void {
           ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
           ...(opts.timeout !== undefined ? { timeout: opts.timeout } : {}),
           ...rolloutBody(opts),
+          ...run,
         },
         {
           async: opts.async === true,
