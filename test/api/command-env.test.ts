@@ -232,6 +232,7 @@ describe('user', () => {
     expect(r.status).toBe(202);
     expect(r.body.results[0]).toMatchObject({
       status: 'failed',
+      state: 'failed',
       exit_code: 125,
       changed: false,
       error: 'cannot run as "osapi-no-such-user": no such user in /etc/passwd on this host',
@@ -243,7 +244,11 @@ describe('user', () => {
     const marker = join(dir.path, 'non-root');
     const r = await exec(NON_ROOT_AGENT, { command: 'touch', args: [marker], user: 'root' });
     expect(r.status).toBe(202);
-    expect(r.body.results[0]).toMatchObject({ hostname: NON_ROOT_AGENT, status: 'failed' });
+    expect(r.body.results[0]).toMatchObject({
+      hostname: NON_ROOT_AGENT,
+      status: 'failed',
+      state: 'refused',
+    });
     expect(r.body.results[0].error).toMatch(
       /^refused, not run: cannot run as "root": this agent runs as .*uid \d+\)?, not root, so it runs commands only as itself$/,
     );
@@ -452,7 +457,7 @@ describe('the command policy', () => {
         'the agent to answer',
         async () => (await readResponse(store, job.id, 'env-02')) ?? undefined,
       );
-      expect(resp).toMatchObject({ status: 'failed', data: null });
+      expect(resp).toMatchObject({ status: 'failed', data: null, state: 'refused' });
       expect(resp.error).toMatch(c.error);
       expect(existsSync(marker)).toBe(false);
     }
