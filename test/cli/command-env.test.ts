@@ -1,5 +1,6 @@
 // `osapi client node command exec|shell` with --env, --stdin, --stdin-file and
-// --user, end to end against one `osapi start` child.
+// --user, end to end against one `osapi start` child. One at a time: each
+// starts the CLI, and several at once on a busy machine hit the CLI timeout.
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -77,7 +78,7 @@ describe('parseEnvFlag', () => {
   });
 });
 
-describe.concurrent('run flags', () => {
+describe('run flags', () => {
   test('--env sets variables, repeatable', async () => {
     const r = await osapi([
       'shell',
