@@ -14,15 +14,24 @@ export function isCommandJobData(data: unknown): data is CommandJobData {
 }
 
 /**
- * The command's environment: its `env` over the agent's own, or, with `user`,
- * over the reset one that account gets (the agent's may hold its secrets).
- * Undefined when there is nothing to add, so the runner's default applies.
+ * The agent's own settings (`OSAPI_*`: NATS credentials, the token, keys'
+ * paths) are configuration for the agent, never for the commands it runs.
  */
-function commandEnvironment(data: CommandJobData): Record<string, string> | undefined {
-  if (data.env === undefined) return undefined;
+const AGENT_SETTING = /^OSAPI_/;
+
+/**
+ * The command's environment: its `env` over the agent's own (without the
+ * agent's OSAPI_* settings), or, with `user`, over the reset one that account
+ * gets.
+ */
+function commandEnvironment(data: CommandJobData): Record<string, string> {
   const base: Record<string, string> = {};
   if (data.user !== undefined) Object.assign(base, environmentForAccount(process.env));
-  else for (const [k, v] of Object.entries(process.env)) if (v !== undefined) base[k] = v;
+  else {
+    for (const [k, v] of Object.entries(process.env)) {
+      if (v !== undefined && !AGENT_SETTING.test(k)) base[k] = v;
+    }
+  }
   return { ...base, ...data.env };
 }
 
@@ -103,7 +112,7 @@ export async function runCommandJob(
       command: data.command,
       ...(mode === 'exec' ? { args: data.args } : {}),
       ...(data.cwd !== undefined ? { cwd: data.cwd } : {}),
-      ...(env !== undefined ? { env } : {}),
+      env,
       ...(data.stdin !== undefined ? { stdin: data.stdin } : {}),
       ...(data.user !== undefined ? { user: data.user } : {}),
       timeoutMs: data.timeout * 1000,

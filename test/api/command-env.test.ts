@@ -91,12 +91,15 @@ beforeAll(async () => {
   admin = await sys.token();
   dir = tempDir('cmd-env');
   chmodSync(dir.path, 0o777);
-  // Part of the agents' own environment (they run in this process).
-  process.env.OSAPI_TEST_AGENT_VAR = 'from-agent';
+  // Part of the agents' own environment (they run in this process): an
+  // ordinary variable, and one of the agent's own OSAPI_* settings.
+  process.env.TEST_AGENT_VAR = 'from-agent';
+  process.env.OSAPI_TEST_AGENT_SECRET = 'agent-only';
 }, 90_000);
 
 afterAll(async () => {
-  delete process.env.OSAPI_TEST_AGENT_VAR;
+  delete process.env.TEST_AGENT_VAR;
+  delete process.env.OSAPI_TEST_AGENT_SECRET;
   if (nobodyAgent && nobodyAgent.exitCode === null) {
     const closed = new Promise((r) => nobodyAgent?.once('close', r));
     nobodyAgent.kill('SIGTERM');
@@ -121,7 +124,7 @@ function byHost(body: { results: Array<{ hostname: string }> }) {
 describe('env', () => {
   it('sets variables over the agent environment on every host, taken literally', async () => {
     const r = await shell('env-01', {
-      command: 'printf "%s|%s|%s" "$GREETING" "$OSAPI_TEST_AGENT_VAR" "$QUOTED"',
+      command: 'printf "%s|%s|%s" "$GREETING" "$TEST_AGENT_VAR" "$QUOTED"',
       env: { GREETING: 'hello world', QUOTED: `it's $(not run) \`either\`` },
     });
     expect(r.status).toBe(202);
@@ -139,14 +142,24 @@ describe('env', () => {
       '/node/_all/command/exec',
       {
         command: 'printenv',
-        args: ['OSAPI_TEST_AGENT_VAR'],
-        env: { OSAPI_TEST_AGENT_VAR: 'mine' },
+        args: ['TEST_AGENT_VAR'],
+        env: { TEST_AGENT_VAR: 'mine' },
       },
       admin,
     );
     expect(r.status).toBe(202);
     const hosts = byHost(r.body);
     for (const h of ['env-01', 'env-02']) expect(hosts[h]).toMatchObject({ stdout: 'mine\n' });
+  });
+
+  it("never passes the agent's own OSAPI_* settings to a command, with or without env", async () => {
+    for (const body of [{ command: 'env' }, { command: 'env', env: { OTHER: '1' } }]) {
+      const r = await shell('env-01', body);
+      expect(r.status).toBe(202);
+      expect(r.body.results[0].stdout).toContain('TEST_AGENT_VAR=from-agent');
+      expect(r.body.results[0].stdout).not.toContain('OSAPI_TEST_AGENT_SECRET');
+      expect(r.body.results[0].stdout).not.toContain('agent-only');
+    }
   });
 
   it('is kept in the job, where GET /job shows it', async () => {
@@ -205,7 +218,7 @@ describe('user', () => {
     'runs as that user, with its identity and a reset environment, from a root agent',
     async () => {
       const r = await shell('env-01', {
-        command: 'id -un; printf "%s|%s|%s|%s" "$HOME" "$USER" "$OSAPI_TEST_AGENT_VAR" "$APP_MODE"',
+        command: 'id -un; printf "%s|%s|%s|%s" "$HOME" "$USER" "$TEST_AGENT_VAR" "$APP_MODE"',
         user: 'nobody',
         env: { APP_MODE: 'test' },
       });
