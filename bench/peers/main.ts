@@ -13,14 +13,14 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-import { cpus, hostname } from 'node:os';
+import { cpus, hostname, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { startTestSystem, type TestSystem } from '../../test/support/system.js';
-import { median, ROOT, startAgentChildren, stopChild } from '../fleet.js';
+import { envWithoutOsapi, median, ROOT, startAgentChildren, stopChild } from '../fleet.js';
 import { writeSection } from '../results.js';
 import { latencyChart, type Series } from './chart.js';
 import { ensurePackages, type SshFleet, startSshFleet } from './ssh.js';
-import { type Command, ourVariants, peerVariants, type Variant } from './tools.js';
+import { type Command, ourVariants, peerVariants, runTool, type Variant } from './tools.js';
 
 const NS = [1, 10, 50] as const;
 const COMMANDS: Command[] = ['true', 'hostname'];
@@ -30,8 +30,10 @@ const ROUNDS = 5;
 const SLOW_ROUNDS = 3;
 /** The SDK call is cheap: several per round give its median more samples. */
 const SDK_PER_ROUND = 4;
-/** Past this, no new round starts (every cell already has its first sample). */
-const BUDGET_MS = 12 * 60_000;
+/** Every cell gets at least this many samples, whatever the time. */
+const MIN_ROUNDS = 3;
+/** Past this, no round beyond MIN_ROUNDS starts. */
+const BUDGET_MS = 10 * 60_000;
 const CHART_PATH = join(import.meta.dirname, 'latency.svg');
 
 const say = (line: string) => process.stderr.write(`bench:peers: ${line}\n`);
@@ -47,6 +49,9 @@ const hostName = (i: number) => `peer-${String(i + 1).padStart(3, '0')}`;
 
 type Samples = Map<string, number[]>;
 const key = (variant: string, command: Command, n: number) => `${variant}|${command}|${n}`;
+const STARTUP = 'cli-startup';
+/** The 1-minute load average after each round: other work on the machine shows in every figure. */
+const LOAD = 'load';
 
 async function timeRun(v: Variant, n: number, command: Command, into: Samples): Promise<void> {
   const t = performance.now();
@@ -76,7 +81,7 @@ async function measure(
       if (v.id === 'osapi-sdk' || n === 1) for (const c of COMMANDS) await v.run(n, c);
     }
     for (let round = 0; round < ROUNDS; round++) {
-      if (round > 0 && Date.now() - started > BUDGET_MS) {
+      if (round >= MIN_ROUNDS && Date.now() - started > BUDGET_MS) {
         say(`time budget spent: N = ${n} stops after ${round} rounds`);
         break;
       }
@@ -89,6 +94,12 @@ async function measure(
           for (let i = 0; i < times; i++) await timeRun(v, n, command, samples);
         }
       }
+      // What a CLI invocation costs before it sends anything: Node and the CLI's modules.
+      const t = performance.now();
+      const r = await runTool(join(ROOT, 'bin/osapi'), ['--version'], envWithoutOsapi());
+      if (r.code !== 0) throw new Error(`bin/osapi --version exited ${r.code}: ${r.stderr}`);
+      samples.set(STARTUP, [...(samples.get(STARTUP) ?? []), performance.now() - t]);
+      samples.set(LOAD, [...(samples.get(LOAD) ?? []), loadavg()[0] ?? Number.NaN]);
       say(`N = ${n}: round ${round + 1} done (${((Date.now() - started) / 1000).toFixed(0)} s)`);
     }
   }
@@ -113,14 +124,20 @@ function report(
   const count = (id: string, c: Command, n: number) => (samples.get(key(id, c, n)) ?? []).length;
   const lines: string[] = [];
   const out = (s = '') => lines.push(s);
+  const load = samples.get(LOAD) ?? [Number.NaN];
   out('# Benchmark results: OSAPI and its peers, side by side');
   out();
   out(
-    `Made by \`npm run bench:peers\` on ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, nats-server ${nats}, ${cpus().length} cores, one machine. Peers: OpenSSH ${versions.ssh}, pdsh ${versions.pdsh}, clush ${versions.clush}, ansible-core ${versions.ansible}. Every figure is a median of the runs in this one run (in brackets: how many), interleaved round by round; ratios are the peer's median over ours.`,
+    `Made by \`npm run bench:peers\` on ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, nats-server ${nats}, ${cpus().length} cores, one machine. Peers: OpenSSH ${versions.ssh}, pdsh ${versions.pdsh}, clush ${versions.clush}, ansible-core ${versions.ansible}. Every figure is a median of the runs in this one run (in brackets: how many), interleaved round by round; ratios are the peer's median over ours. The 1-minute load average, read after each round, went from ${Math.min(...load).toFixed(1)} to ${Math.max(...load).toFixed(1)} (on ${cpus().length} cores: above that, other work on the machine competed with every tool alike and lengthened every figure).`,
   );
   out();
   out(
     `**Ours**: N agents (separate \`bin/osapi agent start\` processes with their own hostnames) against one API server and one nats-server. "SDK call (warm)" is \`OsapiClient.commandExec('_all', …)\` from a process that has called before; "CLI invocation (cold)" is a fresh \`bin/osapi client node command exec --command … -T _all -y -j\` process each time, Node start-up included. **Peers**: hosts 127.0.0.1..N served by a local sshd on a high port (a throwaway key, one sshd per 16 addresses), as the current user; fan-out / forks = N for every tool; \`pdsh -R ssh -S\`, \`clush -S\`, \`ansible all -m command -a … -o\` with pipelining on and no interpreter discovery. "cold ssh" opens a new connection per host per run (\`ControlMaster no\`); "warm ssh" goes through a ControlMaster opened beforehand (\`ControlPersist\`). The remote login shell gets a HOME in the temp dir, so a heavy \`~/.bashrc\` on the machine does not slow the peers down. All runs check their answers (N results, exit code 0, the hostname printed).`,
+  );
+  const startup = samples.get(STARTUP) ?? [];
+  out();
+  out(
+    `Of a CLI invocation's time, ${fmt(median(startup))} (median of ${startup.length}) is Node's start-up and the loading of the CLI's modules alone: \`bin/osapi --version\`, timed in the same rounds.`,
   );
   for (const c of COMMANDS) {
     out();
