@@ -110,6 +110,7 @@ if (!onPath('ping') && onPath('apt-get')) {
 
 // 3. Compile src/ to dist/ when dist is missing or older than any source file.
 const dist = join(root, 'dist', 'cli', 'main.js');
+const bundle = join(root, 'dist', 'osapi.mjs');
 if (!existsSync(dist) || newestMtime(join(root, 'src')) > statSync(dist).mtimeMs) {
   say('compiling TypeScript');
   try {
@@ -121,5 +122,33 @@ if (!existsSync(dist) || newestMtime(join(root, 'src')) > statSync(dist).mtimeMs
   } catch {
     say('compiling failed; see the errors above.');
     process.exit(1);
+  }
+}
+
+// 4. Bundle the compiled CLI into one file: loading one module instead of
+// hundreds is most of a cold `osapi` start (bench/RESULTS.md). bin/osapi uses
+// it while it is not older than the compiled modules.
+if (!existsSync(bundle) || statSync(dist).mtimeMs > statSync(bundle).mtimeMs) {
+  say('bundling the CLI');
+  try {
+    const esbuild = await import('esbuild');
+    await esbuild.build({
+      entryPoints: [dist],
+      outfile: bundle,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      logLevel: 'warning',
+      // Some dependencies are CommonJS and call require(): give them one.
+      banner: {
+        js: "import { createRequire as osapiCreateRequire } from 'node:module'; const require = osapiCreateRequire(import.meta.url);",
+      },
+    });
+  } catch (err) {
+    // Not fatal: bin/osapi runs the compiled modules without it, only slower to start.
+    say(
+      `bundling failed (${err instanceof Error ? err.message : String(err)}); osapi will start from dist/ modules`,
+    );
   }
 }
