@@ -136,8 +136,8 @@ export const StreamResultData = Type.Object({
   status: Type.Union([Type.Literal('completed'), Type.Literal('failed'), Type.Null()]),
   /** The command's exit code; null when no command ran or the operation has none. */
   exit_code: Type.Union([Type.Integer(), Type.Null()]),
-  /** The host's state, as `agent_states` in GET /job/{id} shows it. */
-  state: Type.String(),
+  /** The host's state, as `agent_states` in GET /job/{id} shows it: always a final one. */
+  state: Type.Enum(HOST_STATES),
   error: Type.Optional(Type.String()),
 });
 export type StreamResultData = Static<typeof StreamResultData>;
