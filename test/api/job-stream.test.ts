@@ -98,7 +98,7 @@ describe('GET /job/{id}/stream', () => {
       // The result comes after all of that host's output.
       expect(own.at(-1)).toMatchObject({
         event: 'result',
-        data: { hostname: h, status: 'completed', exit_code: 0 },
+        data: { hostname: h, status: 'completed', exit_code: 0, state: 'succeeded' },
       });
     }
     for (const h of HOSTS.filter((x) => !web.includes(x))) expect(outputOf(events, h)).toBe('');
@@ -116,17 +116,43 @@ describe('GET /job/{id}/stream', () => {
     });
     expect(body.results).toHaveLength(HOSTS.length);
     const events = await collect(body.job_id);
-    expect(events.at(-1)).toMatchObject({ event: 'end', data: { status: 'completed' } });
+    // Every host ran it to its end (status completed) and exited 3 (state failed).
+    expect(events.at(-1)).toMatchObject({ event: 'end', data: { status: 'failed' } });
     const results = events.filter((e) => e.event === 'result');
     expect(results.map((e) => e.data.hostname).sort()).toEqual([...HOSTS].sort());
     for (const r of results) {
-      expect(r.data).toMatchObject({ status: 'completed', exit_code: 3 });
-      expect(typeof (r.data as { state: unknown }).state).toBe('string');
+      expect(r.data).toMatchObject({ status: 'completed', exit_code: 3, state: 'failed' });
     }
     // The output was still held, and comes before the results.
     for (const h of HOSTS) expect(outputOf(events, h)).toBe('out-x\n');
     const firstResult = events.findIndex((e) => e.event === 'result');
     expect(events.slice(firstResult).some((e) => e.event === 'output')).toBe(false);
+  });
+
+  it("says each host's final state: cancelled mid-run with its output so far, or never started", async () => {
+    // One host at a time, and no failure allowed: the first one cancelled, the rest never start.
+    const { body } = await client.commandShell(
+      'group:web',
+      { command: 'echo started; sleep 30', timeout: 60, max_concurrency: 1, max_errors: 0 },
+      { async: true },
+    );
+    let cancelled = false;
+    const events = await collect(body.job_id, {}, (e) => {
+      if (!cancelled && e.event === 'output' && e.data.data.includes('started')) {
+        cancelled = true;
+        void client.jobCancel(body.job_id);
+      }
+    });
+    const results = events.filter((e) => e.event === 'result').map((e) => e.data);
+    expect(results).toHaveLength(2);
+    const ran = results.find((r) => r.state === 'cancelled' && r.status !== null);
+    expect(ran).toMatchObject({ status: 'failed', state: 'cancelled' });
+    expect(outputOf(events, ran?.hostname ?? '')).toBe('started\n');
+    // The other host never started: no stored result, its state says why.
+    const other = results.find((r) => r !== ran);
+    expect(other).toMatchObject({ status: null, exit_code: null });
+    expect(['cancelled', 'skipped']).toContain(other?.state);
+    expect(events.at(-1)).toMatchObject({ event: 'end', data: { status: 'failed' } });
   });
 
   it('resumes after Last-Event-ID: the output after it, then every result again', async () => {
