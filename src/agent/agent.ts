@@ -25,6 +25,7 @@ import type { Logger } from '../log/logger.js';
 import { isCommandJobData } from './command-handler.js';
 import { type ConsumerSettings, ensureAgentConsumers } from './consumers.js';
 import { commandOutcome, type HandlerOutcome, runJob } from './handlers/index.js';
+import { startLiveOutput } from './live-output.js';
 import type { RunObserver } from './metrics.js';
 import { type Heartbeat, startHeartbeat } from './registry.js';
 import { Semaphore } from './semaphore.js';
@@ -353,16 +354,31 @@ async function handleNotification(msg: JsMsg, shared: boolean, ctx: HandleContex
       }
       // The run metrics are about commands; node queries are not counted as runs.
       const runEnded = isNodeOperation(type) ? undefined : opts.observeRun?.();
+      // A command's output goes out live as it is written; sent in full before
+      // the result is stored, so a watcher hears it before the result.
+      const live = isNodeOperation(type)
+        ? undefined
+        : startLiveOutput({
+            nc: opts.nc,
+            names: opts.names,
+            jobId: id,
+            hostname: host,
+            maxBytes: opts.maxOutputBytes,
+            logger: log,
+          });
       const outcome = await runJob(type, job.operation.data, {
         hostname: host,
         labels: opts.labels,
         maxOutputBytes: opts.maxOutputBytes,
         signal: ac.signal,
         ...(opts.resolvConfPath ? { resolvConfPath: opts.resolvConfPath } : {}),
-      }).catch((err: unknown) => {
-        runEnded?.(undefined);
-        throw err;
-      });
+        ...(live ? { onOutput: live.push } : {}),
+      })
+        .catch((err: unknown) => {
+          runEnded?.(undefined);
+          throw err;
+        })
+        .finally(() => live?.close());
       runEnded?.(commandOutcome(outcome));
       await Promise.all(events);
       await finish(msg, ctx, job, startedAt, outcome);

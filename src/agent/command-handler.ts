@@ -2,7 +2,13 @@
 // the process ended into the result the API returns for this host.
 
 import { Compile } from 'typebox/compile';
-import { environmentForAccount, type RunEnd, type RunResult, runCommand } from '../exec/index.js';
+import {
+  environmentForAccount,
+  type OutputListener,
+  type RunEnd,
+  type RunResult,
+  runCommand,
+} from '../exec/index.js';
 import { CommandJobData } from '../job/operations.js';
 import type { CommandResult, FinalHostState } from '../job/records.js';
 
@@ -37,6 +43,8 @@ function commandEnvironment(data: CommandJobData): Record<string, string> {
 
 export interface CommandLimits {
   maxOutputBytes: number;
+  /** Live output: told of each piece as the command writes it. */
+  onOutput?: OutputListener;
 }
 
 export interface HandlerOutcome {
@@ -117,6 +125,7 @@ export async function runCommandJob(
       ...(data.user !== undefined ? { user: data.user } : {}),
       timeoutMs: data.timeout * 1000,
       maxOutputBytes: limits.maxOutputBytes,
+      ...(limits.onOutput ? { onOutput: limits.onOutput } : {}),
       signal,
     });
   } catch (err) {

@@ -18,6 +18,8 @@ import { ensureLayout } from '../nats/layout.js';
 import { API_INBOX_PREFIX } from '../nats/subjects.js';
 import { jobSigningKeyPath } from '../state/local.js';
 import { AuditLog } from './audit/log.js';
+import { type OutputHubLimits, startOutputHub } from './job/output-hub.js';
+import type { JobStreamSettings } from './job/stream.js';
 import { createApiMetrics } from './metrics/api-metrics.js';
 import { Rollouts } from './rollout.js';
 import { buildApiServer } from './server.js';
@@ -46,6 +48,8 @@ export interface StartApiOptions {
   natsServers?: string[];
   /** Margin on top of a command's timeout before the API stops waiting. */
   resultMarginMs?: number;
+  /** Bounds of the live output buffer and of each job stream (defaults in their modules). */
+  liveOutput?: { limits?: Partial<OutputHubLimits>; stream?: Partial<JobStreamSettings> };
 }
 
 export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess> {
@@ -83,6 +87,11 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
       logger,
     });
     const responses: ResponseWatch = await watchResponses(store.responses, logger);
+    const output = startOutputHub(nc, {
+      names: layout.names,
+      logger,
+      ...(opts.liveOutput?.limits ? { limits: opts.liveOutput.limits } : {}),
+    });
     const jobs = await watchJobs(store.jobs, {
       ttlMs: config.nats.kv.ttl,
       clock: opts.clock,
@@ -134,6 +143,9 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
         jsm,
         dlqStream: layout.names.dlqStream,
         startWithinMs: START_WITHIN_MS,
+        responses,
+        output,
+        ...(opts.liveOutput?.stream ? { stream: opts.liveOutput.stream } : {}),
       },
     });
     const { host, port } = config.api.server;
@@ -158,6 +170,7 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
         registry.stop();
         jobs.stop();
         responses.stop();
+        output.stop();
         await closeNats(nc);
       },
     };

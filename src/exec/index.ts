@@ -3,4 +3,4 @@
 export { killProcessGroup } from './kill-process-group.js';
 export { environmentForAccount } from './run-as.js';
 export { runCommand } from './run-command.js';
-export type { RunEnd, RunRequest, RunResult } from './types.js';
+export type { OutputListener, RunEnd, RunRequest, RunResult } from './types.js';

@@ -1,6 +1,6 @@
 // Checks a request once, up front, and fills in defaults: a malformed request is the caller's bug and
 // rejects, so that everything after this point is about the command itself.
-import type { RunRequest } from './types.js';
+import type { OutputListener, RunRequest } from './types.js';
 
 export const DEFAULT_KILL_GRACE_MS = 2000;
 // setTimeout fires at once for larger delays, which would turn a long timeout into an instant one.
@@ -25,6 +25,7 @@ export interface ResolvedRequest {
   user: string | undefined;
   /** Whether the caller chose the cwd; with `user`, the default is that account's home. */
   cwdGiven: boolean;
+  onOutput: OutputListener | undefined;
 }
 
 export function resolveRequest(req: RunRequest): ResolvedRequest {
@@ -66,6 +67,9 @@ export function resolveRequest(req: RunRequest): ResolvedRequest {
   if (req.user !== undefined && (typeof req.user !== 'string' || !/^[^:\s\0]+$/.test(req.user))) {
     throw new TypeError('runCommand: user must be a non-empty name without ":", spaces or NUL');
   }
+  if (req.onOutput !== undefined && typeof req.onOutput !== 'function') {
+    throw new TypeError('runCommand: onOutput must be a function when given');
+  }
   const shell = mode === 'shell';
   return {
     file: shell ? '/bin/sh' : command,
@@ -80,6 +84,7 @@ export function resolveRequest(req: RunRequest): ResolvedRequest {
     stdin: req.stdin,
     user: req.user,
     cwdGiven: req.cwd !== undefined,
+    onOutput: req.onOutput,
   };
 }
 

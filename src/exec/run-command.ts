@@ -16,7 +16,7 @@ import { environmentForAccount, type RunAs, resolveRunAs } from './run-as.js';
 import { describeSpawnError } from './spawn-error.js';
 import { type Termination, terminateGroup } from './terminate.js';
 import { startTimeout, timedOutEnd } from './timeout.js';
-import type { RunEnd, RunRequest, RunResult } from './types.js';
+import type { OutputListener, RunEnd, RunRequest, RunResult } from './types.js';
 
 // How often to look whether a terminated group has emptied, so the run need not wait the whole grace.
 const GROUP_POLL_MS = 50;
@@ -88,8 +88,15 @@ function supervise(
     const stdout = new OutputCap(opts.maxOutputBytes);
     const stderr = new OutputCap(opts.maxOutputBytes);
     const pipes = [child.stdout, child.stderr];
-    child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
+    const tell = opts.onOutput;
+    child.stdout?.on('data', (chunk: Buffer) => {
+      stdout.push(chunk);
+      if (tell) tellQuietly(tell, 'stdout', chunk);
+    });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr.push(chunk);
+      if (tell) tellQuietly(tell, 'stderr', chunk);
+    });
     // A read error only ends a stream early, and the ChildProcess itself only emits 'error' after
     // start for calls we never make (kill, send). The run's outcome comes from the exit; a listener
     // is still needed, since an unheard 'error' would crash the agent.
@@ -172,6 +179,15 @@ function supervise(
       });
     }
   });
+}
+
+/** A listener that throws must not cost the run its output or its end. */
+function tellQuietly(tell: OutputListener, stream: 'stdout' | 'stderr', chunk: Buffer): void {
+  try {
+    tell(stream, chunk);
+  } catch {
+    // Live output is a courtesy; the result keeps the output either way.
+  }
 }
 
 function describe(ending: {

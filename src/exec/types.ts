@@ -34,7 +34,15 @@ export interface RunRequest {
    * otherwise the run ends as 'userRefused' before anything starts.
    */
   user?: string;
+  /**
+   * Told of each piece of output as the process writes it, uncapped and in
+   * order per stream, for whoever shows output live. Called synchronously: it
+   * must not block, and what it throws is ignored (the run goes on).
+   */
+  onOutput?: OutputListener;
 }
+
+export type OutputListener = (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
 
 export type RunEnd =
   /** Normal exit, any code: a non-zero code is a result, not an error. */

@@ -88,6 +88,32 @@ export function notifySubject(names: InfraNames, category: JobCategory, t: Route
   return subject(names.namespace, `jobs.${category}.${tail}`);
 }
 
+/**
+ * `<ns>.output.<id>.<host>`: live output chunks of one job on one host, sent
+ * with core NATS (no stream keeps them: the stored result is the record).
+ * Outside the jobs stream's `jobs.>`, so no chunk is ever stored there.
+ */
+export function outputSubject(names: InfraNames, id: string, hostname: string): string {
+  return subject(names.namespace, `output.${id}.${hostToken(hostname)}`);
+}
+
+/** Every live output chunk of every job: what the API subscribes to, and agents may publish on. */
+export function outputFilter(names: InfraNames): string {
+  return subject(names.namespace, 'output.>');
+}
+
+/** The job id and hostname an output subject names, or null when it is not one. */
+export function parseOutputSubject(
+  names: InfraNames,
+  s: string,
+): { id: string; hostname: string } | null {
+  const prefix = subject(names.namespace, 'output.');
+  if (!s.startsWith(prefix)) return null;
+  const parts = s.slice(prefix.length).split('.');
+  if (parts.length !== 2 || !parts[0] || !parts[1]) return null;
+  return { id: parts[0], hostname: hostFromToken(parts[1]) };
+}
+
 // ---- KV keys -------------------------------------------------------------
 
 export const STATUS_EVENTS = [

@@ -5,7 +5,13 @@ import type { AuditEntry } from '../api/audit/schemas.js';
 import type { CommandResponse } from '../api/command/schemas.js';
 import type { ErrorBody } from '../api/errors.js';
 import type { HealthStatus } from '../api/health/status.js';
-import type { JobDetail } from '../api/job/schemas.js';
+import type {
+  JobDetail,
+  StreamEndData,
+  StreamOutputData,
+  StreamResultData,
+  StreamSkippedData,
+} from '../api/job/schemas.js';
 import type { DnsUpdateRequest, DnsUpdateResponse } from '../api/node/dns-update.js';
 import type {
   DiskResponse,
@@ -19,6 +25,7 @@ import type {
   UptimeResponse,
 } from '../api/node/schemas.js';
 import type { ExecRequest, OperationType, ShellRequest } from '../job/operations.js';
+import { readSse, type SseMessage } from './sse.js';
 
 export type { DnsUpdateRequest, DnsUpdateResponse } from '../api/node/dns-update.js';
 export type {
@@ -42,7 +49,35 @@ export type {
   HealthStatus,
   JobDetail,
   ShellRequest,
+  StreamEndData,
+  StreamOutputData,
+  StreamResultData,
+  StreamSkippedData,
 };
+
+/**
+ * One event of `GET /job/{id}/stream`. `id` is what to pass back as
+ * `lastEventId` to resume after it.
+ */
+export type JobStreamEvent =
+  | { event: 'output'; id: string; data: StreamOutputData }
+  | { event: 'result'; id: string; data: StreamResultData }
+  | { event: 'skipped'; id: string; data: StreamSkippedData }
+  | { event: 'end'; id: string; data: StreamEndData };
+
+const STREAM_EVENTS: ReadonlySet<string> = new Set(['output', 'result', 'skipped', 'end']);
+
+export interface StreamJobOptions {
+  /** Resume after this event: the output still held after it, then every result again. */
+  lastEventId?: string;
+  /** Stops following (the job goes on). */
+  signal?: AbortSignal;
+}
+
+/** The stream sent something that is not one of its events. */
+export class OsapiStreamError extends Error {
+  override name = 'OsapiStreamError';
+}
 
 /** A job body as `POST /job` takes it: `{type, data}`. */
 export interface JobOperation {
@@ -264,6 +299,73 @@ export class OsapiClient {
     );
   }
 
+  /**
+   * GET /job/{id}/stream (job:read): the job as it happens, as events: a
+   * command's `output` as agents send it, a `result` per host once final,
+   * `skipped` when this client missed output (the stored result has it), and
+   * `end`, after which the iteration stops. When the server closes the stream
+   * without `end` it stops too, and a cut connection throws
+   * OsapiConnectionError: resume with the last event's `id` as `lastEventId`.
+   * Events of kinds this client does not know are passed over. The client's
+   * `timeoutMs` does not apply; aborting `signal` ends the iteration quietly.
+   * @example
+   * const { body } = await client.commandShell('_all', { command: 'apt-get update' }, { async: true });
+   * for await (const e of client.streamJob(body.job_id)) {
+   *   if (e.event === 'output') process.stdout.write(`${e.data.hostname}: ${e.data.data}`);
+   *   else if (e.event === 'result') console.log(e.data.hostname, e.data.state, e.data.exit_code);
+   * }
+   */
+  async *streamJob(jobId: string, opts: StreamJobOptions = {}): AsyncGenerator<JobStreamEvent> {
+    let res: Response;
+    try {
+      res = await this.fetchRaw(
+        'GET',
+        `/job/${encodeURIComponent(jobId)}/stream`,
+        undefined,
+        opts.lastEventId ? { 'last-event-id': opts.lastEventId } : undefined,
+        { accept: 'text/event-stream', ...(opts.signal ? { signal: opts.signal } : {}) },
+      );
+    } catch (err) {
+      if (opts.signal?.aborted) return;
+      throw err;
+    }
+    if (!res.body) return;
+    const messages = readSse(res.body as ReadableStream<Uint8Array>);
+    try {
+      for (;;) {
+        let next: IteratorResult<SseMessage>;
+        try {
+          next = await messages.next();
+        } catch (err) {
+          if (opts.signal?.aborted) return;
+          throw new OsapiConnectionError(
+            `the job stream from ${this.opts.url} was cut (${err instanceof Error ? err.message : String(err)}); resume with the last event's id`,
+            { cause: err },
+          );
+        }
+        if (next.done) return;
+        const m = next.value;
+        if (!STREAM_EVENTS.has(m.event)) continue;
+        let data: unknown;
+        try {
+          data = JSON.parse(m.data);
+        } catch {
+          throw new OsapiStreamError(
+            `the job stream sent a ${m.event} event whose data is not JSON: ${m.data.slice(0, 80)}`,
+          );
+        }
+        if (typeof data !== 'object' || data === null) {
+          throw new OsapiStreamError(`the job stream sent a ${m.event} event without an object`);
+        }
+        yield { event: m.event, id: m.id, data } as JobStreamEvent;
+        if (m.event === 'end') return;
+      }
+    } finally {
+      // However the loop ends (end, an error, the caller's break), the connection is let go.
+      await messages.return(undefined).catch(() => {});
+    }
+  }
+
   /** GET /audit: entries newest first, paged (limit 1..100, default 20). */
   auditList(
     q: { limit?: number; offset?: number } = {},
@@ -442,20 +544,32 @@ export class OsapiClient {
     path: string,
     body?: unknown,
     extraHeaders?: Record<string, string>,
+    /** For a stream: what it accepts, and the caller's signal instead of the timeout. */
+    stream?: { accept: string; signal?: AbortSignal },
   ): Promise<Response> {
     const url = new URL(path, this.opts.url.endsWith('/') ? this.opts.url : `${this.opts.url}/`);
-    const headers: Record<string, string> = { accept: 'application/json', ...extraHeaders };
+    const headers: Record<string, string> = {
+      accept: stream?.accept ?? 'application/json',
+      ...extraHeaders,
+    };
     if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
+    const signal = stream
+      ? stream.signal
+      : this.opts.timeoutMs
+        ? AbortSignal.timeout(this.opts.timeoutMs)
+        : undefined;
     let res: Response;
     try {
       res = await fetch(url, {
         method,
         headers,
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        ...(this.opts.timeoutMs ? { signal: AbortSignal.timeout(this.opts.timeoutMs) } : {}),
+        ...(signal ? { signal } : {}),
       });
     } catch (err) {
+      // The caller stopped it: not a connection problem.
+      if (signal?.aborted && stream) throw err;
       const cause =
         err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
       throw new OsapiConnectionError(

@@ -67,6 +67,7 @@ describe('every route declares its permission', () => {
         { route: 'GET /job', permission: 'job:read' },
         { route: 'GET /job/status', permission: 'job:read' },
         { route: 'GET /job/:id', permission: 'job:read' },
+        { route: 'GET /job/:id/stream', permission: 'job:read' },
         { route: 'DELETE /job/:id', permission: 'job:write' },
         { route: 'POST /job/:id/retry', permission: 'job:write' },
         { route: 'POST /job/:id/cancel', permission: 'command:execute' },

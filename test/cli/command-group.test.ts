@@ -1,6 +1,6 @@
-// `osapi client node command exec|shell` with --group and --async, end to end
-// against one `osapi start` child (one agent: grouping of several hosts is
-// tested in group-output.test.ts).
+// `osapi client node command exec|shell` with --group, --async and --follow,
+// end to end against one `osapi start` child (one agent: grouping of several
+// hosts is tested in group-output.test.ts, following several in follow.test.ts).
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   childEnv,
@@ -201,5 +201,49 @@ describe.concurrent('rate control and cancel', () => {
     const again = await osapi(['client', 'job', 'cancel', '--job-id', id]);
     expect(again.code).not.toBe(0);
     expect(again.stderr).toMatch(/already ended/);
+  });
+});
+
+describe.concurrent('--follow', () => {
+  test('prints host: line on stdout and stderr as they come, then the summary; no colour when piped', async () => {
+    const r = await osapi([
+      ...CMD,
+      'shell',
+      '--command',
+      'echo one; echo two >&2; printf three',
+      '-T',
+      '_all',
+      '-y',
+      '--follow',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines[0]).toMatch(JOB_LINE);
+    expect(lines.slice(1)).toEqual([`${host}: one`, `${host}: three`, '1 ok', '']);
+    expect(r.stderr).toBe(`${host}: two\n`);
+  });
+
+  test('a host that could not run the command makes it exit 1, named in the summary', async () => {
+    const r = await osapi([...CMD, 'exec', '--command', 'no-such-program-xyz', '--follow']);
+    expect(r.code).toBe(1);
+    expect(r.stdout.trimEnd().split('\n').at(-1)).toBe(`0 ok, 1 failed: ${host} (not found)`);
+  });
+
+  test('-j prints one JSON event per line, ending with end', async () => {
+    const r = await osapi([...CMD, 'exec', '--command', 'echo', '--args', 'j', '--follow', '-j']);
+    expect(r.code).toBe(0);
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string });
+    expect(events.map((e) => e.event)).toEqual(['output', 'result', 'end']);
+  });
+
+  test('--follow with --async or --group is a usage error', async () => {
+    for (const other of ['--async', '--group']) {
+      const r = await osapi([...CMD, 'exec', '--command', 'true', '--follow', other]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(other);
+    }
   });
 });

@@ -10,7 +10,10 @@ function commandHandler(mode: 'exec' | 'shell'): JobHandler {
     const outcome = await runCommandJob(
       mode,
       data,
-      { maxOutputBytes: ctx.maxOutputBytes },
+      {
+        maxOutputBytes: ctx.maxOutputBytes,
+        ...(ctx.onOutput ? { onOutput: ctx.onOutput } : {}),
+      },
       ctx.signal,
     );
     const result = outcome.data;

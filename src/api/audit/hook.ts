@@ -12,8 +12,13 @@ declare module 'fastify' {
   interface FastifyRequest {
     auditId?: string;
     auditStart?: number;
+    /** The entry is queued: a request is recorded once, by whichever way it ended. */
+    audited?: boolean;
   }
 }
+
+/** nginx's code for a request whose client closed the connection before the answer ended. */
+export const CLIENT_CLOSED_REQUEST = 499;
 
 export interface AuditHookOptions {
   log: AuditLog;
@@ -84,7 +89,15 @@ export function registerAuditHook(app: FastifyInstance, opts: AuditHookOptions):
     });
   }
   app.addHook('onResponse', async (req, reply) => {
-    if (req.routeOptions.config?.permission === 'public') return;
+    if (req.routeOptions.config?.permission === 'public' || req.audited) return;
+    req.audited = true;
     opts.log.enqueue(entryFor(req, reply.statusCode));
+  });
+  // A client that leaves first (a followed job stream, a command it stopped
+  // waiting for) ends no response: it is recorded here instead.
+  app.addHook('onRequestAbort', async (req) => {
+    if (req.routeOptions.config?.permission === 'public' || req.audited) return;
+    req.audited = true;
+    opts.log.enqueue(entryFor(req, CLIENT_CLOSED_REQUEST));
   });
 }

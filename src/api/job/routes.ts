@@ -52,8 +52,9 @@ import {
   JobStats,
   RetryJobBody,
 } from './schemas.js';
+import { type JobStreamDeps, registerJobStreamRoute } from './stream.js';
 
-export interface JobRouteDeps {
+export interface JobRouteDeps extends JobStreamDeps {
   store: JobStore;
   registry: RegistryView;
   jobs: JobsView;
@@ -335,6 +336,8 @@ export function registerJobRoutes(
     },
     async (req) => jobDetail(deps, find(req.params.id)),
   );
+
+  registerJobStreamRoute(app, deps);
 
   app.delete<{ Params: { id: string } }>(
     '/job/:id',

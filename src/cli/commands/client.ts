@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
-import { TIMEOUT_MAX_S } from '../../job/operations.js';
-import type { CommandResponse } from '../../sdk/client.js';
+import { TIMEOUT_DEFAULT_S, TIMEOUT_MAX_S } from '../../job/operations.js';
+import type { CommandResponse, OsapiClient } from '../../sdk/client.js';
 import { clientFor } from '../api-client.js';
 import { parseArgsList } from '../args.js';
 import { confirmChangeOnAll } from '../confirm.js';
 import { type CommandContext, ExitError, printJson, say, UsageError } from '../context.js';
 import { countOrPercentFlag, intFlag } from '../flags.js';
+import { followJob, followSummary, stopFollowing } from '../follow.js';
 import { groupedText, summaryLine } from '../group-output.js';
 import { agentTable, commandTable } from '../output.js';
 import { addRunFlags, type RunFlags, runFields } from '../run-flags.js';
@@ -18,6 +19,7 @@ interface OutputFlags {
   async?: boolean;
   group?: boolean;
   idempotencyKey?: string;
+  follow?: boolean;
 }
 
 interface RolloutFlags {
@@ -31,6 +33,35 @@ function rolloutBody(opts: RolloutFlags) {
     ...(opts.maxConcurrency !== undefined ? { max_concurrency: opts.maxConcurrency } : {}),
     ...(opts.maxErrors !== undefined ? { max_errors: opts.maxErrors } : {}),
   };
+}
+
+/** With --follow, how long past the command's timeout a silent job is still waited for. */
+const FOLLOW_MARGIN_S = 10;
+
+/** `--follow`: the job was sent with ?async=true; print its lines as they come, then the summary. */
+async function follow(
+  ctx: CommandContext,
+  api: OsapiClient,
+  body: CommandResponse,
+  timeoutS: number,
+): Promise<void> {
+  if (!ctx.json) process.stdout.write(`Job ID: ${body.job_id}\n`);
+  const outcome = await followJob(api, {
+    jobId: body.job_id,
+    expectedHosts: body.expected_hosts ?? [],
+    idleMs: (timeoutS + FOLLOW_MARGIN_S) * 1000,
+    json: ctx.json,
+    // Ctrl-C stops following; the job goes on (cancelling it is for an interrupt handler to offer).
+    onInterrupt: stopFollowing,
+  });
+  if (!ctx.json) {
+    const last = followSummary(body.job_id, outcome);
+    process.stdout.write(last.stdout);
+    process.stderr.write(last.stderr);
+  }
+  if (outcome.ended === 'interrupted') throw new ExitError(130);
+  const failed = outcome.results.some((r) => r.error !== undefined || r.status === 'no_answer');
+  if (outcome.ended !== 'end' || failed || outcome.results.length === 0) throw new ExitError(1);
 }
 
 function show(ctx: CommandContext, body: CommandResponse, flags: OutputFlags): void {
@@ -128,12 +159,21 @@ export function registerClientCommands(program: Command): void {
         '--max-errors <n|pct>',
         'broadcasts: once more hosts than this failed, start no more; the rest are skipped',
         countOrPercentFlag('--max-errors', 0),
+      )
+      .option(
+        '--follow',
+        'print each line as it comes, as "host: line" (stdout and stderr apart), then the summary; with -j one JSON event per line',
       );
 
   // Grouping needs results, and --async returns before there are any.
   const checkFlags = (opts: OutputFlags) => {
     if (opts.async && opts.group) {
       throw new UsageError('--group needs the results; it cannot be used with --async');
+    }
+    if (opts.follow && (opts.async || opts.group)) {
+      throw new UsageError(
+        `--follow prints output as it comes; it cannot be used with ${opts.async ? '--async' : '--group'}`,
+      );
     }
   };
 
@@ -170,11 +210,12 @@ export function registerClientCommands(program: Command): void {
             ...run,
           },
           {
-            async: opts.async === true,
+            async: opts.async === true || opts.follow === true,
             ...(opts.idempotencyKey !== undefined ? { idempotencyKey: opts.idempotencyKey } : {}),
           },
         );
-        show(ctx, body, opts);
+        if (opts.follow) await follow(ctx, api, body, opts.timeout ?? TIMEOUT_DEFAULT_S);
+        else show(ctx, body, opts);
       },
     );
 
@@ -207,11 +248,12 @@ export function registerClientCommands(program: Command): void {
           ...run,
         },
         {
-          async: opts.async === true,
+          async: opts.async === true || opts.follow === true,
           ...(opts.idempotencyKey !== undefined ? { idempotencyKey: opts.idempotencyKey } : {}),
         },
       );
-      show(ctx, body, opts);
+      if (opts.follow) await follow(ctx, api, body, opts.timeout ?? TIMEOUT_DEFAULT_S);
+      else show(ctx, body, opts);
     },
   );
 }
