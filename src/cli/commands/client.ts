@@ -3,10 +3,11 @@ import { TIMEOUT_DEFAULT_S, TIMEOUT_MAX_S } from '../../job/operations.js';
 import type { CommandResponse, OsapiClient } from '../../sdk/client.js';
 import { clientFor } from '../api-client.js';
 import { parseArgsList } from '../args.js';
+import { askToCancel } from '../cancel-prompt.js';
 import { confirmChangeOnAll } from '../confirm.js';
 import { type CommandContext, ExitError, printJson, say, UsageError } from '../context.js';
 import { countOrPercentFlag, intFlag } from '../flags.js';
-import { followJob, followSummary, stopFollowing } from '../follow.js';
+import { followJob, followSummary } from '../follow.js';
 import { groupedText, summaryLine } from '../group-output.js';
 import { agentTable, commandTable } from '../output.js';
 import { addRunFlags, type RunFlags, runFields } from '../run-flags.js';
@@ -51,8 +52,8 @@ async function follow(
     expectedHosts: body.expected_hosts ?? [],
     idleMs: (timeoutS + FOLLOW_MARGIN_S) * 1000,
     json: ctx.json,
-    // Ctrl-C stops following; the job goes on (cancelling it is for an interrupt handler to offer).
-    onInterrupt: stopFollowing,
+    // Ctrl-C asks whether to cancel the job; no (or no terminal) stops following.
+    onInterrupt: askToCancel(api),
   });
   if (!ctx.json) {
     const last = followSummary(body.job_id, outcome);
