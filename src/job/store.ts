@@ -31,6 +31,7 @@ import {
   parseStatusEvent,
   type StatusEventRecord,
 } from './records.js';
+import { encodeResponse, resultBudget } from './result-size.js';
 import type { JobSigner } from './signing.js';
 import { formatTarget, type Target } from './target.js';
 
@@ -181,7 +182,10 @@ function isKeyExists(err: unknown): boolean {
 }
 
 export async function storeResponse(store: JobStore, r: JobResponse): Promise<void> {
-  await store.responses.put(responseKey(r.job_id, r.hostname), JSON.stringify(r));
+  await store.responses.put(
+    responseKey(r.job_id, r.hostname),
+    encodeResponse(r, resultBudget(store.nc.info?.max_payload)),
+  );
 }
 
 export async function readResponse(
