@@ -315,6 +315,12 @@ export const ConfigSchema = Type.Object(
             ),
           }),
         }),
+        ui: Section('The web console.', {
+          enabled: Bool(
+            true,
+            'Serve the web console at /ui/ (static files built by setup; it calls this API with a token).',
+          ),
+        }),
       }),
     }),
     nats: Section('The embedded NATS server and the JetStream resources.', {

@@ -47,6 +47,7 @@ describe('defaults', () => {
             job_signing_key_file: '',
             audit: { required: false },
           },
+          ui: { enabled: true },
         },
       },
       nats: {
@@ -136,7 +137,7 @@ describe('configKeys', () => {
   it('lists every leaf once, with a unique env name and a description', () => {
     // The leaves of the documented YAML plus ours (state_dir, hosts, servers,
     // auth details, caps, metrics, audit, job signing): count them on purpose.
-    expect(keys).toHaveLength(81);
+    expect(keys).toHaveLength(82);
     expect(new Set(keys.map((k) => k.path)).size).toBe(keys.length);
     expect(new Set(keys.map((k) => k.env)).size).toBe(keys.length);
     for (const key of keys) {
