@@ -27,6 +27,7 @@ import type { ApiMetrics } from './metrics/api-metrics.js';
 import { registerMetricsRoute, registerRequestMetrics } from './metrics/routes.js';
 import { registerNodeRoutes } from './node/routes.js';
 import { registerOpenApi, registerOpenApiRoute } from './openapi/document.js';
+import { registerSessionRoutes, type SessionDeps } from './session/routes.js';
 import { describeValidation } from './validation.js';
 import { registerVersionRoute } from './version/routes.js';
 
@@ -39,6 +40,7 @@ export interface ApiServerDeps {
   audit: { log: AuditLog; kv: KV; required: boolean };
   health: HealthStatusDeps;
   metrics: ApiMetrics;
+  session: SessionDeps;
 }
 
 function validatorFor(coerce: boolean): Ajv {
@@ -155,6 +157,7 @@ export function registerRoutes(
   registerNodeRoutes(app, deps.dispatch);
   registerJobRoutes(app, deps.jobs, deps.dispatch);
   registerAuditRoutes(app, deps.audit);
+  registerSessionRoutes(app, deps.session);
   registerHealthStatusRoute(app, deps.health);
   registerMetricsRoute(app, deps.metrics);
   registerOpenApiRoute(app);

@@ -23,6 +23,7 @@ import type { JobStreamSettings } from './job/stream.js';
 import { createApiMetrics } from './metrics/api-metrics.js';
 import { Rollouts } from './rollout.js';
 import { buildApiServer } from './server.js';
+import { sessionDeps } from './session/routes.js';
 
 /** How long after creation an agent that was away may still start a job. */
 const START_WITHIN_MS = 10 * 60_000;
@@ -107,12 +108,14 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
     });
     metrics.watch({ jobs, registry });
     const rollouts = new Rollouts({ store, jobs, logger });
+    const auth = { signingKey: opts.signingKey, customRoles: config.api.server.security.roles };
     const app = await buildApiServer({
       metrics,
       health: { nc, jsm, names: layout.names, jobs, registry, clock: opts.clock, startedAt },
       audit: { log: audit, kv: auditKv, required: config.api.server.security.audit.required },
       logger,
-      auth: { signingKey: opts.signingKey, customRoles: config.api.server.security.roles },
+      auth,
+      session: sessionDeps(auth, opts.clock),
       readiness: {
         async check() {
           if (nc.isClosed()) throw new Error('the NATS connection is closed');

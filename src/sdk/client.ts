@@ -24,6 +24,7 @@ import type {
   StatusResponse,
   UptimeResponse,
 } from '../api/node/schemas.js';
+import type { LoginCode, Session, WhoAmI } from '../api/session/schemas.js';
 import type { ExecRequest, OperationType, ShellRequest } from '../job/operations.js';
 import { readSse, type SseMessage } from './sse.js';
 
@@ -48,11 +49,14 @@ export type {
   ExecRequest,
   HealthStatus,
   JobDetail,
+  LoginCode,
+  Session,
   ShellRequest,
   StreamEndData,
   StreamOutputData,
   StreamResultData,
   StreamSkippedData,
+  WhoAmI,
 };
 
 /**
@@ -364,6 +368,41 @@ export class OsapiClient {
       // However the loop ends (end, an error, the caller's break), the connection is let go.
       await messages.return(undefined).catch(() => {});
     }
+  }
+
+  /**
+   * GET /auth/me (any valid token): the token's subject, roles, effective
+   * permissions and expiry, so a client offers only what the token allows.
+   * @example
+   * const { body } = await client.authMe();
+   * if (!body.permissions.includes('command:execute')) console.log('read-only');
+   */
+  authMe(): Promise<OsapiResponse<WhoAmI>> {
+    return this.request('GET', '/auth/me');
+  }
+
+  /**
+   * POST /auth/login-code (any valid token): a one-time code, valid for two
+   * minutes, that signs the web console in as this token's user at
+   * `/ui/#login=<code>`. The token itself never goes into the link.
+   * @example
+   * const { body } = await client.authLoginCode();
+   * console.log(`${url}/ui/#login=${body.code}`);
+   */
+  authLoginCode(): Promise<OsapiResponse<LoginCode>> {
+    return this.request('POST', '/auth/login-code');
+  }
+
+  /**
+   * POST /auth/session (no token): trades a login code, once, for a
+   * short-lived session token with the same subject and roles; a used or
+   * expired code is an OsapiApiError 401.
+   * @example
+   * const { body } = await new OsapiClient({ url }).authSession(code);
+   * const console = new OsapiClient({ url, token: body.token });
+   */
+  authSession(code: string): Promise<OsapiResponse<Session>> {
+    return this.request('POST', '/auth/session', { code });
   }
 
   /** GET /audit: entries newest first, paged (limit 1..100, default 20). */

@@ -15,6 +15,16 @@ declare module 'fastify' {
     /** The entry is queued: a request is recorded once, by whichever way it ended. */
     audited?: boolean;
   }
+  interface FastifyContextConfig {
+    /** An open route that is recorded all the same (signing in to the console). */
+    auditPublic?: boolean;
+  }
+}
+
+/** Open probe routes are not recorded, unless they ask to be. */
+function unrecorded(req: FastifyRequest): boolean {
+  const config = req.routeOptions.config;
+  return config?.permission === 'public' && config.auditPublic !== true;
 }
 
 /** nginx's code for a request whose client closed the connection before the answer ended. */
@@ -76,7 +86,7 @@ export function registerAuditHook(app: FastifyInstance, opts: AuditHookOptions):
     // Runs after authentication and validation, before the handler: nothing
     // has been done yet if the entry cannot be written.
     app.addHook('preHandler', async (req) => {
-      if (req.routeOptions.config.permission === 'public') return;
+      if (unrecorded(req)) return;
       try {
         await opts.log.writeNow(entryFor(req, 0));
       } catch (err) {
@@ -89,14 +99,14 @@ export function registerAuditHook(app: FastifyInstance, opts: AuditHookOptions):
     });
   }
   app.addHook('onResponse', async (req, reply) => {
-    if (req.routeOptions.config?.permission === 'public' || req.audited) return;
+    if (unrecorded(req) || req.audited) return;
     req.audited = true;
     opts.log.enqueue(entryFor(req, reply.statusCode));
   });
   // A client that leaves first (a followed job stream, a command it stopped
   // waiting for) ends no response: it is recorded here instead.
   app.addHook('onRequestAbort', async (req) => {
-    if (req.routeOptions.config?.permission === 'public' || req.audited) return;
+    if (unrecorded(req) || req.audited) return;
     req.audited = true;
     opts.log.enqueue(entryFor(req, CLIENT_CLOSED_REQUEST));
   });
