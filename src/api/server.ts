@@ -18,6 +18,7 @@ import type { AuditLog } from './audit/log.js';
 import { registerAuditRoutes } from './audit/routes.js';
 import { type AuthSettings, authenticate, registerAuth } from './auth.js';
 import { registerCommandRoutes } from './command/routes.js';
+import { type ConsoleOptions, registerConsole } from './console/static.js';
 import type { DispatchDeps } from './dispatch.js';
 import { API_ERRORS, ApiError } from './errors.js';
 import { type ReadinessProbe, registerHealthRoutes } from './health/routes.js';
@@ -41,6 +42,8 @@ export interface ApiServerDeps {
   health: HealthStatusDeps;
   metrics: ApiMetrics;
   session: SessionDeps;
+  /** The web console at /ui/; absent when api.server.ui.enabled is off. */
+  console?: ConsoleOptions;
 }
 
 function validatorFor(coerce: boolean): Ajv {
@@ -142,6 +145,8 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
   registerRequestMetrics(app, deps.metrics);
   await registerOpenApi(app);
   registerRoutes(app, deps);
+  // Not an API route: files for a browser, outside the OpenAPI document.
+  if (deps.console) registerConsole(app, deps.console);
   return app;
 }
 

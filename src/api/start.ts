@@ -18,6 +18,7 @@ import { ensureLayout } from '../nats/layout.js';
 import { API_INBOX_PREFIX } from '../nats/subjects.js';
 import { jobSigningKeyPath } from '../state/local.js';
 import { AuditLog } from './audit/log.js';
+import { defaultConsoleDir } from './console/static.js';
 import { type OutputHubLimits, startOutputHub } from './job/output-hub.js';
 import type { JobStreamSettings } from './job/stream.js';
 import { createApiMetrics } from './metrics/api-metrics.js';
@@ -51,6 +52,8 @@ export interface StartApiOptions {
   resultMarginMs?: number;
   /** Bounds of the live output buffer and of each job stream (defaults in their modules). */
   liveOutput?: { limits?: Partial<OutputHubLimits>; stream?: Partial<JobStreamSettings> };
+  /** The built web console; default <repo>/dist/ui. */
+  consoleDir?: string;
 }
 
 export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess> {
@@ -116,6 +119,14 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
       logger,
       auth,
       session: sessionDeps(auth, opts.clock),
+      ...(config.api.server.ui.enabled
+        ? {
+            console: {
+              dir: opts.consoleDir ?? defaultConsoleDir(),
+              onMissing: (message: string) => logger.warn(message),
+            },
+          }
+        : {}),
       readiness: {
         async check() {
           if (nc.isClosed()) throw new Error('the NATS connection is closed');

@@ -43,6 +43,8 @@ export interface TestSystemOptions {
   natsAuth?: boolean;
   /** Logger for the server, the API and the agents (default: silent). */
   logger?: Logger;
+  /** The built web console the API serves at /ui/ (default: none built, a 503 there). */
+  consoleDir?: string;
 }
 
 export async function startTestSystem(opts: TestSystemOptions = {}): Promise<TestSystem> {
@@ -81,6 +83,7 @@ export async function startTestSystem(opts: TestSystemOptions = {}): Promise<Tes
       // Above the runner's 2 s kill grace, so a timed-out command still answers.
       resultMarginMs: opts.resultMarginMs ?? 3000,
       ...(opts.liveOutput ? { liveOutput: opts.liveOutput } : {}),
+      consoleDir: opts.consoleDir ?? join(stateDir, 'no-console'),
     });
   } catch (err) {
     await nats.stop();
