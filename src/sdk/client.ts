@@ -405,6 +405,22 @@ export class OsapiClient {
     return this.request('POST', '/auth/session', { code });
   }
 
+  /**
+   * HEAD /ui/: whether this server serves the web console. 200 when it does,
+   * 503 when its files are not built, 404 when it is turned off
+   * (api.server.ui.enabled); 401 without a token in that last case.
+   * @example
+   * if ((await client.consoleStatus()) !== 200) console.error('no console here');
+   */
+  async consoleStatus(): Promise<number> {
+    try {
+      return (await this.fetchRaw('HEAD', '/ui/')).status;
+    } catch (err) {
+      if (err instanceof OsapiApiError) return err.status;
+      throw err;
+    }
+  }
+
   /** GET /audit: entries newest first, paged (limit 1..100, default 20). */
   auditList(
     q: { limit?: number; offset?: number } = {},
