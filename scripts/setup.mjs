@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Makes a fresh machine ready to run OSAPI and its tests: npm packages, the
-// Debian nats-server package, and the compiled dist/. Runs before `npm start`
-// and `npm test`, so the README's two commands work on a clean checkout.
+// Debian nats-server package, the compiled dist/ and the web console in
+// dist/ui, and for the tests Debian's chromium. Runs before `npm start` and
+// `npm test`, so the README's two commands work on a clean checkout.
 // Uses nothing outside Node's standard library: it runs before npm packages exist.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -150,5 +151,51 @@ if (!existsSync(bundle) || statSync(dist).mtimeMs > statSync(bundle).mtimeMs) {
     say(
       `bundling failed (${err instanceof Error ? err.message : String(err)}); osapi will start from dist/ modules`,
     );
+  }
+}
+
+// 5. The web console (src/ui → dist/ui), served by the API server at /ui/,
+// when it is missing or older than any source file (it uses the SDK's types).
+const consolePage = join(root, 'dist', 'ui', 'index.html');
+if (!existsSync(consolePage) || newestMtime(join(root, 'src')) > statSync(consolePage).mtimeMs) {
+  say('building the web console');
+  try {
+    execFileSync(process.execPath, [join(root, 'scripts', 'build-ui.mjs')], {
+      cwd: root,
+      stdio: 'inherit',
+    });
+  } catch {
+    say('building the web console failed; see the errors above.');
+    process.exit(1);
+  }
+}
+
+// 6. For the tests only (`npm test` runs this as pretest): Debian's chromium,
+// which the console's browser tests drive. Starting OSAPI never needs it.
+const chromium = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+if (process.env.npm_lifecycle_event === 'pretest' && !existsSync(chromium)) {
+  const asRoot = process.getuid?.() === 0;
+  if (!onPath('apt-get') || !(asRoot || onPath('sudo'))) {
+    say(
+      `the web console's browser tests need Chromium and ${chromium} is missing: install the Debian package "chromium" (sudo apt-get install chromium), or set CHROMIUM_PATH.`,
+    );
+    process.exit(1);
+  }
+  say('installing the Debian package chromium (for the web console tests)');
+  const [cmd, ...pre] = asRoot ? ['apt-get'] : ['sudo', '-n', 'apt-get'];
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const ok = [
+    ['update', '-qq'],
+    ['install', '-y', '-qq', '--no-install-recommends', 'chromium'],
+  ].every(
+    (args) =>
+      spawnSync(cmd, [...pre, ...args], { stdio: ['ignore', 'inherit', 'inherit'], env }).status ===
+      0,
+  );
+  if (!ok || !existsSync(chromium)) {
+    say(
+      'could not install the Debian package "chromium" with apt-get. Install it by hand (apt-get install chromium), then run the tests again.',
+    );
+    process.exit(1);
   }
 }
