@@ -125,8 +125,11 @@ export function followJob(
         // Once the job is final its stored output is shown; later pieces would repeat it.
         if (ac.signal.aborted) break;
         if (e.event === 'output') {
+          // A host's first output means it runs: read its state now, not at the next poll.
+          const first = log.text(e.data.hostname).stdout + log.text(e.data.hostname).stderr === '';
           log.add(e.data.hostname, e.data.stream, e.data.data);
           emit();
+          if (first) wake?.();
         } else if (e.event === 'result') {
           streamed.add(e.data.hostname);
           log.finish(e.data.hostname);
