@@ -2,17 +2,13 @@
 // GET /job/{id}, and its output, live from the job's event stream where the
 // caller gives one, else each host's whole output once its result is in.
 // Stops by itself once nothing can change, or when the caller stops it.
-import type { JobDetail, OsapiClient } from '../sdk/client.js';
+import type { JobDetail, JobStreamEvent, OsapiClient } from '../sdk/client.js';
 import { commandResult, isFinal, jobHosts } from './job.js';
-import { OutputLog, type OutputStream } from './output.js';
+import { OutputLog } from './output.js';
 import { describeError, isUnauthorized } from './session.js';
 
-/** The events of a job's output stream the follower uses. */
-export type LiveEvent =
-  | { event: 'output'; data: { hostname: string; stream: OutputStream; data: string } }
-  | { event: 'result'; data: { hostname: string } }
-  | { event: 'skipped'; data: { events: number } }
-  | { event: 'end'; data: unknown };
+/** Connections in a row that may fail before the follower stops streaming. */
+const STREAM_ATTEMPTS = 3;
 
 export interface FollowView {
   job: JobDetail | null;
@@ -29,7 +25,11 @@ export interface FollowView {
 
 export interface FollowOptions {
   /** Opens the job's output stream; without it, output comes with each result. */
-  stream?: (jobId: string, signal: AbortSignal) => AsyncIterable<LiveEvent>;
+  stream?: (
+    jobId: string,
+    signal: AbortSignal,
+    lastEventId: string | undefined,
+  ) => AsyncIterable<JobStreamEvent>;
   /** Between reads of the job's detail. */
   pollMs?: number;
   /** The token was refused: the session is over. */
@@ -118,32 +118,46 @@ export function followJob(
     }
   };
 
-  const stream = async (open: NonNullable<FollowOptions['stream']>) => {
-    try {
-      emit({ live: true });
-      for await (const e of open(jobId, ac.signal)) {
-        // Once the job is final its stored output is shown; later pieces would repeat it.
-        if (ac.signal.aborted) break;
-        if (e.event === 'output') {
-          // A host's first output means it runs: read its state now, not at the next poll.
-          const first = log.text(e.data.hostname).stdout + log.text(e.data.hostname).stderr === '';
-          log.add(e.data.hostname, e.data.stream, e.data.data);
-          emit();
-          if (first) wake?.();
-        } else if (e.event === 'result') {
-          streamed.add(e.data.hostname);
-          log.finish(e.data.hostname);
-          wake?.();
-        } else if (e.event === 'skipped') {
-          emit({ missed: view.missed + e.data.events });
-        } else if (e.event === 'end') {
-          wake?.();
-        }
-      }
-    } catch {
-      // The stream was cut: reading the job still brings each host's output once it ends.
-      if (!ac.signal.aborted) emit({ live: false });
+  const onEvent = (e: JobStreamEvent) => {
+    if (e.event === 'output') {
+      // A host's first output means it runs: read its state now, not at the next poll.
+      const shown = log.text(e.data.hostname);
+      const first = shown.stdout === '' && shown.stderr === '';
+      log.add(e.data.hostname, e.data.stream, e.data.data);
+      emit();
+      if (first) wake?.();
+    } else if (e.event === 'result') {
+      streamed.add(e.data.hostname);
+      log.finish(e.data.hostname);
+      wake?.();
+    } else if (e.event === 'skipped') {
+      emit({ missed: view.missed + e.data.events });
+    } else if (e.event === 'end') {
+      wake?.();
     }
+  };
+
+  /** Follows the stream, resuming after the last event when the connection is cut. */
+  const stream = async (open: NonNullable<FollowOptions['stream']>) => {
+    emit({ live: true });
+    let lastEventId: string | undefined;
+    for (let failures = 0; failures < STREAM_ATTEMPTS && !ac.signal.aborted; ) {
+      try {
+        for await (const e of open(jobId, ac.signal, lastEventId)) {
+          // Once the job is final its stored output is shown; later pieces would repeat it.
+          if (ac.signal.aborted) return;
+          lastEventId = e.id;
+          failures = 0;
+          onEvent(e);
+          if (e.event === 'end') return;
+        }
+      } catch {
+        // A cut connection; so is a stream the server closed before its end: resume either.
+      }
+      failures++;
+    }
+    // Reading the job still brings each host's output once it ends.
+    if (!ac.signal.aborted) emit({ live: false });
   };
 
   void poll();

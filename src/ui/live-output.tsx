@@ -3,10 +3,9 @@
 // output; the hosts' states; a summary line; and Cancel.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { foldHosts } from '../cli/group-output.js';
-import type { OsapiClient } from '../sdk/client.js';
 import { CANCEL_NEEDS } from './access.js';
 import { Badge, ErrorNote, useAllowed, useSession } from './components.js';
-import { type FollowView, followJob, type LiveEvent } from './follow.js';
+import { type FollowView, followJob } from './follow.js';
 import { plural, shortId } from './format.js';
 import { HostsTable } from './hosts.js';
 import { isFinal, jobHosts, summary } from './job.js';
@@ -14,25 +13,15 @@ import { groupOutputs, hostColours, type OutputLog } from './output.js';
 import { href } from './router.js';
 import { describeError, isUnauthorized } from './session.js';
 
-/** The job's live output stream, where the SDK has one. */
-function streamOf(
-  client: OsapiClient,
-): ((id: string, signal: AbortSignal) => AsyncIterable<LiveEvent>) | undefined {
-  const c = client as OsapiClient & {
-    streamJob?: (id: string, opts: { signal: AbortSignal }) => AsyncIterable<LiveEvent>;
-  };
-  const stream = c.streamJob;
-  return stream ? (id, signal) => stream.call(client, id, { signal }) : undefined;
-}
-
 export function useFollow(jobId: string): FollowView | null {
   const { client, ended } = useSession();
   const [view, setView] = useState<FollowView | null>(null);
   useEffect(() => {
     setView(null);
-    const stream = streamOf(client);
     return followJob(client, jobId, setView, {
-      ...(stream ? { stream } : {}),
+      // Output as agents send it (GET /job/{id}/stream); states and results from the job.
+      stream: (id, signal, lastEventId) =>
+        client.streamJob(id, { signal, ...(lastEventId ? { lastEventId } : {}) }),
       onUnauthorized: ended,
     });
   }, [client, jobId, ended]);

@@ -7,12 +7,12 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { PACKAGE_ROOT } from '../../package-root.js';
 
-/** Where setup builds the console: <repo>/dist/ui, from src/api/console or dist/api/console alike. */
+/** Where setup builds the console: <package>/dist/ui, whether the code runs from src, dist or the bundle. */
 export function defaultConsoleDir(): string {
-  return fileURLToPath(new URL('../../../dist/ui/', import.meta.url));
+  return join(PACKAGE_ROOT, 'dist', 'ui');
 }
 
 const TYPES: Record<string, string> = {
