@@ -1,7 +1,7 @@
 // The console's frame: signing in (a login link's code, a pasted token, or
 // this tab's earlier session), the navigation offering only the pages the
 // token allows, and the page the URL's fragment names.
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { allowedPages, lacking, PAGES, type PageId, whyNot } from './access.js';
 import { NotAllowed, type SessionContext, SessionCtx } from './components.js';
 import { AuditPage } from './pages/audit.js';
@@ -40,6 +40,10 @@ function useRoute(): Route {
 
 export function App() {
   const [state, setState] = useState<State>({ kind: 'starting' });
+  const signOut = useCallback((message?: string) => {
+    forgetSession();
+    setState({ kind: 'signed-out', ...(message ? { message } : {}) });
+  }, []);
 
   useEffect(() => {
     const code = loginCodeIn(window.location.hash);
@@ -83,10 +87,6 @@ export function App() {
       />
     );
   }
-  const signOut = (message?: string) => {
-    forgetSession();
-    setState({ kind: 'signed-out', ...(message ? { message } : {}) });
-  };
   return <Console session={state.session} signOut={signOut} />;
 }
 
@@ -96,13 +96,17 @@ function Console({ session, signOut }: { session: Session; signOut(message?: str
   const first = useRef(true);
   const pages = allowedPages(session.me.permissions);
   const hidden = PAGES.filter((p) => !pages.includes(p));
-  const ctx: SessionContext = {
-    ...session,
-    ended: (err) =>
-      signOut(
-        `Your session has ended (${describeError(err)}); sign in again, or run \`osapi ui\` for a new link.`,
-      ),
-  };
+  // One value per session, so pages that follow a job are not restarted by a new place.
+  const ctx: SessionContext = useMemo(
+    () => ({
+      ...session,
+      ended: (err: unknown) =>
+        signOut(
+          `Your session has ended (${describeError(err)}); sign in again, or run \`osapi ui\` for a new link.`,
+        ),
+    }),
+    [session, signOut],
+  );
 
   // The session token has an end: sign out then rather than fail call by call.
   useEffect(() => {
@@ -196,7 +200,12 @@ function Page({
     case 'run':
       return <RunPage />;
     case 'jobs':
-      return route.page === 'job' ? <JobPage id={route.id} /> : <JobsPage params={route.params} />;
+      // Keyed by id: another job (after Retry) starts afresh, polling until it ends.
+      return route.page === 'job' ? (
+        <JobPage key={route.id} id={route.id} />
+      ) : (
+        <JobsPage params={route.params} />
+      );
     case 'audit':
       return <AuditPage />;
   }

@@ -23,6 +23,8 @@ let browser: Browser;
 let context: BrowserContext;
 let page: Page;
 let work: string;
+/** The file whose existence lets the test's command go on. */
+let gate: string;
 
 /**
  * Waits until the output shows at least `n` lines holding `text`. Locators
@@ -60,6 +62,7 @@ beforeAll(async () => {
     );
   }
   work = mkdtempSync(join(tmpdir(), 'osapi-ui-'));
+  gate = join(work, 'gate');
   const consoleDir = join(work, 'console');
   execFileSync(process.execPath, [join(ROOT, 'scripts', 'build-ui.mjs'), '--out', consoleDir], {
     stdio: 'ignore',
@@ -137,7 +140,6 @@ describe('the web console', () => {
   });
 
   it('runs a shell command on _all from the keyboard and shows the first lines before it ends', async () => {
-    const gate = join(work, 'gate');
     await page.goto(`${sys.url}/ui/#/run`);
     await page.getByLabel('Target').fill('_all');
     await page.getByTestId('match-count').getByText('3 agents match _all').waitFor();
@@ -208,10 +210,13 @@ describe('the web console', () => {
     expect(await page.evaluate('navigator.clipboard.readText()')).toBe('first\nsecond\n');
     await shot(page, 'job-detail');
     await shotNarrow(page, 'job-detail');
-    // Retry makes a new job of the same command and opens it; the gate is open now.
+    // Retry makes a new job of the same command and opens it, followed until it ends.
+    rmSync(gate);
     const first = page.url();
     await page.getByRole('button', { name: 'Retry' }).click();
     await page.waitForURL((u) => u.toString() !== first);
+    await page.getByTestId('summary').getByText('3 hosts: 3 running').waitFor();
+    writeFileSync(gate, '');
     await page.getByTestId('summary').getByText('3 hosts: 3 succeeded').waitFor();
   });
 
