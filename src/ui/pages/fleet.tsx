@@ -60,9 +60,9 @@ export function FleetPage() {
             onInput={(e) => setTarget(e.currentTarget.value)}
             aria-describedby="fleet-match"
           />
-          <MatchNote match={match} id="fleet-match" />
         </div>
       </div>
+      <MatchNote match={match} id="fleet-match" />
       <ErrorNote error={list.error} />
       <table class="cards">
         <caption class="sr-only">Agents</caption>
