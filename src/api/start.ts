@@ -14,7 +14,7 @@ import { type JobSigner, jobSigner, loadOrCreateSigningKeys } from '../job/signi
 import { openJobStore } from '../job/store.js';
 import type { Logger } from '../log/logger.js';
 import { closeNats, connectNats, type NatsConnection } from '../nats/connection.js';
-import { ensureLayout } from '../nats/layout.js';
+import { ensureLayoutWhenReady } from '../nats/layout.js';
 import { API_INBOX_PREFIX } from '../nats/subjects.js';
 import { jobSigningKeyPath } from '../state/local.js';
 import { AuditLog } from './audit/log.js';
@@ -66,7 +66,11 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
     inboxPrefix: API_INBOX_PREFIX,
   });
   try {
-    const layout = await ensureLayout(nc, { ...config.nats, namespace: settings.namespace });
+    const layout = await ensureLayoutWhenReady(
+      nc,
+      { ...config.nats, namespace: settings.namespace },
+      { logger },
+    );
     for (const item of layout.items) {
       if (item.action === 'updated')
         logger.warn(
