@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../job/clock.js';
 import { watchJobs } from '../job/jobs-view.js';
+import { watchLostRuns } from '../job/lost-runs.js';
 import { type RegistryView, watchRegistry } from '../job/registry-view.js';
 import { type ResponseWatch, watchResponses } from '../job/response-watch.js';
 import { type JobSigner, jobSigner, loadOrCreateSigningKeys } from '../job/signing.js';
@@ -101,6 +102,17 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
       clock: opts.clock,
       logger,
     });
+    // Runs whose agent died or restarted are recorded as failed, so they end.
+    const lostRuns = watchLostRuns({
+      nc,
+      store,
+      jobs,
+      registry,
+      clock: opts.clock,
+      ttlMs: config.nats.registry.ttl,
+      intervalMs: Math.max(250, Math.min(5000, Math.floor(config.nats.registry.ttl / 3))),
+      logger,
+    });
     // A short timeout: readiness must answer quickly while NATS is away.
     const jsm = await jetstreamManager(nc, { timeout: 2000 });
     const auditKv = await new Kvm(nc).open(layout.names.auditBucket);
@@ -171,6 +183,7 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
         await app.close();
         rollouts.stopAll();
         await audit.flush();
+        lostRuns.stop();
         registry.stop();
         jobs.stop();
         responses.stop();

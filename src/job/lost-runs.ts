@@ -1,0 +1,175 @@
+// Runs whose agent is gone. An agent that took a job and then died (kill -9,
+// host down) or came back as a new process never stores a result, so without
+// this the job would stay `processing` and a waiting request would only end
+// at its deadline. The API records such a run as failed, saying why; it never
+// runs it again (the claim forbids that). The agent's own redelivery path
+// (AGENT_STOPPED_MIDRUN) finds the result stored here and only acks.
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from '../log/logger.js';
+import type { Clock } from './clock.js';
+import type { JobEntry, JobsView } from './jobs-view.js';
+import type { AgentView, RegistryView } from './registry-view.js';
+import { storeResponseOnce } from './response-once.js';
+import type { DerivedStatus } from './status.js';
+import { appendStatus, type JobStore } from './store.js';
+
+export interface LostRun {
+  jobId: string;
+  hostname: string;
+  reason: string;
+  /** When the agent started it, if it said so. */
+  startedAt?: string;
+}
+
+export interface LostRunRules {
+  now: Date;
+  /** The registry TTL: a heartbeat older than this means the agent is gone. */
+  ttlMs: number;
+  /**
+   * Since when this process has heard the registry without a break. Silence
+   * while we were cut off from NATS (or NATS itself was down) proves nothing,
+   * so an agent gets a whole TTL from then to show itself.
+   */
+  listeningSince: Date;
+}
+
+const NOT_RUN_AGAIN = 'it was not run again, so that a command runs at most once';
+
+/** The hosts of one job whose run can no longer end on its own. */
+export function findLostRuns(
+  entry: JobEntry,
+  derived: DerivedStatus,
+  agents: ReadonlyMap<string, AgentView>,
+  rules: LostRunRules,
+): LostRun[] {
+  const out: LostRun[] = [];
+  const now = rules.now.getTime();
+  for (const [hostname, state] of Object.entries(derived.hosts)) {
+    if (state.status !== 'acknowledged' && state.status !== 'processing') continue;
+    const events = entry.events.filter((e) => e.hostname === hostname);
+    const taken = events.find((e) => e.event === 'acknowledged' || e.event === 'started');
+    const started = events.find((e) => e.event === 'started');
+    const lastEvent = Math.max(0, ...events.map((e) => Date.parse(e.timestamp)));
+    const agent = agents.get(hostname);
+    const base = {
+      jobId: entry.record.id,
+      hostname,
+      ...(started ? { startedAt: started.timestamp } : {}),
+    };
+    // Both instants come from the agent's own clock.
+    if (agent && taken && Date.parse(agent.info.started_at) > Date.parse(taken.timestamp)) {
+      out.push({
+        ...base,
+        reason: `the agent restarted (at ${agent.info.started_at}) while this job was running on it; ${NOT_RUN_AGAIN}`,
+      });
+      continue;
+    }
+    const lastSign = Math.max(
+      agent?.seenAt.getTime() ?? 0,
+      lastEvent,
+      rules.listeningSince.getTime(),
+    );
+    if (now - lastSign <= rules.ttlMs) continue;
+    out.push({
+      ...base,
+      reason: agent
+        ? `the agent stopped sending heartbeats (the last at ${agent.seenAt.toISOString()}) while this job was running on it; ${NOT_RUN_AGAIN}`
+        : `the agent left the registry while this job was running on it; ${NOT_RUN_AGAIN}`,
+    });
+  }
+  return out;
+}
+
+export interface LostRunWatch {
+  /** One pass now (tests call it; the timer calls it every interval). */
+  sweep(): Promise<LostRun[]>;
+  stop(): void;
+}
+
+export interface LostRunWatchOptions {
+  nc: NatsConnection;
+  store: JobStore;
+  jobs: JobsView;
+  registry: RegistryView;
+  clock: Clock;
+  ttlMs: number;
+  intervalMs: number;
+  logger: Logger;
+}
+
+/** Looks for lost runs every interval and records each as failed, once. */
+export function watchLostRuns(opts: LostRunWatchOptions): LostRunWatch {
+  const log = opts.logger.child({ component: 'lost-runs' });
+  let listeningSince = opts.clock.now();
+  let connected = true;
+  void (async () => {
+    for await (const s of opts.nc.status()) {
+      if (s.type === 'disconnect') connected = false;
+      if (s.type === 'reconnect') {
+        connected = true;
+        listeningSince = opts.clock.now();
+      }
+    }
+  })();
+
+  let running: Promise<LostRun[]> | null = null;
+  const pass = async (): Promise<LostRun[]> => {
+    if (!connected) return [];
+    const now = opts.clock.now();
+    const agents = new Map(opts.registry.agents().map((a) => [a.info.hostname, a]));
+    const lost: LostRun[] = [];
+    for (const entry of opts.jobs.list()) {
+      const derived = opts.jobs.derive(entry);
+      if (derived.status !== 'processing') continue;
+      lost.push(
+        ...findLostRuns(entry, derived, agents, { now, ttlMs: opts.ttlMs, listeningSince }),
+      );
+    }
+    const recorded: LostRun[] = [];
+    for (const run of lost) {
+      if (await record(opts.store, run, now)) {
+        recorded.push(run);
+        log.warn({ job_id: run.jobId, hostname: run.hostname }, run.reason);
+      }
+    }
+    return recorded;
+  };
+  const sweep = () => {
+    // One pass at a time; a tick during a slow pass joins it.
+    running ??= pass().finally(() => {
+      running = null;
+    });
+    return running;
+  };
+  const timer = setInterval(() => {
+    sweep().catch((err: unknown) =>
+      log.warn({ err: String(err) }, 'could not look for lost runs; trying again'),
+    );
+  }, opts.intervalMs);
+  timer.unref();
+  return {
+    sweep,
+    stop() {
+      clearInterval(timer);
+    },
+  };
+}
+
+/**
+ * The result first, only if none exists: whoever stores a result for this
+ * (job, host) first, the agent or any API server, decides; the others add
+ * nothing. Then the status event that ends the host's run.
+ */
+async function record(store: JobStore, run: LostRun, now: Date): Promise<boolean> {
+  const stored = await storeResponseOnce(store, {
+    job_id: run.jobId,
+    hostname: run.hostname,
+    status: 'failed',
+    data: null,
+    error: run.reason,
+    started_at: run.startedAt ?? now.toISOString(),
+    finished_at: now.toISOString(),
+  });
+  if (stored) await appendStatus(store, run.jobId, 'failed', run.hostname, { error: run.reason });
+  return stored;
+}
