@@ -3,7 +3,9 @@
 // this the job would stay `processing` and a waiting request would only end
 // at its deadline. The API records such a run as failed, saying why; it never
 // runs it again (the claim forbids that). The agent's own redelivery path
-// (AGENT_STOPPED_MIDRUN) finds the result stored here and only acks.
+// (AGENT_STOPPED_MIDRUN) finds the result stored here and only acks. A run
+// whose result was stored but whose closing event was not (NATS went away
+// between the two writes) gets that event from the stored result.
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../log/logger.js';
 import type { Clock } from './clock.js';
@@ -11,7 +13,7 @@ import type { JobEntry, JobsView } from './jobs-view.js';
 import type { AgentView, RegistryView } from './registry-view.js';
 import { storeResponseOnce } from './response-once.js';
 import type { DerivedStatus } from './status.js';
-import { appendStatus, type JobStore } from './store.js';
+import { appendStatus, type JobStore, readResponse } from './store.js';
 
 export interface LostRun {
   jobId: string;
@@ -45,9 +47,11 @@ export function findLostRuns(
   const out: LostRun[] = [];
   const now = rules.now.getTime();
   for (const [hostname, state] of Object.entries(derived.hosts)) {
-    if (state.status !== 'acknowledged' && state.status !== 'processing') continue;
+    if (state.status !== 'pending' && state.status !== 'running') continue;
     const events = entry.events.filter((e) => e.hostname === hostname);
+    // Only a host that took the job; one that never did is the deadline's (no_response).
     const taken = events.find((e) => e.event === 'acknowledged' || e.event === 'started');
+    if (!taken) continue;
     const started = events.find((e) => e.event === 'started');
     const lastEvent = Math.max(0, ...events.map((e) => Date.parse(e.timestamp)));
     const agent = agents.get(hostname);
@@ -57,7 +61,7 @@ export function findLostRuns(
       ...(started ? { startedAt: started.timestamp } : {}),
     };
     // Both instants come from the agent's own clock.
-    if (agent && taken && Date.parse(agent.info.started_at) > Date.parse(taken.timestamp)) {
+    if (agent && Date.parse(agent.info.started_at) > Date.parse(taken.timestamp)) {
       out.push({
         ...base,
         reason: `the agent restarted (at ${agent.info.started_at}) while this job was running on it; ${NOT_RUN_AGAIN}`,
@@ -78,6 +82,29 @@ export function findLostRuns(
     });
   }
   return out;
+}
+
+/**
+ * Hosts of one job still shown at work whose last word is older than the
+ * TTL, with their agent still there: either a long command, or a run whose
+ * result was stored but whose closing event was not (NATS went away between
+ * the two). The sweep looks for a stored result to tell which.
+ */
+export function quietRuns(entry: JobEntry, derived: DerivedStatus, rules: LostRunRules): string[] {
+  const now = rules.now.getTime();
+  return Object.entries(derived.hosts)
+    .filter(([hostname, state]) => {
+      if (state.status !== 'pending' && state.status !== 'running') return false;
+      const own = entry.events.filter((e) => e.hostname === hostname);
+      if (!own.some((e) => e.event === 'acknowledged' || e.event === 'started')) return false;
+      const last = Math.max(
+        0,
+        ...own.map((e) => Date.parse(e.timestamp)),
+        rules.listeningSince.getTime(),
+      );
+      return now - last > rules.ttlMs;
+    })
+    .map(([hostname]) => hostname);
 }
 
 export interface LostRunWatch {
@@ -165,11 +192,28 @@ async function record(store: JobStore, run: LostRun, now: Date): Promise<boolean
     job_id: run.jobId,
     hostname: run.hostname,
     status: 'failed',
+    state: 'failed',
     data: null,
     error: run.reason,
     started_at: run.startedAt ?? now.toISOString(),
     finished_at: now.toISOString(),
   });
-  if (stored) await appendStatus(store, run.jobId, 'failed', run.hostname, { error: run.reason });
+  if (stored) {
+    await appendStatus(store, run.jobId, 'failed', run.hostname, {
+      state: 'failed',
+      error: run.reason,
+    });
+  } else await closeFromResult(store, run.jobId, run.hostname);
   return stored;
+}
+
+/** A result is stored but the host's closing event is missing: add it, from the result. */
+async function closeFromResult(store: JobStore, jobId: string, hostname: string): Promise<void> {
+  const r = await readResponse(store, jobId, hostname);
+  if (!r) return;
+  await appendStatus(store, jobId, r.status, hostname, {
+    ...(r.state !== undefined ? { state: r.state } : {}),
+    ...(r.error !== undefined ? { error: r.error } : {}),
+    message: 'recorded from the stored result: the agent stored it, but not this event',
+  });
 }

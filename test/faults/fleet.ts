@@ -204,6 +204,15 @@ export class Fleet {
     return counts;
   }
 
+  /** Every process's last log lines, for a failure message. */
+  logs(): string {
+    const parts = [
+      ['api', this.api] as const,
+      ...[...this.agents].map(([h, a]) => [h, a] as const),
+    ];
+    return parts.map(([name, p]) => `--- ${name}\n${p?.logs() ?? ''}`).join('\n');
+  }
+
   async stop(): Promise<void> {
     await Promise.all([...this.agents.values()].map((a) => a.stop()));
     await this.api?.stop();
@@ -317,7 +326,9 @@ export async function assertNothingLost(
       200,
     ).catch(async (err: unknown) => {
       const r = await fleet.request('GET', `/job/${a.jobId}`);
-      throw new Error(`${String(err)}\nlast seen: ${JSON.stringify(r.body)}`);
+      throw new Error(
+        `${String(err)}\nlast seen: ${JSON.stringify(r.body)}\nruns: ${[...fleet.runs().keys()].filter((k) => k.startsWith(`${a.tag} `)).join(', ')}\n${fleet.logs()}`,
+      );
     });
     jobs.push(job);
   }
