@@ -29,8 +29,9 @@ export interface LostRunRules {
   ttlMs: number;
   /**
    * Since when this process has heard the registry without a break. Silence
-   * while we were cut off from NATS (or NATS itself was down) proves nothing,
-   * so an agent gets a whole TTL from then to show itself.
+   * while we were cut off from NATS, or JetStream was away (NATS down, a
+   * cluster electing a leader), proves nothing, so an agent gets a whole TTL
+   * from then to show itself.
    */
   listeningSince: Date;
 }
@@ -139,9 +140,23 @@ export function watchLostRuns(opts: LostRunWatchOptions): LostRunWatch {
     }
   })();
 
+  let registryReadable = true;
   let running: Promise<LostRun[]> | null = null;
   const pass = async (): Promise<LostRun[]> => {
     if (!connected) return [];
+    // Connected is not enough: while a cluster elects a new leader, or
+    // JetStream is otherwise away, agents cannot heartbeat either. Ask the
+    // registry's stream itself; once it answers again, agents get a TTL.
+    try {
+      await opts.store.registry.status();
+    } catch {
+      registryReadable = false;
+      return [];
+    }
+    if (!registryReadable) {
+      registryReadable = true;
+      listeningSince = opts.clock.now();
+    }
     const now = opts.clock.now();
     const agents = new Map(opts.registry.agents().map((a) => [a.info.hostname, a]));
     const lost: LostRun[] = [];

@@ -8,6 +8,10 @@ export interface LoadRun {
   accepted: Accepted[];
   /** Requests answered otherwise (NATS away, API away): not accepted, so not counted. */
   refused: number;
+  /** The last few refusals, for a failure message. */
+  lastRefusals: string[];
+  /** How many refusals had each HTTP status (0: no answer at all). */
+  refusedByStatus: Map<number, number>;
   stop(): Promise<void>;
 }
 
@@ -18,6 +22,8 @@ export function startLoad(
   const run: LoadRun = {
     accepted: [],
     refused: 0,
+    lastRefusals: [],
+    refusedByStatus: new Map(),
     stop: async () => {
       stopped = true;
       await Promise.all(workers);
@@ -41,6 +47,11 @@ export function startLoad(
         run.accepted.push({ tag, jobId: r.body.job_id });
       } else {
         run.refused++;
+        run.refusedByStatus.set(r.status, (run.refusedByStatus.get(r.status) ?? 0) + 1);
+        run.lastRefusals.push(
+          `${target}: ${r.status} ${r.error ?? JSON.stringify(r.body)}`.slice(0, 300),
+        );
+        if (run.lastRefusals.length > 5) run.lastRefusals.shift();
         // Do not spin while the far side is away.
         await new Promise((res) => setTimeout(res, 100 + w * 10));
       }
