@@ -9,6 +9,7 @@
 //
 // Bounded: 1,000 requests per round, two rounds, and a hard stop after 5 minutes.
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { startNatsServer } from '../src/nats/server.js';
 import { type AnyJson, Fleet, killLeftovers } from '../test/faults/fleet.js';
@@ -38,6 +39,15 @@ function memory(pid: number): { rss: number; peak: number } {
   const field = (name: string) =>
     Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]);
   return { rss: field('VmRSS'), peak: field('VmHWM') };
+}
+
+/** CPU time a process has used so far (user + system), in ms. */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) start at field 3.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
 }
 
 function median(xs: number[]): number {
@@ -146,6 +156,10 @@ async function main(): Promise<void> {
     }
     const idle = median(idleLatencies);
     const p = pids();
+    const fleetCpu = () =>
+      cpuMs(p.api) + cpuMs(nats.pid) + p.agents.reduce((sum, pid) => sum + cpuMs(pid), 0);
+    const cpuBefore = fleetCpu();
+    const loadBefore = loadavg()[0] ?? 0;
     const idleMem = {
       api: memory(p.api).rss,
       agents: median(p.agents.map((pid) => memory(pid).rss)),
@@ -157,6 +171,8 @@ async function main(): Promise<void> {
     process.stderr.write(`bench:load: ${REQUESTS} requests at once, to _any\n`);
     const toAny = await round(fleet, 'any', () => null, hosts);
 
+    const cpuPerRequest = (fleetCpu() - cpuBefore) / (2 * REQUESTS);
+    const loadAfter = loadavg()[0] ?? 0;
     const peak = {
       api: memory(p.api).peak,
       agents: p.agents.map((pid) => memory(pid).peak),
@@ -198,6 +214,8 @@ async function main(): Promise<void> {
         ({ r, q, met }) =>
           `| ${REQUESTS} at once, ${r.name === 'host' ? `by host name (${REQUESTS / AGENTS} per agent)` : 'to `_any`'} | ${REQUESTS - r.errors.length} / ${REQUESTS} | ${ms(q.p50)} | ${ms(q.p95)} | ${ms(q.p99)} | ${ms(Math.max(...r.latencies))} | ${ms(r.wallMs)} | ${(q.p99 / idle).toFixed(0)}× | ${met ? 'met' : 'missed'} |`,
       ),
+      '',
+      `CPU used by the fleet (API server, nats-server and the agents, user + system) over both rounds: ${cpuPerRequest.toFixed(1)} ms per request, so two cores alone could answer at most about ${Math.floor(2000 / cpuPerRequest)} requests/s, and 1,000 at once could not all be answered in under ${((REQUESTS * cpuPerRequest) / 2000).toFixed(1)} s. The machine was shared: its 1-minute load average was ${loadBefore.toFixed(1)} before the rounds and ${loadAfter.toFixed(1)} after.`,
       '',
       '| process | idle RSS | peak RSS (VmHWM) over the run | peak / idle |',
       '|---|---|---|---|',
