@@ -51,7 +51,7 @@ describe('kill -9 of an agent while its job runs', () => {
     const [job] = await assertNothingLost(fleet, accepted);
     expect(job.status).toBe('partial_failure');
     expect(job.agent_states.a2).toMatchObject({ status: 'failed' });
-    expect(job.agent_states.a1.status).toBe('completed');
+    expect(job.agent_states.a1.status).toBe('succeeded');
     const a2Events = (job.timeline as AnyJson[])
       .filter((e) => e.hostname === 'a2')
       .map((e) => e.event);
@@ -187,9 +187,9 @@ describe('the API server restarted while jobs run', () => {
     const jobs = await assertNothingLost(fleet, accepted);
     expect(jobs.map((j) => j.status)).toEqual(targets.map(() => 'completed'));
     expect(jobs.at(-1).agent_states).toEqual({
-      a1: expect.objectContaining({ status: 'completed' }),
-      a2: expect.objectContaining({ status: 'completed' }),
-      a3: expect.objectContaining({ status: 'completed' }),
+      a1: expect.objectContaining({ status: 'succeeded' }),
+      a2: expect.objectContaining({ status: 'succeeded' }),
+      a3: expect.objectContaining({ status: 'succeeded' }),
     });
     expect(jobs.at(-1).responses.a3.data.exit_code).toBe(0);
   }, 60_000);

@@ -338,8 +338,10 @@ export async function assertNothingLost(
   for (const [i, a] of accepted.entries()) {
     const job = jobs[i];
     for (const [host, state] of Object.entries(job.agent_states as Record<string, AnyJson>)) {
-      if (state.status === 'completed' && runs.get(`${a.tag} ${host}`) !== 1) {
-        throw new Error(`job ${a.jobId} says ${host} completed ${a.tag}, but it never ran there`);
+      if (state.status === 'succeeded' && runs.get(`${a.tag} ${host}`) !== 1) {
+        throw new Error(
+          `job ${a.jobId} says ${host} succeeded at ${a.tag}, but it never ran there`,
+        );
       }
     }
   }
