@@ -156,8 +156,11 @@ async function main(): Promise<void> {
     }
     const idle = median(idleLatencies);
     const p = pids();
-    const fleetCpu = () =>
-      cpuMs(p.api) + cpuMs(nats.pid) + p.agents.reduce((sum, pid) => sum + cpuMs(pid), 0);
+    const fleetCpu = () => ({
+      api: cpuMs(p.api),
+      nats: cpuMs(nats.pid),
+      agents: p.agents.reduce((sum, pid) => sum + cpuMs(pid), 0),
+    });
     const cpuBefore = fleetCpu();
     const loadBefore = loadavg()[0] ?? 0;
     const idleMem = {
@@ -171,7 +174,10 @@ async function main(): Promise<void> {
     process.stderr.write(`bench:load: ${REQUESTS} requests at once, to _any\n`);
     const toAny = await round(fleet, 'any', () => null, hosts);
 
-    const cpuPerRequest = (fleetCpu() - cpuBefore) / (2 * REQUESTS);
+    const cpuAfter = fleetCpu();
+    const perRequest = (k: 'api' | 'nats' | 'agents') =>
+      (cpuAfter[k] - cpuBefore[k]) / (2 * REQUESTS);
+    const cpuPerRequest = perRequest('api') + perRequest('nats') + perRequest('agents');
     const loadAfter = loadavg()[0] ?? 0;
     const peak = {
       api: memory(p.api).peak,
@@ -215,7 +221,7 @@ async function main(): Promise<void> {
           `| ${REQUESTS} at once, ${r.name === 'host' ? `by host name (${REQUESTS / AGENTS} per agent)` : 'to `_any`'} | ${REQUESTS - r.errors.length} / ${REQUESTS} | ${ms(q.p50)} | ${ms(q.p95)} | ${ms(q.p99)} | ${ms(Math.max(...r.latencies))} | ${ms(r.wallMs)} | ${(q.p99 / idle).toFixed(0)}× | ${met ? 'met' : 'missed'} |`,
       ),
       '',
-      `CPU used by the fleet (API server, nats-server and the agents, user + system) over both rounds: ${cpuPerRequest.toFixed(1)} ms per request, so two cores alone could answer at most about ${Math.floor(2000 / cpuPerRequest)} requests/s, and 1,000 at once could not all be answered in under ${((REQUESTS * cpuPerRequest) / 2000).toFixed(1)} s. The machine was shared: its 1-minute load average was ${loadBefore.toFixed(1)} before the rounds and ${loadAfter.toFixed(1)} after.`,
+      `CPU used by the fleet (API server, nats-server and the agents, user + system) over both rounds: ${cpuPerRequest.toFixed(1)} ms per request (API server ${perRequest('api').toFixed(1)} ms, agents ${perRequest('agents').toFixed(1)} ms, nats-server ${perRequest('nats').toFixed(1)} ms), so two cores alone could answer at most about ${Math.floor(2000 / cpuPerRequest)} requests/s, and 1,000 at once could not all be answered in under ${((REQUESTS * cpuPerRequest) / 2000).toFixed(1)} s. The machine was shared: its 1-minute load average was ${loadBefore.toFixed(1)} before the rounds and ${loadAfter.toFixed(1)} after.`,
       '',
       '| process | idle RSS | peak RSS (VmHWM) over the run | peak / idle |',
       '|---|---|---|---|',
