@@ -12,12 +12,13 @@ import { type Accepted, type AnyJson, assertNothingLost, Fleet, killLeftovers } 
 let nats: TestNats;
 let fleet: Fleet;
 
+// Starting the API and agents as processes takes long on a busy machine.
 beforeAll(async () => {
   nats = await startTestNats();
   fleet = new Fleet({ natsUrls: () => [nats.url] });
   await fleet.startApi();
   await fleet.startAgents(['a1', 'a2', 'a3']);
-});
+}, 90_000);
 afterAll(async () => {
   await killLeftovers();
   await fleet?.stop();

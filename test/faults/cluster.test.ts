@@ -21,14 +21,21 @@ const R3 = Object.fromEntries(
   ['stream', 'kv', 'audit', 'registry', 'dlq'].map((k) => [`nats.${k}.replicas`, 3]),
 );
 
+const started = Date.now();
+/** What happened when, for a failure message: a failover's length varies with the machine. */
+const progress: string[] = [];
+const note = (what: string) =>
+  progress.push(`${((Date.now() - started) / 1000).toFixed(1)} s: ${what}`);
+
 /** Waits until the accepted count has grown by `n`: the service goes on. */
 async function acceptsMore(load: LoadRun, n: number, what: string) {
   const from = load.accepted.length;
   await waitFor(what, () => load.accepted.length >= from + n, 90_000, 100).catch((err) => {
     throw new Error(
-      `${String(err)}\nlast refusals:\n${load.lastRefusals.join('\n')}\n${fleet.logs()}`,
+      `${String(err)}\n${progress.join('\n')}\nlast refusals:\n${load.lastRefusals.join('\n')}\n${fleet.logs()}`,
     );
   });
+  note(what);
 }
 
 describe.runIf(LONG)('a node of a three-node cluster killed under load', () => {
@@ -44,62 +51,62 @@ describe.runIf(LONG)('a node of a three-node cluster killed under load', () => {
     await cluster?.stop();
   });
 
-  it(
-    'loses nothing, and the service goes on through the other two',
-    async () => {
-      const nc = await connectNats({
-        settings: { ...testClient(cluster.urls[0] ?? ''), servers: cluster.urls },
-        logger: silentLogger,
+  it('loses nothing, and the service goes on through the other two', async () => {
+    const nc = await connectNats({
+      settings: { ...testClient(cluster.urls[0] ?? ''), servers: cluster.urls },
+      logger: silentLogger,
+    });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const stream = `${fleet.namespace}-JOBS`;
+      const info = await jsm.streams.info(stream);
+      expect(info.config.num_replicas).toBe(3);
+      expect(info.cluster?.replicas).toHaveLength(2);
+
+      const load = startLoad(fleet, {
+        prefix: 'c',
+        workers: LONG ? 8 : 4,
+        targets: ['_any', 'c1', '_all', 'c2', 'c3', '_any'],
       });
-      try {
-        const jsm = await jetstreamManager(nc);
-        const stream = `${fleet.namespace}-JOBS`;
-        const info = await jsm.streams.info(stream);
-        expect(info.config.num_replicas).toBe(3);
-        expect(info.cluster?.replicas).toHaveLength(2);
-
-        const load = startLoad(fleet, {
-          prefix: 'c',
-          workers: LONG ? 8 : 4,
-          targets: ['_any', 'c1', '_all', 'c2', 'c3', '_any'],
-        });
-        await acceptsMore(load, 10, 'work accepted before the kill');
-        // The jobs stream's leader: the node whose loss costs the most.
-        const leader = (await jsm.streams.info(stream)).cluster?.leader;
-        const victim = cluster.nodes.find((n) => n.name === leader) ?? cluster.nodes[0];
-        await victim?.kill();
-        await acceptsMore(load, 10, 'work accepted after the kill');
-        if (victim) {
-          // Back, then another node lost: still two of three.
-          await victim.restart();
-          await acceptsMore(load, 10, 'work accepted after the restart');
-          const other = cluster.nodes.find((n) => n !== victim);
-          await other?.kill();
-          await acceptsMore(load, 10, 'work accepted after a second kill');
-        }
-        await load.stop();
-
-        const all = await fleet.request('POST', '/node/_all/command/shell', {
-          command: fleet.countedCommand('after'),
-          timeout: 10,
-        });
-        expect(all.status, JSON.stringify(all.body)).toBe(202);
-        expect((all.body.results as AnyJson[]).map((r) => `${r.hostname}:${r.status}`)).toEqual([
-          'c1:completed',
-          'c2:completed',
-          'c3:completed',
-        ]);
-        const jobs = await assertNothingLost(
-          fleet,
-          [...load.accepted, { tag: 'after', jobId: all.body.job_id }],
-          60_000,
-        );
-        expect(jobs.length).toBeGreaterThan(20);
-        expect(jobs.filter((j) => j.status !== 'completed').map((j) => j.error)).toEqual([]);
-      } finally {
-        await closeNats(nc);
+      await acceptsMore(load, 10, 'work accepted before the kill');
+      // The jobs stream's leader: the node whose loss costs the most.
+      const leader = (await jsm.streams.info(stream)).cluster?.leader;
+      const victim = cluster.nodes.find((n) => n.name === leader) ?? cluster.nodes[0];
+      await victim?.kill();
+      note(`killed ${victim?.name}, the jobs stream's leader`);
+      await acceptsMore(load, 10, 'work accepted after the kill');
+      if (victim) {
+        // Back, then another node lost: still two of three.
+        await victim.restart();
+        note(`restarted ${victim.name}`);
+        await acceptsMore(load, 10, 'work accepted after the restart');
+        const other = cluster.nodes.find((n) => n !== victim);
+        await other?.kill();
+        note(`killed ${other?.name}`);
+        await acceptsMore(load, 10, 'work accepted after a second kill');
       }
-    },
-    LONG ? 240_000 : 90_000,
-  );
+      await load.stop();
+
+      const all = await fleet.request('POST', '/node/_all/command/shell', {
+        command: fleet.countedCommand('after'),
+        timeout: 10,
+      });
+      expect(all.status, JSON.stringify(all.body)).toBe(202);
+      expect((all.body.results as AnyJson[]).map((r) => `${r.hostname}:${r.status}`)).toEqual([
+        'c1:completed',
+        'c2:completed',
+        'c3:completed',
+      ]);
+      note('load stopped; a broadcast answered');
+      const jobs = await assertNothingLost(
+        fleet,
+        [...load.accepted, { tag: 'after', jobId: all.body.job_id }],
+        60_000,
+      );
+      expect(jobs.length).toBeGreaterThan(20);
+      expect(jobs.filter((j) => j.status !== 'completed').map((j) => j.error)).toEqual([]);
+    } finally {
+      await closeNats(nc);
+    }
+  }, 420_000);
 });

@@ -24,12 +24,13 @@ const startNats = (port: number) =>
     logger: silentLogger,
   });
 
+// Starting the API and agents as processes takes long on a busy machine.
 beforeAll(async () => {
   nats = await startNats(0);
   fleet = new Fleet({ natsUrls: () => [nats.url] });
   await fleet.startApi();
   await fleet.startAgents(['b1', 'b2']);
-});
+}, 90_000);
 afterAll(async () => {
   await killLeftovers();
   await fleet?.stop();
