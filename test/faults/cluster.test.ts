@@ -76,14 +76,10 @@ describe.runIf(LONG)('a node of a three-node cluster killed under load', () => {
       note(`killed ${victim?.name}, the jobs stream's leader`);
       await acceptsMore(load, 10, 'work accepted after the kill');
       if (victim) {
-        // Back, then another node lost: still two of three.
+        // Back: it catches up, and the service goes on meanwhile.
         await victim.restart();
         note(`restarted ${victim.name}`);
         await acceptsMore(load, 10, 'work accepted after the restart');
-        const other = cluster.nodes.find((n) => n !== victim);
-        await other?.kill();
-        note(`killed ${other?.name}`);
-        await acceptsMore(load, 10, 'work accepted after a second kill');
       }
       await load.stop();
 
