@@ -8,7 +8,7 @@ import type { Clock } from '../job/clock.js';
 import { UUID_PATTERN } from '../job/ids.js';
 import { cancelSubjectAll, type InfraNames, jobIdFromCancelSubject } from '../job/names.js';
 import { isNodeOperation } from '../job/node-operations.js';
-import type { JobRecord, JobResponse } from '../job/records.js';
+import { type JobRecord, type JobResponse, RecordError } from '../job/records.js';
 import { storeResponseOnce } from '../job/response-once.js';
 import type { JobVerifier } from '../job/signing.js';
 import {
@@ -18,6 +18,7 @@ import {
   isCancelled,
   type JobStore,
   openJobStore,
+  readClaim,
   readJob,
   storeResponse,
 } from '../job/store.js';
@@ -86,6 +87,9 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   // (the KV marker is read too; this closes the gap between the two).
   const cancelledIds = new Set<string>();
   const inFlight = new Set<Promise<void>>();
+  const startedAt = opts.clock.now();
+  const claimsNotRun = new Set<string>();
+  const handling = new Set<string>();
 
   const cancels = opts.nc.subscribe(cancelSubjectAll(opts.names), {
     callback: (err, m) => {
@@ -119,6 +123,9 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
         cancelledIds,
         log,
         stopping: stopping.signal,
+        startedAt,
+        claimsNotRun,
+        handling,
       }).catch((err: unknown) => {
         // NATS unreachable mid-job, most likely: leave the message unacked so
         // it is redelivered; the claim keeps the command from running twice.
@@ -228,6 +235,12 @@ interface HandleContext {
   cancelledIds: ReadonlySet<string>;
   log: Logger;
   stopping: AbortSignal;
+  /** When this process started taking jobs. */
+  startedAt: Date;
+  /** Jobs this process sent a claim for and has not begun to run. */
+  claimsNotRun: Set<string>;
+  /** Jobs whose notification is being handled now (one handling per job at a time). */
+  handling: Set<string>;
 }
 
 /**
@@ -236,25 +249,45 @@ interface HandleContext {
  * claim and the read of the job go out together.
  */
 async function handleNotification(msg: JsMsg, shared: boolean, ctx: HandleContext): Promise<void> {
-  const { store, opts, log } = ctx;
-  const host = opts.hostname;
+  const { log } = ctx;
   const id = msg.string().trim();
   if (!UUID_PATTERN.test(id)) {
     log.warn({ subject: msg.subject }, 'notification body is not a job id; dropped');
     msg.term('not a job id');
     return;
   }
-  if (ctx.runningHere.has(id)) {
-    // Redelivered while still running here: the run in progress will ack.
+  if (ctx.handling.has(id) || ctx.runningHere.has(id)) {
+    // Redelivered while still handled here: the handling in progress will ack.
     msg.working();
     return;
   }
+  ctx.handling.add(id);
+  try {
+    await handleOnce(msg, id, shared, ctx);
+  } finally {
+    ctx.handling.delete(id);
+  }
+}
 
+async function handleOnce(
+  msg: JsMsg,
+  id: string,
+  shared: boolean,
+  ctx: HandleContext,
+): Promise<void> {
+  const { store, opts, log } = ctx;
+  const host = opts.hostname;
   const scope = shared ? ({ any: true } as const) : { hostname: host };
+  // Until the run starts, a failure (NATS going away) may leave a claim of
+  // ours under which nothing ran: the next delivery may then run the job.
+  const claimedBefore = ctx.claimsNotRun.has(id);
+  remember(ctx.claimsNotRun, id);
   const [read, claimed, cancelled] = await Promise.all([
     readJob(store, id).then(
       (job) => ({ job }),
-      (err: unknown) => ({ err }),
+      // Only a record that is there and wrong is dropped; NATS being away is
+      // not the record's fault, and the notification comes back.
+      (err: unknown) => (err instanceof RecordError ? { err } : Promise.reject(err)),
     ),
     claimJob(store, id, scope, host),
     isCancelled(store, id),
@@ -282,17 +315,20 @@ async function handleNotification(msg: JsMsg, shared: boolean, ctx: HandleContex
     msg.term(trusted.reason);
     return;
   }
-  if (!claimed) {
+  const owned = claimed || (claimedBefore && (await claimedByThisProcess(ctx, id, scope)));
+  ctx.claimsNotRun.delete(id);
+  if (!owned) {
     await answerRedelivery(msg, ctx, job, scope);
     return;
   }
   // Status events are written alongside the work, not before it: they are
   // ordered by their keys, and are awaited before the job's end is recorded.
+  // One lost to a NATS outage costs a line of the timeline, never the result.
   const events: Array<Promise<void>> = [];
   const event = (p: Promise<void>) => {
-    // Handled where awaited below; this keeps an early failure from counting
-    // as an unhandled rejection in the meantime.
-    p.catch(() => {});
+    p.catch((err: unknown) =>
+      log.warn({ job_id: id, err: String(err) }, 'could not record a status event'),
+    );
     events.push(p);
   };
   event(
@@ -305,7 +341,7 @@ async function handleNotification(msg: JsMsg, shared: boolean, ctx: HandleContex
 
   const startedAt = opts.clock.now();
   if (startedAt.getTime() > Date.parse(job.deadline)) {
-    await Promise.all(events);
+    await Promise.allSettled(events);
     await finish(msg, ctx, job, startedAt, {
       status: 'failed',
       state: 'no_response',
@@ -328,7 +364,7 @@ async function handleNotification(msg: JsMsg, shared: boolean, ctx: HandleContex
     try {
       if (ac.signal.reason === CANCELLED_BY_OPERATOR) {
         // Cancelled before it started here: nothing is run.
-        await Promise.all(events);
+        await Promise.allSettled(events);
         await finish(msg, ctx, job, startedAt, {
           status: 'failed',
           state: 'cancelled',
@@ -343,7 +379,7 @@ async function handleNotification(msg: JsMsg, shared: boolean, ctx: HandleContex
       const refusal = policyRefusal(job);
       if (refusal) {
         // Checked again here, from the signed job: the API is not the only guard.
-        await Promise.all(events);
+        await Promise.allSettled(events);
         await finish(msg, ctx, job, startedAt, {
           status: 'failed',
           state: 'refused',
@@ -380,7 +416,7 @@ async function handleNotification(msg: JsMsg, shared: boolean, ctx: HandleContex
         })
         .finally(() => live?.close());
       runEnded?.(commandOutcome(outcome));
-      await Promise.all(events);
+      await Promise.allSettled(events);
       await finish(msg, ctx, job, startedAt, outcome);
     } finally {
       ctx.slots.release();
@@ -412,22 +448,76 @@ async function finish(
     started_at: startedAt.toISOString(),
     finished_at: ctx.opts.clock.now().toISOString(),
   };
-  if (!once) await storeResponse(ctx.store, response);
-  else if (!(await storeResponseOnce(ctx.store, response))) {
+  const status = () =>
+    appendStatus(ctx.store, job.id, outcome.status, host, {
+      state,
+      ...(outcome.error !== undefined ? { error: outcome.error } : {}),
+      ...(outcome.message !== undefined ? { message: outcome.message } : {}),
+    });
+  const stored = await whileNatsAway(ctx, job.id, async () => {
+    if (!once) await storeResponse(ctx.store, response);
+    else if (!(await storeResponseOnce(ctx.store, response))) return false;
+    return true;
+  });
+  if (!stored) {
     msg.ack();
     return false;
   }
   // Acked only now that the result is stored: a crash before this point
   // leaves a claim without a result, which a redelivery reports as such.
-  await Promise.all([
-    appendStatus(ctx.store, job.id, outcome.status, host, {
-      state,
-      ...(outcome.error !== undefined ? { error: outcome.error } : {}),
-      ...(outcome.message !== undefined ? { message: outcome.message } : {}),
-    }),
-    msg.ackAck().catch(() => msg.ack()),
-  ]);
+  await Promise.all([whileNatsAway(ctx, job.id, status), msg.ackAck().catch(() => msg.ack())]);
   return true;
+}
+
+/**
+ * Tries the writes that record a run's end again while NATS is away (a
+ * restart, a failover), for a bounded time: the outcome exists only in this
+ * process, and a redelivery could only report it lost. Rewriting is safe: the
+ * result is one key, and only the first final event of a host counts.
+ */
+async function whileNatsAway<T>(ctx: HandleContext, jobId: string, write: () => Promise<T>) {
+  const end = Date.now() + Math.max(30_000, 2 * ctx.opts.consumer.ack_wait);
+  let delay = 250;
+  for (;;) {
+    try {
+      return await write();
+    } catch (err) {
+      // A stopping agent must stop within its bound: the redelivery path takes over.
+      if (ctx.stopping.aborted || Date.now() + delay > end) throw err;
+      ctx.log.warn(
+        { job_id: jobId, err: String(err) },
+        'could not record the end of a run; trying again',
+      );
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 2000);
+    }
+  }
+}
+
+/**
+ * A claim this process sent, under which it never began a run, is there in
+ * its name and younger than this process: it is ours (the answer to the
+ * create was lost, or what came after it failed), so the job may run now. An
+ * older claim in this host's name is an earlier process's, which may have
+ * run it.
+ */
+async function claimedByThisProcess(
+  ctx: HandleContext,
+  id: string,
+  scope: { any: true } | { hostname: string },
+): Promise<boolean> {
+  const claim = await readClaim(ctx.store, id, scope);
+  return (
+    claim !== null &&
+    claim.holder === ctx.opts.hostname &&
+    claim.created.getTime() >= ctx.startedAt.getTime()
+  );
+}
+
+/** Keeps a bounded set: the oldest entries go first. */
+function remember(set: Set<string>, id: string): void {
+  set.add(id);
+  if (set.size > 10_000) set.delete(set.values().next().value as string);
 }
 
 /** The claim exists: someone (maybe this host, before a crash) already took the job. */

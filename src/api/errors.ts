@@ -23,6 +23,7 @@ export const API_ERRORS = {
   not_ready: 503,
   degraded: 503,
   audit_unavailable: 503,
+  nats_unavailable: 503,
 } as const;
 
 export type ErrorReason = keyof typeof API_ERRORS;
@@ -54,4 +55,20 @@ export class ApiError extends Error {
       ...(this.details !== undefined ? { details: this.details } : {}),
     };
   }
+}
+
+/**
+ * NATS or JetStream away (a restart, a cluster electing a leader, a lost
+ * connection): the client should try again shortly, which a 500 would not say.
+ */
+export function isNatsUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if ((err as { status?: unknown }).status === 503) return true;
+  return [
+    'TimeoutError',
+    'NoRespondersError',
+    'JetStreamNotEnabled',
+    'ClosedConnectionError',
+    'DrainingConnectionError',
+  ].includes(err.name);
 }

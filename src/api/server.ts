@@ -20,7 +20,7 @@ import { type AuthSettings, authenticate, registerAuth } from './auth.js';
 import { registerCommandRoutes } from './command/routes.js';
 import { type ConsoleOptions, registerConsole } from './console/static.js';
 import type { DispatchDeps } from './dispatch.js';
-import { API_ERRORS, ApiError } from './errors.js';
+import { API_ERRORS, ApiError, isNatsUnavailable } from './errors.js';
 import { type ReadinessProbe, registerHealthRoutes } from './health/routes.js';
 import { type HealthStatusDeps, registerHealthStatusRoute } from './health/status.js';
 import { type JobRouteDeps, registerJobRoutes } from './job/routes.js';
@@ -123,6 +123,17 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
     if (status >= 400 && status < 500) {
       // Fastify's own client errors: empty or malformed JSON body, bad headers.
       return reply.code(400).send(new ApiError('invalid_request', err.message).body());
+    }
+    if (isNatsUnavailable(err)) {
+      req.log.warn({ err: err.message }, 'NATS unavailable');
+      return reply
+        .code(503)
+        .send(
+          new ApiError(
+            'nats_unavailable',
+            `NATS is not available right now (${err.message}); try again shortly. A job may have been recorded before it failed: GET /job lists it.`,
+          ).body(),
+        );
     }
     req.log.error({ err }, 'unhandled error');
     return reply

@@ -8,13 +8,14 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../job/clock.js';
 import { watchJobs } from '../job/jobs-view.js';
+import { watchLostRuns } from '../job/lost-runs.js';
 import { type RegistryView, watchRegistry } from '../job/registry-view.js';
 import { type ResponseWatch, watchResponses } from '../job/response-watch.js';
 import { type JobSigner, jobSigner, loadOrCreateSigningKeys } from '../job/signing.js';
 import { openJobStore } from '../job/store.js';
 import type { Logger } from '../log/logger.js';
 import { closeNats, connectNats, type NatsConnection } from '../nats/connection.js';
-import { ensureLayout } from '../nats/layout.js';
+import { ensureLayoutWhenReady } from '../nats/layout.js';
 import { API_INBOX_PREFIX } from '../nats/subjects.js';
 import { jobSigningKeyPath } from '../state/local.js';
 import { AuditLog } from './audit/log.js';
@@ -70,7 +71,11 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
     inboxPrefix: API_INBOX_PREFIX,
   });
   try {
-    const layout = await ensureLayout(nc, { ...config.nats, namespace: settings.namespace });
+    const layout = await ensureLayoutWhenReady(
+      nc,
+      { ...config.nats, namespace: settings.namespace },
+      { logger },
+    );
     for (const item of layout.items) {
       if (item.action === 'updated')
         logger.warn(
@@ -99,6 +104,17 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
     const jobs = await watchJobs(store.jobs, {
       ttlMs: config.nats.kv.ttl,
       clock: opts.clock,
+      logger,
+    });
+    // Runs whose agent died or restarted are recorded as failed, so they end.
+    const lostRuns = watchLostRuns({
+      nc,
+      store,
+      jobs,
+      registry,
+      clock: opts.clock,
+      ttlMs: config.nats.registry.ttl,
+      intervalMs: Math.max(250, Math.min(5000, Math.floor(config.nats.registry.ttl / 3))),
       logger,
     });
     // A short timeout: readiness must answer quickly while NATS is away.
@@ -181,6 +197,7 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
         await app.close();
         rollouts.stopAll();
         await audit.flush();
+        lostRuns.stop();
         registry.stop();
         jobs.stop();
         responses.stop();

@@ -172,8 +172,17 @@ export async function claimHolder(
   id: string,
   scope: { any: true } | { hostname: string },
 ): Promise<string | null> {
+  return (await readClaim(store, id, scope))?.holder ?? null;
+}
+
+/** The claim with the time NATS stored it, when someone holds it. */
+export async function readClaim(
+  store: JobStore,
+  id: string,
+  scope: { any: true } | { hostname: string },
+): Promise<{ holder: string; created: Date } | null> {
   const e = await store.jobs.get(claimKey(id, scope));
-  return e && e.operation === 'PUT' ? e.string() : null;
+  return e && e.operation === 'PUT' ? { holder: e.string(), created: e.created } : null;
 }
 
 function isKeyExists(err: unknown): boolean {
