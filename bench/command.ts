@@ -7,19 +7,10 @@
 // Loopback only; every loop is bounded in count.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { startTestSystem, type TestSystem } from '../test/support/system.js';
+import { startAgentChild, stats } from './fleet.js';
 import { writeSection } from './results.js';
 
-const ROOT = join(import.meta.dirname, '..');
-
-function quantile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
-}
-function stats(samples: number[]): { p50: number; p95: number } {
-  const s = [...samples].sort((a, b) => a - b);
-  return { p50: quantile(s, 0.5), p95: quantile(s, 0.95) };
-}
 const ms = (n: number) => `${n.toFixed(1)} ms`;
 
 /** The baseline: `child_process.spawn('true')` as is (its output piped), until it is done. */
@@ -74,29 +65,6 @@ async function exec(sys: TestSystem, token: string, target: string, expect: numb
   if (res.status !== 202 || body.results?.length !== expect) {
     throw new Error(`unexpected answer ${res.status}: ${JSON.stringify(body).slice(0, 300)}`);
   }
-}
-
-/** An agent in its own process, as on a real host, so its memory is its own. */
-async function startAgentChild(sys: TestSystem, hostname: string) {
-  const ns = sys.config.agent.nats.namespace;
-  // Through its shebang, as an installed agent runs.
-  const child = spawn(join(ROOT, 'bin/osapi'), ['agent', 'start', '-j'], {
-    env: {
-      ...process.env,
-      OSAPI_AGENT_NATS_SERVERS: sys.nats.url,
-      OSAPI_AGENT_NATS_NAMESPACE: ns,
-      OSAPI_NATS_SERVER_NAMESPACE: ns,
-      OSAPI_AGENT_HOSTNAME: hostname,
-      OSAPI_AGENT_MAX_JOBS: '10',
-      OSAPI_STATE_DIR: sys.config.state_dir,
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.once('data', () => resolve());
-    child.once('exit', (code) => reject(new Error(`agent exited ${code}`)));
-  });
-  return child;
 }
 
 async function main(): Promise<void> {

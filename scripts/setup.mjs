@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // Makes a fresh machine ready to run OSAPI and its tests: npm packages, the
-// Debian nats-server package, and the compiled dist/. Runs before `npm start`
-// and `npm test`, so the README's two commands work on a clean checkout.
+// Debian nats-server package, the compiled dist/ and the web console in
+// dist/ui, and for the tests Debian's chromium. Runs before `npm start` and
+// `npm test`, so the README's two commands work on a clean checkout.
 // Uses nothing outside Node's standard library: it runs before npm packages exist.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -32,19 +34,23 @@ function newestMtime(dir) {
   return newest;
 }
 
-// 1. npm packages: install when node_modules is missing or older than the lock file.
+// 1. npm packages: install when node_modules was not installed from this very
+// lock file. A digest of the lock file, written after the install, says so;
+// file times do not (a fresh clone or checkout gives the lock file a new one).
 const lock = join(root, 'package-lock.json');
-const marker = join(root, 'node_modules', '.package-lock.json');
-if (
-  !existsSync(marker) ||
-  (existsSync(lock) && statSync(lock).mtimeMs > statSync(marker).mtimeMs)
-) {
+const stamp = join(root, 'node_modules', '.osapi-lock-digest');
+const lockDigest = existsSync(lock)
+  ? createHash('sha256').update(readFileSync(lock)).digest('hex')
+  : 'no-lock';
+const installed = existsSync(stamp) ? readFileSync(stamp, 'utf8').trim() : null;
+if (installed !== lockDigest) {
   say('installing npm packages');
   run(
     'npm',
     existsSync(lock) ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund'],
     'npm install',
   );
+  writeFileSync(stamp, `${lockDigest}\n`);
 }
 
 // 2. nats-server from Debian when it is not on PATH.
@@ -105,6 +111,7 @@ if (!onPath('ping') && onPath('apt-get')) {
 
 // 3. Compile src/ to dist/ when dist is missing or older than any source file.
 const dist = join(root, 'dist', 'cli', 'main.js');
+const bundle = join(root, 'dist', 'osapi.mjs');
 if (!existsSync(dist) || newestMtime(join(root, 'src')) > statSync(dist).mtimeMs) {
   say('compiling TypeScript');
   try {
@@ -115,6 +122,80 @@ if (!existsSync(dist) || newestMtime(join(root, 'src')) > statSync(dist).mtimeMs
     );
   } catch {
     say('compiling failed; see the errors above.');
+    process.exit(1);
+  }
+}
+
+// 4. Bundle the compiled CLI into one file: loading one module instead of
+// hundreds is most of a cold `osapi` start (bench/RESULTS.md). bin/osapi uses
+// it while it is not older than the compiled modules.
+if (!existsSync(bundle) || statSync(dist).mtimeMs > statSync(bundle).mtimeMs) {
+  say('bundling the CLI');
+  try {
+    const esbuild = await import('esbuild');
+    await esbuild.build({
+      entryPoints: [dist],
+      outfile: bundle,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      logLevel: 'warning',
+      // Some dependencies are CommonJS and call require(): give them one.
+      banner: {
+        js: "import { createRequire as osapiCreateRequire } from 'node:module'; const require = osapiCreateRequire(import.meta.url);",
+      },
+    });
+  } catch (err) {
+    // Not fatal: bin/osapi runs the compiled modules without it, only slower to start.
+    say(
+      `bundling failed (${err instanceof Error ? err.message : String(err)}); osapi will start from dist/ modules`,
+    );
+  }
+}
+
+// 5. The web console (src/ui → dist/ui), served by the API server at /ui/,
+// when it is missing or older than any source file (it uses the SDK's types).
+const consolePage = join(root, 'dist', 'ui', 'index.html');
+if (!existsSync(consolePage) || newestMtime(join(root, 'src')) > statSync(consolePage).mtimeMs) {
+  say('building the web console');
+  try {
+    execFileSync(process.execPath, [join(root, 'scripts', 'build-ui.mjs')], {
+      cwd: root,
+      stdio: 'inherit',
+    });
+  } catch {
+    say('building the web console failed; see the errors above.');
+    process.exit(1);
+  }
+}
+
+// 6. For the tests only (`npm test` runs this as pretest): Debian's chromium,
+// which the console's browser tests drive. Starting OSAPI never needs it.
+const chromium = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+if (process.env.npm_lifecycle_event === 'pretest' && !existsSync(chromium)) {
+  const asRoot = process.getuid?.() === 0;
+  if (!onPath('apt-get') || !(asRoot || onPath('sudo'))) {
+    say(
+      `the web console's browser tests need Chromium and ${chromium} is missing: install the Debian package "chromium" (sudo apt-get install chromium), or set CHROMIUM_PATH.`,
+    );
+    process.exit(1);
+  }
+  say('installing the Debian package chromium (for the web console tests)');
+  const [cmd, ...pre] = asRoot ? ['apt-get'] : ['sudo', '-n', 'apt-get'];
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const ok = [
+    ['update', '-qq'],
+    ['install', '-y', '-qq', '--no-install-recommends', 'chromium'],
+  ].every(
+    (args) =>
+      spawnSync(cmd, [...pre, ...args], { stdio: ['ignore', 'inherit', 'inherit'], env }).status ===
+      0,
+  );
+  if (!ok || !existsSync(chromium)) {
+    say(
+      'could not install the Debian package "chromium" with apt-get. Install it by hand (apt-get install chromium), then run the tests again.',
+    );
     process.exit(1);
   }
 }

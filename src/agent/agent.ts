@@ -2,12 +2,12 @@
 // at most once on this host (up to max_jobs at a time) and stores the result.
 // It acknowledges a notification only after the result is stored.
 import type { NatsConnection } from '@nats-io/transport-node';
-import { checkCommand, commandLine } from '../auth/command-policy.js';
+import { checkCommandJob } from '../auth/command-policy.js';
 import type { Clock } from '../job/clock.js';
 import { UUID_PATTERN } from '../job/ids.js';
-import type { InfraNames } from '../job/names.js';
+import { cancelSubjectAll, type InfraNames, jobIdFromCancelSubject } from '../job/names.js';
 import { isNodeOperation } from '../job/node-operations.js';
-import type { JobRecord, JobResponse } from '../job/records.js';
+import { finalStateOf, type JobRecord, type JobResponse, RecordError } from '../job/records.js';
 import { storeResponseOnce } from '../job/response-once.js';
 import type { JobVerifier } from '../job/signing.js';
 import {
@@ -15,16 +15,20 @@ import {
   carriedJob,
   claimHolder,
   claimJob,
+  isCancelled,
   type JobStore,
   openJobStore,
+  readClaim,
   readJob,
   storeResponse,
 } from '../job/store.js';
 import type { Logger } from '../log/logger.js';
 import { kvSubject } from '../nats/subjects.js';
+import { isCommandJobData } from './command-handler.js';
 import type { ConsumerSettings } from './consumers.js';
 import { commandOutcome, type HandlerOutcome, runJob } from './handlers/index.js';
 import { type JobNotice, type ListenSettings, startListener } from './listener.js';
+import { startLiveOutput } from './live-output.js';
 import type { RunObserver } from './metrics.js';
 import { type Heartbeat, startHeartbeat } from './registry.js';
 import { Semaphore } from './semaphore.js';
@@ -62,6 +66,12 @@ export interface Agent {
   stop(): Promise<void>;
 }
 
+/** Why a run stopped when an operator cancelled the job (POST /job/{id}/cancel). */
+export const CANCELLED_BY_OPERATOR = 'cancelled: an operator cancelled the job';
+
+/** How many cancelled job ids an agent remembers for jobs that may still reach it. */
+const REMEMBERED_CANCELS = 4096;
+
 export const AGENT_STOPPED_MIDRUN =
   'the agent stopped while this command was running; it was not run again, so that a command runs at most once';
 
@@ -71,26 +81,51 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const slots = new Semaphore(opts.maxJobs);
   const stopping = new AbortController();
   const runningHere = new Map<string, AbortController>();
+  // Jobs cancelled while their notification may still be on its way here
+  // (the KV marker is read too; this closes the gap between the two).
+  const cancelledIds = new Set<string>();
   const inFlight = new Set<Promise<void>>();
+  const startedAt = opts.clock.now();
+  const claimsNotRun = new Set<string>();
+  const handling = new Set<string>();
 
-  const notStarted = new Set<string>();
+  const cancels = opts.nc.subscribe(cancelSubjectAll(opts.names), {
+    callback: (err, m) => {
+      if (err) return;
+      const id = jobIdFromCancelSubject(opts.names, m.subject);
+      if (!id || !UUID_PATTERN.test(id)) return;
+      cancelledIds.add(id);
+      if (cancelledIds.size > REMEMBERED_CANCELS) {
+        const oldest = cancelledIds.values().next().value;
+        if (oldest !== undefined) cancelledIds.delete(oldest);
+      }
+      const ac = runningHere.get(id);
+      if (ac && !ac.signal.aborted) {
+        log.info({ job_id: id }, 'job cancelled by an operator; stopping it');
+        ac.abort(CANCELLED_BY_OPERATOR);
+      }
+    },
+  });
+
   const handle = (notice: JobNotice, shared: boolean): Promise<void> => {
     const p = handleNotification(notice, shared, {
-      notStarted,
       store,
       opts,
       slots,
       runningHere,
+      cancelledIds,
       log,
       stopping: stopping.signal,
+      startedAt,
+      claimsNotRun,
+      handling,
     });
-    // Handled to its end: no later attempt may take the claim as its own.
-    void p.then(() => notStarted.delete(notice.string().trim())).catch(() => {});
     const tracked = p.catch(() => {});
     inFlight.add(tracked);
     void tracked.finally(() => inFlight.delete(tracked));
-    // A rejection means NATS failed on the way: the listener hands the
-    // notification over again, and the claim keeps the command from running twice.
+    // A rejection means NATS failed on the way (unreachable mid-job, most
+    // likely): the listener hands the notification over again, and the claim
+    // keeps the command from running twice.
     return p;
   };
 
@@ -123,6 +158,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     });
   } catch (err) {
     listener.stop();
+    cancels.unsubscribe();
     throw err;
   }
   log.debug('agent listening');
@@ -139,6 +175,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     async stop() {
       stopping.abort();
       listener.stop();
+      cancels.unsubscribe();
       for (const ac of runningHere.values()) ac.abort();
       await Promise.allSettled([...inFlight]);
       await heartbeat.stop();
@@ -147,20 +184,19 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
 }
 
 interface HandleContext {
-  /**
-   * Jobs this agent claimed (or tried to) and has not started: a second
-   * attempt after NATS failed on the way (a timeout during a failover, say)
-   * finds its own claim and may still run the job, since this process knows
-   * it never started it. After a restart the set is empty, and a claim
-   * without a result is then reported instead (answerRedelivery).
-   */
-  notStarted: Set<string>;
   store: JobStore;
   opts: AgentOptions;
   slots: Semaphore;
   runningHere: Map<string, AbortController>;
+  cancelledIds: ReadonlySet<string>;
   log: Logger;
   stopping: AbortSignal;
+  /** When this process started taking jobs. */
+  startedAt: Date;
+  /** Jobs this process sent a claim for and has not begun to run. */
+  claimsNotRun: Set<string>;
+  /** Jobs whose notification is being handled now (one handling per job at a time). */
+  handling: Set<string>;
 }
 
 /**
@@ -173,21 +209,37 @@ async function handleNotification(
   shared: boolean,
   ctx: HandleContext,
 ): Promise<void> {
-  const { store, opts, log } = ctx;
-  const host = opts.hostname;
+  const { log } = ctx;
   const id = msg.string().trim();
   if (!UUID_PATTERN.test(id)) {
     log.warn({ subject: msg.subject }, 'notification body is not a job id; dropped');
     msg.term('not a job id');
     return;
   }
-  if (ctx.runningHere.has(id)) {
-    // Redelivered while still running here: the run in progress will ack.
+  if (ctx.handling.has(id) || ctx.runningHere.has(id)) {
+    // Redelivered while still handled here: the handling in progress will ack.
     msg.working();
     return;
   }
+  ctx.handling.add(id);
+  try {
+    await handleOnce(msg, id, shared, ctx);
+  } finally {
+    ctx.handling.delete(id);
+  }
+}
 
+async function handleOnce(
+  msg: JobNotice,
+  id: string,
+  shared: boolean,
+  ctx: HandleContext,
+): Promise<void> {
+  const { store, opts, log } = ctx;
+  const host = opts.hostname;
   const scope = shared ? ({ any: true } as const) : { hostname: host };
+  // Until the run starts, a failure (NATS going away) may leave a claim of
+  // ours under which nothing ran: the next delivery may then run the job.
   let carried: JobRecord | undefined;
   try {
     carried = carriedJob(msg.headers, id);
@@ -196,20 +248,24 @@ async function handleNotification(
     msg.term('invalid job record');
     return;
   }
-  // A query changes nothing on the host, so running it twice is harmless: one
-  // sent to this host needs no claim. `_any` still does (one agent answers).
-  const claimNeeded = shared || carried?.category !== 'query';
-  // An earlier attempt here claimed it (or tried) and never started it.
-  const ours = ctx.notStarted.has(id);
-  if (claimNeeded) ctx.notStarted.add(id);
-  const [read, claimedNow] = await Promise.all([
+  // A query changes nothing on the host and ends within milliseconds: one
+  // sent to this host needs no claim (running it twice is harmless) and no
+  // look for a cancel. `_any` still claims (one agent answers).
+  const query = carried?.category === 'query';
+  const claimNeeded = shared || !query;
+  const claimedBefore = ctx.claimsNotRun.has(id);
+  if (claimNeeded) remember(ctx.claimsNotRun, id);
+  const [read, claimed, cancelled] = await Promise.all([
     carried
       ? { job: carried }
       : readJob(store, id).then(
           (job) => ({ job }),
-          (err: unknown) => ({ err }),
+          // Only a record that is there and wrong is dropped; NATS being away is
+          // not the record's fault, and the notification comes back.
+          (err: unknown) => (err instanceof RecordError ? { err } : Promise.reject(err)),
         ),
     claimNeeded ? claimJob(store, id, scope, host) : true,
+    query ? false : isCancelled(store, id),
   ]);
   if ('err' in read) {
     log.warn({ job_id: id, err: String(read.err) }, 'job record is invalid; dropped');
@@ -227,26 +283,32 @@ async function handleNotification(
     // Someone who can write to NATS but is not the API: run nothing, and say
     // so where operators look. Terminated, so it is not redelivered.
     log.error({ job_id: id, subject: msg.subject }, `refused a job: ${trusted.reason}`);
-    await appendStatus(store, id, 'failed', host, { error: `refused, not run: ${trusted.reason}` });
+    await appendStatus(store, id, 'failed', host, {
+      error: `refused, not run: ${trusted.reason}`,
+      state: 'refused',
+    });
     msg.term(trusted.reason);
     return;
   }
-  const claimed = claimedNow || (ours && (await claimHolder(store, id, scope)) === opts.hostname);
-  if (!claimed) {
+  const owned = claimed || (claimedBefore && (await claimedByThisProcess(ctx, id, scope)));
+  ctx.claimsNotRun.delete(id);
+  if (!owned) {
     await answerRedelivery(msg, ctx, job, scope);
     return;
   }
   // Status events are written alongside the work, not before it: they are
   // ordered by their keys, and are awaited before the job's end is recorded.
+  // One lost to a NATS outage costs a line of the timeline, never the result.
   const events: Array<Promise<void>> = [];
   const event = (p: Promise<void>) => {
-    // Handled where awaited below; this keeps an early failure from counting
-    // as an unhandled rejection in the meantime.
-    p.catch(() => {});
+    p.catch((err: unknown) =>
+      log.warn({ job_id: id, err: String(err) }, 'could not record a status event'),
+    );
     events.push(p);
   };
-  // A query ends within milliseconds: its final event is the whole story,
-  // and a broadcast to thousands of agents does not write thousands more.
+  // A query ends within milliseconds: its result is the whole story (its
+  // headers say how it ended), and a broadcast to thousands of agents does
+  // not write thousands of events more.
   const quiet = job.category === 'query';
   if (!quiet) {
     event(
@@ -260,9 +322,10 @@ async function handleNotification(
 
   const startedAt = opts.clock.now();
   if (startedAt.getTime() > Date.parse(job.deadline)) {
-    await settle(events, log, id);
+    await Promise.allSettled(events);
     await finish(msg, ctx, job, startedAt, {
       status: 'failed',
+      state: 'no_response',
       data: null,
       error: `not run: the job had to start by ${job.deadline}, and this agent received it at ${startedAt.toISOString()}`,
     });
@@ -271,6 +334,7 @@ async function handleNotification(
 
   const ac = new AbortController();
   ctx.runningHere.set(id, ac);
+  if (cancelled || ctx.cancelledIds.has(id)) ac.abort(CANCELLED_BY_OPERATOR);
   // Keep the notification from being redelivered while it waits or runs
   // (only the shared consumer redelivers).
   const keepAlive = shared
@@ -279,32 +343,61 @@ async function handleNotification(
   try {
     await ctx.slots.acquire();
     try {
+      if (ac.signal.reason === CANCELLED_BY_OPERATOR) {
+        // Cancelled before it started here: nothing is run.
+        await Promise.allSettled(events);
+        await finish(msg, ctx, job, startedAt, {
+          status: 'failed',
+          state: 'cancelled',
+          data: null,
+          error: 'cancelled before this host started it: not run',
+        });
+        return;
+      }
       if (ctx.stopping.aborted) ac.abort();
       if (!quiet) event(appendStatus(store, id, 'started', host));
       const type = job.operation.type;
       const refusal = policyRefusal(job);
       if (refusal) {
         // Checked again here, from the signed job: the API is not the only guard.
-        await settle(events, log, id);
-        await finish(msg, ctx, job, startedAt, { status: 'failed', data: null, error: refusal });
+        await Promise.allSettled(events);
+        await finish(msg, ctx, job, startedAt, {
+          status: 'failed',
+          state: 'refused',
+          data: null,
+          error: refusal,
+        });
         return;
       }
       // The run metrics are about commands; node queries are not counted as runs.
-      // From here on the command may have run: no later attempt runs it again.
-      ctx.notStarted.delete(id);
       const runEnded = isNodeOperation(type) ? undefined : opts.observeRun?.();
+      // A command's output goes out live as it is written; sent in full before
+      // the result is stored, so a watcher hears it before the result.
+      const live = isNodeOperation(type)
+        ? undefined
+        : startLiveOutput({
+            nc: opts.nc,
+            names: opts.names,
+            jobId: id,
+            hostname: host,
+            maxBytes: opts.maxOutputBytes,
+            logger: log,
+          });
       const outcome = await runJob(type, job.operation.data, {
         hostname: host,
         labels: opts.labels,
         maxOutputBytes: opts.maxOutputBytes,
         signal: ac.signal,
         ...(opts.resolvConfPath ? { resolvConfPath: opts.resolvConfPath } : {}),
-      }).catch((err: unknown) => {
-        runEnded?.(undefined);
-        throw err;
-      });
+        ...(live ? { onOutput: live.push } : {}),
+      })
+        .catch((err: unknown) => {
+          runEnded?.(undefined);
+          throw err;
+        })
+        .finally(() => live?.close());
       runEnded?.(commandOutcome(outcome));
-      await settle(events, log, id);
+      await Promise.allSettled(events);
       await finish(msg, ctx, job, startedAt, outcome);
     } finally {
       ctx.slots.release();
@@ -325,67 +418,92 @@ async function finish(
   once = false,
 ): Promise<boolean> {
   const host = ctx.opts.hostname;
+  const state = finalStateOf(outcome);
   const response: JobResponse = {
     job_id: job.id,
     hostname: host,
     status: outcome.status,
     data: outcome.data,
     ...(outcome.error !== undefined ? { error: outcome.error } : {}),
+    state,
     started_at: startedAt.toISOString(),
     finished_at: ctx.opts.clock.now().toISOString(),
   };
-  if (!once) await persist(() => storeResponse(ctx.store, response), ctx.stopping);
-  else if (!(await persist(() => storeResponseOnce(ctx.store, response), ctx.stopping))) {
+  const status = () =>
+    appendStatus(ctx.store, job.id, outcome.status, host, {
+      state,
+      ...(outcome.error !== undefined ? { error: outcome.error } : {}),
+      ...(outcome.message !== undefined ? { message: outcome.message } : {}),
+    });
+  const stored = await whileNatsAway(ctx, job.id, async () => {
+    if (!once) await storeResponse(ctx.store, response);
+    else if (!(await storeResponseOnce(ctx.store, response))) return false;
+    return true;
+  });
+  if (!stored) {
     msg.ack();
     return false;
   }
   // Acked only now that the result is stored: a crash before this point
   // leaves a claim without a result, which a redelivery reports as such.
-  // A query's result is the record of its end (its headers say how it
-  // ended), so a broadcast query costs one write per agent, not two.
+  // A query's result is the record of its end: no final event for it.
   await Promise.all([
-    job.category === 'query'
-      ? undefined
-      : appendStatus(ctx.store, job.id, outcome.status, host, {
-          ...(outcome.error !== undefined ? { error: outcome.error } : {}),
-          ...(outcome.message !== undefined ? { message: outcome.message } : {}),
-        }),
+    job.category === 'query' ? undefined : whileNatsAway(ctx, job.id, status),
     msg.ackAck().catch(() => msg.ack()),
   ]);
   return true;
 }
 
 /**
- * Waits for the job's status events before its end is recorded (their keys
- * order them), without letting one that failed lose the result: an event
- * is part of the story, the result is what was asked for.
+ * Tries the writes that record a run's end again while NATS is away (a
+ * restart, a failover), for a bounded time: the outcome exists only in this
+ * process, and a redelivery could only report it lost. Rewriting is safe: the
+ * result is one key, and only the first final event of a host counts.
  */
-async function settle(events: Array<Promise<void>>, log: Logger, id: string): Promise<void> {
-  for (const r of await Promise.allSettled(events)) {
-    if (r.status === 'rejected') {
-      log.warn({ job_id: id, err: String(r.reason) }, 'a status event was not stored');
+async function whileNatsAway<T>(ctx: HandleContext, jobId: string, write: () => Promise<T>) {
+  const end = Date.now() + Math.max(30_000, 2 * ctx.opts.consumer.ack_wait);
+  let delay = 250;
+  for (;;) {
+    try {
+      return await write();
+    } catch (err) {
+      // A stopping agent must stop within its bound: the redelivery path takes over.
+      if (ctx.stopping.aborted || Date.now() + delay > end) throw err;
+      ctx.log.warn(
+        { job_id: jobId, err: String(err) },
+        'could not record the end of a run; trying again',
+      );
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 2000);
     }
   }
 }
 
 /**
- * Stores a result, trying again for about a minute when NATS does not answer
- * (a cluster electing new leaders after losing a node): the job has run, and
- * its result is worth the wait, while a later attempt could only report it
- * as lost.
+ * A claim this process sent, under which it never began a run, is there in
+ * its name and younger than this process: it is ours (the answer to the
+ * create was lost, or what came after it failed), so the job may run now. An
+ * older claim in this host's name is an earlier process's, which may have
+ * run it.
  */
-async function persist<T>(write: () => Promise<T>, stopping: AbortSignal): Promise<T> {
-  for (let attempt = 1, wait = 500; ; attempt++, wait *= 2) {
-    try {
-      return await write();
-    } catch (err) {
-      if (attempt >= PERSIST_ATTEMPTS || stopping.aborted) throw err;
-      await new Promise((r) => setTimeout(r, wait * (0.5 + Math.random())));
-    }
-  }
+async function claimedByThisProcess(
+  ctx: HandleContext,
+  id: string,
+  scope: { any: true } | { hostname: string },
+): Promise<boolean> {
+  const claim = await readClaim(ctx.store, id, scope);
+  return (
+    claim !== null &&
+    claim.holder === ctx.opts.hostname &&
+    claim.created.getTime() >= ctx.startedAt.getTime()
+  );
 }
 
-const PERSIST_ATTEMPTS = 8;
+/** Keeps a bounded set: the oldest entries go first. */
+function remember(set: Set<string>, id: string): void {
+  set.add(id);
+  if (set.size > 10_000) set.delete(set.values().next().value as string);
+}
 
 /** The claim exists: someone (maybe this host, before a crash) already took the job. */
 async function answerRedelivery(
@@ -425,14 +543,9 @@ function policyRefusal(job: JobRecord): string | null {
   const policy = job.command_policy;
   const type = job.operation.type;
   if (!policy || (type !== 'command.exec.execute' && type !== 'command.shell.execute')) return null;
-  const data = job.operation.data as { command?: unknown; args?: unknown };
-  if (typeof data.command !== 'string') return null;
-  const args = Array.isArray(data.args) ? data.args.map(String) : [];
+  // Data that does not fit the schema is refused by the command handler itself.
+  if (!isCommandJobData(job.operation.data)) return null;
   const mode = type === 'command.exec.execute' ? 'exec' : 'shell';
-  const refusal = checkCommand(
-    policy,
-    mode,
-    mode === 'exec' ? commandLine(data.command, args) : data.command,
-  );
+  const refusal = checkCommandJob(policy, mode, job.operation.data);
   return refusal ? `refused, not run: ${refusal}` : null;
 }

@@ -2,20 +2,70 @@
 // the process ended into the result the API returns for this host.
 
 import { Compile } from 'typebox/compile';
-import { type RunEnd, type RunResult, runCommand } from '../exec/index.js';
+import {
+  environmentForAccount,
+  type OutputListener,
+  type RunEnd,
+  type RunResult,
+  runCommand,
+} from '../exec/index.js';
 import { CommandJobData } from '../job/operations.js';
-import type { CommandResult } from '../job/records.js';
+import type { CommandResult, FinalHostState } from '../job/records.js';
 
 const checkData = Compile(CommandJobData);
 
+/** Whether job data is a command job's, as the API made it. */
+export function isCommandJobData(data: unknown): data is CommandJobData {
+  return checkData.Check(data);
+}
+
+/**
+ * The agent's own settings (`OSAPI_*`: NATS credentials, the token, keys'
+ * paths) are configuration for the agent, never for the commands it runs.
+ */
+const AGENT_SETTING = /^OSAPI_/;
+
+/**
+ * The command's environment: its `env` over the agent's own (without the
+ * agent's OSAPI_* settings), or, with `user`, over the reset one that account
+ * gets.
+ */
+function commandEnvironment(data: CommandJobData): Record<string, string> {
+  const base: Record<string, string> = {};
+  if (data.user !== undefined) Object.assign(base, environmentForAccount(process.env));
+  else {
+    for (const [k, v] of Object.entries(process.env)) {
+      if (v !== undefined && !AGENT_SETTING.test(k)) base[k] = v;
+    }
+  }
+  return { ...base, ...data.env };
+}
+
 export interface CommandLimits {
   maxOutputBytes: number;
+  /** Live output: told of each piece as the command writes it. */
+  onOutput?: OutputListener;
 }
 
 export interface HandlerOutcome {
   status: 'completed' | 'failed';
   data: CommandResult | null;
   error?: string;
+  state: FinalHostState;
+}
+
+/** A non-zero exit is a `completed` result whose state is `failed`, as operators count it. */
+function stateOf(r: RunResult): FinalHostState {
+  switch (r.end.kind) {
+    case 'exited':
+      return r.exitCode === 0 ? 'succeeded' : 'failed';
+    case 'timedOut':
+      return 'timed_out';
+    case 'cancelled':
+      return 'cancelled';
+    default:
+      return 'failed';
+  }
 }
 
 const END_NAMES: Record<RunEnd['kind'], string> = {
@@ -26,6 +76,8 @@ const END_NAMES: Record<RunEnd['kind'], string> = {
   notFound: 'not_found',
   permissionDenied: 'permission_denied',
   badCwd: 'bad_cwd',
+  unknownUser: 'unknown_user',
+  userRefused: 'user_refused',
   spawnFailed: 'spawn_failed',
 };
 
@@ -51,23 +103,29 @@ export async function runCommandJob(
   limits: CommandLimits,
   signal: AbortSignal,
 ): Promise<HandlerOutcome> {
-  if (!checkData.Check(data)) {
+  if (!isCommandJobData(data)) {
     const first = [...checkData.Errors(data)][0];
     return {
       status: 'failed',
+      state: 'failed',
       data: null,
       error: `invalid job data: ${first ? `${first.instancePath || '/'} ${first.message}` : 'invalid'}`,
     };
   }
   let result: RunResult;
+  const env = commandEnvironment(data);
   try {
     result = await runCommand({
       mode,
       command: data.command,
       ...(mode === 'exec' ? { args: data.args } : {}),
       ...(data.cwd !== undefined ? { cwd: data.cwd } : {}),
+      env,
+      ...(data.stdin !== undefined ? { stdin: data.stdin } : {}),
+      ...(data.user !== undefined ? { user: data.user } : {}),
       timeoutMs: data.timeout * 1000,
       maxOutputBytes: limits.maxOutputBytes,
+      ...(limits.onOutput ? { onOutput: limits.onOutput } : {}),
       signal,
     });
   } catch (err) {
@@ -76,13 +134,24 @@ export async function runCommandJob(
     // left without an answer.
     return {
       status: 'failed',
+      state: 'failed',
       data: null,
       error: `cannot run this command: ${err instanceof Error ? err.message : String(err)}`,
     };
   }
+  if (result.end.kind === 'userRefused') {
+    // Refused like a command outside the policy: nothing ran, and the job says why.
+    return {
+      status: 'failed',
+      data: null,
+      error: `refused, not run: ${result.error}`,
+      state: 'refused',
+    };
+  }
   const out = commandResult(result);
+  const state = stateOf(result);
   // A non-zero exit is a result; only a command that could not run to its end is a failure.
   return result.end.kind === 'exited'
-    ? { status: 'completed', data: out }
-    : { status: 'failed', data: out, ...(result.error ? { error: result.error } : {}) };
+    ? { status: 'completed', state, data: out }
+    : { status: 'failed', state, data: out, ...(result.error ? { error: result.error } : {}) };
 }

@@ -14,8 +14,11 @@ import {
 } from '../auth/index.js';
 import { ApiError } from './errors.js';
 
-/** Open routes say so explicitly. */
-export type RoutePermission = Permission | 'public';
+/**
+ * Open routes say so explicitly; `authenticated` routes take any valid token
+ * whatever it grants (they only tell a caller about its own token).
+ */
+export type RoutePermission = Permission | 'public' | 'authenticated';
 
 export interface AuthUser {
   subject: string;
@@ -23,6 +26,10 @@ export interface AuthUser {
   permissions: Permission[];
   /** Which commands the token's roles may run (null: any). */
   commandPolicy: CommandPolicy;
+  /** The token's own `permissions` claim, when it had one (it replaces its roles'). */
+  permissionsClaim?: string[];
+  /** The token's `exp`, in Unix seconds. */
+  expiresAt: number;
 }
 
 declare module 'fastify' {
@@ -61,6 +68,8 @@ export async function authenticate(req: FastifyRequest, s: AuthSettings): Promis
       roles: claims.roles,
       permissions: effectivePermissions(claims, s.customRoles),
       commandPolicy: commandPolicy(claims.roles, s.customRoles),
+      ...(claims.permissions !== undefined ? { permissionsClaim: claims.permissions } : {}),
+      expiresAt: claims.exp,
     };
     if (verified.size >= VERIFIED_MAX) verified.clear();
     verified.set(token, { user, expMs: claims.exp * 1000 });
@@ -80,7 +89,7 @@ export function registerAuth(app: FastifyInstance, s: AuthSettings): void {
   app.addHook('onRoute', (route) => {
     const p = route.config?.permission;
     // HEAD routes are added by Fastify itself from GET routes and share their config.
-    if (p === undefined || (p !== 'public' && !isPermission(p))) {
+    if (p === undefined || (p !== 'public' && p !== 'authenticated' && !isPermission(p))) {
       throw new Error(`route ${route.method} ${route.url} declares no valid permission`);
     }
   });
@@ -90,7 +99,7 @@ export function registerAuth(app: FastifyInstance, s: AuthSettings): void {
     const user = await authenticate(req, s);
     req.user = user;
     // An unknown path has no permission: authenticate first, then 404.
-    if (permission && !user.permissions.includes(permission)) {
+    if (permission && permission !== 'authenticated' && !user.permissions.includes(permission)) {
       throw new ApiError(
         'forbidden',
         `permission ${permission} is required for ${req.method} ${req.routeOptions.url}; the token of ${user.subject} grants: ${user.permissions.join(', ') || 'nothing'}`,

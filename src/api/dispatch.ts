@@ -7,13 +7,21 @@
 import type { CommandPolicy } from '../auth/command-policy.js';
 import type { Clock } from '../job/clock.js';
 import { newTimeOrderedId } from '../job/ids.js';
+import type { JobEntry, JobsView } from '../job/jobs-view.js';
 import type { OperationType } from '../job/operations.js';
-import type { JobResponse } from '../job/records.js';
+import type { JobRecord, JobResponse } from '../job/records.js';
 import type { RegistryView } from '../job/registry-view.js';
 import type { ResponseWatch } from '../job/response-watch.js';
-import { type JobStore, publishJob } from '../job/store.js';
+import {
+  RolloutError,
+  type RolloutLimits,
+  type RolloutRequest,
+  resolveRollout,
+} from '../job/rollout.js';
+import { type JobStore, publishJob, readResponses } from '../job/store.js';
 import { formatTarget, type Target } from '../job/target.js';
 import { ApiError } from './errors.js';
+import type { Rollouts } from './rollout.js';
 
 export interface DispatchDeps {
   store: JobStore;
@@ -24,6 +32,10 @@ export interface DispatchDeps {
   marginMs: number;
   /** How long after creation an agent that was away may still start the job. */
   startWithinMs: number;
+  /** Drives rate-controlled broadcasts (max_concurrency / max_errors). */
+  rollouts: Rollouts;
+  /** Every job and its status events, for answering a replayed request from the first one's job. */
+  jobs: JobsView;
   /** Told of every round trip once it ends, for metrics; dispatch itself knows no metrics library. */
   onRoundTrip?: (rt: RoundTrip) => void;
 }
@@ -44,6 +56,10 @@ export interface DispatchRequest {
   timeoutMs: number;
   /** Signed into the job, so the agent checks the command again. */
   commandPolicy?: CommandPolicy;
+  /** Rate control for a broadcast; ignored for `_any` and a hostname (one host runs it anyway). */
+  rollout?: RolloutRequest;
+  /** The job's id when the caller chose it first (an Idempotency-Key reserved it). */
+  jobId?: string;
 }
 
 export interface DispatchResult {
@@ -62,10 +78,16 @@ interface Plan {
   expected: string[];
   /** Hostnames of the Ready agents the target matched. */
   matching: string[];
+  /** A rate-controlled broadcast: its limits and how long each told host may take. */
+  rollout?: { limits: RolloutLimits; perHostMs: number; waves: number };
 }
 
+/** Time for a told host to hear of the job and start it, on top of the command's own timeout. */
+const ROLLOUT_START_GRACE_MS = 5000;
+
 /** Throws the 404 `no_matching_agent` when no Ready agent matches: nothing is published then. */
-function plan(deps: DispatchDeps, target: Target): Plan {
+function plan(deps: DispatchDeps, req: DispatchRequest): Plan {
+  const { target } = req;
   const matching = deps.registry.matching(target);
   if (matching.length === 0) {
     const known = deps.registry.agents();
@@ -78,20 +100,58 @@ function plan(deps: DispatchDeps, target: Target): Plan {
   }
   const single = target.kind === 'any' || target.kind === 'host';
   const hostnames = matching.map((a) => a.info.hostname);
-  return { single, expected: single ? [] : hostnames, matching: hostnames };
+  const p: Plan = { single, expected: single ? [] : hostnames, matching: hostnames };
+  if (!single && req.rollout) {
+    let limits: RolloutLimits | null;
+    try {
+      limits = resolveRollout(req.rollout, hostnames.length);
+    } catch (err) {
+      if (err instanceof RolloutError) {
+        throw new ApiError('invalid_request', `invalid body: ${err.message}`, [
+          { field: err.field, message: err.message.slice(err.field.length + 2) },
+        ]);
+      }
+      throw err;
+    }
+    if (limits) {
+      const perHostMs = req.timeoutMs + deps.marginMs + ROLLOUT_START_GRACE_MS;
+      const waves = Math.ceil(hostnames.length / limits.maxConcurrency);
+      p.rollout = { limits, perHostMs, waves };
+    }
+  }
+  return p;
 }
 
-function publish(deps: DispatchDeps, req: DispatchRequest, p: Plan, jobId: string) {
-  return publishJob(deps.store, {
+async function publish(deps: DispatchDeps, req: DispatchRequest, p: Plan, jobId: string) {
+  const r = p.rollout;
+  const job = await publishJob(deps.store, {
     id: jobId,
     type: req.type,
     data: req.data,
     target: req.target,
     createdBy: req.createdBy,
-    startWithinMs: deps.startWithinMs,
+    // The last wave of a rollout starts late: its hosts must still be allowed to.
+    startWithinMs: deps.startWithinMs + (r ? r.waves * r.perHostMs : 0),
     ...(p.single ? {} : { expectedHosts: p.expected }),
     ...(req.commandPolicy ? { commandPolicy: req.commandPolicy } : {}),
+    ...(r
+      ? {
+          rollout: {
+            max_concurrency: r.limits.maxConcurrency,
+            max_errors: r.limits.maxErrors,
+          },
+        }
+      : {}),
   });
+  if (r) {
+    void deps.rollouts.start({
+      job,
+      hosts: [...p.expected].sort(),
+      limits: r.limits,
+      perHostMs: r.perHostMs,
+    });
+  }
+  return job;
 }
 
 export interface SubmittedJob {
@@ -102,6 +162,9 @@ export interface SubmittedJob {
    * runs it; GET /job/{id} names it).
    */
   expectedHosts: string[];
+  /** The KV revision the definition was stored at, and when it was made. */
+  revision: number;
+  created: string;
 }
 
 /**
@@ -109,18 +172,23 @@ export interface SubmittedJob {
  * the answers land in the job's record, read through GET /job/{id}.
  */
 export async function submitJob(deps: DispatchDeps, req: DispatchRequest): Promise<SubmittedJob> {
-  const p = plan(deps, req.target);
-  const jobId = newTimeOrderedId(deps.clock.now().getTime());
-  await publish(deps, req, p, jobId);
+  const p = plan(deps, req);
+  const jobId = req.jobId ?? newTimeOrderedId(deps.clock.now().getTime());
+  const job = await publish(deps, req, p, jobId);
   const expectedHosts = req.target.kind === 'any' ? [] : p.matching;
-  return { jobId, expectedHosts: [...expectedHosts].sort() };
+  return {
+    jobId,
+    expectedHosts: [...expectedHosts].sort(),
+    revision: job.revision,
+    created: job.created,
+  };
 }
 
 export async function dispatchJob(
   deps: DispatchDeps,
   req: DispatchRequest,
 ): Promise<DispatchResult> {
-  const p = plan(deps, req.target);
+  const p = plan(deps, req);
   const { single, expected } = p;
   const got = new Map<string, JobResponse>();
   const started = deps.clock.now().getTime();
@@ -132,14 +200,17 @@ export async function dispatchJob(
   const complete = () => (single ? got.size > 0 : expected.every((h) => got.has(h)));
 
   // Listen before publishing, so no answer can come before we hear it.
-  const jobId = newTimeOrderedId(deps.clock.now().getTime());
+  const jobId = req.jobId ?? newTimeOrderedId(deps.clock.now().getTime());
   const stopListening = deps.responses.register(jobId, (r) => {
     got.set(r.hostname, r);
     if (complete()) resolveDone();
   });
   try {
     await publish(deps, req, p, jobId);
-    const waitMs = req.timeoutMs + deps.marginMs;
+    // A rollout ends at worst when its last wave has had its full time.
+    const waitMs = p.rollout
+      ? p.rollout.waves * p.rollout.perHostMs + deps.marginMs
+      : req.timeoutMs + deps.marginMs;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       done,
@@ -161,4 +232,69 @@ export async function dispatchJob(
   };
   deps.onRoundTrip?.({ type: req.type, ms: result.waitedMs, complete: complete() });
   return result;
+}
+
+/** The agents a stored job expects answers from: a broadcast's list, the host of a one-host job. */
+export function expectedHostsOf(record: JobRecord): string[] {
+  if (record.expected_hosts) return record.expected_hosts;
+  const t = record.target_hostname;
+  return t === '_any' || t === '_all' || t.includes(':') ? [] : [t];
+}
+
+/** Resolves with the job once the jobs view has it (a request still publishing it), or undefined. */
+function jobAppears(jobs: JobsView, id: string, withinMs: number): Promise<JobEntry | undefined> {
+  const now = jobs.get(id);
+  if (now) return Promise.resolve(now);
+  return new Promise((resolve) => {
+    const done = () => {
+      off();
+      clearTimeout(timer);
+      resolve(jobs.get(id));
+    };
+    const off = jobs.onChange(id, () => {
+      if (jobs.get(id)) done();
+    });
+    const timer = setTimeout(done, withinMs);
+  });
+}
+
+/** How long a replay waits for the first request to publish the job it reserved the key for. */
+const REPLAY_APPEAR_MS = 5000;
+
+/**
+ * The answer an earlier request with the same Idempotency-Key got, from its
+ * job: waits (up to `waitMs`, the command's timeout plus the margin) for it to
+ * end, as the first request did, unless `waitMs` is 0. Nothing is published.
+ */
+export async function replayJob(
+  deps: DispatchDeps,
+  jobId: string,
+  waitMs: number,
+): Promise<{ record: JobRecord; result: DispatchResult }> {
+  const started = deps.clock.now().getTime();
+  const entry = await jobAppears(deps.jobs, jobId, REPLAY_APPEAR_MS);
+  if (!entry) {
+    throw new ApiError(
+      'idempotency_key_in_progress',
+      `a request with this Idempotency-Key is still making job ${jobId}; try again in a moment`,
+      { job_id: jobId },
+    );
+  }
+  if (waitMs > 0) {
+    // A rollout's hosts start late: wait for its last wave as the first request did.
+    const r = entry.record;
+    const stretch = r.rollout ? Date.parse(r.deadline) - Date.parse(r.created) : 0;
+    await deps.jobs.waitFor(jobId, (d) => d.final, waitMs + stretch);
+  }
+  const responses = await readResponses(deps.store, jobId);
+  const got = new Set(responses.map((r) => r.hostname));
+  return {
+    record: entry.record,
+    result: {
+      jobId,
+      responses,
+      missing: (entry.record.expected_hosts ?? []).filter((h) => !got.has(h)).sort(),
+      waitedMs: deps.clock.now().getTime() - started,
+    },
+  };
 }

@@ -9,6 +9,12 @@ export const API_ERRORS = {
   forbidden: 403,
   not_found: 404,
   no_matching_agent: 404,
+  /** Cancel of a job whose every host already ended. */
+  job_finished: 409,
+  /** The same Idempotency-Key with another request. */
+  idempotency_key_reused: 422,
+  /** The same Idempotency-Key while the first request has not made its job yet. */
+  idempotency_key_in_progress: 409,
   unsupported_media_type: 415,
   payload_too_large: 413,
   uri_too_long: 414,
@@ -17,6 +23,7 @@ export const API_ERRORS = {
   not_ready: 503,
   degraded: 503,
   audit_unavailable: 503,
+  nats_unavailable: 503,
 } as const;
 
 export type ErrorReason = keyof typeof API_ERRORS;
@@ -48,4 +55,20 @@ export class ApiError extends Error {
       ...(this.details !== undefined ? { details: this.details } : {}),
     };
   }
+}
+
+/**
+ * NATS or JetStream away (a restart, a cluster electing a leader, a lost
+ * connection): the client should try again shortly, which a 500 would not say.
+ */
+export function isNatsUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if ((err as { status?: unknown }).status === 503) return true;
+  return [
+    'TimeoutError',
+    'NoRespondersError',
+    'JetStreamNotEnabled',
+    'ClosedConnectionError',
+    'DrainingConnectionError',
+  ].includes(err.name);
 }

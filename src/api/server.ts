@@ -18,8 +18,9 @@ import type { AuditLog } from './audit/log.js';
 import { registerAuditRoutes } from './audit/routes.js';
 import { type AuthSettings, authenticate, registerAuth } from './auth.js';
 import { registerCommandRoutes } from './command/routes.js';
+import { type ConsoleOptions, registerConsole } from './console/static.js';
 import type { DispatchDeps } from './dispatch.js';
-import { API_ERRORS, ApiError } from './errors.js';
+import { API_ERRORS, ApiError, isNatsUnavailable } from './errors.js';
 import { type ReadinessProbe, registerHealthRoutes } from './health/routes.js';
 import { type HealthStatusDeps, registerHealthStatusRoute } from './health/status.js';
 import { type JobRouteDeps, registerJobRoutes } from './job/routes.js';
@@ -27,6 +28,7 @@ import type { ApiMetrics } from './metrics/api-metrics.js';
 import { registerMetricsRoute, registerRequestMetrics } from './metrics/routes.js';
 import { registerNodeRoutes } from './node/routes.js';
 import { registerOpenApi, registerOpenApiRoute } from './openapi/document.js';
+import { registerSessionRoutes, type SessionDeps } from './session/routes.js';
 import { describeValidation } from './validation.js';
 import { registerVersionRoute } from './version/routes.js';
 
@@ -39,6 +41,9 @@ export interface ApiServerDeps {
   audit: { log: AuditLog; kv: KV; required: boolean };
   health: HealthStatusDeps;
   metrics: ApiMetrics;
+  session: SessionDeps;
+  /** The web console at /ui/; absent when api.server.ui.enabled is off. */
+  console?: ConsoleOptions;
 }
 
 function validatorFor(coerce: boolean): Ajv {
@@ -119,6 +124,17 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
       // Fastify's own client errors: empty or malformed JSON body, bad headers.
       return reply.code(400).send(new ApiError('invalid_request', err.message).body());
     }
+    if (isNatsUnavailable(err)) {
+      req.log.warn({ err: err.message }, 'NATS unavailable');
+      return reply
+        .code(503)
+        .send(
+          new ApiError(
+            'nats_unavailable',
+            `NATS is not available right now (${err.message}); try again shortly. A job may have been recorded before it failed: GET /job lists it.`,
+          ).body(),
+        );
+    }
     req.log.error({ err }, 'unhandled error');
     return reply
       .code(500)
@@ -140,6 +156,8 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
   registerRequestMetrics(app, deps.metrics);
   await registerOpenApi(app);
   registerRoutes(app, deps);
+  // Not an API route: files for a browser, outside the OpenAPI document.
+  if (deps.console) registerConsole(app, deps.console);
   return app;
 }
 
@@ -153,8 +171,9 @@ export function registerRoutes(
   registerAgentRoutes(app, deps.dispatch);
   registerCommandRoutes(app, deps.dispatch);
   registerNodeRoutes(app, deps.dispatch);
-  registerJobRoutes(app, deps.jobs);
+  registerJobRoutes(app, deps.jobs, deps.dispatch);
   registerAuditRoutes(app, deps.audit);
+  registerSessionRoutes(app, deps.session);
   registerHealthStatusRoute(app, deps.health);
   registerMetricsRoute(app, deps.metrics);
   registerOpenApiRoute(app);

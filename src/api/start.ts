@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../job/clock.js';
 import { watchJobs } from '../job/jobs-view.js';
+import { watchLostRuns } from '../job/lost-runs.js';
 import { type RegistryView, watchRegistry } from '../job/registry-view.js';
 import { type ResponseWatch, watchResponses } from '../job/response-watch.js';
 import { type JobSigner, jobSigner, loadOrCreateSigningKeys } from '../job/signing.js';
@@ -15,12 +16,17 @@ import { openJobStore } from '../job/store.js';
 import type { Logger } from '../log/logger.js';
 import { ensureSharedConsumer, removeRetiredConsumers } from '../nats/any-consumer.js';
 import { closeNats, connectNats, type NatsConnection } from '../nats/connection.js';
-import { ensureLayout } from '../nats/layout.js';
+import { ensureLayoutWhenReady } from '../nats/layout.js';
 import { API_INBOX_PREFIX } from '../nats/subjects.js';
 import { jobSigningKeyPath } from '../state/local.js';
 import { AuditLog } from './audit/log.js';
+import { defaultConsoleDir } from './console/static.js';
+import { type OutputHubLimits, startOutputHub } from './job/output-hub.js';
+import type { JobStreamSettings } from './job/stream.js';
 import { createApiMetrics } from './metrics/api-metrics.js';
+import { Rollouts } from './rollout.js';
 import { buildApiServer } from './server.js';
+import { sessionDeps } from './session/routes.js';
 
 /** How long after creation an agent that was away may still start a job. */
 const START_WITHIN_MS = 10 * 60_000;
@@ -46,6 +52,10 @@ export interface StartApiOptions {
   natsServers?: string[];
   /** Margin on top of a command's timeout before the API stops waiting. */
   resultMarginMs?: number;
+  /** Bounds of the live output buffer and of each job stream (defaults in their modules). */
+  liveOutput?: { limits?: Partial<OutputHubLimits>; stream?: Partial<JobStreamSettings> };
+  /** The built web console; default <repo>/dist/ui. */
+  consoleDir?: string;
 }
 
 export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess> {
@@ -62,7 +72,11 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
     inboxPrefix: API_INBOX_PREFIX,
   });
   try {
-    const layout = await ensureLayout(nc, { ...config.nats, namespace: settings.namespace });
+    const layout = await ensureLayoutWhenReady(
+      nc,
+      { ...config.nats, namespace: settings.namespace },
+      { logger },
+    );
     for (const item of layout.items) {
       if (item.action === 'updated')
         logger.warn(
@@ -96,11 +110,27 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
       logger,
     });
     const responses: ResponseWatch = await watchResponses(store.responses, logger);
+    const output = startOutputHub(nc, {
+      names: layout.names,
+      logger,
+      ...(opts.liveOutput?.limits ? { limits: opts.liveOutput.limits } : {}),
+    });
     const jobs = await watchJobs(store.jobs, {
       ttlMs: config.nats.kv.ttl,
       clock: opts.clock,
       logger,
       results: { js: store.js, bucket: layout.names.responsesBucket },
+    });
+    // Runs whose agent died or restarted are recorded as failed, so they end.
+    const lostRuns = watchLostRuns({
+      nc,
+      store,
+      jobs,
+      registry,
+      clock: opts.clock,
+      ttlMs: config.nats.registry.ttl,
+      intervalMs: Math.max(250, Math.min(5000, Math.floor(config.nats.registry.ttl / 3))),
+      logger,
     });
     // A short timeout: readiness must answer quickly while NATS is away.
     const jsm = await jetstreamManager(nc, { timeout: 2000 });
@@ -111,12 +141,23 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
       onWriteFailure: () => metrics.auditWriteFailed(),
     });
     metrics.watch({ jobs, registry });
+    const rollouts = new Rollouts({ store, jobs, logger });
+    const auth = { signingKey: opts.signingKey, customRoles: config.api.server.security.roles };
     const app = await buildApiServer({
       metrics,
       health: { nc, jsm, names: layout.names, jobs, registry, clock: opts.clock, startedAt },
       audit: { log: audit, kv: auditKv, required: config.api.server.security.audit.required },
       logger,
-      auth: { signingKey: opts.signingKey, customRoles: config.api.server.security.roles },
+      auth,
+      session: sessionDeps(auth, opts.clock),
+      ...(config.api.server.ui.enabled
+        ? {
+            console: {
+              dir: opts.consoleDir ?? defaultConsoleDir(),
+              onMissing: (message: string) => logger.warn(message),
+            },
+          }
+        : {}),
       readiness: {
         async check() {
           if (nc.isClosed()) throw new Error('the NATS connection is closed');
@@ -136,6 +177,8 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
         clock: opts.clock,
         marginMs: opts.resultMarginMs ?? 5000,
         startWithinMs: START_WITHIN_MS,
+        rollouts,
+        jobs,
         onRoundTrip: (rt) => metrics.observeRoundTrip(rt),
       },
       jobs: {
@@ -145,6 +188,9 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
         jsm,
         dlqStream: layout.names.dlqStream,
         startWithinMs: START_WITHIN_MS,
+        responses,
+        output,
+        ...(opts.liveOutput?.stream ? { stream: opts.liveOutput.stream } : {}),
       },
     });
     const { host, port } = config.api.server;
@@ -164,10 +210,13 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
       url: address,
       async stop() {
         await app.close();
+        rollouts.stopAll();
         await audit.flush();
+        lostRuns.stop();
         registry.stop();
         jobs.stop();
         responses.stop();
+        output.stop();
         await closeNats(nc);
       },
     };

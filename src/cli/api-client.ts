@@ -9,7 +9,12 @@ interface ClientGlobals extends GlobalOptions {
   url?: string;
 }
 
-export function clientFor(cmd: Command): { ctx: CommandContext; client: OsapiClient } {
+export function clientFor(cmd: Command): {
+  ctx: CommandContext;
+  client: OsapiClient;
+  /** The API's base URL the client calls. */
+  url: string;
+} {
   const globals = cmd.optsWithGlobals<ClientGlobals>();
   const ctx = loadContext(
     globals,
@@ -21,5 +26,5 @@ export function clientFor(cmd: Command): { ctx: CommandContext; client: OsapiCli
   const local = readLocalClient(ctx.config.state_dir);
   const url = ctx.explicit.has('api.client.url') || !local ? ctx.config.api.client.url : local.url;
   const token = ctx.config.api.client.security.bearer_token || local?.token || '';
-  return { ctx, client: new OsapiClient({ url, ...(token ? { token } : {}) }) };
+  return { ctx, client: new OsapiClient({ url, ...(token ? { token } : {}) }), url };
 }

@@ -15,6 +15,17 @@ export function intFlag(flag: string, min: number, max = Number.MAX_SAFE_INTEGER
   };
 }
 
+/** A count (`2`) or a percentage (`10%`), as the rate-control body fields take them. */
+export function countOrPercentFlag(flag: string, min: number) {
+  return (v: string): number | string => {
+    if (/^\d{1,3}%$/.test(v) && Number(v.slice(0, -1)) <= 100) return v;
+    if (/^\d{1,9}$/.test(v) && Number(v) >= min) return Number(v);
+    throw new UsageError(
+      `${flag}: expected a whole number >= ${min} or a percentage such as "10%", got ${JSON.stringify(v)}`,
+    );
+  };
+}
+
 /** Seconds ("30") or a duration ("500ms", "2m"), more than zero; in milliseconds. */
 export function durationFlag(flag: string) {
   return (v: string): number => {

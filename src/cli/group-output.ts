@@ -96,10 +96,19 @@ export function foldHosts(hosts: string[]): string {
     .join(',');
 }
 
-/** "ok" is exit code 0 and no error; anything else is a failure with a short reason. */
+/** "ok" is the state `succeeded` (exit code 0, no error); anything else is a failure with a short reason. */
 export function isOk(r: Result): boolean {
-  return r.exit_code === 0 && r.error === undefined && r.status !== 'no_answer';
+  return r.state === 'succeeded' && r.exit_code === 0 && r.error === undefined;
 }
+
+/** Short words for the states that say more than an exit code. */
+const STATE_REASONS: Partial<Record<Result['state'], string>> = {
+  timed_out: 'timed out',
+  cancelled: 'cancelled',
+  skipped: 'skipped',
+  refused: 'refused',
+  no_response: 'no answer',
+};
 
 /**
  * The reason a host failed, short enough for the summary line. Errors are
@@ -107,6 +116,8 @@ export function isOk(r: Result): boolean {
  */
 export function failureReason(r: Result): string {
   if (r.status === 'no_answer') return 'no answer';
+  const byState = STATE_REASONS[r.state];
+  if (byState) return byState;
   const e = r.error;
   if (e === undefined) return `exit ${r.exit_code}`;
   const kinds: Array<[RegExp, string]> = [

@@ -11,6 +11,7 @@ import { VERSION } from '../version.js';
 import { registerClientCommands } from './commands/client.js';
 import { registerServerCommands } from './commands/servers.js';
 import { registerTokenCommands } from './commands/token.js';
+import { registerUiCommand } from './commands/ui.js';
 import { ExitError, UsageError } from './context.js';
 
 /** The whole command tree, as `osapi` parses it. */
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerServerCommands(program);
   registerTokenCommands(program);
   registerClientCommands(program);
+  registerUiCommand(program);
   // Every subcommand inherits exitOverride so errors reach the handler below.
   const inherit = (c: Command) => {
     c.exitOverride();

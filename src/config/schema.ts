@@ -29,6 +29,10 @@ const LABEL_VALUE_PATTERN = `^${NAME_SEGMENT}(?:\\.${NAME_SEGMENT})*$`;
 const NATS_SERVER_PATTERN =
   '^(?:(?:nats|tls)://\\S+|[A-Za-z0-9_.-]+:[0-9]{1,5}|\\[[0-9A-Fa-f:.]+\\]:[0-9]{1,5})$';
 
+// nats-route://host:port (or nats://), optionally with user info; the port is required.
+const NATS_ROUTE_PATTERN =
+  '^(?:nats-route|nats)://(?:[^\\s@/]+@)?(?:[A-Za-z0-9_.-]+|\\[[0-9A-Fa-f:.]+\\]):[0-9]{1,5}$';
+
 // ---------------------------------------------------------------------------------------------
 // Leaf helpers: each one fixes the type, the default, the description and the error wording.
 
@@ -112,6 +116,20 @@ function NatsServers(description: string) {
       default: [],
       description,
       expected: 'a list of NATS URLs (nats://host:port, tls://host:port or host:port)',
+    },
+  );
+}
+
+function NatsRoutes(description: string) {
+  return Type.Array(
+    Type.String({
+      pattern: NATS_ROUTE_PATTERN,
+      expected: 'a route URL (nats-route://host:port or nats://host:port)',
+    }),
+    {
+      default: [],
+      description,
+      expected: 'a list of route URLs (nats-route://host:port or nats://host:port)',
     },
   );
 }
@@ -241,10 +259,21 @@ const Role = Type.Object(
               expected: 'true, false or a list of patterns',
             }),
           ),
+          users: Type.Optional(
+            Type.Array(Type.String({ minLength: 1 }), {
+              expected: 'a list of user names (or patterns) commands may run as',
+            }),
+          ),
+          env: Type.Optional(
+            Type.Array(Type.String({ minLength: 1 }), {
+              expected: 'a list of environment variable names (or patterns) commands may set',
+            }),
+          ),
         },
         {
           additionalProperties: false,
-          expected: 'a mapping { exec: [patterns], shell: true | false | [patterns] }',
+          expected:
+            'a mapping { exec: [patterns], shell: true | false | [patterns], users: [names], env: [names] }',
         },
       ),
     ),
@@ -304,6 +333,12 @@ export const ConfigSchema = Type.Object(
             ),
           }),
         }),
+        ui: Section('The web console.', {
+          enabled: Bool(
+            true,
+            'Serve the web console at /ui/ (static files built by setup; it calls this API with a token).',
+          ),
+        }),
       }),
     }),
     nats: Section('The embedded NATS server and the JetStream resources.', {
@@ -313,6 +348,21 @@ export const ConfigSchema = Type.Object(
         store_dir: Str('.nats/jetstream/', 'Directory where JetStream stores its data.'),
         namespace: Str('osapi', 'Prefix for stream, subject and bucket names, to share one NATS.'),
         auth: ServerNatsAuth(),
+        name: Str(
+          '',
+          "This server's name, unique in its cluster and kept across restarts; empty means the OS hostname.",
+        ),
+        cluster: Section('Routes to the other NATS servers, to run several as one cluster.', {
+          name: Str(
+            '',
+            'Cluster name, the same on every node; empty runs a single server (no routes).',
+          ),
+          host: Str('localhost', 'Address this node listens on for routes from the others.'),
+          port: Port(6222, 'Port this node listens on for routes (0 = any free port).'),
+          routes: NatsRoutes(
+            'Route URLs of the cluster nodes (nats-route://host:port); this node may be listed too.',
+          ),
+        }),
       }),
       stream: Section('The JetStream stream carrying jobs.', {
         name: Str('JOBS', 'Name of the jobs stream.'),

@@ -4,6 +4,7 @@ import { constants } from 'node:os';
 import type { RunEnd } from './types.js';
 
 export const EXIT_TIMED_OUT = 124;
+// 125 when a setting of the run (cwd, user) does not fit this host, as coreutils' env and chroot do.
 export const EXIT_BAD_CWD = 125;
 export const EXIT_CANNOT_EXECUTE = 126;
 export const EXIT_NOT_FOUND = 127;
@@ -25,8 +26,10 @@ export function exitCodeFor(end: RunEnd): number {
       return EXIT_NOT_FOUND;
     case 'permissionDenied':
     case 'spawnFailed':
+    case 'userRefused':
       return EXIT_CANNOT_EXECUTE;
     case 'badCwd':
+    case 'unknownUser':
       return EXIT_BAD_CWD;
   }
 }

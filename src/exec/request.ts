@@ -1,6 +1,6 @@
 // Checks a request once, up front, and fills in defaults: a malformed request is the caller's bug and
 // rejects, so that everything after this point is about the command itself.
-import type { RunRequest } from './types.js';
+import type { OutputListener, RunRequest } from './types.js';
 
 export const DEFAULT_KILL_GRACE_MS = 2000;
 // setTimeout fires at once for larger delays, which would turn a long timeout into an instant one.
@@ -19,7 +19,13 @@ export interface ResolvedRequest {
   maxOutputBytes: number;
   killGraceMs: number;
   signal: AbortSignal | undefined;
-  env: NodeJS.ProcessEnv;
+  /** Undefined: process.env, or with `user`, environmentForAccount(process.env). */
+  env: Record<string, string> | undefined;
+  stdin: string | undefined;
+  user: string | undefined;
+  /** Whether the caller chose the cwd; with `user`, the default is that account's home. */
+  cwdGiven: boolean;
+  onOutput: OutputListener | undefined;
 }
 
 export function resolveRequest(req: RunRequest): ResolvedRequest {
@@ -54,6 +60,16 @@ export function resolveRequest(req: RunRequest): ResolvedRequest {
   if (req.cwd !== undefined && (typeof req.cwd !== 'string' || req.cwd === '')) {
     throw new TypeError('runCommand: cwd must be a non-empty string when given');
   }
+  if (req.stdin !== undefined && typeof req.stdin !== 'string') {
+    throw new TypeError('runCommand: stdin must be a string when given');
+  }
+  // A name that cannot be a passwd entry's: it would never match, or match the wrong field.
+  if (req.user !== undefined && (typeof req.user !== 'string' || !/^[^:\s\0]+$/.test(req.user))) {
+    throw new TypeError('runCommand: user must be a non-empty name without ":", spaces or NUL');
+  }
+  if (req.onOutput !== undefined && typeof req.onOutput !== 'function') {
+    throw new TypeError('runCommand: onOutput must be a function when given');
+  }
   const shell = mode === 'shell';
   return {
     file: shell ? '/bin/sh' : command,
@@ -64,7 +80,11 @@ export function resolveRequest(req: RunRequest): ResolvedRequest {
     maxOutputBytes: req.maxOutputBytes,
     killGraceMs,
     signal: req.signal,
-    env: req.env ?? process.env,
+    env: req.env,
+    stdin: req.stdin,
+    user: req.user,
+    cwdGiven: req.cwd !== undefined,
+    onOutput: req.onOutput,
   };
 }
 

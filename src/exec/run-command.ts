@@ -12,10 +12,11 @@ import { DRAIN_MS, killLeftovers } from './leftovers.js';
 import { OutputCap } from './output-cap.js';
 import { exitEnd } from './process-exit.js';
 import { type ResolvedRequest, resolveRequest } from './request.js';
+import { environmentForAccount, type RunAs, resolveRunAs } from './run-as.js';
 import { describeSpawnError } from './spawn-error.js';
 import { type Termination, terminateGroup } from './terminate.js';
 import { startTimeout, timedOutEnd } from './timeout.js';
-import type { RunEnd, RunRequest, RunResult } from './types.js';
+import type { OutputListener, RunEnd, RunRequest, RunResult } from './types.js';
 
 // How often to look whether a terminated group has emptied, so the run need not wait the whole grace.
 const GROUP_POLL_MS = 50;
@@ -30,6 +31,13 @@ export async function runCommand(req: RunRequest): Promise<RunResult> {
   });
 
   if (opts.signal?.aborted) return early(cancelledEnd(false));
+  let runAs: RunAs | undefined;
+  if (opts.user !== undefined) {
+    const resolved = await resolveRunAs(opts.user);
+    if ('end' in resolved) return early(resolved);
+    runAs = resolved;
+    if (!opts.cwdGiven) opts.cwd = resolved.defaultCwd;
+  }
   // No stat of the cwd up front: it would cost every run two trips to the
   // thread pool. When spawn fails, describeSpawnError looks at the cwd to say
   // whether it or the program is at fault.
@@ -38,10 +46,13 @@ export async function runCommand(req: RunRequest): Promise<RunResult> {
   try {
     child = spawn(opts.file, opts.args, {
       cwd: opts.cwd,
-      env: opts.env,
+      env: runAs
+        ? { ...runAs.identity, ...(opts.env ?? environmentForAccount(process.env)) }
+        : (opts.env ?? process.env),
+      ...(runAs?.uid !== undefined ? { uid: runAs.uid, gid: runAs.gid } : {}),
       // The command leads its own process group, so the whole tree can be signalled as one.
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
   } catch (err) {
     // Some errnos (ENOTDIR, E2BIG...) are thrown rather than emitted; argument errors are our caller's.
@@ -52,12 +63,18 @@ export async function runCommand(req: RunRequest): Promise<RunResult> {
   if (child.pid === undefined) {
     // Not started: 'error' follows on the next tick with the reason.
     const [err] = (await once(child, 'error')) as [unknown];
+    child.stdin?.destroy();
     child.stdout?.destroy();
     child.stderr?.destroy();
     if (!isErrnoError(err)) throw err;
     return early(await describeSpawnError(err, opts.program, opts.cwd));
   }
 
+  if (child.stdin) {
+    // EPIPE when the command exits or closes stdin without reading it all: not the run's business.
+    child.stdin.on('error', () => {});
+    child.stdin.end(opts.stdin);
+  }
   return supervise(child, child.pid, opts, startedAt);
 }
 
@@ -71,8 +88,15 @@ function supervise(
     const stdout = new OutputCap(opts.maxOutputBytes);
     const stderr = new OutputCap(opts.maxOutputBytes);
     const pipes = [child.stdout, child.stderr];
-    child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
+    const tell = opts.onOutput;
+    child.stdout?.on('data', (chunk: Buffer) => {
+      stdout.push(chunk);
+      if (tell) tellQuietly(tell, 'stdout', chunk);
+    });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr.push(chunk);
+      if (tell) tellQuietly(tell, 'stderr', chunk);
+    });
     // A read error only ends a stream early, and the ChildProcess itself only emits 'error' after
     // start for calls we never make (kill, send). The run's outcome comes from the exit; a listener
     // is still needed, since an unheard 'error' would crash the agent.
@@ -135,6 +159,8 @@ function supervise(
       cancelAbandon?.();
       clearTimeout(drainTimer);
       clearInterval(pollTimer);
+      // Input a leftover process outside the group never read is dropped with the run.
+      child.stdin?.destroy();
       // Background processes that closed their pipes would otherwise live on unseen (leftovers.ts).
       signalGroupQuietly(pid, 'SIGKILL');
       const ending = stoppedBy ?? exitEnd(exited?.code ?? null, exited?.signal ?? null);
@@ -153,6 +179,15 @@ function supervise(
       });
     }
   });
+}
+
+/** A listener that throws must not cost the run its output or its end. */
+function tellQuietly(tell: OutputListener, stream: 'stdout' | 'stderr', chunk: Buffer): void {
+  try {
+    tell(stream, chunk);
+  } catch {
+    // Live output is a courtesy; the result keeps the output either way.
+  }
 }
 
 function describe(ending: {

@@ -11,9 +11,10 @@ import {
   parseResponseKey,
   parseStatusKey,
   RESULT_ERROR_HEADER,
-  RESULT_STATUS_HEADER,
+  RESULT_STATE_HEADER,
 } from './names.js';
 import {
+  isFinalHostStateName,
   type JobRecord,
   parseExpectedHosts,
   parseJobRecord,
@@ -40,6 +41,18 @@ export interface JobsView {
   list(): JobEntry[];
   get(id: string): JobEntry | undefined;
   derive(entry: JobEntry): DerivedStatus;
+  /** Calls `listener` after each change the watch brings for this job, until the returned function is called. */
+  onChange(id: string, listener: () => void): () => void;
+  /**
+   * Resolves with the job's entry once `until` holds for it (checked now and
+   * after each change the watch brings), or with the entry as it is after
+   * `timeoutMs`; undefined when the job is unknown.
+   */
+  waitFor(
+    id: string,
+    until: (d: DerivedStatus) => boolean,
+    timeoutMs: number,
+  ): Promise<JobEntry | undefined>;
   /** Resolves once the watch has delivered what the bucket held at start. */
   readonly loaded: Promise<void>;
   stop(): void;
@@ -50,6 +63,10 @@ export async function watchJobs(
   opts: { ttlMs: number; clock: Clock; logger: Logger; results?: ResultsSource },
 ): Promise<JobsView> {
   const entries = new Map<string, JobEntry>();
+  const listeners = new Map<string, Set<() => void>>();
+  const changed = (id: string) => {
+    for (const l of listeners.get(id) ?? []) l();
+  };
   // Events can arrive before their job definition in the replay; hold them.
   const orphans = new Map<string, JobEntry['events']>();
   const orphanAnswers = new Map<string, JobEntry['answers']>();
@@ -95,6 +112,7 @@ export async function watchJobs(
             const entry = entries.get(id);
             if (entry) entry.record = { ...entry.record, expected_hosts: hosts };
           }
+          changed(id);
         } else if (e.operation === 'PUT' && e.key.startsWith('status.')) {
           const k = parseStatusKey(e.key);
           if (k) {
@@ -102,6 +120,7 @@ export async function watchJobs(
             const list = entries.get(k.id)?.events ?? orphans.get(k.id) ?? [];
             if (!entries.has(k.id)) orphans.set(k.id, list);
             insertByNanos(list, ev);
+            changed(k.id);
           }
         }
       } catch (err) {
@@ -117,6 +136,7 @@ export async function watchJobs(
         if (!entries.has(id)) orphanAnswers.set(id, answers);
         if (answer) answers.set(host, answer);
         else answers.delete(host);
+        changed(id);
       })
     : null;
 
@@ -144,6 +164,37 @@ export async function watchJobs(
     derive(entry) {
       return deriveStatus(entry.record, entry.events, opts.clock.now(), entry.answers);
     },
+    onChange(id, listener) {
+      const set = listeners.get(id) ?? new Set();
+      listeners.set(id, set);
+      const call = () => listener();
+      set.add(call);
+      return () => {
+        set.delete(call);
+        if (set.size === 0) listeners.delete(id);
+      };
+    },
+    waitFor(id, until, timeoutMs) {
+      const derive = (e: JobEntry) => deriveStatus(e.record, e.events, opts.clock.now(), e.answers);
+      const now = entries.get(id);
+      if (!now || until(derive(now))) return Promise.resolve(now);
+      return new Promise((resolve) => {
+        const set = listeners.get(id) ?? new Set();
+        listeners.set(id, set);
+        const done = () => {
+          clearTimeout(timer);
+          set.delete(check);
+          if (set.size === 0) listeners.delete(id);
+          resolve(entries.get(id));
+        };
+        const check = () => {
+          const e = entries.get(id);
+          if (!e || until(derive(e))) done();
+        };
+        const timer = setTimeout(done, timeoutMs);
+        set.add(check);
+      });
+    },
     loaded: Promise.all([loaded, results?.loaded]).then(() => {}),
     stop() {
       watch.stop();
@@ -164,7 +215,7 @@ function insertByNanos<T extends { nanos: bigint }>(list: T[], ev: T): void {
 }
 
 /**
- * Follows every stored result by its headers only (RESULT_STATUS_HEADER),
+ * Follows every stored result by its headers only (RESULT_STATE_HEADER),
  * never its output, with one ordered consumer on the responses bucket's
  * stream; `on` hears each result, or null when one was removed.
  */
@@ -188,9 +239,9 @@ async function followResults(
       const key = parseResponseKey(m.subject.slice(prefix.length));
       if (key) {
         const operation = m.headers?.get(KV_OPERATION_HEADER);
-        const status = m.headers?.get(RESULT_STATUS_HEADER);
+        const state = m.headers?.get(RESULT_STATE_HEADER);
         if (operation === 'DEL' || operation === 'PURGE') on(key.id, key.hostname, null);
-        else if (status === 'completed' || status === 'failed') {
+        else if (isFinalHostStateName(state)) {
           const error = m.headers?.get(RESULT_ERROR_HEADER);
           let reason: string | undefined;
           try {
@@ -199,7 +250,7 @@ async function followResults(
             reason = error;
           }
           on(key.id, key.hostname, {
-            status,
+            state,
             ...(reason !== undefined ? { error: reason } : {}),
             at: new Date(m.info.timestampNanos / 1e6).toISOString(),
           });

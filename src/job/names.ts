@@ -120,12 +120,39 @@ export function parseNotifySubject(
 export const JOB_HEADER = 'Osapi-Job';
 
 /**
- * Headers on a stored result saying how it ended (`completed` or `failed`)
- * and, when it failed, why (a JSON string): the API follows results by their
- * headers alone, without reading every output.
+ * Headers on a stored result saying how it ended for its host (a final host
+ * state: records.ts FINAL_HOST_STATES) and, when it failed, why (a JSON
+ * string): the API follows results by their headers alone, without reading
+ * every output.
  */
-export const RESULT_STATUS_HEADER = 'Osapi-Status';
+export const RESULT_STATE_HEADER = 'Osapi-State';
 export const RESULT_ERROR_HEADER = 'Osapi-Error';
+
+/**
+ * `<ns>.output.<id>.<host>`: live output chunks of one job on one host, sent
+ * with core NATS (no stream keeps them: the stored result is the record).
+ * Outside the jobs stream's `jobs.>`, so no chunk is ever stored there.
+ */
+export function outputSubject(names: InfraNames, id: string, hostname: string): string {
+  return subject(names.namespace, `output.${id}.${hostToken(hostname)}`);
+}
+
+/** Every live output chunk of every job: what the API subscribes to, and agents may publish on. */
+export function outputFilter(names: InfraNames): string {
+  return subject(names.namespace, 'output.>');
+}
+
+/** The job id and hostname an output subject names, or null when it is not one. */
+export function parseOutputSubject(
+  names: InfraNames,
+  s: string,
+): { id: string; hostname: string } | null {
+  const prefix = subject(names.namespace, 'output.');
+  if (!s.startsWith(prefix)) return null;
+  const parts = s.slice(prefix.length).split('.');
+  if (parts.length !== 2 || !parts[0] || !parts[1]) return null;
+  return { id: parts[0], hostname: hostFromToken(parts[1]) };
+}
 
 // ---- KV keys -------------------------------------------------------------
 
@@ -136,6 +163,8 @@ export const STATUS_EVENTS = [
   'completed',
   'failed',
   'retried',
+  // Added to the reference's events: an operator cancelled the job (written by `_api`).
+  'cancelled',
 ] as const;
 export type StatusEvent = (typeof STATUS_EVENTS)[number];
 
@@ -190,6 +219,40 @@ export function expectedKey(id: string): string {
 /** Filter for every claim of one job. */
 export function claimFilter(id: string): string {
   return `claims.${id}.>`;
+}
+
+/** `cancel.<id>` in the job-queue bucket: present once an operator cancelled the job. */
+export function cancelKey(id: string): string {
+  return `cancel.${id}`;
+}
+
+/**
+ * `idempotency.<digest>` in the job-queue bucket: the job a client's
+ * Idempotency-Key made. The digest covers the user and the key, so neither
+ * leaks into a key name and two users never share one.
+ */
+export function idempotencyKey(digest: string): string {
+  return `idempotency.${digest}`;
+}
+
+/**
+ * `<ns>.cancel.<id>` (core NATS, outside the jobs stream): tells agents
+ * running the job to stop it now. Agents that get the job later read
+ * `cancelKey` instead, so a missed message does not matter.
+ */
+export function cancelSubject(names: InfraNames, id: string): string {
+  return subject(names.namespace, `cancel.${id}`);
+}
+
+/** What every agent subscribes to, for cancellations of any job. */
+export function cancelSubjectAll(names: InfraNames): string {
+  return subject(names.namespace, 'cancel.*');
+}
+
+/** The job id a cancel subject names, or null when it is not one. */
+export function jobIdFromCancelSubject(names: InfraNames, s: string): string | null {
+  const prefix = subject(names.namespace, 'cancel.');
+  return s.startsWith(prefix) ? s.slice(prefix.length) : null;
 }
 
 /** Filter for every result of one job in the job-responses bucket. */

@@ -3,6 +3,7 @@
 // NATS with the same ones, so both sides agree on one definition.
 import { type Static, Type } from 'typebox';
 import { isNodeOperation, NODE_OPERATION_TYPES, nodeOperationCategory } from './node-operations.js';
+import { RolloutFields, type RolloutRequest } from './rollout.js';
 
 export const TIMEOUT_DEFAULT_S = 30;
 export const TIMEOUT_MAX_S = 300;
@@ -28,6 +29,51 @@ const Cwd = Type.String({
   description: 'Working directory on the host.',
 });
 
+// Names that shells and exec(2) treat as variables; a value holds no NUL byte.
+const ENV_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_]*$';
+export const ENV_MAX_VARS = 128;
+const Env = Type.Record(Type.String(), Type.String({ maxLength: 32768, pattern: NO_NUL }), {
+  maxProperties: ENV_MAX_VARS,
+  propertyNames: { pattern: ENV_NAME_PATTERN, maxLength: 256 },
+  description:
+    "Variables set for the command over the agent's environment (with `user`, over a reset one: see docs/api.md). " +
+    `Names: letters, digits and _, not starting with a digit; values: no NUL bytes; at most ${ENV_MAX_VARS}. ` +
+    'A role with a command policy may set only the names its policy lists.',
+});
+// Well inside the 1 MiB request body and the 1 MiB NATS message that carries the job.
+export const STDIN_MAX_CHARS = 262144;
+const Stdin = Type.String({
+  maxLength: STDIN_MAX_CHARS,
+  description: `Text written to the command's standard input (as UTF-8), which is then closed; without it stdin is /dev/null. At most ${STDIN_MAX_CHARS} characters.`,
+});
+// A login name as useradd and most systems allow it (Samba machine accounts end in $).
+const USER_PATTERN = '^[A-Za-z_][A-Za-z0-9_.-]*\\$?$';
+const User = Type.String({
+  minLength: 1,
+  maxLength: 32,
+  pattern: USER_PATTERN,
+  description:
+    "Run as this account of the host's /etc/passwd: its uid and primary group, HOME, USER, LOGNAME and SHELL. " +
+    'Only an agent running as root can; any other agent refuses, running nothing. ' +
+    'A role with a command policy may use only the users its policy lists.',
+});
+
+/** What a broken pattern means, for 400 messages; the other patterns refuse blank text and NUL bytes. */
+export const PATTERN_MESSAGES: Record<string, string> = {
+  [ENV_NAME_PATTERN]: 'must be letters, digits and _, starting with a letter or _',
+  [USER_PATTERN]:
+    'must be a login name of letters, digits, _, . and -, starting with a letter or _',
+};
+
+/** The fields both kinds of command take beyond the command itself. */
+const RunFields = {
+  cwd: Type.Optional(Cwd),
+  timeout: Type.Optional(Timeout),
+  env: Type.Optional(Env),
+  stdin: Type.Optional(Stdin),
+  user: Type.Optional(User),
+};
+
 export const ExecRequest = Type.Object(
   {
     command: Command,
@@ -37,8 +83,8 @@ export const ExecRequest = Type.Object(
         description: 'Arguments, passed literally: no shell.',
       }),
     ),
-    cwd: Type.Optional(Cwd),
-    timeout: Type.Optional(Timeout),
+    ...RunFields,
+    ...RolloutFields,
   },
   {
     additionalProperties: false,
@@ -47,17 +93,24 @@ export const ExecRequest = Type.Object(
     examples: [
       { command: 'uname', args: ['-a'] },
       { command: 'ls', args: ['-l', '/var/log'], cwd: '/', timeout: 10 },
+      { command: 'apt-get', args: ['-y', 'upgrade'], max_concurrency: 2, max_errors: '5%' },
+      { command: 'psql', args: ['-At', '-f', '-'], user: 'postgres', stdin: 'SELECT 1;\n' },
     ],
   },
 );
 export type ExecRequest = Static<typeof ExecRequest>;
 
 export const ShellRequest = Type.Object(
-  { command: Command, cwd: Type.Optional(Cwd), timeout: Type.Optional(Timeout) },
+  { command: Command, ...RunFields, ...RolloutFields },
   {
     additionalProperties: false,
     $id: 'ShellRequest',
-    examples: [{ command: 'uptime' }, { command: 'df -h | tail -n +2', cwd: '/', timeout: 10 }],
+    examples: [
+      { command: 'uptime' },
+      { command: 'df -h | tail -n +2', cwd: '/', timeout: 10 },
+      { command: 'systemctl restart nginx', max_concurrency: '10%', max_errors: 1 },
+      { command: 'wc -l', stdin: 'a\nb\n', env: { LC_ALL: 'C' } },
+    ],
   },
 );
 export type ShellRequest = Static<typeof ShellRequest>;
@@ -69,6 +122,9 @@ export const CommandJobData = Type.Object(
     args: Type.Array(Type.String()),
     cwd: Type.Optional(Cwd),
     timeout: Timeout,
+    env: Type.Optional(Env),
+    stdin: Type.Optional(Stdin),
+    user: Type.Optional(User),
   },
   { additionalProperties: false },
 );
@@ -86,11 +142,23 @@ export function operationCategory(type: OperationType): 'query' | 'modify' {
   return isNodeOperation(type) ? nodeOperationCategory(type) : 'modify';
 }
 
+/** The rate control a command body asks for, if any (not part of the job's data). */
+export function rolloutOf(body: ExecRequest | ShellRequest): RolloutRequest | undefined {
+  if (body.max_concurrency === undefined && body.max_errors === undefined) return undefined;
+  return {
+    ...(body.max_concurrency !== undefined ? { max_concurrency: body.max_concurrency } : {}),
+    ...(body.max_errors !== undefined ? { max_errors: body.max_errors } : {}),
+  };
+}
+
 export function commandJobData(body: ExecRequest | ShellRequest): CommandJobData {
   return {
     command: body.command,
     args: 'args' in body && body.args ? body.args : [],
     ...(body.cwd !== undefined ? { cwd: body.cwd } : {}),
     timeout: body.timeout ?? TIMEOUT_DEFAULT_S,
+    ...(body.env !== undefined ? { env: body.env } : {}),
+    ...(body.stdin !== undefined ? { stdin: body.stdin } : {}),
+    ...(body.user !== undefined ? { user: body.user } : {}),
   };
 }

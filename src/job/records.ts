@@ -7,6 +7,40 @@ import { OPERATION_TYPES } from './operations.js';
 
 const STATUS_EVENTS_SCHEMA = Type.Enum(STATUS_EVENTS);
 
+/**
+ * How a host's part of a job ended, as precise as SSM's: the `completed` and
+ * `failed` events and a host's result carry one, so nobody has to guess it
+ * from an exit code. `pending` and `running` are never stored, and
+ * `no_response` mostly is not: status.ts derives them from what is (not) there.
+ */
+export const FINAL_HOST_STATES = [
+  'succeeded',
+  /** The command ran and exited non-zero, or the operation failed. */
+  'failed',
+  'timed_out',
+  'cancelled',
+  /** Never started: a broadcast's max_errors was exceeded first. */
+  'skipped',
+  /** Refused by the agent, nothing run: command policy or signature. */
+  'refused',
+  /** The agent received it after the job's start deadline: not run. */
+  'no_response',
+] as const;
+export type FinalHostState = (typeof FINAL_HOST_STATES)[number];
+const FinalHostStateSchema = Type.Enum(FINAL_HOST_STATES);
+
+/** How a result ended for its host: its `state`, or from its status when it carries none. */
+export function finalStateOf(r: {
+  status: 'completed' | 'failed';
+  state?: FinalHostState;
+}): FinalHostState {
+  return r.state ?? (r.status === 'completed' ? 'succeeded' : 'failed');
+}
+
+export function isFinalHostStateName(s: string | undefined): s is FinalHostState {
+  return (FINAL_HOST_STATES as readonly string[]).includes(s ?? '');
+}
+
 export const JobRecord = Type.Object({
   id: Type.String({ format: 'uuid' }),
   operation: Type.Object({
@@ -29,7 +63,16 @@ export const JobRecord = Type.Object({
   expected_hosts: Type.Optional(Type.Array(Type.String())),
   /** The requester's command policy (auth/command-policy.ts), for the agent to enforce. */
   command_policy: Type.Optional(
-    Type.Object({ exec: Type.Array(Type.String()), shell: Type.Array(Type.String()) }),
+    Type.Object({
+      exec: Type.Array(Type.String()),
+      shell: Type.Array(Type.String()),
+      users: Type.Optional(Type.Array(Type.String())),
+      env: Type.Optional(Type.Array(Type.String())),
+    }),
+  ),
+  /** A rate-controlled broadcast's limits, resolved to host counts (rollout.ts). */
+  rollout: Type.Optional(
+    Type.Object({ max_concurrency: Type.Integer(), max_errors: Type.Integer() }),
   ),
   /** Which API key signed it, and the Ed25519 signature over everything else (signing.ts). */
   key_id: Type.Optional(Type.String()),
@@ -47,7 +90,7 @@ export const CommandResult = Type.Object({
   stderr_truncated: Type.Boolean(),
   stdout_bytes: Type.Integer(),
   stderr_bytes: Type.Integer(),
-  /** How the process ended: exited, signaled, timed_out, cancelled, not_found, permission_denied, bad_cwd, not_run. */
+  /** How the process ended: exited, signaled, timed_out, cancelled, not_found, permission_denied, bad_cwd, unknown_user, spawn_failed. */
   end: Type.String(),
 });
 export type CommandResult = Static<typeof CommandResult>;
@@ -63,6 +106,7 @@ export const JobResponse = Type.Object({
    */
   data: Type.Unknown(),
   error: Type.Optional(Type.String()),
+  state: Type.Optional(FinalHostStateSchema),
   started_at: Type.String(),
   finished_at: Type.String(),
 });
@@ -74,6 +118,8 @@ export const StatusEventRecord = Type.Object({
   hostname: Type.String(),
   message: Type.Optional(Type.String()),
   error: Type.Optional(Type.String()),
+  /** On `completed` and `failed`: how the host's part ended. */
+  state: Type.Optional(FinalHostStateSchema),
 });
 export type StatusEventRecord = Static<typeof StatusEventRecord>;
 

@@ -6,6 +6,7 @@ import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { kvSubject } from '../nats/subjects.js';
 import { responseKey } from './names.js';
 import type { JobResponse } from './records.js';
+import { encodeResponse, resultBudget } from './result-size.js';
 import { type JobStore, resultHeaders } from './store.js';
 
 /** True when stored; false when a result for this job and host was already there. */
@@ -14,7 +15,7 @@ export async function storeResponseOnce(store: JobStore, r: JobResponse): Promis
   // a publish expecting no earlier message on the key is the same create.
   const subject = kvSubject(store.names.responsesBucket, responseKey(r.job_id, r.hostname));
   try {
-    await store.js.publish(subject, JSON.stringify(r), {
+    await store.js.publish(subject, encodeResponse(r, resultBudget(store.nc.info?.max_payload)), {
       expect: { lastSubjectSequence: 0 },
       headers: resultHeaders(r),
     });

@@ -1,7 +1,11 @@
 // The one place a job's status and each host's state are derived, from the
 // job definition and its append-only status events.
-import type { StatusEvent } from './names.js';
-import type { JobRecord, StatusEventRecord } from './records.js';
+import {
+  FINAL_HOST_STATES,
+  type FinalHostState,
+  type JobRecord,
+  type StatusEventRecord,
+} from './records.js';
 
 export const JOB_STATUSES = [
   'submitted',
@@ -12,18 +16,14 @@ export const JOB_STATUSES = [
 ] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
-export type HostState =
-  | 'acknowledged'
-  | 'processing'
-  | 'completed'
-  | 'failed'
-  | 'pending'
-  | 'no_response';
+/** Every state a host can be in for a job. */
+export const HOST_STATES = ['pending', 'running', ...FINAL_HOST_STATES] as const;
+export type HostState = (typeof HOST_STATES)[number];
 
 export interface HostStateDetail {
   status: HostState;
   error?: string;
-  /** Milliseconds from started to completed/failed, when both are known. */
+  /** Milliseconds from started to its end, when both are known. */
   durationMs?: number;
 }
 
@@ -32,7 +32,7 @@ export interface HostStateDetail {
  * query's agent writes no final event, its result is the record of its end.
  */
 export interface HostAnswer {
-  status: 'completed' | 'failed';
+  state: FinalHostState;
   error?: string;
   /** When the result was stored. */
   at: string;
@@ -42,19 +42,45 @@ export interface DerivedStatus {
   status: JobStatus;
   hosts: Record<string, HostStateDetail>;
   updatedAt: string;
+  /** Someone cancelled the job (a `cancelled` event from the API). */
+  cancelled: boolean;
+  /** No host will change state any more. */
+  final: boolean;
 }
-
-const FINAL: ReadonlySet<StatusEvent> = new Set(['completed', 'failed']);
 
 /** Time for a notification to reach an agent that was there at the deadline. */
 const DELIVERY_GRACE_MS = 5000;
 
+const NOT_STARTED_CANCELLED = 'cancelled before this host started it';
+
+/** The host a target names when it is one hostname, not `_any`, `_all` or a label. */
+function singleHost(target: string): string | null {
+  return target === '_any' || target === '_all' || target.includes(':') ? null : target;
+}
+
+/** How an event that ends a host's part maps to a state, for records that carry none. */
+function finalState(e: StatusEventRecord): FinalHostState {
+  if (e.state) return e.state;
+  return e.event === 'completed' ? 'succeeded' : 'failed';
+}
+
+export function isFinalHostState(s: HostState): s is FinalHostState {
+  return s !== 'pending' && s !== 'running';
+}
+
 /**
- * `completed` when every host finished without error, `failed` when all
- * failed, `partial_failure` for a mix; `processing` while any host is at work
- * or an expected host may still start it (until the job's start deadline);
- * `submitted` until an agent takes it. An expected host still silent after the
- * deadline is `no_response` and counts as failed.
+ * Per host: `pending` until the agent starts it (received and waiting for a
+ * slot is still pending), `running`, then the state the agent recorded with
+ * its end. A host expected to answer and silent after the job's start deadline
+ * is `no_response`; one that had not started when the job was cancelled is
+ * `cancelled`. An `_any` job nobody took by then shows `_any` as no_response.
+ *
+ * A stored result followed by its headers (`answers`) ends a host as its
+ * final event would: a query's agent writes none.
+ *
+ * The job: `submitted` until a host does anything, `processing` while a host
+ * is pending or running, then `completed` when every host succeeded, `failed`
+ * when none did, `partial_failure` for a mix.
  */
 export function deriveStatus(
   job: JobRecord,
@@ -65,24 +91,30 @@ export function deriveStatus(
   const hosts: Record<string, HostStateDetail> = {};
   const started: Record<string, number> = {};
   let updatedAt = job.created;
+  let cancelled = false;
+  let touched = false;
   for (const e of events) {
     if (e.timestamp > updatedAt) updatedAt = e.timestamp;
-    if (e.hostname === '_api') continue;
+    if (e.hostname === '_api') {
+      if (e.event === 'cancelled') cancelled = true;
+      continue;
+    }
     const current = hosts[e.hostname];
-    if (current && FINAL.has(current.status as StatusEvent)) continue;
+    if (current && isFinalHostState(current.status)) continue;
+    touched = true;
     switch (e.event) {
       case 'acknowledged':
-        hosts[e.hostname] = { status: 'acknowledged' };
+        hosts[e.hostname] = { status: 'pending' };
         break;
       case 'started':
-        hosts[e.hostname] = { status: 'processing' };
+        hosts[e.hostname] = { status: 'running' };
         started[e.hostname] = Date.parse(e.timestamp);
         break;
       case 'completed':
       case 'failed': {
         const t0 = started[e.hostname];
         hosts[e.hostname] = {
-          status: e.event,
+          status: finalState(e),
           ...(e.error !== undefined ? { error: e.error } : {}),
           ...(t0 !== undefined ? { durationMs: Math.max(0, Date.parse(e.timestamp) - t0) } : {}),
         };
@@ -95,32 +127,43 @@ export function deriveStatus(
   // A result without a final event (a query's) ends its host the same way.
   for (const [h, a] of answers) {
     const current = hosts[h];
-    if (current && FINAL.has(current.status as StatusEvent)) continue;
+    if (current && isFinalHostState(current.status)) continue;
+    touched = true;
     if (a.at > updatedAt) updatedAt = a.at;
     const t0 = started[h];
     hosts[h] = {
-      status: a.status,
+      status: a.state,
       ...(a.error !== undefined ? { error: a.error } : {}),
       ...(t0 !== undefined ? { durationMs: Math.max(0, Date.parse(a.at) - t0) } : {}),
     };
   }
+
   const overdue = now.getTime() > Date.parse(job.deadline) + DELIVERY_GRACE_MS;
-  for (const h of job.expected_hosts ?? []) {
-    if (!hosts[h]) {
-      hosts[h] = overdue
-        ? { status: 'no_response', error: "this agent did not answer before the job's deadline" }
-        : { status: 'pending' };
+  const one = singleHost(job.target_hostname);
+  const expected = job.expected_hosts ?? (one ? [one] : []);
+  for (const h of expected) hosts[h] ??= { status: 'pending' };
+  if (job.target_hostname === '_any' && Object.keys(hosts).length === 0 && (overdue || cancelled)) {
+    hosts._any = { status: 'pending' };
+  }
+  for (const [h, d] of Object.entries(hosts)) {
+    if (d.status !== 'pending') continue;
+    if (cancelled) hosts[h] = { status: 'cancelled', error: NOT_STARTED_CANCELLED };
+    else if (overdue) {
+      hosts[h] = {
+        status: 'no_response',
+        error: "this agent did not answer before the job's start deadline",
+      };
     }
   }
 
   const states = Object.values(hosts).map((h) => h.status);
+  const final = states.length > 0 && states.every(isFinalHostState);
   let status: JobStatus;
-  if (states.length === 0) status = 'submitted';
-  else if (states.some((s) => s === 'acknowledged' || s === 'processing' || s === 'pending')) {
-    status = 'processing';
-  } else {
-    const failed = states.filter((s) => s === 'failed' || s === 'no_response').length;
-    status = failed === 0 ? 'completed' : failed === states.length ? 'failed' : 'partial_failure';
+  if (!touched && !final) status = 'submitted';
+  else if (!final) status = 'processing';
+  else {
+    const ok = states.filter((s) => s === 'succeeded').length;
+    status = ok === states.length ? 'completed' : ok === 0 ? 'failed' : 'partial_failure';
   }
-  return { status, hosts, updatedAt };
+  return { status, hosts, updatedAt, cancelled, final };
 }

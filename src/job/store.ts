@@ -8,16 +8,18 @@ import { KV_OPERATION_HEADER, kvStream, kvSubject } from '../nats/subjects.js';
 import type { Clock } from './clock.js';
 import { newTimeOrderedId } from './ids.js';
 import {
+  cancelKey,
   claimFilter,
   claimKey,
   expectedKey,
+  hostToken,
   type InfraNames,
   JOB_HEADER,
   jobKey,
   notifySubject,
   parseStatusKey,
   RESULT_ERROR_HEADER,
-  RESULT_STATUS_HEADER,
+  RESULT_STATE_HEADER,
   responseFilter,
   responseKey,
   type StatusEvent,
@@ -26,6 +28,8 @@ import {
 } from './names.js';
 import { type OperationType, operationCategory } from './operations.js';
 import {
+  type FinalHostState,
+  finalStateOf,
   type JobRecord,
   type JobResponse,
   parseExpectedHosts,
@@ -35,6 +39,7 @@ import {
   RecordError,
   type StatusEventRecord,
 } from './records.js';
+import { encodeResponse, resultBudget } from './result-size.js';
 import type { JobSigner } from './signing.js';
 import { formatTarget, type Target } from './target.js';
 
@@ -78,7 +83,12 @@ export interface NewJob {
   startWithinMs: number;
   expectedHosts?: string[];
   /** The requester's command policy; agents enforce it from the signed record. */
-  commandPolicy?: { exec: string[]; shell: string[] };
+  commandPolicy?: NonNullable<JobRecord['command_policy']>;
+  /**
+   * A rate-controlled broadcast: the limits are recorded, and no notification
+   * goes to the target; the API's rollout notifies each host in turn.
+   */
+  rollout?: { max_concurrency: number; max_errors: number };
 }
 
 /** The stored definition and the KV revision it was stored at. */
@@ -101,6 +111,7 @@ export async function publishJob(store: JobStore, job: NewJob): Promise<Publishe
     created_by: job.createdBy,
     deadline: new Date(now.getTime() + job.startWithinMs).toISOString(),
     ...(job.commandPolicy ? { command_policy: job.commandPolicy } : {}),
+    ...(job.rollout ? { rollout: job.rollout } : {}),
   };
   const record = store.signer ? store.signer.sign(unsigned) : unsigned;
   if (job.expectedHosts) {
@@ -112,10 +123,16 @@ export async function publishJob(store: JobStore, job: NewJob): Promise<Publishe
   // they do not need each other, so they go out together.
   await Promise.all([
     appendStatus(store, record.id, 'submitted', '_api', {
-      message: `submitted by ${job.createdBy} for ${record.target_hostname}`,
+      message: `submitted by ${job.createdBy} for ${record.target_hostname}${
+        job.rollout
+          ? ` (max_concurrency ${job.rollout.max_concurrency}, max_errors ${job.rollout.max_errors})`
+          : ''
+      }`,
     }),
     // msgID makes a retried publish a no-op inside the stream's duplicate window.
-    store.js.publish(subject, record.id, { msgID: record.id, headers: carrying(record) }),
+    job.rollout
+      ? null
+      : store.js.publish(subject, record.id, withHeaders({ msgID: record.id }, carrying(record))),
   ]);
   return {
     ...record,
@@ -124,11 +141,28 @@ export async function publishJob(store: JobStore, job: NewJob): Promise<Publishe
   };
 }
 
-function carrying(record: JobRecord): MsgHdrs {
-  const h = headers();
+/**
+ * The most a notification carries of its job (JOB_HEADER): past this (a
+ * large stdin, say) the agent reads the definition from KV instead, so a
+ * broadcast does not copy a large job to every agent through the server.
+ */
+const CARRIED_JOB_MAX_BYTES = 16 * 1024;
+
+/** Headers carrying the signed definition, or none when it is larger than CARRIED_JOB_MAX_BYTES. */
+function carrying(job: JobRecord): MsgHdrs | undefined {
+  // Only what was signed: a view's copy may add expected_hosts, a published
+  // one its revision.
+  const { expected_hosts: _hosts, revision: _revision, ...record } = job as PublishedJob;
   // JSON escapes line breaks inside strings, so the value is one header line.
-  h.set(JOB_HEADER, JSON.stringify(record));
+  const text = JSON.stringify(record);
+  if (Buffer.byteLength(text) > CARRIED_JOB_MAX_BYTES) return undefined;
+  const h = headers();
+  h.set(JOB_HEADER, text);
   return h;
+}
+
+function withHeaders<T extends object>(opts: T, h: MsgHdrs | undefined): T & { headers?: MsgHdrs } {
+  return h ? { ...opts, headers: h } : opts;
 }
 
 /**
@@ -144,12 +178,19 @@ export function carriedJob(h: MsgHdrs | undefined, id: string): JobRecord | unde
   return job;
 }
 
+/** Tells one host of a job meant for several (a rate-controlled broadcast) to run it now. */
+export async function notifyHost(store: JobStore, job: JobRecord, hostname: string): Promise<void> {
+  const subject = notifySubject(store.names, job.category, { kind: 'host', hostname });
+  const opts = withHeaders({ msgID: `${job.id}.${hostToken(hostname)}` }, carrying(job));
+  await store.js.publish(subject, job.id, opts);
+}
+
 export async function appendStatus(
   store: JobStore,
   id: string,
   event: StatusEvent,
   hostname: string,
-  detail: { message?: string; error?: string } = {},
+  detail: { message?: string; error?: string; state?: FinalHostState } = {},
 ): Promise<void> {
   const value: StatusEventRecord = {
     timestamp: store.clock.now().toISOString(),
@@ -186,8 +227,17 @@ export async function claimHolder(
   id: string,
   scope: { any: true } | { hostname: string },
 ): Promise<string | null> {
+  return (await readClaim(store, id, scope))?.holder ?? null;
+}
+
+/** The claim with the time NATS stored it, when someone holds it. */
+export async function readClaim(
+  store: JobStore,
+  id: string,
+  scope: { any: true } | { hostname: string },
+): Promise<{ holder: string; created: Date } | null> {
   const e = await store.jobs.get(claimKey(id, scope));
-  return e && e.operation === 'PUT' ? e.string() : null;
+  return e && e.operation === 'PUT' ? { holder: e.string(), created: e.created } : null;
 }
 
 function isKeyExists(err: unknown): boolean {
@@ -195,10 +245,10 @@ function isKeyExists(err: unknown): boolean {
   return err instanceof Error && /wrong last sequence|key exists/i.test(err.message);
 }
 
-/** How a result ended, as headers beside it (RESULT_STATUS_HEADER). */
+/** How a result ended, as headers beside it (RESULT_STATE_HEADER). */
 export function resultHeaders(r: JobResponse): MsgHdrs {
   const h = headers();
-  h.set(RESULT_STATUS_HEADER, r.status);
+  h.set(RESULT_STATE_HEADER, finalStateOf(r));
   if (r.error !== undefined) h.set(RESULT_ERROR_HEADER, JSON.stringify(r.error));
   return h;
 }
@@ -207,7 +257,7 @@ export async function storeResponse(store: JobStore, r: JobResponse): Promise<vo
   // A KV put is a publish on the key's subject; made here to add the headers.
   await store.js.publish(
     kvSubject(store.names.responsesBucket, responseKey(r.job_id, r.hostname)),
-    JSON.stringify(r),
+    encodeResponse(r, resultBudget(store.nc.info?.max_payload)),
     { headers: resultHeaders(r) },
   );
 }
@@ -234,6 +284,22 @@ export async function readExpectedHosts(store: JobStore, id: string): Promise<st
 
 export interface StatusEntry extends StatusEventRecord {
   nanos: bigint;
+}
+
+/** Marks the job cancelled for agents that receive it from now on; false when it already was. */
+export async function markCancelled(store: JobStore, id: string, by: string): Promise<boolean> {
+  try {
+    await store.jobs.create(cancelKey(id), by);
+    return true;
+  } catch (err) {
+    if (isKeyExists(err)) return false;
+    throw err;
+  }
+}
+
+export async function isCancelled(store: JobStore, id: string): Promise<boolean> {
+  const e = await store.jobs.get(cancelKey(id));
+  return e?.operation === 'PUT';
 }
 
 /** Every status event of a job, oldest first. */
@@ -318,6 +384,7 @@ export async function deleteJob(store: JobStore, id: string): Promise<boolean> {
   ]);
   // The definition goes last: while it exists, the job is still findable.
   await store.jobs.purge(expectedKey(id));
+  await store.jobs.purge(cancelKey(id));
   await store.jobs.purge(jobKey(id));
   return true;
 }

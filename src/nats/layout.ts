@@ -20,6 +20,7 @@ import {
   infraNames,
   type NameSettings,
 } from '../job/names.js';
+import type { Logger } from '../log/logger.js';
 
 type Storage = 'file' | 'memory';
 
@@ -112,6 +113,38 @@ export async function ensureLayout(nc: NatsConnection, s: LayoutSettings): Promi
     items.push(await ensureBucket(jsm, kvm, b));
   }
   return { names, items };
+}
+
+/**
+ * Errors JetStream gives while it is still starting: a cluster electing its
+ * metadata leader, or placing a replicated stream before every peer joined.
+ */
+const STARTING =
+  /timeout|no responders|temporarily unavailable|no suitable peers|insufficient resources|leader/i;
+
+/**
+ * ensureLayout, tried again while JetStream is still starting (a fresh
+ * cluster takes a few seconds to elect a leader), within a bound. Any other
+ * error, or the bound, ends it with the last error.
+ */
+export async function ensureLayoutWhenReady(
+  nc: NatsConnection,
+  s: LayoutSettings,
+  opts: { logger: Logger; withinMs?: number; signal?: AbortSignal },
+): Promise<LayoutReport> {
+  const end = Date.now() + (opts.withinMs ?? 60_000);
+  let delay = 250;
+  for (;;) {
+    try {
+      return await ensureLayout(nc, s);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (!STARTING.test(message) || Date.now() + delay > end || opts.signal?.aborted) throw err;
+      opts.logger.warn({ err: message }, 'JetStream is not ready yet; trying the layout again');
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 2000);
+    }
+  }
 }
 
 /** JetStream durations are nanoseconds; config durations are milliseconds. */

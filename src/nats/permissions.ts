@@ -1,7 +1,7 @@
 // The NATS permissions of the agent user: everything an agent does, and
 // nothing that lets its credentials start a job or read another agent's
 // results. The API user has no limits; it is the one that makes jobs.
-import type { InfraNames } from '../job/names.js';
+import { cancelSubjectAll, type InfraNames, outputFilter } from '../job/names.js';
 import { JS_API, kvKeys, kvStream } from './subjects.js';
 
 /** nats-server's permission block for one user; deny beats allow. */
@@ -27,13 +27,20 @@ export interface NatsPermissions {
  *   as STREAM.MSG.GET (or DIRECT.GET) on the bucket's stream.
  * - Writing claims and status events, but not job definitions (`jobs.>`).
  * - Writing results and its registry entry (put and delete are publishes).
+ * - Cancellations (`<ns>.cancel.*`, core NATS) and reading `cancel.<id>`
+ *   keys, which the bucket reads above already cover.
  * - Replies on `_INBOX.>`. The API uses another prefix (API_INBOX_PREFIX),
  *   so an agent cannot listen to the replies the API receives.
+ * - Publishing live output (`<ns>.output.>`). All agents share one user, so
+ *   the server cannot tie a subject to one hostname: an agent could send
+ *   output in another's name. Live output is shown, never stored; the stored
+ *   result, written under the agent's own key, stays the record.
  *
  * The deny lists repeat, explicitly, what must stay closed even if someone
  * widens an allow list: publishing notifications, writing definitions, and
  * every way to read the responses bucket (get, direct get, a consumer on its
- * stream, or a plain subscription to its subjects).
+ * stream, or a plain subscription to its subjects), and listening to other
+ * hosts' live output.
  */
 export function agentPermissions(names: InfraNames): NatsPermissions {
   const jobs = names.stream;
@@ -63,6 +70,7 @@ export function agentPermissions(names: InfraNames): NatsPermissions {
         kvKeys(queue, 'status'),
         kvKeys(responses),
         kvKeys(registry),
+        outputFilter(names),
       ],
       deny: [
         // A job notification: `<ns>.jobs.>` (the stream's subjects).
@@ -79,8 +87,10 @@ export function agentPermissions(names: InfraNames): NatsPermissions {
       ],
     },
     subscribe: {
-      allow: ['_INBOX.>', names.streamSubjects],
-      deny: [kvKeys(responses)],
+      // Jobs are heard on plain subscriptions to the notification subjects;
+      // cancellations of running jobs come as core messages (names.ts).
+      allow: ['_INBOX.>', names.streamSubjects, cancelSubjectAll(names)],
+      deny: [kvKeys(responses), outputFilter(names)],
     },
   };
 }

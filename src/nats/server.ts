@@ -20,6 +20,20 @@ export interface NatsServerOptions {
   extraArgs?: string[];
   /** Users and permissions: written to a 0600 config file in storeDir, passed with -c. */
   auth?: NatsServerAuth | null;
+  /** The server's name; a JetStream cluster needs one per node, stable across restarts. */
+  serverName?: string;
+  /** Routes to the other nodes: this server then runs as one node of a cluster. */
+  cluster?: NatsClusterOptions | null;
+}
+
+export interface NatsClusterOptions {
+  /** The same on every node. */
+  name: string;
+  /** Where this node listens for routes; port 0 lets the OS choose. */
+  host: string;
+  port: number;
+  /** Every node's route URL (this node's own is ignored by nats-server). */
+  routes: string[];
 }
 
 export interface NatsServerExit {
@@ -31,6 +45,8 @@ export interface NatsServerHandle {
   /** nats://host:port the server listens on (the real port when 0 was asked). */
   readonly url: string;
   readonly port: number;
+  /** The port routes from other nodes come in on, when clustered (else 0). */
+  readonly clusterPort: number;
   readonly pid: number;
   /** Resolves when the server process ends, for whatever reason. */
   readonly exited: Promise<NatsServerExit>;
@@ -45,6 +61,8 @@ export class NatsServerStartError extends Error {
 // "[INF] Listening for client connections on 127.0.0.1:4222"
 const LISTENING = /Listening for client connections on (\S+):(\d+)/;
 const READY = /Server is ready/;
+// "[INF] Listening for route connections on 127.0.0.1:6222"
+const ROUTES_LISTENING = /Listening for route connections on \S+:(\d+)/;
 
 export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServerHandle> {
   const bin = findNatsServer();
@@ -60,6 +78,8 @@ export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServ
     '-js',
     '-sd',
     opts.storeDir,
+    ...(opts.serverName ? ['--server_name', opts.serverName] : []),
+    ...(opts.cluster ? clusterArgs(opts.cluster) : []),
     ...(opts.extraArgs ?? []),
   ];
   opts.logger.debug({ bin, args }, 'starting nats-server');
@@ -83,6 +103,8 @@ export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServ
 
   const lastLines: string[] = [];
   let port = 0;
+  let clusterPort = 0;
+  let readySeen = false;
   let host = opts.host;
   const ready = new Promise<void>((resolve, reject) => {
     const rl = createInterface({ input: child.stderr as NodeJS.ReadableStream });
@@ -95,7 +117,11 @@ export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServ
         host = m[1] ?? host;
         port = Number(m[2]);
       }
-      if (READY.test(line)) resolve();
+      const r = ROUTES_LISTENING.exec(line);
+      if (r) clusterPort = Number(r[1]);
+      if (READY.test(line)) readySeen = true;
+      // A clustered server prints its route port just after "ready".
+      if (readySeen && (!opts.cluster || clusterPort > 0)) resolve();
     });
     child.once('error', (err) => reject(new NatsServerStartError(`nats-server: ${err.message}`)));
     void exited.then((e) =>
@@ -129,10 +155,22 @@ export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServ
   return {
     url: `nats://${dialHost.includes(':') ? `[${dialHost}]` : dialHost}:${port}`,
     port,
+    clusterPort,
     pid: child.pid ?? 0,
     exited,
     stop: (graceMs = 5000) => terminate(child, exited, graceMs),
   };
+}
+
+function clusterArgs(c: NatsClusterOptions): string[] {
+  const host = c.host.includes(':') ? `[${c.host}]` : c.host;
+  return [
+    '--cluster_name',
+    c.name,
+    '--cluster',
+    `nats://${host}:${c.port === 0 ? -1 : c.port}`,
+    ...(c.routes.length > 0 ? ['--routes', c.routes.join(',')] : []),
+  ];
 }
 
 export function describeExit(e: NatsServerExit): string {

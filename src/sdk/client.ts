@@ -5,7 +5,13 @@ import type { AuditEntry } from '../api/audit/schemas.js';
 import type { CommandResponse } from '../api/command/schemas.js';
 import type { ErrorBody } from '../api/errors.js';
 import type { HealthStatus } from '../api/health/status.js';
-import type { JobDetail } from '../api/job/schemas.js';
+import type {
+  JobDetail,
+  StreamEndData,
+  StreamOutputData,
+  StreamResultData,
+  StreamSkippedData,
+} from '../api/job/schemas.js';
 import type { DnsUpdateRequest, DnsUpdateResponse } from '../api/node/dns-update.js';
 import type {
   DiskResponse,
@@ -18,7 +24,9 @@ import type {
   StatusResponse,
   UptimeResponse,
 } from '../api/node/schemas.js';
+import type { LoginCode, Session, WhoAmI } from '../api/session/schemas.js';
 import type { ExecRequest, OperationType, ShellRequest } from '../job/operations.js';
+import { readSse, type SseMessage } from './sse.js';
 
 export type { DnsUpdateRequest, DnsUpdateResponse } from '../api/node/dns-update.js';
 export type {
@@ -41,8 +49,39 @@ export type {
   ExecRequest,
   HealthStatus,
   JobDetail,
+  LoginCode,
+  Session,
   ShellRequest,
+  StreamEndData,
+  StreamOutputData,
+  StreamResultData,
+  StreamSkippedData,
+  WhoAmI,
 };
+
+/**
+ * One event of `GET /job/{id}/stream`. `id` is what to pass back as
+ * `lastEventId` to resume after it.
+ */
+export type JobStreamEvent =
+  | { event: 'output'; id: string; data: StreamOutputData }
+  | { event: 'result'; id: string; data: StreamResultData }
+  | { event: 'skipped'; id: string; data: StreamSkippedData }
+  | { event: 'end'; id: string; data: StreamEndData };
+
+const STREAM_EVENTS: ReadonlySet<string> = new Set(['output', 'result', 'skipped', 'end']);
+
+export interface StreamJobOptions {
+  /** Resume after this event: the output still held after it, then every result again. */
+  lastEventId?: string;
+  /** Stops following (the job goes on). */
+  signal?: AbortSignal;
+}
+
+/** The stream sent something that is not one of its events. */
+export class OsapiStreamError extends Error {
+  override name = 'OsapiStreamError';
+}
 
 /** A job body as `POST /job` takes it: `{type, data}`. */
 export interface JobOperation {
@@ -73,6 +112,16 @@ export interface JobStats {
 export interface CommandOptions {
   /** Return the job id at once (`?async=true`) instead of waiting for the agents. */
   async?: boolean;
+  /**
+   * Sent as the `Idempotency-Key` header: the same key (same user, within
+   * 24 h) returns the first request's job instead of running it again, so a
+   * retry after a lost answer never runs a command twice.
+   */
+  idempotencyKey?: string;
+}
+
+function idempotencyHeaders(key: string | undefined): Record<string, string> | undefined {
+  return key === undefined ? undefined : { 'idempotency-key': key };
 }
 
 function commandPath(target: string, mode: 'exec' | 'shell', opts: CommandOptions): string {
@@ -197,8 +246,17 @@ export class OsapiClient {
    * const { body } = await client.jobAdd({ type: 'command.shell.execute', data: { command: 'uptime' } }, '_all');
    * const detail = await client.jobGet(body.job_id);
    */
-  jobAdd(operation: JobOperation, targetHostname: string): Promise<OsapiResponse<JobCreated>> {
-    return this.request('POST', '/job', { operation, target_hostname: targetHostname });
+  jobAdd(
+    operation: JobOperation,
+    targetHostname: string,
+    opts: { idempotencyKey?: string } = {},
+  ): Promise<OsapiResponse<JobCreated>> {
+    return this.request(
+      'POST',
+      '/job',
+      { operation, target_hostname: targetHostname },
+      idempotencyHeaders(opts.idempotencyKey),
+    );
   }
 
   /** GET /job: newest first, optionally by status, paged. */
@@ -226,6 +284,16 @@ export class OsapiClient {
     return this.request('DELETE', `/job/${encodeURIComponent(id)}`);
   }
 
+  /**
+   * POST /job/{id}/cancel: stops the job on every host still running it (its
+   * process group is killed, the partial output kept) and keeps the hosts that
+   * have not started from starting. Answers the job as it is once the running
+   * hosts reported (or after a few seconds); 409 when it had already ended.
+   */
+  jobCancel(id: string): Promise<OsapiResponse<JobDetail>> {
+    return this.request('POST', `/job/${encodeURIComponent(id)}/cancel`);
+  }
+
   /** POST /job/{id}/retry: a new job with the same operation, optionally elsewhere. */
   jobRetry(id: string, targetHostname?: string): Promise<OsapiResponse<JobCreated>> {
     return this.request(
@@ -233,6 +301,124 @@ export class OsapiClient {
       `/job/${encodeURIComponent(id)}/retry`,
       targetHostname === undefined ? {} : { target_hostname: targetHostname },
     );
+  }
+
+  /**
+   * GET /job/{id}/stream (job:read): the job as it happens, as events: a
+   * command's `output` as agents send it, a `result` per host once final,
+   * `skipped` when this client missed output (the stored result has it), and
+   * `end`, after which the iteration stops. When the server closes the stream
+   * without `end` it stops too, and a cut connection throws
+   * OsapiConnectionError: resume with the last event's `id` as `lastEventId`.
+   * Events of kinds this client does not know are passed over. The client's
+   * `timeoutMs` does not apply; aborting `signal` ends the iteration quietly.
+   * @example
+   * const { body } = await client.commandShell('_all', { command: 'apt-get update' }, { async: true });
+   * for await (const e of client.streamJob(body.job_id)) {
+   *   if (e.event === 'output') process.stdout.write(`${e.data.hostname}: ${e.data.data}`);
+   *   else if (e.event === 'result') console.log(e.data.hostname, e.data.state, e.data.exit_code);
+   * }
+   */
+  async *streamJob(jobId: string, opts: StreamJobOptions = {}): AsyncGenerator<JobStreamEvent> {
+    let res: Response;
+    try {
+      res = await this.fetchRaw(
+        'GET',
+        `/job/${encodeURIComponent(jobId)}/stream`,
+        undefined,
+        opts.lastEventId ? { 'last-event-id': opts.lastEventId } : undefined,
+        { accept: 'text/event-stream', ...(opts.signal ? { signal: opts.signal } : {}) },
+      );
+    } catch (err) {
+      if (opts.signal?.aborted) return;
+      throw err;
+    }
+    if (!res.body) return;
+    const messages = readSse(res.body as ReadableStream<Uint8Array>);
+    try {
+      for (;;) {
+        let next: IteratorResult<SseMessage>;
+        try {
+          next = await messages.next();
+        } catch (err) {
+          if (opts.signal?.aborted) return;
+          throw new OsapiConnectionError(
+            `the job stream from ${this.opts.url} was cut (${err instanceof Error ? err.message : String(err)}); resume with the last event's id`,
+            { cause: err },
+          );
+        }
+        if (next.done) return;
+        const m = next.value;
+        if (!STREAM_EVENTS.has(m.event)) continue;
+        let data: unknown;
+        try {
+          data = JSON.parse(m.data);
+        } catch {
+          throw new OsapiStreamError(
+            `the job stream sent a ${m.event} event whose data is not JSON: ${m.data.slice(0, 80)}`,
+          );
+        }
+        if (typeof data !== 'object' || data === null) {
+          throw new OsapiStreamError(`the job stream sent a ${m.event} event without an object`);
+        }
+        yield { event: m.event, id: m.id, data } as JobStreamEvent;
+        if (m.event === 'end') return;
+      }
+    } finally {
+      // However the loop ends (end, an error, the caller's break), the connection is let go.
+      await messages.return(undefined).catch(() => {});
+    }
+  }
+
+  /**
+   * GET /auth/me (any valid token): the token's subject, roles, effective
+   * permissions and expiry, so a client offers only what the token allows.
+   * @example
+   * const { body } = await client.authMe();
+   * if (!body.permissions.includes('command:execute')) console.log('read-only');
+   */
+  authMe(): Promise<OsapiResponse<WhoAmI>> {
+    return this.request('GET', '/auth/me');
+  }
+
+  /**
+   * POST /auth/login-code (any valid token): a one-time code, valid for two
+   * minutes, that signs the web console in as this token's user at
+   * `/ui/#login=<code>`. The token itself never goes into the link.
+   * @example
+   * const { body } = await client.authLoginCode();
+   * console.log(`${url}/ui/#login=${body.code}`);
+   */
+  authLoginCode(): Promise<OsapiResponse<LoginCode>> {
+    return this.request('POST', '/auth/login-code');
+  }
+
+  /**
+   * POST /auth/session (no token): trades a login code, once, for a
+   * short-lived session token with the same subject and roles; a used or
+   * expired code is an OsapiApiError 401.
+   * @example
+   * const { body } = await new OsapiClient({ url }).authSession(code);
+   * const console = new OsapiClient({ url, token: body.token });
+   */
+  authSession(code: string): Promise<OsapiResponse<Session>> {
+    return this.request('POST', '/auth/session', { code });
+  }
+
+  /**
+   * HEAD /ui/: whether this server serves the web console. 200 when it does,
+   * 503 when its files are not built, 404 when it is turned off
+   * (api.server.ui.enabled); 401 without a token in that last case.
+   * @example
+   * if ((await client.consoleStatus()) !== 200) console.error('no console here');
+   */
+  async consoleStatus(): Promise<number> {
+    try {
+      return (await this.fetchRaw('HEAD', '/ui/')).status;
+    } catch (err) {
+      if (err instanceof OsapiApiError) return err.status;
+      throw err;
+    }
   }
 
   /** GET /audit: entries newest first, paged (limit 1..100, default 20). */
@@ -276,16 +462,31 @@ export class OsapiClient {
     body: ExecRequest,
     opts: CommandOptions = {},
   ): Promise<OsapiResponse<CommandResponse>> {
-    return this.request('POST', commandPath(target, 'exec', opts), body);
+    return this.request(
+      'POST',
+      commandPath(target, 'exec', opts),
+      body,
+      idempotencyHeaders(opts.idempotencyKey),
+    );
   }
 
-  /** POST /node/{target}/command/shell: runs `/bin/sh -c command`; `async` as for `commandExec`. */
+  /**
+   * POST /node/{target}/command/shell: runs `/bin/sh -c command`; `async` as for `commandExec`.
+   * Both also take `env` (over the agent's environment), `stdin` and `user` (the agent must run as root).
+   * @example
+   * await client.commandShell('db-01', { command: 'psql -At', user: 'postgres', stdin: 'SELECT 1;', env: { PGDATABASE: 'app' } });
+   */
   commandShell(
     target: string,
     body: ShellRequest,
     opts: CommandOptions = {},
   ): Promise<OsapiResponse<CommandResponse>> {
-    return this.request('POST', commandPath(target, 'shell', opts), body);
+    return this.request(
+      'POST',
+      commandPath(target, 'shell', opts),
+      body,
+      idempotencyHeaders(opts.idempotencyKey),
+    );
   }
 
   /**
@@ -381,27 +582,49 @@ export class OsapiClient {
    * @example
    * const { body } = await client.request<{ version: string }>('GET', '/version');
    */
-  async request<T>(method: string, path: string, body?: unknown): Promise<OsapiResponse<T>> {
-    const res = await this.fetchRaw(method, path, body);
+  async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    extraHeaders?: Record<string, string>,
+  ): Promise<OsapiResponse<T>> {
+    const res = await this.fetchRaw(method, path, body, extraHeaders);
     const text = await res.text();
     return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
   }
 
   /** The HTTP exchange itself: a connection failure or an error status throws. */
-  private async fetchRaw(method: string, path: string, body?: unknown): Promise<Response> {
+  private async fetchRaw(
+    method: string,
+    path: string,
+    body?: unknown,
+    extraHeaders?: Record<string, string>,
+    /** For a stream: what it accepts, and the caller's signal instead of the timeout. */
+    stream?: { accept: string; signal?: AbortSignal },
+  ): Promise<Response> {
     const url = new URL(path, this.opts.url.endsWith('/') ? this.opts.url : `${this.opts.url}/`);
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = {
+      accept: stream?.accept ?? 'application/json',
+      ...extraHeaders,
+    };
     if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
+    const signal = stream
+      ? stream.signal
+      : this.opts.timeoutMs
+        ? AbortSignal.timeout(this.opts.timeoutMs)
+        : undefined;
     let res: Response;
     try {
       res = await fetch(url, {
         method,
         headers,
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        ...(this.opts.timeoutMs ? { signal: AbortSignal.timeout(this.opts.timeoutMs) } : {}),
+        ...(signal ? { signal } : {}),
       });
     } catch (err) {
+      // The caller stopped it: not a connection problem.
+      if (signal?.aborted && stream) throw err;
       const cause =
         err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
       throw new OsapiConnectionError(

@@ -138,7 +138,7 @@ describe('an agent away during a broadcast', () => {
       15_000,
       200,
     );
-    expect(detail.agent_states[A].status).toBe('completed');
+    expect(detail.agent_states[A].status).toBe('succeeded');
     expect(detail.status).toBe('partial_failure');
     expect(detail.agent_states[B].error).toMatch(/deadline/);
     expect(lines(file)).toEqual(['ran']);

@@ -78,6 +78,35 @@ describe('audit log', () => {
     expect(denied).toMatchObject({ user: 'tester@example.com', roles: ['read'], target: '_any' });
   });
 
+  it('records a job stream however it ends: 200 when it ran to its end, 499 when the client left', async () => {
+    const run = await request(sys, 'POST', '/node/aud-01/command/exec', { command: 'true' }, admin);
+    const path = `/job/${run.body.job_id}/stream`;
+    // The job is final: the stream sends its result and end, and closes.
+    const whole = await fetch(`${sys.url}${path}`, {
+      headers: { authorization: `Bearer ${admin}` },
+    });
+    expect(await whole.text()).toContain('event: end');
+    expect(await findEntry(sys, (x) => x.path === path)).toMatchObject({ response_code: 200 });
+
+    const slow = await request(
+      sys,
+      'POST',
+      '/node/aud-01/command/exec?async=true',
+      { command: 'sleep', args: ['5'] },
+      admin,
+    );
+    const left = `/job/${slow.body.job_id}/stream`;
+    const ac = new AbortController();
+    const res = await fetch(`${sys.url}${left}`, {
+      headers: { authorization: `Bearer ${admin}` },
+      signal: ac.signal,
+    });
+    expect(res.status).toBe(200);
+    ac.abort();
+    const e = await findEntry(sys, (x) => x.path === left);
+    expect(e).toMatchObject({ response_code: 499, user: 'tester@example.com', method: 'GET' });
+  });
+
   it('lists newest first with paging, reads one entry, and validates', async () => {
     const page = await request(sys, 'GET', '/audit?limit=2', undefined, admin);
     expect(page.status).toBe(200);

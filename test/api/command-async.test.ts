@@ -66,7 +66,7 @@ describe('async=true', () => {
     expect(Object.keys(done.responses).sort()).toEqual(UP);
     for (const host of UP) {
       expect(done.responses[host].data).toMatchObject({ stdout: 'done\n', exit_code: 0 });
-      expect(done.agent_states[host].status).toBe('completed');
+      expect(done.agent_states[host].status).toBe('succeeded');
     }
     // Each host's completion is recorded (same machine, same clock) after the 202 reached us.
     const completions = done.timeline.filter((e: { event: string }) => e.event === 'completed');

@@ -20,6 +20,8 @@ describe('commandPolicy', () => {
     expect(commandPolicy(['ops'], ROLES)).toEqual({
       exec: ['systemctl status *', 'echo *'],
       shell: [],
+      users: [],
+      env: [],
     });
     expect(commandPolicy(['ops', 'admin'], ROLES)).toBeNull();
     // A role that cannot run commands adds nothing, and lifts nothing.

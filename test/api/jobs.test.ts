@@ -66,7 +66,7 @@ describe('POST /job', () => {
     });
     expect(job.result).toMatchObject({ stdout: 'hi\n', exit_code: 0 });
     expect(job.responses['web-01']).toMatchObject({ status: 'completed', hostname: 'web-01' });
-    expect(job.agent_states['web-01'].status).toBe('completed');
+    expect(job.agent_states['web-01'].status).toBe('succeeded');
     expect(job.agent_states['web-01'].duration).toMatch(/^(\d+(d|h|m|s|ms))+$/);
     expect(job.timeline.map((e: { event: string }) => e.event)).toEqual([
       'submitted',

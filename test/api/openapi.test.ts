@@ -119,6 +119,12 @@ describe('GET /openapi.json', () => {
     expect(Object.keys(status.responses).sort()).toEqual(['200', '401', '403', '503']);
     expect(status['x-permission']).toBe('health:read');
     expect(Object.keys(doc.paths['/metrics'].get.responses['200'].content)).toEqual(['text/plain']);
+    // The job stream answers an event stream, and its errors as JSON like every route.
+    const stream = doc.paths['/job/{id}/stream'].get;
+    expect(stream['x-permission']).toBe('job:read');
+    expect(Object.keys(stream.responses['200'].content)).toEqual(['text/event-stream']);
+    expect(Object.keys(stream.responses['400'].content)).toEqual(['application/json']);
+    expect(stream.parameters.map((p: { name: string }) => p.name)).toContain('last-event-id');
     const exec = doc.paths['/node/{hostname}/command/exec'].post;
     expect(
       exec.responses['400'].content['application/json'].schema.properties.reason,

@@ -49,6 +49,7 @@ const ROUTES: Array<{
   { method: 'GET', path: '/job', perm: 'job:read' },
   { method: 'GET', path: '/job/status', perm: 'job:read' },
   { method: 'GET', path: `/job/${ID}`, perm: 'job:read' },
+  { method: 'GET', path: `/job/${ID}/stream`, perm: 'job:read' },
   { method: 'DELETE', path: `/job/${ID}`, perm: 'job:write' },
   { method: 'POST', path: `/job/${ID}/retry`, perm: 'job:write', body: {} },
   { method: 'GET', path: '/audit', perm: 'audit:read' },

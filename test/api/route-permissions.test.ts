@@ -12,6 +12,7 @@ const OPEN = [
   'GET /version',
   'GET /metrics',
   'GET /openapi.json',
+  'POST /auth/session',
 ];
 
 function routeTable() {
@@ -31,6 +32,7 @@ function routeTable() {
     audit: {} as ApiServerDeps['audit'],
     health: {} as ApiServerDeps['health'],
     metrics: {} as ApiServerDeps['metrics'],
+    session: {} as ApiServerDeps['session'],
   });
   return { app, routes };
 }
@@ -67,12 +69,16 @@ describe('every route declares its permission', () => {
         { route: 'GET /job', permission: 'job:read' },
         { route: 'GET /job/status', permission: 'job:read' },
         { route: 'GET /job/:id', permission: 'job:read' },
+        { route: 'GET /job/:id/stream', permission: 'job:read' },
         { route: 'DELETE /job/:id', permission: 'job:write' },
         { route: 'POST /job/:id/retry', permission: 'job:write' },
+        { route: 'POST /job/:id/cancel', permission: 'command:execute' },
         { route: 'GET /audit', permission: 'audit:read' },
         { route: 'GET /audit/export', permission: 'audit:read' },
         { route: 'GET /audit/:id', permission: 'audit:read' },
         { route: 'GET /health/status', permission: 'health:read' },
+        { route: 'GET /auth/me', permission: 'authenticated' },
+        { route: 'POST /auth/login-code', permission: 'authenticated' },
       ].sort(byRoute),
     );
   });

@@ -1,6 +1,6 @@
-// `osapi client node command exec|shell` with --group and --async, end to end
-// against one `osapi start` child (one agent: grouping of several hosts is
-// tested in group-output.test.ts).
+// `osapi client node command exec|shell` with --group, --async and --follow,
+// end to end against one `osapi start` child (one agent: grouping of several
+// hosts is tested in group-output.test.ts, following several in follow.test.ts).
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   childEnv,
@@ -132,5 +132,118 @@ describe.concurrent('--async', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--group');
     expect(r.stdout).toBe('');
+  });
+});
+
+describe.concurrent('rate control and cancel', () => {
+  test('--max-concurrency and --max-errors go into the body; each result has its state', async () => {
+    const r = await osapi([
+      ...CMD,
+      'shell',
+      '--command',
+      'echo one',
+      '-T',
+      '_all',
+      '-y',
+      '--max-concurrency',
+      '1',
+      '--max-errors',
+      '10%',
+      '-j',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const body = JSON.parse(r.stdout);
+    expect(body.results[0]).toMatchObject({ hostname: host, state: 'succeeded', stdout: 'one\n' });
+    const job = JSON.parse(
+      (await osapi(['client', 'job', 'get', '--job-id', body.job_id, '-j'])).stdout,
+    );
+    expect(job.timeline[0].message).toMatch(/max_concurrency 1, max_errors 0/);
+  });
+
+  test.each([
+    ['--max-concurrency', '0'],
+    ['--max-concurrency', 'x'],
+    ['--max-errors', '101%'],
+    ['--max-errors', '-1'],
+  ])('%s %s is a usage error naming the flag', async (flag, value) => {
+    const r = await osapi([...CMD, 'shell', '--command', 'true', flag, value]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(flag);
+    expect(r.stdout).toBe('');
+  });
+
+  test('client job cancel stops a running job; a second cancel fails saying it ended', async () => {
+    const sent = await osapi([
+      ...CMD,
+      'shell',
+      '--command',
+      'echo partial; sleep 60',
+      '--timeout',
+      '120',
+      '--async',
+      '-j',
+    ]);
+    expect(sent.code, sent.stderr).toBe(0);
+    const id = JSON.parse(sent.stdout).job_id as string;
+    // Cancel once it runs (a cancel before it starts is tested against the API).
+    const end = Date.now() + 10_000;
+    let state = '';
+    while (state !== 'running' && Date.now() < end) {
+      const j = await osapi(['client', 'job', 'get', '--job-id', id, '-j']);
+      state = JSON.parse(j.stdout).agent_states?.[host]?.status ?? '';
+    }
+    expect(state).toBe('running');
+    const c = await osapi(['client', 'job', 'cancel', '--job-id', id]);
+    expect(c.code, c.stderr).toBe(0);
+    expect(c.stdout).toContain(`Job ID: ${id}`);
+    expect(c.stdout).toMatch(new RegExp(`${host}[\\s│|]+cancelled`));
+    expect(c.stdout).toContain('partial');
+    const again = await osapi(['client', 'job', 'cancel', '--job-id', id]);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toMatch(/already ended/);
+  });
+});
+
+describe.concurrent('--follow', () => {
+  test('prints host: line on stdout and stderr as they come, then the summary; no colour when piped', async () => {
+    const r = await osapi([
+      ...CMD,
+      'shell',
+      '--command',
+      'echo one; echo two >&2; printf three',
+      '-T',
+      '_all',
+      '-y',
+      '--follow',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines[0]).toMatch(JOB_LINE);
+    expect(lines.slice(1)).toEqual([`${host}: one`, `${host}: three`, '1 ok', '']);
+    expect(r.stderr).toBe(`${host}: two\n`);
+  });
+
+  test('a host that could not run the command makes it exit 1, named in the summary', async () => {
+    const r = await osapi([...CMD, 'exec', '--command', 'no-such-program-xyz', '--follow']);
+    expect(r.code).toBe(1);
+    expect(r.stdout.trimEnd().split('\n').at(-1)).toBe(`0 ok, 1 failed: ${host} (not found)`);
+  });
+
+  test('-j prints one JSON event per line, ending with end', async () => {
+    const r = await osapi([...CMD, 'exec', '--command', 'echo', '--args', 'j', '--follow', '-j']);
+    expect(r.code).toBe(0);
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string });
+    expect(events.map((e) => e.event)).toEqual(['output', 'result', 'end']);
+  });
+
+  test('--follow with --async or --group is a usage error', async () => {
+    for (const other of ['--async', '--group']) {
+      const r = await osapi([...CMD, 'exec', '--command', 'true', '--follow', other]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(other);
+    }
   });
 });

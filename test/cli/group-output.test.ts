@@ -21,6 +21,7 @@ function result(hostname: string, over: Partial<Result> = {}): Result {
     duration_ms: 5,
     changed: true,
     status: 'completed',
+    state: over.exit_code || over.error ? 'failed' : 'succeeded',
     stdout_truncated: false,
     stderr_truncated: false,
     ...over,

@@ -47,6 +47,7 @@ describe('defaults', () => {
             job_signing_key_file: '',
             audit: { required: false },
           },
+          ui: { enabled: true },
         },
       },
       nats: {
@@ -56,6 +57,8 @@ describe('defaults', () => {
           store_dir: '.nats/jetstream/',
           namespace: 'osapi',
           auth: { ...auth, api_nkeys: [], agent_nkeys: [] },
+          name: '',
+          cluster: { name: '', host: 'localhost', port: 6222, routes: [] },
         },
         stream: {
           name: 'JOBS',
@@ -136,8 +139,9 @@ describe('configKeys', () => {
 
   it('lists every leaf once, with a unique env name and a description', () => {
     // The leaves of the documented YAML plus ours (state_dir, hosts, servers,
-    // auth details, caps, metrics, audit, job signing): count them on purpose.
-    expect(keys).toHaveLength(83);
+    // auth details, caps, metrics, audit, job signing, cluster, console,
+    // listening): count them on purpose.
+    expect(keys).toHaveLength(89);
     expect(new Set(keys.map((k) => k.path)).size).toBe(keys.length);
     expect(new Set(keys.map((k) => k.env)).size).toBe(keys.length);
     for (const key of keys) {

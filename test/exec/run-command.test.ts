@@ -252,6 +252,59 @@ describe('runCommand: output cap', () => {
   });
 });
 
+describe('runCommand: live output', () => {
+  it('tells onOutput of each piece while the command still runs', async () => {
+    const go = join(temp.path, 'go');
+    const heard: Array<[string, string]> = [];
+    let settled = false;
+    const run = shell(
+      `echo first; echo oops >&2; while [ ! -e '${go}' ]; do sleep 0.02; done; echo second`,
+      { onOutput: (stream, chunk) => heard.push([stream, chunk.toString()]) },
+    ).finally(() => {
+      settled = true;
+    });
+    await waitUntil(
+      () => heard.some(([s, t]) => s === 'stdout' && t.includes('first')),
+      'the first line is heard',
+    );
+    await waitUntil(() => heard.some(([s]) => s === 'stderr'), 'stderr is heard');
+    // The command waits for the file: what was heard came before its end.
+    expect(settled).toBe(false);
+    await writeFile(go, '');
+    const result = await run;
+    const joined = (stream: string) =>
+      heard
+        .filter(([s]) => s === stream)
+        .map(([, t]) => t)
+        .join('');
+    expect(joined('stdout')).toBe('first\nsecond\n');
+    expect(joined('stderr')).toBe('oops\n');
+    expect(result.stdout).toBe('first\nsecond\n');
+  });
+
+  it('hears output beyond the cap; the result stays capped', async () => {
+    let heardBytes = 0;
+    const result = await shell("head -c 5000 /dev/zero | tr '\\0' y", {
+      maxOutputBytes: 100,
+      onOutput: (_stream, chunk) => {
+        heardBytes += chunk.length;
+      },
+    });
+    expect(heardBytes).toBe(5000);
+    expect(result.stdoutTruncated).toBe(true);
+  });
+
+  it('runs on when the listener throws', async () => {
+    const result = await shell('echo a; echo b', {
+      onOutput: () => {
+        throw new Error('listener broke');
+      },
+    });
+    expect(result.end).toEqual({ kind: 'exited', exitCode: 0 });
+    expect(result.stdout).toBe('a\nb\n');
+  });
+});
+
 describe('runCommand: programming errors', () => {
   it.each<[string, Partial<RunRequest>]>([
     ['an empty command', { command: '' }],
@@ -264,6 +317,7 @@ describe('runCommand: programming errors', () => {
     ['a fractional cap', { maxOutputBytes: 1.5 }],
     ['a negative grace', { killGraceMs: -1 }],
     ['a NUL byte in an argument', { args: ['a\0b'] }],
+    ['an output listener that is not a function', { onOutput: 'x' as unknown as undefined }],
   ])('rejects %s', async (_name, change) => {
     await expect(
       runCommand({ ...base, mode: 'exec', command: 'echo', ...change }),

@@ -63,8 +63,8 @@ describe('the jobs view follows results by their headers', () => {
     });
     expect(v.get(id)?.events.map((e) => e.event)).toEqual(['submitted']);
     expect(derived.hosts).toEqual({
-      'jv-01': { status: 'completed' },
-      'jv-02': { status: 'completed' },
+      'jv-01': { status: 'succeeded' },
+      'jv-02': { status: 'succeeded' },
     });
     v.stop();
   });
@@ -77,7 +77,7 @@ describe('the jobs view follows results by their headers', () => {
     expect(e && v.derive(e)).toMatchObject({
       status: 'partial_failure',
       hosts: {
-        'jv-01': { status: 'completed' },
+        'jv-01': { status: 'succeeded' },
         'jv-02': { status: 'failed', error: 'no such\ninterface' },
       },
     });

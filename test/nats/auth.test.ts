@@ -13,7 +13,14 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { systemClock } from '../../src/job/clock.js';
-import { infraNames, jobKey, notifySubject, responseKey } from '../../src/job/names.js';
+import {
+  infraNames,
+  jobKey,
+  notifySubject,
+  outputFilter,
+  outputSubject,
+  responseKey,
+} from '../../src/job/names.js';
 import { storeResponseOnce } from '../../src/job/response-once.js';
 import { openJobStore } from '../../src/job/store.js';
 import {
@@ -211,6 +218,27 @@ describe("the agent user's permissions", () => {
     const sub = nc.subscribe(kvSubject(names().responsesBucket, '>'));
     const closed = await sub.closed;
     expect(String(closed)).toMatch(/permissions violation/i);
+  });
+
+  it("sends live output, and cannot listen to any host's", async () => {
+    const subject = outputSubject(names(), crypto.randomUUID(), HOST);
+    const apiNc = await connectAs(
+      client({ type: 'user_pass', username: 'api', password: API_PASSWORD }),
+    );
+    const seen: string[] = [];
+    apiNc.subscribe(outputFilter(names()), {
+      callback: (_e, m) => {
+        seen.push(m.subject);
+      },
+    });
+    await apiNc.flush();
+    const nc = await connectAs(client(agentCreds));
+    nc.publish(subject, '{}');
+    await nc.flush();
+    await apiNc.flush();
+    expect(seen).toContain(subject);
+    const sub = nc.subscribe(outputFilter(names()));
+    expect(String(await sub.closed)).toMatch(/permissions violation/i);
   });
 
   it("cannot hear the API's replies, which carry results", async () => {

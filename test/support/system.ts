@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type AgentProcess, startAgentProcess } from '../../src/agent/start.js';
-import { type ApiProcess, startApiServer } from '../../src/api/start.js';
+import { type ApiProcess, type StartApiOptions, startApiServer } from '../../src/api/start.js';
 import { signToken } from '../../src/auth/index.js';
 import { type Config, loadConfig } from '../../src/config/index.js';
 import { systemClock } from '../../src/job/clock.js';
@@ -37,10 +37,14 @@ export interface TestSystemOptions {
   /** Dotted config overrides, e.g. { 'agent.max_jobs': 2 }. */
   overrides?: Record<string, unknown>;
   resultMarginMs?: number;
+  /** Bounds of the API's live output buffer and job streams. */
+  liveOutput?: StartApiOptions['liveOutput'];
   /** Start nats-server with the users the config's auth sections describe (set them in overrides). */
   natsAuth?: boolean;
   /** Logger for the server, the API and the agents (default: silent). */
   logger?: Logger;
+  /** The built web console the API serves at /ui/ (default: none built, a 503 there). */
+  consoleDir?: string;
 }
 
 export async function startTestSystem(opts: TestSystemOptions = {}): Promise<TestSystem> {
@@ -78,6 +82,8 @@ export async function startTestSystem(opts: TestSystemOptions = {}): Promise<Tes
       natsServers: servers,
       // Above the runner's 2 s kill grace, so a timed-out command still answers.
       resultMarginMs: opts.resultMarginMs ?? 3000,
+      ...(opts.liveOutput ? { liveOutput: opts.liveOutput } : {}),
+      consoleDir: opts.consoleDir ?? join(stateDir, 'no-console'),
     });
   } catch (err) {
     await nats.stop();

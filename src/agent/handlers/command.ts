@@ -1,7 +1,7 @@
 // The command operations in the handler table: runs the job through
 // command-handler.ts and adds what the agent reports beside the result.
 import { Compile } from 'typebox/compile';
-import { CommandResult } from '../../job/records.js';
+import { CommandResult, finalStateOf } from '../../job/records.js';
 import { type HandlerOutcome as CommandOutcome, runCommandJob } from '../command-handler.js';
 import type { HandlerContext, HandlerOutcome, JobHandler } from './types.js';
 
@@ -10,12 +10,18 @@ function commandHandler(mode: 'exec' | 'shell'): JobHandler {
     const outcome = await runCommandJob(
       mode,
       data,
-      { maxOutputBytes: ctx.maxOutputBytes },
+      {
+        maxOutputBytes: ctx.maxOutputBytes,
+        ...(ctx.onOutput ? { onOutput: ctx.onOutput } : {}),
+      },
       ctx.signal,
     );
     const result = outcome.data;
     if (ctx.signal.aborted && result?.end === 'cancelled') {
-      outcome.error = 'cancelled: the agent was stopped while the command ran';
+      // The agent aborts with a sentence saying who cancelled: an operator, or its own stop.
+      const why: unknown = ctx.signal.reason;
+      outcome.error =
+        typeof why === 'string' ? why : 'cancelled: the agent was stopped while the command ran';
     }
     return { ...outcome, ...(result ? { message: `exit code ${result.exit_code}` } : {}) };
   };
@@ -30,6 +36,7 @@ const isCommandResult = Compile(CommandResult);
 export function commandOutcome(o: HandlerOutcome): CommandOutcome {
   return {
     status: o.status,
+    state: finalStateOf(o),
     data: isCommandResult.Check(o.data) ? o.data : null,
     ...(o.error !== undefined ? { error: o.error } : {}),
   };

@@ -1,5 +1,7 @@
 // What every job handler on the agent takes and gives back: the job's data and
 // what it may need of the agent, in; a status, a result and maybe an error, out.
+import type { OutputListener } from '../../exec/index.js';
+import type { FinalHostState } from '../../job/records.js';
 
 export interface HandlerContext {
   /** This agent's name (agent.hostname, else the OS hostname). */
@@ -11,6 +13,8 @@ export interface HandlerContext {
   signal: AbortSignal;
   /** The resolver file read when systemd-resolved does not run; default /etc/resolv.conf. */
   resolvConfPath?: string;
+  /** Told of a command's output as it is written (live output); other operations ignore it. */
+  onOutput?: OutputListener;
 }
 
 export interface HandlerOutcome {
@@ -21,6 +25,8 @@ export interface HandlerOutcome {
   error?: string;
   /** A short note for the job's status event (e.g. `exit code 0`). */
   message?: string;
+  /** How this host's part ended; without one, `completed` is succeeded and `failed` is failed. */
+  state?: FinalHostState;
 }
 
 export type JobHandler = (data: unknown, ctx: HandlerContext) => Promise<HandlerOutcome>;

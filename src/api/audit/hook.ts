@@ -12,8 +12,23 @@ declare module 'fastify' {
   interface FastifyRequest {
     auditId?: string;
     auditStart?: number;
+    /** The entry is queued: a request is recorded once, by whichever way it ended. */
+    audited?: boolean;
+  }
+  interface FastifyContextConfig {
+    /** An open route that is recorded all the same (signing in to the console). */
+    auditPublic?: boolean;
   }
 }
+
+/** Open probe routes are not recorded, unless they ask to be. */
+function unrecorded(req: FastifyRequest): boolean {
+  const config = req.routeOptions.config;
+  return config?.permission === 'public' && config.auditPublic !== true;
+}
+
+/** nginx's code for a request whose client closed the connection before the answer ended. */
+export const CLIENT_CLOSED_REQUEST = 499;
 
 export interface AuditHookOptions {
   log: AuditLog;
@@ -22,7 +37,12 @@ export interface AuditHookOptions {
 }
 
 function entryFor(req: FastifyRequest, code: number): AuditEntry {
-  const body = (req.body ?? {}) as { command?: unknown; args?: unknown };
+  const body = (req.body ?? {}) as {
+    command?: unknown;
+    args?: unknown;
+    user?: unknown;
+    env?: unknown;
+  };
   const params = (req.params ?? {}) as { hostname?: unknown };
   const isCommand = /\/command\/(exec|shell)$/.test(req.routeOptions.url ?? '');
   return {
@@ -41,6 +61,11 @@ function entryFor(req: FastifyRequest, code: number): AuditEntry {
     ...(isCommand && typeof body.command === 'string' ? { command: body.command } : {}),
     ...(isCommand && Array.isArray(body.args) && body.args.every((a) => typeof a === 'string')
       ? { args: body.args as string[] }
+      : {}),
+    ...(isCommand && typeof body.user === 'string' ? { run_as: body.user } : {}),
+    // The names only: values may be credentials.
+    ...(isCommand && body.env !== null && typeof body.env === 'object' && !Array.isArray(body.env)
+      ? { env_names: Object.keys(body.env) }
       : {}),
   };
 }
@@ -61,7 +86,7 @@ export function registerAuditHook(app: FastifyInstance, opts: AuditHookOptions):
     // Runs after authentication and validation, before the handler: nothing
     // has been done yet if the entry cannot be written.
     app.addHook('preHandler', async (req) => {
-      if (req.routeOptions.config.permission === 'public') return;
+      if (unrecorded(req)) return;
       try {
         await opts.log.writeNow(entryFor(req, 0));
       } catch (err) {
@@ -74,7 +99,15 @@ export function registerAuditHook(app: FastifyInstance, opts: AuditHookOptions):
     });
   }
   app.addHook('onResponse', async (req, reply) => {
-    if (req.routeOptions.config?.permission === 'public') return;
+    if (unrecorded(req) || req.audited) return;
+    req.audited = true;
     opts.log.enqueue(entryFor(req, reply.statusCode));
+  });
+  // A client that leaves first (a followed job stream, a command it stopped
+  // waiting for) ends no response: it is recorded here instead.
+  app.addHook('onRequestAbort', async (req) => {
+    if (unrecorded(req) || req.audited) return;
+    req.audited = true;
+    opts.log.enqueue(entryFor(req, CLIENT_CLOSED_REQUEST));
   });
 }

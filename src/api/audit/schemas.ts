@@ -17,6 +17,9 @@ export const AuditEntry = Type.Object({
   target: Type.Optional(Type.String()),
   command: Type.Optional(Type.String()),
   args: Type.Optional(Type.Array(Type.String())),
+  /** The `user` the command was asked to run as, and the names (never the values) of its `env`. */
+  run_as: Type.Optional(Type.String()),
+  env_names: Type.Optional(Type.Array(Type.String())),
   request_id: Type.Optional(Type.String()),
 });
 export type AuditEntry = Static<typeof AuditEntry>;

@@ -2,6 +2,7 @@
 // operations (one definition for API and agent); the response is INTERFACE
 // section 5's `{job_id, results: [...]}`.
 import { type Static, Type } from 'typebox';
+import { HOST_STATES } from '../../job/status.js';
 
 export { ExecRequest, ShellRequest } from '../../job/operations.js';
 
@@ -39,6 +40,8 @@ export const CommandResultItem = Type.Object({
     Type.Literal('failed'),
     Type.Literal('no_answer'),
   ]),
+  /** Ours: the host's state as GET /job/{id} shows it (succeeded, failed, timed_out, ...). */
+  state: Type.Enum(HOST_STATES),
   stdout_truncated: Type.Boolean(),
   stderr_truncated: Type.Boolean(),
 });

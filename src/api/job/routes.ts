@@ -2,31 +2,44 @@
 // job, and these routes create, list, inspect, delete and retry them without
 // waiting for agents. Status comes from src/job/status.ts alone.
 import type { JetStreamManager } from '@nats-io/jetstream';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Compile } from 'typebox/compile';
 import { formatDuration } from '../../config/duration.js';
+import { newTimeOrderedId } from '../../job/ids.js';
 import type { JobEntry, JobsView } from '../../job/jobs-view.js';
+import { cancelSubject, jobKey } from '../../job/names.js';
 import { isNodeOperation, type NodeOperationType } from '../../job/node-operations.js';
 import {
   type CommandJobData,
   commandJobData,
   ExecRequest,
   type OperationType,
+  PATTERN_MESSAGES,
+  rolloutOf,
   ShellRequest,
 } from '../../job/operations.js';
 import type { JobResponse } from '../../job/records.js';
 import type { RegistryView } from '../../job/registry-view.js';
+import type { RolloutRequest } from '../../job/rollout.js';
 import {
   appendStatus,
   deleteJob,
   type JobStore,
+  markCancelled,
   publishJob,
   readResponses,
 } from '../../job/store.js';
 import { parseTarget, type Target, TargetError } from '../../job/target.js';
 import type { AuthUser } from '../auth.js';
 import { enforceCommandPolicy } from '../command/routes.js';
+import { type DispatchDeps, replayJob, submitJob } from '../dispatch.js';
 import { ApiError } from '../errors.js';
+import {
+  idempotencyOf,
+  REPLAYED_HEADER,
+  releaseIdempotencyKey,
+  reserveIdempotencyKey,
+} from '../idempotency.js';
 import { nodeOperationData } from '../node/validate.js';
 import { requireOperationPermission } from './operation-permissions.js';
 import {
@@ -39,15 +52,25 @@ import {
   JobStats,
   RetryJobBody,
 } from './schemas.js';
+import { type JobStreamDeps, registerJobStreamRoute } from './stream.js';
 
-export interface JobRouteDeps {
+export interface JobRouteDeps extends JobStreamDeps {
   store: JobStore;
   registry: RegistryView;
   jobs: JobsView;
   jsm: JetStreamManager;
   dlqStream: string;
   startWithinMs: number;
+  /** Told of each cancel, so work this process still has to start for the job stops too. */
+  onCancel?: (jobId: string) => void;
 }
+
+/**
+ * How long a cancel waits for the hosts running the job to report, so the
+ * answer shows them `cancelled` with their partial output: the agents' kill
+ * grace (TERM, then KILL after 2 s) plus the time to store the result.
+ */
+const CANCEL_WAIT_MS = 5000;
 
 const checkers: Record<Exclude<OperationType, NodeOperationType>, ReturnType<typeof Compile>> = {
   'command.exec.execute': Compile(ExecRequest),
@@ -64,7 +87,8 @@ function operationData(type: OperationType, data: unknown): unknown {
       const extra =
         params.requiredProperties ?? params.additionalProperties ?? params.missingProperty;
       const field = `operation.data${e.instancePath.replaceAll('/', '.')}`;
-      return { field, message: `${e.message}${extra ? ` (${String(extra)})` : ''}` };
+      const hint = e.keyword === 'pattern' ? PATTERN_MESSAGES[String(params.pattern)] : undefined;
+      return { field, message: hint ?? `${e.message}${extra ? ` (${String(extra)})` : ''}` };
     });
     throw new ApiError(
       'invalid_request',
@@ -117,6 +141,7 @@ export async function jobDetail(
           data: r.data,
           ...(r.error !== undefined ? { error: r.error } : {}),
           hostname: r.hostname,
+          ...(r.state !== undefined ? { state: r.state } : {}),
         },
       ]),
     ),
@@ -140,7 +165,11 @@ export async function jobDetail(
   };
 }
 
-export function registerJobRoutes(app: FastifyInstance, deps: JobRouteDeps): void {
+export function registerJobRoutes(
+  app: FastifyInstance,
+  deps: JobRouteDeps,
+  dispatch: DispatchDeps,
+): void {
   const find = (id: string): JobEntry => {
     const entry = deps.jobs.get(id);
     if (!entry)
@@ -148,15 +177,82 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobRouteDeps): voi
     return entry;
   };
 
-  const create = async (type: OperationType, data: unknown, to: Target, user?: AuthUser) => {
+  /** Everything a new job must pass before anything is stored (a replay must pass it too). */
+  const check = (type: OperationType, data: unknown, user?: AuthUser) => {
     requireOperationPermission(user, type);
+    const isCommand = type === 'command.exec.execute' || type === 'command.shell.execute';
+    // Jobs made here obey the same command policy as the command routes.
+    if (isCommand) enforceCommandPolicy(user?.commandPolicy ?? null, type, data as CommandJobData);
+  };
+
+  /**
+   * Runs `make` with a fresh job id, unless the request's Idempotency-Key
+   * already made a job: then that job is the answer (header
+   * Idempotent-Replayed) and nothing is made.
+   */
+  const onceFor = async (
+    req: FastifyRequest,
+    reply: FastifyReply,
+    make: (jobId: string) => Promise<JobCreated>,
+  ) => {
+    const jobId = newTimeOrderedId(deps.store.clock.now().getTime());
+    const idem = idempotencyOf(req, req.user?.subject ?? 'unknown');
+    if (!idem) return reply.code(201).send(await make(jobId));
+    const reserved = await reserveIdempotencyKey(deps.store, idem, jobId);
+    if (reserved.kind === 'replay') {
+      const { record } = await replayJob(dispatch, reserved.jobId, 0);
+      const def = await deps.store.jobs.get(jobKey(record.id));
+      reply.header(REPLAYED_HEADER, 'true');
+      return reply.code(201).send({
+        job_id: record.id,
+        status: 'submitted' as const,
+        revision: def?.revision ?? 0,
+        timestamp: record.created,
+      });
+    }
+    try {
+      return reply.code(201).send(await make(jobId));
+    } catch (err) {
+      // Refused before anything was stored: the key is free for a corrected request.
+      if (err instanceof ApiError) await releaseIdempotencyKey(deps.store, idem);
+      throw err;
+    }
+  };
+
+  const create = async (
+    jobId: string,
+    type: OperationType,
+    data: unknown,
+    to: Target,
+    user?: AuthUser,
+    rollout?: RolloutRequest,
+  ): Promise<JobCreated> => {
+    check(type, data, user);
     const single = to.kind === 'any' || to.kind === 'host';
     const policy = user?.commandPolicy ?? null;
     const isCommand = type === 'command.exec.execute' || type === 'command.shell.execute';
-    // Jobs made here obey the same command policy as the command routes.
-    if (isCommand) enforceCommandPolicy(policy, type, data as CommandJobData);
     const who = user?.subject ?? 'unknown';
+    if (rollout && !single) {
+      // Rate control needs the matching agents now, as the command routes do.
+      const job = await submitJob(dispatch, {
+        type,
+        data,
+        target: to,
+        createdBy: who,
+        timeoutMs: (data as CommandJobData).timeout * 1000,
+        ...(isCommand && policy ? { commandPolicy: policy } : {}),
+        rollout,
+        jobId,
+      });
+      return {
+        job_id: job.jobId,
+        status: 'submitted' as const,
+        revision: job.revision,
+        timestamp: job.created,
+      };
+    }
     const job = await publishJob(deps.store, {
+      id: jobId,
       ...(isCommand && policy ? { commandPolicy: policy } : {}),
       type,
       data,
@@ -183,8 +279,11 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobRouteDeps): voi
     async (req, reply) => {
       const to = target(req.body.target_hostname, 'target_hostname');
       const type = req.body.operation.type;
-      const data = operationData(type, req.body.operation.data);
-      return reply.code(201).send(await create(type, data, to, req.user));
+      const raw = req.body.operation.data;
+      const data = operationData(type, raw);
+      const rollout = isNodeOperation(type) ? undefined : rolloutOf(raw as ExecRequest);
+      check(type, data, req.user);
+      return onceFor(req, reply, (jobId) => create(jobId, type, data, to, req.user, rollout));
     },
   );
 
@@ -238,6 +337,8 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobRouteDeps): voi
     async (req) => jobDetail(deps, find(req.params.id)),
   );
 
+  registerJobStreamRoute(app, deps);
+
   app.delete<{ Params: { id: string } }>(
     '/job/:id',
     { config: { permission: 'job:write' }, schema: { params: JobIdParams } },
@@ -246,6 +347,36 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobRouteDeps): voi
         throw new ApiError('not_found', `no job ${req.params.id}`);
       }
       return reply.code(204).send();
+    },
+  );
+
+  app.post<{ Params: { id: string } }>(
+    '/job/:id/cancel',
+    {
+      // Stopping commands is part of running them: the same permission.
+      config: { permission: 'command:execute' },
+      schema: { params: JobIdParams, response: { 200: JobDetail } },
+    },
+    async (req) => {
+      const { id } = req.params;
+      const entry = find(id);
+      const before = deps.jobs.derive(entry);
+      if (before.final) {
+        throw new ApiError(
+          'job_finished',
+          `job ${id} already ended (${before.status}); there is nothing left to cancel`,
+        );
+      }
+      const who = req.user?.subject ?? 'unknown';
+      // The marker first: an agent that gets the job from now on reads it and
+      // runs nothing. Then the message, for agents running it now.
+      if (await markCancelled(deps.store, id, who)) {
+        await appendStatus(deps.store, id, 'cancelled', '_api', { message: `cancelled by ${who}` });
+      }
+      deps.store.nc.publish(cancelSubject(deps.store.names, id));
+      deps.onCancel?.(id);
+      const after = await deps.jobs.waitFor(id, (d) => d.cancelled && d.final, CANCEL_WAIT_MS);
+      return jobDetail(deps, after ?? entry);
     },
   );
 
@@ -265,11 +396,14 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobRouteDeps): voi
       const to = target(raw, 'target_hostname');
       const type = old.operation.type;
       // The stored data was validated when the job was made; it is reused as is.
-      const created = await create(type, old.operation.data, to, req.user);
-      await appendStatus(deps.store, old.id, 'retried', '_api', {
-        message: `retried as job ${created.job_id} for ${raw}`,
+      check(type, old.operation.data, req.user);
+      return onceFor(req, reply, async (jobId) => {
+        const created = await create(jobId, type, old.operation.data, to, req.user);
+        await appendStatus(deps.store, old.id, 'retried', '_api', {
+          message: `retried as job ${created.job_id} for ${raw}`,
+        });
+        return created;
       });
-      return reply.code(201).send(created);
     },
   );
 }

@@ -1,7 +1,9 @@
 // Wire schemas of the job routes (INTERFACE section 6).
 import { type Static, Type } from 'typebox';
+import { OUTPUT_STREAMS } from '../../job/live-output.js';
 import { OPERATION_TYPES } from '../../job/operations.js';
-import { JOB_STATUSES } from '../../job/status.js';
+import { FINAL_HOST_STATES } from '../../job/records.js';
+import { HOST_STATES, JOB_STATUSES } from '../../job/status.js';
 
 export const JobOperation = Type.Object(
   {
@@ -52,6 +54,7 @@ export const JobCreated = Type.Object({
   revision: Type.Integer(),
   timestamp: Type.String({ format: 'date-time' }),
 });
+export type JobCreated = Static<typeof JobCreated>;
 
 export const JobIdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 
@@ -69,10 +72,13 @@ const HostResponse = Type.Object({
   data: Type.Unknown(),
   error: Type.Optional(Type.String()),
   hostname: Type.String(),
+  /** Ours: how the host's part ended (succeeded, failed, timed_out, cancelled, ...). */
+  state: Type.Optional(Type.Enum(FINAL_HOST_STATES)),
 });
 
 const AgentState = Type.Object({
-  status: Type.String(),
+  /** pending, running, succeeded, failed, timed_out, cancelled, skipped, no_response or refused. */
+  status: Type.Enum(HOST_STATES),
   error: Type.Optional(Type.String()),
   duration: Type.Optional(Type.String()),
 });
@@ -110,4 +116,48 @@ export const JobStats = Type.Object({
   status_counts: Type.Record(Type.String(), Type.Integer()),
   operation_counts: Type.Record(Type.String(), Type.Integer()),
   dlq_count: Type.Integer(),
+});
+
+// ---- GET /job/{id}/stream: the data of each Server-Sent Event -------------
+
+export const StreamOutputData = Type.Object({
+  hostname: Type.String(),
+  stream: Type.Enum(OUTPUT_STREAMS),
+  /** As the command wrote it, in pieces that need not end at a line. */
+  data: Type.String(),
+  /** This stream reached the agent's cap here: no more of it comes live. */
+  truncated: Type.Optional(Type.Literal(true)),
+});
+export type StreamOutputData = Static<typeof StreamOutputData>;
+
+export const StreamResultData = Type.Object({
+  hostname: Type.String(),
+  /** The stored result's status; null when the host has no result (it never answered, or refused). */
+  status: Type.Union([Type.Literal('completed'), Type.Literal('failed'), Type.Null()]),
+  /** The command's exit code; null when no command ran or the operation has none. */
+  exit_code: Type.Union([Type.Integer(), Type.Null()]),
+  /** The host's state, as `agent_states` in GET /job/{id} shows it: always a final one. */
+  state: Type.Enum(HOST_STATES),
+  error: Type.Optional(Type.String()),
+});
+export type StreamResultData = Static<typeof StreamResultData>;
+
+export const StreamSkippedData = Type.Object({
+  /** Output events this client did not get. */
+  events: Type.Integer({ minimum: 1 }),
+  message: Type.String(),
+});
+export type StreamSkippedData = Static<typeof StreamSkippedData>;
+
+export const StreamEndData = Type.Object({ status: Type.Enum(JOB_STATUSES) });
+export type StreamEndData = Static<typeof StreamEndData>;
+
+export const StreamHeaders = Type.Object({
+  'last-event-id': Type.Optional(
+    Type.String({
+      maxLength: 64,
+      description:
+        'The id of the last event received: output held after it is sent again, then every result.',
+    }),
+  ),
 });

@@ -66,7 +66,9 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       const open = permission === 'public';
       const rule = open
         ? 'Open: no token needed.'
-        : `Needs a bearer token with the permission \`${permission}\`.`;
+        : permission === 'authenticated'
+          ? 'Needs a bearer token, any valid one (`authenticated`): no particular permission.'
+          : `Needs a bearer token with the permission \`${permission}\`.`;
       const description = schema?.description ? `${schema.description}\n\n${rule}` : rule;
       const response = schema ? withErrors(schema, open) : undefined;
       return {

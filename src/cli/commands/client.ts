@@ -1,13 +1,16 @@
 import type { Command } from 'commander';
-import { TIMEOUT_MAX_S } from '../../job/operations.js';
-import type { CommandResponse } from '../../sdk/client.js';
+import { TIMEOUT_DEFAULT_S, TIMEOUT_MAX_S } from '../../job/operations.js';
+import type { CommandResponse, OsapiClient } from '../../sdk/client.js';
 import { clientFor } from '../api-client.js';
 import { parseArgsList } from '../args.js';
+import { askToCancel } from '../cancel-prompt.js';
 import { confirmChangeOnAll } from '../confirm.js';
 import { type CommandContext, ExitError, printJson, say, UsageError } from '../context.js';
-import { intFlag } from '../flags.js';
+import { countOrPercentFlag, intFlag } from '../flags.js';
+import { followJob, followSummary } from '../follow.js';
 import { groupedText, summaryLine } from '../group-output.js';
 import { agentTable, commandTable } from '../output.js';
+import { addRunFlags, type RunFlags, runFields } from '../run-flags.js';
 import { registerAuditCommands } from './audit.js';
 import { registerHealthCommands } from './health.js';
 import { registerJobCommands } from './job.js';
@@ -16,6 +19,50 @@ import { registerNodeCommands } from './node.js';
 interface OutputFlags {
   async?: boolean;
   group?: boolean;
+  idempotencyKey?: string;
+  follow?: boolean;
+}
+
+interface RolloutFlags {
+  maxConcurrency?: number | string;
+  maxErrors?: number | string;
+}
+
+/** The body fields for --max-concurrency / --max-errors, when given. */
+function rolloutBody(opts: RolloutFlags) {
+  return {
+    ...(opts.maxConcurrency !== undefined ? { max_concurrency: opts.maxConcurrency } : {}),
+    ...(opts.maxErrors !== undefined ? { max_errors: opts.maxErrors } : {}),
+  };
+}
+
+/** With --follow, how long past the command's timeout a silent job is still waited for. */
+const FOLLOW_MARGIN_S = 10;
+
+/** `--follow`: the job was sent with ?async=true; print its lines as they come, then the summary. */
+async function follow(
+  ctx: CommandContext,
+  api: OsapiClient,
+  body: CommandResponse,
+  timeoutS: number,
+): Promise<void> {
+  if (!ctx.json) process.stdout.write(`Job ID: ${body.job_id}\n`);
+  const outcome = await followJob(api, {
+    jobId: body.job_id,
+    expectedHosts: body.expected_hosts ?? [],
+    idleMs: (timeoutS + FOLLOW_MARGIN_S) * 1000,
+    json: ctx.json,
+    // Ctrl-C asks whether to cancel the job; no (or no terminal) stops following.
+    onInterrupt: askToCancel(api),
+  });
+  if (!ctx.json) {
+    const last = followSummary(body.job_id, outcome);
+    process.stdout.write(last.stdout);
+    process.stderr.write(last.stderr);
+  }
+  if (outcome.ended === 'interrupted') throw new ExitError(130);
+  const failed = outcome.results.some((r) => r.error !== undefined || r.status === 'no_answer');
+  if (outcome.ended !== 'end' || failed || outcome.results.length === 0) throw new ExitError(1);
 }
 
 function show(ctx: CommandContext, body: CommandResponse, flags: OutputFlags): void {
@@ -99,16 +146,41 @@ export function registerClientCommands(program: Command): void {
         '--async',
         'do not wait: print the job id at once (then: osapi client job get --job-id ID)',
       )
-      .option('--group', 'one block per distinct output, headed by its hosts (like clush -b)');
+      .option('--group', 'one block per distinct output, headed by its hosts (like clush -b)')
+      .option(
+        '--idempotency-key <key>',
+        'sent as Idempotency-Key: the same key again (within 24 h) returns the first job, never runs twice',
+      )
+      .option(
+        '--max-concurrency <n|pct>',
+        'broadcasts: at most this many hosts at once (a number, or a percentage like 10%)',
+        countOrPercentFlag('--max-concurrency', 1),
+      )
+      .option(
+        '--max-errors <n|pct>',
+        'broadcasts: once more hosts than this failed, start no more; the rest are skipped',
+        countOrPercentFlag('--max-errors', 0),
+      )
+      .option(
+        '--follow',
+        'print each line as it comes, as "host: line" (stdout and stderr apart), then the summary; with -j one JSON event per line',
+      );
 
   // Grouping needs results, and --async returns before there are any.
   const checkFlags = (opts: OutputFlags) => {
     if (opts.async && opts.group) {
       throw new UsageError('--group needs the results; it cannot be used with --async');
     }
+    if (opts.follow && (opts.async || opts.group)) {
+      throw new UsageError(
+        `--follow prints output as it comes; it cannot be used with ${opts.async ? '--async' : '--group'}`,
+      );
+    }
   };
 
-  common(command.command('exec').description('Run a program with arguments, no shell.'))
+  addRunFlags(
+    common(command.command('exec').description('Run a program with arguments, no shell.')),
+  )
     .option('--args <list>', 'arguments, comma-separated ("a,b"); repeatable', parseArgsList)
     .action(
       async (
@@ -119,11 +191,14 @@ export function registerClientCommands(program: Command): void {
           timeout?: number;
           target: string;
           yes?: boolean;
-        } & OutputFlags,
+        } & OutputFlags &
+          RolloutFlags &
+          RunFlags,
         cmd: Command,
       ) => {
         const { ctx, client: api } = clientFor(cmd);
         checkFlags(opts);
+        const run = await runFields(opts);
         if (opts.target === '_all') await confirmChangeOnAll('execute command', opts.yes);
         const { body } = await api.commandExec(
           opts.target,
@@ -132,14 +207,22 @@ export function registerClientCommands(program: Command): void {
             ...(opts.args ? { args: opts.args } : {}),
             ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
             ...(opts.timeout !== undefined ? { timeout: opts.timeout } : {}),
+            ...rolloutBody(opts),
+            ...run,
           },
-          { async: opts.async === true },
+          {
+            async: opts.async === true || opts.follow === true,
+            ...(opts.idempotencyKey !== undefined ? { idempotencyKey: opts.idempotencyKey } : {}),
+          },
         );
-        show(ctx, body, opts);
+        if (opts.follow) await follow(ctx, api, body, opts.timeout ?? TIMEOUT_DEFAULT_S);
+        else show(ctx, body, opts);
       },
     );
 
-  common(command.command('shell').description('Run a command line through /bin/sh -c.')).action(
+  addRunFlags(
+    common(command.command('shell').description('Run a command line through /bin/sh -c.')),
+  ).action(
     async (
       opts: {
         command: string;
@@ -147,11 +230,14 @@ export function registerClientCommands(program: Command): void {
         timeout?: number;
         target: string;
         yes?: boolean;
-      } & OutputFlags,
+      } & OutputFlags &
+        RolloutFlags &
+        RunFlags,
       cmd: Command,
     ) => {
       const { ctx, client: api } = clientFor(cmd);
       checkFlags(opts);
+      const run = await runFields(opts);
       if (opts.target === '_all') await confirmChangeOnAll('execute shell command', opts.yes);
       const { body } = await api.commandShell(
         opts.target,
@@ -159,10 +245,16 @@ export function registerClientCommands(program: Command): void {
           command: opts.command,
           ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
           ...(opts.timeout !== undefined ? { timeout: opts.timeout } : {}),
+          ...rolloutBody(opts),
+          ...run,
         },
-        { async: opts.async === true },
+        {
+          async: opts.async === true || opts.follow === true,
+          ...(opts.idempotencyKey !== undefined ? { idempotencyKey: opts.idempotencyKey } : {}),
+        },
       );
-      show(ctx, body, opts);
+      if (opts.follow) await follow(ctx, api, body, opts.timeout ?? TIMEOUT_DEFAULT_S);
+      else show(ctx, body, opts);
     },
   );
 }

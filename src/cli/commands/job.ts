@@ -151,6 +151,19 @@ export function registerJobCommands(client: Command): void {
     });
 
   job
+    .command('cancel')
+    .description(
+      'Stop a job: kill it on every host still running it, keep the rest from starting (POST /job/{id}/cancel).',
+    )
+    .requiredOption('--job-id <id>', 'the job')
+    .action(async (opts: { jobId: string }, cmd: Command) => {
+      const { ctx, client: api } = clientFor(cmd);
+      const { body } = await api.jobCancel(opts.jobId);
+      if (ctx.json) printJson(body);
+      else process.stdout.write(jobDetailText(body));
+    });
+
+  job
     .command('status')
     .description('Counts by status and operation, and the dead-letter count (GET /job/status).')
     .action(async (_opts: unknown, cmd: Command) => {

@@ -6,8 +6,9 @@ import type { Command } from 'commander';
 import { loadOrCreateSigningKey, signToken } from '../../auth/index.js';
 import type { Config } from '../../config/index.js';
 import { systemClock } from '../../job/clock.js';
+import { serverPlacement } from '../../nats/cluster.js';
 import { connectNats } from '../../nats/connection.js';
-import { ensureLayout } from '../../nats/layout.js';
+import { ensureLayoutWhenReady } from '../../nats/layout.js';
 import { withLocalNatsCredentials } from '../../nats/local-credentials.js';
 import { describeExit, type NatsServerHandle, startNatsServer } from '../../nats/server.js';
 import { serverAuthFromConfig } from '../../nats/server-config.js';
@@ -55,12 +56,14 @@ async function startSupervisedNats(ctx: CommandContext): Promise<NatsServerHandl
   // The clients started after the server (API, agent, layout) read ctx.config,
   // so they get the generated quick-start passwords too.
   ctx.config = withLocalNatsCredentials(ctx.config);
+  const placement = serverPlacement(ctx.config);
   return startNatsServer({
     host: s.host,
     port: s.port,
     storeDir: storeDir(ctx),
     logger: ctx.logger,
     auth: await serverAuthFromConfig(ctx.config),
+    ...placement,
   });
 }
 
@@ -183,40 +186,47 @@ export function registerServerCommands(program: Command): void {
     .action(async (_opts: unknown, cmd: Command) => {
       const ctx = loadContext(cmd.optsWithGlobals<GlobalOptions>());
       const shutdown = shutdownSignal();
+      const clustered = ctx.config.nats.server.cluster.name !== '';
       let server: NatsServerHandle | undefined;
+      let layoutDone: Promise<void> = Promise.resolve();
       const parts = await startParts(shutdown, [
         async () => {
           server = await startSupervisedNats(ctx);
           const s = server;
-          const nc = await connectNats({
-            settings: {
-              ...ctx.config.api.server.nats,
-              servers: [s.url],
-              client_name: 'osapi-nats-layout',
-            },
-            logger: ctx.logger,
-            firstConnectTimeoutMs: 10_000,
-          });
-          try {
-            await ensureLayout(nc, {
-              ...ctx.config.nats,
-              namespace: ctx.config.nats.server.namespace,
-            });
-          } finally {
-            await nc.close();
+          const layout = makeLayout(ctx, s, shutdown);
+          // A cluster node cannot make the layout until enough nodes have
+          // joined: it is ready (and lets the next node start) before that.
+          if (clustered) {
+            layoutDone = layout.then(
+              () => ctx.logger.info('JetStream layout ready'),
+              (err: unknown) => {
+                if (shutdown.aborted) return;
+                ctx.logger.error(
+                  { err: err instanceof Error ? err.message : String(err) },
+                  'could not create the JetStream layout; the API server makes it when it starts',
+                );
+              },
+            );
+          } else {
+            await layout;
           }
           return { name: 'nats-server', stop: () => s.stop() };
         },
       ]);
       if (!parts || !server) throw new ExitError(0);
-      if (ctx.json) printJson({ status: 'ready', nats_url: server.url });
-      else say(`NATS server ready at ${server.url} (store ${storeDir(ctx)}). Stop with Ctrl-C.`);
+      const route = clustered ? { cluster_port: server.clusterPort } : {};
+      if (ctx.json) printJson({ status: 'ready', nats_url: server.url, ...route });
+      else
+        say(
+          `NATS server ready at ${server.url}${clustered ? ` (routes on port ${server.clusterPort}, cluster ${ctx.config.nats.server.cluster.name})` : ''} (store ${storeDir(ctx)}). Stop with Ctrl-C.`,
+        );
       const code = await runUntilStopped({
         shutdown,
         parts,
         logger: ctx.logger,
         died: natsDied(server),
       });
+      await layoutDone;
       if (code !== 0) throw new ExitError(code);
     });
 
@@ -281,6 +291,35 @@ export function registerServerCommands(program: Command): void {
       else say(`Agent ${hostname} is listening for jobs. Stop with Ctrl-C.`);
       await runUntilStopped({ shutdown, parts, logger: ctx.logger });
     });
+}
+
+/**
+ * Creates the JetStream layout through the server just started, waiting while
+ * a cluster elects its leader.
+ */
+async function makeLayout(
+  ctx: CommandContext,
+  server: NatsServerHandle,
+  shutdown: AbortSignal,
+): Promise<void> {
+  const nc = await connectNats({
+    settings: {
+      ...ctx.config.api.server.nats,
+      servers: [server.url],
+      client_name: 'osapi-nats-layout',
+    },
+    logger: ctx.logger,
+    firstConnectTimeoutMs: 10_000,
+  });
+  try {
+    await ensureLayoutWhenReady(
+      nc,
+      { ...ctx.config.nats, namespace: ctx.config.nats.server.namespace },
+      { logger: ctx.logger, withinMs: 120_000, signal: shutdown },
+    );
+  } finally {
+    await nc.close().catch(() => {});
+  }
 }
 
 function portOverride(port: string | undefined): Record<string, unknown> {

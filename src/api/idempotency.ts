@@ -1,0 +1,128 @@
+// `Idempotency-Key` on the routes that make jobs: the first request with a key
+// reserves it for the job it is about to make (a KV create, which only one
+// request can win); a later request with the same key from the same user
+// within 24 h gets that job back instead of running anything again. The same
+// key with a different request is refused, as Stripe and the IETF draft do.
+import { createHash } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import { idempotencyKey } from '../job/names.js';
+import { canonicalJson } from '../job/signing.js';
+import type { JobStore } from '../job/store.js';
+import { ApiError } from './errors.js';
+
+export const IDEMPOTENCY_HEADER = 'idempotency-key';
+/** Set on an answer that replays the job an earlier request made. */
+export const REPLAYED_HEADER = 'idempotent-replayed';
+export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+/** Printable ASCII without spaces, as the draft standard and Stripe accept. */
+const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+
+export interface IdempotencyRequest {
+  /** The KV key: a digest of the user and the client's key. */
+  kvKey: string;
+  /** A digest of what was asked (method, route, target, body, query). */
+  requestDigest: string;
+}
+
+interface Reservation {
+  job_id: string;
+  request: string;
+  created: string;
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+/** The request's key, validated, or null when it sent none. */
+export function idempotencyOf(req: FastifyRequest, user: string): IdempotencyRequest | null {
+  const raw = req.headers[IDEMPOTENCY_HEADER];
+  if (raw === undefined) return null;
+  const key = Array.isArray(raw) ? null : raw;
+  if (key === null || !KEY_PATTERN.test(key)) {
+    throw new ApiError(
+      'invalid_request',
+      'invalid header: Idempotency-Key must be 1 to 255 printable ASCII characters without spaces, sent once',
+      [{ field: 'Idempotency-Key', message: 'must be 1 to 255 printable ASCII characters' }],
+    );
+  }
+  return {
+    kvKey: idempotencyKey(sha256(`${user}\0${key}`)),
+    requestDigest: sha256(
+      canonicalJson({
+        method: req.method,
+        route: req.routeOptions.url ?? req.url,
+        params: req.params ?? null,
+        query: req.query ?? null,
+        body: req.body ?? null,
+      }),
+    ),
+  };
+}
+
+export type Reserved = { kind: 'new' } | { kind: 'replay'; jobId: string };
+
+/**
+ * Reserves the key for `jobId`, or says which job it already made. An entry
+ * older than the window is replaced: the key is free again.
+ */
+export async function reserveIdempotencyKey(
+  store: JobStore,
+  idem: IdempotencyRequest,
+  jobId: string,
+): Promise<Reserved> {
+  const now = store.clock.now();
+  const value = JSON.stringify({
+    job_id: jobId,
+    request: idem.requestDigest,
+    created: now.toISOString(),
+  } satisfies Reservation);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      await store.jobs.create(idem.kvKey, value);
+      return { kind: 'new' };
+    } catch (err) {
+      if (!(err instanceof Error && /wrong last sequence|key exists/i.test(err.message))) throw err;
+    }
+    const e = await store.jobs.get(idem.kvKey);
+    if (e?.operation !== 'PUT') continue; // released meanwhile: try to create again
+    const first = parseReservation(e.string());
+    if (!first || now.getTime() - Date.parse(first.created) > IDEMPOTENCY_WINDOW_MS) {
+      try {
+        await store.jobs.update(idem.kvKey, value, e.revision);
+        return { kind: 'new' };
+      } catch {
+        continue; // someone else took it first: read again
+      }
+    }
+    if (first.request !== idem.requestDigest) {
+      throw new ApiError(
+        'idempotency_key_reused',
+        `this Idempotency-Key was used for a different request (job ${first.job_id}); use a new key for a new request`,
+        { job_id: first.job_id },
+      );
+    }
+    return { kind: 'replay', jobId: first.job_id };
+  }
+  throw new ApiError('internal', 'could not reserve the Idempotency-Key; try again');
+}
+
+/** Frees the key when the request made no job after all (refused before publishing). */
+export async function releaseIdempotencyKey(
+  store: JobStore,
+  idem: IdempotencyRequest,
+): Promise<void> {
+  await store.jobs.purge(idem.kvKey).catch(() => {});
+}
+
+function parseReservation(text: string): Reservation | null {
+  try {
+    const v = JSON.parse(text) as Partial<Reservation>;
+    return typeof v.job_id === 'string' &&
+      typeof v.request === 'string' &&
+      typeof v.created === 'string'
+      ? (v as Reservation)
+      : null;
+  } catch {
+    return null;
+  }
+}

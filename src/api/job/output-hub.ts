@@ -1,0 +1,281 @@
+// Live output as the API holds it: one subscription on `<ns>.output.>` for
+// the whole process, and for each job a log of the recent chunks, so a client
+// that connects a little after submitting still sees the start. Bounded three
+// ways (bytes per job, bytes in all, jobs held), oldest first; a reader is a
+// position in a job's log, so a slow one costs no memory of its own and never
+// holds up the subscription.
+import { randomBytes } from 'node:crypto';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { type OutputStream, parseOutputChunk } from '../../job/live-output.js';
+import { type InfraNames, outputFilter, parseOutputSubject } from '../../job/names.js';
+import type { Logger } from '../../log/logger.js';
+
+export interface OutputHubLimits {
+  /** Most bytes held for one job; its oldest chunks go first. */
+  jobBytes: number;
+  /** Most bytes held in all; the jobs least recently written to go first. */
+  totalBytes: number;
+  /** Most jobs held. */
+  maxJobs: number;
+  /** A job nobody reads and nothing was written to for this long is dropped. */
+  idleMs: number;
+}
+
+export const DEFAULT_HUB_LIMITS: OutputHubLimits = {
+  jobBytes: 4 * 1024 * 1024,
+  totalBytes: 64 * 1024 * 1024,
+  maxJobs: 1000,
+  idleMs: 10 * 60_000,
+};
+
+/** What each chunk costs beyond its text: the object, its strings' headers. */
+const CHUNK_OVERHEAD_BYTES = 96;
+
+export interface HeldOutput {
+  /** Its place in the job's log, from 1. */
+  index: number;
+  hostname: string;
+  stream: OutputStream;
+  data: string;
+  /** The agent's cap for this stream was reached with this chunk. */
+  truncated: boolean;
+}
+
+/** Where a reader is in a job's log: after the event `index` of the log named `tag`. */
+export interface OutputPosition {
+  tag: string;
+  index: number;
+}
+
+export interface OutputRead {
+  /** The log's name: a log dropped and begun again gets another, so old positions start over. */
+  tag: string;
+  events: HeldOutput[];
+  /** Events after the reader's position that are no longer held. */
+  skipped: number;
+  /** The reader's position after these events. */
+  through: number;
+}
+
+export interface OutputHub {
+  /**
+   * Up to `limit` events of a job after `after` (null: from the start of
+   * what is held); null when nothing is held for the job.
+   */
+  read(jobId: string, after: OutputPosition | null, limit: number): OutputRead | null;
+  /** Calls `onOutput` each time the job gets output, until the returned function is called. */
+  watch(jobId: string, onOutput: () => void): () => void;
+  /** Takes one NATS message; exported for the subscription and for tests. */
+  accept(subject: string, payload: Uint8Array): void;
+  /** What is held now, for tests and metrics. */
+  usage(): { jobs: number; bytes: number; events: number };
+  stop(): void;
+}
+
+interface JobLog {
+  tag: string;
+  /** Index the next event gets. */
+  next: number;
+  events: Array<HeldOutput & { size: number }>;
+  /** events[head] is the oldest held; those before it are dropped, not yet compacted. */
+  head: number;
+  bytes: number;
+  lastActive: number;
+  watchers: Set<() => void>;
+}
+
+export interface OutputHubOptions {
+  names: InfraNames;
+  logger: Logger;
+  limits?: Partial<OutputHubLimits>;
+  /** Milliseconds since the epoch; tests pass their own. */
+  now?: () => number;
+}
+
+/** The hub without a subscription, fed through `accept`. */
+export function createOutputHub(opts: OutputHubOptions): OutputHub {
+  const limits = { ...DEFAULT_HUB_LIMITS, ...opts.limits };
+  const now = opts.now ?? Date.now;
+  // Insertion order is least recently written first: each write moves its job to the end.
+  const logs = new Map<string, JobLog>();
+  let total = 0;
+  let heldEvents = 0;
+  let warnedInvalid = false;
+
+  const held = (log: JobLog) => log.events.length - log.head;
+
+  const dropOldest = (log: JobLog) => {
+    const e = log.events[log.head];
+    if (!e) return;
+    log.events[log.head] = undefined as unknown as HeldOutput & { size: number };
+    log.head++;
+    log.bytes -= e.size;
+    total -= e.size;
+    heldEvents--;
+    // Compact now and then, so the array does not keep what was dropped.
+    if (log.head > 1024 && log.head * 2 > log.events.length) {
+      log.events = log.events.slice(log.head);
+      log.head = 0;
+    }
+  };
+
+  const dropAll = (log: JobLog) => {
+    total -= log.bytes;
+    heldEvents -= held(log);
+    log.events = [];
+    log.head = 0;
+    log.bytes = 0;
+  };
+
+  const logFor = (jobId: string): JobLog => {
+    let log = logs.get(jobId);
+    if (!log) {
+      log = {
+        tag: randomBytes(4).toString('hex'),
+        next: 1,
+        events: [],
+        head: 0,
+        bytes: 0,
+        lastActive: now(),
+        watchers: new Set(),
+      };
+      logs.set(jobId, log);
+    }
+    return log;
+  };
+
+  /** Least recently written first, until within every limit; jobs being read keep their name. */
+  const shrink = (keep: JobLog) => {
+    const cutoff = now() - limits.idleMs;
+    for (const [id, log] of logs) {
+      const over = total > limits.totalBytes || logs.size > limits.maxJobs;
+      const idle = log.lastActive < cutoff;
+      if (!over && !idle) break;
+      if (log === keep) continue;
+      dropAll(log);
+      if (log.watchers.size === 0) logs.delete(id);
+    }
+    // Alone over the total (a job bound above it): its own oldest go too.
+    while (total > limits.totalBytes && held(keep) > 0) dropOldest(keep);
+  };
+
+  return {
+    read(jobId, after, limit) {
+      const log = logs.get(jobId);
+      if (!log) return null;
+      const from = after && after.tag === log.tag ? after.index + 1 : 1;
+      const first = log.next - held(log);
+      const start = Math.max(from, first);
+      const events: HeldOutput[] = [];
+      for (let i = start; i < log.next && events.length < limit; i++) {
+        const e = log.events[log.head + (i - first)];
+        if (e) {
+          events.push({
+            index: e.index,
+            hostname: e.hostname,
+            stream: e.stream,
+            data: e.data,
+            truncated: e.truncated,
+          });
+        }
+      }
+      return {
+        tag: log.tag,
+        events,
+        skipped: Math.max(0, start - from),
+        through: events.at(-1)?.index ?? Math.min(start, log.next) - 1,
+      };
+    },
+
+    watch(jobId, onOutput) {
+      const log = logFor(jobId);
+      log.watchers.add(onOutput);
+      return () => {
+        log.watchers.delete(onOutput);
+        if (log.watchers.size === 0 && held(log) === 0 && logs.get(jobId) === log) {
+          logs.delete(jobId);
+        }
+      };
+    },
+
+    accept(subject, payload) {
+      const named = parseOutputSubject(opts.names, subject);
+      let chunk: ReturnType<typeof parseOutputChunk>;
+      try {
+        if (!named) throw new Error(`not an output subject: ${subject}`);
+        chunk = parseOutputChunk(payload);
+        // The subject and the body must agree on whose output this is.
+        if (chunk.job_id !== named.id || chunk.hostname !== named.hostname) {
+          throw new Error('the chunk names another job or host than its subject');
+        }
+      } catch (err) {
+        if (!warnedInvalid) {
+          warnedInvalid = true;
+          opts.logger.warn(
+            { subject, err: String(err) },
+            'ignoring invalid live output (only the first is logged)',
+          );
+        }
+        return;
+      }
+      const log = logFor(chunk.job_id);
+      // Moved to the end: the most recently written job is the last to go.
+      logs.delete(chunk.job_id);
+      logs.set(chunk.job_id, log);
+      const size = Buffer.byteLength(chunk.data) + chunk.hostname.length + CHUNK_OVERHEAD_BYTES;
+      log.events.push({
+        index: log.next++,
+        hostname: chunk.hostname,
+        stream: chunk.stream,
+        data: chunk.data,
+        truncated: chunk.truncated === true,
+        size,
+      });
+      log.bytes += size;
+      log.lastActive = now();
+      total += size;
+      heldEvents++;
+      while (log.bytes > limits.jobBytes && held(log) > 0) dropOldest(log);
+      shrink(log);
+      for (const onOutput of log.watchers) {
+        try {
+          onOutput();
+        } catch (err) {
+          opts.logger.error({ err: String(err) }, 'a live output reader failed');
+        }
+      }
+    },
+
+    usage() {
+      return { jobs: logs.size, bytes: total, events: heldEvents };
+    },
+
+    stop() {
+      logs.clear();
+      total = 0;
+      heldEvents = 0;
+    },
+  };
+}
+
+/** The hub fed by one core NATS subscription on every job's live output. */
+export function startOutputHub(nc: NatsConnection, opts: OutputHubOptions): OutputHub {
+  const hub = createOutputHub(opts);
+  const sub = nc.subscribe(outputFilter(opts.names), {
+    // Synchronous and short: reading never waits on a client, so NATS is never held up.
+    callback: (err, msg) => {
+      if (err) {
+        opts.logger.warn({ err: String(err) }, 'live output subscription failed');
+        return;
+      }
+      hub.accept(msg.subject, msg.data);
+    },
+  });
+  return {
+    ...hub,
+    stop() {
+      sub.unsubscribe();
+      hub.stop();
+    },
+  };
+}

@@ -1,0 +1,149 @@
+// GET /auth/me, POST /auth/login-code and POST /auth/session: what a token is
+// (so a client such as the web console offers only what it allows), and the
+// one-time code exchange behind `osapi ui`'s login link (login-codes.ts).
+import type { FastifyInstance } from 'fastify';
+import { type CustomRoles, signToken, TokenRequestError } from '../../auth/index.js';
+import type { Clock } from '../../job/clock.js';
+import type { AuthUser } from '../auth.js';
+import { ApiError } from '../errors.js';
+import { LoginCodes } from './login-codes.js';
+import {
+  LoginCode,
+  Session,
+  SessionRequest,
+  type SessionRequest as SessionRequestBody,
+  WhoAmI,
+} from './schemas.js';
+
+/** A login link is opened at once, or not at all. */
+export const LOGIN_CODE_TTL_MS = 2 * 60_000;
+/** A console session lasts a working day, and never beyond the token that asked for it. */
+export const SESSION_TTL_S = 8 * 60 * 60;
+const MAX_OUTSTANDING_CODES = 100;
+
+export interface SessionDeps {
+  signingKey: string;
+  customRoles: CustomRoles;
+  codes: LoginCodes;
+  clock: Pick<Clock, 'now'>;
+}
+
+export function sessionDeps(
+  auth: { signingKey: string; customRoles: CustomRoles },
+  clock: Pick<Clock, 'now'>,
+): SessionDeps {
+  return {
+    ...auth,
+    clock,
+    codes: new LoginCodes({
+      ttlMs: LOGIN_CODE_TTL_MS,
+      max: MAX_OUTSTANDING_CODES,
+      now: () => clock.now().getTime(),
+    }),
+  };
+}
+
+function whoAmI(user: AuthUser): WhoAmI {
+  return {
+    subject: user.subject,
+    roles: user.roles,
+    permissions: user.permissions,
+    expires_at: new Date(user.expiresAt * 1000).toISOString(),
+  };
+}
+
+/** The caller, as the auth hook left it on an `authenticated` route. */
+function caller(user: AuthUser | undefined): AuthUser {
+  if (!user)
+    throw new ApiError('unauthenticated', 'no token: send "Authorization: Bearer <token>"');
+  return user;
+}
+
+export function registerSessionRoutes(app: FastifyInstance, deps: SessionDeps): void {
+  app.get(
+    '/auth/me',
+    {
+      config: { permission: 'authenticated' },
+      schema: {
+        summary: 'The token presented: subject, roles, effective permissions, expiry',
+        response: { 200: WhoAmI },
+      },
+    },
+    async (req) => whoAmI(caller(req.user)),
+  );
+
+  app.post(
+    '/auth/login-code',
+    {
+      config: { permission: 'authenticated' },
+      schema: {
+        summary: 'A one-time code that signs the web console in as this token’s user',
+        description: `Open \`/ui/#login=<code>\` within ${LOGIN_CODE_TTL_MS / 60_000} minutes; the console trades the code once (POST /auth/session) for a session token with the same subject and roles, valid ${SESSION_TTL_S / 3600} hours at most and never beyond this token. \`osapi ui\` prints such a link.`,
+        response: { 201: LoginCode },
+      },
+    },
+    async (req, reply) => {
+      const user = caller(req.user);
+      const nowMs = deps.clock.now().getTime();
+      const lifetimeS = Math.max(
+        1,
+        Math.min(SESSION_TTL_S, user.expiresAt - Math.floor(nowMs / 1000)),
+      );
+      let token: string;
+      try {
+        token = await signToken({
+          subject: user.subject,
+          roles: user.roles,
+          ...(user.permissionsClaim ? { permissions: user.permissionsClaim } : {}),
+          lifetimeSeconds: lifetimeS,
+          signingKey: deps.signingKey,
+          customRoles: deps.customRoles,
+          now: () => new Date(nowMs),
+        });
+      } catch (err) {
+        if (err instanceof TokenRequestError) {
+          throw new ApiError(
+            'invalid_request',
+            `no console session can be made for this token: ${err.message}`,
+          );
+        }
+        throw err;
+      }
+      const tokenExpiresAtMs = (Math.floor(nowMs / 1000) + lifetimeS) * 1000;
+      const { code, expiresAtMs } = deps.codes.issue({
+        token,
+        user: { ...user, expiresAt: tokenExpiresAtMs / 1000 },
+      });
+      return reply.code(201).send({
+        code,
+        expires_at: new Date(expiresAtMs).toISOString(),
+        session_expires_at: new Date(tokenExpiresAtMs).toISOString(),
+      });
+    },
+  );
+
+  app.post<{ Body: SessionRequestBody }>(
+    '/auth/session',
+    {
+      // Open: the code is the credential. Recorded all the same, so the audit
+      // log says who signed in to the console, and from where.
+      config: { permission: 'public', auditPublic: true },
+      schema: {
+        summary: 'Trade a one-time login code for a console session token',
+        body: SessionRequest,
+        response: { 200: Session },
+      },
+    },
+    async (req) => {
+      const grant = deps.codes.redeem(req.body.code);
+      if (!grant) {
+        throw new ApiError(
+          'unauthenticated',
+          'this login code was already used or has expired; run `osapi ui` for a new link, or sign in with a token',
+        );
+      }
+      req.user = grant.user;
+      return { token: grant.token, ...whoAmI(grant.user) };
+    },
+  );
+}

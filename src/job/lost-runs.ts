@@ -1,0 +1,234 @@
+// Runs whose agent is gone. An agent that took a job and then died (kill -9,
+// host down) or came back as a new process never stores a result, so without
+// this the job would stay `processing` and a waiting request would only end
+// at its deadline. The API records such a run as failed, saying why; it never
+// runs it again (the claim forbids that). The agent's own redelivery path
+// (AGENT_STOPPED_MIDRUN) finds the result stored here and only acks. A run
+// whose result was stored but whose closing event was not (NATS went away
+// between the two writes) gets that event from the stored result.
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from '../log/logger.js';
+import type { Clock } from './clock.js';
+import type { JobEntry, JobsView } from './jobs-view.js';
+import type { AgentView, RegistryView } from './registry-view.js';
+import { storeResponseOnce } from './response-once.js';
+import type { DerivedStatus } from './status.js';
+import { appendStatus, type JobStore, readResponse } from './store.js';
+
+export interface LostRun {
+  jobId: string;
+  hostname: string;
+  reason: string;
+  /** When the agent started it, if it said so. */
+  startedAt?: string;
+}
+
+export interface LostRunRules {
+  now: Date;
+  /** The registry TTL: a heartbeat older than this means the agent is gone. */
+  ttlMs: number;
+  /**
+   * Since when this process has heard the registry without a break. Silence
+   * while we were cut off from NATS, or JetStream was away (NATS down, a
+   * cluster electing a leader), proves nothing, so an agent gets a whole TTL
+   * from then to show itself.
+   */
+  listeningSince: Date;
+}
+
+const NOT_RUN_AGAIN = 'it was not run again, so that a command runs at most once';
+
+/** The hosts of one job whose run can no longer end on its own. */
+export function findLostRuns(
+  entry: JobEntry,
+  derived: DerivedStatus,
+  agents: ReadonlyMap<string, AgentView>,
+  rules: LostRunRules,
+): LostRun[] {
+  const out: LostRun[] = [];
+  const now = rules.now.getTime();
+  for (const [hostname, state] of Object.entries(derived.hosts)) {
+    if (state.status !== 'pending' && state.status !== 'running') continue;
+    const events = entry.events.filter((e) => e.hostname === hostname);
+    // Only a host that took the job; one that never did is the deadline's (no_response).
+    const taken = events.find((e) => e.event === 'acknowledged' || e.event === 'started');
+    if (!taken) continue;
+    const started = events.find((e) => e.event === 'started');
+    const lastEvent = Math.max(0, ...events.map((e) => Date.parse(e.timestamp)));
+    const agent = agents.get(hostname);
+    const base = {
+      jobId: entry.record.id,
+      hostname,
+      ...(started ? { startedAt: started.timestamp } : {}),
+    };
+    // Both instants come from the agent's own clock.
+    if (agent && Date.parse(agent.info.started_at) > Date.parse(taken.timestamp)) {
+      out.push({
+        ...base,
+        reason: `the agent restarted (at ${agent.info.started_at}) while this job was running on it; ${NOT_RUN_AGAIN}`,
+      });
+      continue;
+    }
+    const lastSign = Math.max(
+      agent?.seenAt.getTime() ?? 0,
+      lastEvent,
+      rules.listeningSince.getTime(),
+    );
+    if (now - lastSign <= rules.ttlMs) continue;
+    out.push({
+      ...base,
+      reason: agent
+        ? `the agent stopped sending heartbeats (the last at ${agent.seenAt.toISOString()}) while this job was running on it; ${NOT_RUN_AGAIN}`
+        : `the agent left the registry while this job was running on it; ${NOT_RUN_AGAIN}`,
+    });
+  }
+  return out;
+}
+
+/**
+ * Hosts of one job still shown at work whose last word is older than the
+ * TTL, with their agent still there: either a long command, or a run whose
+ * result was stored but whose closing event was not (NATS went away between
+ * the two). The sweep looks for a stored result to tell which.
+ */
+export function quietRuns(entry: JobEntry, derived: DerivedStatus, rules: LostRunRules): string[] {
+  const now = rules.now.getTime();
+  return Object.entries(derived.hosts)
+    .filter(([hostname, state]) => {
+      if (state.status !== 'pending' && state.status !== 'running') return false;
+      const own = entry.events.filter((e) => e.hostname === hostname);
+      if (!own.some((e) => e.event === 'acknowledged' || e.event === 'started')) return false;
+      const last = Math.max(
+        0,
+        ...own.map((e) => Date.parse(e.timestamp)),
+        rules.listeningSince.getTime(),
+      );
+      return now - last > rules.ttlMs;
+    })
+    .map(([hostname]) => hostname);
+}
+
+export interface LostRunWatch {
+  /** One pass now (tests call it; the timer calls it every interval). */
+  sweep(): Promise<LostRun[]>;
+  stop(): void;
+}
+
+export interface LostRunWatchOptions {
+  nc: NatsConnection;
+  store: JobStore;
+  jobs: JobsView;
+  registry: RegistryView;
+  clock: Clock;
+  ttlMs: number;
+  intervalMs: number;
+  logger: Logger;
+}
+
+/** Looks for lost runs every interval and records each as failed, once. */
+export function watchLostRuns(opts: LostRunWatchOptions): LostRunWatch {
+  const log = opts.logger.child({ component: 'lost-runs' });
+  let listeningSince = opts.clock.now();
+  let connected = true;
+  void (async () => {
+    for await (const s of opts.nc.status()) {
+      if (s.type === 'disconnect') connected = false;
+      if (s.type === 'reconnect') {
+        connected = true;
+        listeningSince = opts.clock.now();
+      }
+    }
+  })();
+
+  let registryReadable = true;
+  let running: Promise<LostRun[]> | null = null;
+  const pass = async (): Promise<LostRun[]> => {
+    if (!connected) return [];
+    // Connected is not enough: while a cluster elects a new leader, or
+    // JetStream is otherwise away, agents cannot heartbeat either. Ask the
+    // registry's stream itself; once it answers again, agents get a TTL.
+    try {
+      await opts.store.registry.status();
+    } catch {
+      registryReadable = false;
+      return [];
+    }
+    if (!registryReadable) {
+      registryReadable = true;
+      listeningSince = opts.clock.now();
+    }
+    const now = opts.clock.now();
+    const agents = new Map(opts.registry.agents().map((a) => [a.info.hostname, a]));
+    const lost: LostRun[] = [];
+    for (const entry of opts.jobs.list()) {
+      const derived = opts.jobs.derive(entry);
+      if (derived.status !== 'processing') continue;
+      lost.push(
+        ...findLostRuns(entry, derived, agents, { now, ttlMs: opts.ttlMs, listeningSince }),
+      );
+    }
+    const recorded: LostRun[] = [];
+    for (const run of lost) {
+      if (await record(opts.store, run, now)) {
+        recorded.push(run);
+        log.warn({ job_id: run.jobId, hostname: run.hostname }, run.reason);
+      }
+    }
+    return recorded;
+  };
+  const sweep = () => {
+    // One pass at a time; a tick during a slow pass joins it.
+    running ??= pass().finally(() => {
+      running = null;
+    });
+    return running;
+  };
+  const timer = setInterval(() => {
+    sweep().catch((err: unknown) =>
+      log.warn({ err: String(err) }, 'could not look for lost runs; trying again'),
+    );
+  }, opts.intervalMs);
+  timer.unref();
+  return {
+    sweep,
+    stop() {
+      clearInterval(timer);
+    },
+  };
+}
+
+/**
+ * The result first, only if none exists: whoever stores a result for this
+ * (job, host) first, the agent or any API server, decides; the others add
+ * nothing. Then the status event that ends the host's run.
+ */
+async function record(store: JobStore, run: LostRun, now: Date): Promise<boolean> {
+  const stored = await storeResponseOnce(store, {
+    job_id: run.jobId,
+    hostname: run.hostname,
+    status: 'failed',
+    state: 'failed',
+    data: null,
+    error: run.reason,
+    started_at: run.startedAt ?? now.toISOString(),
+    finished_at: now.toISOString(),
+  });
+  if (stored) {
+    await appendStatus(store, run.jobId, 'failed', run.hostname, {
+      state: 'failed',
+      error: run.reason,
+    });
+  } else await closeFromResult(store, run.jobId, run.hostname);
+  return stored;
+}
+
+/** A result is stored but the host's closing event is missing: add it, from the result. */
+async function closeFromResult(store: JobStore, jobId: string, hostname: string): Promise<void> {
+  const r = await readResponse(store, jobId, hostname);
+  if (!r) return;
+  await appendStatus(store, jobId, r.status, hostname, {
+    ...(r.state !== undefined ? { state: r.state } : {}),
+    ...(r.error !== undefined ? { error: r.error } : {}),
+    message: 'recorded from the stored result: the agent stored it, but not this event',
+  });
+}

@@ -1,0 +1,10 @@
+// The web console's entry: the style sheet and the app, into #app.
+import './styles.css';
+import { render } from 'preact';
+import { App } from './app.js';
+
+const root = document.getElementById('app');
+if (root) {
+  root.textContent = '';
+  render(<App />, root);
+}

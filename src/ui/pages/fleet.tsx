@@ -1,0 +1,125 @@
+// Fleet: every agent with its state, heartbeat age, labels, OS, load, memory
+// and uptime, refreshed every few seconds; a filter by name or label, and the
+// agents a target would reach, live as it is typed.
+import { useState } from 'preact/hooks';
+import type { AgentInfo } from '../../sdk/client.js';
+import { Badge, ErrorNote, useLoad, useSession } from '../components.js';
+import { age, bytes, percent, plural } from '../format.js';
+import { MatchNote, useTargetMatch } from '../target.js';
+
+/** Every word must be in the hostname or in one of the key:value labels. */
+function matchesFilter(a: AgentInfo, filter: string): boolean {
+  const words = filter.toLowerCase().split(/\s+/).filter(Boolean);
+  const hay = [a.hostname, ...Object.entries(a.labels).map(([k, v]) => `${k}:${v}`)].map((s) =>
+    s.toLowerCase(),
+  );
+  return words.every((w) => hay.some((h) => h.includes(w)));
+}
+
+export function FleetPage() {
+  const { client } = useSession();
+  const list = useLoad(() => client.agentList().then((r) => r.body), [], 5000);
+  const [filter, setFilter] = useState('');
+  const [target, setTarget] = useState('');
+  const match = useTargetMatch(target);
+  const hits =
+    match.kind === 'ok' ? new Set(match.agents.map((a) => a.hostname)) : new Set<string>();
+  const agents = (list.data?.agents ?? []).filter((a) => matchesFilter(a, filter));
+  const ready = (list.data?.agents ?? []).filter((a) => a.status === 'Ready').length;
+
+  return (
+    <section aria-labelledby="fleet-title">
+      <h1 id="fleet-title">Fleet</h1>
+      <p class="lead" aria-live="polite">
+        {list.data
+          ? `${plural(list.data.total, 'agent')}, ${ready} Ready`
+          : list.loading
+            ? 'Loading agents…'
+            : ''}
+      </p>
+      <div class="controls">
+        <div class="field">
+          <label for="fleet-filter">Filter by name or label</label>
+          <input
+            id="fleet-filter"
+            type="search"
+            placeholder="web, group:web"
+            value={filter}
+            onInput={(e) => setFilter(e.currentTarget.value)}
+          />
+        </div>
+        <div class="field">
+          <label for="fleet-target">Target preview</label>
+          <input
+            id="fleet-target"
+            type="text"
+            placeholder="_all, group:web, web-01"
+            spellcheck={false}
+            autoComplete="off"
+            value={target}
+            onInput={(e) => setTarget(e.currentTarget.value)}
+            aria-describedby="fleet-match"
+          />
+        </div>
+      </div>
+      <MatchNote match={match} id="fleet-match" />
+      <ErrorNote error={list.error} />
+      <table class="cards">
+        <caption class="sr-only">Agents</caption>
+        <thead>
+          <tr>
+            <th scope="col">Host</th>
+            <th scope="col">Status</th>
+            <th scope="col">Heartbeat</th>
+            <th scope="col">Labels</th>
+            <th scope="col">OS</th>
+            <th scope="col">Load 1/5/15</th>
+            <th scope="col">Memory used</th>
+            <th scope="col">Uptime</th>
+          </tr>
+        </thead>
+        <tbody>
+          {agents.map((a) => (
+            <tr key={a.hostname} class={hits.has(a.hostname) ? 'hit' : undefined}>
+              <th scope="row" data-label="Host">
+                {a.hostname}
+                {hits.has(a.hostname) ? <span class="sr-only"> (matches the target)</span> : null}
+              </th>
+              <td data-label="Status">
+                <Badge value={a.status} />
+              </td>
+              <td data-label="Heartbeat">{age(a.heartbeat_age_s)} ago</td>
+              <td data-label="Labels">
+                {Object.entries(a.labels).map(([k, v]) => (
+                  <span class="chip" key={k}>
+                    {k}:{v}
+                  </span>
+                ))}
+              </td>
+              <td data-label="OS">
+                {a.os_info.distribution} {a.os_info.version}
+              </td>
+              <td data-label="Load 1/5/15" class="num">
+                {[a.load_average['1min'], a.load_average['5min'], a.load_average['15min']]
+                  .map((l) => l.toFixed(2))
+                  .join(' ')}
+              </td>
+              <td data-label="Memory used" class="num">
+                {bytes(a.memory.used)} / {bytes(a.memory.total)} (
+                {percent(a.memory.used, a.memory.total)})
+              </td>
+              <td data-label="Uptime">{a.uptime}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {list.data && agents.length === 0 ? (
+        <p class="muted">
+          {list.data.total === 0
+            ? 'No agent has registered yet. Start one with `osapi agent start` (or `osapi start`).'
+            : 'No agent matches the filter.'}
+        </p>
+      ) : null}
+    </section>
+  );
+}

@@ -1,0 +1,123 @@
+// Which runs can no longer end on their own: the rules alone, on records
+// made by hand (the fault suite kills real agents: test/faults/).
+import { describe, expect, it } from 'vitest';
+import type { JobEntry } from '../../src/job/jobs-view.js';
+import { findLostRuns, quietRuns } from '../../src/job/lost-runs.js';
+import type { AgentInfoRecord, JobRecord } from '../../src/job/records.js';
+import type { AgentView } from '../../src/job/registry-view.js';
+import { deriveStatus } from '../../src/job/status.js';
+
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+const at = (ms: number) => new Date(T0 + ms);
+const iso = (ms: number) => at(ms).toISOString();
+const TTL = 3000;
+
+const record: JobRecord = {
+  id: '0190a000-0000-7000-8000-000000000001',
+  operation: { type: 'command.exec.execute', data: {} },
+  category: 'modify',
+  target_hostname: '_all',
+  created: iso(0),
+  created_by: 'test',
+  deadline: iso(600_000),
+  expected_hosts: ['a', 'b'],
+};
+
+let nanos = 0n;
+function entry(
+  events: Array<[string, 'acknowledged' | 'started' | 'completed', number]>,
+): JobEntry {
+  return {
+    record,
+    events: events.map(([hostname, event, ms]) => ({
+      hostname,
+      event,
+      timestamp: iso(ms),
+      nanos: ++nanos,
+    })),
+    answers: new Map(),
+  };
+}
+
+function agent(hostname: string, startedMs: number, seenMs: number): AgentView {
+  const info = { hostname, started_at: iso(startedMs) } as AgentInfoRecord;
+  return { info, seenAt: at(seenMs), ready: true };
+}
+
+function lost(e: JobEntry, agents: AgentView[], nowMs: number, listeningMs = -60_000) {
+  const map = new Map(agents.map((a) => [a.info.hostname, a]));
+  return findLostRuns(e, deriveStatus(e.record, e.events, at(nowMs)), map, {
+    now: at(nowMs),
+    ttlMs: TTL,
+    listeningSince: at(listeningMs),
+  }).map((r) => ({ hostname: r.hostname, reason: r.reason }));
+}
+
+const running = entry([
+  ['a', 'acknowledged', 100],
+  ['a', 'started', 110],
+  ['b', 'acknowledged', 100],
+  ['b', 'started', 120],
+]);
+
+describe('findLostRuns', () => {
+  it('finds none while every agent running the job keeps its heartbeat', () => {
+    expect(lost(running, [agent('a', -5000, 9000), agent('b', -5000, 9500)], 10_000)).toEqual([]);
+  });
+
+  it('finds a host whose agent went silent for longer than the registry TTL', () => {
+    expect(lost(running, [agent('a', -5000, 9000), agent('b', -5000, 6000)], 10_000)).toEqual([
+      {
+        hostname: 'b',
+        reason: expect.stringMatching(
+          /^the agent stopped sending heartbeats \(the last at 2026-01-01T00:00:06\.000Z\).*not run again/,
+        ),
+      },
+    ]);
+  });
+
+  it('finds a host whose agent left the registry, once its last word is older than the TTL', () => {
+    expect(lost(running, [agent('a', -5000, 9000)], 3000)).toEqual([]);
+    expect(lost(running, [agent('a', -5000, 9000)], 10_000)).toEqual([
+      { hostname: 'b', reason: expect.stringMatching(/^the agent left the registry/) },
+    ]);
+  });
+
+  it('finds a host whose agent restarted after it took the job, at once', () => {
+    expect(lost(running, [agent('a', -5000, 900), agent('b', 500, 900)], 1000)).toEqual([
+      { hostname: 'b', reason: expect.stringMatching(/^the agent restarted \(at .*not run again/) },
+    ]);
+  });
+
+  it('gives agents a whole TTL after this process was cut off from NATS', () => {
+    const agents = [agent('a', -5000, 9000), agent('b', -5000, 1000)];
+    expect(lost(running, agents, 10_000, 8000)).toEqual([]);
+    expect(lost(running, agents, 11_500, 8000)).toHaveLength(1);
+  });
+
+  it('leaves finished hosts and hosts that never took the job to the job status rules', () => {
+    const e = entry([
+      ['a', 'acknowledged', 100],
+      ['a', 'started', 110],
+      ['a', 'completed', 200],
+    ]);
+    expect(lost(e, [], 60_000)).toEqual([]);
+  });
+});
+
+describe('quietRuns', () => {
+  const rules = (nowMs: number, listeningMs = -60_000) => ({
+    now: at(nowMs),
+    ttlMs: TTL,
+    listeningSince: at(listeningMs),
+  });
+  const derived = (e: JobEntry, nowMs: number) => deriveStatus(e.record, e.events, at(nowMs));
+
+  it('names hosts at work with no word for longer than the TTL, whatever their agent', () => {
+    expect(quietRuns(running, derived(running, 3000), rules(3000))).toEqual([]);
+    expect(quietRuns(running, derived(running, 3115), rules(3115))).toEqual(['a']);
+    expect(quietRuns(running, derived(running, 9000), rules(9000))).toEqual(['a', 'b']);
+    // Counted from when this process could hear again.
+    expect(quietRuns(running, derived(running, 9000), rules(9000, 8000))).toEqual([]);
+  });
+});
