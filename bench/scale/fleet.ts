@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { type AgentProcess, startAgentProcess } from '../../src/agent/start.js';
+import type { AgentProcess } from '../../src/agent/start.js';
 import { type Config, loadConfig } from '../../src/config/index.js';
 import { systemClock } from '../../src/job/clock.js';
 import {
@@ -37,6 +37,11 @@ const base: Config = loadConfig({
     ...spec.overrides,
   },
 }).config;
+
+// The agents run the compiled code, as `osapi agent start` does (main.ts
+// builds dist/ first), not the TypeScript sources through tsx's loader.
+const compiled = new URL('../../dist/agent/start.js', import.meta.url).href;
+const { startAgentProcess } = (await import(compiled)) as typeof import('../../src/agent/start.js');
 
 const agents: AgentProcess[] = [];
 

@@ -29,7 +29,7 @@ export interface Heartbeat {
   stop(): Promise<void>;
 }
 
-const ACKED_EVERY = 3;
+const ACKED_EVERY = 2;
 
 export async function startHeartbeat(opts: HeartbeatOptions): Promise<Heartbeat> {
   const startedAt = opts.clock.now().toISOString();
@@ -49,8 +49,8 @@ export async function startHeartbeat(opts: HeartbeatOptions): Promise<Heartbeat>
   };
   await beat();
   // Only one beat in ACKED_EVERY waits for the server's acknowledgment: a
-  // lost beat costs nothing while the next arrives within the TTL, and the
-  // acknowledged ones still say, once per TTL, when the registry refuses
+  // plain publish is lost only with the connection itself, and the
+  // acknowledged ones still say, every other beat, when the registry refuses
   // them. At thousands of agents the acknowledgments are a good part of
   // what an idle fleet costs the server.
   let beats = 0;

@@ -75,9 +75,12 @@ export async function startAgentProcess(opts: {
         resolvConfPath: config.agent.dns.resolv_conf,
         consumer: config.agent.consumer,
         listen: config.agent.listen,
-        // Every 10 s with the default 30 s TTL; faster when the TTL is shorter,
-        // so a live agent never looks NotReady between two heartbeats.
-        heartbeatMs: opts.heartbeatMs ?? Math.min(10_000, Math.floor(config.nats.registry.ttl / 3)),
+        // Two thirds of the TTL (20 s with the default 30 s): a live agent
+        // never looks NotReady between two heartbeats, and heartbeats, which
+        // are what an idle fleet costs the server (docs/scale.md), stay at
+        // 50 a second for 1,000 agents.
+        heartbeatMs:
+          opts.heartbeatMs ?? Math.min(20_000, Math.floor((config.nats.registry.ttl * 2) / 3)),
         verifier,
         ...(metrics ? { observeRun: metrics.observeRun } : {}),
         clock: opts.clock,
