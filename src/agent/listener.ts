@@ -108,6 +108,30 @@ const CATCH_UP_BATCH = 256;
 
 const nanos = (ms: number) => ms * 1_000_000;
 
+/**
+ * How long to wait before handling a notification again after its `attempt`
+ * failed, or null when it is too late: the next try would come after the
+ * job's start deadline (or, when the deadline is unknown, after
+ * RETRY_ATTEMPTS tries).
+ */
+function retryWait(
+  attempt: number,
+  headers: MsgHdrs | undefined,
+  id: string,
+  now: Date,
+): number | null {
+  const wait = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (attempt - 1)) + Math.random() * 1000;
+  let deadline: number | undefined;
+  try {
+    const job = carriedJob(headers, id);
+    deadline = job ? Date.parse(job.deadline) : undefined;
+  } catch {
+    deadline = undefined;
+  }
+  const late = deadline !== undefined ? now.getTime() + wait > deadline : attempt >= RETRY_ATTEMPTS;
+  return late ? null : wait;
+}
+
 /** The notification subjects an agent subscribes to, for both job categories at once. */
 export function agentSubjects(
   names: InfraNames,
@@ -168,19 +192,8 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
         settled++;
       },
       (err: unknown) => {
-        const wait = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (attempt - 1));
-        let deadline: number | undefined;
-        try {
-          const job = carriedJob(headers, id);
-          deadline = job ? Date.parse(job.deadline) : undefined;
-        } catch {
-          deadline = undefined;
-        }
-        const late =
-          deadline !== undefined
-            ? clock.now().getTime() + wait > deadline
-            : attempt >= RETRY_ATTEMPTS;
-        if (late || stopped) {
+        const wait = retryWait(attempt, headers, id, clock.now());
+        if (wait === null || stopped) {
           settled++;
           log.error(
             { job_id: id, attempts: attempt, err: String(err) },
@@ -189,7 +202,7 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
           return;
         }
         log.warn({ job_id: id, err: String(err) }, 'job handling failed; trying again');
-        later(wait + Math.random() * 1000, () => handOver(id, subject, headers, attempt + 1));
+        later(wait, () => handOver(id, subject, headers, attempt + 1));
       },
     );
   };
@@ -359,9 +372,11 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
     }
   })();
 
-  const anyLoop = pullAny(js, jsm, shared, opts, () => stopped, pause).catch((err: unknown) => {
-    log.error({ err: String(err) }, 'stopped taking _any jobs');
-  });
+  const anyLoop = pullAny(js, jsm, shared, opts, () => stopped, pause, later).catch(
+    (err: unknown) => {
+      log.error({ err: String(err) }, 'stopped taking _any jobs');
+    },
+  );
 
   return {
     get settled() {
@@ -389,8 +404,30 @@ async function pullAny(
   opts: ListenerOptions,
   stopped: () => boolean,
   pause: (ms: number) => Promise<void>,
+  later: (ms: number, fn: () => void) => void,
 ): Promise<void> {
   const log = opts.logger;
+  // A notification whose handling failed (NATS away during a failover, say)
+  // is handled again here, as a subscription's is, not left for the server
+  // to offer again after ack_wait: by then another agent may take it, find
+  // this agent's claim, and leave the job to nobody.
+  const handleShared = (m: JsMsg, attempt = 1): void => {
+    opts.handle(m, true).catch((err: unknown) => {
+      const id = m.string().trim();
+      const wait = retryWait(attempt, m.headers, id, opts.clock.now());
+      if (wait === null || stopped()) {
+        log.error(
+          { job_id: id, attempts: attempt, err: String(err) },
+          'job handling failed; the server will offer the notification again',
+        );
+        return;
+      }
+      log.warn({ job_id: id, err: String(err) }, 'job handling failed; trying again');
+      // Not offered to anyone else meanwhile.
+      m.working();
+      later(wait, () => handleShared(m, attempt + 1));
+    });
+  };
   let consumer: Consumer | null = opened;
   let warnedFull = false;
   let failures = 0;
@@ -404,16 +441,7 @@ async function pullAny(
       const m = await consumer.next({ expires: ANY_PULL_EXPIRES_MS });
       failures = 0;
       if (m && stopped()) m.nak();
-      else if (m) {
-        opts.handle(m, true).catch((err: unknown) => {
-          // Left unacknowledged: the shared consumer offers it again after
-          // ack_wait, and the claim keeps the command from running twice.
-          log.error(
-            { job_id: m.string(), err: String(err) },
-            'job handling failed; the notification will be redelivered',
-          );
-        });
-      }
+      else if (m) handleShared(m);
     } catch (err) {
       if (stopped()) break;
       const message = String(err);

@@ -321,9 +321,29 @@ export async function readStatusEvents(store: JobStore, id: string): Promise<Sta
 /**
  * Every result stored for a job, by hostname. One ordered consumer reads
  * them all (the last message of each key), not a request per key: a
- * broadcast has a result per agent, thousands of them.
+ * broadcast has a result per agent, thousands of them. When that fails (on a
+ * cluster that just lost a node, nats-server 2.9 may keep placing the
+ * consumer on the node that is gone), the results of `hosts` are read one by
+ * one with direct gets, which any replica answers.
  */
-export async function readResponses(store: JobStore, id: string): Promise<JobResponse[]> {
+export async function readResponses(
+  store: JobStore,
+  id: string,
+  hosts: Iterable<string> = [],
+): Promise<JobResponse[]> {
+  let out: JobResponse[];
+  try {
+    out = await readResponsesAtOnce(store, id);
+  } catch (err) {
+    const names = [...new Set(hosts)].filter((h) => h !== '_api');
+    if (names.length === 0) throw err;
+    const found = await Promise.all(names.map((h) => readResponse(store, id, h)));
+    out = found.filter((r): r is JobResponse => r !== null);
+  }
+  return out.sort((a, b) => a.hostname.localeCompare(b.hostname));
+}
+
+async function readResponsesAtOnce(store: JobStore, id: string): Promise<JobResponse[]> {
   const bucket = store.names.responsesBucket;
   const consumer = await retryOnTimeout(() =>
     store.js.consumers.get(kvStream(bucket), {
@@ -344,7 +364,7 @@ export async function readResponses(store: JobStore, id: string): Promise<JobRes
     if (got === 0) break;
   }
   await consumer.delete().catch(() => false);
-  return out.sort((a, b) => a.hostname.localeCompare(b.hostname));
+  return out;
 }
 
 /**
