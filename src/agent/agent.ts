@@ -436,8 +436,9 @@ async function finish(
       ...(outcome.message !== undefined ? { message: outcome.message } : {}),
     });
   const stored = await whileNatsAway(ctx, job.id, async () => {
-    if (!once) await storeResponse(ctx.store, response);
-    else if (!(await storeResponseOnce(ctx.store, response))) return false;
+    if (!once) {
+      await storeResponse(ctx.store, response, { acknowledged: job.category !== 'query' });
+    } else if (!(await storeResponseOnce(ctx.store, response))) return false;
     return true;
   });
   if (!stored) {

@@ -253,13 +253,22 @@ export function resultHeaders(r: JobResponse): MsgHdrs {
   return h;
 }
 
-export async function storeResponse(store: JobStore, r: JobResponse): Promise<void> {
+/**
+ * Stores a result. With `acknowledged: false` the agent does not wait for the
+ * stream's acknowledgment: for a query, whose result is also heard at once
+ * by a waiting request, and which a broadcast asks of thousands of agents,
+ * the acknowledgment would be a message more per agent for the server.
+ */
+export async function storeResponse(
+  store: JobStore,
+  r: JobResponse,
+  opts: { acknowledged: boolean } = { acknowledged: true },
+): Promise<void> {
   // A KV put is a publish on the key's subject; made here to add the headers.
-  await store.js.publish(
-    kvSubject(store.names.responsesBucket, responseKey(r.job_id, r.hostname)),
-    encodeResponse(r, resultBudget(store.nc.info?.max_payload)),
-    { headers: resultHeaders(r) },
-  );
+  const subject = kvSubject(store.names.responsesBucket, responseKey(r.job_id, r.hostname));
+  const body = encodeResponse(r, resultBudget(store.nc.info?.max_payload));
+  if (opts.acknowledged) await store.js.publish(subject, body, { headers: resultHeaders(r) });
+  else store.nc.publish(subject, body, { headers: resultHeaders(r) });
 }
 
 export async function readResponse(
