@@ -775,6 +775,8 @@ async function runCluster(n: number): Promise<ClusterResult> {
 // ---- report ------------------------------------------------------------------------------
 
 const f0 = (x: number) => x.toLocaleString('en', { maximumFractionDigits: 0 });
+/** Megabytes shared among n agents, in KB each. */
+const kb = (mb: number, n: number) => f0((mb * 1024) / n);
 const f1 = (x: number) =>
   x.toLocaleString('en', { maximumFractionDigits: 1, minimumFractionDigits: 1 });
 const lat = (l: Latency) =>
@@ -782,7 +784,6 @@ const lat = (l: Latency) =>
 
 function scaleLines(results: ScaleResult[], command: string, version: string): string[] {
   const perProcess = results.map((r) => f0(r.n / r.workers)).join(' / ');
-  const kb = (mb: number, n: number) => f0((mb * 1024) / n);
   return [
     '# Benchmark results: scale (many agents)',
     '',
@@ -799,7 +800,7 @@ function scaleLines(results: ScaleResult[], command: string, version: string): s
     '|---|---|---|---|---|---|',
     ...results.map(
       (r) =>
-        `| ${f0(r.n)} | ${f0(r.server.idle.rssMb)} MB (${kb(r.server.idle.rssMb - r.server.base.rssMb, r.n)} KB) | ${f1(r.server.idle.cpu)}% (${f1(r.server.base.cpu)}%) | ${kb(r.fleet.mem.heapMb - r.fleet.base.heapMb, r.n)} KB / ${kb(r.fleet.mem.rssMb - r.fleet.base.rssMb, r.n)} KB | ${f1(r.fleet.idle.cpu)}% | ${f0(r.apiProc.idle.rssMb)} MB / ${f1(r.apiProc.idle.cpu)}% (${f0(r.apiProc.base.rssMb)} MB / ${f1(r.apiProc.base.cpu)}%) |`,
+        `| ${f0(r.n)} | ${f0(r.server.idle.rssMb)} MB (${kb(r.server.idle.rssMb - r.server.base.rssMb, r.n)} KB) | ${f1(r.server.idle.cpu)}% (${f1(r.server.base.cpu)}%) | ${kb(r.fleet.mem.heapMb - r.fleet.base.heapMb, r.n)} KB / ${rssPerAgent(r.fleet.mem.rssMb - r.fleet.base.rssMb, r.n)} | ${f1(r.fleet.idle.cpu)}% | ${f0(r.apiProc.idle.rssMb)} MB / ${f1(r.apiProc.idle.cpu)}% (${f0(r.apiProc.base.rssMb)} MB / ${f1(r.apiProc.base.cpu)}%) |`,
     ),
     '',
     '| agents | connections | subscriptions | consumers | JetStream API requests per agent to start | messages per `_all` job in / out (per agent) | per `_any` job in / out | CPU per `_all` job: nats-server / fleet / API |',
@@ -809,8 +810,13 @@ function scaleLines(results: ScaleResult[], command: string, version: string): s
         `| ${f0(r.n)} | ${f0(r.connections)} | ${f0(r.subscriptions)} | ${f0(r.consumers)} | ${f1(r.apiCallsPerAgentAtStart)} | ${f0(r.msgsPerAllJob.in)} / ${f0(r.msgsPerAllJob.out)} (${f1(r.msgsPerAllJob.in / r.n)} / ${f1(r.msgsPerAllJob.out / r.n)}) | ${f0(r.msgsPerAnyJob.in)} / ${f0(r.msgsPerAnyJob.out)} | ${f0(r.cpuPerAllJob.server)} / ${f0(r.cpuPerAllJob.fleet)} / ${f0(r.cpuPerAllJob.api)} ms |`,
     ),
     '',
-    `CPU is in % of one core, or in ms of CPU time. Warnings logged by the fleet: ${results.map((r) => `${f0(r.warnings)} at ${f0(r.n)}`).join(', ')}.`,
+    `CPU is in % of one core, or in ms of CPU time. A fleet RSS per agent shown as "within noise" grew less than the processes' RSS varies between two measurements. Warnings logged by the fleet: ${results.map((r) => `${f0(r.warnings)} at ${f0(r.n)}`).join(', ')}.`,
   ];
+}
+
+/** A fleet's RSS growth per agent, or "within noise" when the processes' RSS went down meanwhile. */
+function rssPerAgent(growthMb: number, n: number): string {
+  return growthMb > 0 ? `${kb(growthMb, n)} KB` : 'within noise';
 }
 
 function clusterLines(r: ClusterResult, command: string, version: string): string[] {
