@@ -1,7 +1,7 @@
 // Where the installed package lives, for files that ship beside the code
 // (package.json, built assets). Found by walking up from this module, so it is
 // the same whether the code runs as compiled modules (dist/...) or as the one
-// bundled file (dist/osapi.mjs), whose modules all share one location.
+// bundled files (dist/cli-bundle/), whose modules share a few locations.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
