@@ -116,3 +116,9 @@ export async function readNkeySeed(path: string): Promise<Uint8Array> {
 function errCode(err: unknown): string {
   return (err as NodeJS.ErrnoException | undefined)?.code ?? 'error';
 }
+
+/** A new NATS user nkey pair: its seed (secret) and its public key. */
+export function newUserNkey(): { seed: string; publicKey: string } {
+  const kp = nkeys.createUser();
+  return { seed: new TextDecoder().decode(kp.getSeed()), publicKey: kp.getPublicKey() };
+}

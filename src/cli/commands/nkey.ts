@@ -2,7 +2,6 @@
 // without nsc: the seed goes to a new 0600 file, the public key to the screen.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { nkeys } from '@nats-io/transport-node';
 import type { Command } from 'commander';
 import { type GlobalOptions, printJson, say, UsageError } from '../context.js';
 
@@ -13,10 +12,11 @@ export function registerNkeyCommand(nats: Command): void {
       'Make a NATS user nkey pair: the seed into a new file (mode 0600), the public key printed.',
     )
     .requiredOption('-o, --out <file>', 'seed file to create (refuses to overwrite)')
-    .action((opts: { out: string }, cmd: Command) => {
+    .action(async (opts: { out: string }, cmd: Command) => {
       const globals = cmd.optsWithGlobals<GlobalOptions>();
-      const kp = nkeys.createUser();
-      const seed = new TextDecoder().decode(kp.getSeed());
+      // Loaded here: other commands need no NATS client code.
+      const { newUserNkey } = await import('../../nats/auth.js');
+      const { seed, publicKey } = newUserNkey();
       try {
         mkdirSync(dirname(opts.out), { recursive: true, mode: 0o700 });
         writeFileSync(opts.out, `${seed}\n`, { mode: 0o600, flag: 'wx' });
@@ -28,7 +28,6 @@ export function registerNkeyCommand(nats: Command): void {
             : `cannot write ${opts.out}: ${code}`,
         );
       }
-      const publicKey = kp.getPublicKey();
       if (globals.json) {
         printJson({ public_key: publicKey, seed_file: opts.out });
         return;

@@ -6,12 +6,7 @@ import type { Command } from 'commander';
 import { loadOrCreateSigningKey, signToken } from '../../auth/index.js';
 import type { Config } from '../../config/index.js';
 import { systemClock } from '../../job/clock.js';
-import { serverPlacement } from '../../nats/cluster.js';
-import { connectNats } from '../../nats/connection.js';
-import { ensureLayoutWhenReady } from '../../nats/layout.js';
-import { withLocalNatsCredentials } from '../../nats/local-credentials.js';
-import { describeExit, type NatsServerHandle, startNatsServer } from '../../nats/server.js';
-import { serverAuthFromConfig } from '../../nats/server-config.js';
+import type { NatsServerHandle } from '../../nats/server.js';
 import {
   defaultStoreDir,
   removeLocalClient,
@@ -32,8 +27,18 @@ import { registerNkeyCommand } from './nkey.js';
 
 // Loaded on demand: an agent process need not carry the HTTP server, nor a
 // CLI call the agent, which keeps each process's memory to what it runs.
+// The NATS client and server modules are a good part of the rest: a client
+// command (`osapi client ...`) speaks HTTP only.
 const loadApi = () => import('../../api/start.js');
 const loadAgent = () => import('../../agent/start.js');
+const loadNats = async () => ({
+  ...(await import('../../nats/cluster.js')),
+  ...(await import('../../nats/connection.js')),
+  ...(await import('../../nats/layout.js')),
+  ...(await import('../../nats/local-credentials.js')),
+  ...(await import('../../nats/server.js')),
+  ...(await import('../../nats/server-config.js')),
+});
 
 /** The signing key from config, else the one generated in the state dir. */
 export async function resolveSigningKey(config: Config): Promise<string> {
@@ -53,6 +58,8 @@ function storeDir(ctx: CommandContext): string {
 
 async function startSupervisedNats(ctx: CommandContext): Promise<NatsServerHandle> {
   const s = ctx.config.nats.server;
+  const { withLocalNatsCredentials, serverPlacement, startNatsServer, serverAuthFromConfig } =
+    await loadNats();
   // The clients started after the server (API, agent, layout) read ctx.config,
   // so they get the generated quick-start passwords too.
   ctx.config = withLocalNatsCredentials(ctx.config);
@@ -67,7 +74,8 @@ async function startSupervisedNats(ctx: CommandContext): Promise<NatsServerHandl
   });
 }
 
-function natsDied(server: NatsServerHandle): Promise<string> {
+async function natsDied(server: NatsServerHandle): Promise<string> {
+  const { describeExit } = await loadNats();
   return server.exited.then((e) => `nats-server exited unexpectedly (${describeExit(e)})`);
 }
 
@@ -302,6 +310,7 @@ async function makeLayout(
   server: NatsServerHandle,
   shutdown: AbortSignal,
 ): Promise<void> {
+  const { connectNats, ensureLayoutWhenReady } = await loadNats();
   const nc = await connectNats({
     settings: {
       ...ctx.config.api.server.nats,
