@@ -140,14 +140,15 @@ export async function watchJobs(
       })
     : null;
 
+  const expired = (entry: JobEntry, now: number) =>
+    Date.parse(entry.record.created) < now - opts.ttlMs;
+  const drop = (id: string) => {
+    entries.delete(id);
+    expected.delete(id);
+  };
   const prune = () => {
-    const cutoff = opts.clock.now().getTime() - opts.ttlMs;
-    for (const [id, entry] of entries) {
-      if (Date.parse(entry.record.created) < cutoff) {
-        entries.delete(id);
-        expected.delete(id);
-      }
-    }
+    const now = opts.clock.now().getTime();
+    for (const [id, entry] of entries) if (expired(entry, now)) drop(id);
   };
 
   return {
@@ -158,8 +159,14 @@ export async function watchJobs(
       );
     },
     get(id) {
-      prune();
-      return entries.get(id);
+      // Only this entry's age: a request looks jobs up on the hot path, and
+      // walking every job for each lookup would cost O(jobs) per call.
+      const entry = entries.get(id);
+      if (entry && expired(entry, opts.clock.now().getTime())) {
+        drop(id);
+        return undefined;
+      }
+      return entry;
     },
     derive(entry) {
       return deriveStatus(entry.record, entry.events, opts.clock.now(), entry.answers);
