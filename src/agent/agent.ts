@@ -265,7 +265,10 @@ async function handleOnce(
           (err: unknown) => (err instanceof RecordError ? { err } : Promise.reject(err)),
         ),
     claimNeeded ? claimJob(store, id, scope, host) : true,
-    query ? false : isCancelled(store, id),
+    // A cancel is heard live (core subscription); only a notice that may be
+    // older than this agent's listening (read back, queued for `_any`, sent
+    // again) needs the stored marker as well.
+    query || !(shared || msg.readBack || msg.info.redelivered) ? false : isCancelled(store, id),
   ]);
   if ('err' in read) {
     log.warn({ job_id: id, err: String(read.err) }, 'job record is invalid; dropped');

@@ -42,6 +42,11 @@ export type JobNotice = Pick<
   'subject' | 'headers' | 'string' | 'ack' | 'term' | 'working' | 'ackAck'
 > & {
   readonly info: Pick<DeliveryInfo, 'redelivered' | 'deliveryCount'>;
+  /**
+   * Read back from the stream (the catch-up): it was sent while this agent
+   * was not listening, so a cancel sent meanwhile was not heard either.
+   */
+  readonly readBack?: boolean;
 };
 
 export interface ListenSettings {
@@ -184,9 +189,10 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
     id: string,
     subject: string,
     headers: MsgHdrs | undefined,
+    readBack: boolean,
     attempt = 1,
   ): void => {
-    const notice = localNotice(id, subject, headers, attempt);
+    const notice = localNotice(id, subject, headers, attempt, readBack);
     opts.handle(notice, false).then(
       () => {
         settled++;
@@ -202,7 +208,7 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
           return;
         }
         log.warn({ job_id: id, err: String(err) }, 'job handling failed; trying again');
-        later(wait, () => handOver(id, subject, headers, attempt + 1));
+        later(wait, () => handOver(id, subject, headers, readBack, attempt + 1));
       },
     );
   };
@@ -217,7 +223,7 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
           return;
         }
         const id = msg.string().trim();
-        if (firstTime(id)) handOver(id, msg.subject, msg.headers);
+        if (firstTime(id)) handOver(id, msg.subject, msg.headers, false);
       },
     }),
   );
@@ -310,7 +316,7 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
       if (!(await worthRunning(f.id, f.target, f.headers))) continue;
       if (firstTime(f.id)) {
         handed++;
-        handOver(f.id, f.subject, f.headers);
+        handOver(f.id, f.subject, f.headers, true);
       }
     }
     return handed;
@@ -470,11 +476,13 @@ function localNotice(
   subject: string,
   headers: MsgHdrs | undefined,
   attempt: number,
+  readBack: boolean,
 ): JobNotice {
   return {
     subject,
     headers,
     string: () => id,
+    readBack,
     info: { redelivered: attempt > 1, deliveryCount: attempt },
     ack: () => {},
     term: () => {},
