@@ -8,7 +8,8 @@ import type {
   PingResponse,
   StatusResponse,
 } from '../sdk/client.js';
-import { humanBytes, shorten } from './output.js';
+import { shorten } from './output.js';
+import { humanBytes, percent } from './units.js';
 
 interface Item {
   hostname: string;
@@ -17,9 +18,6 @@ interface Item {
 }
 
 /** `42%` of `whole`; a dash when there is nothing to divide by. */
-export function percent(part: number, whole: number): string {
-  return whole > 0 ? `${Math.round((part / whole) * 100)}%` : '-';
-}
 
 function table<T extends Item>(head: string[], items: T[], rows: (r: T) => string[]): string {
   // The ERROR column only when some host could not answer.

@@ -1,6 +1,7 @@
 // Tables for people: long cells cut short (the whole output is in --json).
 import Table from 'cli-table3';
 import type { AgentInfo, AuditEntry, CommandResponse, JobDetail } from '../sdk/client.js';
+import { humanBytes } from './units.js';
 
 const CELL_MAX = 60;
 
@@ -34,18 +35,6 @@ export function commandTable(body: CommandResponse): string {
     ]);
   }
   return `Job ID: ${body.job_id}\n${table.toString()}\n`;
-}
-
-/** 1536 → "1.5 KiB": sizes for people. */
-export function humanBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
 }
 
 export function agentTable(agents: AgentInfo[]): string {

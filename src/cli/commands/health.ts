@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import type { HealthStatus } from '../../sdk/client.js';
 import { clientFor } from '../api-client.js';
 import { ExitError, printJson, UsageError } from '../context.js';
-import { humanBytes } from '../output.js';
+import { humanBytes } from '../units.js';
 
 const CHECKS = ['ready', 'status'] as const;
 
