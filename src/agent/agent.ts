@@ -313,13 +313,24 @@ async function handleOnce(
   // headers say how it ended), and a broadcast to thousands of agents does
   // not write thousands of events more.
   const quiet = job.category === 'query';
+  // The first events of a run go out without waiting for NATS to confirm them: the
+  // acknowledgement is one round trip of the client's per event, twice per command,
+  // for a line of the timeline; the result and the final event are confirmed.
+  const unconfirmed = { acknowledged: false };
   if (!quiet) {
     event(
-      appendStatus(store, id, 'acknowledged', host, {
-        message: msg.info.redelivered
-          ? `redelivered (delivery ${msg.info.deliveryCount})`
-          : 'received',
-      }),
+      appendStatus(
+        store,
+        id,
+        'acknowledged',
+        host,
+        {
+          message: msg.info.redelivered
+            ? `redelivered (delivery ${msg.info.deliveryCount})`
+            : 'received',
+        },
+        unconfirmed,
+      ),
     );
   }
 
@@ -358,7 +369,7 @@ async function handleOnce(
         return;
       }
       if (ctx.stopping.aborted) ac.abort();
-      if (!quiet) event(appendStatus(store, id, 'started', host));
+      if (!quiet) event(appendStatus(store, id, 'started', host, {}, unconfirmed));
       const type = job.operation.type;
       const refusal = policyRefusal(job);
       if (refusal) {

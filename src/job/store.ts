@@ -191,6 +191,7 @@ export async function appendStatus(
   event: StatusEvent,
   hostname: string,
   detail: { message?: string; error?: string; state?: FinalHostState } = {},
+  opts: { acknowledged: boolean } = { acknowledged: true },
 ): Promise<void> {
   const value: StatusEventRecord = {
     timestamp: store.clock.now().toISOString(),
@@ -198,7 +199,11 @@ export async function appendStatus(
     hostname,
     ...detail,
   };
-  await store.jobs.put(statusKey(id, event, hostname, store.clock.nanos()), JSON.stringify(value));
+  const key = statusKey(id, event, hostname, store.clock.nanos());
+  if (opts.acknowledged) await store.jobs.put(key, JSON.stringify(value));
+  // Stored all the same (a KV put is a publish on the key's subject), without the round trip:
+  // for a timeline line whose loss in an outage costs nothing else.
+  else store.nc.publish(kvSubject(store.names.jobsBucket, key), JSON.stringify(value));
 }
 
 /**
