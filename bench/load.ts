@@ -5,7 +5,8 @@
 // and latency and the processes' peak memory are reported, as ratios against
 // the same fleet idle in the same run.
 //
-//   npm run bench:load       # writes its section of bench/RESULTS.md
+//   npm run bench:load                  # writes its section of bench/RESULTS.md
+//   npm run bench:load -- --no-write     # prints it only
 //
 // Bounded: 1,000 requests per round, two rounds, and a hard stop after 5 minutes.
 import { readFileSync } from 'node:fs';
@@ -230,7 +231,7 @@ async function main(): Promise<void> {
       `| agent (highest of ${AGENTS}) | | ${mb(Math.max(...peak.agents))} | |`,
       `| nats-server | ${mb(idleMem.nats)} | ${mb(peak.nats)} | ${(peak.nats / idleMem.nats).toFixed(2)}× |`,
     ];
-    writeSection('load', lines);
+    if (!process.argv.includes('--no-write')) writeSection('load', lines);
     process.stdout.write(`${lines.join('\n')}\n`);
     if (!rows.every((x) => x.met)) process.exitCode = 1;
   } finally {
