@@ -107,6 +107,32 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     },
   });
 
+  // A cancel is heard on a core subscription, so one sent while the connection
+  // was down reached nobody here: after a reconnect, the stored cancel marker
+  // of each job waiting or running here is read instead.
+  let stopped = false;
+  void (async () => {
+    for await (const s of opts.nc.status()) {
+      if (stopped) break;
+      if (s.type !== 'reconnect') continue;
+      for (const [id, ac] of runningHere) {
+        if (ac.signal.aborted) continue;
+        isCancelled(store, id).then(
+          (cancelled) => {
+            if (!cancelled || ac.signal.aborted) return;
+            log.info({ job_id: id }, 'job cancelled while NATS was unreachable; stopping it');
+            ac.abort(CANCELLED_BY_OPERATOR);
+          },
+          (err: unknown) =>
+            log.warn(
+              { job_id: id, err: String(err) },
+              'could not check whether a running job was cancelled',
+            ),
+        );
+      }
+    }
+  })();
+
   const handle = (notice: JobNotice, shared: boolean): Promise<void> => {
     const p = handleNotification(notice, shared, {
       store,
@@ -173,6 +199,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     },
     caughtUp: listener.caughtUp,
     async stop() {
+      stopped = true;
       stopping.abort();
       listener.stop();
       cancels.unsubscribe();

@@ -95,6 +95,33 @@ describe('an agent away during a broadcast', () => {
     expect(await startedOn(id, B)).toBe(1);
   });
 
+  it('cut off while its job runs, it hears the cancel sent meanwhile once it reconnects', async () => {
+    const token = await sys.token();
+    const r = await request(
+      sys,
+      'POST',
+      `/node/${B}/command/shell?async=true`,
+      { command: 'sleep 60', timeout: 120 },
+      token,
+    );
+    expect(r.status).toBe(202);
+    const id: string = r.body.job_id;
+    await waitFor('the run to start on B', async () => (await startedOn(id, B)) === 1 || undefined);
+
+    proxy.cut();
+    const cancel = await request(sys, 'POST', `/job/${id}/cancel`, undefined, token).finally(() =>
+      proxy.restore(),
+    );
+    expect(cancel.status).toBe(200);
+
+    // Without reading the stored marker after the reconnect, the run would go on for a minute.
+    const result = await waitFor(`${B}'s result`, () =>
+      readResponse(store, id, B).then((x) => x ?? undefined),
+    );
+    expect(result).toMatchObject({ status: 'failed', state: 'cancelled' });
+    expect(result.data).toMatchObject({ end: 'cancelled' });
+  });
+
   it('stopped, it runs the job once when it starts again before the deadline', async () => {
     const file = join(dir.path, 'restart');
     await b?.stop();
