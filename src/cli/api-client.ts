@@ -2,6 +2,7 @@
 // env first, then the local client file that `osapi start` writes for this user.
 import type { Command } from 'commander';
 import { OsapiClient } from '../sdk/client.js';
+import { nodeHttpFetch } from '../sdk/node-http.js';
 import { readLocalClient } from '../state/local.js';
 import { type CommandContext, type GlobalOptions, loadContext } from './context.js';
 
@@ -26,5 +27,9 @@ export function clientFor(cmd: Command): {
   const local = readLocalClient(ctx.config.state_dir);
   const url = ctx.explicit.has('api.client.url') || !local ? ctx.config.api.client.url : local.url;
   const token = ctx.config.api.client.security.bearer_token || local?.token || '';
-  return { ctx, client: new OsapiClient({ url, ...(token ? { token } : {}) }), url };
+  return {
+    ctx,
+    client: new OsapiClient({ url, ...(token ? { token } : {}), fetch: nodeHttpFetch }),
+    url,
+  };
 }

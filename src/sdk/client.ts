@@ -135,7 +135,21 @@ export interface ClientOptions {
   token?: string;
   /** Per-request timeout in ms; default: none beyond the server's own. */
   timeoutMs?: number;
+  /**
+   * How requests are sent; default: the global fetch. In a short-lived Node process,
+   * `nodeHttpFetch` (osapi's src/sdk/node-http.ts) starts and ends sooner.
+   */
+  fetch?: HttpFetch;
 }
+
+/** What the client reads of an HTTP response: the global fetch's Response has it all. */
+export type HttpResponse = Pick<Response, 'status' | 'ok' | 'text' | 'body'>;
+
+/** Sends one request; rejects (as fetch does) only when no answer came. */
+export type HttpFetch = (
+  url: URL,
+  init: { method: string; headers: Record<string, string>; body?: string; signal?: AbortSignal },
+) => Promise<HttpResponse>;
 
 /** The API answered with an error status; `body` is its `{error, code, ...}`. */
 export class OsapiApiError extends Error {
@@ -320,7 +334,7 @@ export class OsapiClient {
    * }
    */
   async *streamJob(jobId: string, opts: StreamJobOptions = {}): AsyncGenerator<JobStreamEvent> {
-    let res: Response;
+    let res: HttpResponse;
     try {
       res = await this.fetchRaw(
         'GET',
@@ -601,7 +615,7 @@ export class OsapiClient {
     extraHeaders?: Record<string, string>,
     /** For a stream: what it accepts, and the caller's signal instead of the timeout. */
     stream?: { accept: string; signal?: AbortSignal },
-  ): Promise<Response> {
+  ): Promise<HttpResponse> {
     const url = new URL(path, this.opts.url.endsWith('/') ? this.opts.url : `${this.opts.url}/`);
     const headers: Record<string, string> = {
       accept: stream?.accept ?? 'application/json',
@@ -614,9 +628,9 @@ export class OsapiClient {
       : this.opts.timeoutMs
         ? AbortSignal.timeout(this.opts.timeoutMs)
         : undefined;
-    let res: Response;
+    let res: HttpResponse;
     try {
-      res = await fetch(url, {
+      res = await (this.opts.fetch ?? fetch)(url, {
         method,
         headers,
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
