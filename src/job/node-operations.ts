@@ -117,9 +117,17 @@ export const NODE_DATA_SCHEMAS = {
 } as const satisfies Record<NodeOperationType, TSchema>;
 export type NodeData<T extends NodeOperationType> = Static<(typeof NODE_DATA_SCHEMAS)[T]>;
 
-const checkers = Object.fromEntries(
-  NODE_OPERATION_TYPES.map((t) => [t, Compile(NODE_DATA_SCHEMAS[t])]),
-) as Record<NodeOperationType, ReturnType<typeof Compile>>;
+// Compiled at first use, not at load: the CLI loads this module for every command it runs and
+// checks at most one operation's data.
+const checkers = new Map<NodeOperationType, ReturnType<typeof Compile>>();
+function checkerFor(type: NodeOperationType): ReturnType<typeof Compile> {
+  let check = checkers.get(type);
+  if (!check) {
+    check = Compile(NODE_DATA_SCHEMAS[type]);
+    checkers.set(type, check);
+  }
+  return check;
+}
 
 export interface DataProblem {
   /** The field at fault, as a dotted path inside the data (`address`), or '' for the whole. */
@@ -194,7 +202,7 @@ function dnsUpdateProblems(data: DnsUpdateData): DataProblem[] {
  * API refuses it with a 400 naming the field and the agent refuses it too.
  */
 export function nodeDataProblems(type: NodeOperationType, data: unknown): DataProblem[] {
-  const check = checkers[type];
+  const check = checkerFor(type);
   if (!check.Check(data)) {
     const seen = new Set<string>();
     return [...check.Errors(data)]
