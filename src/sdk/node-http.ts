@@ -3,13 +3,13 @@
 // process alive about 120 ms after the last answer (measured on Node 20), which together were a
 // third of a CLI invocation. Browsers and long-lived programs keep the global fetch.
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import type { HttpFetch, HttpResponse } from './client.js';
 
-export const nodeHttpFetch: HttpFetch = (url, init) =>
-  new Promise<HttpResponse>((resolve, reject) => {
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+export const nodeHttpFetch: HttpFetch = async (url, init) => {
+  // TLS is loaded only for an API served over it: it costs a fresh process several ms.
+  const send = url.protocol === 'https:' ? (await import('node:https')).request : httpRequest;
+  return new Promise<HttpResponse>((resolve, reject) => {
     const req = send(
       url,
       {
@@ -26,6 +26,7 @@ export const nodeHttpFetch: HttpFetch = (url, init) =>
     req.once('error', (err) => reject(new TypeError('fetch failed', { cause: err })));
     req.end(init.body);
   });
+};
 
 function responseOf(res: IncomingMessage, method: string): HttpResponse {
   const status = res.statusCode ?? 0;
