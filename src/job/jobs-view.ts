@@ -40,6 +40,11 @@ export interface JobsView {
   /** Jobs newest first (ids are time-ordered UUIDv7). */
   list(): JobEntry[];
   get(id: string): JobEntry | undefined;
+  /**
+   * Drops a job this process has just deleted: the watch brings the deletion
+   * too, but maybe after the next request of the client that deleted it.
+   */
+  forget(id: string): void;
   derive(entry: JobEntry): DerivedStatus;
   /** Calls `listener` after each change the watch brings for this job, until the returned function is called. */
   onChange(id: string, listener: () => void): () => void;
@@ -157,6 +162,10 @@ export async function watchJobs(
       return [...entries.values()].sort((a, b) =>
         a.record.id < b.record.id ? 1 : a.record.id > b.record.id ? -1 : 0,
       );
+    },
+    forget(id) {
+      drop(id);
+      changed(id);
     },
     get(id) {
       // Only this entry's age: a request looks jobs up on the hot path, and

@@ -349,6 +349,7 @@ export function registerJobRoutes(
       if (!(await deleteJob(deps.store, req.params.id))) {
         throw new ApiError('not_found', `no job ${req.params.id}`);
       }
+      deps.jobs.forget(req.params.id);
       return reply.code(204).send();
     },
   );
