@@ -201,8 +201,8 @@ export async function appendStatus(
   };
   const key = statusKey(id, event, hostname, store.clock.nanos());
   if (opts.acknowledged) await store.jobs.put(key, JSON.stringify(value));
-  // Stored all the same (a KV put is a publish on the key's subject), without the round trip:
-  // for a timeline line whose loss in an outage costs nothing else.
+  // Stored all the same (a KV put is a publish on the key's subject), without the confirmation:
+  // a caller that would only have logged a failure (see the agent's first events of a run).
   else store.nc.publish(kvSubject(store.names.jobsBucket, key), JSON.stringify(value));
 }
 

@@ -1,6 +1,7 @@
 // NATS's own subjects for the JetStream API and for KV keys, as nats-server
 // and the nats.js clients (3.x) use them. Spelled here once, for the agent's
-// permission lists and for the one KV write that bypasses the KV client.
+// permission lists and for the KV writes that bypass the KV client (results
+// with headers, heartbeats and timeline events sent without confirmation).
 
 /** The API prefix of JetStream requests in the default domain. */
 export const JS_API = '$JS.API';

@@ -11,6 +11,10 @@ import { nodeHttpFetch } from '../../src/sdk/node-http.js';
 
 let server: Server;
 let base: string;
+/** A second server: another origin, which must not be sent the token. */
+let other: Server;
+let otherBase: string;
+const otherSeen: Array<{ auth?: string; body: string }> = [];
 const seen: Array<{ method: string; url: string; body: string; auth?: string }> = [];
 
 beforeAll(async () => {
@@ -37,6 +41,18 @@ beforeAll(async () => {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         res.write('event: a\ndata: 1\n\n');
         setImmediate(() => res.end('event: b\ndata: 2\n\n'));
+      } else if (req.url === '/moved') {
+        res.writeHead(308, { location: '/echo' });
+        res.end();
+      } else if (req.url === '/see-other') {
+        res.writeHead(303, { location: '/page' });
+        res.end();
+      } else if (req.url === '/loop') {
+        res.writeHead(302, { location: '/loop' });
+        res.end();
+      } else if (req.url === '/elsewhere') {
+        res.writeHead(307, { location: `${otherBase}/echo` });
+        res.end();
       } else if (req.url === '/hang') {
         // Never answers: for the abort.
       } else {
@@ -49,8 +65,26 @@ beforeAll(async () => {
   server.keepAliveTimeout = 72_000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  other = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => {
+      body += c;
+    });
+    req.on('end', () => {
+      otherSeen.push({
+        body,
+        ...(req.headers.authorization ? { auth: req.headers.authorization } : {}),
+      });
+      res.end('{}');
+    });
+  });
+  await new Promise<void>((r) => other.listen(0, 'localhost', r));
+  otherBase = `http://localhost:${(other.address() as AddressInfo).port}`;
 });
 afterAll(async () => {
+  other.closeAllConnections();
+  await new Promise((r) => other.close(r));
   server.closeAllConnections();
   await new Promise((r) => server.close(r));
 });
@@ -109,7 +143,41 @@ describe('nodeHttpFetch', () => {
       signal: ac.signal,
     });
     ac.abort();
-    await expect(pending).rejects.toThrow('fetch failed');
+    await expect(pending).rejects.toThrow(/abort/i);
+  });
+
+  it('follows redirects as fetch does', async () => {
+    const post = (path: string) =>
+      nodeHttpFetch(new URL(path, base), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer t' },
+        body: '{"n":1}',
+      });
+    // 307/308 keep the method and body.
+    const moved = await post('/moved');
+    expect(moved.status).toBe(200);
+    expect(JSON.parse(await moved.text())).toMatchObject({ got: { n: 1 } });
+    // 303 turns into a GET without a body.
+    const seeOther = await post('/see-other');
+    expect(seeOther.status).toBe(200);
+    expect(await seeOther.text()).toBe('<html>ui</html>');
+    expect(seen.at(-1)).toMatchObject({ method: 'GET', url: '/page', body: '' });
+    // To another origin: the body goes, the token does not.
+    const elsewhere = await post('/elsewhere');
+    expect(elsewhere.status).toBe(200);
+    await elsewhere.text();
+    expect(otherSeen.at(-1)).toEqual({ body: '{"n":1}' });
+    // A loop ends in a failure, not a hang.
+    await expect(post('/loop')).rejects.toThrow('fetch failed');
+  });
+
+  it("rejects with the signal's reason when it aborts, as fetch does", async () => {
+    const err = await nodeHttpFetch(new URL('/hang', base), {
+      method: 'GET',
+      headers: {},
+      signal: AbortSignal.timeout(50),
+    }).catch((e: unknown) => e);
+    expect((err as Error).name).toBe('TimeoutError');
   });
 
   it('serves the client as the global fetch does', async () => {
