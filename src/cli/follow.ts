@@ -5,6 +5,7 @@
 // drops; stops waiting when nothing has come for the command's timeout and a
 // margin, as the waiting path does, and names the hosts that did not answer.
 import pc from 'picocolors';
+import { noAnswerResult } from '../api/command/no-answer.js';
 import type { StreamResultData } from '../api/job/schemas.js';
 import {
   type CommandResponse,
@@ -138,20 +139,10 @@ function resultItem(r: StreamResultData): ResultItem {
 }
 
 function noAnswer(hostname: string, idleMs: number): ResultItem {
-  return {
+  return noAnswerResult(
     hostname,
-    stdout: '',
-    stderr: '',
-    exit_code: -1,
-    duration_ms: 0,
-    changed: false,
-    error: `no answer from this agent while following (nothing came for ${Math.round(idleMs / 1000)} s)`,
-    status: 'no_answer',
-    // As the waiting path says of a host silent past its wait.
-    state: 'no_response',
-    stdout_truncated: false,
-    stderr_truncated: false,
-  };
+    `no answer from this agent while following (nothing came for ${Math.round(idleMs / 1000)} s)`,
+  );
 }
 
 /**

@@ -31,6 +31,7 @@ import {
   releaseIdempotencyKey,
   reserveIdempotencyKey,
 } from '../idempotency.js';
+import { noAnswerResult } from './no-answer.js';
 import {
   CommandQuery,
   type CommandResponse,
@@ -159,19 +160,12 @@ function commandAnswer(r: DispatchResult, data: CommandJobData): CommandResponse
     };
   });
   for (const hostname of r.missing) {
-    results.push({
-      hostname,
-      stdout: '',
-      stderr: '',
-      exit_code: -1,
-      duration_ms: 0,
-      changed: false,
-      error: `no answer from this agent within ${data.timeout} s plus a margin; it was Ready when the job was sent`,
-      status: 'no_answer',
-      state: 'no_response',
-      stdout_truncated: false,
-      stderr_truncated: false,
-    });
+    results.push(
+      noAnswerResult(
+        hostname,
+        `no answer from this agent within ${data.timeout} s plus a margin; it was Ready when the job was sent`,
+      ),
+    );
   }
   return { job_id: r.jobId, results };
 }
