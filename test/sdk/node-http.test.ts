@@ -2,7 +2,7 @@
 // fetch: it must answer as fetch does for everything the client reads, and never hold the process
 // open once the answer is in.
 import { spawn } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,14 +17,16 @@ let otherBase: string;
 const otherSeen: Array<{ auth?: string; body: string }> = [];
 const seen: Array<{ method: string; url: string; body: string; auth?: string }> = [];
 
+async function bodyOf(req: IncomingMessage): Promise<string> {
+  req.setEncoding('utf8');
+  let body = '';
+  for await (const chunk of req) body += chunk as string;
+  return body;
+}
+
 beforeAll(async () => {
   server = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (c: string) => {
-      body += c;
-    });
-    req.on('end', () => {
+    void bodyOf(req).then((body) => {
       seen.push({
         method: req.method ?? '',
         url: req.url ?? '',
@@ -66,12 +68,7 @@ beforeAll(async () => {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   other = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (c: string) => {
-      body += c;
-    });
-    req.on('end', () => {
+    void bodyOf(req).then((body) => {
       otherSeen.push({
         body,
         ...(req.headers.authorization ? { auth: req.headers.authorization } : {}),
