@@ -178,83 +178,60 @@ export function registerClientCommands(program: Command): void {
     }
   };
 
+  type CommandOpts = {
+    command: string;
+    args?: string[];
+    cwd?: string;
+    timeout?: number;
+    target: string;
+    yes?: boolean;
+  } & OutputFlags &
+    RolloutFlags &
+    RunFlags;
+
+  /** `exec` and `shell` differ only in the arguments, the endpoint and the confirmation's words. */
+  const runCommandAction =
+    (mode: 'exec' | 'shell') =>
+    async (opts: CommandOpts, cmd: Command): Promise<void> => {
+      const { ctx, client: api } = clientFor(cmd);
+      checkFlags(opts);
+      const run = await runFields(opts);
+      if (opts.target === '_all') {
+        await confirmChangeOnAll(
+          mode === 'exec' ? 'execute command' : 'execute shell command',
+          opts.yes,
+        );
+      }
+      const request = {
+        command: opts.command,
+        ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
+        ...(opts.timeout !== undefined ? { timeout: opts.timeout } : {}),
+        ...rolloutBody(opts),
+        ...run,
+      };
+      const options = {
+        async: opts.async === true || opts.follow === true,
+        ...(opts.idempotencyKey !== undefined ? { idempotencyKey: opts.idempotencyKey } : {}),
+      };
+      const { body } =
+        mode === 'exec'
+          ? await api.commandExec(
+              opts.target,
+              { ...request, ...(opts.args ? { args: opts.args } : {}) },
+              options,
+            )
+          : await api.commandShell(opts.target, request, options);
+      if (opts.follow) await follow(ctx, api, body, opts.timeout ?? TIMEOUT_DEFAULT_S);
+      else show(ctx, body, opts);
+    };
+
   addRunFlags(
     common(command.command('exec').description('Run a program with arguments, no shell.')),
   )
     .option('--args <list>', 'arguments, comma-separated ("a,b"); repeatable', parseArgsList)
-    .action(
-      async (
-        opts: {
-          command: string;
-          args?: string[];
-          cwd?: string;
-          timeout?: number;
-          target: string;
-          yes?: boolean;
-        } & OutputFlags &
-          RolloutFlags &
-          RunFlags,
-        cmd: Command,
-      ) => {
-        const { ctx, client: api } = clientFor(cmd);
-        checkFlags(opts);
-        const run = await runFields(opts);
-        if (opts.target === '_all') await confirmChangeOnAll('execute command', opts.yes);
-        const { body } = await api.commandExec(
-          opts.target,
-          {
-            command: opts.command,
-            ...(opts.args ? { args: opts.args } : {}),
-            ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
-            ...(opts.timeout !== undefined ? { timeout: opts.timeout } : {}),
-            ...rolloutBody(opts),
-            ...run,
-          },
-          {
-            async: opts.async === true || opts.follow === true,
-            ...(opts.idempotencyKey !== undefined ? { idempotencyKey: opts.idempotencyKey } : {}),
-          },
-        );
-        if (opts.follow) await follow(ctx, api, body, opts.timeout ?? TIMEOUT_DEFAULT_S);
-        else show(ctx, body, opts);
-      },
-    );
+    .action(runCommandAction('exec'));
 
   addRunFlags(
     common(command.command('shell').description('Run a command line through /bin/sh -c.')),
-  ).action(
-    async (
-      opts: {
-        command: string;
-        cwd?: string;
-        timeout?: number;
-        target: string;
-        yes?: boolean;
-      } & OutputFlags &
-        RolloutFlags &
-        RunFlags,
-      cmd: Command,
-    ) => {
-      const { ctx, client: api } = clientFor(cmd);
-      checkFlags(opts);
-      const run = await runFields(opts);
-      if (opts.target === '_all') await confirmChangeOnAll('execute shell command', opts.yes);
-      const { body } = await api.commandShell(
-        opts.target,
-        {
-          command: opts.command,
-          ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
-          ...(opts.timeout !== undefined ? { timeout: opts.timeout } : {}),
-          ...rolloutBody(opts),
-          ...run,
-        },
-        {
-          async: opts.async === true || opts.follow === true,
-          ...(opts.idempotencyKey !== undefined ? { idempotencyKey: opts.idempotencyKey } : {}),
-        },
-      );
-      if (opts.follow) await follow(ctx, api, body, opts.timeout ?? TIMEOUT_DEFAULT_S);
-      else show(ctx, body, opts);
-    },
-  );
+  ).action(runCommandAction('shell'));
 }
