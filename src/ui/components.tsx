@@ -88,6 +88,72 @@ export function useDebounced<T>(value: T, ms: number): T {
   return settled;
 }
 
+/** A labelled text input, laid out as every form of the console lays one out. */
+export function TextField(props: {
+  id: string;
+  label: string;
+  value: string;
+  onValue(value: string): void;
+  /** A search box (a filter), not a value. */
+  search?: boolean;
+  placeholder?: string;
+  /** `mono` for paths and commands. */
+  class?: string;
+  inputMode?: 'numeric';
+  /** For names, targets and paths: no spelling marks, no suggestions. */
+  literal?: boolean;
+  disabled?: boolean;
+  describedBy?: string;
+  invalid?: boolean;
+  /** Shown under the input (a note on what it matches). */
+  children?: ComponentChildren;
+}) {
+  const input = {
+    id: props.id,
+    class: props.class,
+    value: props.value,
+    onInput: (e: { currentTarget: { value: string } }) => props.onValue(e.currentTarget.value),
+    placeholder: props.placeholder,
+    inputMode: props.inputMode,
+    spellcheck: props.literal ? false : undefined,
+    autoComplete: props.literal ? 'off' : undefined,
+    disabled: props.disabled,
+    'aria-describedby': props.describedBy,
+    'aria-invalid': props.invalid,
+  };
+  return (
+    <div class="field">
+      <label for={props.id}>{props.label}</label>
+      {props.search ? <input type="search" {...input} /> : <input {...input} />}
+      {props.children}
+    </div>
+  );
+}
+
+/** A table that lays out as cards on a narrow screen: its caption for screen readers, its columns. */
+export function CardsTable(props: {
+  caption: string;
+  columns: readonly string[];
+  class?: string;
+  children: ComponentChildren;
+}) {
+  return (
+    <table class={props.class ? `cards ${props.class}` : 'cards'}>
+      <caption class="sr-only">{props.caption}</caption>
+      <thead>
+        <tr>
+          {props.columns.map((c) => (
+            <th key={c} scope="col">
+              {c}
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>{props.children}</tbody>
+    </table>
+  );
+}
+
 export function ErrorNote({ error }: { error: string | null }) {
   if (!error) return null;
   return (

@@ -3,7 +3,7 @@
 // whole log, or what the filter shows, as JSON lines.
 import { useEffect, useState } from 'preact/hooks';
 import type { AuditEntry } from '../../sdk/client.js';
-import { ErrorNote, useSession } from '../components.js';
+import { CardsTable, ErrorNote, TextField, useSession } from '../components.js';
 import { plural, when } from '../format.js';
 import { describeError, isUnauthorized } from '../session.js';
 
@@ -95,16 +95,14 @@ export function AuditPage() {
     <section aria-labelledby="audit-title">
       <h1 id="audit-title">Audit log</h1>
       <div class="controls">
-        <div class="field">
-          <label for="audit-user">User</label>
-          <input
-            id="audit-user"
-            type="search"
-            value={user}
-            onInput={(e) => setUser(e.currentTarget.value)}
-            placeholder="name or part of it"
-          />
-        </div>
+        <TextField
+          id="audit-user"
+          label="User"
+          search
+          value={user}
+          onValue={setUser}
+          placeholder="name or part of it"
+        />
         <div class="field">
           <label for="audit-code">Response code</label>
           <select id="audit-code" value={code} onChange={(e) => setCode(e.currentTarget.value)}>
@@ -149,50 +147,40 @@ export function AuditPage() {
           : `${filtered ? `${plural(shown.length, 'entry', 'entries')} match among ` : ''}${plural(entries.length, 'entry', 'entries')} loaded of ${total}`}
       </p>
       <ErrorNote error={error} />
-      <table class="cards">
-        <caption class="sr-only">Audit entries, newest first</caption>
-        <thead>
-          <tr>
-            <th scope="col">Time</th>
-            <th scope="col">User</th>
-            <th scope="col">Request</th>
-            <th scope="col">Code</th>
-            <th scope="col">Took</th>
-            <th scope="col">From</th>
+      <CardsTable
+        caption="Audit entries, newest first"
+        columns={['Time', 'User', 'Request', 'Code', 'Took', 'From']}
+      >
+        {shown.map((e) => (
+          <tr key={e.id} class={e.response_code >= 400 ? 'refused' : undefined}>
+            <td data-label="Time" class="time">
+              <time dateTime={e.timestamp}>{when(e.timestamp)}</time>
+            </td>
+            <td data-label="User">
+              {e.user || <span class="muted">no valid token</span>}
+              {e.roles.length ? <span class="muted"> ({e.roles.join(', ')})</span> : null}
+            </td>
+            <td data-label="Request" class="wrap">
+              <code>
+                {e.method} {e.path}
+              </code>
+              {e.command ? (
+                <div class="muted">
+                  {e.target ? `on ${e.target}: ` : ''}
+                  <code>{[e.command, ...(e.args ?? [])].join(' ')}</code>
+                </div>
+              ) : null}
+            </td>
+            <td data-label="Code" class="num">
+              {e.response_code}
+            </td>
+            <td data-label="Took" class="num">
+              {e.duration_ms} ms
+            </td>
+            <td data-label="From">{e.source_ip}</td>
           </tr>
-        </thead>
-        <tbody>
-          {shown.map((e) => (
-            <tr key={e.id} class={e.response_code >= 400 ? 'refused' : undefined}>
-              <td data-label="Time" class="time">
-                <time dateTime={e.timestamp}>{when(e.timestamp)}</time>
-              </td>
-              <td data-label="User">
-                {e.user || <span class="muted">no valid token</span>}
-                {e.roles.length ? <span class="muted"> ({e.roles.join(', ')})</span> : null}
-              </td>
-              <td data-label="Request" class="wrap">
-                <code>
-                  {e.method} {e.path}
-                </code>
-                {e.command ? (
-                  <div class="muted">
-                    {e.target ? `on ${e.target}: ` : ''}
-                    <code>{[e.command, ...(e.args ?? [])].join(' ')}</code>
-                  </div>
-                ) : null}
-              </td>
-              <td data-label="Code" class="num">
-                {e.response_code}
-              </td>
-              <td data-label="Took" class="num">
-                {e.duration_ms} ms
-              </td>
-              <td data-label="From">{e.source_ip}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+        ))}
+      </CardsTable>
       {total !== null && entries.length < total ? (
         <button type="button" onClick={() => load(entries.length)} disabled={busy}>
           Load {Math.min(PAGE, total - entries.length)} older

@@ -3,7 +3,7 @@
 // agents a target would reach, live as it is typed.
 import { useState } from 'preact/hooks';
 import type { AgentInfo } from '../../sdk/client.js';
-import { Badge, ErrorNote, useLoad, useSession } from '../components.js';
+import { Badge, CardsTable, ErrorNote, TextField, useLoad, useSession } from '../components.js';
 import { age, bytes, percent, plural } from '../format.js';
 import { MatchNote, useTargetMatch } from '../target.js';
 
@@ -38,81 +38,72 @@ export function FleetPage() {
             : ''}
       </p>
       <div class="controls">
-        <div class="field">
-          <label for="fleet-filter">Filter by name or label</label>
-          <input
-            id="fleet-filter"
-            type="search"
-            placeholder="web, group:web"
-            value={filter}
-            onInput={(e) => setFilter(e.currentTarget.value)}
-          />
-        </div>
-        <div class="field">
-          <label for="fleet-target">Target preview</label>
-          <input
-            id="fleet-target"
-            type="text"
-            placeholder="_all, group:web, web-01"
-            spellcheck={false}
-            autoComplete="off"
-            value={target}
-            onInput={(e) => setTarget(e.currentTarget.value)}
-            aria-describedby="fleet-match"
-          />
-        </div>
+        <TextField
+          id="fleet-filter"
+          label="Filter by name or label"
+          search
+          placeholder="web, group:web"
+          value={filter}
+          onValue={setFilter}
+        />
+        <TextField
+          id="fleet-target"
+          label="Target preview"
+          placeholder="_all, group:web, web-01"
+          literal
+          value={target}
+          onValue={setTarget}
+          describedBy="fleet-match"
+        />
       </div>
       <MatchNote match={match} id="fleet-match" />
       <ErrorNote error={list.error} />
-      <table class="cards">
-        <caption class="sr-only">Agents</caption>
-        <thead>
-          <tr>
-            <th scope="col">Host</th>
-            <th scope="col">Status</th>
-            <th scope="col">Heartbeat</th>
-            <th scope="col">Labels</th>
-            <th scope="col">OS</th>
-            <th scope="col">Load 1/5/15</th>
-            <th scope="col">Memory used</th>
-            <th scope="col">Uptime</th>
+      <CardsTable
+        caption="Agents"
+        columns={[
+          'Host',
+          'Status',
+          'Heartbeat',
+          'Labels',
+          'OS',
+          'Load 1/5/15',
+          'Memory used',
+          'Uptime',
+        ]}
+      >
+        {agents.map((a) => (
+          <tr key={a.hostname} class={hits.has(a.hostname) ? 'hit' : undefined}>
+            <th scope="row" data-label="Host">
+              {a.hostname}
+              {hits.has(a.hostname) ? <span class="sr-only"> (matches the target)</span> : null}
+            </th>
+            <td data-label="Status">
+              <Badge value={a.status} />
+            </td>
+            <td data-label="Heartbeat">{age(a.heartbeat_age_s)} ago</td>
+            <td data-label="Labels">
+              {Object.entries(a.labels).map(([k, v]) => (
+                <span class="chip" key={k}>
+                  {k}:{v}
+                </span>
+              ))}
+            </td>
+            <td data-label="OS">
+              {a.os_info.distribution} {a.os_info.version}
+            </td>
+            <td data-label="Load 1/5/15" class="num">
+              {[a.load_average['1min'], a.load_average['5min'], a.load_average['15min']]
+                .map((l) => l.toFixed(2))
+                .join(' ')}
+            </td>
+            <td data-label="Memory used" class="num">
+              {bytes(a.memory.used)} / {bytes(a.memory.total)} (
+              {percent(a.memory.used, a.memory.total)})
+            </td>
+            <td data-label="Uptime">{a.uptime}</td>
           </tr>
-        </thead>
-        <tbody>
-          {agents.map((a) => (
-            <tr key={a.hostname} class={hits.has(a.hostname) ? 'hit' : undefined}>
-              <th scope="row" data-label="Host">
-                {a.hostname}
-                {hits.has(a.hostname) ? <span class="sr-only"> (matches the target)</span> : null}
-              </th>
-              <td data-label="Status">
-                <Badge value={a.status} />
-              </td>
-              <td data-label="Heartbeat">{age(a.heartbeat_age_s)} ago</td>
-              <td data-label="Labels">
-                {Object.entries(a.labels).map(([k, v]) => (
-                  <span class="chip" key={k}>
-                    {k}:{v}
-                  </span>
-                ))}
-              </td>
-              <td data-label="OS">
-                {a.os_info.distribution} {a.os_info.version}
-              </td>
-              <td data-label="Load 1/5/15" class="num">
-                {[a.load_average['1min'], a.load_average['5min'], a.load_average['15min']]
-                  .map((l) => l.toFixed(2))
-                  .join(' ')}
-              </td>
-              <td data-label="Memory used" class="num">
-                {bytes(a.memory.used)} / {bytes(a.memory.total)} (
-                {percent(a.memory.used, a.memory.total)})
-              </td>
-              <td data-label="Uptime">{a.uptime}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+        ))}
+      </CardsTable>
       {list.data && agents.length === 0 ? (
         <p class="muted">
           {list.data.total === 0

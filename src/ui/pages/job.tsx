@@ -3,7 +3,15 @@
 // Cancel while it runs). Read again every second until nothing can change.
 import { useState } from 'preact/hooks';
 import { CANCEL_NEEDS, retryNeeds } from '../access.js';
-import { Badge, CopyButton, ErrorNote, useAllowed, useLoad, useSession } from '../components.js';
+import {
+  Badge,
+  CopyButton,
+  ErrorNote,
+  TextField,
+  useAllowed,
+  useLoad,
+  useSession,
+} from '../components.js';
 import { ago, plural, when } from '../format.js';
 import { HostsTable } from '../hosts.js';
 import { commandResult, describeOperation, isFinal, jobHosts, summary } from '../job.js';
@@ -107,17 +115,15 @@ export function JobPage({ id }: { id: string }) {
       {job.error ? <p class="error">{job.error}</p> : null}
 
       <div class="panel actions-panel">
-        <div class="field">
-          <label for="retry-target">Retry on</label>
-          <input
-            id="retry-target"
-            placeholder={job.target_hostname}
-            value={retryTarget}
-            onInput={(e) => setRetryTarget(e.currentTarget.value)}
-            disabled={!retryAllowed.ok}
-            spellcheck={false}
-          />
-        </div>
+        <TextField
+          id="retry-target"
+          label="Retry on"
+          placeholder={job.target_hostname}
+          value={retryTarget}
+          onValue={setRetryTarget}
+          disabled={!retryAllowed.ok}
+          literal
+        />
         <button
           type="button"
           onClick={retry}

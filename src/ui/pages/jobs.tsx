@@ -1,7 +1,7 @@
 // Jobs: newest first, filtered by status, a page at a time; each leads to
 // its detail. The place (status, page) is in the URL, so Back returns to it.
 import type { JobStatus } from '../../job/status.js';
-import { Badge, ErrorNote, Pager, useLoad, useSession } from '../components.js';
+import { Badge, CardsTable, ErrorNote, Pager, useLoad, useSession } from '../components.js';
 import { ago, shortId, tally, when } from '../format.js';
 import { describeOperation, JOB_STATUS_LABELS, jobHosts } from '../job.js';
 import { href } from '../router.js';
@@ -50,59 +50,48 @@ export function JobsPage({ params }: { params: URLSearchParams }) {
         </button>
       </div>
       <ErrorNote error={list.error} />
-      <table class="cards">
-        <caption class="sr-only">Jobs, newest first</caption>
-        <thead>
-          <tr>
-            <th scope="col">Job</th>
-            <th scope="col">Created</th>
-            <th scope="col">What</th>
-            <th scope="col">Target</th>
-            <th scope="col">Status</th>
-            <th scope="col">Hosts</th>
-            <th scope="col">By</th>
-          </tr>
-        </thead>
-        <tbody>
-          {(list.data?.items ?? []).map((j) => {
-            const op = describeOperation(j);
-            const hosts = jobHosts(j);
-            return (
-              <tr key={j.id}>
-                <th scope="row" data-label="Job">
-                  <a
-                    href={href('job', { id: j.id })}
-                    class="mono"
-                    title={j.id}
-                    aria-label={`Job ${j.id}`}
-                  >
-                    {shortId(j.id)}
-                  </a>
-                </th>
-                <td data-label="Created" class="time" title={when(j.created)}>
-                  {ago(j.created)}
-                </td>
-                <td data-label="What" class="wrap">
-                  {op.mode ? <span class="muted">{op.mode} </span> : null}
-                  <code>{op.text}</code>
-                </td>
-                <td data-label="Target">
-                  <code>{j.target_hostname}</code>
-                </td>
-                <td data-label="Status">
-                  <Badge value={j.status} />
-                </td>
-                <td data-label="Hosts">
-                  {hosts.length === 0
-                    ? '–'
-                    : tally(hosts.map((h) => j.agent_states[h]?.status ?? 'pending'))}
-                </td>
-                <td data-label="By">{j.created_by}</td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
+      <CardsTable
+        caption="Jobs, newest first"
+        columns={['Job', 'Created', 'What', 'Target', 'Status', 'Hosts', 'By']}
+      >
+        {(list.data?.items ?? []).map((j) => {
+          const op = describeOperation(j);
+          const hosts = jobHosts(j);
+          return (
+            <tr key={j.id}>
+              <th scope="row" data-label="Job">
+                <a
+                  href={href('job', { id: j.id })}
+                  class="mono"
+                  title={j.id}
+                  aria-label={`Job ${j.id}`}
+                >
+                  {shortId(j.id)}
+                </a>
+              </th>
+              <td data-label="Created" class="time" title={when(j.created)}>
+                {ago(j.created)}
+              </td>
+              <td data-label="What" class="wrap">
+                {op.mode ? <span class="muted">{op.mode} </span> : null}
+                <code>{op.text}</code>
+              </td>
+              <td data-label="Target">
+                <code>{j.target_hostname}</code>
+              </td>
+              <td data-label="Status">
+                <Badge value={j.status} />
+              </td>
+              <td data-label="Hosts">
+                {hosts.length === 0
+                  ? '–'
+                  : tally(hosts.map((h) => j.agent_states[h]?.status ?? 'pending'))}
+              </td>
+              <td data-label="By">{j.created_by}</td>
+            </tr>
+          );
+        })}
+      </CardsTable>
       {list.data && list.data.items.length === 0 ? (
         <p class="muted">
           No job{status ? ` is ${JOB_STATUS_LABELS[status].toLowerCase()}` : ' yet'}.

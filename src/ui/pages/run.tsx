@@ -3,7 +3,7 @@
 // then the job live: output per host, states, summary and Cancel.
 import { useRef, useState } from 'preact/hooks';
 import type { AgentInfo } from '../../sdk/client.js';
-import { Confirm, ErrorNote, useAllowed, useSession } from '../components.js';
+import { Confirm, ErrorNote, TextField, useAllowed, useSession } from '../components.js';
 import { plural } from '../format.js';
 import { LiveJob } from '../live-output.js';
 import { type RunFields, type RunRequest, runRequest } from '../run-form.js';
@@ -44,8 +44,7 @@ export function RunPage() {
   const [busy, setBusy] = useState(false);
   const match = useTargetMatch(target);
   const form = useRef<HTMLFormElement>(null);
-  const set = (k: keyof RunFields) => (e: { currentTarget: { value: string } }) =>
-    setFields({ ...fields, [k]: e.currentTarget.value });
+  const set = (k: keyof RunFields) => (value: string) => setFields({ ...fields, [k]: value });
 
   const review = async (e: Event) => {
     e.preventDefault();
@@ -109,19 +108,17 @@ export function RunPage() {
     <section aria-labelledby="run-title">
       <h1 id="run-title">Run a command</h1>
       <form ref={form} class="panel run-form" onSubmit={review} noValidate>
-        <div class="field">
-          <label for="run-target">Target</label>
-          <input
-            id="run-target"
-            value={target}
-            onInput={(e) => setTarget(e.currentTarget.value)}
-            spellcheck={false}
-            autoComplete="off"
-            aria-describedby="run-match"
-            aria-invalid={invalid('target')}
-          />
+        <TextField
+          id="run-target"
+          label="Target"
+          value={target}
+          onValue={setTarget}
+          literal
+          describedBy="run-match"
+          invalid={invalid('target')}
+        >
           <MatchNote match={match} id="run-match" />
-        </div>
+        </TextField>
         <fieldset class="modes">
           <legend>How</legend>
           {(['shell', 'exec'] as const).map((m) => (
@@ -143,7 +140,7 @@ export function RunPage() {
             id="run-command"
             class="mono"
             value={fields.command}
-            onInput={set('command')}
+            onInput={(e) => set('command')(e.currentTarget.value)}
             spellcheck={false}
             autoComplete="off"
             placeholder={fields.mode === 'shell' ? 'uptime; df -h /' : 'uname'}
@@ -158,7 +155,7 @@ export function RunPage() {
               class="mono"
               rows={3}
               value={fields.args}
-              onInput={set('args')}
+              onInput={(e) => set('args')(e.currentTarget.value)}
               spellcheck={false}
             />
           </div>
@@ -166,41 +163,38 @@ export function RunPage() {
         <details>
           <summary>Working directory, timeout, rate control</summary>
           <div class="grid">
-            <div class="field">
-              <label for="run-cwd">Working directory</label>
-              <input id="run-cwd" class="mono" value={fields.cwd} onInput={set('cwd')} />
-            </div>
-            <div class="field">
-              <label for="run-timeout">Timeout (s, 1–300)</label>
-              <input
-                id="run-timeout"
-                inputMode="numeric"
-                placeholder="30"
-                value={fields.timeout}
-                onInput={set('timeout')}
-                aria-invalid={invalid('timeout')}
-              />
-            </div>
-            <div class="field">
-              <label for="run-mc">Max concurrency</label>
-              <input
-                id="run-mc"
-                placeholder="all at once; 2 or 10%"
-                value={fields.maxConcurrency}
-                onInput={set('maxConcurrency')}
-                aria-invalid={invalid('maxConcurrency')}
-              />
-            </div>
-            <div class="field">
-              <label for="run-me">Max errors</label>
-              <input
-                id="run-me"
-                placeholder="no limit; 0 or 5%"
-                value={fields.maxErrors}
-                onInput={set('maxErrors')}
-                aria-invalid={invalid('maxErrors')}
-              />
-            </div>
+            <TextField
+              id="run-cwd"
+              label="Working directory"
+              class="mono"
+              value={fields.cwd}
+              onValue={set('cwd')}
+            />
+            <TextField
+              id="run-timeout"
+              label="Timeout (s, 1–300)"
+              inputMode="numeric"
+              placeholder="30"
+              value={fields.timeout}
+              onValue={set('timeout')}
+              invalid={invalid('timeout')}
+            />
+            <TextField
+              id="run-mc"
+              label="Max concurrency"
+              placeholder="all at once; 2 or 10%"
+              value={fields.maxConcurrency}
+              onValue={set('maxConcurrency')}
+              invalid={invalid('maxConcurrency')}
+            />
+            <TextField
+              id="run-me"
+              label="Max errors"
+              placeholder="no limit; 0 or 5%"
+              value={fields.maxErrors}
+              onValue={set('maxErrors')}
+              invalid={invalid('maxErrors')}
+            />
           </div>
         </details>
         <ErrorNote error={error?.text ?? null} />
