@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentProcess } from '../../src/agent/start.js';
 import { waitFor } from '../api/helpers.js';
+import { sample } from '../support/prometheus.js';
 import { post, startTestSystem, type TestSystem } from '../support/system.js';
 
 let sys: TestSystem;
@@ -34,22 +35,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await sys?.stop();
 });
-
-function sample(
-  text: string,
-  name: string,
-  labels: Record<string, string> = {},
-): number | undefined {
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const have = Object.fromEntries(
-      [...(m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="([^"]*)"/g)].map((l) => [l[1], l[2]]),
-    );
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
-  }
-  return undefined;
-}
 
 async function scrape(): Promise<string> {
   if (!agent.metricsUrl) throw new Error('the agent serves no metrics');

@@ -75,12 +75,14 @@ describe('agents run only jobs the API signed', () => {
     expect(existsSync(file)).toBe(false);
   });
 
-  it('runs nothing of a signed job whose command was changed in NATS', async () => {
-    const store = await openJobStore(sys.api.nc, names(), systemClock, sys.api.signer);
-    const file = join(dir, 'tampered');
-    // Published for a host with no agent, so nothing runs it before the change.
+  /**
+   * A job the API signed, published for a host with no agent (so nothing runs
+   * it before the change), and the same record sent to HOST with its command
+   * changed to touch `file`: what someone who can write to NATS could forge.
+   */
+  async function signedThenChanged(store: JobStore, original: string, file: string) {
     const job = await publishJob(store, {
-      ...touchJob(join(dir, 'original')),
+      ...touchJob(join(dir, original)),
       target: { kind: 'host', hostname: 'nobody' },
     });
     const { revision: _r, ...record } = job;
@@ -89,6 +91,13 @@ describe('agents run only jobs the API signed', () => {
       target_hostname: HOST,
       operation: { ...record.operation, data: { command: `touch ${file}`, args: [], timeout: 5 } },
     };
+    return { job, forged };
+  }
+
+  it('runs nothing of a signed job whose command was changed in NATS', async () => {
+    const store = await openJobStore(sys.api.nc, names(), systemClock, sys.api.signer);
+    const file = join(dir, 'tampered');
+    const { job, forged } = await signedThenChanged(store, 'original', file);
     await store.jobs.put(jobKey(job.id), JSON.stringify(forged));
     await store.js.publish(`${names().namespace}.jobs.modify.host.${HOST}`, job.id);
     expect(await refusal(store, job.id)).toMatch(/does not verify/);
@@ -98,16 +107,7 @@ describe('agents run only jobs the API signed', () => {
   it('runs nothing of a signed job whose command was changed in the notification carrying it', async () => {
     const store = await openJobStore(sys.api.nc, names(), systemClock, sys.api.signer);
     const file = join(dir, 'tampered-header');
-    const job = await publishJob(store, {
-      ...touchJob(join(dir, 'original-header')),
-      target: { kind: 'host', hostname: 'nobody' },
-    });
-    const { revision: _r, ...record } = job;
-    const forged = {
-      ...record,
-      target_hostname: HOST,
-      operation: { ...record.operation, data: { command: `touch ${file}`, args: [], timeout: 5 } },
-    };
+    const { job, forged } = await signedThenChanged(store, 'original-header', file);
     const h = headers();
     h.set(JOB_HEADER, JSON.stringify(forged));
     await store.js.publish(`${names().namespace}.jobs.modify.host.${HOST}`, job.id, {

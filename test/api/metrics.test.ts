@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiMetrics } from '../../src/api/metrics/api-metrics.js';
 import { OsapiClient } from '../../src/sdk/client.js';
+import { sample } from '../support/prometheus.js';
 import { post, request, startTestSystem, type TestSystem } from '../support/system.js';
 import { waitFor } from './helpers.js';
 
@@ -19,26 +20,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await sys?.stop();
 });
-
-/** The value of one series: `name{labels}` with labels in any order; undefined when absent. */
-function sample(
-  text: string,
-  name: string,
-  labels: Record<string, string> = {},
-): number | undefined {
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const have = Object.fromEntries(
-      [...(m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)].map((l) => [
-        l[1],
-        l[2],
-      ]),
-    );
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
-  }
-  return undefined;
-}
 
 async function scrape(): Promise<string> {
   const res = await fetch(`${sys.url}/metrics`);
