@@ -72,6 +72,9 @@ export const CANCELLED_BY_OPERATOR = 'cancelled: an operator cancelled the job';
 /** How many cancelled job ids an agent remembers for jobs that may still reach it. */
 const REMEMBERED_CANCELS = 4096;
 
+/** How the first timeline events of a run are written: see handleOnce. */
+const UNCONFIRMED = { acknowledged: false } as const;
+
 export const AGENT_STOPPED_MIDRUN =
   'the agent stopped while this command was running; it was not run again, so that a command runs at most once';
 
@@ -113,33 +116,27 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
 
   // A cancel is heard on a core subscription, so one sent while the connection
   // was down reached nobody here: after a reconnect, the stored cancel marker
-  // of each job this agent is handling or running is read instead, and read
-  // again for a while if it cannot be yet (right after a failover, say).
-  let stopped = false;
-  const readStoredCancel = async (id: string) => {
-    for (let attempt = 1, delay = 250; !stopped; attempt++, delay = Math.min(delay * 2, 2000)) {
-      try {
-        if (await isCancelled(store, id)) {
-          noteCancel(id, 'job cancelled while NATS was unreachable; stopping it');
-        }
-        return;
-      } catch (err) {
-        if (attempt >= 6) {
-          log.warn(
-            { job_id: id, err: String(err) },
-            'could not read whether a job was cancelled while NATS was unreachable; it runs on',
-          );
-          return;
-        }
-        await new Promise((r) => setTimeout(r, delay).unref());
-      }
-    }
-  };
+  // of each job this agent is handling or running is read instead (again for
+  // a while if JetStream cannot answer yet, right after a failover, say).
+  const retrying = { opts, stopping: stopping.signal, log };
   void (async () => {
     for await (const s of opts.nc.status()) {
-      if (stopped) break;
+      if (stopping.signal.aborted) break;
       if (s.type !== 'reconnect') continue;
-      for (const id of new Set([...handling, ...runningHere.keys()])) void readStoredCancel(id);
+      for (const id of new Set([...handling, ...runningHere.keys()])) {
+        whileNatsAway(retrying, id, 'read whether the job was cancelled', () =>
+          isCancelled(store, id),
+        ).then(
+          (cancelled) => {
+            if (cancelled) noteCancel(id, 'job cancelled while NATS was unreachable; stopping it');
+          },
+          (err: unknown) =>
+            log.warn(
+              { job_id: id, err: String(err) },
+              'could not read whether a job was cancelled while NATS was unreachable; it runs on',
+            ),
+        );
+      }
     }
   })();
 
@@ -193,7 +190,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       logger: log,
     });
   } catch (err) {
-    stopped = true;
+    stopping.abort();
     listener.stop();
     cancels.unsubscribe();
     throw err;
@@ -210,7 +207,6 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     },
     caughtUp: listener.caughtUp,
     async stop() {
-      stopped = true;
       stopping.abort();
       listener.stop();
       cancels.unsubscribe();
@@ -359,8 +355,7 @@ async function handleOnce(
   // agent's one connection before the final event (the same stream, so stored
   // first); the result is another stream and may be stored a little before
   // them. What a confirmation would have added is only a warning when one is
-  // lost: the event would be lost all the same.
-  const unconfirmed = { acknowledged: false };
+  // lost: the event would be lost all the same (UNCONFIRMED).
   if (!quiet) {
     event(
       appendStatus(
@@ -373,7 +368,7 @@ async function handleOnce(
             ? `redelivered (delivery ${msg.info.deliveryCount})`
             : 'received',
         },
-        unconfirmed,
+        UNCONFIRMED,
       ),
     );
   }
@@ -413,7 +408,7 @@ async function handleOnce(
         return;
       }
       if (ctx.stopping.aborted) ac.abort();
-      if (!quiet) event(appendStatus(store, id, 'started', host, {}, unconfirmed));
+      if (!quiet) event(appendStatus(store, id, 'started', host, {}, UNCONFIRMED));
       const type = job.operation.type;
       const refusal = policyRefusal(job);
       if (refusal) {
@@ -493,7 +488,7 @@ async function finish(
       ...(outcome.error !== undefined ? { error: outcome.error } : {}),
       ...(outcome.message !== undefined ? { message: outcome.message } : {}),
     });
-  const stored = await whileNatsAway(ctx, job.id, async () => {
+  const stored = await whileNatsAway(ctx, job.id, 'record the end of a run', async () => {
     if (!once) {
       await storeResponse(ctx.store, response, { acknowledged: job.category !== 'query' });
     } else if (!(await storeResponseOnce(ctx.store, response))) return false;
@@ -507,31 +502,37 @@ async function finish(
   // leaves a claim without a result, which a redelivery reports as such.
   // A query's result is the record of its end: no final event for it.
   await Promise.all([
-    job.category === 'query' ? undefined : whileNatsAway(ctx, job.id, status),
+    job.category === 'query'
+      ? undefined
+      : whileNatsAway(ctx, job.id, 'record the end of a run', status),
     msg.ackAck().catch(() => msg.ack()),
   ]);
   return true;
 }
 
 /**
- * Tries the writes that record a run's end again while NATS is away (a
- * restart, a failover), for a bounded time: the outcome exists only in this
- * process, and a redelivery could only report it lost. Rewriting is safe: the
- * result is one key, and only the first final event of a host counts.
+ * Tries `attempt` again while NATS is away (a restart, a failover), for a
+ * bounded time, and not once the agent stops. For the writes that record a
+ * run's end: the outcome exists only in this process, and a redelivery could
+ * only report it lost; rewriting is safe, as the result is one key and only
+ * the first final event of a host counts. For the read of a cancel marker
+ * after a reconnect: the run it may stop is going on meanwhile.
  */
-async function whileNatsAway<T>(ctx: HandleContext, jobId: string, write: () => Promise<T>) {
+async function whileNatsAway<T>(
+  ctx: Pick<HandleContext, 'opts' | 'stopping' | 'log'>,
+  jobId: string,
+  what: string,
+  attempt: () => Promise<T>,
+) {
   const end = Date.now() + Math.max(30_000, 2 * ctx.opts.consumer.ack_wait);
   let delay = 250;
   for (;;) {
     try {
-      return await write();
+      return await attempt();
     } catch (err) {
       // A stopping agent must stop within its bound: the redelivery path takes over.
       if (ctx.stopping.aborted || Date.now() + delay > end) throw err;
-      ctx.log.warn(
-        { job_id: jobId, err: String(err) },
-        'could not record the end of a run; trying again',
-      );
+      ctx.log.warn({ job_id: jobId, err: String(err) }, `could not ${what}; trying again`);
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 2000);
     }
