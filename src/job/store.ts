@@ -199,11 +199,30 @@ export async function appendStatus(
     hostname,
     ...detail,
   };
-  const key = statusKey(id, event, hostname, store.clock.nanos());
-  if (opts.acknowledged) await store.jobs.put(key, JSON.stringify(value));
-  // Stored all the same (a KV put is a publish on the key's subject), without the confirmation:
-  // a caller that would only have logged a failure (see the agent's first events of a run).
-  else store.nc.publish(kvSubject(store.names.jobsBucket, key), JSON.stringify(value));
+  await putKey(
+    store,
+    kvSubject(store.names.jobsBucket, statusKey(id, event, hostname, store.clock.nanos())),
+    JSON.stringify(value),
+    opts,
+  );
+}
+
+/**
+ * A KV put made as what it is, a publish on the key's subject: with headers,
+ * and with or without waiting for the stream's acknowledgment. Unacknowledged,
+ * the value is stored all the same; only a failure goes unheard, for callers
+ * that would only have logged it (the agent's first events of a run, a
+ * query's result).
+ */
+async function putKey(
+  store: JobStore,
+  subject: string,
+  body: string | Uint8Array,
+  opts: { acknowledged: boolean; headers?: MsgHdrs },
+): Promise<void> {
+  const headers = opts.headers ? { headers: opts.headers } : {};
+  if (opts.acknowledged) await store.js.publish(subject, body, headers);
+  else store.nc.publish(subject, body, headers);
 }
 
 /**
@@ -269,11 +288,12 @@ export async function storeResponse(
   r: JobResponse,
   opts: { acknowledged: boolean } = { acknowledged: true },
 ): Promise<void> {
-  // A KV put is a publish on the key's subject; made here to add the headers.
-  const subject = kvSubject(store.names.responsesBucket, responseKey(r.job_id, r.hostname));
-  const body = encodeResponse(r, resultBudget(store.nc.info?.max_payload));
-  if (opts.acknowledged) await store.js.publish(subject, body, { headers: resultHeaders(r) });
-  else store.nc.publish(subject, body, { headers: resultHeaders(r) });
+  await putKey(
+    store,
+    kvSubject(store.names.responsesBucket, responseKey(r.job_id, r.hostname)),
+    encodeResponse(r, resultBudget(store.nc.info?.max_payload)),
+    { ...opts, headers: resultHeaders(r) },
+  );
 }
 
 export async function readResponse(
@@ -337,19 +357,19 @@ export async function readStatusEvents(store: JobStore, id: string): Promise<Sta
  * them all (the last message of each key), not a request per key: a
  * broadcast has a result per agent, thousands of them. When that fails (on a
  * cluster that just lost a node, nats-server 2.9 may keep placing the
- * consumer on the node that is gone), the results of `hosts` are read one by
- * one with direct gets, which any replica answers.
+ * consumer on the node that is gone), the results of the hosts `knownHosts`
+ * gives are read one by one with direct gets, which any replica answers.
  */
 export async function readResponses(
   store: JobStore,
   id: string,
-  hosts: Iterable<string> = [],
+  knownHosts: () => Iterable<string> = () => [],
 ): Promise<JobResponse[]> {
   let out: JobResponse[];
   try {
     out = await readResponsesAtOnce(store, id);
   } catch (err) {
-    const names = [...new Set(hosts)].filter((h) => h !== '_api');
+    const names = [...new Set(knownHosts())].filter((h) => h !== '_api');
     if (names.length === 0) throw err;
     const found = await Promise.all(names.map((h) => readResponse(store, id, h)));
     out = found.filter((r): r is JobResponse => r !== null);
