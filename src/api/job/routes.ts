@@ -116,10 +116,14 @@ export async function jobDetail(
 ): Promise<JobDetail> {
   const { record } = entry;
   const derived = deps.jobs.derive(entry);
-  // The hosts the view knows to have ended: where results are read one by
-  // one if reading them all at once fails (store.ts readResponses).
-  const ended = [...entry.answers.keys(), ...entry.events.map((e) => e.hostname)];
-  const answers = responses ?? (await readResponses(deps.store, record.id, ended));
+  // Where results are read one by one if reading them all at once fails
+  // (store.ts readResponses): the hosts the view knows to have ended.
+  const answers =
+    responses ??
+    (await readResponses(deps.store, record.id, () => [
+      ...entry.answers.keys(),
+      ...entry.events.map((e) => e.hostname),
+    ]));
   const single =
     answers.length === 1 && (record.target_hostname === '_any' || !record.expected_hosts);
   const errors = Object.entries(derived.hosts)
