@@ -17,8 +17,6 @@ interface Item {
   error?: string;
 }
 
-/** `42%` of `whole`; a dash when there is nothing to divide by. */
-
 function table<T extends Item>(head: string[], items: T[], rows: (r: T) => string[]): string {
   // The ERROR column only when some host could not answer.
   const withError = items.some((r) => r.error);

@@ -1,4 +1,4 @@
-// How the console writes times, sizes and counts. Pure functions.
+// How the console writes times and counts (sizes and shares: src/cli/units.ts, shared with the CLI). Pure functions.
 
 /** "4 s ago", "3 min ago", "2 h ago", "5 d ago". */
 export function ago(iso: string, now: number = Date.now()): string {
@@ -22,8 +22,6 @@ export function when(iso: string): string {
   const pad = (n: number) => String(n).padStart(2, '0');
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
-
-export { humanBytes as bytes, percent } from '../cli/units.js';
 
 /** "1 host", "3 hosts". */
 export function plural(n: number, one: string, many = `${one}s`): string {

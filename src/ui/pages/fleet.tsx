@@ -2,9 +2,10 @@
 // and uptime, refreshed every few seconds; a filter by name or label, and the
 // agents a target would reach, live as it is typed.
 import { useState } from 'preact/hooks';
+import { humanBytes, percent } from '../../cli/units.js';
 import type { AgentInfo } from '../../sdk/client.js';
 import { Badge, CardsTable, ErrorNote, TextField, useLoad, useSession } from '../components.js';
-import { age, bytes, percent, plural } from '../format.js';
+import { age, plural } from '../format.js';
 import { MatchNote, useTargetMatch } from '../target.js';
 
 /** Every word must be in the hostname or in one of the key:value labels. */
@@ -97,7 +98,7 @@ export function FleetPage() {
                 .join(' ')}
             </td>
             <td data-label="Memory used" class="num">
-              {bytes(a.memory.used)} / {bytes(a.memory.total)} (
+              {humanBytes(a.memory.used)} / {humanBytes(a.memory.total)} (
               {percent(a.memory.used, a.memory.total)})
             </td>
             <td data-label="Uptime">{a.uptime}</td>

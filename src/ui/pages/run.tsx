@@ -94,6 +94,12 @@ export function RunPage() {
   };
 
   const invalid = (k: keyof RunFields | 'target') => (error?.field === k ? true : undefined);
+  /** A text field's value, its setter and its error mark, from `fields`. */
+  const bound = (k: Exclude<keyof RunFields, 'mode'>) => ({
+    value: fields[k],
+    onValue: set(k),
+    invalid: invalid(k),
+  });
   const count = pending?.agents?.length ?? null;
   const hostsWord =
     pending === null
@@ -163,37 +169,25 @@ export function RunPage() {
         <details>
           <summary>Working directory, timeout, rate control</summary>
           <div class="grid">
-            <TextField
-              id="run-cwd"
-              label="Working directory"
-              class="mono"
-              value={fields.cwd}
-              onValue={set('cwd')}
-            />
+            <TextField id="run-cwd" label="Working directory" class="mono" {...bound('cwd')} />
             <TextField
               id="run-timeout"
               label="Timeout (s, 1–300)"
               inputMode="numeric"
               placeholder="30"
-              value={fields.timeout}
-              onValue={set('timeout')}
-              invalid={invalid('timeout')}
+              {...bound('timeout')}
             />
             <TextField
               id="run-mc"
               label="Max concurrency"
               placeholder="all at once; 2 or 10%"
-              value={fields.maxConcurrency}
-              onValue={set('maxConcurrency')}
-              invalid={invalid('maxConcurrency')}
+              {...bound('maxConcurrency')}
             />
             <TextField
               id="run-me"
               label="Max errors"
               placeholder="no limit; 0 or 5%"
-              value={fields.maxErrors}
-              onValue={set('maxErrors')}
-              invalid={invalid('maxErrors')}
+              {...bound('maxErrors')}
             />
           </div>
         </details>
