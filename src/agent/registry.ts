@@ -54,15 +54,21 @@ export async function startHeartbeat(opts: HeartbeatOptions): Promise<Heartbeat>
   // them. At thousands of agents the acknowledgments are a good part of
   // what an idle fleet costs the server.
   let beats = 0;
+  const warn = (err: unknown) =>
+    opts.logger.warn({ err: String(err) }, 'heartbeat failed; will retry at the next interval');
   const beatLogged = () => {
     beats++;
-    if (beats % ACKED_EVERY !== 0) {
-      opts.publishQuietly(key, entry());
+    if (beats % ACKED_EVERY === 0) {
+      beat().catch(warn);
       return;
     }
-    beat().catch((err: unknown) =>
-      opts.logger.warn({ err: String(err) }, 'heartbeat failed; will retry at the next interval'),
-    );
+    // A plain publish throws at once on a closed connection; in a timer,
+    // that would end the process.
+    try {
+      opts.publishQuietly(key, entry());
+    } catch (err) {
+      warn(err);
+    }
   };
   // Agents started together would otherwise beat together for ever: the
   // first interval is shortened at random, so that a fleet's heartbeats

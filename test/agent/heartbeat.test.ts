@@ -1,6 +1,10 @@
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHeartbeat } from '../../src/agent/registry.js';
+import { systemClock } from '../../src/job/clock.js';
 import { registryKey } from '../../src/job/names.js';
 import { parseAgentInfo } from '../../src/job/records.js';
+import { storeFor, waitFor } from '../api/helpers.js';
 import { startTestSystem, type TestSystem } from '../support/system.js';
 
 let sys: TestSystem;
@@ -52,5 +56,36 @@ describe('agent registry entry', () => {
     await sys.waitForAgents(['hb-02']);
     expect(sys.api.registry.agents().map((a) => a.info.hostname)).toEqual(['hb-02']);
     await sys.stopAgent('hb-02');
+  });
+
+  it('a heartbeat that cannot be sent is logged, and the next one is tried', async () => {
+    const store = await storeFor(sys);
+    const warnings: string[] = [];
+    const logger = pino(
+      { level: 'warn' },
+      { write: (line: string) => warnings.push(JSON.parse(line).msg) },
+    );
+    let quietTries = 0;
+    const heartbeat = await startHeartbeat({
+      registry: store.registry,
+      // What a plain publish does on a closed connection: throw at once.
+      publishQuietly: () => {
+        quietTries++;
+        throw new Error('connection closed');
+      },
+      hostname: 'hb-03',
+      labels: {},
+      maxJobs: 1,
+      intervalMs: 20,
+      clock: systemClock,
+      logger,
+    });
+    try {
+      // Beats alternate quiet and acknowledged: a second quiet one means the timer lived on.
+      await waitFor('two quiet heartbeats', () => quietTries >= 2);
+      expect(warnings).toContain('heartbeat failed; will retry at the next interval');
+    } finally {
+      await heartbeat.stop();
+    }
   });
 });
