@@ -31,14 +31,17 @@ import { registerNkeyCommand } from './nkey.js';
 // command (`osapi client ...`) speaks HTTP only.
 const loadApi = () => import('../../api/start.js');
 const loadAgent = () => import('../../agent/start.js');
-const loadNats = async () => ({
-  ...(await import('../../nats/cluster.js')),
-  ...(await import('../../nats/connection.js')),
-  ...(await import('../../nats/layout.js')),
-  ...(await import('../../nats/local-credentials.js')),
-  ...(await import('../../nats/server.js')),
-  ...(await import('../../nats/server-config.js')),
-});
+const loadNats = async () => {
+  const [cluster, connection, layout, localCredentials, server, serverConfig] = await Promise.all([
+    import('../../nats/cluster.js'),
+    import('../../nats/connection.js'),
+    import('../../nats/layout.js'),
+    import('../../nats/local-credentials.js'),
+    import('../../nats/server.js'),
+    import('../../nats/server-config.js'),
+  ]);
+  return { ...cluster, ...connection, ...layout, ...localCredentials, ...server, ...serverConfig };
+};
 
 /** The signing key from config, else the one generated in the state dir. */
 export async function resolveSigningKey(config: Config): Promise<string> {
