@@ -3,9 +3,9 @@
 // this the job would stay `processing` and a waiting request would only end
 // at its deadline. The API records such a run as failed, saying why; it never
 // runs it again (the claim forbids that). The agent's own redelivery path
-// (AGENT_STOPPED_MIDRUN) finds the result stored here and only acks. A run
-// whose result was stored but whose closing event was not (NATS went away
-// between the two writes) gets that event from the stored result.
+// (AGENT_STOPPED_MIDRUN) finds the result stored here and only acks. A host
+// with a stored result is ended by that result (status.ts HostAnswer), with
+// or without its closing event, so it is never taken for lost.
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../log/logger.js';
 import type { Clock } from './clock.js';
@@ -13,7 +13,7 @@ import type { JobEntry, JobsView } from './jobs-view.js';
 import type { AgentView, RegistryView } from './registry-view.js';
 import { storeResponseOnce } from './response-once.js';
 import type { DerivedStatus } from './status.js';
-import { appendStatus, type JobStore, readResponse } from './store.js';
+import { appendStatus, type JobStore } from './store.js';
 
 export interface LostRun {
   jobId: string;
@@ -83,29 +83,6 @@ export function findLostRuns(
     });
   }
   return out;
-}
-
-/**
- * Hosts of one job still shown at work whose last word is older than the
- * TTL, with their agent still there: either a long command, or a run whose
- * result was stored but whose closing event was not (NATS went away between
- * the two). The sweep looks for a stored result to tell which.
- */
-export function quietRuns(entry: JobEntry, derived: DerivedStatus, rules: LostRunRules): string[] {
-  const now = rules.now.getTime();
-  return Object.entries(derived.hosts)
-    .filter(([hostname, state]) => {
-      if (state.status !== 'pending' && state.status !== 'running') return false;
-      const own = entry.events.filter((e) => e.hostname === hostname);
-      if (!own.some((e) => e.event === 'acknowledged' || e.event === 'started')) return false;
-      const last = Math.max(
-        0,
-        ...own.map((e) => Date.parse(e.timestamp)),
-        rules.listeningSince.getTime(),
-      );
-      return now - last > rules.ttlMs;
-    })
-    .map(([hostname]) => hostname);
 }
 
 export interface LostRunWatch {
@@ -199,8 +176,10 @@ export function watchLostRuns(opts: LostRunWatchOptions): LostRunWatch {
 
 /**
  * The result first, only if none exists: whoever stores a result for this
- * (job, host) first, the agent or any API server, decides; the others add
- * nothing. Then the status event that ends the host's run.
+ * (job, host) first, the agent or any API server, decides and writes the
+ * closing event; the others add nothing (a second closing event would show
+ * the host ending twice). Losing that race means this view had not yet
+ * heard a result that was just stored.
  */
 async function record(store: JobStore, run: LostRun, now: Date): Promise<boolean> {
   const stored = await storeResponseOnce(store, {
@@ -218,17 +197,6 @@ async function record(store: JobStore, run: LostRun, now: Date): Promise<boolean
       state: 'failed',
       error: run.reason,
     });
-  } else await closeFromResult(store, run.jobId, run.hostname);
+  }
   return stored;
-}
-
-/** A result is stored but the host's closing event is missing: add it, from the result. */
-async function closeFromResult(store: JobStore, jobId: string, hostname: string): Promise<void> {
-  const r = await readResponse(store, jobId, hostname);
-  if (!r) return;
-  await appendStatus(store, jobId, r.status, hostname, {
-    ...(r.state !== undefined ? { state: r.state } : {}),
-    ...(r.error !== undefined ? { error: r.error } : {}),
-    message: 'recorded from the stored result: the agent stored it, but not this event',
-  });
 }

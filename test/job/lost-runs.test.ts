@@ -2,7 +2,7 @@
 // made by hand (the fault suite kills real agents: test/faults/).
 import { describe, expect, it } from 'vitest';
 import type { JobEntry } from '../../src/job/jobs-view.js';
-import { findLostRuns, quietRuns } from '../../src/job/lost-runs.js';
+import { findLostRuns } from '../../src/job/lost-runs.js';
 import type { AgentInfoRecord, JobRecord } from '../../src/job/records.js';
 import type { AgentView } from '../../src/job/registry-view.js';
 import { deriveStatus } from '../../src/job/status.js';
@@ -46,7 +46,7 @@ function agent(hostname: string, startedMs: number, seenMs: number): AgentView {
 
 function lost(e: JobEntry, agents: AgentView[], nowMs: number, listeningMs = -60_000) {
   const map = new Map(agents.map((a) => [a.info.hostname, a]));
-  return findLostRuns(e, deriveStatus(e.record, e.events, at(nowMs)), map, {
+  return findLostRuns(e, deriveStatus(e.record, e.events, at(nowMs), e.answers), map, {
     now: at(nowMs),
     ttlMs: TTL,
     listeningSince: at(listeningMs),
@@ -103,21 +103,15 @@ describe('findLostRuns', () => {
     ]);
     expect(lost(e, [], 60_000)).toEqual([]);
   });
-});
 
-describe('quietRuns', () => {
-  const rules = (nowMs: number, listeningMs = -60_000) => ({
-    now: at(nowMs),
-    ttlMs: TTL,
-    listeningSince: at(listeningMs),
-  });
-  const derived = (e: JobEntry, nowMs: number) => deriveStatus(e.record, e.events, at(nowMs));
-
-  it('names hosts at work with no word for longer than the TTL, whatever their agent', () => {
-    expect(quietRuns(running, derived(running, 3000), rules(3000))).toEqual([]);
-    expect(quietRuns(running, derived(running, 3115), rules(3115))).toEqual(['a']);
-    expect(quietRuns(running, derived(running, 9000), rules(9000))).toEqual(['a', 'b']);
-    // Counted from when this process could hear again.
-    expect(quietRuns(running, derived(running, 9000), rules(9000, 8000))).toEqual([]);
+  it('leaves a host whose result is stored, closing event or not, even if its agent restarted', () => {
+    const answered: JobEntry = {
+      ...running,
+      answers: new Map([['b', { state: 'succeeded', at: iso(150) }]]),
+    };
+    expect(lost(answered, [agent('a', -5000, 900), agent('b', 500, 900)], 1000)).toEqual([]);
+    expect(lost(answered, [agent('a', -5000, 900)], 60_000)).toEqual([
+      { hostname: 'a', reason: expect.stringMatching(/^the agent stopped sending heartbeats/) },
+    ]);
   });
 });
