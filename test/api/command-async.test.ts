@@ -4,7 +4,7 @@
 // parameter is a 400.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { post, request, startTestSystem, type TestSystem } from '../support/system.js';
-import { waitFor } from './helpers.js';
+import { resultsClosed, waitFor } from './helpers.js';
 
 const UP = ['a-01', 'a-02'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -55,7 +55,7 @@ describe('async=true', () => {
       'the async job to complete',
       async () => {
         const j = await getJob(r.body.job_id);
-        return j.body.status === 'completed' ? j.body : false;
+        return j.body.status === 'completed' && resultsClosed(j.body) && j.body;
       },
       10_000,
       50,

@@ -63,3 +63,19 @@ export async function kvKeys(bucket: KV, filter: string): Promise<string[]> {
   for await (const k of await bucket.keys(filter)) out.push(k);
   return out;
 }
+
+/**
+ * Every host with a result in a GET /job/{id} body has its closing event in
+ * the timeline too. A result ends its host (and can make the job final) as
+ * soon as it is stored; the agent writes the closing event just after it.
+ */
+export function resultsClosed(job: {
+  responses: Record<string, unknown>;
+  timeline: Array<{ event: string; hostname?: string }>;
+}): boolean {
+  return Object.keys(job.responses).every((host) =>
+    job.timeline.some(
+      (e) => e.hostname === host && (e.event === 'completed' || e.event === 'failed'),
+    ),
+  );
+}

@@ -7,6 +7,7 @@ import { infraNames, registryKey } from '../../src/job/names.js';
 import type { AgentInfoRecord } from '../../src/job/records.js';
 import { appendStatus, type JobStore, openJobStore, storeResponse } from '../../src/job/store.js';
 import { request, startTestSystem, type TestSystem } from '../support/system.js';
+import { resultsClosed, waitFor } from './helpers.js';
 
 let sys: TestSystem;
 let admin: string;
@@ -30,14 +31,13 @@ afterAll(async () => {
 
 const shell = (command: string) => ({ type: 'command.shell.execute', data: { command } });
 
-/** Polls GET /job/{id} until its status is final (bounded). */
-async function finalJob(id: string) {
-  for (let i = 0; i < 200; i++) {
+/** Polls GET /job/{id} until its status is final and each result's closing event is in. */
+function finalJob(id: string) {
+  return waitFor(`job ${id} to finish`, async () => {
     const r = await request(sys, 'GET', `/job/${id}`, undefined, admin);
-    if (r.status === 200 && !['submitted', 'processing'].includes(r.body.status)) return r.body;
-    await new Promise((res) => setTimeout(res, 25));
-  }
-  throw new Error(`job ${id} never finished`);
+    const final = r.status === 200 && !['submitted', 'processing'].includes(r.body.status);
+    return final && resultsClosed(r.body) && r.body;
+  });
 }
 
 describe('POST /job', () => {
