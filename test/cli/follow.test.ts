@@ -142,14 +142,15 @@ describe('--follow', () => {
   it('lets go of a job that has gone quiet, naming the hosts without a result', async () => {
     const { body } = await client.commandShell(
       'fo-03',
-      { command: 'echo started; sleep 3', timeout: 5 },
+      { command: 'echo started; sleep 8', timeout: 10 },
       { async: true },
     );
     const { out, stdout } = output();
     const outcome = await followJob(client, {
       jobId: body.job_id,
       expectedHosts: body.expected_hosts ?? [],
-      idleMs: 400,
+      // Long enough for the first line to arrive on a loaded machine.
+      idleMs: 2000,
       json: false,
       output: out,
       env: {},
