@@ -1,7 +1,9 @@
 // Rate-controlled broadcasts: max_concurrency (a number or a percentage of the
 // matching agents) bounds how many hosts run at once, max_errors stops the
-// rollout once exceeded and marks the rest `skipped`. The agents' own
-// started/completed events are the proof.
+// rollout once exceeded and marks the rest `skipped`. Each run's own start
+// and end, written by the command itself, are the proof.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type AnyJson,
@@ -10,14 +12,16 @@ import {
   startTestSystem,
   type TestSystem,
 } from '../support/system.js';
-import { waitFor } from './helpers.js';
+import { type TempDir, tempDir, waitFor } from './helpers.js';
 
 const HOSTS = ['r-01', 'r-02', 'r-03'];
 
 let sys: TestSystem;
 let admin: string;
+let dir: TempDir;
 
 beforeAll(async () => {
+  dir = tempDir('rollout');
   sys = await startTestSystem();
   for (const h of HOSTS) await sys.startAgent(h, { group: 'roll' });
   await sys.waitForAgents(HOSTS);
@@ -25,31 +29,56 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await sys?.stop();
+  dir?.remove();
 });
 
 const getJob = async (id: string): Promise<AnyJson> =>
   (await request(sys, 'GET', `/job/${id}`, undefined, admin)).body;
 
-/** Each host's [started, ended] from the job's timeline, once every host has ended. */
-async function runIntervals(
-  id: string,
-): Promise<Array<{ host: string; from: number; to: number }>> {
-  const job = await waitFor('every host to end', async () => {
+/**
+ * GET /job/{id} once its status is final. GET /job reads the jobs view,
+ * which hears results a moment after the command route that answered.
+ */
+const endedJob = (id: string): Promise<AnyJson> =>
+  waitFor(`job ${id} to end`, async () => {
     const j = await getJob(id);
-    const ended = j.timeline.filter(
-      (e: AnyJson) => e.event === 'completed' || e.event === 'failed',
-    ).length;
-    return ended >= HOSTS.length ? j : false;
+    return j.status !== undefined && !['submitted', 'processing'].includes(j.status) && j;
   });
-  return HOSTS.flatMap((host) => {
-    const start = job.timeline.find((e: AnyJson) => e.hostname === host && e.event === 'started');
-    const end = job.timeline.find(
-      (e: AnyJson) => e.hostname === host && (e.event === 'completed' || e.event === 'failed'),
-    );
-    return start && end
-      ? [{ host, from: Date.parse(start.timestamp), to: Date.parse(end.timestamp) }]
-      : [];
+
+let logs = 0;
+
+/**
+ * A shell command that writes its own start and end to a log, on the one
+ * clock all test agents share. The timeline's closing event is no measure of
+ * the end: it is written just after the result, and the rollout starts the
+ * next host as soon as it sees the result.
+ */
+function timed(command: string): { command: string; log: string } {
+  const log = join(dir.path, `runs-${++logs}`);
+  const stamp = (what: string) => `echo "$$ ${what} $(date +%s%N)" >> ${log}`;
+  return { command: `${stamp('start')}; ${command}; ${stamp('end')}`, log };
+}
+
+/** Each run's [start, end] from its log, once `count` runs have ended. */
+async function runIntervals(log: string, count = HOSTS.length) {
+  const lines = await waitFor(`${count} runs to end`, () => {
+    let text: string;
+    try {
+      text = readFileSync(log, 'utf8');
+    } catch {
+      return false;
+    }
+    const all = text.trim().split('\n');
+    return all.filter((l) => l.includes(' end ')).length >= count && all;
   });
+  const runs = new Map<string, { from: number; to: number }>();
+  for (const line of lines) {
+    const [pid = '', what, ns = '0'] = line.split(' ');
+    const run = runs.get(pid) ?? { from: Number.NaN, to: Number.NaN };
+    run[what === 'start' ? 'from' : 'to'] = Number(BigInt(ns) / 1000n) / 1000;
+    runs.set(pid, run);
+  }
+  return [...runs.values()];
 }
 
 /** The most hosts running at the same instant. */
@@ -71,35 +100,37 @@ function peak(intervals: Array<{ from: number; to: number }>): number {
 
 describe('max_concurrency', () => {
   it('1: never two hosts running at once, and every host still runs it', async () => {
+    const run = timed('sleep 0.3; echo done');
     const r = await post(
       sys,
       '/node/_all/command/shell',
-      { command: 'sleep 0.3; echo done', max_concurrency: 1 },
+      { command: run.command, max_concurrency: 1 },
       admin,
     );
     expect(r.status).toBe(202);
     expect(r.body.results.map((x: AnyJson) => [x.hostname, x.state, x.stdout])).toEqual(
       HOSTS.map((h) => [h, 'succeeded', 'done\n']),
     );
-    const intervals = await runIntervals(r.body.job_id);
+    const intervals = await runIntervals(run.log);
     expect(intervals).toHaveLength(3);
     expect(peak(intervals)).toBe(1);
-    const job = await getJob(r.body.job_id);
+    const job = await endedJob(r.body.job_id);
     expect(job.status).toBe('completed');
   });
 
   it('"50%" of 3 agents lets 2 run at once (rounded up), never 3', async () => {
+    const run = timed('sleep 0.5');
     const r = await post(
       sys,
-      '/node/group:roll/command/exec',
-      { command: 'sleep', args: ['0.5'], max_concurrency: '50%' },
+      '/node/group:roll/command/shell',
+      { command: run.command, max_concurrency: '50%' },
       admin,
     );
     expect(r.status).toBe(202);
-    const intervals = await runIntervals(r.body.job_id);
+    const intervals = await runIntervals(run.log);
     expect(intervals).toHaveLength(3);
     expect(peak(intervals)).toBeLessThanOrEqual(2);
-    const job = await getJob(r.body.job_id);
+    const job = await endedJob(r.body.job_id);
     expect(job.timeline[0].message).toMatch(/max_concurrency 2/);
   });
 
@@ -133,7 +164,7 @@ describe('max_errors', () => {
     expect(states).toEqual({ 'r-01': 'failed', 'r-02': 'failed', 'r-03': 'skipped' });
     const skipped = r.body.results.find((x: AnyJson) => x.hostname === 'r-03');
     expect(skipped.error).toMatch(/max_errors 1/);
-    const job = await getJob(r.body.job_id);
+    const job = await endedJob(r.body.job_id);
     expect(job.agent_states['r-03'].status).toBe('skipped');
     // r-03 never started it.
     expect(job.timeline.some((e: AnyJson) => e.hostname === 'r-03' && e.event === 'started')).toBe(
@@ -184,6 +215,7 @@ describe('cancel during a rollout', () => {
 
 describe('POST /job with rate control', () => {
   it('takes max_concurrency and max_errors in the command data', async () => {
+    const run = timed('sleep 0.2');
     const r = await request(
       sys,
       'POST',
@@ -191,16 +223,16 @@ describe('POST /job with rate control', () => {
       {
         operation: {
           type: 'command.shell.execute',
-          data: { command: 'sleep 0.2', max_concurrency: 1 },
+          data: { command: run.command, max_concurrency: 1 },
         },
         target_hostname: '_all',
       },
       admin,
     );
     expect(r.status).toBe(201);
-    const intervals = await runIntervals(r.body.job_id);
+    const intervals = await runIntervals(run.log);
     expect(peak(intervals)).toBe(1);
-    const job = await getJob(r.body.job_id);
+    const job = await endedJob(r.body.job_id);
     // The limits are not part of the command's data.
     expect(job.operation.data).not.toHaveProperty('max_concurrency');
   });
