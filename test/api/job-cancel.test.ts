@@ -125,7 +125,11 @@ describe('POST /job/{id}/cancel', () => {
     const stop = await request(sys, 'POST', `/job/${first.body.job_id}/cancel`, undefined, admin);
     expect(stop.status).toBe(200);
     expect(stop.body.agent_states['c-02'].status).toBe('cancelled');
-    const after = await getJob(queued.body.job_id);
+    // The queued job's result is stored once the slot is free, after the answer above.
+    const after = await waitFor('the queued job to be answered', async () => {
+      const j = await getJob(queued.body.job_id);
+      return j.responses['c-02'] !== undefined && j;
+    });
     expect(after.responses['c-02']).toMatchObject({ state: 'cancelled' });
     expect(after.responses['c-02'].error).toMatch(/before this host started it/);
     expect(after.timeline.some((e: AnyJson) => e.event === 'started')).toBe(false);

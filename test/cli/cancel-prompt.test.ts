@@ -81,6 +81,12 @@ describe('askToCancel', () => {
 
   it('a job that already ended: says it could not cancel, and stops following', async () => {
     const { body } = await client.commandShell('p-01', { command: 'true' });
+    // The answer comes from the command route; the cancel route reads the
+    // jobs view, which hears the result a moment later.
+    await waitFor('the job to be final in the jobs view', async () => {
+      const status = (await client.jobGet(body.job_id)).body.status;
+      return status !== 'submitted' && status !== 'processing';
+    });
     const t = terminal();
     const pending = askToCancel(client, t)(body.job_id);
     await waitFor('the question', () => t.shown().includes('[y/N]'));
