@@ -157,7 +157,8 @@ describe('GET /job/{id}/stream', () => {
 
   it('resumes after Last-Event-ID: the output after it, then every result again', async () => {
     const { body } = await client.commandShell('st-01', {
-      command: 'for i in 1 2 3; do echo line-$i; sleep 0.1; done',
+      // Apart enough that a loaded machine still flushes them as separate outputs.
+      command: 'for i in 1 2 3; do echo line-$i; sleep 0.5; done',
     });
     expect(body.results[0]?.stdout).toBe('line-1\nline-2\nline-3\n');
     const all = await collect(body.job_id);

@@ -131,19 +131,22 @@ describe('runCommand: stopping commands', () => {
   });
 
   it('sends SIGKILL after the grace when the group ignores SIGTERM', async () => {
+    // The timeout leaves the shell time to set its trap, even on a loaded machine.
     const result = await shell("trap '' TERM; sleep 300 & echo $!; sleep 300", {
-      timeoutMs: 300,
+      timeoutMs: 1000,
       killGraceMs: 300,
     });
     expect(result.end.kind).toBe('timedOut');
-    expect(result.durationMs).toBeGreaterThanOrEqual(600);
+    expect(result.durationMs).toBeGreaterThanOrEqual(1300);
     const background = Number(result.stdout.trim());
+    expect(background).toBeGreaterThan(1);
     await waitUntil(() => !isAlive(background), 'the background sleep is dead');
   });
 
   it('cancels through an AbortSignal like a timeout', async () => {
     const controller = new AbortController();
-    const trigger = setTimeout(() => controller.abort(), 200);
+    // Late enough that the shell has started its background sleep and said its pid.
+    const trigger = setTimeout(() => controller.abort(), 1000);
     try {
       const result = await shell('sleep 300 & echo $!; sleep 300', {
         signal: controller.signal,
@@ -153,6 +156,7 @@ describe('runCommand: stopping commands', () => {
       expect(result.exitCode).toBe(130);
       expect(result.error).toBe('cancelled; the process group was killed');
       const background = Number(result.stdout.trim());
+      expect(background).toBeGreaterThan(1);
       await waitUntil(() => !isAlive(background), 'the background sleep is dead');
     } finally {
       clearTimeout(trigger);
