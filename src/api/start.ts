@@ -104,22 +104,26 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
       ),
     );
     const store = await openJobStore(nc, layout.names, opts.clock, signer);
-    const registry = await watchRegistry(store.registry, {
+    const followed = (bucket: string) => ({ js: store.js, bucket });
+    const registry = await watchRegistry(followed(layout.names.registryBucket), {
       ttlMs: config.nats.registry.ttl,
       clock: opts.clock,
       logger,
     });
-    const responses: ResponseWatch = await watchResponses(store.responses, logger);
+    const responses: ResponseWatch = await watchResponses(
+      followed(layout.names.responsesBucket),
+      logger,
+    );
     const output = startOutputHub(nc, {
       names: layout.names,
       logger,
       ...(opts.liveOutput?.limits ? { limits: opts.liveOutput.limits } : {}),
     });
-    const jobs = await watchJobs(store.jobs, {
+    const jobs = await watchJobs(followed(layout.names.jobsBucket), {
       ttlMs: config.nats.kv.ttl,
       clock: opts.clock,
       logger,
-      results: { js: store.js, bucket: layout.names.responsesBucket },
+      results: followed(layout.names.responsesBucket),
     });
     // Runs whose agent died or restarted are recorded as failed, so they end.
     const lostRuns = watchLostRuns({

@@ -1,12 +1,10 @@
 // A live view of every job in the job-queue bucket (definitions and status
-// events), kept by one KV watch, so listing, filtering and counting jobs never
-// reads each job from NATS. Entries past the bucket's TTL are dropped, as
-// NATS drops them without telling watchers.
-import type { JetStreamClient } from '@nats-io/jetstream';
-import type { KV } from '@nats-io/kv';
+// events), kept by one follow of the bucket, so listing, filtering and
+// counting jobs never reads each job from NATS. Entries past the bucket's TTL
+// are dropped, as NATS drops them without telling followers.
 import type { Logger } from '../log/logger.js';
-import { KV_OPERATION_HEADER, kvKeys, kvStream, kvSubject } from '../nats/subjects.js';
 import type { Clock } from './clock.js';
+import { followKv, type KvChange, type KvFollow, type KvSource } from './kv-follow.js';
 import {
   parseResponseKey,
   parseStatusKey,
@@ -28,12 +26,6 @@ export interface JobEntry {
   events: Array<StatusEventRecord & { nanos: bigint }>;
   /** Each host's stored result, by its headers (status.ts HostAnswer). */
   answers: Map<string, HostAnswer>;
-}
-
-/** Where the view follows stored results: the responses bucket's stream, headers only. */
-export interface ResultsSource {
-  js: JetStreamClient;
-  bucket: string;
 }
 
 export interface JobsView {
@@ -64,8 +56,14 @@ export interface JobsView {
 }
 
 export async function watchJobs(
-  jobs: KV,
-  opts: { ttlMs: number; clock: Clock; logger: Logger; results?: ResultsSource },
+  jobs: KvSource,
+  opts: {
+    ttlMs: number;
+    clock: Clock;
+    logger: Logger;
+    /** The responses bucket, followed by its results' headers only. */
+    results?: KvSource;
+  },
 ): Promise<JobsView> {
   const entries = new Map<string, JobEntry>();
   const listeners = new Map<string, Set<() => void>>();
@@ -77,66 +75,56 @@ export async function watchJobs(
   const orphanAnswers = new Map<string, JobEntry['answers']>();
   // A broadcast's expected hosts are stored just before its definition.
   const expected = new Map<string, string[]>();
-  // One filter subject per consumer on nats-server 2.9: watch the bucket
-  // whole and skip the claims.
-  const watch = await jobs.watch({ key: '>' });
-  let markLoaded!: () => void;
-  const loaded = new Promise<void>((r) => {
-    markLoaded = r;
-  });
-  const status = await jobs.status();
-  if (status.values === 0) markLoaded();
-
-  void (async () => {
-    for await (const e of watch) {
-      try {
-        if (e.key.startsWith('jobs.')) {
-          const id = e.key.slice('jobs.'.length);
-          if (e.operation !== 'PUT') {
-            entries.delete(id);
-            expected.delete(id);
-          } else {
-            const parsed = parseJobRecord(e.value);
-            const hosts = expected.get(id);
-            const record = hosts ? { ...parsed, expected_hosts: hosts } : parsed;
-            entries.set(id, {
-              record,
-              events: orphans.get(id) ?? [],
-              answers: orphanAnswers.get(id) ?? new Map(),
-            });
-            orphans.delete(id);
-            orphanAnswers.delete(id);
-          }
-        } else if (e.key.startsWith('expected.')) {
-          const id = e.key.slice('expected.'.length);
-          if (e.operation !== 'PUT') {
-            expected.delete(id);
-          } else {
-            const hosts = parseExpectedHosts(e.value);
-            expected.set(id, hosts);
-            const entry = entries.get(id);
-            if (entry) entry.record = { ...entry.record, expected_hosts: hosts };
-          }
-          changed(id);
-        } else if (e.operation === 'PUT' && e.key.startsWith('status.')) {
-          const k = parseStatusKey(e.key);
-          if (k) {
-            const ev = { ...parseStatusEvent(e.value), nanos: k.nanos };
-            const list = entries.get(k.id)?.events ?? orphans.get(k.id) ?? [];
-            if (!entries.has(k.id)) orphans.set(k.id, list);
-            insertByNanos(list, ev);
-            changed(k.id);
-          }
+  const onChange = (e: KvChange) => {
+    try {
+      if (e.key.startsWith('jobs.')) {
+        const id = e.key.slice('jobs.'.length);
+        if (e.operation !== 'PUT') {
+          entries.delete(id);
+          expected.delete(id);
+        } else {
+          const parsed = parseJobRecord(e.value);
+          const hosts = expected.get(id);
+          const record = hosts ? { ...parsed, expected_hosts: hosts } : parsed;
+          entries.set(id, {
+            record,
+            events: orphans.get(id) ?? [],
+            answers: orphanAnswers.get(id) ?? new Map(),
+          });
+          orphans.delete(id);
+          orphanAnswers.delete(id);
         }
-      } catch (err) {
-        opts.logger.warn({ key: e.key, err: String(err) }, 'ignoring an invalid job entry');
+      } else if (e.key.startsWith('expected.')) {
+        const id = e.key.slice('expected.'.length);
+        if (e.operation !== 'PUT') {
+          expected.delete(id);
+        } else {
+          const hosts = parseExpectedHosts(e.value);
+          expected.set(id, hosts);
+          const entry = entries.get(id);
+          if (entry) entry.record = { ...entry.record, expected_hosts: hosts };
+        }
+        changed(id);
+      } else if (e.operation === 'PUT' && e.key.startsWith('status.')) {
+        const k = parseStatusKey(e.key);
+        if (k) {
+          const ev = { ...parseStatusEvent(e.value), nanos: k.nanos };
+          const list = entries.get(k.id)?.events ?? orphans.get(k.id) ?? [];
+          if (!entries.has(k.id)) orphans.set(k.id, list);
+          insertByNanos(list, ev);
+          changed(k.id);
+        }
       }
-      if (e.delta === 0) markLoaded();
+    } catch (err) {
+      opts.logger.warn({ key: e.key, err: String(err) }, 'ignoring an invalid job entry');
     }
-  })();
+  };
+  // One filter subject per consumer on nats-server 2.9: follow the bucket
+  // whole and skip the claims.
+  const follow = await followKv(jobs, { keys: '>', from: 'last', logger: opts.logger }, onChange);
 
   const results = opts.results
-    ? await followResults(opts.results, (id, host, answer) => {
+    ? await followResults(opts.results, opts.logger, (id, host, answer) => {
         const answers = entries.get(id)?.answers ?? orphanAnswers.get(id) ?? new Map();
         if (!entries.has(id)) orphanAnswers.set(id, answers);
         if (answer) answers.set(host, answer);
@@ -211,9 +199,9 @@ export async function watchJobs(
         set.add(check);
       });
     },
-    loaded: Promise.all([loaded, results?.loaded]).then(() => {}),
+    loaded: Promise.all([follow.loaded, results?.loaded]).then(() => {}),
     stop() {
-      watch.stop();
+      follow.stop();
       results?.stop();
     },
   };
@@ -232,48 +220,33 @@ function insertByNanos<T extends { nanos: bigint }>(list: T[], ev: T): void {
 
 /**
  * Follows every stored result by its headers only (RESULT_STATE_HEADER),
- * never its output, with one ordered consumer on the responses bucket's
- * stream; `on` hears each result, or null when one was removed.
+ * never its output; `on` hears each result, or null when one was removed.
  */
-async function followResults(
-  source: ResultsSource,
+function followResults(
+  source: KvSource,
+  logger: Logger,
   on: (id: string, host: string, answer: HostAnswer | null) => void,
-): Promise<{ loaded: Promise<void>; stop(): void }> {
-  const consumer = await source.js.consumers.get(kvStream(source.bucket), {
-    filter_subjects: kvKeys(source.bucket),
-    headers_only: true,
-  });
-  const prefix = kvSubject(source.bucket, '');
-  const messages = await consumer.consume();
-  let markLoaded!: () => void;
-  const loaded = new Promise<void>((r) => {
-    markLoaded = r;
-  });
-  if ((await consumer.info(true)).num_pending === 0) markLoaded();
-  void (async () => {
-    for await (const m of messages) {
-      const key = parseResponseKey(m.subject.slice(prefix.length));
-      if (key) {
-        const operation = m.headers?.get(KV_OPERATION_HEADER);
-        const state = m.headers?.get(RESULT_STATE_HEADER);
-        if (operation === 'DEL' || operation === 'PURGE') on(key.id, key.hostname, null);
-        else if (isFinalHostStateName(state)) {
-          const error = m.headers?.get(RESULT_ERROR_HEADER);
-          let reason: string | undefined;
-          try {
-            reason = error ? String(JSON.parse(error)) : undefined;
-          } catch {
-            reason = error;
-          }
-          on(key.id, key.hostname, {
-            state,
-            ...(reason !== undefined ? { error: reason } : {}),
-            at: new Date(m.info.timestampNanos / 1e6).toISOString(),
-          });
-        }
-      }
-      if (m.info.pending === 0) markLoaded();
+): Promise<KvFollow> {
+  return followKv(source, { keys: '>', from: 'last', headersOnly: true, logger }, (e) => {
+    const key = parseResponseKey(e.key);
+    if (!key) return;
+    if (e.operation !== 'PUT') {
+      on(key.id, key.hostname, null);
+      return;
     }
-  })();
-  return { loaded, stop: () => void messages.close() };
+    const state = e.headers?.get(RESULT_STATE_HEADER);
+    if (!isFinalHostStateName(state)) return;
+    const error = e.headers?.get(RESULT_ERROR_HEADER);
+    let reason: string | undefined;
+    try {
+      reason = error ? String(JSON.parse(error)) : undefined;
+    } catch {
+      reason = error;
+    }
+    on(key.id, key.hostname, {
+      state,
+      ...(reason !== undefined ? { error: reason } : {}),
+      at: e.created.toISOString(),
+    });
+  });
 }

@@ -1,9 +1,10 @@
-// A live view of the agent registry, kept by one KV watch, so that deciding
-// which agents a target should reach costs no KV reads per request.
+// A live view of the agent registry, kept by one follow of its bucket, so
+// that deciding which agents a target should reach costs no KV reads per
+// request.
 import { EventEmitter } from 'node:events';
-import type { KV } from '@nats-io/kv';
 import type { Logger } from '../log/logger.js';
 import type { Clock } from './clock.js';
+import { followKv, type KvSource } from './kv-follow.js';
 import { hostnameFromRegistryKey } from './names.js';
 import { type AgentInfoRecord, parseAgentInfo } from './records.js';
 import { type Target, targetMatches } from './target.js';
@@ -29,7 +30,7 @@ export interface RegistryView {
 const byName = new Intl.Collator();
 
 export async function watchRegistry(
-  registry: KV,
+  registry: KvSource,
   opts: { ttlMs: number; clock: Clock; logger: Logger },
 ): Promise<RegistryView> {
   const entries = new Map<string, { info: AgentInfoRecord; seenAt: Date }>();
@@ -38,12 +39,12 @@ export async function watchRegistry(
   // broadcast must not sort the fleet each time it asks who is there.
   let order: string[] | null = null;
   const changes = new EventEmitter();
-  const watch = await registry.watch({ key: 'agents.>' });
-
-  void (async () => {
-    for await (const e of watch) {
+  const follow = await followKv(
+    registry,
+    { keys: 'agents.>', from: 'last', logger: opts.logger },
+    (e) => {
       const host = hostnameFromRegistryKey(e.key);
-      if (!host) continue;
+      if (!host) return;
       if (e.operation !== 'PUT') {
         if (entries.delete(host)) order = null;
       } else {
@@ -53,12 +54,12 @@ export async function watchRegistry(
           entries.set(host, { info, seenAt: e.created });
         } catch (err) {
           opts.logger.warn({ key: e.key, err: String(err) }, 'ignoring an invalid registry entry');
-          continue;
+          return;
         }
       }
       changes.emit('change');
-    }
-  })();
+    },
+  );
 
   const view: RegistryView = {
     agents() {
@@ -90,7 +91,7 @@ export async function watchRegistry(
       });
     },
     stop() {
-      watch.stop();
+      follow.stop();
     },
   };
   return view;

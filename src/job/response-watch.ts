@@ -1,9 +1,9 @@
-// One watch over the job-responses bucket for the whole API process: each
+// One follow of the job-responses bucket for the whole API process: each
 // waiting request registers for its job id before the job is published, so no
 // answer can slip between publish and subscribe, and no request pays for a
 // consumer of its own.
-import type { KV } from '@nats-io/kv';
 import type { Logger } from '../log/logger.js';
+import { followKv, type KvSource } from './kv-follow.js';
 import { parseResponseKey } from './names.js';
 import { type JobResponse, parseJobResponse } from './records.js';
 
@@ -13,25 +13,22 @@ export interface ResponseWatch {
   stop(): void;
 }
 
-export async function watchResponses(responses: KV, logger: Logger): Promise<ResponseWatch> {
+export async function watchResponses(responses: KvSource, logger: Logger): Promise<ResponseWatch> {
   const waiters = new Map<string, Set<(r: JobResponse) => void>>();
-  const watch = await responses.watch({ key: '>', include: 'updates' });
-  void (async () => {
-    for await (const e of watch) {
-      if (e.operation !== 'PUT') continue;
-      const key = parseResponseKey(e.key);
-      const set = key && waiters.get(key.id);
-      if (!set) continue;
-      let r: JobResponse;
-      try {
-        r = parseJobResponse(e.value);
-      } catch (err) {
-        logger.warn({ key: e.key, err: String(err) }, 'ignoring an invalid job response');
-        continue;
-      }
-      for (const fn of set) fn(r);
+  const follow = await followKv(responses, { keys: '>', from: 'updates', logger }, (e) => {
+    if (e.operation !== 'PUT') return;
+    const key = parseResponseKey(e.key);
+    const set = key && waiters.get(key.id);
+    if (!set) return;
+    let r: JobResponse;
+    try {
+      r = parseJobResponse(e.value);
+    } catch (err) {
+      logger.warn({ key: e.key, err: String(err) }, 'ignoring an invalid job response');
+      return;
     }
-  })();
+    for (const fn of set) fn(r);
+  });
   return {
     register(jobId, onResponse) {
       let set = waiters.get(jobId);
@@ -46,7 +43,7 @@ export async function watchResponses(responses: KV, logger: Logger): Promise<Res
       };
     },
     stop() {
-      watch.stop();
+      follow.stop();
     },
   };
 }

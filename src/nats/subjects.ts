@@ -26,7 +26,8 @@ export function kvKeys(bucket: string, prefix?: string): string {
 
 /**
  * The inbox prefix of the API server's connection. Replies to the API (job
- * results arriving through its KV watch, above all) travel on its inbox, so
- * it must not share the `_INBOX.` prefix that agents may subscribe to.
+ * results arriving on the pulls of the buckets it follows, above all) travel
+ * on its inbox, so it must not share the `_INBOX.` prefix that agents may
+ * subscribe to.
  */
 export const API_INBOX_PREFIX = '_INBOX_API';

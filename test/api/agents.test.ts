@@ -4,6 +4,7 @@ import { infraNames, registryKey } from '../../src/job/names.js';
 import type { AgentInfoRecord } from '../../src/job/records.js';
 import { openJobStore } from '../../src/job/store.js';
 import { request, startTestSystem, type TestSystem } from '../support/system.js';
+import { waitFor } from './helpers.js';
 
 let sys: TestSystem;
 let admin: string;
@@ -85,7 +86,11 @@ describe('GET /agent', () => {
       max_jobs: 1,
     };
     await store.registry.put(registryKey('ghost-01'), JSON.stringify(ghost));
-    const first = await request(sys, 'GET', '/agent/ghost-01', undefined, admin);
+    // Heard by the API's registry view a moment after the put.
+    const first = await waitFor('the API to list ghost-01', async () => {
+      const r = await request(sys, 'GET', '/agent/ghost-01', undefined, admin);
+      return r.status === 200 && r;
+    });
     expect(first.body.status).toBe('Ready');
     let status = 'Ready';
     for (let i = 0; i < 200 && status === 'Ready'; i++) {

@@ -21,12 +21,15 @@ afterAll(async () => {
 });
 
 const view = () =>
-  watchJobs(store.jobs, {
-    ttlMs: 3600_000,
-    clock: systemClock,
-    logger: silentLogger,
-    results: { js: store.js, bucket: store.names.responsesBucket },
-  });
+  watchJobs(
+    { js: store.js, bucket: store.names.jobsBucket },
+    {
+      ttlMs: 3600_000,
+      clock: systemClock,
+      logger: silentLogger,
+      results: { js: store.js, bucket: store.names.responsesBucket },
+    },
+  );
 
 async function answered(hosts: Array<{ host: string; error?: string }>) {
   const job = await publishJob(store, {

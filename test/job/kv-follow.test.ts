@@ -1,0 +1,97 @@
+// Following a KV bucket: each key's last value, then changes; and on when the
+// consumer behind the follow is lost (as when the cluster node holding it
+// dies), without a change missed or heard twice.
+import { jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { followKv, type KvChange, type KvFollow } from '../../src/job/kv-follow.js';
+import { connectNats, type NatsConnection } from '../../src/nats/connection.js';
+import { kvStream } from '../../src/nats/subjects.js';
+import { waitFor } from '../api/helpers.js';
+import { silentLogger, startTestNats, type TestNats } from '../support/nats.js';
+import { testClient } from '../support/settings.js';
+
+let nats: TestNats;
+let nc: NatsConnection;
+
+beforeAll(async () => {
+  nats = await startTestNats();
+  nc = await connectNats({ settings: testClient(nats.url), logger: silentLogger });
+});
+afterAll(async () => {
+  await nc?.close();
+  await nats?.stop();
+});
+
+const js = () => jetstreamManager(nc).then((m) => m.jetstream());
+
+async function bucket(name: string) {
+  return new Kvm(nc).create(name, { history: 1 });
+}
+
+/** Follows `name`, recording each change as "op key=value". */
+async function follow(name: string, from: 'last' | 'updates', keys = '>') {
+  const seen: string[] = [];
+  const f: KvFollow = await followKv(
+    { js: await js(), bucket: name },
+    { keys, from, logger: silentLogger },
+    (c: KvChange) => seen.push(`${c.operation} ${c.key}=${new TextDecoder().decode(c.value)}`),
+  );
+  return { seen, follow: f };
+}
+
+describe('followKv', () => {
+  it('delivers each key’s last value, marks loaded, then follows changes and deletes', async () => {
+    const kv = await bucket('fk-last');
+    await kv.put('a.1', 'old');
+    await kv.put('a.1', 'new');
+    await kv.put('b.1', 'other');
+    const { seen, follow: f } = await follow('fk-last', 'last', 'a.>');
+    try {
+      await f.loaded;
+      expect(seen).toEqual(['PUT a.1=new']);
+      await kv.put('a.2', 'x');
+      await kv.delete('a.1');
+      await waitFor('the changes', () => seen.length === 3);
+      expect(seen).toEqual(['PUT a.1=new', 'PUT a.2=x', 'DEL a.1=']);
+    } finally {
+      f.stop();
+    }
+  });
+
+  it('with `updates`, hears only what changes after it started', async () => {
+    const kv = await bucket('fk-updates');
+    await kv.put('k', 'before');
+    const { seen, follow: f } = await follow('fk-updates', 'updates');
+    try {
+      await f.loaded;
+      await kv.put('k', 'after');
+      await waitFor('the change', () => seen.length === 1);
+      expect(seen).toEqual(['PUT k=after']);
+    } finally {
+      f.stop();
+    }
+  });
+
+  it('goes on from the next change when its consumer is deleted from under it', async () => {
+    const kv = await bucket('fk-lost');
+    const jsm = await jetstreamManager(nc);
+    const { seen, follow: f } = await follow('fk-lost', 'last');
+    try {
+      await kv.put('k1', '1');
+      await waitFor('the first change', () => seen.length === 1);
+      const consumers = await jsm.consumers.list(kvStream('fk-lost')).next();
+      expect(consumers).toHaveLength(1);
+      await jsm.consumers.delete(kvStream('fk-lost'), consumers[0]?.name ?? '');
+      // Other keys: with history 1, a key's older value is gone once it changes again.
+      await kv.put('k2', '2');
+      await kv.put('k3', '3');
+      // Seconds at most, not the minute kv.watch() takes to notice.
+      await waitFor('the changes after the loss', () => seen.length >= 3, 15_000);
+      expect(seen).toEqual(['PUT k1=1', 'PUT k2=2', 'PUT k3=3']);
+      expect(await jsm.consumers.list(kvStream('fk-lost')).next()).toHaveLength(1);
+    } finally {
+      f.stop();
+    }
+  });
+});
