@@ -104,7 +104,7 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
       ),
     );
     const store = await openJobStore(nc, layout.names, opts.clock, signer);
-    const followed = (bucket: string) => ({ js: store.js, bucket });
+    const followed = (bucket: string) => ({ nc: store.nc, js: store.js, bucket });
     const registry = await watchRegistry(followed(layout.names.registryBucket), {
       ttlMs: config.nats.registry.ttl,
       clock: opts.clock,

@@ -4,23 +4,32 @@
 // Not kv.watch(): its ordered push consumer has an idle heartbeat fixed at
 // 30 s, and it notices a lost consumer only after two missed heartbeats. On
 // a cluster, when the node holding that consumer dies, a view would stay as
-// it was for a minute or more: no agent Ready, no result heard. Here a lost
-// consumer (deleted, not found, or silent for two heartbeats of EXPIRES_MS / 2)
-// ends the follow, and it starts again at once from the next revision, on a
-// fresh consumer: the client's own reset of an ordered consumer was measured
-// to take seconds more, and to pull one message at a time afterwards.
+// it was for a minute or more: no agent Ready, no result heard. Nor the
+// client's ordered consumer: its own reset was measured to take seconds, to
+// pull one message at a time afterwards, and to make consumers of its own
+// that outlive the follow. Here each follow makes a plain consumer, without
+// acks, named by the follow, and checks its delivery sequence itself. The
+// follow is cut, its consumer deleted, and it starts again at once from the
+// next revision on a fresh consumer, when:
+// - the client reports the consumer deleted, not found, or silent for two
+//   heartbeats (EXPIRES_MS / 2 each), or a delivery is missing;
+// - the connection comes back after a break: the consumer may have lived on
+//   the node that is gone, and the client, checking it again, would wait on
+//   that node for as long as it is down, with its heartbeat check stopped.
 import {
+  AckPolicy,
   type ConsumerMessages,
   DeliverPolicy,
   type JetStreamClient,
   type JsMsg,
 } from '@nats-io/jetstream';
-import type { MsgHdrs } from '@nats-io/transport-node';
+import { type MsgHdrs, type NatsConnection, nanos, nuid } from '@nats-io/transport-node';
 import type { Logger } from '../log/logger.js';
 import { KV_OPERATION_HEADER, kvStream, kvSubject } from '../nats/subjects.js';
 
-/** Where a follow reads: a bucket, through a JetStream client. */
+/** Where a follow reads: a bucket, through a connection and its JetStream client. */
 export interface KvSource {
+  nc: NatsConnection;
   js: JetStreamClient;
   bucket: string;
 }
@@ -50,12 +59,22 @@ export interface KvFollow {
   stop(): void;
 }
 
-/** A pull waits this long; the server heartbeats at half of it, and two missed mean a new consumer. */
+/** A pull waits this long; the server heartbeats at half of it. */
 const EXPIRES_MS = 5_000;
 /** The longest wait between two tries to follow again while NATS cannot answer. */
 const RETRY_MAX_MS = 5_000;
 /** What the client reports when the consumer behind a follow is gone or silent. */
 const LOST = new Set(['consumer_deleted', 'consumer_not_found', 'heartbeats_missed']);
+
+/** Left on the server this long when a follow could not delete it (its node was away). */
+const INACTIVE_MS = 60_000;
+
+interface Opened {
+  name: string;
+  messages: ConsumerMessages;
+  /** The delivery sequence of the last message handed on. */
+  delivered: number;
+}
 
 export async function followKv(
   source: KvSource,
@@ -64,27 +83,47 @@ export async function followKv(
 ): Promise<KvFollow> {
   const stream = kvStream(source.bucket);
   const prefix = kvSubject(source.bucket, '');
+  const log = opts.logger;
   let lastSeq = 0;
   let stopped = false;
-  let messages: ConsumerMessages | undefined;
+  let current: Opened | undefined;
   let markLoaded!: () => void;
   const loaded = new Promise<void>((r) => {
     markLoaded = r;
   });
 
-  const open = async (): Promise<ConsumerMessages> => {
-    const consumer = await source.js.consumers.get(stream, {
-      filter_subjects: kvSubject(source.bucket, opts.keys),
+  const jsm = await source.js.jetstreamManager();
+  const namePrefix = `osapi_follow_${nuid.next()}`;
+  let serial = 0;
+
+  const open = async (): Promise<Opened> => {
+    const name = `${namePrefix}_${++serial}`;
+    const info = await jsm.consumers.add(stream, {
+      name,
+      ack_policy: AckPolicy.None,
+      filter_subject: kvSubject(source.bucket, opts.keys),
       ...(lastSeq > 0
         ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: lastSeq + 1 }
         : {
             deliver_policy: opts.from === 'last' ? DeliverPolicy.LastPerSubject : DeliverPolicy.New,
           }),
       ...(opts.headersOnly ? { headers_only: true } : {}),
+      mem_storage: true,
+      num_replicas: 1,
+      inactive_threshold: nanos(INACTIVE_MS),
     });
-    const m = await consumer.consume({ expires: EXPIRES_MS });
-    if (opts.from === 'updates' || (await consumer.info(true)).num_pending === 0) markLoaded();
-    return m;
+    // From `updates`, a follow cut before its first change must go on from
+    // where this one began, not from whatever is new by then.
+    if (lastSeq === 0 && opts.from === 'updates') lastSeq = info.delivered.stream_seq;
+    if (opts.from === 'updates' || info.num_pending === 0) markLoaded();
+    try {
+      const consumer = await source.js.consumers.get(stream, name);
+      const messages = await consumer.consume({ expires: EXPIRES_MS });
+      return { name, messages, delivered: 0 };
+    } catch (err) {
+      jsm.consumers.delete(stream, name).catch(() => false);
+      throw err;
+    }
   };
 
   const deliver = (m: JsMsg) => {
@@ -100,33 +139,57 @@ export async function followKv(
     if (m.info.pending === 0) markLoaded();
   };
 
-  /** Ends the follow as soon as the client reports its consumer lost. */
-  const endWhenLost = (m: ConsumerMessages) => {
+  /** Ends the follow (the consumer too, where its node can still answer). */
+  const cut = (o: Opened) => {
+    o.messages.stop();
+    jsm.consumers.delete(stream, o.name).catch(() => false);
+  };
+
+  /** Cuts the follow as soon as the client reports its consumer lost. */
+  const cutWhenLost = (o: Opened) => {
     void (async () => {
-      for await (const s of m.status()) {
+      for await (const s of o.messages.status()) {
+        // An idle heartbeat: nothing is left to deliver (entries counted at
+        // the start may have expired since, and will never come).
+        if (s.type === 'heartbeat') markLoaded();
         if (LOST.has(s.type)) {
-          m.stop();
+          cut(o);
           return;
         }
       }
     })();
   };
 
-  const run = async (first: ConsumerMessages) => {
-    let current: ConsumerMessages | undefined = first;
+  // Back after a break: whatever the consumer's node, follow again.
+  void (async () => {
+    for await (const s of source.nc.status()) {
+      if (stopped) return;
+      if (s.type === 'reconnect' && current) cut(current);
+    }
+  })();
+
+  const run = async (first: Opened) => {
+    let o: Opened | undefined = first;
     let attempt = 0;
     while (!stopped) {
-      if (current) {
-        messages = current;
+      if (o) {
+        current = o;
         attempt = 0;
-        endWhenLost(current);
+        cutWhenLost(o);
         try {
-          for await (const m of current) deliver(m);
+          for await (const m of o.messages) {
+            // Without acks nothing is sent again: a gap (a pull answered
+            // while the connection was away) means following again.
+            if (m.info.deliverySequence !== o.delivered + 1) break;
+            o.delivered = m.info.deliverySequence;
+            deliver(m);
+          }
         } catch {
           // Ended by the client: followed again below, from the next revision.
         }
         if (stopped) return;
-        opts.logger.warn(
+        cut(o);
+        log.warn(
           { bucket: source.bucket },
           'the follow of a bucket was cut; following it again from where it was',
         );
@@ -138,16 +201,16 @@ export async function followKv(
       }
       attempt++;
       if (stopped) return;
-      current = await open().catch((err: unknown) => {
+      o = await open().catch((err: unknown) => {
         if (attempt === 1) {
-          opts.logger.warn(
+          log.warn(
             { bucket: source.bucket, err: String(err) },
             'could not follow the bucket yet; trying again',
           );
         }
         return undefined;
       });
-      if (stopped) current?.stop();
+      if (stopped && o) cut(o);
     }
   };
 
@@ -156,7 +219,7 @@ export async function followKv(
     loaded,
     stop() {
       stopped = true;
-      messages?.stop();
+      if (current) cut(current);
     },
   };
 }

@@ -22,12 +22,12 @@ afterAll(async () => {
 
 const view = () =>
   watchJobs(
-    { js: store.js, bucket: store.names.jobsBucket },
+    { nc: store.nc, js: store.js, bucket: store.names.jobsBucket },
     {
       ttlMs: 3600_000,
       clock: systemClock,
       logger: silentLogger,
-      results: { js: store.js, bucket: store.names.responsesBucket },
+      results: { nc: store.nc, js: store.js, bucket: store.names.responsesBucket },
     },
   );
 

@@ -10,6 +10,7 @@ import { kvStream } from '../../src/nats/subjects.js';
 import { waitFor } from '../api/helpers.js';
 import { silentLogger, startTestNats, type TestNats } from '../support/nats.js';
 import { testClient } from '../support/settings.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 
 let nats: TestNats;
 let nc: NatsConnection;
@@ -23,17 +24,15 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-const js = () => jetstreamManager(nc).then((m) => m.jetstream());
-
 async function bucket(name: string) {
   return new Kvm(nc).create(name, { history: 1 });
 }
 
-/** Follows `name`, recording each change as "op key=value". */
-async function follow(name: string, from: 'last' | 'updates', keys = '>') {
+/** Follows `name` (on `on`, this test's connection by default), recording each change as "op key=value". */
+async function follow(name: string, from: 'last' | 'updates', keys = '>', on = nc) {
   const seen: string[] = [];
   const f: KvFollow = await followKv(
-    { js: await js(), bucket: name },
+    { nc: on, js: (await jetstreamManager(on)).jetstream(), bucket: name },
     { keys, from, logger: silentLogger },
     (c: KvChange) => seen.push(`${c.operation} ${c.key}=${new TextDecoder().decode(c.value)}`),
   );
@@ -63,14 +62,19 @@ describe('followKv', () => {
     const kv = await bucket('fk-updates');
     await kv.put('k', 'before');
     const { seen, follow: f } = await follow('fk-updates', 'updates');
+    const jsm = await jetstreamManager(nc);
+    const consumers = async () => (await jsm.consumers.list(kvStream('fk-updates')).next()).length;
     try {
       await f.loaded;
       await kv.put('k', 'after');
       await waitFor('the change', () => seen.length === 1);
       expect(seen).toEqual(['PUT k=after']);
+      expect(await consumers()).toBe(1);
     } finally {
       f.stop();
     }
+    // Stopping a follow deletes its consumer.
+    await waitFor('the consumer to be deleted', async () => (await consumers()) === 0);
   });
 
   it('goes on from the next change when its consumer is deleted from under it', async () => {
@@ -92,6 +96,37 @@ describe('followKv', () => {
       expect(await jsm.consumers.list(kvStream('fk-lost')).next()).toHaveLength(1);
     } finally {
       f.stop();
+    }
+  });
+
+  it('cut off before its first change and back: goes on from where it began, nothing twice', async () => {
+    const kv = await bucket('fk-away');
+    await kv.put('before', '0');
+    const proxy = await startTcpProxy(nats.port);
+    const away = await connectNats({
+      settings: testClient(proxy.url, 'fk-away'),
+      logger: silentLogger,
+    });
+    const jsm = await jetstreamManager(nc);
+    const { seen, follow: f } = await follow('fk-away', 'updates', '>', away);
+    try {
+      const [first] = await jsm.consumers.list(kvStream('fk-away')).next();
+      proxy.cut();
+      await kv.put('k1', '1');
+      await kv.put('k2', '2');
+      proxy.restore();
+      await waitFor('the changes made while it was away', () => seen.length >= 2, 15_000);
+      await kv.put('k3', '3');
+      await waitFor('the change after', () => seen.length >= 3);
+      expect(seen).toEqual(['PUT k1=1', 'PUT k2=2', 'PUT k3=3']);
+      // Followed again on a new consumer; the one from before the break is gone.
+      const names = (await jsm.consumers.list(kvStream('fk-away')).next()).map((c) => c.name);
+      expect(names).toHaveLength(1);
+      expect(names).not.toContain(first?.name);
+    } finally {
+      f.stop();
+      await away.close();
+      await proxy.close();
     }
   });
 });
