@@ -84,7 +84,8 @@ export async function followKv(
   const stream = kvStream(source.bucket);
   const prefix = kvSubject(source.bucket, '');
   const log = opts.logger;
-  let lastSeq = 0;
+  /** The stream sequence the follow has reached; null until a first consumer said where it began. */
+  let lastSeq: number | null = null;
   let stopped = false;
   let current: Opened | undefined;
   let markLoaded!: () => void;
@@ -102,7 +103,7 @@ export async function followKv(
       name,
       ack_policy: AckPolicy.None,
       filter_subject: kvSubject(source.bucket, opts.keys),
-      ...(lastSeq > 0
+      ...(lastSeq !== null
         ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: lastSeq + 1 }
         : {
             deliver_policy: opts.from === 'last' ? DeliverPolicy.LastPerSubject : DeliverPolicy.New,
@@ -113,8 +114,10 @@ export async function followKv(
       inactive_threshold: nanos(INACTIVE_MS),
     });
     // From `updates`, a follow cut before its first change must go on from
-    // where this one began, not from whatever is new by then.
-    if (lastSeq === 0 && opts.from === 'updates') lastSeq = info.delivered.stream_seq;
+    // where this one began (0 on an empty stream), not from whatever is new
+    // by then. From `last`, a follow cut before its first change takes each
+    // key's last value again, which is as good.
+    if (lastSeq === null && opts.from === 'updates') lastSeq = info.delivered.stream_seq;
     if (opts.from === 'updates' || info.num_pending === 0) markLoaded();
     try {
       const consumer = await source.js.consumers.get(stream, name);
@@ -210,6 +213,7 @@ export async function followKv(
         }
         return undefined;
       });
+      if (o && attempt > 1) log.info({ bucket: source.bucket }, 'following the bucket again');
       if (stopped && o) cut(o);
     }
   };

@@ -99,34 +99,40 @@ describe('followKv', () => {
     }
   });
 
-  it('cut off before its first change and back: goes on from where it began, nothing twice', async () => {
-    const kv = await bucket('fk-away');
-    await kv.put('before', '0');
-    const proxy = await startTcpProxy(nats.port);
-    const away = await connectNats({
-      settings: testClient(proxy.url, 'fk-away'),
-      logger: silentLogger,
-    });
-    const jsm = await jetstreamManager(nc);
-    const { seen, follow: f } = await follow('fk-away', 'updates', '>', away);
-    try {
-      const [first] = await jsm.consumers.list(kvStream('fk-away')).next();
-      proxy.cut();
-      await kv.put('k1', '1');
-      await kv.put('k2', '2');
-      proxy.restore();
-      await waitFor('the changes made while it was away', () => seen.length >= 2, 15_000);
-      await kv.put('k3', '3');
-      await waitFor('the change after', () => seen.length >= 3);
-      expect(seen).toEqual(['PUT k1=1', 'PUT k2=2', 'PUT k3=3']);
-      // Followed again on a new consumer; the one from before the break is gone.
-      const names = (await jsm.consumers.list(kvStream('fk-away')).next()).map((c) => c.name);
-      expect(names).toHaveLength(1);
-      expect(names).not.toContain(first?.name);
-    } finally {
-      f.stop();
-      await away.close();
-      await proxy.close();
-    }
-  });
+  it.each([
+    ['a bucket written to before', 'fk-away', true],
+    ['an empty bucket', 'fk-away-empty', false],
+  ])(
+    'cut off before its first change and back, on %s: goes on from where it began, nothing twice',
+    async (_, name, written) => {
+      const kv = await bucket(name);
+      if (written) await kv.put('before', '0');
+      const proxy = await startTcpProxy(nats.port);
+      const away = await connectNats({
+        settings: testClient(proxy.url, name),
+        logger: silentLogger,
+      });
+      const jsm = await jetstreamManager(nc);
+      const { seen, follow: f } = await follow(name, 'updates', '>', away);
+      try {
+        const [first] = await jsm.consumers.list(kvStream(name)).next();
+        proxy.cut();
+        await kv.put('k1', '1');
+        await kv.put('k2', '2');
+        proxy.restore();
+        await waitFor('the changes made while it was away', () => seen.length >= 2, 15_000);
+        await kv.put('k3', '3');
+        await waitFor('the change after', () => seen.length >= 3);
+        expect(seen).toEqual(['PUT k1=1', 'PUT k2=2', 'PUT k3=3']);
+        // Followed again on a new consumer; the one from before the break is gone.
+        const names = (await jsm.consumers.list(kvStream(name)).next()).map((c) => c.name);
+        expect(names).toHaveLength(1);
+        expect(names).not.toContain(first?.name);
+      } finally {
+        f.stop();
+        await away.close();
+        await proxy.close();
+      }
+    },
+  );
 });
