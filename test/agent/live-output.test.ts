@@ -2,39 +2,31 @@
 // gathered into few chunks, each stream stops at the cap with a chunk that
 // says so, a character is never cut between chunks, and nothing goes out
 // after close.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { startLiveOutput } from '../../src/agent/live-output.js';
 import { type OutputChunk, parseOutputChunk } from '../../src/job/live-output.js';
 import { infraNames, outputFilter, parseOutputSubject } from '../../src/job/names.js';
-import { closeNats, connectNats, type NatsConnection } from '../../src/nats/connection.js';
 import { waitFor } from '../api/helpers.js';
-import { silentLogger, startTestNats, type TestNats } from '../support/nats.js';
-import { testClient, testLayout } from '../support/settings.js';
+import { silentLogger, useTestNats } from '../support/nats.js';
+import { testLayout } from '../support/settings.js';
 
-let nats: TestNats;
-let nc: NatsConnection;
+const t = useTestNats();
 const names = infraNames(testLayout(`lo${crypto.randomUUID().slice(0, 8)}`));
 const heard: Array<{ subject: string; chunk: OutputChunk }> = [];
 
 beforeAll(async () => {
-  nats = await startTestNats();
-  nc = await connectNats({ settings: testClient(nats.url), logger: silentLogger });
-  nc.subscribe(outputFilter(names), {
+  t.nc.subscribe(outputFilter(names), {
     callback: (_err, m) => {
       heard.push({ subject: m.subject, chunk: parseOutputChunk(m.data) });
     },
   });
-  await nc.flush();
-});
-afterAll(async () => {
-  if (nc) await closeNats(nc);
-  await nats?.stop();
+  await t.nc.flush();
 });
 
 function publisher(maxBytes = 1024 * 1024, over: { chunkBytes?: number; flushMs?: number } = {}) {
   const jobId = crypto.randomUUID();
   const live = startLiveOutput({
-    nc,
+    nc: t.nc,
     names,
     jobId,
     hostname: 'web-01.example.com',
@@ -115,7 +107,7 @@ describe('live output publisher', () => {
     live.close();
     live.push('stdout', Buffer.from('late'));
     await waitFor('the cap notice', () => chunks().length === 1);
-    await nc.flush();
+    await t.nc.flush();
     expect(chunks()).toMatchObject([{ stream: 'stdout', data: '', truncated: true }]);
   });
 });

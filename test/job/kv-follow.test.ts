@@ -3,33 +3,23 @@
 // dies), without a change missed or heard twice.
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { followKv, type KvChange, type KvFollow } from '../../src/job/kv-follow.js';
-import { connectNats, type NatsConnection } from '../../src/nats/connection.js';
+import { connectNats } from '../../src/nats/connection.js';
 import { kvStream } from '../../src/nats/subjects.js';
 import { waitFor } from '../api/helpers.js';
-import { silentLogger, startTestNats, type TestNats } from '../support/nats.js';
+import { silentLogger, useTestNats } from '../support/nats.js';
 import { testClient } from '../support/settings.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 
-let nats: TestNats;
-let nc: NatsConnection;
-
-beforeAll(async () => {
-  nats = await startTestNats();
-  nc = await connectNats({ settings: testClient(nats.url), logger: silentLogger });
-});
-afterAll(async () => {
-  await nc?.close();
-  await nats?.stop();
-});
+const t = useTestNats();
 
 async function bucket(name: string) {
-  return new Kvm(nc).create(name, { history: 1 });
+  return new Kvm(t.nc).create(name, { history: 1 });
 }
 
 /** Follows `name` (on `on`, this test's connection by default), recording each change as "op key=value". */
-async function follow(name: string, from: 'last' | 'updates', keys = '>', on = nc) {
+async function follow(name: string, from: 'last' | 'updates', keys = '>', on = t.nc) {
   const seen: string[] = [];
   const f: KvFollow = await followKv(
     { nc: on, js: (await jetstreamManager(on)).jetstream(), bucket: name },
@@ -62,7 +52,7 @@ describe('followKv', () => {
     const kv = await bucket('fk-updates');
     await kv.put('k', 'before');
     const { seen, follow: f } = await follow('fk-updates', 'updates');
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(t.nc);
     const consumers = async () => (await jsm.consumers.list(kvStream('fk-updates')).next()).length;
     try {
       await f.loaded;
@@ -79,7 +69,7 @@ describe('followKv', () => {
 
   it('goes on from the next change when its consumer is deleted from under it', async () => {
     const kv = await bucket('fk-lost');
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(t.nc);
     const { seen, follow: f } = await follow('fk-lost', 'last');
     try {
       await kv.put('k1', '1');
@@ -107,12 +97,12 @@ describe('followKv', () => {
     async (_, name, written) => {
       const kv = await bucket(name);
       if (written) await kv.put('before', '0');
-      const proxy = await startTcpProxy(nats.port);
+      const proxy = await startTcpProxy(t.server.port);
       const away = await connectNats({
         settings: testClient(proxy.url, name),
         logger: silentLogger,
       });
-      const jsm = await jetstreamManager(nc);
+      const jsm = await jetstreamManager(t.nc);
       const { seen, follow: f } = await follow(name, 'updates', '>', away);
       try {
         const [first] = await jsm.consumers.list(kvStream(name)).next();

@@ -3,7 +3,7 @@
 // node that is gone), each known host's result is read by its key instead,
 // so GET /job/{id} still answers with what is stored.
 import type { JetStreamClient } from '@nats-io/jetstream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/job/clock.js';
 import { infraNames } from '../../src/job/names.js';
 import {
@@ -13,25 +13,17 @@ import {
   readResponses,
   storeResponse,
 } from '../../src/job/store.js';
-import { connectNats, type NatsConnection } from '../../src/nats/connection.js';
 import { ensureLayout } from '../../src/nats/layout.js';
-import { silentLogger, startTestNats, type TestNats } from '../support/nats.js';
-import { testClient, testLayout } from '../support/settings.js';
+import { useTestNats } from '../support/nats.js';
+import { testLayout } from '../support/settings.js';
 
-let nats: TestNats;
-let nc: NatsConnection;
+const t = useTestNats();
 let store: JobStore;
 
 beforeAll(async () => {
-  nats = await startTestNats();
-  nc = await connectNats({ settings: testClient(nats.url), logger: silentLogger });
   const layout = testLayout('rr');
-  await ensureLayout(nc, layout);
-  store = await openJobStore(nc, infraNames(layout), systemClock);
-});
-afterAll(async () => {
-  await nc?.close();
-  await nats?.stop();
+  await ensureLayout(t.nc, layout);
+  store = await openJobStore(t.nc, infraNames(layout), systemClock);
 });
 
 /** A job answered by `hosts`, each result stored under its own key. */

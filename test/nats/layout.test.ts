@@ -1,25 +1,14 @@
 import { jetstreamManager } from '@nats-io/jetstream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectNats, type NatsConnection } from '../../src/nats/connection.js';
+import { describe, expect, it } from 'vitest';
 import { ensureLayout } from '../../src/nats/layout.js';
-import { silentLogger, startTestNats, type TestNats } from '../support/nats.js';
-import { testClient, testLayout } from '../support/settings.js';
+import { useTestNats } from '../support/nats.js';
+import { testLayout } from '../support/settings.js';
 
-let nats: TestNats;
-let nc: NatsConnection;
-
-beforeAll(async () => {
-  nats = await startTestNats();
-  nc = await connectNats({ settings: testClient(nats.url), logger: silentLogger });
-});
-afterAll(async () => {
-  await nc?.close();
-  await nats?.stop();
-});
+const t = useTestNats();
 
 describe('ensureLayout', () => {
   it('creates the namespaced stream, DLQ and four buckets, then changes nothing on a second run', async () => {
-    const first = await ensureLayout(nc, testLayout('osapi'));
+    const first = await ensureLayout(t.nc, testLayout('osapi'));
     expect(first.items.map((i) => [i.stream, i.action])).toEqual([
       ['osapi-JOBS', 'created'],
       ['osapi-JOBS-DLQ', 'created'],
@@ -28,7 +17,7 @@ describe('ensureLayout', () => {
       ['KV_osapi-audit-log', 'created'],
       ['KV_osapi-agent-registry', 'created'],
     ]);
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(t.nc);
     const jobs = await jsm.streams.info('osapi-JOBS');
     expect(jobs.config.subjects).toEqual(['osapi.jobs.>']);
     expect(jobs.config.max_age).toBe(24 * 3600 * 1e9);
@@ -37,7 +26,7 @@ describe('ensureLayout', () => {
     expect(registry.config.max_age).toBe(30 * 1e9);
 
     const before = await jsm.streams.info('osapi-JOBS');
-    const second = await ensureLayout(nc, testLayout('osapi'));
+    const second = await ensureLayout(t.nc, testLayout('osapi'));
     expect(second.items.every((i) => i.action === 'unchanged' && i.conflicts.length === 0)).toBe(
       true,
     );
@@ -46,18 +35,18 @@ describe('ensureLayout', () => {
   });
 
   it('uses bare names when the namespace is empty', async () => {
-    const r = await ensureLayout(nc, testLayout(''));
+    const r = await ensureLayout(t.nc, testLayout(''));
     expect(r.items.map((i) => i.stream)).toContain('JOBS');
     expect(r.items.map((i) => i.stream)).toContain('KV_job-queue');
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(t.nc);
     expect((await jsm.streams.info('JOBS')).config.subjects).toEqual(['jobs.>']);
   });
 
   it('updates what NATS can change and reports what it cannot', async () => {
-    await ensureLayout(nc, testLayout('upd'));
+    await ensureLayout(t.nc, testLayout('upd'));
     const base = testLayout('upd');
     const r = await ensureLayout(
-      nc,
+      t.nc,
       testLayout('upd', {
         stream: { ...base.stream, max_age: 3600_000 },
         kv: { ...base.kv, storage: 'memory' },
@@ -66,7 +55,7 @@ describe('ensureLayout', () => {
     const jobs = r.items.find((i) => i.stream === 'upd-JOBS');
     expect(jobs?.action).toBe('updated');
     expect(jobs?.changes.join()).toMatch(/max_age/);
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(t.nc);
     expect((await jsm.streams.info('upd-JOBS')).config.max_age).toBe(3600 * 1e9);
     const queue = r.items.find((i) => i.stream === 'KV_upd-job-queue');
     expect(queue?.conflicts.join()).toMatch(/storage is file but config asks memory/);
