@@ -30,6 +30,8 @@ import { sessionDeps } from './session/routes.js';
 
 /** How long after creation an agent that was away may still start a job. */
 const START_WITHIN_MS = 10 * 60_000;
+/** How long the API waits, before listening, for its views to read their buckets. */
+const VIEWS_LOAD_MS = 10_000;
 
 export interface ApiProcess {
   app: FastifyInstance;
@@ -197,6 +199,22 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
         ...(opts.liveOutput?.stream ? { stream: opts.liveOutput.stream } : {}),
       },
     });
+    // Listen once the views hold what their buckets held: a request in the
+    // first moments must not find no agent Ready, or miss a job, for want of
+    // them. Bounded: a view still loading then fills in as it reads.
+    let loadTimer: NodeJS.Timeout | undefined;
+    const loadedInTime = await Promise.race([
+      Promise.all([registry.loaded, jobs.loaded]).then(() => true),
+      new Promise<boolean>((r) => {
+        loadTimer = setTimeout(() => r(false), VIEWS_LOAD_MS);
+      }),
+    ]);
+    clearTimeout(loadTimer);
+    if (!loadedInTime) {
+      logger.warn(
+        `the agent registry and the jobs were not all read within ${VIEWS_LOAD_MS / 1000} s; listening anyway, with what was read so far`,
+      );
+    }
     const { host, port } = config.api.server;
     const address = await app.listen({ host, port }).catch((err: NodeJS.ErrnoException) => {
       throw err.code === 'EADDRINUSE'

@@ -23,6 +23,8 @@ export interface RegistryView {
   matching(target: Target): AgentView[];
   /** Resolves once `predicate` holds for the view (checked on every change). */
   waitFor(predicate: (v: RegistryView) => boolean, timeoutMs: number): Promise<boolean>;
+  /** Resolves once the entries the bucket held at the start were read. */
+  readonly loaded: Promise<void>;
   stop(): void;
 }
 
@@ -90,6 +92,7 @@ export async function watchRegistry(
         changes.on('change', onChange);
       });
     },
+    loaded: follow.loaded,
     stop() {
       follow.stop();
     },

@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApiServer } from '../../src/api/start.js';
 import { systemClock } from '../../src/job/clock.js';
 import { infraNames, registryKey } from '../../src/job/names.js';
 import type { AgentInfoRecord } from '../../src/job/records.js';
 import { openJobStore } from '../../src/job/store.js';
+import { silentLogger } from '../support/nats.js';
 import { request, startTestSystem, type TestSystem } from '../support/system.js';
 import { waitFor } from './helpers.js';
 
@@ -21,6 +23,23 @@ beforeAll(async () => {
 afterAll(async () => {
   await sys?.stop();
 });
+
+/** A registry entry nobody refreshes: what a dead agent leaves behind. */
+function staleEntry(hostname: string): string {
+  const now = new Date().toISOString();
+  return JSON.stringify({
+    hostname,
+    labels: {},
+    started_at: now,
+    registered_at: now,
+    version: 'x',
+    os_info: { distribution: 'debian', version: '12' },
+    uptime: '1s',
+    load_average: { '1min': 0, '5min': 0, '15min': 0 },
+    memory: { total: 1, free: 1, used: 0 },
+    max_jobs: 1,
+  } satisfies AgentInfoRecord);
+}
 
 describe('GET /agent', () => {
   it('lists every agent with its registry facts', async () => {
@@ -72,20 +91,7 @@ describe('GET /agent', () => {
     // A registry entry that nobody refreshes: what a dead agent leaves behind.
     const names = infraNames({ ...sys.config.nats, namespace: sys.config.agent.nats.namespace });
     const store = await openJobStore(sys.api.nc, names, systemClock, sys.api.signer);
-    const now = new Date().toISOString();
-    const ghost: AgentInfoRecord = {
-      hostname: 'ghost-01',
-      labels: {},
-      started_at: now,
-      registered_at: now,
-      version: 'x',
-      os_info: { distribution: 'debian', version: '12' },
-      uptime: '1s',
-      load_average: { '1min': 0, '5min': 0, '15min': 0 },
-      memory: { total: 1, free: 1, used: 0 },
-      max_jobs: 1,
-    };
-    await store.registry.put(registryKey('ghost-01'), JSON.stringify(ghost));
+    await store.registry.put(registryKey('ghost-01'), staleEntry('ghost-01'));
     // Heard by the API's registry view a moment after the put.
     const first = await waitFor('the API to list ghost-01', async () => {
       const r = await request(sys, 'GET', '/agent/ghost-01', undefined, admin);
@@ -98,6 +104,45 @@ describe('GET /agent', () => {
       status = (await request(sys, 'GET', '/agent/ghost-01', undefined, admin)).body.status;
     }
     expect(status).toBe('NotReady');
+  });
+});
+
+describe('an API server starting', () => {
+  it('listens once it has read the registry and the jobs: it knows them from its first request', async () => {
+    // Enough entries that reading them takes a while.
+    const names = infraNames({ ...sys.config.nats, namespace: sys.config.agent.nats.namespace });
+    const store = await openJobStore(sys.api.nc, names, systemClock, sys.api.signer);
+    const many = Array.from({ length: 3000 }, (_, i) => `many-${String(i).padStart(4, '0')}`);
+    await Promise.all(many.map((h) => store.registry.put(registryKey(h), staleEntry(h))));
+    const job = await request(
+      sys,
+      'POST',
+      '/job',
+      { operation: { type: 'node.hostname.get', data: {} }, target_hostname: 'db-01' },
+      admin,
+    );
+    expect(job.status).toBe(201);
+    const second = await startApiServer({
+      config: sys.config,
+      signingKey: sys.signingKey,
+      logger: silentLogger,
+      clock: systemClock,
+      natsServers: [sys.nats.url],
+    });
+    try {
+      // No waiting: what a request would find the moment it listens.
+      const hosts = second.registry.agents().map((a) => a.info.hostname);
+      expect(hosts).toHaveLength(many.length + 2);
+      expect(hosts).toContain('db-01');
+      expect(hosts).toContain('web-01');
+      const r = await fetch(`${second.url}/job/${job.body.job_id}`, {
+        headers: { authorization: `Bearer ${admin}` },
+      });
+      expect(r.status).toBe(200);
+    } finally {
+      await second.stop();
+      await Promise.all(many.map((h) => store.registry.delete(registryKey(h))));
+    }
   });
 });
 
