@@ -20,6 +20,7 @@ import {
 } from '../job/rollout.js';
 import { type JobStore, publishJob, readResponses } from '../job/store.js';
 import { formatTarget, type Target } from '../job/target.js';
+import { waitAtMost } from '../wait-at-most.js';
 import { ApiError } from './errors.js';
 import type { Rollouts } from './rollout.js';
 
@@ -211,14 +212,7 @@ export async function dispatchJob(
     const waitMs = p.rollout
       ? p.rollout.waves * p.rollout.perHostMs + deps.marginMs
       : req.timeoutMs + deps.marginMs;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      done,
-      new Promise<void>((r) => {
-        timer = setTimeout(r, waitMs);
-      }),
-    ]);
-    clearTimeout(timer);
+    await waitAtMost(done, waitMs);
   } finally {
     stopListening();
   }

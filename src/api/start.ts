@@ -19,6 +19,7 @@ import { closeNats, connectNats, type NatsConnection } from '../nats/connection.
 import { ensureLayoutWhenReady } from '../nats/layout.js';
 import { API_INBOX_PREFIX } from '../nats/subjects.js';
 import { jobSigningKeyPath } from '../state/local.js';
+import { waitAtMost } from '../wait-at-most.js';
 import { AuditLog } from './audit/log.js';
 import { defaultConsoleDir } from './console/static.js';
 import { type OutputHubLimits, startOutputHub } from './job/output-hub.js';
@@ -202,15 +203,7 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
     // Listen once the views hold what their buckets held: a request in the
     // first moments must not find no agent Ready, or miss a job, for want of
     // them. Bounded: a view still loading then fills in as it reads.
-    let loadTimer: NodeJS.Timeout | undefined;
-    const loadedInTime = await Promise.race([
-      Promise.all([registry.loaded, jobs.loaded]).then(() => true),
-      new Promise<boolean>((r) => {
-        loadTimer = setTimeout(() => r(false), VIEWS_LOAD_MS);
-      }),
-    ]);
-    clearTimeout(loadTimer);
-    if (!loadedInTime) {
+    if (!(await waitAtMost(Promise.all([registry.loaded, jobs.loaded]), VIEWS_LOAD_MS))) {
       logger.warn(
         `the agent registry and the jobs were not all read within ${VIEWS_LOAD_MS / 1000} s; listening anyway, with what was read so far`,
       );

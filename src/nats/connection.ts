@@ -3,6 +3,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { redactUrl } from '../config/redact.js';
 import type { Logger } from '../log/logger.js';
+import { waitAtMost } from '../wait-at-most.js';
 import { type NatsAuthSettings, natsAuthOptions } from './auth.js';
 
 export type { NatsConnection };
@@ -134,13 +135,9 @@ function watchStatus(nc: NatsConnection, log: Logger, onReconnect?: () => void):
  */
 export async function closeNats(nc: NatsConnection, withinMs = 2000): Promise<void> {
   if (nc.isClosed()) return;
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
+  await waitAtMost(
     nc.drain().catch(() => {}),
-    new Promise<void>((r) => {
-      timer = setTimeout(r, withinMs);
-    }),
-  ]);
-  clearTimeout(timer);
+    withinMs,
+  );
   if (!nc.isClosed()) await nc.close().catch(() => {});
 }

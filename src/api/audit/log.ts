@@ -5,6 +5,7 @@
 import type { KV } from '@nats-io/kv';
 import { AUDIT_FILTER, auditIdFromKey, auditKey } from '../../job/names.js';
 import type { Logger } from '../../log/logger.js';
+import { waitAtMost } from '../../wait-at-most.js';
 import type { AuditEntry } from './schemas.js';
 
 export interface AuditLogOptions {
@@ -60,14 +61,7 @@ export class AuditLog {
 
   /** Waits for the queue to empty, at most `withinMs`. */
   async flush(withinMs = 3000): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.#draining ?? Promise.resolve(),
-      new Promise<void>((r) => {
-        timer = setTimeout(r, withinMs);
-      }),
-    ]);
-    clearTimeout(timer);
+    await waitAtMost(this.#draining ?? Promise.resolve(), withinMs);
   }
 
   async #drain(): Promise<void> {
