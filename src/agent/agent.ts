@@ -23,7 +23,6 @@ import {
   storeResponse,
 } from '../job/store.js';
 import type { Logger } from '../log/logger.js';
-import { kvSubject } from '../nats/subjects.js';
 import { isCommandJobData } from './command-handler.js';
 import type { ConsumerSettings } from './consumers.js';
 import { commandOutcome, type HandlerOutcome, runJob } from './handlers/index.js';
@@ -179,9 +178,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   let heartbeat: Heartbeat;
   try {
     heartbeat = await startHeartbeat({
-      registry: store.registry,
-      publishQuietly: (key, value) =>
-        opts.nc.publish(kvSubject(opts.names.registryBucket, key), value),
+      store,
       hostname: opts.hostname,
       labels: opts.labels,
       maxJobs: opts.maxJobs,

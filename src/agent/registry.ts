@@ -1,21 +1,17 @@
 // The agent's heartbeat in the agent-registry bucket: who it is, its labels
 // and its host's vitals, refreshed on an interval shorter than the bucket's
 // TTL, and removed on a clean stop.
-import type { KV } from '@nats-io/kv';
 import type { Clock } from '../job/clock.js';
 import { registryKey } from '../job/names.js';
 import type { AgentInfoRecord } from '../job/records.js';
+import { type JobStore, putAgentInfo } from '../job/store.js';
 import type { Logger } from '../log/logger.js';
 import { VERSION } from '../version.js';
+import { waitAtMost } from '../wait-at-most.js';
 import { readSystemInfo } from './system-info.js';
 
 export interface HeartbeatOptions {
-  registry: KV;
-  /**
-   * Publishes a registry entry without waiting for the server's
-   * acknowledgment (a KV put is a publish on the key's subject).
-   */
-  publishQuietly: (key: string, value: string) => void;
+  store: JobStore;
   hostname: string;
   labels: Record<string, string>;
   maxJobs: number;
@@ -33,7 +29,6 @@ const ACKED_EVERY = 2;
 
 export async function startHeartbeat(opts: HeartbeatOptions): Promise<Heartbeat> {
   const startedAt = opts.clock.now().toISOString();
-  const key = registryKey(opts.hostname);
   const entry = (): string =>
     JSON.stringify({
       hostname: opts.hostname,
@@ -44,31 +39,20 @@ export async function startHeartbeat(opts: HeartbeatOptions): Promise<Heartbeat>
       max_jobs: opts.maxJobs,
       ...readSystemInfo(),
     } satisfies AgentInfoRecord);
-  const beat = async () => {
-    await opts.registry.put(key, entry());
-  };
-  await beat();
+  const beat = (acknowledged: boolean) =>
+    putAgentInfo(opts.store, opts.hostname, entry(), { acknowledged });
+  await beat(true);
   // Only one beat in ACKED_EVERY waits for the server's acknowledgment: a
   // plain publish is lost only with the connection itself, and the
   // acknowledged ones still say, every other beat, when the registry refuses
   // them. At thousands of agents the acknowledgments are a good part of
   // what an idle fleet costs the server.
   let beats = 0;
-  const warn = (err: unknown) =>
-    opts.logger.warn({ err: String(err) }, 'heartbeat failed; will retry at the next interval');
   const beatLogged = () => {
     beats++;
-    if (beats % ACKED_EVERY === 0) {
-      beat().catch(warn);
-      return;
-    }
-    // A plain publish throws at once on a closed connection; in a timer,
-    // that would end the process.
-    try {
-      opts.publishQuietly(key, entry());
-    } catch (err) {
-      warn(err);
-    }
+    beat(beats % ACKED_EVERY === 0).catch((err: unknown) =>
+      opts.logger.warn({ err: String(err) }, 'heartbeat failed; will retry at the next interval'),
+    );
   };
   // Agents started together would otherwise beat together for ever: the
   // first interval is shortened at random, so that a fleet's heartbeats
@@ -88,12 +72,8 @@ export async function startHeartbeat(opts: HeartbeatOptions): Promise<Heartbeat>
       clearInterval(timer);
       try {
         // Bounded: with NATS gone, the entry expires by its TTL anyway.
-        await Promise.race([
-          opts.registry.delete(key),
-          new Promise((_, reject) =>
-            setTimeout(() => reject(new Error('timed out')), 1000).unref(),
-          ),
-        ]);
+        const deleted = opts.store.registry.delete(registryKey(opts.hostname));
+        if (!(await waitAtMost(deleted, 1000))) throw new Error('timed out');
       } catch (err) {
         opts.logger.warn({ err: String(err) }, 'could not remove the registry entry');
       }

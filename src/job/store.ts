@@ -20,6 +20,7 @@ import {
   parseStatusKey,
   RESULT_ERROR_HEADER,
   RESULT_STATE_HEADER,
+  registryKey,
   responseFilter,
   responseKey,
   type StatusEvent,
@@ -208,11 +209,25 @@ export async function appendStatus(
 }
 
 /**
+ * An agent's registry entry (its heartbeat), acknowledged or not (putKey):
+ * the next beat follows a lost one.
+ */
+export function putAgentInfo(
+  store: JobStore,
+  hostname: string,
+  info: string,
+  opts: { acknowledged: boolean },
+): Promise<void> {
+  return putKey(store, kvSubject(store.names.registryBucket, registryKey(hostname)), info, opts);
+}
+
+/**
  * A KV put made as what it is, a publish on the key's subject: with headers,
  * and with or without waiting for the stream's acknowledgment. Unacknowledged,
  * the value is stored all the same; only a failure goes unheard, for callers
  * that would only have logged it (the agent's first events of a run, a
- * query's result).
+ * query's result, heartbeats). Either way a failure rejects, never throws at
+ * once: a plain publish on a closed connection throws.
  */
 async function putKey(
   store: JobStore,

@@ -4,7 +4,10 @@ import { startHeartbeat } from '../../src/agent/registry.js';
 import { systemClock } from '../../src/job/clock.js';
 import { registryKey } from '../../src/job/names.js';
 import { parseAgentInfo } from '../../src/job/records.js';
+import { connectNats } from '../../src/nats/connection.js';
 import { storeFor, waitFor } from '../api/helpers.js';
+import { silentLogger } from '../support/nats.js';
+import { testClient } from '../support/settings.js';
 import { startTestSystem, type TestSystem } from '../support/system.js';
 
 let sys: TestSystem;
@@ -58,21 +61,16 @@ describe('agent registry entry', () => {
     await sys.stopAgent('hb-02');
   });
 
-  it('a heartbeat that cannot be sent is logged, and the next one is tried', async () => {
-    const store = await storeFor(sys);
+  it('heartbeats that cannot be sent (a closed connection) are logged, and the next is tried', async () => {
+    const nc = await connectNats({ settings: testClient(sys.nats.url), logger: silentLogger });
+    const store = await storeFor(sys, nc);
     const warnings: string[] = [];
     const logger = pino(
       { level: 'warn' },
       { write: (line: string) => warnings.push(JSON.parse(line).msg) },
     );
-    let quietTries = 0;
     const heartbeat = await startHeartbeat({
-      registry: store.registry,
-      // What a plain publish does on a closed connection: throw at once.
-      publishQuietly: () => {
-        quietTries++;
-        throw new Error('connection closed');
-      },
+      store,
       hostname: 'hb-03',
       labels: {},
       maxJobs: 1,
@@ -80,10 +78,14 @@ describe('agent registry entry', () => {
       clock: systemClock,
       logger,
     });
+    await nc.close();
     try {
-      // Beats alternate quiet and acknowledged: a second quiet one means the timer lived on.
-      await waitFor('two quiet heartbeats', () => quietTries >= 2);
-      expect(warnings).toContain('heartbeat failed; will retry at the next interval');
+      // Beats alternate unacknowledged and acknowledged: three failed ones
+      // mean both kinds failed without ending the process, and the timer lived on.
+      await waitFor('three failed heartbeats', () => warnings.length >= 3);
+      expect(new Set(warnings)).toEqual(
+        new Set(['heartbeat failed; will retry at the next interval']),
+      );
     } finally {
       await heartbeat.stop();
     }
