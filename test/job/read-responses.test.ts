@@ -2,7 +2,8 @@
 // consumer cannot be made (on a cluster, nats-server 2.9 may place it on the
 // node that is gone), each known host's result is read by its key instead,
 // so GET /job/{id} still answers with what is stored.
-import type { JetStreamClient } from '@nats-io/jetstream';
+import { AckPolicy, DiscardPolicy, jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/job/clock.js';
 import { infraNames } from '../../src/job/names.js';
@@ -14,21 +15,25 @@ import {
   storeResponse,
 } from '../../src/job/store.js';
 import { ensureLayout } from '../../src/nats/layout.js';
+import { kvStream, kvSubject } from '../../src/nats/subjects.js';
 import { useTestNats } from '../support/nats.js';
 import { testLayout } from '../support/settings.js';
 
 const t = useTestNats();
 let store: JobStore;
+/** `store`, but no consumer can be made on its responses (storeWithoutRoomForConsumers). */
+let full: JobStore;
 
 beforeAll(async () => {
   const layout = testLayout('rr');
   await ensureLayout(t.nc, layout);
   store = await openJobStore(t.nc, infraNames(layout), systemClock);
+  full = await storeWithoutRoomForConsumers();
 });
 
-/** A job answered by `hosts`, each result stored under its own key. */
-async function answeredBy(hosts: string[]): Promise<string> {
-  const job = await publishJob(store, {
+/** A job answered by `hosts`, each result stored under its own key (in `into`'s responses bucket). */
+async function answeredBy(hosts: string[], into = store): Promise<string> {
+  const job = await publishJob(into, {
     type: 'node.hostname.get',
     data: {},
     target: { kind: 'all' },
@@ -38,7 +43,7 @@ async function answeredBy(hosts: string[]): Promise<string> {
   });
   const now = systemClock.now().toISOString();
   for (const host of hosts) {
-    await storeResponse(store, {
+    await storeResponse(into, {
       job_id: job.id,
       hostname: host,
       status: 'completed',
@@ -50,18 +55,32 @@ async function answeredBy(hosts: string[]): Promise<string> {
   return job.id;
 }
 
-/** The same store, but no consumer can be made on it. */
-function withoutConsumers(s: JobStore): JobStore {
-  const refuse = () => Promise.reject(new Error('consumer create timed out'));
-  const js = new Proxy(s.js, {
-    get(target, prop, receiver) {
-      if (prop !== 'consumers') return Reflect.get(target, prop, receiver);
-      return new Proxy(target.consumers, {
-        get: (c, p, r) => (p === 'get' ? refuse : Reflect.get(c, p, r)),
-      });
-    },
-  }) as JetStreamClient;
-  return { ...s, js };
+/**
+ * The store, with a responses bucket whose stream takes one consumer and has
+ * it taken: reading a job's results at once cannot make its consumer, as on a
+ * cluster where nats-server places it on a node that is gone.
+ */
+async function storeWithoutRoomForConsumers(): Promise<JobStore> {
+  const bucket = 'rr-full';
+  const jsm = await jetstreamManager(t.nc);
+  // A bucket as the KV client makes one (direct gets, one value per key), but
+  // with the consumer limit the client has no option for.
+  await jsm.streams.add({
+    name: kvStream(bucket),
+    subjects: [kvSubject(bucket, '>')],
+    max_msgs_per_subject: 1,
+    allow_direct: true,
+    allow_rollup_hdrs: true,
+    deny_delete: true,
+    discard: DiscardPolicy.New,
+    max_consumers: 1,
+  });
+  await jsm.consumers.add(kvStream(bucket), { name: 'holder', ack_policy: AckPolicy.None });
+  return {
+    ...store,
+    names: { ...store.names, responsesBucket: bucket },
+    responses: await new Kvm(t.nc).open(bucket),
+  };
 }
 
 describe('readResponses', () => {
@@ -72,9 +91,9 @@ describe('readResponses', () => {
   });
 
   it('reads the known hosts one by one when no consumer can be made', async () => {
-    const id = await answeredBy(['rr-b', 'rr-a']);
+    const id = await answeredBy(['rr-b', 'rr-a'], full);
     let gathered = 0;
-    const got = await readResponses(withoutConsumers(store), id, () => {
+    const got = await readResponses(full, id, () => {
       gathered++;
       // A host that has not answered yet, the API's own pseudo-host, and a repeat.
       return ['rr-b', 'rr-a', 'rr-late', '_api', 'rr-a'];
@@ -98,9 +117,7 @@ describe('readResponses', () => {
   });
 
   it('fails with the reason when no consumer can be made and no host is known', async () => {
-    const id = await answeredBy(['rr-a']);
-    await expect(readResponses(withoutConsumers(store), id, () => ['_api'])).rejects.toThrow(
-      /consumer create timed out/,
-    );
+    const id = await answeredBy(['rr-a'], full);
+    await expect(readResponses(full, id, () => ['_api'])).rejects.toThrow(/maximum consumers/);
   });
 });
