@@ -1,12 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer } from '../../src/api/start.js';
 import { systemClock } from '../../src/job/clock.js';
-import { infraNames, registryKey } from '../../src/job/names.js';
-import type { AgentInfoRecord } from '../../src/job/records.js';
-import { openJobStore } from '../../src/job/store.js';
+import { registryKey } from '../../src/job/names.js';
 import { silentLogger } from '../support/nats.js';
 import { request, startTestSystem, type TestSystem } from '../support/system.js';
-import { waitFor } from './helpers.js';
+import { plantAgent, storeFor, waitFor } from './helpers.js';
 
 let sys: TestSystem;
 let admin: string;
@@ -23,23 +21,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await sys?.stop();
 });
-
-/** A registry entry nobody refreshes: what a dead agent leaves behind. */
-function staleEntry(hostname: string): string {
-  const now = new Date().toISOString();
-  return JSON.stringify({
-    hostname,
-    labels: {},
-    started_at: now,
-    registered_at: now,
-    version: 'x',
-    os_info: { distribution: 'debian', version: '12' },
-    uptime: '1s',
-    load_average: { '1min': 0, '5min': 0, '15min': 0 },
-    memory: { total: 1, free: 1, used: 0 },
-    max_jobs: 1,
-  } satisfies AgentInfoRecord);
-}
 
 describe('GET /agent', () => {
   it('lists every agent with its registry facts', async () => {
@@ -89,9 +70,8 @@ describe('GET /agent', () => {
 
   it('an agent that stops heartbeating turns NotReady', async () => {
     // A registry entry that nobody refreshes: what a dead agent leaves behind.
-    const names = infraNames({ ...sys.config.nats, namespace: sys.config.agent.nats.namespace });
-    const store = await openJobStore(sys.api.nc, names, systemClock, sys.api.signer);
-    await store.registry.put(registryKey('ghost-01'), staleEntry('ghost-01'));
+    const store = await storeFor(sys);
+    await plantAgent(store, 'ghost-01');
     // Heard by the API's registry view a moment after the put.
     const first = await waitFor('the API to list ghost-01', async () => {
       const r = await request(sys, 'GET', '/agent/ghost-01', undefined, admin);
@@ -110,10 +90,9 @@ describe('GET /agent', () => {
 describe('an API server starting', () => {
   it('listens once it has read the registry and the jobs: it knows them from its first request', async () => {
     // Enough entries that reading them takes a while.
-    const names = infraNames({ ...sys.config.nats, namespace: sys.config.agent.nats.namespace });
-    const store = await openJobStore(sys.api.nc, names, systemClock, sys.api.signer);
+    const store = await storeFor(sys);
     const many = Array.from({ length: 3000 }, (_, i) => `many-${String(i).padStart(4, '0')}`);
-    await Promise.all(many.map((h) => store.registry.put(registryKey(h), staleEntry(h))));
+    await Promise.all(many.map((h) => plantAgent(store, h)));
     const job = await request(
       sys,
       'POST',

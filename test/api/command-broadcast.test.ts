@@ -3,7 +3,6 @@
 // for until the command's timeout plus the margin, then named as not answering.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { registryKey } from '../../src/job/names.js';
-import { type AgentInfoRecord, parseAgentInfo } from '../../src/job/records.js';
 import {
   type JobStore,
   readExpectedHosts,
@@ -11,7 +10,7 @@ import {
   readStatusEvents,
 } from '../../src/job/store.js';
 import { post, startTestSystem, type TestSystem } from '../support/system.js';
-import { storeFor, waitFor } from './helpers.js';
+import { plantAgent, storeFor, waitFor } from './helpers.js';
 
 // Short, to keep these tests quick, yet long enough for every real agent to
 // answer within timeout + margin on a loaded machine.
@@ -42,25 +41,10 @@ afterEach(async () => {
   await sys.waitForAgents(UP);
 });
 
-/** A heartbeat as an agent would write it, for a hostname no running agent has. */
+/** A heartbeat as an agent would write it, for a hostname no running agent has; removed after the test. */
 async function plantSilentAgent(hostname: string, labels: Record<string, string> = {}) {
-  const now = new Date().toISOString();
-  const entry: AgentInfoRecord = {
-    hostname,
-    labels,
-    started_at: now,
-    registered_at: now,
-    version: '0.1.0',
-    os_info: { distribution: 'debian', version: '12' },
-    uptime: '1h0m0s',
-    load_average: { '1min': 0, '5min': 0, '15min': 0 },
-    memory: { total: 1024, free: 512, used: 512 },
-    max_jobs: 10,
-  };
-  const json = JSON.stringify(entry);
-  parseAgentInfo(json); // the API would ignore an invalid entry
   planted.push(hostname);
-  await store.registry.put(registryKey(hostname), json);
+  await plantAgent(store, hostname, labels);
 }
 
 const hosts = (body: { results: Array<{ hostname: string }> }) =>

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KV } from '@nats-io/kv';
 import { systemClock } from '../../src/job/clock.js';
-import { infraNames } from '../../src/job/names.js';
+import { infraNames, registryKey } from '../../src/job/names.js';
+import { type AgentInfoRecord, parseAgentInfo } from '../../src/job/records.js';
 import { type JobStore, openJobStore } from '../../src/job/store.js';
 import type { NatsConnection } from '../../src/nats/connection.js';
 import type { TestSystem } from '../support/system.js';
@@ -78,4 +79,31 @@ export function resultsClosed(job: {
       (e) => e.hostname === host && (e.event === 'completed' || e.event === 'failed'),
     ),
   );
+}
+
+/**
+ * Writes a registry entry as an agent's heartbeat would, for a host no
+ * running agent has: Ready until the registry TTL passes, then what a dead
+ * agent leaves behind.
+ */
+export async function plantAgent(
+  store: JobStore,
+  hostname: string,
+  labels: Record<string, string> = {},
+): Promise<void> {
+  const now = new Date().toISOString();
+  const entry = JSON.stringify({
+    hostname,
+    labels,
+    started_at: now,
+    registered_at: now,
+    version: '0.1.0',
+    os_info: { distribution: 'debian', version: '12' },
+    uptime: '1h0m0s',
+    load_average: { '1min': 0, '5min': 0, '15min': 0 },
+    memory: { total: 1024, free: 512, used: 512 },
+    max_jobs: 1,
+  } satisfies AgentInfoRecord);
+  parseAgentInfo(entry); // the API would ignore an invalid entry
+  await store.registry.put(registryKey(hostname), entry);
 }

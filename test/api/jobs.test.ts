@@ -2,12 +2,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { systemClock } from '../../src/job/clock.js';
-import { infraNames, registryKey } from '../../src/job/names.js';
-import type { AgentInfoRecord } from '../../src/job/records.js';
-import { appendStatus, type JobStore, openJobStore, storeResponse } from '../../src/job/store.js';
+import { registryKey } from '../../src/job/names.js';
+import { appendStatus, type JobStore, storeResponse } from '../../src/job/store.js';
 import { request, startTestSystem, type TestSystem } from '../support/system.js';
-import { resultsClosed, waitFor } from './helpers.js';
+import { plantAgent, resultsClosed, storeFor, waitFor } from './helpers.js';
 
 let sys: TestSystem;
 let admin: string;
@@ -20,8 +18,7 @@ beforeAll(async () => {
   await sys.startAgent('web-02', { group: 'web' });
   await sys.waitForAgents(['web-01', 'web-02']);
   admin = await sys.token();
-  const names = infraNames({ ...sys.config.nats, namespace: sys.config.agent.nats.namespace });
-  store = await openJobStore(sys.api.nc, names, systemClock, sys.api.signer);
+  store = await storeFor(sys);
   dir = mkdtempSync(join(tmpdir(), 'osapi-jobs-'));
 });
 afterAll(async () => {
@@ -155,20 +152,7 @@ describe('POST /job', () => {
 describe('listing, counting, deleting and retrying', () => {
   it('partial_failure when one host out of three failed', async () => {
     // A third agent played by the test: registered, and it reports a failure.
-    const now = new Date().toISOString();
-    const ghost: AgentInfoRecord = {
-      hostname: 'web-03',
-      labels: { group: 'web' },
-      started_at: now,
-      registered_at: now,
-      version: 'x',
-      os_info: { distribution: 'debian', version: '12' },
-      uptime: '1s',
-      load_average: { '1min': 0, '5min': 0, '15min': 0 },
-      memory: { total: 1, free: 1, used: 0 },
-      max_jobs: 1,
-    };
-    await store.registry.put(registryKey('web-03'), JSON.stringify(ghost));
+    await plantAgent(store, 'web-03', { group: 'web' });
     await sys.api.registry.waitFor(
       (v) => v.matching({ kind: 'label', key: 'group', value: 'web' }).length === 3,
       5000,
