@@ -7,7 +7,7 @@ import type { KV } from '@nats-io/kv';
 import { systemClock } from '../../src/job/clock.js';
 import { infraNames, registryKey } from '../../src/job/names.js';
 import { type AgentInfoRecord, parseAgentInfo } from '../../src/job/records.js';
-import { type JobStore, openJobStore } from '../../src/job/store.js';
+import { type JobStore, openJobStore, publishJob, storeResponse } from '../../src/job/store.js';
 import type { NatsConnection } from '../../src/nats/connection.js';
 import type { TestSystem } from '../support/system.js';
 
@@ -106,4 +106,36 @@ export async function plantAgent(
   } satisfies AgentInfoRecord);
   parseAgentInfo(entry); // the API would ignore an invalid entry
   await store.registry.put(registryKey(hostname), entry);
+}
+
+/**
+ * A broadcast query (`node.hostname.get`) answered by each of `hosts`, as
+ * their agents would store the results (failed with `error` where given).
+ * Returns the job's id.
+ */
+export async function answeredQuery(
+  store: JobStore,
+  hosts: Array<{ host: string; error?: string }>,
+): Promise<string> {
+  const job = await publishJob(store, {
+    type: 'node.hostname.get',
+    data: {},
+    target: { kind: 'all' },
+    createdBy: 'test',
+    startWithinMs: 60_000,
+    expectedHosts: hosts.map((h) => h.host),
+  });
+  const now = systemClock.now().toISOString();
+  for (const h of hosts) {
+    await storeResponse(store, {
+      job_id: job.id,
+      hostname: h.host,
+      status: h.error ? 'failed' : 'completed',
+      data: h.error ? null : { labels: {}, os_hostname: h.host },
+      ...(h.error ? { error: h.error } : {}),
+      started_at: now,
+      finished_at: now,
+    });
+  }
+  return job.id;
 }

@@ -4,8 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/job/clock.js';
 import { watchJobs } from '../../src/job/jobs-view.js';
-import { type JobStore, publishJob, storeResponse } from '../../src/job/store.js';
-import { storeFor, waitFor } from '../api/helpers.js';
+import type { JobStore } from '../../src/job/store.js';
+import { answeredQuery, storeFor, waitFor } from '../api/helpers.js';
 import { silentLogger } from '../support/nats.js';
 import { startTestSystem, type TestSystem } from '../support/system.js';
 
@@ -31,34 +31,10 @@ const view = () =>
     },
   );
 
-async function answered(hosts: Array<{ host: string; error?: string }>) {
-  const job = await publishJob(store, {
-    type: 'node.hostname.get',
-    data: {},
-    target: { kind: 'all' },
-    createdBy: 'view-test',
-    startWithinMs: 60_000,
-    expectedHosts: hosts.map((h) => h.host),
-  });
-  const now = systemClock.now().toISOString();
-  for (const h of hosts) {
-    await storeResponse(store, {
-      job_id: job.id,
-      hostname: h.host,
-      status: h.error ? 'failed' : 'completed',
-      data: h.error ? null : { labels: {}, os_hostname: h.host },
-      ...(h.error ? { error: h.error } : {}),
-      started_at: now,
-      finished_at: now,
-    });
-  }
-  return job.id;
-}
-
 describe('the jobs view follows results by their headers', () => {
   it('a query whose hosts stored results and wrote no final event is complete', async () => {
     const v = await view();
-    const id = await answered([{ host: 'jv-01' }, { host: 'jv-02' }]);
+    const id = await answeredQuery(store, [{ host: 'jv-01' }, { host: 'jv-02' }]);
     const derived = await waitFor('the view to see both results', () => {
       const e = v.get(id);
       const d = e && v.derive(e);
@@ -73,7 +49,10 @@ describe('the jobs view follows results by their headers', () => {
   });
 
   it('a failed result carries its reason, and a view started later finds the same', async () => {
-    const id = await answered([{ host: 'jv-01' }, { host: 'jv-02', error: 'no such\ninterface' }]);
+    const id = await answeredQuery(store, [
+      { host: 'jv-01' },
+      { host: 'jv-02', error: 'no such\ninterface' },
+    ]);
     const v = await view();
     await v.loaded;
     const e = v.get(id);

@@ -7,15 +7,10 @@ import { Kvm } from '@nats-io/kv';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/job/clock.js';
 import { infraNames } from '../../src/job/names.js';
-import {
-  type JobStore,
-  openJobStore,
-  publishJob,
-  readResponses,
-  storeResponse,
-} from '../../src/job/store.js';
+import { type JobStore, openJobStore, readResponses } from '../../src/job/store.js';
 import { ensureLayout } from '../../src/nats/layout.js';
 import { kvStream, kvSubject } from '../../src/nats/subjects.js';
+import { answeredQuery } from '../api/helpers.js';
 import { useTestNats } from '../support/nats.js';
 import { testLayout } from '../support/settings.js';
 
@@ -30,30 +25,6 @@ beforeAll(async () => {
   store = await openJobStore(t.nc, infraNames(layout), systemClock);
   full = await storeWithoutRoomForConsumers();
 });
-
-/** A job answered by `hosts`, each result stored under its own key (in `into`'s responses bucket). */
-async function answeredBy(hosts: string[], into = store): Promise<string> {
-  const job = await publishJob(into, {
-    type: 'node.hostname.get',
-    data: {},
-    target: { kind: 'all' },
-    createdBy: 'read-test',
-    startWithinMs: 60_000,
-    expectedHosts: hosts,
-  });
-  const now = systemClock.now().toISOString();
-  for (const host of hosts) {
-    await storeResponse(into, {
-      job_id: job.id,
-      hostname: host,
-      status: 'completed',
-      data: { labels: {}, os_hostname: host },
-      started_at: now,
-      finished_at: now,
-    });
-  }
-  return job.id;
-}
 
 /**
  * The store, with a responses bucket whose stream takes one consumer and has
@@ -85,13 +56,13 @@ async function storeWithoutRoomForConsumers(): Promise<JobStore> {
 
 describe('readResponses', () => {
   it('reads every stored result at once, sorted by host', async () => {
-    const id = await answeredBy(['rr-b', 'rr-a', 'rr-c']);
+    const id = await answeredQuery(store, [{ host: 'rr-b' }, { host: 'rr-a' }, { host: 'rr-c' }]);
     const got = await readResponses(store, id);
     expect(got.map((r) => r.hostname)).toEqual(['rr-a', 'rr-b', 'rr-c']);
   });
 
   it('reads the known hosts one by one when no consumer can be made', async () => {
-    const id = await answeredBy(['rr-b', 'rr-a'], full);
+    const id = await answeredQuery(full, [{ host: 'rr-b' }, { host: 'rr-a' }]);
     let gathered = 0;
     const got = await readResponses(full, id, () => {
       gathered++;
@@ -106,7 +77,7 @@ describe('readResponses', () => {
   });
 
   it('does not gather the known hosts when reading at once works', async () => {
-    const id = await answeredBy(['rr-a']);
+    const id = await answeredQuery(store, [{ host: 'rr-a' }]);
     let gathered = false;
     const got = await readResponses(store, id, () => {
       gathered = true;
@@ -117,7 +88,7 @@ describe('readResponses', () => {
   });
 
   it('fails with the reason when no consumer can be made and no host is known', async () => {
-    const id = await answeredBy(['rr-a'], full);
+    const id = await answeredQuery(full, [{ host: 'rr-a' }]);
     await expect(readResponses(full, id, () => ['_api'])).rejects.toThrow(/maximum consumers/);
   });
 });
