@@ -132,17 +132,6 @@ describe('nodeHttpFetch', () => {
     expect(((err as Error).cause as NodeJS.ErrnoException).code).toBe('ECONNREFUSED');
   });
 
-  it('stops waiting when its signal aborts', async () => {
-    const ac = new AbortController();
-    const pending = nodeHttpFetch(new URL('/hang', base), {
-      method: 'GET',
-      headers: {},
-      signal: ac.signal,
-    });
-    ac.abort();
-    await expect(pending).rejects.toThrow(/abort/i);
-  });
-
   it('follows redirects as fetch does', async () => {
     const post = (path: string) =>
       nodeHttpFetch(new URL(path, base), {
@@ -168,13 +157,16 @@ describe('nodeHttpFetch', () => {
     await expect(post('/loop')).rejects.toThrow('fetch failed');
   });
 
-  it("rejects with the signal's reason when it aborts, as fetch does", async () => {
-    const err = await nodeHttpFetch(new URL('/hang', base), {
-      method: 'GET',
-      headers: {},
-      signal: AbortSignal.timeout(50),
-    }).catch((e: unknown) => e);
-    expect((err as Error).name).toBe('TimeoutError');
+  it("stops waiting when its signal aborts, rejecting with the signal's reason as fetch does", async () => {
+    const hang = (signal: AbortSignal) =>
+      nodeHttpFetch(new URL('/hang', base), { method: 'GET', headers: {}, signal }).catch(
+        (e: unknown) => e as Error,
+      );
+    const ac = new AbortController();
+    const aborted = hang(ac.signal);
+    ac.abort();
+    expect((await aborted).name).toBe('AbortError');
+    expect((await hang(AbortSignal.timeout(50))).name).toBe('TimeoutError');
   });
 
   it('serves the client as the global fetch does', async () => {
