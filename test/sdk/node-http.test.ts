@@ -159,7 +159,8 @@ describe('nodeHttpFetch', () => {
 
   it("stops waiting when its signal aborts, rejecting with the signal's reason as fetch does", async () => {
     const hang = (signal: AbortSignal) =>
-      nodeHttpFetch(new URL('/hang', base), { method: 'GET', headers: {}, signal }).catch(
+      nodeHttpFetch(new URL('/hang', base), { method: 'GET', headers: {}, signal }).then(
+        () => new Error('answered'),
         (e: unknown) => e as Error,
       );
     const ac = new AbortController();
