@@ -33,16 +33,16 @@ export interface JobsView {
   list(): JobEntry[];
   get(id: string): JobEntry | undefined;
   /**
-   * Drops a job this process has just deleted: the watch brings the deletion
+   * Drops a job this process has just deleted: the follow brings the deletion
    * too, but maybe after the next request of the client that deleted it.
    */
   forget(id: string): void;
   derive(entry: JobEntry): DerivedStatus;
-  /** Calls `listener` after each change the watch brings for this job, until the returned function is called. */
+  /** Calls `listener` after each change the follow brings for this job, until the returned function is called. */
   onChange(id: string, listener: () => void): () => void;
   /**
    * Resolves with the job's entry once `until` holds for it (checked now and
-   * after each change the watch brings), or with the entry as it is after
+   * after each change the follow brings), or with the entry as it is after
    * `timeoutMs`; undefined when the job is unknown.
    */
   waitFor(
@@ -50,7 +50,7 @@ export interface JobsView {
     until: (d: DerivedStatus) => boolean,
     timeoutMs: number,
   ): Promise<JobEntry | undefined>;
-  /** Resolves once the watch has delivered what the bucket held at start. */
+  /** Resolves once the follow has delivered what the bucket held at start. */
   readonly loaded: Promise<void>;
   stop(): void;
 }

@@ -93,7 +93,8 @@ export async function followKv(
     markLoaded = r;
   });
 
-  const jsm = await source.js.jetstreamManager();
+  // The caller's client has reached JetStream already: no check of the API first.
+  const jsm = await source.js.jetstreamManager(false);
   const namePrefix = `osapi_follow_${nuid.next()}`;
   let serial = 0;
 
