@@ -1,28 +1,36 @@
 // Which commands a token may run, from the `commands` policy of its roles
 // (api.server.security.roles.NAME.commands): the command lines, the accounts
-// it may run them as (`user`) and the environment names it may set (`env`).
-// A role without a policy that grants command:execute may run anything; a
-// token's roles combine by union. The API checks a request against it, and
-// the agent checks the signed job again.
+// it may run them as (`user`), the environment names it may set (`env`) and
+// the working directories it may use (`cwd`). A role without a policy that
+// grants command:execute may run anything; a token's roles combine by union.
+// The API checks a request against it, and the agent checks the signed job
+// again.
+//
+// Every request is hostile, so a pattern is matched word by word and a `*`
+// stands for one word (one exec argument) only, never for a separator: see
+// docs/security.md "Command policy per role" for the rules in prose.
 import { BUILTIN_ROLES, type CustomRoles } from './permissions.js';
 
 /**
- * null: unrestricted. Otherwise the patterns each mode may match, the users a
- * command may run as and the env names it may set. A job signed before `users`
- * and `env` existed has neither: it may use neither.
+ * null: unrestricted. Otherwise, per mode, `true` (any command line of that
+ * mode) or the patterns it may match; the users a command may run as, the env
+ * names it may set and the directories it may use as `cwd`. A job signed
+ * before `users`, `env` or `cwd` existed lacks them: it may use none of them.
  */
 export type CommandPolicy = {
-  exec: string[];
-  shell: string[];
+  exec: true | string[];
+  shell: true | string[];
   users?: string[];
   env?: string[];
+  cwd?: string[];
 } | null;
 
 export interface RolePolicy {
-  exec?: string[];
+  exec?: boolean | string[];
   shell?: boolean | string[];
   users?: string[];
   env?: string[];
+  cwd?: string[];
 }
 
 /** The parts of a command job the policy looks at. */
@@ -31,6 +39,7 @@ export interface PolicedCommand {
   args?: readonly string[];
   user?: string;
   env?: Record<string, string>;
+  cwd?: string;
 }
 
 export function commandPolicy(roles: string[], custom: CustomRoles): CommandPolicy {
@@ -38,6 +47,9 @@ export function commandPolicy(roles: string[], custom: CustomRoles): CommandPoli
   const shell: string[] = [];
   const users: string[] = [];
   const env: string[] = [];
+  const cwd: string[] = [];
+  let anyExec = false;
+  let anyShell = false;
   let restricted = false;
   for (const role of roles) {
     const def = Object.hasOwn(custom, role)
@@ -53,17 +65,31 @@ export function commandPolicy(roles: string[], custom: CustomRoles): CommandPoli
       continue;
     }
     restricted = true;
-    exec.push(...(def.commands.exec ?? []));
+    // `true` is its own value, not a pattern: a `*` pattern means one word.
+    const ex = def.commands.exec;
+    if (ex === true) anyExec = true;
+    else if (Array.isArray(ex)) exec.push(...ex);
     const sh = def.commands.shell;
-    if (sh === true) shell.push('*');
+    if (sh === true) anyShell = true;
     else if (Array.isArray(sh)) shell.push(...sh);
     users.push(...(def.commands.users ?? []));
     env.push(...(def.commands.env ?? []));
+    cwd.push(...(def.commands.cwd ?? []));
   }
-  return restricted ? { exec, shell, users, env } : null;
+  if (!restricted) return null;
+  return {
+    exec: anyExec ? true : exec,
+    shell: anyShell ? true : shell,
+    users,
+    env,
+    cwd,
+  };
 }
 
-/** `*` matches any run of characters, spaces included; everything else is literal. */
+/**
+ * For `users` and `env` only, whose names the request schema keeps to a login
+ * name's or a variable name's characters: `*` matches any run of characters.
+ */
 function globToRegExp(pattern: string): RegExp {
   const body = pattern
     .split('*')
@@ -72,24 +98,132 @@ function globToRegExp(pattern: string): RegExp {
   return new RegExp(`^${body}$`);
 }
 
-/** The command line as the policy sees it: program and arguments joined by spaces. */
-export function commandLine(command: string, args: readonly string[] = []): string {
-  return [command, ...args].join(' ');
+const STAR = 0x2a;
+const SLASH = 0x2f;
+
+// What a `*` may stand for. In an exec argument (and a cwd), text handed to
+// the program as is, so any character but `/` (a `*` never reaches into
+// another directory) and NUL. In a shell line, text the shell reads, so only
+// characters no shell gives a meaning to: no separator (`;` `&` `|` newline),
+// quote, `$`, backtick, redirection, glob, brace, `~`, `#`, `!`, `=` (an
+// assignment before a command), space, tab or other control character.
+const SHELL_WORD_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:,@+%-';
+const SHELL_WORD = new Uint8Array(128);
+for (const c of SHELL_WORD_CHARS) SHELL_WORD[c.charCodeAt(0)] = 1;
+
+const inExecWord = (c: number): boolean => c !== SLASH && c !== 0;
+const inShellWord = (c: number): boolean => c < 128 && SHELL_WORD[c] === 1;
+
+/**
+ * Whether `text` is `word` with each `*` replaced by one or more characters
+ * `inClass` accepts. A walk over the text with the set of pattern positions
+ * reached (linear in the text): a backtracking RegExp could take polynomial
+ * time on a long hostile argument against a pattern with several `*`.
+ */
+function globMatch(word: string, text: string, inClass: (c: number) => boolean): boolean {
+  const m = word.length;
+  let cur = new Uint8Array(m + 1);
+  let next = new Uint8Array(m + 1);
+  cur[0] = 1;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    next.fill(0);
+    let alive = false;
+    for (let k = 0; k <= m; k++) {
+      if (cur[k] !== 1) continue;
+      // Still inside the `*` just passed: it takes this character too.
+      if (k > 0 && word.charCodeAt(k - 1) === STAR && inClass(c)) {
+        next[k] = 1;
+        alive = true;
+      }
+      if (k < m) {
+        const w = word.charCodeAt(k);
+        if (w === STAR ? inClass(c) : w === c) {
+          next[k + 1] = 1;
+          alive = true;
+        }
+      }
+    }
+    if (!alive) return false;
+    [cur, next] = [next, cur];
+  }
+  return cur[m] === 1;
 }
 
-/** Null when allowed; otherwise a sentence naming the rule that refuses it. */
+/** Whether one word of a pattern allows one argument (exec), word (shell) or cwd. */
+function wordAllows(word: string, text: string, inClass: (c: number) => boolean): boolean {
+  if (!word.includes('*')) return word === text;
+  // An option only where the pattern writes one: a `*` meant for a unit name
+  // must not become `--root=…` or `-H host`.
+  if (text.startsWith('-') && !word.startsWith('-')) return false;
+  // `/var/log/..` is /var, not a file in /var/log. Paths are not rewritten to
+  // a normal form and matched after: through a symlink `a/..` need not be
+  // `.`, so the text matched must be the path the program gets.
+  if (text.split('/').some((s) => s === '.' || s === '..')) return false;
+  return globMatch(word, text, inClass);
+}
+
+/** Exec: one pattern word per element of `[command, ...args]`, separated by spaces. */
+function execAllows(pattern: string, argv: readonly string[]): boolean {
+  const words = pattern.trim().split(/\s+/);
+  return (
+    words.length === argv.length &&
+    words.every((w, i) => wordAllows(w, argv[i] as string, inExecWord))
+  );
+}
+
+/** Shell: the whole line as written, word by word on single spaces. */
+function shellAllows(pattern: string, lineWords: readonly string[]): boolean {
+  const words = pattern.split(' ');
+  return (
+    words.length === lineWords.length &&
+    words.every((w, i) => wordAllows(w, lineWords[i] as string, inShellWord))
+  );
+}
+
+const EXEC_RULE =
+  'each word of a pattern is one argument; a * matches characters other than "/", not a leading "-" the pattern does not write, and no "." or ".." path segment';
+const SHELL_RULE =
+  'the line must be a pattern as written, where a * matches one or more of A-Z a-z 0-9 _ . : , @ + % -, not a leading "-" the pattern does not write, and no "." or ".." path segment';
+const CWD_RULE = 'a * matches characters other than "/", and no "." or ".." path segment';
+
+/**
+ * Null when allowed; otherwise a sentence naming the rule that refuses it.
+ * Exec checks `[command, ...args]`; shell checks the line `command` (a shell
+ * job has no args).
+ */
 export function checkCommand(
   policy: CommandPolicy,
   mode: 'exec' | 'shell',
-  line: string,
+  command: string,
+  args: readonly string[] = [],
 ): string | null {
   if (policy === null) return null;
   const patterns = policy[mode];
-  if (patterns.some((p) => globToRegExp(p).test(line))) return null;
+  if (mode === 'shell' && args.length > 0) {
+    return `the command policy of this token's roles checks a shell command's line only, and this one has args`;
+  }
+  if (patterns === true) return null;
+  const argv = [command, ...args];
+  const lineWords = command.split(' ');
+  const allows = (p: string) => (mode === 'exec' ? execAllows(p, argv) : shellAllows(p, lineWords));
+  if (patterns.some(allows)) return null;
   if (patterns.length === 0) {
     return `the command policy of this token's roles allows no ${mode} commands`;
   }
-  return `the command policy of this token's roles allows ${mode} only for ${patterns.map((p) => JSON.stringify(p)).join(', ')}; ${JSON.stringify(line)} matches none`;
+  const asked = JSON.stringify(mode === 'exec' ? argv : command);
+  return `the command policy of this token's roles allows ${mode} only for ${quoted(patterns)}; ${asked} matches none (${mode === 'exec' ? EXEC_RULE : SHELL_RULE})`;
+}
+
+/** Null when the policy lets a command use `cwd` as its working directory (or none is asked for). */
+export function checkWorkingDir(policy: CommandPolicy, cwd: string | undefined): string | null {
+  if (policy === null || cwd === undefined) return null;
+  const dirs = policy.cwd ?? [];
+  if (dirs.some((p) => wordAllows(p, cwd, inExecWord))) return null;
+  if (dirs.length === 0) {
+    return `the command policy of this token's roles lists no cwd directories, so a command may not set cwd ${JSON.stringify(cwd)}`;
+  }
+  return `the command policy of this token's roles allows cwd ${quoted(dirs)} only; ${JSON.stringify(cwd)} matches none (${CWD_RULE})`;
 }
 
 const quoted = (patterns: readonly string[]) => patterns.map((p) => JSON.stringify(p)).join(', ');
@@ -128,12 +262,9 @@ export function checkCommandJob(
   job: PolicedCommand,
 ): string | null {
   return (
-    checkCommand(
-      policy,
-      mode,
-      mode === 'exec' ? commandLine(job.command, job.args) : job.command,
-    ) ??
+    checkCommand(policy, mode, job.command, job.args) ??
     checkRunAs(policy, job.user) ??
-    checkEnv(policy, Object.keys(job.env ?? {}))
+    checkEnv(policy, Object.keys(job.env ?? {})) ??
+    checkWorkingDir(policy, job.cwd)
   );
 }

@@ -25,6 +25,8 @@ export function annotations(schema: TSchema): ConfigAnnotations {
 const NAME_SEGMENT = '[A-Za-z0-9_-]+';
 const LABEL_KEY_PATTERN = `^${NAME_SEGMENT}$`;
 const LABEL_VALUE_PATTERN = `^${NAME_SEGMENT}(?:\\.${NAME_SEGMENT})*$`;
+/** An agent's hostname (job/target.ts isValidHostname): segments joined by dots, not starting with `_`. */
+const HOSTNAME_KEY_PATTERN = `^(?!_)${NAME_SEGMENT}(?:\\.${NAME_SEGMENT})*$`;
 // nats://host[:port], tls://host[:port] (with optional user info), or a bare host:port.
 const NATS_SERVER_PATTERN =
   '^(?:(?:nats|tls)://\\S+|[A-Za-z0-9_.-]+:[0-9]{1,5}|\\[[0-9A-Fa-f:.]+\\]:[0-9]{1,5})$';
@@ -102,6 +104,22 @@ export function Duration(def: string | undefined, description: string) {
     .Encode(encodeDuration);
 }
 
+/** A duration that must be above zero: a timeout of 0 would mean none at all. */
+function PositiveDuration(def: string, description: string) {
+  return Type.Codec(
+    Type.String({
+      // The duration pattern, less the spellings of zero ("0", "0s", "00ms"...).
+      pattern: `^(?!(?:0+(?:ms|s|m|h|d)?)+$)${DURATION_PATTERN.slice(1)}`,
+      default: def,
+      description,
+      expected: 'a duration above zero, like 500ms, 10s or 2m',
+      duration: true,
+    }),
+  )
+    .Decode(decodeDuration)
+    .Encode(encodeDuration);
+}
+
 function StringList(def: string[], description: string, expected = 'a list of strings') {
   return Type.Array(Type.String({ expected: 'a string' }), { default: def, description, expected });
 }
@@ -141,6 +159,30 @@ function isHttpUrl(value: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** An origin exactly as a browser sends it in `Origin`: scheme, host, a port only when not the default. */
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value;
+  } catch {
+    return false;
+  }
+}
+
+const ORIGIN_EXPECTED =
+  'an origin such as https://console.example.com (scheme and host in lower case, a port only when not the default; no path, no trailing "/", no "*")';
+
+function Origins(description: string) {
+  return Type.Array(
+    Type.Refine(
+      Type.String({ expected: ORIGIN_EXPECTED }),
+      isOrigin,
+      () => `expected ${ORIGIN_EXPECTED}`,
+    ),
+    { default: [], description, expected: `a list of origins, each ${ORIGIN_EXPECTED}` },
+  );
 }
 
 function HttpUrl(def: string, description: string) {
@@ -185,8 +227,8 @@ function ServerNatsAuth() {
   return Section('Authentication the embedded NATS server requires.', {
     type: OneOf(
       ['none', 'user_pass', 'nkey'],
-      'none',
-      'NATS authentication the embedded server requires: none, user_pass or nkey. Its users are the API (full permissions) and agent (agent permissions) credentials.',
+      'user_pass',
+      'NATS authentication the embedded server requires: user_pass, nkey or none. Its users are the API (full permissions) and agent (agent permissions) credentials; with user_pass and no passwords configured, random ones are made in the state dir. none lets anyone who can reach the port read every output and forge results: the server warns at start.',
     ),
     username: Str(
       '',
@@ -205,13 +247,25 @@ function ServerNatsAuth() {
       [],
       'Public nkeys (U...) allowed in as agents, besides the key of agent.nats.auth.nkey_seed_file.',
     ),
+    agent_host_nkeys: Type.Record(
+      Type.String(),
+      Type.String({ expected: 'a public user nkey (U followed by 55 characters)' }),
+      {
+        propertyNames: { pattern: HOSTNAME_KEY_PATTERN },
+        default: {},
+        description:
+          "Public nkeys (U...) of agents by hostname, e.g. { web-01: UABC... }: each may write only its own host's results, claims, events and registry entry.",
+        expected: 'a mapping of hostnames to public nkeys',
+        expectedKey: 'a hostname of letters, digits, "-", "_" and dots',
+      },
+    ),
   });
 }
 
 /** How a component (the API server or an agent) connects to NATS as a client. */
 function NatsClient(who: string, clientName: string) {
   return Section(`How the ${who} connects to NATS.`, {
-    host: Str('localhost', `NATS host the ${who} connects to (when servers is empty).`),
+    host: Str('127.0.0.1', `NATS host the ${who} connects to (when servers is empty).`),
     port: Port(4222, `NATS port the ${who} connects to (when servers is empty).`),
     servers: NatsServers(
       `NATS server URLs for the ${who}; when non-empty, used instead of host and port.`,
@@ -249,9 +303,11 @@ const Role = Type.Object(
     commands: Type.Optional(
       Type.Object(
         {
+          // `true`: any command line of that mode; a list: patterns whose `*`
+          // stands for one argument or word (auth/command-policy.ts).
           exec: Type.Optional(
-            Type.Array(Type.String({ minLength: 1 }), {
-              expected: 'a list of patterns such as "systemctl status *"',
+            Type.Union([Type.Boolean(), Type.Array(Type.String({ minLength: 1 }))], {
+              expected: 'true, false or a list of patterns such as "systemctl status *"',
             }),
           ),
           shell: Type.Optional(
@@ -269,11 +325,16 @@ const Role = Type.Object(
               expected: 'a list of environment variable names (or patterns) commands may set',
             }),
           ),
+          cwd: Type.Optional(
+            Type.Array(Type.String({ minLength: 1, expected: 'a non-empty string' }), {
+              expected: 'a list of directories (or patterns such as "/srv/*") commands may run in',
+            }),
+          ),
         },
         {
           additionalProperties: false,
           expected:
-            'a mapping { exec: [patterns], shell: true | false | [patterns], users: [names], env: [names] }',
+            'a mapping { exec: true | false | [patterns], shell: true | false | [patterns], users: [names], env: [names], cwd: [directories] }',
         },
       ),
     ),
@@ -287,7 +348,7 @@ const Role = Type.Object(
 const Roles = Type.Record(Type.String(), Role, {
   default: {},
   description:
-    'Roles for bearer tokens beyond the built-in ones: NAME: { permissions: [perm, ...] }.',
+    'Roles for bearer tokens beyond the built-in ones: NAME: { permissions: [perm, ...], commands: { exec, shell, cwd, users, env } }; the command policy is in docs/security.md.',
   expected: 'a mapping of role names to { permissions: [...] }',
 });
 
@@ -314,12 +375,49 @@ export const ConfigSchema = Type.Object(
         host: Str('127.0.0.1', 'Address the API server listens on.'),
         port: Port(8080, 'Port the API server listens on (0 = any free port).'),
         nats: NatsClient('API server', 'osapi-api'),
+        limits: Section(
+          'Bounds on client connections, so slow or hostile clients cannot use up the file descriptors the process needs (in `osapi start`, the agent and its commands too).',
+          {
+            max_connections: Int(
+              0,
+              0,
+              undefined,
+              "Most client connections open at once; more are closed as they come. 0 = derived from the process's open-files limit (3/4 of what is left after the descriptors NATS, files and, in `osapi start`, the agent's commands need; at most 4096).",
+            ),
+            headers_timeout: PositiveDuration(
+              '10s',
+              "How long a client has to send a request's headers, from the connection's start or the end of its previous request; then 408 and the connection is closed.",
+            ),
+            request_timeout: PositiveDuration(
+              '30s',
+              'How long a client has to send a whole request (headers and body); then 408 and the connection is closed. Not how long an answer may take: a command waits as long as its own timeout.',
+            ),
+            keep_alive_timeout: PositiveDuration(
+              '5s',
+              'How long an idle keep-alive connection is kept waiting for its next request.',
+            ),
+            max_requests_per_socket: Int(
+              1000,
+              0,
+              undefined,
+              'Requests served on one keep-alive connection before it is closed; 0 = no limit.',
+            ),
+            max_streams_per_user: Int(
+              20,
+              1,
+              undefined,
+              'Most job streams (GET /job/{id}/stream) one token subject may hold open at once; one more is refused with 429.',
+            ),
+          },
+        ),
         security: Section('API server security.', {
           signing_key: Str('', 'Secret key used to sign and verify bearer tokens (HS256).', {
             secret: true,
           }),
-          cors: Section('Cross-origin requests.', {
-            allow_origins: StringList([], 'Origins allowed to call the API from a browser.'),
+          cors: Section('Cross-origin requests from browser pages (CORS).', {
+            allow_origins: Origins(
+              'Origins whose pages may call the API from a browser (exact, e.g. https://console.example.com); none by default. Others get no CORS headers, and their preflight a 403. The console at /ui/ needs none: it is same-origin.',
+            ),
           }),
           roles: Roles,
           job_signing_key_file: Str(
@@ -330,6 +428,18 @@ export const ConfigSchema = Type.Object(
             required: Bool(
               false,
               'Refuse (503) a request whose audit entry cannot be written, before anything runs.',
+            ),
+            unauthenticated_rate: Int(
+              60,
+              0,
+              undefined,
+              'Entries per minute recorded for each source address (IPv6: each /64) for requests without a valid token; beyond it they are counted in osapi_audit_dropped_total, not stored. 0 records none.',
+            ),
+            unauthenticated_burst: Int(
+              20,
+              1,
+              undefined,
+              'Entries a source address may have recorded at once, without a valid token, before the rate applies.',
             ),
           }),
         }),
@@ -343,7 +453,10 @@ export const ConfigSchema = Type.Object(
     }),
     nats: Section('The embedded NATS server and the JetStream resources.', {
       server: Section('The embedded NATS server.', {
-        host: Str('localhost', 'Address the embedded NATS server listens on.'),
+        host: Str(
+          '127.0.0.1',
+          'Address the embedded NATS server listens on (the loopback only by default; a fleet sets the address agents reach).',
+        ),
         port: Port(4222, 'Port the embedded NATS server listens on (0 = any free port).'),
         store_dir: Str('.nats/jetstream/', 'Directory where JetStream stores its data.'),
         namespace: Str('osapi', 'Prefix for stream, subject and bucket names, to share one NATS.'),
@@ -385,12 +498,26 @@ export const ConfigSchema = Type.Object(
         storage: Storage('Where the job buckets are stored: file or memory.'),
         replicas: Replicas('Replicas of the job buckets (1..5).'),
       }),
-      audit: Section('The audit log bucket.', {
-        bucket: Str('audit-log', 'Bucket holding the audit log.'),
+      audit: Section('The audit log buckets.', {
+        bucket: Str(
+          'audit-log',
+          'Bucket holding the audit entries of requests with a valid token; those without one go to <bucket>-unauthenticated.',
+        ),
         ttl: Duration('720h', 'How long an audit entry is kept.'),
-        max_bytes: Int(52428800, 0, undefined, 'Size limit of the audit bucket in bytes.'),
-        storage: Storage('Where the audit bucket is stored: file or memory.'),
-        replicas: Replicas('Replicas of the audit bucket (1..5).'),
+        max_bytes: Int(
+          52428800,
+          0,
+          undefined,
+          'Size limit of the audit bucket in bytes; when full, new entries are refused (logged and counted), old ones kept.',
+        ),
+        unauthenticated_max_bytes: Int(
+          10485760,
+          4096,
+          undefined,
+          'Size limit in bytes of the bucket of entries without a valid token; when full, its oldest entries make room.',
+        ),
+        storage: Storage('Where the audit buckets are stored: file or memory.'),
+        replicas: Replicas('Replicas of the audit buckets (1..5).'),
       }),
       registry: Section('The agent registry bucket (heartbeats).', {
         bucket: Str('agent-registry', 'Bucket where agents register and heartbeat.'),

@@ -26,7 +26,8 @@ const Cwd = Type.String({
   minLength: 1,
   maxLength: 4096,
   pattern: NO_NUL,
-  description: 'Working directory on the host.',
+  description:
+    'Working directory on the host. A role with a command policy may use only the directories its policy lists (none when it lists none).',
 });
 
 // Names that shells and exec(2) treat as variables; a value holds no NUL byte.

@@ -61,13 +61,26 @@ export const JobRecord = Type.Object({
    * definition agents read; the API's jobs view puts it back here.
    */
   expected_hosts: Type.Optional(Type.Array(Type.String())),
-  /** The requester's command policy (auth/command-policy.ts), for the agent to enforce. */
+  /**
+   * For a broadcast (`_all` or a label): the SHA-256 (hex) of the sorted
+   * expected hosts (signing.ts `expectedDigest`). Signed with the rest, so an
+   * agent runs a broadcast only when the list it holds, carried beside the
+   * notification or read from `expected.<id>`, is the one the API signed and
+   * names it.
+   */
+  expected_digest: Type.Optional(Type.String()),
+  /**
+   * The requester's command policy (auth/command-policy.ts), for the agent to
+   * enforce. `true` for a mode: any command line of it. Without `users`,
+   * `env` or `cwd`: none of them may be used.
+   */
   command_policy: Type.Optional(
     Type.Object({
-      exec: Type.Array(Type.String()),
-      shell: Type.Array(Type.String()),
+      exec: Type.Union([Type.Literal(true), Type.Array(Type.String())]),
+      shell: Type.Union([Type.Literal(true), Type.Array(Type.String())]),
       users: Type.Optional(Type.Array(Type.String())),
       env: Type.Optional(Type.Array(Type.String())),
+      cwd: Type.Optional(Type.Array(Type.String())),
     }),
   ),
   /** A rate-controlled broadcast's limits, resolved to host counts (rollout.ts). */

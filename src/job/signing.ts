@@ -30,6 +30,17 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/**
+ * The digest a broadcast's signed definition holds of its expected hosts:
+ * SHA-256 of their canonical JSON, sorted, so that the order they were
+ * gathered in does not matter.
+ */
+export function expectedDigest(hosts: readonly string[]): string {
+  return createHash('sha256')
+    .update(canonicalJson([...hosts].sort()))
+    .digest('hex');
+}
+
 /** A short name for a public key, so a refusal can say which key was expected. */
 export function keyId(publicKey: KeyObject): string {
   const der = publicKey.export({ type: 'spki', format: 'der' });
@@ -126,9 +137,13 @@ export function jobVerifier(publicKey: KeyObject): JobVerifier {
 /** Reads the private key, or makes a new pair (private 0600, public beside it). */
 export function loadOrCreateSigningKeys(privatePath: string): KeyObject {
   try {
-    const mode = statSync(privatePath).mode & 0o077;
-    if (mode !== 0) {
-      throw new JobKeyError(`${privatePath} is readable by others; run: chmod 600 ${privatePath}`);
+    // Whoever reads it can sign jobs every agent runs: only the API's user may.
+    const mode = statSync(privatePath).mode;
+    if ((mode & 0o077) !== 0) {
+      const octal = (mode & 0o777).toString(8).padStart(4, '0');
+      throw new JobKeyError(
+        `${privatePath} is accessible by group or others (mode ${octal}); run: chmod 600 ${privatePath}`,
+      );
     }
     return createPrivateKey(readFileSync(privatePath));
   } catch (err) {

@@ -22,11 +22,11 @@ const ROLES = {
   // May run anything, as nobody else and with no env of its own.
   plain: {
     permissions: ['command:execute', 'job:read', 'job:write'],
-    commands: { exec: ['*'], shell: true },
+    commands: { exec: true, shell: true },
   },
   ops: {
     permissions: ['command:execute', 'job:read', 'job:write'],
-    commands: { exec: ['*'], shell: true, users: ['nobody', 'www-*'], env: ['LANG', 'APP_*'] },
+    commands: { exec: true, shell: true, users: ['nobody', 'www-*'], env: ['LANG', 'APP_*'] },
   },
 };
 
@@ -350,10 +350,11 @@ describe('bad input is a 400 naming the field, and runs nothing', () => {
 describe('the command policy', () => {
   it('lists users and env names per role, combined by union', () => {
     expect(commandPolicy(['plain', 'ops'], ROLES)).toEqual({
-      exec: ['*', '*'],
-      shell: ['*', '*'],
+      exec: true,
+      shell: true,
       users: ['nobody', 'www-*'],
       env: ['LANG', 'APP_*'],
+      cwd: [],
     });
   });
 
@@ -442,17 +443,17 @@ describe('the command policy', () => {
     const cases = [
       {
         data: { user: 'nobody' },
-        policy: { exec: ['*'], shell: ['*'], users: ['www-data'], env: [] },
+        policy: { exec: true as const, shell: true as const, users: ['www-data'], env: [] },
         error: /^refused, not run: .*allows running as "www-data" only; "nobody" matches none$/,
       },
       {
         data: { env: { LD_PRELOAD: '/tmp/x.so' } },
-        policy: { exec: ['*'], shell: ['*'], users: [], env: ['LANG'] },
+        policy: { exec: true as const, shell: true as const, users: [], env: ['LANG'] },
         error: /^refused, not run: .*allows env names "LANG" only; LD_PRELOAD matches none$/,
       },
       {
         data: { user: 'nobody' },
-        policy: { exec: ['*'], shell: ['*'] },
+        policy: { exec: true as const, shell: true as const },
         error: /^refused, not run: .*lists no users/,
       },
     ];

@@ -33,30 +33,44 @@ describe('defaults', () => {
           host: '127.0.0.1',
           port: 8080,
           nats: {
-            host: 'localhost',
+            host: '127.0.0.1',
             port: 4222,
             servers: [],
             client_name: 'osapi-api',
             namespace: 'osapi',
             auth,
           },
+          limits: {
+            max_connections: 0,
+            headers_timeout: 10_000,
+            request_timeout: 30_000,
+            keep_alive_timeout: 5_000,
+            max_requests_per_socket: 1000,
+            max_streams_per_user: 20,
+          },
           security: {
             signing_key: '',
             cors: { allow_origins: [] },
             roles: {},
             job_signing_key_file: '',
-            audit: { required: false },
+            audit: { required: false, unauthenticated_rate: 60, unauthenticated_burst: 20 },
           },
           ui: { enabled: true },
         },
       },
       nats: {
         server: {
-          host: 'localhost',
+          host: '127.0.0.1',
           port: 4222,
           store_dir: '.nats/jetstream/',
           namespace: 'osapi',
-          auth: { ...auth, api_nkeys: [], agent_nkeys: [] },
+          auth: {
+            ...auth,
+            type: 'user_pass',
+            api_nkeys: [],
+            agent_nkeys: [],
+            agent_host_nkeys: {},
+          },
           name: '',
           cluster: { name: '', host: 'localhost', port: 6222, routes: [] },
         },
@@ -81,6 +95,7 @@ describe('defaults', () => {
           bucket: 'audit-log',
           ttl: 720 * 3_600_000,
           max_bytes: 52428800,
+          unauthenticated_max_bytes: 10485760,
           storage: 'file',
           replicas: 1,
         },
@@ -89,7 +104,7 @@ describe('defaults', () => {
       },
       agent: {
         nats: {
-          host: 'localhost',
+          host: '127.0.0.1',
           port: 4222,
           servers: [],
           client_name: 'osapi-agent',
@@ -140,8 +155,9 @@ describe('configKeys', () => {
   it('lists every leaf once, with a unique env name and a description', () => {
     // The leaves of the documented YAML plus ours (state_dir, hosts, servers,
     // auth details, caps, metrics, audit, job signing, cluster, console,
-    // listening): count them on purpose.
-    expect(keys).toHaveLength(89);
+    // listening, the unauthenticated audit rate, burst and bucket size, the
+    // six API connection limits, agents' nkeys by host): count them on purpose.
+    expect(keys).toHaveLength(99);
     expect(new Set(keys.map((k) => k.path)).size).toBe(keys.length);
     expect(new Set(keys.map((k) => k.env)).size).toBe(keys.length);
     for (const key of keys) {
