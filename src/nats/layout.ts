@@ -1,4 +1,4 @@
-// Makes the JetStream layout (jobs stream, dead-letter stream, four KV
+// Makes the JetStream layout (jobs stream, dead-letter stream, five KV
 // buckets) idempotently at start. Running it again changes nothing; a setting
 // that differs from what exists is updated where NATS allows, and reported as
 // a conflict where it does not (storage type cannot change in place).
@@ -43,7 +43,15 @@ export interface LayoutSettings extends NameSettings {
     storage: Storage;
     replicas: number;
   };
-  audit: { bucket: string; ttl: number; max_bytes: number; storage: Storage; replicas: number };
+  audit: {
+    bucket: string;
+    ttl: number;
+    max_bytes: number;
+    /** Size of the bucket of entries without a valid token (names.unauthenticatedAuditBucket). */
+    unauthenticated_max_bytes: number;
+    storage: Storage;
+    replicas: number;
+  };
   registry: { bucket: string; ttl: number; storage: Storage; replicas: number };
   dlq: { max_age: number; max_msgs: number; storage: Storage; replicas: number };
 }
@@ -97,16 +105,22 @@ export async function ensureLayout(nc: NatsConnection, s: LayoutSettings): Promi
   );
 
   const kvm = new Kvm(nc);
-  const buckets: Array<{
-    bucket: string;
-    ttl: number;
-    max_bytes: number;
-    storage: Storage;
-    replicas: number;
-  }> = [
+  const buckets: BucketSettings[] = [
     { ...s.kv, bucket: names.jobsBucket },
     { ...s.kv, bucket: names.responsesBucket },
+    // Authenticated entries keep what they hold: when the bucket is full a new
+    // entry is refused (KV's own discard policy), so nobody with a token can
+    // push older evidence out; the refusal is logged and counted.
     { ...s.audit, bucket: names.auditBucket },
+    // Anyone can make an unauthenticated entry: a flood of them only pushes
+    // out older ones of its own kind, in a bucket of its own, and never
+    // takes the room of the authenticated entries above.
+    {
+      ...s.audit,
+      max_bytes: s.audit.unauthenticated_max_bytes,
+      discard: 'old',
+      bucket: names.unauthenticatedAuditBucket,
+    },
     { max_bytes: -1, ...s.registry, bucket: names.registryBucket },
   ];
   for (const b of buckets) {
@@ -222,13 +236,29 @@ async function ensureStream(
   };
 }
 
+interface BucketSettings {
+  bucket: string;
+  ttl: number;
+  max_bytes: number;
+  storage: Storage;
+  replicas: number;
+  /** When full: drop the oldest entries, or refuse new ones. Unset: the KV client's own choice (new). */
+  discard?: 'old' | 'new';
+}
+
 async function ensureBucket(
   jsm: JetStreamManager,
   kvm: Kvm,
-  b: { bucket: string; ttl: number; max_bytes: number; storage: Storage; replicas: number },
+  b: BucketSettings,
 ): Promise<LayoutItem> {
   const stream = `KV_${b.bucket}`;
   const have = await streamInfo(jsm, stream);
+  const discard =
+    b.discard === undefined
+      ? undefined
+      : b.discard === 'new'
+        ? DiscardPolicy.New
+        : DiscardPolicy.Old;
   if (!have) {
     await kvm.create(b.bucket, {
       history: 1,
@@ -237,6 +267,14 @@ async function ensureBucket(
       storage: storageType(b.storage),
       replicas: b.replicas,
     });
+    // The KV client offers no discard option: set it right after, before
+    // anything is written.
+    if (discard !== undefined) {
+      const made = await jsm.streams.info(stream);
+      if (made.config.discard !== discard) {
+        await jsm.streams.update(stream, { ...made.config, discard });
+      }
+    }
     return { stream, kind: 'kv', action: 'created', changes: [], conflicts: [] };
   }
   const { update, changes, conflicts } = diff(have.config, {
@@ -244,6 +282,7 @@ async function ensureBucket(
     max_bytes: b.max_bytes,
     num_replicas: b.replicas,
     storage: storageType(b.storage),
+    ...(discard === undefined ? {} : { discard }),
   });
   if (changes.length > 0) await jsm.streams.update(stream, { ...have.config, ...update });
   return {

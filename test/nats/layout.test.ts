@@ -1,4 +1,4 @@
-import { jetstreamManager } from '@nats-io/jetstream';
+import { DiscardPolicy, jetstreamManager } from '@nats-io/jetstream';
 import { describe, expect, it } from 'vitest';
 import { ensureLayout } from '../../src/nats/layout.js';
 import { useTestNats } from '../support/nats.js';
@@ -7,7 +7,7 @@ import { testLayout } from '../support/settings.js';
 const t = useTestNats();
 
 describe('ensureLayout', () => {
-  it('creates the namespaced stream, DLQ and four buckets, then changes nothing on a second run', async () => {
+  it('creates the namespaced stream, DLQ and five buckets, then changes nothing on a second run', async () => {
     const first = await ensureLayout(t.nc, testLayout('osapi'));
     expect(first.items.map((i) => [i.stream, i.action])).toEqual([
       ['osapi-JOBS', 'created'],
@@ -15,6 +15,7 @@ describe('ensureLayout', () => {
       ['KV_osapi-job-queue', 'created'],
       ['KV_osapi-job-responses', 'created'],
       ['KV_osapi-audit-log', 'created'],
+      ['KV_osapi-audit-log-unauthenticated', 'created'],
       ['KV_osapi-agent-registry', 'created'],
     ]);
     const jsm = await jetstreamManager(t.nc);
@@ -24,6 +25,16 @@ describe('ensureLayout', () => {
     expect(jobs.config.max_msgs).toBe(10000);
     const registry = await jsm.streams.info('KV_osapi-agent-registry');
     expect(registry.config.max_age).toBe(30 * 1e9);
+    // Authenticated entries keep their room and what they hold; entries
+    // without a valid token live apart, smaller, and push out their own oldest.
+    const audit = await jsm.streams.info('KV_osapi-audit-log');
+    expect(audit.config).toMatchObject({ max_bytes: 52428800, discard: DiscardPolicy.New });
+    const unauthenticated = await jsm.streams.info('KV_osapi-audit-log-unauthenticated');
+    expect(unauthenticated.config).toMatchObject({
+      max_bytes: 10485760,
+      discard: DiscardPolicy.Old,
+      max_age: audit.config.max_age,
+    });
 
     const before = await jsm.streams.info('osapi-JOBS');
     const second = await ensureLayout(t.nc, testLayout('osapi'));

@@ -27,6 +27,7 @@ export function testLayout(namespace: string, over: Partial<LayoutSettings> = {}
       bucket: 'audit-log',
       ttl: 720 * 3600_000,
       max_bytes: 52428800,
+      unauthenticated_max_bytes: 10485760,
       storage: 'file',
       replicas: 1,
     },

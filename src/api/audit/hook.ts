@@ -2,10 +2,16 @@
 // what, from where, the answer and how long it took; for command requests the
 // target and the command. Open probe routes (health, metrics, version,
 // OpenAPI) carry no identity and change nothing, so they are not recorded.
+// Requests Fastify answers before any hook runs (an over-long path segment,
+// bad URL encoding: `recordFrameworkError`) and those Node's HTTP parser
+// refuses (headers too large, malformed HTTP: `recordClientError`) are
+// recorded too, as requests without a valid token.
+import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { newTimeOrderedId } from '../../job/ids.js';
 import { ApiError } from '../errors.js';
 import type { AuditLog } from './log.js';
+import { recordedPath } from './path.js';
 import type { AuditEntry } from './schemas.js';
 
 declare module 'fastify' {
@@ -14,6 +20,8 @@ declare module 'fastify' {
     auditStart?: number;
     /** The entry is queued: a request is recorded once, by whichever way it ended. */
     audited?: boolean;
+    /** Set by a route acting on a stored job (deleting it): that job's target, for the entry. */
+    auditTarget?: string;
   }
   interface FastifyContextConfig {
     /** An open route that is recorded all the same (signing in to the console). */
@@ -51,13 +59,18 @@ function entryFor(req: FastifyRequest, code: number): AuditEntry {
     user: req.user?.subject ?? '',
     roles: req.user?.roles ?? [],
     method: req.method,
-    path: req.url,
+    // Bounded, and never the query string: it may hold a credential.
+    path: recordedPath(req.url),
     operation_id: operationId(req),
     source_ip: req.ip,
     response_code: code,
     duration_ms: Math.max(0, Math.round(performance.now() - (req.auditStart ?? performance.now()))),
     request_id: req.id,
-    ...(isCommand && typeof params.hostname === 'string' ? { target: params.hostname } : {}),
+    ...(isCommand && typeof params.hostname === 'string'
+      ? { target: params.hostname }
+      : req.auditTarget !== undefined
+        ? { target: req.auditTarget }
+        : {}),
     ...(isCommand && typeof body.command === 'string' ? { command: body.command } : {}),
     ...(isCommand && Array.isArray(body.args) && body.args.every((a) => typeof a === 'string')
       ? { args: body.args as string[] }
@@ -87,6 +100,15 @@ export function registerAuditHook(app: FastifyInstance, opts: AuditHookOptions):
     // has been done yet if the entry cannot be written.
     app.addHook('preHandler', async (req) => {
       if (unrecorded(req)) return;
+      // Only an open route that is recorded (signing in to the console) gets
+      // here without a token: its entries share the per-source rate of every
+      // other unauthenticated entry, so a flood of them cannot write at will.
+      if (!req.user && !opts.log.admitUnauthenticated(req.ip)) {
+        throw new ApiError(
+          'audit_unavailable',
+          'too many requests without a valid token from this address are being recorded (api.server.security.audit.required is on), so nothing was run; try again in a minute',
+        );
+      }
       try {
         await opts.log.writeNow(entryFor(req, 0));
       } catch (err) {
@@ -109,5 +131,53 @@ export function registerAuditHook(app: FastifyInstance, opts: AuditHookOptions):
     if (unrecorded(req) || req.audited) return;
     req.audited = true;
     opts.log.enqueue(entryFor(req, CLIENT_CLOSED_REQUEST));
+  });
+}
+
+/**
+ * An error Fastify answers before routing (frameworkErrors: an over-long path
+ * segment, bad URL encoding), where no hook runs: recorded here instead.
+ */
+export function recordFrameworkError(log: AuditLog, req: FastifyRequest, code: number): void {
+  if (req.audited) return;
+  req.audited = true;
+  log.enqueue(entryFor(req, code));
+}
+
+/** Reads `METHOD target` off the first bytes Node's parser refused, when they are there. */
+function requestLine(raw: unknown): { method: string; target: string } {
+  if (!Buffer.isBuffer(raw)) return { method: '', target: '' };
+  // The request line fits in Node's header limit (16 KiB): nothing beyond
+  // that is decoded, however large the packet.
+  const text = raw.subarray(0, 17 * 1024).toString('latin1');
+  const m = /^([A-Z]{1,16}) ([^\s]+)/.exec(text);
+  return m?.[1] && m[2] ? { method: m[1], target: m[2] } : { method: '', target: '' };
+}
+
+/**
+ * A request Node's HTTP parser refused (431 headers too large, 400 malformed
+ * HTTP, 408 too slow): no Fastify request exists, so the entry is made from
+ * the socket and what the parser had read. Never with a user: no token was
+ * read.
+ */
+export function recordClientError(
+  log: AuditLog,
+  err: Error & { code?: unknown; rawPacket?: unknown },
+  socket: Socket,
+  code: number,
+): void {
+  const { method, target } = requestLine(err.rawPacket);
+  const reason = typeof err.code === 'string' && /^[A-Z0-9_]{1,64}$/.test(err.code) ? err.code : '';
+  log.enqueue({
+    id: newTimeOrderedId(),
+    timestamp: new Date().toISOString(),
+    user: '',
+    roles: [],
+    method,
+    path: recordedPath(target),
+    operation_id: `client-error${reason ? ` ${reason}` : ''}`,
+    source_ip: socket.remoteAddress ?? '',
+    response_code: code,
+    duration_ms: 0,
   });
 }

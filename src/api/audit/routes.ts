@@ -1,12 +1,12 @@
 // GET /audit, /audit/{id} and /audit/export (permission audit:read). Listing
 // sorts keys, not entries: ids are time-ordered, so a page reads only its own
-// entries; export streams, whatever the size of the log.
+// entries; export streams, whatever the size of the log. Both audit buckets
+// (with and without a valid token) are read as one log, merged by id.
 import { Readable } from 'node:stream';
-import type { KV } from '@nats-io/kv';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { ApiError } from '../errors.js';
-import { auditIds, readAuditEntry } from './log.js';
+import { type AuditBuckets, auditIds, readAuditEntry } from './log.js';
 import {
   AuditEntry,
   AuditExportQuery,
@@ -15,7 +15,7 @@ import {
   AuditListQuery,
 } from './schemas.js';
 
-export function registerAuditRoutes(app: FastifyInstance, deps: { kv: KV }): void {
+export function registerAuditRoutes(app: FastifyInstance, deps: { buckets: AuditBuckets }): void {
   app.get<{ Querystring: { limit: number; offset: number } }>(
     '/audit',
     {
@@ -23,9 +23,11 @@ export function registerAuditRoutes(app: FastifyInstance, deps: { kv: KV }): voi
       schema: { querystring: AuditListQuery, response: { 200: AuditList } },
     },
     async (req) => {
-      const ids = await auditIds(deps.kv);
+      const ids = await auditIds(deps.buckets);
       const page = ids.slice(req.query.offset, req.query.offset + req.query.limit);
-      const entries = await Promise.all(page.map((id) => readAuditEntry(deps.kv, id)));
+      const entries = await Promise.all(
+        page.map((ref) => readAuditEntry(deps.buckets, ref.id, ref.kind)),
+      );
       return { total_items: ids.length, items: entries.filter((e) => e !== null) };
     },
   );
@@ -35,15 +37,15 @@ export function registerAuditRoutes(app: FastifyInstance, deps: { kv: KV }): voi
     { config: { permission: 'audit:read' }, schema: { querystring: AuditExportQuery } },
     async (req, reply) => {
       const jsonl = (req.query as { format?: string }).format === 'jsonl';
-      const ids = await auditIds(deps.kv);
-      const kv = deps.kv;
+      const ids = await auditIds(deps.buckets);
+      const buckets = deps.buckets;
       // Oldest first, as a log is read; one entry in memory at a time, and
       // the stream waits for a slow reader.
       async function* body() {
         if (!jsonl) yield `{"total_items":${ids.length},"items":[`;
         let first = true;
-        for (const id of [...ids].reverse()) {
-          const entry = await readAuditEntry(kv, id);
+        for (const ref of [...ids].reverse()) {
+          const entry = await readAuditEntry(buckets, ref.id, ref.kind);
           if (!entry) continue;
           const text = JSON.stringify(entry);
           yield jsonl ? `${text}\n` : `${first ? '' : ','}${text}`;
@@ -65,7 +67,7 @@ export function registerAuditRoutes(app: FastifyInstance, deps: { kv: KV }): voi
       schema: { params: AuditIdParams, response: { 200: Type.Object({ entry: AuditEntry }) } },
     },
     async (req) => {
-      const entry = await readAuditEntry(deps.kv, req.params.id);
+      const entry = await readAuditEntry(deps.buckets, req.params.id);
       if (!entry) throw new ApiError('not_found', `no audit entry ${req.params.id}`);
       return { entry };
     },

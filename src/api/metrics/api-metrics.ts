@@ -5,6 +5,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { JobsView } from '../../job/jobs-view.js';
 import type { RegistryView } from '../../job/registry-view.js';
+import type { AuditDropReason } from '../audit/log.js';
 import type { RoundTrip } from '../dispatch.js';
 
 /** Label used for requests that matched no route: one series, however many paths are probed. */
@@ -20,6 +21,8 @@ export interface ApiMetrics {
   natsReconnected(): void;
   /** An audit entry was given up on: for the audit log's `onWriteFailure`. */
   auditWriteFailed(): void;
+  /** An entry of a request without a valid token was counted, not stored: for the audit log's `onDropped`. */
+  auditDropped(reason: AuditDropReason): void;
   /** Where the scrape-time gauges read jobs and agents from. */
   watch(views: { jobs: JobsView; registry: RegistryView }): void;
 }
@@ -93,6 +96,16 @@ export function createApiMetrics(): ApiMetrics {
     help: 'Audit entries that could not be written after every retry.',
     registers: [registry],
   });
+  const auditDropped = new Counter({
+    name: 'osapi_audit_dropped_total',
+    help: 'Audit entries of requests without a valid token counted instead of stored: rate_limited (the source sent more than api.server.security.audit.unauthenticated_rate allows), queue_full.',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  // Every reason shows from the start, at 0, so an alert can tell "none" from "not exported".
+  for (const reason of ['rate_limited', 'queue_full'] satisfies AuditDropReason[]) {
+    auditDropped.inc({ reason }, 0);
+  }
 
   return {
     registry,
@@ -109,6 +122,9 @@ export function createApiMetrics(): ApiMetrics {
     },
     auditWriteFailed() {
       auditFailures.inc();
+    },
+    auditDropped(reason) {
+      auditDropped.inc({ reason });
     },
     watch(v) {
       views = v;
