@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type CommandPolicy, commandPolicy } from '../auth/command-policy.js';
 import {
+  BUILTIN_ROLES,
   type CustomRoles,
   effectivePermissions,
   isPermission,
@@ -67,7 +68,14 @@ export async function authenticate(req: FastifyRequest, s: AuthSettings): Promis
       subject: claims.sub,
       roles: claims.roles,
       permissions: effectivePermissions(claims, s.customRoles),
-      commandPolicy: commandPolicy(claims.roles, s.customRoles),
+      // Unknown roles grant nothing, and a name such as `constructor` must
+      // never reach a lookup that could find Object's members.
+      commandPolicy: commandPolicy(
+        claims.roles.filter(
+          (r) => Object.hasOwn(s.customRoles, r) || Object.hasOwn(BUILTIN_ROLES, r),
+        ),
+        s.customRoles,
+      ),
       ...(claims.permissions !== undefined ? { permissionsClaim: claims.permissions } : {}),
       expiresAt: claims.exp,
     };

@@ -15,9 +15,17 @@ export const API_ERRORS = {
   idempotency_key_reused: 422,
   /** The same Idempotency-Key while the first request has not made its job yet. */
   idempotency_key_in_progress: 409,
+  /** One token subject already holds api.server.limits.max_streams_per_user job streams. */
+  too_many_streams: 429,
+  /** One token subject already has the most outstanding console login codes. */
+  too_many_login_codes: 429,
   unsupported_media_type: 415,
   payload_too_large: 413,
   uri_too_long: 414,
+  /** Refused by Node's HTTP parser: the request line and headers exceed its 16 KiB. */
+  headers_too_large: 431,
+  /** Refused by Node's HTTP server: the request did not arrive in time. */
+  request_timeout: 408,
   no_agent_answered: 500,
   internal: 500,
   not_ready: 503,

@@ -2,7 +2,8 @@
 // validation, serialization and the OpenAPI document; authentication and
 // permissions from auth.ts; every error rendered by one handler below.
 
-import type { KV } from '@nats-io/kv';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, {
@@ -13,17 +14,19 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from '../log/logger.js';
 import { registerAgentRoutes } from './agent/routes.js';
-import { registerAuditHook } from './audit/hook.js';
-import type { AuditLog } from './audit/log.js';
+import { recordClientError, recordFrameworkError, registerAuditHook } from './audit/hook.js';
+import type { AuditBuckets, AuditLog } from './audit/log.js';
 import { registerAuditRoutes } from './audit/routes.js';
 import { type AuthSettings, authenticate, registerAuth } from './auth.js';
 import { registerCommandRoutes } from './command/routes.js';
 import { type ConsoleOptions, registerConsole } from './console/static.js';
+import { registerCors } from './cors.js';
 import type { DispatchDeps } from './dispatch.js';
 import { API_ERRORS, ApiError, isNatsUnavailable } from './errors.js';
 import { type ReadinessProbe, registerHealthRoutes } from './health/routes.js';
 import { type HealthStatusDeps, registerHealthStatusRoute } from './health/status.js';
 import { type JobRouteDeps, registerJobRoutes } from './job/routes.js';
+import { type ConnectionLimits, capConnections, fastifyLimitOptions } from './limits.js';
 import type { ApiMetrics } from './metrics/api-metrics.js';
 import { registerMetricsRoute, registerRequestMetrics } from './metrics/routes.js';
 import { registerNodeRoutes } from './node/routes.js';
@@ -38,12 +41,51 @@ export interface ApiServerDeps {
   readiness: ReadinessProbe;
   dispatch: DispatchDeps;
   jobs: JobRouteDeps;
-  audit: { log: AuditLog; kv: KV; required: boolean };
+  audit: { log: AuditLog; buckets: AuditBuckets; required: boolean };
   health: HealthStatusDeps;
   metrics: ApiMetrics;
   session: SessionDeps;
   /** The web console at /ui/; absent when api.server.ui.enabled is off. */
   console?: ConsoleOptions;
+  /** Bounds on client connections (api.server.limits, resolved in limits.ts). */
+  limits: ConnectionLimits;
+  /** Origins whose pages may call the API (api.server.security.cors.allow_origins). */
+  cors?: { allowOrigins: readonly string[] };
+}
+
+/**
+ * Answers a request Node's HTTP parser refused, as Fastify's default handler
+ * would (431 for headers too large, 408 for a timeout, else 400, then the
+ * connection is closed), and records it in the audit log.
+ */
+function answerClientError(
+  log: AuditLog,
+  err: Error & { code?: unknown; rawPacket?: unknown },
+  socket: Socket,
+): void {
+  // A connection reset or already closed: no request, no answer to record.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const reason =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? 'headers_too_large'
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? 'request_timeout'
+        : 'invalid_request';
+  const message =
+    reason === 'headers_too_large'
+      ? 'the request line and headers are larger than 16 KiB'
+      : reason === 'request_timeout'
+        ? 'the request did not arrive in time'
+        : 'the request is not valid HTTP';
+  const status = API_ERRORS[reason];
+  if (socket.writable) {
+    const body = JSON.stringify(new ApiError(reason, message).body());
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`,
+    );
+    recordClientError(log, err, socket, status);
+  }
+  socket.destroy(err);
 }
 
 function validatorFor(coerce: boolean): Ajv {
@@ -69,19 +111,27 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
     genReqId: () => crypto.randomUUID(),
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
+    ...fastifyLimitOptions(deps.limits),
     // Hostnames may be 253 characters; a path segment beyond that is refused.
     routerOptions: { maxParamLength: 300 },
     // Errors Fastify raises before routing (bad URL encoding, an overlong
     // path segment) get the same body as every other error.
-    frameworkErrors: (err, _req, reply) => {
+    frameworkErrors: (err, req, reply) => {
       const status = err.statusCode ?? 400;
       const reason = status === 414 ? 'uri_too_long' : 'invalid_request';
       // The framework-error reply is typed without route schemas; it is a plain reply here.
       void (reply as unknown as FastifyReply)
         .code(API_ERRORS[reason])
         .send(new ApiError(reason, err.message).body());
+      // No hook runs for these: the audit entry is made here.
+      recordFrameworkError(deps.audit.log, req, API_ERRORS[reason]);
     },
+    // Requests Node's parser refuses never reach Fastify: answered (in the
+    // API's error shape) and recorded here.
+    clientErrorHandler: (err, socket) => answerClientError(deps.audit.log, err, socket),
   });
+
+  capConnections(app.server, deps.limits.maxConnections, deps.logger.child({ component: 'api' }));
 
   // JSON only: anything else is a 415, not a string the schema then refuses.
   app.removeContentTypeParser(['text/plain']);
@@ -151,6 +201,8 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
       .send(new ApiError('not_found', `no route ${req.method} ${req.url}`).body());
   });
 
+  // Before the auth hook: refusals carry the CORS headers too, so a page can read them.
+  registerCors(app, deps.cors?.allowOrigins ?? [], deps.auth);
   registerAuth(app, deps.auth);
   registerAuditHook(app, deps.audit);
   registerRequestMetrics(app, deps.metrics);
@@ -164,7 +216,7 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
 /** Every domain's routes; each declares its permission beside itself. */
 export function registerRoutes(
   app: FastifyInstance,
-  deps: Omit<ApiServerDeps, 'logger' | 'auth'>,
+  deps: Omit<ApiServerDeps, 'logger' | 'auth' | 'limits'>,
 ): void {
   registerHealthRoutes(app, deps.readiness);
   registerVersionRoute(app);

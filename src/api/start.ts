@@ -24,6 +24,7 @@ import { AuditLog } from './audit/log.js';
 import { defaultConsoleDir } from './console/static.js';
 import { type OutputHubLimits, startOutputHub } from './job/output-hub.js';
 import type { JobStreamSettings } from './job/stream.js';
+import { resolveConnectionLimits } from './limits.js';
 import { createApiMetrics } from './metrics/api-metrics.js';
 import { Rollouts } from './rollout.js';
 import { buildApiServer } from './server.js';
@@ -31,6 +32,8 @@ import { sessionDeps } from './session/routes.js';
 
 /** How long after creation an agent that was away may still start a job. */
 const START_WITHIN_MS = 10 * 60_000;
+/** How long a stop waits for queued audit entries to be written before it logs them instead. */
+const AUDIT_FLUSH_MS = 3000;
 /** How long the API waits, before listening, for its views to read their buckets. */
 const VIEWS_LOAD_MS = 10_000;
 
@@ -59,10 +62,30 @@ export interface StartApiOptions {
   liveOutput?: { limits?: Partial<OutputHubLimits>; stream?: Partial<JobStreamSettings> };
   /** The built web console; default <repo>/dist/ui. */
   consoleDir?: string;
+  /**
+   * Set when an agent runs in this process too (`osapi start`): the
+   * descriptors its commands need are kept from the API's connection cap.
+   */
+  agentInProcess?: { maxJobs: number };
 }
 
 export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess> {
   const { config, logger } = opts;
+  // Checked first: a bad combination is a config error, before anything connects.
+  const connections = resolveConnectionLimits(
+    config.api.server.limits,
+    opts.agentInProcess ? { agentMaxJobs: opts.agentInProcess.maxJobs } : {},
+  );
+  for (const w of connections.warnings) logger.warn(w);
+  logger.debug(
+    {
+      max_connections: connections.limits.maxConnections,
+      derived: connections.derived,
+      open_files_limit: connections.fdLimit,
+      reserved_fds: connections.reservedFds,
+    },
+    'API connection limits',
+  );
   const settings = config.api.server.nats;
   const startedAt = opts.clock.now();
   const metrics = createApiMetrics();
@@ -141,11 +164,21 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
     });
     // A short timeout: readiness must answer quickly while NATS is away.
     const jsm = await jetstreamManager(nc, { timeout: 2000 });
-    const auditKv = await new Kvm(nc).open(layout.names.auditBucket);
+    const kvm = new Kvm(nc);
+    const auditBuckets = {
+      authenticated: await kvm.open(layout.names.auditBucket),
+      unauthenticated: await kvm.open(layout.names.unauthenticatedAuditBucket),
+    };
+    const auditSettings = config.api.server.security.audit;
     const audit = new AuditLog({
-      kv: auditKv,
+      buckets: auditBuckets,
       logger,
       onWriteFailure: () => metrics.auditWriteFailed(),
+      onDropped: (reason) => metrics.auditDropped(reason),
+      unauthenticatedLimit: {
+        perMinute: auditSettings.unauthenticated_rate,
+        burst: auditSettings.unauthenticated_burst,
+      },
     });
     metrics.watch({ jobs, registry });
     const rollouts = new Rollouts({ store, jobs, logger });
@@ -153,9 +186,11 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
     const app = await buildApiServer({
       metrics,
       health: { nc, jsm, names: layout.names, jobs, registry, clock: opts.clock, startedAt },
-      audit: { log: audit, kv: auditKv, required: config.api.server.security.audit.required },
+      audit: { log: audit, buckets: auditBuckets, required: auditSettings.required },
       logger,
       auth,
+      limits: connections.limits,
+      cors: { allowOrigins: config.api.server.security.cors.allow_origins },
       session: sessionDeps(auth, opts.clock),
       ...(config.api.server.ui.enabled
         ? {
@@ -197,7 +232,10 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
         startWithinMs: START_WITHIN_MS,
         responses,
         output,
-        ...(opts.liveOutput?.stream ? { stream: opts.liveOutput.stream } : {}),
+        stream: {
+          maxPerUser: config.api.server.limits.max_streams_per_user,
+          ...opts.liveOutput?.stream,
+        },
       },
     });
     // Listen once the views hold what their buckets held: a request in the
@@ -226,7 +264,9 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
       async stop() {
         await app.close();
         rollouts.stopAll();
-        await audit.flush();
+        // Bounded: what NATS has not taken within it goes to the log, entry
+        // by entry, and no retry timer is left to hold the process open.
+        await audit.close(AUDIT_FLUSH_MS);
         lostRuns.stop();
         registry.stop();
         jobs.stop();

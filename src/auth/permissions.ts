@@ -24,7 +24,10 @@ export function isPermission(s: unknown): s is Permission {
 
 export type BuiltinRole = 'admin' | 'write' | 'read';
 
+// Without a prototype: looked up by a role name from a token, `constructor` or
+// `__proto__` must find nothing rather than Object's own members.
 export const BUILTIN_ROLES: Readonly<Record<BuiltinRole, readonly Permission[]>> = Object.freeze({
+  __proto__: null,
   admin: Object.freeze([...PERMISSIONS]),
   // Running arbitrary commands and reading the audit trail stay admin-only.
   write: Object.freeze(PERMISSIONS.filter((p) => p !== 'audit:read' && p !== 'command:execute')),

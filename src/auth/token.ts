@@ -10,6 +10,17 @@ const ALGORITHM = 'HS256';
 export const DEFAULT_TOKEN_LIFETIME_SECONDS = 90 * 24 * 60 * 60;
 // The CLI that mints a token and the server that checks it may run on hosts whose clocks differ.
 const CLOCK_TOLERANCE_SECONDS = 30;
+/**
+ * The latest time a token may name, 9999-12-31T23:59:59Z: far inside what a
+ * Date holds and prints (an `exp` of 1e20 made every answer that shows the
+ * expiry throw), and in 4 digits of year as ISO 8601 writes them.
+ */
+const MAX_NUMERIC_DATE = 253_402_300_799;
+
+/** A whole number of seconds since 1970, no later than MAX_NUMERIC_DATE; as this module signs them. */
+function isNumericDate(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= MAX_NUMERIC_DATE;
+}
 
 export type TokenErrorReason =
   | 'missing'
@@ -111,6 +122,10 @@ export async function signToken(opts: SignTokenOptions): Promise<string> {
   }
 
   const iat = Math.floor(now().getTime() / 1000);
+  // verifyToken refuses a date past MAX_NUMERIC_DATE: never make a token it would refuse.
+  if (!isNumericDate(iat + lifetime)) {
+    throw new TokenRequestError('the token lifetime is too long: it would expire after 9999-12-31');
+  }
   const payload: { roles: string[]; permissions?: string[] } = { roles: [...new Set(roles)] };
   if (permissions !== undefined) payload.permissions = [...new Set(permissions)];
 
@@ -145,7 +160,8 @@ function fromJose(err: unknown): TokenError {
   // JWTExpired is not a subclass of JWTClaimValidationFailed, so it is tested on its own.
   if (err instanceof errors.JWTExpired) {
     const exp = err.payload.exp;
-    const when = typeof exp === 'number' ? ` at ${new Date(exp * 1000).toISOString()}` : '';
+    // An `exp` of -1e20 is expired too, but no Date can print it.
+    const when = isNumericDate(exp) ? ` at ${new Date(exp * 1000).toISOString()}` : '';
     return new TokenError('expired', `the token expired${when}`, cause);
   }
   if (err instanceof errors.JWTClaimValidationFailed) {
@@ -216,7 +232,21 @@ export async function verifyToken(
       'the token "permissions" claim must be a list of permission names',
     );
   }
-  // jose has checked these are numbers; exp is already known to be in the future.
+  // jose has checked these are numbers and exp is in the future; a number may still be
+  // 1e20, -5 or 1.5, which no date shown from them survives.
+  for (const [name, value] of [
+    ['iat', iat],
+    ['exp', exp],
+    ['nbf', payload.nbf],
+  ] as const) {
+    if (name === 'nbf' && value === undefined) continue;
+    if (!isNumericDate(value)) {
+      throw new TokenError(
+        'bad_claims',
+        `the token "${name}" claim must be a whole number of seconds since 1970, no later than 9999-12-31`,
+      );
+    }
+  }
   if (typeof iat !== 'number' || typeof exp !== 'number') {
     throw new TokenError('bad_claims', 'the token "iat" and "exp" claims must be numbers');
   }

@@ -43,7 +43,7 @@ export function loadContext(
   });
   const logger = createLogger({ debug: loaded.config.debug });
   for (const w of loaded.warnings) logger.warn(w);
-  if (loaded.file) warnIfSecretsExposed(loaded.file, loaded.config, logger);
+  if (loaded.file) warnIfSecretsExposed(loaded.file, loaded.fileSecrets, logger);
   return { config: loaded.config, explicit: loaded.explicit, logger, json: Boolean(globals.json) };
 }
 
@@ -57,24 +57,21 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-/** A config file holding secrets must not be readable by other users. */
-function warnIfSecretsExposed(file: string, config: Config, logger: Logger): void {
-  const secrets = [
-    config.api.server.security.signing_key,
-    config.api.client.security.bearer_token,
-    config.api.server.nats.auth.password,
-    config.agent.nats.auth.password,
-    config.nats.server.auth.password,
-  ].some(Boolean);
+/**
+ * A config file holding secrets must not be readable by other users. Only the
+ * file's own values count: a secret from an environment variable is not in it.
+ */
+function warnIfSecretsExposed(file: string, keys: readonly string[], logger: Logger): void {
+  if (keys.length === 0) return;
   let mode = 0;
   try {
     mode = statSync(file).mode;
   } catch {
     return;
   }
-  if (secrets && (mode & 0o044) !== 0) {
+  if ((mode & 0o044) !== 0) {
     logger.warn(
-      { file },
+      { file, keys },
       `config file ${file} holds secrets and is readable by other users; run: chmod 600 ${file}`,
     );
   }

@@ -14,6 +14,7 @@ import {
   type OsapiClient,
   OsapiConnectionError,
 } from '../sdk/client.js';
+import { escapeLine, escapeText } from './escape.js';
 import { summaryLine } from './group-output.js';
 
 type ResultItem = CommandResponse['results'][number];
@@ -79,6 +80,15 @@ function hostColour(hostname: string): (typeof PALETTE)[number] {
   return PALETTE[h % PALETTE.length] ?? 'cyan';
 }
 
+/**
+ * One line of a command's output as printed after its host: a CRLF ends it as
+ * a newline does; tabs stay; every other control is escaped, so no line can
+ * move the cursor, rewrite another host's line or hide in a terminal title.
+ */
+export function followLine(line: string): string {
+  return escapeText(line.endsWith('\r') ? line.slice(0, -1) : line);
+}
+
 /** Text arrives in pieces that need not end at a line: print whole lines, keep the rest. */
 class LinePrinter {
   private readonly partial = new Map<string, string>();
@@ -95,7 +105,7 @@ class LinePrinter {
   }
 
   private prefix(hostname: string, stream: 'stdout' | 'stderr'): string {
-    return `${this.colours[stream][hostColour(hostname)](`${hostname}:`)} `;
+    return `${this.colours[stream][hostColour(hostname)](`${escapeLine(hostname)}:`)} `;
   }
 
   write(hostname: string, stream: 'stdout' | 'stderr', data: string): void {
@@ -107,7 +117,7 @@ class LinePrinter {
     else this.partial.set(key, rest);
     if (lines.length === 0) return;
     const prefix = this.prefix(hostname, stream);
-    this.out[stream].write(lines.map((l) => `${prefix}${l}\n`).join(''));
+    this.out[stream].write(lines.map((l) => `${prefix}${followLine(l)}\n`).join(''));
   }
 
   /** A host is done (or following is): its last line, even without a newline. */
@@ -115,7 +125,7 @@ class LinePrinter {
     for (const [key, rest] of this.partial) {
       const [stream, host] = key.split('\0') as ['stdout' | 'stderr', string];
       if (hostname !== undefined && host !== hostname) continue;
-      this.out[stream].write(`${this.prefix(host, stream)}${rest}\n`);
+      this.out[stream].write(`${this.prefix(host, stream)}${followLine(rest)}\n`);
       this.partial.delete(key);
     }
   }
@@ -194,7 +204,7 @@ export async function followJob(client: OsapiClient, opts: FollowOptions): Promi
       case 'skipped':
         if (!opts.json) {
           out.stderr.write(
-            `[${e.data.events} output events skipped: ${e.data.message.replace(/ \(GET .*\)$/, '')}; osapi client job get --job-id ${opts.jobId}]\n`,
+            `[${escapeLine(String(e.data.events))} output events skipped: ${escapeLine(e.data.message.replace(/ \(GET .*\)$/, ''))}; osapi client job get --job-id ${opts.jobId}]\n`,
           );
         }
         break;

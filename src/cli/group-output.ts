@@ -3,6 +3,7 @@
 // `dshbak -c` and `clush -b` do), and every non-JSON output ends with a
 // one-line summary naming the hosts that failed and why.
 import type { CommandResponse } from '../sdk/client.js';
+import { escapeLine, escapeText } from './escape.js';
 
 type Result = CommandResponse['results'][number];
 
@@ -151,12 +152,17 @@ export function summaryLine(results: Result[]): string {
   }
   const failed = results.length - ok;
   if (failed === 0) return `${ok} ok`;
-  const parts = [...byReason].map(([reason, hosts]) => `${foldHosts(hosts)} (${reason})`);
+  // Hostnames and errors come from agents: escaped, so the line stays one line of text.
+  const parts = [...byReason].map(
+    ([reason, hosts]) => `${escapeLine(foldHosts(hosts))} (${escapeLine(reason)})`,
+  );
   return `${ok} ok, ${failed} failed: ${parts.join(', ')}`;
 }
 
-function block(text: string, truncated: boolean): string {
-  if (text === '') return '';
+function block(raw: string, truncated: boolean): string {
+  if (raw === '') return '';
+  // As the program printed it, newlines and tabs; no other control reaches the terminal.
+  const text = escapeText(raw);
   const body = text.endsWith('\n') ? text : `${text}\n`;
   return truncated ? `${body}[output truncated by the agent]\n` : body;
 }
@@ -164,13 +170,14 @@ function block(text: string, truncated: boolean): string {
 /** The `--group` text: a `Job ID:` line, one block per group, then the summary line. */
 export function groupedText(body: CommandResponse): string {
   const blocks = groupResults(body.results).map((g) => {
-    const head = `${foldHosts(g.hosts)} (${g.hosts.length} host${g.hosts.length === 1 ? '' : 's'})`;
+    const head = `${escapeLine(foldHosts(g.hosts))} (${g.hosts.length} host${g.hosts.length === 1 ? '' : 's'})`;
     const rule = '-'.repeat(Math.min(Math.max(head.length, 16), 78));
     const lines = [rule, head, rule].join('\n');
     const stdout = block(g.stdout, g.stdout_truncated);
     const stderr = g.stderr === '' ? '' : `[stderr]\n${block(g.stderr, g.stderr_truncated)}`;
-    const status = g.error !== undefined ? `[error: ${g.error}]\n` : `[exit ${g.exit_code}]\n`;
+    const status =
+      g.error !== undefined ? `[error: ${escapeLine(g.error)}]\n` : `[exit ${g.exit_code}]\n`;
     return `${lines}\n${stdout}${stderr}${status}`;
   });
-  return `Job ID: ${body.job_id}\n${blocks.join('')}${summaryLine(body.results)}\n`;
+  return `Job ID: ${escapeLine(body.job_id)}\n${blocks.join('')}${summaryLine(body.results)}\n`;
 }

@@ -13,6 +13,7 @@ import { registerServerCommands } from './commands/servers.js';
 import { registerTokenCommands } from './commands/token.js';
 import { registerUiCommand } from './commands/ui.js';
 import { ExitError, UsageError } from './context.js';
+import { escapeText } from './escape.js';
 
 /** The whole command tree, as `osapi` parses it. */
 export function buildProgram(): Command {
@@ -85,7 +86,8 @@ function report(err: unknown, json: boolean): number {
   }
   if (err instanceof OsapiApiError) {
     if (json) process.stdout.write(`${JSON.stringify(err.body, null, 2)}\n`);
-    say(`osapi: the API answered ${err.status}: ${err.message}`);
+    // The message may quote what an agent wrote (a hostname, an error): escaped.
+    say(`osapi: the API answered ${err.status}: ${escapeText(err.message)}`);
     return 1;
   }
   if (err instanceof OsapiConnectionError) {

@@ -8,7 +8,8 @@ import type {
   PingResponse,
   StatusResponse,
 } from '../sdk/client.js';
-import { shorten } from './output.js';
+import { escapeLine } from './escape.js';
+import { row, shorten } from './output.js';
 import { humanBytes, percent } from './units.js';
 
 interface Item {
@@ -28,7 +29,8 @@ function table<T extends Item>(head: string[], items: T[], rows: (r: T) => strin
   for (const r of items) {
     // A host that could not answer has only its name and the error.
     const cells = r.status === 'completed' ? rows(r) : [r.hostname, ...head.slice(1).map(() => '')];
-    t.push(withError ? [...cells, shorten(r.error ?? '')] : cells);
+    // Every field comes from an agent: escaped, each on one line.
+    t.push(row(withError ? [...cells, shorten(r.error ?? '')] : cells));
   }
   return t.toString();
 }
@@ -57,18 +59,20 @@ export function statusTables(body: StatusResponse): string {
   });
   for (const r of body.results) {
     for (const d of r.disks ?? []) {
-      disks.push([
-        r.hostname,
-        shorten(d.name, 40),
-        humanBytes(d.total),
-        humanBytes(d.used),
-        humanBytes(d.free),
-        // As df: the share of what users can use (used + available) that is used.
-        percent(d.used, d.used + d.free),
-      ]);
+      disks.push(
+        row([
+          r.hostname,
+          shorten(d.name, 40),
+          humanBytes(d.total),
+          humanBytes(d.used),
+          humanBytes(d.free),
+          // As df: the share of what users can use (used + available) that is used.
+          percent(d.used, d.used + d.free),
+        ]),
+      );
     }
   }
-  return `Job ID: ${body.job_id}\n${hosts}\n${disks.length > 0 ? `Disks:\n${disks.toString()}\n` : ''}`;
+  return `Job ID: ${escapeLine(body.job_id)}\n${hosts}\n${disks.length > 0 ? `Disks:\n${disks.toString()}\n` : ''}`;
 }
 
 export function hostnameTable(body: HostnameResponse): string {
@@ -80,7 +84,7 @@ export function hostnameTable(body: HostnameResponse): string {
       .join(' '),
     r.os_hostname ?? '',
   ]);
-  return `Job ID: ${body.job_id}\n${t}\n`;
+  return `Job ID: ${escapeLine(body.job_id)}\n${t}\n`;
 }
 
 export function pingTable(body: PingResponse): string {
@@ -98,7 +102,7 @@ export function pingTable(body: PingResponse): string {
       r.max_rtt ?? '',
     ],
   );
-  return `Job ID: ${body.job_id}\n${t}\n`;
+  return `Job ID: ${escapeLine(body.job_id)}\n${t}\n`;
 }
 
 export function dnsTable(body: DnsResponse): string {
@@ -108,7 +112,7 @@ export function dnsTable(body: DnsResponse): string {
     (r.servers ?? []).join(', '),
     (r.search_domains ?? []).join(', '),
   ]);
-  return `Job ID: ${body.job_id}\n${t}\n`;
+  return `Job ID: ${escapeLine(body.job_id)}\n${t}\n`;
 }
 
 /** As the reference shows it: every host with its status and whether it changed; ERROR always there. */
@@ -119,7 +123,7 @@ export function dnsUpdateTable(body: DnsUpdateResponse): string {
     wordWrap: false,
   });
   for (const r of body.results) {
-    t.push([r.hostname, r.status, String(r.changed), shorten(r.error ?? '')]);
+    t.push(row([r.hostname, r.status, String(r.changed), shorten(r.error ?? '')]));
   }
-  return `Job ID: ${body.job_id}\n${t.toString()}\n`;
+  return `Job ID: ${escapeLine(body.job_id)}\n${t.toString()}\n`;
 }

@@ -1,9 +1,22 @@
-// Tables for people: long cells cut short (the whole output is in --json).
+// Tables for people: long cells cut short (the whole output is in --json),
+// and every field from the API escaped (escape.ts): agents write what these
+// show, and a terminal obeys escape sequences.
 import Table from 'cli-table3';
 import type { AgentInfo, AuditEntry, CommandResponse, JobDetail } from '../sdk/client.js';
+import { escapeCell, escapeLine } from './escape.js';
 import { humanBytes } from './units.js';
 
 const CELL_MAX = 60;
+
+/** A table row of one-line fields, each escaped. */
+export function row(cells: string[]): string[] {
+  return cells.map(escapeLine);
+}
+
+/** Output shown in a cell: escaped (newlines kept), then cut short. */
+function outputCell(text: string): string {
+  return shorten(escapeCell(text));
+}
 
 export function shorten(text: string, max = CELL_MAX): string {
   const one = text.replace(/\r?\n$/, '');
@@ -26,15 +39,15 @@ export function commandTable(body: CommandResponse): string {
   for (const r of body.results) {
     const stderr = r.error ? [r.stderr, `error: ${r.error}`].filter(Boolean).join('\n') : r.stderr;
     table.push([
-      r.hostname,
+      escapeLine(r.hostname),
       String(r.changed),
-      shorten(r.stdout),
-      shorten(stderr),
+      outputCell(r.stdout),
+      outputCell(stderr),
       String(r.exit_code),
       formatMs(r.duration_ms),
     ]);
   }
-  return `Job ID: ${body.job_id}\n${table.toString()}\n`;
+  return `Job ID: ${escapeLine(body.job_id)}\n${table.toString()}\n`;
 }
 
 export function agentTable(agents: AgentInfo[]): string {
@@ -43,18 +56,20 @@ export function agentTable(agents: AgentInfo[]): string {
     style: { head: [], border: [] },
   });
   for (const a of agents) {
-    table.push([
-      a.hostname,
-      a.status,
-      Object.entries(a.labels)
-        .map(([k, v]) => `${k}:${v}`)
-        .join(' '),
-      `${a.os_info.distribution} ${a.os_info.version}`,
-      String(a.load_average['1min']),
-      `${humanBytes(a.memory.used)} / ${humanBytes(a.memory.total)}`,
-      a.uptime,
-      `${a.heartbeat_age_s}s ago`,
-    ]);
+    table.push(
+      row([
+        a.hostname,
+        a.status,
+        Object.entries(a.labels)
+          .map(([k, v]) => `${k}:${v}`)
+          .join(' '),
+        `${a.os_info.distribution} ${a.os_info.version}`,
+        String(a.load_average['1min']),
+        `${humanBytes(a.memory.used)} / ${humanBytes(a.memory.total)}`,
+        a.uptime,
+        `${a.heartbeat_age_s}s ago`,
+      ]),
+    );
   }
   return `${table.toString()}\n`;
 }
@@ -65,7 +80,7 @@ export function jobListTable(jobs: JobDetail[]): string {
     style: { head: [], border: [] },
   });
   for (const j of jobs) {
-    table.push([j.id, j.status, j.operation.type, j.target_hostname, j.created, j.created_by]);
+    table.push(row([j.id, j.status, j.operation.type, j.target_hostname, j.created, j.created_by]));
   }
   return `${table.toString()}\n`;
 }
@@ -85,7 +100,7 @@ export function jobDetailText(j: JobDetail): string {
     `Created: ${j.created} by ${j.created_by}`,
     `Updated: ${j.updated_at}`,
     ...(j.error ? [`Error: ${j.error}`] : []),
-  ];
+  ].map(escapeLine);
   const hosts = new Table({
     head: ['HOSTNAME', 'STATE', 'EXIT CODE', 'STDOUT', 'STDERR', 'DURATION'],
     style: { head: [], border: [] },
@@ -96,17 +111,17 @@ export function jobDetailText(j: JobDetail): string {
       .filter(Boolean)
       .join('\n');
     hosts.push([
-      host,
-      state.status,
-      data.exit_code === undefined ? '' : String(data.exit_code),
-      shorten(data.stdout ?? ''),
-      shorten(stderr),
-      state.duration ?? '',
+      escapeLine(host),
+      escapeLine(state.status),
+      data.exit_code === undefined ? '' : escapeLine(String(data.exit_code)),
+      outputCell(typeof data.stdout === 'string' ? data.stdout : ''),
+      outputCell(stderr),
+      escapeLine(state.duration ?? ''),
     ]);
   }
   const timeline = j.timeline.map(
     (e) =>
-      `  ${e.timestamp}  ${e.event.padEnd(12)} ${e.hostname}${e.message ? `  ${e.message}` : ''}${e.error ? `  error: ${e.error}` : ''}`,
+      `  ${escapeLine(`${e.timestamp}  ${e.event.padEnd(12)} ${e.hostname}${e.message ? `  ${e.message}` : ''}${e.error ? `  error: ${e.error}` : ''}`)}`,
   );
   return `${head.join('\n')}\n${hosts.toString()}\nTimeline:\n${timeline.join('\n')}\n`;
 }
@@ -118,14 +133,14 @@ export function auditTable(entries: AuditEntry[]): string {
   });
   for (const e of entries) {
     table.push([
-      e.timestamp,
-      e.user || '(no token)',
-      e.method,
-      shorten(e.path, 50),
+      escapeLine(e.timestamp),
+      escapeLine(e.user || '(no token)'),
+      escapeLine(e.method),
+      shorten(escapeLine(e.path), 50),
       String(e.response_code),
       `${e.duration_ms}ms`,
-      e.source_ip,
-      e.id,
+      escapeLine(e.source_ip),
+      escapeLine(e.id),
     ]);
   }
   return `${table.toString()}\n`;

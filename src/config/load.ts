@@ -55,6 +55,11 @@ export interface LoadedConfig {
   explicit: ReadonlySet<string>;
   /** Non-fatal notes: unknown OSAPI_* variables, YAML warnings. */
   warnings: string[];
+  /**
+   * Secret keys (signing key, token, passwords) the file itself gives a value,
+   * whatever env or a flag then set: what makes the file worth reading.
+   */
+  fileSecrets: string[];
 }
 
 type Origin = { kind: 'env'; name: string } | { kind: 'override'; label: string };
@@ -395,6 +400,15 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
     explicit.add(path);
   }
 
+  // Read off the file's own data: a secret given by env or a flag is not in the file.
+  const fileSecrets = configKeys()
+    .filter((leaf) => leaf.secret)
+    .map((leaf) => leaf.path)
+    .filter((path) => {
+      const value = getPath(file?.data, path.split('.'));
+      return value !== undefined && value !== null && value !== '';
+    });
+
   Value.Default(ConfigSchema, merged);
   // Naming every problem walks the whole schema again: only for a config that has one. Each
   // command the CLI runs loads the config, so this is start-up time.
@@ -405,7 +419,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
   // the decoding (durations to ms) is left to do.
   const config = DecodeUnsafe({}, ConfigSchema, merged) as Config;
   config.state_dir = resolveStateDir(config.state_dir, env);
-  return { config, file: file?.path ?? null, explicit, warnings };
+  return { config, file: file?.path ?? null, explicit, warnings, fileSecrets };
 }
 
 /** The defaults alone (no file, no env), e.g. as a base for tests. */

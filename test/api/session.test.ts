@@ -4,7 +4,7 @@
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoginCodes } from '../../src/api/session/login-codes.js';
-import { SESSION_TTL_S } from '../../src/api/session/routes.js';
+import { MAX_CODES_PER_USER, SESSION_TTL_S } from '../../src/api/session/routes.js';
 import { signToken } from '../../src/auth/index.js';
 import { type AnyJson, request, startTestSystem, type TestSystem } from '../support/system.js';
 
@@ -112,6 +112,43 @@ describe('one-time login codes', () => {
     expect(sessions.some((e) => e.response_code === 401 && e.user === '')).toBe(true);
     expect(JSON.stringify(r.body)).not.toContain(code);
   });
+
+  it('are limited per user: one user asking 100 times gets 429s and voids no one else’s code', async () => {
+    const bob = await signToken({
+      subject: 'bob@example.com',
+      roles: ['read'],
+      signingKey: sys.signingKey,
+    });
+    const bobs = await newCode(bob);
+    const mallory = await signToken({
+      subject: 'mallory@example.com',
+      roles: ['read'],
+      signingKey: sys.signingKey,
+    });
+    const answers: Array<{ status: number; body: AnyJson; retryAfter: string | null }> = [];
+    for (let i = 0; i < 100; i++) {
+      const res = await fetch(`${sys.url}/auth/login-code`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${mallory}` },
+      });
+      answers.push({
+        status: res.status,
+        body: await res.json(),
+        retryAfter: res.headers.get('retry-after'),
+      });
+    }
+    expect(answers.filter((a) => a.status === 201)).toHaveLength(MAX_CODES_PER_USER);
+    const refused = answers.slice(MAX_CODES_PER_USER);
+    expect(refused.every((a) => a.status === 429)).toBe(true);
+    expect(refused[0]?.body).toMatchObject({ code: 429, reason: 'too_many_login_codes' });
+    expect(refused[0]?.body.error).toMatch(/mallory@example\.com already has 5 unused login codes/);
+    expect(Number(refused[0]?.retryAfter)).toBeGreaterThan(0);
+
+    // Bob's link still works.
+    const s = await request(sys, 'POST', '/auth/session', { code: bobs.code });
+    expect(s.status).toBe(200);
+    expect(s.body.subject).toBe('bob@example.com');
+  });
 });
 
 describe('LoginCodes', () => {
@@ -120,19 +157,59 @@ describe('LoginCodes', () => {
     user: { subject, roles: ['read'], permissions: [], commandPolicy: null, expiresAt: 0 },
   });
 
-  it('forgets a code after its time, and keeps at most `max`, dropping the oldest', () => {
+  const issued = (r: ReturnType<LoginCodes['issue']>) => {
+    if (!r.ok) throw new Error(`refused: ${r.limit}`);
+    return r;
+  };
+
+  it('forgets a code after its time', () => {
     let now = 1_000;
-    const codes = new LoginCodes({ ttlMs: 100, max: 2, now: () => now });
-    const a = codes.issue(grant('a'));
+    const codes = new LoginCodes({ ttlMs: 100, max: 10, maxPerUser: 5, now: () => now });
+    const a = issued(codes.issue(grant('a')));
     now += 100;
     expect(codes.redeem(a.code)).toBeNull();
-    const b = codes.issue(grant('b'));
-    const c = codes.issue(grant('c'));
-    const d = codes.issue(grant('d'));
-    expect(codes.size).toBe(2);
-    expect(codes.redeem(b.code)).toBeNull();
-    expect(codes.redeem(c.code)?.token).toBe('t-c');
-    expect(codes.redeem(d.code)?.token).toBe('t-d');
     expect(codes.size).toBe(0);
+  });
+
+  it('refuses a user past its limit, and never drops another user’s code', () => {
+    let now = 1_000;
+    const codes = new LoginCodes({ ttlMs: 100, max: 10, maxPerUser: 2, now: () => now });
+    const b = issued(codes.issue(grant('b')));
+    now += 10;
+    issued(codes.issue(grant('a')));
+    issued(codes.issue(grant('a')));
+    for (let i = 0; i < 100; i++) {
+      expect(codes.issue(grant('a'))).toEqual({
+        ok: false,
+        limit: 'user',
+        outstanding: 2,
+        retryAfterMs: 100,
+      });
+    }
+    expect(codes.countOf('a')).toBe(2);
+    expect(codes.redeem(b.code)?.token).toBe('t-b');
+    // A used or expired code frees its place.
+    now += 100;
+    expect(codes.countOf('a')).toBe(0);
+    expect(codes.issue(grant('a')).ok).toBe(true);
+  });
+
+  it('refuses past the total rather than dropping the oldest', () => {
+    const codes = new LoginCodes({ ttlMs: 100, max: 2, maxPerUser: 5, now: () => 1_000 });
+    const b = issued(codes.issue(grant('b')));
+    const c = issued(codes.issue(grant('c')));
+    expect(codes.issue(grant('d'))).toMatchObject({ ok: false, limit: 'total', outstanding: 2 });
+    expect(codes.redeem(b.code)?.token).toBe('t-b');
+    expect(codes.redeem(c.code)?.token).toBe('t-c');
+    expect(codes.size).toBe(0);
+  });
+
+  it('keeps a subject named like an Object property apart from the rest', () => {
+    const codes = new LoginCodes({ ttlMs: 100, max: 10, maxPerUser: 1, now: () => 1_000 });
+    for (const subject of ['__proto__', 'constructor', 'toString']) {
+      expect(codes.issue(grant(subject)).ok).toBe(true);
+      expect(codes.issue(grant(subject))).toMatchObject({ ok: false, limit: 'user' });
+    }
+    expect(codes.size).toBe(3);
   });
 });

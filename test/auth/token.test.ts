@@ -204,6 +204,32 @@ describe('verifyToken refuses', () => {
     await expectReason(await rawToken({ ...goodClaims(), iat, exp: iat + 3600 }), 'not_yet_valid');
   });
 
+  it('dates no Date can hold, before 1970 or not whole seconds: bad_claims or expired, never a throw', async () => {
+    const now = nowSeconds();
+    for (const odd of [
+      { exp: 1e20 },
+      { exp: now + 3600.5 },
+      { exp: Number.MAX_SAFE_INTEGER },
+      { iat: -1e20 },
+      { iat: -1 },
+      { iat: now - 0.5 },
+      { nbf: -1e20 },
+      { nbf: now - 10.25 },
+    ]) {
+      const err = await refusal(await rawToken({ ...goodClaims(), ...odd }));
+      expect(err.reason, JSON.stringify(odd)).toBe('bad_claims');
+      const claim = Object.keys(odd)[0];
+      expect(err.message).toMatch(new RegExp(`"${claim}" claim must be a whole number of seconds`));
+    }
+    // Long expired, and by a date no Date can print.
+    const long = await refusal(await rawToken({ ...goodClaims(), exp: -1e20 }));
+    expect(long.reason).toBe('expired');
+    expect(long.message).toBe('the token expired');
+    // Beyond any Date: `nbf` is not valid yet (jose's check comes first), `iat` is refused.
+    await expectReason(await rawToken({ ...goodClaims(), nbf: 1e20 }), 'not_yet_valid');
+    await expectReason(await rawToken({ ...goodClaims(), iat: 1e20 }), 'bad_claims');
+  });
+
   it('garbage: malformed', async () => {
     for (const junk of [
       'garbage',
@@ -296,7 +322,8 @@ describe('signToken refuses bad requests', () => {
       signToken({ subject: 'alice', roles: ['read'], permissions: [], signingKey: KEY }),
     );
     await requestError(signToken({ subject: 'alice', roles: ['read'], signingKey: '' }));
-    for (const lifetimeSeconds of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+    // 1e13 s: past 9999-12-31, a token verifyToken would refuse.
+    for (const lifetimeSeconds of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 1e13]) {
       await requestError(
         signToken({ subject: 'alice', roles: ['read'], signingKey: KEY, lifetimeSeconds }),
       );

@@ -27,4 +27,28 @@ describe('a config file holding secrets', () => {
     expect(closed.code).toBe(0);
     expect(closed.stderr).not.toMatch(/readable by other users/);
   });
+
+  test('no warning for secrets given by environment variables: they are not in the file', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'osapi.yaml');
+    writeFileSync(file, 'api:\n  server:\n    port: 8081\n');
+    chmodSync(file, 0o644);
+    const env = childEnv(dir, {
+      OSAPI_API_SERVER_SECURITY_SIGNING_KEY: 'env-only-signing-key',
+      OSAPI_API_SERVER_NATS_AUTH_PASSWORD: 'env-only-password',
+    });
+    const r = await runOsapi(['-f', file, 'token', 'generate', '-r', 'read', '-u', 'a@b'], { env });
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toMatch(/readable by other users/);
+    expect(r.stderr + r.stdout).not.toContain('env-only');
+
+    // The file's own secret still counts when env sets the key too: it is on disk all the same.
+    writeFileSync(file, 'api:\n  server:\n    security:\n      signing_key: on-disk-key\n');
+    const both = await runOsapi(['-f', file, 'token', 'generate', '-r', 'read', '-u', 'a@b'], {
+      env,
+    });
+    expect(both.code).toBe(0);
+    expect(both.stderr).toMatch(/holds secrets and is readable by other users/);
+    expect(both.stderr).not.toMatch(/on-disk-key|env-only/);
+  });
 });

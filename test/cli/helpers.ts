@@ -258,7 +258,12 @@ export interface StartedOsapi {
  */
 export function startOsapi(
   stateDir: string,
-  opts: { readyTimeoutMs?: number; env?: Record<string, string> } = {},
+  opts: {
+    readyTimeoutMs?: number;
+    env?: Record<string, string>;
+    /** Start it with this open-files limit (soft and hard), as `ulimit -n` would. */
+    fdLimit?: number;
+  } = {},
 ): Promise<StartedOsapi> {
   const readyTimeoutMs = opts.readyTimeoutMs ?? 20_000;
   const env = childEnv(stateDir, {
@@ -266,7 +271,13 @@ export function startOsapi(
     OSAPI_NATS_SERVER_PORT: '0',
     ...opts.env,
   });
-  const child = spawn(process.execPath, [BIN, '-j', 'start'], {
+  const argv = [process.execPath, BIN, '-j', 'start'];
+  // `exec` keeps the pid: the child is osapi itself, as without a limit.
+  const [file, ...args] =
+    opts.fdLimit === undefined
+      ? argv
+      : ['/bin/sh', '-c', 'ulimit -n "$0" && exec "$@"', String(opts.fdLimit), ...argv];
+  const child = spawn(file ?? process.execPath, args, {
     env,
     cwd: stateDir,
     stdio: ['ignore', 'pipe', 'pipe'],

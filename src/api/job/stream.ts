@@ -30,11 +30,17 @@ export interface JobStreamSettings {
   heartbeatMs: number;
   /** Bytes waiting in the response's buffer past which no more output is written until the client reads. */
   slowReaderBytes: number;
+  /**
+   * Streams one token subject may hold open at once (api.server.limits.max_streams_per_user):
+   * each holds a connection, so one token must not take them all.
+   */
+  maxPerUser: number;
 }
 
 export const DEFAULT_STREAM_SETTINGS: JobStreamSettings = {
   heartbeatMs: 15_000,
   slowReaderBytes: 256 * 1024,
+  maxPerUser: 20,
 };
 
 export interface JobStreamDeps {
@@ -113,6 +119,12 @@ class JobStreamSession {
 
   start(onClose: () => void): void {
     const { res, deps, jobId } = this;
+    // A client gone before this point closed the response already: no 'close' event comes.
+    if (res.destroyed) {
+      this.closed = true;
+      onClose();
+      return;
+    }
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
@@ -121,7 +133,7 @@ class JobStreamSession {
       'x-accel-buffering': 'no',
     });
     res.write('retry: 2000\n\n');
-    res.on('close', () => {
+    res.once('close', () => {
       this.close();
       onClose();
     });
@@ -289,11 +301,16 @@ const DESCRIPTION = [
   '- `end` `{status}`: the job is final; the server then closes the stream. A job already final when connecting gets its results and `end` at once.',
   '',
   'Each event has an `id`; reconnecting with `Last-Event-ID` sends the output held after it, then every result again (a result is one per host: a repeat is the same fact). A comment line every 15 s keeps a quiet stream open. Live output is held in memory for a while, bounded; the stored result (GET /job/{id}) is the record.',
+  '',
+  'One token subject may hold `api.server.limits.max_streams_per_user` streams open at once (default 20); one more is refused with 429 `too_many_streams`.',
 ].join('\n');
 
 /** Registers the route; `preClose` ends every open stream so the server can close. */
 export function registerJobStreamRoute(app: FastifyInstance, deps: JobStreamDeps): void {
   const open = new Set<JobStreamSession>();
+  // Open streams per token subject. A Map: a subject is any string a token holds.
+  const perUser = new Map<string, number>();
+  const settings = { ...DEFAULT_STREAM_SETTINGS, ...deps.stream };
   app.addHook('preClose', (done) => {
     for (const s of open) s.close();
     done();
@@ -328,11 +345,28 @@ export function registerJobStreamRoute(app: FastifyInstance, deps: JobStreamDeps
       if (!deps.jobs.get(id)) {
         throw new ApiError('not_found', `no job ${id} (it may have expired or been deleted)`);
       }
+      const subject = req.user?.subject ?? '';
+      const held = perUser.get(subject) ?? 0;
+      if (held >= settings.maxPerUser) {
+        throw new ApiError(
+          'too_many_streams',
+          `${subject} already follows ${held} job streams, the most one token subject may hold open at once (api.server.limits.max_streams_per_user); close one and try again`,
+          { max_streams_per_user: settings.maxPerUser },
+        );
+      }
+      perUser.set(subject, held + 1);
       reply.hijack();
-      const settings = { ...DEFAULT_STREAM_SETTINGS, ...deps.stream };
       const session = new JobStreamSession(reply.raw, id, deps, settings, after, req.log);
       open.add(session);
-      session.start(() => open.delete(session));
+      let released = false;
+      session.start(() => {
+        if (released) return;
+        released = true;
+        open.delete(session);
+        const left = (perUser.get(subject) ?? 1) - 1;
+        if (left > 0) perUser.set(subject, left);
+        else perUser.delete(subject);
+      });
     },
   );
 }

@@ -19,7 +19,14 @@ import {
 export const LOGIN_CODE_TTL_MS = 2 * 60_000;
 /** A console session lasts a working day, and never beyond the token that asked for it. */
 export const SESSION_TTL_S = 8 * 60 * 60;
-const MAX_OUTSTANDING_CODES = 100;
+/**
+ * Unused codes one token subject may have at once: a few links opened in a
+ * row are fine; one token asking in a loop is refused (429) rather than
+ * crowding out anyone else's.
+ */
+export const MAX_CODES_PER_USER = 5;
+/** Unused codes of every user together; past it new ones are refused, none is dropped. */
+export const MAX_OUTSTANDING_CODES = 1000;
 
 export interface SessionDeps {
   signingKey: string;
@@ -38,6 +45,7 @@ export function sessionDeps(
     codes: new LoginCodes({
       ttlMs: LOGIN_CODE_TTL_MS,
       max: MAX_OUTSTANDING_CODES,
+      maxPerUser: MAX_CODES_PER_USER,
       now: () => clock.now().getTime(),
     }),
   };
@@ -102,18 +110,31 @@ export function registerSessionRoutes(app: FastifyInstance, deps: SessionDeps): 
         });
       } catch (err) {
         if (err instanceof TokenRequestError) {
+          // The request is fine; the token (an unknown role, say) may not have a session.
           throw new ApiError(
-            'invalid_request',
+            'forbidden',
             `no console session can be made for this token: ${err.message}`,
           );
         }
         throw err;
       }
       const tokenExpiresAtMs = (Math.floor(nowMs / 1000) + lifetimeS) * 1000;
-      const { code, expiresAtMs } = deps.codes.issue({
+      const issued = deps.codes.issue({
         token,
         user: { ...user, expiresAt: tokenExpiresAtMs / 1000 },
       });
+      if (!issued.ok) {
+        const waitS = Math.max(1, Math.ceil(issued.retryAfterMs / 1000));
+        reply.header('retry-after', String(waitS));
+        throw new ApiError(
+          'too_many_login_codes',
+          issued.limit === 'user'
+            ? `${user.subject} already has ${issued.outstanding} unused login codes, the most one user may have at once; open one of the links, or try again in ${waitS} s when the oldest expires`
+            : `this server holds ${issued.outstanding} unused login codes, the most it keeps; try again in ${waitS} s`,
+          { limit: issued.limit, retry_after_s: waitS },
+        );
+      }
+      const { code, expiresAtMs } = issued;
       return reply.code(201).send({
         code,
         expires_at: new Date(expiresAtMs).toISOString(),

@@ -6,6 +6,7 @@ import { parseArgsList } from '../args.js';
 import { askToCancel } from '../cancel-prompt.js';
 import { confirmChangeOnAll } from '../confirm.js';
 import { type CommandContext, ExitError, printJson, say, UsageError } from '../context.js';
+import { escapeLine } from '../escape.js';
 import { countOrPercentFlag, intFlag } from '../flags.js';
 import { followJob, followSummary } from '../follow.js';
 import { groupedText, summaryLine } from '../group-output.js';
@@ -46,7 +47,7 @@ async function follow(
   body: CommandResponse,
   timeoutS: number,
 ): Promise<void> {
-  if (!ctx.json) process.stdout.write(`Job ID: ${body.job_id}\n`);
+  if (!ctx.json) process.stdout.write(`Job ID: ${escapeLine(body.job_id)}\n`);
   const outcome = await followJob(api, {
     jobId: body.job_id,
     expectedHosts: body.expected_hosts ?? [],
@@ -70,10 +71,12 @@ function show(ctx: CommandContext, body: CommandResponse, flags: OutputFlags): v
     // Nothing ran yet: the id is the result, and a script reads it from stdout.
     if (ctx.json) printJson(body);
     else {
-      process.stdout.write(`Job ID: ${body.job_id}\n`);
+      process.stdout.write(`Job ID: ${escapeLine(body.job_id)}\n`);
       const hosts = body.expected_hosts ?? [];
       say(
-        `Sent to ${hosts.length > 0 ? hosts.join(', ') : 'any one agent'}; results: osapi client job get --job-id ${body.job_id}`,
+        escapeLine(
+          `Sent to ${hosts.length > 0 ? hosts.join(', ') : 'any one agent'}; results: osapi client job get --job-id ${body.job_id}`,
+        ),
       );
     }
     return;

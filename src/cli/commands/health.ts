@@ -5,13 +5,16 @@ import type { Command } from 'commander';
 import type { HealthStatus } from '../../sdk/client.js';
 import { clientFor } from '../api-client.js';
 import { ExitError, printJson, UsageError } from '../context.js';
+import { escapeLine, escapeText } from '../escape.js';
+import { row } from '../output.js';
 import { humanBytes } from '../units.js';
 
 const CHECKS = ['ready', 'status'] as const;
 
 function table(head: string[], rows: string[][]): string {
   const t = new Table({ head, style: { head: [], border: [] } });
-  t.push(...rows);
+  // Agents write the registry (hostnames, labels): every cell escaped.
+  t.push(...rows.map(row));
   return t.toString();
 }
 
@@ -19,8 +22,8 @@ function table(head: string[], rows: string[][]): string {
 export function healthStatusText(s: HealthStatus): string {
   const j = s.jobs;
   const lines = [
-    `Status: ${s.status}    Version: ${s.version}    Uptime: ${s.uptime}`,
-    `NATS: ${s.nats.url} (v${s.nats.version})`,
+    escapeLine(`Status: ${s.status}    Version: ${s.version}    Uptime: ${s.uptime}`),
+    escapeLine(`NATS: ${s.nats.url} (v${s.nats.version})`),
     `Jobs: ${j.total} total, ${j.unprocessed} unprocessed, ${j.processing} processing, ${j.completed} completed, ${j.failed} failed, ${j.partial_failure} partial failure, ${j.dlq} dlq`,
     `Agents: ${s.agents.total} total, ${s.agents.ready} ready`,
     '',
@@ -106,7 +109,7 @@ export function registerHealthCommands(client: Command): void {
       }
       const { body } = which === 'ready' ? await api.ready() : await api.health();
       if (ctx.json) printJson(body);
-      else process.stdout.write(`Status: ${body.status}\n`);
+      else process.stdout.write(`Status: ${escapeLine(body.status)}\n`);
     });
 
   client
@@ -116,6 +119,8 @@ export function registerHealthCommands(client: Command): void {
       const { client: api } = clientFor(cmd);
       // Prometheus text is the machine format already: -j changes nothing.
       const { body } = await api.metrics();
-      process.stdout.write(body.endsWith('\n') ? body : `${body}\n`);
+      // Label values hold hostnames: text, with no control but newlines.
+      const text = escapeText(body);
+      process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
     });
 }

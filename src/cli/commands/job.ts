@@ -4,6 +4,7 @@ import { type Command, Option } from 'commander';
 import type { JobDetail, JobOperation } from '../../sdk/client.js';
 import { clientFor } from '../api-client.js';
 import { ExitError, printJson, say, UsageError } from '../context.js';
+import { escapeLine } from '../escape.js';
 import { durationFlag, intFlag } from '../flags.js';
 import { jobDetailText, jobListTable } from '../output.js';
 
@@ -53,7 +54,10 @@ export function registerJobCommands(client: Command): void {
       const { ctx, client: api } = clientFor(cmd);
       const { body } = await api.jobAdd(readJobFile(opts.jsonFile), opts.targetHostname);
       if (ctx.json) printJson(body);
-      else process.stdout.write(`Job ID: ${body.job_id}\nStatus: ${body.status}\n`);
+      else
+        process.stdout.write(
+          `Job ID: ${escapeLine(body.job_id)}\nStatus: ${escapeLine(body.status)}\n`,
+        );
     });
 
   job
@@ -92,7 +96,7 @@ export function registerJobCommands(client: Command): void {
         else process.stdout.write(jobDetailText(detail));
         if (!FINAL.has(detail.status)) {
           say(
-            `job ${detail.id} is still ${detail.status} after ${opts.timeout / 1000} s; follow it with: osapi client job get --job-id ${detail.id}`,
+            `job ${escapeLine(detail.id)} is still ${escapeLine(detail.status)} after ${opts.timeout / 1000} s; follow it with: osapi client job get --job-id ${escapeLine(detail.id)}`,
           );
           throw new ExitError(1);
         }
@@ -147,7 +151,10 @@ export function registerJobCommands(client: Command): void {
       const { ctx, client: api } = clientFor(cmd);
       const { body } = await api.jobRetry(opts.jobId, opts.targetHostname);
       if (ctx.json) printJson(body);
-      else process.stdout.write(`Job ID: ${body.job_id}\nStatus: ${body.status}\n`);
+      else
+        process.stdout.write(
+          `Job ID: ${escapeLine(body.job_id)}\nStatus: ${escapeLine(body.status)}\n`,
+        );
     });
 
   job
@@ -178,9 +185,12 @@ export function registerJobCommands(client: Command): void {
         `Dead letters: ${body.dlq_count}`,
         'By status:',
       ];
-      for (const [k, v] of Object.entries(body.status_counts)) lines.push(`  ${k}: ${v}`);
+      // Operation names are as stored in the jobs bucket: escaped like any stored field.
+      for (const [k, v] of Object.entries(body.status_counts))
+        lines.push(`  ${escapeLine(`${k}: ${v}`)}`);
       lines.push('By operation:');
-      for (const [k, v] of Object.entries(body.operation_counts)) lines.push(`  ${k}: ${v}`);
+      for (const [k, v] of Object.entries(body.operation_counts))
+        lines.push(`  ${escapeLine(`${k}: ${v}`)}`);
       process.stdout.write(`${lines.join('\n')}\n`);
     });
 }

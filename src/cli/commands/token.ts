@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { effectivePermissions, PERMISSIONS, signToken, verifyToken } from '../../auth/index.js';
 import { parseDuration } from '../../config/index.js';
 import { type GlobalOptions, loadContext, printJson, UsageError } from '../context.js';
+import { escapeLine } from '../escape.js';
 import { resolveSigningKey } from './servers.js';
 
 const list = (v: string, prev: string[] = []) => [
@@ -100,6 +101,7 @@ export function registerTokenCommands(program: Command): void {
         ['Issued', out.issued],
         ['Expires', out.expires],
       ];
-      for (const [k, v] of lines) process.stdout.write(`${k}: ${v}\n`);
+      // A token pasted from elsewhere holds whatever its maker put in it.
+      for (const [k, v] of lines) process.stdout.write(`${k}: ${escapeLine(v ?? '')}\n`);
     });
 }
