@@ -5,13 +5,19 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { checkCommandJob } from '../auth/command-policy.js';
 import type { Clock } from '../job/clock.js';
 import { UUID_PATTERN } from '../job/ids.js';
-import { cancelSubjectAll, type InfraNames, jobIdFromCancelSubject } from '../job/names.js';
+import {
+  cancelSubjectAll,
+  type InfraNames,
+  jobIdFromCancelSubject,
+  parseNotifySubject,
+} from '../job/names.js';
 import { isNodeOperation } from '../job/node-operations.js';
 import { finalStateOf, type JobRecord, type JobResponse, RecordError } from '../job/records.js';
 import { storeResponseOnce } from '../job/response-once.js';
 import type { JobVerifier } from '../job/signing.js';
 import {
   appendStatus,
+  carriedExpectedHosts,
   carriedJob,
   claimHolder,
   claimJob,
@@ -19,10 +25,12 @@ import {
   type JobStore,
   openJobStore,
   readClaim,
+  readExpectedHosts,
   readJob,
   storeResponse,
 } from '../job/store.js';
 import type { Logger } from '../log/logger.js';
+import { addressRefusal, needsExpectedHosts } from './addressed.js';
 import { isCommandJobData } from './command-handler.js';
 import type { ConsumerSettings } from './consumers.js';
 import { commandOutcome, type HandlerOutcome, runJob } from './handlers/index.js';
@@ -313,15 +321,34 @@ async function handleOnce(
     return;
   }
   const trusted = opts.verifier.check(job);
-  if (!trusted.ok) {
-    // Someone who can write to NATS but is not the API: run nothing, and say
-    // so where operators look. Terminated, so it is not redelivered.
-    log.error({ job_id: id, subject: msg.subject }, `refused a job: ${trusted.reason}`);
-    await appendStatus(store, id, 'failed', host, {
-      error: `refused, not run: ${trusted.reason}`,
+  const misaddressed = trusted.ok
+    ? addressRefusal(
+        job,
+        shared
+          ? { via: 'shared' }
+          : {
+              via: 'subject',
+              subject: msg.subject,
+              target: parseNotifySubject(opts.names, msg.subject)?.target ?? null,
+            },
+        { hostname: host, labels: opts.labels },
+        needsExpectedHosts(job) ? await expectedHostsFor(store, msg, id) : null,
+      )
+    : null;
+  const refusedFor = trusted.ok ? misaddressed : trusted.reason;
+  if (refusedFor !== null) {
+    // Someone who can write to NATS but is not the API, or a notification
+    // copied to where it was not sent: run nothing, and say so where
+    // operators look. Terminated, so it is not redelivered. A copy that came
+    // where the job was not addressed is a `refused` event: this host was
+    // never a part of the job (status.ts).
+    ctx.claimsNotRun.delete(id);
+    log.error({ job_id: id, subject: msg.subject }, `refused a job: ${refusedFor}`);
+    await appendStatus(store, id, misaddressed !== null ? 'refused' : 'failed', host, {
+      error: `refused, not run: ${refusedFor}`,
       state: 'refused',
     });
-    msg.term(trusted.reason);
+    msg.term(refusedFor);
     return;
   }
   const owned = claimed || (claimedBefore && (await claimedByThisProcess(ctx, id, scope)));
@@ -554,6 +581,23 @@ async function claimedByThisProcess(
     claim.holder === ctx.opts.hostname &&
     claim.created.getTime() >= ctx.startedAt.getTime()
   );
+}
+
+/**
+ * A broadcast's expected hosts: carried by the notification, else read from
+ * KV; null when neither has a valid list (the address check then refuses).
+ */
+async function expectedHostsFor(
+  store: JobStore,
+  msg: JobNotice,
+  id: string,
+): Promise<string[] | null> {
+  try {
+    return carriedExpectedHosts(msg.headers) ?? (await readExpectedHosts(store, id));
+  } catch (err) {
+    if (err instanceof RecordError) return null;
+    throw err;
+  }
 }
 
 /** Keeps a bounded set: the oldest entries go first. */

@@ -1,25 +1,24 @@
 // The agent's side of the shared `_any` consumer (nats/any-consumer.ts).
-import type { Consumer, JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { Consumer, JetStreamClient } from '@nats-io/jetstream';
 import type { InfraNames } from '../job/names.js';
 import type { Logger } from '../log/logger.js';
 import {
   type ConsumerSettings,
   isNotFound,
   SERVER_DEFAULT_MAX_WAITING,
-  sharedConsumerConfig,
   sharedConsumerName,
 } from '../nats/any-consumer.js';
 
 export type { ConsumerSettings };
 
 /**
- * The agent's side: opens the shared consumer, making it when this is the
- * first agent. One request when it exists, so a fleet starting together does
- * not send thousands of creates.
+ * The agent's side: opens the shared consumer. The API server makes it at
+ * start; an agent may not (its NATS user may make no consumer on the jobs
+ * stream: docs/security.md), so one that finds none fails here and its
+ * caller tries again until the API has made it.
  */
 export async function openSharedConsumer(
   js: JetStreamClient,
-  jsm: JetStreamManager,
   names: InfraNames,
   s: ConsumerSettings,
   logger: Logger,
@@ -30,13 +29,9 @@ export async function openSharedConsumer(
     consumer = await js.consumers.get(names.stream, name);
   } catch (err) {
     if (!isNotFound(err)) throw err;
-    try {
-      await jsm.consumers.add(names.stream, sharedConsumerConfig(names, s));
-    } catch (addErr) {
-      // Another agent made it in between, with other settings: use theirs.
-      logger.debug({ consumer: name, err: String(addErr) }, 'the shared consumer exists already');
-    }
-    consumer = await js.consumers.get(names.stream, name);
+    throw new SharedConsumerMissingError(
+      `the shared _any consumer ${name} does not exist yet on stream ${names.stream}: the API server makes it when it starts (start the API server, or check that agent.consumer.name matches its own)`,
+    );
   }
   const info = await consumer.info(true);
   if ((info.config.max_waiting ?? SERVER_DEFAULT_MAX_WAITING) < s.max_waiting) {
@@ -46,4 +41,9 @@ export async function openSharedConsumer(
     );
   }
   return consumer;
+}
+
+/** The shared consumer is not there (yet): the API server makes it. */
+export class SharedConsumerMissingError extends Error {
+  override name = 'SharedConsumerMissingError';
 }

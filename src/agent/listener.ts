@@ -6,16 +6,14 @@
 // from the stream: the catch-up. `_any` jobs come from the one durable
 // consumer all agents share, pulled only when a job slot is free.
 import {
-  AckPolicy,
   type Consumer,
-  type ConsumerInfo,
-  DeliverPolicy,
   type DeliveryInfo,
   type JetStreamClient,
-  type JetStreamManager,
   type JsMsg,
   jetstream,
   jetstreamManager,
+  type MsgRequest,
+  type StoredMsg,
 } from '@nats-io/jetstream';
 import type { Msg, MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Clock } from '../job/clock.js';
@@ -107,11 +105,6 @@ const STALE_MARGIN_MS = 60_000;
 const RETRY_FIRST_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
 const RETRY_ATTEMPTS = 8;
-/** An ephemeral catch-up consumer the agent stops using is removed by the server after this. */
-const CATCH_UP_IDLE_MS = 10_000;
-const CATCH_UP_BATCH = 256;
-
-const nanos = (ms: number) => ms * 1_000_000;
 
 /**
  * How long to wait before handling a notification again after its `attempt`
@@ -267,49 +260,67 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
   };
 
   /**
-   * Reads the stream from `since` with an ephemeral consumer (one request
-   * when there is nothing to read) and hands over the jobs addressed here
-   * that no subscription brought. One filter subject per consumer on
-   * nats-server 2.9, so it reads every notification and keeps its own.
+   * The first notification stored on `filter` at sequence `seq` or later, or
+   * null. nats-server 2.9 takes `next_by_subj` on STREAM.MSG.GET as on a
+   * direct get; the client types it for direct gets only, which the jobs
+   * stream does not allow.
    */
-  const readBackFrom = (since: Date): Promise<ConsumerInfo> =>
-    jsm.consumers.add(names.stream, {
-      filter_subject: names.streamSubjects,
-      deliver_policy: DeliverPolicy.StartTime,
-      opt_start_time: since.toISOString(),
-      ack_policy: AckPolicy.None,
-      mem_storage: true,
-      num_replicas: 1,
-      inactive_threshold: nanos(CATCH_UP_IDLE_MS),
-    });
+  const nextOn = (filter: string, seq: number): Promise<StoredMsg | null> =>
+    jsm.streams.getMessage(names.stream, { seq, next_by_subj: filter } as unknown as MsgRequest);
+
+  /**
+   * The sequence from which the stream holds notifications stored at `since`
+   * or later: a binary search over sequences, each probe one read.
+   */
+  const firstSeqSince = async (since: Date, first: number, last: number): Promise<number> => {
+    let lo = first;
+    let hi = last + 1;
+    while (lo < hi && !stopped) {
+      const mid = Math.floor((lo + hi) / 2);
+      const m = await nextOn(names.streamSubjects, mid);
+      if (!m || m.seq > last || m.time.getTime() >= since.getTime()) hi = mid;
+      else lo = m.seq + 1;
+    }
+    return lo;
+  };
+
+  /**
+   * Reads back the notifications on this agent's own subjects stored since
+   * `since`, with direct reads of the stream (each the next message on one
+   * subject), and hands over those no subscription brought. No consumer: an
+   * agent may make none on the jobs stream, since a pull answers to any
+   * reply subject, another host's included (docs/security.md).
+   */
   const catchUp = async (since: Date): Promise<number> => {
-    const ci = await readBackFrom(since);
-    let pending = ci.num_pending;
+    const { state } = await jsm.streams.info(names.stream);
+    if (state.messages === 0) return 0;
+    const from = await firstSeqSince(since, state.first_seq, state.last_seq);
     const found: Array<{
+      seq: number;
       id: string;
       subject: string;
       headers: MsgHdrs | undefined;
       target: Target;
     }> = [];
-    if (pending > 0) {
-      const consumer: Consumer = js.consumers.getConsumerFromInfo(ci);
-      while (pending > 0 && !stopped) {
-        let got = 0;
-        const batch = await consumer.fetch({
-          max_messages: Math.min(pending, CATCH_UP_BATCH),
-          expires: 5_000,
-        });
-        for await (const m of batch) {
-          got++;
-          pending = m.info.pending;
-          const target = addressedHere(m.subject);
-          if (target) {
-            found.push({ id: m.string().trim(), subject: m.subject, headers: m.headers, target });
-          }
+    for (const filter of agentSubjects(names, hostname, labels)) {
+      for (let seq = from; seq <= state.last_seq && !stopped; ) {
+        const m = await nextOn(filter, seq);
+        if (!m || m.seq > state.last_seq) break;
+        seq = m.seq + 1;
+        const target = addressedHere(m.subject);
+        if (target) {
+          found.push({
+            seq: m.seq,
+            id: m.string().trim(),
+            subject: m.subject,
+            headers: m.header,
+            target,
+          });
         }
-        if (got === 0) break;
       }
     }
+    // In the order they were sent, whichever subject each came on.
+    found.sort((a, b) => a.seq - b.seq);
     let handed = 0;
     for (const f of found) {
       if (stopped || seen.has(f.id)) continue;
@@ -341,7 +352,7 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
   // when the jobs stream does not exist yet, which the caller waits out.
   let shared: Consumer;
   try {
-    shared = await openSharedConsumer(js, jsm, names, opts.consumer, log);
+    shared = await openSharedConsumer(js, names, opts.consumer, log);
   } catch (err) {
     for (const s of subs) s.unsubscribe();
     throw err;
@@ -378,11 +389,9 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
     }
   })();
 
-  const anyLoop = pullAny(js, jsm, shared, opts, () => stopped, pause, later).catch(
-    (err: unknown) => {
-      log.error({ err: String(err) }, 'stopped taking _any jobs');
-    },
-  );
+  const anyLoop = pullAny(js, shared, opts, () => stopped, pause, later).catch((err: unknown) => {
+    log.error({ err: String(err) }, 'stopped taking _any jobs');
+  });
 
   return {
     get settled() {
@@ -405,7 +414,6 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
 /** `_any`: pull one message only when a slot is free, so idle agents get the work. */
 async function pullAny(
   js: JetStreamClient,
-  jsm: JetStreamManager,
   opened: Consumer,
   opts: ListenerOptions,
   stopped: () => boolean,
@@ -439,7 +447,7 @@ async function pullAny(
   let failures = 0;
   while (!stopped()) {
     try {
-      consumer ??= await openSharedConsumer(js, jsm, opts.names, opts.consumer, log);
+      consumer ??= await openSharedConsumer(js, opts.names, opts.consumer, log);
       await opts.slots.whenFree();
       if (stopped()) break;
       // The server sends a heartbeat every half expiry; two missed (a lost

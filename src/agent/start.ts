@@ -11,6 +11,7 @@ import type { Logger } from '../log/logger.js';
 import { closeNats, connectNats } from '../nats/connection.js';
 import { jobPublicKeyPath } from '../state/local.js';
 import { type Agent, startAgent } from './agent.js';
+import { SharedConsumerMissingError } from './consumers.js';
 import { startAgentMetrics } from './metrics.js';
 
 export interface AgentProcess {
@@ -121,7 +122,9 @@ async function startWhenLayoutExists(
       return await start();
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      const missing = /stream not found|bucket not found|not found/i.test(message);
+      const missing =
+        err instanceof SharedConsumerMissingError ||
+        /stream not found|bucket not found|not found/i.test(message);
       const busy = /timeout|timed out/i.test(message);
       if (signal?.aborted || !(missing || busy)) throw err;
       logger.warn(

@@ -18,6 +18,7 @@ import {
   type RolloutRequest,
   resolveRollout,
 } from '../job/rollout.js';
+import { answersJob } from '../job/status.js';
 import { type JobStore, publishJob, readResponses } from '../job/store.js';
 import { formatTarget, type Target } from '../job/target.js';
 import { waitAtMost } from '../wait-at-most.js';
@@ -203,6 +204,8 @@ export async function dispatchJob(
   // Listen before publishing, so no answer can come before we hear it.
   const jobId = req.jobId ?? newTimeOrderedId(deps.clock.now().getTime());
   const stopListening = deps.responses.register(jobId, (r) => {
+    // Only an addressed host's (status.ts answersJob); `_any` is whoever took it.
+    if (req.target.kind !== 'any' && !p.matching.includes(r.hostname)) return;
     got.set(r.hostname, r);
     if (complete()) resolveDone();
   });
@@ -280,7 +283,9 @@ export async function replayJob(
     const stretch = r.rollout ? Date.parse(r.deadline) - Date.parse(r.created) : 0;
     await deps.jobs.waitFor(jobId, (d) => d.final, waitMs + stretch);
   }
-  const responses = await readResponses(deps.store, jobId);
+  const responses = (await readResponses(deps.store, jobId)).filter((r) =>
+    answersJob(entry.record, r.hostname),
+  );
   const got = new Set(responses.map((r) => r.hostname));
   return {
     record: entry.record,

@@ -11,7 +11,15 @@ export interface InfraNames {
   readonly dlqStream: string;
   readonly jobsBucket: string;
   readonly responsesBucket: string;
+  /** Audit entries of requests that carried a valid token: their room is their own. */
   readonly auditBucket: string;
+  /**
+   * Audit entries of requests without a valid token (401s, unknown paths,
+   * malformed requests): anyone can make them, so they live apart, in a
+   * smaller bucket that drops its oldest entries when full, and never take
+   * the room of the authenticated ones.
+   */
+  readonly unauthenticatedAuditBucket: string;
   readonly registryBucket: string;
 }
 
@@ -42,6 +50,7 @@ export function infraNames(s: NameSettings): InfraNames {
     jobsBucket: infra(s.namespace, s.kv.bucket),
     responsesBucket: infra(s.namespace, s.kv.response_bucket),
     auditBucket: infra(s.namespace, s.audit.bucket),
+    unauthenticatedAuditBucket: infra(s.namespace, `${s.audit.bucket}-unauthenticated`),
     registryBucket: infra(s.namespace, s.registry.bucket),
   };
 }
@@ -120,6 +129,13 @@ export function parseNotifySubject(
 export const JOB_HEADER = 'Osapi-Job';
 
 /**
+ * The notification header carrying a broadcast's expected hosts (a JSON
+ * array), so that each agent can check it is one of them without reading
+ * `expected.<id>`; its digest is in the signed definition.
+ */
+export const EXPECTED_HEADER = 'Osapi-Expected';
+
+/**
  * Headers on a stored result saying how it ended for its host (a final host
  * state: records.ts FINAL_HOST_STATES) and, when it failed, why (a JSON
  * string): the API follows results by their headers alone, without reading
@@ -165,6 +181,9 @@ export const STATUS_EVENTS = [
   'retried',
   // Added to the reference's events: an operator cancelled the job (written by `_api`).
   'cancelled',
+  // An agent refused a copy of the notification that reached it where the
+  // signed target did not send it (agent/addressed.ts); nothing ran.
+  'refused',
 ] as const;
 export type StatusEvent = (typeof STATUS_EVENTS)[number];
 
@@ -271,7 +290,7 @@ export function parseResponseKey(key: string): { id: string; hostname: string } 
   return { id: key.slice(0, dot), hostname: hostFromToken(key.slice(dot + 1)) };
 }
 
-/** `entries.<id>` in the audit-log bucket; ids are UUIDv7, so keys sort by time. */
+/** `entries.<id>` in either audit bucket; ids are UUIDv7, so keys sort by time. */
 export function auditKey(id: string): string {
   return `entries.${id}`;
 }
@@ -303,6 +322,34 @@ export function consumerName(base: string, _scope: { any: true }): string {
  */
 export function retiredConsumerPrefixes(base: string): string[] {
   return [`${base}-all-`, `${base}-host-`, `${base}-label-`];
+}
+
+/**
+ * The keys and subjects an agent writes, as filters: with a hostname, only
+ * that host's own (its claims, status events, results, registry entry and
+ * live output, and the one `_any` claim per job); without, every agent's.
+ */
+export function agentWrites(
+  names: InfraNames,
+  hostname?: string,
+): { claims: string[]; status: string; response: string; registry: string; output: string } {
+  if (hostname === undefined) {
+    return {
+      claims: ['claims.>'],
+      status: 'status.>',
+      response: '>',
+      registry: '>',
+      output: outputFilter(names),
+    };
+  }
+  const h = hostToken(hostname);
+  return {
+    claims: [`claims.*.${h}`, 'claims.*._any'],
+    status: `status.*.*.${h}.*`,
+    response: `*.${h}`,
+    registry: registryKey(hostname),
+    output: subject(names.namespace, `output.*.${h}`),
+  };
 }
 
 /** What an agent's consumer filters on: the target's subject for either category. */

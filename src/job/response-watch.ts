@@ -27,6 +27,12 @@ export async function watchResponses(responses: KvSource, logger: Logger): Promi
       logger.warn({ key: e.key, err: String(err) }, 'ignoring an invalid job response');
       return;
     }
+    // A result is its key's host's: one whose body names another host is
+    // someone writing in another's name.
+    if (r.hostname !== key.hostname || r.job_id !== key.id) {
+      logger.warn({ key: e.key }, 'ignoring a job response whose body names another job or host');
+      return;
+    }
     for (const fn of set) fn(r);
   });
   return {

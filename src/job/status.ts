@@ -58,6 +58,23 @@ function singleHost(target: string): string | null {
   return target === '_any' || target === '_all' || target.includes(':') ? null : target;
 }
 
+/**
+ * Whether a result stored in `hostname`'s name can be part of the job: the
+ * job's one host, one of a broadcast's expected hosts (any, while the list is
+ * not known), or any host for `_any`, whose one runner the shared claim
+ * settles. Other results are ignored: where a fleet shares one agent user,
+ * NATS lets an agent write under any host's key (docs/security.md).
+ */
+export function answersJob(
+  job: Pick<JobRecord, 'target_hostname' | 'expected_hosts'>,
+  hostname: string,
+): boolean {
+  if (job.target_hostname === '_any') return true;
+  const one = singleHost(job.target_hostname);
+  if (one !== null) return hostname === one;
+  return job.expected_hosts === undefined || job.expected_hosts.includes(hostname);
+}
+
 /** How an event that ends a host's part maps to a state, for records that carry none. */
 function finalState(e: StatusEventRecord): FinalHostState {
   if (e.state) return e.state;
@@ -90,6 +107,10 @@ export function deriveStatus(
 ): DerivedStatus {
   const hosts: Record<string, HostStateDetail> = {};
   const started: Record<string, number> = {};
+  // Hosts shown only because they refused a copy sent where the job was not
+  // addressed: anything else they record for the job (an `_any` job they
+  // then take, say) replaces that.
+  const onlyRefused = new Set<string>();
   let updatedAt = job.created;
   let cancelled = false;
   let touched = false;
@@ -100,7 +121,21 @@ export function deriveStatus(
       continue;
     }
     const current = hosts[e.hostname];
-    if (current && isFinalHostState(current.status)) continue;
+    if (e.event === 'refused') {
+      // Not a part of the job, unless it would otherwise not be shown at all;
+      // never for `_any`, whose one host is whoever took it.
+      if (!current && job.target_hostname !== '_any') {
+        hosts[e.hostname] = {
+          status: 'refused',
+          ...(e.error !== undefined ? { error: e.error } : {}),
+        };
+        onlyRefused.add(e.hostname);
+        touched = true;
+      }
+      continue;
+    }
+    if (onlyRefused.delete(e.hostname)) delete hosts[e.hostname];
+    else if (current && isFinalHostState(current.status)) continue;
     touched = true;
     switch (e.event) {
       case 'acknowledged':
@@ -126,8 +161,10 @@ export function deriveStatus(
   }
   // A result without a final event (a query's) ends its host the same way.
   for (const [h, a] of answers) {
+    if (!answersJob(job, h)) continue;
     const current = hosts[h];
-    if (current && isFinalHostState(current.status)) continue;
+    if (onlyRefused.delete(h)) delete hosts[h];
+    else if (current && isFinalHostState(current.status)) continue;
     touched = true;
     if (a.at > updatedAt) updatedAt = a.at;
     const t0 = started[h];
@@ -141,7 +178,11 @@ export function deriveStatus(
   const overdue = now.getTime() > Date.parse(job.deadline) + DELIVERY_GRACE_MS;
   const one = singleHost(job.target_hostname);
   const expected = job.expected_hosts ?? (one ? [one] : []);
-  for (const h of expected) hosts[h] ??= { status: 'pending' };
+  for (const h of expected) {
+    // An addressed host that so far only refused a misaddressed copy still owes its own part.
+    if (onlyRefused.delete(h)) hosts[h] = { status: 'pending' };
+    else hosts[h] ??= { status: 'pending' };
+  }
   if (job.target_hostname === '_any' && Object.keys(hosts).length === 0 && (overdue || cancelled)) {
     hosts._any = { status: 'pending' };
   }
@@ -156,7 +197,11 @@ export function deriveStatus(
     }
   }
 
-  const states = Object.values(hosts).map((h) => h.status);
+  // The job's status is its addressed hosts': a host shown for refusing a
+  // copy sent where the job was not addressed does not change it.
+  const states = Object.entries(hosts)
+    .filter(([h]) => !onlyRefused.has(h))
+    .map(([, d]) => d.status);
   const final = states.length > 0 && states.every(isFinalHostState);
   let status: JobStatus;
   if (!touched && !final) status = 'submitted';

@@ -11,6 +11,7 @@ import {
   cancelKey,
   claimFilter,
   claimKey,
+  EXPECTED_HEADER,
   expectedKey,
   hostToken,
   type InfraNames,
@@ -41,8 +42,8 @@ import {
   type StatusEventRecord,
 } from './records.js';
 import { encodeResponse, resultBudget } from './result-size.js';
-import type { JobSigner } from './signing.js';
-import { formatTarget, type Target } from './target.js';
+import { expectedDigest, type JobSigner } from './signing.js';
+import { formatTarget, isBroadcast, type Target } from './target.js';
 
 export interface JobStore {
   readonly nc: NatsConnection;
@@ -113,6 +114,11 @@ export async function publishJob(store: JobStore, job: NewJob): Promise<Publishe
     deadline: new Date(now.getTime() + job.startWithinMs).toISOString(),
     ...(job.commandPolicy ? { command_policy: job.commandPolicy } : {}),
     ...(job.rollout ? { rollout: job.rollout } : {}),
+    // A broadcast is signed with the hosts it was sent to: an agent that joined
+    // later, or one a copied notification reached, does not run it.
+    ...(isBroadcast(job.target)
+      ? { expected_digest: expectedDigest(job.expectedHosts ?? []) }
+      : {}),
   };
   const record = store.signer ? store.signer.sign(unsigned) : unsigned;
   if (job.expectedHosts) {
@@ -133,7 +139,11 @@ export async function publishJob(store: JobStore, job: NewJob): Promise<Publishe
     // msgID makes a retried publish a no-op inside the stream's duplicate window.
     job.rollout
       ? null
-      : store.js.publish(subject, record.id, withHeaders({ msgID: record.id }, carrying(record))),
+      : store.js.publish(
+          subject,
+          record.id,
+          withHeaders({ msgID: record.id }, carrying(record, job.expectedHosts)),
+        ),
   ]);
   return {
     ...record,
@@ -149,16 +159,23 @@ export async function publishJob(store: JobStore, job: NewJob): Promise<Publishe
  */
 const CARRIED_JOB_MAX_BYTES = 16 * 1024;
 
-/** Headers carrying the signed definition, or none when it is larger than CARRIED_JOB_MAX_BYTES. */
-function carrying(job: JobRecord): MsgHdrs | undefined {
+/**
+ * Headers carrying the signed definition and, for a broadcast, its expected
+ * hosts: each only when no larger than CARRIED_JOB_MAX_BYTES (the agent reads
+ * what is not carried from KV).
+ */
+function carrying(job: JobRecord, expectedHosts?: readonly string[]): MsgHdrs | undefined {
   // Only what was signed: a view's copy may add expected_hosts, a published
   // one its revision.
   const { expected_hosts: _hosts, revision: _revision, ...record } = job as PublishedJob;
-  // JSON escapes line breaks inside strings, so the value is one header line.
+  // JSON escapes line breaks inside strings, so each value is one header line.
   const text = JSON.stringify(record);
-  if (Buffer.byteLength(text) > CARRIED_JOB_MAX_BYTES) return undefined;
+  const hosts = record.expected_digest !== undefined ? JSON.stringify(expectedHosts ?? []) : '';
+  const fits = (t: string) => t !== '' && Buffer.byteLength(t) <= CARRIED_JOB_MAX_BYTES;
+  if (!fits(text) && !fits(hosts)) return undefined;
   const h = headers();
-  h.set(JOB_HEADER, text);
+  if (fits(text)) h.set(JOB_HEADER, text);
+  if (fits(hosts)) h.set(EXPECTED_HEADER, hosts);
   return h;
 }
 
@@ -179,10 +196,23 @@ export function carriedJob(h: MsgHdrs | undefined, id: string): JobRecord | unde
   return job;
 }
 
+/**
+ * The expected hosts a notification carries (EXPECTED_HEADER), or undefined
+ * when it carries none. Trusted only once their digest matches the signed
+ * definition's.
+ */
+export function carriedExpectedHosts(h: MsgHdrs | undefined): string[] | undefined {
+  const raw = h?.get(EXPECTED_HEADER);
+  return raw ? parseExpectedHosts(raw) : undefined;
+}
+
 /** Tells one host of a job meant for several (a rate-controlled broadcast) to run it now. */
 export async function notifyHost(store: JobStore, job: JobRecord, hostname: string): Promise<void> {
   const subject = notifySubject(store.names, job.category, { kind: 'host', hostname });
-  const opts = withHeaders({ msgID: `${job.id}.${hostToken(hostname)}` }, carrying(job));
+  const opts = withHeaders(
+    { msgID: `${job.id}.${hostToken(hostname)}` },
+    carrying(job, job.expected_hosts),
+  );
   await store.js.publish(subject, job.id, opts);
 }
 

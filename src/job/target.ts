@@ -66,6 +66,11 @@ export function formatTarget(t: Target): string {
   }
 }
 
+/** A target that may reach several agents, each running the job: `_all` or a label. */
+export function isBroadcast(t: Target): t is Extract<Target, { kind: 'all' | 'label' }> {
+  return t.kind === 'all' || t.kind === 'label';
+}
+
 /**
  * The label prefixes an agent answers to: `group: web.dev.us-east` gives
  * `web`, `web.dev` and `web.dev.us-east`.

@@ -9,8 +9,10 @@ import {
   DeliverPolicy,
   JetStreamApiError,
   type JetStreamManager,
+  jetstreamManager,
   ReplayPolicy,
 } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import {
   consumerName,
   type InfraNames,
@@ -113,6 +115,15 @@ export async function ensureSharedConsumer(
     ...(cfg.backoff ? { backoff: cfg.backoff } : {}),
   });
   return 'updated';
+}
+
+/** ensureSharedConsumer through a connection (`osapi nats server start`, which makes the layout too). */
+export async function ensureSharedConsumerOn(
+  nc: NatsConnection,
+  names: InfraNames,
+  s: ConsumerSettings,
+): Promise<SharedConsumerAction> {
+  return ensureSharedConsumer(await jetstreamManager(nc), names, s);
 }
 
 /**

@@ -1,8 +1,8 @@
 // The NATS permissions of the agent user: everything an agent does, and
 // nothing that lets its credentials start a job or read another agent's
 // results. The API user has no limits; it is the one that makes jobs.
-import { cancelSubjectAll, type InfraNames, outputFilter } from '../job/names.js';
-import { JS_API, kvKeys, kvStream } from './subjects.js';
+import { agentWrites, cancelSubjectAll, type InfraNames, outputFilter } from '../job/names.js';
+import { JS_API, kvKeys, kvStream, kvSubject } from './subjects.js';
 
 /** nats-server's permission block for one user; deny beats allow. */
 export interface NatsPermissions {
@@ -10,40 +10,52 @@ export interface NatsPermissions {
   subscribe: { allow: string[]; deny: string[] };
 }
 
+/** Who an agent user is: the shared consumer it pulls `_any` from, and, when known, its host. */
+export interface AgentUser {
+  /** The durable name of the shared `_any` consumer (any-consumer.ts). */
+  sharedConsumer: string;
+  /**
+   * The one host this user is for. Its writes are then held to that host's
+   * keys: it cannot store a result, claim, status event or registry entry
+   * in another host's name. Without it (one user shared by a fleet) the
+   * server cannot tell agents apart, and the API is the check (docs/security.md).
+   */
+  hostname?: string;
+}
+
 /**
  * What an agent needs, as the subjects nats.js 3.x uses against nats-server
- * 2.9 (see docs/configuration.md, "NATS authentication", for what remains
- * open and why):
+ * 2.9 (see docs/security.md, "Threat model", for what remains open and why):
  *
  * - JetStream account info (`$JS.API.INFO`): the clients check the API once.
  * - Job notifications on plain subscriptions (`<ns>.jobs.>`: `_all`, its
- *   host, its labels); it may hear every notification, but a notification is
- *   only a job id, and the definition is readable to agents anyway.
- * - Consumers on the jobs stream: open (or make, when it is the first) the
- *   shared `_any` durable, and make ephemeral ones to read back what it missed
- *   (all three forms of the create request), read their info, pull, and
- *   ack/nak/term/working (`$JS.ACK.<stream>.>`).
- * - Reading the job-queue bucket (job definitions, claims): KV gets go out
- *   as STREAM.MSG.GET (or DIRECT.GET) on the bucket's stream.
+ *   host, its labels); it may hear every notification, but a notification
+ *   only runs where its signed target says (agent/addressed.ts).
+ * - The shared `_any` durable, which the API makes: its info, pulls from it,
+ *   and ack/nak/term/working on what it delivers. No consumer of its own on
+ *   the jobs stream: a pull's messages go to whatever reply subject the
+ *   request names, another host's notification subject included, so a user
+ *   that could make one could replay every stored notification there.
+ *   What an agent missed is read back by direct reads (STREAM.MSG.GET).
+ * - Reading the job-queue bucket (job definitions, claims, expected hosts,
+ *   cancel markers): KV gets go out as STREAM.MSG.GET (or DIRECT.GET).
  * - Writing claims and status events, but not job definitions (`jobs.>`).
  * - Writing results and its registry entry (put and delete are publishes).
- * - Cancellations (`<ns>.cancel.*`, core NATS) and reading `cancel.<id>`
- *   keys, which the bucket reads above already cover.
+ * - Cancellations (`<ns>.cancel.*`, core NATS).
  * - Replies on `_INBOX.>`. The API uses another prefix (API_INBOX_PREFIX),
  *   so an agent cannot listen to the replies the API receives.
- * - Publishing live output (`<ns>.output.>`). All agents share one user, so
- *   the server cannot tie a subject to one hostname: an agent could send
- *   output in another's name. Live output is shown, never stored; the stored
- *   result, written under the agent's own key, stays the record.
+ * - Publishing live output (`<ns>.output.>`).
  *
+ * With a hostname, every write is held to that host's keys (agentWrites).
  * The deny lists repeat, explicitly, what must stay closed even if someone
- * widens an allow list: publishing notifications, writing definitions, and
- * every way to read the responses bucket (get, direct get, a consumer on its
- * stream, or a plain subscription to its subjects), and listening to other
- * hosts' live output.
+ * widens an allow list: publishing notifications, writing definitions,
+ * making consumers on the jobs stream, every way to read the responses
+ * bucket (get, direct get, a consumer on its stream, or a plain
+ * subscription to its subjects), and listening to live output.
  */
-export function agentPermissions(names: InfraNames): NatsPermissions {
+export function agentPermissions(names: InfraNames, user: AgentUser): NatsPermissions {
   const jobs = names.stream;
+  const shared = user.sharedConsumer;
   const queue = names.jobsBucket;
   const queueStream = kvStream(queue);
   const responses = names.responsesBucket;
@@ -52,31 +64,35 @@ export function agentPermissions(names: InfraNames): NatsPermissions {
   const streamInfo = [jobs, queueStream, responsesStream, kvStream(registry)].map(
     (s) => `${JS_API}.STREAM.INFO.${s}`,
   );
+  const writes = agentWrites(names, user.hostname);
   return {
     publish: {
       allow: [
         `${JS_API}.INFO`,
         ...streamInfo,
-        `${JS_API}.CONSUMER.CREATE.${jobs}`,
-        `${JS_API}.CONSUMER.CREATE.${jobs}.>`,
-        `${JS_API}.CONSUMER.DURABLE.CREATE.${jobs}.*`,
-        `${JS_API}.CONSUMER.INFO.${jobs}.*`,
-        `${JS_API}.CONSUMER.MSG.NEXT.${jobs}.*`,
-        `$JS.ACK.${jobs}.>`,
+        `${JS_API}.CONSUMER.INFO.${jobs}.${shared}`,
+        `${JS_API}.CONSUMER.MSG.NEXT.${jobs}.${shared}`,
+        `$JS.ACK.${jobs}.${shared}.>`,
+        `${JS_API}.STREAM.MSG.GET.${jobs}`,
         `${JS_API}.STREAM.MSG.GET.${queueStream}`,
         `${JS_API}.DIRECT.GET.${queueStream}`,
         `${JS_API}.DIRECT.GET.${queueStream}.>`,
-        kvKeys(queue, 'claims'),
-        kvKeys(queue, 'status'),
-        kvKeys(responses),
-        kvKeys(registry),
-        outputFilter(names),
+        ...writes.claims.map((k) => kvSubject(queue, k)),
+        kvSubject(queue, writes.status),
+        kvSubject(responses, writes.response),
+        kvSubject(registry, writes.registry),
+        writes.output,
       ],
       deny: [
         // A job notification: `<ns>.jobs.>` (the stream's subjects).
         names.streamSubjects,
         // A job definition.
         kvKeys(queue, 'jobs'),
+        // A consumer of its own on the jobs stream (see above).
+        `${JS_API}.CONSUMER.CREATE.${jobs}`,
+        `${JS_API}.CONSUMER.CREATE.${jobs}.>`,
+        `${JS_API}.CONSUMER.DURABLE.CREATE.${jobs}.>`,
+        `${JS_API}.CONSUMER.DELETE.${jobs}.>`,
         // Any read of results.
         `${JS_API}.STREAM.MSG.GET.${responsesStream}`,
         `${JS_API}.DIRECT.GET.${responsesStream}`,

@@ -5,6 +5,8 @@ import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import { infraNames } from '../job/names.js';
+import { isValidHostname } from '../job/target.js';
+import { sharedConsumerName } from './any-consumer.js';
 import { NatsAuthError, nkeyPublicKey, readNkeySeed } from './auth.js';
 import { agentPermissions, type NatsPermissions } from './permissions.js';
 
@@ -28,7 +30,16 @@ export const SERVER_CONFIG_FILE = 'nats-server.conf';
  * listed for clients whose seeds live elsewhere, plus, when set, the server
  * section's own credentials as a user with full permissions (for operators).
  */
-export async function serverAuthFromConfig(config: Config): Promise<NatsServerAuth | null> {
+export async function serverAuthFromConfig(
+  config: Config,
+  opts: {
+    /**
+     * The host of the one agent of `agent.nats.auth` (`osapi start`: an agent
+     * in the same process), whose writes are then held to its own keys.
+     */
+    agentHostname?: string;
+  } = {},
+): Promise<NatsServerAuth | null> {
   const type = config.nats.server.auth.type;
   if (type === 'none') return null;
   const server = config.nats.server.auth;
@@ -82,6 +93,23 @@ export async function serverAuthFromConfig(config: Config): Promise<NatsServerAu
     });
   api.push(...listed(server.api_nkeys, 'nats.server.auth.api_nkeys'));
   agent.push(...listed(server.agent_nkeys, 'nats.server.auth.agent_nkeys'));
+  // Agents bound to one host each: the configured agent of a single host, and
+  // each nkey listed by hostname.
+  const bound = new Map<NatsServerUser, string>();
+  if (opts.agentHostname !== undefined) {
+    for (const u of agent) bound.set(u, opts.agentHostname);
+  }
+  for (const [hostname, key] of Object.entries(server.agent_host_nkeys)) {
+    const where = `nats.server.auth.agent_host_nkeys.${hostname}`;
+    if (!isValidHostname(hostname)) {
+      throw new NatsAuthError(`${where}: "${hostname}" is not a hostname an agent can have`);
+    }
+    const [u] = listed([key], where);
+    if (u) {
+      agent.push(u);
+      bound.set(u, hostname);
+    }
+  }
 
   const missing = (role: string, key: string, list: string) =>
     new NatsAuthError(
@@ -104,9 +132,17 @@ export async function serverAuthFromConfig(config: Config): Promise<NatsServerAu
     }
   }
   const names = infraNames({ ...config.nats, namespace: config.agent.nats.namespace });
-  const perms = agentPermissions(names);
+  const sharedConsumer = sharedConsumerName(config.agent.consumer);
+  const permissionsOf = (u: NatsServerUser) => {
+    const hostname = bound.get(u);
+    return agentPermissions(names, { sharedConsumer, ...(hostname ? { hostname } : {}) });
+  };
   return {
-    users: dedupe([...api, ...admin, ...agent.map((u) => ({ ...u, permissions: perms }))]),
+    users: dedupe([
+      ...api,
+      ...admin,
+      ...agent.map((u) => ({ ...u, permissions: permissionsOf(u) })),
+    ]),
   };
 }
 

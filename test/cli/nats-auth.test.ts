@@ -1,9 +1,12 @@
-// NATS authentication from the command line: `osapi start` with one setting
-// (nats.server.auth.type user_pass) makes its own passwords and runs a
-// command end to end; a component with wrong credentials stops at start with
-// a clear message; `osapi nats nkey` makes a key pair.
+// NATS authentication from the command line: `osapi start` with no NATS
+// settings makes its own passwords, listens on the loopback only and runs a
+// command end to end; its agent's password writes only its own host's keys;
+// `auth: none` must be asked for, and is warned about; a component with wrong
+// credentials stops at start with a clear message; `osapi nats nkey` makes a
+// key pair.
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { jetstream } from '@nats-io/jetstream';
 import { nkeys } from '@nats-io/transport-node';
 import { afterAll, describe, expect, test } from 'vitest';
 import { connectNats } from '../../src/nats/connection.js';
@@ -23,9 +26,9 @@ afterAll(cleanup, 30_000);
 
 const mode = (path: string) => statSync(path).mode & 0o777;
 
-describe('osapi start with nats.server.auth.type user_pass and no passwords configured', () => {
+describe('osapi start with no NATS settings: secure by default', () => {
   const stateDir = tempDir('osapi-cli-nats-auth-');
-  const authEnv = { OSAPI_NATS_SERVER_AUTH_TYPE: 'user_pass' };
+  const authEnv = {};
   let started: StartedOsapi;
   let creds: { api: { username: string; password: string }; agent: typeof creds.api };
 
@@ -66,6 +69,36 @@ describe('osapi start with nats.server.auth.type user_pass and no passwords conf
     expect(String(err)).toMatch(/refused intruder \(no credentials\).*Authorization Violation/);
   });
 
+  test('listens on the loopback only', () => {
+    expect(started.ready.nats_url).toMatch(/^nats:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  test("its agent's password writes only its own host's keys", async () => {
+    const nc = await connectNats({
+      settings: {
+        host: '',
+        port: 0,
+        servers: [started.ready.nats_url],
+        client_name: 'agent-creds',
+        auth: { type: 'user_pass', ...creds.agent },
+      },
+      logger: silentLogger,
+      firstConnectTimeoutMs: 5000,
+    });
+    try {
+      const js = jetstream(nc, { timeout: 2000 });
+      const id = crypto.randomUUID();
+      const own = `$KV.osapi-job-responses.${id}.${started.ready.hostname.replaceAll('.', '=')}`;
+      await expect(js.publish(own, '{}')).resolves.toBeTruthy();
+      const other = await js
+        .publish(`$KV.osapi-job-responses.${id}.someone-else`, '{}')
+        .catch((e: unknown) => e);
+      expect(String(other)).toMatch(/permissions violation/i);
+    } finally {
+      await nc.close();
+    }
+  });
+
   test('an agent with a wrong password stops at start, saying what to check, not the password', async () => {
     const wrong = `wrong-${crypto.randomUUID()}`;
     const r = await runOsapi(['agent', 'start'], {
@@ -91,6 +124,30 @@ describe('osapi start with nats.server.auth.type user_pass and no passwords conf
     const output = started.stdout() + started.stderr();
     expect(output).not.toContain(creds.api.password);
     expect(output).not.toContain(creds.agent.password);
+  });
+});
+
+describe('osapi start with nats.server.auth.type none, said explicitly', () => {
+  test('runs without credentials and warns at start', async () => {
+    const stateDir = tempDir('osapi-cli-nats-none-');
+    const started = await startOsapi(stateDir, { env: { OSAPI_NATS_SERVER_AUTH_TYPE: 'none' } });
+    try {
+      expect(started.stderr()).toMatch(/NATS runs without authentication/);
+      const nc = await connectNats({
+        settings: {
+          host: '',
+          port: 0,
+          servers: [started.ready.nats_url],
+          client_name: 'anyone',
+          auth: { type: 'none' },
+        },
+        logger: silentLogger,
+        firstConnectTimeoutMs: 5000,
+      });
+      await nc.close();
+    } finally {
+      expect((await stopOsapi(started)).code).toBe(0);
+    }
   });
 });
 

@@ -139,4 +139,68 @@ describe('deriveStatus', () => {
     );
     expect(d.hosts['web-01']?.status).toBe('timed_out');
   });
+
+  describe('a copy refused where the job was not addressed (`refused` event)', () => {
+    const refused = (ms: number, host: string) => ({
+      ...ev(ms, 'refused', host, 'refused'),
+      error: 'refused, not run: the job was signed for host web-01, not this one (web-02)',
+    });
+
+    it('shows the refusing host without changing the status of the job', () => {
+      const d = deriveStatus(
+        job('web-01'),
+        [refused(1, 'web-02'), ev(2, 'completed', 'web-01', 'succeeded')],
+        before,
+      );
+      expect(d.hosts['web-02']?.status).toBe('refused');
+      expect(d.hosts['web-02']?.error).toMatch(/signed for host web-01/);
+      expect(d.status).toBe('completed');
+      expect(d.final).toBe(true);
+    });
+
+    it('leaves an addressed host that refused a copy still owing its own part', () => {
+      const d = deriveStatus(
+        job('_all', ['a', 'b']),
+        [refused(1, 'b'), ev(2, 'completed', 'a', 'succeeded')],
+        before,
+      );
+      expect(d.hosts.b?.status).toBe('pending');
+      expect(d.final).toBe(false);
+      const later = deriveStatus(
+        job('_all', ['a', 'b']),
+        [refused(1, 'b'), ev(2, 'completed', 'a', 'succeeded'), ev(3, 'completed', 'b')],
+        before,
+      );
+      expect(later.hosts.b?.status).toBe('succeeded');
+      expect(later.status).toBe('completed');
+    });
+
+    it('never makes a host of an _any job: its host is whoever took it', () => {
+      const d = deriveStatus(
+        job('_any'),
+        [refused(1, 'web-02'), ev(2, 'started', 'web-02'), ev(3, 'completed', 'web-02')],
+        before,
+      );
+      expect(d.hosts).toEqual({ 'web-02': { status: 'succeeded', durationMs: 1 } });
+      expect(d.status).toBe('completed');
+      expect(deriveStatus(job('_any'), [refused(1, 'web-02')], before).hosts).toEqual({});
+    });
+  });
+
+  it('ignores a result stored in the name of a host the job was not addressed to', () => {
+    const answer = { state: 'succeeded' as const, at: at(2) };
+    const one = deriveStatus(job('web-01'), [], before, new Map([['intruder', answer]]));
+    expect(one.hosts).toEqual({ 'web-01': { status: 'pending' } });
+    const broadcast = deriveStatus(
+      job('_all', ['a']),
+      [],
+      before,
+      new Map([
+        ['a', answer],
+        ['intruder', answer],
+      ]),
+    );
+    expect(Object.keys(broadcast.hosts)).toEqual(['a']);
+    expect(broadcast.status).toBe('completed');
+  });
 });

@@ -4,6 +4,7 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Compile } from 'typebox/compile';
+import { checkCommandJob, type PolicedCommand } from '../../auth/command-policy.js';
 import { formatDuration } from '../../config/duration.js';
 import { newTimeOrderedId } from '../../job/ids.js';
 import type { JobEntry, JobsView } from '../../job/jobs-view.js';
@@ -18,15 +19,17 @@ import {
   rolloutOf,
   ShellRequest,
 } from '../../job/operations.js';
-import type { JobResponse } from '../../job/records.js';
+import type { JobRecord, JobResponse } from '../../job/records.js';
 import type { RegistryView } from '../../job/registry-view.js';
 import type { RolloutRequest } from '../../job/rollout.js';
+import { answersJob } from '../../job/status.js';
 import {
   appendStatus,
   deleteJob,
   type JobStore,
   markCancelled,
   publishJob,
+  readJob,
   readResponses,
 } from '../../job/store.js';
 import { parseTarget, type Target, TargetError } from '../../job/target.js';
@@ -41,7 +44,7 @@ import {
   reserveIdempotencyKey,
 } from '../idempotency.js';
 import { nodeOperationData } from '../node/validate.js';
-import { requireOperationPermission } from './operation-permissions.js';
+import { OPERATION_PERMISSIONS, requireOperationPermission } from './operation-permissions.js';
 import {
   CreateJobBody,
   JobCreated,
@@ -109,6 +112,30 @@ function target(raw: string, field: string): Target {
   }
 }
 
+/**
+ * Why `user` could not have started this job, or null when it could: the
+ * permission its operation needs and, for a command, the command policy of
+ * the token's roles, checked on the command as stored (as the agent checks
+ * it). Cancelling is stopping what runs, so a token may cancel only what it
+ * may run: a role limited to `systemctl status *` stops no one's upgrade.
+ */
+export function whyCouldNotStart(user: AuthUser | undefined, record: JobRecord): string | null {
+  const { type, data } = record.operation;
+  const needed = OPERATION_PERMISSIONS[type];
+  if (!user?.permissions.includes(needed)) {
+    return `its ${type} operation needs the permission ${needed}, which the token of ${user?.subject ?? 'nobody'} does not grant`;
+  }
+  if (type !== 'command.exec.execute' && type !== 'command.shell.execute') return null;
+  const policy = user.commandPolicy;
+  if (policy === null) return null;
+  // Whole, as validated when the job was made: every field the policy reads (args, user, env...).
+  const command = data as PolicedCommand | null;
+  if (typeof command?.command !== 'string') {
+    return 'its command cannot be checked against the command policy of this token’s roles';
+  }
+  return checkCommandJob(policy, type === 'command.exec.execute' ? 'exec' : 'shell', command);
+}
+
 export async function jobDetail(
   deps: JobRouteDeps,
   entry: JobEntry,
@@ -118,12 +145,13 @@ export async function jobDetail(
   const derived = deps.jobs.derive(entry);
   // Where results are read one by one if reading them all at once fails
   // (store.ts readResponses): the hosts the view knows to have ended.
-  const answers =
+  const answers = (
     responses ??
     (await readResponses(deps.store, record.id, () => [
       ...entry.answers.keys(),
       ...entry.events.map((e) => e.hostname),
-    ]));
+    ]))
+  ).filter((r) => answersJob(record, r.hostname));
   const single =
     answers.length === 1 && (record.target_hostname === '_any' || !record.expected_hosts);
   const errors = Object.entries(derived.hosts)
@@ -350,6 +378,10 @@ export function registerJobRoutes(
     '/job/:id',
     { config: { permission: 'job:write' }, schema: { params: JobIdParams } },
     async (req, reply) => {
+      // The record goes; the audit entry stays, and says whose hosts the job was for.
+      const record =
+        deps.jobs.get(req.params.id)?.record ?? (await readJob(deps.store, req.params.id));
+      if (record) req.auditTarget = record.target_hostname;
       if (!(await deleteJob(deps.store, req.params.id))) {
         throw new ApiError('not_found', `no job ${req.params.id}`);
       }
@@ -368,6 +400,15 @@ export function registerJobRoutes(
     async (req) => {
       const { id } = req.params;
       const entry = find(id);
+      req.auditTarget = entry.record.target_hostname;
+      const refusal = whyCouldNotStart(req.user, entry.record);
+      if (refusal) {
+        throw new ApiError(
+          'forbidden',
+          `job ${id} may not be cancelled with this token: a token may cancel only jobs it could have started, and ${refusal}`,
+          { job_id: id },
+        );
+      }
       const before = deps.jobs.derive(entry);
       if (before.final) {
         throw new ApiError(

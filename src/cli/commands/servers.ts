@@ -32,15 +32,25 @@ import { registerNkeyCommand } from './nkey.js';
 const loadApi = () => import('../../api/start.js');
 const loadAgent = () => import('../../agent/start.js');
 const loadNats = async () => {
-  const [cluster, connection, layout, localCredentials, server, serverConfig] = await Promise.all([
-    import('../../nats/cluster.js'),
-    import('../../nats/connection.js'),
-    import('../../nats/layout.js'),
-    import('../../nats/local-credentials.js'),
-    import('../../nats/server.js'),
-    import('../../nats/server-config.js'),
-  ]);
-  return { ...cluster, ...connection, ...layout, ...localCredentials, ...server, ...serverConfig };
+  const [anyConsumer, cluster, connection, layout, localCredentials, server, serverConfig] =
+    await Promise.all([
+      import('../../nats/any-consumer.js'),
+      import('../../nats/cluster.js'),
+      import('../../nats/connection.js'),
+      import('../../nats/layout.js'),
+      import('../../nats/local-credentials.js'),
+      import('../../nats/server.js'),
+      import('../../nats/server-config.js'),
+    ]);
+  return {
+    ...anyConsumer,
+    ...cluster,
+    ...connection,
+    ...layout,
+    ...localCredentials,
+    ...server,
+    ...serverConfig,
+  };
 };
 
 /** The signing key from config, else the one generated in the state dir. */
@@ -59,20 +69,36 @@ function storeDir(ctx: CommandContext): string {
     : defaultStoreDir(ctx.config.state_dir);
 }
 
-async function startSupervisedNats(ctx: CommandContext): Promise<NatsServerHandle> {
+/**
+ * `agentHostname`: `osapi start`'s own agent, the one agent of this server's
+ * agent user, which is then held to its own host's keys.
+ */
+async function startSupervisedNats(
+  ctx: CommandContext,
+  agentHostname?: string,
+): Promise<NatsServerHandle> {
   const s = ctx.config.nats.server;
   const { withLocalNatsCredentials, serverPlacement, startNatsServer, serverAuthFromConfig } =
     await loadNats();
   // The clients started after the server (API, agent, layout) read ctx.config,
   // so they get the generated quick-start passwords too.
   ctx.config = withLocalNatsCredentials(ctx.config);
+  if (s.auth.type === 'none') {
+    ctx.logger.warn(
+      { host: s.host, port: s.port },
+      'NATS runs without authentication (nats.server.auth.type: none): whoever reaches its port can read every output, forge results and purge the audit; remove that setting to have passwords made',
+    );
+  }
   const placement = serverPlacement(ctx.config);
   return startNatsServer({
     host: s.host,
     port: s.port,
     storeDir: storeDir(ctx),
     logger: ctx.logger,
-    auth: await serverAuthFromConfig(ctx.config),
+    auth: await serverAuthFromConfig(
+      ctx.config,
+      agentHostname !== undefined ? { agentHostname } : {},
+    ),
     ...placement,
   });
 }
@@ -121,7 +147,8 @@ export function registerServerCommands(program: Command): void {
       let hostname = '';
       const parts = await startParts(shutdown, [
         async () => {
-          nats = await startSupervisedNats(ctx);
+          const { agentHostname } = await loadAgent();
+          nats = await startSupervisedNats(ctx, agentHostname(ctx.config));
           const n = nats;
           return { name: 'nats-server', stop: () => n.stop() };
         },
@@ -133,6 +160,8 @@ export function registerServerCommands(program: Command): void {
             logger: ctx.logger,
             clock: systemClock,
             natsServers: [nats?.url ?? ''],
+            // The agent below shares this process and its open-files limit.
+            agentInProcess: { maxJobs: ctx.config.agent.max_jobs },
           });
           apiUrl = api.url;
           return { name: 'api', stop: () => api.stop() };
@@ -313,7 +342,7 @@ async function makeLayout(
   server: NatsServerHandle,
   shutdown: AbortSignal,
 ): Promise<void> {
-  const { connectNats, ensureLayoutWhenReady } = await loadNats();
+  const { connectNats, ensureLayoutWhenReady, ensureSharedConsumerOn } = await loadNats();
   const nc = await connectNats({
     settings: {
       ...ctx.config.api.server.nats,
@@ -324,11 +353,14 @@ async function makeLayout(
     firstConnectTimeoutMs: 10_000,
   });
   try {
-    await ensureLayoutWhenReady(
+    const layout = await ensureLayoutWhenReady(
       nc,
       { ...ctx.config.nats, namespace: ctx.config.nats.server.namespace },
       { logger: ctx.logger, withinMs: 120_000, signal: shutdown },
     );
+    // Agents may not make the shared `_any` consumer themselves (their NATS
+    // user makes no consumer on the jobs stream): whoever makes the layout does.
+    await ensureSharedConsumerOn(nc, layout.names, ctx.config.agent.consumer);
   } finally {
     await nc.close().catch(() => {});
   }

@@ -1,0 +1,105 @@
+// Whether a signed job is this agent's to run, from the target the API signed
+// and the way the notification came. The signature says who made the job;
+// this says where it was meant to go. Without it a notification copied onto
+// another subject (by anyone who can publish there, or through a pull whose
+// reply subject is another host's) would run wherever it was sent.
+import type { RouteTarget } from '../job/names.js';
+import type { JobRecord } from '../job/records.js';
+import { expectedDigest } from '../job/signing.js';
+import {
+  isBroadcast,
+  parseTarget,
+  type Target,
+  TargetError,
+  targetMatches,
+} from '../job/target.js';
+
+/** How a notification reached the agent. */
+export type Arrival =
+  /** From the shared `_any` consumer. */
+  | { via: 'shared' }
+  /** On a subscription or read back from the stream: the target its subject names (null: none). */
+  | { via: 'subject'; subject: string; target: RouteTarget | null };
+
+export interface Self {
+  hostname: string;
+  labels: Record<string, string>;
+}
+
+/**
+ * Null when the job is addressed to this agent; otherwise why it is not,
+ * as a sentence for the job's timeline. `expected` is the broadcast's list of
+ * hosts as this agent holds it (null when it has none); it counts only when
+ * its digest is the signed one.
+ */
+export function addressRefusal(
+  job: Pick<JobRecord, 'target_hostname' | 'rollout' | 'expected_digest'>,
+  arrival: Arrival,
+  self: Self,
+  expected: readonly string[] | null,
+): string | null {
+  let signed: Target;
+  try {
+    signed = parseTarget(job.target_hostname);
+  } catch (err) {
+    if (err instanceof TargetError) return `the signed target is not valid: ${err.message}`;
+    throw err;
+  }
+  const where = arrival.via === 'shared' ? 'the shared _any consumer' : arrival.subject;
+  if (signed.kind === 'any') {
+    // One claim for every agent makes `_any` run once; a copy on any other
+    // path would bypass it.
+    return arrival.via === 'shared'
+      ? null
+      : `an _any job runs only through the shared _any consumer, and this one came on ${where}`;
+  }
+  if (arrival.via === 'shared') {
+    return `the job was signed for ${job.target_hostname}, not _any, and came through ${where}`;
+  }
+  const came = arrival.target;
+  if (signed.kind === 'host') {
+    if (signed.hostname !== self.hostname) {
+      return `the job was signed for host ${signed.hostname}, not this one (${self.hostname})`;
+    }
+    return came?.kind === 'host' && came.hostname === self.hostname
+      ? null
+      : `the job was signed for this host, and came on ${where}`;
+  }
+  // A broadcast: on its own subject, or, for a rate-controlled one (whose
+  // hosts the API tells one by one), on this host's.
+  const onItsSubject = came !== null && sameTarget(came, signed);
+  const toldByRollout =
+    job.rollout !== undefined && came?.kind === 'host' && came.hostname === self.hostname;
+  if (!onItsSubject && !toldByRollout) {
+    return `the job was signed for ${job.target_hostname}, and came on ${where}`;
+  }
+  if (!targetMatches(signed, self)) {
+    return `the job was signed for ${job.target_hostname}, which this host's labels do not match`;
+  }
+  if (job.expected_digest === undefined) {
+    return `the broadcast was signed without the hosts it was sent to; upgrade the API server`;
+  }
+  if (expected === null || expectedDigest(expected) !== job.expected_digest) {
+    return `the list of hosts the broadcast was sent to is missing or not the signed one`;
+  }
+  if (!expected.includes(self.hostname)) {
+    return `this host was not one the broadcast was sent to (it was not a Ready agent when the job was made)`;
+  }
+  return null;
+}
+
+/** Whether a job that is signed for a broadcast needs the expected hosts to be checked. */
+export function needsExpectedHosts(job: Pick<JobRecord, 'target_hostname'>): boolean {
+  try {
+    return isBroadcast(parseTarget(job.target_hostname));
+  } catch {
+    return false;
+  }
+}
+
+function sameTarget(a: RouteTarget, b: Target): boolean {
+  if (a.kind !== b.kind) return false;
+  if (a.kind === 'host' && b.kind === 'host') return a.hostname === b.hostname;
+  if (a.kind === 'label' && b.kind === 'label') return a.key === b.key && a.value === b.value;
+  return true;
+}
