@@ -18,8 +18,12 @@ import {
 export type Arrival =
   /** From the shared `_any` consumer. */
   | { via: 'shared' }
-  /** On a subscription or read back from the stream: the target its subject names (null: none). */
-  | { via: 'subject'; subject: string; target: RouteTarget | null };
+  /**
+   * On a subscription or read back from the stream: the target its subject
+   * names (null: none), and whether it carries the API's signed word that
+   * this host may start the job now (a rate-controlled broadcast's turn).
+   */
+  | { via: 'subject'; subject: string; target: RouteTarget | null; toldByApi?: boolean };
 
 export interface Self {
   hostname: string;
@@ -65,12 +69,15 @@ export function addressRefusal(
       ? null
       : `the job was signed for this host, and came on ${where}`;
   }
-  // A broadcast: on its own subject, or, for a rate-controlled one (whose
-  // hosts the API tells one by one), on this host's.
-  const onItsSubject = came !== null && sameTarget(came, signed);
-  const toldByRollout =
-    job.rollout !== undefined && came?.kind === 'host' && came.hostname === self.hostname;
-  if (!onItsSubject && !toldByRollout) {
+  // A broadcast: on its own subject; a rate-controlled one (whose hosts the
+  // API tells one by one) only on this host's, with the API's signed word
+  // for this host: a copy could otherwise start every host at once.
+  if (job.rollout !== undefined) {
+    const toldHere = came?.kind === 'host' && came.hostname === self.hostname;
+    if (!toldHere || arrival.toldByApi !== true) {
+      return `the rate-controlled job was signed for ${job.target_hostname}, and came on ${where} without the API's word that this host's turn has come`;
+    }
+  } else if (came === null || !sameTarget(came, signed)) {
     return `the job was signed for ${job.target_hostname}, and came on ${where}`;
   }
   if (!targetMatches(signed, self)) {

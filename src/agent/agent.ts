@@ -7,6 +7,7 @@ import type { Clock } from '../job/clock.js';
 import { UUID_PATTERN } from '../job/ids.js';
 import {
   cancelSubjectAll,
+  GO_HEADER,
   type InfraNames,
   jobIdFromCancelSubject,
   parseNotifySubject,
@@ -130,7 +131,8 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     for await (const s of opts.nc.status()) {
       if (stopping.signal.aborted) break;
       if (s.type !== 'reconnect') continue;
-      for (const id of new Set([...handling, ...runningHere.keys()])) {
+      const handled = [...handling].map((key) => key.split(' ')[0] as string);
+      for (const id of new Set([...handled, ...runningHere.keys()])) {
         whileNatsAway(retrying, id, 'read whether the job was cancelled', () =>
           isCancelled(store, id),
         ).then(
@@ -234,7 +236,10 @@ interface HandleContext {
   startedAt: Date;
   /** Jobs this process sent a claim for and has not begun to run. */
   claimsNotRun: Set<string>;
-  /** Jobs whose notification is being handled now (one handling per job at a time). */
+  /**
+   * Notifications being handled now: the job id for the shared consumer's,
+   * `<id> <subject> <n>` for the others.
+   */
   handling: Set<string>;
 }
 
@@ -243,6 +248,9 @@ interface HandleContext {
  * then one per job, not one per host. Knowing it from the consumer lets the
  * claim and the read of the job go out together.
  */
+/** Tells apart handlings of one job heard on a subject (HandleContext.handling). */
+let handlingSeq = 0;
+
 async function handleNotification(
   msg: JobNotice,
   shared: boolean,
@@ -255,16 +263,20 @@ async function handleNotification(
     msg.term('not a job id');
     return;
   }
-  if (ctx.handling.has(id) || ctx.runningHere.has(id)) {
-    // Redelivered while still handled here: the handling in progress will ack.
+  // The shared consumer's redelivery of a notification still handled here
+  // waits for that handling, which will ack. Others are not held back: the
+  // listener hears each once per subject, and a copy sent ahead of the real
+  // notification (refused, unless addressed here) must not hold it up.
+  const key = shared ? id : `${id} ${msg.subject} ${++handlingSeq}`;
+  if (ctx.handling.has(key)) {
     msg.working();
     return;
   }
-  ctx.handling.add(id);
+  ctx.handling.add(key);
   try {
     await handleOnce(msg, id, shared, ctx);
   } finally {
-    ctx.handling.delete(id);
+    ctx.handling.delete(key);
   }
 }
 
@@ -287,39 +299,25 @@ async function handleOnce(
     msg.term('invalid job record');
     return;
   }
-  // A query changes nothing on the host and ends within milliseconds: one
-  // sent to this host needs no claim (running it twice is harmless) and no
-  // look for a cancel. `_any` still claims (one agent answers).
-  const query = carried?.category === 'query';
-  const claimNeeded = shared || !query;
-  const claimedBefore = ctx.claimsNotRun.has(id);
-  if (claimNeeded) remember(ctx.claimsNotRun, id);
-  const [read, claimed, cancelled] = await Promise.all([
-    carried
-      ? { job: carried }
-      : readJob(store, id).then(
-          (job) => ({ job }),
-          // Only a record that is there and wrong is dropped; NATS being away is
-          // not the record's fault, and the notification comes back.
-          (err: unknown) => (err instanceof RecordError ? { err } : Promise.reject(err)),
-        ),
-    claimNeeded ? claimJob(store, id, scope, host) : true,
-    // A cancel is heard live (core subscription); only a notice that may be
-    // older than this agent's listening (read back, queued for `_any`, sent
-    // again) needs the stored marker as well.
-    query || !(shared || msg.readBack || msg.info.redelivered) ? false : isCancelled(store, id),
-  ]);
-  if ('err' in read) {
-    log.warn({ job_id: id, err: String(read.err) }, 'job record is invalid; dropped');
+  let job: JobRecord | null;
+  try {
+    job = carried ?? (await readJob(store, id));
+  } catch (err) {
+    // Only a record that is there and wrong is dropped; NATS being away is
+    // not the record's fault, and the notification comes back.
+    if (!(err instanceof RecordError)) throw err;
+    log.warn({ job_id: id, err: String(err) }, 'job record is invalid; dropped');
     msg.term('invalid job record');
     return;
   }
-  const job = read.job;
   if (!job) {
     log.warn({ job_id: id }, 'job record not found (expired or deleted); dropped');
     msg.ack();
     return;
   }
+  // Checked before anything is written for the job here, a claim above all:
+  // a copy sent where the job was not addressed must not take the claim the
+  // real notification needs.
   const trusted = opts.verifier.check(job);
   const misaddressed = trusted.ok
     ? addressRefusal(
@@ -330,6 +328,7 @@ async function handleOnce(
               via: 'subject',
               subject: msg.subject,
               target: parseNotifySubject(opts.names, msg.subject)?.target ?? null,
+              toldByApi: opts.verifier.checkGo(id, host, msg.headers?.get(GO_HEADER) ?? ''),
             },
         { hostname: host, labels: opts.labels },
         needsExpectedHosts(job) ? await expectedHostsFor(store, msg, id) : null,
@@ -342,15 +341,34 @@ async function handleOnce(
     // operators look. Terminated, so it is not redelivered. A copy that came
     // where the job was not addressed is a `refused` event: this host was
     // never a part of the job (status.ts).
-    ctx.claimsNotRun.delete(id);
     log.error({ job_id: id, subject: msg.subject }, `refused a job: ${refusedFor}`);
     await appendStatus(store, id, misaddressed !== null ? 'refused' : 'failed', host, {
       error: `refused, not run: ${refusedFor}`,
       state: 'refused',
     });
     msg.term(refusedFor);
+    if (misaddressed !== null) msg.refusedAsCopy?.();
     return;
   }
+  if (ctx.runningHere.has(id)) {
+    // Heard again, by another way in, while it runs here: the run in progress will ack.
+    msg.working();
+    return;
+  }
+  // A query changes nothing on the host and ends within milliseconds: one
+  // sent to this host needs no claim (running it twice is harmless) and no
+  // look for a cancel. `_any` still claims (one agent answers).
+  const query = job.category === 'query';
+  const claimNeeded = shared || !query;
+  const claimedBefore = ctx.claimsNotRun.has(id);
+  if (claimNeeded) remember(ctx.claimsNotRun, id);
+  const [claimed, cancelled] = await Promise.all([
+    claimNeeded ? claimJob(store, id, scope, host) : true,
+    // A cancel is heard live (core subscription); only a notice that may be
+    // older than this agent's listening (read back, queued for `_any`, sent
+    // again) needs the stored marker as well.
+    query || !(shared || msg.readBack || msg.info.redelivered) ? false : isCancelled(store, id),
+  ]);
   const owned = claimed || (claimedBefore && (await claimedByThisProcess(ctx, id, scope)));
   ctx.claimsNotRun.delete(id);
   if (!owned) {

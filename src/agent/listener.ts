@@ -45,6 +45,12 @@ export type JobNotice = Pick<
    * was not listening, so a cancel sent meanwhile was not heard either.
    */
   readonly readBack?: boolean;
+  /**
+   * Called when the agent refused it as a copy sent where its job was not
+   * addressed: the listener forgets having heard it, so the real notification
+   * on the same subject is not passed over as heard already.
+   */
+  readonly refusedAsCopy?: () => void;
 };
 
 export interface ListenSettings {
@@ -160,8 +166,10 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
   };
   const pause = (ms: number) => new Promise<void>((resolve) => later(ms, resolve));
 
-  // A job heard twice (on a subscription and again in a catch-up) is handed
-  // over once; entries are dropped once no catch-up can bring them back.
+  // A job heard twice on one subject (on a subscription and again in a
+  // catch-up) is handed over once; entries are dropped once no catch-up can
+  // bring them back. By subject too: a copy sent first on another subject
+  // (refused, unless addressed here) must not hide the real notification.
   const seen = new Map<string, number>();
   const forgetOld = () => {
     const cutoff = clock.now().getTime() - opts.listen.catch_up - STALE_MARGIN_MS;
@@ -185,7 +193,9 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
     readBack: boolean,
     attempt = 1,
   ): void => {
-    const notice = localNotice(id, subject, headers, attempt, readBack);
+    const notice = localNotice(id, subject, headers, attempt, readBack, () =>
+      seen.delete(`${id} ${subject}`),
+    );
     opts.handle(notice, false).then(
       () => {
         settled++;
@@ -216,7 +226,7 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
           return;
         }
         const id = msg.string().trim();
-        if (firstTime(id)) handOver(id, msg.subject, msg.headers, false);
+        if (firstTime(`${id} ${msg.subject}`)) handOver(id, msg.subject, msg.headers, false);
       },
     }),
   );
@@ -323,9 +333,10 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
     found.sort((a, b) => a.seq - b.seq);
     let handed = 0;
     for (const f of found) {
-      if (stopped || seen.has(f.id)) continue;
+      const key = `${f.id} ${f.subject}`;
+      if (stopped || seen.has(key)) continue;
       if (!(await worthRunning(f.id, f.target, f.headers))) continue;
-      if (firstTime(f.id)) {
+      if (firstTime(key)) {
         handed++;
         handOver(f.id, f.subject, f.headers, true);
       }
@@ -485,12 +496,14 @@ function localNotice(
   headers: MsgHdrs | undefined,
   attempt: number,
   readBack: boolean,
+  refusedAsCopy: () => void,
 ): JobNotice {
   return {
     subject,
     headers,
     string: () => id,
     readBack,
+    refusedAsCopy,
     info: { redelivered: attempt > 1, deliveryCount: attempt },
     ack: () => {},
     term: () => {},

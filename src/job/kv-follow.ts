@@ -56,6 +56,12 @@ export interface KvFollowOptions {
 export interface KvFollow {
   /** Resolves once what the bucket held at the start was delivered. */
   readonly loaded: Promise<void>;
+  /**
+   * Since when the follow has gone on without a break; null while it is cut
+   * (its consumer lost, NATS away). What was written meanwhile comes when it
+   * goes on, so until then silence says nothing about the bucket.
+   */
+  readonly followingSince: Date | null;
   stop(): void;
 }
 
@@ -88,6 +94,7 @@ export async function followKv(
   let lastSeq: number | null = null;
   let stopped = false;
   let current: Opened | undefined;
+  let followingSince: Date | null = null;
   let markLoaded!: () => void;
   const loaded = new Promise<void>((r) => {
     markLoaded = r;
@@ -145,6 +152,7 @@ export async function followKv(
 
   /** Ends the follow (the consumer too, where its node can still answer). */
   const cut = (o: Opened) => {
+    if (o === current) followingSince = null;
     o.messages.stop();
     jsm.consumers.delete(stream, o.name).catch(() => false);
   };
@@ -178,6 +186,7 @@ export async function followKv(
     while (!stopped) {
       if (o) {
         current = o;
+        followingSince = new Date();
         attempt = 0;
         cutWhenLost(o);
         try {
@@ -222,6 +231,9 @@ export async function followKv(
   void run(await open());
   return {
     loaded,
+    get followingSince() {
+      return followingSince;
+    },
     stop() {
       stopped = true;
       if (current) cut(current);

@@ -134,6 +134,13 @@ export function watchLostRuns(opts: LostRunWatchOptions): LostRunWatch {
       registryReadable = true;
       listeningSince = opts.clock.now();
     }
+    // Nor is a readable registry enough: this process hears heartbeats through
+    // its follow of the bucket, and while that is cut (its consumer was on a
+    // node that died) every agent would look silent. Once it goes on, agents
+    // get a TTL from then.
+    const following = opts.registry.followingSince;
+    if (following === null) return [];
+    if (following.getTime() > listeningSince.getTime()) listeningSince = following;
     const now = opts.clock.now();
     const agents = new Map(opts.registry.agents().map((a) => [a.info.hostname, a]));
     const lost: LostRun[] = [];

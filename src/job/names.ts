@@ -136,6 +136,12 @@ export const JOB_HEADER = 'Osapi-Job';
 export const EXPECTED_HEADER = 'Osapi-Expected';
 
 /**
+ * The notification header of a rate-controlled broadcast telling one host it
+ * may start now: the API's signature over the job id and that hostname.
+ */
+export const GO_HEADER = 'Osapi-Go';
+
+/**
  * Headers on a stored result saying how it ended for its host (a final host
  * state: records.ts FINAL_HOST_STATES) and, when it failed, why (a JSON
  * string): the API follows results by their headers alone, without reading
@@ -186,6 +192,9 @@ export const STATUS_EVENTS = [
   'refused',
 ] as const;
 export type StatusEvent = (typeof STATUS_EVENTS)[number];
+
+/** The host name the API writes its own status events under (submitted, cancelled, retried). */
+export const API_EVENT_HOST = '_api';
 
 /** `jobs.<id>`: the immutable job definition in the job-queue bucket. */
 export function jobKey(id: string): string {

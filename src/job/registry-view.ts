@@ -25,6 +25,8 @@ export interface RegistryView {
   waitFor(predicate: (v: RegistryView) => boolean, timeoutMs: number): Promise<boolean>;
   /** Resolves once the entries the bucket held at the start were read. */
   readonly loaded: Promise<void>;
+  /** Since when heartbeats have been heard without a break; null while the follow is cut (kv-follow.ts). */
+  readonly followingSince: Date | null;
   stop(): void;
 }
 
@@ -52,6 +54,12 @@ export async function watchRegistry(
       } else {
         try {
           const info = parseAgentInfo(e.value);
+          // An entry is its key's host's: one naming another host is someone
+          // writing in another's name, and would be targeted as that host.
+          if (info.hostname !== host) {
+            opts.logger.warn({ key: e.key }, 'ignoring a registry entry that names another host');
+            return;
+          }
           if (!entries.has(host)) order = null;
           entries.set(host, { info, seenAt: e.created });
         } catch (err) {
@@ -93,6 +101,9 @@ export async function watchRegistry(
       });
     },
     loaded: follow.loaded,
+    get followingSince() {
+      return follow.followingSince;
+    },
     stop() {
       follow.stop();
     },

@@ -55,6 +55,16 @@ function unsignedBytes(record: JobRecord): Buffer {
 export interface JobSigner {
   keyId: string;
   sign(record: Omit<JobRecord, 'signature' | 'key_id'>): JobRecord;
+  /**
+   * The API's word that one host may start a rate-controlled broadcast now
+   * (the notification's GO_HEADER): without it, a copy of the job sent to a
+   * host before its turn would run there early.
+   */
+  signGo(jobId: string, hostname: string): string;
+}
+
+function goBytes(jobId: string, hostname: string): Buffer {
+  return Buffer.from(`osapi-go\n${jobId}\n${hostname}`);
 }
 
 export function jobSigner(privateKey: KeyObject): JobSigner {
@@ -68,6 +78,9 @@ export function jobSigner(privateKey: KeyObject): JobSigner {
         signature: sign(null, unsignedBytes(withKey), privateKey).toString('base64'),
       };
     },
+    signGo(jobId, hostname) {
+      return sign(null, goBytes(jobId, hostname), privateKey).toString('base64');
+    },
   };
 }
 
@@ -76,6 +89,8 @@ export type JobCheck = { ok: true } | { ok: false; reason: string };
 export interface JobVerifier {
   keyId: string;
   check(record: JobRecord): JobCheck;
+  /** Whether `go` is the API's signed word that this host may start the job now (JobSigner.signGo). */
+  checkGo(jobId: string, hostname: string, go: string): boolean;
 }
 
 /**
@@ -130,6 +145,14 @@ export function jobVerifier(publicKey: KeyObject): JobVerifier {
       // Expiry is the deadline inside the signed record, checked by the agent
       // where it records a late job as not run.
       return { ok: true };
+    },
+    checkGo(jobId, hostname, go) {
+      if (!go) return false;
+      try {
+        return verify(null, goBytes(jobId, hostname), publicKey, Buffer.from(go, 'base64'));
+      } catch {
+        return false;
+      }
     },
   };
 }

@@ -1,5 +1,6 @@
 // The one place a job's status and each host's state are derived, from the
 // job definition and its append-only status events.
+import { API_EVENT_HOST } from './names.js';
 import {
   FINAL_HOST_STATES,
   type FinalHostState,
@@ -116,11 +117,14 @@ export function deriveStatus(
   let touched = false;
   for (const e of events) {
     if (e.timestamp > updatedAt) updatedAt = e.timestamp;
-    if (e.hostname === '_api') {
+    if (e.hostname === API_EVENT_HOST) {
       if (e.event === 'cancelled') cancelled = true;
       continue;
     }
     const current = hosts[e.hostname];
+    // Another host's event is not part of the job: where a fleet shares one
+    // agent user, any agent can write events in any name (docs/security.md).
+    if (e.event !== 'refused' && !answersJob(job, e.hostname)) continue;
     if (e.event === 'refused') {
       // Not a part of the job, unless it would otherwise not be shown at all;
       // never for `_any`, whose one host is whoever took it.
@@ -130,7 +134,6 @@ export function deriveStatus(
           ...(e.error !== undefined ? { error: e.error } : {}),
         };
         onlyRefused.add(e.hostname);
-        touched = true;
       }
       continue;
     }

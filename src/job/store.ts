@@ -8,16 +8,19 @@ import { KV_OPERATION_HEADER, kvStream, kvSubject } from '../nats/subjects.js';
 import type { Clock } from './clock.js';
 import { newTimeOrderedId } from './ids.js';
 import {
+  API_EVENT_HOST,
   cancelKey,
   claimFilter,
   claimKey,
   EXPECTED_HEADER,
   expectedKey,
+  GO_HEADER,
   hostToken,
   type InfraNames,
   JOB_HEADER,
   jobKey,
   notifySubject,
+  parseResponseKey,
   parseStatusKey,
   RESULT_ERROR_HEADER,
   RESULT_STATE_HEADER,
@@ -129,7 +132,7 @@ export async function publishJob(store: JobStore, job: NewJob): Promise<Publishe
   // The event and the notification only need the definition stored first;
   // they do not need each other, so they go out together.
   await Promise.all([
-    appendStatus(store, record.id, 'submitted', '_api', {
+    appendStatus(store, record.id, 'submitted', API_EVENT_HOST, {
       message: `submitted by ${job.createdBy} for ${record.target_hostname}${
         job.rollout
           ? ` (max_concurrency ${job.rollout.max_concurrency}, max_errors ${job.rollout.max_errors})`
@@ -209,10 +212,9 @@ export function carriedExpectedHosts(h: MsgHdrs | undefined): string[] | undefin
 /** Tells one host of a job meant for several (a rate-controlled broadcast) to run it now. */
 export async function notifyHost(store: JobStore, job: JobRecord, hostname: string): Promise<void> {
   const subject = notifySubject(store.names, job.category, { kind: 'host', hostname });
-  const opts = withHeaders(
-    { msgID: `${job.id}.${hostToken(hostname)}` },
-    carrying(job, job.expected_hosts),
-  );
+  const h = carrying(job, job.expected_hosts) ?? headers();
+  if (store.signer) h.set(GO_HEADER, store.signer.signGo(job.id, hostname));
+  const opts = withHeaders({ msgID: `${job.id}.${hostToken(hostname)}` }, h);
   await store.js.publish(subject, job.id, opts);
 }
 
@@ -347,7 +349,9 @@ export async function readResponse(
   hostname: string,
 ): Promise<JobResponse | null> {
   const e = await store.responses.get(responseKey(id, hostname));
-  return e && e.operation === 'PUT' ? parseJobResponse(e.value) : null;
+  if (!e || e.operation !== 'PUT') return null;
+  const r = parseJobResponse(e.value);
+  return r.hostname === hostname && r.job_id === id ? r : null;
 }
 
 export async function readJob(store: JobStore, id: string): Promise<JobRecord | null> {
@@ -414,7 +418,7 @@ export async function readResponses(
   try {
     out = await readResponsesAtOnce(store, id);
   } catch (err) {
-    const names = [...new Set(knownHosts())].filter((h) => h !== '_api');
+    const names = [...new Set(knownHosts())].filter((h) => h !== API_EVENT_HOST);
     if (names.length === 0) throw err;
     const found = await Promise.all(names.map((h) => readResponse(store, id, h)));
     out = found.filter((r): r is JobResponse => r !== null);
@@ -438,7 +442,12 @@ async function readResponsesAtOnce(store: JobStore, id: string): Promise<JobResp
       got++;
       pending = m.info.pending;
       const op = m.headers?.get(KV_OPERATION_HEADER);
-      if (op !== 'DEL' && op !== 'PURGE') out.push(parseJobResponse(m.data));
+      if (op === 'DEL' || op === 'PURGE') continue;
+      const r = parseJobResponse(m.data);
+      // A result is its key's host's (as the live watch takes it): one whose
+      // body names another host or job is someone writing in another's name.
+      const key = parseResponseKey(m.subject.slice(kvSubject(bucket, '').length));
+      if (key && key.hostname === r.hostname && key.id === r.job_id) out.push(r);
     }
     if (got === 0) break;
   }

@@ -1,7 +1,13 @@
 // The NATS permissions of the agent user: everything an agent does, and
 // nothing that lets its credentials start a job or read another agent's
 // results. The API user has no limits; it is the one that makes jobs.
-import { agentWrites, cancelSubjectAll, type InfraNames, outputFilter } from '../job/names.js';
+import {
+  API_EVENT_HOST,
+  agentWrites,
+  cancelSubjectAll,
+  type InfraNames,
+  outputFilter,
+} from '../job/names.js';
 import { JS_API, kvKeys, kvStream, kvSubject } from './subjects.js';
 
 /** nats-server's permission block for one user; deny beats allow. */
@@ -86,8 +92,9 @@ export function agentPermissions(names: InfraNames, user: AgentUser): NatsPermis
       deny: [
         // A job notification: `<ns>.jobs.>` (the stream's subjects).
         names.streamSubjects,
-        // A job definition.
+        // A job definition, and a status event in the API's name (a cancel).
         kvKeys(queue, 'jobs'),
+        kvSubject(queue, agentWrites(names, API_EVENT_HOST).status),
         // A consumer of its own on the jobs stream (see above).
         `${JS_API}.CONSUMER.CREATE.${jobs}`,
         `${JS_API}.CONSUMER.CREATE.${jobs}.>`,

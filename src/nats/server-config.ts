@@ -78,6 +78,8 @@ export async function serverAuthFromConfig(
   };
   await add(api, 'api.server.nats.auth', config.api.server.nats.auth, false);
   await add(agent, 'agent.nats.auth', config.agent.nats.auth, false);
+  // The one identity `agentHostname` binds: agent_nkeys listed for other hosts stay unbound.
+  const configuredAgent = agent[0];
   await add(admin, 'nats.server.auth', server, true);
   const listed = (keys: string[], key: string): NatsServerUser[] =>
     keys.map((k) => {
@@ -96,19 +98,32 @@ export async function serverAuthFromConfig(
   // Agents bound to one host each: the configured agent of a single host, and
   // each nkey listed by hostname.
   const bound = new Map<NatsServerUser, string>();
-  if (opts.agentHostname !== undefined) {
-    for (const u of agent) bound.set(u, opts.agentHostname);
+  if (opts.agentHostname !== undefined && configuredAgent) {
+    bound.set(configuredAgent, opts.agentHostname);
   }
+  const unbound = new Set(agent.map((u) => ('nkey' in u ? u.nkey : '')));
   for (const [hostname, key] of Object.entries(server.agent_host_nkeys)) {
     const where = `nats.server.auth.agent_host_nkeys.${hostname}`;
     if (!isValidHostname(hostname)) {
       throw new NatsAuthError(`${where}: "${hostname}" is not a hostname an agent can have`);
     }
-    const [u] = listed([key], where);
-    if (u) {
-      agent.push(u);
-      bound.set(u, hostname);
+    if (type !== 'nkey') {
+      throw new NatsAuthError(`${where} lists an nkey but nats.server.auth.type is ${type}`);
     }
+    // Never echoed: a seed pasted here by mistake is a secret.
+    if (!/^U[A-Z2-7]{55}$/.test(key)) {
+      throw new NatsAuthError(
+        `${where} is not a user public nkey (U followed by 55 characters; never a seed, which starts with SU)`,
+      );
+    }
+    if (unbound.has(key)) {
+      throw new NatsAuthError(
+        `${where}: this key is also an agent key for any host (agent_nkeys or agent.nats.auth); list it in one place`,
+      );
+    }
+    const u: NatsServerUser = { nkey: key };
+    agent.push(u);
+    bound.set(u, hostname);
   }
 
   const missing = (role: string, key: string, list: string) =>

@@ -82,14 +82,19 @@ describe('addressRefusal', () => {
     ).toMatch(/labels do not match/);
   });
 
-  it("runs a rate-controlled broadcast told on this host's subject, and no other broadcast there", () => {
-    const own = on({ kind: 'host', hostname: 'web-01' });
-    expect(addressRefusal(broadcast('_all', ['web-01'], true), own, web01, ['web-01'])).toBeNull();
-    expect(addressRefusal(broadcast('_all', ['web-01']), own, web01, ['web-01'])).toMatch(
-      /came on/,
-    );
-    const other = on({ kind: 'host', hostname: 'web-02' });
-    expect(addressRefusal(broadcast('_all', ['web-01'], true), other, web01, ['web-01'])).toMatch(
+  it("runs a rate-controlled broadcast only on this host's subject with the API's word for it", () => {
+    const rollout = broadcast('_all', ['web-01'], true);
+    const told = { ...on({ kind: 'host', hostname: 'web-01' }), toldByApi: true };
+    expect(addressRefusal(rollout, told, web01, ['web-01'])).toBeNull();
+    // The same without the word, on its broadcast subject, or on another host's.
+    const untold = on({ kind: 'host', hostname: 'web-01' });
+    expect(addressRefusal(rollout, untold, web01, ['web-01'])).toMatch(/turn has come/);
+    const all = { ...on({ kind: 'all' }), toldByApi: true };
+    expect(addressRefusal(rollout, all, web01, ['web-01'])).toMatch(/turn has come/);
+    const other = { ...on({ kind: 'host', hostname: 'web-02' }), toldByApi: true };
+    expect(addressRefusal(rollout, other, web01, ['web-01'])).toMatch(/turn has come/);
+    // A broadcast without rate control never comes on a host's subject.
+    expect(addressRefusal(broadcast('_all', ['web-01']), told, web01, ['web-01'])).toMatch(
       /came on/,
     );
   });

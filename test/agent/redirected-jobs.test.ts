@@ -7,9 +7,17 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { Msg, MsgHdrs } from '@nats-io/transport-node';
+import { headers, type Msg, type MsgHdrs } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { infraNames, notifySubject, type RouteTarget, responseKey } from '../../src/job/names.js';
+import { newTimeOrderedId } from '../../src/job/ids.js';
+import {
+  infraNames,
+  JOB_HEADER,
+  jobKey,
+  notifySubject,
+  type RouteTarget,
+  responseKey,
+} from '../../src/job/names.js';
 import type { StatusEventRecord } from '../../src/job/records.js';
 import { readStatusEvents } from '../../src/job/store.js';
 import { sharedConsumerName } from '../../src/nats/any-consumer.js';
@@ -159,13 +167,13 @@ describe('a copied notification runs only where the API addressed it', () => {
     expect(runs(file)).toBe(1);
   });
 
-  it("a host's job copied onto _all is refused by every other agent", async () => {
+  it("a host's job copied onto _all is refused by every agent, its own host too", async () => {
     const file = join(dir.path, 'host-to-all');
     const sent = await sendAndCapture(A, file);
     apiNc.publish(subjectFor({ kind: 'all' }), sent.body, {
       ...(sent.headers ? { headers: sent.headers } : {}),
     });
-    // A heard this job already and passes over a second copy of it.
+    expect(await refusedBy(sent.jobId, A)).toMatch(/signed for this host, and came on .*\._all/);
     for (const h of [B, C]) {
       expect(await refusedBy(sent.jobId, h)).toMatch(
         new RegExp(`the job was signed for host ${A}, not this one`),
@@ -178,8 +186,39 @@ describe('a copied notification runs only where the API addressed it', () => {
     expect(job.body.agent_states[A].status).toBe('succeeded');
     for (const h of [B, C]) expect(job.body.agent_states[h].status).toBe('refused');
     expect(job.body.timeline.filter((e: { event: string }) => e.event === 'refused')).toHaveLength(
-      2,
+      3,
     );
+  });
+
+  it('a copy sent ahead of the real notification does not stop it', async () => {
+    // As someone watching job definitions could: the copy goes out on _all
+    // before the API's own notification on A's subject. A refuses the copy,
+    // then runs the job as sent, once.
+    const file = join(dir.path, 'copy-first');
+    const store = await storeFor(sys);
+    const now = Date.now();
+    const record = sys.api.signer.sign({
+      id: newTimeOrderedId(now),
+      operation: { type: 'command.exec.execute', data: { ...countingCommand(file), timeout: 10 } },
+      category: 'modify',
+      target_hostname: A,
+      created: new Date(now).toISOString(),
+      created_by: 'tester@example.com',
+      deadline: new Date(now + 60_000).toISOString(),
+    });
+    await store.jobs.create(jobKey(record.id), JSON.stringify(record));
+    const h = headers();
+    h.set(JOB_HEADER, JSON.stringify(record));
+    apiNc.publish(subjectFor({ kind: 'all' }), record.id, { headers: h });
+    expect(await refusedBy(record.id, A)).toMatch(/came on .*\._all/);
+    apiNc.publish(subjectFor({ kind: 'host', hostname: A }), record.id, { headers: h });
+    await waitFor('the job to run on A', () => runs(file) === 1);
+    const done = await waitFor('the job to be final', async () => {
+      const r = await request(sys, 'GET', `/job/${record.id}`, undefined, token);
+      return r.body.status === 'completed' ? r.body : undefined;
+    });
+    expect(done.agent_states[A].status).toBe('succeeded');
+    expect(runs(file)).toBe(1);
   });
 
   it("a label's job copied onto another label is refused by that label's hosts", async () => {
@@ -231,6 +270,43 @@ describe('a copied notification runs only where the API addressed it', () => {
     }
   });
 
+  it("a rate-controlled broadcast's turn cannot be copied to other hosts", async () => {
+    // One host at a time: the first host's notification, with the API's word
+    // for that host, copied onto _all and onto another host's subject.
+    const file = join(dir.path, 'rollout');
+    const seen: Msg[] = [];
+    const sub = apiNc.subscribe(names().streamSubjects, {
+      callback: (_e, m) => {
+        seen.push(m);
+      },
+    });
+    await apiNc.flush();
+    try {
+      const r = await post(
+        sys,
+        '/node/_all/command/shell?async=true',
+        { command: `echo run >> ${file}; sleep 1`, max_concurrency: 1 },
+        token,
+      );
+      expect(r.status).toBe(202);
+      const jobId = r.body.job_id as string;
+      const first = await waitFor('the first turn', () => seen.find((m) => m.string() === jobId));
+      const told = first.subject.split('.').at(-1) as string;
+      const others = [A, B, C].filter((h) => h !== told);
+      apiNc.publish(subjectFor({ kind: 'all' }), jobId, {
+        ...(first.headers ? { headers: first.headers } : {}),
+      });
+      apiNc.publish(subjectFor({ kind: 'host', hostname: others[0] as string }), jobId, {
+        ...(first.headers ? { headers: first.headers } : {}),
+      });
+      for (const h of others) expect(await refusedBy(jobId, h)).toMatch(/turn has come/);
+      // Each host still runs it once, in turn.
+      await waitFor('the rollout to end', () => runs(file) === 3, 20_000);
+    } finally {
+      sub.unsubscribe();
+    }
+  });
+
   it('an _any job copied onto a host subject is refused there, and runs once', async () => {
     const file = join(dir.path, 'any-to-host');
     const sent = await sendAndCapture('_any', file);
@@ -276,14 +352,26 @@ describe('a result in the name of a host the job was not sent to', () => {
         started_at: now,
         finished_at: now,
       });
-    // In the name of a host the job never addressed: the shared user may write it.
+    // Under another host's key with the body naming the job's host, and in
+    // the name of a host the job never addressed: the shared user may write both.
+    await js.publish(
+      kvSubject(names().responsesBucket, responseKey(sent.jobId, 'intruder-2')),
+      JSON.stringify({ ...JSON.parse(forged(A)), data: { stdout: 'forged' } }),
+    );
     await js.publish(
       kvSubject(names().responsesBucket, responseKey(sent.jobId, 'intruder')),
       forged('intruder'),
     );
+    // An event in the name of a host the job was not sent to.
+    await js.publish(
+      kvSubject(names().jobsBucket, `status.${sent.jobId}.failed.intruder.1`),
+      JSON.stringify({ timestamp: now, event: 'failed', hostname: 'intruder', state: 'failed' }),
+    );
     const job = await request(sys, 'GET', `/job/${sent.jobId}`, undefined, token);
     expect(job.status).toBe(200);
+    expect(job.body.status).toBe('completed');
     expect(Object.keys(job.body.responses)).toEqual([A]);
+    expect(JSON.stringify(job.body.responses[A])).not.toContain('forged');
     expect(Object.keys(job.body.agent_states)).toEqual([A]);
   });
 });

@@ -76,7 +76,11 @@ describe('followKv', () => {
       await waitFor('the first change', () => seen.length === 1);
       const consumers = await jsm.consumers.list(kvStream('fk-lost')).next();
       expect(consumers).toHaveLength(1);
+      const before = f.followingSince;
+      expect(before).not.toBeNull();
       await jsm.consumers.delete(kvStream('fk-lost'), consumers[0]?.name ?? '');
+      // Cut (null while it is), then going on again from a later time.
+      await waitFor('the follow to be cut', () => f.followingSince !== before, 15_000);
       // Other keys: with history 1, a key's older value is gone once it changes again.
       await kv.put('k2', '2');
       await kv.put('k3', '3');
@@ -84,6 +88,7 @@ describe('followKv', () => {
       await waitFor('the changes after the loss', () => seen.length >= 3, 15_000);
       expect(seen).toEqual(['PUT k1=1', 'PUT k2=2', 'PUT k3=3']);
       expect(await jsm.consumers.list(kvStream('fk-lost')).next()).toHaveLength(1);
+      expect(f.followingSince?.getTime()).toBeGreaterThan(before?.getTime() ?? Infinity);
     } finally {
       f.stop();
     }

@@ -187,6 +187,16 @@ describe('deriveStatus', () => {
     });
   });
 
+  it('ignores events in the name of a host the job was not addressed to', () => {
+    const d = deriveStatus(
+      job('web-01'),
+      [ev(1, 'failed', 'intruder', 'failed'), ev(2, 'completed', 'web-01', 'succeeded')],
+      before,
+    );
+    expect(Object.keys(d.hosts)).toEqual(['web-01']);
+    expect(d.status).toBe('completed');
+  });
+
   it('ignores a result stored in the name of a host the job was not addressed to', () => {
     const answer = { state: 'succeeded' as const, at: at(2) };
     const one = deriveStatus(job('web-01'), [], before, new Map([['intruder', answer]]));

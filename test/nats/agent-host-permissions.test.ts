@@ -98,6 +98,33 @@ describe('an agent user bound to its host', () => {
 });
 
 describe('nats.server.auth.agent_host_nkeys', () => {
+  it('binds only the configured agent to the host of osapi start, not agents listed for others', async () => {
+    const seedless = nkeys.createUser().getPublicKey();
+    const config = configWith({
+      'nats.server.auth.type': 'nkey',
+      'api.server.nats.auth.type': 'none',
+      'agent.nats.auth.type': 'none',
+      'nats.server.auth.api_nkeys': [nkeys.createUser().getPublicKey()],
+      'nats.server.auth.agent_nkeys': [seedless],
+    });
+    const auth = await serverAuthFromConfig(config, { agentHostname: HOST });
+    const user = auth?.users.find((u) => 'nkey' in u && u.nkey === seedless);
+    expect(user?.permissions?.publish.allow).toContain(kvSubject('osapi-job-responses', '>'));
+  });
+
+  it('refuses a key listed both for any host and for one host', async () => {
+    const key = nkeys.createUser().getPublicKey();
+    const config = configWith({
+      'nats.server.auth.type': 'nkey',
+      'api.server.nats.auth.type': 'none',
+      'agent.nats.auth.type': 'none',
+      'nats.server.auth.api_nkeys': [nkeys.createUser().getPublicKey()],
+      'nats.server.auth.agent_nkeys': [key],
+      'nats.server.auth.agent_host_nkeys': { 'web-01': key },
+    });
+    await expect(serverAuthFromConfig(config)).rejects.toThrow(/list it in one place/);
+  });
+
   it('makes one agent user per host, each held to its own keys', async () => {
     const key = nkeys.createUser().getPublicKey();
     const config = configWith({
@@ -125,6 +152,7 @@ describe('nats.server.auth.agent_host_nkeys', () => {
     });
     const err = await serverAuthFromConfig(config).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NatsAuthError);
-    expect(String(err)).toMatch(/agent_host_nkeys\.web-01: "not-a-key" is not a user public nkey/);
+    expect(String(err)).toMatch(/agent_host_nkeys\.web-01 is not a user public nkey/);
+    expect(String(err)).not.toContain('not-a-key');
   });
 });

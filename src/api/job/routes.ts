@@ -8,7 +8,7 @@ import { checkCommandJob, type PolicedCommand } from '../../auth/command-policy.
 import { formatDuration } from '../../config/duration.js';
 import { newTimeOrderedId } from '../../job/ids.js';
 import type { JobEntry, JobsView } from '../../job/jobs-view.js';
-import { cancelSubject, jobKey } from '../../job/names.js';
+import { API_EVENT_HOST, cancelSubject, jobKey } from '../../job/names.js';
 import { isNodeOperation, type NodeOperationType } from '../../job/node-operations.js';
 import {
   type CommandJobData,
@@ -420,7 +420,9 @@ export function registerJobRoutes(
       // The marker first: an agent that gets the job from now on reads it and
       // runs nothing. Then the message, for agents running it now.
       if (await markCancelled(deps.store, id, who)) {
-        await appendStatus(deps.store, id, 'cancelled', '_api', { message: `cancelled by ${who}` });
+        await appendStatus(deps.store, id, 'cancelled', API_EVENT_HOST, {
+          message: `cancelled by ${who}`,
+        });
       }
       deps.store.nc.publish(cancelSubject(deps.store.names, id));
       deps.onCancel?.(id);
@@ -448,7 +450,7 @@ export function registerJobRoutes(
       check(type, old.operation.data, req.user);
       return onceFor(req, reply, async (jobId) => {
         const created = await create(jobId, type, old.operation.data, to, req.user);
-        await appendStatus(deps.store, old.id, 'retried', '_api', {
+        await appendStatus(deps.store, old.id, 'retried', API_EVENT_HOST, {
           message: `retried as job ${created.job_id} for ${raw}`,
         });
         return created;
