@@ -36,10 +36,18 @@ export function canonicalJson(value: unknown): string {
  * gathered in does not matter.
  */
 export function expectedDigest(hosts: readonly string[]): string {
-  return createHash('sha256')
+  // One list heard by many agents of one process is hashed once.
+  const known = digests.get(hosts);
+  if (known !== undefined) return known;
+  const digest = createHash('sha256')
     .update(canonicalJson([...hosts].sort()))
     .digest('hex');
+  if (Object.isFrozen(hosts)) digests.set(hosts, digest);
+  return digest;
 }
+
+/** Digests of frozen lists (store.ts carriedExpectedHosts), which cannot change once hashed. */
+const digests = new WeakMap<readonly string[], string>();
 
 /** A short name for a public key, so a refusal can say which key was expected. */
 export function keyId(publicKey: KeyObject): string {

@@ -206,8 +206,24 @@ export function carriedJob(h: MsgHdrs | undefined, id: string): JobRecord | unde
  */
 export function carriedExpectedHosts(h: MsgHdrs | undefined): string[] | undefined {
   const raw = h?.get(EXPECTED_HEADER);
-  return raw ? parseExpectedHosts(raw) : undefined;
+  if (!raw) return undefined;
+  // Agents sharing one process (the scale bench hosts hundreds) hear the
+  // same broadcast each: its list is parsed once. Frozen, so no holder can
+  // change what another reads.
+  let hosts = carriedLists.get(raw);
+  if (!hosts) {
+    hosts = Object.freeze(parseExpectedHosts(raw)) as string[];
+    carriedLists.set(raw, hosts);
+    if (carriedLists.size > CARRIED_LISTS_KEPT) {
+      const oldest = carriedLists.keys().next().value;
+      if (oldest !== undefined) carriedLists.delete(oldest);
+    }
+  }
+  return hosts;
 }
+
+const carriedLists = new Map<string, string[]>();
+const CARRIED_LISTS_KEPT = 16;
 
 /** Tells one host of a job meant for several (a rate-controlled broadcast) to run it now. */
 export async function notifyHost(store: JobStore, job: JobRecord, hostname: string): Promise<void> {
@@ -349,7 +365,7 @@ export async function readResponse(
   hostname: string,
 ): Promise<JobResponse | null> {
   const e = await store.responses.get(responseKey(id, hostname));
-  if (!e || e.operation !== 'PUT') return null;
+  if (e?.operation !== 'PUT') return null;
   const r = parseJobResponse(e.value);
   return r.hostname === hostname && r.job_id === id ? r : null;
 }
