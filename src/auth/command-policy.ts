@@ -150,12 +150,19 @@ function globMatch(word: string, text: string, inClass: (c: number) => boolean):
   return cur[m] === 1;
 }
 
+/**
+ * First characters that make an argument more than a name to many programs:
+ * an option (`-`), a count or option (`+`: `tail +N`, `sort +1`, X11's
+ * `+opt`) or a file of further arguments (`@`: `gcc @file`, `javac @args`).
+ */
+const OPTION_LEADS = ['-', '+', '@'];
+
 /** Whether one word of a pattern allows one argument (exec), word (shell) or cwd. */
 function wordAllows(word: string, text: string, inClass: (c: number) => boolean): boolean {
   if (!word.includes('*')) return word === text;
   // An option only where the pattern writes one: a `*` meant for a unit name
-  // must not become `--root=…` or `-H host`.
-  if (text.startsWith('-') && !word.startsWith('-')) return false;
+  // must not become `--root=…`, `-H host`, `+5` or `@/etc/args`.
+  if (OPTION_LEADS.some((c) => text.startsWith(c) && !word.startsWith(c))) return false;
   // `/var/log/..` is /var, not a file in /var/log. Paths are not rewritten to
   // a normal form and matched after: through a symlink `a/..` need not be
   // `.`, so the text matched must be the path the program gets.
@@ -163,28 +170,91 @@ function wordAllows(word: string, text: string, inClass: (c: number) => boolean)
   return globMatch(word, text, inClass);
 }
 
+/** The words of a pattern: an exec one on runs of white space, a shell one on single spaces. */
+function patternWords(mode: 'exec' | 'shell', pattern: string): string[] {
+  return mode === 'exec' ? pattern.trim().split(/\s+/) : pattern.split(' ');
+}
+
+/** A word made of `*` only (quotes and backslashes aside): where a program goes, it names any program. */
+const isStarsOnly = (word: string): boolean => /^\*+$/.test(word.replace(/['"\\]/g, ''));
+
+/**
+ * A shell pattern's tokens, as far as telling where a program goes needs:
+ * redirection operators (`>`, `2>&`, `>>`…; their target is the next token),
+ * control operators (`;` `&` `|` `&&` `||` `;;`), parentheses, backquotes,
+ * and the words between them.
+ */
+const SHELL_TOKEN = /\d*(?:>>|<<|<>|>\||[<>]&?)|\|\||&&|;;|[;&|()`]|[^\s;&|()`<>]+/g;
+const REDIRECTION = /^\d*[<>]/;
+/** After these, or an opening `(` or backquote, a shell reads a program. */
+const SEPARATORS = new Set([';', '&', '|', '||', '&&', ';;', '(']);
+/** In a program's place, these leave the next word in it. */
+const RESERVED = new Set(['!', '{', 'if', 'then', 'else', 'elif', 'while', 'until', 'do', 'time']);
+const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*=/;
+
+/**
+ * The pattern's word, if any, that stands where a program goes and is only
+ * `*` (or `**`…), so that it allows any program: the first word of an exec
+ * pattern; in a shell pattern, any word the shell would run as a program
+ * (first in the line, or after a separator, `(`, `$(`, a backquote or a
+ * reserved word such as `then`, past `NAME=value` assignments and
+ * redirections). `exec: true` and `shell: true` are the ways to allow any
+ * program: such a pattern is refused when the config is loaded
+ * (config/load.ts), and matches nothing here.
+ */
+export function anyProgramWord(mode: 'exec' | 'shell', pattern: string): string | undefined {
+  if (mode === 'exec') {
+    const program = patternWords('exec', pattern)[0] ?? '';
+    return /^\*+$/.test(program) ? program : undefined;
+  }
+  let commandPlace = true;
+  let inBackquote = false;
+  let redirectTarget = false;
+  for (const [token] of pattern.matchAll(SHELL_TOKEN)) {
+    if (redirectTarget) {
+      redirectTarget = false;
+    } else if (token === '`') {
+      inBackquote = !inBackquote;
+      commandPlace = inBackquote;
+    } else if (SEPARATORS.has(token)) {
+      commandPlace = true;
+    } else if (token === ')') {
+      commandPlace = false;
+    } else if (REDIRECTION.test(token)) {
+      // A redirection may come before the program: it stays in its place.
+      redirectTarget = true;
+    } else if (commandPlace) {
+      if (isStarsOnly(token)) return token;
+      commandPlace = RESERVED.has(token) || ASSIGNMENT.test(token);
+    }
+  }
+  return undefined;
+}
+
 /** Exec: one pattern word per element of `[command, ...args]`, separated by spaces. */
 function execAllows(pattern: string, argv: readonly string[]): boolean {
-  const words = pattern.trim().split(/\s+/);
+  const words = patternWords('exec', pattern);
   return (
     words.length === argv.length &&
+    anyProgramWord('exec', pattern) === undefined &&
     words.every((w, i) => wordAllows(w, argv[i] as string, inExecWord))
   );
 }
 
 /** Shell: the whole line as written, word by word on single spaces. */
 function shellAllows(pattern: string, lineWords: readonly string[]): boolean {
-  const words = pattern.split(' ');
+  const words = patternWords('shell', pattern);
   return (
     words.length === lineWords.length &&
+    anyProgramWord('shell', pattern) === undefined &&
     words.every((w, i) => wordAllows(w, lineWords[i] as string, inShellWord))
   );
 }
 
 const EXEC_RULE =
-  'each word of a pattern is one argument; a * matches characters other than "/", not a leading "-" the pattern does not write, and no "." or ".." path segment';
+  'each word of a pattern is one argument; a * matches characters other than "/", not a leading "-", "+" or "@" the pattern does not write, and no "." or ".." path segment';
 const SHELL_RULE =
-  'the line must be a pattern as written, where a * matches one or more of A-Z a-z 0-9 _ . : , @ + % -, not a leading "-" the pattern does not write, and no "." or ".." path segment';
+  'the line must be a pattern as written, where a * matches one or more of A-Z a-z 0-9 _ . : , @ + % -, not a leading "-", "+" or "@" the pattern does not write, and no "." or ".." path segment';
 const CWD_RULE = 'a * matches characters other than "/", and no "." or ".." path segment';
 
 /**

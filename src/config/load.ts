@@ -7,6 +7,7 @@ import type { TSchema } from 'typebox';
 import { Settings } from 'typebox/system';
 import { DecodeUnsafe, Value } from 'typebox/value';
 import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import { anyProgramWord } from '../auth/command-policy.js';
 import { convertString } from './convert.js';
 import {
   CONFIG_FILE_ENV,
@@ -330,6 +331,35 @@ function validate(ctx: Context): string[] {
   return problems;
 }
 
+/**
+ * Command patterns whose program is a bare `*` (auth/command-policy.ts): each
+ * would let its role run any program, which `exec: true` or `shell: true`
+ * says outright. Looked for where the schema check cannot: inside a pattern.
+ */
+function commandPolicyProblems(ctx: Context): string[] {
+  const roles = getPath(ctx.merged, ['api', 'server', 'security', 'roles']);
+  if (!isPlainObject(roles)) return [];
+  const problems: string[] = [];
+  for (const [role, def] of Object.entries(roles)) {
+    const commands = isPlainObject(def) ? def.commands : undefined;
+    if (!isPlainObject(commands)) continue;
+    for (const mode of ['exec', 'shell'] as const) {
+      const patterns = commands[mode];
+      if (!Array.isArray(patterns)) continue;
+      patterns.forEach((pattern: unknown, i) => {
+        if (typeof pattern !== 'string') return;
+        const word = anyProgramWord(mode, pattern);
+        if (word === undefined) return;
+        const segments = ['api', 'server', 'security', 'roles', role, 'commands', mode, String(i)];
+        problems.push(
+          `${segments.join('.')}: role ${JSON.stringify(role)} has the ${mode} pattern ${JSON.stringify(pattern)}, where ${JSON.stringify(word)} stands for the program, so it would allow any program; name the program, or write ${mode}: true to allow any ${mode === 'exec' ? 'command' : 'line'} (${originOf(segments, ctx)})`,
+        );
+      });
+    }
+  }
+  return problems;
+}
+
 // ---------------------------------------------------------------------------------------------
 // state_dir.
 
@@ -413,6 +443,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
   // Naming every problem walks the whole schema again: only for a config that has one. Each
   // command the CLI runs loads the config, so this is start-up time.
   if (problems.length > 0 || !Value.Check(ConfigSchema, merged)) problems.push(...validate(ctx));
+  problems.push(...commandPolicyProblems(ctx));
   if (problems.length > 0) throw new ConfigError(problems);
 
   // Checked above: of Value.Decode's steps (clone, default, convert, clean, check, decode) only

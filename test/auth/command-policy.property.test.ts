@@ -1,7 +1,9 @@
 // Property tests of the command policy against hostile input: shell lines
 // built from an allowed prefix plus separators, substitutions, quotes,
 // redirections, globs and stray spaces; argument lists and cwds with `..`,
-// `.`, `/` inside a `*`, doubled slashes, NUL, options and extra arguments.
+// `.`, `/` inside a `*`, doubled slashes, NUL, options (`-`, `+`, `@`) and
+// extra arguments; and patterns whose program is a bare `*`, which allow
+// nothing at all.
 // Each is judged by an oracle written per pattern, by hand, from the rules in
 // docs/security.md, so the test fails both ways: a hostile input that passes,
 // or an allowed one that is refused.
@@ -36,8 +38,8 @@ const execStar = (s: string) => s.length > 0 && !/[/\0]/.test(s);
 const shellStar = (s: string) => /^[A-Za-z0-9_.:,@+%-]+$/.test(s);
 /** A word or argument with a `*` in its pattern: no `.` or `..` path segment. */
 const dotFree = (s: string) => !s.split('/').some((seg) => seg === '.' || seg === '..');
-/** ... and no leading `-` unless its pattern starts with one. */
-const noLeadingDash = (s: string) => !s.startsWith('-');
+/** ... and no leading `-`, `+` or `@` (an option, a count, a file of arguments) unless its pattern starts with one. */
+const noOptionLead = (s: string) => !/^[-+@]/.test(s);
 
 /** `s` is `pre` + one `*` + `post`, the `*` standing for what `star` accepts. */
 const around = (s: string | undefined, pre: string, post: string, star: (x: string) => boolean) =>
@@ -51,7 +53,7 @@ function execOracle(argv: readonly string[]): boolean {
   const [p, a, b, c] = argv;
   const n = argv.length;
   const oneWord = (s: string | undefined) =>
-    s !== undefined && around(s, '', '', execStar) && noLeadingDash(s);
+    s !== undefined && around(s, '', '', execStar) && noOptionLead(s);
   return (
     (n === 2 && p === 'cat' && around(a, '/var/log/', '', execStar)) ||
     (n === 3 && p === 'systemctl' && a === 'status' && oneWord(b)) ||
@@ -67,14 +69,14 @@ function execOracle(argv: readonly string[]): boolean {
 function shellOracle(line: string): boolean {
   const after = (pre: string) => (line.startsWith(pre) ? line.slice(pre.length) : undefined);
   const oneWord = (s: string | undefined) =>
-    s !== undefined && around(s, '', '', shellStar) && noLeadingDash(s);
+    s !== undefined && around(s, '', '', shellStar) && noOptionLead(s);
   const unit = after('journalctl -u ');
   return (
     line === 'uptime' ||
     oneWord(after('echo ')) ||
     around(line, 'cat /var/log/', '', shellStar) ||
     oneWord(after('systemctl status ')) ||
-    (unit !== undefined && around(unit, '', '.service', shellStar) && noLeadingDash(unit))
+    (unit !== undefined && around(unit, '', '.service', shellStar) && noOptionLead(unit))
   );
 }
 
@@ -159,7 +161,23 @@ const shellInjection = fc
     return { line, hostile: line.slice(0, i) + hostile + line.slice(i) };
   });
 
-const PATH_PIECES = ['a', 'b', 'syslog', '.', '..', '/', '//', '-', '\0', ' ', '*', 'var', 'log'];
+const PATH_PIECES = [
+  'a',
+  'b',
+  'syslog',
+  '.',
+  '..',
+  '/',
+  '//',
+  '-',
+  '+',
+  '@',
+  '\0',
+  ' ',
+  '*',
+  'var',
+  'log',
+];
 const piece = fc.array(fc.constantFrom(...PATH_PIECES), { minLength: 0, maxLength: 5 });
 const joined = piece.map((p) => p.join(''));
 
@@ -237,6 +255,34 @@ describe('the command policy against hostile input', () => {
           );
         },
       ),
+      params,
+    );
+  });
+
+  it('allows nothing under a pattern whose program is a bare `*`, exec or shell', () => {
+    const anyProgram: CommandPolicy = {
+      exec: ['*', '* *', '* --version', '** -h', '  * status *'],
+      shell: ['*', '* *', ' *', 'uptime | *', 'uptime; *', 'LANG=C *', 'if * ; then *'],
+      users: [],
+      env: [],
+      cwd: [],
+    };
+    const names = fc.oneof(
+      fc.stringMatching(/^[A-Za-z0-9_.:,@+%-]{1,8}$/),
+      fc.constantFrom('sh', 'uname', 'id', 'status', '--version', '-h', 'LANG=C', '|', ';'),
+    );
+    fc.assert(
+      fc.property(fc.array(names, { minLength: 1, maxLength: 4 }), (words) => {
+        const [command, ...rest] = words as [string, ...string[]];
+        expect(checkCommand(anyProgram, 'exec', command, rest), JSON.stringify(words)).toMatch(
+          /matches none/,
+        );
+        for (const line of [words.join(' '), `uptime | ${words.join(' ')}`, ` ${words[0]}`]) {
+          expect(checkCommand(anyProgram, 'shell', line), JSON.stringify(line)).toMatch(
+            /matches none/,
+          );
+        }
+      }),
       params,
     );
   });

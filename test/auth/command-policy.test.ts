@@ -1,9 +1,11 @@
 // The command policy's rules, example by example: the attacks the issue "The
 // command policy cannot be talked around" observed (each allowed when `*`
 // matched any run of characters), then what `*` may and may not stand for in
-// exec arguments, shell lines and cwd. Property tests: command-policy.property.test.ts.
+// exec arguments, shell lines and cwd, and which patterns the config refuses.
+// Property tests: command-policy.property.test.ts.
 import { describe, expect, it } from 'vitest';
 import {
+  anyProgramWord,
   type CommandPolicy,
   checkCommand,
   checkCommandJob,
@@ -24,7 +26,7 @@ const ROLES = {
         'systemctl status *',
         'journalctl -u * -n *',
         'journalctl --lines=* -u *',
-        '* --version',
+        'run-* --version',
         'ls -l /srv/*/logs',
       ],
       shell: ['uptime | cut -c1-20', 'journalctl -u *.service', 'df -h *'],
@@ -118,11 +120,47 @@ describe('exec patterns', () => {
     expect(exec(ops, 'ls', '-l', '/srv/-x/logs')).toBeNull();
   });
 
-  it('match the program like any other word: `*` is one name, never a path', () => {
-    expect(exec(ops, 'uname', '--version')).toBeNull();
-    expect(exec(ops, '/bin/sh', '--version')).toMatch(/matches none/);
-    expect(exec(ops, '..', '--version')).toMatch(/matches none/);
-    expect(exec(ops, '-x', '--version')).toMatch(/matches none/);
+  it('refuse a leading "+" or "@" where the pattern writes none, and allow one where it does', () => {
+    const p: CommandPolicy = {
+      exec: ['tail -n * /var/log/*', 'gcc -c *', 'tail +* /var/log/*', 'javac @*'],
+      shell: ['echo *', 'tail -n * /var/log/syslog'],
+    };
+    // `tail -n +1` counts from the start, `gcc @file` reads its arguments from a file.
+    expect(exec(p, 'tail', '-n', '+1', '/var/log/syslog')).toMatch(
+      /matches none \(each word of a pattern is one argument; a \* matches characters other than "\/", not a leading "-", "\+" or "@" the pattern does not write/,
+    );
+    expect(exec(p, 'tail', '-n', '10', '/var/log/@x')).toBeNull();
+    expect(exec(p, 'gcc', '-c', '@/etc/osapi/args')).toMatch(/matches none/);
+    expect(exec(p, 'gcc', '-c', '+x')).toMatch(/matches none/);
+    // Inside the `*` (not leading) they are just characters.
+    expect(exec(p, 'gcc', '-c', 'a+b@c.c')).toBeNull();
+    // Where the pattern writes one, the `*` follows it.
+    expect(exec(p, 'tail', '+5', '/var/log/syslog')).toBeNull();
+    expect(exec(p, 'javac', '@args')).toBeNull();
+    expect(exec(p, 'javac', '+args')).toMatch(/matches none/);
+    expect(exec(p, 'javac', '@@args')).toBeNull();
+    for (const line of ['echo +x', 'echo @x', 'tail -n +1 /var/log/syslog']) {
+      expect(shell(p, line), line).toMatch(
+        /matches none \(the line must be a pattern as written, where a \* matches one or more of A-Z a-z 0-9 _ \. : , @ \+ % -, not a leading "-", "\+" or "@" the pattern does not write/,
+      );
+    }
+    expect(shell(p, 'echo a+b@c')).toBeNull();
+    expect(shell(p, 'tail -n 1 /var/log/syslog')).toBeNull();
+  });
+
+  it('match the program like any other word: a `*` in it is part of one name, never a path', () => {
+    expect(exec(ops, 'run-parts', '--version')).toBeNull();
+    expect(exec(ops, 'run-a/b', '--version')).toMatch(/matches none/);
+    expect(exec(ops, '/bin/run-parts', '--version')).toMatch(/matches none/);
+    expect(exec(ops, 'uname', '--version')).toMatch(/matches none/);
+  });
+
+  it('allow nothing to a pattern whose program is a bare `*` (the config refuses it: exec: true says so)', () => {
+    // A policy signed before the config refused them, say.
+    const p: CommandPolicy = { exec: ['* --version', '** -h', '*'], shell: [] };
+    expect(exec(p, 'uname', '--version')).toMatch(/matches none/);
+    expect(exec(p, 'sh', '-h')).toMatch(/matches none/);
+    expect(exec(p, 'id')).toMatch(/matches none/);
   });
 
   it('refuse `..` where the `*` sits between literal directories', () => {
@@ -218,6 +256,23 @@ describe('shell patterns', () => {
     expect(exec(p, 'id')).toMatch(/allows no exec commands/);
   });
 
+  it('allow nothing to a pattern with a bare `*` where a program goes', () => {
+    const p: CommandPolicy = {
+      exec: [],
+      shell: ['* -a', 'uptime | *', 'uptime; *', 'uptime && *', 'LANG=C *', ' *'],
+    };
+    for (const line of [
+      'uname -a',
+      'uptime | sh',
+      'uptime; id',
+      'uptime && id',
+      'LANG=C id',
+      ' id',
+    ]) {
+      expect(shell(p, line), line).toMatch(/matches none/);
+    }
+  });
+
   it('refuse args on a shell job: its line is all the policy looks at', () => {
     expect(checkCommand(echoer, 'shell', 'echo hi', ['; id'])).toMatch(/has args/);
   });
@@ -264,6 +319,58 @@ describe('cwd', () => {
   });
 });
 
+describe('where a pattern lets any program run', () => {
+  it.each([
+    ['exec', '* --version', '*'],
+    ['exec', '  ** -h', '**'],
+    ['exec', '*', '*'],
+    ['shell', '*', '*'],
+    ['shell', '* -a', '*'],
+    ['shell', ' *', '*'],
+    ['shell', 'uptime | *', '*'],
+    ['shell', 'uptime || * x', '*'],
+    ['shell', 'uptime && *', '*'],
+    ['shell', 'uptime; *', '*'],
+    ['shell', 'uptime & *', '*'],
+    ['shell', 'echo $( * )', '*'],
+    ['shell', '( * )', '*'],
+    ['shell', '! *', '*'],
+    ['shell', 'LANG=C A=1 *', '*'],
+    ['shell', 'if true; then *; fi', '*'],
+    ['shell', 'uptime|*', '*'],
+    ['shell', 'echo `*`', '*'],
+    ['shell', 'echo $(*)', '*'],
+    ['shell', "'*' -a", "'*'"],
+    ['shell', '\\* -a', '\\*'],
+    ['shell', '> /tmp/out *', '*'],
+    ['shell', '2>&1 *', '*'],
+    ['shell', 'time *', '*'],
+    ['shell', '{ *; }', '*'],
+  ] as const)('%s %j: %j', (mode, pattern, word) => {
+    expect(anyProgramWord(mode, pattern)).toBe(word);
+  });
+
+  it.each([
+    ['exec', 'cat /var/log/*'],
+    ['exec', 'run-* --version'],
+    ['exec', '/usr/local/bin/* --version'],
+    ['exec', 'echo *'],
+    ['exec', 'echo * *'],
+    ['shell', 'echo *'],
+    ['shell', 'echo A=1 *'],
+    ['shell', 'journalctl -u *.service | tail -n 5'],
+    ['shell', 'uptime | cut -c1-20'],
+    ['shell', 'echo * | wc -c'],
+    ['shell', 'echo `date` *'],
+    ['shell', 'uptime > *'],
+    ['shell', 'uptime 2>&1 *'],
+    ['shell', 'find /srv -name * -exec ls {} ;'],
+    ['shell', 'cut -d* -f1 < /etc/passwd'],
+  ] as const)('not %s %j', (mode, pattern) => {
+    expect(anyProgramWord(mode, pattern)).toBeUndefined();
+  });
+});
+
 describe('the role config', () => {
   const load = (commands: unknown) =>
     loadConfig({
@@ -279,6 +386,21 @@ describe('the role config', () => {
     expect(load(commands).config.api.server.security.roles).toEqual({
       ops: { permissions: ['command:execute'], commands },
     });
+  });
+
+  it('refuses a pattern whose program is a bare `*`, naming the role and the pattern', () => {
+    let err: unknown;
+    try {
+      load({ exec: ['cat /var/log/*', '* --version'], shell: ['uptime', 'uptime | *'] });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).problems).toEqual([
+      'api.server.security.roles.ops.commands.exec.1: role "ops" has the exec pattern "* --version", where "*" stands for the program, so it would allow any program; name the program, or write exec: true to allow any command (from override)',
+      'api.server.security.roles.ops.commands.shell.1: role "ops" has the shell pattern "uptime | *", where "*" stands for the program, so it would allow any program; name the program, or write shell: true to allow any line (from override)',
+    ]);
+    expect(load({ exec: ['run-* --version'], shell: ['echo *'] }).config).toBeDefined();
   });
 
   it('refuses a cwd that is not a list of directories, naming the field', () => {
