@@ -1,7 +1,7 @@
 // Request authentication and permission checks, as one piece every route
 // shares. Each route declares `config.permission` beside its definition; a
 // route without one cannot be registered, so no endpoint is open by accident.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type CommandPolicy, commandPolicy } from '../auth/command-policy.js';
 import {
   BUILTIN_ROLES,
@@ -93,7 +93,16 @@ export async function authenticate(req: FastifyRequest, s: AuthSettings): Promis
   }
 }
 
-export function registerAuth(app: FastifyInstance, s: AuthSettings): void {
+export interface AuthHooks {
+  /**
+   * Runs once a request's token is verified, before its permission is
+   * checked, and may refuse it by throwing: the audit log's rate per token
+   * subject (audit/hook.ts), which a flood of 403s must meet too.
+   */
+  authenticated?: (req: FastifyRequest, reply: FastifyReply) => void;
+}
+
+export function registerAuth(app: FastifyInstance, s: AuthSettings, hooks: AuthHooks = {}): void {
   app.addHook('onRoute', (route) => {
     const p = route.config?.permission;
     // HEAD routes are added by Fastify itself from GET routes and share their config.
@@ -101,11 +110,12 @@ export function registerAuth(app: FastifyInstance, s: AuthSettings): void {
       throw new Error(`route ${route.method} ${route.url} declares no valid permission`);
     }
   });
-  app.addHook('onRequest', async (req) => {
+  app.addHook('onRequest', async (req, reply) => {
     const permission = req.routeOptions.config.permission;
     if (permission === 'public') return;
     const user = await authenticate(req, s);
     req.user = user;
+    hooks.authenticated?.(req, reply);
     // An unknown path has no permission: authenticate first, then 404.
     if (permission && permission !== 'authenticated' && !user.permissions.includes(permission)) {
       throw new ApiError(

@@ -19,6 +19,8 @@ export const API_ERRORS = {
   too_many_streams: 429,
   /** One token subject already has the most outstanding console login codes. */
   too_many_login_codes: 429,
+  /** One token subject sent more requests than api.server.security.audit.user_rate records; nothing ran. */
+  too_many_requests: 429,
   unsupported_media_type: 415,
   payload_too_large: 413,
   uri_too_long: 414,

@@ -14,7 +14,12 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from '../log/logger.js';
 import { registerAgentRoutes } from './agent/routes.js';
-import { recordClientError, recordFrameworkError, registerAuditHook } from './audit/hook.js';
+import {
+  admitAuthenticated,
+  recordClientError,
+  recordFrameworkError,
+  registerAuditHook,
+} from './audit/hook.js';
 import type { AuditBuckets, AuditLog } from './audit/log.js';
 import { registerAuditRoutes } from './audit/routes.js';
 import { type AuthSettings, authenticate, registerAuth } from './auth.js';
@@ -203,7 +208,9 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
 
   // Before the auth hook: refusals carry the CORS headers too, so a page can read them.
   registerCors(app, deps.cors?.allowOrigins ?? [], deps.auth);
-  registerAuth(app, deps.auth);
+  // A request with a token beyond its subject's audit rate is refused right
+  // after its token is verified, before its permission is checked.
+  registerAuth(app, deps.auth, { authenticated: admitAuthenticated(deps.audit.log) });
   registerAuditHook(app, deps.audit);
   registerRequestMetrics(app, deps.metrics);
   await registerOpenApi(app);

@@ -179,6 +179,7 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
         perMinute: auditSettings.unauthenticated_rate,
         burst: auditSettings.unauthenticated_burst,
       },
+      userLimit: { perMinute: auditSettings.user_rate, burst: auditSettings.user_burst },
     });
     metrics.watch({ jobs, registry });
     const rollouts = new Rollouts({ store, jobs, logger });

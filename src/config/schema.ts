@@ -441,6 +441,18 @@ export const ConfigSchema = Type.Object(
               undefined,
               'Entries a source address may have recorded at once, without a valid token, before the rate applies.',
             ),
+            user_rate: Int(
+              6000,
+              1,
+              undefined,
+              'Requests per minute recorded for each token subject (an entry over 1 KiB counts once more for each further KiB); one more is refused with 429 too_many_requests before it runs, and counted in osapi_audit_dropped_total{reason="user_rate_limited"}: how fast one token holder can write to the audit log.',
+            ),
+            user_burst: Int(
+              2000,
+              1,
+              undefined,
+              'Requests a token subject may have recorded at once before user_rate applies.',
+            ),
           }),
         }),
         ui: Section('The web console.', {

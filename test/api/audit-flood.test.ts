@@ -1,18 +1,23 @@
 // The audit log cannot be filled or blinded from outside: a flood of requests
 // without a token (long paths, a token in the query) neither crowds out an
-// admin's entry nor stores more than a bounded, query-free path; requests Node
-// or Fastify refuse before any hook are recorded too; and a stop with a
-// backlog ends within its bound, with every unwritten entry in the log.
+// admin's entry nor stores more than a bounded, query-free path; nor can a
+// token holder's flood (huge refused commands, or many small requests) fill
+// it: entries are cut to a bound and each token subject has a rate, beyond
+// which a request is refused 429 before it runs; requests Node or Fastify
+// refuse before any hook are recorded too; and a stop with a backlog ends
+// within its bound, with every unwritten entry in the log.
 import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AUDIT_FIELD_MAX_BYTES, AUDIT_LIST_MAX_BYTES } from '../../src/api/audit/fields.js';
 import { AUDIT_PATH_MAX_BYTES } from '../../src/api/audit/path.js';
 import type { AuditEntry } from '../../src/api/audit/schemas.js';
+import { signToken } from '../../src/auth/index.js';
 import { infraNames } from '../../src/job/names.js';
 import { createLogger } from '../../src/log/logger.js';
 import { sample } from '../support/prometheus.js';
-import { request, startTestSystem, type TestSystem } from '../support/system.js';
+import { type AnyJson, request, startTestSystem, type TestSystem } from '../support/system.js';
 import { waitFor } from './helpers.js';
 
 /** Every entry, oldest first, through the export route. */
@@ -140,6 +145,203 @@ describe('a flood of unauthenticated requests', () => {
     }
     expect(JSON.stringify(entries)).not.toContain('secret');
     expect(JSON.stringify(entries)).not.toContain('?');
+  });
+});
+
+describe('a flood of huge refused commands from a token holder', () => {
+  // A role that may run `cat /var/log/*` only: each request below is refused
+  // 403 by its policy, and was recorded with its whole body: 60 of them were
+  // 50 MiB, a full audit bucket, then 503 for everyone under audit.required.
+  // A 2 MiB bucket here is full after two. The default rate per subject
+  // (burst 300) applies: each entry counts once more per KiB it takes, so
+  // the last few may be refused 429 instead, and not stored.
+  const FLOOD = 60;
+  const AUTHENTICATED_BYTES = 2 * 1024 * 1024;
+  let sys: TestSystem;
+  let admin: string;
+  let logs: string;
+
+  beforeAll(async () => {
+    sys = await startTestSystem({
+      overrides: {
+        'api.server.security.audit.required': true,
+        'nats.audit.max_bytes': AUTHENTICATED_BYTES,
+        'api.server.security.roles': {
+          logs: { permissions: ['command:execute'], commands: { exec: ['cat /var/log/*'] } },
+        },
+      },
+    });
+    await sys.startAgent('flood-02');
+    await sys.waitForAgents(['flood-02']);
+    admin = await sys.token();
+    logs = await signToken({
+      subject: 'logs@example.com',
+      roles: ['logs'],
+      signingKey: sys.signingKey,
+      customRoles: sys.config.api.server.security.roles,
+    });
+  });
+  afterAll(async () => {
+    await sys?.stop();
+  });
+
+  it('stores each entry cut to a bound, says where it cut, and leaves room for an admin command', async () => {
+    // ~875 KiB of args, 14 of 64,000 bytes (the most one may have); every
+    // other request with a 60,000-byte command as well.
+    const args = Array.from({ length: 14 }, () => 'a'.repeat(64_000));
+    const longCommand = 'c'.repeat(60_000);
+    const answers: string[] = [];
+    for (let sent = 0; sent < FLOOD; sent += 10) {
+      const codes = await Promise.all(
+        Array.from({ length: 10 }, async (_, i) => {
+          const command = (sent + i) % 2 === 0 ? 'cat' : longCommand;
+          const r = await request(
+            sys,
+            'POST',
+            '/node/flood-02/command/exec',
+            { command, args },
+            logs,
+          );
+          return `${r.status} ${r.body.reason}`;
+        }),
+      );
+      answers.push(...codes);
+    }
+    // Never a 503: the bucket never filled.
+    const forbidden = answers.filter((a) => a === '403 forbidden').length;
+    const limited = answers.filter((a) => a === '429 too_many_requests').length;
+    expect(forbidden + limited, answers.join(', ')).toBe(FLOOD);
+    expect(forbidden).toBeGreaterThanOrEqual(40);
+    expect(await sys.api.audit.flush(20_000)).toBe(true);
+
+    const entries = (await exported(sys, admin)).filter((x) => x.user === 'logs@example.com');
+    expect(entries).toHaveLength(forbidden);
+    for (const x of entries) {
+      expect(x.response_code).toBe(403);
+      // Small whatever was sent: 4 KiB of args, 1 KiB of command, and the rest.
+      expect(Buffer.byteLength(JSON.stringify(x))).toBeLessThan(8 * 1024);
+      const recorded = x.args ?? [];
+      expect(recorded.reduce((n, a) => n + Buffer.byteLength(a) + 1, 0)).toBeLessThanOrEqual(
+        AUDIT_LIST_MAX_BYTES,
+      );
+      for (const a of recorded) {
+        expect(Buffer.byteLength(a)).toBeLessThanOrEqual(AUDIT_FIELD_MAX_BYTES);
+      }
+      // Three arguments cut to 1 KiB each, then what was left out.
+      expect(recorded).toHaveLength(4);
+      for (const a of recorded.slice(0, 3)) {
+        expect(a).toMatch(/^a+ \[cut: 64000 bytes\]$/);
+      }
+      expect(recorded[3]).toBe(`[cut: 11 more, ${11 * 64_000} bytes]`);
+      expect(Buffer.byteLength(x.command ?? '')).toBeLessThanOrEqual(AUDIT_FIELD_MAX_BYTES);
+      expect(x.command === 'cat' || x.command?.endsWith(' [cut: 60000 bytes]')).toBe(true);
+    }
+    expect(entries.some((x) => x.command !== 'cat')).toBe(true);
+
+    const names = infraNames({
+      ...sys.config.nats,
+      namespace: sys.config.api.server.nats.namespace,
+    });
+    const jsm = await jetstreamManager(sys.api.nc);
+    const bucket = await jsm.streams.info(`KV_${names.auditBucket}`);
+    expect(bucket.state.bytes).toBeLessThan(AUTHENTICATED_BYTES / 2);
+    const metrics = await (await fetch(`${sys.url}/metrics`)).text();
+    expect(sample(metrics, 'osapi_audit_write_failures_total')).toBe(0);
+    expect(sample(metrics, 'osapi_audit_dropped_total', { reason: 'user_rate_limited' })).toBe(
+      limited,
+    );
+
+    // An admin command is still accepted (its entry is written before it is
+    // sent) and its entry is readable.
+    const run = await request(
+      sys,
+      'POST',
+      '/node/flood-02/command/exec?async=true',
+      { command: 'echo', args: ['after the flood'] },
+      admin,
+    );
+    expect(run.status).toBe(202);
+    const e = await entryWhere(
+      sys,
+      admin,
+      'the admin command',
+      (x) => x.command === 'echo' && x.response_code === 202,
+    );
+    expect(e).toMatchObject({ user: 'tester@example.com', args: ['after the flood'] });
+    const one = await request(sys, 'GET', `/audit/${e.id}`, undefined, admin);
+    expect(one).toMatchObject({ status: 200, body: { entry: { id: e.id, command: 'echo' } } });
+  });
+});
+
+describe('a token subject over its rate', () => {
+  const BURST = 5;
+  let sys: TestSystem;
+  let admin: string;
+  let reader: string;
+
+  beforeAll(async () => {
+    sys = await startTestSystem({
+      overrides: {
+        'api.server.security.audit.user_burst': BURST,
+        'api.server.security.audit.user_rate': 1,
+      },
+    });
+    admin = await sys.token();
+    reader = await signToken({
+      subject: 'reader@example.com',
+      roles: ['read'],
+      signingKey: sys.signingKey,
+    });
+  });
+  afterAll(async () => {
+    await sys?.stop();
+  });
+
+  it('is refused 429 before anything runs, 403s included, and not recorded; another subject is served and recorded', async () => {
+    for (let i = 0; i < BURST; i++) {
+      expect((await request(sys, 'GET', '/auth/me', undefined, reader)).status).toBe(200);
+    }
+    const refused: Array<{ status: number; body: AnyJson; retryAfter: string | null }> = [];
+    for (const path of ['/auth/me', '/auth/me', '/audit']) {
+      const res = await fetch(`${sys.url}${path}`, {
+        headers: { authorization: `Bearer ${reader}` },
+      });
+      refused.push({
+        status: res.status,
+        body: await res.json(),
+        retryAfter: res.headers.get('retry-after'),
+      });
+    }
+    for (const r of refused) {
+      // `/audit` would be a 403 (the read role has no audit:read): the rate comes first.
+      expect(r.status).toBe(429);
+      expect(r.body).toMatchObject({
+        code: 429,
+        reason: 'too_many_requests',
+        details: { limit: 'api.server.security.audit.user_rate', per_minute: 1, burst: BURST },
+      });
+      expect(r.body.error).toMatch(
+        /^reader@example\.com sent more requests than the audit log records for one user \(api\.server\.security\.audit\.user_rate: 1 a minute, after a burst of user_burst: 5\), so nothing was run; try again in \d+ s$/,
+      );
+      expect(Number(r.retryAfter)).toBeGreaterThan(0);
+      expect(r.body.details.retry_after_s).toBe(Number(r.retryAfter));
+    }
+
+    // Another subject has a rate of its own: served, and recorded.
+    const me = await request(sys, 'GET', '/auth/me', undefined, admin);
+    expect(me).toMatchObject({ status: 200, body: { subject: 'tester@example.com' } });
+    expect(await sys.api.audit.flush(5000)).toBe(true);
+    const entries = await exported(sys, admin);
+    expect(
+      entries.filter((x) => x.user === 'tester@example.com' && x.path === '/auth/me'),
+    ).toHaveLength(1);
+    // The reader's entries: its burst, none of the refused.
+    const readers = entries.filter((x) => x.user === 'reader@example.com');
+    expect(readers.map((x) => x.response_code)).toEqual(Array(BURST).fill(200));
+    const metrics = await (await fetch(`${sys.url}/metrics`)).text();
+    expect(sample(metrics, 'osapi_audit_dropped_total', { reason: 'user_rate_limited' })).toBe(
+      refused.length,
+    );
   });
 });
 

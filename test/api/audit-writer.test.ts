@@ -1,13 +1,21 @@
-// The audit writer's bounds, without NATS: what a path becomes, the rate per
-// source address, how many writes run at once, how many times one is tried,
-// which kind goes first, and what a stop does with what is left.
+// The audit writer's bounds, without NATS: what a path becomes, what the
+// other texts and lists of an entry become, the rate per source address and
+// per token subject, how many writes run at once, how many times one is
+// tried, which kind goes first, and what a stop does with what is left.
 import { Writable } from 'node:stream';
 import type { KV } from '@nats-io/kv';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import {
+  AUDIT_FIELD_MAX_BYTES,
+  AUDIT_LIST_MAX_BYTES,
+  boundedEntry,
+  recordedList,
+  recordedText,
+} from '../../src/api/audit/fields.js';
 import { type AuditDropReason, AuditLog } from '../../src/api/audit/log.js';
 import { AUDIT_PATH_MAX_BYTES, recordedPath } from '../../src/api/audit/path.js';
-import { SourceRateLimiter, sourceKey } from '../../src/api/audit/rate-limit.js';
+import { RateLimiter, SourceRateLimiter, sourceKey } from '../../src/api/audit/rate-limit.js';
 import type { AuditEntry } from '../../src/api/audit/schemas.js';
 import { newTimeOrderedId } from '../../src/job/ids.js';
 
@@ -40,6 +48,86 @@ describe('recordedPath', () => {
 
   it('takes a missing target as empty', () => {
     expect(recordedPath(undefined)).toBe('');
+  });
+});
+
+describe('the other texts and lists of an entry', () => {
+  const listBytes = (xs: string[]) => xs.reduce((n, x) => n + Buffer.byteLength(x) + 1, 0);
+
+  it('keeps a text up to 1 KiB, and cuts a longer one, saying how long it was', () => {
+    expect(recordedText('x'.repeat(AUDIT_FIELD_MAX_BYTES))).toBe('x'.repeat(AUDIT_FIELD_MAX_BYTES));
+    const cut = recordedText('x'.repeat(65_536));
+    expect(Buffer.byteLength(cut)).toBe(AUDIT_FIELD_MAX_BYTES);
+    expect(cut).toMatch(/^x+ \[cut: 65536 bytes\]$/);
+    // Bytes, not characters, and never half a character.
+    expect(recordedText('é'.repeat(600))).toMatch(/^é+ \[cut: 1200 bytes\]$/);
+  });
+
+  it('keeps a list up to 4 KiB in all, each element cut to 1 KiB', () => {
+    const list = ['-l', 'x'.repeat(2000), '/var/log/syslog'];
+    expect(recordedList(list)).toEqual(['-l', recordedText('x'.repeat(2000)), '/var/log/syslog']);
+  });
+
+  it('cuts a longer list, ending it with how many elements and bytes it left out', () => {
+    const big = Array.from({ length: 14 }, () => 'a'.repeat(64_000));
+    const cutBig = recordedList(big);
+    expect(cutBig).toHaveLength(4);
+    expect(cutBig.slice(0, 3)).toEqual(Array(3).fill(recordedText('a'.repeat(64_000))));
+    expect(cutBig[3]).toBe(`[cut: 11 more, ${11 * 64_000} bytes]`);
+    expect(listBytes(cutBig)).toBeLessThanOrEqual(AUDIT_LIST_MAX_BYTES);
+
+    // Many small (or empty) elements are bounded too: each counts one byte more.
+    for (const item of ['', 'b', 'b'.repeat(100)]) {
+      const many = Array.from({ length: 5000 }, () => item);
+      const cut = recordedList(many);
+      expect(listBytes(cut)).toBeLessThanOrEqual(AUDIT_LIST_MAX_BYTES);
+      const kept = cut.length - 1;
+      expect(kept).toBeGreaterThan(0);
+      expect(cut.slice(0, kept)).toEqual(Array(kept).fill(item));
+      expect(cut.at(-1)).toBe(`[cut: ${5000 - kept} more, ${(5000 - kept) * item.length} bytes]`);
+    }
+  });
+
+  it('bounds every text and list of an entry, and changes nothing the second time', () => {
+    const long = 'z'.repeat(5000);
+    const whole: AuditEntry = {
+      ...entry('alice'),
+      user: long,
+      roles: Array.from({ length: 10 }, () => long),
+      method: long,
+      path: long,
+      operation_id: long,
+      source_ip: long,
+      target: long,
+      command: long,
+      args: Array.from({ length: 10 }, () => long),
+      run_as: long,
+      env_names: Array.from({ length: 10 }, () => long),
+      request_id: long,
+    };
+    const bounded = boundedEntry(whole);
+    expect(bounded.id).toBe(whole.id);
+    for (const k of [
+      'user',
+      'method',
+      'path',
+      'operation_id',
+      'source_ip',
+      'target',
+      'command',
+      'run_as',
+      'request_id',
+    ] as const) {
+      expect(bounded[k], k).toBe(recordedText(long));
+    }
+    for (const k of ['roles', 'args', 'env_names'] as const) {
+      expect(bounded[k], k).toEqual(recordedList(whole[k] ?? []));
+    }
+    expect(Buffer.byteLength(JSON.stringify(bounded))).toBeLessThan(24 * 1024);
+    expect(boundedEntry(bounded)).toEqual(bounded);
+    // A small entry is as it was.
+    const small = entry('alice');
+    expect(boundedEntry(small)).toEqual(small);
   });
 });
 
@@ -77,6 +165,22 @@ describe('per-source rate limit', () => {
 
   it('records none at rate 0', () => {
     expect(new SourceRateLimiter({ perMinute: 0, burst: 5 }).take('192.0.2.1')).toBe(false);
+  });
+
+  it('says how long until a key that is refused has one again', () => {
+    let now = 0;
+    const limiter = new RateLimiter({ perMinute: 600, burst: 2 }, () => now);
+    expect([limiter.takeOrWait('alice'), limiter.takeOrWait('alice')]).toEqual([0, 0]);
+    // One every 100 ms at 600 a minute.
+    expect(limiter.takeOrWait('alice')).toBe(100);
+    now += 40;
+    expect(limiter.takeOrWait('alice')).toBe(60);
+    expect(limiter.takeOrWait('bob')).toBe(0);
+    now += 60;
+    expect(limiter.takeOrWait('alice')).toBe(0);
+    expect(new RateLimiter({ perMinute: 0, burst: 1 }).takeOrWait('x')).toBe(
+      Number.POSITIVE_INFINITY,
+    );
   });
 });
 
@@ -256,6 +360,86 @@ describe('AuditLog', () => {
     const summaries = lines.filter((l) => l.dropped);
     expect(summaries.length).toBeGreaterThanOrEqual(1);
     expect(summaries.length).toBeLessThan(dropped.length);
+    await log.close(10);
+  });
+
+  it('bounds an entry before it is queued, written or logged', async () => {
+    const held = heldBucket();
+    const { logger } = capturedLogger();
+    const log = new AuditLog({
+      buckets: { authenticated: held.bucket, unauthenticated: held.bucket },
+      logger,
+    });
+    const args = Array.from({ length: 14 }, () => 'a'.repeat(64_000));
+    log.enqueue({ ...entry('alice'), command: 'c'.repeat(60_000), args });
+    await held.reached(1);
+    const stored = held.puts[0]?.entry;
+    expect(stored?.command).toBe(recordedText('c'.repeat(60_000)));
+    expect(stored?.args).toEqual(recordedList(args));
+    held.puts[0]?.done.resolve();
+    expect(await log.flush(5000)).toBe(true);
+
+    const put: string[] = [];
+    const direct = new AuditLog({
+      buckets: {
+        authenticated: { put: async (_k: string, v: string) => put.push(v) } as unknown as KV,
+        unauthenticated: held.bucket,
+      },
+      logger,
+    });
+    await direct.writeNow({ ...entry('alice'), args });
+    expect((JSON.parse(put[0] ?? '{}') as AuditEntry).args).toEqual(recordedList(args));
+  });
+
+  it('admits each token subject up to its rate, counting what it refuses', () => {
+    const { logger, lines } = capturedLogger();
+    const dropped: AuditDropReason[] = [];
+    const log = new AuditLog({
+      buckets: { authenticated: heldBucket().bucket, unauthenticated: heldBucket().bucket },
+      logger,
+      userLimit: { perMinute: 60, burst: 3 },
+      onDropped: (r) => dropped.push(r),
+    });
+    expect(log.userLimit).toEqual({ perMinute: 60, burst: 3 });
+    const alice = Array.from({ length: 5 }, () => log.admitUser('alice'));
+    expect(alice.slice(0, 3)).toEqual([0, 0, 0]);
+    for (const waitMs of alice.slice(3)) {
+      expect(waitMs).toBeGreaterThan(0);
+      expect(waitMs).toBeLessThanOrEqual(1000);
+    }
+    // Another subject has its own.
+    expect(log.admitUser('bob')).toBe(0);
+    expect(dropped).toEqual(['user_rate_limited', 'user_rate_limited']);
+    expect(lines.filter((l) => l.dropped)[0]?.dropped).toEqual({
+      rate_limited: 0,
+      queue_full: 0,
+      user_rate_limited: 1,
+    });
+  });
+
+  it("takes from a subject's rate once more for each further KiB its entry takes", async () => {
+    const held = heldBucket();
+    const { logger } = capturedLogger();
+    const log = new AuditLog({
+      buckets: { authenticated: held.bucket, unauthenticated: held.bucket },
+      logger,
+      userLimit: { perMinute: 60, burst: 10 },
+    });
+    expect(log.admitUser('alice')).toBe(0);
+    const large = { ...entry('alice'), args: Array.from({ length: 4 }, () => 'x'.repeat(1000)) };
+    const units = Math.ceil(Buffer.byteLength(JSON.stringify(boundedEntry(large))) / 1024);
+    expect(units).toBe(5);
+    log.enqueue(large);
+    // 10, less the request, less 4 more for its entry: 5 left.
+    const admitted = Array.from({ length: 7 }, () => log.admitUser('alice') === 0);
+    expect(admitted).toEqual([true, true, true, true, true, false, false]);
+    // A small entry takes nothing more, and another subject has its own.
+    expect(log.admitUser('bob')).toBe(0);
+    log.enqueue(entry('bob'));
+    expect(Array.from({ length: 10 }, () => log.admitUser('bob') === 0)).toEqual([
+      ...Array(9).fill(true),
+      false,
+    ]);
     await log.close(10);
   });
 

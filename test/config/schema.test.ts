@@ -53,7 +53,13 @@ describe('defaults', () => {
             cors: { allow_origins: [] },
             roles: {},
             job_signing_key_file: '',
-            audit: { required: false, unauthenticated_rate: 60, unauthenticated_burst: 20 },
+            audit: {
+              required: false,
+              unauthenticated_rate: 60,
+              unauthenticated_burst: 20,
+              user_rate: 6000,
+              user_burst: 2000,
+            },
           },
           ui: { enabled: true },
         },
@@ -156,8 +162,9 @@ describe('configKeys', () => {
     // The leaves of the documented YAML plus ours (state_dir, hosts, servers,
     // auth details, caps, metrics, audit, job signing, cluster, console,
     // listening, the unauthenticated audit rate, burst and bucket size, the
-    // six API connection limits, agents' nkeys by host): count them on purpose.
-    expect(keys).toHaveLength(99);
+    // audit rate and burst per token subject, the six API connection limits,
+    // agents' nkeys by host): count them on purpose.
+    expect(keys).toHaveLength(101);
     expect(new Set(keys.map((k) => k.path)).size).toBe(keys.length);
     expect(new Set(keys.map((k) => k.env)).size).toBe(keys.length);
     for (const key of keys) {

@@ -76,7 +76,13 @@ export class Fleet {
           host: '127.0.0.1',
           port: 0,
           nats: { servers, namespace: this.namespace },
-          security: { signing_key: this.signingKey },
+          security: {
+            signing_key: this.signingKey,
+            // One token sends the load (test/faults/load.ts, bench/load.ts)
+            // as fast as it is answered: the faults are what is measured,
+            // not the audit log's rate per token subject (a 429 beyond it).
+            audit: { user_rate: 1_000_000, user_burst: 1_000_000 },
+          },
         },
       },
       nats: {

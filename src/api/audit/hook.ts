@@ -5,9 +5,11 @@
 // Requests Fastify answers before any hook runs (an over-long path segment,
 // bad URL encoding: `recordFrameworkError`) and those Node's HTTP parser
 // refuses (headers too large, malformed HTTP: `recordClientError`) are
-// recorded too, as requests without a valid token.
+// recorded too, as requests without a valid token. A request with a valid
+// token beyond its subject's rate is refused before it runs, and not recorded
+// (`admitAuthenticated`). The log bounds what an entry holds (fields.ts).
 import type { Socket } from 'node:net';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { newTimeOrderedId } from '../../job/ids.js';
 import { ApiError } from '../errors.js';
 import type { AuditLog } from './log.js';
@@ -44,6 +46,38 @@ export interface AuditHookOptions {
   required: boolean;
 }
 
+/**
+ * For auth.ts to call once a request's token is verified, before its
+ * permission is checked: takes one request's worth of the token subject's
+ * rate (api.server.security.audit.user_rate, user_burst). A request beyond it
+ * is refused 429 `too_many_requests` with a Retry-After before anything runs,
+ * a 403 included, and counted (osapi_audit_dropped_total{reason=
+ * "user_rate_limited"}) rather than recorded: a request that runs is always
+ * recorded, so the rate is what bounds how fast one token holder can write to
+ * the audit log.
+ */
+export function admitAuthenticated(log: AuditLog) {
+  return (req: FastifyRequest, reply: FastifyReply): void => {
+    if (!req.user || unrecorded(req)) return;
+    const waitMs = log.admitUser(req.user.subject);
+    if (waitMs === 0) return;
+    req.audited = true;
+    const { perMinute, burst } = log.userLimit;
+    const waitS = Number.isFinite(waitMs) ? Math.max(1, Math.ceil(waitMs / 1000)) : 60;
+    reply.header('retry-after', String(waitS));
+    throw new ApiError(
+      'too_many_requests',
+      `${req.user.subject} sent more requests than the audit log records for one user (api.server.security.audit.user_rate: ${perMinute} a minute, after a burst of user_burst: ${burst}), so nothing was run; try again in ${waitS} s`,
+      {
+        limit: 'api.server.security.audit.user_rate',
+        per_minute: perMinute,
+        burst,
+        retry_after_s: waitS,
+      },
+    );
+  };
+}
+
 function entryFor(req: FastifyRequest, code: number): AuditEntry {
   const body = (req.body ?? {}) as {
     command?: unknown;
@@ -71,6 +105,7 @@ function entryFor(req: FastifyRequest, code: number): AuditEntry {
       : req.auditTarget !== undefined
         ? { target: req.auditTarget }
         : {}),
+    // The body's text as sent: the log bounds it (fields.ts) before it is stored.
     ...(isCommand && typeof body.command === 'string' ? { command: body.command } : {}),
     ...(isCommand && Array.isArray(body.args) && body.args.every((a) => typeof a === 'string')
       ? { args: body.args as string[] }

@@ -10,7 +10,10 @@
 // that drops its oldest entries when full (nats/layout.ts). Unauthenticated
 // entries are also rate-limited per source address and have a smaller share
 // of the queue; what is beyond either is counted, not stored. Authenticated
-// entries are always written first.
+// entries are rate-limited per token subject, when the request comes in: one
+// beyond the rate is refused before it runs (hook.ts), and counted. They are
+// always written first. Every entry is bounded in size (fields.ts) before it
+// is queued or written.
 //
 // `writeNow` serves the `audit.required` mode, where a request waits for its
 // entry. `close` ends the writer within a bound, logging what is left.
@@ -19,13 +22,34 @@ import type { KV } from '@nats-io/kv';
 import { AUDIT_FILTER, auditIdFromKey, auditKey } from '../../job/names.js';
 import type { Logger } from '../../log/logger.js';
 import { waitAtMost } from '../../wait-at-most.js';
-import { type SourceRateLimit, SourceRateLimiter } from './rate-limit.js';
+import { boundedEntry } from './fields.js';
+import {
+  type RateLimit,
+  RateLimiter,
+  type SourceRateLimit,
+  SourceRateLimiter,
+} from './rate-limit.js';
 import type { AuditEntry } from './schemas.js';
 
 export type AuditKind = 'authenticated' | 'unauthenticated';
 
-/** Why an unauthenticated entry was counted rather than stored. */
-export type AuditDropReason = 'rate_limited' | 'queue_full';
+/**
+ * Why an entry was counted rather than stored: a request without a valid
+ * token beyond its source's rate or the queue's room, or a request with one
+ * beyond its subject's rate (refused 429 before it ran).
+ */
+export type AuditDropReason = 'rate_limited' | 'queue_full' | 'user_rate_limited';
+
+/** Per token subject, for requests with a valid token, when none is configured. */
+export const DEFAULT_USER_LIMIT: RateLimit = { perMinute: 600, burst: 300 };
+
+/**
+ * An authenticated entry counts once against its subject's rate when its
+ * request comes in, and once more for each further KiB (begun) it takes when
+ * it is queued: the rate bounds the bytes a subject writes, not only its
+ * entries (one of bounded size still takes up to about 12 KiB).
+ */
+export const USER_RATE_UNIT_BYTES = 1024;
 
 /** The two audit buckets (names.auditBucket, names.unauthenticatedAuditBucket). */
 export interface AuditBuckets {
@@ -43,7 +67,7 @@ export interface AuditLogOptions {
   logger: Logger;
   /** Called once per entry given up on: after every retry, for want of room, or at stop. */
   onWriteFailure?: () => void;
-  /** Called once per unauthenticated entry counted instead of stored. */
+  /** Called once per entry counted instead of stored. */
   onDropped?: (reason: AuditDropReason) => void;
   /** Delays before each retry; default 100 ms, 500 ms, 2 s (so at most 4 attempts). */
   retryDelaysMs?: number[];
@@ -55,6 +79,8 @@ export interface AuditLogOptions {
   maxQueuedUnauthenticated?: number;
   /** Per source address, for unauthenticated entries; default 60 a minute, 20 at once. */
   unauthenticatedLimit?: SourceRateLimit;
+  /** Per token subject, for requests with a valid token; default DEFAULT_USER_LIMIT. */
+  userLimit?: RateLimit;
   /** At most one summary of dropped entries is logged per this many ms; default 60 s. */
   dropReportEveryMs?: number;
 }
@@ -76,6 +102,9 @@ export class AuditLog {
   readonly #max: number;
   readonly #maxUnauthenticated: number;
   readonly #limiter: SourceRateLimiter;
+  readonly #userLimiter: RateLimiter;
+  /** The per-subject limit in force, for the refusal's message. */
+  readonly userLimit: RateLimit;
   readonly #reportEveryMs: number;
   readonly #queue: Pending[] = [];
   readonly #unauthenticated: Pending[] = [];
@@ -86,7 +115,11 @@ export class AuditLog {
   #idle: Array<() => void> = [];
   #closed = false;
   #failures = 0;
-  #dropped: Record<AuditDropReason, number> = { rate_limited: 0, queue_full: 0 };
+  #dropped: Record<AuditDropReason, number> = {
+    rate_limited: 0,
+    queue_full: 0,
+    user_rate_limited: 0,
+  };
   #lastDropReport = Number.NEGATIVE_INFINITY;
 
   constructor(opts: AuditLogOptions) {
@@ -101,6 +134,8 @@ export class AuditLog {
     this.#limiter = new SourceRateLimiter(
       opts.unauthenticatedLimit ?? { perMinute: 60, burst: 20 },
     );
+    this.userLimit = opts.userLimit ?? DEFAULT_USER_LIMIT;
+    this.#userLimiter = new RateLimiter(this.userLimit);
     this.#reportEveryMs = opts.dropReportEveryMs ?? 60_000;
   }
 
@@ -126,9 +161,27 @@ export class AuditLog {
     return false;
   }
 
-  /** Queues an entry; returns at once. */
-  enqueue(entry: AuditEntry): void {
+  /**
+   * Takes one request's worth of a token subject's rate: 0 when it is
+   * admitted, else the milliseconds until it would be (and the request is
+   * counted). Asked once per request with a valid token, before it runs
+   * (hook.ts `admitAuthenticated`); `enqueue` does not ask again, but takes
+   * what a large entry is worth beyond that (USER_RATE_UNIT_BYTES).
+   */
+  admitUser(subject: string): number {
+    const waitMs = this.#userLimiter.takeOrWait(subject);
+    if (waitMs > 0) this.#drop('user_rate_limited');
+    return waitMs;
+  }
+
+  /** Queues an entry, bounded in size; returns at once. */
+  enqueue(whole: AuditEntry): void {
+    const entry = boundedEntry(whole);
     const item: Pending = { entry, kind: auditKind(entry), settled: false };
+    if (item.kind === 'authenticated') {
+      const units = Math.ceil(Buffer.byteLength(JSON.stringify(entry)) / USER_RATE_UNIT_BYTES);
+      this.#userLimiter.charge(whole.user, units - 1);
+    }
     if (this.#closed) {
       this.#giveUp(item, new Error('the audit writer has stopped'));
       return;
@@ -150,13 +203,13 @@ export class AuditLog {
     this.#startWorkers();
   }
 
-  /** Writes one entry now, once, to the bucket of its kind; throws when it cannot. */
+  /** Writes one entry now, once, bounded in size, to the bucket of its kind; throws when it cannot. */
   async writeNow(entry: AuditEntry): Promise<void> {
     const bucket =
       auditKind(entry) === 'authenticated'
         ? this.#buckets.authenticated
         : this.#buckets.unauthenticated;
-    await bucket.put(auditKey(entry.id), JSON.stringify(entry));
+    await bucket.put(auditKey(entry.id), JSON.stringify(boundedEntry(entry)));
   }
 
   /** Waits for the queue to empty, at most `withinMs`; true when it did. */
@@ -282,20 +335,19 @@ export class AuditLog {
   }
 
   /**
-   * One log line now and then says how many unauthenticated entries were
-   * counted instead of stored: one line per entry would hand the flood to
-   * the log instead.
+   * One log line now and then says how many entries were counted instead of
+   * stored: one line per entry would hand the flood to the log instead.
    */
   #reportDrops(final: boolean): void {
-    const { rate_limited, queue_full } = this.#dropped;
-    if (rate_limited + queue_full === 0) return;
+    const { rate_limited, queue_full, user_rate_limited } = this.#dropped;
+    if (rate_limited + queue_full + user_rate_limited === 0) return;
     const now = performance.now();
     if (!final && now - this.#lastDropReport < this.#reportEveryMs) return;
     this.#lastDropReport = now;
-    this.#dropped = { rate_limited: 0, queue_full: 0 };
+    this.#dropped = { rate_limited: 0, queue_full: 0, user_rate_limited: 0 };
     this.#log.warn(
-      { dropped: { rate_limited, queue_full } },
-      'audit entries of requests without a valid token were counted (osapi_audit_dropped_total), not stored: a source sent more than api.server.security.audit.unauthenticated_rate allows, or the queue was full',
+      { dropped: { rate_limited, queue_full, user_rate_limited } },
+      'audit entries were counted (osapi_audit_dropped_total), not stored: requests without a valid token beyond api.server.security.audit.unauthenticated_rate per source or the queue (rate_limited, queue_full), or requests with a token beyond api.server.security.audit.user_rate per subject, refused with 429 before they ran (user_rate_limited)',
     );
   }
 }

@@ -13,13 +13,13 @@ export const AUDIT_PATH_MAX_BYTES = 1024;
  */
 export const QUERY_OMITTED = ' [query omitted]';
 
-/** Added where the path was cut, with the length it had. */
+/** Added where the path (or another text of the entry: fields.ts) was cut, with the length it had. */
 export function cutMarker(originalBytes: number): string {
   return ` [cut: ${originalBytes} bytes]`;
 }
 
 /** The longest prefix of `s` within `maxBytes` bytes of UTF-8, never splitting a character. */
-function prefixWithin(s: string, maxBytes: number): string {
+export function prefixWithin(s: string, maxBytes: number): string {
   let bytes = 0;
   let end = 0;
   for (const ch of s) {

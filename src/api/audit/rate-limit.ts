@@ -1,19 +1,24 @@
-// A token bucket per source address for the audit entries of requests without
-// a valid token. Anyone can make such a request, so without a limit one client
-// could write as fast as it can send and push everyone else's entries out; with
-// it, each source gets a burst and then a steady rate, and what is beyond that
-// is counted instead of stored.
+// Token buckets for audit entries: one per source address for requests without
+// a valid token, one per token subject for requests with one. Anyone can make
+// a request without a token, and any token holder can make many, so without a
+// limit one client could write as fast as it can send and fill the audit log;
+// with it, each source or subject gets a burst and then a steady rate. What is
+// beyond is counted instead of stored (without a token) or refused before it
+// runs (with one: api/audit/hook.ts).
 import { isIPv6 } from 'node:net';
 
-export interface SourceRateLimit {
-  /** Entries per minute per source; 0 admits none. */
+export interface RateLimit {
+  /** Entries per minute per key; 0 admits none. */
   perMinute: number;
-  /** Entries a source may have at once before the rate applies (>= 1). */
+  /** Entries a key may have at once before the rate applies (>= 1). */
   burst: number;
 }
 
-/** Sources tracked at once; beyond, the least recently seen is forgotten (and starts full again). */
-const MAX_SOURCES = 10_000;
+/** Per source address, for requests without a valid token. */
+export type SourceRateLimit = RateLimit;
+
+/** Keys tracked at once; beyond, the least recently seen is forgotten (and starts full again). */
+const MAX_KEYS = 10_000;
 
 /**
  * The key a source is limited under: an IPv4 address as is (also when written
@@ -39,35 +44,74 @@ export function sourceKey(ip: string | undefined): string {
     .join(':')}::/64`;
 }
 
-export class SourceRateLimiter {
+/** A token bucket per key (a source, a token subject), at most MAX_KEYS of them. */
+export class RateLimiter {
   readonly #perMs: number;
   readonly #burst: number;
   readonly #now: () => number;
-  /** Insertion order is recency: a source seen again moves to the end. */
-  readonly #sources = new Map<string, { tokens: number; at: number }>();
+  /** Insertion order is recency: a key seen again moves to the end. */
+  readonly #keys = new Map<string, { tokens: number; at: number }>();
 
-  constructor(limit: SourceRateLimit, now: () => number = () => performance.now()) {
+  constructor(limit: RateLimit, now: () => number = () => performance.now()) {
     this.#perMs = Math.max(0, limit.perMinute) / 60_000;
     this.#burst = Math.max(1, limit.burst);
     this.#now = now;
   }
 
+  /** Takes one entry's worth from the key's bucket; false when it has none left. */
+  take(key: string): boolean {
+    return this.takeOrWait(key) === 0;
+  }
+
+  /**
+   * Takes one entry's worth from the key's bucket: 0 when it did, else the
+   * milliseconds until the bucket holds one again (Infinity at rate 0).
+   */
+  takeOrWait(key: string): number {
+    if (this.#perMs === 0) return Number.POSITIVE_INFINITY;
+    const now = this.#now();
+    const tokens = this.#refill(key, now);
+    const allowed = tokens >= 1;
+    this.#keys.set(key, { tokens: allowed ? tokens - 1 : tokens, at: now });
+    return allowed ? 0 : Math.max(1, Math.ceil((1 - tokens) / this.#perMs));
+  }
+
+  /**
+   * Takes `n` more from the key's bucket, below empty if need be: what was
+   * taken for one entry turned out to be worth more (a large one). The key
+   * is then refused until its rate has paid for it.
+   */
+  charge(key: string, n: number): void {
+    if (this.#perMs === 0 || n <= 0) return;
+    const now = this.#now();
+    this.#keys.set(key, { tokens: this.#refill(key, now) - n, at: now });
+  }
+
+  /** The key's tokens at `now`, its bucket taken out of the map (or room made for it). */
+  #refill(key: string, now: number): number {
+    const have = this.#keys.get(key);
+    if (have) {
+      this.#keys.delete(key);
+      return Math.min(this.#burst, have.tokens + (now - have.at) * this.#perMs);
+    }
+    if (this.#keys.size >= MAX_KEYS) {
+      const oldest = this.#keys.keys().next().value;
+      if (oldest !== undefined) this.#keys.delete(oldest);
+    }
+    return this.#burst;
+  }
+}
+
+/** Per source address, keyed by `sourceKey`. */
+export class SourceRateLimiter {
+  readonly #limiter: RateLimiter;
+
+  constructor(limit: SourceRateLimit, now?: () => number) {
+    this.#limiter = new RateLimiter(limit, now);
+  }
+
   /** Takes one entry's worth from the source's bucket; false when it has none left. */
   take(ip: string | undefined): boolean {
-    if (this.#perMs === 0) return false;
-    const key = sourceKey(ip);
-    const now = this.#now();
-    const have = this.#sources.get(key);
-    let tokens = this.#burst;
-    if (have) {
-      tokens = Math.min(this.#burst, have.tokens + (now - have.at) * this.#perMs);
-      this.#sources.delete(key);
-    } else if (this.#sources.size >= MAX_SOURCES) {
-      const oldest = this.#sources.keys().next().value;
-      if (oldest !== undefined) this.#sources.delete(oldest);
-    }
-    const allowed = tokens >= 1;
-    this.#sources.set(key, { tokens: allowed ? tokens - 1 : tokens, at: now });
-    return allowed;
+    return this.#limiter.take(sourceKey(ip));
   }
 }

@@ -21,7 +21,7 @@ export interface ApiMetrics {
   natsReconnected(): void;
   /** An audit entry was given up on: for the audit log's `onWriteFailure`. */
   auditWriteFailed(): void;
-  /** An entry of a request without a valid token was counted, not stored: for the audit log's `onDropped`. */
+  /** An audit entry was counted, not stored: for the audit log's `onDropped`. */
   auditDropped(reason: AuditDropReason): void;
   /** Where the scrape-time gauges read jobs and agents from. */
   watch(views: { jobs: JobsView; registry: RegistryView }): void;
@@ -98,12 +98,16 @@ export function createApiMetrics(): ApiMetrics {
   });
   const auditDropped = new Counter({
     name: 'osapi_audit_dropped_total',
-    help: 'Audit entries of requests without a valid token counted instead of stored: rate_limited (the source sent more than api.server.security.audit.unauthenticated_rate allows), queue_full.',
+    help: 'Audit entries counted instead of stored: rate_limited (a source sent more requests without a valid token than api.server.security.audit.unauthenticated_rate allows), queue_full, user_rate_limited (a token subject sent more than api.server.security.audit.user_rate allows: refused with 429 before it ran).',
     labelNames: ['reason'],
     registers: [registry],
   });
   // Every reason shows from the start, at 0, so an alert can tell "none" from "not exported".
-  for (const reason of ['rate_limited', 'queue_full'] satisfies AuditDropReason[]) {
+  for (const reason of [
+    'rate_limited',
+    'queue_full',
+    'user_rate_limited',
+  ] satisfies AuditDropReason[]) {
     auditDropped.inc({ reason }, 0);
   }
 

@@ -25,7 +25,7 @@ export function registerMetricsRoute(app: FastifyInstance, metrics: ApiMetrics):
       schema: {
         summary: 'Prometheus metrics',
         description:
-          'Requests by route and status code with latency histograms, jobs by operation and status, job round trips, agents Ready, NATS reconnects, audit write failures and dropped unauthenticated audit entries.',
+          'Requests by route and status code with latency histograms, jobs by operation and status, job round trips, agents Ready, NATS reconnects, audit write failures and audit entries counted instead of stored.',
         produces: ['text/plain'],
         response: { 200: MetricsText },
       },
