@@ -10,13 +10,14 @@ import { commandPolicy } from '../../src/auth/command-policy.js';
 import { ENV_MAX_VARS, STDIN_MAX_CHARS } from '../../src/job/operations.js';
 import { publishJob, readResponse } from '../../src/job/store.js';
 import { jobPublicKeyPath } from '../../src/state/local.js';
+import { runsAsNobody } from '../support/nobody.js';
 import { request, startTestSystem, type TestSystem } from '../support/system.js';
 import { storeFor, type TempDir, tempDir, waitFor } from './helpers.js';
 
 const isRoot = process.getuid?.() === 0;
 // Where a non-root agent runs: a separate process as `nobody` when the tests run as
 // root, else the in-process agents, which are not root themselves.
-const NON_ROOT_AGENT = isRoot ? 'env-nobody' : 'env-01';
+const NON_ROOT_AGENT = runsAsNobody ? 'env-nobody' : 'env-01';
 
 const ROLES = {
   // May run anything, as nobody else and with no env of its own.
@@ -78,7 +79,7 @@ beforeAll(async () => {
   sys = await startTestSystem({ overrides: { 'api.server.security.roles': ROLES } });
   await sys.startAgent('env-01');
   await sys.startAgent('env-02');
-  if (isRoot) {
+  if (runsAsNobody) {
     nobodyAgent = await startNobodyAgent();
     // Loading the CLI from source through tsx takes seconds on a busy machine.
     const seen = await sys.api.registry.waitFor(
@@ -87,7 +88,7 @@ beforeAll(async () => {
     );
     if (!seen) throw new Error('the agent running as nobody never registered');
   }
-  await sys.waitForAgents(isRoot ? ['env-01', 'env-02', 'env-nobody'] : ['env-01', 'env-02']);
+  await sys.waitForAgents(runsAsNobody ? ['env-01', 'env-02', 'env-nobody'] : ['env-01', 'env-02']);
   admin = await sys.token();
   dir = tempDir('cmd-env');
   chmodSync(dir.path, 0o777);
@@ -253,22 +254,25 @@ describe('user', () => {
     expect(existsSync(marker)).toBe(false);
   });
 
-  it('is refused by an agent that is not root, running nothing', async () => {
-    const marker = join(dir.path, 'non-root');
-    const r = await exec(NON_ROOT_AGENT, { command: 'touch', args: [marker], user: 'root' });
-    expect(r.status).toBe(202);
-    expect(r.body.results[0]).toMatchObject({
-      hostname: NON_ROOT_AGENT,
-      status: 'failed',
-      state: 'refused',
-    });
-    expect(r.body.results[0].error).toMatch(
-      /^refused, not run: cannot run as "root": this agent runs as .*uid \d+\)?, not root, so it runs commands only as itself$/,
-    );
-    expect(existsSync(marker)).toBe(false);
-  });
+  it.runIf(!isRoot || runsAsNobody)(
+    'is refused by an agent that is not root, running nothing',
+    async () => {
+      const marker = join(dir.path, 'non-root');
+      const r = await exec(NON_ROOT_AGENT, { command: 'touch', args: [marker], user: 'root' });
+      expect(r.status).toBe(202);
+      expect(r.body.results[0]).toMatchObject({
+        hostname: NON_ROOT_AGENT,
+        status: 'failed',
+        state: 'refused',
+      });
+      expect(r.body.results[0].error).toMatch(
+        /^refused, not run: cannot run as "root": this agent runs as .*uid \d+\)?, not root, so it runs commands only as itself$/,
+      );
+      expect(existsSync(marker)).toBe(false);
+    },
+  );
 
-  it.runIf(isRoot)('runs as its own user on an agent that is not root', async () => {
+  it.runIf(runsAsNobody)('runs as its own user on an agent that is not root', async () => {
     const r = await exec('env-nobody', { command: 'id', args: ['-un'], user: 'nobody' });
     expect(r.body.results[0]).toMatchObject({ status: 'completed', stdout: 'nobody\n' });
   });

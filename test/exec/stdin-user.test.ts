@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type RunRequest, type RunResult, runCommand } from '../../src/exec/index.js';
 import { environmentForAccount, parsePasswd, resolveRunAs } from '../../src/exec/run-as.js';
+import { runsAsNobody } from '../support/nobody.js';
 import { makeTempDir } from './helpers.js';
 
 const base = { timeoutMs: 10_000, maxOutputBytes: 4 * 1024 * 1024 } as const;
@@ -171,47 +172,50 @@ describe('runCommand: user', () => {
     expect(Number(result.stdout)).toBe(own.uid);
   });
 
-  it('refuses another account when not root, before anything runs', async () => {
-    // Run as root, the test drops to `nobody` to see what a non-root agent does.
-    const marker = join(temp.path, 'ran');
-    const script = join(temp.path, 'refuse.mts');
-    const runner = resolve('src/exec/index.ts');
-    // Readable and writable by `nobody`, so only the refusal keeps the marker from being made.
-    await chmod(temp.path, 0o777);
-    await writeFile(
-      script,
-      `import { runCommand } from ${JSON.stringify(runner)};
+  it.runIf(!isRoot || runsAsNobody)(
+    'refuses another account when not root, before anything runs',
+    async () => {
+      // Run as root, the test drops to `nobody` to see what a non-root agent does.
+      const marker = join(temp.path, 'ran');
+      const script = join(temp.path, 'refuse.mts');
+      const runner = resolve('src/exec/index.ts');
+      // Readable and writable by `nobody`, so only the refusal keeps the marker from being made.
+      await chmod(temp.path, 0o777);
+      await writeFile(
+        script,
+        `import { runCommand } from ${JSON.stringify(runner)};
 const r = await runCommand({ mode: 'exec', command: 'touch', args: [${JSON.stringify(marker)}],
   user: 'root', timeoutMs: 5000, maxOutputBytes: 65536 });
 process.stdout.write(JSON.stringify(r));`,
-    );
-    const run: RunResult = isRoot
-      ? JSON.parse(
-          (
-            await runCommand({
-              ...base,
-              mode: 'exec',
-              command: process.execPath,
-              args: ['--import', 'tsx', script],
-              cwd: process.cwd(),
-              user: 'nobody',
-              env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: temp.path },
-            })
-          ).stdout,
-        )
-      : await runCommand({
-          ...base,
-          mode: 'exec',
-          command: 'touch',
-          args: [marker],
-          user: 'root',
-        });
-    expect(run.end).toEqual({ kind: 'userRefused', user: 'root' });
-    expect(run.exitCode).toBe(126);
-    expect(run.error).toMatch(
-      /^cannot run as "root": this agent runs as .*uid \d+\)?, not root, so it runs commands only as itself$/,
-    );
-    expect(run.pid).toBeUndefined();
-    await expect(access(marker)).rejects.toThrow();
-  });
+      );
+      const run: RunResult = isRoot
+        ? JSON.parse(
+            (
+              await runCommand({
+                ...base,
+                mode: 'exec',
+                command: process.execPath,
+                args: ['--import', 'tsx', script],
+                cwd: process.cwd(),
+                user: 'nobody',
+                env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: temp.path },
+              })
+            ).stdout,
+          )
+        : await runCommand({
+            ...base,
+            mode: 'exec',
+            command: 'touch',
+            args: [marker],
+            user: 'root',
+          });
+      expect(run.end).toEqual({ kind: 'userRefused', user: 'root' });
+      expect(run.exitCode).toBe(126);
+      expect(run.error).toMatch(
+        /^cannot run as "root": this agent runs as .*uid \d+\)?, not root, so it runs commands only as itself$/,
+      );
+      expect(run.pid).toBeUndefined();
+      await expect(access(marker)).rejects.toThrow();
+    },
+  );
 });
