@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -102,6 +102,46 @@ describe('supervised nats-server', () => {
     } finally {
       child.kill('SIGKILL');
     }
+  });
+
+  it('`osapi nats server start` whose layout fails exits non-zero and stops its nats-server', async () => {
+    const state = tempDir();
+    const child = spawn(
+      process.execPath,
+      [join(ROOT, 'bin', 'osapi'), 'nats', 'server', 'start', '-j'],
+      {
+        env: {
+          ...process.env,
+          OSAPI_STATE_DIR: state,
+          OSAPI_NATS_SERVER_PORT: '0',
+          // nats-server refuses a stream name with a dot, once it is running.
+          OSAPI_NATS_KV_BUCKET: 'bad.bucket',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += String(d);
+    });
+    // Bounded: before the fix it never exited, its nats-server keeping it alive.
+    const code = await Promise.race([
+      new Promise<number | null>((r) => child.once('exit', (c) => r(c))),
+      new Promise<string>((r) => setTimeout(() => r('still running after 20 s'), 20_000).unref()),
+    ]).finally(() => child.kill('SIGKILL'));
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/cannot contain '\.'/);
+    // No nats-server on this state dir's store is left.
+    const left = readdirSync('/proc')
+      .filter((p) => /^\d+$/.test(p))
+      .filter((p) => {
+        try {
+          return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(state) && !isGone(Number(p));
+        } catch {
+          return false;
+        }
+      });
+    expect(left).toEqual([]);
   });
 
   it('nats-server does not outlive an osapi killed with SIGKILL', async () => {

@@ -248,7 +248,12 @@ export function registerServerCommands(program: Command): void {
               },
             );
           } else {
-            await layout;
+            // Not yet a started part: stop the server here, or it would
+            // outlive this process's failed start (and keep it from exiting).
+            await layout.catch(async (err: unknown) => {
+              await s.stop();
+              throw err;
+            });
           }
           return { name: 'nats-server', stop: () => s.stop() };
         },
