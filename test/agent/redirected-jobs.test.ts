@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { headers, type Msg, type MsgHdrs } from '@nats-io/transport-node';
+import { headers, type Msg, type MsgHdrs, type Subscription } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newTimeOrderedId } from '../../src/job/ids.js';
 import {
@@ -21,18 +21,14 @@ import {
 import type { StatusEventRecord } from '../../src/job/records.js';
 import { readStatusEvents } from '../../src/job/store.js';
 import { sharedConsumerName } from '../../src/nats/any-consumer.js';
-import {
-  closeNats,
-  connectNats,
-  type NatsClientSettings,
-  type NatsConnection,
-} from '../../src/nats/connection.js';
+import { closeNats, connectNats, type NatsConnection } from '../../src/nats/connection.js';
 import { kvSubject } from '../../src/nats/subjects.js';
 import { storeFor, type TempDir, tempDir, waitFor } from '../api/helpers.js';
+import { silentLogger } from '../support/nats.js';
+import { type NatsUser, natsUsers, userClient } from '../support/nats-users.js';
 import { post, request, startTestSystem, type TestSystem } from '../support/system.js';
 
-const API_PASSWORD = `api-pw-${crypto.randomUUID()}`;
-const AGENT_PASSWORD = `agent-pw-${crypto.randomUUID()}`;
+const users = natsUsers();
 const A = 'redir-a';
 const B = 'redir-b';
 const C = 'redir-c';
@@ -44,19 +40,9 @@ let dir: TempDir;
 let apiNc: NatsConnection;
 const opened: NatsConnection[] = [];
 
-function client(username: string, password: string): NatsClientSettings {
-  return {
-    host: '',
-    port: 0,
-    servers: [sys.nats.url],
-    client_name: `redirect-test-${username}`,
-    auth: { type: 'user_pass', username, password },
-  };
-}
-
-async function connectAs(username: string, password: string): Promise<NatsConnection> {
-  const { silentLogger } = await import('../support/nats.js');
-  const nc = await connectNats({ settings: client(username, password), logger: silentLogger });
+async function connectAs(user: NatsUser): Promise<NatsConnection> {
+  const settings = userClient(sys.nats.url, user, `redirect-test-${user.username}`);
+  const nc = await connectNats({ settings, logger: silentLogger });
   opened.push(nc);
   return nc;
 }
@@ -65,13 +51,7 @@ beforeAll(async () => {
   sys = await startTestSystem({
     natsAuth: true,
     overrides: {
-      'nats.server.auth.type': 'user_pass',
-      'api.server.nats.auth.type': 'user_pass',
-      'api.server.nats.auth.username': 'api',
-      'api.server.nats.auth.password': API_PASSWORD,
-      'agent.nats.auth.type': 'user_pass',
-      'agent.nats.auth.username': 'agent',
-      'agent.nats.auth.password': AGENT_PASSWORD,
+      ...users.overrides,
       // A pull taken away by the attack below is offered again this soon.
       'agent.consumer.ack_wait': '2s',
       'agent.consumer.back_off': ['1s'],
@@ -83,7 +63,7 @@ beforeAll(async () => {
   await sys.waitForAgents([A, B, C]);
   token = await sys.token();
   dir = tempDir('redirect');
-  apiNc = await connectAs('api', API_PASSWORD);
+  apiNc = await connectAs(users.api);
 });
 afterAll(async () => {
   for (const nc of opened) await closeNats(nc, 500);
@@ -104,11 +84,8 @@ function runs(file: string): number {
   return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0;
 }
 
-/** Sends a job through the API while listening on every notification subject; returns what was sent. */
-async function sendAndCapture(
-  target: string,
-  file: string,
-): Promise<{ jobId: string; body: string; headers: MsgHdrs | undefined }> {
+/** Every notification the API sends from now on (a subscription on the jobs stream's subjects). */
+async function listenToNotifications(): Promise<{ seen: Msg[]; sub: Subscription }> {
   const seen: Msg[] = [];
   const sub = apiNc.subscribe(names().streamSubjects, {
     callback: (_e, m) => {
@@ -116,6 +93,15 @@ async function sendAndCapture(
     },
   });
   await apiNc.flush();
+  return { seen, sub };
+}
+
+/** Sends a job through the API while listening on every notification subject; returns what was sent. */
+async function sendAndCapture(
+  target: string,
+  file: string,
+): Promise<{ jobId: string; body: string; headers: MsgHdrs | undefined }> {
+  const { seen, sub } = await listenToNotifications();
   try {
     const r = await post(
       sys,
@@ -274,13 +260,7 @@ describe('a copied notification runs only where the API addressed it', () => {
     // One host at a time: the first host's notification, with the API's word
     // for that host, copied onto _all and onto another host's subject.
     const file = join(dir.path, 'rollout');
-    const seen: Msg[] = [];
-    const sub = apiNc.subscribe(names().streamSubjects, {
-      callback: (_e, m) => {
-        seen.push(m);
-      },
-    });
-    await apiNc.flush();
+    const { seen, sub } = await listenToNotifications();
     try {
       const r = await post(
         sys,
@@ -339,7 +319,7 @@ describe('a result in the name of a host the job was not sent to', () => {
   it('is not part of the job, for an agent user shared by the fleet', async () => {
     const file = join(dir.path, 'forged-result');
     const sent = await sendAndCapture(A, file);
-    const agentNc = await connectAs('agent', AGENT_PASSWORD);
+    const agentNc = await connectAs(users.agent);
     const js = jetstream(agentNc, { timeout: 2000 });
     const now = new Date().toISOString();
     const forged = (hostname: string) =>
@@ -378,7 +358,7 @@ describe('a result in the name of a host the job was not sent to', () => {
 
 describe("an agent's credentials cannot have the server redeliver notifications elsewhere", () => {
   it('may make no consumer of its own on the jobs stream', async () => {
-    const agentNc = await connectAs('agent', AGENT_PASSWORD);
+    const agentNc = await connectAs(users.agent);
     const jsm = await jetstreamManager(agentNc, { checkAPI: false, timeout: 2000 });
     for (const config of [
       { name: `evil-${crypto.randomUUID().slice(0, 8)}` },
@@ -428,7 +408,7 @@ describe("an agent's credentials cannot have the server redeliver notifications 
       });
       // The agent user pulls it with C's notification subject as the reply
       // subject: the server delivers it there.
-      const agentNc = await connectAs('agent', AGENT_PASSWORD);
+      const agentNc = await connectAs(users.agent);
       agentNc.publish(
         `$JS.API.CONSUMER.MSG.NEXT.${names().stream}.${shared}`,
         JSON.stringify({ batch: 1 }),

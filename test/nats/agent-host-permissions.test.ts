@@ -8,37 +8,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { claimKey, infraNames, registryKey, responseKey, statusKey } from '../../src/job/names.js';
 import { NatsAuthError } from '../../src/nats/auth.js';
-import {
-  closeNats,
-  connectNats,
-  type NatsClientSettings,
-  type NatsConnection,
-} from '../../src/nats/connection.js';
+import { closeNats, connectNats, type NatsConnection } from '../../src/nats/connection.js';
 import { ensureLayout } from '../../src/nats/layout.js';
 import { serverAuthFromConfig } from '../../src/nats/server-config.js';
 import { kvSubject } from '../../src/nats/subjects.js';
 import { silentLogger, startTestNats, type TestNats } from '../support/nats.js';
+import { type NatsUser, natsUsers, userClient } from '../support/nats-users.js';
 import { testLayout } from '../support/settings.js';
 
 const HOST = 'bound-01.example.com';
 const OTHER = 'other-01';
-const API_PASSWORD = `api-${crypto.randomUUID()}`;
-const AGENT_PASSWORD = `agent-${crypto.randomUUID()}`;
+const users = natsUsers();
 
 function configWith(overrides: Record<string, unknown>) {
   return loadConfig({
     env: {},
     defaultFile: null,
-    overrides: {
-      'nats.server.auth.type': 'user_pass',
-      'api.server.nats.auth.type': 'user_pass',
-      'api.server.nats.auth.username': 'api',
-      'api.server.nats.auth.password': API_PASSWORD,
-      'agent.nats.auth.type': 'user_pass',
-      'agent.nats.auth.username': 'agent',
-      'agent.nats.auth.password': AGENT_PASSWORD,
-      ...overrides,
-    },
+    overrides: { ...users.overrides, ...overrides },
   }).config;
 }
 
@@ -46,14 +32,8 @@ let server: TestNats;
 const opened: NatsConnection[] = [];
 const names = infraNames(testLayout('osapi'));
 
-async function connectAs(username: string, password: string): Promise<NatsConnection> {
-  const settings: NatsClientSettings = {
-    host: '',
-    port: 0,
-    servers: [server.url],
-    client_name: `bound-test-${username}`,
-    auth: { type: 'user_pass', username, password },
-  };
+async function connectAs(user: NatsUser): Promise<NatsConnection> {
+  const settings = userClient(server.url, user, `bound-test-${user.username}`);
   const nc = await connectNats({ settings, logger: silentLogger });
   opened.push(nc);
   return nc;
@@ -61,7 +41,7 @@ async function connectAs(username: string, password: string): Promise<NatsConnec
 
 beforeAll(async () => {
   server = await startTestNats(await serverAuthFromConfig(configWith({}), { agentHostname: HOST }));
-  await ensureLayout(await connectAs('api', API_PASSWORD), testLayout('osapi'));
+  await ensureLayout(await connectAs(users.api), testLayout('osapi'));
 });
 afterAll(async () => {
   for (const nc of opened) await closeNats(nc, 500);
@@ -78,20 +58,20 @@ describe('an agent user bound to its host', () => {
   ];
 
   it.each(writes)('writes %s for its own host', async (_what, subject) => {
-    const js = jetstream(await connectAs('agent', AGENT_PASSWORD), { timeout: 2000 });
+    const js = jetstream(await connectAs(users.agent), { timeout: 2000 });
     await expect(js.publish(subject(HOST), '{}')).resolves.toMatchObject({
       seq: expect.any(Number),
     });
   });
 
   it.each(writes)("cannot write %s in another host's name", async (_what, subject) => {
-    const js = jetstream(await connectAs('agent', AGENT_PASSWORD), { timeout: 2000 });
+    const js = jetstream(await connectAs(users.agent), { timeout: 2000 });
     const err = await js.publish(subject(OTHER), '{}').catch((e: unknown) => e);
     expect(String(err)).toMatch(/permissions violation/i);
   });
 
   it('may take the one claim of an _any job', async () => {
-    const js = jetstream(await connectAs('agent', AGENT_PASSWORD), { timeout: 2000 });
+    const js = jetstream(await connectAs(users.agent), { timeout: 2000 });
     const subject = kvSubject(names.jobsBucket, claimKey(crypto.randomUUID(), { any: true }));
     await expect(js.publish(subject, HOST)).resolves.toBeTruthy();
   });
