@@ -56,6 +56,8 @@ export interface ApiServerDeps {
   limits: ConnectionLimits;
   /** Origins whose pages may call the API (api.server.security.cors.allow_origins). */
   cors?: { allowOrigins: readonly string[] };
+  /** Reverse proxies whose X-Forwarded-For is believed (api.server.security.trusted_proxies). */
+  trustedProxies?: string[];
 }
 
 /**
@@ -116,6 +118,9 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
     genReqId: () => crypto.randomUUID(),
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
+    // X-Forwarded-For counts only from a configured proxy: anyone else could
+    // name any address, and spread a flood over as many per-source limits.
+    trustProxy: deps.trustedProxies && deps.trustedProxies.length > 0 ? deps.trustedProxies : false,
     ...fastifyLimitOptions(deps.limits),
     // Hostnames may be 253 characters; a path segment beyond that is refused.
     routerOptions: { maxParamLength: 300 },

@@ -192,6 +192,7 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
       auth,
       limits: connections.limits,
       cors: { allowOrigins: config.api.server.security.cors.allow_origins },
+      trustedProxies: config.api.server.security.trusted_proxies,
       session: sessionDeps(auth, opts.clock),
       ...(config.api.server.ui.enabled
         ? {

@@ -1,5 +1,6 @@
 // The one schema for OSAPI's configuration: it validates the file, env and flag values, carries the
 // defaults, descriptions and error wording, and yields both the file-facing and the loaded TS types.
+import { isIP } from 'node:net';
 import { type Static, type StaticDecode, type TSchema, Type } from 'typebox';
 import { DURATION_EXPECTED, DURATION_PATTERN, formatDuration, parseDuration } from './duration.js';
 
@@ -182,6 +183,30 @@ function Origins(description: string) {
       () => `expected ${ORIGIN_EXPECTED}`,
     ),
     { default: [], description, expected: `a list of origins, each ${ORIGIN_EXPECTED}` },
+  );
+}
+
+const PROXY_EXPECTED = 'an IP address or a CIDR range (10.0.0.5, 10.0.0.0/8, ::1)';
+
+/** An address or CIDR range of a reverse proxy (Fastify's trustProxy takes both). */
+function isProxyAddress(v: string): boolean {
+  const [ip, bits, ...rest] = v.split('/');
+  if (rest.length > 0 || !ip) return false;
+  const family = isIP(ip);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  if (!/^\d{1,3}$/.test(bits)) return false;
+  return Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+function ProxyAddresses(description: string) {
+  return Type.Array(
+    Type.Refine(
+      Type.String({ expected: PROXY_EXPECTED }),
+      isProxyAddress,
+      () => `expected ${PROXY_EXPECTED}`,
+    ),
+    { default: [], description, expected: `a list of addresses, each ${PROXY_EXPECTED}` },
   );
 }
 
@@ -414,6 +439,9 @@ export const ConfigSchema = Type.Object(
           signing_key: Str('', 'Secret key used to sign and verify bearer tokens (HS256).', {
             secret: true,
           }),
+          trusted_proxies: ProxyAddresses(
+            'Reverse proxies in front of the API (addresses or CIDR ranges); none by default. A request from one of them is taken to come from the address its X-Forwarded-For names: that address is what the audit records and what the per-source limits count. From anyone else the header is ignored.',
+          ),
           cors: Section('Cross-origin requests from browser pages (CORS).', {
             allow_origins: Origins(
               'Origins whose pages may call the API from a browser (exact, e.g. https://console.example.com); none by default. Others get no CORS headers, and their preflight a 403. The console at /ui/ needs none: it is same-origin.',

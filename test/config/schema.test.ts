@@ -50,6 +50,7 @@ describe('defaults', () => {
           },
           security: {
             signing_key: '',
+            trusted_proxies: [],
             cors: { allow_origins: [] },
             roles: {},
             job_signing_key_file: '',
@@ -164,7 +165,7 @@ describe('configKeys', () => {
     // listening, the unauthenticated audit rate, burst and bucket size, the
     // audit rate and burst per token subject, the six API connection limits,
     // agents' nkeys by host): count them on purpose.
-    expect(keys).toHaveLength(101);
+    expect(keys).toHaveLength(102);
     expect(new Set(keys.map((k) => k.path)).size).toBe(keys.length);
     expect(new Set(keys.map((k) => k.env)).size).toBe(keys.length);
     for (const key of keys) {
