@@ -55,10 +55,18 @@ describe.concurrent('--group and the summary line', () => {
 
   test('the table output ends with the summary too, naming a non-zero exit', async () => {
     const r = await osapi([...CMD, 'exec', '--command', 'sh', '--args', '-c,exit 3']);
-    // A non-zero exit is a result: the CLI still exits 0.
-    expect(r.code).toBe(0);
+    // A host that did not succeed fails the run, as pdsh -S and clush -S do.
+    expect(r.code).toBe(1);
     expect(r.stdout).toContain('HOSTNAME');
     expect(r.stdout.trimEnd().split('\n').at(-1)).toBe(`0 ok, 1 failed: ${host} (exit 3)`);
+  });
+
+  test('--group: a non-zero exit makes the CLI exit 1, after the block and the summary', async () => {
+    const r = await osapi([...CMD, 'shell', '--command', 'echo out; exit 4', '--group']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain('out\n[exit 4]\n');
+    expect(r.stdout.trimEnd().split('\n').at(-1)).toBe(`0 ok, 1 failed: ${host} (exit 4)`);
   });
 
   test('an error is named by its kind in the summary, and the CLI exits 1', async () => {
@@ -227,6 +235,30 @@ describe.concurrent('--follow', () => {
     const r = await osapi([...CMD, 'exec', '--command', 'no-such-program-xyz', '--follow']);
     expect(r.code).toBe(1);
     expect(r.stdout.trimEnd().split('\n').at(-1)).toBe(`0 ok, 1 failed: ${host} (not found)`);
+  });
+
+  test('a non-zero exit makes it exit 1 after every line, named in the summary', async () => {
+    const r = await osapi([...CMD, 'shell', '--command', 'echo before; exit 5', '--follow']);
+    expect(r.code, r.stderr).toBe(1);
+    const lines = r.stdout.split('\n');
+    expect(lines[0]).toMatch(JOB_LINE);
+    expect(lines.slice(1)).toEqual([`${host}: before`, `0 ok, 1 failed: ${host} (exit 5)`, '']);
+    // `job get` shows the record: it exits 0 whatever its hosts did.
+    const id = JOB_LINE.exec(lines[0] ?? '')?.[1] ?? '';
+    const got = await osapi(['client', 'job', 'get', '--job-id', id, '-j']);
+    expect(got.code, got.stderr).toBe(0);
+    expect(JSON.parse(got.stdout).agent_states[host].status).toBe('failed');
+  });
+
+  test('-j with a non-zero exit: every event printed, then exit 1', async () => {
+    const r = await osapi([...CMD, 'shell', '--command', 'echo j; exit 6', '--follow', '-j']);
+    expect(r.code, r.stderr).toBe(1);
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string; data: { exit_code?: number } });
+    expect(events.map((e) => e.event)).toEqual(['output', 'result', 'end']);
+    expect(events[1]?.data.exit_code).toBe(6);
   });
 
   test('-j prints one JSON event per line, ending with end', async () => {

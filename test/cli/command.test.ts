@@ -102,10 +102,13 @@ describe.concurrent('exec and shell', () => {
     expect(r.stdout).not.toContain('Job ID:');
   });
 
-  test('shell: a non-zero exit code is a result, the CLI exits 0', async () => {
+  test('shell -j: a non-zero exit code fails the run (exit 1), the JSON still whole', async () => {
     const r = await osapi([...CMD, 'shell', '--command', 'echo a; exit 3', '-j']);
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('');
     const body = parseBody(r);
+    expect(body.job_id).toMatch(UUID);
+    expect(body.results).toHaveLength(1);
     expect(body.results[0]).toMatchObject({ stdout: 'a\n', exit_code: 3 });
     expect(body.results[0]?.error).toBeUndefined();
   });

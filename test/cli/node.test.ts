@@ -102,5 +102,19 @@ describe('node information and network', () => {
     expect(bad.code).toBe(1);
     expect(header(bad.stdout)).toContain('ERROR');
     expect(bad.stdout).toContain('unknown interface');
+
+    // With -j too: the whole body on stdout, and exit 1.
+    const badJson = await osapi([
+      'client',
+      'node',
+      'network',
+      'dns',
+      'get',
+      '--interface-name',
+      'nosuch0',
+      '-j',
+    ]);
+    expect(badJson.code).toBe(1);
+    expect(JSON.parse(badJson.stdout).results[0]).toMatchObject({ status: 'failed' });
   });
 });

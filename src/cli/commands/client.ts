@@ -9,7 +9,7 @@ import { type CommandContext, ExitError, printJson, say, UsageError } from '../c
 import { escapeLine } from '../escape.js';
 import { countOrPercentFlag, intFlag } from '../flags.js';
 import { followJob, followSummary } from '../follow.js';
-import { groupedText, summaryLine } from '../group-output.js';
+import { groupedText, isOk, summaryLine } from '../group-output.js';
 import { agentTable, commandTable } from '../output.js';
 import { addRunFlags, type RunFlags, runFields } from '../run-flags.js';
 import { registerAuditCommands } from './audit.js';
@@ -62,7 +62,8 @@ async function follow(
     process.stderr.write(last.stderr);
   }
   if (outcome.ended === 'interrupted') throw new ExitError(130);
-  const failed = outcome.results.some((r) => r.error !== undefined || r.status === 'no_answer');
+  // As without --follow: any host that did not succeed fails the run (a silent one included).
+  const failed = !outcome.results.every(isOk);
   if (outcome.ended !== 'end' || failed || outcome.results.length === 0) throw new ExitError(1);
 }
 
@@ -84,8 +85,9 @@ function show(ctx: CommandContext, body: CommandResponse, flags: OutputFlags): v
   if (ctx.json) printJson(body);
   else if (flags.group) process.stdout.write(groupedText(body));
   else process.stdout.write(`${commandTable(body)}${summaryLine(body.results)}\n`);
-  // A non-zero exit is a result, but a host that could not run it is a failure for scripts.
-  if (body.results.some((r) => r.error)) throw new ExitError(1);
+  // As pdsh -S, clush -S and Ansible: the run fails when any host did not succeed (a non-zero
+  // exit, an error, timed out, cancelled, skipped, refused, no answer), -j included.
+  if (!body.results.every(isOk)) throw new ExitError(1);
 }
 
 export function registerClientCommands(program: Command): void {

@@ -33,15 +33,21 @@ function commaList(value: string): string[] {
     .filter(Boolean);
 }
 
-/** Prints the answer; a host that could not do it makes the exit code 1, as for commands. */
-function show<B extends { results: Array<{ error?: string }> }>(
+/**
+ * Prints the answer (the whole body with -j); any host that did not succeed
+ * (failed, or no answer) makes the exit code 1, as for commands.
+ */
+function show<B extends { results: Array<{ status: string; error?: string }> }>(
   ctx: CommandContext,
   body: B,
   table: (b: B) => string,
 ): void {
   if (ctx.json) printJson(body);
   else process.stdout.write(table(body));
-  if (body.results.some((r) => r.error)) throw new ExitError(1);
+  // `completed` for the queries, `ok` for dns update.
+  const ok = (r: B['results'][number]) =>
+    (r.status === 'completed' || r.status === 'ok') && r.error === undefined;
+  if (!body.results.every(ok)) throw new ExitError(1);
 }
 
 export function registerNodeCommands(node: Command): void {
