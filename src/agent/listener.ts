@@ -27,6 +27,7 @@ import type { JobRecord } from '../job/records.js';
 import { carriedJob, type JobStore, readExpectedHosts, readJob } from '../job/store.js';
 import { labelPrefixes, type Target } from '../job/target.js';
 import type { Logger } from '../log/logger.js';
+import { isConsumerGone, isMaxWaitingExceeded } from '../nats/errors.js';
 import { type ConsumerSettings, openSharedConsumer } from './consumers.js';
 import type { Semaphore } from './semaphore.js';
 
@@ -471,7 +472,7 @@ async function pullAny(
       if (stopped()) break;
       const message = String(err);
       failures++;
-      if (/max.?waiting/i.test(message)) {
+      if (isMaxWaitingExceeded(err)) {
         if (!warnedFull) {
           warnedFull = true;
           log.warn(
@@ -482,7 +483,7 @@ async function pullAny(
         await pause(10_000 + Math.random() * 10_000);
         continue;
       }
-      if (/not found|deleted/i.test(message)) consumer = null;
+      if (isConsumerGone(err)) consumer = null;
       log.warn({ err: message }, 'pull for _any jobs failed; retrying');
       await pause(Math.min(30_000, 500 * 2 ** Math.min(failures, 6)) * (0.5 + Math.random()));
     }

@@ -9,6 +9,7 @@ import { jobVerifier, loadVerifyKey } from '../job/signing.js';
 import { isValidHostname } from '../job/target.js';
 import type { Logger } from '../log/logger.js';
 import { closeNats, connectNats } from '../nats/connection.js';
+import { isNotFound, isTimeout } from '../nats/errors.js';
 import { jobPublicKeyPath } from '../state/local.js';
 import { type Agent, startAgent } from './agent.js';
 import { SharedConsumerMissingError } from './consumers.js';
@@ -122,10 +123,8 @@ async function startWhenLayoutExists(
       return await start();
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      const missing =
-        err instanceof SharedConsumerMissingError ||
-        /stream not found|bucket not found|not found/i.test(message);
-      const busy = /timeout|timed out/i.test(message);
+      const missing = err instanceof SharedConsumerMissingError || isNotFound(err);
+      const busy = isTimeout(err);
       if (signal?.aborted || !(missing || busy)) throw err;
       logger.warn(
         { err: message },

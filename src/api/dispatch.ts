@@ -109,9 +109,9 @@ function plan(deps: DispatchDeps, req: DispatchRequest): Plan {
       limits = resolveRollout(req.rollout, hostnames.length);
     } catch (err) {
       if (err instanceof RolloutError) {
-        throw new ApiError('invalid_request', `invalid body: ${err.message}`, [
-          { field: err.field, message: err.message.slice(err.field.length + 2) },
-        ]);
+        throw new ApiError('invalid_request', `invalid body: ${err.message}`, {
+          fields: [{ field: err.field, message: err.problem }],
+        });
       }
       throw err;
     }

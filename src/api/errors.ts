@@ -1,6 +1,10 @@
 // The API's error catalogue: every error a client can see, with its stable
 // machine name (`reason`) and HTTP status, and the one body shape they share:
-// `{error, code, reason, details?}` where `code` is the HTTP status.
+// `{error, code, reason, details?, fields?, ...facts}` where `code` is the HTTP
+// status, `details` a string summing up the structured part, `fields` the
+// per-field problems of a refused request and each fact (`job_id`, `missing`,
+// `missing_permission`, ...) a key of its own. This module imports nothing, so
+// the SDK and the console may use its types without the server's libraries.
 
 export const API_ERRORS = {
   invalid_request: 400,
@@ -38,11 +42,62 @@ export const API_ERRORS = {
 
 export type ErrorReason = keyof typeof API_ERRORS;
 
-export interface ErrorBody {
+/** One field of a refused request and what is wrong with it. */
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+/** What an error may carry beside its message: each is a top-level key of its body. */
+export interface ErrorFacts {
+  /** invalid_request: each field and what is wrong with it. */
+  fields?: FieldProblem[];
+  /** The job the error is about (no_agent_answered, idempotency_key_reused, job_finished). */
+  job_id?: string;
+  /** no_agent_answered: the hosts that never answered. */
+  missing?: string[];
+  /** forbidden: the permission the token lacks. */
+  missing_permission?: string;
+  /** forbidden by a command policy: the roles' merged policy. */
+  command_policy?: unknown;
+  /** no_matching_agent: the target as written, and how many agents there were. */
+  target?: string;
+  agents_ready?: number;
+  agents_registered?: number;
+  /** 429s: the limit reached (a config key, or `user`/`server`), its values and when to retry. */
+  limit?: string;
+  per_minute?: number;
+  burst?: number;
+  retry_after_s?: number;
+  max_streams_per_user?: number;
+}
+
+export interface ErrorBody extends ErrorFacts {
   error: string;
   code: number;
   reason: ErrorReason;
-  details?: unknown;
+  /** A human-readable summary of the structured keys, when there are any. */
+  details?: string;
+}
+
+function describeFact(value: unknown): string {
+  if (Array.isArray(value)) return value.map((v) => describeFact(v)).join(', ');
+  if (value !== null && typeof value === 'object') return JSON.stringify(value);
+  return String(value);
+}
+
+/** `details`: one line for the fields and facts, e.g. `job_id: …; missing: web-01, web-02`. */
+export function describeFacts(facts: ErrorFacts): string | undefined {
+  const parts: string[] = [];
+  for (const [key, value] of Object.entries(facts)) {
+    if (value === undefined) continue;
+    if (key === 'fields') {
+      for (const f of value as FieldProblem[]) parts.push(`${f.field}: ${f.message}`);
+    } else {
+      parts.push(`${key}: ${describeFact(value)}`);
+    }
+  }
+  return parts.length > 0 ? parts.join('; ') : undefined;
 }
 
 export class ApiError extends Error {
@@ -51,34 +106,20 @@ export class ApiError extends Error {
   constructor(
     readonly reason: ErrorReason,
     message: string,
-    readonly details?: unknown,
+    readonly facts: ErrorFacts = {},
   ) {
     super(message);
     this.status = API_ERRORS[reason];
   }
 
   body(): ErrorBody {
+    const details = describeFacts(this.facts);
     return {
       error: this.message,
       code: this.status,
       reason: this.reason,
-      ...(this.details !== undefined ? { details: this.details } : {}),
+      ...(details !== undefined ? { details } : {}),
+      ...this.facts,
     };
   }
-}
-
-/**
- * NATS or JetStream away (a restart, a cluster electing a leader, a lost
- * connection): the client should try again shortly, which a 500 would not say.
- */
-export function isNatsUnavailable(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  if ((err as { status?: unknown }).status === 503) return true;
-  return [
-    'TimeoutError',
-    'NoRespondersError',
-    'JetStreamNotEnabled',
-    'ClosedConnectionError',
-    'DrainingConnectionError',
-  ].includes(err.name);
 }

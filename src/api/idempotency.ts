@@ -8,6 +8,7 @@ import type { FastifyRequest } from 'fastify';
 import { idempotencyKey } from '../job/names.js';
 import { canonicalJson } from '../job/signing.js';
 import type { JobStore } from '../job/store.js';
+import { isWrongLastSequence } from '../nats/errors.js';
 import { ApiError } from './errors.js';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
@@ -42,7 +43,11 @@ export function idempotencyOf(req: FastifyRequest, user: string): IdempotencyReq
     throw new ApiError(
       'invalid_request',
       'invalid header: Idempotency-Key must be 1 to 255 printable ASCII characters without spaces, sent once',
-      [{ field: 'Idempotency-Key', message: 'must be 1 to 255 printable ASCII characters' }],
+      {
+        fields: [
+          { field: 'Idempotency-Key', message: 'must be 1 to 255 printable ASCII characters' },
+        ],
+      },
     );
   }
   return {
@@ -81,7 +86,7 @@ export async function reserveIdempotencyKey(
       await store.jobs.create(idem.kvKey, value);
       return { kind: 'new' };
     } catch (err) {
-      if (!(err instanceof Error && /wrong last sequence|key exists/i.test(err.message))) throw err;
+      if (!isWrongLastSequence(err)) throw err;
     }
     const e = await store.jobs.get(idem.kvKey);
     if (e?.operation !== 'PUT') continue; // released meanwhile: try to create again

@@ -13,6 +13,7 @@ import Fastify, {
   type FastifyReply,
 } from 'fastify';
 import type { Logger } from '../log/logger.js';
+import { isNatsUnavailable } from '../nats/errors.js';
 import { registerAgentRoutes } from './agent/routes.js';
 import {
   admitAuthenticated,
@@ -27,7 +28,7 @@ import { registerCommandRoutes } from './command/routes.js';
 import { type ConsoleOptions, registerConsole } from './console/static.js';
 import { registerCors } from './cors.js';
 import type { DispatchDeps } from './dispatch.js';
-import { API_ERRORS, ApiError, isNatsUnavailable } from './errors.js';
+import { API_ERRORS, ApiError } from './errors.js';
 import { type ReadinessProbe, registerHealthRoutes } from './health/routes.js';
 import { type HealthStatusDeps, registerHealthStatusRoute } from './health/status.js';
 import { type JobRouteDeps, registerJobRoutes } from './job/routes.js';
@@ -158,11 +159,11 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
       return reply.code(err.status).send(err.body());
     }
     if (err.validation) {
-      const { message, details } = describeValidation(
+      const { message, fields } = describeValidation(
         err.validation,
         err.validationContext ?? 'body',
       );
-      return reply.code(400).send(new ApiError('invalid_request', message, details).body());
+      return reply.code(400).send(new ApiError('invalid_request', message, { fields }).body());
     }
     const status = err.statusCode ?? 500;
     if (status === 415) {

@@ -2,6 +2,7 @@
 // was expected ("timeout: must be <= 300"), for the 400 body.
 import type { FastifySchemaValidationError } from 'fastify/types/schema.js';
 import { PATTERN_MESSAGES } from '../job/operations.js';
+import type { FieldProblem } from './errors.js';
 
 /** Ajv names the offending key of a `propertyNames` rule (env names) beside the error. */
 type ValidationError = FastifySchemaValidationError & { propertyName?: string };
@@ -48,18 +49,18 @@ function ruleMessage(e: ValidationError): string {
 export function describeValidation(
   errors: FastifySchemaValidationError[],
   context: string,
-): { message: string; details: Array<{ field: string; message: string }> } {
+): { message: string; fields: FieldProblem[] } {
   // One line per field: an empty command breaks two rules, say it once. A
   // union's own error says what was expected better than its branches' do.
   const unions = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
   const seen = new Set<string>();
-  const details = errors
+  const fields = errors
     .filter((e) => e.keyword === 'anyOf' || !unions.has(e.instancePath))
     .map((e) => ({ field: field(e, context), message: message(e) }))
     .filter((d) => !seen.has(d.field) && seen.add(d.field));
   const where = context === 'body' ? '' : `${context} `;
   return {
-    message: `invalid ${context}: ${details.map((d) => `${where}${d.field} ${d.message}`).join('; ')}`,
-    details,
+    message: `invalid ${context}: ${fields.map((d) => `${where}${d.field} ${d.message}`).join('; ')}`,
+    fields,
   };
 }

@@ -2,7 +2,7 @@
 // one atomic write. Agents need it because their NATS user may write results
 // but not read any (so that one agent cannot read another's output): a
 // redelivered job learns whether its earlier run finished from this write.
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import { isWrongLastSequence } from '../nats/errors.js';
 import { kvSubject } from '../nats/subjects.js';
 import { responseKey } from './names.js';
 import type { JobResponse } from './records.js';
@@ -21,14 +21,7 @@ export async function storeResponseOnce(store: JobStore, r: JobResponse): Promis
     });
     return true;
   } catch (err) {
-    if (
-      err instanceof JetStreamApiError &&
-      (err.code === JetStreamApiCodes.StreamWrongLastSequence ||
-        err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
-    ) {
-      return false;
-    }
-    if (err instanceof Error && /wrong last sequence/i.test(err.message)) return false;
+    if (isWrongLastSequence(err)) return false;
     throw err;
   }
 }

@@ -44,9 +44,10 @@ export class RolloutError extends Error {
   override name = 'RolloutError';
   constructor(
     readonly field: 'max_concurrency' | 'max_errors',
-    message: string,
+    /** What is wrong with the field, without its name. */
+    readonly problem: string,
   ) {
-    super(`${field}: ${message}`);
+    super(`${field}: ${problem}`);
   }
 }
 

@@ -3,7 +3,8 @@
 // notification for a target. Spells no names itself: see names.ts.
 import { DeliverPolicy, type JetStreamClient, jetstream } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
-import { headers, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import { errors, headers, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import { isWrongLastSequence } from '../nats/errors.js';
 import { KV_OPERATION_HEADER, kvStream, kvSubject } from '../nats/subjects.js';
 import type { Clock } from './clock.js';
 import { newTimeOrderedId } from './ids.js';
@@ -329,7 +330,7 @@ export async function readClaim(
 
 function isKeyExists(err: unknown): boolean {
   // The server answers a create on an existing key with "wrong last sequence".
-  return err instanceof Error && /wrong last sequence|key exists/i.test(err.message);
+  return isWrongLastSequence(err);
 }
 
 /** How a result ended, as headers beside it (RESULT_STATE_HEADER). */
@@ -482,7 +483,7 @@ async function retryOnTimeout<T>(make: () => Promise<T>, attempts = 3): Promise<
     try {
       return await make();
     } catch (err) {
-      if (i >= attempts || !(err instanceof Error && /timeout/i.test(err.message))) throw err;
+      if (i >= attempts || !(err instanceof errors.TimeoutError)) throw err;
     }
   }
 }

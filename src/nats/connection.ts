@@ -1,6 +1,6 @@
 // One way for every component to connect to NATS: named client, reconnect
 // forever with jittered backoff, every disconnect and reconnect logged.
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, errors, type NatsConnection } from '@nats-io/transport-node';
 import { redactUrl } from '../config/redact.js';
 import type { Logger } from '../log/logger.js';
 import { waitAtMost } from '../wait-at-most.js';
@@ -74,7 +74,10 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection>
       return nc;
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      if (/authorization|authentication/i.test(message)) {
+      if (
+        err instanceof errors.AuthorizationError ||
+        err instanceof errors.UserAuthenticationExpiredError
+      ) {
         // Retrying cannot fix wrong credentials: stop with the reason.
         throw new NatsConnectError(
           `NATS at ${shown} refused ${client} (${auth.identity}): ${message}. Check its NATS auth settings (api.server.nats.auth for the API server, agent.nats.auth for an agent: type, username and password, or nkey_seed_file) against the users the server accepts.`,

@@ -3,7 +3,8 @@
 import type { AgentInfo, AgentList } from '../api/agent/schemas.js';
 import type { AuditEntry } from '../api/audit/schemas.js';
 import type { CommandResponse } from '../api/command/schemas.js';
-import type { ErrorBody } from '../api/errors.js';
+// errors.ts imports nothing: the wire shape of an error body, without the server.
+import type { ErrorBody, FieldProblem } from '../api/errors.js';
 import type { HealthStatus } from '../api/health/status.js';
 import type {
   JobDetail,
@@ -47,6 +48,7 @@ export type {
   CommandResponse,
   ErrorBody,
   ExecRequest,
+  FieldProblem,
   HealthStatus,
   JobDetail,
   LoginCode,
@@ -151,7 +153,10 @@ export type HttpFetch = (
   init: { method: string; headers: Record<string, string>; body?: string; signal?: AbortSignal },
 ) => Promise<HttpResponse>;
 
-/** The API answered with an error status; `body` is its `{error, code, ...}`. */
+/**
+ * The API answered with an error status; `body` is its `{error, code, reason,
+ * details?, fields?, ...}` (`details` a string; `fields` the per-field problems).
+ */
 export class OsapiApiError extends Error {
   override name = 'OsapiApiError';
   constructor(

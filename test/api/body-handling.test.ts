@@ -22,7 +22,7 @@ describe('request bodies', () => {
       token,
     );
     expect(r.status).toBe(400);
-    const fields = r.body.details.map((d: { field: string }) => d.field).sort();
+    const fields = r.body.fields.map((d: { field: string }) => d.field).sort();
     expect(fields).toEqual(['command', 'timeout', 'x']);
   });
 

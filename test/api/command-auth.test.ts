@@ -98,7 +98,8 @@ describe('403 for a valid token without command:execute', () => {
         );
         expectError(r, 403, 'forbidden');
         expect(r.body.error).toContain('command:execute');
-        expect(r.body.details).toEqual({ missing_permission: 'command:execute' });
+        expect(r.body.missing_permission).toBe('command:execute');
+        expect(r.body.details).toBe('missing_permission: command:execute');
         expect(existsSync(file)).toBe(false);
       });
     }

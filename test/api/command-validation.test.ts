@@ -32,8 +32,9 @@ function expect400(r: Awaited<ReturnType<typeof post>>, field: string | RegExp) 
   expect(r.body).toMatchObject({ code: 400, reason: 'invalid_request' });
   expect(typeof r.body.error).toBe('string');
   expect(r.body.error).toMatch(field);
-  expect(Array.isArray(r.body.details)).toBe(true);
-  expect(r.body.details.length).toBeGreaterThan(0);
+  expect(Array.isArray(r.body.fields)).toBe(true);
+  expect(r.body.fields.length).toBeGreaterThan(0);
+  expect(typeof r.body.details).toBe('string');
 }
 
 type Case = [name: string, body: Record<string, unknown>, field: RegExp];

@@ -110,7 +110,8 @@ describe('GET /health/status', () => {
     expect(refused.status).toBe(403);
     expect(refused.body).toMatchObject({
       reason: 'forbidden',
-      details: { missing_permission: 'health:read' },
+      missing_permission: 'health:read',
+      details: 'missing_permission: health:read',
     });
     const reader = await sys.token(['read']);
     expect((await request(sys, 'GET', '/health/status', undefined, reader)).status).toBe(200);

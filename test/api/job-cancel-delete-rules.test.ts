@@ -108,7 +108,8 @@ describe('DELETE /job/{id}', () => {
     const ops = await sys.token(['ops']);
     const r = await request(sys, 'DELETE', `/job/${job}`, undefined, ops);
     expect(r.status).toBe(403);
-    expect(r.body.details).toEqual({ missing_permission: 'job:write' });
+    expect(r.body.missing_permission).toBe('job:write');
+    expect(r.body.details).toBe('missing_permission: job:write');
     expect(await statusOf(job)).toBeDefined();
   });
 

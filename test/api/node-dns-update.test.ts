@@ -149,7 +149,7 @@ describe.skipIf(RESOLVED)('dns update (skipped where systemd-resolved runs)', ()
       admin,
     );
     expect(bad.status).toBe(400);
-    expect(bad.body.details[0].field).toBe('operation.data.servers[0]');
+    expect(bad.body.fields[0].field).toBe('operation.data.servers[0]');
     const ok = await post(
       sys,
       '/job',
@@ -199,7 +199,7 @@ describe('dns update refusals (nothing is sent to any agent)', () => {
     const r = await put('_all', body);
     expect(r.status, JSON.stringify(r.body)).toBe(400);
     expect(r.body.reason).toBe('invalid_request');
-    expect(r.body.details.map((d: { field: string }) => d.field)).toEqual(fields);
+    expect(r.body.fields.map((d: { field: string }) => d.field)).toEqual(fields);
     for (const f of fields) expect(r.body.error).toContain(f);
     expect(ALL.map((h) => readFileSync(file(h), 'utf8'))).toEqual(before);
   });
@@ -208,7 +208,8 @@ describe('dns update refusals (nothing is sent to any agent)', () => {
     const before = ALL.map((h) => readFileSync(file(h), 'utf8'));
     const r = await put('_all', { servers: ['192.0.2.77'], interface_name: 'lo' }, reader);
     expect(r.status).toBe(403);
-    expect(r.body.details).toEqual({ missing_permission: 'network:write' });
+    expect(r.body.missing_permission).toBe('network:write');
+    expect(r.body.details).toBe('missing_permission: network:write');
     expect(r.body.error).toContain('network:write');
     const anon = await request(sys, 'PUT', '/node/_all/network/dns', {
       servers: ['192.0.2.77'],

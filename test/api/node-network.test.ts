@@ -88,7 +88,7 @@ describe('ping', () => {
     expect(r.status, JSON.stringify(r.body)).toBe(400);
     expect(r.body.reason).toBe('invalid_request');
     expect(r.body.code).toBe(400);
-    expect(r.body.details.map((d: { field: string }) => d.field)).toContain(field);
+    expect(r.body.fields.map((d: { field: string }) => d.field)).toContain(field);
     expect(r.body.error).toContain(field);
   });
 
@@ -102,7 +102,8 @@ describe('ping', () => {
   it('needs network:write: a read token gets 403 naming it; no token 401', async () => {
     const r = await post(sys, '/node/_all/network/ping', { address: '127.0.0.1' }, reader);
     expect(r.status).toBe(403);
-    expect(r.body.details).toEqual({ missing_permission: 'network:write' });
+    expect(r.body.missing_permission).toBe('network:write');
+    expect(r.body.details).toBe('missing_permission: network:write');
     const anon = await post(sys, '/node/_all/network/ping', { address: '127.0.0.1' });
     expect(anon.status).toBe(401);
   });
@@ -118,7 +119,7 @@ describe('ping', () => {
       admin,
     );
     expect(bad.status).toBe(400);
-    expect(bad.body.details[0].field).toBe('operation.data.address');
+    expect(bad.body.fields[0].field).toBe('operation.data.address');
     const ok = await post(
       sys,
       '/job',
@@ -185,14 +186,16 @@ describe('dns get', () => {
   ])('refuses an interface name with %s: 400 naming interfaceName', async (_what, name) => {
     const r = await request(sys, 'GET', `/node/_all/network/dns/${name}`, undefined, reader);
     expect(r.status, JSON.stringify(r.body)).toBe(400);
-    expect(r.body.details).toEqual([{ field: 'interfaceName', message: expect.any(String) }]);
+    expect(r.body.fields).toEqual([{ field: 'interfaceName', message: expect.any(String) }]);
+    expect(r.body.details).toMatch(/^interfaceName: /);
   });
 
   it('needs network:read: 403 naming it; no token 401', async () => {
     const noNetwork = await sys.token(['admin'], ['node:read']);
     const r = await request(sys, 'GET', '/node/_all/network/dns/lo', undefined, noNetwork);
     expect(r.status).toBe(403);
-    expect(r.body.details).toEqual({ missing_permission: 'network:read' });
+    expect(r.body.missing_permission).toBe('network:read');
+    expect(r.body.details).toBe('missing_permission: network:read');
     const anon = await request(sys, 'GET', '/node/_all/network/dns/lo');
     expect(anon.status).toBe(401);
   });

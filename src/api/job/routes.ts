@@ -85,7 +85,7 @@ function operationData(type: OperationType, data: unknown): unknown {
   if (isNodeOperation(type)) return nodeOperationData(type, data, 'operation.data');
   const check = checkers[type];
   if (!check.Check(data)) {
-    const details = [...check.Errors(data)].slice(0, 10).map((e) => {
+    const fields = [...check.Errors(data)].slice(0, 10).map((e) => {
       const params = e.params as Record<string, unknown>;
       const extra =
         params.requiredProperties ?? params.additionalProperties ?? params.missingProperty;
@@ -95,8 +95,8 @@ function operationData(type: OperationType, data: unknown): unknown {
     });
     throw new ApiError(
       'invalid_request',
-      `invalid body: ${details.map((d) => `${d.field} ${d.message}`).join('; ')}`,
-      details,
+      `invalid body: ${fields.map((d) => `${d.field} ${d.message}`).join('; ')}`,
+      { fields },
     );
   }
   return commandJobData(data as ExecRequest);

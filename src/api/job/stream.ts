@@ -67,7 +67,7 @@ export function parseLastEventId(raw: string | undefined): OutputPosition | null
     throw new ApiError(
       'invalid_request',
       `invalid header: Last-Event-ID must be an id this stream sent (0, or like 3f2a9c1e-42), got "${raw.slice(0, 64)}"`,
-      [{ field: 'last-event-id', message: 'is not an id this stream sent' }],
+      { fields: [{ field: 'last-event-id', message: 'is not an id this stream sent' }] },
     );
   }
   return m[1] && m[2] ? { tag: m[1], index: Number(m[2]) } : null;

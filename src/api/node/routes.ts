@@ -163,7 +163,7 @@ export function registerNodeRoutes(app: FastifyInstance, deps: DispatchDeps): vo
         throw new ApiError(
           'invalid_request',
           `invalid params: interfaceName ${INTERFACE_EXPECTED}`,
-          [{ field: 'interfaceName', message: INTERFACE_EXPECTED }],
+          { fields: [{ field: 'interfaceName', message: INTERFACE_EXPECTED }] },
         );
       }
       return run(

@@ -18,13 +18,13 @@ export function nodeOperationData<T extends NodeOperationType>(
 ): NodeData<T> {
   const problems = nodeDataProblems(type, data);
   if (problems.length === 0) return data as NodeData<T>;
-  const details = problems.map((p) => ({
+  const fields = problems.map((p) => ({
     field: [where, p.field].filter(Boolean).join('.') || 'body',
     message: p.message,
   }));
   throw new ApiError(
     'invalid_request',
-    `invalid body: ${details.map((d) => `${d.field} ${d.message}`).join('; ')}`,
-    details,
+    `invalid body: ${fields.map((d) => `${d.field} ${d.message}`).join('; ')}`,
+    { fields },
   );
 }
