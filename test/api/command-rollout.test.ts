@@ -2,7 +2,7 @@
 // matching agents) bounds how many hosts run at once, max_errors stops the
 // rollout once exceeded and marks the rest `skipped`. Each run's own start
 // and end, written by the command itself, are the proof.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -187,10 +187,15 @@ describe('max_errors', () => {
 
 describe('cancel during a rollout', () => {
   it('kills the running host, and the hosts not yet told never start', async () => {
+    // `running` is written as the agent starts the shell, before the shell has printed anything:
+    // a cancel sent then can kill it before `begun` (a loaded machine is slow to run the shell).
+    // The marker is created only after `begun` is in the pipe, and the runner keeps what was
+    // written before the kill (test/exec/run-command.test.ts), so cancel once the marker exists.
+    const said = join(dir.path, 'rollout-begun');
     const r = await post(
       sys,
       '/node/_all/command/shell?async=true',
-      { command: 'echo begun; sleep 30', max_concurrency: 1, timeout: 60 },
+      { command: `echo begun; : > '${said}'; sleep 30`, max_concurrency: 1, timeout: 60 },
       admin,
     );
     const id = r.body.job_id;
@@ -198,6 +203,7 @@ describe('cancel during a rollout', () => {
       const j = await getJob(id);
       return j.agent_states['r-01']?.status === 'running' ? j : false;
     });
+    await waitFor('the command to print begun', () => existsSync(said));
     const c = await request(sys, 'POST', `/job/${id}/cancel`, undefined, admin);
     expect(c.status).toBe(200);
     const job = await waitFor('every host cancelled', async () => {

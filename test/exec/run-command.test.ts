@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { chmod, readdir, readFile, realpath, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -163,6 +164,35 @@ describe('runCommand: stopping commands', () => {
     }
   });
 
+  it('keeps output the command wrote before it was cancelled, even when it was never read before the kill', async () => {
+    const said = join(temp.path, 'said');
+    const heard: string[] = [];
+    const controller = new AbortController();
+    // The shell writes `begun` to its stdout pipe, then its pid to a file (written to a temp name
+    // and renamed, so the file is never seen half written).
+    const run = shell(
+      `echo begun; echo $$ > '${said}.tmp'; mv '${said}.tmp' '${said}'; sleep 300`,
+      {
+        signal: controller.signal,
+        killGraceMs: 500,
+        onOutput: (_stream, chunk) => heard.push(chunk.toString()),
+      },
+    );
+    // No await from the spawn to the kill: the event loop never turns, so the runner cannot have
+    // read a byte of the pipe when the group is killed. The shell's pid in the file means `begun`
+    // was already written.
+    const pid = Number(blockUntil(() => readIfExists(said), 'the shell wrote its pid'));
+    controller.abort();
+    // The group is dead (the shell only waits to be reaped) before the runner reads anything.
+    blockUntil(() => !isAlive(pid), 'the shell is dead');
+    expect(heard).toEqual([]);
+    const result = await run;
+    expect(result.end).toEqual({ kind: 'cancelled' });
+    expect(result.pid).toBe(pid);
+    expect(result.stdout).toBe('begun\n');
+    expect(heard.join('')).toBe('begun\n');
+  });
+
   it('does not start a command whose signal is already aborted', async () => {
     const result = await shell('echo never', { signal: AbortSignal.abort() });
     expect(result.end).toEqual({ kind: 'cancelled' });
@@ -178,6 +208,21 @@ describe('runCommand: stopping commands', () => {
     expect(result.error).toBe('killed by signal SIGTERM');
   });
 });
+
+/** Waits without letting the event loop turn (so no pipe is read meanwhile); bounded. */
+function blockUntil<T>(check: () => T | false | undefined, what: string, withinMs = 10_000): T {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    const value = check();
+    if (value !== false && value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    Atomics.wait(pause, 0, 0, 2);
+  }
+}
+
+const readIfExists = (path: string): string | undefined =>
+  existsSync(path) ? readFileSync(path, 'utf8') : undefined;
 
 describe('runCommand: leftover background processes', () => {
   it('does not wait for background children that hold the pipes, and kills them', async () => {
