@@ -1,4 +1,4 @@
-// Load benchmark (issue 8): 1,000 command requests sent at once over 20
+// Load benchmark: 1,000 command requests sent at once over 20
 // agents, each agent its own `osapi agent start` process, the API server its
 // own `osapi api server start` process, one nats-server with file storage,
 // all on loopback. Every answer is checked (the right host, the right output),

@@ -1,4 +1,4 @@
-// Scale benchmark (issue 10): N simulated agents, hosted a few hundred to a
+// Scale benchmark: N simulated agents, hosted a few hundred to a
 // process as bench/scale/fleet.ts, each with its own NATS connection, hostname
 // and labels, against the real API server (bin/osapi, its own process) and
 // real nats-server processes. One run measures, for each N: the fleet's start
@@ -46,7 +46,7 @@ const SETTINGS: Record<string, string> = Object.fromEntries(
     return eq > 0 ? [[kv.slice(0, eq), kv.slice(eq + 1)]] : [];
   }),
 );
-/** OSAPI_ + the key path upper-cased with `.` as `_` (INTERFACE section 2). */
+/** OSAPI_ + the key path upper-cased with `.` as `_` (docs/configuration.md). */
 const settingsEnv = Object.fromEntries(
   Object.entries(SETTINGS).map(([k, v]) => [`OSAPI_${k.toUpperCase().replaceAll('.', '_')}`, v]),
 );

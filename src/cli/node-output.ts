@@ -115,7 +115,7 @@ export function dnsTable(body: DnsResponse): string {
   return `Job ID: ${escapeLine(body.job_id)}\n${t}\n`;
 }
 
-/** As the reference shows it: every host with its status and whether it changed; ERROR always there. */
+/** Every host with its status and whether it changed; ERROR always there. */
 export function dnsUpdateTable(body: DnsUpdateResponse): string {
   const t = new Table({
     head: ['HOSTNAME', 'STATUS', 'CHANGED', 'ERROR'],

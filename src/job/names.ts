@@ -1,6 +1,6 @@
 // The only place that spells a NATS subject, a stream or bucket name, or a KV
 // key. API, agent and layout all build names here, so the namespace rule
-// (INTERFACE section 2) and the key layout (section 6) live in one module.
+// and the key layout (docs/architecture.md) live in one module.
 
 /** Infrastructure names, with the namespace prefix applied. */
 export interface InfraNames {
@@ -124,7 +124,7 @@ export function parseNotifySubject(
 /**
  * The notification header carrying the signed job definition, so that an
  * agent need not read `jobs.<id>` back from KV for every job it hears of.
- * The body stays the job id (INTERFACE section 6).
+ * The body stays the job id.
  */
 export const JOB_HEADER = 'Osapi-Job';
 
@@ -185,7 +185,7 @@ export const STATUS_EVENTS = [
   'completed',
   'failed',
   'retried',
-  // Added to the reference's events: an operator cancelled the job (written by `_api`).
+  // An operator cancelled the job (written by `_api`).
   'cancelled',
   // An agent refused a copy of the notification that reached it where the
   // signed target did not send it (agent/addressed.ts); nothing ran.

@@ -1,4 +1,4 @@
-// Node information and network job operations (issue 9): their type names,
+// Node information and network job operations: their type names,
 // the schema of each one's data, the schema of what an agent answers, and the
 // NATS category each travels on. The API validates with these schemas and the
 // agent checks the job it reads with the same ones, as for commands.
@@ -26,7 +26,7 @@ export function isNodeOperation(type: string): type is NodeOperationType {
 
 /**
  * All but the DNS update only read the host (a ping sends packets but changes
- * no state), so they travel on `jobs.query.*`, as the reference sends them;
+ * no state), so they travel on `jobs.query.*`;
  * the DNS update changes the host, so it goes on `jobs.modify.*` as commands do.
  */
 export function nodeOperationCategory(type: NodeOperationType): 'query' | 'modify' {
@@ -51,7 +51,7 @@ export const PingData = Type.Object(
 );
 export type PingData = Static<typeof PingData>;
 
-/** Linux interface names are at most 15 bytes; the reference allows letters and digits only. */
+/** Linux interface names are at most 15 bytes; letters and digits only are taken. */
 export const INTERFACE_NAME_PATTERN = '^[A-Za-z0-9]{1,15}$';
 const INTERFACE_NAME_RE = new RegExp(INTERFACE_NAME_PATTERN);
 

@@ -1,4 +1,4 @@
-// Targets (INTERFACE section 4): `_any`, `_all`, a hostname, or a label
+// Targets: `_any`, `_all`, a hostname, or a label
 // `key:value` whose value is dot-hierarchical. Parsed once at the edge; the
 // rest of the system works with the typed form.
 import type { RouteTarget } from './names.js';

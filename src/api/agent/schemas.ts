@@ -1,4 +1,4 @@
-// Wire schemas of the agent routes (INTERFACE section 7).
+// Wire schemas of the agent routes.
 import { type Static, Type } from 'typebox';
 
 export const AgentInfo = Type.Object({

@@ -1,4 +1,4 @@
-// Wire schemas of the audit routes (INTERFACE section 7).
+// Wire schemas of the audit routes.
 import { type Static, Type } from 'typebox';
 
 export const AuditEntry = Type.Object({

@@ -1,6 +1,6 @@
 // Wire schemas of the command routes: the request bodies come from the job
-// operations (one definition for API and agent); the response is INTERFACE
-// section 5's `{job_id, results: [...]}`.
+// operations (one definition for API and agent); the response is
+// `{job_id, results: [...]}`.
 import { type Static, Type } from 'typebox';
 import { HOST_STATES } from '../../job/status.js';
 

@@ -1,4 +1,4 @@
-// Wire schemas of the job routes (INTERFACE section 6).
+// Wire schemas of the job routes.
 import { type Static, Type } from 'typebox';
 import { OUTPUT_STREAMS } from '../../job/live-output.js';
 import { OPERATION_TYPES } from '../../job/operations.js';

@@ -1,4 +1,4 @@
-// GET /metrics (open, like the reference, so Prometheus scrapes without a
+// GET /metrics (open, so Prometheus scrapes without a
 // token) and the hook that counts every request by its route pattern.
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';

@@ -1,7 +1,7 @@
 // PUT /node/{target}/network/dns (network:write): sets DNS servers and/or
 // search domains on each host the target reaches, as a `network.dns.update`
 // job (a modify job, like commands). Each item says `ok` or `failed` and
-// whether the host's configuration changed, as the reference answers it.
+// whether the host's configuration changed.
 import type { FastifyInstance } from 'fastify';
 import { type Static, Type } from 'typebox';
 import { DnsUpdateData, type NodeOperationType } from '../../job/node-operations.js';
@@ -32,7 +32,7 @@ export const DnsUpdateResponse = Type.Object({
 });
 export type DnsUpdateResponse = Static<typeof DnsUpdateResponse>;
 
-/** The node routes' answer with the reference's item status: `completed` reads `ok`. */
+/** The node routes' answer with its per-item status: `completed` reads `ok`. */
 export function dnsUpdateAnswer(answer: NodeAnswer): DnsUpdateResponse {
   return {
     job_id: answer.job_id,

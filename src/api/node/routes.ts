@@ -1,5 +1,5 @@
 // The node information routes (node:read) and the network routes
-// (network:read, network:write) of issue 9; the DNS update is in
+// (network:read, network:write); the DNS update is in
 // dns-update.ts. Like the command routes, they never touch the host: each
 // publishes a job, waits through dispatchJob for every agent the target
 // reaches, and answers one item per agent.

@@ -1,4 +1,4 @@
-// Wire schemas of the node information and network routes (issue 9): the
+// Wire schemas of the node information and network routes: the
 // answer is `{job_id, results: [...]}`, one item per agent, each the agent's
 // result for the operation (src/job/node-operations.ts) beside its hostname.
 import { type Static, type TObject, type TProperties, Type } from 'typebox';

@@ -1,4 +1,4 @@
-// GET /version: open, like the reference, so tooling can check compatibility
+// GET /version: open, so tooling can check compatibility
 // before it holds a token.
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
