@@ -19,7 +19,6 @@ import type { JobVerifier } from '../job/signing.js';
 import {
   appendStatus,
   carriedExpectedHosts,
-  carriedJob,
   claimHolder,
   claimJob,
   isCancelled,
@@ -35,6 +34,16 @@ import { addressRefusal, needsExpectedHosts } from './addressed.js';
 import { isCommandJobData } from './command-handler.js';
 import type { ConsumerSettings } from './consumers.js';
 import { commandOutcome, type HandlerOutcome, runJob } from './handlers/index.js';
+import {
+  CANCELLED_BEFORE_START,
+  claimAndCheckCancel,
+  claimPlan,
+  eventBatch,
+  missedDeadline,
+  refusedOutcome,
+  resolveJob,
+  responseOf,
+} from './job-steps.js';
 import { type JobNotice, type ListenSettings, startListener } from './listener.js';
 import { startLiveOutput } from './live-output.js';
 import type { RunObserver } from './metrics.js';
@@ -280,6 +289,12 @@ async function handleNotification(
   }
 }
 
+/**
+ * One notification, from the job it names to the stored end of its run. Each
+ * exit answers the notification: dropped (an invalid record), acked (no
+ * record, or taken by another agent), refused, left to the run in progress,
+ * or ended by recordEnd.
+ */
 async function handleOnce(
   msg: JobNotice,
   id: string,
@@ -291,63 +306,24 @@ async function handleOnce(
   const scope = shared ? ({ any: true } as const) : { hostname: host };
   // Until the run starts, a failure (NATS going away) may leave a claim of
   // ours under which nothing ran: the next delivery may then run the job.
-  let carried: JobRecord | undefined;
-  try {
-    carried = carriedJob(msg.headers, id);
-  } catch (err) {
-    log.warn({ job_id: id, err: String(err) }, 'job record is invalid; dropped');
+  const resolved = await resolveJob(msg.headers, id, (jobId) => readJob(store, jobId));
+  if (resolved.kind === 'invalid') {
+    log.warn({ job_id: id, err: resolved.error }, 'job record is invalid; dropped');
     msg.term('invalid job record');
     return;
   }
-  let job: JobRecord | null;
-  try {
-    job = carried ?? (await readJob(store, id));
-  } catch (err) {
-    // Only a record that is there and wrong is dropped; NATS being away is
-    // not the record's fault, and the notification comes back.
-    if (!(err instanceof RecordError)) throw err;
-    log.warn({ job_id: id, err: String(err) }, 'job record is invalid; dropped');
-    msg.term('invalid job record');
-    return;
-  }
-  if (!job) {
+  if (resolved.kind === 'missing') {
     log.warn({ job_id: id }, 'job record not found (expired or deleted); dropped');
     msg.ack();
     return;
   }
+  const { job } = resolved;
   // Checked before anything is written for the job here, a claim above all:
   // a copy sent where the job was not addressed must not take the claim the
   // real notification needs.
-  const trusted = opts.verifier.check(job);
-  const misaddressed = trusted.ok
-    ? addressRefusal(
-        job,
-        shared
-          ? { via: 'shared' }
-          : {
-              via: 'subject',
-              subject: msg.subject,
-              target: parseNotifySubject(opts.names, msg.subject)?.target ?? null,
-              toldByApi: opts.verifier.checkGo(id, host, msg.headers?.get(GO_HEADER) ?? ''),
-            },
-        { hostname: host, labels: opts.labels },
-        needsExpectedHosts(job) ? await expectedHostsFor(store, msg, id) : null,
-      )
-    : null;
-  const refusedFor = trusted.ok ? misaddressed : trusted.reason;
-  if (refusedFor !== null) {
-    // Someone who can write to NATS but is not the API, or a notification
-    // copied to where it was not sent: run nothing, and say so where
-    // operators look. Terminated, so it is not redelivered. A copy that came
-    // where the job was not addressed is a `refused` event: this host was
-    // never a part of the job (status.ts).
-    log.error({ job_id: id, subject: msg.subject }, `refused a job: ${refusedFor}`);
-    await appendStatus(store, id, misaddressed !== null ? 'refused' : 'failed', host, {
-      error: `refused, not run: ${refusedFor}`,
-      state: 'refused',
-    });
-    msg.term(refusedFor);
-    if (misaddressed !== null) msg.refusedAsCopy?.();
+  const refusal = await refusalOf(msg, id, shared, job, ctx);
+  if (refusal !== null) {
+    await recordRefusal(msg, id, refusal, ctx);
     return;
   }
   if (ctx.runningHere.has(id)) {
@@ -355,22 +331,16 @@ async function handleOnce(
     msg.working();
     return;
   }
-  // A query changes nothing on the host and ends within milliseconds: one
-  // sent to this host needs no claim (running it twice is harmless) and no
-  // look for a cancel. `_any` still claims (one agent answers).
-  const query = job.category === 'query';
-  const claimNeeded = shared || !query;
-  const claimedBefore = ctx.claimsNotRun.has(id);
-  if (claimNeeded) remember(ctx.claimsNotRun, id);
-  const [claimed, cancelled] = await Promise.all([
-    claimNeeded ? claimJob(store, id, scope, host) : true,
-    // A cancel is heard live (core subscription); only a notice that may be
-    // older than this agent's listening (read back, queued for `_any`, sent
-    // again) needs the stored marker as well.
-    query || !(shared || msg.readBack || msg.info.redelivered) ? false : isCancelled(store, id),
-  ]);
-  const owned = claimed || (claimedBefore && (await claimedByThisProcess(ctx, id, scope)));
-  ctx.claimsNotRun.delete(id);
+  const { owned, cancelled } = await claimAndCheckCancel(
+    id,
+    claimPlan(job.category, shared, msg),
+    ctx.claimsNotRun,
+    {
+      claim: () => claimJob(store, id, scope, host),
+      isCancelled: () => isCancelled(store, id),
+      claimedByThisProcess: () => claimedByThisProcess(ctx, id, scope),
+    },
+  );
   if (!owned) {
     await answerRedelivery(msg, ctx, job, scope);
     return;
@@ -380,13 +350,9 @@ async function handleOnce(
   // is recorded. One lost to a NATS outage costs a line of the timeline and
   // what is read from it (the host's running state and duration, and spotting
   // a run whose agent died: src/job/lost-runs.ts), never the result.
-  const events: Array<Promise<void>> = [];
-  const event = (p: Promise<void>) => {
-    p.catch((err: unknown) =>
-      log.warn({ job_id: id, err: String(err) }, 'could not record a status event'),
-    );
-    events.push(p);
-  };
+  const events = eventBatch((err: unknown) =>
+    log.warn({ job_id: id, err: String(err) }, 'could not record a status event'),
+  );
   // A query ends within milliseconds: its result is the whole story (its
   // headers say how it ended), and a broadcast to thousands of agents does
   // not write thousands of events more.
@@ -399,7 +365,7 @@ async function handleOnce(
   // them. What a confirmation would have added is only a warning when one is
   // lost: the event would be lost all the same (UNCONFIRMED).
   if (!quiet) {
-    event(
+    events.add(
       appendStatus(
         store,
         id,
@@ -416,20 +382,103 @@ async function handleOnce(
   }
 
   const startedAt = opts.clock.now();
-  if (startedAt.getTime() > Date.parse(job.deadline)) {
-    await Promise.allSettled(events);
-    await finish(msg, ctx, job, startedAt, {
-      status: 'failed',
-      state: 'no_response',
-      data: null,
-      error: `not run: the job had to start by ${job.deadline}, and this agent received it at ${startedAt.toISOString()}`,
-    });
+  const late = missedDeadline(job, startedAt);
+  if (late) {
+    await events.settled();
+    await recordEnd(msg, ctx, job, startedAt, late);
     return;
   }
+  await runWhenFree(msg, id, shared, job, { cancelled, startedAt, events, quiet }, ctx);
+}
 
+/**
+ * Why this copy of the job is refused, or null: the signature does not verify
+ * (`misaddressed` false), or the job was not addressed here by the way it
+ * came (addressed.ts; `misaddressed` true).
+ */
+async function refusalOf(
+  msg: JobNotice,
+  id: string,
+  shared: boolean,
+  job: JobRecord,
+  ctx: HandleContext,
+): Promise<{ reason: string; misaddressed: boolean } | null> {
+  const { store, opts } = ctx;
+  const host = opts.hostname;
+  const trusted = opts.verifier.check(job);
+  if (!trusted.ok) return { reason: trusted.reason, misaddressed: false };
+  const misaddressed = addressRefusal(
+    job,
+    shared
+      ? { via: 'shared' }
+      : {
+          via: 'subject',
+          subject: msg.subject,
+          target: parseNotifySubject(opts.names, msg.subject)?.target ?? null,
+          toldByApi: opts.verifier.checkGo(id, host, msg.headers?.get(GO_HEADER) ?? ''),
+        },
+    { hostname: host, labels: opts.labels },
+    needsExpectedHosts(job) ? await expectedHostsFor(store, msg, id) : null,
+  );
+  return misaddressed === null ? null : { reason: misaddressed, misaddressed: true };
+}
+
+/**
+ * Someone who can write to NATS but is not the API, or a notification copied
+ * to where it was not sent: run nothing, and say so where operators look.
+ * Terminated, so it is not redelivered. A copy that came where the job was
+ * not addressed is a `refused` event: this host was never a part of the job
+ * (status.ts).
+ */
+async function recordRefusal(
+  msg: JobNotice,
+  id: string,
+  refusal: { reason: string; misaddressed: boolean },
+  ctx: HandleContext,
+): Promise<void> {
+  ctx.log.error({ job_id: id, subject: msg.subject }, `refused a job: ${refusal.reason}`);
+  await appendStatus(
+    ctx.store,
+    id,
+    refusal.misaddressed ? 'refused' : 'failed',
+    ctx.opts.hostname,
+    {
+      error: `refused, not run: ${refusal.reason}`,
+      state: 'refused',
+    },
+  );
+  msg.term(refusal.reason);
+  if (refusal.misaddressed) msg.refusedAsCopy?.();
+}
+
+/** What handleOnce has found by the time the job may run. */
+interface RunStart {
+  /** The stored cancel marker was there. */
+  cancelled: boolean;
+  startedAt: Date;
+  events: ReturnType<typeof eventBatch>;
+  /** A query: no status events. */
+  quiet: boolean;
+}
+
+/**
+ * Waits for a job slot, then runs the job unless it was cancelled meanwhile
+ * or its command policy refuses it, and records its end. The job counts as
+ * running here (a cancel stops it) from the call on.
+ */
+async function runWhenFree(
+  msg: JobNotice,
+  id: string,
+  shared: boolean,
+  job: JobRecord,
+  start: RunStart,
+  ctx: HandleContext,
+): Promise<void> {
+  const { opts } = ctx;
+  const { startedAt, events } = start;
   const ac = new AbortController();
   ctx.runningHere.set(id, ac);
-  if (cancelled || ctx.cancelledIds.has(id)) ac.abort(CANCELLED_BY_OPERATOR);
+  if (start.cancelled || ctx.cancelledIds.has(id)) ac.abort(CANCELLED_BY_OPERATOR);
   // Keep the notification from being redelivered while it waits or runs
   // (only the shared consumer redelivers).
   const keepAlive = shared
@@ -440,60 +489,24 @@ async function handleOnce(
     try {
       if (ac.signal.reason === CANCELLED_BY_OPERATOR) {
         // Cancelled before it started here: nothing is run.
-        await Promise.allSettled(events);
-        await finish(msg, ctx, job, startedAt, {
-          status: 'failed',
-          state: 'cancelled',
-          data: null,
-          error: 'cancelled before this host started it: not run',
-        });
+        await events.settled();
+        await recordEnd(msg, ctx, job, startedAt, CANCELLED_BEFORE_START);
         return;
       }
       if (ctx.stopping.aborted) ac.abort();
-      if (!quiet) event(appendStatus(store, id, 'started', host, {}, UNCONFIRMED));
-      const type = job.operation.type;
+      if (!start.quiet) {
+        events.add(appendStatus(ctx.store, id, 'started', opts.hostname, {}, UNCONFIRMED));
+      }
       const refusal = policyRefusal(job);
       if (refusal) {
         // Checked again here, from the signed job: the API is not the only guard.
-        await Promise.allSettled(events);
-        await finish(msg, ctx, job, startedAt, {
-          status: 'failed',
-          state: 'refused',
-          data: null,
-          error: refusal,
-        });
+        await events.settled();
+        await recordEnd(msg, ctx, job, startedAt, refusedOutcome(refusal));
         return;
       }
-      // The run metrics are about commands; node queries are not counted as runs.
-      const runEnded = isNodeOperation(type) ? undefined : opts.observeRun?.();
-      // A command's output goes out live as it is written; sent in full before
-      // the result is stored, so a watcher hears it before the result.
-      const live = isNodeOperation(type)
-        ? undefined
-        : startLiveOutput({
-            nc: opts.nc,
-            names: opts.names,
-            jobId: id,
-            hostname: host,
-            maxBytes: opts.maxOutputBytes,
-            logger: log,
-          });
-      const outcome = await runJob(type, job.operation.data, {
-        hostname: host,
-        labels: opts.labels,
-        maxOutputBytes: opts.maxOutputBytes,
-        signal: ac.signal,
-        ...(opts.resolvConfPath ? { resolvConfPath: opts.resolvConfPath } : {}),
-        ...(live ? { onOutput: live.push } : {}),
-      })
-        .catch((err: unknown) => {
-          runEnded?.(undefined);
-          throw err;
-        })
-        .finally(() => live?.close());
-      runEnded?.(commandOutcome(outcome));
-      await Promise.allSettled(events);
-      await finish(msg, ctx, job, startedAt, outcome);
+      const outcome = await run(id, job, ac.signal, ctx);
+      await events.settled();
+      await recordEnd(msg, ctx, job, startedAt, outcome);
     } finally {
       ctx.slots.release();
     }
@@ -503,39 +516,95 @@ async function handleOnce(
   }
 }
 
-async function finish(
+/** Runs the job's operation here, with live output and run metrics for a command. */
+async function run(
+  id: string,
+  job: JobRecord,
+  signal: AbortSignal,
+  ctx: HandleContext,
+): Promise<HandlerOutcome> {
+  const { opts, log } = ctx;
+  const type = job.operation.type;
+  // The run metrics are about commands; node queries are not counted as runs.
+  const runEnded = isNodeOperation(type) ? undefined : opts.observeRun?.();
+  // A command's output goes out live as it is written; sent in full before
+  // the result is stored, so a watcher hears it before the result.
+  const live = isNodeOperation(type)
+    ? undefined
+    : startLiveOutput({
+        nc: opts.nc,
+        names: opts.names,
+        jobId: id,
+        hostname: opts.hostname,
+        maxBytes: opts.maxOutputBytes,
+        logger: log,
+      });
+  const outcome = await runJob(type, job.operation.data, {
+    hostname: opts.hostname,
+    labels: opts.labels,
+    maxOutputBytes: opts.maxOutputBytes,
+    signal,
+    ...(opts.resolvConfPath ? { resolvConfPath: opts.resolvConfPath } : {}),
+    ...(live ? { onOutput: live.push } : {}),
+  })
+    .catch((err: unknown) => {
+      runEnded?.(undefined);
+      throw err;
+    })
+    .finally(() => live?.close());
+  runEnded?.(commandOutcome(outcome));
+  return outcome;
+}
+
+/** Stores the result of a run here (replacing any) and records its end; then acks. */
+async function recordEnd(
   msg: JobNotice,
   ctx: HandleContext,
   job: JobRecord,
   startedAt: Date,
   outcome: HandlerOutcome,
-  /** Store only if no result exists yet; resolves false (and acks) when one did. */
-  once = false,
+): Promise<void> {
+  await storeEnd(msg, ctx, job, startedAt, outcome, async (response) => {
+    await storeResponse(ctx.store, response, { acknowledged: job.category !== 'query' });
+    return true;
+  });
+}
+
+/**
+ * As recordEnd, but stores only if no result exists yet: resolves false (and
+ * acks) when one did.
+ */
+function recordEndUnlessStored(
+  msg: JobNotice,
+  ctx: HandleContext,
+  job: JobRecord,
+  startedAt: Date,
+  outcome: HandlerOutcome,
+): Promise<boolean> {
+  return storeEnd(msg, ctx, job, startedAt, outcome, (response) =>
+    storeResponseOnce(ctx.store, response),
+  );
+}
+
+/** recordEnd's and recordEndUnlessStored's common part: `store` says whether it stored. */
+async function storeEnd(
+  msg: JobNotice,
+  ctx: HandleContext,
+  job: JobRecord,
+  startedAt: Date,
+  outcome: HandlerOutcome,
+  store: (response: JobResponse) => Promise<boolean>,
 ): Promise<boolean> {
   const host = ctx.opts.hostname;
   const state = finalStateOf(outcome);
-  const response: JobResponse = {
-    job_id: job.id,
-    hostname: host,
-    status: outcome.status,
-    data: outcome.data,
-    ...(outcome.error !== undefined ? { error: outcome.error } : {}),
-    state,
-    started_at: startedAt.toISOString(),
-    finished_at: ctx.opts.clock.now().toISOString(),
-  };
+  const response = responseOf(job, host, outcome, startedAt, ctx.opts.clock.now());
   const status = () =>
     appendStatus(ctx.store, job.id, outcome.status, host, {
       state,
       ...(outcome.error !== undefined ? { error: outcome.error } : {}),
       ...(outcome.message !== undefined ? { message: outcome.message } : {}),
     });
-  const stored = await whileNatsAway(ctx, job.id, 'record the end of a run', async () => {
-    if (!once) {
-      await storeResponse(ctx.store, response, { acknowledged: job.category !== 'query' });
-    } else if (!(await storeResponseOnce(ctx.store, response))) return false;
-    return true;
-  });
+  const stored = await whileNatsAway(ctx, job.id, 'record the end of a run', () => store(response));
   if (!stored) {
     msg.ack();
     return false;
@@ -618,12 +687,6 @@ async function expectedHostsFor(
   }
 }
 
-/** Keeps a bounded set: the oldest entries go first. */
-function remember(set: Set<string>, id: string): void {
-  set.add(id);
-  if (set.size > 10_000) set.delete(set.values().next().value as string);
-}
-
 /** The claim exists: someone (maybe this host, before a crash) already took the job. */
 async function answerRedelivery(
   msg: JobNotice,
@@ -641,14 +704,11 @@ async function answerRedelivery(
   }
   // An agent's NATS user may not read results, so no read first: the failure
   // is stored only if the run before the crash left no result.
-  const recorded = await finish(
-    msg,
-    ctx,
-    job,
-    ctx.opts.clock.now(),
-    { status: 'failed', data: null, error: AGENT_STOPPED_MIDRUN },
-    true,
-  );
+  const recorded = await recordEndUnlessStored(msg, ctx, job, ctx.opts.clock.now(), {
+    status: 'failed',
+    data: null,
+    error: AGENT_STOPPED_MIDRUN,
+  });
   if (recorded) {
     log.warn(
       { job_id: job.id },

@@ -28,6 +28,7 @@ import { carriedJob, type JobStore, readExpectedHosts, readJob } from '../job/st
 import { labelPrefixes, type Target } from '../job/target.js';
 import type { Logger } from '../log/logger.js';
 import { isConsumerGone, isMaxWaitingExceeded } from '../nats/errors.js';
+import { type CatchUpDeps, catchUp, HeardOnce, heardKey } from './catch-up.js';
 import { type ConsumerSettings, openSharedConsumer } from './consumers.js';
 import type { Semaphore } from './semaphore.js';
 
@@ -167,24 +168,8 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
   };
   const pause = (ms: number) => new Promise<void>((resolve) => later(ms, resolve));
 
-  // A job heard twice on one subject (on a subscription and again in a
-  // catch-up) is handed over once; entries are dropped once no catch-up can
-  // bring them back. By subject too: a copy sent first on another subject
-  // (refused, unless addressed here) must not hide the real notification.
-  const seen = new Map<string, number>();
-  const forgetOld = () => {
-    const cutoff = clock.now().getTime() - opts.listen.catch_up - STALE_MARGIN_MS;
-    for (const [id, at] of seen) {
-      if (at >= cutoff) break;
-      seen.delete(id);
-    }
-  };
-  const firstTime = (id: string): boolean => {
-    if (seen.has(id)) return false;
-    seen.set(id, clock.now().getTime());
-    if (seen.size % 1024 === 0) forgetOld();
-    return true;
-  };
+  // Dropped once no catch-up can bring them back (HeardOnce).
+  const heard = new HeardOnce(() => clock.now().getTime(), opts.listen.catch_up + STALE_MARGIN_MS);
 
   /** Hands a notification from a subscription or a catch-up over, again after a failure. */
   const handOver = (
@@ -195,7 +180,7 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
     attempt = 1,
   ): void => {
     const notice = localNotice(id, subject, headers, attempt, readBack, () =>
-      seen.delete(`${id} ${subject}`),
+      heard.forget(heardKey(id, subject)),
     );
     opts.handle(notice, false).then(
       () => {
@@ -227,7 +212,9 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
           return;
         }
         const id = msg.string().trim();
-        if (firstTime(`${id} ${msg.subject}`)) handOver(id, msg.subject, msg.headers, false);
+        if (heard.firstTime(heardKey(id, msg.subject))) {
+          handOver(id, msg.subject, msg.headers, false);
+        }
       },
     }),
   );
@@ -280,76 +267,29 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
     jsm.streams.getMessage(names.stream, { seq, next_by_subj: filter } as unknown as MsgRequest);
 
   /**
-   * The sequence from which the stream holds notifications stored at `since`
-   * or later: a binary search over sequences, each probe one read.
-   */
-  const firstSeqSince = async (since: Date, first: number, last: number): Promise<number> => {
-    let lo = first;
-    let hi = last + 1;
-    while (lo < hi && !stopped) {
-      const mid = Math.floor((lo + hi) / 2);
-      const m = await nextOn(names.streamSubjects, mid);
-      if (!m || m.seq > last || m.time.getTime() >= since.getTime()) hi = mid;
-      else lo = m.seq + 1;
-    }
-    return lo;
-  };
-
-  /**
    * Reads back the notifications on this agent's own subjects stored since
    * `since`, with direct reads of the stream (each the next message on one
    * subject), and hands over those no subscription brought. No consumer: an
    * agent may make none on the jobs stream, since a pull answers to any
    * reply subject, another host's included (docs/security.md).
    */
-  const catchUp = async (since: Date): Promise<number> => {
-    const { state } = await jsm.streams.info(names.stream);
-    if (state.messages === 0) return 0;
-    const from = await firstSeqSince(since, state.first_seq, state.last_seq);
-    const found: Array<{
-      seq: number;
-      id: string;
-      subject: string;
-      headers: MsgHdrs | undefined;
-      target: Target;
-    }> = [];
-    for (const filter of agentSubjects(names, hostname, labels)) {
-      for (let seq = from; seq <= state.last_seq && !stopped; ) {
-        const m = await nextOn(filter, seq);
-        if (!m || m.seq > state.last_seq) break;
-        seq = m.seq + 1;
-        const target = addressedHere(m.subject);
-        if (target) {
-          found.push({
-            seq: m.seq,
-            id: m.string().trim(),
-            subject: m.subject,
-            headers: m.header,
-            target,
-          });
-        }
-      }
-    }
-    // In the order they were sent, whichever subject each came on.
-    found.sort((a, b) => a.seq - b.seq);
-    let handed = 0;
-    for (const f of found) {
-      const key = `${f.id} ${f.subject}`;
-      if (stopped || seen.has(key)) continue;
-      if (!(await worthRunning(f.id, f.target, f.headers))) continue;
-      if (firstTime(key)) {
-        handed++;
-        handOver(f.id, f.subject, f.headers, true);
-      }
-    }
-    return handed;
+  const catchUpDeps: CatchUpDeps = {
+    streamState: async () => (await jsm.streams.info(names.stream)).state,
+    nextOn,
+    allSubjects: names.streamSubjects,
+    filters: agentSubjects(names, hostname, labels),
+    addressedHere,
+    worthRunning,
+    heard,
+    handOver: (f) => handOver(f.id, f.subject, f.headers, true),
+    stopped: () => stopped,
   };
 
   /** Catches up until it succeeds (JetStream may still be electing leaders after a failover). */
   const catchUpUntilDone = async (since: Date, why: string): Promise<void> => {
     for (let delay = 1_000; !stopped; delay = Math.min(delay * 2, 30_000)) {
       try {
-        const handed = await catchUp(since);
+        const handed = await catchUp(since, catchUpDeps);
         if (handed > 0) log.info({ jobs: handed, since, why }, 'caught up on missed jobs');
         return;
       } catch (err) {

@@ -1,17 +1,28 @@
 // Wraps a node operation's handler so that it runs only on data its schema
-// accepts: a job read from NATS is input too, whoever published it.
+// accepts (a job read from NATS is input too, whoever published it), typed
+// input in, a typed result, an error or `unsupported` out.
 import {
   type NodeData,
   type NodeOperationType,
   type NodeResult,
   nodeDataProblems,
 } from '../../job/node-operations.js';
-import type { HandlerContext, HandlerOutcome, JobHandler } from './types.js';
+import {
+  type HandlerContext,
+  type HandlerOutcome,
+  type JobHandler,
+  skippedOutcome,
+  type Unsupported,
+} from './types.js';
 
-/** What a node handler returns: its result, or why it could not produce one. */
+/**
+ * What a node handler returns: its result, why it could not produce one, or
+ * that this host does not support the operation (the host's state `skipped`).
+ */
 export type NodeOutcome<T extends NodeOperationType> =
   | { ok: true; result: NodeResult<T> }
-  | { ok: false; error: string };
+  | { ok: false; error: string }
+  | Unsupported;
 
 export function nodeHandler<T extends NodeOperationType>(
   type: T,
@@ -36,6 +47,7 @@ export function nodeHandler<T extends NodeOperationType>(
         error: `${type} failed: ${err instanceof Error ? err.message : String(err)}`,
       };
     }
+    if ('unsupported' in out) return skippedOutcome(out.unsupported);
     return out.ok
       ? { status: 'completed', data: out.result }
       : { status: 'failed', data: null, error: out.error };

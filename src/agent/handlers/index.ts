@@ -1,5 +1,8 @@
-// The agent's job handlers, one per operation type: the agent looks the type
-// up here and runs what it finds. Adding an operation means one line below.
+// The agent's job handlers, a registry keyed by operation name: the agent
+// looks the type up here and runs what it finds. Each handler checks the
+// job's data against its operation's schema before it runs (checked.ts), and
+// answers a result, an error, or that this host does not support the
+// operation (`skipped`). Adding an operation means one line below.
 import type { OperationType } from '../../job/operations.js';
 import { execHandler, shellHandler } from './command.js';
 import { diskHandler } from './disk.js';
@@ -17,9 +20,13 @@ import { pingHandler } from './ping.js';
 import type { HandlerContext, HandlerOutcome, JobHandler } from './types.js';
 
 export { commandOutcome } from './command.js';
-export type { HandlerContext, HandlerOutcome } from './types.js';
+export type { HandlerContext, HandlerOutcome, JobHandler, Unsupported } from './types.js';
+export { skippedOutcome } from './types.js';
 
-const HANDLERS: Record<OperationType, JobHandler> = {
+/** One handler per operation name. */
+export type HandlerRegistry = Readonly<Record<OperationType, JobHandler>>;
+
+export const HANDLERS: HandlerRegistry = {
   'command.exec.execute': execHandler,
   'command.shell.execute': shellHandler,
   'node.status.get': statusHandler,
@@ -34,9 +41,17 @@ const HANDLERS: Record<OperationType, JobHandler> = {
   'network.dns.update': dnsUpdateHandler,
 };
 
-/** Runs a job's operation on this host; an unknown type is a failed result, never a throw. */
-export function runJob(type: string, data: unknown, ctx: HandlerContext): Promise<HandlerOutcome> {
-  const handler = Object.hasOwn(HANDLERS, type) ? HANDLERS[type as OperationType] : undefined;
+/**
+ * Runs a job's operation on this host; an unknown type is a failed result,
+ * never a throw. `handlers` is the registry to look in (tests give their own).
+ */
+export function runJob(
+  type: string,
+  data: unknown,
+  ctx: HandlerContext,
+  handlers: HandlerRegistry = HANDLERS,
+): Promise<HandlerOutcome> {
+  const handler = Object.hasOwn(handlers, type) ? handlers[type as OperationType] : undefined;
   if (!handler) {
     return Promise.resolve({
       status: 'failed',

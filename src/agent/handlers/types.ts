@@ -30,3 +30,17 @@ export interface HandlerOutcome {
 }
 
 export type JobHandler = (data: unknown, ctx: HandlerContext) => Promise<HandlerOutcome>;
+
+/**
+ * What a handler answers when this host cannot do the operation at all (a
+ * platform lacking the tool it needs): the host's part is `skipped`, with the
+ * reason as its error, and does not count as succeeded.
+ */
+export interface Unsupported {
+  unsupported: string;
+}
+
+/** The outcome of an operation this host does not support: `skipped`, the reason as the error. */
+export function skippedOutcome(reason: string): HandlerOutcome {
+  return { status: 'failed', state: 'skipped', data: null, error: reason };
+}
