@@ -5,8 +5,8 @@
 // drops; stops waiting when nothing has come for the command's timeout and a
 // margin, as the waiting path does, and names the hosts that did not answer.
 import pc from 'picocolors';
-import { noAnswerResult } from '../api/command/no-answer.js';
-import type { StreamResultData } from '../api/job/schemas.js';
+import type { StreamResultData } from '../contract/job.js';
+import { noAnswerResult } from '../contract/no-answer.js';
 import {
   type CommandResponse,
   type JobStreamEvent,

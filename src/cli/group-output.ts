@@ -2,8 +2,12 @@
 // whose output is the same into one block headed by the host list (as
 // `dshbak -c` and `clush -b` do), and every non-JSON output ends with a
 // one-line summary naming the hosts that failed and why.
+
+import { foldHosts } from '../format/hosts.js';
 import type { CommandResponse } from '../sdk/client.js';
 import { escapeLine, escapeText } from './escape.js';
+
+export { foldHosts } from '../format/hosts.js';
 
 type Result = CommandResponse['results'][number];
 
@@ -47,54 +51,6 @@ export function groupResults(results: Result[]): OutputGroup[] {
   }
   // Largest group first: on a fleet the common answer leads and the odd hosts follow.
   return [...groups.values()].sort((a, b) => b.hosts.length - a.hosts.length);
-}
-
-/**
- * Folds hostnames that differ only in a trailing number of the same width into
- * ranges, as clush's node sets do: web-01,web-02,web-03,db-1 → web-[01-03],db-1.
- */
-export function foldHosts(hosts: string[]): string {
-  const byPrefix = new Map<string, { width: number; nums: number[] }>();
-  const out: Array<string | { key: string }> = [];
-  for (const h of hosts) {
-    const m = /^(.*\D|)(\d+)$/.exec(h);
-    if (!m) {
-      out.push(h);
-      continue;
-    }
-    const [, prefix = '', digits = ''] = m;
-    const key = `${prefix}\0${digits.length}`;
-    let entry = byPrefix.get(key);
-    if (!entry) {
-      entry = { width: digits.length, nums: [] };
-      byPrefix.set(key, entry);
-      out.push({ key });
-    }
-    entry.nums.push(Number(digits));
-  }
-  return out
-    .map((item) => {
-      if (typeof item === 'string') return item;
-      const prefix = item.key.slice(0, item.key.indexOf('\0'));
-      const { width, nums } = byPrefix.get(item.key) ?? { width: 0, nums: [] };
-      const pad = (n: number) => String(n).padStart(width, '0');
-      const sorted = [...new Set(nums)].sort((a, b) => a - b);
-      if (sorted.length === 1) return `${prefix}${pad(sorted[0] ?? 0)}`;
-      const ranges: string[] = [];
-      let start = sorted[0] ?? 0;
-      let prev = start;
-      for (const n of [...sorted.slice(1), Number.NaN]) {
-        if (n === prev + 1) {
-          prev = n;
-          continue;
-        }
-        ranges.push(start === prev ? pad(start) : `${pad(start)}-${pad(prev)}`);
-        start = n;
-        prev = n;
-      }
-      return `${prefix}[${ranges.join(',')}]`;
-    })
-    .join(',');
 }
 
 /** "ok" is the state `succeeded` (exit code 0, no error); anything else is a failure with a short reason. */

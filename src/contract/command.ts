@@ -2,9 +2,9 @@
 // operations (one definition for API and agent); the response is
 // `{job_id, results: [...]}`.
 import { type Static, Type } from 'typebox';
-import { HOST_STATES } from '../../job/status.js';
+import { HOST_STATES } from './states.js';
 
-export { ExecRequest, ShellRequest } from '../../job/operations.js';
+export { ExecRequest, ShellRequest } from './operations.js';
 
 export const TargetParams = Type.Object({
   hostname: Type.String({

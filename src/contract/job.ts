@@ -1,9 +1,7 @@
 // Wire schemas of the job routes.
 import { type Static, Type } from 'typebox';
-import { OUTPUT_STREAMS } from '../../job/live-output.js';
-import { OPERATION_TYPES } from '../../job/operations.js';
-import { FINAL_HOST_STATES } from '../../job/records.js';
-import { HOST_STATES, JOB_STATUSES } from '../../job/status.js';
+import { OPERATION_TYPES } from './operations.js';
+import { FINAL_HOST_STATES, HOST_STATES, JOB_STATUSES, OUTPUT_STREAMS } from './states.js';
 
 export const JobOperation = Type.Object(
   {
@@ -18,6 +16,7 @@ export const JobOperation = Type.Object(
   },
   { additionalProperties: false },
 );
+export type JobOperation = Static<typeof JobOperation>;
 
 export const CreateJobBody = Type.Object(
   {
@@ -110,6 +109,7 @@ export const JobDetail = Type.Object({
 export type JobDetail = Static<typeof JobDetail>;
 
 export const JobList = Type.Object({ total_items: Type.Integer(), items: Type.Array(JobDetail) });
+export type JobList = Static<typeof JobList>;
 
 export const JobStats = Type.Object({
   total_jobs: Type.Integer(),
@@ -117,6 +117,7 @@ export const JobStats = Type.Object({
   operation_counts: Type.Record(Type.String(), Type.Integer()),
   dlq_count: Type.Integer(),
 });
+export type JobStats = Static<typeof JobStats>;
 
 // ---- GET /job/{id}/stream: the data of each Server-Sent Event -------------
 

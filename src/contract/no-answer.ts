@@ -1,7 +1,7 @@
 // The result item of a host that never answered a command: the waiting route and the CLI's
-// `--follow` (which only sees the stream) give it the same shape. Only types are imported, so the
-// CLI takes nothing else of the API server with it.
-import type { CommandResultItem } from './schemas.js';
+// `--follow` (which only sees the stream) give it the same shape, from the wire contract, so the
+// CLI takes nothing of the API server with it.
+import type { CommandResultItem } from './command.js';
 
 export function noAnswerResult(hostname: string, error: string): CommandResultItem {
   return {

@@ -1,6 +1,6 @@
 // Wire schemas of the node information and network routes: the
 // answer is `{job_id, results: [...]}`, one item per agent, each the agent's
-// result for the operation (src/job/node-operations.ts) beside its hostname.
+// result for the operation (node-operations.ts) beside its hostname.
 import { type Static, type TObject, type TProperties, Type } from 'typebox';
 import {
   DiskResult,
@@ -12,9 +12,12 @@ import {
   PingResult,
   StatusResult,
   UptimeResult,
-} from '../../job/node-operations.js';
+} from './node-operations.js';
 
-export { PingData as PingRequest } from '../../job/node-operations.js';
+export {
+  DnsUpdateData as DnsUpdateRequest,
+  PingData as PingRequest,
+} from './node-operations.js';
 
 export const NodeParams = Type.Object({
   hostname: Type.String({
@@ -83,3 +86,27 @@ export interface NodeAnswer {
     [field: string]: unknown;
   }>;
 }
+
+// ---- PUT /node/{target}/network/dns -----------------------------------------
+
+const DnsUpdateItem = Type.Object({
+  hostname: Type.String(),
+  /** `no_answer` is ours, as on every node route: an expected agent that stayed silent. */
+  status: Type.Union([Type.Literal('ok'), Type.Literal('failed'), Type.Literal('no_answer')]),
+  changed: Type.Boolean({
+    description:
+      'True when the host now has a configuration it did not have; false when it already was that, or when the update failed (error says why).',
+  }),
+  source: Type.Optional(
+    Type.String({
+      description: 'Where it was written: `systemd-resolved` or the resolv.conf path.',
+    }),
+  ),
+  error: Type.Optional(Type.String()),
+});
+
+export const DnsUpdateResponse = Type.Object({
+  job_id: Type.String({ format: 'uuid' }),
+  results: Type.Array(DnsUpdateItem),
+});
+export type DnsUpdateResponse = Static<typeof DnsUpdateResponse>;

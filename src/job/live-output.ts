@@ -2,6 +2,7 @@
 // by the agent while the command runs (subject: names.ts `outputSubject`) and
 // read by the API. Best effort and bounded; the stored result stays the record.
 import { type Static, Type } from 'typebox';
+import { OUTPUT_STREAMS } from '../contract/states.js';
 import { recordParser } from './records.js';
 
 /** An agent sends what a command wrote at least this often while it writes... */
@@ -9,8 +10,7 @@ export const OUTPUT_FLUSH_MS = 50;
 /** ...or as soon as this much of one stream is waiting; no chunk holds more. */
 export const OUTPUT_CHUNK_BYTES = 16 * 1024;
 
-export const OUTPUT_STREAMS = ['stdout', 'stderr'] as const;
-export type OutputStream = (typeof OUTPUT_STREAMS)[number];
+export { OUTPUT_STREAMS, type OutputStream } from '../contract/states.js';
 
 export const OutputChunk = Type.Object({
   job_id: Type.String({ format: 'uuid' }),

@@ -143,7 +143,7 @@ export const GO_HEADER = 'Osapi-Go';
 
 /**
  * Headers on a stored result saying how it ended for its host (a final host
- * state: records.ts FINAL_HOST_STATES) and, when it failed, why (a JSON
+ * state: src/contract/states.ts FINAL_HOST_STATES) and, when it failed, why (a JSON
  * string): the API follows results by their headers alone, without reading
  * every output.
  */

@@ -2,31 +2,18 @@
 // is validated against these schemas before use: a NATS message is input too.
 import { type Static, type TSchema, Type } from 'typebox';
 import { Compile } from 'typebox/compile';
+import { FINAL_HOST_STATES, type FinalHostState } from '../contract/states.js';
 import { STATUS_EVENTS } from './names.js';
 import { OPERATION_TYPES } from './operations.js';
 
+export {
+  CommandResult,
+  FINAL_HOST_STATES,
+  type FinalHostState,
+} from '../contract/states.js';
+
 const STATUS_EVENTS_SCHEMA = Type.Enum(STATUS_EVENTS);
 
-/**
- * How a host's part of a job ended, as precise as SSM's: the `completed` and
- * `failed` events and a host's result carry one, so nobody has to guess it
- * from an exit code. `pending` and `running` are never stored, and
- * `no_response` mostly is not: status.ts derives them from what is (not) there.
- */
-export const FINAL_HOST_STATES = [
-  'succeeded',
-  /** The command ran and exited non-zero, or the operation failed. */
-  'failed',
-  'timed_out',
-  'cancelled',
-  /** Never started: a broadcast's max_errors was exceeded first. */
-  'skipped',
-  /** Refused by the agent, nothing run: command policy or signature. */
-  'refused',
-  /** The agent received it after the job's start deadline: not run. */
-  'no_response',
-] as const;
-export type FinalHostState = (typeof FINAL_HOST_STATES)[number];
 const FinalHostStateSchema = Type.Enum(FINAL_HOST_STATES);
 
 /** How a result ended for its host: its `state`, or from its status when it carries none. */
@@ -92,21 +79,6 @@ export const JobRecord = Type.Object({
   signature: Type.Optional(Type.String()),
 });
 export type JobRecord = Static<typeof JobRecord>;
-
-export const CommandResult = Type.Object({
-  stdout: Type.String(),
-  stderr: Type.String(),
-  exit_code: Type.Integer(),
-  duration_ms: Type.Integer(),
-  changed: Type.Boolean(),
-  stdout_truncated: Type.Boolean(),
-  stderr_truncated: Type.Boolean(),
-  stdout_bytes: Type.Integer(),
-  stderr_bytes: Type.Integer(),
-  /** How the process ended: exited, signaled, timed_out, cancelled, not_found, permission_denied, bad_cwd, unknown_user, spawn_failed. */
-  end: Type.String(),
-});
-export type CommandResult = Static<typeof CommandResult>;
 
 export const JobResponse = Type.Object({
   job_id: Type.String(),

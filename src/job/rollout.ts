@@ -3,35 +3,14 @@
 // start (`max_errors`), each a count or a percentage of the matching agents.
 // This module holds the request fields and their arithmetic; the API's
 // rollout (src/api/rollout.ts) applies them.
-import { type Static, Type } from 'typebox';
+import type { RolloutRequest } from '../contract/rollout.js';
 
-const PERCENT = '^[0-9]{1,3}%$';
-
-export const MaxConcurrency = Type.Union(
-  [Type.Integer({ minimum: 1 }), Type.String({ pattern: PERCENT })],
-  {
-    description:
-      'Broadcasts (_all, labels): at most this many hosts run the job at once; a number (>= 1) or a percentage of the matching agents ("10%", at least one host). Default: all at once.',
-  },
-);
-
-export const MaxErrors = Type.Union(
-  [Type.Integer({ minimum: 0 }), Type.String({ pattern: PERCENT })],
-  {
-    description:
-      'Broadcasts (_all, labels): once more hosts than this have failed, no more start and the rest are marked skipped; a number (>= 0) or a percentage of the matching agents ("10%", rounded down). Default: no limit.',
-  },
-);
-
-export const RolloutFields = {
-  max_concurrency: Type.Optional(MaxConcurrency),
-  max_errors: Type.Optional(MaxErrors),
-};
-
-export interface RolloutRequest {
-  max_concurrency?: Static<typeof MaxConcurrency>;
-  max_errors?: Static<typeof MaxErrors>;
-}
+export {
+  MaxConcurrency,
+  MaxErrors,
+  RolloutFields,
+  type RolloutRequest,
+} from '../contract/rollout.js';
 
 /** Resolved against the number of hosts: what the rollout enforces. */
 export interface RolloutLimits {

@@ -1,25 +1,15 @@
 // The one place a job's status and each host's state are derived, from the
 // job definition and its append-only status events.
+import type { HostState, JobStatus } from '../contract/states.js';
 import { API_EVENT_HOST } from './names.js';
-import {
-  FINAL_HOST_STATES,
-  type FinalHostState,
-  type JobRecord,
-  type StatusEventRecord,
-} from './records.js';
+import type { FinalHostState, JobRecord, StatusEventRecord } from './records.js';
 
-export const JOB_STATUSES = [
-  'submitted',
-  'processing',
-  'completed',
-  'failed',
-  'partial_failure',
-] as const;
-export type JobStatus = (typeof JOB_STATUSES)[number];
-
-/** Every state a host can be in for a job. */
-export const HOST_STATES = ['pending', 'running', ...FINAL_HOST_STATES] as const;
-export type HostState = (typeof HOST_STATES)[number];
+export {
+  HOST_STATES,
+  type HostState,
+  JOB_STATUSES,
+  type JobStatus,
+} from '../contract/states.js';
 
 export interface HostStateDetail {
   status: HostState;

@@ -1,22 +1,27 @@
 // A typed client for the OSAPI REST API. The CLI reaches the API only through
-// this module; its types come from the same schemas the server validates with.
-import type { AgentInfo, AgentList } from '../api/agent/schemas.js';
-import type { AuditEntry } from '../api/audit/schemas.js';
-import type { CommandResponse } from '../api/command/schemas.js';
-// errors.ts imports nothing: the wire shape of an error body, without the server.
-import type { ErrorBody, FieldProblem } from '../api/errors.js';
-import type { HealthStatus } from '../api/health/status.js';
+// this module; its types come from the wire contract (src/contract), the same
+// schemas the server validates with, so it needs none of the server's libraries.
+import type { AgentInfo, AgentList } from '../contract/agent.js';
+import type { AuditEntry } from '../contract/audit.js';
+import type { CommandResponse } from '../contract/command.js';
+import type { ErrorBody, FieldProblem } from '../contract/errors.js';
+import type { HealthStatus } from '../contract/health.js';
 import type {
+  JobCreated,
   JobDetail,
+  JobList,
+  JobOperation,
+  JobStats,
   StreamEndData,
   StreamOutputData,
   StreamResultData,
   StreamSkippedData,
-} from '../api/job/schemas.js';
-import type { DnsUpdateRequest, DnsUpdateResponse } from '../api/node/dns-update.js';
+} from '../contract/job.js';
 import type {
   DiskResponse,
   DnsResponse,
+  DnsUpdateRequest,
+  DnsUpdateResponse,
   HostnameResponse,
   LoadResponse,
   MemoryResponse,
@@ -24,15 +29,16 @@ import type {
   PingResponse,
   StatusResponse,
   UptimeResponse,
-} from '../api/node/schemas.js';
-import type { LoginCode, Session, WhoAmI } from '../api/session/schemas.js';
-import type { ExecRequest, OperationType, ShellRequest } from '../job/operations.js';
+} from '../contract/node.js';
+import type { ExecRequest, ShellRequest } from '../contract/operations.js';
+import type { LoginCode, Session, WhoAmI } from '../contract/session.js';
 import { readSse, type SseMessage } from './sse.js';
 
-export type { DnsUpdateRequest, DnsUpdateResponse } from '../api/node/dns-update.js';
 export type {
   DiskResponse,
   DnsResponse,
+  DnsUpdateRequest,
+  DnsUpdateResponse,
   HostnameResponse,
   LoadResponse,
   MemoryResponse,
@@ -40,7 +46,7 @@ export type {
   PingResponse,
   StatusResponse,
   UptimeResponse,
-} from '../api/node/schemas.js';
+} from '../contract/node.js';
 export type {
   AgentInfo,
   AgentList,
@@ -50,7 +56,11 @@ export type {
   ExecRequest,
   FieldProblem,
   HealthStatus,
+  JobCreated,
   JobDetail,
+  JobList,
+  JobOperation,
+  JobStats,
   LoginCode,
   Session,
   ShellRequest,
@@ -83,31 +93,6 @@ export interface StreamJobOptions {
 /** The stream sent something that is not one of its events. */
 export class OsapiStreamError extends Error {
   override name = 'OsapiStreamError';
-}
-
-/** A job body as `POST /job` takes it: `{type, data}`. */
-export interface JobOperation {
-  type: OperationType;
-  data: Record<string, unknown>;
-}
-
-export interface JobCreated {
-  job_id: string;
-  status: 'submitted';
-  revision: number;
-  timestamp: string;
-}
-
-export interface JobList {
-  total_items: number;
-  items: JobDetail[];
-}
-
-export interface JobStats {
-  total_jobs: number;
-  status_counts: Record<string, number>;
-  operation_counts: Record<string, number>;
-  dlq_count: number;
 }
 
 /** Options of `commandExec` and `commandShell`. */

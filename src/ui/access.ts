@@ -1,9 +1,9 @@
 // What the signed-in token may do, as the console offers it: each page and
 // action names the permissions it needs (the same ones the API's routes
 // declare), and what is not allowed is hidden or disabled with the reason.
-import { OPERATION_PERMISSIONS } from '../api/job/operation-permissions.js';
-import type { Permission } from '../auth/permissions.js';
-import type { OperationType } from '../job/operations.js';
+import { OPERATION_PERMISSIONS } from '../contract/operation-permissions.js';
+import type { OperationType } from '../contract/operations.js';
+import type { Permission } from '../contract/permissions.js';
 
 export type PageId = 'fleet' | 'run' | 'jobs' | 'audit';
 

@@ -1,4 +1,4 @@
-// How the console writes times and counts (sizes and shares: src/cli/units.ts, shared with the CLI). Pure functions.
+// How the console writes times and counts (sizes and shares: src/format/units.ts, shared with the CLI). Pure functions.
 
 /** "4 s ago", "3 min ago", "2 h ago", "5 d ago". */
 export function ago(iso: string, now: number = Date.now()): string {

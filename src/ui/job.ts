@@ -1,7 +1,6 @@
 // Reading a job as the console shows it: whether it can still change, each
 // host's command result, and the summary line. Pure: no DOM.
-import type { CommandResult } from '../job/records.js';
-import type { HostState, JobStatus } from '../job/status.js';
+import type { CommandResult, HostState, JobStatus } from '../contract/states.js';
 import type { JobDetail } from '../sdk/client.js';
 import { plural, tally } from './format.js';
 

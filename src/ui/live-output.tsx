@@ -2,7 +2,7 @@
 // host's colour (stderr marked), or hosts folded together by identical
 // output; the hosts' states; a summary line; and Cancel.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { foldHosts } from '../cli/group-output.js';
+import { foldHosts } from '../format/hosts.js';
 import { CANCEL_NEEDS } from './access.js';
 import { Badge, ErrorNote, useAllowed, useSession } from './components.js';
 import { type FollowView, followJob } from './follow.js';

@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Compile } from 'typebox/compile';
 import { type CommandPolicy, checkCommandJob } from '../../auth/command-policy.js';
+import { noAnswerResult } from '../../contract/no-answer.js';
 import { newTimeOrderedId } from '../../job/ids.js';
 import {
   type CommandJobData,
@@ -31,7 +32,6 @@ import {
   releaseIdempotencyKey,
   reserveIdempotencyKey,
 } from '../idempotency.js';
-import { noAnswerResult } from './no-answer.js';
 import {
   CommandQuery,
   type CommandResponse,

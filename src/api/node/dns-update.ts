@@ -3,34 +3,12 @@
 // job (a modify job, like commands). Each item says `ok` or `failed` and
 // whether the host's configuration changed.
 import type { FastifyInstance } from 'fastify';
-import { type Static, Type } from 'typebox';
+import { DnsUpdateResponse } from '../../contract/node.js';
 import { DnsUpdateData, type NodeOperationType } from '../../job/node-operations.js';
 import { type NodeAnswer, NodeParams } from './schemas.js';
 import { nodeOperationData } from './validate.js';
 
-export { DnsUpdateData as DnsUpdateRequest } from '../../job/node-operations.js';
-
-const DnsUpdateItem = Type.Object({
-  hostname: Type.String(),
-  /** `no_answer` is ours, as on every node route: an expected agent that stayed silent. */
-  status: Type.Union([Type.Literal('ok'), Type.Literal('failed'), Type.Literal('no_answer')]),
-  changed: Type.Boolean({
-    description:
-      'True when the host now has a configuration it did not have; false when it already was that, or when the update failed (error says why).',
-  }),
-  source: Type.Optional(
-    Type.String({
-      description: 'Where it was written: `systemd-resolved` or the resolv.conf path.',
-    }),
-  ),
-  error: Type.Optional(Type.String()),
-});
-
-export const DnsUpdateResponse = Type.Object({
-  job_id: Type.String({ format: 'uuid' }),
-  results: Type.Array(DnsUpdateItem),
-});
-export type DnsUpdateResponse = Static<typeof DnsUpdateResponse>;
+export { DnsUpdateRequest, DnsUpdateResponse } from '../../contract/node.js';
 
 /** The node routes' answer with its per-item status: `completed` reads `ok`. */
 export function dnsUpdateAnswer(answer: NodeAnswer): DnsUpdateResponse {

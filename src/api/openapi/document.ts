@@ -10,7 +10,7 @@ import { API_ERRORS } from '../errors.js';
 
 export const BEARER_SCHEME = 'bearer';
 
-/** The one error body (src/api/errors.ts), for the document only: errors are built, not validated. */
+/** The one error body (src/contract/errors.ts), for the document only: errors are built, not validated. */
 const ErrorBody = Type.Object(
   {
     error: Type.String({ description: 'What went wrong and what to do.' }),

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { TIMEOUT_DEFAULT_S, TIMEOUT_MAX_S } from '../../job/operations.js';
+import { TIMEOUT_DEFAULT_S, TIMEOUT_MAX_S } from '../../contract/operations.js';
 import type { CommandResponse, OsapiClient } from '../../sdk/client.js';
 import { clientFor } from '../api-client.js';
 import { parseArgsList } from '../args.js';

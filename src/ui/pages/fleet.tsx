@@ -2,7 +2,7 @@
 // and uptime, refreshed every few seconds; a filter by name or label, and the
 // agents a target would reach, live as it is typed.
 import { useState } from 'preact/hooks';
-import { humanBytes, percent } from '../../cli/units.js';
+import { humanBytes, percent } from '../../format/units.js';
 import type { AgentInfo } from '../../sdk/client.js';
 import { Badge, CardsTable, ErrorNote, TextField, useLoad, useSession } from '../components.js';
 import { age, plural } from '../format.js';

@@ -1,6 +1,6 @@
 // Jobs: newest first, filtered by status, a page at a time; each leads to
 // its detail. The place (status, page) is in the URL, so Back returns to it.
-import type { JobStatus } from '../../job/status.js';
+import type { JobStatus } from '../../contract/states.js';
 import { Badge, CardsTable, ErrorNote, Pager, useLoad, useSession } from '../components.js';
 import { ago, shortId, tally, when } from '../format.js';
 import { describeOperation, JOB_STATUS_LABELS, jobHosts } from '../job.js';

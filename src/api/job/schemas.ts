@@ -1,0 +1,2 @@
+// The wire schemas of these routes are the contract's.
+export * from '../../contract/job.js';

@@ -1,0 +1,2 @@
+// The permission vocabulary and roles are part of the wire contract.
+export * from '../contract/permissions.js';

@@ -1,0 +1,2 @@
+// Operation names and command schemas are the wire contract's.
+export * from '../contract/operations.js';
