@@ -2,6 +2,7 @@
 // defaults, descriptions and error wording, and yields both the file-facing and the loaded TS types.
 import { isIP } from 'node:net';
 import { type Static, type StaticDecode, type TSchema, Type } from 'typebox';
+import { DEFAULT_STREAM_SUBJECTS } from '../names/names.js';
 import { DURATION_EXPECTED, DURATION_PATTERN, formatDuration, parseDuration } from './duration.js';
 
 /**
@@ -519,7 +520,7 @@ export const ConfigSchema = Type.Object(
       }),
       stream: Section('The JetStream stream carrying jobs.', {
         name: Str('JOBS', 'Name of the jobs stream.'),
-        subjects: Str('jobs.>', 'Subjects the jobs stream captures.'),
+        subjects: Str(DEFAULT_STREAM_SUBJECTS, 'Subjects the jobs stream captures.'),
         max_age: Duration('24h', 'How long a job message is kept.'),
         max_msgs: Int(10000, 0, undefined, 'Most job messages kept in the stream.'),
         storage: Storage('Where the jobs stream is stored: file or memory.'),

@@ -6,6 +6,9 @@ import type { Logger } from '../log/logger.js';
 import type { Clock } from './clock.js';
 import { followKv, type KvChange, type KvFollow, type KvSource } from './kv-follow.js';
 import {
+  isStatusKey,
+  jobIdFromExpectedKey,
+  jobIdFromKey,
   parseResponseKey,
   parseStatusKey,
   RESULT_ERROR_HEADER,
@@ -77,8 +80,10 @@ export async function watchJobs(
   const expected = new Map<string, string[]>();
   const onChange = (e: KvChange) => {
     try {
-      if (e.key.startsWith('jobs.')) {
-        const id = e.key.slice('jobs.'.length);
+      const jobId = jobIdFromKey(e.key);
+      const expectedId = jobIdFromExpectedKey(e.key);
+      if (jobId !== null) {
+        const id = jobId;
         if (e.operation !== 'PUT') {
           entries.delete(id);
           expected.delete(id);
@@ -94,8 +99,8 @@ export async function watchJobs(
           orphans.delete(id);
           orphanAnswers.delete(id);
         }
-      } else if (e.key.startsWith('expected.')) {
-        const id = e.key.slice('expected.'.length);
+      } else if (expectedId !== null) {
+        const id = expectedId;
         if (e.operation !== 'PUT') {
           expected.delete(id);
         } else {
@@ -105,7 +110,7 @@ export async function watchJobs(
           if (entry) entry.record = { ...entry.record, expected_hosts: hosts };
         }
         changed(id);
-      } else if (e.operation === 'PUT' && e.key.startsWith('status.')) {
+      } else if (e.operation === 'PUT' && isStatusKey(e.key)) {
         const k = parseStatusKey(e.key);
         if (k) {
           const ev = { ...parseStatusEvent(e.value), nanos: k.nanos };

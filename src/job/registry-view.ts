@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from '../log/logger.js';
 import type { Clock } from './clock.js';
 import { followKv, type KvSource } from './kv-follow.js';
-import { hostnameFromRegistryKey } from './names.js';
+import { hostnameFromRegistryKey, REGISTRY_FILTER } from './names.js';
 import { type AgentInfoRecord, parseAgentInfo } from './records.js';
 import { type Target, targetMatches } from './target.js';
 
@@ -45,7 +45,7 @@ export async function watchRegistry(
   const changes = new EventEmitter();
   const follow = await followKv(
     registry,
-    { keys: 'agents.>', from: 'last', logger: opts.logger },
+    { keys: REGISTRY_FILTER, from: 'last', logger: opts.logger },
     (e) => {
       const host = hostnameFromRegistryKey(e.key);
       if (!host) return;

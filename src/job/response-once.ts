@@ -3,8 +3,7 @@
 // but not read any (so that one agent cannot read another's output): a
 // redelivered job learns whether its earlier run finished from this write.
 import { isWrongLastSequence } from '../nats/errors.js';
-import { kvSubject } from '../nats/subjects.js';
-import { responseKey } from './names.js';
+import { kvSubject, responseKey } from './names.js';
 import type { JobResponse } from './records.js';
 import { encodeResponse, resultBudget } from './result-size.js';
 import { type JobStore, resultHeaders } from './store.js';

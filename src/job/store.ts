@@ -5,7 +5,6 @@ import { DeliverPolicy, type JetStreamClient, jetstream } from '@nats-io/jetstre
 import { type KV, Kvm } from '@nats-io/kv';
 import { errors, headers, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { isWrongLastSequence } from '../nats/errors.js';
-import { KV_OPERATION_HEADER, kvStream, kvSubject } from '../nats/subjects.js';
 import type { Clock } from './clock.js';
 import { newTimeOrderedId } from './ids.js';
 import {
@@ -20,6 +19,9 @@ import {
   type InfraNames,
   JOB_HEADER,
   jobKey,
+  KV_OPERATION_HEADER,
+  kvStream,
+  kvSubject,
   notifySubject,
   parseResponseKey,
   parseStatusKey,

@@ -1,25 +1,15 @@
 // Targets: `_any`, `_all`, a hostname, or a label
 // `key:value` whose value is dot-hierarchical. Parsed once at the edge; the
 // rest of the system works with the typed form.
-import type { RouteTarget } from './names.js';
+import { isValidHostname, type RouteTarget, NAME_SEGMENT as SEGMENT } from './names.js';
 
 export type Target = RouteTarget;
 
-const SEGMENT = /^[A-Za-z0-9_-]+$/;
-const MAX_HOSTNAME = 253;
+// Hostname syntax lives with the names a hostname becomes a token of.
+export { isValidHostname };
 
 export class TargetError extends Error {
   override name = 'TargetError';
-}
-
-/** True for names an agent may use as its hostname (segments joined by dots). */
-export function isValidHostname(name: string): boolean {
-  return (
-    name.length > 0 &&
-    name.length <= MAX_HOSTNAME &&
-    !name.startsWith('_') &&
-    name.split('.').every((s) => SEGMENT.test(s))
-  );
 }
 
 export function isValidLabelKey(key: string): boolean {

@@ -18,7 +18,7 @@ import {
   type InfraNames,
   listenSubject,
   retiredConsumerPrefixes,
-} from '../job/names.js';
+} from '../names/names.js';
 
 /** The `agent.consumer` section of the config, durations in milliseconds. */
 export interface ConsumerSettings {

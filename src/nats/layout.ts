@@ -14,13 +14,14 @@ import {
 } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from '../log/logger.js';
 import {
   dlqAdvisorySubject,
   type InfraNames,
   infraNames,
+  kvStream,
   type NameSettings,
-} from '../job/names.js';
-import type { Logger } from '../log/logger.js';
+} from '../names/names.js';
 
 type Storage = 'file' | 'memory';
 
@@ -251,7 +252,7 @@ async function ensureBucket(
   kvm: Kvm,
   b: BucketSettings,
 ): Promise<LayoutItem> {
-  const stream = `KV_${b.bucket}`;
+  const stream = kvStream(b.bucket);
   const have = await streamInfo(jsm, stream);
   const discard =
     b.discard === undefined

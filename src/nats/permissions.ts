@@ -2,13 +2,19 @@
 // nothing that lets its credentials start a job or read another agent's
 // results. The API user has no limits; it is the one that makes jobs.
 import {
+  AGENT_INBOX_PREFIX,
   API_EVENT_HOST,
   agentWrites,
+  jsApiSubject as api,
   cancelSubjectAll,
   type InfraNames,
+  inboxFilter,
+  jsAckFilter,
+  kvKeys,
+  kvStream,
+  kvSubject,
   outputFilter,
-} from '../job/names.js';
-import { JS_API, kvKeys, kvStream, kvSubject } from './subjects.js';
+} from '../names/names.js';
 
 /** nats-server's permission block for one user; deny beats allow. */
 export interface NatsPermissions {
@@ -67,22 +73,20 @@ export function agentPermissions(names: InfraNames, user: AgentUser): NatsPermis
   const responses = names.responsesBucket;
   const responsesStream = kvStream(responses);
   const registry = names.registryBucket;
-  const streamInfo = [jobs, queueStream, responsesStream, kvStream(registry)].map(
-    (s) => `${JS_API}.STREAM.INFO.${s}`,
-  );
+  const streamInfo = [jobs, queueStream, responsesStream, kvStream(registry)].map(api.streamInfo);
   const writes = agentWrites(names, user.hostname);
   return {
     publish: {
       allow: [
-        `${JS_API}.INFO`,
+        api.accountInfo(),
         ...streamInfo,
-        `${JS_API}.CONSUMER.INFO.${jobs}.${shared}`,
-        `${JS_API}.CONSUMER.MSG.NEXT.${jobs}.${shared}`,
-        `$JS.ACK.${jobs}.${shared}.>`,
-        `${JS_API}.STREAM.MSG.GET.${jobs}`,
-        `${JS_API}.STREAM.MSG.GET.${queueStream}`,
-        `${JS_API}.DIRECT.GET.${queueStream}`,
-        `${JS_API}.DIRECT.GET.${queueStream}.>`,
+        api.consumerInfo(jobs, shared),
+        api.consumerNext(jobs, shared),
+        jsAckFilter(jobs, shared),
+        api.msgGet(jobs),
+        api.msgGet(queueStream),
+        api.directGet(queueStream),
+        api.directGetAll(queueStream),
         ...writes.claims.map((k) => kvSubject(queue, k)),
         kvSubject(queue, writes.status),
         kvSubject(responses, writes.response),
@@ -96,23 +100,23 @@ export function agentPermissions(names: InfraNames, user: AgentUser): NatsPermis
         kvKeys(queue, 'jobs'),
         kvSubject(queue, agentWrites(names, API_EVENT_HOST).status),
         // A consumer of its own on the jobs stream (see above).
-        `${JS_API}.CONSUMER.CREATE.${jobs}`,
-        `${JS_API}.CONSUMER.CREATE.${jobs}.>`,
-        `${JS_API}.CONSUMER.DURABLE.CREATE.${jobs}.>`,
-        `${JS_API}.CONSUMER.DELETE.${jobs}.>`,
+        api.consumerCreate(jobs),
+        api.consumerCreateAll(jobs),
+        api.durableCreateAll(jobs),
+        api.consumerDeleteAll(jobs),
         // Any read of results.
-        `${JS_API}.STREAM.MSG.GET.${responsesStream}`,
-        `${JS_API}.DIRECT.GET.${responsesStream}`,
-        `${JS_API}.DIRECT.GET.${responsesStream}.>`,
-        `${JS_API}.CONSUMER.CREATE.${responsesStream}`,
-        `${JS_API}.CONSUMER.CREATE.${responsesStream}.>`,
-        `${JS_API}.CONSUMER.DURABLE.CREATE.${responsesStream}.>`,
+        api.msgGet(responsesStream),
+        api.directGet(responsesStream),
+        api.directGetAll(responsesStream),
+        api.consumerCreate(responsesStream),
+        api.consumerCreateAll(responsesStream),
+        api.durableCreateAll(responsesStream),
       ],
     },
     subscribe: {
       // Jobs are heard on plain subscriptions to the notification subjects;
       // cancellations of running jobs come as core messages (names.ts).
-      allow: ['_INBOX.>', names.streamSubjects, cancelSubjectAll(names)],
+      allow: [inboxFilter(AGENT_INBOX_PREFIX), names.streamSubjects, cancelSubjectAll(names)],
       deny: [kvKeys(responses), outputFilter(names)],
     },
   };

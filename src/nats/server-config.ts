@@ -4,8 +4,7 @@
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/index.js';
-import { infraNames } from '../job/names.js';
-import { isValidHostname } from '../job/target.js';
+import { infraNames, isValidHostname } from '../names/names.js';
 import { sharedConsumerName } from './any-consumer.js';
 import { NatsAuthError, nkeyPublicKey, readNkeySeed } from './auth.js';
 import { agentPermissions, type NatsPermissions } from './permissions.js';
