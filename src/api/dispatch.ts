@@ -2,11 +2,11 @@
 // reach, publish the job, and wait until every one of them has answered (or
 // the first one, for `_any` and a host), never a fixed quiet period. At the
 // deadline it answers with what it has and names the agents that did not.
-// `submitJob` is the same without the wait, for `?async=true`.
+// The job service (job-service.ts) puts these steps together for every route
+// that makes a job.
 
 import type { CommandPolicy } from '../auth/command-policy.js';
 import type { Clock } from '../job/clock.js';
-import { newTimeOrderedId } from '../job/ids.js';
 import type { JobEntry, JobsView } from '../job/jobs-view.js';
 import type { OperationType } from '../job/operations.js';
 import type { JobRecord, JobResponse } from '../job/records.js';
@@ -20,7 +20,7 @@ import {
 } from '../job/rollout.js';
 import { answersJob } from '../job/status.js';
 import { type JobStore, publishJob, readResponses } from '../job/store.js';
-import { formatTarget, type Target } from '../job/target.js';
+import { formatTarget, isBroadcast, type Target } from '../job/target.js';
 import { waitAtMost } from '../wait-at-most.js';
 import { ApiError } from './errors.js';
 import type { Rollouts } from './rollout.js';
@@ -60,8 +60,6 @@ export interface DispatchRequest {
   commandPolicy?: CommandPolicy;
   /** Rate control for a broadcast; ignored for `_any` and a hostname (one host runs it anyway). */
   rollout?: RolloutRequest;
-  /** The job's id when the caller chose it first (an Idempotency-Key reserved it). */
-  jobId?: string;
 }
 
 export interface DispatchResult {
@@ -73,7 +71,7 @@ export interface DispatchResult {
 }
 
 /** Who a job for this target goes to, worked out once for both the waiting and the async path. */
-interface Plan {
+export interface Plan {
   /** `_any` and a hostname: the first answer completes the job. */
   single: boolean;
   /** Broadcasts only: every agent expected to answer, stored in the job record. */
@@ -87,11 +85,16 @@ interface Plan {
 /** Time for a told host to hear of the job and start it, on top of the command's own timeout. */
 const ROLLOUT_START_GRACE_MS = 5000;
 
-/** Throws the 404 `no_matching_agent` when no Ready agent matches: nothing is published then. */
-function plan(deps: DispatchDeps, req: DispatchRequest): Plan {
+/**
+ * Who a job for this target goes to. Throws the 404 `no_matching_agent` when
+ * no Ready agent matches and `refuseWhenNone` (the default): nothing is
+ * published then. A job made through POST /job without rate control is
+ * recorded even so (`refuseWhenNone: false`), expecting no host.
+ */
+export function plan(deps: DispatchDeps, req: DispatchRequest, refuseWhenNone = true): Plan {
   const { target } = req;
   const matching = deps.registry.matching(target);
-  if (matching.length === 0) {
+  if (matching.length === 0 && refuseWhenNone) {
     const known = deps.registry.agents();
     const ready = known.filter((a) => a.ready).length;
     throw new ApiError(
@@ -100,10 +103,10 @@ function plan(deps: DispatchDeps, req: DispatchRequest): Plan {
       { target: formatTarget(target), agents_ready: ready, agents_registered: known.length },
     );
   }
-  const single = target.kind === 'any' || target.kind === 'host';
+  const single = !isBroadcast(target);
   const hostnames = matching.map((a) => a.info.hostname);
   const p: Plan = { single, expected: single ? [] : hostnames, matching: hostnames };
-  if (!single && req.rollout) {
+  if (!single && req.rollout && hostnames.length > 0) {
     let limits: RolloutLimits | null;
     try {
       limits = resolveRollout(req.rollout, hostnames.length);
@@ -124,7 +127,13 @@ function plan(deps: DispatchDeps, req: DispatchRequest): Plan {
   return p;
 }
 
-async function publish(deps: DispatchDeps, req: DispatchRequest, p: Plan, jobId: string) {
+/** Stores, signs and announces the job as planned; a rollout's waves start here. */
+export async function publish(
+  deps: DispatchDeps,
+  req: DispatchRequest,
+  p: Plan,
+  jobId: string,
+): Promise<SubmittedJob> {
   const r = p.rollout;
   const job = await publishJob(deps.store, {
     id: jobId,
@@ -153,7 +162,13 @@ async function publish(deps: DispatchDeps, req: DispatchRequest, p: Plan, jobId:
       perHostMs: r.perHostMs,
     });
   }
-  return job;
+  const expectedHosts = req.target.kind === 'any' ? [] : p.matching;
+  return {
+    jobId,
+    expectedHosts: [...expectedHosts].sort(),
+    revision: job.revision,
+    created: job.created,
+  };
 }
 
 export interface SubmittedJob {
@@ -170,27 +185,17 @@ export interface SubmittedJob {
 }
 
 /**
- * Publishes the job and returns without waiting for any agent (`?async=true`):
- * the answers land in the job's record, read through GET /job/{id}.
+ * Listens for the job's answers, runs `publishIt` (which publishes the job
+ * as planned), and waits until every expected agent has answered (the first
+ * one, for `_any` and a host) or the deadline.
  */
-export async function submitJob(deps: DispatchDeps, req: DispatchRequest): Promise<SubmittedJob> {
-  const p = plan(deps, req);
-  const jobId = req.jobId ?? newTimeOrderedId(deps.clock.now().getTime());
-  const job = await publish(deps, req, p, jobId);
-  const expectedHosts = req.target.kind === 'any' ? [] : p.matching;
-  return {
-    jobId,
-    expectedHosts: [...expectedHosts].sort(),
-    revision: job.revision,
-    created: job.created,
-  };
-}
-
-export async function dispatchJob(
+export async function waitForAnswers(
   deps: DispatchDeps,
   req: DispatchRequest,
+  p: Plan,
+  jobId: string,
+  publishIt: () => Promise<unknown>,
 ): Promise<DispatchResult> {
-  const p = plan(deps, req);
   const { single, expected } = p;
   const got = new Map<string, JobResponse>();
   const started = deps.clock.now().getTime();
@@ -202,7 +207,6 @@ export async function dispatchJob(
   const complete = () => (single ? got.size > 0 : expected.every((h) => got.has(h)));
 
   // Listen before publishing, so no answer can come before we hear it.
-  const jobId = req.jobId ?? newTimeOrderedId(deps.clock.now().getTime());
   const stopListening = deps.responses.register(jobId, (r) => {
     // Only an addressed host's (status.ts answersJob); `_any` is whoever took it.
     if (req.target.kind !== 'any' && !p.matching.includes(r.hostname)) return;
@@ -210,7 +214,7 @@ export async function dispatchJob(
     if (complete()) resolveDone();
   });
   try {
-    await publish(deps, req, p, jobId);
+    await publishIt();
     // A rollout ends at worst when its last wave has had its full time.
     const waitMs = p.rollout
       ? p.rollout.waves * p.rollout.perHostMs + deps.marginMs

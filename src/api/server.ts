@@ -32,6 +32,7 @@ import { API_ERRORS, ApiError } from './errors.js';
 import { type ReadinessProbe, registerHealthRoutes } from './health/routes.js';
 import { type HealthStatusDeps, registerHealthStatusRoute } from './health/status.js';
 import { type JobRouteDeps, registerJobRoutes } from './job/routes.js';
+import { createJobService } from './job-service.js';
 import { type ConnectionLimits, capConnections, fastifyLimitOptions } from './limits.js';
 import type { ApiMetrics } from './metrics/api-metrics.js';
 import { registerMetricsRoute, registerRequestMetrics } from './metrics/routes.js';
@@ -234,9 +235,11 @@ export function registerRoutes(
   registerHealthRoutes(app, deps.readiness);
   registerVersionRoute(app);
   registerAgentRoutes(app, deps.dispatch);
-  registerCommandRoutes(app, deps.dispatch);
-  registerNodeRoutes(app, deps.dispatch);
-  registerJobRoutes(app, deps.jobs, deps.dispatch);
+  // Every route that makes a job makes it through the one job service.
+  const jobService = createJobService(deps.dispatch);
+  registerCommandRoutes(app, jobService);
+  registerNodeRoutes(app, jobService);
+  registerJobRoutes(app, deps.jobs, jobService);
   registerAuditRoutes(app, deps.audit);
   registerSessionRoutes(app, deps.session);
   registerHealthStatusRoute(app, deps.health);

@@ -4,34 +4,19 @@
 // with `?async=true` it returns the job id at once and GET /job/{id} has the rest.
 import type { FastifyInstance } from 'fastify';
 import { Compile } from 'typebox/compile';
-import { type CommandPolicy, checkCommandJob } from '../../auth/command-policy.js';
 import { noAnswerResult } from '../../contract/no-answer.js';
-import { newTimeOrderedId } from '../../job/ids.js';
 import {
   type CommandJobData,
   commandJobData,
   type ExecRequest,
-  type OperationType,
   rolloutOf,
   type ShellRequest,
 } from '../../job/operations.js';
 import { CommandResult, finalStateOf } from '../../job/records.js';
-import { parseTarget, TargetError } from '../../job/target.js';
-import {
-  type DispatchDeps,
-  type DispatchResult,
-  dispatchJob,
-  expectedHostsOf,
-  replayJob,
-  submitJob,
-} from '../dispatch.js';
+import { type DispatchResult, expectedHostsOf } from '../dispatch.js';
 import { ApiError } from '../errors.js';
-import {
-  idempotencyOf,
-  REPLAYED_HEADER,
-  releaseIdempotencyKey,
-  reserveIdempotencyKey,
-} from '../idempotency.js';
+import { REPLAYED_HEADER } from '../idempotency.js';
+import type { CommandOperationType, JobService } from '../job-service.js';
 import {
   CommandQuery,
   type CommandResponse,
@@ -41,8 +26,12 @@ import {
   TargetParams,
 } from './schemas.js';
 
-export function registerCommandRoutes(app: FastifyInstance, deps: DispatchDeps): void {
-  const route = (path: string, type: OperationType, body: typeof ExecSchema | typeof ShellSchema) =>
+export function registerCommandRoutes(app: FastifyInstance, jobs: JobService): void {
+  const route = (
+    path: string,
+    type: CommandOperationType,
+    body: typeof ExecSchema | typeof ShellSchema,
+  ) =>
     app.post<{
       Params: { hostname: string };
       Querystring: CommandQuery;
@@ -59,66 +48,36 @@ export function registerCommandRoutes(app: FastifyInstance, deps: DispatchDeps):
         },
       },
       async (req, reply) => {
-        let target: ReturnType<typeof parseTarget>;
-        try {
-          target = parseTarget(req.params.hostname);
-        } catch (err) {
-          if (err instanceof TargetError) throw new ApiError('invalid_target', err.message);
-          throw err;
-        }
         const data = commandJobData(req.body);
-        const policy = req.user?.commandPolicy ?? null;
-        enforceCommandPolicy(policy, type, data);
-        const createdBy = req.user?.subject ?? 'unknown';
         const isAsync = req.query.async === true;
-        const jobId = newTimeOrderedId(deps.clock.now().getTime());
-        const idem = idempotencyOf(req, createdBy);
-        if (idem) {
-          const reserved = await reserveIdempotencyKey(deps.store, idem, jobId);
-          if (reserved.kind === 'replay') {
-            // The first request's job answers; nothing runs again.
+        const outcome = await jobs.submit({
+          operation: { type, data },
+          target: req.params.hostname,
+          user: req.user,
+          mode: isAsync ? 'async' : 'wait',
+          rollout: rolloutOf(req.body),
+          idempotencyFrom: req,
+        });
+        switch (outcome.kind) {
+          case 'replayed':
             reply.header(REPLAYED_HEADER, 'true');
-            const { record, result } = await replayJob(
-              deps,
-              reserved.jobId,
-              isAsync ? 0 : data.timeout * 1000 + deps.marginMs,
-            );
             if (isAsync) {
               return reply.code(202).send({
-                job_id: record.id,
+                job_id: outcome.record.id,
                 results: [],
-                expected_hosts: expectedHostsOf(record),
+                expected_hosts: expectedHostsOf(outcome.record),
               });
             }
-            return reply.code(202).send(answerOrThrow(result, data));
-          }
-        }
-        const dispatch = {
-          type,
-          data,
-          target,
-          createdBy,
-          commandPolicy: policy,
-          timeoutMs: data.timeout * 1000,
-          rollout: rolloutOf(req.body),
-          jobId,
-        };
-        try {
-          if (isAsync) {
+            return reply.code(202).send(answerOrThrow(outcome.result, data));
+          case 'submitted':
             // Same checks and 404 as the waiting path, but no wait: the caller polls the job.
-            const job = await submitJob(deps, dispatch);
-            return reply
-              .code(202)
-              .send({ job_id: job.jobId, results: [], expected_hosts: job.expectedHosts });
-          }
-          const result = await dispatchJob(deps, dispatch);
-          return reply.code(202).send(answerOrThrow(result, data));
-        } catch (err) {
-          // Refused before anything was published: the key is free for a corrected request.
-          if (idem && err instanceof ApiError && err.reason !== 'no_agent_answered') {
-            await releaseIdempotencyKey(deps.store, idem);
-          }
-          throw err;
+            return reply.code(202).send({
+              job_id: outcome.job.jobId,
+              results: [],
+              expected_hosts: outcome.job.expectedHosts,
+            });
+          case 'answered':
+            return reply.code(202).send(answerOrThrow(outcome.result, data));
         }
       },
     );
@@ -168,15 +127,4 @@ function commandAnswer(r: DispatchResult, data: CommandJobData): CommandResponse
     );
   }
   return { job_id: r.jobId, results };
-}
-
-/** 403 naming the rule when the token's roles may not run this command. */
-export function enforceCommandPolicy(
-  policy: CommandPolicy,
-  type: OperationType,
-  data: CommandJobData,
-): void {
-  const mode = type === 'command.exec.execute' ? 'exec' : 'shell';
-  const refusal = checkCommandJob(policy, mode, data);
-  if (refusal) throw new ApiError('forbidden', refusal, { command_policy: policy });
 }

@@ -6,12 +6,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Compile } from 'typebox/compile';
 import { checkCommandJob, type PolicedCommand } from '../../auth/command-policy.js';
 import { formatDuration } from '../../config/duration.js';
-import { newTimeOrderedId } from '../../job/ids.js';
 import type { JobEntry, JobsView } from '../../job/jobs-view.js';
 import { API_EVENT_HOST, cancelSubject, jobKey } from '../../job/names.js';
-import { isNodeOperation, type NodeOperationType } from '../../job/node-operations.js';
+import { isNodeOperation } from '../../job/node-operations.js';
 import {
-  type CommandJobData,
   commandJobData,
   ExecRequest,
   type OperationType,
@@ -28,23 +26,22 @@ import {
   deleteJob,
   type JobStore,
   markCancelled,
-  publishJob,
   readJob,
   readResponses,
 } from '../../job/store.js';
-import { parseTarget, type Target, TargetError } from '../../job/target.js';
 import type { AuthUser } from '../auth.js';
-import { enforceCommandPolicy } from '../command/routes.js';
-import { type DispatchDeps, replayJob, submitJob } from '../dispatch.js';
 import { ApiError } from '../errors.js';
+import { REPLAYED_HEADER } from '../idempotency.js';
 import {
-  idempotencyOf,
-  REPLAYED_HEADER,
-  releaseIdempotencyKey,
-  reserveIdempotencyKey,
-} from '../idempotency.js';
+  type CommandOperationType,
+  type JobService,
+  type JobSubmission,
+  type Operation,
+  storedOperation,
+  targetOf,
+} from '../job-service.js';
 import { nodeOperationData } from '../node/validate.js';
-import { OPERATION_PERMISSIONS, requireOperationPermission } from './operation-permissions.js';
+import { OPERATION_PERMISSIONS } from './operation-permissions.js';
 import {
   CreateJobBody,
   JobCreated,
@@ -75,41 +72,43 @@ export interface JobRouteDeps extends JobStreamDeps {
  */
 const CANCEL_WAIT_MS = 5000;
 
-const checkers: Record<Exclude<OperationType, NodeOperationType>, ReturnType<typeof Compile>> = {
-  'command.exec.execute': Compile(ExecRequest),
-  'command.shell.execute': Compile(ShellRequest),
-};
+const isExecRequest = Compile(ExecRequest);
+const isShellRequest = Compile(ShellRequest);
 
-/** Validates an operation's data as the matching command route validates its body. */
-function operationData(type: OperationType, data: unknown): unknown {
-  if (isNodeOperation(type)) return nodeOperationData(type, data, 'operation.data');
-  const check = checkers[type];
-  if (!check.Check(data)) {
-    const fields = [...check.Errors(data)].slice(0, 10).map((e) => {
-      const params = e.params as Record<string, unknown>;
-      const extra =
-        params.requiredProperties ?? params.additionalProperties ?? params.missingProperty;
-      const field = `operation.data${e.instancePath.replaceAll('/', '.')}`;
-      const hint = e.keyword === 'pattern' ? PATTERN_MESSAGES[String(params.pattern)] : undefined;
-      return { field, message: hint ?? `${e.message}${extra ? ` (${String(extra)})` : ''}` };
-    });
-    throw new ApiError(
-      'invalid_request',
-      `invalid body: ${fields.map((d) => `${d.field} ${d.message}`).join('; ')}`,
-      { fields },
-    );
-  }
-  return commandJobData(data as ExecRequest);
+/** The body a command route would take, validated, or `invalid_request` naming its fields. */
+function commandRequestOf(type: CommandOperationType, data: unknown): ExecRequest | ShellRequest {
+  const check = type === 'command.exec.execute' ? isExecRequest : isShellRequest;
+  if (check.Check(data)) return data;
+  const fields = [...check.Errors(data)].slice(0, 10).map((e) => {
+    const params = e.params as Record<string, unknown>;
+    const extra =
+      params.requiredProperties ?? params.additionalProperties ?? params.missingProperty;
+    const field = `operation.data${e.instancePath.replaceAll('/', '.')}`;
+    const hint = e.keyword === 'pattern' ? PATTERN_MESSAGES[String(params.pattern)] : undefined;
+    return { field, message: hint ?? `${e.message}${extra ? ` (${String(extra)})` : ''}` };
+  });
+  throw new ApiError(
+    'invalid_request',
+    `invalid body: ${fields.map((d) => `${d.field} ${d.message}`).join('; ')}`,
+    { fields },
+  );
 }
 
-function target(raw: string, field: string): Target {
-  try {
-    return parseTarget(raw);
-  } catch (err) {
-    if (err instanceof TargetError)
-      throw new ApiError('invalid_target', `${field}: ${err.message}`);
-    throw err;
+/**
+ * Validates an operation's data as the matching route validates its body, and
+ * types it: a command's data becomes the command, and its rate control is
+ * taken apart from it.
+ */
+function operationOf(
+  type: OperationType,
+  data: unknown,
+): { operation: Operation; rollout?: RolloutRequest } {
+  if (isNodeOperation(type)) {
+    return { operation: { type, data: nodeOperationData(type, data, 'operation.data') } };
   }
+  const body = commandRequestOf(type, data);
+  const rollout = rolloutOf(body);
+  return { operation: { type, data: commandJobData(body) }, ...(rollout ? { rollout } : {}) };
 }
 
 /**
@@ -203,7 +202,7 @@ export async function jobDetail(
 export function registerJobRoutes(
   app: FastifyInstance,
   deps: JobRouteDeps,
-  dispatch: DispatchDeps,
+  jobService: JobService,
 ): void {
   const find = (id: string): JobEntry => {
     const entry = deps.jobs.get(id);
@@ -212,30 +211,26 @@ export function registerJobRoutes(
     return entry;
   };
 
-  /** Everything a new job must pass before anything is stored (a replay must pass it too). */
-  const check = (type: OperationType, data: unknown, user?: AuthUser) => {
-    requireOperationPermission(user, type);
-    const isCommand = type === 'command.exec.execute' || type === 'command.shell.execute';
-    // Jobs made here obey the same command policy as the command routes.
-    if (isCommand) enforceCommandPolicy(user?.commandPolicy ?? null, type, data as CommandJobData);
-  };
-
   /**
-   * Runs `make` with a fresh job id, unless the request's Idempotency-Key
-   * already made a job: then that job is the answer (header
-   * Idempotent-Replayed) and nothing is made.
+   * Makes the job through the job service and answers 201, or, when the
+   * request's Idempotency-Key already made a job, answers with that job
+   * (header Idempotent-Replayed) and makes nothing.
    */
-  const onceFor = async (
+  const make = async (
     req: FastifyRequest,
     reply: FastifyReply,
-    make: (jobId: string) => Promise<JobCreated>,
+    submission: Omit<JobSubmission, 'user' | 'mode' | 'idempotencyFrom' | 'targetField'>,
+    afterCreated?: (created: JobCreated) => Promise<void>,
   ) => {
-    const jobId = newTimeOrderedId(deps.store.clock.now().getTime());
-    const idem = idempotencyOf(req, req.user?.subject ?? 'unknown');
-    if (!idem) return reply.code(201).send(await make(jobId));
-    const reserved = await reserveIdempotencyKey(deps.store, idem, jobId);
-    if (reserved.kind === 'replay') {
-      const { record } = await replayJob(dispatch, reserved.jobId, 0);
+    const outcome = await jobService.submit({
+      ...submission,
+      targetField: 'target_hostname',
+      user: req.user,
+      mode: 'record',
+      idempotencyFrom: req,
+    });
+    if (outcome.kind === 'replayed') {
+      const { record } = outcome;
       const def = await deps.store.jobs.get(jobKey(record.id));
       reply.header(REPLAYED_HEADER, 'true');
       return reply.code(201).send({
@@ -245,64 +240,15 @@ export function registerJobRoutes(
         timestamp: record.created,
       });
     }
-    try {
-      return reply.code(201).send(await make(jobId));
-    } catch (err) {
-      // Refused before anything was stored: the key is free for a corrected request.
-      if (err instanceof ApiError) await releaseIdempotencyKey(deps.store, idem);
-      throw err;
-    }
-  };
-
-  const create = async (
-    jobId: string,
-    type: OperationType,
-    data: unknown,
-    to: Target,
-    user?: AuthUser,
-    rollout?: RolloutRequest,
-  ): Promise<JobCreated> => {
-    check(type, data, user);
-    const single = to.kind === 'any' || to.kind === 'host';
-    const policy = user?.commandPolicy ?? null;
-    const isCommand = type === 'command.exec.execute' || type === 'command.shell.execute';
-    const who = user?.subject ?? 'unknown';
-    if (rollout && !single) {
-      // Rate control needs the matching agents now, as the command routes do.
-      const job = await submitJob(dispatch, {
-        type,
-        data,
-        target: to,
-        createdBy: who,
-        timeoutMs: (data as CommandJobData).timeout * 1000,
-        ...(isCommand && policy ? { commandPolicy: policy } : {}),
-        rollout,
-        jobId,
-      });
-      return {
-        job_id: job.jobId,
-        status: 'submitted' as const,
-        revision: job.revision,
-        timestamp: job.created,
-      };
-    }
-    const job = await publishJob(deps.store, {
-      id: jobId,
-      ...(isCommand && policy ? { commandPolicy: policy } : {}),
-      type,
-      data,
-      target: to,
-      createdBy: who,
-      startWithinMs: deps.startWithinMs,
-      // For a broadcast, who should answer: hosts still silent at the deadline show as missed.
-      ...(single ? {} : { expectedHosts: deps.registry.matching(to).map((a) => a.info.hostname) }),
-    });
-    return {
-      job_id: job.id,
+    if (outcome.kind !== 'submitted') throw new Error('a record submission waited for answers');
+    const created: JobCreated = {
+      job_id: outcome.job.jobId,
       status: 'submitted' as const,
-      revision: job.revision,
-      timestamp: job.created,
+      revision: outcome.job.revision,
+      timestamp: outcome.job.created,
     };
+    await afterCreated?.(created);
+    return reply.code(201).send(created);
   };
 
   app.post<{ Body: CreateJobBody }>(
@@ -312,13 +258,15 @@ export function registerJobRoutes(
       schema: { body: CreateJobBody, response: { 201: JobCreated } },
     },
     async (req, reply) => {
-      const to = target(req.body.target_hostname, 'target_hostname');
-      const type = req.body.operation.type;
-      const raw = req.body.operation.data;
-      const data = operationData(type, raw);
-      const rollout = isNodeOperation(type) ? undefined : rolloutOf(raw as ExecRequest);
-      check(type, data, req.user);
-      return onceFor(req, reply, (jobId) => create(jobId, type, data, to, req.user, rollout));
+      const raw = req.body.operation;
+      // Checked here first so that a bad target is named before a bad body, as ever.
+      targetOf(req.body.target_hostname, 'target_hostname');
+      const { operation, rollout } = operationOf(raw.type, raw.data);
+      return make(req, reply, {
+        operation,
+        target: req.body.target_hostname,
+        ...(rollout ? { rollout } : {}),
+      });
     },
   );
 
@@ -444,16 +392,11 @@ export function registerJobRoutes(
     async (req, reply) => {
       const old = find(req.params.id).record;
       const raw = req.body?.target_hostname ?? old.target_hostname;
-      const to = target(raw, 'target_hostname');
-      const type = old.operation.type;
       // The stored data was validated when the job was made; it is reused as is.
-      check(type, old.operation.data, req.user);
-      return onceFor(req, reply, async (jobId) => {
-        const created = await create(jobId, type, old.operation.data, to, req.user);
+      return make(req, reply, { operation: storedOperation(old), target: raw }, async (created) => {
         await appendStatus(deps.store, old.id, 'retried', API_EVENT_HOST, {
           message: `retried as job ${created.job_id} for ${raw}`,
         });
-        return created;
       });
     },
   );

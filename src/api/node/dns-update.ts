@@ -4,7 +4,8 @@
 // whether the host's configuration changed.
 import type { FastifyInstance } from 'fastify';
 import { DnsUpdateResponse } from '../../contract/node.js';
-import { DnsUpdateData, type NodeOperationType } from '../../job/node-operations.js';
+import { DnsUpdateData } from '../../job/node-operations.js';
+import type { NodeRun } from './routes.js';
 import { type NodeAnswer, NodeParams } from './schemas.js';
 import { nodeOperationData } from './validate.js';
 
@@ -26,10 +27,7 @@ export function dnsUpdateAnswer(answer: NodeAnswer): DnsUpdateResponse {
 }
 
 /** `run` dispatches the job and builds the node answer, as for the other node routes. */
-export function registerDnsUpdateRoute(
-  app: FastifyInstance,
-  run: (type: NodeOperationType, target: string, data: unknown, who: string) => Promise<NodeAnswer>,
-): void {
+export function registerDnsUpdateRoute(app: FastifyInstance, run: NodeRun): void {
   app.put<{ Params: { hostname: string }; Body: DnsUpdateData }>(
     '/node/:hostname/network/dns',
     {
@@ -43,8 +41,7 @@ export function registerDnsUpdateRoute(
     },
     async (req) => {
       const data = nodeOperationData('network.dns.update', req.body);
-      const who = req.user?.subject ?? 'unknown';
-      return dnsUpdateAnswer(await run('network.dns.update', req.params.hostname, data, who));
+      return dnsUpdateAnswer(await run('network.dns.update', req.params.hostname, data, req.user));
     },
   );
 }

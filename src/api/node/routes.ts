@@ -1,7 +1,7 @@
 // The node information routes (node:read) and the network routes
 // (network:read, network:write); the DNS update is in
 // dns-update.ts. Like the command routes, they never touch the host: each
-// publishes a job, waits through dispatchJob for every agent the target
+// publishes a job, waits through the job service for every agent the target
 // reaches, and answers one item per agent.
 import type { FastifyInstance, FastifySchema } from 'fastify';
 import type { TSchema } from 'typebox';
@@ -13,9 +13,10 @@ import {
   type NodeOperationType,
   type PingData,
 } from '../../job/node-operations.js';
-import { parseTarget, type Target, TargetError } from '../../job/target.js';
-import { type DispatchDeps, type DispatchResult, dispatchJob } from '../dispatch.js';
+import type { AuthUser } from '../auth.js';
+import type { DispatchResult } from '../dispatch.js';
 import { ApiError } from '../errors.js';
+import { type JobService, NODE_TIMEOUT_MS } from '../job-service.js';
 import { registerDnsUpdateRoute } from './dns-update.js';
 import {
   DiskResponse,
@@ -34,25 +35,19 @@ import {
 } from './schemas.js';
 import { nodeOperationData } from './validate.js';
 
-/**
- * How long the API waits for agents (plus the dispatch margin). Reading the
- * host takes milliseconds; a ping ends by its own 5 s deadline. The rest is
- * room for an agent whose job slots are all taken by running commands.
- */
-export const NODE_TIMEOUT_MS = 10_000;
+export { NODE_TIMEOUT_MS } from '../job-service.js';
 
 const resultCheckers = Object.fromEntries(
   Object.entries(NODE_RESULT_SCHEMAS).map(([t, s]) => [t, Compile(s)]),
 ) as Record<NodeOperationType, ReturnType<typeof Compile>>;
 
-function target(raw: string): Target {
-  try {
-    return parseTarget(raw);
-  } catch (err) {
-    if (err instanceof TargetError) throw new ApiError('invalid_target', err.message);
-    throw err;
-  }
-}
+/** Runs a node operation on a target through the job service and builds the answer. */
+export type NodeRun = (
+  type: NodeOperationType,
+  target: string,
+  data: unknown,
+  user: AuthUser | undefined,
+) => Promise<NodeAnswer>;
 
 /** One item per agent that answered, then one per expected agent that did not. */
 export function nodeAnswer(type: NodeOperationType, r: DispatchResult): NodeAnswer {
@@ -102,16 +97,13 @@ const INFO_ROUTES: Array<[string, NodeOperationType, string, TSchema]> = [
   ['/uptime', 'node.uptime.get', 'Uptime of each host', UptimeResponse],
 ];
 
-export function registerNodeRoutes(app: FastifyInstance, deps: DispatchDeps): void {
-  const run = async (type: NodeOperationType, rawTarget: string, data: unknown, who: string) => {
-    const result = await dispatchJob(deps, {
-      type,
-      data,
-      target: target(rawTarget),
-      createdBy: who,
-      timeoutMs: NODE_TIMEOUT_MS,
-    });
-    return nodeAnswer(type, result);
+export function registerNodeRoutes(app: FastifyInstance, jobs: JobService): void {
+  const run: NodeRun = async (type, target, data, user) => {
+    // No Idempotency-Key here: a query changes nothing, and the DNS update sets a state.
+    const outcome = await jobs.submit({ operation: { type, data }, target, user, mode: 'wait' });
+    if (outcome.kind === 'submitted')
+      throw new Error('a waiting submission answered without waiting');
+    return nodeAnswer(type, outcome.result);
   };
   const schema = (
     summary: string,
@@ -128,7 +120,7 @@ export function registerNodeRoutes(app: FastifyInstance, deps: DispatchDeps): vo
     app.get<{ Params: { hostname: string } }>(
       `/node/:hostname${suffix}`,
       { config: { permission: 'node:read' }, schema: schema(summary, { 200: response }) },
-      async (req) => run(type, req.params.hostname, {}, req.user?.subject ?? 'unknown'),
+      async (req) => run(type, req.params.hostname, {}, req.user),
     );
   }
 
@@ -144,7 +136,7 @@ export function registerNodeRoutes(app: FastifyInstance, deps: DispatchDeps): vo
     },
     async (req) => {
       const data = nodeOperationData('network.ping.do', req.body);
-      return run('network.ping.do', req.params.hostname, data, req.user?.subject ?? 'unknown');
+      return run('network.ping.do', req.params.hostname, data, req.user);
     },
   );
 
@@ -166,12 +158,7 @@ export function registerNodeRoutes(app: FastifyInstance, deps: DispatchDeps): vo
           { fields: [{ field: 'interfaceName', message: INTERFACE_EXPECTED }] },
         );
       }
-      return run(
-        'network.dns.get',
-        req.params.hostname,
-        { interface_name: name },
-        req.user?.subject ?? 'unknown',
-      );
+      return run('network.dns.get', req.params.hostname, { interface_name: name }, req.user);
     },
   );
 
