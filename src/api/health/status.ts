@@ -11,7 +11,7 @@ import { formatDuration } from '../../config/duration.js';
 import { type ComponentStatus, HealthStatus } from '../../contract/health.js';
 import type { Clock } from '../../job/clock.js';
 import type { JobsView } from '../../job/jobs-view.js';
-import type { InfraNames } from '../../job/names.js';
+import { type InfraNames, kvStream } from '../../job/names.js';
 import type { RegistryView } from '../../job/registry-view.js';
 import { VERSION } from '../../version.js';
 import { ApiError } from '../errors.js';
@@ -96,7 +96,7 @@ export async function collectHealthStatus(deps: HealthStatusDeps): Promise<Healt
       streamInfo(names.stream),
       streamInfo(names.dlqStream),
       within(NATS_CHECK_MS, 'consumer list', listConsumers(deps.jsm, names.stream)),
-      ...buckets.map((b) => streamInfo(`KV_${b}`)),
+      ...buckets.map((b) => streamInfo(kvStream(b))),
     ]);
     const streamProblems: string[] = [];
     for (const [name, r] of [
