@@ -77,14 +77,21 @@ describe('an agent user bound to its host', () => {
   });
 });
 
+/** A server of nkey users only: an API key, and the agents' as `over` lists them. */
+function nkeyConfig(over: Record<string, unknown>) {
+  return configWith({
+    'nats.server.auth.type': 'nkey',
+    'api.server.nats.auth.type': 'none',
+    'agent.nats.auth.type': 'none',
+    'nats.server.auth.api_nkeys': [nkeys.createUser().getPublicKey()],
+    ...over,
+  });
+}
+
 describe('nats.server.auth.agent_host_nkeys', () => {
   it('binds only the configured agent to the host of osapi start, not agents listed for others', async () => {
     const seedless = nkeys.createUser().getPublicKey();
-    const config = configWith({
-      'nats.server.auth.type': 'nkey',
-      'api.server.nats.auth.type': 'none',
-      'agent.nats.auth.type': 'none',
-      'nats.server.auth.api_nkeys': [nkeys.createUser().getPublicKey()],
+    const config = nkeyConfig({
       'nats.server.auth.agent_nkeys': [seedless],
     });
     const auth = await serverAuthFromConfig(config, { agentHostname: HOST });
@@ -94,11 +101,7 @@ describe('nats.server.auth.agent_host_nkeys', () => {
 
   it('refuses a key listed both for any host and for one host', async () => {
     const key = nkeys.createUser().getPublicKey();
-    const config = configWith({
-      'nats.server.auth.type': 'nkey',
-      'api.server.nats.auth.type': 'none',
-      'agent.nats.auth.type': 'none',
-      'nats.server.auth.api_nkeys': [nkeys.createUser().getPublicKey()],
+    const config = nkeyConfig({
       'nats.server.auth.agent_nkeys': [key],
       'nats.server.auth.agent_host_nkeys': { 'web-01': key },
     });
@@ -107,11 +110,7 @@ describe('nats.server.auth.agent_host_nkeys', () => {
 
   it('makes one agent user per host, each held to its own keys', async () => {
     const key = nkeys.createUser().getPublicKey();
-    const config = configWith({
-      'nats.server.auth.type': 'nkey',
-      'api.server.nats.auth.type': 'none',
-      'agent.nats.auth.type': 'none',
-      'nats.server.auth.api_nkeys': [nkeys.createUser().getPublicKey()],
+    const config = nkeyConfig({
       'nats.server.auth.agent_host_nkeys': { 'web-01': key },
     });
     const auth = await serverAuthFromConfig(config);
@@ -123,11 +122,7 @@ describe('nats.server.auth.agent_host_nkeys', () => {
   });
 
   it('refuses a key that is not a user nkey, naming the host', async () => {
-    const config = configWith({
-      'nats.server.auth.type': 'nkey',
-      'api.server.nats.auth.type': 'none',
-      'agent.nats.auth.type': 'none',
-      'nats.server.auth.api_nkeys': [nkeys.createUser().getPublicKey()],
+    const config = nkeyConfig({
       'nats.server.auth.agent_host_nkeys': { 'web-01': 'not-a-key' },
     });
     const err = await serverAuthFromConfig(config).catch((e: unknown) => e);
