@@ -33,6 +33,27 @@ async function exported(sys: TestSystem, token: string): Promise<AuditEntry[]> {
 }
 
 /** The newest entry `predicate` finds, once it is there (writes are off the hot path). */
+/**
+ * Sends an admin command (async: what is audited is the request, not the
+ * run), expects it accepted, and returns its audit entry once readable.
+ */
+async function adminCommandAudited(sys: TestSystem, admin: string, host: string) {
+  const run = await request(
+    sys,
+    'POST',
+    `/node/${host}/command/exec?async=true`,
+    { command: 'echo', args: ['after the flood'] },
+    admin,
+  );
+  expect(run.status).toBe(202);
+  return entryWhere(
+    sys,
+    admin,
+    'the admin command',
+    (x) => x.command === 'echo' && x.response_code === 202,
+  );
+}
+
 function entryWhere(
   sys: TestSystem,
   token: string,
@@ -106,20 +127,7 @@ describe('a flood of unauthenticated requests', () => {
     // An admin command is still accepted (audit.required: its entry is
     // written before it is sent) and its entry is readable. Not waited for:
     // what is audited is the request, not the run.
-    const run = await request(
-      sys,
-      'POST',
-      '/node/flood-01/command/exec?async=true',
-      { command: 'echo', args: ['after the flood'] },
-      admin,
-    );
-    expect(run.status).toBe(202);
-    const e = await entryWhere(
-      sys,
-      admin,
-      'the admin command',
-      (x) => x.command === 'echo' && x.response_code === 202,
-    );
+    const e = await adminCommandAudited(sys, admin, 'flood-01');
     expect(e).toMatchObject({
       user: 'tester@example.com',
       path: '/node/flood-01/command/exec [query omitted]',
@@ -253,20 +261,7 @@ describe('a flood of huge refused commands from a token holder', () => {
 
     // An admin command is still accepted (its entry is written before it is
     // sent) and its entry is readable.
-    const run = await request(
-      sys,
-      'POST',
-      '/node/flood-02/command/exec?async=true',
-      { command: 'echo', args: ['after the flood'] },
-      admin,
-    );
-    expect(run.status).toBe(202);
-    const e = await entryWhere(
-      sys,
-      admin,
-      'the admin command',
-      (x) => x.command === 'echo' && x.response_code === 202,
-    );
+    const e = await adminCommandAudited(sys, admin, 'flood-02');
     expect(e).toMatchObject({ user: 'tester@example.com', args: ['after the flood'] });
     const one = await request(sys, 'GET', `/audit/${e.id}`, undefined, admin);
     expect(one).toMatchObject({ status: 200, body: { entry: { id: e.id, command: 'echo' } } });
