@@ -415,7 +415,10 @@ async function refusalOf(
           via: 'subject',
           subject: msg.subject,
           target: parseNotifySubject(opts.names, msg.subject)?.target ?? null,
-          toldByApi: opts.verifier.checkGo(id, host, msg.headers?.get(GO_HEADER) ?? ''),
+          // A second signature check, needed only for a rate-controlled job's turn.
+          ...(job.rollout !== undefined
+            ? { toldByApi: opts.verifier.checkGo(id, host, msg.headers?.get(GO_HEADER) ?? '') }
+            : {}),
         },
     { hostname: host, labels: opts.labels },
     needsExpectedHosts(job) ? await expectedHostsFor(store, msg, id) : null,

@@ -4,10 +4,10 @@ import type { InfraNames } from '../job/names.js';
 import type { Logger } from '../log/logger.js';
 import {
   type ConsumerSettings,
-  isNotFound,
   SERVER_DEFAULT_MAX_WAITING,
   sharedConsumerName,
 } from '../nats/any-consumer.js';
+import { isNotFound } from '../nats/errors.js';
 
 export type { ConsumerSettings };
 

@@ -7,7 +7,6 @@ import {
   AckPolicy,
   type ConsumerConfig,
   DeliverPolicy,
-  JetStreamApiError,
   type JetStreamManager,
   jetstreamManager,
   ReplayPolicy,
@@ -19,6 +18,7 @@ import {
   listenSubject,
   retiredConsumerPrefixes,
 } from '../names/names.js';
+import { isNotFound } from './errors.js';
 
 /** The `agent.consumer` section of the config, durations in milliseconds. */
 export interface ConsumerSettings {
@@ -62,10 +62,6 @@ export function sharedConsumerConfig(
     // the server refuses more back-off entries than that.
     ...(backoff.length > 0 ? { backoff } : {}),
   };
-}
-
-export function isNotFound(err: unknown): boolean {
-  return err instanceof JetStreamApiError && err.status === 404;
 }
 
 export type SharedConsumerAction = 'created' | 'unchanged' | 'updated' | 'replaced';
