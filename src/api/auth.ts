@@ -4,7 +4,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type CommandPolicy, commandPolicy } from '../auth/command-policy.js';
 import {
-  BUILTIN_ROLES,
   type CustomRoles,
   effectivePermissions,
   isPermission,
@@ -68,14 +67,7 @@ export async function authenticate(req: FastifyRequest, s: AuthSettings): Promis
       subject: claims.sub,
       roles: claims.roles,
       permissions: effectivePermissions(claims, s.customRoles),
-      // Unknown roles grant nothing, and a name such as `constructor` must
-      // never reach a lookup that could find Object's members.
-      commandPolicy: commandPolicy(
-        claims.roles.filter(
-          (r) => Object.hasOwn(s.customRoles, r) || Object.hasOwn(BUILTIN_ROLES, r),
-        ),
-        s.customRoles,
-      ),
+      commandPolicy: commandPolicy(claims.roles, s.customRoles),
       ...(claims.permissions !== undefined ? { permissionsClaim: claims.permissions } : {}),
       expiresAt: claims.exp,
     };

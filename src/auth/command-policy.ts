@@ -9,7 +9,7 @@
 // Every request is hostile, so a pattern is matched word by word and a `*`
 // stands for one word (one exec argument) only, never for a separator: see
 // docs/security.md "Command policy per role" for the rules in prose.
-import { BUILTIN_ROLES, type CustomRoles } from './permissions.js';
+import { type CustomRoles, rolePermissions } from './permissions.js';
 
 /**
  * null: unrestricted. Otherwise, per mode, `true` (any command line of that
@@ -58,10 +58,7 @@ export function commandPolicy(roles: string[], custom: CustomRoles): CommandPoli
     if (!def?.commands) {
       // A role with no policy that may run commands at all lifts every
       // restriction; one that may not run commands adds nothing.
-      const perms = def
-        ? def.permissions
-        : (BUILTIN_ROLES as Record<string, readonly string[]>)[role];
-      if (perms?.includes('command:execute')) return null;
+      if (rolePermissions(role, custom).includes('command:execute')) return null;
       continue;
     }
     restricted = true;

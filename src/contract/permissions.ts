@@ -50,7 +50,7 @@ export function roleNames(custom: CustomRoles = {}): string[] {
 
 // Role names come from tokens and config, so look them up as own keys only: a role called
 // 'constructor' or '__proto__' must grant nothing rather than reach Object.prototype.
-function rolePermissions(role: string, custom: CustomRoles): readonly string[] {
+export function rolePermissions(role: string, custom: CustomRoles): readonly string[] {
   if (Object.hasOwn(custom, role)) return custom[role]?.permissions ?? [];
   if (Object.hasOwn(BUILTIN_ROLES, role)) return BUILTIN_ROLES[role as BuiltinRole];
   return [];

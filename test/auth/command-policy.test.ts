@@ -81,6 +81,18 @@ describe('the attacks observed in the issue', () => {
   });
 });
 
+describe('roles', () => {
+  const OPS = { ops: { permissions: [], commands: { exec: ['id'] } } } as Parameters<
+    typeof commandPolicy
+  >[1];
+  it('a role name that is a member of every object grants nothing and restricts nothing', () => {
+    for (const role of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      expect(commandPolicy([role], {})).toBeNull();
+      expect(commandPolicy([role, 'ops'], OPS)).toMatchObject({ exec: ['id'] });
+    }
+  });
+});
+
 describe('exec patterns', () => {
   it('allow one argument per word, `*` matching within it', () => {
     expect(exec(echoer, 'cat', '/var/log/syslog')).toBeNull();
