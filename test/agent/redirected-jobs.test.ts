@@ -347,7 +347,14 @@ describe('a result in the name of a host the job was not sent to', () => {
       kvSubject(names().jobsBucket, `status.${sent.jobId}.failed.intruder.1`),
       JSON.stringify({ timestamp: now, event: 'failed', hostname: 'intruder', state: 'failed' }),
     );
-    const job = await request(sys, 'GET', `/job/${sent.jobId}`, undefined, token);
+    // Once the API's view holds the forged event (the timeline shows every event).
+    const job = await waitFor('the forged event in the timeline', async () => {
+      const r = await request(sys, 'GET', `/job/${sent.jobId}`, undefined, token);
+      const heard = (r.body.timeline as Array<{ hostname: string }>).some(
+        (e) => e.hostname === 'intruder',
+      );
+      return heard ? r : undefined;
+    });
     expect(job.status).toBe(200);
     expect(job.body.status).toBe('completed');
     expect(Object.keys(job.body.responses)).toEqual([A]);
