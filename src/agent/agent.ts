@@ -107,7 +107,8 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const inFlight = new Set<Promise<void>>();
   const startedAt = opts.clock.now();
   const claimsNotRun = new Set<string>();
-  const handling = new Set<string>();
+  const handling = new Map<string, number>();
+  const handlingShared = new Set<string>();
 
   /** Remembers a cancelled job (one still on its way here then never starts) and stops its run. */
   const noteCancel = (id: string, why: string) => {
@@ -140,8 +141,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     for await (const s of opts.nc.status()) {
       if (stopping.signal.aborted) break;
       if (s.type !== 'reconnect') continue;
-      const handled = [...handling].map((key) => key.split(' ')[0] as string);
-      for (const id of new Set([...handled, ...runningHere.keys()])) {
+      for (const id of new Set([...handling.keys(), ...runningHere.keys()])) {
         whileNatsAway(retrying, id, 'read whether the job was cancelled', () =>
           isCancelled(store, id),
         ).then(
@@ -170,6 +170,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       startedAt,
       claimsNotRun,
       handling,
+      handlingShared,
     });
     const tracked = p.catch(() => {});
     inFlight.add(tracked);
@@ -245,11 +246,10 @@ interface HandleContext {
   startedAt: Date;
   /** Jobs this process sent a claim for and has not begun to run. */
   claimsNotRun: Set<string>;
-  /**
-   * Notifications being handled now: the job id for the shared consumer's,
-   * `<id> <subject> <n>` for the others.
-   */
-  handling: Set<string>;
+  /** Jobs with a notification being handled now, and how many. */
+  handling: Map<string, number>;
+  /** Jobs whose notification from the shared consumer is being handled now. */
+  handlingShared: Set<string>;
 }
 
 /**
@@ -257,9 +257,6 @@ interface HandleContext {
  * then one per job, not one per host. Knowing it from the consumer lets the
  * claim and the read of the job go out together.
  */
-/** Tells apart handlings of one job heard on a subject (HandleContext.handling). */
-let handlingSeq = 0;
-
 async function handleNotification(
   msg: JobNotice,
   shared: boolean,
@@ -276,16 +273,21 @@ async function handleNotification(
   // waits for that handling, which will ack. Others are not held back: the
   // listener hears each once per subject, and a copy sent ahead of the real
   // notification (refused, unless addressed here) must not hold it up.
-  const key = shared ? id : `${id} ${msg.subject} ${++handlingSeq}`;
-  if (ctx.handling.has(key)) {
-    msg.working();
-    return;
+  if (shared) {
+    if (ctx.handlingShared.has(id)) {
+      msg.working();
+      return;
+    }
+    ctx.handlingShared.add(id);
   }
-  ctx.handling.add(key);
+  ctx.handling.set(id, (ctx.handling.get(id) ?? 0) + 1);
   try {
     await handleOnce(msg, id, shared, ctx);
   } finally {
-    ctx.handling.delete(key);
+    if (shared) ctx.handlingShared.delete(id);
+    const left = (ctx.handling.get(id) ?? 1) - 1;
+    if (left > 0) ctx.handling.set(id, left);
+    else ctx.handling.delete(id);
   }
 }
 
