@@ -60,10 +60,19 @@ export function answersJob(
   job: Pick<JobRecord, 'target_hostname' | 'expected_hosts'>,
   hostname: string,
 ): boolean {
-  if (job.target_hostname === '_any') return true;
+  return answererOf(job)(hostname);
+}
+
+/** answersJob for one job and many hosts: a broadcast's list is made a set once. */
+function answererOf(
+  job: Pick<JobRecord, 'target_hostname' | 'expected_hosts'>,
+): (hostname: string) => boolean {
+  if (job.target_hostname === '_any') return () => true;
   const one = singleHost(job.target_hostname);
-  if (one !== null) return hostname === one;
-  return job.expected_hosts === undefined || job.expected_hosts.includes(hostname);
+  if (one !== null) return (h) => h === one;
+  if (job.expected_hosts === undefined) return () => true;
+  const expected = new Set(job.expected_hosts);
+  return (h) => expected.has(h);
 }
 
 /** How an event that ends a host's part maps to a state, for records that carry none. */
@@ -102,6 +111,7 @@ export function deriveStatus(
   // addressed: anything else they record for the job (an `_any` job they
   // then take, say) replaces that.
   const onlyRefused = new Set<string>();
+  const addressed = answererOf(job);
   let updatedAt = job.created;
   let cancelled = false;
   let touched = false;
@@ -114,7 +124,7 @@ export function deriveStatus(
     const current = hosts[e.hostname];
     // Another host's event is not part of the job: where a fleet shares one
     // agent user, any agent can write events in any name (docs/security.md).
-    if (e.event !== 'refused' && !answersJob(job, e.hostname)) continue;
+    if (e.event !== 'refused' && !addressed(e.hostname)) continue;
     if (e.event === 'refused') {
       // Not a part of the job, unless it would otherwise not be shown at all;
       // never for `_any`, whose one host is whoever took it.
@@ -154,7 +164,7 @@ export function deriveStatus(
   }
   // A result without a final event (a query's) ends its host the same way.
   for (const [h, a] of answers) {
-    if (!answersJob(job, h)) continue;
+    if (!addressed(h)) continue;
     const current = hosts[h];
     if (onlyRefused.delete(h)) delete hosts[h];
     else if (current && isFinalHostState(current.status)) continue;
