@@ -2,6 +2,7 @@
 // up to Node's 16 KiB header limit, and with a query string that may carry a
 // credential (`?token=...`). So the entry keeps the path only, cut to a bound,
 // and says so when it cut or left something out; never the query itself.
+import { completeUtf8Length } from '../../exec/output-cap.js';
 
 /** Most bytes (UTF-8) of the recorded path, markers included. */
 export const AUDIT_PATH_MAX_BYTES = 1024;
@@ -20,15 +21,8 @@ export function cutMarker(originalBytes: number): string {
 
 /** The longest prefix of `s` within `maxBytes` bytes of UTF-8, never splitting a character. */
 export function prefixWithin(s: string, maxBytes: number): string {
-  let bytes = 0;
-  let end = 0;
-  for (const ch of s) {
-    const size = Buffer.byteLength(ch);
-    if (bytes + size > maxBytes) break;
-    bytes += size;
-    end += ch.length;
-  }
-  return s.slice(0, end);
+  const head = Buffer.from(s).subarray(0, Math.max(0, maxBytes));
+  return head.subarray(0, completeUtf8Length(head)).toString();
 }
 
 /** What an audit entry records of a raw request target (`req.url`). */
