@@ -87,6 +87,8 @@ export interface AuditLogOptions {
 
 interface Pending {
   entry: AuditEntry;
+  /** The bounded entry as stored, made once: it prices the entry and is what is written. */
+  text: string;
   kind: AuditKind;
   /** Written, or given up on: either way, never handled again. */
   settled: boolean;
@@ -177,9 +179,10 @@ export class AuditLog {
   /** Queues an entry, bounded in size; returns at once. */
   enqueue(whole: AuditEntry): void {
     const entry = boundedEntry(whole);
-    const item: Pending = { entry, kind: auditKind(entry), settled: false };
+    const text = JSON.stringify(entry);
+    const item: Pending = { entry, text, kind: auditKind(entry), settled: false };
     if (item.kind === 'authenticated') {
-      const units = Math.ceil(Buffer.byteLength(JSON.stringify(entry)) / USER_RATE_UNIT_BYTES);
+      const units = Math.ceil(Buffer.byteLength(text) / USER_RATE_UNIT_BYTES);
       this.#userLimiter.charge(whole.user, units - 1);
     }
     if (this.#closed) {
@@ -205,11 +208,14 @@ export class AuditLog {
 
   /** Writes one entry now, once, bounded in size, to the bucket of its kind; throws when it cannot. */
   async writeNow(entry: AuditEntry): Promise<void> {
+    const bounded = boundedEntry(entry);
+    await this.#put(bounded, auditKind(bounded), JSON.stringify(bounded));
+  }
+
+  #put(entry: AuditEntry, kind: AuditKind, text: string): Promise<unknown> {
     const bucket =
-      auditKind(entry) === 'authenticated'
-        ? this.#buckets.authenticated
-        : this.#buckets.unauthenticated;
-    await bucket.put(auditKey(entry.id), JSON.stringify(boundedEntry(entry)));
+      kind === 'authenticated' ? this.#buckets.authenticated : this.#buckets.unauthenticated;
+    return bucket.put(auditKey(entry.id), text);
   }
 
   /** Waits for the queue to empty, at most `withinMs`; true when it did. */
@@ -290,7 +296,7 @@ export class AuditLog {
   async #writeWithRetries(item: Pending): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.writeNow(item.entry);
+        await this.#put(item.entry, item.kind, item.text);
         item.settled = true;
         return;
       } catch (err) {
