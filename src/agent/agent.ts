@@ -3,6 +3,7 @@
 // It acknowledges a notification only after the result is stored.
 import type { NatsConnection } from '@nats-io/transport-node';
 import { checkCommandJob } from '../auth/command-policy.js';
+import { commandModeOf } from '../contract/command.js';
 import type { Clock } from '../job/clock.js';
 import { UUID_PATTERN } from '../job/ids.js';
 import {
@@ -12,7 +13,6 @@ import {
   jobIdFromCancelSubject,
   parseNotifySubject,
 } from '../job/names.js';
-import { isNodeOperation } from '../job/node-operations.js';
 import { finalStateOf, type JobRecord, type JobResponse, RecordError } from '../job/records.js';
 import { storeResponseOnce } from '../job/response-once.js';
 import type { JobVerifier } from '../job/signing.js';
@@ -531,10 +531,10 @@ async function run(
   const { opts, log } = ctx;
   const type = job.operation.type;
   // The run metrics are about commands; node queries are not counted as runs.
-  const runEnded = isNodeOperation(type) ? undefined : opts.observeRun?.();
+  const runEnded = commandModeOf(type) ? opts.observeRun?.() : undefined;
   // A command's output goes out live as it is written; sent in full before
   // the result is stored, so a watcher hears it before the result.
-  const live = isNodeOperation(type)
+  const live = !commandModeOf(type)
     ? undefined
     : startLiveOutput({
         nc: opts.nc,
@@ -725,11 +725,10 @@ async function answerRedelivery(
 /** Why the job's own signed command policy refuses it, or null. */
 function policyRefusal(job: JobRecord): string | null {
   const policy = job.command_policy;
-  const type = job.operation.type;
-  if (!policy || (type !== 'command.exec.execute' && type !== 'command.shell.execute')) return null;
+  const mode = commandModeOf(job.operation.type);
+  if (!policy || !mode) return null;
   // Data that does not fit the schema is refused by the command handler itself.
   if (!isCommandJobData(job.operation.data)) return null;
-  const mode = type === 'command.exec.execute' ? 'exec' : 'shell';
   const refusal = checkCommandJob(policy, mode, job.operation.data);
   return refusal ? `refused, not run: ${refusal}` : null;
 }

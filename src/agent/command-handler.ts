@@ -2,6 +2,7 @@
 // the process ended into the result the API returns for this host.
 
 import { Compile } from 'typebox/compile';
+import { CommandJobData } from '../contract/command.js';
 import {
   environmentForAccount,
   type OutputListener,
@@ -9,7 +10,6 @@ import {
   type RunResult,
   runCommand,
 } from '../exec/index.js';
-import { CommandJobData } from '../job/operations.js';
 import type { CommandResult, FinalHostState } from '../job/records.js';
 
 const checkData = Compile(CommandJobData);

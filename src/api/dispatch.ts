@@ -6,9 +6,9 @@
 // that makes a job.
 
 import type { CommandPolicy } from '../auth/command-policy.js';
+import type { OperationType } from '../contract/operations.js';
 import type { Clock } from '../job/clock.js';
 import type { JobEntry, JobsView } from '../job/jobs-view.js';
-import type { OperationType } from '../job/operations.js';
 import type { JobRecord, JobResponse } from '../job/records.js';
 import type { RegistryView } from '../job/registry-view.js';
 import type { ResponseWatch } from '../job/response-watch.js';

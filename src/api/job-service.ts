@@ -12,9 +12,10 @@
 import type { FastifyRequest } from 'fastify';
 import { Compile } from 'typebox/compile';
 import { checkCommandJob } from '../auth/command-policy.js';
+import { CommandJobData, type CommandMode, commandModeOf } from '../contract/command.js';
+import { type OperationType, operationTimeoutS } from '../contract/operations.js';
+import { operationDataProblems } from '../job/data-checks.js';
 import { newTimeOrderedId } from '../job/ids.js';
-import type { NodeOperationType } from '../job/node-operations.js';
-import { CommandJobData, type OperationType } from '../job/operations.js';
 import type { JobRecord } from '../job/records.js';
 import type { RolloutRequest } from '../job/rollout.js';
 import { readJob } from '../job/store.js';
@@ -39,53 +40,46 @@ import {
 } from './idempotency.js';
 import { requireOperationPermission } from './job/operation-permissions.js';
 
-/**
- * How long the API waits for agents on a node operation (plus the dispatch
- * margin). Reading the host takes milliseconds; a ping ends by its own 5 s
- * deadline. The rest is room for an agent whose job slots are all taken by
- * running commands.
- */
-export const NODE_TIMEOUT_MS = 10_000;
-
-export type CommandOperationType = Exclude<OperationType, NodeOperationType>;
-
-/** An operation with its validated data, typed by kind: a command's data is the command. */
-export type Operation =
-  | { type: CommandOperationType; data: CommandJobData }
-  | { type: NodeOperationType; data: unknown };
-
-export function isCommandType(type: OperationType): type is CommandOperationType {
-  return type === 'command.exec.execute' || type === 'command.shell.execute';
-}
-
-export function isCommandOperation(
-  op: Operation,
-): op is Extract<Operation, { type: CommandOperationType }> {
-  return isCommandType(op.type);
+/** An operation with its validated data. */
+export interface Operation {
+  type: OperationType;
+  data: unknown;
 }
 
 const isCommandJobData = Compile(CommandJobData);
 
 /**
- * The operation of a stored job (a retry), typed again: a command's data was
- * validated when the job was made, and is checked once more before it is
- * trusted as a command.
+ * A command operation's data, checked as a command (it was validated when
+ * the job was made; a stored one is checked again before it is trusted).
  */
-export function storedOperation(record: JobRecord): Operation {
-  const { type, data } = record.operation;
-  if (!isCommandType(type)) return { type, data };
-  if (!isCommandJobData.Check(data)) {
+function commandOf(op: Operation): { mode: CommandMode; command: CommandJobData } | null {
+  const mode = commandModeOf(op.type);
+  if (!mode) return null;
+  if (!isCommandJobData.Check(op.data)) {
     throw new ApiError(
       'invalid_request',
-      `job ${record.id} holds a ${type} operation whose data is not a valid command; it cannot be made again`,
+      `this ${op.type} operation's data is not a valid command; it cannot be run`,
     );
   }
-  return { type, data };
+  return { mode, command: op.data };
 }
 
-/** How long an agent may take: a command's own timeout, or the node operations' fixed one. */
+/** The operation of a stored job (a retry), its data checked again before it is trusted. */
+export function storedOperation(record: JobRecord): Operation {
+  const op = { type: record.operation.type, data: record.operation.data };
+  const problems = operationDataProblems(op.type, op.data);
+  if (problems.length > 0) {
+    throw new ApiError(
+      'invalid_request',
+      `job ${record.id} holds a ${op.type} operation whose data is not valid (${problems.map((p) => `${p.field} ${p.message}`).join('; ')}); it cannot be made again`,
+    );
+  }
+  return op;
+}
+
+/** How long an agent may take: the operation's declared timeout, or its data's own. */
 export function timeoutMsOf(op: Operation): number {
-  return isCommandOperation(op) ? op.data.timeout * 1000 : NODE_TIMEOUT_MS;
+  return operationTimeoutS(op.type, op.data) * 1000;
 }
 
 /** The target, typed; `field` names where it came from in the message (`target_hostname`). */
@@ -107,10 +101,10 @@ export function targetOf(raw: string, field?: string): Target {
  */
 export function checkJob(user: AuthUser | undefined, op: Operation): void {
   requireOperationPermission(user, op.type);
-  if (!isCommandOperation(op)) return;
+  const command = commandOf(op);
+  if (!command) return;
   const policy = user?.commandPolicy ?? null;
-  const mode = op.type === 'command.exec.execute' ? 'exec' : 'shell';
-  const refusal = checkCommandJob(policy, mode, op.data);
+  const refusal = checkCommandJob(policy, command.mode, command.command);
   if (refusal) throw new ApiError('forbidden', refusal, { command_policy: policy });
 }
 
@@ -173,7 +167,7 @@ export async function submitJob(deps: DispatchDeps, s: JobSubmission): Promise<J
       return { kind: 'replayed', record, result };
     }
   }
-  const policy = isCommandOperation(op) ? user?.commandPolicy : null;
+  const policy = commandModeOf(op.type) ? user?.commandPolicy : null;
   const req: DispatchRequest = {
     type: op.type,
     data: op.data,

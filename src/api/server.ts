@@ -24,7 +24,6 @@ import {
 import type { AuditBuckets, AuditLog } from './audit/log.js';
 import { registerAuditRoutes } from './audit/routes.js';
 import { type AuthSettings, authenticate, registerAuth } from './auth.js';
-import { registerCommandRoutes } from './command/routes.js';
 import { type ConsoleOptions, registerConsole } from './console/static.js';
 import { registerCors } from './cors.js';
 import type { DispatchDeps } from './dispatch.js';
@@ -36,8 +35,8 @@ import { createJobService } from './job-service.js';
 import { type ConnectionLimits, capConnections, fastifyLimitOptions } from './limits.js';
 import type { ApiMetrics } from './metrics/api-metrics.js';
 import { registerMetricsRoute, registerRequestMetrics } from './metrics/routes.js';
-import { registerNodeRoutes } from './node/routes.js';
 import { registerOpenApi, registerOpenApiRoute } from './openapi/document.js';
+import { registerOperationRoutes } from './operations/routes.js';
 import { registerSessionRoutes, type SessionDeps } from './session/routes.js';
 import { describeValidation } from './validation.js';
 import { registerVersionRoute } from './version/routes.js';
@@ -237,8 +236,7 @@ export function registerRoutes(
   registerAgentRoutes(app, deps.dispatch);
   // Every route that makes a job makes it through the one job service.
   const jobService = createJobService(deps.dispatch);
-  registerCommandRoutes(app, jobService);
-  registerNodeRoutes(app, jobService);
+  registerOperationRoutes(app, jobService);
   registerJobRoutes(app, deps.jobs, jobService);
   registerAuditRoutes(app, deps.audit);
   registerSessionRoutes(app, deps.session);

@@ -1,7 +1,7 @@
 // Turns schema-validation failures into messages that name the field and what
 // was expected ("timeout: must be <= 300"), for the 400 body.
 import type { FastifySchemaValidationError } from 'fastify/types/schema.js';
-import { PATTERN_MESSAGES } from '../job/operations.js';
+import { PATTERN_MESSAGES } from '../contract/command.js';
 import type { FieldProblem } from './errors.js';
 
 /** Ajv names the offending key of a `propertyNames` rule (env names) beside the error. */

@@ -3,7 +3,7 @@
 import { createInterface } from 'node:readline/promises';
 import { ExitError, say, UsageError } from './context.js';
 
-/** `change` completes "This will … on ALL hosts", e.g. `modify DNS`. */
+/** `change` completes "This will … on ALL hosts", e.g. `execute command`. */
 export async function confirmChangeOnAll(change: string, yes: boolean | undefined): Promise<void> {
   if (yes) return;
   if (!process.stdin.isTTY) {

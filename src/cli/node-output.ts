@@ -1,6 +1,12 @@
 // Tables for people of the node information and network answers: sizes in
 // KiB/MiB/GiB with percentages, errors in their own column (--json has all).
 import Table from 'cli-table3';
+import type { OperationAnswerBody } from '../contract/answers.js';
+import {
+  OPERATIONS,
+  type OperationDeclaration,
+  type OperationType,
+} from '../contract/operations.js';
 import type {
   DnsResponse,
   DnsUpdateResponse,
@@ -127,3 +133,60 @@ export function dnsUpdateTable(body: DnsUpdateResponse): string {
   }
   return `Job ID: ${escapeLine(body.job_id)}\n${t.toString()}\n`;
 }
+
+/** One cell of a field whose shape only its schema knows: scalars as they are, the rest briefly. */
+function cell(v: unknown): string {
+  if (v === undefined || v === null) return '';
+  if (Array.isArray(v))
+    return v.map((x) => (typeof x === 'object' ? JSON.stringify(x) : String(x))).join(', ');
+  if (typeof v === 'object') {
+    return Object.entries(v)
+      .map(([k, x]) => `${k}=${typeof x === 'object' ? JSON.stringify(x) : String(x)}`)
+      .join(' ');
+  }
+  return String(v);
+}
+
+/**
+ * The table of any operation's answer, from its declared result's fields, for
+ * an operation without a table of its own: HOSTNAME, STATUS (and CHANGED for
+ * a change), each field, and ERROR when some host has one.
+ */
+export function resultTable(type: OperationType, body: OperationAnswerBody): string {
+  const decl: OperationDeclaration = OPERATIONS[type];
+  const fields = Object.keys(decl.result.properties).filter((f) => f !== 'changed');
+  const change = decl.answer === 'change';
+  const withError = body.results.some((r) => r.error);
+  const t = new Table({
+    head: [
+      'HOSTNAME',
+      'STATUS',
+      ...(change ? ['CHANGED'] : []),
+      ...fields.map((f) => f.replaceAll('_', ' ').toUpperCase()),
+      ...(withError ? ['ERROR'] : []),
+    ],
+    style: { head: [], border: [] },
+    wordWrap: false,
+  });
+  for (const r of body.results) {
+    t.push(
+      row([
+        r.hostname,
+        r.status,
+        ...(change ? [String(r.changed ?? false)] : []),
+        ...fields.map((f) => shorten(cell(r[f]))),
+        ...(withError ? [shorten(r.error ?? '')] : []),
+      ]),
+    );
+  }
+  return `Job ID: ${escapeLine(body.job_id)}\n${t.toString()}\n`;
+}
+
+/** The operations with a table of their own; the others get resultTable. */
+export const OPERATION_TABLES: Partial<Record<OperationType, (body: never) => string>> = {
+  'node.status.get': statusTables,
+  'node.hostname.get': hostnameTable,
+  'network.ping.do': pingTable,
+  'network.dns.get': dnsTable,
+  'network.dns.update': dnsUpdateTable,
+};

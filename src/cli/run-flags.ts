@@ -5,7 +5,7 @@
 // that cannot be read or is too large to send).
 import { createReadStream } from 'node:fs';
 import type { Command } from 'commander';
-import { STDIN_MAX_CHARS } from '../contract/operations.js';
+import { STDIN_MAX_CHARS } from '../contract/command.js';
 import { UsageError } from './context.js';
 
 export interface RunFlags {

@@ -1,35 +1,8 @@
-// Node information and network job operations (wire contract): their type names,
-// the schema of each one's data, the schema of what an agent answers, and the
-// NATS category each travels on. The API validates with these schemas and the
+// Node information and network operations (wire contract): the schema of
+// each one's data and of what an agent answers. Their declarations
+// (operations.ts) name them; the API validates with these schemas and the
 // agent checks the job it reads with the same ones, as for commands.
-import { type Static, type TSchema, Type } from 'typebox';
-
-export const NODE_OPERATION_TYPES = [
-  'node.status.get',
-  'node.hostname.get',
-  'node.disk.get',
-  'node.memory.get',
-  'node.load.get',
-  'node.os.get',
-  'node.uptime.get',
-  'network.ping.do',
-  'network.dns.get',
-  'network.dns.update',
-] as const;
-export type NodeOperationType = (typeof NODE_OPERATION_TYPES)[number];
-
-export function isNodeOperation(type: string): type is NodeOperationType {
-  return (NODE_OPERATION_TYPES as readonly string[]).includes(type);
-}
-
-/**
- * All but the DNS update only read the host (a ping sends packets but changes
- * no state), so they travel on `jobs.query.*`;
- * the DNS update changes the host, so it goes on `jobs.modify.*` as commands do.
- */
-export function nodeOperationCategory(type: NodeOperationType): 'query' | 'modify' {
-  return type === 'network.dns.update' ? 'modify' : 'query';
-}
+import { type Static, Type } from 'typebox';
 
 // ---- job data ------------------------------------------------------------
 
@@ -99,20 +72,6 @@ export const DnsUpdateData = Type.Object(
   },
 );
 export type DnsUpdateData = Static<typeof DnsUpdateData>;
-
-export const NODE_DATA_SCHEMAS = {
-  'node.status.get': NoData,
-  'node.hostname.get': NoData,
-  'node.disk.get': NoData,
-  'node.memory.get': NoData,
-  'node.load.get': NoData,
-  'node.os.get': NoData,
-  'node.uptime.get': NoData,
-  'network.ping.do': PingData,
-  'network.dns.get': DnsGetData,
-  'network.dns.update': DnsUpdateData,
-} as const satisfies Record<NodeOperationType, TSchema>;
-export type NodeData<T extends NodeOperationType> = Static<(typeof NODE_DATA_SCHEMAS)[T]>;
 
 // ---- what an agent answers -------------------------------------------------
 
@@ -184,18 +143,3 @@ export const DnsUpdateResult = Type.Object({
     description: 'Where it was written: `systemd-resolved` or the resolv.conf path.',
   }),
 });
-
-export const NODE_RESULT_SCHEMAS = {
-  'node.status.get': StatusResult,
-  'node.hostname.get': HostnameResult,
-  'node.disk.get': DiskResult,
-  'node.memory.get': MemoryResult,
-  'node.load.get': LoadResult,
-  'node.os.get': OsResult,
-  'node.uptime.get': UptimeResult,
-  'network.ping.do': PingResult,
-  'network.dns.get': DnsResult,
-  'network.dns.update': DnsUpdateResult,
-} as const satisfies Record<NodeOperationType, TSchema>;
-
-export type NodeResult<T extends NodeOperationType> = Static<(typeof NODE_RESULT_SCHEMAS)[T]>;

@@ -1,165 +1,353 @@
-// Job operation types and the schema of each one's data. The API validates a
-// request body with these schemas; the agent validates the job it reads from
-// NATS with the same ones, so both sides agree on one definition.
-import { type Static, Type } from 'typebox';
-import { isNodeOperation, NODE_OPERATION_TYPES, nodeOperationCategory } from './node-operations.js';
-import { RolloutFields, type RolloutRequest } from './rollout.js';
+// Every operation a job can carry, declared once. A declaration says what the
+// operation is called, who may run it, where its route is, what it takes and
+// answers, whether it changes the host, how long an agent may take, and how
+// the SDK and the CLI name it. From these come: the API's routes (validation,
+// permission, the job service, the answer: src/api/operations/routes.ts), the
+// OpenAPI document (generated from those routes), the SDK's typed methods
+// (src/sdk/client.ts), the CLI's commands (src/cli/operation-commands.ts),
+// the route table of docs/api.md (scripts/api-docs.ts, tested current) and
+// what the console offers a token. The agent's handlers are keyed by the same
+// names (src/agent/handlers/index.ts). How to add one: docs/architecture.md.
+import { type Static, type TObject, type TProperties, Type } from 'typebox';
+import { changeAnswer, queryAnswer } from './answers.js';
+import {
+  CommandJobData,
+  CommandResponse,
+  commandJobData,
+  ExecRequest,
+  ShellRequest,
+  TIMEOUT_DEFAULT_S,
+  TIMEOUT_MAX_S,
+} from './command.js';
+import {
+  DiskResult,
+  DnsGetData,
+  DnsResult,
+  DnsUpdateData,
+  DnsUpdateResult,
+  HostnameResult,
+  LoadResult,
+  MemoryResult,
+  NoData,
+  OsResult,
+  PingData,
+  PingResult,
+  StatusResult,
+  UptimeResult,
+} from './node-operations.js';
+import type { Permission } from './permissions.js';
+import { RolloutFields } from './rollout.js';
+import { CommandResult } from './states.js';
 
-export const TIMEOUT_DEFAULT_S = 30;
-export const TIMEOUT_MAX_S = 300;
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
-const Timeout = Type.Integer({
-  minimum: 1,
-  maximum: TIMEOUT_MAX_S,
-  description: `Seconds before the command's whole process group is killed (1..${TIMEOUT_MAX_S}, default ${TIMEOUT_DEFAULT_S}).`,
-});
-// Text that reaches exec(2) may not hold NUL bytes, and a command must say
-// something: both are refused at the API instead of failing on the host.
-const NO_NUL = '^[^\\u0000]*$';
-const Command = Type.String({
-  minLength: 1,
-  maxLength: 65536,
-  pattern: '^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$',
-  description: 'The program (exec) or the shell command line (shell): not blank, no NUL bytes.',
-});
-const Cwd = Type.String({
-  minLength: 1,
-  maxLength: 4096,
-  pattern: NO_NUL,
-  description:
-    'Working directory on the host. A role with a command policy may use only the directories its policy lists (none when it lists none).',
-});
+/** How the CLI offers an operation under `osapi client`. */
+export interface CliDeclaration {
+  /** The words after `osapi client`, e.g. `['node', 'network', 'ping']`. */
+  readonly command: readonly string[];
+  /** Per data field, the flag's help where the schema's description is not what a flag user needs. */
+  readonly flags?: Readonly<Record<string, string>>;
+  /**
+   * `false` where the command is written by hand because it offers more than
+   * its fields (the commands' follow, grouping and stdin files); it still takes
+   * its words and description from here.
+   */
+  readonly generated?: false;
+}
 
-// Names that shells and exec(2) treat as variables; a value holds no NUL byte.
-const ENV_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_]*$';
-export const ENV_MAX_VARS = 128;
-const Env = Type.Record(Type.String(), Type.String({ maxLength: 32768, pattern: NO_NUL }), {
-  maxProperties: ENV_MAX_VARS,
-  propertyNames: { pattern: ENV_NAME_PATTERN, maxLength: 256 },
-  description:
-    "Variables set for the command over the agent's environment (with `user`, over a reset one: see docs/api.md). " +
-    `Names: letters, digits and _, not starting with a digit; values: no NUL bytes; at most ${ENV_MAX_VARS}. ` +
-    'A role with a command policy may set only the names its policy lists.',
-});
-// Well inside the 1 MiB request body and the 1 MiB NATS message that carries the job.
-export const STDIN_MAX_CHARS = 262144;
-const Stdin = Type.String({
-  maxLength: STDIN_MAX_CHARS,
-  description: `Text written to the command's standard input (as UTF-8), which is then closed; without it stdin is /dev/null. At most ${STDIN_MAX_CHARS} characters.`,
-});
-// A login name as useradd and most systems allow it (Samba machine accounts end in $).
-const USER_PATTERN = '^[A-Za-z_][A-Za-z0-9_.-]*\\$?$';
-const User = Type.String({
-  minLength: 1,
-  maxLength: 32,
-  pattern: USER_PATTERN,
-  description:
-    "Run as this account of the host's /etc/passwd: its uid and primary group, HOME, USER, LOGNAME and SHELL. " +
-    'Only an agent running as root can; any other agent refuses, running nothing. ' +
-    'A role with a command policy may use only the users its policy lists.',
-});
+export interface OperationDeclaration {
+  /** What a token needs, on the route and through POST /job alike. */
+  readonly permission: Permission;
+  readonly method: HttpMethod;
+  /** The route, `{hostname}` being the target; other `{name}`s are fields of `input`. */
+  readonly path: string;
+  /** One line: the route's summary, the CLI command's description and docs/api.md's. */
+  readonly summary: string;
+  /**
+   * `query` reads the host: any agent may answer again, no events are
+   * recorded. `modify` changes it: claimed once per host, events recorded,
+   * rate control (max_concurrency, max_errors) offered for broadcasts.
+   */
+  readonly kind: 'query' | 'modify';
+  /** What the request carries: the body, or the path's fields for a GET. */
+  readonly input: TObject;
+  /** The job's data as stored and as the agent checks it. */
+  readonly data: TObject;
+  /** Turns a valid input into the job's data (defaults applied); default: the input without its rate control. */
+  readonly toData?: (input: never) => unknown;
+  /** What one agent answers when it did the operation. */
+  readonly result: TObject;
+  /** The route's answer: `{job_id, results, expected_hosts?}`. */
+  readonly response: TObject;
+  /** How the route shapes each item: a query's, a change's, or a command's. */
+  readonly answer: 'query' | 'change' | 'command';
+  /** The route's success status. */
+  readonly status: 200 | 202;
+  /** Seconds an agent may take; a data field `timeout` chooses within this range. */
+  readonly timeout: { readonly default_s: number; readonly max_s: number };
+  /** The SDK's method name. */
+  readonly sdk: string;
+  readonly cli: CliDeclaration;
+}
 
-/** What a broken pattern means, for 400 messages; the other patterns refuse blank text and NUL bytes. */
-export const PATTERN_MESSAGES: Record<string, string> = {
-  [ENV_NAME_PATTERN]: 'must be letters, digits and _, starting with a letter or _',
-  [USER_PATTERN]:
-    'must be a login name of letters, digits, _, . and -, starting with a letter or _',
-};
+/**
+ * How long an agent may take on the host operations that read or set small
+ * things. Reading the host takes milliseconds; a ping ends by its own 5 s
+ * deadline. The rest is room for an agent whose job slots are all taken by
+ * running commands.
+ */
+const HOST_OPERATION_TIMEOUT = { default_s: 10, max_s: 10 } as const;
 
-/** The fields both kinds of command take beyond the command itself. */
-const RunFields = {
-  cwd: Type.Optional(Cwd),
-  timeout: Type.Optional(Timeout),
-  env: Type.Optional(Env),
-  stdin: Type.Optional(Stdin),
-  user: Type.Optional(User),
-};
+/** A change's input: its data, plus rate control for broadcasts. */
+function withRollout<P extends TProperties>(data: TObject<P>) {
+  return Type.Object({ ...data.properties, ...RolloutFields }, { additionalProperties: false });
+}
 
-export const ExecRequest = Type.Object(
-  {
-    command: Command,
-    args: Type.Optional(
-      Type.Array(Type.String({ maxLength: 65536, pattern: NO_NUL }), {
-        maxItems: 4096,
-        description: 'Arguments, passed literally: no shell.',
-      }),
-    ),
-    ...RunFields,
-    ...RolloutFields,
+/** A query of a host's information that takes no input. */
+function hostInfo<P extends TProperties, const S extends string>(
+  path: string,
+  summary: string,
+  result: TObject<P>,
+  sdk: S,
+  command: readonly string[],
+) {
+  return {
+    permission: 'node:read',
+    method: 'GET',
+    path,
+    summary,
+    kind: 'query',
+    input: NoData,
+    data: NoData,
+    result,
+    response: queryAnswer(result),
+    answer: 'query',
+    status: 200,
+    timeout: HOST_OPERATION_TIMEOUT,
+    sdk,
+    cli: { command },
+  } as const;
+}
+
+/**
+ * A command: its output and exit code per host. Its CLI command is written by
+ * hand (src/cli/commands/client.ts) for what it offers beyond its fields:
+ * --follow, --group, stdin from a file.
+ */
+function command<const M extends 'exec' | 'shell', I extends TObject, const S extends string>(
+  mode: M,
+  summary: string,
+  input: I,
+  sdk: S,
+) {
+  return {
+    permission: 'command:execute',
+    method: 'POST',
+    path: `/node/{hostname}/command/${mode}`,
+    summary,
+    kind: 'modify',
+    input,
+    data: CommandJobData,
+    toData: commandJobData,
+    result: CommandResult,
+    response: CommandResponse,
+    answer: 'command',
+    status: 202,
+    timeout: { default_s: TIMEOUT_DEFAULT_S, max_s: TIMEOUT_MAX_S },
+    sdk,
+    cli: { command: ['node', 'command', mode], generated: false },
+  } as const;
+}
+
+export const OPERATIONS = {
+  'command.exec.execute': command(
+    'exec',
+    'Run a program with arguments, no shell, on each host',
+    ExecRequest,
+    'commandExec',
+  ),
+  'command.shell.execute': command(
+    'shell',
+    'Run a shell command line (/bin/sh -c) on each host',
+    ShellRequest,
+    'commandShell',
+  ),
+  'node.status.get': hostInfo(
+    '/node/{hostname}',
+    'Uptime, load, memory, disks and OS of each host',
+    StatusResult,
+    'nodeStatus',
+    ['node', 'status'],
+  ),
+  'node.hostname.get': hostInfo(
+    '/node/{hostname}/hostname',
+    'Hostname and labels of each agent',
+    HostnameResult,
+    'nodeHostname',
+    ['node', 'hostname'],
+  ),
+  'node.disk.get': hostInfo(
+    '/node/{hostname}/disk',
+    'Mounted local filesystems of each host',
+    DiskResult,
+    'nodeDisk',
+    ['node', 'disk'],
+  ),
+  'node.memory.get': hostInfo(
+    '/node/{hostname}/memory',
+    'Memory of each host, in bytes',
+    MemoryResult,
+    'nodeMemory',
+    ['node', 'memory'],
+  ),
+  'node.load.get': hostInfo(
+    '/node/{hostname}/load',
+    'Load averages of each host',
+    LoadResult,
+    'nodeLoad',
+    ['node', 'load'],
+  ),
+  'node.os.get': hostInfo(
+    '/node/{hostname}/os',
+    'OS distribution and version of each host',
+    OsResult,
+    'nodeOs',
+    ['node', 'os'],
+  ),
+  'node.uptime.get': hostInfo(
+    '/node/{hostname}/uptime',
+    'Uptime of each host',
+    UptimeResult,
+    'nodeUptime',
+    ['node', 'uptime'],
+  ),
+  'network.ping.do': {
+    // Sends packets but changes no state: a query.
+    permission: 'network:write',
+    method: 'POST',
+    path: '/node/{hostname}/network/ping',
+    summary: 'Ping an IPv4 or IPv6 address from each host',
+    kind: 'query',
+    input: PingData,
+    data: PingData,
+    result: PingResult,
+    response: queryAnswer(PingResult),
+    answer: 'query',
+    status: 200,
+    timeout: HOST_OPERATION_TIMEOUT,
+    sdk: 'networkPing',
+    cli: {
+      command: ['node', 'network', 'ping'],
+      flags: { address: 'the IPv4 or IPv6 address to ping (not a hostname)' },
+    },
   },
-  {
-    additionalProperties: false,
-    $id: 'ExecRequest',
-    // Shown in the OpenAPI document; a test checks each one validates.
-    examples: [
-      { command: 'uname', args: ['-a'] },
-      { command: 'ls', args: ['-l', '/var/log'], cwd: '/', timeout: 10 },
-      { command: 'apt-get', args: ['-y', 'upgrade'], max_concurrency: 2, max_errors: '5%' },
-      { command: 'psql', args: ['-At', '-f', '-'], user: 'postgres', stdin: 'SELECT 1;\n' },
-    ],
+  'network.dns.get': {
+    permission: 'network:read',
+    method: 'GET',
+    path: '/node/{hostname}/network/dns/{interfaceName}',
+    summary: 'DNS servers and search domains of an interface on each host',
+    kind: 'query',
+    input: DnsGetData,
+    data: DnsGetData,
+    result: DnsResult,
+    response: queryAnswer(DnsResult),
+    answer: 'query',
+    status: 200,
+    timeout: HOST_OPERATION_TIMEOUT,
+    sdk: 'networkDnsGet',
+    cli: {
+      command: ['node', 'network', 'dns', 'get'],
+      flags: { interface_name: 'the network interface, e.g. eth0' },
+    },
   },
-);
-export type ExecRequest = Static<typeof ExecRequest>;
-
-export const ShellRequest = Type.Object(
-  { command: Command, ...RunFields, ...RolloutFields },
-  {
-    additionalProperties: false,
-    $id: 'ShellRequest',
-    examples: [
-      { command: 'uptime' },
-      { command: 'df -h | tail -n +2', cwd: '/', timeout: 10 },
-      { command: 'systemctl restart nginx', max_concurrency: '10%', max_errors: 1 },
-      { command: 'wc -l', stdin: 'a\nb\n', env: { LC_ALL: 'C' } },
-    ],
+  'network.dns.update': {
+    permission: 'network:write',
+    method: 'PUT',
+    path: '/node/{hostname}/network/dns',
+    summary: 'Set DNS servers and/or search domains of an interface on each host',
+    kind: 'modify',
+    input: withRollout(DnsUpdateData),
+    data: DnsUpdateData,
+    result: DnsUpdateResult,
+    response: changeAnswer(DnsUpdateResult),
+    answer: 'change',
+    status: 200,
+    timeout: HOST_OPERATION_TIMEOUT,
+    sdk: 'networkDnsUpdate',
+    cli: {
+      command: ['node', 'network', 'dns', 'update'],
+      flags: {
+        servers: 'DNS server IP addresses, comma-separated (1.1.1.1,2.2.2.2)',
+        search_domains:
+          "search domains, comma-separated (corp.example,example.org); '' clears them",
+        interface_name: 'the network interface, e.g. eth0',
+      },
+    },
   },
-);
-export type ShellRequest = Static<typeof ShellRequest>;
+} as const satisfies Record<string, OperationDeclaration>;
 
-/** Job data as stored: defaults applied, so the agent never guesses. */
-export const CommandJobData = Type.Object(
-  {
-    command: Command,
-    args: Type.Array(Type.String()),
-    cwd: Type.Optional(Cwd),
-    timeout: Timeout,
-    env: Type.Optional(Env),
-    stdin: Type.Optional(Stdin),
-    user: Type.Optional(User),
-  },
-  { additionalProperties: false },
-);
-export type CommandJobData = Static<typeof CommandJobData>;
+export type Operations = typeof OPERATIONS;
+export type OperationType = keyof Operations;
+export const OPERATION_TYPES = Object.keys(OPERATIONS) as OperationType[];
 
-export const OPERATION_TYPES = [
-  'command.exec.execute',
-  'command.shell.execute',
-  ...NODE_OPERATION_TYPES,
-] as const;
-export type OperationType = (typeof OPERATION_TYPES)[number];
+/** What a request of this operation carries (its body, or its path's fields). */
+export type OperationInput<T extends OperationType> = Static<Operations[T]['input']>;
+/** The job's data as stored and as the agent reads it. */
+export type OperationData<T extends OperationType> = Static<Operations[T]['data']>;
+/** What one agent answers when it did the operation. */
+export type OperationResult<T extends OperationType> = Static<Operations[T]['result']>;
+/** The route's answer. */
+export type OperationAnswer<T extends OperationType> = Static<Operations[T]['response']>;
 
-/** Command jobs change hosts: they go on `jobs.modify.*`; node ones say their own. */
+export function isOperationType(type: unknown): type is OperationType {
+  return typeof type === 'string' && Object.hasOwn(OPERATIONS, type);
+}
+
+export function declarationOf(type: OperationType): OperationDeclaration {
+  return OPERATIONS[type];
+}
+
+/** Query jobs go on `jobs.query.*`, modify jobs on `jobs.modify.*`. */
 export function operationCategory(type: OperationType): 'query' | 'modify' {
-  return isNodeOperation(type) ? nodeOperationCategory(type) : 'modify';
+  return OPERATIONS[type].kind;
 }
 
-/** The rate control a command body asks for, if any (not part of the job's data). */
-export function rolloutOf(body: ExecRequest | ShellRequest): RolloutRequest | undefined {
-  if (body.max_concurrency === undefined && body.max_errors === undefined) return undefined;
-  return {
-    ...(body.max_concurrency !== undefined ? { max_concurrency: body.max_concurrency } : {}),
-    ...(body.max_errors !== undefined ? { max_errors: body.max_errors } : {}),
-  };
+/** The permission an operation needs, on its route and through POST /job. */
+export function operationPermission(type: OperationType): Permission {
+  return OPERATIONS[type].permission;
 }
 
-export function commandJobData(body: ExecRequest | ShellRequest): CommandJobData {
-  return {
-    command: body.command,
-    args: 'args' in body && body.args ? body.args : [],
-    ...(body.cwd !== undefined ? { cwd: body.cwd } : {}),
-    timeout: body.timeout ?? TIMEOUT_DEFAULT_S,
-    ...(body.env !== undefined ? { env: body.env } : {}),
-    ...(body.stdin !== undefined ? { stdin: body.stdin } : {}),
-    ...(body.user !== undefined ? { user: body.user } : {}),
-  };
+/** The job's data for a valid input: defaults applied, rate control taken out. */
+export function operationData<T extends OperationType>(
+  type: T,
+  input: OperationInput<T>,
+): OperationData<T> {
+  const decl: OperationDeclaration = OPERATIONS[type];
+  if (decl.toData) return (decl.toData as (i: unknown) => unknown)(input) as OperationData<T>;
+  const { max_concurrency: _c, max_errors: _e, ...data } = input as Record<string, unknown>;
+  return data as OperationData<T>;
+}
+
+/** How long an agent may take on this job: its data's `timeout` where it has one. */
+export function operationTimeoutS(type: OperationType, data: unknown): number {
+  const { default_s, max_s } = OPERATIONS[type].timeout;
+  const asked = (data as { timeout?: unknown } | null)?.timeout;
+  return typeof asked === 'number' && asked >= 1 && asked <= max_s ? asked : default_s;
+}
+
+/** The path's parameters besides the target, in order: each carries a field of the input. */
+export function pathParams(decl: OperationDeclaration): string[] {
+  return [...decl.path.matchAll(/\{([A-Za-z]+)\}/g)]
+    .map((m) => m[1] as string)
+    .filter((p) => p !== 'hostname');
+}
+
+/** The input field a path parameter carries: `interfaceName` carries `interface_name`. */
+export function fieldOfParam(param: string): string {
+  return param.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/** The route as docs and help write it: `PUT /node/{target}/network/dns`. */
+export function documentedRoute(decl: OperationDeclaration): string {
+  return `${decl.method} ${decl.path.replace('{hostname}', '{target}')}`;
 }

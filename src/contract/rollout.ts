@@ -31,3 +31,12 @@ export interface RolloutRequest {
   max_concurrency?: Static<typeof MaxConcurrency>;
   max_errors?: Static<typeof MaxErrors>;
 }
+
+/** The rate control a request asks for, if any (not part of the job's data). */
+export function rolloutOf(input: RolloutRequest): RolloutRequest | undefined {
+  if (input.max_concurrency === undefined && input.max_errors === undefined) return undefined;
+  return {
+    ...(input.max_concurrency !== undefined ? { max_concurrency: input.max_concurrency } : {}),
+    ...(input.max_errors !== undefined ? { max_errors: input.max_errors } : {}),
+  };
+}

@@ -2,9 +2,9 @@
 // is validated against these schemas before use: a NATS message is input too.
 import { type Static, type TSchema, Type } from 'typebox';
 import { Compile } from 'typebox/compile';
+import { OPERATION_TYPES } from '../contract/operations.js';
 import { FINAL_HOST_STATES, type FinalHostState } from '../contract/states.js';
 import { STATUS_EVENTS } from './names.js';
-import { OPERATION_TYPES } from './operations.js';
 
 export {
   CommandResult,
@@ -85,8 +85,8 @@ export const JobResponse = Type.Object({
   hostname: Type.String(),
   status: Type.Union([Type.Literal('completed'), Type.Literal('failed')]),
   /**
-   * The operation's result (CommandResult for commands, node-operations.ts for
-   * the rest) or null. Its shape depends on the job's type, so whoever reads it
+   * The operation's result (its declared result schema, src/contract/
+   * operations.ts; CommandResult for commands) or null. Its shape depends on the job's type, so whoever reads it
    * checks it against that type's schema before use.
    */
   data: Type.Unknown(),

@@ -4,6 +4,7 @@
 import { DeliverPolicy, type JetStreamClient, jetstream } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import { errors, headers, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import { type OperationType, operationCategory } from '../contract/operations.js';
 import { isWrongLastSequence } from '../nats/errors.js';
 import type { Clock } from './clock.js';
 import { newTimeOrderedId } from './ids.js';
@@ -34,7 +35,6 @@ import {
   statusFilter,
   statusKey,
 } from './names.js';
-import { type OperationType, operationCategory } from './operations.js';
 import {
   type FinalHostState,
   finalStateOf,

@@ -3,7 +3,7 @@
 // schemas the server validates with, so it needs none of the server's libraries.
 import type { AgentInfo, AgentList } from '../contract/agent.js';
 import type { AuditEntry } from '../contract/audit.js';
-import type { CommandResponse } from '../contract/command.js';
+import type { CommandResponse, ExecRequest, ShellRequest } from '../contract/command.js';
 import type { ErrorBody, FieldProblem } from '../contract/errors.js';
 import type { HealthStatus } from '../contract/health.js';
 import type {
@@ -17,36 +17,32 @@ import type {
   StreamResultData,
   StreamSkippedData,
 } from '../contract/job.js';
-import type {
-  DiskResponse,
-  DnsResponse,
-  DnsUpdateRequest,
-  DnsUpdateResponse,
-  HostnameResponse,
-  LoadResponse,
-  MemoryResponse,
-  OsResponse,
-  PingResponse,
-  StatusResponse,
-  UptimeResponse,
-} from '../contract/node.js';
-import type { ExecRequest, ShellRequest } from '../contract/operations.js';
+import {
+  fieldOfParam,
+  OPERATION_TYPES,
+  OPERATIONS,
+  type OperationAnswer,
+  type OperationDeclaration,
+  type OperationInput,
+  type Operations,
+  type OperationType,
+  pathParams,
+} from '../contract/operations.js';
 import type { LoginCode, Session, WhoAmI } from '../contract/session.js';
 import { readSse, type SseMessage } from './sse.js';
 
-export type {
-  DiskResponse,
-  DnsResponse,
-  DnsUpdateRequest,
-  DnsUpdateResponse,
-  HostnameResponse,
-  LoadResponse,
-  MemoryResponse,
-  OsResponse,
-  PingResponse,
-  StatusResponse,
-  UptimeResponse,
-} from '../contract/node.js';
+export type { OperationAnswer, OperationInput, OperationType } from '../contract/operations.js';
+export type StatusResponse = OperationAnswer<'node.status.get'>;
+export type HostnameResponse = OperationAnswer<'node.hostname.get'>;
+export type DiskResponse = OperationAnswer<'node.disk.get'>;
+export type MemoryResponse = OperationAnswer<'node.memory.get'>;
+export type LoadResponse = OperationAnswer<'node.load.get'>;
+export type OsResponse = OperationAnswer<'node.os.get'>;
+export type UptimeResponse = OperationAnswer<'node.uptime.get'>;
+export type PingResponse = OperationAnswer<'network.ping.do'>;
+export type DnsResponse = OperationAnswer<'network.dns.get'>;
+export type DnsUpdateRequest = OperationInput<'network.dns.update'>;
+export type DnsUpdateResponse = OperationAnswer<'network.dns.update'>;
 export type {
   AgentInfo,
   AgentList,
@@ -95,8 +91,8 @@ export class OsapiStreamError extends Error {
   override name = 'OsapiStreamError';
 }
 
-/** Options of `commandExec` and `commandShell`. */
-export interface CommandOptions {
+/** Options of every operation's call (`commandExec`, `nodeStatus`, ..., `call`). */
+export interface OperationOptions {
   /** Return the job id at once (`?async=true`) instead of waiting for the agents. */
   async?: boolean;
   /**
@@ -107,12 +103,44 @@ export interface CommandOptions {
   idempotencyKey?: string;
 }
 
+/** The options of the command methods: those of every operation. */
+export type CommandOptions = OperationOptions;
+
 function idempotencyHeaders(key: string | undefined): Record<string, string> | undefined {
   return key === undefined ? undefined : { 'idempotency-key': key };
 }
 
-function commandPath(target: string, mode: 'exec' | 'shell', opts: CommandOptions): string {
-  return `/node/${encodeURIComponent(target)}/command/${mode}${opts.async ? '?async=true' : ''}`;
+/** An operation's input and options; the input may be left out where it takes nothing. */
+export type OperationArgs<T extends OperationType> =
+  Record<string, never> extends OperationInput<T>
+    ? [input?: OperationInput<T>, opts?: OperationOptions]
+    : [input: OperationInput<T>, opts?: OperationOptions];
+
+/**
+ * A method per declared operation (src/contract/operations.ts), named as its
+ * declaration's `sdk` says: `nodeStatus(target)`, `networkPing(target,
+ * {address})`, `commandExec(target, body, {async: true})`, ...; each is
+ * `call` with that operation's name.
+ */
+export type OperationMethods = {
+  [T in OperationType as Operations[T]['sdk']]: (
+    target: string,
+    ...args: OperationArgs<T>
+  ) => Promise<OsapiResponse<OperationAnswer<T>>>;
+};
+
+/** The route of an operation on a target: path fields from the input, `?async=true`. */
+function operationPath(
+  decl: OperationDeclaration,
+  target: string,
+  input: Record<string, unknown>,
+  opts: OperationOptions,
+): string {
+  let path = decl.path.replace('{hostname}', encodeURIComponent(target));
+  for (const p of pathParams(decl)) {
+    path = path.replace(`{${p}}`, encodeURIComponent(String(input[fieldOfParam(p)] ?? '')));
+  }
+  return `${path}${opts.async ? '?async=true' : ''}`;
 }
 
 export interface ClientOptions {
@@ -172,6 +200,7 @@ export interface OsapiResponse<T> {
  * const { body } = await client.commandExec('_all', { command: 'uname', args: ['-a'] });
  * for (const r of body.results) console.log(r.hostname, r.exit_code, r.stdout);
  */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface of its name declares the operation methods defined at the end of this file.
 export class OsapiClient {
   constructor(private readonly opts: ClientOptions) {}
 
@@ -454,130 +483,33 @@ export class OsapiClient {
   }
 
   /**
-   * POST /node/{target}/command/exec: runs a program with an argv list, no shell.
-   * With `{ async: true }` it answers at once with `results: []` and
-   * `expected_hosts`; read the results with `jobGet(job_id)`.
+   * Runs a declared operation on a target and answers one item per host (its
+   * methods, e.g. `nodeStatus` or `commandExec`, call this). With
+   * `{ async: true }` it answers at once with `results: []` and
+   * `expected_hosts`; read the results with `jobGet(job_id)` or `streamJob`.
+   * @example
+   * const { body } = await client.call('network.ping.do', 'group:web', { address: '10.0.0.1' });
+   * for (const r of body.results) console.log(r.hostname, r.packet_loss, r.avg_rtt);
    * @example
    * const { body } = await client.commandExec('_all', { command: 'sleep', args: ['60'] }, { async: true });
    * const detail = await client.jobGet(body.job_id); // status 'processing' until every host answered
    */
-  commandExec(
+  call<T extends OperationType>(
+    type: T,
     target: string,
-    body: ExecRequest,
-    opts: CommandOptions = {},
-  ): Promise<OsapiResponse<CommandResponse>> {
+    ...args: OperationArgs<T>
+  ): Promise<OsapiResponse<OperationAnswer<T>>> {
+    const decl: OperationDeclaration = OPERATIONS[type];
+    const input = (args[0] ?? {}) as Record<string, unknown>;
+    const opts = args[1] ?? {};
+    const inPath = new Set(pathParams(decl).map(fieldOfParam));
+    const body = Object.fromEntries(Object.entries(input).filter(([k]) => !inPath.has(k)));
     return this.request(
-      'POST',
-      commandPath(target, 'exec', opts),
-      body,
+      decl.method,
+      operationPath(decl, target, input, opts),
+      decl.method === 'GET' ? undefined : body,
       idempotencyHeaders(opts.idempotencyKey),
     );
-  }
-
-  /**
-   * POST /node/{target}/command/shell: runs `/bin/sh -c command`; `async` as for `commandExec`.
-   * Both also take `env` (over the agent's environment), `stdin` and `user` (the agent must run as root).
-   * @example
-   * await client.commandShell('db-01', { command: 'psql -At', user: 'postgres', stdin: 'SELECT 1;', env: { PGDATABASE: 'app' } });
-   */
-  commandShell(
-    target: string,
-    body: ShellRequest,
-    opts: CommandOptions = {},
-  ): Promise<OsapiResponse<CommandResponse>> {
-    return this.request(
-      'POST',
-      commandPath(target, 'shell', opts),
-      body,
-      idempotencyHeaders(opts.idempotencyKey),
-    );
-  }
-
-  /**
-   * GET /node/{target} (node:read): uptime, load, memory, disks and OS, one item per agent.
-   * @example
-   * const { body } = await client.nodeStatus('_all');
-   * for (const r of body.results) console.log(r.hostname, r.uptime, r.memory?.used);
-   */
-  nodeStatus(target: string): Promise<OsapiResponse<StatusResponse>> {
-    return this.request('GET', `/node/${encodeURIComponent(target)}`);
-  }
-
-  /** GET /node/{target}/hostname (node:read): each agent's name, labels and kernel hostname. */
-  nodeHostname(target: string): Promise<OsapiResponse<HostnameResponse>> {
-    return this.request('GET', `/node/${encodeURIComponent(target)}/hostname`);
-  }
-
-  /** GET /node/{target}/disk (node:read): mounted local filesystems, sizes in bytes. */
-  nodeDisk(target: string): Promise<OsapiResponse<DiskResponse>> {
-    return this.request('GET', `/node/${encodeURIComponent(target)}/disk`);
-  }
-
-  /** GET /node/{target}/memory (node:read): total, free and used bytes. */
-  nodeMemory(target: string): Promise<OsapiResponse<MemoryResponse>> {
-    return this.request('GET', `/node/${encodeURIComponent(target)}/memory`);
-  }
-
-  /** GET /node/{target}/load (node:read): 1, 5 and 15 minute load averages. */
-  nodeLoad(target: string): Promise<OsapiResponse<LoadResponse>> {
-    return this.request('GET', `/node/${encodeURIComponent(target)}/load`);
-  }
-
-  /** GET /node/{target}/os (node:read): distribution and version. */
-  nodeOs(target: string): Promise<OsapiResponse<OsResponse>> {
-    return this.request('GET', `/node/${encodeURIComponent(target)}/os`);
-  }
-
-  /** GET /node/{target}/uptime (node:read): uptime as a duration string. */
-  nodeUptime(target: string): Promise<OsapiResponse<UptimeResponse>> {
-    return this.request('GET', `/node/${encodeURIComponent(target)}/uptime`);
-  }
-
-  /**
-   * POST /node/{target}/network/ping (network:write): each host pings an IPv4
-   * or IPv6 address (a hostname is refused with a 400).
-   * @example
-   * const { body } = await client.networkPing('group:web', '10.0.0.1');
-   * for (const r of body.results) console.log(r.hostname, r.packet_loss, r.avg_rtt);
-   */
-  networkPing(target: string, address: string): Promise<OsapiResponse<PingResponse>> {
-    return this.request('POST', `/node/${encodeURIComponent(target)}/network/ping`, { address });
-  }
-
-  /**
-   * GET /node/{target}/network/dns/{interfaceName} (network:read): DNS servers
-   * and search domains of that interface on each host.
-   * @example
-   * const { body } = await client.networkDnsGet('_all', 'eth0');
-   * for (const r of body.results) console.log(r.hostname, r.servers, r.error ?? '');
-   */
-  networkDnsGet(target: string, interfaceName: string): Promise<OsapiResponse<DnsResponse>> {
-    return this.request(
-      'GET',
-      `/node/${encodeURIComponent(target)}/network/dns/${encodeURIComponent(interfaceName)}`,
-    );
-  }
-
-  /**
-   * PUT /node/{target}/network/dns (network:write): sets the DNS servers
-   * and/or search domains of an interface on each host (at least one of the
-   * two lists; `search_domains: []` clears the search list). Each item is
-   * `ok` or `failed`; `changed` is false where the host already had that
-   * configuration. Through systemd-resolved where it runs, else the agent's
-   * resolv.conf (agent.dns.resolv_conf), replaced atomically.
-   * @example
-   * const { body } = await client.networkDnsUpdate('group:web', {
-   *   servers: ['192.0.2.53', '2001:db8::53'],
-   *   search_domains: ['corp.example'],
-   *   interface_name: 'eth0',
-   * });
-   * for (const r of body.results) console.log(r.hostname, r.status, r.changed, r.error ?? '');
-   */
-  networkDnsUpdate(
-    target: string,
-    body: DnsUpdateRequest,
-  ): Promise<OsapiResponse<DnsUpdateResponse>> {
-    return this.request('PUT', `/node/${encodeURIComponent(target)}/network/dns`, body);
   }
 
   /**
@@ -648,4 +580,17 @@ export class OsapiClient {
     }
     return res;
   }
+}
+
+// The declared operations' methods, made from their declarations: the interface
+// gives them their types, the loop their bodies.
+export interface OsapiClient extends OperationMethods {}
+for (const type of OPERATION_TYPES) {
+  Object.defineProperty(OsapiClient.prototype, OPERATIONS[type].sdk, {
+    value(this: OsapiClient, target: string, ...args: OperationArgs<typeof type>) {
+      return this.call(type, target, ...args);
+    },
+    writable: true,
+    configurable: true,
+  });
 }

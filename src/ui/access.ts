@@ -1,8 +1,11 @@
 // What the signed-in token may do, as the console offers it: each page and
 // action names the permissions it needs (the same ones the API's routes
 // declare), and what is not allowed is hidden or disabled with the reason.
-import { OPERATION_PERMISSIONS } from '../contract/operation-permissions.js';
-import type { OperationType } from '../contract/operations.js';
+import {
+  isOperationType,
+  type OperationType,
+  operationPermission,
+} from '../contract/operations.js';
 import type { Permission } from '../contract/permissions.js';
 
 export type PageId = 'fleet' | 'run' | 'jobs' | 'audit';
@@ -39,8 +42,7 @@ export function allowedPages(granted: readonly string[]): PageInfo[] {
 
 /** Retrying makes a new job: job:write, and the permission of the operation's own route. */
 export function retryNeeds(type: string): Permission[] {
-  const own = (OPERATION_PERMISSIONS as Record<string, Permission | undefined>)[type];
-  return own ? ['job:write', own] : ['job:write'];
+  return isOperationType(type) ? ['job:write', operationPermission(type)] : ['job:write'];
 }
 
 /** Cancel stops commands on hosts: the command routes' permission. */

@@ -1,5 +1,6 @@
 // Reading a job as the console shows it: whether it can still change, each
 // host's command result, and the summary line. Pure: no DOM.
+import { commandModeOf } from '../contract/command.js';
 import type { CommandResult, HostState, JobStatus } from '../contract/states.js';
 import type { JobDetail } from '../sdk/client.js';
 import { plural, tally } from './format.js';
@@ -67,10 +68,8 @@ export interface CommandLine {
 export function describeOperation(job: JobDetail): CommandLine {
   const { type, data } = job.operation;
   const d = (data ?? {}) as { command?: unknown; args?: unknown };
-  if (
-    (type === 'command.exec.execute' || type === 'command.shell.execute') &&
-    typeof d.command === 'string'
-  ) {
+  const mode = commandModeOf(type);
+  if (mode && typeof d.command === 'string') {
     const args = Array.isArray(d.args)
       ? d.args.filter((a): a is string => typeof a === 'string')
       : [];
@@ -78,7 +77,7 @@ export function describeOperation(job: JobDetail): CommandLine {
       /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`,
     );
     return {
-      mode: type === 'command.exec.execute' ? 'exec' : 'shell',
+      mode,
       text: [d.command, ...quoted].join(' '),
     };
   }

@@ -20,8 +20,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type DnsUpdateDeps, makeDnsUpdateHandler } from '../../src/agent/handlers/dns-update.js';
 import { type HandlerContext, runJob } from '../../src/agent/handlers/index.js';
 import { PREVIOUS_SUFFIX, rewriteResolvConf } from '../../src/agent/handlers/resolv-conf.js';
-import { nodeDataProblems } from '../../src/job/node-operations.js';
-import { operationCategory } from '../../src/job/operations.js';
+import { operationCategory } from '../../src/contract/operations.js';
+import { operationDataProblems } from '../../src/job/data-checks.js';
 
 const root = mkdtempSync(join(tmpdir(), 'osapi-dns-update-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -70,7 +70,7 @@ describe('the job', () => {
 
   it('names each bad field, items as servers[i]', () => {
     const fields = (data: unknown) =>
-      nodeDataProblems('network.dns.update', data).map((p) => p.field);
+      operationDataProblems('network.dns.update', data).map((p) => p.field);
     expect(fields({ servers: ['192.0.2.1'], interface_name: 'eth0' })).toEqual([]);
     expect(fields({ search_domains: [], interface_name: 'eth0' })).toEqual([]);
     expect(fields({ servers: ['192.0.2.1', 'dns.example'], interface_name: 'eth0' })).toEqual([

@@ -7,7 +7,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandPolicy } from '../../src/auth/command-policy.js';
-import { ENV_MAX_VARS, STDIN_MAX_CHARS } from '../../src/job/operations.js';
+import { ENV_MAX_VARS, STDIN_MAX_CHARS } from '../../src/contract/command.js';
 import { publishJob, readResponse } from '../../src/job/store.js';
 import { jobPublicKeyPath } from '../../src/state/local.js';
 import { runsAsNobody } from '../support/nobody.js';

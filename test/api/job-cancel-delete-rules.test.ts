@@ -3,7 +3,7 @@
 // for a command, its roles' command policy on the stored command. Deleting a
 // job's record needs job:write and is audited with the job's target.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { commandJobData } from '../../src/job/operations.js';
+import { commandJobData } from '../../src/contract/command.js';
 import { type JobStore, publishJob } from '../../src/job/store.js';
 import { type AnyJson, request, startTestSystem, type TestSystem } from '../support/system.js';
 import { storeFor, waitFor } from './helpers.js';

@@ -120,6 +120,30 @@ describe.skipIf(RESOLVED)('dns update (skipped where systemd-resolved runs)', ()
     for (const h of ALL) expect(readFileSync(file(h), 'utf8')).not.toMatch(/search|domain/);
   });
 
+  it('takes rate control like every change: one host at a time, recorded with the job', async () => {
+    const r = await put('group:web', {
+      servers: ['192.0.2.11'],
+      interface_name: 'lo',
+      max_concurrency: 1,
+      max_errors: 0,
+    });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(byHost(r.body.results).map((x: AnyJson) => [x.hostname, x.status])).toEqual([
+      ['du-01', 'ok'],
+      ['du-02', 'ok'],
+    ]);
+    const job = await request(sys, 'GET', `/job/${r.body.job_id}`, undefined, admin);
+    expect(job.body.timeline[0].message).toMatch(/max_concurrency 1/);
+    expect(job.body.operation.data).toEqual({ servers: ['192.0.2.11'], interface_name: 'lo' });
+    const bad = await put('group:web', {
+      servers: ['192.0.2.11'],
+      interface_name: 'lo',
+      max_concurrency: 0,
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toContain('max_concurrency');
+  });
+
   it('an interface the host does not have: failed, changed false, file untouched', async () => {
     const before = readFileSync(file('du-01'), 'utf8');
     const r = await put('du-01', { servers: ['192.0.2.99'], interface_name: 'nosuch0' });

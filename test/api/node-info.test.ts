@@ -195,4 +195,31 @@ describe('targets and permissions', () => {
     expect(job.body.status).toBe('completed');
     expect(job.body.result).toEqual({ os_info: osRelease() });
   });
+
+  it('?async=true answers at once with the job and the hosts it went to', async () => {
+    const r = await request(sys, 'GET', '/node/group:web/uptime?async=true', undefined, token);
+    expect(r.status).toBe(200);
+    expect(r.body.results).toEqual([]);
+    expect([...r.body.expected_hosts].sort()).toEqual(['ni-01', 'ni-02']);
+    const job = await request(sys, 'GET', `/job/${r.body.job_id}`, undefined, token);
+    expect(job.status).toBe(200);
+    expect(job.body.operation.type).toBe('node.uptime.get');
+  });
+
+  it('an unknown query parameter is a 400 naming it', async () => {
+    const r = await request(sys, 'GET', '/node/ni-01/os?nope=1', undefined, token);
+    expect(r.status).toBe(400);
+    expect(r.body.reason).toBe('invalid_request');
+    expect(r.body.error).toContain('nope');
+  });
+
+  it('an Idempotency-Key replays the first job instead of making another', async () => {
+    const key = { 'idempotency-key': `os-${Date.now()}` };
+    const first = await request(sys, 'GET', '/node/ni-03/os', undefined, token, key);
+    const again = await request(sys, 'GET', '/node/ni-03/os', undefined, token, key);
+    expect(first.status).toBe(200);
+    expect(again.status).toBe(200);
+    expect(again.body.job_id).toBe(first.body.job_id);
+    expect(again.body.results).toEqual(first.body.results);
+  });
 });

@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parseEnvFlag } from '../../src/cli/run-flags.js';
-import { STDIN_MAX_CHARS } from '../../src/job/operations.js';
+import { STDIN_MAX_CHARS } from '../../src/contract/command.js';
 import {
   BIN,
   childEnv,

@@ -117,4 +117,24 @@ describe('node information and network', () => {
     expect(badJson.code).toBe(1);
     expect(JSON.parse(badJson.stdout).results[0]).toMatchObject({ status: 'failed' });
   });
+
+  test('node uptime: the table made from the declared result; --async prints the job id', async () => {
+    const r = await osapi(['client', 'node', 'uptime']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(header(r.stdout)).toEqual(['HOSTNAME', 'STATUS', 'UPTIME']);
+    expect(r.stdout).toMatch(/completed\s*│\s*\d+[dhms]/);
+
+    const sent = await osapi(['client', 'node', 'memory', '--async', '-T', sys.ready.hostname]);
+    expect(sent.code).toBe(0);
+    expect(sent.stdout).toMatch(/^Job ID: [0-9a-f-]{36}\n$/);
+    expect(sent.stderr).toContain(`Sent to ${sys.ready.hostname}`);
+  });
+
+  test('a generated command refuses a bad flag value as usage, naming the flag (exit 2)', async () => {
+    const r = await osapi(['client', 'node', 'network', 'dns', 'get', '--interface-name', 'eth-0']);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('--interface-name: must be 1 to 15 letters or digits');
+  });
 });

@@ -1,12 +1,8 @@
 // Wraps a node operation's handler so that it runs only on data its schema
 // accepts (a job read from NATS is input too, whoever published it), typed
 // input in, a typed result, an error or `unsupported` out.
-import {
-  type NodeData,
-  type NodeOperationType,
-  type NodeResult,
-  nodeDataProblems,
-} from '../../job/node-operations.js';
+import type { OperationData, OperationResult, OperationType } from '../../contract/operations.js';
+import { operationDataProblems } from '../../job/data-checks.js';
 import {
   type HandlerContext,
   type HandlerOutcome,
@@ -19,17 +15,17 @@ import {
  * What a node handler returns: its result, why it could not produce one, or
  * that this host does not support the operation (the host's state `skipped`).
  */
-export type NodeOutcome<T extends NodeOperationType> =
-  | { ok: true; result: NodeResult<T> }
+export type NodeOutcome<T extends OperationType> =
+  | { ok: true; result: OperationResult<T> }
   | { ok: false; error: string }
   | Unsupported;
 
-export function nodeHandler<T extends NodeOperationType>(
+export function nodeHandler<T extends OperationType>(
   type: T,
-  run: (data: NodeData<T>, ctx: HandlerContext) => Promise<NodeOutcome<T>>,
+  run: (data: OperationData<T>, ctx: HandlerContext) => Promise<NodeOutcome<T>>,
 ): JobHandler {
   return async (data: unknown, ctx: HandlerContext): Promise<HandlerOutcome> => {
-    const problems = nodeDataProblems(type, data);
+    const problems = operationDataProblems(type, data);
     if (problems.length > 0) {
       return {
         status: 'failed',
@@ -39,7 +35,7 @@ export function nodeHandler<T extends NodeOperationType>(
     }
     let out: NodeOutcome<T>;
     try {
-      out = await run(data as NodeData<T>, ctx);
+      out = await run(data as OperationData<T>, ctx);
     } catch (err) {
       // A handler's own fault still answers: never a job left without a result.
       out = {

@@ -2,7 +2,7 @@
 // bytes. Pseudo filesystems (proc, sysfs, tmpfs, cgroup...), network ones
 // (nfs, cifs...) and overlay are left out; see docs/api.md for the rule.
 import { readFile, statfs } from 'node:fs/promises';
-import type { Disk } from '../../job/node-operations.js';
+import type { Disk } from '../../contract/node-operations.js';
 import { nodeHandler } from './checked.js';
 
 /**

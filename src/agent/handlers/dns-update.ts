@@ -3,7 +3,7 @@
 // it runs, else in the resolv.conf file (one configuration for every
 // interface). It answers `changed: false` without writing anything when the
 // host already has that configuration, so a repeat is harmless.
-import type { DnsUpdateData } from '../../job/node-operations.js';
+import type { DnsUpdateData } from '../../contract/node-operations.js';
 import { type NodeOutcome, nodeHandler } from './checked.js';
 import {
   DEFAULT_RESOLV_CONF,

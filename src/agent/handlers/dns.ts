@@ -2,8 +2,8 @@
 // systemd-resolved (`resolvectl`) where it runs, else from the resolv.conf
 // file, which holds one configuration for every interface.
 import { access, readdir, readFile } from 'node:fs/promises';
+import type { OperationResult } from '../../contract/operations.js';
 import { runCommand } from '../../exec/index.js';
-import type { NodeResult } from '../../job/node-operations.js';
 import { nodeHandler } from './checked.js';
 
 export const DEFAULT_RESOLV_CONF = '/etc/resolv.conf';
@@ -11,7 +11,7 @@ export const DEFAULT_RESOLV_CONF = '/etc/resolv.conf';
 export const RESOLVED_RUN_DIR = '/run/systemd/resolve';
 const SYS_NET = '/sys/class/net';
 
-export type DnsConfig = Omit<NodeResult<'network.dns.get'>, 'source'>;
+export type DnsConfig = Omit<OperationResult<'network.dns.get'>, 'source'>;
 
 /**
  * `nameserver` lines in order; the last `search` or `domain` line gives the

@@ -3,7 +3,7 @@
 // job's data against its operation's schema before it runs (checked.ts), and
 // answers a result, an error, or that this host does not support the
 // operation (`skipped`). Adding an operation means one line below.
-import type { OperationType } from '../../job/operations.js';
+import type { OperationType } from '../../contract/operations.js';
 import { execHandler, shellHandler } from './command.js';
 import { diskHandler } from './disk.js';
 import { dnsHandler } from './dns.js';

@@ -1,8 +1,8 @@
 // network.ping.do: runs the system `ping` (iputils) through the process
 // runner, no shell, with a fixed count and deadline, and reads its summary.
 import { isIP } from 'node:net';
+import type { OperationResult } from '../../contract/operations.js';
 import { runCommand } from '../../exec/index.js';
-import type { NodeResult } from '../../job/node-operations.js';
 import { nodeHandler } from './checked.js';
 
 /** Echo requests sent; with PING_INTERVAL_S between them. */
@@ -50,7 +50,7 @@ export function formatRtt(ms: number): string {
  * `3 packets transmitted, 3 received, 0% packet loss, time 402ms` and
  * `rtt min/avg/max/mdev = 0.058/0.177/0.296/0.119 ms`. Null without a summary.
  */
-export function parsePingOutput(text: string): NodeResult<'network.ping.do'> | null {
+export function parsePingOutput(text: string): OperationResult<'network.ping.do'> | null {
   const counts =
     /(\d+) packets transmitted, (\d+) (?:packets )?received(?:, \+\d+ \w+)*, ([\d.]+)% packet loss/.exec(
       text,

@@ -39,7 +39,11 @@ export function registerAgentRoutes(
     '/agent',
     {
       config: { permission: 'agent:read' },
-      schema: { querystring: AgentListQuery, response: { 200: AgentList } },
+      schema: {
+        summary: 'The registered agents, Ready or not; with a target, the Ready agents it reaches',
+        querystring: AgentListQuery,
+        response: { 200: AgentList },
+      },
     },
     async (req) => {
       const now = deps.clock.now();
@@ -63,7 +67,7 @@ export function registerAgentRoutes(
     '/agent/:hostname',
     {
       config: { permission: 'agent:read' },
-      schema: { params: AgentParams, response: { 200: AgentInfoSchema } },
+      schema: { summary: 'One agent', params: AgentParams, response: { 200: AgentInfoSchema } },
     },
     async (req) => {
       const a = deps.registry.agents().find((x) => x.info.hostname === req.params.hostname);

@@ -118,10 +118,8 @@ function entryFor(req: FastifyRequest, code: number): AuditEntry {
   };
 }
 
+/** The route as registered (`POST /node/:hostname/command/exec`): what was asked, whatever the path held. */
 function operationId(req: FastifyRequest): string {
-  const fromSchema = (req.routeOptions.schema as { operationId?: unknown } | undefined)
-    ?.operationId;
-  if (typeof fromSchema === 'string') return fromSchema;
   return `${req.method} ${req.routeOptions.url ?? 'unknown-route'}`;
 }
 

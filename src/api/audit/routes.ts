@@ -20,7 +20,11 @@ export function registerAuditRoutes(app: FastifyInstance, deps: { buckets: Audit
     '/audit',
     {
       config: { permission: 'audit:read' },
-      schema: { querystring: AuditListQuery, response: { 200: AuditList } },
+      schema: {
+        summary: 'Audit entries, newest first',
+        querystring: AuditListQuery,
+        response: { 200: AuditList },
+      },
     },
     async (req) => {
       const ids = await auditIds(deps.buckets);
@@ -34,7 +38,13 @@ export function registerAuditRoutes(app: FastifyInstance, deps: { buckets: Audit
 
   app.get(
     '/audit/export',
-    { config: { permission: 'audit:read' }, schema: { querystring: AuditExportQuery } },
+    {
+      config: { permission: 'audit:read' },
+      schema: {
+        summary: 'Every audit entry, streamed (`?format=jsonl` for JSON lines)',
+        querystring: AuditExportQuery,
+      },
+    },
     async (req, reply) => {
       const jsonl = (req.query as { format?: string }).format === 'jsonl';
       const ids = await auditIds(deps.buckets);
@@ -64,7 +74,11 @@ export function registerAuditRoutes(app: FastifyInstance, deps: { buckets: Audit
     '/audit/:id',
     {
       config: { permission: 'audit:read' },
-      schema: { params: AuditIdParams, response: { 200: Type.Object({ entry: AuditEntry }) } },
+      schema: {
+        summary: 'One audit entry',
+        params: AuditIdParams,
+        response: { 200: Type.Object({ entry: AuditEntry }) },
+      },
     },
     async (req) => {
       const entry = await readAuditEntry(deps.buckets, req.params.id);

@@ -22,12 +22,21 @@ export interface ReadinessProbe {
 export function registerHealthRoutes(app: FastifyInstance, probe: ReadinessProbe): void {
   app.get(
     '/health',
-    { config: { permission: 'public' }, schema: { response: { 200: Health } } },
+    {
+      config: { permission: 'public' },
+      schema: { summary: 'Liveness', response: { 200: Health } },
+    },
     async () => ({ status: 'ok' as const }),
   );
   app.get(
     '/health/ready',
-    { config: { permission: 'public' }, schema: { response: { 200: Ready, 503: NotReady } } },
+    {
+      config: { permission: 'public' },
+      schema: {
+        summary: 'Readiness: NATS and the JetStream layout',
+        response: { 200: Ready, 503: NotReady },
+      },
+    },
     async (_req, reply) => {
       try {
         await probe.check();

@@ -3,20 +3,20 @@
 // waiting for agents. Status comes from src/job/status.ts alone.
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Compile } from 'typebox/compile';
 import { checkCommandJob, type PolicedCommand } from '../../auth/command-policy.js';
 import { formatDuration } from '../../config/duration.js';
+import { commandModeOf } from '../../contract/command.js';
+import {
+  OPERATIONS,
+  type OperationInput,
+  type OperationType,
+  operationData,
+  operationPermission,
+} from '../../contract/operations.js';
+import { rolloutOf } from '../../contract/rollout.js';
+import { operationInputProblems } from '../../job/data-checks.js';
 import type { JobEntry, JobsView } from '../../job/jobs-view.js';
 import { API_EVENT_HOST, cancelSubject, jobKey } from '../../job/names.js';
-import { isNodeOperation } from '../../job/node-operations.js';
-import {
-  commandJobData,
-  ExecRequest,
-  type OperationType,
-  PATTERN_MESSAGES,
-  rolloutOf,
-  ShellRequest,
-} from '../../job/operations.js';
 import type { JobRecord, JobResponse } from '../../job/records.js';
 import type { RegistryView } from '../../job/registry-view.js';
 import type { RolloutRequest } from '../../job/rollout.js';
@@ -33,15 +33,12 @@ import type { AuthUser } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { REPLAYED_HEADER } from '../idempotency.js';
 import {
-  type CommandOperationType,
   type JobService,
   type JobSubmission,
   type Operation,
   storedOperation,
   targetOf,
 } from '../job-service.js';
-import { nodeOperationData } from '../node/validate.js';
-import { OPERATION_PERMISSIONS } from './operation-permissions.js';
 import {
   CreateJobBody,
   JobCreated,
@@ -72,43 +69,30 @@ export interface JobRouteDeps extends JobStreamDeps {
  */
 const CANCEL_WAIT_MS = 5000;
 
-const isExecRequest = Compile(ExecRequest);
-const isShellRequest = Compile(ShellRequest);
-
-/** The body a command route would take, validated, or `invalid_request` naming its fields. */
-function commandRequestOf(type: CommandOperationType, data: unknown): ExecRequest | ShellRequest {
-  const check = type === 'command.exec.execute' ? isExecRequest : isShellRequest;
-  if (check.Check(data)) return data;
-  const fields = [...check.Errors(data)].slice(0, 10).map((e) => {
-    const params = e.params as Record<string, unknown>;
-    const extra =
-      params.requiredProperties ?? params.additionalProperties ?? params.missingProperty;
-    const field = `operation.data${e.instancePath.replaceAll('/', '.')}`;
-    const hint = e.keyword === 'pattern' ? PATTERN_MESSAGES[String(params.pattern)] : undefined;
-    return { field, message: hint ?? `${e.message}${extra ? ` (${String(extra)})` : ''}` };
-  });
-  throw new ApiError(
-    'invalid_request',
-    `invalid body: ${fields.map((d) => `${d.field} ${d.message}`).join('; ')}`,
-    { fields },
-  );
-}
-
 /**
- * Validates an operation's data as the matching route validates its body, and
- * types it: a command's data becomes the command, and its rate control is
- * taken apart from it.
+ * Validates an operation's data as its route validates its request, and
+ * types it: defaults applied, and for a change its rate control taken apart.
  */
 function operationOf(
   type: OperationType,
-  data: unknown,
+  input: unknown,
 ): { operation: Operation; rollout?: RolloutRequest } {
-  if (isNodeOperation(type)) {
-    return { operation: { type, data: nodeOperationData(type, data, 'operation.data') } };
+  const problems = operationInputProblems(type, input);
+  if (problems.length > 0) {
+    const fields = problems.map((p) => ({
+      field: ['operation.data', p.field].filter(Boolean).join('.'),
+      message: p.message,
+    }));
+    throw new ApiError(
+      'invalid_request',
+      `invalid body: ${fields.map((d) => `${d.field} ${d.message}`).join('; ')}`,
+      { fields },
+    );
   }
-  const body = commandRequestOf(type, data);
-  const rollout = rolloutOf(body);
-  return { operation: { type, data: commandJobData(body) }, ...(rollout ? { rollout } : {}) };
+  const valid = input as OperationInput<typeof type>;
+  const rollout =
+    OPERATIONS[type].kind === 'modify' ? rolloutOf(valid as RolloutRequest) : undefined;
+  return { operation: { type, data: operationData(type, valid) }, ...(rollout ? { rollout } : {}) };
 }
 
 /**
@@ -120,11 +104,12 @@ function operationOf(
  */
 export function whyCouldNotStart(user: AuthUser | undefined, record: JobRecord): string | null {
   const { type, data } = record.operation;
-  const needed = OPERATION_PERMISSIONS[type];
+  const needed = operationPermission(type);
   if (!user?.permissions.includes(needed)) {
     return `its ${type} operation needs the permission ${needed}, which the token of ${user?.subject ?? 'nobody'} does not grant`;
   }
-  if (type !== 'command.exec.execute' && type !== 'command.shell.execute') return null;
+  const mode = commandModeOf(type);
+  if (!mode) return null;
   const policy = user.commandPolicy;
   if (policy === null) return null;
   // Whole, as validated when the job was made: every field the policy reads (args, user, env...).
@@ -132,7 +117,7 @@ export function whyCouldNotStart(user: AuthUser | undefined, record: JobRecord):
   if (typeof command?.command !== 'string') {
     return 'its command cannot be checked against the command policy of this token’s roles';
   }
-  return checkCommandJob(policy, type === 'command.exec.execute' ? 'exec' : 'shell', command);
+  return checkCommandJob(policy, mode, command);
 }
 
 export async function jobDetail(
@@ -255,7 +240,11 @@ export function registerJobRoutes(
     '/job',
     {
       config: { permission: 'job:write' },
-      schema: { body: CreateJobBody, response: { 201: JobCreated } },
+      schema: {
+        summary: 'Submit any operation as a job',
+        body: CreateJobBody,
+        response: { 201: JobCreated },
+      },
     },
     async (req, reply) => {
       const raw = req.body.operation;
@@ -274,7 +263,11 @@ export function registerJobRoutes(
     '/job',
     {
       config: { permission: 'job:read' },
-      schema: { querystring: JobListQuery, response: { 200: JobList } },
+      schema: {
+        summary: 'List jobs, newest first',
+        querystring: JobListQuery,
+        response: { 200: JobList },
+      },
     },
     async (req) => {
       const { status, limit, offset } = req.query;
@@ -290,7 +283,10 @@ export function registerJobRoutes(
 
   app.get(
     '/job/status',
-    { config: { permission: 'job:read' }, schema: { response: { 200: JobStats } } },
+    {
+      config: { permission: 'job:read' },
+      schema: { summary: 'Counts by status and operation', response: { 200: JobStats } },
+    },
     async () => {
       const status_counts: Record<string, number> = {};
       const operation_counts: Record<string, number> = {};
@@ -315,7 +311,11 @@ export function registerJobRoutes(
     '/job/:id',
     {
       config: { permission: 'job:read' },
-      schema: { params: JobIdParams, response: { 200: JobDetail } },
+      schema: {
+        summary: 'One job: hosts, results, timeline',
+        params: JobIdParams,
+        response: { 200: JobDetail },
+      },
     },
     async (req) => jobDetail(deps, find(req.params.id)),
   );
@@ -324,7 +324,10 @@ export function registerJobRoutes(
 
   app.delete<{ Params: { id: string } }>(
     '/job/:id',
-    { config: { permission: 'job:write' }, schema: { params: JobIdParams } },
+    {
+      config: { permission: 'job:write' },
+      schema: { summary: "Remove a job's record", params: JobIdParams },
+    },
     async (req, reply) => {
       // The record goes; the audit entry stays, and says whose hosts the job was for.
       const record =
@@ -343,7 +346,11 @@ export function registerJobRoutes(
     {
       // Stopping commands is part of running them: the same permission.
       config: { permission: 'command:execute' },
-      schema: { params: JobIdParams, response: { 200: JobDetail } },
+      schema: {
+        summary: 'Cancel a job on every host still running it',
+        params: JobIdParams,
+        response: { 200: JobDetail },
+      },
     },
     async (req) => {
       const { id } = req.params;
@@ -383,7 +390,12 @@ export function registerJobRoutes(
     '/job/:id/retry',
     {
       config: { permission: 'job:write' },
-      schema: { params: JobIdParams, body: RetryJobBody, response: { 201: JobCreated } },
+      schema: {
+        summary: 'Submit a job again',
+        params: JobIdParams,
+        body: RetryJobBody,
+        response: { 201: JobCreated },
+      },
       // The body is optional: no body means "the same target again".
       preValidation: async (req) => {
         req.body ??= {};

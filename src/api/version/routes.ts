@@ -9,7 +9,10 @@ const Version = Type.Object({ version: Type.String() });
 export function registerVersionRoute(app: FastifyInstance): void {
   app.get(
     '/version',
-    { config: { permission: 'public' }, schema: { response: { 200: Version } } },
+    {
+      config: { permission: 'public' },
+      schema: { summary: "The server's version", response: { 200: Version } },
+    },
     async () => ({ version: VERSION }),
   );
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { TIMEOUT_DEFAULT_S, TIMEOUT_MAX_S } from '../../contract/operations.js';
+import { TIMEOUT_DEFAULT_S, TIMEOUT_MAX_S } from '../../contract/command.js';
+import { documentedRoute, OPERATIONS } from '../../contract/operations.js';
 import type { CommandResponse, OsapiClient } from '../../sdk/client.js';
 import { clientFor } from '../api-client.js';
 import { parseArgsList } from '../args.js';
@@ -10,12 +11,12 @@ import { escapeLine } from '../escape.js';
 import { countOrPercentFlag, intFlag } from '../flags.js';
 import { followJob, followSummary } from '../follow.js';
 import { groupedText, isOk, summaryLine } from '../group-output.js';
+import { registerOperationCommands } from '../operation-commands.js';
 import { agentTable, commandTable } from '../output.js';
 import { addRunFlags, type RunFlags, runFields } from '../run-flags.js';
 import { registerAuditCommands } from './audit.js';
 import { registerHealthCommands } from './health.js';
 import { registerJobCommands } from './job.js';
-import { registerNodeCommands } from './node.js';
 
 interface OutputFlags {
   async?: boolean;
@@ -130,7 +131,7 @@ export function registerClientCommands(program: Command): void {
 
   const node = client.command('node').description('Operations on managed hosts.');
   const command = node.command('command').description('Run commands on hosts.');
-  registerNodeCommands(node);
+  registerOperationCommands(client);
 
   const common = (c: Command) =>
     c
@@ -230,13 +231,17 @@ export function registerClientCommands(program: Command): void {
       else show(ctx, body, opts);
     };
 
-  addRunFlags(
-    common(command.command('exec').description('Run a program with arguments, no shell.')),
-  )
+  /** The words and description of a command the declarations name (src/contract/operations.ts). */
+  const declared = (type: 'command.exec.execute' | 'command.shell.execute') => {
+    const decl = OPERATIONS[type];
+    return command
+      .command(decl.cli.command[decl.cli.command.length - 1] as string)
+      .description(`${decl.summary} (${documentedRoute(decl)}).`);
+  };
+
+  addRunFlags(common(declared('command.exec.execute')))
     .option('--args <list>', 'arguments, comma-separated ("a,b"); repeatable', parseArgsList)
     .action(runCommandAction('exec'));
 
-  addRunFlags(
-    common(command.command('shell').description('Run a command line through /bin/sh -c.')),
-  ).action(runCommandAction('shell'));
+  addRunFlags(common(declared('command.shell.execute'))).action(runCommandAction('shell'));
 }

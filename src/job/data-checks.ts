@@ -1,28 +1,28 @@
-// Checks of node operations' data beyond their schemas (addresses, names),
-// used by the API and the agent. The names and schemas are the wire contract's
-// (src/contract/node-operations.ts), re-exported here.
+// Checks of an operation's job data: its declared schema (src/contract/
+// operations.ts), then what a schema cannot say (addresses, names), so the
+// API refuses bad input with a 400 naming the field and the agent refuses a
+// job whose data is bad whoever published it.
 import { isIP } from 'node:net';
+import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
+import { PATTERN_MESSAGES } from '../contract/command.js';
 import {
   type DnsUpdateData,
   INTERFACE_NAME_PATTERN,
-  NODE_DATA_SCHEMAS,
-  type NodeOperationType,
   type PingData,
 } from '../contract/node-operations.js';
-
-export * from '../contract/node-operations.js';
+import { OPERATIONS, type OperationType, operationData } from '../contract/operations.js';
 
 const INTERFACE_NAME_RE = new RegExp(INTERFACE_NAME_PATTERN);
 
 // Compiled at first use, not at load: the CLI loads this module for every command it runs and
 // checks at most one operation's data.
-const checkers = new Map<NodeOperationType, ReturnType<typeof Compile>>();
-function checkerFor(type: NodeOperationType): ReturnType<typeof Compile> {
-  let check = checkers.get(type);
+const checkers = new Map<TSchema, ReturnType<typeof Compile>>();
+function checkerFor(schema: TSchema): ReturnType<typeof Compile> {
+  let check = checkers.get(schema);
   if (!check) {
-    check = Compile(NODE_DATA_SCHEMAS[type]);
-    checkers.set(type, check);
+    check = Compile(schema);
+    checkers.set(schema, check);
   }
   return check;
 }
@@ -95,42 +95,62 @@ function dnsUpdateProblems(data: DnsUpdateData): DataProblem[] {
   return problems.slice(0, 10);
 }
 
-/**
- * Everything wrong with an operation's data, schema and meaning alike, so the
- * API refuses it with a 400 naming the field and the agent refuses it too.
- */
-export function nodeDataProblems(type: NodeOperationType, data: unknown): DataProblem[] {
-  const check = checkerFor(type);
-  if (!check.Check(data)) {
-    const seen = new Set<string>();
-    return [...check.Errors(data)]
-      .map((e) => {
-        const params = e.params as Record<string, unknown>;
-        const path = fieldPath(e.instancePath.split('/'));
-        if (params.requiredProperties !== undefined) {
-          return {
-            field: [path, String(params.requiredProperties)].filter(Boolean).join('.'),
-            message: 'is required',
-          };
-        }
-        if (params.additionalProperties !== undefined || e.message === 'schema is false') {
-          const extra = params.additionalProperties ?? '';
-          return {
-            field: [path, String(extra)].filter(Boolean).join('.'),
-            message: 'is not a known field',
-          };
-        }
-        if (path === 'interface_name' && e.keyword === 'pattern') {
-          return { field: path, message: INTERFACE_EXPECTED };
-        }
-        return { field: path, message: e.message };
-      })
-      .filter((p) => !seen.has(p.field) && seen.add(p.field))
-      .slice(0, 10);
-  }
+/** What a pattern means, for messages: a regular expression says little to a person. */
+function patternMessage(pattern: unknown): string | undefined {
+  if (pattern === INTERFACE_NAME_PATTERN) return INTERFACE_EXPECTED;
+  return PATTERN_MESSAGES[String(pattern)];
+}
+
+/** Each field a schema refuses, once, named as the API names it (`servers[0]`). */
+function schemaProblems(schema: TSchema, value: unknown): DataProblem[] {
+  const check = checkerFor(schema);
+  if (check.Check(value)) return [];
+  const seen = new Set<string>();
+  return [...check.Errors(value)]
+    .map((e) => {
+      const params = e.params as Record<string, unknown>;
+      const path = fieldPath(e.instancePath.split('/'));
+      if (params.requiredProperties !== undefined) {
+        return {
+          field: [path, String(params.requiredProperties)].filter(Boolean).join('.'),
+          message: 'is required',
+        };
+      }
+      if (params.additionalProperties !== undefined || e.message === 'schema is false') {
+        const extra = params.additionalProperties ?? '';
+        return {
+          field: [path, String(extra)].filter(Boolean).join('.'),
+          message: 'is not a known field',
+        };
+      }
+      const hint = e.keyword === 'pattern' ? patternMessage(params.pattern) : undefined;
+      return { field: path, message: hint ?? e.message };
+    })
+    .filter((p) => !seen.has(p.field) && seen.add(p.field))
+    .slice(0, 10);
+}
+
+/** What no schema says: an address that is an address, one DNS list at least. */
+function meaningProblems(type: OperationType, data: unknown): DataProblem[] {
   if (type === 'network.ping.do' && !isIpAddress((data as PingData).address)) {
     return [{ field: 'address', message: ADDRESS_EXPECTED }];
   }
   if (type === 'network.dns.update') return dnsUpdateProblems(data as DnsUpdateData);
   return [];
+}
+
+/**
+ * Everything wrong with an operation's job data, schema and meaning alike, so
+ * the API refuses it with a 400 naming the field and the agent refuses it too.
+ */
+export function operationDataProblems(type: OperationType, data: unknown): DataProblem[] {
+  const problems = schemaProblems(OPERATIONS[type].data, data);
+  return problems.length > 0 ? problems : meaningProblems(type, data);
+}
+
+/** The same for what a request carries (its rate control included), before it becomes data. */
+export function operationInputProblems(type: OperationType, input: unknown): DataProblem[] {
+  const problems = schemaProblems(OPERATIONS[type].input, input);
+  if (problems.length > 0) return problems;
+  return operationDataProblems(type, operationData(type, input as never));
 }

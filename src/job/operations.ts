@@ -1,2 +1,0 @@
-// Operation names and command schemas are the wire contract's.
-export * from '../contract/operations.js';
