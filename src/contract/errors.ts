@@ -3,9 +3,10 @@
 // `{error, code, reason, details?, fields?, ...facts}` where `code` is the HTTP
 // status, `details` a string summing up the structured part, `fields` the
 // per-field problems of a refused request and each fact (`job_id`, `missing`,
-// `missing_permission`, ...) a key of its own. This module imports nothing, so
-// the SDK and the console may use its types without the server's libraries.
-// The ApiError class that throws these stays in src/api/errors.ts.
+// `missing_permission`, ...) a key of its own. Like all of src/contract it
+// imports only the schema library, so the SDK and the console use it without
+// the server's. The ApiError class that throws these stays in src/api/errors.ts.
+import { type Static, Type } from 'typebox';
 
 export const API_ERRORS = {
   invalid_request: 400,
@@ -44,42 +45,62 @@ export const API_ERRORS = {
 export type ErrorReason = keyof typeof API_ERRORS;
 
 /** One field of a refused request and what is wrong with it. */
-export interface FieldProblem {
-  field: string;
-  message: string;
-}
+export const FieldProblem = Type.Object({ field: Type.String(), message: Type.String() });
+export type FieldProblem = Static<typeof FieldProblem>;
 
 /** What an error may carry beside its message: each is a top-level key of its body. */
-export interface ErrorFacts {
-  /** invalid_request: each field and what is wrong with it. */
-  fields?: FieldProblem[];
-  /** The job the error is about (no_agent_answered, idempotency_key_reused, job_finished). */
-  job_id?: string;
-  /** no_agent_answered: the hosts that never answered. */
-  missing?: string[];
-  /** forbidden: the permission the token lacks. */
-  missing_permission?: string;
-  /** forbidden by a command policy: the roles' merged policy. */
-  command_policy?: unknown;
-  /** no_matching_agent: the target as written, and how many agents there were. */
-  target?: string;
-  agents_ready?: number;
-  agents_registered?: number;
-  /** 429s: the limit reached (a config key, or `user`/`server`), its values and when to retry. */
-  limit?: string;
-  per_minute?: number;
-  burst?: number;
-  retry_after_s?: number;
-  max_streams_per_user?: number;
-}
+const ErrorFactFields = {
+  fields: Type.Optional(
+    Type.Array(FieldProblem, {
+      description: 'invalid_request: each field and what is wrong with it.',
+    }),
+  ),
+  job_id: Type.Optional(
+    Type.String({
+      description:
+        'The job the error is about (no_agent_answered, idempotency_key_reused, job_finished).',
+    }),
+  ),
+  missing: Type.Optional(
+    Type.Array(Type.String(), { description: 'no_agent_answered: the hosts that never answered.' }),
+  ),
+  missing_permission: Type.Optional(
+    Type.String({ description: 'forbidden: the permission the token lacks.' }),
+  ),
+  command_policy: Type.Optional(
+    Type.Unknown({ description: "forbidden by a command policy: the roles' merged policy." }),
+  ),
+  target: Type.Optional(Type.String({ description: 'no_matching_agent: the target as written.' })),
+  agents_ready: Type.Optional(Type.Integer()),
+  agents_registered: Type.Optional(Type.Integer()),
+  limit: Type.Optional(
+    Type.String({ description: '429: the limit reached (a config key, or `user`/`server`).' }),
+  ),
+  per_minute: Type.Optional(Type.Integer()),
+  burst: Type.Optional(Type.Integer()),
+  retry_after_s: Type.Optional(Type.Integer({ description: '429: seconds to wait.' })),
+  max_streams_per_user: Type.Optional(Type.Integer()),
+};
 
-export interface ErrorBody extends ErrorFacts {
-  error: string;
-  code: number;
-  reason: ErrorReason;
-  /** A human-readable summary of the structured keys, when there are any. */
-  details?: string;
-}
+export const ErrorFacts = Type.Object(ErrorFactFields);
+export type ErrorFacts = Static<typeof ErrorFacts>;
+
+/** The one error body, as the OpenAPI document shows it (errors are built, not validated). */
+export const ErrorBody = Type.Object(
+  {
+    error: Type.String({ description: 'What went wrong and what to do.' }),
+    code: Type.Integer({ description: 'The HTTP status.' }),
+    reason: Type.Enum(Object.keys(API_ERRORS) as ErrorReason[], {
+      description: 'Stable machine name.',
+    }),
+    details: Type.Optional(
+      Type.String({ description: 'A human-readable summary of the structured keys below.' }),
+    ),
+    ...ErrorFactFields,
+  },
+  { description: 'Error' },
+);
+export type ErrorBody = Static<typeof ErrorBody>;
 
 function describeFact(value: unknown): string {
   if (Array.isArray(value)) return value.map((v) => describeFact(v)).join(', ');

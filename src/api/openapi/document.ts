@@ -4,49 +4,10 @@
 // (`x-permission`, the bearer requirement, a line of its description).
 import swagger from '@fastify/swagger';
 import type { FastifyInstance, FastifySchema } from 'fastify';
-import { Type } from 'typebox';
+import { ErrorBody } from '../../contract/errors.js';
 import { VERSION } from '../../version.js';
-import { API_ERRORS } from '../errors.js';
 
 export const BEARER_SCHEME = 'bearer';
-
-/** The one error body (src/contract/errors.ts), for the document only: errors are built, not validated. */
-const ErrorBody = Type.Object(
-  {
-    error: Type.String({ description: 'What went wrong and what to do.' }),
-    code: Type.Integer({ description: 'The HTTP status.' }),
-    reason: Type.Enum(Object.keys(API_ERRORS), { description: 'Stable machine name.' }),
-    details: Type.Optional(
-      Type.String({ description: 'A human-readable summary of the structured keys below.' }),
-    ),
-    fields: Type.Optional(
-      Type.Array(Type.Object({ field: Type.String(), message: Type.String() }), {
-        description: 'invalid_request: each field and what is wrong with it.',
-      }),
-    ),
-    job_id: Type.Optional(Type.String({ description: 'The job the error is about.' })),
-    missing: Type.Optional(
-      Type.Array(Type.String(), {
-        description: 'no_agent_answered: the hosts that never answered.',
-      }),
-    ),
-    missing_permission: Type.Optional(
-      Type.String({ description: 'forbidden: the permission the token lacks.' }),
-    ),
-    command_policy: Type.Optional(
-      Type.Unknown({ description: "forbidden by a command policy: the roles' merged policy." }),
-    ),
-    target: Type.Optional(Type.String({ description: 'no_matching_agent: the target.' })),
-    agents_ready: Type.Optional(Type.Integer()),
-    agents_registered: Type.Optional(Type.Integer()),
-    limit: Type.Optional(Type.String({ description: '429: the limit reached.' })),
-    per_minute: Type.Optional(Type.Integer()),
-    burst: Type.Optional(Type.Integer()),
-    retry_after_s: Type.Optional(Type.Integer({ description: '429: seconds to wait.' })),
-    max_streams_per_user: Type.Optional(Type.Integer()),
-  },
-  { description: 'Error' },
-);
 
 /** The errors any route of this kind can answer, beside the ones it declares itself. */
 function withErrors(schema: FastifySchema, open: boolean): FastifySchema['response'] {

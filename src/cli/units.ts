@@ -1,2 +1,0 @@
-// Moved to src/format so the console can share it without the CLI.
-export * from '../format/units.js';
