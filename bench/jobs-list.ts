@@ -12,8 +12,8 @@ import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { systemClock } from '../src/job/clock.js';
-import { infraNames } from '../src/job/names.js';
 import { appendStatus, type JobStore, openJobStore, publishJob } from '../src/job/store.js';
+import { infraNames } from '../src/names/names.js';
 import { startTestSystem, type TestSystem } from '../test/support/system.js';
 import { writeSection } from './results.js';
 

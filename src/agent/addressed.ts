@@ -3,7 +3,7 @@
 // this says where it was meant to go. Without it a notification copied onto
 // another subject (by anyone who can publish there, or through a pull whose
 // reply subject is another host's) would run wherever it was sent.
-import type { RouteTarget } from '../job/names.js';
+
 import type { JobRecord } from '../job/records.js';
 import { expectedDigest } from '../job/signing.js';
 import {
@@ -13,6 +13,7 @@ import {
   TargetError,
   targetMatches,
 } from '../job/target.js';
+import type { RouteTarget } from '../names/names.js';
 
 /** How a notification reached the agent. */
 export type Arrival =

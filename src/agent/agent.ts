@@ -6,13 +6,6 @@ import { checkCommandJob } from '../auth/command-policy.js';
 import { commandModeOf } from '../contract/command.js';
 import type { Clock } from '../job/clock.js';
 import { UUID_PATTERN } from '../job/ids.js';
-import {
-  cancelSubjectAll,
-  GO_HEADER,
-  type InfraNames,
-  jobIdFromCancelSubject,
-  parseNotifySubject,
-} from '../job/names.js';
 import { finalStateOf, type JobRecord, type JobResponse, RecordError } from '../job/records.js';
 import { storeResponseOnce } from '../job/response-once.js';
 import type { JobVerifier } from '../job/signing.js';
@@ -30,6 +23,13 @@ import {
   storeResponse,
 } from '../job/store.js';
 import type { Logger } from '../log/logger.js';
+import {
+  cancelSubjectAll,
+  GO_HEADER,
+  type InfraNames,
+  jobIdFromCancelSubject,
+  parseNotifySubject,
+} from '../names/names.js';
 import { addressRefusal, needsExpectedHosts } from './addressed.js';
 import { isCommandJobData } from './command-handler.js';
 import type { ConsumerSettings } from './consumers.js';

@@ -1,7 +1,7 @@
 // The agent's side of the shared `_any` consumer (nats/any-consumer.ts).
 import type { Consumer, JetStreamClient } from '@nats-io/jetstream';
-import type { InfraNames } from '../job/names.js';
 import type { Logger } from '../log/logger.js';
+import type { InfraNames } from '../names/names.js';
 import {
   type ConsumerSettings,
   SERVER_DEFAULT_MAX_WAITING,

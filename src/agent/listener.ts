@@ -17,16 +17,16 @@ import {
 } from '@nats-io/jetstream';
 import type { Msg, MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Clock } from '../job/clock.js';
+import type { JobRecord } from '../job/records.js';
+import { carriedJob, type JobStore, readExpectedHosts, readJob } from '../job/store.js';
+import { labelPrefixes, type Target } from '../job/target.js';
+import type { Logger } from '../log/logger.js';
 import {
   type InfraNames,
   listenSubject,
   parseNotifySubject,
   type RouteTarget,
-} from '../job/names.js';
-import type { JobRecord } from '../job/records.js';
-import { carriedJob, type JobStore, readExpectedHosts, readJob } from '../job/store.js';
-import { labelPrefixes, type Target } from '../job/target.js';
-import type { Logger } from '../log/logger.js';
+} from '../names/names.js';
 import { isConsumerGone, isMaxWaitingExceeded } from '../nats/errors.js';
 import { type CatchUpDeps, catchUp, HeardOnce, heardKey } from './catch-up.js';
 import { type ConsumerSettings, openSharedConsumer } from './consumers.js';

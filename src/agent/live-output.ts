@@ -3,15 +3,11 @@
 // comes first) and published with core NATS, which never waits for a reader.
 // Each stream stops at the cap the stored result has; the result is the record.
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { OutputStream } from '../contract/states.js';
 import { completeUtf8Length } from '../exec/output-cap.js';
-import {
-  OUTPUT_CHUNK_BYTES,
-  OUTPUT_FLUSH_MS,
-  type OutputChunk,
-  type OutputStream,
-} from '../job/live-output.js';
-import { type InfraNames, outputSubject } from '../job/names.js';
+import { OUTPUT_CHUNK_BYTES, OUTPUT_FLUSH_MS, type OutputChunk } from '../job/live-output.js';
 import type { Logger } from '../log/logger.js';
+import { type InfraNames, outputSubject } from '../names/names.js';
 
 export interface LiveOutput {
   /** The runner's onOutput: never blocks, never throws. */

@@ -2,9 +2,8 @@
 // and its host's vitals, refreshed on an interval shorter than the bucket's
 // TTL, and removed on a clean stop.
 import type { Clock } from '../job/clock.js';
-import { registryKey } from '../job/names.js';
 import type { AgentInfoRecord } from '../job/records.js';
-import { type JobStore, putAgentInfo } from '../job/store.js';
+import { type JobStore, putAgentInfo, removeAgentInfo } from '../job/store.js';
 import type { Logger } from '../log/logger.js';
 import { VERSION } from '../version.js';
 import { waitAtMost } from '../wait-at-most.js';
@@ -72,7 +71,7 @@ export async function startHeartbeat(opts: HeartbeatOptions): Promise<Heartbeat>
       clearInterval(timer);
       try {
         // Bounded: with NATS gone, the entry expires by its TTL anyway.
-        const deleted = opts.store.registry.delete(registryKey(opts.hostname));
+        const deleted = removeAgentInfo(opts.store, opts.hostname);
         if (!(await waitAtMost(deleted, 1000))) throw new Error('timed out');
       } catch (err) {
         opts.logger.warn({ err: String(err) }, 'could not remove the registry entry');

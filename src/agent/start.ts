@@ -4,10 +4,10 @@
 import { hostname as osHostname } from 'node:os';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../job/clock.js';
-import { infraNames } from '../job/names.js';
 import { jobVerifier, loadVerifyKey } from '../job/signing.js';
 import { isValidHostname } from '../job/target.js';
 import type { Logger } from '../log/logger.js';
+import { infraNames } from '../names/names.js';
 import { closeNats, connectNats } from '../nats/connection.js';
 import { isNotFound, isTimeout } from '../nats/errors.js';
 import { jobPublicKeyPath } from '../state/local.js';

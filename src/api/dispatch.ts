@@ -7,17 +7,13 @@
 
 import type { CommandPolicy } from '../auth/command-policy.js';
 import type { OperationType } from '../contract/operations.js';
+import type { RolloutRequest } from '../contract/rollout.js';
 import type { Clock } from '../job/clock.js';
 import type { JobEntry, JobsView } from '../job/jobs-view.js';
 import type { JobRecord, JobResponse } from '../job/records.js';
 import type { RegistryView } from '../job/registry-view.js';
 import type { ResponseWatch } from '../job/response-watch.js';
-import {
-  RolloutError,
-  type RolloutLimits,
-  type RolloutRequest,
-  resolveRollout,
-} from '../job/rollout.js';
+import { RolloutError, type RolloutLimits, resolveRollout } from '../job/rollout.js';
 import { answersJob } from '../job/status.js';
 import { type JobStore, publishJob, readResponses } from '../job/store.js';
 import { formatTarget, isBroadcast, type Target } from '../job/target.js';

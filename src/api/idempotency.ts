@@ -5,10 +5,15 @@
 // key with a different request is refused, as Stripe and the IETF draft do.
 import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import { idempotencyKey } from '../job/names.js';
 import { canonicalJson } from '../job/signing.js';
-import type { JobStore } from '../job/store.js';
-import { isWrongLastSequence } from '../nats/errors.js';
+import {
+  createReservation,
+  type JobStore,
+  readReservation,
+  releaseReservation,
+  replaceReservation,
+} from '../job/store.js';
+import { idempotencyKey } from '../names/names.js';
 import { ApiError } from './errors.js';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
@@ -82,22 +87,13 @@ export async function reserveIdempotencyKey(
     created: now.toISOString(),
   } satisfies Reservation);
   for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      await store.jobs.create(idem.kvKey, value);
-      return { kind: 'new' };
-    } catch (err) {
-      if (!isWrongLastSequence(err)) throw err;
-    }
-    const e = await store.jobs.get(idem.kvKey);
-    if (e?.operation !== 'PUT') continue; // released meanwhile: try to create again
-    const first = parseReservation(e.string());
+    if (await createReservation(store, idem.kvKey, value)) return { kind: 'new' };
+    const held = await readReservation(store, idem.kvKey);
+    if (!held) continue; // released meanwhile: try to create again
+    const first = parseReservation(held.text);
     if (!first || now.getTime() - Date.parse(first.created) > IDEMPOTENCY_WINDOW_MS) {
-      try {
-        await store.jobs.update(idem.kvKey, value, e.revision);
-        return { kind: 'new' };
-      } catch {
-        continue; // someone else took it first: read again
-      }
+      if (await replaceReservation(store, idem.kvKey, value, held.revision)) return { kind: 'new' };
+      continue; // someone else took it first: read again
     }
     if (first.request !== idem.requestDigest) {
       throw new ApiError(
@@ -116,7 +112,7 @@ export async function releaseIdempotencyKey(
   store: JobStore,
   idem: IdempotencyRequest,
 ): Promise<void> {
-  await store.jobs.purge(idem.kvKey).catch(() => {});
+  await releaseReservation(store, idem.kvKey);
 }
 
 function parseReservation(text: string): Reservation | null {

@@ -9,7 +9,7 @@
 // Every request is hostile, so a pattern is matched word by word and a `*`
 // stands for one word (one exec argument) only, never for a separator: see
 // docs/security.md "Command policy per role" for the rules in prose.
-import { type CustomRoles, rolePermissions } from './permissions.js';
+import { type CustomRoles, rolePermissions } from '../contract/permissions.js';
 
 /**
  * null: unrestricted. Otherwise, per mode, `true` (any command line of that

@@ -9,7 +9,7 @@ export {
   PERMISSIONS,
   type Permission,
   roleNames,
-} from './permissions.js';
+} from '../contract/permissions.js';
 export { loadOrCreateSigningKey, SigningKeyError } from './signing-key.js';
 export {
   DEFAULT_TOKEN_LIFETIME_SECONDS,

@@ -1,7 +1,7 @@
 // Issues and checks OSAPI's JWTs (HS256 with a shared signing key) and pulls the token out of an
 // Authorization header. Every refusal is a TokenError with a closed `reason` the server maps to 401.
 import { errors, jwtVerify, SignJWT } from 'jose';
-import { type CustomRoles, isPermission, PERMISSIONS, roleNames } from './permissions.js';
+import { type CustomRoles, isPermission, PERMISSIONS, roleNames } from '../contract/permissions.js';
 
 const ISSUER = 'osapi';
 const AUDIENCE = 'osapi';

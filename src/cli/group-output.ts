@@ -7,8 +7,6 @@ import { foldHosts } from '../format/hosts.js';
 import type { CommandResponse } from '../sdk/client.js';
 import { escapeLine, escapeText } from './escape.js';
 
-export { foldHosts } from '../format/hosts.js';
-
 type Result = CommandResponse['results'][number];
 
 export interface OutputGroup {

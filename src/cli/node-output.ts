@@ -7,6 +7,7 @@ import {
   type OperationDeclaration,
   type OperationType,
 } from '../contract/operations.js';
+import { humanBytes, percent } from '../format/units.js';
 import type {
   DnsResponse,
   DnsUpdateResponse,
@@ -16,7 +17,6 @@ import type {
 } from '../sdk/client.js';
 import { escapeLine } from './escape.js';
 import { row, shorten } from './output.js';
-import { humanBytes, percent } from './units.js';
 
 interface Item {
   hostname: string;

@@ -2,9 +2,9 @@
 // and every field from the API escaped (escape.ts): agents write what these
 // show, and a terminal obeys escape sequences.
 import Table from 'cli-table3';
+import { humanBytes } from '../format/units.js';
 import type { AgentInfo, AuditEntry, CommandResponse, JobDetail } from '../sdk/client.js';
 import { escapeCell, escapeLine } from './escape.js';
-import { humanBytes } from './units.js';
 
 const CELL_MAX = 60;
 

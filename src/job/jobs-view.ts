@@ -3,8 +3,6 @@
 // counting jobs never reads each job from NATS. Entries past the bucket's TTL
 // are dropped, as NATS drops them without telling followers.
 import type { Logger } from '../log/logger.js';
-import type { Clock } from './clock.js';
-import { followKv, type KvChange, type KvFollow, type KvSource } from './kv-follow.js';
 import {
   isStatusKey,
   jobIdFromExpectedKey,
@@ -13,7 +11,9 @@ import {
   parseStatusKey,
   RESULT_ERROR_HEADER,
   RESULT_STATE_HEADER,
-} from './names.js';
+} from '../names/names.js';
+import type { Clock } from './clock.js';
+import { followKv, type KvChange, type KvFollow, type KvSource } from './kv-follow.js';
 import {
   isFinalHostStateName,
   type JobRecord,

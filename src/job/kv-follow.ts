@@ -25,7 +25,7 @@ import {
 } from '@nats-io/jetstream';
 import { type MsgHdrs, type NatsConnection, nanos, nuid } from '@nats-io/transport-node';
 import type { Logger } from '../log/logger.js';
-import { KV_OPERATION_HEADER, kvStream, kvSubject } from './names.js';
+import { KV_OPERATION_HEADER, kvStream, kvSubject } from '../names/names.js';
 
 /** Where a follow reads: a bucket, through a connection and its JetStream client. */
 export interface KvSource {

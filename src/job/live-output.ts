@@ -10,8 +10,6 @@ export const OUTPUT_FLUSH_MS = 50;
 /** ...or as soon as this much of one stream is waiting; no chunk holds more. */
 export const OUTPUT_CHUNK_BYTES = 16 * 1024;
 
-export { OUTPUT_STREAMS, type OutputStream } from '../contract/states.js';
-
 export const OutputChunk = Type.Object({
   job_id: Type.String({ format: 'uuid' }),
   hostname: Type.String({ minLength: 1, maxLength: 253 }),

@@ -13,7 +13,7 @@ import type { JobEntry, JobsView } from './jobs-view.js';
 import type { AgentView, RegistryView } from './registry-view.js';
 import { storeResponseOnce } from './response-once.js';
 import type { DerivedStatus } from './status.js';
-import { appendStatus, type JobStore } from './store.js';
+import { appendStatus, type JobStore, registryAnswers } from './store.js';
 
 export interface LostRun {
   jobId: string;
@@ -125,7 +125,7 @@ export function watchLostRuns(opts: LostRunWatchOptions): LostRunWatch {
     // JetStream is otherwise away, agents cannot heartbeat either. Ask the
     // registry's stream itself; once it answers again, agents get a TTL.
     try {
-      await opts.store.registry.status();
+      await registryAnswers(opts.store);
     } catch {
       registryReadable = false;
       return [];

@@ -4,7 +4,7 @@ import { type Static, type TSchema, Type } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { OPERATION_TYPES } from '../contract/operations.js';
 import { FINAL_HOST_STATES, type FinalHostState } from '../contract/states.js';
-import { STATUS_EVENTS } from './names.js';
+import { STATUS_EVENTS } from '../names/names.js';
 
 export {
   CommandResult,

@@ -3,9 +3,9 @@
 // request.
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log/logger.js';
+import { hostnameFromRegistryKey, REGISTRY_FILTER } from '../names/names.js';
 import type { Clock } from './clock.js';
 import { followKv, type KvSource } from './kv-follow.js';
-import { hostnameFromRegistryKey, REGISTRY_FILTER } from './names.js';
 import { type AgentInfoRecord, parseAgentInfo } from './records.js';
 import { type Target, targetMatches } from './target.js';
 

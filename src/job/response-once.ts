@@ -2,8 +2,9 @@
 // one atomic write. Agents need it because their NATS user may write results
 // but not read any (so that one agent cannot read another's output): a
 // redelivered job learns whether its earlier run finished from this write.
+
+import { kvSubject, responseKey } from '../names/names.js';
 import { isWrongLastSequence } from '../nats/errors.js';
-import { kvSubject, responseKey } from './names.js';
 import type { JobResponse } from './records.js';
 import { encodeResponse, resultBudget } from './result-size.js';
 import { type JobStore, resultHeaders } from './store.js';

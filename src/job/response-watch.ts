@@ -3,8 +3,8 @@
 // answer can slip between publish and subscribe, and no request pays for a
 // consumer of its own.
 import type { Logger } from '../log/logger.js';
+import { parseResponseKey } from '../names/names.js';
 import { followKv, type KvSource } from './kv-follow.js';
-import { parseResponseKey } from './names.js';
 import { type JobResponse, parseJobResponse } from './records.js';
 
 export interface ResponseWatch {

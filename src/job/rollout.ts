@@ -5,13 +5,6 @@
 // rollout (src/api/rollout.ts) applies them.
 import type { RolloutRequest } from '../contract/rollout.js';
 
-export {
-  MaxConcurrency,
-  MaxErrors,
-  RolloutFields,
-  type RolloutRequest,
-} from '../contract/rollout.js';
-
 /** Resolved against the number of hosts: what the rollout enforces. */
 export interface RolloutLimits {
   maxConcurrency: number;

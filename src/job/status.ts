@@ -1,7 +1,7 @@
 // The one place a job's status and each host's state are derived, from the
 // job definition and its append-only status events.
 import type { HostState, JobStatus } from '../contract/states.js';
-import { API_EVENT_HOST } from './names.js';
+import { API_EVENT_HOST } from '../names/names.js';
 import type { FinalHostState, JobRecord, StatusEventRecord } from './records.js';
 
 export {

@@ -5,9 +5,6 @@ import { DeliverPolicy, type JetStreamClient, jetstream } from '@nats-io/jetstre
 import { type KV, Kvm } from '@nats-io/kv';
 import { errors, headers, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { type OperationType, operationCategory } from '../contract/operations.js';
-import { isWrongLastSequence } from '../nats/errors.js';
-import type { Clock } from './clock.js';
-import { newTimeOrderedId } from './ids.js';
 import {
   API_EVENT_HOST,
   cancelKey,
@@ -34,7 +31,10 @@ import {
   type StatusEvent,
   statusFilter,
   statusKey,
-} from './names.js';
+} from '../names/names.js';
+import { isWrongLastSequence } from '../nats/errors.js';
+import type { Clock } from './clock.js';
+import { newTimeOrderedId } from './ids.js';
 import {
   type FinalHostState,
   finalStateOf,
@@ -55,12 +55,24 @@ export interface JobStore {
   readonly nc: NatsConnection;
   readonly js: JetStreamClient;
   readonly names: InfraNames;
-  readonly jobs: KV;
-  readonly responses: KV;
-  readonly registry: KV;
   readonly clock: Clock;
   /** Signs job definitions; only the API holds one (signing.ts). */
   readonly signer?: JobSigner;
+}
+
+/** The buckets behind a store. Only this module reads or writes them: every key is spelled here. */
+interface Buckets {
+  readonly jobs: KV;
+  readonly responses: KV;
+  readonly registry: KV;
+}
+
+const BUCKETS = new WeakMap<JobStore, Buckets>();
+
+function kv(store: JobStore): Buckets {
+  const buckets = BUCKETS.get(store);
+  if (!buckets) throw new Error('this job store was not made by openJobStore');
+  return buckets;
 }
 
 /** Opens the buckets the layout made; fails clearly if the layout is missing. */
@@ -77,7 +89,9 @@ export async function openJobStore(
     kvm.open(names.responsesBucket),
     kvm.open(names.registryBucket),
   ]);
-  return { nc, js, names, jobs, responses, registry, clock, ...(signer ? { signer } : {}) };
+  const store: JobStore = { nc, js, names, clock, ...(signer ? { signer } : {}) };
+  BUCKETS.set(store, { jobs, responses, registry });
+  return store;
 }
 
 export interface NewJob {
@@ -128,9 +142,9 @@ export async function publishJob(store: JobStore, job: NewJob): Promise<Publishe
   };
   const record = store.signer ? store.signer.sign(unsigned) : unsigned;
   if (job.expectedHosts) {
-    await store.jobs.create(expectedKey(record.id), JSON.stringify(job.expectedHosts));
+    await kv(store).jobs.create(expectedKey(record.id), JSON.stringify(job.expectedHosts));
   }
-  const revision = await store.jobs.create(jobKey(record.id), JSON.stringify(record));
+  const revision = await kv(store).jobs.create(jobKey(record.id), JSON.stringify(record));
   const subject = notifySubject(store.names, record.category, job.target);
   // The event and the notification only need the definition stored first;
   // they do not need each other, so they go out together.
@@ -303,7 +317,7 @@ export async function claimJob(
   hostname: string,
 ): Promise<boolean> {
   try {
-    await store.jobs.create(claimKey(id, scope), hostname);
+    await kv(store).jobs.create(claimKey(id, scope), hostname);
     return true;
   } catch (err) {
     if (isKeyExists(err)) return false;
@@ -326,7 +340,7 @@ export async function readClaim(
   id: string,
   scope: { any: true } | { hostname: string },
 ): Promise<{ holder: string; created: Date } | null> {
-  const e = await store.jobs.get(claimKey(id, scope));
+  const e = await kv(store).jobs.get(claimKey(id, scope));
   return e && e.operation === 'PUT' ? { holder: e.string(), created: e.created } : null;
 }
 
@@ -367,20 +381,20 @@ export async function readResponse(
   id: string,
   hostname: string,
 ): Promise<JobResponse | null> {
-  const e = await store.responses.get(responseKey(id, hostname));
+  const e = await kv(store).responses.get(responseKey(id, hostname));
   if (e?.operation !== 'PUT') return null;
   const r = parseJobResponse(e.value);
   return r.hostname === hostname && r.job_id === id ? r : null;
 }
 
 export async function readJob(store: JobStore, id: string): Promise<JobRecord | null> {
-  const e = await store.jobs.get(jobKey(id));
+  const e = await kv(store).jobs.get(jobKey(id));
   return e && e.operation === 'PUT' ? parseJobRecord(e.value) : null;
 }
 
 /** The hosts a broadcast was sent to; null for a job sent to one agent (or unknown). */
 export async function readExpectedHosts(store: JobStore, id: string): Promise<string[] | null> {
-  const e = await store.jobs.get(expectedKey(id));
+  const e = await kv(store).jobs.get(expectedKey(id));
   return e && e.operation === 'PUT' ? parseExpectedHosts(e.value) : null;
 }
 
@@ -391,7 +405,7 @@ export interface StatusEntry extends StatusEventRecord {
 /** Marks the job cancelled for agents that receive it from now on; false when it already was. */
 export async function markCancelled(store: JobStore, id: string, by: string): Promise<boolean> {
   try {
-    await store.jobs.create(cancelKey(id), by);
+    await kv(store).jobs.create(cancelKey(id), by);
     return true;
   } catch (err) {
     if (isKeyExists(err)) return false;
@@ -400,20 +414,20 @@ export async function markCancelled(store: JobStore, id: string, by: string): Pr
 }
 
 export async function isCancelled(store: JobStore, id: string): Promise<boolean> {
-  const e = await store.jobs.get(cancelKey(id));
+  const e = await kv(store).jobs.get(cancelKey(id));
   return e?.operation === 'PUT';
 }
 
 /** Every status event of a job, oldest first. */
 export async function readStatusEvents(store: JobStore, id: string): Promise<StatusEntry[]> {
   const out: StatusEntry[] = [];
-  const keys = await store.jobs.keys(statusFilter(id));
+  const keys = await kv(store).jobs.keys(statusFilter(id));
   const names: string[] = [];
   for await (const k of keys) names.push(k);
   for (const k of names) {
     const parsed = parseStatusKey(k);
     if (!parsed) continue;
-    const e = await store.jobs.get(k);
+    const e = await kv(store).jobs.get(k);
     if (e?.operation !== 'PUT') continue;
     out.push({ ...parseStatusEvent(e.value), nanos: parsed.nanos });
   }
@@ -496,22 +510,87 @@ async function retryOnTimeout<T>(make: () => Promise<T>, attempts = 3): Promise<
  * it stays in the buckets' history.
  */
 export async function deleteJob(store: JobStore, id: string): Promise<boolean> {
-  const def = await store.jobs.get(jobKey(id));
+  const def = await kv(store).jobs.get(jobKey(id));
   if (def?.operation !== 'PUT') return false;
   const jobKeys: string[] = [];
   // One filter per call: nats-server 2.9 takes one filter subject per consumer.
   for (const filter of [statusFilter(id), claimFilter(id)]) {
-    for await (const k of await store.jobs.keys(filter)) jobKeys.push(k);
+    for await (const k of await kv(store).jobs.keys(filter)) jobKeys.push(k);
   }
   const responseKeys: string[] = [];
-  for await (const k of await store.responses.keys(responseFilter(id))) responseKeys.push(k);
+  for await (const k of await kv(store).responses.keys(responseFilter(id))) responseKeys.push(k);
   await Promise.all([
-    ...jobKeys.map((k) => store.jobs.purge(k)),
-    ...responseKeys.map((k) => store.responses.purge(k)),
+    ...jobKeys.map((k) => kv(store).jobs.purge(k)),
+    ...responseKeys.map((k) => kv(store).responses.purge(k)),
   ]);
   // The definition goes last: while it exists, the job is still findable.
-  await store.jobs.purge(expectedKey(id));
-  await store.jobs.purge(cancelKey(id));
-  await store.jobs.purge(jobKey(id));
+  await kv(store).jobs.purge(expectedKey(id));
+  await kv(store).jobs.purge(cancelKey(id));
+  await kv(store).jobs.purge(jobKey(id));
   return true;
+}
+
+// ---- idempotency reservations ------------------------------------------------
+// Kept in the jobs bucket under their own keys (names.ts `idempotencyKey`), so a
+// reservation and the job it made live and expire together.
+
+/** Reserves `key` with `value`; false when it is already held (read it then). */
+export async function createReservation(
+  store: JobStore,
+  key: string,
+  value: string,
+): Promise<boolean> {
+  try {
+    await kv(store).jobs.create(key, value);
+    return true;
+  } catch (err) {
+    if (isWrongLastSequence(err)) return false;
+    throw err;
+  }
+}
+
+/** The reservation under `key` and its revision, or null when there is none (or it was released). */
+export async function readReservation(
+  store: JobStore,
+  key: string,
+): Promise<{ text: string; revision: number } | null> {
+  const e = await kv(store).jobs.get(key);
+  return e?.operation === 'PUT' ? { text: e.string(), revision: e.revision } : null;
+}
+
+/** Replaces an expired reservation; false when someone else changed it first. */
+export async function replaceReservation(
+  store: JobStore,
+  key: string,
+  value: string,
+  revision: number,
+): Promise<boolean> {
+  try {
+    await kv(store).jobs.update(key, value, revision);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Frees a reservation; a failure leaves it to expire with its window. */
+export async function releaseReservation(store: JobStore, key: string): Promise<void> {
+  await kv(store)
+    .jobs.purge(key)
+    .catch(() => {});
+}
+
+/** The revision of a job's definition, or 0 when it has none (deleted). */
+export async function jobRevision(store: JobStore, id: string): Promise<number> {
+  return (await kv(store).jobs.get(jobKey(id)))?.revision ?? 0;
+}
+
+/** Resolves when the registry's stream answers: JetStream is there for heartbeats. */
+export async function registryAnswers(store: JobStore): Promise<void> {
+  await kv(store).registry.status();
+}
+
+/** Removes an agent's registry entry, as it stops. */
+export async function removeAgentInfo(store: JobStore, hostname: string): Promise<void> {
+  await kv(store).registry.delete(registryKey(hostname));
 }

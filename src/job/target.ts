@@ -1,7 +1,7 @@
 // Targets: `_any`, `_all`, a hostname, or a label
 // `key:value` whose value is dot-hierarchical. Parsed once at the edge; the
 // rest of the system works with the typed form.
-import { isValidHostname, type RouteTarget, NAME_SEGMENT as SEGMENT } from './names.js';
+import { isValidHostname, type RouteTarget, NAME_SEGMENT as SEGMENT } from '../names/names.js';
 
 export type Target = RouteTarget;
 

@@ -2,8 +2,8 @@
 // notification came: every way a copy can reach the wrong agent is refused.
 import { describe, expect, it } from 'vitest';
 import { type Arrival, addressRefusal } from '../../src/agent/addressed.js';
-import type { RouteTarget } from '../../src/job/names.js';
 import { expectedDigest } from '../../src/job/signing.js';
+import type { RouteTarget } from '../../src/names/names.js';
 
 const web01 = { hostname: 'web-01', labels: { group: 'web.dev' } };
 const on = (target: RouteTarget | null, subject = 'osapi.jobs.modify.x'): Arrival => ({

@@ -6,9 +6,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { consumerName } from '../../src/job/names.js';
+import { consumerName } from '../../src/names/names.js';
 import { ensureSharedConsumer } from '../../src/nats/any-consumer.js';
 import { kvKeys, storeFor, type TempDir, tempDir } from '../api/helpers.js';
+import { bucketsOf } from '../support/buckets.js';
 import { post, startTestSystem, type TestSystem } from '../support/system.js';
 
 const HOSTS = ['mw-01', 'mw-02', 'mw-03', 'mw-04', 'mw-05'];
@@ -46,7 +47,7 @@ async function runOnceEach(tag: string, n: number) {
   const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
   expect(lines.map(Number).sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
   const store = await storeFor(sys);
-  const claims = await kvKeys(store.jobs, 'claims.>');
+  const claims = await kvKeys((await bucketsOf(store)).jobs, 'claims.>');
   for (const a of answers) expect(claims).toContain(`claims.${a.body.job_id}._any`);
 }
 

@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AgentProcess, startAgentProcess } from '../../src/agent/start.js';
 import { systemClock } from '../../src/job/clock.js';
-import { claimKey } from '../../src/job/names.js';
 import { type JobStore, publishJob, readResponse, readStatusEvents } from '../../src/job/store.js';
+import { claimKey } from '../../src/names/names.js';
 import { storeFor, type TempDir, tempDir, waitFor } from '../api/helpers.js';
+import { bucketsOf } from '../support/buckets.js';
 import { silentLogger } from '../support/nats.js';
 import { request, startTestSystem, type TestSystem } from '../support/system.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
@@ -138,7 +139,9 @@ describe('an agent away during a broadcast', () => {
     expect(lines(file)).toEqual(['ran', 'ran']);
     expect(await startedOn(job.id, B)).toBe(1);
     expect(await readResponse(store, job.id, 'cu-new')).toBeNull();
-    expect(await store.jobs.get(claimKey(job.id, { hostname: 'cu-new' }))).toBeNull();
+    expect(
+      await (await bucketsOf(store)).jobs.get(claimKey(job.id, { hostname: 'cu-new' })),
+    ).toBeNull();
     await newcomer.stop();
   });
 
@@ -154,7 +157,7 @@ describe('an agent away during a broadcast', () => {
     b = await startB();
     await b.agent.caughtUp;
     expect(await readResponse(store, job.id, B)).toBeNull();
-    expect(await store.jobs.get(claimKey(job.id, { hostname: B }))).toBeNull();
+    expect(await (await bucketsOf(store)).jobs.get(claimKey(job.id, { hostname: B }))).toBeNull();
 
     const token = await sys.token();
     const detail = await waitFor(

@@ -14,8 +14,8 @@ import {
   resolveJob,
   responseOf,
 } from '../../src/agent/job-steps.js';
-import { JOB_HEADER } from '../../src/job/names.js';
 import { type JobRecord, RecordError } from '../../src/job/records.js';
+import { JOB_HEADER } from '../../src/names/names.js';
 
 const ID = '0190a8b2-0000-7000-8000-000000000001';
 const job: JobRecord = {

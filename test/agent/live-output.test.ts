@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startLiveOutput } from '../../src/agent/live-output.js';
 import { type OutputChunk, parseOutputChunk } from '../../src/job/live-output.js';
-import { infraNames, outputFilter, parseOutputSubject } from '../../src/job/names.js';
+import { infraNames, outputFilter, parseOutputSubject } from '../../src/names/names.js';
 import { waitFor } from '../api/helpers.js';
 import { silentLogger, useTestNats } from '../support/nats.js';
 import { testLayout } from '../support/settings.js';

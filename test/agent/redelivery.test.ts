@@ -9,7 +9,6 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AGENT_STOPPED_MIDRUN } from '../../src/agent/agent.js';
 import { systemClock } from '../../src/job/clock.js';
-import { consumerName } from '../../src/job/names.js';
 import {
   appendStatus,
   claimJob,
@@ -20,6 +19,7 @@ import {
   storeResponse,
 } from '../../src/job/store.js';
 import type { Target } from '../../src/job/target.js';
+import { consumerName } from '../../src/names/names.js';
 import { connectNats } from '../../src/nats/connection.js';
 import { storeFor, type TempDir, tempDir, waitFor } from '../api/helpers.js';
 import { silentLogger } from '../support/nats.js';

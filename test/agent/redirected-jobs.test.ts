@@ -10,20 +10,21 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { headers, type Msg, type MsgHdrs, type Subscription } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newTimeOrderedId } from '../../src/job/ids.js';
+import type { StatusEventRecord } from '../../src/job/records.js';
+import { readStatusEvents } from '../../src/job/store.js';
 import {
   infraNames,
   JOB_HEADER,
   jobKey,
+  kvSubject,
   notifySubject,
   type RouteTarget,
   responseKey,
-} from '../../src/job/names.js';
-import type { StatusEventRecord } from '../../src/job/records.js';
-import { readStatusEvents } from '../../src/job/store.js';
+} from '../../src/names/names.js';
 import { sharedConsumerName } from '../../src/nats/any-consumer.js';
 import { closeNats, connectNats, type NatsConnection } from '../../src/nats/connection.js';
-import { kvSubject } from '../../src/nats/subjects.js';
 import { storeFor, type TempDir, tempDir, waitFor } from '../api/helpers.js';
+import { bucketsOf } from '../support/buckets.js';
 import { silentLogger } from '../support/nats.js';
 import { type NatsUser, natsUsers, userClient } from '../support/nats-users.js';
 import { post, request, startTestSystem, type TestSystem } from '../support/system.js';
@@ -192,7 +193,7 @@ describe('a copied notification runs only where the API addressed it', () => {
       created_by: 'tester@example.com',
       deadline: new Date(now + 60_000).toISOString(),
     });
-    await store.jobs.create(jobKey(record.id), JSON.stringify(record));
+    await (await bucketsOf(store)).jobs.create(jobKey(record.id), JSON.stringify(record));
     const h = headers();
     h.set(JOB_HEADER, JSON.stringify(record));
     apiNc.publish(subjectFor({ kind: 'all' }), record.id, { headers: h });

@@ -6,7 +6,6 @@ import { headers } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgentProcess } from '../../src/agent/start.js';
 import { systemClock } from '../../src/job/clock.js';
-import { infraNames, JOB_HEADER, jobKey } from '../../src/job/names.js';
 import { jobSigner } from '../../src/job/signing.js';
 import {
   type JobStore,
@@ -15,6 +14,8 @@ import {
   readResponse,
   readStatusEvents,
 } from '../../src/job/store.js';
+import { infraNames, JOB_HEADER, jobKey } from '../../src/names/names.js';
+import { bucketsOf } from '../support/buckets.js';
 import { silentLogger } from '../support/nats.js';
 import { startTestSystem, type TestSystem } from '../support/system.js';
 
@@ -98,7 +99,7 @@ describe('agents run only jobs the API signed', () => {
     const store = await openJobStore(sys.api.nc, names(), systemClock, sys.api.signer);
     const file = join(dir, 'tampered');
     const { job, forged } = await signedThenChanged(store, 'original', file);
-    await store.jobs.put(jobKey(job.id), JSON.stringify(forged));
+    await (await bucketsOf(store)).jobs.put(jobKey(job.id), JSON.stringify(forged));
     await store.js.publish(`${names().namespace}.jobs.modify.host.${HOST}`, job.id);
     expect(await refusal(store, job.id)).toMatch(/does not verify/);
     expect(existsSync(file)).toBe(false);

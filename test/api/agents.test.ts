@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer } from '../../src/api/start.js';
 import { systemClock } from '../../src/job/clock.js';
-import { registryKey } from '../../src/job/names.js';
+import { registryKey } from '../../src/names/names.js';
+import { bucketsOf } from '../support/buckets.js';
 import { silentLogger } from '../support/nats.js';
 import { request, startTestSystem, type TestSystem } from '../support/system.js';
 import { plantAgent, storeFor, waitFor } from './helpers.js';
@@ -120,7 +121,8 @@ describe('an API server starting', () => {
       expect(r.status).toBe(200);
     } finally {
       await second.stop();
-      await Promise.all(many.map((h) => store.registry.delete(registryKey(h))));
+      const { registry } = await bucketsOf(store);
+      await Promise.all(many.map((h) => registry.delete(registryKey(h))));
     }
   });
 });

@@ -16,7 +16,7 @@ import {
 import { type AuditDropReason, AuditLog } from '../../src/api/audit/log.js';
 import { AUDIT_PATH_MAX_BYTES, recordedPath } from '../../src/api/audit/path.js';
 import { RateLimiter, SourceRateLimiter, sourceKey } from '../../src/api/audit/rate-limit.js';
-import type { AuditEntry } from '../../src/api/audit/schemas.js';
+import type { AuditEntry } from '../../src/contract/audit.js';
 import { newTimeOrderedId } from '../../src/job/ids.js';
 
 describe('recordedPath', () => {

@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { consumerName } from '../../src/job/names.js';
+import { consumerName } from '../../src/names/names.js';
+import { bucketsOf } from '../support/buckets.js';
 import { post, startTestSystem, type TestSystem } from '../support/system.js';
 import { kvKeys, storeFor, type TempDir, tempDir, waitFor } from './helpers.js';
 
@@ -54,10 +55,10 @@ describe('_any: exactly once', () => {
 
     // One claim per job, and one stored response per job.
     const store = await storeFor(sys);
-    const claims = await kvKeys(store.jobs, 'claims.>');
+    const claims = await kvKeys((await bucketsOf(store)).jobs, 'claims.>');
     expect(claims).toHaveLength(N);
     for (const a of answers) expect(claims).toContain(`claims.${a.body.job_id}._any`);
-    expect(await kvKeys(store.responses, '>')).toHaveLength(N);
+    expect(await kvKeys((await bucketsOf(store)).responses, '>')).toHaveLength(N);
 
     // Nothing is left to deliver again on the shared consumer, so no late
     // second run can follow: the file stays as it is.

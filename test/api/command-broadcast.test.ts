@@ -2,13 +2,14 @@
 // matching agent answered; an agent that is registered but silent is waited
 // for until the command's timeout plus the margin, then named as not answering.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { registryKey } from '../../src/job/names.js';
 import {
   type JobStore,
   readExpectedHosts,
   readJob,
   readStatusEvents,
 } from '../../src/job/store.js';
+import { registryKey } from '../../src/names/names.js';
+import { bucketsOf } from '../support/buckets.js';
 import { post, startTestSystem, type TestSystem } from '../support/system.js';
 import { plantAgent, storeFor, waitFor } from './helpers.js';
 
@@ -37,7 +38,7 @@ afterAll(async () => {
 /** Registry entries written by a test, removed after it so the next one starts with UP only. */
 const planted: string[] = [];
 afterEach(async () => {
-  for (const h of planted.splice(0)) await store.registry.delete(registryKey(h));
+  for (const h of planted.splice(0)) await (await bucketsOf(store)).registry.delete(registryKey(h));
   await sys.waitForAgents(UP);
 });
 
@@ -161,12 +162,12 @@ describe('with a registered agent that runs nothing', () => {
     // back: what a crash leaves behind until the registry TTL expires.
     await sys.startAgent('b-04', { group: 'db' });
     await sys.waitForAgents([...UP, 'b-04']);
-    const entry = await store.registry.get(registryKey('b-04'));
+    const entry = await (await bucketsOf(store)).registry.get(registryKey('b-04'));
     expect(entry?.operation).toBe('PUT');
     await sys.stopAgent('b-04');
     await sys.waitForAgents(UP);
     planted.push('b-04');
-    await store.registry.put(registryKey('b-04'), entry?.string() ?? '');
+    await (await bucketsOf(store)).registry.put(registryKey('b-04'), entry?.string() ?? '');
     await sys.waitForAgents([...UP, 'b-04']);
 
     const r = await post(

@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bucketsOf } from '../support/buckets.js';
 import { post, request, startTestSystem, type TestSystem } from '../support/system.js';
 import { kvKeys, storeFor, type TempDir, tempDir, waitFor } from './helpers.js';
 
@@ -127,8 +128,8 @@ describe('a refused request creates no job', () => {
   it('nothing above was stored as a job, and the side effect never happened', async () => {
     // Every request so far in this file was refused.
     const store = await storeFor(sys);
-    expect(await kvKeys(store.jobs, 'jobs.>')).toEqual([]);
-    expect(await kvKeys(store.jobs, 'status.>')).toEqual([]);
+    expect(await kvKeys((await bucketsOf(store)).jobs, 'jobs.>')).toEqual([]);
+    expect(await kvKeys((await bucketsOf(store)).jobs, 'status.>')).toEqual([]);
     expect(existsSync(sideEffect)).toBe(false);
   });
 
@@ -139,6 +140,9 @@ describe('a refused request creates no job', () => {
     expect(r.body.results[0]).toMatchObject({ hostname: 'val-01', exit_code: 0 });
     expect(existsSync(sideEffect)).toBe(true);
     const store = await storeFor(sys);
-    await waitFor('one job key', async () => (await kvKeys(store.jobs, 'jobs.>')).length === 1);
+    await waitFor(
+      'one job key',
+      async () => (await kvKeys((await bucketsOf(store)).jobs, 'jobs.>')).length === 1,
+    );
   });
 });

@@ -5,10 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KV } from '@nats-io/kv';
 import { systemClock } from '../../src/job/clock.js';
-import { infraNames, registryKey } from '../../src/job/names.js';
 import { type AgentInfoRecord, parseAgentInfo } from '../../src/job/records.js';
 import { type JobStore, openJobStore, publishJob, storeResponse } from '../../src/job/store.js';
+import { infraNames, registryKey } from '../../src/names/names.js';
 import type { NatsConnection } from '../../src/nats/connection.js';
+import { bucketsOf } from '../support/buckets.js';
 import type { TestSystem } from '../support/system.js';
 
 /** Polls `check` every `everyMs` until it returns a value other than undefined/false, or throws at `withinMs`. */
@@ -105,7 +106,7 @@ export async function plantAgent(
     max_jobs: 1,
   } satisfies AgentInfoRecord);
   parseAgentInfo(entry); // the API would ignore an invalid entry
-  await store.registry.put(registryKey(hostname), entry);
+  await (await bucketsOf(store)).registry.put(registryKey(hostname), entry);
 }
 
 /**

@@ -1,7 +1,9 @@
 // The job service's decisions that need no NATS: target parsing, permission
 // and command policy, and the one rule for an Idempotency-Key whose request
-// failed (released before a job exists, kept once it does). The store is an
-// in-memory stand-in; the round trips through NATS are in the other tests.
+// failed (released before a job exists, kept once it does). The store is a
+// real one on a test nats-server; agents and views are stand-ins.
+
+import { jetstreamManager } from '@nats-io/jetstream';
 import type { FastifyRequest } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import type { AuthUser } from '../../src/api/auth.js';
@@ -16,6 +18,12 @@ import {
   timeoutMsOf,
 } from '../../src/api/job-service.js';
 import type { JobRecord } from '../../src/job/records.js';
+import { openJobStore } from '../../src/job/store.js';
+import { infraNames } from '../../src/names/names.js';
+import { ensureLayout } from '../../src/nats/layout.js';
+import { bucketsOf } from '../support/buckets.js';
+import { useTestNats } from '../support/nats.js';
+import { testLayout } from '../support/settings.js';
 
 const user = (over: Partial<AuthUser> = {}): AuthUser => ({
   subject: 'alice',
@@ -41,61 +49,20 @@ async function refusal(p: Promise<unknown> | (() => unknown)): Promise<ApiError>
   throw new Error('expected an ApiError');
 }
 
-interface Entry {
-  key: string;
-  value: Uint8Array;
-  revision: number;
-  operation: 'PUT';
-  string(): string;
-}
+const t = useTestNats();
+let layouts = 0;
 
-/** A KV bucket in memory, with the calls idempotency and publishJob make. */
-function memoryKv() {
-  const entries = new Map<string, Entry>();
-  let rev = 0;
-  const put = (key: string, v: string): number => {
-    rev++;
-    const value = new TextEncoder().encode(v);
-    entries.set(key, { key, value, revision: rev, operation: 'PUT', string: () => v });
-    return rev;
-  };
-  const kv = {
-    entries,
-    creates: [] as string[],
-    async create(key: string, v: string) {
-      kv.creates.push(key);
-      if (entries.has(key)) throw Object.assign(new Error('wrong last sequence'), { code: 10071 });
-      return put(key, v);
-    },
-    async put(key: string, v: string) {
-      return put(key, v);
-    },
-    async update(key: string, v: string) {
-      return put(key, v);
-    },
-    async get(key: string) {
-      return entries.get(key) ?? null;
-    },
-    async purge(key: string) {
-      entries.delete(key);
-    },
-  };
-  return kv;
-}
-
-function depsWith(hosts: string[]) {
-  const jobs = memoryKv();
+/**
+ * The job service's dependencies around a real store (a layout of its own on
+ * the test's nats-server); the agents and views are stand-ins. Without the
+ * jobs stream, a job's definition is stored and its notification then fails.
+ */
+async function depsWith(hosts: string[], opts: { withoutJobsStream?: boolean } = {}) {
+  const names = infraNames(testLayout(`svc${layouts++}`));
+  await ensureLayout(t.nc, testLayout(names.namespace));
+  if (opts.withoutJobsStream) await (await jetstreamManager(t.nc)).streams.delete(names.stream);
   const clock = { now: () => new Date('2026-01-01T00:00:00Z'), nanos: () => 1n };
-  const failing = async () => {
-    throw new Error('NATS went away');
-  };
-  const store = {
-    jobs,
-    clock,
-    names: {},
-    js: { publish: failing },
-    nc: { publish: failing, request: failing },
-  };
+  const store = await openJobStore(t.nc, names, clock);
   const agents = hosts.map((h) => ({ ready: true, info: { hostname: h, labels: {} } }));
   const deps = {
     store,
@@ -107,7 +74,14 @@ function depsWith(hosts: string[]) {
     rollouts: { start: async () => {} },
     jobs: { get: () => undefined },
   } as unknown as DispatchDeps;
-  return { deps, kv: jobs };
+  const { jobs } = await bucketsOf(store);
+  /** Every key of the jobs bucket, released ones too, with its last operation. */
+  const history = async () => {
+    const seen = new Map<string, string>();
+    for await (const e of await jobs.history({ key: '>' })) seen.set(e.key, e.operation);
+    return seen;
+  };
+  return { deps, history };
 }
 
 const requestWithKey = (key: string) =>
@@ -132,7 +106,7 @@ describe('the job service', () => {
   });
 
   it('refuses a bad target before reserving any key', async () => {
-    const { deps, kv } = depsWith(['web-01']);
+    const { deps, history } = await depsWith(['web-01']);
     const err = await refusal(
       submitJob(deps, {
         operation: echo,
@@ -143,7 +117,7 @@ describe('the job service', () => {
       }),
     );
     expect(err.reason).toBe('invalid_target');
-    expect(kv.creates).toEqual([]);
+    expect(await history()).toEqual(new Map());
   });
 
   it("checks the operation's permission and the command policy", async () => {
@@ -182,7 +156,7 @@ describe('the job service', () => {
   });
 
   it('releases the key when the request is refused before a job exists (404 no agent)', async () => {
-    const { deps, kv } = depsWith([]);
+    const { deps, history } = await depsWith([]);
     const err = await refusal(
       submitJob(deps, {
         operation: echo,
@@ -193,13 +167,15 @@ describe('the job service', () => {
       }),
     );
     expect(err.reason).toBe('no_matching_agent');
-    expect(kv.creates).toHaveLength(1); // reserved...
-    expect(kv.entries.size).toBe(0); // ...and released
+    // Reserved, then released: the key's last word is its purge.
+    const keys = await history();
+    expect([...keys.keys()]).toEqual([expect.stringMatching(/^idempotency\./)]);
+    expect([...keys.values()]).toEqual(['PURGE']);
   });
 
   it('keeps the key once the job exists, even when publishing it then failed', async () => {
     // POST /job records a job no agent matches; the notification fails after the definition is stored.
-    const { deps, kv } = depsWith([]);
+    const { deps, history } = await depsWith([], { withoutJobsStream: true });
     await expect(
       submitJob(deps, {
         operation: echo,
@@ -209,8 +185,9 @@ describe('the job service', () => {
         idempotencyFrom: requestWithKey('k3'),
       }),
     ).rejects.toThrow();
-    const keys = [...kv.entries.keys()];
-    expect(keys.some((k) => k.startsWith('jobs.'))).toBe(true);
-    expect(keys).toHaveLength(2); // the job's definition and the reserved key
+    const keys = await history();
+    // The job's definition (and its submitted event) and the reserved key, all kept.
+    const kept = [...keys].filter(([, op]) => op === 'PUT').map(([k]) => k.split('.')[0]);
+    expect(kept.sort()).toEqual(['idempotency', 'jobs', 'status']);
   });
 });

@@ -2,8 +2,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registryKey } from '../../src/job/names.js';
 import { appendStatus, type JobStore, storeResponse } from '../../src/job/store.js';
+import { registryKey } from '../../src/names/names.js';
+import { bucketsOf } from '../support/buckets.js';
 import { request, startTestSystem, type TestSystem } from '../support/system.js';
 import { plantAgent, resultsClosed, storeFor, waitFor } from './helpers.js';
 
@@ -183,7 +184,7 @@ describe('listing, counting, deleting and retrying', () => {
     expect(Object.keys(job.agent_states).sort()).toEqual(['web-01', 'web-02', 'web-03']);
     expect(job.agent_states['web-03']).toMatchObject({ status: 'failed', error: 'disk on fire' });
     expect(job.error).toMatch(/web-03: disk on fire/);
-    await store.registry.delete(registryKey('web-03'));
+    await (await bucketsOf(store)).registry.delete(registryKey('web-03'));
   });
 
   it('GET /job lists newest first, filters by status, pages, and validates its query', async () => {

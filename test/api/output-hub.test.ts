@@ -4,7 +4,7 @@
 // of the job and host its subject names is ignored.
 import { describe, expect, it } from 'vitest';
 import { createOutputHub, type OutputHubLimits } from '../../src/api/job/output-hub.js';
-import { infraNames, outputSubject } from '../../src/job/names.js';
+import { infraNames, outputSubject } from '../../src/names/names.js';
 import { silentLogger } from '../support/nats.js';
 import { testLayout } from '../support/settings.js';
 

@@ -3,11 +3,11 @@
 import { describe, expect, it } from 'vitest';
 import {
   failureReason,
-  foldHosts,
   groupedText,
   groupResults,
   summaryLine,
 } from '../../src/cli/group-output.js';
+import { foldHosts } from '../../src/format/hosts.js';
 import type { CommandResponse } from '../../src/sdk/client.js';
 
 type Result = CommandResponse['results'][number];

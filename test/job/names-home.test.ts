@@ -129,3 +129,28 @@ describe('src/job and src/nats', () => {
     expect(readFileSync(join(ROOT, NAMES_MODULE), 'utf8')).not.toMatch(/^import /m);
   });
 });
+
+describe('the job store', () => {
+  it('is the only module that opens the job buckets (the audit log and the layout keep their own)', () => {
+    const KV_OWNERS = new Set([
+      'src/job/store.ts',
+      // The audit log's buckets, its own store.
+      'src/api/audit/log.ts',
+      'src/api/start.ts',
+      // Makes every bucket once, at start.
+      'src/nats/layout.ts',
+    ]);
+    const others = sourceFiles(SRC)
+      .filter((f) => /from '@nats-io\/kv'/.test(readFileSync(f, 'utf8')))
+      .map(rel)
+      .filter((f) => !KV_OWNERS.has(f));
+    expect(others).toEqual([]);
+  });
+
+  it('hands out no bucket: its type has no KV field', () => {
+    const text = code(readFileSync(join(SRC, 'job', 'store.ts'), 'utf8'));
+    const iface = /export interface JobStore \{([\s\S]*?)\n\}/.exec(text)?.[1] ?? '';
+    expect(iface).toContain('names');
+    expect(iface).not.toMatch(/: KV\b/);
+  });
+});

@@ -3,13 +3,11 @@
 // node that is gone), each known host's result is read by its key instead,
 // so GET /job/{id} still answers with what is stored.
 import { AckPolicy, DiscardPolicy, jetstreamManager } from '@nats-io/jetstream';
-import { Kvm } from '@nats-io/kv';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/job/clock.js';
-import { infraNames } from '../../src/job/names.js';
 import { type JobStore, openJobStore, readResponses } from '../../src/job/store.js';
+import { infraNames, kvStream, kvSubject } from '../../src/names/names.js';
 import { ensureLayout } from '../../src/nats/layout.js';
-import { kvStream, kvSubject } from '../../src/nats/subjects.js';
 import { answeredQuery } from '../api/helpers.js';
 import { useTestNats } from '../support/nats.js';
 import { testLayout } from '../support/settings.js';
@@ -47,11 +45,7 @@ async function storeWithoutRoomForConsumers(): Promise<JobStore> {
     max_consumers: 1,
   });
   await jsm.consumers.add(kvStream(bucket), { name: 'holder', ack_policy: AckPolicy.None });
-  return {
-    ...store,
-    names: { ...store.names, responsesBucket: bucket },
-    responses: await new Kvm(t.nc).open(bucket),
-  };
+  return openJobStore(t.nc, { ...store.names, responsesBucket: bucket }, systemClock);
 }
 
 describe('readResponses', () => {

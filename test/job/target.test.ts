@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { labelPrefixes, parseTarget, TargetError, targetMatches } from '../../src/job/target.js';
 import {
   hostFromToken,
   hostToken,
@@ -6,8 +7,7 @@ import {
   notifySubject,
   parseStatusKey,
   statusKey,
-} from '../../src/job/names.js';
-import { labelPrefixes, parseTarget, TargetError, targetMatches } from '../../src/job/target.js';
+} from '../../src/names/names.js';
 
 describe('parseTarget', () => {
   it('knows the four kinds', () => {

@@ -6,12 +6,18 @@ import { jetstream } from '@nats-io/jetstream';
 import { nkeys } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
-import { claimKey, infraNames, registryKey, responseKey, statusKey } from '../../src/job/names.js';
+import {
+  claimKey,
+  infraNames,
+  kvSubject,
+  registryKey,
+  responseKey,
+  statusKey,
+} from '../../src/names/names.js';
 import { NatsAuthError } from '../../src/nats/auth.js';
 import { closeNats, connectNats, type NatsConnection } from '../../src/nats/connection.js';
 import { ensureLayout } from '../../src/nats/layout.js';
 import { serverAuthFromConfig } from '../../src/nats/server-config.js';
-import { kvSubject } from '../../src/nats/subjects.js';
 import { silentLogger, startTestNats, type TestNats } from '../support/nats.js';
 import { type NatsUser, natsUsers, userClient } from '../support/nats-users.js';
 import { testLayout } from '../support/settings.js';

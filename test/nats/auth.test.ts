@@ -13,16 +13,17 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { systemClock } from '../../src/job/clock.js';
+import { storeResponseOnce } from '../../src/job/response-once.js';
+import { openJobStore } from '../../src/job/store.js';
 import {
   infraNames,
   jobKey,
+  kvSubject,
   notifySubject,
   outputFilter,
   outputSubject,
   responseKey,
-} from '../../src/job/names.js';
-import { storeResponseOnce } from '../../src/job/response-once.js';
-import { openJobStore } from '../../src/job/store.js';
+} from '../../src/names/names.js';
 import {
   closeNats,
   connectNats,
@@ -31,7 +32,6 @@ import {
   type NatsConnection,
 } from '../../src/nats/connection.js';
 import { SERVER_CONFIG_FILE, serverAuthFromConfig } from '../../src/nats/server-config.js';
-import { kvSubject } from '../../src/nats/subjects.js';
 import { silentLogger, startTestNats } from '../support/nats.js';
 import { post, startTestSystem, type TestSystem } from '../support/system.js';
 

@@ -2,16 +2,16 @@
 // registry view knows, Ready when the last heartbeat is younger than the
 // registry TTL. `?target=` previews which agents a target would reach.
 import type { FastifyInstance } from 'fastify';
-import type { AgentView, RegistryView } from '../../job/registry-view.js';
-import { parseTarget, TargetError } from '../../job/target.js';
-import { ApiError } from '../errors.js';
 import {
   type AgentInfo,
   AgentInfo as AgentInfoSchema,
   AgentList,
   AgentListQuery,
   AgentParams,
-} from './schemas.js';
+} from '../../contract/agent.js';
+import type { AgentView, RegistryView } from '../../job/registry-view.js';
+import { parseTarget, TargetError } from '../../job/target.js';
+import { ApiError } from '../errors.js';
 
 export function agentInfo(a: AgentView, now: Date): AgentInfo {
   const { info } = a;

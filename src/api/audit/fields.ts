@@ -11,8 +11,9 @@
 // A client can write a text that looks like a marker into its own arguments;
 // that only makes its entry look cut when it was not. A marker the API adds
 // is always last, so no client can make a cut entry look whole.
+
+import type { AuditEntry } from '../../contract/audit.js';
 import { cutMarker, prefixWithin } from './path.js';
-import type { AuditEntry } from './schemas.js';
 
 /** Most bytes (UTF-8) of one text field or list element, marker included. */
 export const AUDIT_FIELD_MAX_BYTES = 1024;

@@ -10,11 +10,11 @@
 // (`admitAuthenticated`). The log bounds what an entry holds (fields.ts).
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AuditEntry } from '../../contract/audit.js';
 import { newTimeOrderedId } from '../../job/ids.js';
 import { ApiError } from '../errors.js';
 import type { AuditLog } from './log.js';
 import { recordedPath } from './path.js';
-import type { AuditEntry } from './schemas.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

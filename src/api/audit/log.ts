@@ -19,8 +19,9 @@
 // entry. `close` ends the writer within a bound, logging what is left.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KV } from '@nats-io/kv';
-import { AUDIT_FILTER, auditIdFromKey, auditKey } from '../../job/names.js';
+import type { AuditEntry } from '../../contract/audit.js';
 import type { Logger } from '../../log/logger.js';
+import { AUDIT_FILTER, auditIdFromKey, auditKey } from '../../names/names.js';
 import { waitAtMost } from '../../wait-at-most.js';
 import { boundedEntry } from './fields.js';
 import {
@@ -29,7 +30,6 @@ import {
   type SourceRateLimit,
   SourceRateLimiter,
 } from './rate-limit.js';
-import type { AuditEntry } from './schemas.js';
 
 export type AuditKind = 'authenticated' | 'unauthenticated';
 

@@ -5,15 +5,15 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { ApiError } from '../errors.js';
-import { type AuditBuckets, auditIds, readAuditEntry } from './log.js';
 import {
   AuditEntry,
   AuditExportQuery,
   AuditIdParams,
   AuditList,
   AuditListQuery,
-} from './schemas.js';
+} from '../../contract/audit.js';
+import { ApiError } from '../errors.js';
+import { type AuditBuckets, auditIds, readAuditEntry } from './log.js';
 
 export function registerAuditRoutes(app: FastifyInstance, deps: { buckets: AuditBuckets }): void {
   app.get<{ Querystring: { limit: number; offset: number } }>(

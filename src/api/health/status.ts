@@ -11,8 +11,8 @@ import { formatDuration } from '../../config/duration.js';
 import { type ComponentStatus, HealthStatus } from '../../contract/health.js';
 import type { Clock } from '../../job/clock.js';
 import type { JobsView } from '../../job/jobs-view.js';
-import { type InfraNames, kvStream } from '../../job/names.js';
 import type { RegistryView } from '../../job/registry-view.js';
+import { type InfraNames, kvStream } from '../../names/names.js';
 import { VERSION } from '../../version.js';
 import { ApiError } from '../errors.js';
 
@@ -29,8 +29,6 @@ export interface HealthStatusDeps {
 
 /** No part of the check may wait on NATS longer than this. */
 const NATS_CHECK_MS = 2000;
-
-export { HealthStatus } from '../../contract/health.js';
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

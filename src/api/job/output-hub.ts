@@ -6,9 +6,10 @@
 // holds up the subscription.
 import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { type OutputStream, parseOutputChunk } from '../../job/live-output.js';
-import { type InfraNames, outputFilter, parseOutputSubject } from '../../job/names.js';
+import type { OutputStream } from '../../contract/states.js';
+import { parseOutputChunk } from '../../job/live-output.js';
 import type { Logger } from '../../log/logger.js';
+import { type InfraNames, outputFilter, parseOutputSubject } from '../../names/names.js';
 
 export interface OutputHubLimits {
   /** Most bytes held for one job; its oldest chunks go first. */

@@ -7,28 +7,39 @@ import { checkCommandJob, type PolicedCommand } from '../../auth/command-policy.
 import { formatDuration } from '../../config/duration.js';
 import { commandModeOf } from '../../contract/command.js';
 import {
+  CreateJobBody,
+  JobCreated,
+  JobDetail,
+  JobIdParams,
+  JobList,
+  JobListQuery,
+  JobStats,
+  RetryJobBody,
+} from '../../contract/job.js';
+import {
   OPERATIONS,
   type OperationInput,
   type OperationType,
   operationData,
   operationPermission,
 } from '../../contract/operations.js';
+import type { RolloutRequest } from '../../contract/rollout.js';
 import { rolloutOf } from '../../contract/rollout.js';
 import { operationInputProblems } from '../../job/data-checks.js';
 import type { JobEntry, JobsView } from '../../job/jobs-view.js';
-import { API_EVENT_HOST, cancelSubject, jobKey } from '../../job/names.js';
 import type { JobRecord, JobResponse } from '../../job/records.js';
 import type { RegistryView } from '../../job/registry-view.js';
-import type { RolloutRequest } from '../../job/rollout.js';
 import { answersJob } from '../../job/status.js';
 import {
   appendStatus,
   deleteJob,
   type JobStore,
+  jobRevision,
   markCancelled,
   readJob,
   readResponses,
 } from '../../job/store.js';
+import { API_EVENT_HOST, cancelSubject } from '../../names/names.js';
 import type { AuthUser } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { REPLAYED_HEADER } from '../idempotency.js';
@@ -39,16 +50,6 @@ import {
   storedOperation,
   targetOf,
 } from '../job-service.js';
-import {
-  CreateJobBody,
-  JobCreated,
-  JobDetail,
-  JobIdParams,
-  JobList,
-  JobListQuery,
-  JobStats,
-  RetryJobBody,
-} from './schemas.js';
 import { type JobStreamDeps, registerJobStreamRoute } from './stream.js';
 
 export interface JobRouteDeps extends JobStreamDeps {
@@ -216,12 +217,12 @@ export function registerJobRoutes(
     });
     if (outcome.kind === 'replayed') {
       const { record } = outcome;
-      const def = await deps.store.jobs.get(jobKey(record.id));
+      const revision = await jobRevision(deps.store, record.id);
       reply.header(REPLAYED_HEADER, 'true');
       return reply.code(201).send({
         job_id: record.id,
         status: 'submitted' as const,
-        revision: def?.revision ?? 0,
+        revision,
         timestamp: record.created,
       });
     }

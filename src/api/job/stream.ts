@@ -9,13 +9,6 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { Compile } from 'typebox/compile';
-import type { JobsView } from '../../job/jobs-view.js';
-import { CommandResult, type JobResponse } from '../../job/records.js';
-import type { ResponseWatch } from '../../job/response-watch.js';
-import { isFinalHostState } from '../../job/status.js';
-import { type JobStore, readResponse } from '../../job/store.js';
-import { ApiError } from '../errors.js';
-import type { OutputHub, OutputPosition } from './output-hub.js';
 import {
   JobIdParams,
   type StreamEndData,
@@ -23,7 +16,14 @@ import {
   type StreamOutputData,
   type StreamResultData,
   type StreamSkippedData,
-} from './schemas.js';
+} from '../../contract/job.js';
+import type { JobsView } from '../../job/jobs-view.js';
+import { CommandResult, type JobResponse } from '../../job/records.js';
+import type { ResponseWatch } from '../../job/response-watch.js';
+import { isFinalHostState } from '../../job/status.js';
+import { type JobStore, readResponse } from '../../job/store.js';
+import { ApiError } from '../errors.js';
+import type { OutputHub, OutputPosition } from './output-hub.js';
 
 export interface JobStreamSettings {
   /** A comment line this often keeps proxies from closing a quiet stream; states are checked again too. */

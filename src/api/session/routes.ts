@@ -3,17 +3,17 @@
 // one-time code exchange behind `osapi ui`'s login link (login-codes.ts).
 import type { FastifyInstance } from 'fastify';
 import { type CustomRoles, signToken, TokenRequestError } from '../../auth/index.js';
-import type { Clock } from '../../job/clock.js';
-import type { AuthUser } from '../auth.js';
-import { ApiError } from '../errors.js';
-import { LoginCodes } from './login-codes.js';
 import {
   LoginCode,
   Session,
   SessionRequest,
   type SessionRequest as SessionRequestBody,
   WhoAmI,
-} from './schemas.js';
+} from '../../contract/session.js';
+import type { Clock } from '../../job/clock.js';
+import type { AuthUser } from '../auth.js';
+import { ApiError } from '../errors.js';
+import { LoginCodes } from './login-codes.js';
 
 /** A login link is opened at once, or not at all. */
 export const LOGIN_CODE_TTL_MS = 2 * 60_000;

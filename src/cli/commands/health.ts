@@ -2,12 +2,12 @@
 // operator asks first when something seems wrong.
 import Table from 'cli-table3';
 import type { Command } from 'commander';
+import { humanBytes } from '../../format/units.js';
 import type { HealthStatus } from '../../sdk/client.js';
 import { clientFor } from '../api-client.js';
 import { ExitError, printJson, UsageError } from '../context.js';
 import { escapeLine, escapeText } from '../escape.js';
 import { row } from '../output.js';
-import { humanBytes } from '../units.js';
 
 const CHECKS = ['ready', 'status'] as const;
 
