@@ -44,6 +44,7 @@ import type { AuthUser } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { REPLAYED_HEADER } from '../idempotency.js';
 import {
+  type JobOutcome,
   type JobService,
   type JobSubmission,
   type Operation,
@@ -185,18 +186,118 @@ export async function jobDetail(
   };
 }
 
+/** The job in the live view, or 404. */
+export function findJob(jobs: JobsView, id: string): JobEntry {
+  const entry = jobs.get(id);
+  if (!entry) throw new ApiError('not_found', `no job ${id} (it may have expired or been deleted)`);
+  return entry;
+}
+
+/** GET /job: newest first, optionally only those of one status, a page of them. */
+export async function listJobs(
+  deps: JobRouteDeps,
+  q: { status?: JobDetail['status']; limit: number; offset: number },
+): Promise<JobList> {
+  let all = deps.jobs.list();
+  if (q.status !== undefined) all = all.filter((e) => deps.jobs.derive(e).status === q.status);
+  const page = all.slice(q.offset, q.offset + q.limit);
+  return {
+    total_items: all.length,
+    items: await Promise.all(page.map((e) => jobDetail(deps, e))),
+  };
+}
+
+/** GET /job/status: counts by status and by operation, and the dead letters. */
+export async function jobStats(deps: JobRouteDeps): Promise<JobStats> {
+  const status_counts: Record<string, number> = {};
+  const operation_counts: Record<string, number> = {};
+  const all = deps.jobs.list();
+  for (const e of all) {
+    const s = deps.jobs.derive(e).status;
+    status_counts[s] = (status_counts[s] ?? 0) + 1;
+    const op = e.record.operation.type;
+    operation_counts[op] = (operation_counts[op] ?? 0) + 1;
+  }
+  const dlq = await deps.jsm.streams.info(deps.dlqStream).catch(() => null);
+  return {
+    total_jobs: all.length,
+    status_counts,
+    operation_counts,
+    dlq_count: dlq?.state.messages ?? 0,
+  };
+}
+
+/**
+ * Stops a job: the cancelled marker first (an agent that gets the job from
+ * now on reads it and runs nothing), then the message for agents running it
+ * now; answers the job once they reported, or after CANCEL_WAIT_MS.
+ */
+export async function cancelJob(
+  deps: JobRouteDeps,
+  user: AuthUser | undefined,
+  entry: JobEntry,
+): Promise<JobDetail> {
+  const id = entry.record.id;
+  const refusal = whyCouldNotStart(user, entry.record);
+  if (refusal) {
+    throw new ApiError(
+      'forbidden',
+      `job ${id} may not be cancelled with this token: a token may cancel only jobs it could have started, and ${refusal}`,
+      { job_id: id },
+    );
+  }
+  const before = deps.jobs.derive(entry);
+  if (before.final) {
+    throw new ApiError(
+      'job_finished',
+      `job ${id} already ended (${before.status}); there is nothing left to cancel`,
+    );
+  }
+  const who = user?.subject ?? 'unknown';
+  if (await markCancelled(deps.store, id, who)) {
+    await appendStatus(deps.store, id, 'cancelled', API_EVENT_HOST, {
+      message: `cancelled by ${who}`,
+    });
+  }
+  deps.store.nc.publish(cancelSubject(deps.store.names, id));
+  deps.onCancel?.(id);
+  const after = await deps.jobs.waitFor(id, (d) => d.cancelled && d.final, CANCEL_WAIT_MS);
+  return jobDetail(deps, after ?? entry);
+}
+
+/**
+ * A job made for POST /job or retry, as they answer it: the new job, or the
+ * one the request's Idempotency-Key had made (`replayed`; nothing was made).
+ */
+export async function recordedJob(
+  deps: JobRouteDeps,
+  outcome: JobOutcome,
+): Promise<{ created: JobCreated; replayed: boolean }> {
+  if (outcome.kind === 'replayed') {
+    const { record } = outcome;
+    const created: JobCreated = {
+      job_id: record.id,
+      status: 'submitted',
+      revision: await jobRevision(deps.store, record.id),
+      timestamp: record.created,
+    };
+    return { created, replayed: true };
+  }
+  if (outcome.kind !== 'submitted') throw new Error('a record submission waited for answers');
+  const created: JobCreated = {
+    job_id: outcome.job.jobId,
+    status: 'submitted',
+    revision: outcome.job.revision,
+    timestamp: outcome.job.created,
+  };
+  return { created, replayed: false };
+}
+
 export function registerJobRoutes(
   app: FastifyInstance,
   deps: JobRouteDeps,
   jobService: JobService,
 ): void {
-  const find = (id: string): JobEntry => {
-    const entry = deps.jobs.get(id);
-    if (!entry)
-      throw new ApiError('not_found', `no job ${id} (it may have expired or been deleted)`);
-    return entry;
-  };
-
   /**
    * Makes the job through the job service and answers 201, or, when the
    * request's Idempotency-Key already made a job, answers with that job
@@ -215,25 +316,9 @@ export function registerJobRoutes(
       mode: 'record',
       idempotencyFrom: req,
     });
-    if (outcome.kind === 'replayed') {
-      const { record } = outcome;
-      const revision = await jobRevision(deps.store, record.id);
-      reply.header(REPLAYED_HEADER, 'true');
-      return reply.code(201).send({
-        job_id: record.id,
-        status: 'submitted' as const,
-        revision,
-        timestamp: record.created,
-      });
-    }
-    if (outcome.kind !== 'submitted') throw new Error('a record submission waited for answers');
-    const created: JobCreated = {
-      job_id: outcome.job.jobId,
-      status: 'submitted' as const,
-      revision: outcome.job.revision,
-      timestamp: outcome.job.created,
-    };
-    await afterCreated?.(created);
+    const { created, replayed } = await recordedJob(deps, outcome);
+    if (replayed) reply.header(REPLAYED_HEADER, 'true');
+    else await afterCreated?.(created);
     return reply.code(201).send(created);
   };
 
@@ -270,16 +355,7 @@ export function registerJobRoutes(
         response: { 200: JobList },
       },
     },
-    async (req) => {
-      const { status, limit, offset } = req.query;
-      let all = deps.jobs.list();
-      if (status !== undefined) all = all.filter((e) => deps.jobs.derive(e).status === status);
-      const page = all.slice(offset, offset + limit);
-      return {
-        total_items: all.length,
-        items: await Promise.all(page.map((e) => jobDetail(deps, e))),
-      };
-    },
+    async (req) => listJobs(deps, req.query),
   );
 
   app.get(
@@ -288,24 +364,7 @@ export function registerJobRoutes(
       config: { permission: 'job:read' },
       schema: { summary: 'Counts by status and operation', response: { 200: JobStats } },
     },
-    async () => {
-      const status_counts: Record<string, number> = {};
-      const operation_counts: Record<string, number> = {};
-      const all = deps.jobs.list();
-      for (const e of all) {
-        const s = deps.jobs.derive(e).status;
-        status_counts[s] = (status_counts[s] ?? 0) + 1;
-        const op = e.record.operation.type;
-        operation_counts[op] = (operation_counts[op] ?? 0) + 1;
-      }
-      const dlq = await deps.jsm.streams.info(deps.dlqStream).catch(() => null);
-      return {
-        total_jobs: all.length,
-        status_counts,
-        operation_counts,
-        dlq_count: dlq?.state.messages ?? 0,
-      };
-    },
+    async () => jobStats(deps),
   );
 
   app.get<{ Params: { id: string } }>(
@@ -318,7 +377,7 @@ export function registerJobRoutes(
         response: { 200: JobDetail },
       },
     },
-    async (req) => jobDetail(deps, find(req.params.id)),
+    async (req) => jobDetail(deps, findJob(deps.jobs, req.params.id)),
   );
 
   registerJobStreamRoute(app, deps);
@@ -354,36 +413,9 @@ export function registerJobRoutes(
       },
     },
     async (req) => {
-      const { id } = req.params;
-      const entry = find(id);
+      const entry = findJob(deps.jobs, req.params.id);
       req.auditTarget = entry.record.target_hostname;
-      const refusal = whyCouldNotStart(req.user, entry.record);
-      if (refusal) {
-        throw new ApiError(
-          'forbidden',
-          `job ${id} may not be cancelled with this token: a token may cancel only jobs it could have started, and ${refusal}`,
-          { job_id: id },
-        );
-      }
-      const before = deps.jobs.derive(entry);
-      if (before.final) {
-        throw new ApiError(
-          'job_finished',
-          `job ${id} already ended (${before.status}); there is nothing left to cancel`,
-        );
-      }
-      const who = req.user?.subject ?? 'unknown';
-      // The marker first: an agent that gets the job from now on reads it and
-      // runs nothing. Then the message, for agents running it now.
-      if (await markCancelled(deps.store, id, who)) {
-        await appendStatus(deps.store, id, 'cancelled', API_EVENT_HOST, {
-          message: `cancelled by ${who}`,
-        });
-      }
-      deps.store.nc.publish(cancelSubject(deps.store.names, id));
-      deps.onCancel?.(id);
-      const after = await deps.jobs.waitFor(id, (d) => d.cancelled && d.final, CANCEL_WAIT_MS);
-      return jobDetail(deps, after ?? entry);
+      return cancelJob(deps, req.user, entry);
     },
   );
 
@@ -403,7 +435,7 @@ export function registerJobRoutes(
       },
     },
     async (req, reply) => {
-      const old = find(req.params.id).record;
+      const old = findJob(deps.jobs, req.params.id).record;
       const raw = req.body?.target_hostname ?? old.target_hostname;
       // The stored data was validated when the job was made; it is reused as is.
       return make(req, reply, { operation: storedOperation(old), target: raw }, async (created) => {
