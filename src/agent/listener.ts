@@ -151,22 +151,100 @@ export function agentSubjects(
   return targets.map((t) => listenSubject(names, t));
 }
 
+/**
+ * The listener's timers: each runs once unless the listener stopped first,
+ * and none keeps the process alive; stop() clears those still waiting.
+ */
+export class ListenerTimers {
+  private readonly waiting = new Set<NodeJS.Timeout>();
+  private stopped = false;
+
+  get pending(): number {
+    return this.waiting.size;
+  }
+
+  later(ms: number, fn: () => void): void {
+    if (this.stopped) return;
+    const t = setTimeout(() => {
+      this.waiting.delete(t);
+      if (!this.stopped) fn();
+    }, ms);
+    t.unref();
+    this.waiting.add(t);
+  }
+
+  /** Resolves after `ms`; never once stopped (whoever waits is stopping too). */
+  pause(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => this.later(ms, resolve));
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.waiting) clearTimeout(t);
+    this.waiting.clear();
+  }
+}
+
+/**
+ * The target of a notification read back from the stream when it is
+ * addressed to this agent: `_all`, its host, or a prefix of one of its label
+ * values; null otherwise (`_any` comes from the shared consumer only).
+ */
+export function addressedTo(
+  names: InfraNames,
+  hostname: string,
+  labels: Record<string, string>,
+  subject: string,
+): Target | null {
+  const parsed = parseNotifySubject(names, subject);
+  if (!parsed) return null;
+  const t = parsed.target;
+  if (t.kind === 'all') return t;
+  if (t.kind === 'host') return t.hostname === hostname ? t : null;
+  if (t.kind === 'label') {
+    const v = labels[t.key];
+    return v !== undefined && labelPrefixes(v).includes(t.value) ? t : null;
+  }
+  return null;
+}
+
+/**
+ * Whether this agent should run a job it reads back from the stream: the job
+ * exists, its start deadline has not passed (past it, the job shows this host
+ * as not responding; nothing to write) and, for a broadcast, this host was
+ * one it was sent to, not one that joined after. A record that cannot be read
+ * is handed over anyway: the handler reports it.
+ */
+export async function worthRunning(
+  deps: { store: JobStore; clock: Clock; hostname: string },
+  id: string,
+  target: Target,
+  headers: MsgHdrs | undefined,
+): Promise<boolean> {
+  let job: JobRecord | null | undefined;
+  try {
+    job = carriedJob(headers, id) ?? (await readJob(deps.store, id));
+  } catch {
+    return true;
+  }
+  if (!job) return false;
+  if (deps.clock.now().getTime() > Date.parse(job.deadline)) return false;
+  if (target.kind === 'all' || target.kind === 'label') {
+    const expected = job.expected_hosts ?? (await readExpectedHosts(deps.store, id));
+    if (expected && !expected.includes(deps.hostname)) return false;
+  }
+  return true;
+}
+
 export async function startListener(opts: ListenerOptions): Promise<Listener> {
   const { nc, names, hostname, labels, clock, logger: log } = opts;
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc, { checkAPI: false });
   let stopped = false;
   let settled = 0;
-  const timers = new Set<NodeJS.Timeout>();
-  const later = (ms: number, fn: () => void) => {
-    const t = setTimeout(() => {
-      timers.delete(t);
-      if (!stopped) fn();
-    }, ms);
-    t.unref();
-    timers.add(t);
-  };
-  const pause = (ms: number) => new Promise<void>((resolve) => later(ms, resolve));
+  const timers = new ListenerTimers();
+  const later = (ms: number, fn: () => void) => timers.later(ms, fn);
+  const pause = (ms: number) => timers.pause(ms);
 
   // Dropped once no catch-up can bring them back (HeardOnce).
   const heard = new HeardOnce(() => clock.now().getTime(), opts.listen.catch_up + STALE_MARGIN_MS);
@@ -220,43 +298,6 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
   );
   await nc.flush();
 
-  /** Whether this agent should run a job it reads back from the stream. */
-  const worthRunning = async (
-    id: string,
-    target: Target,
-    headers: MsgHdrs | undefined,
-  ): Promise<boolean> => {
-    let job: JobRecord | null | undefined;
-    try {
-      job = carriedJob(headers, id) ?? (await readJob(opts.store, id));
-    } catch {
-      return true; // an invalid record: the handler reports it
-    }
-    if (!job) return false;
-    // Past its start deadline: not run, and the job shows this host as not
-    // responding; nothing to write.
-    if (clock.now().getTime() > Date.parse(job.deadline)) return false;
-    if (target.kind === 'all' || target.kind === 'label') {
-      // A broadcast runs on the agents it was sent to, not on one that joined after.
-      const expected = job.expected_hosts ?? (await readExpectedHosts(opts.store, id));
-      if (expected && !expected.includes(hostname)) return false;
-    }
-    return true;
-  };
-
-  const addressedHere = (subject: string): Target | null => {
-    const parsed = parseNotifySubject(names, subject);
-    if (!parsed) return null;
-    const t = parsed.target;
-    if (t.kind === 'all') return t;
-    if (t.kind === 'host') return t.hostname === hostname ? t : null;
-    if (t.kind === 'label') {
-      const v = labels[t.key];
-      return v !== undefined && labelPrefixes(v).includes(t.value) ? t : null;
-    }
-    return null; // `_any` comes from the shared consumer
-  };
-
   /**
    * The first notification stored on `filter` at sequence `seq` or later, or
    * null. nats-server 2.9 takes `next_by_subj` on STREAM.MSG.GET as on a
@@ -278,8 +319,9 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
     nextOn,
     allSubjects: names.streamSubjects,
     filters: agentSubjects(names, hostname, labels),
-    addressedHere,
-    worthRunning,
+    addressedHere: (subject) => addressedTo(names, hostname, labels, subject),
+    worthRunning: (id, target, headers) =>
+      worthRunning({ store: opts.store, clock, hostname }, id, target, headers),
     heard,
     handOver: (f) => handOver(f.id, f.subject, f.headers, true),
     stopped: () => stopped,
@@ -353,8 +395,7 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
     stop() {
       stopped = true;
       caughtUpNow();
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
+      timers.stop();
       for (const s of subs) s.unsubscribe();
       // A pending pull cannot be cancelled: it ends at its expiry or when the
       // connection closes, and anything it brings then is handed back.
