@@ -2,6 +2,7 @@
 // KiB/MiB/GiB with percentages, errors in their own column (--json has all).
 import Table from 'cli-table3';
 import type { OperationAnswerBody } from '../contract/answers.js';
+import type { Disk } from '../contract/node-operations.js';
 import {
   OPERATIONS,
   type OperationDeclaration,
@@ -9,9 +10,11 @@ import {
 } from '../contract/operations.js';
 import { humanBytes, percent } from '../format/units.js';
 import type {
+  DiskResponse,
   DnsResponse,
   DnsUpdateResponse,
   HostnameResponse,
+  MemoryResponse,
   PingResponse,
   StatusResponse,
 } from '../sdk/client.js';
@@ -41,6 +44,55 @@ function table<T extends Item>(head: string[], items: T[], rows: (r: T) => strin
   return t.toString();
 }
 
+/** Every host's disks, a row each, sizes for people; '' when no host has any. */
+function disksTable(results: ReadonlyArray<{ hostname: string; disks?: Disk[] }>): string {
+  const disks = new Table({
+    head: ['HOSTNAME', 'DISK', 'SIZE', 'USED', 'FREE', 'USE%'],
+    style: { head: [], border: [] },
+    wordWrap: false,
+  });
+  for (const r of results) {
+    for (const d of r.disks ?? []) {
+      disks.push(
+        row([
+          r.hostname,
+          shorten(d.name, 40),
+          humanBytes(d.total),
+          humanBytes(d.used),
+          humanBytes(d.free),
+          // As df: the share of what users can use (used + available) that is used.
+          percent(d.used, d.used + d.free),
+        ]),
+      );
+    }
+  }
+  return disks.length > 0 ? disks.toString() : '';
+}
+
+/** `disk`: the disks table, and the hosts that could not answer with their error. */
+export function diskTable(body: DiskResponse): string {
+  const failed = body.results.filter((r) => r.status !== 'completed');
+  const problems =
+    failed.length > 0
+      ? `${table(['HOSTNAME', 'STATUS'], failed, (r) => [r.hostname, r.status])}\n`
+      : '';
+  const disks = disksTable(body.results);
+  return `Job ID: ${escapeLine(body.job_id)}\n${disks ? `${disks}\n` : ''}${problems}`;
+}
+
+/** `memory`: sizes for people, and the share used. */
+export function memoryTable(body: MemoryResponse): string {
+  type R = MemoryResponse['results'][number];
+  const t = table(['HOSTNAME', 'TOTAL', 'USED', 'FREE', 'USE%'], body.results, (r: R) => [
+    r.hostname,
+    r.memory ? humanBytes(r.memory.total) : '',
+    r.memory ? humanBytes(r.memory.used) : '',
+    r.memory ? humanBytes(r.memory.free) : '',
+    r.memory ? percent(r.memory.used, r.memory.total) : '',
+  ]);
+  return `Job ID: ${escapeLine(body.job_id)}\n${t}\n`;
+}
+
 export function statusTables(body: StatusResponse): string {
   type R = StatusResponse['results'][number];
   const hosts = table(
@@ -58,27 +110,8 @@ export function statusTables(body: StatusResponse): string {
       r.os_info ? `${r.os_info.distribution} ${r.os_info.version}` : '',
     ],
   );
-  const disks = new Table({
-    head: ['HOSTNAME', 'DISK', 'SIZE', 'USED', 'FREE', 'USE%'],
-    style: { head: [], border: [] },
-    wordWrap: false,
-  });
-  for (const r of body.results) {
-    for (const d of r.disks ?? []) {
-      disks.push(
-        row([
-          r.hostname,
-          shorten(d.name, 40),
-          humanBytes(d.total),
-          humanBytes(d.used),
-          humanBytes(d.free),
-          // As df: the share of what users can use (used + available) that is used.
-          percent(d.used, d.used + d.free),
-        ]),
-      );
-    }
-  }
-  return `Job ID: ${escapeLine(body.job_id)}\n${hosts}\n${disks.length > 0 ? `Disks:\n${disks.toString()}\n` : ''}`;
+  const disks = disksTable(body.results);
+  return `Job ID: ${escapeLine(body.job_id)}\n${hosts}\n${disks ? `Disks:\n${disks}\n` : ''}`;
 }
 
 export function hostnameTable(body: HostnameResponse): string {
@@ -186,6 +219,8 @@ export function resultTable(type: OperationType, body: OperationAnswerBody): str
 export const OPERATION_TABLES: Partial<Record<OperationType, (body: never) => string>> = {
   'node.status.get': statusTables,
   'node.hostname.get': hostnameTable,
+  'node.disk.get': diskTable,
+  'node.memory.get': memoryTable,
   'network.ping.do': pingTable,
   'network.dns.get': dnsTable,
   'network.dns.update': dnsUpdateTable,

@@ -125,6 +125,11 @@ describe('node information and network', () => {
     expect(header(r.stdout)).toEqual(['HOSTNAME', 'STATUS', 'UPTIME']);
     expect(r.stdout).toMatch(/completed\s*│\s*\d+[dhms]/);
 
+    const memory = await osapi(['client', 'node', 'memory']);
+    expect(memory.code).toBe(0);
+    expect(header(memory.stdout)).toEqual(['HOSTNAME', 'TOTAL', 'USED', 'FREE', 'USE%']);
+    expect(memory.stdout).toMatch(/\d+\.\d (MiB|GiB|TiB)\s*│.*\d+%/);
+
     const sent = await osapi(['client', 'node', 'memory', '--async', '-T', sys.ready.hostname]);
     expect(sent.code).toBe(0);
     expect(sent.stdout).toMatch(/^Job ID: [0-9a-f-]{36}\n$/);
