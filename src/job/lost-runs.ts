@@ -1,12 +1,14 @@
-// Runs whose agent is gone. An agent that took a job and then died (kill -9,
-// host down) or came back as a new process never stores a result, so without
-// this the job would stay `processing` and a waiting request would only end
-// at its deadline. The API records such a run as failed, saying why; it never
+// Runs that can no longer end on their own. An agent that took a job and then
+// died (kill -9, host down) or came back as a new process never stores a
+// result; a live agent whose writes failed while NATS was away (a node lost)
+// may never store one either. Without this the job would stay `processing`
+// for ever and a waiting request would only end at its deadline. The API records such a run as failed, saying why; it never
 // runs it again (the claim forbids that). The agent's own redelivery path
 // (AGENT_STOPPED_MIDRUN) finds the result stored here and only acks. A host
 // with a stored result is ended by that result (status.ts HostAnswer), with
 // or without its closing event, so it is never taken for lost.
 import type { NatsConnection } from '@nats-io/transport-node';
+import { operationTimeoutS } from '../contract/operations.js';
 import type { Logger } from '../log/logger.js';
 import type { Clock } from './clock.js';
 import type { JobEntry, JobsView } from './jobs-view.js';
@@ -37,6 +39,13 @@ export interface LostRunRules {
 }
 
 const NOT_RUN_AGAIN = 'it was not run again, so that a command runs at most once';
+
+/**
+ * How long past its timeout a started run may take to store how it ended:
+ * the agent's kill grace (TERM, then KILL 2 s later) and the result's write,
+ * with room for a cluster electing a leader meanwhile.
+ */
+export const RUN_RESULT_GRACE_MS = 15_000;
 
 /** The hosts of one job whose run can no longer end on its own. */
 export function findLostRuns(
@@ -74,12 +83,26 @@ export function findLostRuns(
       lastEvent,
       rules.listeningSince.getTime(),
     );
-    if (now - lastSign <= rules.ttlMs) continue;
+    if (now - lastSign > rules.ttlMs) {
+      out.push({
+        ...base,
+        reason: agent
+          ? `the agent stopped sending heartbeats (the last at ${agent.seenAt.toISOString()}) while this job was running on it; ${NOT_RUN_AGAIN}`
+          : `the agent left the registry while this job was running on it; ${NOT_RUN_AGAIN}`,
+      });
+      continue;
+    }
+    // A live agent whose run has outlived its timeout and the grace never
+    // stored how it ended (its writes failed while NATS was away, say): the
+    // run is over on the host, since the agent kills it at its timeout.
+    if (!started) continue;
+    const { type, data } = entry.record.operation;
+    const timeoutS = operationTimeoutS(type, data);
+    const endBy = Date.parse(started.timestamp) + timeoutS * 1000 + RUN_RESULT_GRACE_MS;
+    if (now <= endBy) continue;
     out.push({
       ...base,
-      reason: agent
-        ? `the agent stopped sending heartbeats (the last at ${agent.seenAt.toISOString()}) while this job was running on it; ${NOT_RUN_AGAIN}`
-        : `the agent left the registry while this job was running on it; ${NOT_RUN_AGAIN}`,
+      reason: `no result came ${timeoutS} s (its timeout) plus ${RUN_RESULT_GRACE_MS / 1000} s after the agent started it, though the agent is alive: it could not record how the run ended (NATS was away, or a cluster was electing a leader); ${NOT_RUN_AGAIN}`,
     });
   }
   return out;

@@ -2,7 +2,7 @@
 // made by hand (the fault suite kills real agents: test/faults/).
 import { describe, expect, it } from 'vitest';
 import type { JobEntry } from '../../src/job/jobs-view.js';
-import { findLostRuns } from '../../src/job/lost-runs.js';
+import { findLostRuns, RUN_RESULT_GRACE_MS } from '../../src/job/lost-runs.js';
 import type { AgentInfoRecord, JobRecord } from '../../src/job/records.js';
 import type { AgentView } from '../../src/job/registry-view.js';
 import { deriveStatus } from '../../src/job/status.js';
@@ -113,5 +113,50 @@ describe('findLostRuns', () => {
     expect(lost(answered, [agent('a', -5000, 900)], 60_000)).toEqual([
       { hostname: 'a', reason: expect.stringMatching(/^the agent stopped sending heartbeats/) },
     ]);
+  });
+
+  it('finds a run of a live agent that outlived its timeout and the grace without a result', () => {
+    // A command with the default timeout (30 s) started at 110 and 120 ms.
+    const alive = (now: number) => [agent('a', -5000, now - 500), agent('b', -5000, now - 500)];
+    const endB = 120 + 30_000 + RUN_RESULT_GRACE_MS;
+    expect(lost(running, alive(endB), endB)).toEqual([
+      {
+        hostname: 'a',
+        reason: expect.stringMatching(
+          /^no result came 30 s \(its timeout\) plus 15 s after .*not run again/,
+        ),
+      },
+    ]);
+    expect(lost(running, alive(endB + 1), endB + 1).map((r) => r.hostname)).toEqual(['a', 'b']);
+  });
+
+  it("times a run by its own timeout: a command's data, a node operation's declared one", () => {
+    const withData = (operation: JobRecord['operation']): JobEntry => ({
+      ...running,
+      record: { ...record, operation },
+    });
+    const alive = (now: number) => [agent('a', -5000, now - 500), agent('b', -5000, now - 500)];
+    const shortCommand = withData({
+      type: 'command.shell.execute',
+      data: { command: 'x', args: [], timeout: 2 },
+    });
+    expect(
+      lost(
+        shortCommand,
+        alive(120 + 2000 + RUN_RESULT_GRACE_MS + 1),
+        120 + 2000 + RUN_RESULT_GRACE_MS + 1,
+      ),
+    ).toHaveLength(2);
+    const query = withData({ type: 'node.os.get', data: {} });
+    expect(
+      lost(query, alive(110 + 10_000 + RUN_RESULT_GRACE_MS), 110 + 10_000 + RUN_RESULT_GRACE_MS),
+    ).toEqual([]);
+    expect(
+      lost(
+        query,
+        alive(120 + 10_000 + RUN_RESULT_GRACE_MS + 1),
+        120 + 10_000 + RUN_RESULT_GRACE_MS + 1,
+      ),
+    ).toHaveLength(2);
   });
 });
