@@ -47,6 +47,7 @@ import {
 import { type JobNotice, type ListenSettings, startListener } from './listener.js';
 import { startLiveOutput } from './live-output.js';
 import type { RunObserver } from './metrics.js';
+import { OutageLog } from './outage-log.js';
 import { type Heartbeat, startHeartbeat } from './registry.js';
 import { Semaphore } from './semaphore.js';
 
@@ -136,7 +137,9 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   // was down reached nobody here: after a reconnect, the stored cancel marker
   // of each job this agent is handling or running is read instead (again for
   // a while if JetStream cannot answer yet, right after a failover, say).
-  const retrying = { opts, stopping: stopping.signal, log };
+  // One warning per NATS outage, for everything this agent does (outage-log.ts).
+  const outage = new OutageLog(log);
+  const retrying = { opts, stopping: stopping.signal, log, outage };
   void (async () => {
     for await (const s of opts.nc.status()) {
       if (stopping.signal.aborted) break;
@@ -160,6 +163,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
 
   const handle = (notice: JobNotice, shared: boolean): Promise<void> => {
     const p = handleNotification(notice, shared, {
+      outage,
       store,
       opts,
       slots,
@@ -192,6 +196,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     slots,
     clock: opts.clock,
     logger: log,
+    outage,
     handle,
   });
 
@@ -205,6 +210,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       intervalMs: opts.heartbeatMs ?? 10_000,
       clock: opts.clock,
       logger: log,
+      outage,
     });
   } catch (err) {
     stopping.abort();
@@ -236,6 +242,8 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
 
 interface HandleContext {
   store: JobStore;
+  /** Where failures that NATS caused are told, once per outage. */
+  outage: OutageLog;
   opts: AgentOptions;
   slots: Semaphore;
   runningHere: Map<string, AbortController>;
@@ -353,7 +361,7 @@ async function handleOnce(
   // what is read from it (the host's running state and duration, and spotting
   // a run whose agent died: src/job/lost-runs.ts), never the result.
   const events = eventBatch((err: unknown) =>
-    log.warn({ job_id: id, err: String(err) }, 'could not record a status event'),
+    ctx.outage.failed('could not record a status event', err, { job_id: id }),
   );
   // A query ends within milliseconds: its result is the whole story (its
   // headers say how it ended), and a broadcast to thousands of agents does
@@ -635,7 +643,7 @@ async function storeEnd(
  * after a reconnect: the run it may stop is going on meanwhile.
  */
 async function whileNatsAway<T>(
-  ctx: Pick<HandleContext, 'opts' | 'stopping' | 'log'>,
+  ctx: Pick<HandleContext, 'opts' | 'stopping' | 'log' | 'outage'>,
   jobId: string,
   what: string,
   attempt: () => Promise<T>,
@@ -644,11 +652,13 @@ async function whileNatsAway<T>(
   let delay = 250;
   for (;;) {
     try {
-      return await attempt();
+      const done = await attempt();
+      ctx.outage.worked();
+      return done;
     } catch (err) {
       // A stopping agent must stop within its bound: the redelivery path takes over.
       if (ctx.stopping.aborted || Date.now() + delay > end) throw err;
-      ctx.log.warn({ job_id: jobId, err: String(err) }, `could not ${what}; trying again`);
+      ctx.outage.failed(`could not ${what}`, err, { job_id: jobId });
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 2000);
     }

@@ -30,6 +30,7 @@ import {
 import { isConsumerGone, isMaxWaitingExceeded } from '../nats/errors.js';
 import { type CatchUpDeps, catchUp, HeardOnce, heardKey } from './catch-up.js';
 import { type ConsumerSettings, openSharedConsumer } from './consumers.js';
+import type { OutageLog } from './outage-log.js';
 import type { Semaphore } from './semaphore.js';
 
 /**
@@ -74,6 +75,8 @@ export interface ListenerOptions {
   slots: Semaphore;
   clock: Clock;
   logger: Logger;
+  /** Where failures that NATS caused are told, once per outage. */
+  outage: OutageLog;
   /**
    * Handles one notification to its end; rejects when NATS failed on the way
    * (a notification from a subscription is then handed over again, a few
@@ -263,6 +266,7 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
     opts.handle(notice, false).then(
       () => {
         settled++;
+        opts.outage.worked();
       },
       (err: unknown) => {
         const wait = retryWait(attempt, headers, id, clock.now());
@@ -274,7 +278,7 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
           );
           return;
         }
-        log.warn({ job_id: id, err: String(err) }, 'job handling failed; trying again');
+        opts.outage.failed('job handling failed', err, { job_id: id });
         later(wait, () => handOver(id, subject, headers, readBack, attempt + 1));
       },
     );
@@ -332,11 +336,12 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
     for (let delay = 1_000; !stopped; delay = Math.min(delay * 2, 30_000)) {
       try {
         const handed = await catchUp(since, catchUpDeps);
+        opts.outage.worked();
         if (handed > 0) log.info({ jobs: handed, since, why }, 'caught up on missed jobs');
         return;
       } catch (err) {
         if (stopped) return;
-        log.warn({ err: String(err), why }, 'could not read missed jobs yet; trying again');
+        opts.outage.failed('could not read missed jobs yet', err, { why });
         await pause(delay * (0.5 + Math.random()));
       }
     }
@@ -419,21 +424,24 @@ async function pullAny(
   // to offer again after ack_wait: by then another agent may take it, find
   // this agent's claim, and leave the job to nobody.
   const handleShared = (m: JsMsg, attempt = 1): void => {
-    opts.handle(m, true).catch((err: unknown) => {
-      const id = m.string().trim();
-      const wait = retryWait(attempt, m.headers, id, opts.clock.now());
-      if (wait === null || stopped()) {
-        log.error(
-          { job_id: id, attempts: attempt, err: String(err) },
-          'job handling failed; the server will offer the notification again',
-        );
-        return;
-      }
-      log.warn({ job_id: id, err: String(err) }, 'job handling failed; trying again');
-      // Not offered to anyone else meanwhile.
-      m.working();
-      later(wait, () => handleShared(m, attempt + 1));
-    });
+    opts.handle(m, true).then(
+      () => opts.outage.worked(),
+      (err: unknown) => {
+        const id = m.string().trim();
+        const wait = retryWait(attempt, m.headers, id, opts.clock.now());
+        if (wait === null || stopped()) {
+          log.error(
+            { job_id: id, attempts: attempt, err: String(err) },
+            'job handling failed; the server will offer the notification again',
+          );
+          return;
+        }
+        opts.outage.failed('job handling failed', err, { job_id: id });
+        // Not offered to anyone else meanwhile.
+        m.working();
+        later(wait, () => handleShared(m, attempt + 1));
+      },
+    );
   };
   let consumer: Consumer | null = opened;
   let warnedFull = false;
@@ -447,6 +455,7 @@ async function pullAny(
       // pull after a reconnect) end this one, and a new pull goes out.
       const m = await consumer.next({ expires: ANY_PULL_EXPIRES_MS });
       failures = 0;
+      opts.outage.worked();
       if (m && stopped()) m.nak();
       else if (m) handleShared(m);
     } catch (err) {
@@ -465,7 +474,7 @@ async function pullAny(
         continue;
       }
       if (isConsumerGone(err)) consumer = null;
-      log.warn({ err: message }, 'pull for _any jobs failed; retrying');
+      opts.outage.failed('pull for _any jobs failed', message);
       await pause(Math.min(30_000, 500 * 2 ** Math.min(failures, 6)) * (0.5 + Math.random()));
     }
   }

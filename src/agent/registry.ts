@@ -7,6 +7,7 @@ import { type JobStore, putAgentInfo, removeAgentInfo } from '../job/store.js';
 import type { Logger } from '../log/logger.js';
 import { VERSION } from '../version.js';
 import { waitAtMost } from '../wait-at-most.js';
+import type { OutageLog } from './outage-log.js';
 import { readSystemInfo } from './system-info.js';
 
 export interface HeartbeatOptions {
@@ -17,6 +18,8 @@ export interface HeartbeatOptions {
   intervalMs: number;
   clock: Clock;
   logger: Logger;
+  /** Where a failed beat is told, once per NATS outage; else each is a warning. */
+  outage?: OutageLog;
 }
 
 export interface Heartbeat {
@@ -49,8 +52,15 @@ export async function startHeartbeat(opts: HeartbeatOptions): Promise<Heartbeat>
   let beats = 0;
   const beatLogged = () => {
     beats++;
-    beat(beats % ACKED_EVERY === 0).catch((err: unknown) =>
-      opts.logger.warn({ err: String(err) }, 'heartbeat failed; will retry at the next interval'),
+    beat(beats % ACKED_EVERY === 0).then(
+      () => opts.outage?.worked(),
+      (err: unknown) =>
+        opts.outage
+          ? opts.outage.failed('heartbeat failed', err)
+          : opts.logger.warn(
+              { err: String(err) },
+              'heartbeat failed; will retry at the next interval',
+            ),
     );
   };
   // Agents started together would otherwise beat together for ever: the
