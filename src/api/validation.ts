@@ -58,9 +58,8 @@ export function describeValidation(
     .filter((e) => e.keyword === 'anyOf' || !unions.has(e.instancePath))
     .map((e) => ({ field: field(e, context), message: message(e) }))
     .filter((d) => !seen.has(d.field) && seen.add(d.field));
-  const where = context === 'body' ? '' : `${context} `;
   return {
-    message: `invalid ${context}: ${fields.map((d) => `${where}${d.field} ${d.message}`).join('; ')}`,
+    message: `invalid ${context}: ${fields.map((d) => `${d.field} ${d.message}`).join('; ')}`,
     fields,
   };
 }
