@@ -189,6 +189,40 @@ export class ListenerTimers {
 }
 
 /**
+ * Notifications waiting to be handled again after NATS failed them. Each
+ * waits its backoff, unless something that needs NATS works first: then
+ * every one goes at once, so that the jobs held up by an outage (a failover,
+ * say) start as soon as it is over rather than at their next backoff.
+ */
+export class RetriesOnRecovery {
+  private readonly waiting = new Set<() => void>();
+  readonly stop: () => void;
+
+  constructor(
+    private readonly schedule: (ms: number, fn: () => void) => void,
+    outage: OutageLog,
+  ) {
+    // Any success tells: a heartbeat, a claim, another notification's run.
+    this.stop = outage.onRecovery(() => {
+      for (const retry of [...this.waiting]) retry();
+    });
+  }
+
+  get pending(): number {
+    return this.waiting.size;
+  }
+
+  /** Runs `fn` after `ms`, or sooner when NATS works again; once either way. */
+  later(ms: number, fn: () => void): void {
+    const once = () => {
+      if (this.waiting.delete(once)) fn();
+    };
+    this.waiting.add(once);
+    this.schedule(ms, once);
+  }
+}
+
+/**
  * The target of a notification read back from the stream when it is
  * addressed to this agent: `_all`, its host, or a prefix of one of its label
  * values; null otherwise (`_any` comes from the shared consumer only).
@@ -248,6 +282,7 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
   const timers = new ListenerTimers();
   const later = (ms: number, fn: () => void) => timers.later(ms, fn);
   const pause = (ms: number) => timers.pause(ms);
+  const retries = new RetriesOnRecovery(later, opts.outage);
 
   // Dropped once no catch-up can bring them back (HeardOnce).
   const heard = new HeardOnce(() => clock.now().getTime(), opts.listen.catch_up + STALE_MARGIN_MS);
@@ -279,7 +314,7 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
           return;
         }
         opts.outage.failed('job handling failed', err, { job_id: id });
-        later(wait, () => handOver(id, subject, headers, readBack, attempt + 1));
+        retries.later(wait, () => handOver(id, subject, headers, readBack, attempt + 1));
       },
     );
   };
@@ -388,7 +423,7 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
     }
   })();
 
-  const anyLoop = pullAny(js, shared, opts, () => stopped, pause, later).catch((err: unknown) => {
+  const anyLoop = pullAny(js, shared, opts, () => stopped, pause, retries).catch((err: unknown) => {
     log.error({ err: String(err) }, 'stopped taking _any jobs');
   });
 
@@ -401,6 +436,7 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
       stopped = true;
       caughtUpNow();
       timers.stop();
+      retries.stop();
       for (const s of subs) s.unsubscribe();
       // A pending pull cannot be cancelled: it ends at its expiry or when the
       // connection closes, and anything it brings then is handed back.
@@ -416,7 +452,7 @@ async function pullAny(
   opts: ListenerOptions,
   stopped: () => boolean,
   pause: (ms: number) => Promise<void>,
-  later: (ms: number, fn: () => void) => void,
+  retries: RetriesOnRecovery,
 ): Promise<void> {
   const log = opts.logger;
   // A notification whose handling failed (NATS away during a failover, say)
@@ -439,7 +475,7 @@ async function pullAny(
         opts.outage.failed('job handling failed', err, { job_id: id });
         // Not offered to anyone else meanwhile.
         m.working();
-        later(wait, () => handleShared(m, attempt + 1));
+        retries.later(wait, () => handleShared(m, attempt + 1));
       },
     );
   };

@@ -1,8 +1,11 @@
 // The listener's units without NATS: which notifications read back from the
 // stream are addressed to this agent, and its timers, which never fire after
 // a stop and never keep the process alive.
+
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { addressedTo, ListenerTimers } from '../../src/agent/listener.js';
+import { addressedTo, ListenerTimers, RetriesOnRecovery } from '../../src/agent/listener.js';
+import { OutageLog } from '../../src/agent/outage-log.js';
 import { infraNames, notifySubject, type RouteTarget } from '../../src/names/names.js';
 import { testLayout } from '../support/settings.js';
 
@@ -54,5 +57,33 @@ describe('ListenerTimers', () => {
     timers.later(0, () => ran.push('after stop'));
     expect(timers.pending).toBe(0);
     expect(ran).toEqual(['first']);
+  });
+});
+
+describe('RetriesOnRecovery', () => {
+  it('runs a waiting retry at its time, or at once when NATS works after failing; once either way', () => {
+    const scheduled: Array<() => void> = [];
+    const outage = new OutageLog(pino({ level: 'silent' }));
+    const retries = new RetriesOnRecovery((_ms, fn) => scheduled.push(fn), outage);
+    const ran: string[] = [];
+    retries.later(30_000, () => ran.push('a'));
+    retries.later(30_000, () => ran.push('b'));
+    outage.worked(); // nothing had failed: nothing moves
+    expect(ran).toEqual([]);
+    outage.failed('job handling failed', new Error('timeout'));
+    outage.worked(); // the outage is over for retries: both go now
+    expect(ran).toEqual(['a', 'b']);
+    for (const fire of scheduled) fire(); // their timers later find nothing to do
+    expect(ran).toEqual(['a', 'b']);
+    expect(retries.pending).toBe(0);
+
+    retries.later(30_000, () => ran.push('c'));
+    scheduled.at(-1)?.();
+    expect(ran).toEqual(['a', 'b', 'c']);
+    retries.stop();
+    retries.later(30_000, () => ran.push('d'));
+    outage.failed('x', new Error('timeout'));
+    outage.worked(); // stopped: no longer told
+    expect(ran).toEqual(['a', 'b', 'c']);
   });
 });

@@ -1,43 +1,51 @@
 // One warning per NATS outage: the first failure warns, the retries after it
-// are debug lines, and the first success says once that NATS works again,
-// with how long it did not and how many attempts failed.
+// are debug lines, and once nothing has failed for QUIET_MS the next success
+// says once that NATS works again, with how long it failed and how often.
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { OutageLog } from '../../src/agent/outage-log.js';
+import { OutageLog, QUIET_MS } from '../../src/agent/outage-log.js';
 
 function logged() {
   const lines: Array<{ level: number; msg: string; outage_s?: number; failures?: number }> = [];
   const logger = pino({ level: 'debug' }, { write: (l: string) => lines.push(JSON.parse(l)) });
-  return { logger, lines };
+  const at = (level: number) => lines.filter((l) => l.level === level);
+  return { logger, lines, at };
 }
 
 describe('OutageLog', () => {
-  it('warns once per outage, and says when it is over', () => {
-    const { logger, lines } = logged();
+  it('warns once for an outage that fails and works by turns, and says when it is over', () => {
+    const { logger, lines, at } = logged();
     let now = 1000;
     const outage = new OutageLog(logger, () => now);
-    outage.worked(); // nothing was failing: nothing to say
+    expect(outage.worked()).toBe(false); // nothing was failing: nothing to say
     expect(lines).toEqual([]);
-    for (let i = 0; i < 500; i++) outage.failed('job handling failed', new Error('TimeoutError'));
-    expect(outage.failing).toBe(true);
-    now += 12_300;
+    // An election: failures, a success in between, failures again, 12.3 s in all.
+    for (let i = 0; i < 300; i++) outage.failed('job handling failed', new Error('TimeoutError'));
+    now += 5_000;
+    expect(outage.worked()).toBe(true); // retries may go now...
+    expect(outage.failing).toBe(true); // ...but the outage is not over
+    now += 7_300;
+    for (let i = 0; i < 200; i++) outage.failed('heartbeat failed', new Error('TimeoutError'));
+    expect(at(40)).toHaveLength(1);
+    expect(at(40)[0]?.msg).toMatch(/^job handling failed; NATS is unreachable/);
+    expect(at(20)).toHaveLength(499);
+
+    now += QUIET_MS - 1;
     outage.worked();
+    expect(at(30)).toEqual([]);
+    now += 1;
+    expect(outage.worked()).toBe(false);
     expect(outage.failing).toBe(false);
-    const warnings = lines.filter((l) => l.level === 40);
-    expect(warnings).toHaveLength(1);
-    expect(warnings[0]?.msg).toMatch(/^job handling failed; NATS is unreachable/);
-    expect(lines.filter((l) => l.level === 20)).toHaveLength(499);
-    const back = lines.filter((l) => l.level === 30);
-    expect(back).toEqual([
+    expect(at(30)).toEqual([
       expect.objectContaining({
         outage_s: 12.3,
         failures: 500,
-        msg: expect.stringMatching(/works again after 12.3 s/),
+        msg: expect.stringMatching(/works again; it failed for 12.3 s/),
       }),
     ]);
 
     // The next outage warns again.
     outage.failed('heartbeat failed', new Error('closed'));
-    expect(lines.filter((l) => l.level === 40)).toHaveLength(2);
+    expect(at(40)).toHaveLength(2);
   });
 });
