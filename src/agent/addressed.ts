@@ -96,6 +96,26 @@ export function addressRefusal(
   return null;
 }
 
+/**
+ * The one refusal that is nobody's doing: a broadcast on its own subject, with
+ * its signed list of hosts, that this host was not on because it was not a
+ * Ready agent when the job was made (it had just started, or could not
+ * heartbeat while a cluster elected a leader). Refused all the same; only
+ * told more quietly than a copy sent where the job was not addressed.
+ */
+export function missedBroadcast(
+  job: Pick<JobRecord, 'expected_digest'>,
+  expected: readonly string[] | null,
+  self: Self,
+): boolean {
+  return (
+    job.expected_digest !== undefined &&
+    expected !== null &&
+    expectedDigest(expected) === job.expected_digest &&
+    !expected.includes(self.hostname)
+  );
+}
+
 /** Whether a job that is signed for a broadcast needs the expected hosts to be checked. */
 export function needsExpectedHosts(job: Pick<JobRecord, 'target_hostname'>): boolean {
   try {

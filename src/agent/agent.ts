@@ -30,7 +30,7 @@ import {
   jobIdFromCancelSubject,
   parseNotifySubject,
 } from '../names/names.js';
-import { addressRefusal, needsExpectedHosts } from './addressed.js';
+import { addressRefusal, missedBroadcast, needsExpectedHosts } from './addressed.js';
 import { isCommandJobData } from './command-handler.js';
 import type { ConsumerSettings } from './consumers.js';
 import { commandOutcome, type HandlerOutcome, runJob } from './handlers/index.js';
@@ -143,6 +143,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   void (async () => {
     for await (const s of opts.nc.status()) {
       if (stopping.signal.aborted) break;
+      if (s.type === 'disconnect') outage.toldElsewhere();
       if (s.type !== 'reconnect') continue;
       for (const id of new Set([...handling.keys(), ...runningHere.keys()])) {
         whileNatsAway(retrying, id, 'read whether the job was cancelled', () =>
@@ -401,6 +402,14 @@ async function handleOnce(
   await runWhenFree(msg, id, shared, job, { cancelled, startedAt, events, quiet }, ctx);
 }
 
+interface Refusal {
+  reason: string;
+  /** The job was not addressed here by the way it came (a `refused` event), not unsigned. */
+  misaddressed: boolean;
+  /** A broadcast made while this agent was not Ready (addressed.ts missedBroadcast). */
+  missed?: boolean;
+}
+
 /**
  * Why this copy of the job is refused, or null: the signature does not verify
  * (`misaddressed` false), or the job was not addressed here by the way it
@@ -412,11 +421,13 @@ async function refusalOf(
   shared: boolean,
   job: JobRecord,
   ctx: HandleContext,
-): Promise<{ reason: string; misaddressed: boolean } | null> {
+): Promise<Refusal | null> {
   const { store, opts } = ctx;
   const host = opts.hostname;
   const trusted = opts.verifier.check(job);
   if (!trusted.ok) return { reason: trusted.reason, misaddressed: false };
+  const expected = needsExpectedHosts(job) ? await expectedHostsFor(store, msg, id) : null;
+  const self = { hostname: host, labels: opts.labels };
   const misaddressed = addressRefusal(
     job,
     shared
@@ -430,10 +441,11 @@ async function refusalOf(
             ? { toldByApi: opts.verifier.checkGo(id, host, msg.headers?.get(GO_HEADER) ?? '') }
             : {}),
         },
-    { hostname: host, labels: opts.labels },
-    needsExpectedHosts(job) ? await expectedHostsFor(store, msg, id) : null,
+    self,
+    expected,
   );
-  return misaddressed === null ? null : { reason: misaddressed, misaddressed: true };
+  if (misaddressed === null) return null;
+  return { reason: misaddressed, misaddressed: true, missed: missedBroadcast(job, expected, self) };
 }
 
 /**
@@ -446,10 +458,12 @@ async function refusalOf(
 async function recordRefusal(
   msg: JobNotice,
   id: string,
-  refusal: { reason: string; misaddressed: boolean },
+  refusal: Refusal,
   ctx: HandleContext,
 ): Promise<void> {
-  ctx.log.error({ job_id: id, subject: msg.subject }, `refused a job: ${refusal.reason}`);
+  // A broadcast made while this agent was not Ready is no one's attack.
+  const level = refusal.missed ? 'info' : 'error';
+  ctx.log[level]({ job_id: id, subject: msg.subject }, `refused a job: ${refusal.reason}`);
   await appendStatus(
     ctx.store,
     id,

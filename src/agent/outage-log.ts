@@ -45,6 +45,13 @@ export class OutageLog {
     );
   }
 
+  /** An outage another part has warned of already (the connection's "disconnected"): no second warning. */
+  toldElsewhere(): void {
+    this.lastFailure = this.now();
+    this.failingSince ??= this.lastFailure;
+    this.failedSinceSuccess = true;
+  }
+
   /** Calls `fn` at each success that follows failures; the returned function stops that. */
   onRecovery(fn: () => void): () => void {
     this.recoveryListeners.add(fn);

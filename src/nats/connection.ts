@@ -119,7 +119,7 @@ function watchStatus(nc: NatsConnection, log: Logger, onReconnect?: () => void):
           log.warn({ server: s.server }, 'disconnected from NATS; reconnecting');
           break;
         case 'reconnect':
-          log.warn({ server: s.server }, 'reconnected to NATS');
+          log.info({ server: s.server }, 'reconnected to NATS');
           onReconnect?.();
           break;
         case 'error':

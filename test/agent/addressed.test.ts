@@ -1,7 +1,7 @@
 // Whether a signed job is this agent's, from its signed target and how the
 // notification came: every way a copy can reach the wrong agent is refused.
 import { describe, expect, it } from 'vitest';
-import { type Arrival, addressRefusal } from '../../src/agent/addressed.js';
+import { type Arrival, addressRefusal, missedBroadcast } from '../../src/agent/addressed.js';
 import { expectedDigest } from '../../src/job/signing.js';
 import type { RouteTarget } from '../../src/names/names.js';
 
@@ -104,5 +104,18 @@ describe('addressRefusal', () => {
       /signed target is not valid/,
     );
     expect(addressRefusal({ target_hostname: 'web-01' }, on(null), web01, null)).toMatch(/came on/);
+  });
+});
+
+describe('missedBroadcast', () => {
+  it('tells a broadcast made while this host was not Ready from a forged or misaddressed copy', () => {
+    const job = broadcast('group:web', ['web-02']);
+    expect(missedBroadcast(job, ['web-02'], web01)).toBe(true);
+    // On the list: nothing was missed.
+    expect(missedBroadcast(broadcast('group:web', ['web-01']), ['web-01'], web01)).toBe(false);
+    // A list that is not the signed one, or none: not this case.
+    expect(missedBroadcast(job, ['web-03'], web01)).toBe(false);
+    expect(missedBroadcast(job, null, web01)).toBe(false);
+    expect(missedBroadcast({}, ['web-02'], web01)).toBe(false);
   });
 });

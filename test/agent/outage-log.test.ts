@@ -48,4 +48,17 @@ describe('OutageLog', () => {
     outage.failed('heartbeat failed', new Error('closed'));
     expect(at(40)).toHaveLength(2);
   });
+
+  it('adds no warning to an outage the connection has warned of already', () => {
+    const { logger, at } = logged();
+    let now = 0;
+    const outage = new OutageLog(logger, () => now);
+    outage.toldElsewhere();
+    outage.failed('heartbeat failed', new Error('closed'));
+    expect(at(40)).toEqual([]);
+    expect(outage.failing).toBe(true);
+    now += QUIET_MS;
+    outage.worked();
+    expect(at(30)).toHaveLength(1);
+  });
 });
