@@ -721,6 +721,9 @@ async function runCluster(n: number): Promise<ClusterResult> {
     const settleStart = performance.now();
     const status = new Map<string, string>();
     const lastAnswer = new Map<string, string>();
+    /** When each job was first read final, and what it waited on just before. */
+    const finalAt = new Map<string, number>();
+    const waitedOn = new Map<string, string>();
     const open = () => ids.filter((id) => !FINAL.has(status.get(id) ?? ''));
     while (open().length > 0 && performance.now() - settleStart < 300_000) {
       for (const id of open()) {
@@ -731,20 +734,26 @@ async function runCluster(n: number): Promise<ClusterResult> {
         if (r.status === 200) {
           status.set(id, r.body.status);
           const states = Object.entries(r.body.agent_states ?? {}) as Array<[string, Json]>;
-          const waiting = states.filter(([, st]) => !['completed', 'failed'].includes(st.status));
-          lastAnswer.set(
-            id,
-            `${r.body.target_hostname} ${r.body.status}: ${waiting.length} hosts not done (${waiting
-              .slice(0, 3)
-              .map(([h, st]) => `${h} ${st.status}`)
-              .join(', ')})`,
-          );
+          const waiting = states.filter(([, st]) => ['pending', 'running'].includes(st.status));
+          const said = `${r.body.target_hostname} ${r.body.status}: ${waiting.length} hosts not done (${waiting
+            .slice(0, 3)
+            .map(([h, st]) => `${h} ${st.status}`)
+            .join(', ')})`;
+          lastAnswer.set(id, said);
+          if (FINAL.has(r.body.status)) finalAt.set(id, performance.now() - settleStart);
+          else waitedOn.set(id, said);
         } else lastAnswer.set(id, `${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
       }
       if (open().length > 0) await pause(2_000);
     }
     for (const id of open().slice(0, 8)) {
       process.stderr.write(`  not final: ${id} ${lastAnswer.get(id)}\n`);
+    }
+    // The slowest to end, and what each was still waiting on before it did.
+    for (const [id, ms] of [...finalAt].sort((a, b) => b[1] - a[1]).slice(0, 3)) {
+      process.stderr.write(
+        `  final after ${(ms / 1000).toFixed(0)} s: ${id} ${waitedOn.get(id) ?? '(final at the first read)'}\n`,
+      );
     }
     const final: Record<string, number> = {};
     for (const id of ids) {
