@@ -65,7 +65,17 @@ interface Buckets {
   readonly jobs: KV;
   readonly responses: KV;
   readonly registry: KV;
+  /** JetStream with a short request timeout, for the consumers made to read a job's results. */
+  readonly quick: JetStreamClient;
 }
+
+/**
+ * How long the server may take to make a short-lived consumer. It takes
+ * milliseconds; a request that gets no answer went to a cluster node that is
+ * gone (see retryOnTimeout), and the default 5 s per try, three tries, made
+ * each GET /job/{id} wait 15 s after a node was lost.
+ */
+const CONSUMER_MAKE_TIMEOUT_MS = 2_000;
 
 const BUCKETS = new WeakMap<JobStore, Buckets>();
 
@@ -90,7 +100,12 @@ export async function openJobStore(
     kvm.open(names.registryBucket),
   ]);
   const store: JobStore = { nc, js, names, clock, ...(signer ? { signer } : {}) };
-  BUCKETS.set(store, { jobs, responses, registry });
+  BUCKETS.set(store, {
+    jobs,
+    responses,
+    registry,
+    quick: jetstream(nc, { timeout: CONSUMER_MAKE_TIMEOUT_MS }),
+  });
   return store;
 }
 
@@ -462,7 +477,7 @@ export async function readResponses(
 async function readResponsesAtOnce(store: JobStore, id: string): Promise<JobResponse[]> {
   const bucket = store.names.responsesBucket;
   const consumer = await retryOnTimeout(() =>
-    store.js.consumers.get(kvStream(bucket), {
+    kv(store).quick.consumers.get(kvStream(bucket), {
       filter_subjects: kvSubject(bucket, responseFilter(id)),
       deliver_policy: DeliverPolicy.LastPerSubject,
     }),
@@ -494,7 +509,7 @@ async function readResponsesAtOnce(store: JobStore, id: string): Promise<JobResp
  * consumer on the node that is gone, and the request times out; the next
  * try lands elsewhere.
  */
-async function retryOnTimeout<T>(make: () => Promise<T>, attempts = 3): Promise<T> {
+async function retryOnTimeout<T>(make: () => Promise<T>, attempts = 2): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await make();
