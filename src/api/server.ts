@@ -11,6 +11,7 @@ import Fastify, {
   type FastifyError,
   type FastifyInstance,
   type FastifyReply,
+  type FastifyRequest,
 } from 'fastify';
 import type { Logger } from '../log/logger.js';
 import { isNatsUnavailable } from '../nats/errors.js';
@@ -153,56 +154,7 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
     (httpPart === 'body' ? strict : lenient).compile(schema),
   );
 
-  app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
-    if (err instanceof ApiError) {
-      if (err.status >= 500) req.log.error({ reason: err.reason }, err.message);
-      return reply.code(err.status).send(err.body());
-    }
-    if (err.validation) {
-      const { message, fields } = describeValidation(
-        err.validation,
-        err.validationContext ?? 'body',
-      );
-      return reply.code(400).send(new ApiError('invalid_request', message, { fields }).body());
-    }
-    const status = err.statusCode ?? 500;
-    if (status === 415) {
-      return reply
-        .code(415)
-        .send(
-          new ApiError(
-            'unsupported_media_type',
-            'send the body as JSON with Content-Type: application/json',
-          ).body(),
-        );
-    }
-    if (status === 413) {
-      return reply
-        .code(413)
-        .send(new ApiError('payload_too_large', 'the body is larger than 1 MiB').body());
-    }
-    if (status >= 400 && status < 500) {
-      // Fastify's own client errors: empty or malformed JSON body, bad headers.
-      return reply.code(400).send(new ApiError('invalid_request', err.message).body());
-    }
-    if (isNatsUnavailable(err)) {
-      req.log.warn({ err: err.message }, 'NATS unavailable');
-      return reply
-        .code(503)
-        .send(
-          new ApiError(
-            'nats_unavailable',
-            `NATS is not available right now (${err.message}); try again shortly. A job may have been recorded before it failed: GET /job lists it.`,
-          ).body(),
-        );
-    }
-    req.log.error({ err }, 'unhandled error');
-    return reply
-      .code(500)
-      .send(
-        new ApiError('internal', 'internal error; see the server log for the request id').body(),
-      );
-  });
+  app.setErrorHandler(answerError);
 
   app.setNotFoundHandler(async (req, reply) => {
     // Every path but the open ones needs a token, unknown ones included.
@@ -243,4 +195,66 @@ export function registerRoutes(
   registerHealthStatusRoute(app, deps.health);
   registerMetricsRoute(app, deps.metrics);
   registerOpenApiRoute(app);
+}
+
+/** How long a client is told to wait when NATS is away: an election takes seconds. */
+export const NATS_RETRY_AFTER_S = 5;
+
+/**
+ * Every error a route throws, as the one error body: an ApiError as it is, a
+ * validation failure as a 400 naming each field, Fastify's own client errors,
+ * NATS being away as a 503 with a retry hint, anything else a 500 that says
+ * nothing of its cause (the log has it).
+ */
+export function answerError(
+  err: FastifyError | ApiError,
+  req: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
+  if (err instanceof ApiError) {
+    if (err.status >= 500) req.log.error({ reason: err.reason }, err.message);
+    return reply.code(err.status).send(err.body());
+  }
+  if (err.validation) {
+    const { message, fields } = describeValidation(err.validation, err.validationContext ?? 'body');
+    return reply.code(400).send(new ApiError('invalid_request', message, { fields }).body());
+  }
+  const status = err.statusCode ?? 500;
+  if (status === 415) {
+    return reply
+      .code(415)
+      .send(
+        new ApiError(
+          'unsupported_media_type',
+          'send the body as JSON with Content-Type: application/json',
+        ).body(),
+      );
+  }
+  if (status === 413) {
+    return reply
+      .code(413)
+      .send(new ApiError('payload_too_large', 'the body is larger than 1 MiB').body());
+  }
+  if (status >= 400 && status < 500) {
+    // Fastify's own client errors: empty or malformed JSON body, bad headers.
+    return reply.code(400).send(new ApiError('invalid_request', err.message).body());
+  }
+  if (isNatsUnavailable(err)) {
+    req.log.warn({ err: err.message }, 'NATS unavailable');
+    // A NATS cluster electing a leader answers again within seconds.
+    reply.header('retry-after', String(NATS_RETRY_AFTER_S));
+    return reply
+      .code(503)
+      .send(
+        new ApiError(
+          'nats_unavailable',
+          `NATS is not available right now (${err.message}); try again in ${NATS_RETRY_AFTER_S} s. A job may have been recorded before it failed: GET /job lists it (send the same Idempotency-Key again and it is never made twice).`,
+          { retry_after_s: NATS_RETRY_AFTER_S },
+        ).body(),
+      );
+  }
+  req.log.error({ err }, 'unhandled error');
+  return reply
+    .code(500)
+    .send(new ApiError('internal', 'internal error; see the server log for the request id').body());
 }

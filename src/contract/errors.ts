@@ -78,7 +78,9 @@ const ErrorFactFields = {
   ),
   per_minute: Type.Optional(Type.Integer()),
   burst: Type.Optional(Type.Integer()),
-  retry_after_s: Type.Optional(Type.Integer({ description: '429: seconds to wait.' })),
+  retry_after_s: Type.Optional(
+    Type.Integer({ description: '429 and 503 nats_unavailable: seconds to wait.' }),
+  ),
   max_streams_per_user: Type.Optional(Type.Integer()),
 };
 
