@@ -23,6 +23,7 @@ import {
   storeResponse,
 } from '../job/store.js';
 import type { Logger } from '../log/logger.js';
+import { OutageLog } from '../log/outage-log.js';
 import {
   cancelSubjectAll,
   GO_HEADER,
@@ -47,7 +48,6 @@ import {
 import { type JobNotice, type ListenSettings, startListener } from './listener.js';
 import { startLiveOutput } from './live-output.js';
 import type { RunObserver } from './metrics.js';
-import { OutageLog } from './outage-log.js';
 import { type Heartbeat, startHeartbeat } from './registry.js';
 import { Semaphore } from './semaphore.js';
 

@@ -21,6 +21,7 @@ import type { JobRecord } from '../job/records.js';
 import { carriedJob, type JobStore, readExpectedHosts, readJob } from '../job/store.js';
 import { labelPrefixes, type Target } from '../job/target.js';
 import type { Logger } from '../log/logger.js';
+import type { OutageLog } from '../log/outage-log.js';
 import {
   type InfraNames,
   listenSubject,
@@ -30,7 +31,6 @@ import {
 import { isConsumerGone, isMaxWaitingExceeded } from '../nats/errors.js';
 import { type CatchUpDeps, catchUp, HeardOnce, heardKey } from './catch-up.js';
 import { type ConsumerSettings, openSharedConsumer } from './consumers.js';
-import type { OutageLog } from './outage-log.js';
 import type { Semaphore } from './semaphore.js';
 
 /**

@@ -5,9 +5,9 @@ import type { Clock } from '../job/clock.js';
 import type { AgentInfoRecord } from '../job/records.js';
 import { type JobStore, putAgentInfo, removeAgentInfo } from '../job/store.js';
 import type { Logger } from '../log/logger.js';
+import type { OutageLog } from '../log/outage-log.js';
 import { VERSION } from '../version.js';
 import { waitAtMost } from '../wait-at-most.js';
-import type { OutageLog } from './outage-log.js';
 import { readSystemInfo } from './system-info.js';
 
 export interface HeartbeatOptions {

@@ -14,6 +14,7 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import type { Logger } from '../log/logger.js';
+import { OutageLog } from '../log/outage-log.js';
 import { isNatsUnavailable } from '../nats/errors.js';
 import { registerAgentRoutes } from './agent/routes.js';
 import {
@@ -154,7 +155,12 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
     (httpPart === 'body' ? strict : lenient).compile(schema),
   );
 
-  app.setErrorHandler(answerError);
+  // One warning per NATS outage for the requests it fails; a later answer below 500 may end it.
+  const outage = new OutageLog(deps.logger.child({ component: 'api' }));
+  app.setErrorHandler(errorAnswerer(outage));
+  app.addHook('onResponse', async (_req, reply) => {
+    if (reply.statusCode < 500) outage.worked();
+  });
 
   app.setNotFoundHandler(async (req, reply) => {
     // Every path but the open ones needs a token, unknown ones included.
@@ -203,13 +209,19 @@ export const NATS_RETRY_AFTER_S = 5;
 /**
  * Every error a route throws, as the one error body: an ApiError as it is, a
  * validation failure as a 400 naming each field, Fastify's own client errors,
- * NATS being away as a 503 with a retry hint, anything else a 500 that says
- * nothing of its cause (the log has it).
+ * NATS being away as a 503 with a retry hint (told once per outage in the
+ * log), anything else a 500 that says nothing of its cause (the log has it).
  */
-export function answerError(
+export function errorAnswerer(outage: OutageLog) {
+  return (err: FastifyError | ApiError, req: FastifyRequest, reply: FastifyReply): FastifyReply =>
+    answerError(err, req, reply, outage);
+}
+
+function answerError(
   err: FastifyError | ApiError,
   req: FastifyRequest,
   reply: FastifyReply,
+  outage: OutageLog,
 ): FastifyReply {
   if (err instanceof ApiError) {
     if (err.status >= 500) req.log.error({ reason: err.reason }, err.message);
@@ -240,7 +252,7 @@ export function answerError(
     return reply.code(400).send(new ApiError('invalid_request', err.message).body());
   }
   if (isNatsUnavailable(err)) {
-    req.log.warn({ err: err.message }, 'NATS unavailable');
+    outage.failed('a request failed: NATS unavailable', err, { req_id: req.id });
     // A NATS cluster electing a leader answers again within seconds.
     reply.header('retry-after', String(NATS_RETRY_AFTER_S));
     return reply

@@ -5,7 +5,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { addressedTo, ListenerTimers, RetriesOnRecovery } from '../../src/agent/listener.js';
-import { OutageLog } from '../../src/agent/outage-log.js';
+import { OutageLog } from '../../src/log/outage-log.js';
 import { infraNames, notifySubject, type RouteTarget } from '../../src/names/names.js';
 import { testLayout } from '../support/settings.js';
 

@@ -1,15 +1,19 @@
 // How the API answers an error a route throws, through its one error handler
-// (src/api/server.ts answerError), with Fastify's inject and no NATS: NATS
+// (src/api/server.ts errorAnswerer), with Fastify's inject and no NATS: NATS
 // being away (a node lost, a cluster electing a leader) is a 503 with a retry
 // hint, header and field alike; anything unknown is a 500 that names no cause.
 import { errors } from '@nats-io/transport-node';
 import Fastify from 'fastify';
+import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ApiError } from '../../src/api/errors.js';
-import { answerError, NATS_RETRY_AFTER_S } from '../../src/api/server.js';
+import { errorAnswerer, NATS_RETRY_AFTER_S } from '../../src/api/server.js';
+import { OutageLog } from '../../src/log/outage-log.js';
 
 const app = Fastify();
-app.setErrorHandler(answerError);
+const warnings: string[] = [];
+const logger = pino({ level: 'warn' }, { write: (l: string) => warnings.push(JSON.parse(l).msg) });
+app.setErrorHandler(errorAnswerer(new OutageLog(logger)));
 app.get('/timeout', async () => {
   throw new errors.TimeoutError();
 });
@@ -38,6 +42,8 @@ describe('answerError', () => {
       });
       expect(body.error).toContain(`try again in ${NATS_RETRY_AFTER_S} s`);
     }
+    // Two requests failed by one outage: one warning.
+    expect(warnings.filter((w) => w.includes('NATS unavailable'))).toHaveLength(1);
   });
 
   it('answers an ApiError as it is, and anything else as a 500 naming no cause', async () => {

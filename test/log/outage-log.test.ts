@@ -3,7 +3,7 @@
 // says once that NATS works again, with how long it failed and how often.
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { OutageLog, QUIET_MS } from '../../src/agent/outage-log.js';
+import { OutageLog, QUIET_MS } from '../../src/log/outage-log.js';
 
 function logged() {
   const lines: Array<{ level: number; msg: string; outage_s?: number; failures?: number }> = [];

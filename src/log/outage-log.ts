@@ -1,12 +1,13 @@
-// What an agent says while NATS fails it. When a cluster loses a node, every
-// write and read of every agent may time out for seconds, and each retry
-// logging a warning made tens of thousands of lines for one failover. Here
+// What an agent or the API server says while NATS fails it. When a cluster
+// loses a node, every write and read of every agent (and many requests to the
+// API) may time out for seconds, and each retry logging a warning made tens of
+// thousands of lines for one failover. Here
 // the first failure of an outage is the one warning and the retries that
 // follow are debug lines. During an election things work and fail by turns,
 // so an outage ends only once nothing has failed for QUIET_MS; the first
 // success after that says, once, that NATS works again and for how long it
 // did not.
-import type { Logger } from '../log/logger.js';
+import type { Logger } from './logger.js';
 
 /** How long without a failure ends an outage. */
 export const QUIET_MS = 30_000;
