@@ -239,7 +239,11 @@ export function expectedHostsOf(record: JobRecord): string[] {
 }
 
 /** Resolves with the job once the jobs view has it (a request still publishing it), or undefined. */
-function jobAppears(jobs: JobsView, id: string, withinMs: number): Promise<JobEntry | undefined> {
+export function jobAppears(
+  jobs: JobsView,
+  id: string,
+  withinMs: number,
+): Promise<JobEntry | undefined> {
   const now = jobs.get(id);
   if (now) return Promise.resolve(now);
   return new Promise((resolve) => {

@@ -87,7 +87,7 @@ describe('the jobs API units', () => {
   });
 
   it('an unknown job is a 404 naming it', async () => {
-    const err = await refusal(() => findJob(depsOf([], {}).deps.jobs, 'nope'));
+    const err = await refusal(findJob(depsOf([], {}).deps, 'nope'));
     expect(err.reason).toBe('not_found');
     expect(err.message).toContain('nope');
   });

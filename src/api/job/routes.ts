@@ -41,6 +41,7 @@ import {
 } from '../../job/store.js';
 import { API_EVENT_HOST, cancelSubject } from '../../names/names.js';
 import type { AuthUser } from '../auth.js';
+import { jobAppears } from '../dispatch.js';
 import { ApiError } from '../errors.js';
 import { REPLAYED_HEADER } from '../idempotency.js';
 import {
@@ -186,11 +187,25 @@ export async function jobDetail(
   };
 }
 
-/** The job in the live view, or 404. */
-export function findJob(jobs: JobsView, id: string): JobEntry {
-  const entry = jobs.get(id);
-  if (!entry) throw new ApiError('not_found', `no job ${id} (it may have expired or been deleted)`);
-  return entry;
+/**
+ * How long a read waits for this server's view to show a job that is stored
+ * already: one another API server made a moment ago (its view follows the
+ * bucket, a few milliseconds behind; more under load).
+ */
+const VIEW_CATCH_UP_MS = 5000;
+
+/** The job in the live view (waiting for it when it is stored but not yet there), or 404. */
+export async function findJob(
+  deps: Pick<JobRouteDeps, 'jobs' | 'store'>,
+  id: string,
+): Promise<JobEntry> {
+  const entry = deps.jobs.get(id);
+  if (entry) return entry;
+  if ((await readJob(deps.store, id).catch(() => null)) !== null) {
+    const caught = await jobAppears(deps.jobs, id, VIEW_CATCH_UP_MS);
+    if (caught) return caught;
+  }
+  throw new ApiError('not_found', `no job ${id} (it may have expired or been deleted)`);
 }
 
 /** GET /job: newest first, optionally only those of one status, a page of them. */
@@ -377,7 +392,7 @@ export function registerJobRoutes(
         response: { 200: JobDetail },
       },
     },
-    async (req) => jobDetail(deps, findJob(deps.jobs, req.params.id)),
+    async (req) => jobDetail(deps, await findJob(deps, req.params.id)),
   );
 
   registerJobStreamRoute(app, deps);
@@ -413,7 +428,7 @@ export function registerJobRoutes(
       },
     },
     async (req) => {
-      const entry = findJob(deps.jobs, req.params.id);
+      const entry = await findJob(deps, req.params.id);
       req.auditTarget = entry.record.target_hostname;
       return cancelJob(deps, req.user, entry);
     },
@@ -435,7 +450,7 @@ export function registerJobRoutes(
       },
     },
     async (req, reply) => {
-      const old = findJob(deps.jobs, req.params.id).record;
+      const old = (await findJob(deps, req.params.id)).record;
       const raw = req.body?.target_hostname ?? old.target_hostname;
       // The stored data was validated when the job was made; it is reused as is.
       return make(req, reply, { operation: storedOperation(old), target: raw }, async (created) => {

@@ -1,0 +1,90 @@
+// Two API servers on one NATS, as a fleet behind one address runs them: a job
+// made through one is read, listed and cancelled through the other; the same
+// request with one Idempotency-Key sent to both at once makes one job, and
+// its command runs once; a broadcast through either answers for every agent.
+import { appendFileSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ApiProcess, startApiServer } from '../../src/api/start.js';
+import { systemClock } from '../../src/job/clock.js';
+import { silentLogger } from '../support/nats.js';
+import { type AnyJson, request, startTestSystem, type TestSystem } from '../support/system.js';
+
+let sys: TestSystem;
+let second: ApiProcess;
+let token: string;
+const HOSTS = ['two-01', 'two-02'];
+const file = join(tmpdir(), `osapi-two-apis-${process.pid}-${Date.now()}`);
+
+beforeAll(async () => {
+  sys = await startTestSystem();
+  second = await startApiServer({
+    config: sys.config,
+    signingKey: sys.signingKey,
+    logger: silentLogger,
+    clock: systemClock,
+    natsServers: [sys.nats.url],
+    resultMarginMs: 3000,
+  });
+  for (const h of HOSTS) await sys.startAgent(h);
+  await sys.waitForAgents(HOSTS);
+  const ok = await second.registry.waitFor(
+    (v) => v.agents().filter((a) => a.ready).length === 2,
+    10_000,
+  );
+  if (!ok) throw new Error('the second API server never saw both agents');
+  token = await sys.token(['admin']);
+});
+
+afterAll(async () => {
+  await second?.stop();
+  await sys?.stop();
+  rmSync(file, { force: true });
+});
+
+const on = (api: { url: string }, method: string, path: string, body?: unknown, headers = {}) =>
+  request({ url: api.url } as TestSystem, method, path, body, token, headers);
+
+describe('two API servers on one NATS', () => {
+  it('a broadcast through either answers for every agent, and each reads the jobs of the other', async () => {
+    for (const api of [sys, second]) {
+      const r = await on(api, 'GET', '/node/_all/hostname');
+      expect(r.status).toBe(200);
+      expect(r.body.results.map((x: AnyJson) => x.hostname).sort()).toEqual(HOSTS);
+    }
+    const made = await on(sys, 'POST', '/node/two-01/command/exec', { command: 'true' });
+    expect(made.status).toBe(202);
+    const seen = await on(second, 'GET', `/job/${made.body.job_id}`);
+    expect(seen.status).toBe(200);
+    expect(Object.keys(seen.body.responses)).toEqual(['two-01']);
+  });
+
+  it('one Idempotency-Key sent to both at once makes one job, run once', async () => {
+    appendFileSync(file, '');
+    const body = { command: `echo once >> '${file}'` };
+    const key = { 'idempotency-key': `two-apis-${Date.now()}` };
+    const [a, b] = await Promise.all([
+      on(sys, 'POST', '/node/two-02/command/shell', body, key),
+      on(second, 'POST', '/node/two-02/command/shell', body, key),
+    ]);
+    // One makes the job; the other replays it, or (sent while the first had
+    // not stored its job yet) is told to try again: never a second job.
+    const answers = [a, b].filter((r) => r.status === 202);
+    expect(answers.length).toBeGreaterThanOrEqual(1);
+    for (const r of [a, b]) expect([202, 409]).toContain(r.status);
+    expect(new Set(answers.map((r) => r.body.job_id)).size).toBe(1);
+    expect(readFileSync(file, 'utf8')).toBe('once\n');
+  });
+
+  it('a job made through one is cancelled through the other', async () => {
+    const made = await on(sys, 'POST', '/node/two-01/command/exec?async=true', {
+      command: 'sleep',
+      args: ['30'],
+    });
+    expect(made.status).toBe(202);
+    const cancelled = await on(second, 'POST', `/job/${made.body.job_id}/cancel`);
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body.status).not.toBe('completed');
+  });
+});
