@@ -98,7 +98,11 @@ export function findLostRuns(
     if (!started) continue;
     const { type, data } = entry.record.operation;
     const timeoutS = operationTimeoutS(type, data);
-    const endBy = Date.parse(started.timestamp) + timeoutS * 1000 + RUN_RESULT_GRACE_MS;
+    // `started` is the agent's clock: moved onto ours by how far its last
+    // heartbeat's own time was from when it reached the bucket, so an agent
+    // whose clock runs behind is not judged before its run could end.
+    const skew = agent ? clockSkewMs(agent) : 0;
+    const endBy = Date.parse(started.timestamp) + skew + timeoutS * 1000 + RUN_RESULT_GRACE_MS;
     if (now <= endBy) continue;
     out.push({
       ...base,
@@ -106,6 +110,12 @@ export function findLostRuns(
     });
   }
   return out;
+}
+
+/** How far behind (positive) or ahead an agent's clock is, from its last heartbeat; 0 when unknown. */
+function clockSkewMs(agent: AgentView): number {
+  const said = Date.parse(agent.info.registered_at);
+  return Number.isFinite(said) ? agent.seenAt.getTime() - said : 0;
 }
 
 export interface LostRunWatch {

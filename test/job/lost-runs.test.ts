@@ -39,8 +39,13 @@ function entry(
   };
 }
 
-function agent(hostname: string, startedMs: number, seenMs: number): AgentView {
-  const info = { hostname, started_at: iso(startedMs) } as AgentInfoRecord;
+/** An agent whose clock is `behindMs` behind the bucket's: its last beat says so. */
+function agent(hostname: string, startedMs: number, seenMs: number, behindMs = 0): AgentView {
+  const info = {
+    hostname,
+    started_at: iso(startedMs),
+    registered_at: iso(seenMs - behindMs),
+  } as AgentInfoRecord;
   return { info, seenAt: at(seenMs), ready: true };
 }
 
@@ -158,5 +163,16 @@ describe('findLostRuns', () => {
         120 + 10_000 + RUN_RESULT_GRACE_MS + 1,
       ),
     ).toHaveLength(2);
+  });
+
+  it("judges a run by the agent's clock moved onto the bucket's, so a slow clock is no lost run", () => {
+    // Both agents' clocks run 60 s behind: their `started` (110, 120 ms) is 60 s later on ours.
+    const behind = (now: number) => [
+      agent('a', -5000, now - 500, 60_000),
+      agent('b', -5000, now - 500, 60_000),
+    ];
+    const endA = 110 + 60_000 + 30_000 + RUN_RESULT_GRACE_MS;
+    expect(lost(running, behind(endA), endA)).toEqual([]);
+    expect(lost(running, behind(endA + 1), endA + 1).map((r) => r.hostname)).toEqual(['a']);
   });
 });
