@@ -331,13 +331,7 @@ export async function claimJob(
   scope: { any: true } | { hostname: string },
   hostname: string,
 ): Promise<boolean> {
-  try {
-    await kv(store).jobs.create(claimKey(id, scope), hostname);
-    return true;
-  } catch (err) {
-    if (isKeyExists(err)) return false;
-    throw err;
-  }
+  return createIfAbsent(kv(store).jobs, claimKey(id, scope), hostname);
 }
 
 /** Who holds the claim, when someone does. */
@@ -359,9 +353,16 @@ export async function readClaim(
   return e && e.operation === 'PUT' ? { holder: e.string(), created: e.created } : null;
 }
 
-function isKeyExists(err: unknown): boolean {
-  // The server answers a create on an existing key with "wrong last sequence".
-  return isWrongLastSequence(err);
+/** Creates `key` unless it exists: true when this call made it, false when it was there. */
+async function createIfAbsent(bucket: KV, key: string, value: string): Promise<boolean> {
+  try {
+    await bucket.create(key, value);
+    return true;
+  } catch (err) {
+    // The server answers a create on an existing key with "wrong last sequence".
+    if (isWrongLastSequence(err)) return false;
+    throw err;
+  }
 }
 
 /** How a result ended, as headers beside it (RESULT_STATE_HEADER). */
@@ -419,13 +420,7 @@ export interface StatusEntry extends StatusEventRecord {
 
 /** Marks the job cancelled for agents that receive it from now on; false when it already was. */
 export async function markCancelled(store: JobStore, id: string, by: string): Promise<boolean> {
-  try {
-    await kv(store).jobs.create(cancelKey(id), by);
-    return true;
-  } catch (err) {
-    if (isKeyExists(err)) return false;
-    throw err;
-  }
+  return createIfAbsent(kv(store).jobs, cancelKey(id), by);
 }
 
 export async function isCancelled(store: JobStore, id: string): Promise<boolean> {
@@ -555,13 +550,7 @@ export async function createReservation(
   key: string,
   value: string,
 ): Promise<boolean> {
-  try {
-    await kv(store).jobs.create(key, value);
-    return true;
-  } catch (err) {
-    if (isWrongLastSequence(err)) return false;
-    throw err;
-  }
+  return createIfAbsent(kv(store).jobs, key, value);
 }
 
 /** The reservation under `key` and its revision, or null when there is none (or it was released). */

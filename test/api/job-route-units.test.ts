@@ -4,7 +4,6 @@
 // written. Views and streams are stand-ins holding just what each unit reads.
 import { describe, expect, it } from 'vitest';
 import type { AuthUser } from '../../src/api/auth.js';
-import { ApiError } from '../../src/api/errors.js';
 import {
   cancelJob,
   findJob,
@@ -15,6 +14,7 @@ import {
 import type { JobEntry } from '../../src/job/jobs-view.js';
 import type { JobRecord } from '../../src/job/records.js';
 import type { DerivedStatus } from '../../src/job/status.js';
+import { apiRefusal } from '../support/api-error.js';
 
 function entry(id: string, type: string, data: unknown = {}): JobEntry {
   return {
@@ -59,16 +59,6 @@ const admin: AuthUser = {
   expiresAt: 0,
 };
 
-async function refusal(p: Promise<unknown> | (() => unknown)): Promise<ApiError> {
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (err) {
-    if (err instanceof ApiError) return err;
-    throw err;
-  }
-  throw new Error('expected an ApiError');
-}
-
 describe('the jobs API units', () => {
   it('counts jobs by status and by operation, with the dead letters (0 when unreadable)', async () => {
     const jobs = [
@@ -87,7 +77,7 @@ describe('the jobs API units', () => {
   });
 
   it('an unknown job is a 404 naming it', async () => {
-    const err = await refusal(findJob(depsOf([], {}).deps, 'nope'));
+    const err = await apiRefusal(findJob(depsOf([], {}).deps, 'nope'));
     expect(err.reason).toBe('not_found');
     expect(err.message).toContain('nope');
   });
@@ -96,7 +86,7 @@ describe('the jobs API units', () => {
     const job = entry('j1', 'command.exec.execute', { command: 'reboot', args: [], timeout: 5 });
     const { deps, written } = depsOf([job], {});
     const reader = { ...admin, permissions: ['job:read', 'job:write'] } as AuthUser;
-    const err = await refusal(cancelJob(deps, reader, job));
+    const err = await apiRefusal(cancelJob(deps, reader, job));
     expect(err.reason).toBe('forbidden');
     expect(err.message).toContain('command:execute');
     expect(err.facts).toMatchObject({ job_id: 'j1' });
@@ -106,7 +96,7 @@ describe('the jobs API units', () => {
   it('a cancel of a job that ended is job_finished, writing nothing', async () => {
     const job = entry('j2', 'node.os.get');
     const { deps, written } = depsOf([job], { j2: { final: true, status: 'completed' } });
-    const err = await refusal(cancelJob(deps, admin, job));
+    const err = await apiRefusal(cancelJob(deps, admin, job));
     expect(err.reason).toBe('job_finished');
     expect(err.message).toContain('completed');
     expect(written).toEqual([]);

@@ -8,7 +8,6 @@ import type { FastifyRequest } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import type { AuthUser } from '../../src/api/auth.js';
 import type { DispatchDeps } from '../../src/api/dispatch.js';
-import { ApiError } from '../../src/api/errors.js';
 import {
   checkJob,
   type Operation,
@@ -21,6 +20,7 @@ import type { JobRecord } from '../../src/job/records.js';
 import { openJobStore } from '../../src/job/store.js';
 import { infraNames } from '../../src/names/names.js';
 import { ensureLayout } from '../../src/nats/layout.js';
+import { apiRefusal } from '../support/api-error.js';
 import { bucketsOf } from '../support/buckets.js';
 import { useTestNats } from '../support/nats.js';
 import { testLayout } from '../support/settings.js';
@@ -38,16 +38,6 @@ const echo: Operation = {
   type: 'command.exec.execute',
   data: { command: 'echo', args: ['hi'], timeout: 7 },
 };
-
-async function refusal(p: Promise<unknown> | (() => unknown)): Promise<ApiError> {
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (err) {
-    if (err instanceof ApiError) return err;
-    throw err;
-  }
-  throw new Error('expected an ApiError');
-}
 
 const t = useTestNats();
 let layouts = 0;
@@ -99,15 +89,15 @@ describe('the job service', () => {
   it('parses the target once, naming the field in its 400', async () => {
     expect(targetOf('_any')).toEqual({ kind: 'any' });
     expect(targetOf('group:web.dev')).toEqual({ kind: 'label', key: 'group', value: 'web.dev' });
-    const err = await refusal(() => targetOf('bad host!', 'target_hostname'));
+    const err = await apiRefusal(() => targetOf('bad host!', 'target_hostname'));
     expect(err.reason).toBe('invalid_target');
     expect(err.message).toMatch(/^target_hostname: invalid target "bad host!"/);
-    expect((await refusal(() => targetOf('_nope'))).message).toMatch(/^invalid target/);
+    expect((await apiRefusal(() => targetOf('_nope'))).message).toMatch(/^invalid target/);
   });
 
   it('refuses a bad target before reserving any key', async () => {
     const { deps, history } = await depsWith(['web-01']);
-    const err = await refusal(
+    const err = await apiRefusal(
       submitJob(deps, {
         operation: echo,
         target: 'a b',
@@ -122,13 +112,13 @@ describe('the job service', () => {
 
   it("checks the operation's permission and the command policy", async () => {
     const noExec = user({ permissions: ['node:read'] });
-    const err = await refusal(() => checkJob(noExec, echo));
+    const err = await apiRefusal(() => checkJob(noExec, echo));
     expect(err.status).toBe(403);
     expect(err.facts).toMatchObject({ missing_permission: 'command:execute' });
     expect(() => checkJob(noExec, { type: 'node.hostname.get', data: {} })).not.toThrow();
 
     const limited = user({ commandPolicy: { exec: ['systemctl status *'], shell: [] } });
-    const policed = await refusal(() => checkJob(limited, echo));
+    const policed = await apiRefusal(() => checkJob(limited, echo));
     expect(policed.status).toBe(403);
     expect(policed.facts).toHaveProperty('command_policy');
     expect(() =>
@@ -151,13 +141,15 @@ describe('the job service', () => {
       storedOperation(record('command.shell.execute', { command: 'ls', args: [], timeout: 30 })),
     ).toEqual({ type: 'command.shell.execute', data: { command: 'ls', args: [], timeout: 30 } });
     expect(storedOperation(record('node.os.get', {}))).toEqual({ type: 'node.os.get', data: {} });
-    const err = await refusal(() => storedOperation(record('command.exec.execute', { nope: 1 })));
+    const err = await apiRefusal(() =>
+      storedOperation(record('command.exec.execute', { nope: 1 })),
+    );
     expect(err.reason).toBe('invalid_request');
   });
 
   it('releases the key when the request is refused before a job exists (404 no agent)', async () => {
     const { deps, history } = await depsWith([]);
-    const err = await refusal(
+    const err = await apiRefusal(
       submitJob(deps, {
         operation: echo,
         target: 'web-01',
