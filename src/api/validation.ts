@@ -2,6 +2,7 @@
 // was expected ("timeout: must be <= 300"), for the 400 body.
 import type { FastifySchemaValidationError } from 'fastify/types/schema.js';
 import { PATTERN_MESSAGES } from '../contract/command.js';
+import { fieldPath } from '../job/data-checks.js';
 import type { FieldProblem } from './errors.js';
 
 /** Ajv names the offending key of a `propertyNames` rule (env names) beside the error. */
@@ -9,12 +10,7 @@ type ValidationError = FastifySchemaValidationError & { propertyName?: string };
 
 function field(e: ValidationError, context: string): string {
   const params = e.params as Record<string, unknown>;
-  const path = e.instancePath
-    .split('/')
-    .filter(Boolean)
-    .map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`))
-    .join('')
-    .replace(/^\./, '');
+  const path = fieldPath(e.instancePath.split('/'));
   const child =
     typeof params.missingProperty === 'string'
       ? params.missingProperty

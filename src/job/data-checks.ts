@@ -56,7 +56,7 @@ export const SEARCH_DOMAIN_EXPECTED =
   "must be a hostname: labels of letters, digits and inner '-' joined by dots (e.g. corp.example)";
 
 /** `servers.0` → `servers[0]`: the form the API's own validation messages use. */
-function fieldPath(segments: string[]): string {
+export function fieldPath(segments: string[]): string {
   return segments
     .filter(Boolean)
     .map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`))
@@ -131,7 +131,7 @@ function schemaProblems(schema: TSchema, value: unknown): DataProblem[] {
 }
 
 /** What no schema says: an address that is an address, one DNS list at least. */
-function meaningProblems(type: OperationType, data: unknown): DataProblem[] {
+export function meaningProblems(type: OperationType, data: unknown): DataProblem[] {
   if (type === 'network.ping.do' && !isIpAddress((data as PingData).address)) {
     return [{ field: 'address', message: ADDRESS_EXPECTED }];
   }

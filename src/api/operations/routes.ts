@@ -19,7 +19,7 @@ import {
   pathParams,
 } from '../../contract/operations.js';
 import { rolloutOf } from '../../contract/rollout.js';
-import { operationDataProblems } from '../../job/data-checks.js';
+import { meaningProblems, operationDataProblems } from '../../job/data-checks.js';
 import { expectedHostsOf } from '../dispatch.js';
 import { ApiError } from '../errors.js';
 import { REPLAYED_HEADER } from '../idempotency.js';
@@ -79,7 +79,9 @@ function inputOf(decl: OperationDeclaration, req: OperationRequest): Record<stri
 /** The job's data, or the 400 naming each field at fault (a path field by its parameter's name). */
 function dataOf(type: OperationType, decl: OperationDeclaration, input: Record<string, unknown>) {
   const data = operationData(type, input as never);
-  const problems = operationDataProblems(type, data);
+  // Fastify has checked a body against the schema; path fields only as strings.
+  const problems =
+    pathParams(decl).length > 0 ? operationDataProblems(type, data) : meaningProblems(type, data);
   if (problems.length === 0) return data;
   const byField = new Map(pathParams(decl).map((p) => [fieldOfParam(p), p]));
   const fields = problems.map((p) => ({
