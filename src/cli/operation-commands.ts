@@ -103,16 +103,11 @@ function checkInput(type: OperationType, input: Record<string, unknown>): void {
   const problems = operationInputProblems(type, input);
   if (problems.length === 0) return;
   const lines = problems.map((p) => {
-    const field = p.field.replace(/[.[].*$/, '');
-    const flag = `--${flagName(field)}`;
-    const given = input[field];
-    const got =
-      Array.isArray(given) && /\[(\d+)\]/.test(p.field)
-        ? ` (got ${JSON.stringify(given[Number(/\[(\d+)\]/.exec(p.field)?.[1])])})`
-        : typeof given === 'string'
-          ? ` (got ${JSON.stringify(given)})`
-          : '';
-    return `${flag}: ${p.message.replaceAll('_', '-')}${got}`;
+    // `servers[1]` is the second item of --servers.
+    const [, field = p.field, item] = /^([^.[]+)(?:\[(\d+)\])?/.exec(p.field) ?? [];
+    const given = item === undefined ? input[field] : (input[field] as unknown[])[Number(item)];
+    const got = typeof given === 'string' ? ` (got ${JSON.stringify(given)})` : '';
+    return `--${flagName(field)}: ${p.message.replaceAll('_', '-')}${got}`;
   });
   throw new UsageError(lines.join('; '));
 }

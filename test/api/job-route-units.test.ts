@@ -4,13 +4,8 @@
 // written. Views and streams are stand-ins holding just what each unit reads.
 import { describe, expect, it } from 'vitest';
 import type { AuthUser } from '../../src/api/auth.js';
-import {
-  cancelJob,
-  findJob,
-  type JobRouteDeps,
-  jobStats,
-  recordedJob,
-} from '../../src/api/job/routes.js';
+import { findJob } from '../../src/api/job/find.js';
+import { cancelJob, type JobRouteDeps, jobStats, recordedJob } from '../../src/api/job/routes.js';
 import type { JobEntry } from '../../src/job/jobs-view.js';
 import type { JobRecord } from '../../src/job/records.js';
 import type { DerivedStatus } from '../../src/job/status.js';

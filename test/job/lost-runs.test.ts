@@ -58,6 +58,16 @@ function lost(e: JobEntry, agents: AgentView[], nowMs: number, listeningMs = -60
   }).map((r) => ({ hostname: r.hostname, reason: r.reason }));
 }
 
+/** Both agents alive at `nowMs` (seen 500 ms before), their clocks `behindMs` behind. */
+const alive = (nowMs: number, behindMs = 0) => [
+  agent('a', -5000, nowMs - 500, behindMs),
+  agent('b', -5000, nowMs - 500, behindMs),
+];
+
+/** The hosts found lost at `nowMs` while both agents are alive. */
+const lostAt = (e: JobEntry, nowMs: number, behindMs = 0) =>
+  lost(e, alive(nowMs, behindMs), nowMs).map((r) => r.hostname);
+
 const running = entry([
   ['a', 'acknowledged', 100],
   ['a', 'started', 110],
@@ -122,7 +132,6 @@ describe('findLostRuns', () => {
 
   it('finds a run of a live agent that outlived its timeout and the grace without a result', () => {
     // A command with the default timeout (30 s) started at 110 and 120 ms.
-    const alive = (now: number) => [agent('a', -5000, now - 500), agent('b', -5000, now - 500)];
     const endB = 120 + 30_000 + RUN_RESULT_GRACE_MS;
     expect(lost(running, alive(endB), endB)).toEqual([
       {
@@ -132,7 +141,7 @@ describe('findLostRuns', () => {
         ),
       },
     ]);
-    expect(lost(running, alive(endB + 1), endB + 1).map((r) => r.hostname)).toEqual(['a', 'b']);
+    expect(lostAt(running, endB + 1)).toEqual(['a', 'b']);
   });
 
   it("times a run by its own timeout: a command's data, a node operation's declared one", () => {
@@ -140,39 +149,20 @@ describe('findLostRuns', () => {
       ...running,
       record: { ...record, operation },
     });
-    const alive = (now: number) => [agent('a', -5000, now - 500), agent('b', -5000, now - 500)];
-    const shortCommand = withData({
+    const short = withData({
       type: 'command.shell.execute',
       data: { command: 'x', args: [], timeout: 2 },
     });
-    expect(
-      lost(
-        shortCommand,
-        alive(120 + 2000 + RUN_RESULT_GRACE_MS + 1),
-        120 + 2000 + RUN_RESULT_GRACE_MS + 1,
-      ),
-    ).toHaveLength(2);
+    expect(lostAt(short, 120 + 2000 + RUN_RESULT_GRACE_MS + 1)).toEqual(['a', 'b']);
     const query = withData({ type: 'node.os.get', data: {} });
-    expect(
-      lost(query, alive(110 + 10_000 + RUN_RESULT_GRACE_MS), 110 + 10_000 + RUN_RESULT_GRACE_MS),
-    ).toEqual([]);
-    expect(
-      lost(
-        query,
-        alive(120 + 10_000 + RUN_RESULT_GRACE_MS + 1),
-        120 + 10_000 + RUN_RESULT_GRACE_MS + 1,
-      ),
-    ).toHaveLength(2);
+    expect(lostAt(query, 110 + 10_000 + RUN_RESULT_GRACE_MS)).toEqual([]);
+    expect(lostAt(query, 120 + 10_000 + RUN_RESULT_GRACE_MS + 1)).toEqual(['a', 'b']);
   });
 
   it("judges a run by the agent's clock moved onto the bucket's, so a slow clock is no lost run", () => {
     // Both agents' clocks run 60 s behind: their `started` (110, 120 ms) is 60 s later on ours.
-    const behind = (now: number) => [
-      agent('a', -5000, now - 500, 60_000),
-      agent('b', -5000, now - 500, 60_000),
-    ];
     const endA = 110 + 60_000 + 30_000 + RUN_RESULT_GRACE_MS;
-    expect(lost(running, behind(endA), endA)).toEqual([]);
-    expect(lost(running, behind(endA + 1), endA + 1).map((r) => r.hostname)).toEqual(['a']);
+    expect(lostAt(running, endA, 60_000)).toEqual([]);
+    expect(lostAt(running, endA + 1, 60_000)).toEqual(['a']);
   });
 });

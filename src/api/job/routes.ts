@@ -41,7 +41,6 @@ import {
 } from '../../job/store.js';
 import { API_EVENT_HOST, cancelSubject } from '../../names/names.js';
 import type { AuthUser } from '../auth.js';
-import { jobAppears } from '../dispatch.js';
 import { ApiError } from '../errors.js';
 import { REPLAYED_HEADER } from '../idempotency.js';
 import {
@@ -52,6 +51,7 @@ import {
   storedOperation,
   targetOf,
 } from '../job-service.js';
+import { findJob } from './find.js';
 import { type JobStreamDeps, registerJobStreamRoute } from './stream.js';
 
 export interface JobRouteDeps extends JobStreamDeps {
@@ -185,27 +185,6 @@ export async function jobDetail(
       ...(e.error !== undefined ? { error: e.error } : {}),
     })),
   };
-}
-
-/**
- * How long a read waits for this server's view to show a job that is stored
- * already: one another API server made a moment ago (its view follows the
- * bucket, a few milliseconds behind; more under load).
- */
-const VIEW_CATCH_UP_MS = 5000;
-
-/** The job in the live view (waiting for it when it is stored but not yet there), or 404. */
-export async function findJob(
-  deps: Pick<JobRouteDeps, 'jobs' | 'store'>,
-  id: string,
-): Promise<JobEntry> {
-  const entry = deps.jobs.get(id);
-  if (entry) return entry;
-  if ((await readJob(deps.store, id).catch(() => null)) !== null) {
-    const caught = await jobAppears(deps.jobs, id, VIEW_CATCH_UP_MS);
-    if (caught) return caught;
-  }
-  throw new ApiError('not_found', `no job ${id} (it may have expired or been deleted)`);
 }
 
 /** GET /job: newest first, optionally only those of one status, a page of them. */

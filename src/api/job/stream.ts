@@ -23,6 +23,7 @@ import type { ResponseWatch } from '../../job/response-watch.js';
 import { isFinalHostState } from '../../job/status.js';
 import { type JobStore, readResponse } from '../../job/store.js';
 import { ApiError } from '../errors.js';
+import { findJob } from './find.js';
 import type { OutputHub, OutputPosition } from './output-hub.js';
 
 export interface JobStreamSettings {
@@ -342,9 +343,7 @@ export function registerJobStreamRoute(app: FastifyInstance, deps: JobStreamDeps
     async (req, reply) => {
       const after = parseLastEventId(req.headers['last-event-id']);
       const id = req.params.id;
-      if (!deps.jobs.get(id)) {
-        throw new ApiError('not_found', `no job ${id} (it may have expired or been deleted)`);
-      }
+      await findJob(deps, id);
       const subject = req.user?.subject ?? '';
       const held = perUser.get(subject) ?? 0;
       if (held >= settings.maxPerUser) {
