@@ -303,10 +303,6 @@ export function isOperationType(type: unknown): type is OperationType {
   return typeof type === 'string' && Object.hasOwn(OPERATIONS, type);
 }
 
-export function declarationOf(type: OperationType): OperationDeclaration {
-  return OPERATIONS[type];
-}
-
 /** Query jobs go on `jobs.query.*`, modify jobs on `jobs.modify.*`. */
 export function operationCategory(type: OperationType): 'query' | 'modify' {
   return OPERATIONS[type].kind;
