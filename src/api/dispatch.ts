@@ -131,6 +131,9 @@ export async function publish(
   jobId: string,
 ): Promise<SubmittedJob> {
   const r = p.rollout;
+  // The progress first: a job with a rollout always has progress that
+  // another API server can carry on (rollout.ts).
+  const progressRevision = r ? await deps.rollouts.prepare(jobId, r.perHostMs) : 0;
   const job = await publishJob(deps.store, {
     id: jobId,
     type: req.type,
@@ -151,12 +154,10 @@ export async function publish(
       : {}),
   });
   if (r) {
-    void deps.rollouts.start({
-      job,
-      hosts: [...p.expected].sort(),
-      limits: r.limits,
-      perHostMs: r.perHostMs,
-    });
+    void deps.rollouts.start(
+      { job, hosts: [...p.expected].sort(), limits: r.limits, perHostMs: r.perHostMs },
+      progressRevision,
+    );
   }
   const expectedHosts = req.target.kind === 'any' ? [] : p.matching;
   return {

@@ -1,23 +1,53 @@
-// A rate-controlled broadcast, driven by the API that accepted it: the job is
-// stored once, then each host is told in turn (on its own host subject), never
-// more than max_concurrency at a time; once more than max_errors hosts have
-// failed, no more start and the rest are recorded `skipped`. A host's end is
-// read from its status events (through the jobs view), so the next host never
-// starts before the previous one's end is on record.
+// A rate-controlled broadcast: the job is stored once, then each host is told
+// in turn (on its own host subject), never more than max_concurrency at a
+// time; once more than max_errors hosts have failed, no more start and the
+// rest are recorded `skipped`. A host's end is read from its status events
+// (through the jobs view), so the next host never starts before the previous
+// one's end is on record.
 //
-// If this API process stops mid-rollout, the hosts it had not told yet stay
-// pending and show as no_response after the job's start deadline.
+// The rollout's progress lives in NATS (`rollouts.<id>`, records.ts
+// RolloutProgress), not in the process: which hosts were told, and which API
+// server drives it. The driver writes it before it tells a host and again
+// every third of its lease; each write is conditional on the revision it
+// last wrote, so once another API server has taken over, the old driver's
+// next write fails and it stops. Every API server follows the progress of
+// all rollouts; one whose driver has not written for a lease (it died), or
+// let go (a clean stop), is taken over by whichever API server writes first,
+// and carried on from its progress: the hosts told and not ended are told
+// again (the notification's message id, and past the stream's duplicate
+// window the agent's claim, keep that from starting a host twice), the hosts
+// never told start as places free up.
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { JobsView } from '../job/jobs-view.js';
-import type { JobRecord } from '../job/records.js';
+import type { KvFollow } from '../job/kv-follow.js';
+import type { JobRecord, RolloutProgress } from '../job/records.js';
 import type { RolloutLimits } from '../job/rollout.js';
 import { isFinalHostState } from '../job/status.js';
-import { appendStatus, type JobStore, notifyHost, storeResponse } from '../job/store.js';
+import {
+  appendStatus,
+  createRolloutProgress,
+  followRolloutProgress,
+  type JobStore,
+  notifyHost,
+  saveRolloutProgress,
+  storeResponse,
+} from '../job/store.js';
 import type { Logger } from '../log/logger.js';
+
+/** How long a driver may go without writing its progress before another API server takes over. */
+export const ROLLOUT_LEASE_MS = 5_000;
 
 export interface RolloutDeps {
   store: JobStore;
   jobs: JobsView;
   logger: Logger;
+  /** Default ROLLOUT_LEASE_MS; written into each rollout this server starts. */
+  leaseMs?: number;
+  /** This API server's name in the progress it writes; a fresh one per process by default. */
+  driverId?: string;
+  /** A clock for leases, local to this process (default performance.now). */
+  nowMs?: () => number;
 }
 
 export interface RolloutPlan {
@@ -29,64 +59,266 @@ export interface RolloutPlan {
   perHostMs: number;
 }
 
-/** The rollouts this API process drives, so it can stop them when it stops. */
-export class Rollouts {
-  private readonly active = new Map<string, () => void>();
-  constructor(private readonly deps: RolloutDeps) {}
+/** A rollout's progress as last seen, and since when (on this process's clock) it has not changed. */
+interface Seen {
+  progress: RolloutProgress;
+  revision: number;
+  sinceMs: number;
+}
 
-  /** Starts telling hosts; resolves when every host has ended, been skipped or cancelled. */
-  start(plan: RolloutPlan): Promise<void> {
-    return new Promise((resolve) => {
-      const stop = runRollout(this.deps, plan, () => {
-        this.active.delete(plan.job.id);
-        resolve();
-      });
-      this.active.set(plan.job.id, stop);
+interface Driving {
+  /** Stops driving; with `release`, lets another API server take over at once. */
+  stop(release: boolean): Promise<void>;
+}
+
+/** The rollouts this API server drives, and the watch that takes over those another left. */
+export class Rollouts {
+  readonly driverId: string;
+  private readonly leaseMs: number;
+  private readonly nowMs: () => number;
+  private readonly active = new Map<string, Driving | 'starting'>();
+  private readonly seen = new Map<string, Seen>();
+  private follow: KvFollow | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+
+  constructor(private readonly deps: RolloutDeps) {
+    this.leaseMs = deps.leaseMs ?? ROLLOUT_LEASE_MS;
+    this.driverId = deps.driverId ?? `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
+    this.nowMs = deps.nowMs ?? (() => performance.now());
+  }
+
+  /** Follows every rollout's progress, and takes over those whose driver is gone. */
+  async watch(): Promise<void> {
+    this.follow = await followRolloutProgress(this.deps.store, this.deps.logger, (id, p, rev) =>
+      this.heard(id, p, rev),
+    );
+    // A quarter of a lease: a rollout left by its driver is taken over within 1.25 leases.
+    this.timer = setInterval(() => this.takeOverLeft(), Math.max(50, this.leaseMs / 4));
+    this.timer.unref();
+  }
+
+  /** Resolves once the watch has read every progress stored when it started. */
+  get loaded(): Promise<void> {
+    return this.follow?.loaded ?? Promise.resolve();
+  }
+
+  /**
+   * Stores a new rollout's progress, driven by this server, before its job
+   * is: so no job with a rollout exists without progress another API server
+   * could carry on. Returns the revision `start` needs.
+   */
+  prepare(jobId: string, perHostMs: number): Promise<number> {
+    return createRolloutProgress(this.deps.store, jobId, {
+      driver: this.driverId,
+      lease_ms: this.leaseMs,
+      per_host_ms: perHostMs,
+      told: {},
+      done: false,
     });
   }
 
-  get size(): number {
-    return this.active.size;
+  /** Starts telling hosts; resolves when every host has ended, been skipped or cancelled, or another server took over. */
+  start(plan: RolloutPlan, revision: number): Promise<void> {
+    const progress: RolloutProgress = {
+      driver: this.driverId,
+      lease_ms: this.leaseMs,
+      per_host_ms: plan.perHostMs,
+      told: {},
+      done: false,
+    };
+    return this.drive(plan, { progress, revision });
   }
 
-  stopAll(): void {
-    for (const stop of this.active.values()) stop();
+  /** Rollouts this server drives now. */
+  get size(): number {
+    return [...this.active.values()].filter((d) => d !== 'starting').length;
+  }
+
+  /** Stops the watch and lets go of every rollout, so another API server carries them on at once. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.follow?.stop();
+    const driving = [...this.active.values()].filter((d): d is Driving => d !== 'starting');
     this.active.clear();
+    await Promise.all(driving.map((d) => d.stop(true)));
+  }
+
+  private drive(plan: RolloutPlan, from: { progress: RolloutProgress; revision: number }) {
+    return new Promise<void>((resolve) => {
+      const driving = runRollout(this.deps, plan, from, () => {
+        this.active.delete(plan.job.id);
+        resolve();
+      });
+      this.active.set(plan.job.id, driving);
+    });
+  }
+
+  private heard(id: string, progress: RolloutProgress | null, revision: number): void {
+    if (!progress) {
+      this.seen.delete(id);
+      return;
+    }
+    const before = this.seen.get(id);
+    if (before?.revision === revision) return;
+    this.seen.set(id, { progress, revision, sinceMs: this.nowMs() });
+  }
+
+  /** Takes over every unfinished rollout whose driver let go or has not written for its lease. */
+  private takeOverLeft(): void {
+    if (this.stopped) return;
+    const now = this.nowMs();
+    for (const [id, s] of this.seen) {
+      if (s.progress.done || this.active.has(id)) continue;
+      const left = s.progress.driver === null || now - s.sinceMs >= s.progress.lease_ms;
+      if (!left) continue;
+      const entry = this.deps.jobs.get(id);
+      if (!entry?.record.rollout) {
+        // Progress stored by a server that died before it stored the job:
+        // nothing to drive. Forgotten once it is surely an orphan.
+        if (now - s.sinceMs >= 10 * s.progress.lease_ms) this.seen.delete(id);
+        continue;
+      }
+      if (this.deps.jobs.derive(entry).final) continue;
+      this.active.set(id, 'starting');
+      void this.takeOver(id, s, entry.record).catch((err: unknown) => {
+        this.active.delete(id);
+        this.deps.logger.warn(
+          { job_id: id, err: String(err) },
+          'could not take over a rollout left by its API server; trying again',
+        );
+      });
+    }
+  }
+
+  private async takeOver(id: string, s: Seen, record: JobRecord): Promise<void> {
+    const progress = { ...s.progress, driver: this.driverId };
+    const revision = await saveRolloutProgress(this.deps.store, id, progress, s.revision);
+    if (revision === null || this.stopped) {
+      // Another server took it first (or this one is stopping).
+      this.active.delete(id);
+      return;
+    }
+    this.deps.logger.info(
+      { job_id: id, left_by: s.progress.driver, told: Object.keys(s.progress.told).length },
+      'carrying on a rollout its API server left',
+    );
+    const limits = record.rollout as NonNullable<JobRecord['rollout']>;
+    void this.drive(
+      {
+        job: record,
+        hosts: [...(record.expected_hosts ?? [])].sort(),
+        limits: { maxConcurrency: limits.max_concurrency, maxErrors: limits.max_errors },
+        perHostMs: progress.per_host_ms,
+      },
+      { progress, revision },
+    );
   }
 }
 
-/** Returns a function that abandons the rollout (the API is stopping). */
-function runRollout(deps: RolloutDeps, plan: RolloutPlan, onDone: () => void): () => void {
+/** Thrown inside a step when another API server wrote the progress: this one no longer drives. */
+class LeaseLost extends Error {
+  override name = 'LeaseLost';
+}
+
+/** Drives one rollout from its progress; `onDone` is called once, when it ends or stops. */
+function runRollout(
+  deps: RolloutDeps,
+  plan: RolloutPlan,
+  from: { progress: RolloutProgress; revision: number },
+  onDone: () => void,
+): Driving {
   const { job, limits } = plan;
   const log = deps.logger.child({ component: 'rollout', job_id: job.id });
-  const queue = [...plan.hosts];
+  let { progress, revision } = from;
   const told = new Map<string, NodeJS.Timeout>();
+  // Told in the progress, but the notification could not be sent yet.
+  const unsent = new Set<string>();
   let failures = 0;
+  /** No more hosts start (max_errors exceeded, cancelled, deleted). */
   let stopped = false;
+  /** This server lets go of the rollout: no step runs any more. */
+  let leaving = false;
   let finished = false;
+  /** Set by a failed step, so an outage warns once, not at every renewal. */
+  let failing = false;
+
+  // Hosts told before (by this server or the one it took over from) are in
+  // flight until their end is on record; the rest wait their turn.
+  const entry = deps.jobs.get(job.id);
+  const hosts = entry ? deps.jobs.derive(entry).hosts : {};
+  const queue: string[] = [];
+  for (const h of plan.hosts) {
+    const state = hosts[h]?.status;
+    const ended = state !== undefined && isFinalHostState(state);
+    if (h in progress.told) {
+      if (!ended) {
+        told.set(h, silentAfter(h));
+        unsent.add(h);
+      } else if (state !== 'succeeded') failures += 1;
+    } else if (!ended) queue.push(h);
+  }
+
   // Changes arrive as watch callbacks; handling them one at a time keeps the
   // counts and the queue consistent without locks.
   let chain = Promise.resolve();
   const serial = (step: () => Promise<void>) => {
-    chain = chain.then(step).catch((err: unknown) => {
-      log.error({ err: String(err) }, 'rollout step failed; the hosts not yet told stay pending');
-    });
+    chain = chain
+      .then(async () => {
+        if (finished || leaving) return;
+        await step();
+        failing = false;
+      })
+      .catch((err: unknown) => {
+        if (err instanceof LeaseLost) return;
+        const line = 'rollout step failed; trying again at the next renewal';
+        if (failing) log.debug({ err: String(err) }, line);
+        else log.warn({ err: String(err) }, line);
+        failing = true;
+      });
   };
 
-  const finish = () => {
+  function silentAfter(host: string): NodeJS.Timeout {
+    return setTimeout(() => serial(() => silent(host)), plan.perHostMs);
+  }
+
+  /** Writes the progress if this server still drives the rollout; throws LeaseLost otherwise. */
+  const save = async (next: RolloutProgress) => {
+    const rev = await saveRolloutProgress(deps.store, job.id, next, revision);
+    if (rev === null) {
+      log.info('another API server drives this rollout now');
+      end();
+      throw new LeaseLost();
+    }
+    progress = next;
+    revision = rev;
+  };
+
+  const end = () => {
     if (finished) return;
     finished = true;
+    stopped = true;
     unsubscribe();
+    clearInterval(renewal);
     for (const t of told.values()) clearTimeout(t);
     told.clear();
     onDone();
   };
 
+  const finish = async () => {
+    if (finished) return;
+    await save({ ...progress, done: true }).catch((err: unknown) => {
+      if (!(err instanceof LeaseLost)) log.debug({ err: String(err) }, 'could not mark done');
+    });
+    end();
+  };
+
   /** Records hosts that will never run it, as a result and an event each. */
-  const endUntold = async (hosts: string[], state: 'skipped' | 'cancelled', error: string) => {
+  const endUntold = async (untold: string[], state: 'skipped' | 'cancelled', error: string) => {
     const now = deps.store.clock.now().toISOString();
     await Promise.all(
-      hosts.map(async (hostname) => {
+      untold.map(async (hostname) => {
         await storeResponse(deps.store, {
           job_id: job.id,
           hostname,
@@ -102,16 +334,36 @@ function runRollout(deps: RolloutDeps, plan: RolloutPlan, onDone: () => void): (
     );
   };
 
-  const fill = async () => {
-    while (!stopped && told.size < limits.maxConcurrency && queue.length > 0) {
-      const host = queue.shift() as string;
-      told.set(
-        host,
-        setTimeout(() => serial(() => silent(host)), plan.perHostMs),
-      );
+  const send = async () => {
+    for (const host of [...unsent]) {
       await notifyHost(deps.store, job, host);
+      unsent.delete(host);
     }
-    if (told.size === 0 && (queue.length === 0 || stopped)) finish();
+  };
+
+  const fill = async () => {
+    const batch: string[] = [];
+    while (!stopped && told.size + batch.length < limits.maxConcurrency && queue.length > 0) {
+      batch.push(queue.shift() as string);
+    }
+    if (batch.length > 0) {
+      const at = deps.store.clock.now().toISOString();
+      const next = { ...progress.told };
+      for (const h of batch) next[h] = at;
+      try {
+        await save({ ...progress, told: next });
+      } catch (err) {
+        // Not recorded as told: they wait for the next try.
+        if (!(err instanceof LeaseLost)) queue.unshift(...batch);
+        throw err;
+      }
+      for (const h of batch) {
+        told.set(h, silentAfter(h));
+        unsent.add(h);
+      }
+    }
+    await send();
+    if (told.size === 0 && (queue.length === 0 || stopped)) await finish();
   };
 
   const afterEnds = async () => {
@@ -132,6 +384,7 @@ function runRollout(deps: RolloutDeps, plan: RolloutPlan, onDone: () => void): (
   const silent = async (host: string) => {
     if (!told.has(host)) return;
     told.delete(host);
+    unsent.delete(host);
     failures += 1;
     const error = `no answer within ${Math.round(plan.perHostMs / 1000)} s of being told to start`;
     await appendStatus(deps.store, job.id, 'failed', host, { state: 'no_response', error });
@@ -140,21 +393,21 @@ function runRollout(deps: RolloutDeps, plan: RolloutPlan, onDone: () => void): (
 
   const onChange = () =>
     serial(async () => {
-      if (finished) return;
-      const entry = deps.jobs.get(job.id);
-      if (!entry) {
+      const current = deps.jobs.get(job.id);
+      if (!current) {
         // Deleted: nothing left to tell.
         stopped = true;
-        finish();
+        end();
         return;
       }
-      const d = deps.jobs.derive(entry);
+      const d = deps.jobs.derive(current);
       let ended = 0;
       for (const [host, timer] of told) {
         const state = d.hosts[host]?.status;
         if (state && isFinalHostState(state)) {
           clearTimeout(timer);
           told.delete(host);
+          unsent.delete(host);
           ended += 1;
           if (state !== 'succeeded') failures += 1;
         }
@@ -171,9 +424,32 @@ function runRollout(deps: RolloutDeps, plan: RolloutPlan, onDone: () => void): (
     });
 
   const unsubscribe = deps.jobs.onChange(job.id, onChange);
-  serial(fill);
-  return () => {
-    stopped = true;
-    finish();
+  // Written every third of the lease, so other servers see this one alive;
+  // each renewal also retries what failed (a notification, a step).
+  const renewal = setInterval(
+    () =>
+      serial(async () => {
+        await save({ ...progress });
+        await afterEnds();
+      }),
+    Math.max(30, progress.lease_ms / 3),
+  );
+  renewal.unref();
+  // A cancel, or failures past max_errors, already on record when taken
+  // over apply before any host is told.
+  onChange();
+  serial(afterEnds);
+  return {
+    async stop(release) {
+      if (finished) return;
+      leaving = true;
+      // Let the step under way end first: it may be writing the progress.
+      await chain;
+      if (finished) return;
+      if (release) {
+        await save({ ...progress, driver: null }).catch(() => {});
+      }
+      end();
+    },
   };
 }

@@ -67,6 +67,8 @@ export interface StartApiOptions {
    * descriptors its commands need are kept from the API's connection cap.
    */
   agentInProcess?: { maxJobs: number };
+  /** How long a rollout's driver may be silent before another API server takes over (rollout.ts). */
+  rolloutLeaseMs?: number;
 }
 
 export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess> {
@@ -182,7 +184,13 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
       userLimit: { perMinute: auditSettings.user_rate, burst: auditSettings.user_burst },
     });
     metrics.watch({ jobs, registry });
-    const rollouts = new Rollouts({ store, jobs, logger });
+    const rollouts = new Rollouts({
+      store,
+      jobs,
+      logger,
+      ...(opts.rolloutLeaseMs !== undefined ? { leaseMs: opts.rolloutLeaseMs } : {}),
+    });
+    await rollouts.watch();
     const auth = { signingKey: opts.signingKey, customRoles: config.api.server.security.roles };
     const app = await buildApiServer({
       metrics,
@@ -265,7 +273,9 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
       url: address,
       async stop() {
         await app.close();
-        rollouts.stopAll();
+        // Before the connection closes: each rollout is let go, for another
+        // API server (or this one restarted) to carry on at once.
+        await rollouts.stop();
         // Bounded: what NATS has not taken within it goes to the log, entry
         // by entry, and no retry timer is left to hold the process open.
         await audit.close(AUDIT_FLUSH_MS);

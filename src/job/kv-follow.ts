@@ -41,6 +41,8 @@ export interface KvChange {
   headers: MsgHdrs | undefined;
   /** When the server stored it. */
   created: Date;
+  /** Its revision (the stream sequence), for a write conditional on it. */
+  revision: number;
 }
 
 export interface KvFollowOptions {
@@ -146,6 +148,7 @@ export async function followKv(
       value: m.data,
       headers: m.headers,
       created: new Date(m.info.timestampNanos / 1e6),
+      revision: m.seq,
     });
     if (m.info.pending === 0) markLoaded();
   };

@@ -153,11 +153,31 @@ export function recordParser<T extends TSchema>(
   };
 }
 
+/**
+ * The value under `rollouts.<id>` (names.ts rolloutKey): how far a
+ * rate-controlled broadcast got, so whichever API server drives it next
+ * carries on where the last one stopped (src/api/rollout.ts).
+ */
+export const RolloutProgress = Type.Object({
+  /** The API server driving it; null once it let go (a clean stop). */
+  driver: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
+  /** How long the driver may go without writing before another takes over. */
+  lease_ms: Type.Integer({ minimum: 100 }),
+  /** How long a told host may take to report its end before it counts as no_response. */
+  per_host_ms: Type.Integer({ minimum: 1 }),
+  /** The hosts told to start, and when. */
+  told: Type.Record(Type.String(), Type.String()),
+  /** Every host has ended, been skipped or cancelled: nothing left to drive. */
+  done: Type.Boolean(),
+});
+export type RolloutProgress = Static<typeof RolloutProgress>;
+
 /** The value under `expected.<id>`: the hostnames a broadcast was sent to. */
 export const ExpectedHosts = Type.Array(Type.String());
 export type ExpectedHosts = Static<typeof ExpectedHosts>;
 
 export const parseJobRecord = recordParser(JobRecord, 'job record');
+export const parseRolloutProgress = recordParser(RolloutProgress, 'rollout progress');
 export const parseExpectedHosts = recordParser(ExpectedHosts, 'expected hosts');
 export const parseJobResponse = recordParser(JobResponse, 'job response');
 export const parseStatusEvent = recordParser(StatusEventRecord, 'status event');

@@ -5,6 +5,7 @@ import { DeliverPolicy, type JetStreamClient, jetstream } from '@nats-io/jetstre
 import { type KV, Kvm } from '@nats-io/kv';
 import { errors, headers, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { type OperationType, operationCategory } from '../contract/operations.js';
+import type { Logger } from '../log/logger.js';
 import {
   API_EVENT_HOST,
   cancelKey,
@@ -16,6 +17,7 @@ import {
   hostToken,
   type InfraNames,
   JOB_HEADER,
+  jobIdFromRolloutKey,
   jobKey,
   KV_OPERATION_HEADER,
   kvStream,
@@ -25,9 +27,11 @@ import {
   parseStatusKey,
   RESULT_ERROR_HEADER,
   RESULT_STATE_HEADER,
+  ROLLOUT_FILTER,
   registryKey,
   responseFilter,
   responseKey,
+  rolloutKey,
   type StatusEvent,
   statusFilter,
   statusKey,
@@ -35,6 +39,7 @@ import {
 import { isWrongLastSequence } from '../nats/errors.js';
 import type { Clock } from './clock.js';
 import { newTimeOrderedId } from './ids.js';
+import { followKv, type KvFollow } from './kv-follow.js';
 import {
   type FinalHostState,
   finalStateOf,
@@ -43,8 +48,10 @@ import {
   parseExpectedHosts,
   parseJobRecord,
   parseJobResponse,
+  parseRolloutProgress,
   parseStatusEvent,
   RecordError,
+  type RolloutProgress,
   type StatusEventRecord,
 } from './records.js';
 import { encodeResponse, resultBudget } from './result-size.js';
@@ -536,8 +543,66 @@ export async function deleteJob(store: JobStore, id: string): Promise<boolean> {
   // The definition goes last: while it exists, the job is still findable.
   await kv(store).jobs.purge(expectedKey(id));
   await kv(store).jobs.purge(cancelKey(id));
+  await kv(store).jobs.purge(rolloutKey(id));
   await kv(store).jobs.purge(jobKey(id));
   return true;
+}
+
+// ---- rollout progress ---------------------------------------------------------
+// Written by API servers only (agents may not: nats/permissions.ts), each write
+// conditional on the revision the writer last saw, so two API servers never
+// both drive one rollout: the second write of a pair fails.
+
+/** Stores a new rollout's progress; its revision. */
+export async function createRolloutProgress(
+  store: JobStore,
+  id: string,
+  progress: RolloutProgress,
+): Promise<number> {
+  return kv(store).jobs.create(rolloutKey(id), JSON.stringify(progress));
+}
+
+/**
+ * Replaces a rollout's progress if it is still at `revision`: the new
+ * revision, or null when another API server wrote it since.
+ */
+export async function saveRolloutProgress(
+  store: JobStore,
+  id: string,
+  progress: RolloutProgress,
+  revision: number,
+): Promise<number | null> {
+  try {
+    return await kv(store).jobs.update(rolloutKey(id), JSON.stringify(progress), revision);
+  } catch (err) {
+    if (isWrongLastSequence(err)) return null;
+    throw err;
+  }
+}
+
+/**
+ * Follows every rollout's progress: `on` hears its value and revision, or
+ * null when it was removed. An invalid value is skipped with a warning.
+ */
+export function followRolloutProgress(
+  store: JobStore,
+  logger: Logger,
+  on: (id: string, progress: RolloutProgress | null, revision: number) => void,
+): Promise<KvFollow> {
+  const source = { nc: store.nc, js: store.js, bucket: store.names.jobsBucket };
+  return followKv(source, { keys: ROLLOUT_FILTER, from: 'last', logger }, (e) => {
+    const id = jobIdFromRolloutKey(e.key);
+    if (id === null) return;
+    if (e.operation !== 'PUT') {
+      on(id, null, e.revision);
+      return;
+    }
+    try {
+      on(id, parseRolloutProgress(e.value), e.revision);
+    } catch (err) {
+      logger.warn({ key: e.key, err: String(err) }, 'ignoring an invalid rollout progress entry');
+    }
+  });
 }
 
 // ---- idempotency reservations ------------------------------------------------

@@ -256,6 +256,23 @@ export function jobIdFromExpectedKey(key: string): string | null {
   return key.startsWith('expected.') ? key.slice('expected.'.length) : null;
 }
 
+/**
+ * `rollouts.<id>` in the job-queue bucket: a rate-controlled broadcast's
+ * progress (which hosts were told, and which API drives it), written only by
+ * API servers, each write conditional on the revision it read.
+ */
+export function rolloutKey(id: string): string {
+  return `rollouts.${id}`;
+}
+
+/** Filter for every rollout's progress. */
+export const ROLLOUT_FILTER = 'rollouts.>';
+
+/** The job id of a `rollouts.<id>` key, or null when it is not one. */
+export function jobIdFromRolloutKey(key: string): string | null {
+  return key.startsWith('rollouts.') ? key.slice('rollouts.'.length) : null;
+}
+
 /** True for a `status.…` key (parseStatusKey says whether it is a valid one). */
 export function isStatusKey(key: string): boolean {
   return key.startsWith('status.');

@@ -98,6 +98,8 @@ export function agentPermissions(names: InfraNames, user: AgentUser): NatsPermis
         names.streamSubjects,
         // A job definition, and a status event in the API's name (a cancel).
         kvKeys(queue, 'jobs'),
+        // A rollout's progress: only API servers drive rollouts.
+        kvKeys(queue, 'rollouts'),
         kvSubject(queue, agentWrites(names, API_EVENT_HOST).status),
         // A consumer of its own on the jobs stream (see above).
         api.consumerCreate(jobs),

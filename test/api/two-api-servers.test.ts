@@ -2,14 +2,18 @@
 // made through one is read, listed and cancelled through the other; the same
 // request with one Idempotency-Key sent to both at once makes one job, and
 // its command runs once; a broadcast through either answers for every agent.
+// A rollout whose API server dies (or stops cleanly) is carried on by the
+// other, each host started once and none skipped.
 import { appendFileSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiProcess, startApiServer } from '../../src/api/start.js';
+import type { Config } from '../../src/config/index.js';
 import { systemClock } from '../../src/job/clock.js';
 import { silentLogger } from '../support/nats.js';
 import { type AnyJson, request, startTestSystem, type TestSystem } from '../support/system.js';
+import { waitFor } from './helpers.js';
 
 let sys: TestSystem;
 let second: ApiProcess;
@@ -86,5 +90,81 @@ describe('two API servers on one NATS', () => {
     const cancelled = await on(second, 'POST', `/job/${made.body.job_id}/cancel`);
     expect(cancelled.status).toBe(200);
     expect(cancelled.body.status).not.toBe('completed');
+  });
+});
+
+/** One more API server on the same NATS, as another process would be. */
+function anotherApiServer(rolloutLeaseMs: number): Promise<ApiProcess> {
+  const config: Config = {
+    ...sys.config,
+    api: { ...sys.config.api, server: { ...sys.config.api.server, port: 0 } },
+  };
+  return startApiServer({
+    config,
+    signingKey: sys.signingKey,
+    logger: silentLogger,
+    clock: systemClock,
+    natsServers: [sys.nats.url],
+    resultMarginMs: 3000,
+    rolloutLeaseMs,
+  });
+}
+
+describe('a rollout whose API server goes away', () => {
+  // One host at a time, each run a line in the file and a second long: the
+  // driver goes away while the first host runs, before the second is told.
+  const rollout = async (driver: ApiProcess, runs: string) => {
+    appendFileSync(runs, '');
+    const made = await on(driver, 'POST', '/node/_all/command/shell?async=true', {
+      command: `echo ran >> '${runs}'; sleep 1`,
+      max_concurrency: 1,
+    });
+    expect(made.status, JSON.stringify(made.body)).toBe(202);
+    await waitFor('the first host to start', () => readFileSync(runs, 'utf8') !== '');
+    return made.body.job_id as string;
+  };
+  const finalOn = (api: { url: string }, id: string) =>
+    waitFor(
+      'the job to end',
+      async () => {
+        const r = await on(api, 'GET', `/job/${id}`);
+        return ['completed', 'failed', 'partial_failure'].includes(r.body.status) && r.body;
+      },
+      20_000,
+      100,
+    );
+
+  it('is carried on by the other once its driver stops writing: every host once, none skipped', async () => {
+    const runs = `${file}-crash`;
+    const driver = await anotherApiServer(500);
+    try {
+      await driver.registry.waitFor((v) => v.agents().filter((a) => a.ready).length === 2, 10_000);
+      const id = await rollout(driver, runs);
+      // As a crash looks from NATS: the connection gone, nothing let go.
+      await driver.nc.close();
+      const job = await finalOn(second, id);
+      expect(job.status).toBe('completed');
+      expect(Object.keys(job.agent_states).sort()).toEqual(HOSTS);
+      expect(readFileSync(runs, 'utf8')).toBe('ran\nran\n');
+    } finally {
+      await driver.stop().catch(() => {});
+      rmSync(runs, { force: true });
+    }
+  });
+
+  it('is let go by a clean stop and carried on at once, though its lease is long', async () => {
+    const runs = `${file}-stop`;
+    // A minute's lease: only the release lets another take over within the test.
+    const driver = await anotherApiServer(60_000);
+    try {
+      await driver.registry.waitFor((v) => v.agents().filter((a) => a.ready).length === 2, 10_000);
+      const id = await rollout(driver, runs);
+      await driver.stop();
+      const job = await finalOn(sys, id);
+      expect(job.status).toBe('completed');
+      expect(readFileSync(runs, 'utf8')).toBe('ran\nran\n');
+    } finally {
+      rmSync(runs, { force: true });
+    }
   });
 });

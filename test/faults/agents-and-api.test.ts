@@ -3,11 +3,21 @@
 // `failed` for that host with a timeline saying why; the waiting broadcast
 // answers for the others), an agent restarted (it registers once and takes new
 // work), and the API server restarted while jobs run (they complete and are
-// read afterwards). Nothing accepted is lost, nothing runs twice.
+// read afterwards), and the API server driving a rollout killed beside another
+// (the other carries it on; in the long run the first comes back and carries
+// it on in turn when the second is killed). Nothing accepted is lost, nothing
+// runs twice.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../api/helpers.js';
 import { startTestNats, type TestNats } from '../support/nats.js';
-import { type Accepted, type AnyJson, assertNothingLost, Fleet, killLeftovers } from './fleet.js';
+import {
+  type Accepted,
+  type AnyJson,
+  assertNothingLost,
+  Fleet,
+  killLeftovers,
+  LONG,
+} from './fleet.js';
 
 let nats: TestNats;
 let fleet: Fleet;
@@ -195,4 +205,32 @@ describe('the API server restarted while jobs run', () => {
     });
     expect(jobs.at(-1).responses.a3.data.exit_code).toBe(0);
   }, 60_000);
+});
+
+describe('the API server driving a rollout killed, beside another', () => {
+  it('the other carries the rollout on: each host runs once, none is skipped', async () => {
+    const hosts = ['a1', 'a2', 'a3'];
+    const ranOn = () => hosts.filter((h) => fleet.runs().has(`roll ${h}`)).length;
+    const spare = await fleet.startSpareApi();
+    const r = await fleet.request('POST', '/node/_all/command/shell?async=true', {
+      command: fleet.countedCommand('roll', 'sleep 1'),
+      timeout: 30,
+      max_concurrency: 1,
+    });
+    expect(r.status, JSON.stringify(r.body)).toBe(202);
+    await waitFor('the first host to start', () => ranOn() === 1, 15_000);
+    await fleet.api?.kill();
+    fleet.useApi(spare);
+    if (LONG) {
+      // The killed one comes back, and is the one left when the spare dies in turn.
+      const back = await fleet.startSpareApi();
+      await waitFor('a second host to start', () => ranOn() === 2, 30_000, 100);
+      await fleet.api?.kill();
+      fleet.useApi(back);
+    }
+    const [job] = await assertNothingLost(fleet, [{ tag: 'roll', jobId: r.body.job_id }]);
+    expect(job.status).toBe('completed');
+    expect(Object.keys(job.agent_states).sort()).toEqual(hosts);
+    for (const h of hosts) expect(fleet.runs().get(`roll ${h}`)).toBe(1);
+  }, 90_000);
 });

@@ -56,6 +56,8 @@ export class Fleet {
   readonly signingKey = `fault-key-${crypto.randomUUID()}`;
   readonly namespace = `f${crypto.randomUUID().slice(0, 8)}`;
   api: OsapiProcess | null = null;
+  /** API servers started beside `api`, on the same NATS (startSpareApi). */
+  readonly spareApis = new Set<OsapiProcess>();
   readonly agents = new Map<string, OsapiProcess>();
   private readonly opts: FleetOptions;
 
@@ -113,6 +115,20 @@ export class Fleet {
   async startApi(): Promise<OsapiProcess> {
     this.api = await spawnOsapi(['api', 'server', 'start'], this.configFile(), {});
     return this.api;
+  }
+
+  /** Another API server on the same NATS; requests go to it once `useApi` says so. */
+  async startSpareApi(): Promise<OsapiProcess> {
+    const api = await spawnOsapi(['api', 'server', 'start'], this.configFile(), {});
+    this.spareApis.add(api);
+    return api;
+  }
+
+  /** Sends the next requests to `api` (a spare, when the one in use was killed). */
+  useApi(api: OsapiProcess): void {
+    this.spareApis.delete(api);
+    if (this.api) this.spareApis.add(this.api);
+    this.api = api;
   }
 
   get url(): string {
@@ -214,6 +230,7 @@ export class Fleet {
   logs(): string {
     const parts = [
       ['api', this.api] as const,
+      ...[...this.spareApis].map((p) => ['spare api', p] as const),
       ...[...this.agents].map(([h, a]) => [h, a] as const),
     ];
     return parts.map(([name, p]) => `--- ${name}\n${p?.logs() ?? ''}`).join('\n');
@@ -221,7 +238,7 @@ export class Fleet {
 
   async stop(): Promise<void> {
     await Promise.all([...this.agents.values()].map((a) => a.stop()));
-    await this.api?.stop();
+    await Promise.all([this.api, ...this.spareApis].map((p) => p?.stop()));
     this.dir.remove();
   }
 }
