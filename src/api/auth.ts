@@ -62,17 +62,9 @@ export async function authenticate(req: FastifyRequest, s: AuthSettings): Promis
     }
     const hit = verified.get(token);
     if (hit && hit.expMs > Date.now()) return hit.user;
-    const claims = await verifyToken(token, s.signingKey);
-    const user: AuthUser = {
-      subject: claims.sub,
-      roles: claims.roles,
-      permissions: effectivePermissions(claims, s.customRoles),
-      commandPolicy: commandPolicy(claims.roles, s.customRoles),
-      ...(claims.permissions !== undefined ? { permissionsClaim: claims.permissions } : {}),
-      expiresAt: claims.exp,
-    };
+    const user = await verifiedUser(token, s);
     if (verified.size >= VERIFIED_MAX) verified.clear();
-    verified.set(token, { user, expMs: claims.exp * 1000 });
+    verified.set(token, { user, expMs: user.expiresAt * 1000 });
     return user;
   } catch (err) {
     if (err instanceof TokenError) {
@@ -83,6 +75,19 @@ export async function authenticate(req: FastifyRequest, s: AuthSettings): Promis
     }
     throw err;
   }
+}
+
+/** The user a token names, once its signature and expiry are checked; throws TokenError otherwise. */
+export async function verifiedUser(token: string, s: AuthSettings): Promise<AuthUser> {
+  const claims = await verifyToken(token, s.signingKey);
+  return {
+    subject: claims.sub,
+    roles: claims.roles,
+    permissions: effectivePermissions(claims, s.customRoles),
+    commandPolicy: commandPolicy(claims.roles, s.customRoles),
+    ...(claims.permissions !== undefined ? { permissionsClaim: claims.permissions } : {}),
+    expiresAt: claims.exp,
+  };
 }
 
 export interface AuthHooks {

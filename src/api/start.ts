@@ -201,7 +201,7 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
       limits: connections.limits,
       cors: { allowOrigins: config.api.server.security.cors.allow_origins },
       trustedProxies: config.api.server.security.trusted_proxies,
-      session: sessionDeps(auth, opts.clock),
+      session: sessionDeps(auth, opts.clock, await kvm.open(layout.names.loginCodesBucket)),
       ...(config.api.server.ui.enabled
         ? {
             console: {

@@ -2,6 +2,9 @@
 // codes that let the web console sign in without a token in a URL.
 import { type Static, Type } from 'typebox';
 
+/** A login link is opened at once, or not at all. */
+export const LOGIN_CODE_TTL_MS = 2 * 60_000;
+
 export const WhoAmI = Type.Object({
   subject: Type.String(),
   roles: Type.Array(Type.String()),
@@ -30,7 +33,9 @@ export const SessionRequest = Type.Object(
   },
   {
     additionalProperties: false,
-    examples: [{ code: 'q0d2Yw9m3W1G0lQ8a6b5bT4hR2xZp7cK1jN9sV3uE0M' }],
+    examples: [
+      { code: '65255f40c148aaef6eb88f09964ff15aq0d2Yw9m3W1G0lQ8a6b5bT4hR2xZp7cK1jN9sV3uE0M' },
+    ],
   },
 );
 export type SessionRequest = Static<typeof SessionRequest>;

@@ -23,6 +23,12 @@ export interface InfraNames {
    */
   readonly unauthenticatedAuditBucket: string;
   readonly registryBucket: string;
+  /**
+   * The web console's one-time login codes, shared by every API server on
+   * the same NATS: what each code grants (never a token), until it is used
+   * or expires. Only API servers can reach it.
+   */
+  readonly loginCodesBucket: string;
 }
 
 export interface NameSettings {
@@ -54,6 +60,7 @@ export function infraNames(s: NameSettings): InfraNames {
     auditBucket: infra(s.namespace, s.audit.bucket),
     unauthenticatedAuditBucket: infra(s.namespace, `${s.audit.bucket}-unauthenticated`),
     registryBucket: infra(s.namespace, s.registry.bucket),
+    loginCodesBucket: infra(s.namespace, 'login-codes'),
   };
 }
 

@@ -1,4 +1,4 @@
-// Makes the JetStream layout (jobs stream, dead-letter stream, five KV
+// Makes the JetStream layout (jobs stream, dead-letter stream, six KV
 // buckets) idempotently at start. Running it again changes nothing; a setting
 // that differs from what exists is updated where NATS allows, and reported as
 // a conflict where it does not (storage type cannot change in place).
@@ -14,6 +14,7 @@ import {
 } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { LOGIN_CODE_TTL_MS } from '../contract/session.js';
 import type { Logger } from '../log/logger.js';
 import {
   dlqAdvisorySubject,
@@ -123,6 +124,15 @@ export async function ensureLayout(nc: NatsConnection, s: LayoutSettings): Promi
       bucket: names.unauthenticatedAuditBucket,
     },
     { max_bytes: -1, ...s.registry, bucket: names.registryBucket },
+    // A code lives as long as it may wait to be used; the bucket stays small
+    // (the API refuses codes past MAX_OUTSTANDING_LOGIN_CODES long before).
+    {
+      bucket: names.loginCodesBucket,
+      ttl: LOGIN_CODE_TTL_MS,
+      max_bytes: 4 * 1024 * 1024,
+      storage: s.kv.storage,
+      replicas: s.kv.replicas,
+    },
   ];
   for (const b of buckets) {
     items.push(await ensureBucket(jsm, kvm, b));

@@ -63,7 +63,8 @@ export interface AgentUser {
  * widens an allow list: publishing notifications, writing definitions,
  * making consumers on the jobs stream, every way to read the responses
  * bucket (get, direct get, a consumer on its stream, or a plain
- * subscription to its subjects), and listening to live output.
+ * subscription to its subjects) or the console's login codes, and
+ * listening to live output.
  */
 export function agentPermissions(names: InfraNames, user: AgentUser): NatsPermissions {
   const jobs = names.stream;
@@ -73,6 +74,8 @@ export function agentPermissions(names: InfraNames, user: AgentUser): NatsPermis
   const responses = names.responsesBucket;
   const responsesStream = kvStream(responses);
   const registry = names.registryBucket;
+  const logins = names.loginCodesBucket;
+  const loginsStream = kvStream(logins);
   const streamInfo = [jobs, queueStream, responsesStream, kvStream(registry)].map(api.streamInfo);
   const writes = agentWrites(names, user.hostname);
   return {
@@ -113,13 +116,21 @@ export function agentPermissions(names: InfraNames, user: AgentUser): NatsPermis
         api.consumerCreate(responsesStream),
         api.consumerCreateAll(responsesStream),
         api.durableCreateAll(responsesStream),
+        // Any read or write of the console's login codes.
+        kvKeys(logins),
+        api.msgGet(loginsStream),
+        api.directGet(loginsStream),
+        api.directGetAll(loginsStream),
+        api.consumerCreate(loginsStream),
+        api.consumerCreateAll(loginsStream),
+        api.durableCreateAll(loginsStream),
       ],
     },
     subscribe: {
       // Jobs are heard on plain subscriptions to the notification subjects;
       // cancellations of running jobs come as core messages (names.ts).
       allow: [inboxFilter(AGENT_INBOX_PREFIX), names.streamSubjects, cancelSubjectAll(names)],
-      deny: [kvKeys(responses), outputFilter(names)],
+      deny: [kvKeys(responses), kvKeys(logins), outputFilter(names)],
     },
   };
 }

@@ -1,9 +1,11 @@
 // GET /auth/me, and the one-time login code behind `osapi ui`: a code works
 // once, turns into a short-lived token of the same user and roles (never
 // outliving the token that asked for it), and the sign-in is audited.
+
+import { type KV, Kvm } from '@nats-io/kv';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LoginCodes } from '../../src/api/session/login-codes.js';
+import { type IssueResult, LoginCodes } from '../../src/api/session/login-codes.js';
 import { MAX_CODES_PER_USER, SESSION_TTL_S } from '../../src/api/session/routes.js';
 import { signToken } from '../../src/auth/index.js';
 import { type AnyJson, request, startTestSystem, type TestSystem } from '../support/system.js';
@@ -53,7 +55,7 @@ describe('GET /auth/me', () => {
 describe('one-time login codes', () => {
   it('trade once for a session token of the same user and roles', async () => {
     const issued = await newCode(admin);
-    expect(issued.code).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(issued.code).toMatch(/^[0-9a-f]{32}[A-Za-z0-9_-]{43}$/);
     const codeLeft = Date.parse(issued.expires_at) - Date.now();
     expect(codeLeft).toBeGreaterThan(60_000);
     expect(codeLeft).toBeLessThanOrEqual(120_000);
@@ -64,7 +66,10 @@ describe('one-time login codes', () => {
     expect(s.body.token).not.toBe(admin);
     expect(s.body.expires_at).toBe(issued.session_expires_at);
     const claims = decodeJwt(s.body.token);
-    expect((claims.exp ?? 0) - (claims.iat ?? 0)).toBe(SESSION_TTL_S);
+    // Made when the code is traded, and ending when the code said it would.
+    expect((claims.exp ?? 0) * 1000).toBe(Date.parse(issued.session_expires_at));
+    expect((claims.exp ?? 0) - (claims.iat ?? 0)).toBeLessThanOrEqual(SESSION_TTL_S);
+    expect((claims.exp ?? 0) - (claims.iat ?? 0)).toBeGreaterThan(SESSION_TTL_S - 60);
     const me = await request(sys, 'GET', '/auth/me', undefined, s.body.token);
     expect(me.status).toBe(200);
     expect(me.body.permissions).toContain('command:execute');
@@ -152,64 +157,100 @@ describe('one-time login codes', () => {
 });
 
 describe('LoginCodes', () => {
-  const grant = (subject: string) => ({
-    token: `t-${subject}`,
-    user: { subject, roles: ['read'], permissions: [], commandPolicy: null, expiresAt: 0 },
-  });
-
-  const issued = (r: ReturnType<LoginCodes['issue']>) => {
+  let n = 0;
+  /** A bucket of its own for each test, on the test system's NATS. */
+  const bucket = async () => new Kvm(sys.api.nc).create(`login-codes-test-${++n}`, { history: 1 });
+  const codesOn = (b: KV, opts: { max?: number; maxPerUser?: number; now?: () => number } = {}) =>
+    new LoginCodes({
+      bucket: b,
+      secret: 'a secret',
+      ttlMs: 100,
+      max: opts.max ?? 10,
+      maxPerUser: opts.maxPerUser ?? 5,
+      now: opts.now ?? (() => 1_000),
+    });
+  const grant = (subject: string) => ({ subject, roles: ['read'], session_expires_at: 99_000 });
+  const issued = (r: IssueResult) => {
     if (!r.ok) throw new Error(`refused: ${r.limit}`);
     return r;
   };
 
-  it('forgets a code after its time', () => {
+  it('forgets a code after its time', async () => {
     let now = 1_000;
-    const codes = new LoginCodes({ ttlMs: 100, max: 10, maxPerUser: 5, now: () => now });
-    const a = issued(codes.issue(grant('a')));
+    const codes = codesOn(await bucket(), { now: () => now });
+    const a = issued(await codes.issue(grant('a')));
     now += 100;
-    expect(codes.redeem(a.code)).toBeNull();
-    expect(codes.size).toBe(0);
+    expect(await codes.redeem(a.code)).toBeNull();
   });
 
-  it('refuses a user past its limit, and never drops another user’s code', () => {
+  it('refuses a user past its limit, and never drops another user’s code', async () => {
     let now = 1_000;
-    const codes = new LoginCodes({ ttlMs: 100, max: 10, maxPerUser: 2, now: () => now });
-    const b = issued(codes.issue(grant('b')));
+    const codes = codesOn(await bucket(), { maxPerUser: 2, now: () => now });
+    const b = issued(await codes.issue(grant('b')));
     now += 10;
-    issued(codes.issue(grant('a')));
-    issued(codes.issue(grant('a')));
-    for (let i = 0; i < 100; i++) {
-      expect(codes.issue(grant('a'))).toEqual({
+    const a1 = issued(await codes.issue(grant('a')));
+    issued(await codes.issue(grant('a')));
+    for (let i = 0; i < 5; i++) {
+      expect(await codes.issue(grant('a'))).toEqual({
         ok: false,
         limit: 'user',
         outstanding: 2,
         retryAfterMs: 100,
       });
     }
-    expect(codes.countOf('a')).toBe(2);
-    expect(codes.redeem(b.code)?.token).toBe('t-b');
-    // A used or expired code frees its place.
-    now += 100;
-    expect(codes.countOf('a')).toBe(0);
-    expect(codes.issue(grant('a')).ok).toBe(true);
+    expect(await codes.countOf('a')).toBe(2);
+    expect((await codes.redeem(b.code))?.subject).toBe('b');
+    // A used code frees its place.
+    expect((await codes.redeem(a1.code))?.subject).toBe('a');
+    expect(await codes.countOf('a')).toBe(1);
+    expect((await codes.issue(grant('a'))).ok).toBe(true);
   });
 
-  it('refuses past the total rather than dropping the oldest', () => {
-    const codes = new LoginCodes({ ttlMs: 100, max: 2, maxPerUser: 5, now: () => 1_000 });
-    const b = issued(codes.issue(grant('b')));
-    const c = issued(codes.issue(grant('c')));
-    expect(codes.issue(grant('d'))).toMatchObject({ ok: false, limit: 'total', outstanding: 2 });
-    expect(codes.redeem(b.code)?.token).toBe('t-b');
-    expect(codes.redeem(c.code)?.token).toBe('t-c');
-    expect(codes.size).toBe(0);
+  it('refuses past the total rather than dropping the oldest', async () => {
+    const codes = codesOn(await bucket(), { max: 2 });
+    const b = issued(await codes.issue(grant('b')));
+    const c = issued(await codes.issue(grant('c')));
+    expect(await codes.issue(grant('d'))).toMatchObject({
+      ok: false,
+      limit: 'total',
+      outstanding: 2,
+    });
+    expect((await codes.redeem(b.code))?.subject).toBe('b');
+    expect((await codes.redeem(c.code))?.subject).toBe('c');
+    expect(await codes.size()).toBe(0);
   });
 
-  it('keeps a subject named like an Object property apart from the rest', () => {
-    const codes = new LoginCodes({ ttlMs: 100, max: 10, maxPerUser: 1, now: () => 1_000 });
+  it('keeps a subject named like an Object property apart from the rest', async () => {
+    const codes = codesOn(await bucket(), { maxPerUser: 1 });
     for (const subject of ['__proto__', 'constructor', 'toString']) {
-      expect(codes.issue(grant(subject)).ok).toBe(true);
-      expect(codes.issue(grant(subject))).toMatchObject({ ok: false, limit: 'user' });
+      expect((await codes.issue(grant(subject))).ok).toBe(true);
+      expect(await codes.issue(grant(subject))).toMatchObject({ ok: false, limit: 'user' });
     }
-    expect(codes.size).toBe(3);
+    expect(await codes.size()).toBe(3);
+  });
+
+  it('works once across API servers: of two trades of one code at once, one succeeds', async () => {
+    const b = await bucket();
+    const [one, other] = [codesOn(b), codesOn(b)];
+    for (let i = 0; i < 20; i++) {
+      const { code } = issued(await one.issue(grant(`u${i}`)));
+      const got = await Promise.all([one.redeem(code), other.redeem(code)]);
+      expect(got.filter((g) => g !== null)).toHaveLength(1);
+    }
+  });
+
+  it('stores neither the code nor a token, and refuses a code of the wrong shape', async () => {
+    const b = await bucket();
+    const codes = codesOn(b);
+    const { code } = issued(await codes.issue(grant('alice@example.com')));
+    const stored: string[] = [];
+    for await (const k of await b.keys()) stored.push(k, (await b.get(k))?.string() ?? '');
+    expect(stored.join(' ')).not.toContain(code);
+    expect(stored.join(' ')).not.toContain('token');
+    expect(stored[0]).not.toContain('alice');
+    for (const bad of ['', 'x', `${code}x`, code.slice(1), `${'g'.repeat(32)}${code.slice(32)}`]) {
+      expect(await codes.redeem(bad)).toBeNull();
+    }
+    expect((await codes.redeem(code))?.subject).toBe('alice@example.com');
   });
 });

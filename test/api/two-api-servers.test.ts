@@ -1,7 +1,8 @@
 // Two API servers on one NATS, as a fleet behind one address runs them: a job
 // made through one is read, listed and cancelled through the other; the same
 // request with one Idempotency-Key sent to both at once makes one job, and
-// its command runs once; a broadcast through either answers for every agent.
+// its command runs once; a broadcast through either answers for every agent;
+// a console login code made by one signs in on the other, once.
 // A rollout whose API server dies (or stops cleanly) is carried on by the
 // other, each host started once and none skipped.
 import { appendFileSync, readFileSync, rmSync } from 'node:fs';
@@ -79,6 +80,26 @@ describe('two API servers on one NATS', () => {
     for (const r of [a, b]) expect([202, 409]).toContain(r.status);
     expect(new Set(answers.map((r) => r.body.job_id)).size).toBe(1);
     expect(readFileSync(file, 'utf8')).toBe('once\n');
+  });
+
+  it('a console login code made by one signs in on the other, once', async () => {
+    const made = await on(sys, 'POST', '/auth/login-code');
+    expect(made.status).toBe(201);
+    const traded = await on(second, 'POST', '/auth/session', { code: made.body.code });
+    expect(traded.status).toBe(200);
+    expect(traded.body.subject).toBe('tester@example.com');
+    const me = await request(
+      { url: sys.url } as TestSystem,
+      'GET',
+      '/auth/me',
+      undefined,
+      traded.body.token,
+    );
+    expect(me.status).toBe(200);
+    for (const api of [sys, second]) {
+      const again = await on(api, 'POST', '/auth/session', { code: made.body.code });
+      expect(again.status).toBe(401);
+    }
   });
 
   it('a job made through one is cancelled through the other', async () => {

@@ -220,6 +220,26 @@ describe("the agent user's permissions", () => {
     expect(String(closed)).toMatch(/permissions violation/i);
   });
 
+  it("cannot read or write the console's login codes", async () => {
+    const bucket = names().loginCodesBucket;
+    const apiKv = await new Kvm(sys.api.nc).open(bucket);
+    await apiKv.put('t.d', JSON.stringify({ subject: 'alice@example.com' }));
+    const nc = await connectAs(client(agentCreds));
+    const kv = await new Kvm(jetstream(nc, { timeout: 2000 })).open(bucket);
+    expect(String(await kv.get('t.d').catch((e: unknown) => e))).toMatch(/permissions violation/i);
+    expect(String(await kv.put('t.e', '{}').catch((e: unknown) => e))).toMatch(
+      /permissions violation/i,
+    );
+    const jsm = await jetstreamManager(nc, { timeout: 2000 });
+    const viaDirect = await jsm.direct
+      .getMessage(`KV_${bucket}`, { last_by_subj: kvSubject(bucket, 't.d') })
+      .catch((e: unknown) => e);
+    expect(String(viaDirect)).toMatch(/permissions violation/i);
+    const watch = await kv.watch({ key: '>' }).catch((e: unknown) => e);
+    expect(String(watch)).toMatch(/permissions violation/i);
+    await apiKv.purge('t.d');
+  });
+
   it("sends live output, and cannot listen to any host's", async () => {
     const subject = outputSubject(names(), crypto.randomUUID(), HOST);
     const apiNc = await connectAs(

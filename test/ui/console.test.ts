@@ -101,7 +101,7 @@ describe('the web console', () => {
     expect(r.stderr).toMatch(/within 2 minutes/);
     expect(r.code).toBe(0);
     const link = r.stdout.trim();
-    expect(link).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/ui\/#login=[A-Za-z0-9_-]{43}$/);
+    expect(link).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/ui\/#login=[0-9a-f]{32}[A-Za-z0-9_-]{43}$/);
 
     await page.goto(link);
     await page.getByRole('navigation', { name: 'Main' }).waitFor();

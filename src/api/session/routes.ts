@@ -1,9 +1,11 @@
 // GET /auth/me, POST /auth/login-code and POST /auth/session: what a token is
 // (so a client such as the web console offers only what it allows), and the
 // one-time code exchange behind `osapi ui`'s login link (login-codes.ts).
+import type { KV } from '@nats-io/kv';
 import type { FastifyInstance } from 'fastify';
 import { type CustomRoles, signToken, TokenRequestError } from '../../auth/index.js';
 import {
+  LOGIN_CODE_TTL_MS,
   LoginCode,
   Session,
   SessionRequest,
@@ -11,12 +13,11 @@ import {
   WhoAmI,
 } from '../../contract/session.js';
 import type { Clock } from '../../job/clock.js';
-import type { AuthUser } from '../auth.js';
+import { type AuthUser, verifiedUser } from '../auth.js';
 import { ApiError } from '../errors.js';
-import { LoginCodes } from './login-codes.js';
+import { LoginCodes, type LoginGrant } from './login-codes.js';
 
-/** A login link is opened at once, or not at all. */
-export const LOGIN_CODE_TTL_MS = 2 * 60_000;
+export { LOGIN_CODE_TTL_MS };
 /** A console session lasts a working day, and never beyond the token that asked for it. */
 export const SESSION_TTL_S = 8 * 60 * 60;
 /**
@@ -38,17 +39,57 @@ export interface SessionDeps {
 export function sessionDeps(
   auth: { signingKey: string; customRoles: CustomRoles },
   clock: Pick<Clock, 'now'>,
+  /** The shared bucket of login codes (names.ts loginCodesBucket). */
+  bucket: KV,
 ): SessionDeps {
   return {
     ...auth,
     clock,
     codes: new LoginCodes({
+      bucket,
+      secret: auth.signingKey,
       ttlMs: LOGIN_CODE_TTL_MS,
       max: MAX_OUTSTANDING_CODES,
       maxPerUser: MAX_CODES_PER_USER,
       now: () => clock.now().getTime(),
     }),
   };
+}
+
+/**
+ * The console session token of a grant, valid from `nowMs` until its end
+ * (never less than a second). Throws the 403 when no token can be made for
+ * it (an unknown role, say).
+ */
+async function sessionToken(
+  deps: SessionDeps,
+  grant: Omit<LoginGrant, 'expires_at'>,
+  nowMs: number,
+): Promise<string> {
+  try {
+    return await signToken({
+      subject: grant.subject,
+      roles: grant.roles,
+      ...(grant.permissions ? { permissions: grant.permissions } : {}),
+      // Whole seconds, so the token's exp is the session_expires_at promised.
+      lifetimeSeconds: Math.max(
+        1,
+        Math.floor(grant.session_expires_at / 1000) - Math.floor(nowMs / 1000),
+      ),
+      signingKey: deps.signingKey,
+      customRoles: deps.customRoles,
+      now: () => new Date(nowMs),
+    });
+  } catch (err) {
+    if (err instanceof TokenRequestError) {
+      // The request is fine; the token (an unknown role, say) may not have a session.
+      throw new ApiError(
+        'forbidden',
+        `no console session can be made for this token: ${err.message}`,
+      );
+    }
+    throw err;
+  }
 }
 
 function whoAmI(user: AuthUser): WhoAmI {
@@ -97,32 +138,17 @@ export function registerSessionRoutes(app: FastifyInstance, deps: SessionDeps): 
         1,
         Math.min(SESSION_TTL_S, user.expiresAt - Math.floor(nowMs / 1000)),
       );
-      let token: string;
-      try {
-        token = await signToken({
-          subject: user.subject,
-          roles: user.roles,
-          ...(user.permissionsClaim ? { permissions: user.permissionsClaim } : {}),
-          lifetimeSeconds: lifetimeS,
-          signingKey: deps.signingKey,
-          customRoles: deps.customRoles,
-          now: () => new Date(nowMs),
-        });
-      } catch (err) {
-        if (err instanceof TokenRequestError) {
-          // The request is fine; the token (an unknown role, say) may not have a session.
-          throw new ApiError(
-            'forbidden',
-            `no console session can be made for this token: ${err.message}`,
-          );
-        }
-        throw err;
-      }
       const tokenExpiresAtMs = (Math.floor(nowMs / 1000) + lifetimeS) * 1000;
-      const issued = deps.codes.issue({
-        token,
-        user: { ...user, expiresAt: tokenExpiresAtMs / 1000 },
-      });
+      const grant = {
+        subject: user.subject,
+        roles: user.roles,
+        ...(user.permissionsClaim ? { permissions: user.permissionsClaim } : {}),
+        session_expires_at: tokenExpiresAtMs,
+      };
+      // Made once now, so a token that can have no session is told at once,
+      // not when its link is opened.
+      await sessionToken(deps, grant, nowMs);
+      const issued = await deps.codes.issue(grant);
       if (!issued.ok) {
         const waitS = Math.max(1, Math.ceil(issued.retryAfterMs / 1000));
         reply.header('retry-after', String(waitS));
@@ -130,7 +156,7 @@ export function registerSessionRoutes(app: FastifyInstance, deps: SessionDeps): 
           'too_many_login_codes',
           issued.limit === 'user'
             ? `${user.subject} already has ${issued.outstanding} unused login codes, the most one user may have at once; open one of the links, or try again in ${waitS} s when the oldest expires`
-            : `this server holds ${issued.outstanding} unused login codes, the most it keeps; try again in ${waitS} s`,
+            : `${issued.outstanding} login codes wait to be used, the most the API servers keep; try again in ${waitS} s`,
           { limit: issued.limit, retry_after_s: waitS },
         );
       }
@@ -156,15 +182,17 @@ export function registerSessionRoutes(app: FastifyInstance, deps: SessionDeps): 
       },
     },
     async (req) => {
-      const grant = deps.codes.redeem(req.body.code);
+      const grant = await deps.codes.redeem(req.body.code);
       if (!grant) {
         throw new ApiError(
           'unauthenticated',
           'this login code was already used or has expired; run `osapi ui` for a new link, or sign in with a token',
         );
       }
-      req.user = grant.user;
-      return { token: grant.token, ...whoAmI(grant.user) };
+      const token = await sessionToken(deps, grant, deps.clock.now().getTime());
+      const user = await verifiedUser(token, deps);
+      req.user = user;
+      return { token, ...whoAmI(user) };
     },
   );
 }
