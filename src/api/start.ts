@@ -142,7 +142,7 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
       followed(layout.names.responsesBucket),
       logger,
     );
-    const output = startOutputHub(nc, {
+    const output = await startOutputHub(store, {
       names: layout.names,
       logger,
       ...(opts.liveOutput?.limits ? { limits: opts.liveOutput.limits } : {}),

@@ -89,8 +89,52 @@ export async function followKv(
   opts: KvFollowOptions,
   on: (change: KvChange) => void,
 ): Promise<KvFollow> {
-  const stream = kvStream(source.bucket);
   const prefix = kvSubject(source.bucket, '');
+  return followStream(
+    {
+      nc: source.nc,
+      js: source.js,
+      stream: kvStream(source.bucket),
+      filter: kvSubject(source.bucket, opts.keys),
+      label: { bucket: source.bucket },
+    },
+    opts,
+    (m) => {
+      const op = m.headers?.get(KV_OPERATION_HEADER);
+      on({
+        key: m.subject.slice(prefix.length),
+        operation: op === 'DEL' || op === 'PURGE' ? op : 'PUT',
+        value: m.data,
+        headers: m.headers,
+        created: new Date(m.info.timestampNanos / 1e6),
+        revision: m.seq,
+      });
+    },
+  );
+}
+
+/** Where a stream follow reads: one stream, one filter subject. */
+export interface StreamSource {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  stream: string;
+  filter: string;
+  /** Fields that name what is followed in log lines, e.g. { bucket }. */
+  label: Record<string, string>;
+}
+
+/**
+ * Follows the messages of a stream under one filter subject, in stream
+ * order, as followKv does a bucket (the same consumer, cut and resumed the
+ * same way): `last` starts from each subject's last message, `updates` from
+ * what comes next.
+ */
+export async function followStream(
+  source: StreamSource,
+  opts: Omit<KvFollowOptions, 'keys'>,
+  on: (message: JsMsg) => void,
+): Promise<KvFollow> {
+  const stream = source.stream;
   const log = opts.logger;
   /** The stream sequence the follow has reached; null until a first consumer said where it began. */
   let lastSeq: number | null = null;
@@ -112,7 +156,7 @@ export async function followKv(
     const info = await jsm.consumers.add(stream, {
       name,
       ack_policy: AckPolicy.None,
-      filter_subject: kvSubject(source.bucket, opts.keys),
+      filter_subject: source.filter,
       ...(lastSeq !== null
         ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: lastSeq + 1 }
         : {
@@ -141,15 +185,7 @@ export async function followKv(
 
   const deliver = (m: JsMsg) => {
     lastSeq = m.seq;
-    const op = m.headers?.get(KV_OPERATION_HEADER);
-    on({
-      key: m.subject.slice(prefix.length),
-      operation: op === 'DEL' || op === 'PURGE' ? op : 'PUT',
-      value: m.data,
-      headers: m.headers,
-      created: new Date(m.info.timestampNanos / 1e6),
-      revision: m.seq,
-    });
+    on(m);
     if (m.info.pending === 0) markLoaded();
   };
 
@@ -206,8 +242,8 @@ export async function followKv(
         if (stopped) return;
         cut(o);
         log.warn(
-          { bucket: source.bucket },
-          'the follow of a bucket was cut; following it again from where it was',
+          source.label,
+          'the follow of a stream was cut; following it again from where it was',
         );
       }
       // At once the first time; then backing off while NATS cannot answer.
@@ -220,13 +256,13 @@ export async function followKv(
       o = await open().catch((err: unknown) => {
         if (attempt === 1) {
           log.warn(
-            { bucket: source.bucket, err: String(err) },
-            'could not follow the bucket yet; trying again',
+            { ...source.label, err: String(err) },
+            'could not follow the stream yet; trying again',
           );
         }
         return undefined;
       });
-      if (o && attempt > 1) log.info({ bucket: source.bucket }, 'following the bucket again');
+      if (o && attempt > 1) log.info(source.label, 'following the stream again');
       if (stopped && o) cut(o);
     }
   };

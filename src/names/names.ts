@@ -11,6 +11,12 @@ export interface InfraNames {
   /** Filter for everything on the jobs stream, e.g. `osapi.jobs.>`. */
   readonly streamSubjects: string;
   readonly dlqStream: string;
+  /**
+   * Live output as agents send it (`<ns>.output.>`), held briefly in memory:
+   * its sequence orders every chunk the same way for every API server, so a
+   * job stream's event ids mean the same on each (api/job/output-hub.ts).
+   */
+  readonly outputStream: string;
   readonly jobsBucket: string;
   readonly responsesBucket: string;
   /** Audit entries of requests that carried a valid token: their room is their own. */
@@ -55,6 +61,7 @@ export function infraNames(s: NameSettings): InfraNames {
     stream: infra(s.namespace, s.stream.name),
     streamSubjects: subject(s.namespace, s.stream.subjects),
     dlqStream: infra(s.namespace, `${s.stream.name}-DLQ`),
+    outputStream: infra(s.namespace, `${s.stream.name}-OUTPUT`),
     jobsBucket: infra(s.namespace, s.kv.bucket),
     responsesBucket: infra(s.namespace, s.kv.response_bucket),
     auditBucket: infra(s.namespace, s.audit.bucket),

@@ -1,5 +1,5 @@
-// Makes the JetStream layout (jobs stream, dead-letter stream, six KV
-// buckets) idempotently at start. Running it again changes nothing; a setting
+// Makes the JetStream layout (jobs stream, dead-letter stream, live output
+// stream, six KV buckets) idempotently at start. Running it again changes nothing; a setting
 // that differs from what exists is updated where NATS allows, and reported as
 // a conflict where it does not (storage type cannot change in place).
 import {
@@ -22,9 +22,15 @@ import {
   infraNames,
   kvStream,
   type NameSettings,
+  outputFilter,
 } from '../names/names.js';
 
 type Storage = 'file' | 'memory';
+
+/** How long the output stream holds a chunk: as long as an API server keeps an idle job's output. */
+const OUTPUT_MAX_AGE_MS = 10 * 60_000;
+/** The output stream's size; its oldest chunks go first. */
+const OUTPUT_MAX_BYTES = 64 * 1024 * 1024;
 
 /** The `nats.*` section of the config, durations already in milliseconds. */
 export interface LayoutSettings extends NameSettings {
@@ -102,6 +108,20 @@ export async function ensureLayout(nc: NatsConnection, s: LayoutSettings): Promi
       max_msgs: s.dlq.max_msgs,
       storage: storageType(s.dlq.storage),
       num_replicas: s.dlq.replicas,
+      discard: DiscardPolicy.Old,
+    }),
+  );
+  // Live output: a few minutes in memory, the oldest dropped first; what a
+  // job printed is kept whole in its stored result, not here.
+  items.push(
+    await ensureStream(jsm, {
+      name: names.outputStream,
+      subjects: [outputFilter(names)],
+      retention: RetentionPolicy.Limits,
+      max_age: nanos(OUTPUT_MAX_AGE_MS),
+      max_bytes: OUTPUT_MAX_BYTES,
+      storage: StorageType.Memory,
+      num_replicas: s.stream.replicas,
       discard: DiscardPolicy.Old,
     }),
   );

@@ -2,16 +2,19 @@
 // made through one is read, listed and cancelled through the other; the same
 // request with one Idempotency-Key sent to both at once makes one job, and
 // its command runs once; a broadcast through either answers for every agent;
-// a console login code made by one signs in on the other, once.
+// a console login code made by one signs in on the other, once; a job's live
+// output followed on one is resumed by Last-Event-ID on another when the
+// first goes away.
 // A rollout whose API server dies (or stops cleanly) is carried on by the
 // other, each host started once and none skipped.
-import { appendFileSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiProcess, startApiServer } from '../../src/api/start.js';
 import type { Config } from '../../src/config/index.js';
 import { systemClock } from '../../src/job/clock.js';
+import { type JobStreamEvent, OsapiClient } from '../../src/sdk/client.js';
 import { silentLogger } from '../support/nats.js';
 import { type AnyJson, request, startTestSystem, type TestSystem } from '../support/system.js';
 import { waitFor } from './helpers.js';
@@ -186,6 +189,45 @@ describe('a rollout whose API server goes away', () => {
       expect(readFileSync(runs, 'utf8')).toBe('ran\nran\n');
     } finally {
       rmSync(runs, { force: true });
+    }
+  });
+});
+
+describe('a job stream whose API server goes away', () => {
+  it('is resumed on another by Last-Event-ID: the same ids, nothing twice, nothing missed', async () => {
+    const go = `${file}-go`;
+    const follower = await anotherApiServer(5_000);
+    try {
+      const made = await on(sys, 'POST', '/node/two-01/command/shell?async=true', {
+        command: `echo line-1; while [ ! -e '${go}' ]; do sleep 0.05; done; echo line-2`,
+      });
+      expect(made.status).toBe(202);
+      const id = made.body.job_id as string;
+      // Followed on one server until the first line, which it then stops serving.
+      let first: JobStreamEvent | undefined;
+      for await (const e of new OsapiClient({ url: follower.url, token }).streamJob(id)) {
+        if (e.event === 'output') {
+          first = e;
+          break;
+        }
+      }
+      expect(first?.data).toMatchObject({ data: 'line-1\n' });
+      await follower.stop();
+      writeFileSync(go, '');
+      const rest: JobStreamEvent[] = [];
+      const other = new OsapiClient({ url: second.url, token });
+      for await (const e of other.streamJob(id, { lastEventId: first?.id })) rest.push(e);
+      expect(rest.filter((e) => e.event === 'output').map((e) => e.data)).toEqual([
+        expect.objectContaining({ data: 'line-2\n' }),
+      ]);
+      expect(rest.map((e) => e.event).slice(-2)).toEqual(['result', 'end']);
+      // From the start, the other server names the first line as the first did.
+      const all: JobStreamEvent[] = [];
+      for await (const e of other.streamJob(id)) all.push(e);
+      expect(all.find((e) => e.event === 'output')?.id).toBe(first?.id);
+    } finally {
+      await follower.stop().catch(() => {});
+      rmSync(go, { force: true });
     }
   });
 });

@@ -61,7 +61,9 @@ describe('osapi ui', () => {
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       const out = JSON.parse(r.stdout);
-      const m = /^http:\/\/127\.0\.0\.1:\d+\/ui\/#login=([0-9a-f]{32}[A-Za-z0-9_-]{43})$/.exec(out.url);
+      const m = /^http:\/\/127\.0\.0\.1:\d+\/ui\/#login=([0-9a-f]{32}[A-Za-z0-9_-]{43})$/.exec(
+        out.url,
+      );
       expect(m).not.toBeNull();
       expect(Date.parse(out.expires_at)).toBeGreaterThan(Date.now());
       const code = m?.[1] ?? '';

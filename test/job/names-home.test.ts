@@ -131,12 +131,15 @@ describe('src/job and src/nats', () => {
 });
 
 describe('the job store', () => {
-  it('is the only module that opens the job buckets (the audit log and the layout keep their own)', () => {
+  it('is the only module that opens the job buckets (the audit log, the login codes and the layout keep their own)', () => {
     const KV_OWNERS = new Set([
       'src/job/store.ts',
       // The audit log's buckets, its own store.
       'src/api/audit/log.ts',
       'src/api/start.ts',
+      // The console's login codes, their own bucket.
+      'src/api/session/login-codes.ts',
+      'src/api/session/routes.ts',
       // Makes every bucket once, at start.
       'src/nats/layout.ts',
     ]);

@@ -1,4 +1,4 @@
-import { DiscardPolicy, jetstreamManager } from '@nats-io/jetstream';
+import { DiscardPolicy, jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { describe, expect, it } from 'vitest';
 import { ensureLayout } from '../../src/nats/layout.js';
 import { useTestNats } from '../support/nats.js';
@@ -7,11 +7,12 @@ import { testLayout } from '../support/settings.js';
 const t = useTestNats();
 
 describe('ensureLayout', () => {
-  it('creates the namespaced stream, DLQ and six buckets, then changes nothing on a second run', async () => {
+  it('creates the namespaced stream, DLQ, output stream and six buckets, then changes nothing on a second run', async () => {
     const first = await ensureLayout(t.nc, testLayout('osapi'));
     expect(first.items.map((i) => [i.stream, i.action])).toEqual([
       ['osapi-JOBS', 'created'],
       ['osapi-JOBS-DLQ', 'created'],
+      ['osapi-JOBS-OUTPUT', 'created'],
       ['KV_osapi-job-queue', 'created'],
       ['KV_osapi-job-responses', 'created'],
       ['KV_osapi-audit-log', 'created'],
@@ -35,6 +36,15 @@ describe('ensureLayout', () => {
       max_bytes: 10485760,
       discard: DiscardPolicy.Old,
       max_age: audit.config.max_age,
+    });
+
+    // Live output: in memory, briefly, the oldest dropped first.
+    const output = await jsm.streams.info('osapi-JOBS-OUTPUT');
+    expect(output.config).toMatchObject({
+      subjects: ['osapi.output.>'],
+      storage: StorageType.Memory,
+      discard: DiscardPolicy.Old,
+      max_age: 600 * 1e9,
     });
 
     const before = await jsm.streams.info('osapi-JOBS');

@@ -1,12 +1,19 @@
-// Live output as the API holds it: one subscription on `<ns>.output.>` for
-// the whole process, and for each job a log of the recent chunks, so a client
-// that connects a little after submitting still sees the start. Bounded three
+// Live output as the API holds it: one follow of the output stream (names.ts
+// outputStream, which holds `<ns>.output.>`) for the whole process, and for
+// each job a log of the recent chunks, so a client that connects a little
+// after submitting still sees the start. Every API server follows the same
+// stream in the same order, so a job's log is the same on each: its events
+// get the same indexes, and its name (tag) is the stream sequence of its
+// first chunk. An event id one server sent is a place in the log on another,
+// and a client whose server went away resumes on the next where it was. Bounded three
 // ways (bytes per job, bytes in all, jobs held), oldest first; a reader is a
 // position in a job's log, so a slow one costs no memory of its own and never
 // holds up the subscription.
 import { randomBytes } from 'node:crypto';
+import type { JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { OutputStream } from '../../contract/states.js';
+import { followStream } from '../../job/kv-follow.js';
 import { parseOutputChunk } from '../../job/live-output.js';
 import type { Logger } from '../../log/logger.js';
 import { type InfraNames, outputFilter, parseOutputSubject } from '../../names/names.js';
@@ -66,8 +73,11 @@ export interface OutputHub {
   read(jobId: string, after: OutputPosition | null, limit: number): OutputRead | null;
   /** Calls `onOutput` each time the job gets output, until the returned function is called. */
   watch(jobId: string, onOutput: () => void): () => void;
-  /** Takes one NATS message; exported for the subscription and for tests. */
-  accept(subject: string, payload: Uint8Array): void;
+  /**
+   * Takes one chunk (exported for the follow and for tests). `streamSeq`, its
+   * sequence in the output stream, names a log begun with it.
+   */
+  accept(subject: string, payload: Uint8Array, streamSeq?: number): void;
   /** What is held now, for tests and metrics. */
   usage(): { jobs: number; bytes: number; events: number };
   stop(): void;
@@ -199,7 +209,7 @@ export function createOutputHub(opts: OutputHubOptions): OutputHub {
       };
     },
 
-    accept(subject, payload) {
+    accept(subject, payload, streamSeq) {
       const named = parseOutputSubject(opts.names, subject);
       let chunk: ReturnType<typeof parseOutputChunk>;
       try {
@@ -220,6 +230,9 @@ export function createOutputHub(opts: OutputHubOptions): OutputHub {
         return;
       }
       const log = logFor(chunk.job_id);
+      // A log's first chunk names it, the same on every API server.
+      if (log.next === 1 && streamSeq !== undefined)
+        log.tag = streamSeq.toString(16).padStart(8, '0');
       // Moved to the end: the most recently written job is the last to go.
       logs.delete(chunk.job_id);
       logs.set(chunk.job_id, log);
@@ -259,23 +272,27 @@ export function createOutputHub(opts: OutputHubOptions): OutputHub {
   };
 }
 
-/** The hub fed by one core NATS subscription on every job's live output. */
-export function startOutputHub(nc: NatsConnection, opts: OutputHubOptions): OutputHub {
+/** The hub fed by one follow of the output stream, from what comes next. */
+export async function startOutputHub(
+  source: { nc: NatsConnection; js: JetStreamClient },
+  opts: OutputHubOptions,
+): Promise<OutputHub> {
   const hub = createOutputHub(opts);
-  const sub = nc.subscribe(outputFilter(opts.names), {
-    // Synchronous and short: reading never waits on a client, so NATS is never held up.
-    callback: (err, msg) => {
-      if (err) {
-        opts.logger.warn({ err: String(err) }, 'live output subscription failed');
-        return;
-      }
-      hub.accept(msg.subject, msg.data);
+  const follow = await followStream(
+    {
+      ...source,
+      stream: opts.names.outputStream,
+      filter: outputFilter(opts.names),
+      label: { stream: opts.names.outputStream },
     },
-  });
+    { from: 'updates', logger: opts.logger },
+    // Synchronous and short: reading never waits on a client, so the follow is never held up.
+    (m) => hub.accept(m.subject, m.data, m.seq),
+  );
   return {
     ...hub,
     stop() {
-      sub.unsubscribe();
+      follow.stop();
       hub.stop();
     },
   };

@@ -55,7 +55,7 @@ export interface JobStreamDeps {
 /** Output events read from the hub at a time, between checks of the client's buffer. */
 const BATCH = 64;
 
-const ID_PATTERN = /^(?:0|([0-9a-f]{8})-(\d{1,15}))$/;
+const ID_PATTERN = /^(?:0|([0-9a-f]{8,16})-(\d{1,15}))$/;
 
 const SKIPPED_MESSAGE =
   'output was skipped: this client read more slowly than it came, or connected after it was dropped from the buffer; the stored result has it whole (GET /job/{id})';
