@@ -131,7 +131,11 @@ export class Fleet {
     this.api = api;
   }
 
+  /** Where requests go when set (a proxy in front of the API servers), instead of `api`. */
+  front: string | null = null;
+
   get url(): string {
+    if (this.front) return this.front;
     if (!this.api) throw new Error('the API server is not running');
     return this.api.ready.api_url;
   }
