@@ -617,9 +617,16 @@ interface ClusterResult {
   killedAfterMs: number;
   settleMs: number;
   syncAnswers: { ok: number; failed: number };
+  /** Each synchronous `_all`: when it was sent (ms from the kill), what it answered. */
+  syncLog: string[];
+  /** Per accepted job, from its creation to its last host's end (the job's own timestamps). */
+  toFinalS: { p50: number; max: number; over: number };
   warnings: number;
   warningSamples: string[];
 }
+
+/** The command's timeout (its default) plus the 15 s every job must end within. */
+const FINAL_WITHIN_S = 30 + 15;
 
 const FINAL = new Set(['completed', 'failed', 'partial_failure']);
 /** The cluster run's pace: an async job every JOB_EVERY_MS, a synchronous `_all` every SYNC_EVERY_MS. */
@@ -671,6 +678,8 @@ async function runCluster(n: number): Promise<ClusterResult> {
     const ids: string[] = [];
     let refused = 0;
     const sync = { ok: 0, failed: 0 };
+    const syncLog: string[] = [];
+    let killedAt = 0;
     const targets = ['_all', 'group:g3', '_any', () => agentName(Math.floor(Math.random() * n))];
     const runStart = performance.now();
     let killed = false;
@@ -682,6 +691,7 @@ async function runCluster(n: number): Promise<ClusterResult> {
           killed = true;
           process.stderr.write(`  cluster ${n}: killing ${victim.name} at ${Date.now()}\n`);
           process.kill(victim.handle.pid, 'SIGKILL');
+          killedAt = performance.now();
         }
         const t = targets[i++ % targets.length] as string | (() => string);
         const target = typeof t === 'function' ? t() : t;
@@ -705,12 +715,26 @@ async function runCluster(n: number): Promise<ClusterResult> {
     })();
     const syncer = (async () => {
       while (performance.now() - runStart < RUN_MS) {
+        const sent = performance.now();
+        const at = () =>
+          killed ? `${((sent - killedAt) / 1000).toFixed(1)} s after the kill` : 'before the kill';
         try {
           const r = await call(api as Api, token, 'GET', '/node/_all/hostname');
-          if (r.status === 200 && r.body.results?.length === n) sync.ok++;
+          const took = `${((performance.now() - sent) / 1000).toFixed(1)} s`;
+          const results = (r.body.results ?? []) as Json[];
+          const ok = results.filter((x) => x.status === 'ok').length;
+          if (r.status === 200 && results.length === n && ok === n) sync.ok++;
           else sync.failed++;
-        } catch {
+          const others = results
+            .filter((x) => x.status !== 'ok')
+            .slice(0, 2)
+            .map((x) => `${x.hostname} ${x.status} ${String(x.error ?? '').slice(0, 80)}`);
+          syncLog.push(
+            `${at()}: ${r.status} in ${took}, ${results.length} hosts, ${ok} ok${others.length ? ` (${others.join('; ')})` : ''}${r.status !== 200 ? ` ${JSON.stringify(r.body).slice(0, 160)}` : ''}`,
+          );
+        } catch (err) {
           sync.failed++;
+          syncLog.push(`${at()}: no answer (${String(err).slice(0, 100)})`);
         }
         await pause(SYNC_EVERY_MS);
       }
@@ -723,6 +747,7 @@ async function runCluster(n: number): Promise<ClusterResult> {
     const lastAnswer = new Map<string, string>();
     /** When each job was first read final, and what it waited on just before. */
     const finalAt = new Map<string, number>();
+    const toFinal = new Map<string, number>();
     const waitedOn = new Map<string, string>();
     const open = () => ids.filter((id) => !FINAL.has(status.get(id) ?? ''));
     while (open().length > 0 && performance.now() - settleStart < 300_000) {
@@ -740,8 +765,10 @@ async function runCluster(n: number): Promise<ClusterResult> {
             .map(([h, st]) => `${h} ${st.status}`)
             .join(', ')})`;
           lastAnswer.set(id, said);
-          if (FINAL.has(r.body.status)) finalAt.set(id, performance.now() - settleStart);
-          else waitedOn.set(id, said);
+          if (FINAL.has(r.body.status)) {
+            finalAt.set(id, performance.now() - settleStart);
+            toFinal.set(id, (Date.parse(r.body.updated_at) - Date.parse(r.body.created)) / 1000);
+          } else waitedOn.set(id, said);
         } else lastAnswer.set(id, `${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
       }
       if (open().length > 0) await pause(2_000);
@@ -753,6 +780,12 @@ async function runCluster(n: number): Promise<ClusterResult> {
     for (const [id, ms] of [...finalAt].sort((a, b) => b[1] - a[1]).slice(0, 3)) {
       process.stderr.write(
         `  final after ${(ms / 1000).toFixed(0)} s: ${id} ${waitedOn.get(id) ?? '(final at the first read)'}\n`,
+      );
+    }
+    const spans = [...toFinal.values()].sort((a, b) => a - b);
+    for (const [id, s] of [...toFinal].filter(([, s]) => s > FINAL_WITHIN_S).slice(0, 5)) {
+      process.stderr.write(
+        `  final ${s.toFixed(0)} s after it was made: ${id} ${waitedOn.get(id) ?? ''}\n`,
       );
     }
     const final: Record<string, number> = {};
@@ -770,6 +803,12 @@ async function runCluster(n: number): Promise<ClusterResult> {
       killedAfterMs: KILL_AT_MS,
       settleMs: performance.now() - settleStart,
       syncAnswers: sync,
+      syncLog,
+      toFinalS: {
+        p50: spans[Math.floor(spans.length / 2)] ?? 0,
+        max: spans.at(-1) ?? 0,
+        over: spans.filter((s) => s > FINAL_WITHIN_S).length,
+      },
       warnings: fleet.warnings(),
       warningSamples: fleet.sampleWarnings(),
     };
@@ -842,8 +881,13 @@ function clusterLines(r: ClusterResult, command: string, version: string): strin
     `| agents Ready after start | ${f1(r.readyMs / 1000)} s |`,
     `| jobs accepted / refused by the API | ${f0(r.submitted)} / ${f0(r.refused)} |`,
     `| accepted jobs final | ${final} (${r.notFinal === 0 ? 'all final' : `**${r.notFinal} not final**`} ${f0(r.settleMs / 1000)} s after the last was sent) |`,
-    `| synchronous \`_all\` answers with every agent / without | ${r.syncAnswers.ok} / ${r.syncAnswers.failed} |`,
+    `| each job from made to final (its own timestamps): p50 / max; over ${FINAL_WITHIN_S} s | ${f1(r.toFinalS.p50)} / ${f1(r.toFinalS.max)} s; ${r.toFinalS.over} |`,
+    `| synchronous \`_all\` answers with every agent ok / not | ${r.syncAnswers.ok} / ${r.syncAnswers.failed} |`,
     `| warnings logged by the fleet | ${f0(r.warnings)} |`,
+    '',
+    'Each synchronous `GET /node/_all/hostname`:',
+    '',
+    ...r.syncLog.map((l) => `- ${l}`),
   ];
 }
 

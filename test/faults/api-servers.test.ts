@@ -54,7 +54,7 @@ describe('two API servers behind one address, each killed in turn under load', (
         const before = accepted();
         await waitFor('work accepted before the kill', () => accepted() >= before + 10, 30_000);
         // Killed, and left in the proxy's list as a balancer would until its check.
-        const victim = k % 2;
+        const victim = k % 2 === 0 ? 0 : 1;
         await apis[victim].kill();
         await waitFor(
           'work accepted with one server gone',
