@@ -722,11 +722,12 @@ async function runCluster(n: number): Promise<ClusterResult> {
           const r = await call(api as Api, token, 'GET', '/node/_all/hostname');
           const took = `${((performance.now() - sent) / 1000).toFixed(1)} s`;
           const results = (r.body.results ?? []) as Json[];
-          const ok = results.filter((x) => x.status === 'ok').length;
+          // A query's host answers `completed` (or `failed`, `skipped`).
+          const ok = results.filter((x) => x.status === 'completed').length;
           if (r.status === 200 && results.length === n && ok === n) sync.ok++;
           else sync.failed++;
           const others = results
-            .filter((x) => x.status !== 'ok')
+            .filter((x) => x.status !== 'completed')
             .slice(0, 2)
             .map((x) => `${x.hostname} ${x.status} ${String(x.error ?? '').slice(0, 80)}`);
           syncLog.push(
