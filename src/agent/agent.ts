@@ -5,6 +5,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { checkCommandJob } from '../auth/command-policy.js';
 import { commandModeOf } from '../contract/command.js';
 import type { Clock } from '../job/clock.js';
+import { hasFactRefs, resolveFactRefs, UnknownFactError } from '../job/fact-refs.js';
 import { UUID_PATTERN } from '../job/ids.js';
 import { finalStateOf, type JobRecord, type JobResponse, RecordError } from '../job/records.js';
 import { storeResponseOnce } from '../job/response-once.js';
@@ -34,6 +35,7 @@ import {
 import { addressRefusal, missedBroadcast, needsExpectedHosts } from './addressed.js';
 import { isCommandJobData } from './command-handler.js';
 import type { ConsumerSettings } from './consumers.js';
+import { type FactsLoop, startFacts } from './facts.js';
 import { commandOutcome, type HandlerOutcome, runJob } from './handlers/index.js';
 import {
   CANCELLED_BEFORE_START,
@@ -64,6 +66,8 @@ export interface AgentOptions {
   /** Catch-up after a start or a reconnect (agent.listen); defaults as in the config. */
   listen?: ListenSettings;
   heartbeatMs?: number;
+  /** The facts to collect (agent.facts); without, none are, and a `@fact.` reference fails. */
+  facts?: { intervalMs: number; timeoutMs: number; dir: string; custom: Record<string, unknown> };
   /** Told of each command run and how it ended (the agent's metrics). */
   observeRun?: RunObserver;
   /** Checks that the API signed a job before anything of it runs. */
@@ -162,8 +166,26 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     }
   })();
 
+  // Collected before any job is taken, so a `@fact.` reference never meets
+  // an agent without its facts.
+  const facts = opts.facts
+    ? await startFacts({
+        store,
+        sources: {
+          hostname: opts.hostname,
+          custom: opts.facts.custom,
+          dir: opts.facts.dir,
+          timeoutMs: opts.facts.timeoutMs,
+          logger: log,
+        },
+        intervalMs: opts.facts.intervalMs,
+        outage,
+      })
+    : null;
+
   const handle = (notice: JobNotice, shared: boolean): Promise<void> => {
     const p = handleNotification(notice, shared, {
+      facts,
       outage,
       store,
       opts,
@@ -217,6 +239,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     stopping.abort();
     listener.stop();
     cancels.unsubscribe();
+    facts?.stop();
     throw err;
   }
   log.debug('agent listening');
@@ -236,6 +259,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       cancels.unsubscribe();
       for (const ac of runningHere.values()) ac.abort();
       await Promise.allSettled([...inFlight]);
+      facts?.stop();
       await heartbeat.stop();
     },
   };
@@ -243,6 +267,8 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
 
 interface HandleContext {
   store: JobStore;
+  /** This host's facts, for `@fact.` references; null when the agent collects none. */
+  facts: FactsLoop | null;
   /** Where failures that NATS caused are told, once per outage. */
   outage: OutageLog;
   opts: AgentOptions;
@@ -524,6 +550,18 @@ async function runWhenFree(
       if (!start.quiet) {
         events.add(appendStatus(ctx.store, id, 'started', opts.hostname, {}, UNCONFIRMED));
       }
+      const resolved = withFacts(job, ctx.facts);
+      if ('error' in resolved) {
+        // A key this host lacks: nothing runs here, and the error names it.
+        await events.settled();
+        await recordEnd(msg, ctx, job, startedAt, {
+          status: 'failed',
+          data: null,
+          error: resolved.error,
+        });
+        return;
+      }
+      job = resolved.job;
       const refusal = policyRefusal(job);
       if (refusal) {
         // Checked again here, from the signed job: the API is not the only guard.
@@ -743,6 +781,28 @@ async function answerRedelivery(
       { job_id: job.id },
       'redelivered job was started before and has no result; not running it again',
     );
+  }
+}
+
+/**
+ * The job with this host's values in place of its `@fact.` references (the
+ * signed job itself is left as it is), or why it cannot run here.
+ */
+function withFacts(
+  job: JobRecord,
+  facts: FactsLoop | null,
+): { job: JobRecord } | { error: string } {
+  const data = job.operation.data;
+  if (!hasFactRefs(data)) return { job };
+  if (!facts)
+    return { error: 'this agent collects no facts, so @fact. references cannot be resolved here' };
+  try {
+    return {
+      job: { ...job, operation: { ...job.operation, data: resolveFactRefs(data, facts.values()) } },
+    };
+  } catch (err) {
+    if (err instanceof UnknownFactError) return { error: err.message };
+    throw err;
   }
 }
 

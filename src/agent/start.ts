@@ -83,6 +83,14 @@ export async function startAgentProcess(opts: {
         // 50 a second for 1,000 agents.
         heartbeatMs:
           opts.heartbeatMs ?? Math.min(20_000, Math.floor((config.nats.registry.ttl * 2) / 3)),
+        facts: {
+          // Stored at least every 3 minutes, whatever the interval: the
+          // bucket keeps an entry 10 minutes (nats/layout.ts FACTS_TTL_MS).
+          intervalMs: Math.min(config.agent.facts.interval, 3 * 60_000),
+          timeoutMs: config.agent.facts.timeout,
+          dir: config.agent.facts.dir,
+          custom: config.agent.facts.custom,
+        },
         verifier,
         ...(metrics ? { observeRun: metrics.observeRun } : {}),
         clock: opts.clock,

@@ -15,7 +15,7 @@ import { checkCommandJob } from '../auth/command-policy.js';
 import { CommandJobData, type CommandMode, commandModeOf } from '../contract/command.js';
 import { type OperationType, operationTimeoutS } from '../contract/operations.js';
 import type { RolloutRequest } from '../contract/rollout.js';
-import { operationDataProblems } from '../job/data-checks.js';
+import { operationDataProblems, withFactRefs } from '../job/data-checks.js';
 import { newTimeOrderedId } from '../job/ids.js';
 import type { JobRecord } from '../job/records.js';
 import { readJob } from '../job/store.js';
@@ -67,7 +67,7 @@ function commandOf(op: Operation): { mode: CommandMode; command: CommandJobData 
 /** The operation of a stored job (a retry), its data checked again before it is trusted. */
 export function storedOperation(record: JobRecord): Operation {
   const op = { type: record.operation.type, data: record.operation.data };
-  const problems = operationDataProblems(op.type, op.data);
+  const problems = withFactRefs(operationDataProblems(op.type, op.data), op.data);
   if (problems.length > 0) {
     throw new ApiError(
       'invalid_request',

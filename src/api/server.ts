@@ -13,6 +13,7 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
+import type { FactsView } from '../job/facts-view.js';
 import type { Logger } from '../log/logger.js';
 import { OutageLog } from '../log/outage-log.js';
 import { isNatsUnavailable } from '../nats/errors.js';
@@ -48,6 +49,8 @@ export interface ApiServerDeps {
   auth: AuthSettings;
   readiness: ReadinessProbe;
   dispatch: DispatchDeps;
+  /** Every agent's facts, for GET /agent and GET /facts/keys. */
+  facts: FactsView;
   jobs: JobRouteDeps;
   audit: { log: AuditLog; buckets: AuditBuckets; required: boolean };
   health: HealthStatusDeps;
@@ -191,7 +194,7 @@ export function registerRoutes(
 ): void {
   registerHealthRoutes(app, deps.readiness);
   registerVersionRoute(app);
-  registerAgentRoutes(app, deps.dispatch);
+  registerAgentRoutes(app, { ...deps.dispatch, facts: deps.facts });
   // Every route that makes a job makes it through the one job service.
   const jobService = createJobService(deps.dispatch);
   registerOperationRoutes(app, jobService);

@@ -7,6 +7,7 @@ import { Kvm } from '@nats-io/kv';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../job/clock.js';
+import { watchFacts } from '../job/facts-view.js';
 import { watchJobs } from '../job/jobs-view.js';
 import { watchLostRuns } from '../job/lost-runs.js';
 import { type RegistryView, watchRegistry } from '../job/registry-view.js';
@@ -147,6 +148,7 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
       logger,
       ...(opts.liveOutput?.limits ? { limits: opts.liveOutput.limits } : {}),
     });
+    const facts = await watchFacts(store, logger);
     const jobs = await watchJobs(followed(layout.names.jobsBucket), {
       ttlMs: config.nats.kv.ttl,
       clock: opts.clock,
@@ -222,6 +224,7 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
           }
         },
       },
+      facts,
       dispatch: {
         store,
         registry,
@@ -281,6 +284,7 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
         await audit.close(AUDIT_FLUSH_MS);
         lostRuns.stop();
         registry.stop();
+        facts.stop();
         jobs.stop();
         responses.stop();
         output.stop();

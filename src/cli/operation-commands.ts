@@ -15,7 +15,7 @@ import {
   type OperationDeclaration,
   type OperationType,
 } from '../contract/operations.js';
-import { operationInputProblems } from '../job/data-checks.js';
+import { operationInputProblems, withFactRefs } from '../job/data-checks.js';
 import { clientFor } from './api-client.js';
 import { confirmChangeOnAll } from './confirm.js';
 import { type CommandContext, ExitError, printJson, say, UsageError } from './context.js';
@@ -100,7 +100,7 @@ function child(parent: Command, word: string, path: string): Command {
  * the same; here it spares a round trip.
  */
 function checkInput(type: OperationType, input: Record<string, unknown>): void {
-  const problems = operationInputProblems(type, input);
+  const problems = withFactRefs(operationInputProblems(type, input), input);
   if (problems.length === 0) return;
   const lines = problems.map((p) => {
     // `servers[1]` is the second item of --servers.

@@ -629,6 +629,37 @@ export const ConfigSchema = Type.Object(
         "Port of the agent's Prometheus /metrics on every interface; 0 turns it off.",
       ),
       labels: Labels,
+      facts: Section(
+        'The facts the agent collects about its host (GET /agent, `@fact.<key>` in requests).',
+        {
+          interval: PositiveDuration(
+            '60s',
+            'How often the facts are collected again (and stored at least every 3 minutes, so they never expire while the agent runs).',
+          ),
+          timeout: PositiveDuration(
+            '5s',
+            'Most time `hostname -f` or one executable fact source may take; a slower source is skipped with a warning.',
+          ),
+          dir: Str(
+            '',
+            'A directory of custom fact sources: *.json files holding a JSON object, and executables that print one; each key is merged under `custom.` (a failing, slow or larger than 64 KiB source is skipped with a warning). Empty: none.',
+          ),
+          custom: Type.Record(
+            Type.String(),
+            Type.Union([Type.String(), Type.Number(), Type.Boolean()], {
+              expected: 'a string, number or boolean',
+            }),
+            {
+              propertyNames: { pattern: '^[A-Za-z0-9_-]{1,64}$' },
+              default: {},
+              description:
+                'Custom facts of this agent, e.g. { rack: r12, tier: 2 }: `@fact.custom.rack`. They win over a source in `dir` with the same key.',
+              expected: 'a mapping of fact names to strings, numbers or booleans',
+              expectedKey: 'a fact name of letters, digits, "_" or "-" (at most 64)',
+            },
+          ),
+        },
+      ),
       dns: Section('How the agent reads and writes DNS settings.', {
         resolv_conf: Str(
           '/etc/resolv.conf',

@@ -1,5 +1,6 @@
 // Wire schemas of the agent routes.
 import { type Static, Type } from 'typebox';
+import { NetworkInterface, Route } from './facts.js';
 
 export const AgentInfo = Type.Object({
   hostname: Type.String(),
@@ -20,6 +21,21 @@ export const AgentInfo = Type.Object({
   heartbeat_age_s: Type.Integer(),
   max_jobs: Type.Integer(),
   version: Type.String(),
+  // From the agent's facts (contract/facts.ts), once it has stored them.
+  machine_id: Type.Optional(Type.String()),
+  architecture: Type.Optional(Type.String()),
+  kernel_version: Type.Optional(Type.String()),
+  cpu_count: Type.Optional(Type.Integer()),
+  fqdn: Type.Optional(Type.String()),
+  service_mgr: Type.Optional(Type.String()),
+  package_mgr: Type.Optional(Type.String()),
+  interfaces: Type.Optional(Type.Array(NetworkInterface)),
+  primary_interface: Type.Optional(Type.String()),
+  routes: Type.Optional(Type.Array(Route)),
+  /** Every fact by its `@fact.` key (GET /facts/keys), custom ones under `custom.`. */
+  facts: Type.Optional(Type.Record(Type.String(), Type.String())),
+  /** When the facts were collected. */
+  facts_collected_at: Type.Optional(Type.String({ format: 'date-time' })),
 });
 export type AgentInfo = Static<typeof AgentInfo>;
 

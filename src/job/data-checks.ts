@@ -12,6 +12,7 @@ import {
   type PingData,
 } from '../contract/node-operations.js';
 import { OPERATIONS, type OperationType, operationData } from '../contract/operations.js';
+import { eachString, factRefProblems, hasFactRefs } from './fact-refs.js';
 
 const INTERFACE_NAME_RE = new RegExp(INTERFACE_NAME_PATTERN);
 
@@ -153,4 +154,25 @@ export function operationInputProblems(type: OperationType, input: unknown): Dat
   const problems = schemaProblems(OPERATIONS[type].input, input);
   if (problems.length > 0) return problems;
   return operationDataProblems(type, operationData(type, input as never));
+}
+
+/**
+ * Problems as the API and the CLI see them, where data may hold `@fact.`
+ * references: each reference must be well formed, and a field that holds
+ * one is left to each agent, which checks it again with its own value in
+ * place (agent.ts withFacts, then the handler's check). Every other problem
+ * stands.
+ */
+export function withFactRefs(problems: DataProblem[], data: unknown): DataProblem[] {
+  if (!hasFactRefs(data)) return problems;
+  const malformed = factRefProblems(data).map((p) => ({
+    field: fieldPath(p.path.map(String)),
+    message: p.message,
+  }));
+  if (malformed.length > 0) return malformed;
+  const deferred = new Set<string>();
+  eachString(data, [], (value, path) => {
+    if (value.includes('@fact.')) deferred.add(fieldPath(path.map(String)));
+  });
+  return problems.filter((p) => !deferred.has(p.field));
 }

@@ -4,6 +4,7 @@
 import { DeliverPolicy, type JetStreamClient, jetstream } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import { errors, headers, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import { type HostFacts, HostFacts as HostFactsSchema } from '../contract/facts.js';
 import { type OperationType, operationCategory } from '../contract/operations.js';
 import type { Logger } from '../log/logger.js';
 import {
@@ -13,7 +14,9 @@ import {
   claimKey,
   EXPECTED_HEADER,
   expectedKey,
+  factsKey,
   GO_HEADER,
+  hostnameOfFactsKey,
   hostToken,
   type InfraNames,
   JOB_HEADER,
@@ -52,6 +55,7 @@ import {
   parseStatusEvent,
   RecordError,
   type RolloutProgress,
+  recordParser,
   type StatusEventRecord,
 } from './records.js';
 import { encodeResponse, resultBudget } from './result-size.js';
@@ -72,6 +76,7 @@ interface Buckets {
   readonly jobs: KV;
   readonly responses: KV;
   readonly registry: KV;
+  readonly facts: KV;
   /** JetStream with a short request timeout, for the consumers made to read a job's results. */
   readonly quick: JetStreamClient;
 }
@@ -85,6 +90,8 @@ interface Buckets {
 const CONSUMER_MAKE_TIMEOUT_MS = 2_000;
 
 const BUCKETS = new WeakMap<JobStore, Buckets>();
+
+const parseHostFacts = recordParser(HostFactsSchema, 'host facts');
 
 function kv(store: JobStore): Buckets {
   const buckets = BUCKETS.get(store);
@@ -101,16 +108,18 @@ export async function openJobStore(
 ): Promise<JobStore> {
   const js = jetstream(nc);
   const kvm = new Kvm(js);
-  const [jobs, responses, registry] = await Promise.all([
+  const [jobs, responses, registry, facts] = await Promise.all([
     kvm.open(names.jobsBucket),
     kvm.open(names.responsesBucket),
     kvm.open(names.registryBucket),
+    kvm.open(names.factsBucket),
   ]);
   const store: JobStore = { nc, js, names, clock, ...(signer ? { signer } : {}) };
   BUCKETS.set(store, {
     jobs,
     responses,
     registry,
+    facts,
     quick: jetstream(nc, { timeout: CONSUMER_MAKE_TIMEOUT_MS }),
   });
   return store;
@@ -546,6 +555,43 @@ export async function deleteJob(store: JobStore, id: string): Promise<boolean> {
   await kv(store).jobs.purge(rolloutKey(id));
   await kv(store).jobs.purge(jobKey(id));
   return true;
+}
+
+// ---- facts -------------------------------------------------------------------
+
+/** Stores this agent's facts (contract/facts.ts HostFacts) under its hostname. */
+export async function putFacts(store: JobStore, facts: HostFacts): Promise<void> {
+  await kv(store).facts.put(factsKey(facts.hostname), JSON.stringify(facts));
+}
+
+/**
+ * Follows every agent's facts: `on` hears them, or null when they were
+ * removed. An entry that does not parse, or is stored under another host's
+ * name than its own, is skipped with a warning (once per host).
+ */
+export function followFacts(
+  store: JobStore,
+  logger: Logger,
+  on: (hostname: string, facts: HostFacts | null) => void,
+): Promise<KvFollow> {
+  const source = { nc: store.nc, js: store.js, bucket: store.names.factsBucket };
+  const warned = new Set<string>();
+  return followKv(source, { keys: '>', from: 'last', logger }, (e) => {
+    const hostname = hostnameOfFactsKey(e.key);
+    if (e.operation !== 'PUT') {
+      on(hostname, null);
+      return;
+    }
+    try {
+      const facts = parseHostFacts(e.value);
+      if (facts.hostname !== hostname) throw new RecordError('facts of another host');
+      on(hostname, facts);
+    } catch (err) {
+      if (warned.has(hostname)) return;
+      warned.add(hostname);
+      logger.warn({ hostname, err: String(err) }, 'ignoring invalid facts');
+    }
+  });
 }
 
 // ---- rollout progress ---------------------------------------------------------

@@ -35,6 +35,8 @@ export interface InfraNames {
    * or expires. Only API servers can reach it.
    */
   readonly loginCodesBucket: string;
+  /** What each agent knows of its host (contract/facts.ts), under its hostname. */
+  readonly factsBucket: string;
 }
 
 export interface NameSettings {
@@ -68,6 +70,7 @@ export function infraNames(s: NameSettings): InfraNames {
     unauthenticatedAuditBucket: infra(s.namespace, `${s.audit.bucket}-unauthenticated`),
     registryBucket: infra(s.namespace, s.registry.bucket),
     loginCodesBucket: infra(s.namespace, 'login-codes'),
+    factsBucket: infra(s.namespace, 'agent-facts'),
   };
 }
 
@@ -363,6 +366,16 @@ export function registryKey(hostname: string): string {
   return `agents.${hostToken(hostname)}`;
 }
 
+/** An agent's facts in the agent-facts bucket: its hostname, as a key token. */
+export function factsKey(hostname: string): string {
+  return hostToken(hostname);
+}
+
+/** The hostname of a key in the agent-facts bucket. */
+export function hostnameOfFactsKey(key: string): string {
+  return hostFromToken(key);
+}
+
 /** Every agent's entry in the agent-registry bucket. */
 export const REGISTRY_FILTER = 'agents.>';
 
@@ -392,13 +405,21 @@ export function retiredConsumerPrefixes(base: string): string[] {
 export function agentWrites(
   names: InfraNames,
   hostname?: string,
-): { claims: string[]; status: string; response: string; registry: string; output: string } {
+): {
+  claims: string[];
+  status: string;
+  response: string;
+  registry: string;
+  facts: string;
+  output: string;
+} {
   if (hostname === undefined) {
     return {
       claims: ['claims.>'],
       status: 'status.>',
       response: '>',
       registry: '>',
+      facts: '>',
       output: outputFilter(names),
     };
   }
@@ -408,6 +429,7 @@ export function agentWrites(
     status: `status.*.*.${h}.*`,
     response: `*.${h}`,
     registry: registryKey(hostname),
+    facts: factsKey(hostname),
     output: subject(names.namespace, `output.*.${h}`),
   };
 }

@@ -1,5 +1,5 @@
 // Makes the JetStream layout (jobs stream, dead-letter stream, live output
-// stream, six KV buckets) idempotently at start. Running it again changes nothing; a setting
+// stream, seven KV buckets) idempotently at start. Running it again changes nothing; a setting
 // that differs from what exists is updated where NATS allows, and reported as
 // a conflict where it does not (storage type cannot change in place).
 import {
@@ -26,6 +26,9 @@ import {
 } from '../names/names.js';
 
 type Storage = 'file' | 'memory';
+
+/** How long an agent's facts outlive its last write of them. */
+export const FACTS_TTL_MS = 10 * 60_000;
 
 /** How long the output stream holds a chunk: as long as an API server keeps an idle job's output. */
 const OUTPUT_MAX_AGE_MS = 10 * 60_000;
@@ -144,6 +147,15 @@ export async function ensureLayout(nc: NatsConnection, s: LayoutSettings): Promi
       bucket: names.unauthenticatedAuditBucket,
     },
     { max_bytes: -1, ...s.registry, bucket: names.registryBucket },
+    // Agents write their facts every agent.facts.interval (at most 5 min)
+    // and again at least every 3 min; an agent gone leaves them to expire.
+    {
+      bucket: names.factsBucket,
+      ttl: FACTS_TTL_MS,
+      max_bytes: 256 * 1024 * 1024,
+      storage: s.registry.storage,
+      replicas: s.registry.replicas,
+    },
     // A code lives as long as it may wait to be used; the bucket stays small
     // (the API refuses codes past MAX_OUTSTANDING_LOGIN_CODES long before).
     {

@@ -52,7 +52,8 @@ export interface AgentUser {
  * - Reading the job-queue bucket (job definitions, claims, expected hosts,
  *   cancel markers): KV gets go out as STREAM.MSG.GET (or DIRECT.GET).
  * - Writing claims and status events, but not job definitions (`jobs.>`).
- * - Writing results and its registry entry (put and delete are publishes).
+ * - Writing results, its registry entry and its facts (put and delete are
+ *   publishes).
  * - Cancellations (`<ns>.cancel.*`, core NATS).
  * - Replies on `_INBOX.>`. The API uses another prefix (API_INBOX_PREFIX),
  *   so an agent cannot listen to the replies the API receives.
@@ -76,7 +77,10 @@ export function agentPermissions(names: InfraNames, user: AgentUser): NatsPermis
   const registry = names.registryBucket;
   const logins = names.loginCodesBucket;
   const loginsStream = kvStream(logins);
-  const streamInfo = [jobs, queueStream, responsesStream, kvStream(registry)].map(api.streamInfo);
+  const facts = names.factsBucket;
+  const streamInfo = [jobs, queueStream, responsesStream, kvStream(registry), kvStream(facts)].map(
+    api.streamInfo,
+  );
   const writes = agentWrites(names, user.hostname);
   return {
     publish: {
@@ -94,6 +98,7 @@ export function agentPermissions(names: InfraNames, user: AgentUser): NatsPermis
         kvSubject(queue, writes.status),
         kvSubject(responses, writes.response),
         kvSubject(registry, writes.registry),
+        kvSubject(facts, writes.facts),
         writes.output,
       ],
       deny: [

@@ -28,6 +28,7 @@ function routeTable() {
   registerRoutes(app, {
     readiness: { check: async () => {} },
     dispatch: {} as DispatchDeps,
+    facts: {} as ApiServerDeps['facts'],
     jobs: {} as JobRouteDeps,
     audit: {} as ApiServerDeps['audit'],
     health: {} as ApiServerDeps['health'],

@@ -9,13 +9,41 @@ import {
   AgentListQuery,
   AgentParams,
 } from '../../contract/agent.js';
+import {
+  BUILTIN_FACT_KEYS,
+  type FactKeyEntry,
+  FactKeysResponse,
+  type HostFacts,
+} from '../../contract/facts.js';
+import { factValues } from '../../job/fact-refs.js';
+import type { FactsView } from '../../job/facts-view.js';
 import type { AgentView, RegistryView } from '../../job/registry-view.js';
 import { parseTarget, TargetError } from '../../job/target.js';
 import { ApiError } from '../errors.js';
 
-export function agentInfo(a: AgentView, now: Date): AgentInfo {
+/** The fields an agent's facts add to its entry. */
+function factFields(f: HostFacts | undefined): Partial<AgentInfo> {
+  if (!f) return {};
+  return {
+    machine_id: f.machine_id,
+    architecture: f.architecture,
+    kernel_version: f.kernel_version,
+    cpu_count: f.cpu_count,
+    fqdn: f.fqdn,
+    service_mgr: f.service_mgr,
+    package_mgr: f.package_mgr,
+    interfaces: f.interfaces,
+    primary_interface: f.primary_interface,
+    routes: f.routes,
+    facts: Object.fromEntries(factValues(f)),
+    facts_collected_at: f.collected_at,
+  };
+}
+
+export function agentInfo(a: AgentView, now: Date, facts?: HostFacts): AgentInfo {
   const { info } = a;
   return {
+    ...factFields(facts),
     hostname: info.hostname,
     status: a.ready ? 'Ready' : 'NotReady',
     labels: info.labels,
@@ -33,7 +61,7 @@ export function agentInfo(a: AgentView, now: Date): AgentInfo {
 
 export function registerAgentRoutes(
   app: FastifyInstance,
-  deps: { registry: RegistryView; clock: { now(): Date } },
+  deps: { registry: RegistryView; facts: FactsView; clock: { now(): Date } },
 ): void {
   app.get<{ Querystring: { target?: string } }>(
     '/agent',
@@ -59,7 +87,10 @@ export function registerAgentRoutes(
       } else {
         agents = deps.registry.agents();
       }
-      return { agents: agents.map((a) => agentInfo(a, now)), total: agents.length };
+      return {
+        agents: agents.map((a) => agentInfo(a, now, deps.facts.get(a.info.hostname))),
+        total: agents.length,
+      };
     },
   );
 
@@ -74,7 +105,54 @@ export function registerAgentRoutes(
       if (!a) {
         throw new ApiError('not_found', `no agent named ${req.params.hostname} is registered`);
       }
-      return agentInfo(a, deps.clock.now());
+      return agentInfo(a, deps.clock.now(), deps.facts.get(a.info.hostname));
     },
   );
+
+  app.get(
+    '/facts/keys',
+    {
+      config: { permission: 'agent:read' },
+      schema: {
+        summary: 'The fact keys `@fact.<key>` may name: built in, and in use by some agent',
+        response: { 200: FactKeysResponse },
+      },
+    },
+    async () => ({ keys: factKeys(deps.facts.all()) }),
+  );
+}
+
+/**
+ * The built-in keys (a family such as `interfaces.<name>.ipv4` as written),
+ * then every key some agent has, sorted: a family's keys by their name,
+ * custom ones as custom facts.
+ */
+export function factKeys(all: HostFacts[]): FactKeyEntry[] {
+  const out = new Map<string, FactKeyEntry>();
+  for (const [key, description] of BUILTIN_FACT_KEYS) {
+    out.set(key, { key, description, builtin: true });
+  }
+  const family = new Map(
+    BUILTIN_FACT_KEYS.filter(([k]) => k.includes('<name>')).map(([k, d]) => [
+      k.replace('<name>', '*'),
+      d,
+    ]),
+  );
+  for (const f of all) {
+    for (const key of factValues(f).keys()) {
+      if (out.has(key)) continue;
+      if (key.startsWith('custom.')) {
+        out.set(key, {
+          key,
+          description: 'A custom fact (agent.facts.custom or agent.facts.dir)',
+          builtin: false,
+        });
+        continue;
+      }
+      const [, name = '', leaf = ''] = /^interfaces\.(.+)\.(ipv4|ipv6|mac)$/.exec(key) ?? [];
+      const d = family.get(`interfaces.*.${leaf}`);
+      if (d) out.set(key, { key, description: d.replace('<name>', name), builtin: true });
+    }
+  }
+  return [...out.values()].sort((a, b) => a.key.localeCompare(b.key));
 }

@@ -25,7 +25,7 @@ import {
 } from '../../contract/operations.js';
 import type { RolloutRequest } from '../../contract/rollout.js';
 import { rolloutOf } from '../../contract/rollout.js';
-import { operationInputProblems } from '../../job/data-checks.js';
+import { operationInputProblems, withFactRefs } from '../../job/data-checks.js';
 import type { JobEntry, JobsView } from '../../job/jobs-view.js';
 import type { JobRecord, JobResponse } from '../../job/records.js';
 import type { RegistryView } from '../../job/registry-view.js';
@@ -80,7 +80,7 @@ function operationOf(
   type: OperationType,
   input: unknown,
 ): { operation: Operation; rollout?: RolloutRequest } {
-  const problems = operationInputProblems(type, input);
+  const problems = withFactRefs(operationInputProblems(type, input), input);
   if (problems.length > 0) {
     const fields = problems.map((p) => ({
       field: ['operation.data', p.field].filter(Boolean).join('.'),

@@ -19,7 +19,7 @@ import {
   pathParams,
 } from '../../contract/operations.js';
 import { rolloutOf } from '../../contract/rollout.js';
-import { meaningProblems, operationDataProblems } from '../../job/data-checks.js';
+import { meaningProblems, operationDataProblems, withFactRefs } from '../../job/data-checks.js';
 import { expectedHostsOf } from '../dispatch.js';
 import { ApiError } from '../errors.js';
 import { REPLAYED_HEADER } from '../idempotency.js';
@@ -80,8 +80,10 @@ function inputOf(decl: OperationDeclaration, req: OperationRequest): Record<stri
 function dataOf(type: OperationType, decl: OperationDeclaration, input: Record<string, unknown>) {
   const data = operationData(type, input as never);
   // Fastify has checked a body against the schema; path fields only as strings.
-  const problems =
-    pathParams(decl).length > 0 ? operationDataProblems(type, data) : meaningProblems(type, data);
+  const problems = withFactRefs(
+    pathParams(decl).length > 0 ? operationDataProblems(type, data) : meaningProblems(type, data),
+    data,
+  );
   if (problems.length === 0) return data;
   const byField = new Map(pathParams(decl).map((p) => [fieldOfParam(p), p]));
   const fields = problems.map((p) => ({
