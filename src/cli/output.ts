@@ -2,6 +2,7 @@
 // and every field from the API escaped (escape.ts): agents write what these
 // show, and a terminal obeys escape sequences.
 import Table from 'cli-table3';
+import type { FactKeyEntry } from '../contract/facts.js';
 import { humanBytes } from '../format/units.js';
 import type { AgentInfo, AuditEntry, CommandResponse, JobDetail } from '../sdk/client.js';
 import { escapeCell, escapeLine } from './escape.js';
@@ -71,6 +72,24 @@ export function agentTable(agents: AgentInfo[]): string {
       ]),
     );
   }
+  return `${table.toString()}\n`;
+}
+
+/** An agent's facts, one per line, by their `@fact.` key. */
+export function factsTable(facts: Record<string, string>): string {
+  const table = new Table({ head: ['FACT', 'VALUE'], style: { head: [], border: [] } });
+  for (const [k, v] of Object.entries(facts).sort(([a], [b]) => a.localeCompare(b))) {
+    table.push(row([k, v]));
+  }
+  return `${table.toString()}\n`;
+}
+
+export function factKeysTable(keys: FactKeyEntry[]): string {
+  const table = new Table({
+    head: ['KEY', 'BUILT IN', 'DESCRIPTION'],
+    style: { head: [], border: [] },
+  });
+  for (const k of keys) table.push(row([k.key, k.builtin ? 'yes' : 'no', k.description]));
   return `${table.toString()}\n`;
 }
 

@@ -5,6 +5,7 @@ import type { AgentInfo, AgentList } from '../contract/agent.js';
 import type { AuditEntry } from '../contract/audit.js';
 import type { CommandResponse, ExecRequest, ShellRequest } from '../contract/command.js';
 import type { ErrorBody, FieldProblem } from '../contract/errors.js';
+import type { FactKeysResponse } from '../contract/facts.js';
 import type { HealthStatus } from '../contract/health.js';
 import type {
   JobCreated,
@@ -271,6 +272,14 @@ export class OsapiClient {
   /** GET /agent/{hostname}: one agent; OsapiApiError 404 when unknown. */
   agentGet(hostname: string): Promise<OsapiResponse<AgentInfo>> {
     return this.request('GET', `/agent/${encodeURIComponent(hostname)}`);
+  }
+
+  /**
+   * GET /facts/keys: the keys `@fact.<key>` may name in a request, built in
+   * and in use by some agent.
+   */
+  factKeys(): Promise<OsapiResponse<FactKeysResponse>> {
+    return this.request('GET', '/facts/keys');
   }
 
   /**

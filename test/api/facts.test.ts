@@ -13,7 +13,8 @@ beforeAll(async () => {
   sys = await startTestSystem();
   for (const [i, h] of HOSTS.entries()) {
     // fa-03 has no rack: a reference to it fails there only.
-    const custom = i < 2 ? { rack: `r${i + 1}`, tier: i } : { tier: i };
+    const custom: Record<string, string | number> =
+      i < 2 ? { rack: `r${i + 1}`, tier: i } : { tier: i };
     await sys.startAgent(h, {}, { facts: { ...sys.config.agent.facts, custom } });
   }
   await sys.waitForAgents(HOSTS);

@@ -12,7 +12,7 @@ import { countOrPercentFlag, intFlag } from '../flags.js';
 import { followJob, followSummary } from '../follow.js';
 import { groupedText, isOk, summaryLine } from '../group-output.js';
 import { registerOperationCommands } from '../operation-commands.js';
-import { agentTable, commandTable } from '../output.js';
+import { agentTable, commandTable, factKeysTable, factsTable } from '../output.js';
 import { addRunFlags, type RunFlags, runFields } from '../run-flags.js';
 import { registerAuditCommands } from './audit.js';
 import { registerHealthCommands } from './health.js';
@@ -126,7 +126,24 @@ export function registerClientCommands(program: Command): void {
       const { ctx, client: api } = clientFor(cmd);
       const { body } = await api.agentGet(opts.hostname);
       if (ctx.json) printJson(body);
-      else process.stdout.write(agentTable([body]));
+      else {
+        process.stdout.write(agentTable([body]));
+        if (body.facts) process.stdout.write(factsTable(body.facts));
+      }
+    });
+
+  client
+    .command('facts')
+    .description('Facts agents collect about their hosts.')
+    .command('keys')
+    .description(
+      'The keys @fact.<key> may name in a request: built in, and in use by some agent (GET /facts/keys).',
+    )
+    .action(async (_opts: unknown, cmd: Command) => {
+      const { ctx, client: api } = clientFor(cmd);
+      const { body } = await api.factKeys();
+      if (ctx.json) printJson(body);
+      else process.stdout.write(factKeysTable(body.keys));
     });
 
   const node = client.command('node').description('Operations on managed hosts.');
