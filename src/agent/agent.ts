@@ -4,6 +4,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { checkCommandJob } from '../auth/command-policy.js';
 import { commandModeOf } from '../contract/command.js';
+import type { NodeCondition } from '../contract/conditions.js';
 import type { Clock } from '../job/clock.js';
 import { hasFactRefs, resolveFactRefs, UnknownFactError } from '../job/fact-refs.js';
 import { UUID_PATTERN } from '../job/ids.js';
@@ -34,6 +35,7 @@ import {
 } from '../names/names.js';
 import { addressRefusal, missedBroadcast, needsExpectedHosts } from './addressed.js';
 import { isCommandJobData } from './command-handler.js';
+import type { ConditionThresholds } from './conditions.js';
 import type { ConsumerSettings } from './consumers.js';
 import { type FactsLoop, startFacts } from './facts.js';
 import { commandOutcome, type HandlerOutcome, runJob } from './handlers/index.js';
@@ -66,6 +68,10 @@ export interface AgentOptions {
   /** Catch-up after a start or a reconnect (agent.listen); defaults as in the config. */
   listen?: ListenSettings;
   heartbeatMs?: number;
+  /** Thresholds of the conditions sent with each heartbeat (agent.conditions); without, none. */
+  conditions?: ConditionThresholds;
+  /** Told of the conditions at each heartbeat (the agent's metrics). */
+  observeConditions?: (conditions: NodeCondition[]) => void;
   /** The facts to collect (agent.facts); without, none are, and a `@fact.` reference fails. */
   facts?: { intervalMs: number; timeoutMs: number; dir: string; custom: Record<string, unknown> };
   /** Told of each command run and how it ended (the agent's metrics). */
@@ -234,6 +240,14 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       clock: opts.clock,
       logger: log,
       outage,
+      ...(opts.conditions
+        ? {
+            conditions: {
+              thresholds: opts.conditions,
+              ...(opts.observeConditions ? { observe: opts.observeConditions } : {}),
+            },
+          }
+        : {}),
     });
   } catch (err) {
     stopping.abort();

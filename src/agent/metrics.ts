@@ -6,6 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { NodeCondition } from '../contract/conditions.js';
 import type { HandlerOutcome } from './command-handler.js';
 
 /** Called as a command starts; the returned function is called with how it ended. */
@@ -14,6 +15,8 @@ export type RunObserver = () => (outcome: HandlerOutcome | undefined) => void;
 export interface AgentMetrics {
   readonly registry: Registry;
   observeRun: RunObserver;
+  /** Sets each condition's gauge (1 while it holds). */
+  observeConditions(conditions: NodeCondition[]): void;
 }
 
 const RUN_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
@@ -45,12 +48,21 @@ export function createAgentMetrics(hostname: string): AgentMetrics {
     help: "Commands whose process group was killed at the command's timeout.",
     registers: [registry],
   });
+  const condition = new Gauge({
+    name: 'osapi_agent_condition',
+    help: 'Whether a condition holds on this host (1) or not (0): MemoryPressure, DiskPressure, HighLoad (agent.conditions).',
+    labelNames: ['type'],
+    registers: [registry],
+  });
   // Present from the start, so a dashboard shows 0 rather than no data.
   truncated.inc({ stream: 'stdout' }, 0);
   truncated.inc({ stream: 'stderr' }, 0);
 
   return {
     registry,
+    observeConditions(conditions) {
+      for (const c of conditions) condition.set({ type: c.type }, c.status ? 1 : 0);
+    },
     observeRun() {
       running.inc();
       const stop = durations.startTimer();
@@ -113,6 +125,7 @@ export interface AgentMetricsEndpoint {
   /** http://127.0.0.1:port/metrics */
   readonly url: string;
   readonly observeRun: RunObserver;
+  readonly observeConditions: AgentMetrics['observeConditions'];
   close(): Promise<void>;
 }
 
@@ -132,5 +145,10 @@ export async function startAgentMetrics(
         : err;
     },
   );
-  return { url: server.url, observeRun: metrics.observeRun, close: () => server.close() };
+  return {
+    url: server.url,
+    observeRun: metrics.observeRun,
+    observeConditions: metrics.observeConditions,
+    close: () => server.close(),
+  };
 }

@@ -1,6 +1,8 @@
 // The agent's heartbeat in the agent-registry bucket: who it is, its labels
 // and its host's vitals, refreshed on an interval shorter than the bucket's
 // TTL, and removed on a clean stop.
+import os from 'node:os';
+import type { NodeCondition } from '../contract/conditions.js';
 import type { Clock } from '../job/clock.js';
 import type { AgentInfoRecord } from '../job/records.js';
 import { type JobStore, putAgentInfo, removeAgentInfo } from '../job/store.js';
@@ -8,6 +10,8 @@ import type { Logger } from '../log/logger.js';
 import type { OutageLog } from '../log/outage-log.js';
 import { VERSION } from '../version.js';
 import { waitAtMost } from '../wait-at-most.js';
+import { type ConditionThresholds, ConditionTracker } from './conditions.js';
+import { readDisks } from './handlers/disk.js';
 import { readSystemInfo } from './system-info.js';
 
 export interface HeartbeatOptions {
@@ -20,6 +24,12 @@ export interface HeartbeatOptions {
   logger: Logger;
   /** Where a failed beat is told, once per NATS outage; else each is a warning. */
   outage?: OutageLog;
+  /** Conditions evaluated on each beat and sent with it (agent.conditions). */
+  conditions?: {
+    thresholds: ConditionThresholds;
+    /** Told of every evaluation (the agent's metrics). */
+    observe?: (conditions: NodeCondition[]) => void;
+  };
 }
 
 export interface Heartbeat {
@@ -29,20 +39,48 @@ export interface Heartbeat {
 
 const ACKED_EVERY = 2;
 
+/** Filesystems of read-only images (snaps, ISOs): always full, so never DiskPressure. */
+const IMAGE_FS = new Set(['squashfs', 'iso9660', 'erofs', 'cramfs']);
+
 export async function startHeartbeat(opts: HeartbeatOptions): Promise<Heartbeat> {
   const startedAt = opts.clock.now().toISOString();
-  const entry = (): string =>
-    JSON.stringify({
+  const tracker = opts.conditions ? new ConditionTracker(opts.conditions.thresholds) : null;
+  const log = opts.logger;
+  const entry = async (): Promise<string> => {
+    const system = readSystemInfo();
+    const conditions = tracker ? await evaluate(tracker, system) : undefined;
+    if (conditions) opts.conditions?.observe?.(conditions);
+    return JSON.stringify({
       hostname: opts.hostname,
       labels: opts.labels,
       started_at: startedAt,
       registered_at: opts.clock.now().toISOString(),
       version: VERSION,
       max_jobs: opts.maxJobs,
-      ...readSystemInfo(),
+      ...system,
+      ...(conditions ? { conditions } : {}),
     } satisfies AgentInfoRecord);
-  const beat = (acknowledged: boolean) =>
-    putAgentInfo(opts.store, opts.hostname, entry(), { acknowledged });
+  };
+  const evaluate = async (t: ConditionTracker, system: ReturnType<typeof readSystemInfo>) => {
+    // Images mounted read-only are full by design, never under pressure.
+    const disks = (await readDisks().catch(() => [])).filter((d) => !IMAGE_FS.has(d.fs_type));
+    return t.update(
+      {
+        memory: system.memory,
+        disks,
+        load1: system.load_average['1min'],
+        cpus: os.availableParallelism(),
+      },
+      opts.clock.now(),
+      (c) =>
+        log.info(
+          { condition: c.type, status: c.status, reason: c.reason },
+          c.status ? `condition ${c.type} holds` : `condition ${c.type} cleared`,
+        ),
+    );
+  };
+  const beat = async (acknowledged: boolean) =>
+    putAgentInfo(opts.store, opts.hostname, await entry(), { acknowledged });
   await beat(true);
   // Only one beat in ACKED_EVERY waits for the server's acknowledgment: a
   // plain publish is lost only with the connection itself, and the

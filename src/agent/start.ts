@@ -91,8 +91,15 @@ export async function startAgentProcess(opts: {
           dir: config.agent.facts.dir,
           custom: config.agent.facts.custom,
         },
+        conditions: {
+          memoryPercent: config.agent.conditions.memory_pressure,
+          diskPercent: config.agent.conditions.disk_pressure,
+          loadPerCpu: config.agent.conditions.high_load,
+        },
         verifier,
-        ...(metrics ? { observeRun: metrics.observeRun } : {}),
+        ...(metrics
+          ? { observeRun: metrics.observeRun, observeConditions: metrics.observeConditions }
+          : {}),
         clock: opts.clock,
         logger,
       }),

@@ -660,6 +660,30 @@ export const ConfigSchema = Type.Object(
           ),
         },
       ),
+      conditions: Section(
+        'Thresholds of the conditions the agent reports with each heartbeat (GET /agent `conditions`, its metrics).',
+        {
+          memory_pressure: Int(
+            90,
+            1,
+            100,
+            'MemoryPressure holds while this percent of memory or more is in use (1..100).',
+          ),
+          disk_pressure: Int(
+            90,
+            1,
+            100,
+            'DiskPressure holds while a local filesystem has this percent or more in use (1..100).',
+          ),
+          high_load: Type.Number({
+            default: 2,
+            exclusiveMinimum: 0,
+            description:
+              'HighLoad holds while the 1-minute load average per CPU is this or more (e.g. 2: twice as many runnable tasks as CPUs).',
+            expected: 'a number above 0',
+          }),
+        },
+      ),
       dns: Section('How the agent reads and writes DNS settings.', {
         resolv_conf: Str(
           '/etc/resolv.conf',

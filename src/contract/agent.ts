@@ -1,5 +1,6 @@
 // Wire schemas of the agent routes.
 import { type Static, Type } from 'typebox';
+import { NodeCondition } from './conditions.js';
 import { NetworkInterface, Route } from './facts.js';
 
 export const AgentInfo = Type.Object({
@@ -34,6 +35,8 @@ export const AgentInfo = Type.Object({
   routes: Type.Optional(Type.Array(Route)),
   /** Every fact by its `@fact.` key (GET /facts/keys), custom ones under `custom.`. */
   facts: Type.Optional(Type.Record(Type.String(), Type.String())),
+  /** MemoryPressure, DiskPressure and HighLoad as the agent last evaluated them. */
+  conditions: Type.Optional(Type.Array(NodeCondition)),
   /** When the facts were collected. */
   facts_collected_at: Type.Optional(Type.String({ format: 'date-time' })),
 });

@@ -2,6 +2,7 @@
 // is validated against these schemas before use: a NATS message is input too.
 import { type Static, type TSchema, Type } from 'typebox';
 import { Compile } from 'typebox/compile';
+import { NodeCondition } from '../contract/conditions.js';
 import { OPERATION_TYPES } from '../contract/operations.js';
 import { FINAL_HOST_STATES, type FinalHostState } from '../contract/states.js';
 import { STATUS_EVENTS } from '../names/names.js';
@@ -123,6 +124,8 @@ export const AgentInfoRecord = Type.Object({
   }),
   memory: Type.Object({ total: Type.Integer(), free: Type.Integer(), used: Type.Integer() }),
   max_jobs: Type.Integer(),
+  /** Its conditions as last evaluated (absent from agents that evaluate none). */
+  conditions: Type.Optional(Type.Array(NodeCondition)),
 });
 export type AgentInfoRecord = Static<typeof AgentInfoRecord>;
 

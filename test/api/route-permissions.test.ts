@@ -54,6 +54,7 @@ describe('every route declares its permission', () => {
       [
         { route: 'GET /agent', permission: 'agent:read' },
         { route: 'GET /agent/:hostname', permission: 'agent:read' },
+        { route: 'GET /facts/keys', permission: 'agent:read' },
         { route: 'POST /node/:hostname/command/exec', permission: 'command:execute' },
         { route: 'POST /node/:hostname/command/shell', permission: 'command:execute' },
         { route: 'GET /node/:hostname', permission: 'node:read' },

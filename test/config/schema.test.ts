@@ -134,6 +134,8 @@ describe('defaults', () => {
         max_output_bytes: 1048576,
         metrics_port: 0,
         labels: {},
+        facts: { interval: 60_000, timeout: 5_000, dir: '', custom: {} },
+        conditions: { memory_pressure: 90, disk_pressure: 90, high_load: 2 },
         dns: { resolv_conf: '/etc/resolv.conf' },
         security: { job_verify_key: '', job_verify_key_file: '' },
       },
@@ -165,7 +167,7 @@ describe('configKeys', () => {
     // listening, the unauthenticated audit rate, burst and bucket size, the
     // audit rate and burst per token subject, the six API connection limits,
     // agents' nkeys by host): count them on purpose.
-    expect(keys).toHaveLength(102);
+    expect(keys).toHaveLength(109);
     expect(new Set(keys.map((k) => k.path)).size).toBe(keys.length);
     expect(new Set(keys.map((k) => k.env)).size).toBe(keys.length);
     for (const key of keys) {

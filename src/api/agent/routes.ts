@@ -56,6 +56,7 @@ export function agentInfo(a: AgentView, now: Date, facts?: HostFacts): AgentInfo
     heartbeat_age_s: Math.max(0, Math.floor((now.getTime() - a.seenAt.getTime()) / 1000)),
     max_jobs: info.max_jobs,
     version: info.version,
+    ...(info.conditions ? { conditions: info.conditions } : {}),
   };
 }
 
