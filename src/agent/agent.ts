@@ -19,6 +19,7 @@ import {
   isCancelled,
   type JobStore,
   openJobStore,
+  readAgentState,
   readClaim,
   readExpectedHosts,
   readJob,
@@ -28,15 +29,18 @@ import type { Logger } from '../log/logger.js';
 import { OutageLog } from '../log/outage-log.js';
 import {
   cancelSubjectAll,
+  controlSubject,
   GO_HEADER,
   type InfraNames,
   jobIdFromCancelSubject,
   parseNotifySubject,
 } from '../names/names.js';
+import { VERSION } from '../version.js';
 import { addressRefusal, missedBroadcast, needsExpectedHosts } from './addressed.js';
 import { isCommandJobData } from './command-handler.js';
 import type { ConditionThresholds } from './conditions.js';
 import type { ConsumerSettings } from './consumers.js';
+import { Cordon } from './cordon.js';
 import { type FactsLoop, startFacts } from './facts.js';
 import { commandOutcome, type HandlerOutcome, runJob } from './handlers/index.js';
 import {
@@ -149,12 +153,15 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   // a while if JetStream cannot answer yet, right after a failover, say).
   // One warning per NATS outage, for everything this agent does (outage-log.ts).
   const outage = new OutageLog(log);
+  // Set once the agent knows how to read whether it is drained (below).
+  let rereadDrained = async () => {};
   const retrying = { opts, stopping: stopping.signal, log, outage };
   void (async () => {
     for await (const s of opts.nc.status()) {
       if (stopping.signal.aborted) break;
       if (s.type === 'disconnect') outage.toldElsewhere();
       if (s.type !== 'reconnect') continue;
+      void rereadDrained();
       for (const id of new Set([...handling.keys(), ...runningHere.keys()])) {
         whileNatsAway(retrying, id, 'read whether the job was cancelled', () =>
           isCancelled(store, id),
@@ -189,8 +196,35 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       })
     : null;
 
+  // Drained or not, as operators asked: read before any job is taken, again
+  // when the API says it changed (control subject) and after a reconnect.
+  let heartbeatNow = () => {};
+  const cordon = new Cordon(
+    opts.hostname,
+    () => opts.clock.now(),
+    (state) => {
+      log.info({ state }, `agent is ${state}`);
+      heartbeatNow();
+    },
+  );
+  cordon.note('started', `version ${VERSION}`);
+  const readDrained = async () => {
+    try {
+      const asked = await readAgentState(store, opts.hostname);
+      cordon.set(asked?.record.drained === true, runningHere.size);
+    } catch (err) {
+      outage.failed('could not read whether this agent is drained', err);
+    }
+  };
+  await readDrained();
+  rereadDrained = readDrained;
+  const control = opts.nc.subscribe(controlSubject(opts.names, opts.hostname), {
+    callback: () => void readDrained(),
+  });
+
   const handle = (notice: JobNotice, shared: boolean): Promise<void> => {
     const p = handleNotification(notice, shared, {
+      cordon,
       facts,
       outage,
       store,
@@ -207,7 +241,11 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     });
     const tracked = p.catch(() => {});
     inFlight.add(tracked);
-    void tracked.finally(() => inFlight.delete(tracked));
+    void tracked.finally(() => {
+      inFlight.delete(tracked);
+      // A drained agent whose last run just ended is Cordoned.
+      cordon.settle(runningHere.size);
+    });
     // A rejection means NATS failed on the way (unreachable mid-job, most
     // likely): the listener hands the notification over again, and the claim
     // keeps the command from running twice.
@@ -223,6 +261,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     consumer: opts.consumer,
     listen: opts.listen ?? { catch_up: 10 * 60_000, jitter: 5_000 },
     slots,
+    whenTakingJobs: () => cordon.whenTakingJobs(),
     clock: opts.clock,
     logger: log,
     outage,
@@ -240,16 +279,22 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       clock: opts.clock,
       logger: log,
       outage,
+      self: () => ({ state: cordon.current, timeline: cordon.timeline() }),
       ...(opts.conditions
         ? {
             conditions: {
               thresholds: opts.conditions,
               ...(opts.observeConditions ? { observe: opts.observeConditions } : {}),
+              onChange: (c: NodeCondition) =>
+                cordon.note(c.status ? 'condition' : 'condition cleared', `${c.type}: ${c.reason}`),
             },
           }
         : {}),
     });
+    heartbeatNow = () => heartbeat.beatNow();
   } catch (err) {
+    control.unsubscribe();
+    cordon.release();
     stopping.abort();
     listener.stop();
     cancels.unsubscribe();
@@ -269,6 +314,8 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     caughtUp: listener.caughtUp,
     async stop() {
       stopping.abort();
+      control.unsubscribe();
+      cordon.release();
       listener.stop();
       cancels.unsubscribe();
       for (const ac of runningHere.values()) ac.abort();
@@ -281,6 +328,8 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
 
 interface HandleContext {
   store: JobStore;
+  /** Whether this agent takes new jobs (drained or not). */
+  cordon: Cordon;
   /** This host's facts, for `@fact.` references; null when the agent collects none. */
   facts: FactsLoop | null;
   /** Where failures that NATS caused are told, once per outage. */
@@ -380,6 +429,25 @@ async function handleOnce(
   if (ctx.runningHere.has(id)) {
     // Heard again, by another way in, while it runs here: the run in progress will ack.
     msg.working();
+    return;
+  }
+  if (ctx.cordon.isDrained) {
+    // Drained: nothing new starts here. `_any` goes back for another agent;
+    // a job addressed here is claimed (so it never runs later) and skipped,
+    // unless the API had already done so.
+    if (shared) {
+      msg.nak();
+      return;
+    }
+    if (await claimJob(store, id, scope, host)) {
+      const now = opts.clock.now();
+      await recordEnd(msg, ctx, job, now, {
+        status: 'failed',
+        state: 'skipped',
+        data: null,
+        error: `not run: ${host} is drained (POST /agent/${host}/undrain brings it back)`,
+      });
+    } else await answerRedelivery(msg, ctx, job, scope);
     return;
   }
   const { owned, cancelled } = await claimAndCheckCancel(

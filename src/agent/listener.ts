@@ -40,7 +40,7 @@ import type { Semaphore } from './semaphore.js';
  */
 export type JobNotice = Pick<
   JsMsg,
-  'subject' | 'headers' | 'string' | 'ack' | 'term' | 'working' | 'ackAck'
+  'subject' | 'headers' | 'string' | 'ack' | 'nak' | 'term' | 'working' | 'ackAck'
 > & {
   readonly info: Pick<DeliveryInfo, 'redelivered' | 'deliveryCount'>;
   /**
@@ -73,6 +73,8 @@ export interface ListenerOptions {
   listen: ListenSettings;
   /** `_any` is pulled only while one of these is free. */
   slots: Semaphore;
+  /** `_any` is pulled only once this resolves (a drained agent takes none). */
+  whenTakingJobs?: () => Promise<void>;
   clock: Clock;
   logger: Logger;
   /** Where failures that NATS caused are told, once per outage. */
@@ -485,6 +487,7 @@ async function pullAny(
   while (!stopped()) {
     try {
       consumer ??= await openSharedConsumer(js, opts.names, opts.consumer, log);
+      await opts.whenTakingJobs?.();
       await opts.slots.whenFree();
       if (stopped()) break;
       // The server sends a heartbeat every half expiry; two missed (a lost
@@ -533,6 +536,7 @@ function localNotice(
     refusedAsCopy,
     info: { redelivered: attempt > 1, deliveryCount: attempt },
     ack: () => {},
+    nak: () => {},
     term: () => {},
     working: () => {},
     ackAck: () => Promise.resolve(true),

@@ -2,6 +2,7 @@
 // and its host's vitals, refreshed on an interval shorter than the bucket's
 // TTL, and removed on a clean stop.
 import os from 'node:os';
+import type { AgentState, TimelineEvent } from '../contract/agent.js';
 import type { NodeCondition } from '../contract/conditions.js';
 import type { Clock } from '../job/clock.js';
 import type { AgentInfoRecord } from '../job/records.js';
@@ -29,10 +30,16 @@ export interface HeartbeatOptions {
     thresholds: ConditionThresholds;
     /** Told of every evaluation (the agent's metrics). */
     observe?: (conditions: NodeCondition[]) => void;
+    /** Told of each condition whose status changed (the agent's timeline). */
+    onChange?: (condition: NodeCondition) => void;
   };
+  /** The agent's state and own timeline, sent with each beat. */
+  self?: () => { state: AgentState; timeline: TimelineEvent[] };
 }
 
 export interface Heartbeat {
+  /** Beats now, out of turn (the agent's state changed). */
+  beatNow(): void;
   /** Deletes the entry so the API stops expecting answers from this agent. */
   stop(): Promise<void>;
 }
@@ -59,6 +66,7 @@ export async function startHeartbeat(opts: HeartbeatOptions): Promise<Heartbeat>
       max_jobs: opts.maxJobs,
       ...system,
       ...(conditions ? { conditions } : {}),
+      ...(opts.self ? opts.self() : {}),
     } satisfies AgentInfoRecord);
   };
   const evaluate = async (t: ConditionTracker, system: ReturnType<typeof readSystemInfo>) => {
@@ -72,11 +80,13 @@ export async function startHeartbeat(opts: HeartbeatOptions): Promise<Heartbeat>
         cpus: os.availableParallelism(),
       },
       opts.clock.now(),
-      (c) =>
+      (c) => {
         log.info(
           { condition: c.type, status: c.status, reason: c.reason },
           c.status ? `condition ${c.type} holds` : `condition ${c.type} cleared`,
-        ),
+        );
+        opts.conditions?.onChange?.(c);
+      },
     );
   };
   const beat = async (acknowledged: boolean) =>
@@ -114,6 +124,7 @@ export async function startHeartbeat(opts: HeartbeatOptions): Promise<Heartbeat>
   );
   timer.unref();
   return {
+    beatNow: () => beatLogged(),
     async stop() {
       clearTimeout(timer);
       clearInterval(timer);

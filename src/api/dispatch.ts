@@ -8,15 +8,24 @@
 import type { CommandPolicy } from '../auth/command-policy.js';
 import type { OperationType } from '../contract/operations.js';
 import type { RolloutRequest } from '../contract/rollout.js';
+import type { AgentStateView } from '../job/agent-state-view.js';
 import type { Clock } from '../job/clock.js';
 import type { JobEntry, JobsView } from '../job/jobs-view.js';
 import type { JobRecord, JobResponse } from '../job/records.js';
-import type { RegistryView } from '../job/registry-view.js';
+import type { AgentView, RegistryView } from '../job/registry-view.js';
 import type { ResponseWatch } from '../job/response-watch.js';
 import { RolloutError, type RolloutLimits, resolveRollout } from '../job/rollout.js';
 import { answersJob } from '../job/status.js';
-import { type JobStore, publishJob, readResponses } from '../job/store.js';
+import {
+  appendStatus,
+  claimJob,
+  type JobStore,
+  publishJob,
+  readResponses,
+  storeResponse,
+} from '../job/store.js';
 import { formatTarget, isBroadcast, type Target } from '../job/target.js';
+import { API_EVENT_HOST } from '../names/names.js';
 import { waitAtMost } from '../wait-at-most.js';
 import { ApiError } from './errors.js';
 import type { Rollouts } from './rollout.js';
@@ -34,6 +43,8 @@ export interface DispatchDeps {
   rollouts: Rollouts;
   /** Every job and its status events, for answering a replayed request from the first one's job. */
   jobs: JobsView;
+  /** Drained agents: `_any` never picks them; other targets record them skipped, unsent. */
+  states: AgentStateView;
   /** Told of every round trip once it ends, for metrics; dispatch itself knows no metrics library. */
   onRoundTrip?: (rt: RoundTrip) => void;
 }
@@ -74,6 +85,8 @@ export interface Plan {
   expected: string[];
   /** Hostnames of the Ready agents the target matched. */
   matching: string[];
+  /** Of those, the drained ones: recorded `skipped` before the job goes out, never run. */
+  drained: string[];
   /** A rate-controlled broadcast: its limits and how long each told host may take. */
   rollout?: { limits: RolloutLimits; perHostMs: number; waves: number };
 }
@@ -89,23 +102,29 @@ const ROLLOUT_START_GRACE_MS = 5000;
  */
 export function plan(deps: DispatchDeps, req: DispatchRequest, refuseWhenNone = true): Plan {
   const { target } = req;
-  const matching = deps.registry.matching(target);
+  const drainedHere = (a: AgentView) => deps.states.drained(a.info.hostname);
+  const found = deps.registry.matching(target);
+  // `_any` takes one agent that is not drained; a drained one is never picked.
+  const matching = target.kind === 'any' ? found.filter((a) => !drainedHere(a)) : found;
   if (matching.length === 0 && refuseWhenNone) {
     const known = deps.registry.agents();
     const ready = known.filter((a) => a.ready).length;
+    const drained = found.length - matching.length;
     throw new ApiError(
       'no_matching_agent',
-      `no Ready agent matches target ${formatTarget(target)} (${ready} Ready of ${known.length} registered); nothing was run`,
+      `no Ready agent matches target ${formatTarget(target)} (${ready} Ready of ${known.length} registered${drained > 0 ? `, ${drained} of them drained` : ''}); nothing was run`,
       { target: formatTarget(target), agents_ready: ready, agents_registered: known.length },
     );
   }
   const single = !isBroadcast(target);
   const hostnames = matching.map((a) => a.info.hostname);
-  const p: Plan = { single, expected: single ? [] : hostnames, matching: hostnames };
-  if (!single && req.rollout && hostnames.length > 0) {
+  const drained = matching.filter(drainedHere).map((a) => a.info.hostname);
+  const p: Plan = { single, expected: single ? [] : hostnames, matching: hostnames, drained };
+  const runnable = hostnames.filter((h) => !drained.includes(h));
+  if (!single && req.rollout && runnable.length > 0) {
     let limits: RolloutLimits | null;
     try {
-      limits = resolveRollout(req.rollout, hostnames.length);
+      limits = resolveRollout(req.rollout, runnable.length);
     } catch (err) {
       if (err instanceof RolloutError) {
         throw new ApiError('invalid_request', `invalid body: ${err.message}`, {
@@ -116,7 +135,7 @@ export function plan(deps: DispatchDeps, req: DispatchRequest, refuseWhenNone = 
     }
     if (limits) {
       const perHostMs = req.timeoutMs + deps.marginMs + ROLLOUT_START_GRACE_MS;
-      const waves = Math.ceil(hostnames.length / limits.maxConcurrency);
+      const waves = Math.ceil(runnable.length / limits.maxConcurrency);
       p.rollout = { limits, perHostMs, waves };
     }
   }
@@ -134,6 +153,7 @@ export async function publish(
   // The progress first: a job with a rollout always has progress that
   // another API server can carry on (rollout.ts).
   const progressRevision = r ? await deps.rollouts.prepare(jobId, r.perHostMs) : 0;
+  await skipDrained(deps, jobId, p.drained);
   const job = await publishJob(deps.store, {
     id: jobId,
     type: req.type,
@@ -155,7 +175,12 @@ export async function publish(
   });
   if (r) {
     void deps.rollouts.start(
-      { job, hosts: [...p.expected].sort(), limits: r.limits, perHostMs: r.perHostMs },
+      {
+        job,
+        hosts: p.expected.filter((h) => !p.drained.includes(h)).sort(),
+        limits: r.limits,
+        perHostMs: r.perHostMs,
+      },
       progressRevision,
     );
   }
@@ -166,6 +191,32 @@ export async function publish(
     revision: job.revision,
     created: job.created,
   };
+}
+
+/**
+ * Records each drained host `skipped`, before the job goes out: its claim is
+ * taken in the API's name, so the agent never runs it, and its result and
+ * final event say why.
+ */
+async function skipDrained(deps: DispatchDeps, jobId: string, drained: string[]): Promise<void> {
+  const now = deps.clock.now().toISOString();
+  await Promise.all(
+    drained.map(async (hostname) => {
+      await claimJob(deps.store, jobId, { hostname }, API_EVENT_HOST);
+      const error = `not sent: ${hostname} is drained (POST /agent/${hostname}/undrain brings it back)`;
+      await storeResponse(deps.store, {
+        job_id: jobId,
+        hostname,
+        status: 'failed',
+        data: null,
+        error,
+        state: 'skipped',
+        started_at: now,
+        finished_at: now,
+      });
+      await appendStatus(deps.store, jobId, 'failed', hostname, { state: 'skipped', error });
+    }),
+  );
 }
 
 export interface SubmittedJob {

@@ -13,6 +13,7 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
+import type { AgentStateView } from '../job/agent-state-view.js';
 import type { FactsView } from '../job/facts-view.js';
 import type { Logger } from '../log/logger.js';
 import { OutageLog } from '../log/outage-log.js';
@@ -51,6 +52,8 @@ export interface ApiServerDeps {
   dispatch: DispatchDeps;
   /** Every agent's facts, for GET /agent and GET /facts/keys. */
   facts: FactsView;
+  /** What operators asked of each agent (drained or not). */
+  states: AgentStateView;
   jobs: JobRouteDeps;
   audit: { log: AuditLog; buckets: AuditBuckets; required: boolean };
   health: HealthStatusDeps;
@@ -194,7 +197,7 @@ export function registerRoutes(
 ): void {
   registerHealthRoutes(app, deps.readiness);
   registerVersionRoute(app);
-  registerAgentRoutes(app, { ...deps.dispatch, facts: deps.facts });
+  registerAgentRoutes(app, { ...deps.dispatch, facts: deps.facts, states: deps.states });
   // Every route that makes a job makes it through the one job service.
   const jobService = createJobService(deps.dispatch);
   registerOperationRoutes(app, jobService);

@@ -6,6 +6,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.js';
+import { watchAgentStates } from '../job/agent-state-view.js';
 import type { Clock } from '../job/clock.js';
 import { watchFacts } from '../job/facts-view.js';
 import { watchJobs } from '../job/jobs-view.js';
@@ -149,6 +150,7 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
       ...(opts.liveOutput?.limits ? { limits: opts.liveOutput.limits } : {}),
     });
     const facts = await watchFacts(store, logger);
+    const states = await watchAgentStates(store, logger);
     const jobs = await watchJobs(followed(layout.names.jobsBucket), {
       ttlMs: config.nats.kv.ttl,
       clock: opts.clock,
@@ -225,7 +227,9 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
         },
       },
       facts,
+      states,
       dispatch: {
+        states,
         store,
         registry,
         responses,
@@ -285,6 +289,7 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
         lostRuns.stop();
         registry.stop();
         facts.stop();
+        states.stop();
         jobs.stop();
         responses.stop();
         output.stop();

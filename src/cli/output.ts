@@ -53,7 +53,17 @@ export function commandTable(body: CommandResponse): string {
 
 export function agentTable(agents: AgentInfo[]): string {
   const table = new Table({
-    head: ['HOSTNAME', 'STATUS', 'LABELS', 'OS', 'LOAD (1m)', 'MEMORY USED', 'UPTIME', 'LAST SEEN'],
+    head: [
+      'HOSTNAME',
+      'STATUS',
+      'STATE',
+      'LABELS',
+      'OS',
+      'LOAD (1m)',
+      'MEMORY USED',
+      'UPTIME',
+      'LAST SEEN',
+    ],
     style: { head: [], border: [] },
   });
   for (const a of agents) {
@@ -61,6 +71,7 @@ export function agentTable(agents: AgentInfo[]): string {
       row([
         a.hostname,
         a.status,
+        a.state ?? 'Ready',
         Object.entries(a.labels)
           .map(([k, v]) => `${k}:${v}`)
           .join(' '),

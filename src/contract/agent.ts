@@ -3,6 +3,27 @@ import { type Static, Type } from 'typebox';
 import { NodeCondition } from './conditions.js';
 import { NetworkInterface, Route } from './facts.js';
 
+/** One event of an agent's life: drained, cordoned, back to Ready, a condition changed, started. */
+export const TimelineEvent = Type.Object({
+  timestamp: Type.String({ format: 'date-time' }),
+  event: Type.String(),
+  hostname: Type.Optional(Type.String()),
+  message: Type.Optional(Type.String()),
+  error: Type.Optional(Type.String()),
+});
+export type TimelineEvent = Static<typeof TimelineEvent>;
+
+/**
+ * Ready: takes jobs. Draining: an operator drained it; it finishes what it
+ * runs and takes nothing new. Cordoned: drained and idle.
+ */
+export const AgentState = Type.Union([
+  Type.Literal('Ready'),
+  Type.Literal('Draining'),
+  Type.Literal('Cordoned'),
+]);
+export type AgentState = Static<typeof AgentState>;
+
 export const AgentInfo = Type.Object({
   hostname: Type.String(),
   status: Type.Union([Type.Literal('Ready'), Type.Literal('NotReady')]),
@@ -35,6 +56,10 @@ export const AgentInfo = Type.Object({
   routes: Type.Optional(Type.Array(Route)),
   /** Every fact by its `@fact.` key (GET /facts/keys), custom ones under `custom.`. */
   facts: Type.Optional(Type.Record(Type.String(), Type.String())),
+  /** Whether it takes jobs (AgentState). */
+  state: AgentState,
+  /** Its recent life, oldest first: drains, conditions, starts. */
+  timeline: Type.Optional(Type.Array(TimelineEvent)),
   /** MemoryPressure, DiskPressure and HighLoad as the agent last evaluated them. */
   conditions: Type.Optional(Type.Array(NodeCondition)),
   /** When the facts were collected. */
@@ -61,3 +86,11 @@ export const AgentListQuery = Type.Object(
 );
 
 export const AgentParams = Type.Object({ hostname: Type.String({ minLength: 1, maxLength: 253 }) });
+
+/** What POST /agent/{hostname}/drain and /undrain answer. */
+export const AgentStateChange = Type.Object({
+  hostname: Type.String(),
+  state: AgentState,
+  message: Type.String(),
+});
+export type AgentStateChange = Static<typeof AgentStateChange>;

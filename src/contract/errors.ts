@@ -19,6 +19,8 @@ export const API_ERRORS = {
   job_finished: 409,
   /** The same Idempotency-Key with another request. */
   idempotency_key_reused: 422,
+  /** Drain of an agent already drained, or undrain of one that is not. */
+  agent_state_conflict: 409,
   /** The same Idempotency-Key while the first request has not made its job yet. */
   idempotency_key_in_progress: 409,
   /** One token subject already holds api.server.limits.max_streams_per_user job streams. */

@@ -4,6 +4,7 @@
 /** Every permission OSAPI knows, in the canonical order used for output. */
 export const PERMISSIONS = [
   'agent:read',
+  'agent:write',
   'node:read',
   'network:read',
   'network:write',
@@ -29,8 +30,11 @@ export type BuiltinRole = 'admin' | 'write' | 'read';
 export const BUILTIN_ROLES: Readonly<Record<BuiltinRole, readonly Permission[]>> = Object.freeze({
   __proto__: null,
   admin: Object.freeze([...PERMISSIONS]),
-  // Running arbitrary commands and reading the audit trail stay admin-only.
-  write: Object.freeze(PERMISSIONS.filter((p) => p !== 'audit:read' && p !== 'command:execute')),
+  // Running arbitrary commands, reading the audit trail and draining agents
+  // (agent:write) stay admin-only, as the reference has them.
+  write: Object.freeze(
+    PERMISSIONS.filter((p) => p !== 'audit:read' && p !== 'command:execute' && p !== 'agent:write'),
+  ),
   read: Object.freeze([
     'agent:read',
     'node:read',

@@ -2,6 +2,7 @@
 // is validated against these schemas before use: a NATS message is input too.
 import { type Static, type TSchema, Type } from 'typebox';
 import { Compile } from 'typebox/compile';
+import { AgentState, TimelineEvent } from '../contract/agent.js';
 import { NodeCondition } from '../contract/conditions.js';
 import { OPERATION_TYPES } from '../contract/operations.js';
 import { FINAL_HOST_STATES, type FinalHostState } from '../contract/states.js';
@@ -126,6 +127,10 @@ export const AgentInfoRecord = Type.Object({
   max_jobs: Type.Integer(),
   /** Its conditions as last evaluated (absent from agents that evaluate none). */
   conditions: Type.Optional(Type.Array(NodeCondition)),
+  /** Ready, Draining or Cordoned, as the agent knows itself (absent from older agents). */
+  state: Type.Optional(AgentState),
+  /** Its own recent events (started, draining, cordoned, conditions), oldest first. */
+  timeline: Type.Optional(Type.Array(TimelineEvent, { maxItems: 50 })),
 });
 export type AgentInfoRecord = Static<typeof AgentInfoRecord>;
 
@@ -175,11 +180,25 @@ export const RolloutProgress = Type.Object({
 });
 export type RolloutProgress = Static<typeof RolloutProgress>;
 
+/**
+ * An agent's entry in the agent-state bucket (names.ts agentStateKey): what
+ * operators asked of it, written by API servers only.
+ */
+export const AgentStateRecord = Type.Object({
+  hostname: Type.String({ minLength: 1, maxLength: 253 }),
+  /** Drained: it takes nothing new until undrained. */
+  drained: Type.Boolean(),
+  /** The operators' requests, oldest first (the last 50). */
+  timeline: Type.Array(TimelineEvent, { maxItems: 50 }),
+});
+export type AgentStateRecord = Static<typeof AgentStateRecord>;
+
 /** The value under `expected.<id>`: the hostnames a broadcast was sent to. */
 export const ExpectedHosts = Type.Array(Type.String());
 export type ExpectedHosts = Static<typeof ExpectedHosts>;
 
 export const parseJobRecord = recordParser(JobRecord, 'job record');
+export const parseAgentState = recordParser(AgentStateRecord, 'agent state');
 export const parseRolloutProgress = recordParser(RolloutProgress, 'rollout progress');
 export const parseExpectedHosts = recordParser(ExpectedHosts, 'expected hosts');
 export const parseJobResponse = recordParser(JobResponse, 'job response');

@@ -9,13 +9,16 @@ import { type OperationType, operationCategory } from '../contract/operations.js
 import type { Logger } from '../log/logger.js';
 import {
   API_EVENT_HOST,
+  agentStateKey,
   cancelKey,
   claimFilter,
   claimKey,
+  controlSubject,
   EXPECTED_HEADER,
   expectedKey,
   factsKey,
   GO_HEADER,
+  hostFromToken,
   hostnameOfFactsKey,
   hostToken,
   type InfraNames,
@@ -44,10 +47,12 @@ import type { Clock } from './clock.js';
 import { newTimeOrderedId } from './ids.js';
 import { followKv, type KvFollow } from './kv-follow.js';
 import {
+  type AgentStateRecord,
   type FinalHostState,
   finalStateOf,
   type JobRecord,
   type JobResponse,
+  parseAgentState,
   parseExpectedHosts,
   parseJobRecord,
   parseJobResponse,
@@ -77,6 +82,7 @@ interface Buckets {
   readonly responses: KV;
   readonly registry: KV;
   readonly facts: KV;
+  readonly agentState: KV;
   /** JetStream with a short request timeout, for the consumers made to read a job's results. */
   readonly quick: JetStreamClient;
 }
@@ -108,11 +114,12 @@ export async function openJobStore(
 ): Promise<JobStore> {
   const js = jetstream(nc);
   const kvm = new Kvm(js);
-  const [jobs, responses, registry, facts] = await Promise.all([
+  const [jobs, responses, registry, facts, agentState] = await Promise.all([
     kvm.open(names.jobsBucket),
     kvm.open(names.responsesBucket),
     kvm.open(names.registryBucket),
     kvm.open(names.factsBucket),
+    kvm.open(names.agentStateBucket),
   ]);
   const store: JobStore = { nc, js, names, clock, ...(signer ? { signer } : {}) };
   BUCKETS.set(store, {
@@ -120,6 +127,7 @@ export async function openJobStore(
     responses,
     registry,
     facts,
+    agentState,
     quick: jetstream(nc, { timeout: CONSUMER_MAKE_TIMEOUT_MS }),
   });
   return store;
@@ -590,6 +598,61 @@ export function followFacts(
       if (warned.has(hostname)) return;
       warned.add(hostname);
       logger.warn({ hostname, err: String(err) }, 'ignoring invalid facts');
+    }
+  });
+}
+
+// ---- agent state (drained or not) -------------------------------------------
+
+/** An agent's entry and its revision, or null when operators never asked anything of it. */
+export async function readAgentState(
+  store: JobStore,
+  hostname: string,
+): Promise<{ record: AgentStateRecord; revision: number } | null> {
+  const e = await kv(store).agentState.get(agentStateKey(hostname));
+  if (e?.operation !== 'PUT') return null;
+  return { record: parseAgentState(e.value), revision: e.revision };
+}
+
+/**
+ * Writes an agent's entry if it is still at `revision` (0: there was none):
+ * false when another API server wrote it since. Then tells the agent.
+ */
+export async function saveAgentState(
+  store: JobStore,
+  record: AgentStateRecord,
+  revision: number,
+): Promise<boolean> {
+  const b = kv(store).agentState;
+  const key = agentStateKey(record.hostname);
+  try {
+    if (revision === 0) await b.create(key, JSON.stringify(record));
+    else await b.update(key, JSON.stringify(record), revision);
+  } catch (err) {
+    if (isWrongLastSequence(err)) return false;
+    throw err;
+  }
+  store.nc.publish(controlSubject(store.names, record.hostname));
+  return true;
+}
+
+/** Follows every agent's entry: `on` hears it, or null when it was removed. */
+export function followAgentStates(
+  store: JobStore,
+  logger: Logger,
+  on: (hostname: string, record: AgentStateRecord | null) => void,
+): Promise<KvFollow> {
+  const source = { nc: store.nc, js: store.js, bucket: store.names.agentStateBucket };
+  return followKv(source, { keys: '>', from: 'last', logger }, (e) => {
+    const hostname = hostFromToken(e.key);
+    if (e.operation !== 'PUT') {
+      on(hostname, null);
+      return;
+    }
+    try {
+      on(hostname, parseAgentState(e.value));
+    } catch (err) {
+      logger.warn({ hostname, err: String(err) }, 'ignoring an invalid agent state entry');
     }
   });
 }

@@ -37,6 +37,11 @@ export interface InfraNames {
   readonly loginCodesBucket: string;
   /** What each agent knows of its host (contract/facts.ts), under its hostname. */
   readonly factsBucket: string;
+  /**
+   * What operators asked of each agent (drained or not) and when, under its
+   * hostname; written by API servers only, kept until changed.
+   */
+  readonly agentStateBucket: string;
 }
 
 export interface NameSettings {
@@ -71,6 +76,7 @@ export function infraNames(s: NameSettings): InfraNames {
     registryBucket: infra(s.namespace, s.registry.bucket),
     loginCodesBucket: infra(s.namespace, 'login-codes'),
     factsBucket: infra(s.namespace, 'agent-facts'),
+    agentStateBucket: infra(s.namespace, 'agent-state'),
   };
 }
 
@@ -374,6 +380,25 @@ export function factsKey(hostname: string): string {
 /** The hostname of a key in the agent-facts bucket. */
 export function hostnameOfFactsKey(key: string): string {
   return hostFromToken(key);
+}
+
+/** An agent's entry in the agent-state bucket: its hostname, as a key token. */
+export function agentStateKey(hostname: string): string {
+  return hostToken(hostname);
+}
+
+/**
+ * `<ns>.control.<host>` (core NATS): the API tells an agent its entry in the
+ * agent-state bucket changed. The message says nothing more: the agent reads
+ * the entry, which only API servers can write.
+ */
+export function controlSubject(names: InfraNames, hostname: string): string {
+  return subject(names.namespace, `control.${hostToken(hostname)}`);
+}
+
+/** Every agent's control subject, for a fleet sharing one agent user. */
+export function controlFilter(names: InfraNames): string {
+  return subject(names.namespace, 'control.*');
 }
 
 /** Every agent's entry in the agent-registry bucket. */

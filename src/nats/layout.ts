@@ -1,5 +1,5 @@
 // Makes the JetStream layout (jobs stream, dead-letter stream, live output
-// stream, seven KV buckets) idempotently at start. Running it again changes nothing; a setting
+// stream, eight KV buckets) idempotently at start. Running it again changes nothing; a setting
 // that differs from what exists is updated where NATS allows, and reported as
 // a conflict where it does not (storage type cannot change in place).
 import {
@@ -153,6 +153,14 @@ export async function ensureLayout(nc: NatsConnection, s: LayoutSettings): Promi
       bucket: names.factsBucket,
       ttl: FACTS_TTL_MS,
       max_bytes: 256 * 1024 * 1024,
+      storage: s.registry.storage,
+      replicas: s.registry.replicas,
+    },
+    // What operators asked of agents (drained or not): kept until changed.
+    {
+      bucket: names.agentStateBucket,
+      ttl: 0,
+      max_bytes: 64 * 1024 * 1024,
       storage: s.registry.storage,
       replicas: s.registry.replicas,
     },

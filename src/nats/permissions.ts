@@ -7,6 +7,8 @@ import {
   agentWrites,
   jsApiSubject as api,
   cancelSubjectAll,
+  controlFilter,
+  controlSubject,
   type InfraNames,
   inboxFilter,
   jsAckFilter,
@@ -50,7 +52,9 @@ export interface AgentUser {
  *   that could make one could replay every stored notification there.
  *   What an agent missed is read back by direct reads (STREAM.MSG.GET).
  * - Reading the job-queue bucket (job definitions, claims, expected hosts,
- *   cancel markers): KV gets go out as STREAM.MSG.GET (or DIRECT.GET).
+ *   cancel markers) and the agent-state bucket (drained or not): KV gets go
+ *   out as STREAM.MSG.GET (or DIRECT.GET).
+ * - Hearing its control subject, which says its agent-state entry changed.
  * - Writing claims and status events, but not job definitions (`jobs.>`).
  * - Writing results, its registry entry and its facts (put and delete are
  *   publishes).
@@ -78,9 +82,15 @@ export function agentPermissions(names: InfraNames, user: AgentUser): NatsPermis
   const logins = names.loginCodesBucket;
   const loginsStream = kvStream(logins);
   const facts = names.factsBucket;
-  const streamInfo = [jobs, queueStream, responsesStream, kvStream(registry), kvStream(facts)].map(
-    api.streamInfo,
-  );
+  const stateStream = kvStream(names.agentStateBucket);
+  const streamInfo = [
+    jobs,
+    queueStream,
+    responsesStream,
+    kvStream(registry),
+    kvStream(facts),
+    stateStream,
+  ].map(api.streamInfo);
   const writes = agentWrites(names, user.hostname);
   return {
     publish: {
@@ -94,6 +104,10 @@ export function agentPermissions(names: InfraNames, user: AgentUser): NatsPermis
         api.msgGet(queueStream),
         api.directGet(queueStream),
         api.directGetAll(queueStream),
+        // Reading what operators asked of it (drained or not); never writing it.
+        api.msgGet(stateStream),
+        api.directGet(stateStream),
+        api.directGetAll(stateStream),
         ...writes.claims.map((k) => kvSubject(queue, k)),
         kvSubject(queue, writes.status),
         kvSubject(responses, writes.response),
@@ -108,6 +122,8 @@ export function agentPermissions(names: InfraNames, user: AgentUser): NatsPermis
         kvKeys(queue, 'jobs'),
         // A rollout's progress: only API servers drive rollouts.
         kvKeys(queue, 'rollouts'),
+        // What operators asked of agents: only API servers write it.
+        kvKeys(names.agentStateBucket),
         kvSubject(queue, agentWrites(names, API_EVENT_HOST).status),
         // A consumer of its own on the jobs stream (see above).
         api.consumerCreate(jobs),
@@ -134,7 +150,13 @@ export function agentPermissions(names: InfraNames, user: AgentUser): NatsPermis
     subscribe: {
       // Jobs are heard on plain subscriptions to the notification subjects;
       // cancellations of running jobs come as core messages (names.ts).
-      allow: [inboxFilter(AGENT_INBOX_PREFIX), names.streamSubjects, cancelSubjectAll(names)],
+      // The API tells an agent its agent-state entry changed on its control subject.
+      allow: [
+        inboxFilter(AGENT_INBOX_PREFIX),
+        names.streamSubjects,
+        cancelSubjectAll(names),
+        user.hostname === undefined ? controlFilter(names) : controlSubject(names, user.hostname),
+      ],
       deny: [kvKeys(responses), kvKeys(logins), outputFilter(names)],
     },
   };

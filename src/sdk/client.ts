@@ -1,7 +1,7 @@
 // A typed client for the OSAPI REST API. The CLI reaches the API only through
 // this module; its types come from the wire contract (src/contract), the same
 // schemas the server validates with, so it needs none of the server's libraries.
-import type { AgentInfo, AgentList } from '../contract/agent.js';
+import type { AgentInfo, AgentList, AgentStateChange } from '../contract/agent.js';
 import type { AuditEntry } from '../contract/audit.js';
 import type { CommandResponse, ExecRequest, ShellRequest } from '../contract/command.js';
 import type { ErrorBody, FieldProblem } from '../contract/errors.js';
@@ -272,6 +272,16 @@ export class OsapiClient {
   /** GET /agent/{hostname}: one agent; OsapiApiError 404 when unknown. */
   agentGet(hostname: string): Promise<OsapiResponse<AgentInfo>> {
     return this.request('GET', `/agent/${encodeURIComponent(hostname)}`);
+  }
+
+  /** POST /agent/{hostname}/drain: it finishes what it runs and takes nothing new; 409 when already drained. */
+  agentDrain(hostname: string): Promise<OsapiResponse<AgentStateChange>> {
+    return this.request('POST', `/agent/${encodeURIComponent(hostname)}/drain`);
+  }
+
+  /** POST /agent/{hostname}/undrain: it takes jobs again; 409 when it is not drained. */
+  agentUndrain(hostname: string): Promise<OsapiResponse<AgentStateChange>> {
+    return this.request('POST', `/agent/${encodeURIComponent(hostname)}/undrain`);
   }
 
   /**

@@ -61,8 +61,9 @@ async function depsWith(hosts: string[], opts: { withoutJobsStream?: boolean } =
     startWithinMs: 60_000,
     registry: { matching: () => agents, agents: () => agents },
     responses: { register: () => () => {} },
-    rollouts: { start: async () => {} },
+    rollouts: { start: async () => {}, prepare: async () => 1 },
     jobs: { get: () => undefined },
+    states: { drained: () => false },
   } as unknown as DispatchDeps;
   const { jobs } = await bucketsOf(store);
   /** Every key of the jobs bucket, released ones too, with its last operation. */

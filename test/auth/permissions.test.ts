@@ -8,8 +8,9 @@ import {
   roleNames,
 } from '../../src/auth/index.js';
 
-const ALL_NINE = [
+const ALL_TEN = [
   'agent:read',
+  'agent:write',
   'node:read',
   'network:read',
   'network:write',
@@ -21,8 +22,8 @@ const ALL_NINE = [
 ];
 
 describe('permission vocabulary', () => {
-  it('has exactly the nine permissions', () => {
-    expect([...PERMISSIONS]).toEqual(ALL_NINE);
+  it('has exactly the ten permissions', () => {
+    expect([...PERMISSIONS]).toEqual(ALL_TEN);
   });
 
   it('isPermission accepts known names only', () => {
@@ -34,11 +35,11 @@ describe('permission vocabulary', () => {
 });
 
 describe('built-in roles', () => {
-  it('admin has all nine', () => {
-    expect(effectivePermissions({ roles: ['admin'] }, {})).toEqual(ALL_NINE);
+  it('admin has all ten', () => {
+    expect(effectivePermissions({ roles: ['admin'] }, {})).toEqual(ALL_TEN);
   });
 
-  it('write has seven: everything but audit:read and command:execute', () => {
+  it('write has seven: everything but audit:read, command:execute and agent:write', () => {
     const perms = effectivePermissions({ roles: ['write'] }, {});
     expect(perms).toEqual([
       'agent:read',

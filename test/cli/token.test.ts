@@ -7,6 +7,7 @@ import { childEnv, cleanup, type RunResult, runOsapi, STACK_LINE, tempDir } from
 
 const ALL_PERMISSIONS = [
   'agent:read',
+  'agent:write',
   'node:read',
   'network:read',
   'network:write',

@@ -8,6 +8,8 @@ import {
   AgentList,
   AgentListQuery,
   AgentParams,
+  type AgentStateChange,
+  AgentStateChange as AgentStateChangeSchema,
 } from '../../contract/agent.js';
 import {
   BUILTIN_FACT_KEYS,
@@ -15,9 +17,12 @@ import {
   FactKeysResponse,
   type HostFacts,
 } from '../../contract/facts.js';
+import { type AgentStateView, effectiveState } from '../../job/agent-state-view.js';
 import { factValues } from '../../job/fact-refs.js';
 import type { FactsView } from '../../job/facts-view.js';
+import type { AgentStateRecord } from '../../job/records.js';
 import type { AgentView, RegistryView } from '../../job/registry-view.js';
+import { type JobStore, readAgentState, saveAgentState } from '../../job/store.js';
 import { parseTarget, TargetError } from '../../job/target.js';
 import { ApiError } from '../errors.js';
 
@@ -40,10 +45,20 @@ function factFields(f: HostFacts | undefined): Partial<AgentInfo> {
   };
 }
 
-export function agentInfo(a: AgentView, now: Date, facts?: HostFacts): AgentInfo {
+export function agentInfo(
+  a: AgentView,
+  now: Date,
+  facts?: HostFacts,
+  asked?: AgentStateRecord,
+): AgentInfo {
   const { info } = a;
+  const timeline = [...(asked?.timeline ?? []), ...(info.timeline ?? [])].sort((x, y) =>
+    x.timestamp.localeCompare(y.timestamp),
+  );
   return {
     ...factFields(facts),
+    state: effectiveState(info, asked),
+    ...(timeline.length > 0 ? { timeline } : {}),
     hostname: info.hostname,
     status: a.ready ? 'Ready' : 'NotReady',
     labels: info.labels,
@@ -62,8 +77,16 @@ export function agentInfo(a: AgentView, now: Date, facts?: HostFacts): AgentInfo
 
 export function registerAgentRoutes(
   app: FastifyInstance,
-  deps: { registry: RegistryView; facts: FactsView; clock: { now(): Date } },
+  deps: {
+    registry: RegistryView;
+    facts: FactsView;
+    states: AgentStateView;
+    store: JobStore;
+    clock: { now(): Date };
+  },
 ): void {
+  const info = (a: AgentView, now: Date) =>
+    agentInfo(a, now, deps.facts.get(a.info.hostname), deps.states.get(a.info.hostname));
   app.get<{ Querystring: { target?: string } }>(
     '/agent',
     {
@@ -89,7 +112,7 @@ export function registerAgentRoutes(
         agents = deps.registry.agents();
       }
       return {
-        agents: agents.map((a) => agentInfo(a, now, deps.facts.get(a.info.hostname))),
+        agents: agents.map((a) => info(a, now)),
         total: agents.length,
       };
     },
@@ -106,9 +129,79 @@ export function registerAgentRoutes(
       if (!a) {
         throw new ApiError('not_found', `no agent named ${req.params.hostname} is registered`);
       }
-      return agentInfo(a, deps.clock.now(), deps.facts.get(a.info.hostname));
+      return info(a, deps.clock.now());
     },
   );
+
+  /** Drains (true) or undrains (false) an agent; the 409 when it already is as asked. */
+  const change = async (
+    hostname: string,
+    drain: boolean,
+    by: string,
+  ): Promise<AgentStateChange> => {
+    const agent = deps.registry.agents().find((x) => x.info.hostname === hostname);
+    for (let attempt = 0; ; attempt++) {
+      const current = await readAgentState(deps.store, hostname);
+      if (!agent && !current) {
+        throw new ApiError('not_found', `no agent named ${hostname} is registered`);
+      }
+      const drained = current?.record.drained === true;
+      if (drained === drain) {
+        const state = effectiveState(agent?.info, current?.record);
+        throw new ApiError(
+          'agent_state_conflict',
+          drain
+            ? `${hostname} is already drained (${state}); undrain it first to change that`
+            : `${hostname} is not drained (${state}); there is nothing to undrain`,
+        );
+      }
+      const event = {
+        timestamp: deps.clock.now().toISOString(),
+        event: drain ? 'drained' : 'undrained',
+        hostname,
+        message: drain
+          ? `drained by ${by}: finishes what it runs, takes nothing new`
+          : `undrained by ${by}: takes jobs again`,
+      };
+      const record = {
+        hostname,
+        drained: drain,
+        timeline: [...(current?.record.timeline ?? []), event].slice(-STATE_TIMELINE_MAX),
+      };
+      if (await saveAgentState(deps.store, record, current?.revision ?? 0)) {
+        return {
+          hostname,
+          state: drain
+            ? agent?.info.state === 'Cordoned' || (agent && !agent.ready)
+              ? effectiveState({ state: 'Cordoned' }, record)
+              : 'Draining'
+            : 'Ready',
+          message: event.message,
+        };
+      }
+      // Another API server changed it meanwhile: read it again, a few times.
+      if (attempt >= 3) {
+        throw new ApiError(
+          'agent_state_conflict',
+          `${hostname} was changed by another request at the same time; try again`,
+        );
+      }
+    }
+  };
+
+  for (const [path, drain, summary] of [
+    ['drain', true, 'Drain an agent: it finishes what it runs and takes nothing new'],
+    ['undrain', false, 'Undrain an agent: it takes jobs again'],
+  ] as const) {
+    app.post<{ Params: { hostname: string } }>(
+      `/agent/:hostname/${path}`,
+      {
+        config: { permission: 'agent:write' },
+        schema: { summary, params: AgentParams, response: { 200: AgentStateChangeSchema } },
+      },
+      async (req) => change(req.params.hostname, drain, req.user?.subject ?? 'unknown'),
+    );
+  }
 
   app.get(
     '/facts/keys',
@@ -122,6 +215,9 @@ export function registerAgentRoutes(
     async () => ({ keys: factKeys(deps.facts.all()) }),
   );
 }
+
+/** Operators' drain requests kept per agent. */
+const STATE_TIMELINE_MAX = 50;
 
 /**
  * The built-in keys (a family such as `interfaces.<name>.ipv4` as written),

@@ -132,6 +132,28 @@ export function registerClientCommands(program: Command): void {
       }
     });
 
+  for (const [name, drain] of [
+    ['drain', true],
+    ['undrain', false],
+  ] as const) {
+    agent
+      .command(name)
+      .description(
+        drain
+          ? 'Drain an agent: it finishes what it runs and takes nothing new (POST /agent/{hostname}/drain).'
+          : 'Undrain an agent: it takes jobs again (POST /agent/{hostname}/undrain).',
+      )
+      .requiredOption('--hostname <hostname>', 'the agent')
+      .action(async (opts: { hostname: string }, cmd: Command) => {
+        const { ctx, client: api } = clientFor(cmd);
+        const { body } = drain
+          ? await api.agentDrain(opts.hostname)
+          : await api.agentUndrain(opts.hostname);
+        if (ctx.json) printJson(body);
+        else say(`${body.hostname}: ${body.state} (${body.message})`);
+      });
+  }
+
   client
     .command('facts')
     .description('Facts agents collect about their hosts.')
