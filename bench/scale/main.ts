@@ -38,14 +38,16 @@ const CLUSTER = process.argv.includes('--cluster');
 const WRITE = !process.argv.includes('--no-write');
 const WORKERS = Number(option('workers') ?? 4);
 /** `--set key=value` (repeatable): a config override for the API server and every agent. */
-const SETTINGS: Record<string, string> = Object.fromEntries(
-  process.argv.flatMap((a, i) => {
+const SETTINGS: Record<string, string> = Object.fromEntries([
+  // The simulated agents are trusted as they come, as a fleet set up so would be.
+  ['agent.enrollment.auto_accept', 'true'],
+  ...process.argv.flatMap((a, i) => {
     if (a !== '--set') return [];
     const kv = process.argv[i + 1] ?? '';
     const eq = kv.indexOf('=');
     return eq > 0 ? [[kv.slice(0, eq), kv.slice(eq + 1)]] : [];
   }),
-);
+]);
 /** OSAPI_ + the key path upper-cased with `.` as `_` (docs/configuration.md). */
 const settingsEnv = Object.fromEntries(
   Object.entries(SETTINGS).map(([k, v]) => [`OSAPI_${k.toUpperCase().replaceAll('.', '_')}`, v]),

@@ -21,6 +21,7 @@ import {
   openJobStore,
   readAgentState,
   readClaim,
+  readEnrollment,
   readExpectedHosts,
   readJob,
   storeResponse,
@@ -43,6 +44,7 @@ import type { ConsumerSettings } from './consumers.js';
 import { Cordon } from './cordon.js';
 import { type FactsLoop, startFacts } from './facts.js';
 import { commandOutcome, type HandlerOutcome, runJob } from './handlers/index.js';
+import type { AgentIdentity } from './identity.js';
 import {
   CANCELLED_BEFORE_START,
   claimAndCheckCancel,
@@ -72,6 +74,8 @@ export interface AgentOptions {
   /** Catch-up after a start or a reconnect (agent.listen); defaults as in the config. */
   listen?: ListenSettings;
   heartbeatMs?: number;
+  /** Its key and machine id (identity.ts): it takes jobs once the API accepted this key. */
+  identity: Pick<AgentIdentity, 'publicKey' | 'fingerprint' | 'machineId'>;
   /** Thresholds of the conditions sent with each heartbeat (agent.conditions); without, none. */
   conditions?: ConditionThresholds;
   /** Told of the conditions at each heartbeat (the agent's metrics). */
@@ -208,12 +212,36 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     },
   );
   cordon.note('started', `version ${VERSION}`);
+  let toldPending = '';
   const readDrained = async () => {
     try {
-      const asked = await readAgentState(store, opts.hostname);
+      const [asked, enrolled] = await Promise.all([
+        readAgentState(store, opts.hostname),
+        readEnrollment(store, opts.hostname),
+      ]);
+      const e = enrolled?.record;
+      const accepted = e?.status === 'accepted' && e.fingerprint === opts.identity.fingerprint;
+      cordon.setAccepted(accepted, runningHere.size);
       cordon.set(asked?.record.drained === true, runningHere.size);
+      // Said once per reason: what an operator must run for this agent to take jobs.
+      const why = accepted
+        ? ''
+        : e?.status === 'rejected' && e.fingerprint === opts.identity.fingerprint
+          ? 'rejected'
+          : e
+            ? 'key changed'
+            : 'new';
+      if (why !== toldPending && why !== '') {
+        log.warn(
+          { fingerprint: opts.identity.fingerprint, enrollment: why },
+          why === 'rejected'
+            ? 'this agent was rejected and takes no jobs; an operator may accept it again'
+            : `this agent's key is not accepted (${why}); it takes no jobs until an operator runs: osapi client agent accept --hostname ${opts.hostname} --fingerprint ${opts.identity.fingerprint}`,
+        );
+      }
+      toldPending = why;
     } catch (err) {
-      outage.failed('could not read whether this agent is drained', err);
+      outage.failed('could not read whether this agent is accepted and not drained', err);
     }
   };
   await readDrained();
@@ -224,6 +252,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
 
   const handle = (notice: JobNotice, shared: boolean): Promise<void> => {
     const p = handleNotification(notice, shared, {
+      refreshStanding: readDrained,
       cordon,
       facts,
       outage,
@@ -279,7 +308,13 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       clock: opts.clock,
       logger: log,
       outage,
-      self: () => ({ state: cordon.current, timeline: cordon.timeline() }),
+      self: () => ({
+        state: cordon.current,
+        timeline: cordon.timeline(),
+        public_key: opts.identity.publicKey,
+        fingerprint: opts.identity.fingerprint,
+        machine_id: opts.identity.machineId,
+      }),
       ...(opts.conditions
         ? {
             conditions: {
@@ -328,6 +363,8 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
 
 interface HandleContext {
   store: JobStore;
+  /** Reads again whether this agent is accepted and not drained. */
+  refreshStanding: () => Promise<void>;
   /** Whether this agent takes new jobs (drained or not). */
   cordon: Cordon;
   /** This host's facts, for `@fact.` references; null when the agent collects none. */
@@ -429,6 +466,17 @@ async function handleOnce(
   if (ctx.runningHere.has(id)) {
     // Heard again, by another way in, while it runs here: the run in progress will ack.
     msg.working();
+    return;
+  }
+  // What this agent knows of itself may lag what the API decided a moment
+  // ago (accepted, undrained): read it again before turning a job away.
+  if (!ctx.cordon.isAccepted || ctx.cordon.isDrained) await ctx.refreshStanding();
+  if (!ctx.cordon.isAccepted) {
+    // Not trusted yet: the API sends it nothing, and it takes nothing. `_any`
+    // goes back for another agent; anything else is left alone.
+    if (shared) msg.nak();
+    else msg.ack();
+    log.debug({ job_id: id }, 'a job reached this agent before its key was accepted; not run');
     return;
   }
   if (ctx.cordon.isDrained) {

@@ -1,7 +1,8 @@
-// Whether this agent takes new jobs. An operator drains it (the API writes
-// its agent-state entry and says so on its control subject); it then
-// finishes what it runs and takes nothing new: Draining while a run goes on,
-// Cordoned once idle. Undrained, it is Ready again. The agent's own timeline
+// Whether this agent takes new jobs. Until its key is accepted it is
+// Pending and takes none. An operator drains it (the API writes its
+// agent-state entry and says so on its control subject); it then finishes
+// what it runs and takes nothing new: Draining while a run goes on, Cordoned
+// once idle. Undrained, it is Ready again. The agent's own timeline
 // (sent with its heartbeat) records each change, and its conditions'.
 import type { AgentState, TimelineEvent } from '../contract/agent.js';
 
@@ -10,7 +11,8 @@ const TIMELINE_MAX = 20;
 
 export class Cordon {
   private drained = false;
-  private state: AgentState = 'Ready';
+  private accepted = false;
+  private state: AgentState = 'Pending';
   private readonly events: TimelineEvent[] = [];
   private waiters: Array<() => void> = [];
 
@@ -29,6 +31,11 @@ export class Cordon {
   /** True while drained: nothing new is taken. */
   get isDrained(): boolean {
     return this.drained;
+  }
+
+  /** True once its key is accepted. */
+  get isAccepted(): boolean {
+    return this.accepted;
   }
 
   /** The agent's own recent events, oldest first. */
@@ -50,24 +57,38 @@ export class Cordon {
   /** Applies what the operators asked (drained or not), with the runs going on now. */
   set(drained: boolean, running: number): void {
     this.drained = drained;
-    if (!drained) {
-      for (const w of this.waiters.splice(0)) w();
-    }
+    this.settle(running);
+  }
+
+  /** Applies whether its key is accepted. */
+  setAccepted(accepted: boolean, running: number): void {
+    this.accepted = accepted;
     this.settle(running);
   }
 
   /** Called as runs end: a drained agent that has become idle is Cordoned. */
   settle(running: number): void {
-    const next: AgentState = !this.drained ? 'Ready' : running > 0 ? 'Draining' : 'Cordoned';
+    const next: AgentState = !this.accepted
+      ? 'Pending'
+      : !this.drained
+        ? 'Ready'
+        : running > 0
+          ? 'Draining'
+          : 'Cordoned';
+    if (this.accepted && !this.drained) {
+      for (const w of this.waiters.splice(0)) w();
+    }
     if (next === this.state) return;
     this.state = next;
     this.note(
       next.toLowerCase(),
       next === 'Ready'
-        ? 'takes jobs again'
-        : next === 'Draining'
-          ? `drained: finishing ${running} run${running === 1 ? '' : 's'}, taking nothing new`
-          : 'drained and idle',
+        ? 'takes jobs'
+        : next === 'Pending'
+          ? 'its key is not accepted: takes no jobs'
+          : next === 'Draining'
+            ? `drained: finishing ${running} run${running === 1 ? '' : 's'}, taking nothing new`
+            : 'drained and idle',
     );
     this.onChange(next);
   }
@@ -77,9 +98,9 @@ export class Cordon {
     for (const w of this.waiters.splice(0)) w();
   }
 
-  /** Resolves at once when not drained, else once undrained (or released). */
+  /** Resolves at once when it takes jobs (accepted, not drained), else once it does (or released). */
   whenTakingJobs(): Promise<void> {
-    if (!this.drained) return Promise.resolve();
+    if (this.accepted && !this.drained) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 }

@@ -33,8 +33,14 @@ export interface HeartbeatOptions {
     /** Told of each condition whose status changed (the agent's timeline). */
     onChange?: (condition: NodeCondition) => void;
   };
-  /** The agent's state and own timeline, sent with each beat. */
-  self?: () => { state: AgentState; timeline: TimelineEvent[] };
+  /** The agent's state, own timeline and key, sent with each beat. */
+  self?: () => {
+    state: AgentState;
+    timeline: TimelineEvent[];
+    public_key: string;
+    fingerprint: string;
+    machine_id: string;
+  };
 }
 
 export interface Heartbeat {

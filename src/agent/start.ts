@@ -13,6 +13,7 @@ import { isNotFound, isTimeout } from '../nats/errors.js';
 import { jobPublicKeyPath } from '../state/local.js';
 import { type Agent, startAgent } from './agent.js';
 import { SharedConsumerMissingError } from './consumers.js';
+import { loadAgentIdentity } from './identity.js';
 import { startAgentMetrics } from './metrics.js';
 
 export interface AgentProcess {
@@ -54,6 +55,8 @@ export async function startAgentProcess(opts: {
       sec.job_verify_key_file || jobPublicKeyPath(config.state_dir),
     ),
   );
+  // Made on first start: the API trusts this agent once it accepted this key.
+  const identity = loadAgentIdentity(config.state_dir);
   const settings = config.agent.nats;
   // Before NATS: a port in use is a config error to report at once.
   const metrics = await startAgentMetrics(hostname, config.agent.metrics_port);
@@ -83,6 +86,7 @@ export async function startAgentProcess(opts: {
         // 50 a second for 1,000 agents.
         heartbeatMs:
           opts.heartbeatMs ?? Math.min(20_000, Math.floor((config.nats.registry.ttl * 2) / 3)),
+        identity,
         facts: {
           // Stored at least every 3 minutes, whatever the interval: the
           // bucket keeps an entry 10 minutes (nats/layout.ts FACTS_TTL_MS).

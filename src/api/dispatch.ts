@@ -103,7 +103,10 @@ const ROLLOUT_START_GRACE_MS = 5000;
 export function plan(deps: DispatchDeps, req: DispatchRequest, refuseWhenNone = true): Plan {
   const { target } = req;
   const drainedHere = (a: AgentView) => deps.states.drained(a.info.hostname);
-  const found = deps.registry.matching(target);
+  // Only agents whose key is accepted are sent anything (a pending one takes nothing).
+  const found = deps.registry
+    .matching(target)
+    .filter((a) => deps.states.enrollment(a.info) === 'accepted');
   // `_any` takes one agent that is not drained; a drained one is never picked.
   const matching = target.kind === 'any' ? found.filter((a) => !drainedHere(a)) : found;
   if (matching.length === 0 && refuseWhenNone) {

@@ -6,7 +6,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.js';
-import { watchAgentStates } from '../job/agent-state-view.js';
+import { type AgentStateView, watchAgentStates } from '../job/agent-state-view.js';
 import type { Clock } from '../job/clock.js';
 import { watchFacts } from '../job/facts-view.js';
 import { watchJobs } from '../job/jobs-view.js';
@@ -24,6 +24,7 @@ import { jobSigningKeyPath } from '../state/local.js';
 import { waitAtMost } from '../wait-at-most.js';
 import { AuditLog } from './audit/log.js';
 import { defaultConsoleDir } from './console/static.js';
+import { startAutoAccept } from './enrollment.js';
 import { type OutputHubLimits, startOutputHub } from './job/output-hub.js';
 import type { JobStreamSettings } from './job/stream.js';
 import { resolveConnectionLimits } from './limits.js';
@@ -46,6 +47,8 @@ export interface ApiProcess {
   audit: AuditLog;
   nc: NatsConnection;
   registry: RegistryView;
+  /** What API servers decided of agents: drained, accepted. */
+  states: AgentStateView;
   /** http://host:port the server listens on. */
   url: string;
   stop(): Promise<void>;
@@ -71,6 +74,8 @@ export interface StartApiOptions {
   agentInProcess?: { maxJobs: number };
   /** How long a rollout's driver may be silent before another API server takes over (rollout.ts). */
   rolloutLeaseMs?: number;
+  /** The agent `osapi start` runs beside this API, accepted with this key (enrollment.ts). */
+  ownAgent?: { hostname: string; fingerprint: string };
 }
 
 export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess> {
@@ -151,6 +156,15 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
     });
     const facts = await watchFacts(store, logger);
     const states = await watchAgentStates(store, logger);
+    const stopAutoAccept = startAutoAccept({
+      registry,
+      states,
+      store,
+      clock: opts.clock,
+      logger,
+      all: config.agent.enrollment.auto_accept,
+      ...(opts.ownAgent ? { own: opts.ownAgent } : {}),
+    });
     const jobs = await watchJobs(followed(layout.names.jobsBucket), {
       ttlMs: config.nats.kv.ttl,
       clock: opts.clock,
@@ -277,6 +291,7 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
       audit,
       nc,
       registry,
+      states,
       url: address,
       async stop() {
         await app.close();
@@ -289,6 +304,7 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
         lostRuns.stop();
         registry.stop();
         facts.stop();
+        stopAutoAccept();
         states.stop();
         jobs.stop();
         responses.stop();

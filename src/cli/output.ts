@@ -2,6 +2,7 @@
 // and every field from the API escaped (escape.ts): agents write what these
 // show, and a terminal obeys escape sequences.
 import Table from 'cli-table3';
+import type { PendingAgentInfo } from '../contract/agent.js';
 import type { FactKeyEntry } from '../contract/facts.js';
 import { humanBytes } from '../format/units.js';
 import type { AgentInfo, AuditEntry, CommandResponse, JobDetail } from '../sdk/client.js';
@@ -83,6 +84,16 @@ export function agentTable(agents: AgentInfo[]): string {
       ]),
     );
   }
+  return `${table.toString()}\n`;
+}
+
+export function pendingTable(agents: PendingAgentInfo[]): string {
+  const table = new Table({
+    head: ['HOSTNAME', 'FINGERPRINT', 'MACHINE ID', 'ASKING SINCE'],
+    style: { head: [], border: [] },
+  });
+  for (const a of agents)
+    table.push(row([a.hostname, a.fingerprint, a.machine_id, a.requested_at]));
   return `${table.toString()}\n`;
 }
 

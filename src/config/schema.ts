@@ -660,6 +660,12 @@ export const ConfigSchema = Type.Object(
           ),
         },
       ),
+      enrollment: Section('How agents are trusted: each has a key, and takes jobs once accepted.', {
+        auto_accept: Bool(
+          false,
+          'Read by the API server: an agent asking to enroll (a key it has not seen for that hostname) is accepted at once, with no operator step. Off, it waits in GET /agent/pending for POST /agent/{hostname}/accept. A changed key is never accepted this way. `osapi start` accepts its own agent whatever this says.',
+        ),
+      }),
       conditions: Section(
         'Thresholds of the conditions the agent reports with each heartbeat (GET /agent `conditions`, its metrics).',
         {

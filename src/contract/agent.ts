@@ -15,12 +15,14 @@ export type TimelineEvent = Static<typeof TimelineEvent>;
 
 /**
  * Ready: takes jobs. Draining: an operator drained it; it finishes what it
- * runs and takes nothing new. Cordoned: drained and idle.
+ * runs and takes nothing new. Cordoned: drained and idle. Pending: its key
+ * is not accepted (new, changed, or rejected); it takes no jobs.
  */
 export const AgentState = Type.Union([
   Type.Literal('Ready'),
   Type.Literal('Draining'),
   Type.Literal('Cordoned'),
+  Type.Literal('Pending'),
 ]);
 export type AgentState = Static<typeof AgentState>;
 
@@ -58,6 +60,11 @@ export const AgentInfo = Type.Object({
   facts: Type.Optional(Type.Record(Type.String(), Type.String())),
   /** Whether it takes jobs (AgentState). */
   state: AgentState,
+  /** Its key's fingerprint, and whether that key is accepted, waits, or was rejected. */
+  fingerprint: Type.Optional(Type.String()),
+  enrollment: Type.Optional(
+    Type.Union([Type.Literal('accepted'), Type.Literal('pending'), Type.Literal('rejected')]),
+  ),
   /** Its recent life, oldest first: drains, conditions, starts. */
   timeline: Type.Optional(Type.Array(TimelineEvent)),
   /** MemoryPressure, DiskPressure and HighLoad as the agent last evaluated them. */
@@ -94,3 +101,42 @@ export const AgentStateChange = Type.Object({
   message: Type.String(),
 });
 export type AgentStateChange = Static<typeof AgentStateChange>;
+
+/** An agent whose key waits for an operator (GET /agent/pending). */
+export const PendingAgentInfo = Type.Object({
+  machine_id: Type.String(),
+  hostname: Type.String(),
+  fingerprint: Type.String(),
+  /** When the agent with this key started asking. */
+  requested_at: Type.String({ format: 'date-time' }),
+});
+export type PendingAgentInfo = Static<typeof PendingAgentInfo>;
+
+export const ListPendingAgentsResponse = Type.Object({
+  agents: Type.Array(PendingAgentInfo),
+  total: Type.Integer(),
+});
+export type ListPendingAgentsResponse = Static<typeof ListPendingAgentsResponse>;
+
+export const AcceptQuery = Type.Object(
+  {
+    fingerprint: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        description:
+          'Accept only if the agent presents this key (osapi agent key fingerprint, run on the host).',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** What POST /agent/{hostname}/accept and /reject answer. */
+export const EnrollmentChange = Type.Object({
+  hostname: Type.String(),
+  fingerprint: Type.String(),
+  status: Type.Union([Type.Literal('accepted'), Type.Literal('rejected')]),
+  message: Type.String(),
+});
+export type EnrollmentChange = Static<typeof EnrollmentChange>;

@@ -127,6 +127,11 @@ export const AgentInfoRecord = Type.Object({
   max_jobs: Type.Integer(),
   /** Its conditions as last evaluated (absent from agents that evaluate none). */
   conditions: Type.Optional(Type.Array(NodeCondition)),
+  /** Its public key (Ed25519, raw, base64) and that key's fingerprint (agent/identity.ts). */
+  public_key: Type.Optional(Type.String({ maxLength: 64 })),
+  fingerprint: Type.Optional(Type.String({ maxLength: 64 })),
+  /** The host's /etc/machine-id, empty where there is none. */
+  machine_id: Type.Optional(Type.String({ maxLength: 64 })),
   /** Ready, Draining or Cordoned, as the agent knows itself (absent from older agents). */
   state: Type.Optional(AgentState),
   /** Its own recent events (started, draining, cordoned, conditions), oldest first. */
@@ -181,7 +186,7 @@ export const RolloutProgress = Type.Object({
 export type RolloutProgress = Static<typeof RolloutProgress>;
 
 /**
- * An agent's entry in the agent-state bucket (names.ts agentStateKey): what
+ * An agent's entry in the agent-state bucket (under its hostname): what
  * operators asked of it, written by API servers only.
  */
 export const AgentStateRecord = Type.Object({
@@ -193,11 +198,29 @@ export const AgentStateRecord = Type.Object({
 });
 export type AgentStateRecord = Static<typeof AgentStateRecord>;
 
+/**
+ * An agent's entry in the agent-enrollment bucket: the key an operator (or
+ * auto_accept) accepted or rejected for that hostname. Only a heartbeat with
+ * that very key is trusted.
+ */
+export const EnrollmentRecord = Type.Object({
+  hostname: Type.String({ minLength: 1, maxLength: 253 }),
+  status: Type.Union([Type.Literal('accepted'), Type.Literal('rejected')]),
+  public_key: Type.String({ maxLength: 64 }),
+  fingerprint: Type.String({ maxLength: 64 }),
+  machine_id: Type.String({ maxLength: 64 }),
+  decided_at: Type.String(),
+  /** The token subject that decided, or `auto_accept`. */
+  decided_by: Type.String(),
+});
+export type EnrollmentRecord = Static<typeof EnrollmentRecord>;
+
 /** The value under `expected.<id>`: the hostnames a broadcast was sent to. */
 export const ExpectedHosts = Type.Array(Type.String());
 export type ExpectedHosts = Static<typeof ExpectedHosts>;
 
 export const parseJobRecord = recordParser(JobRecord, 'job record');
+export const parseEnrollment = recordParser(EnrollmentRecord, 'agent enrollment');
 export const parseAgentState = recordParser(AgentStateRecord, 'agent state');
 export const parseRolloutProgress = recordParser(RolloutProgress, 'rollout progress');
 export const parseExpectedHosts = recordParser(ExpectedHosts, 'expected hosts');

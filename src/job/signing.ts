@@ -166,7 +166,7 @@ export function jobVerifier(publicKey: KeyObject): JobVerifier {
 }
 
 /** Reads the private key, or makes a new pair (private 0600, public beside it). */
-export function loadOrCreateSigningKeys(privatePath: string): KeyObject {
+export function loadOrCreateSigningKeys(privatePath: string, what = 'job-signing key'): KeyObject {
   try {
     // Whoever reads it can sign jobs every agent runs: only the API's user may.
     const mode = statSync(privatePath).mode;
@@ -180,9 +180,7 @@ export function loadOrCreateSigningKeys(privatePath: string): KeyObject {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
       if (err instanceof JobKeyError) throw err;
-      throw new JobKeyError(
-        `cannot read the job-signing key ${privatePath}: ${(err as Error).message}`,
-      );
+      throw new JobKeyError(`cannot read the ${what} ${privatePath}: ${(err as Error).message}`);
     }
   }
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');

@@ -9,7 +9,6 @@ import { type OperationType, operationCategory } from '../contract/operations.js
 import type { Logger } from '../log/logger.js';
 import {
   API_EVENT_HOST,
-  agentStateKey,
   cancelKey,
   claimFilter,
   claimKey,
@@ -48,11 +47,13 @@ import { newTimeOrderedId } from './ids.js';
 import { followKv, type KvFollow } from './kv-follow.js';
 import {
   type AgentStateRecord,
+  type EnrollmentRecord,
   type FinalHostState,
   finalStateOf,
   type JobRecord,
   type JobResponse,
   parseAgentState,
+  parseEnrollment,
   parseExpectedHosts,
   parseJobRecord,
   parseJobResponse,
@@ -83,6 +84,7 @@ interface Buckets {
   readonly registry: KV;
   readonly facts: KV;
   readonly agentState: KV;
+  readonly enrollment: KV;
   /** JetStream with a short request timeout, for the consumers made to read a job's results. */
   readonly quick: JetStreamClient;
 }
@@ -114,12 +116,13 @@ export async function openJobStore(
 ): Promise<JobStore> {
   const js = jetstream(nc);
   const kvm = new Kvm(js);
-  const [jobs, responses, registry, facts, agentState] = await Promise.all([
+  const [jobs, responses, registry, facts, agentState, enrollment] = await Promise.all([
     kvm.open(names.jobsBucket),
     kvm.open(names.responsesBucket),
     kvm.open(names.registryBucket),
     kvm.open(names.factsBucket),
     kvm.open(names.agentStateBucket),
+    kvm.open(names.enrollmentBucket),
   ]);
   const store: JobStore = { nc, js, names, clock, ...(signer ? { signer } : {}) };
   BUCKETS.set(store, {
@@ -128,6 +131,7 @@ export async function openJobStore(
     registry,
     facts,
     agentState,
+    enrollment,
     quick: jetstream(nc, { timeout: CONSUMER_MAKE_TIMEOUT_MS }),
   });
   return store;
@@ -602,47 +606,52 @@ export function followFacts(
   });
 }
 
-// ---- agent state (drained or not) -------------------------------------------
+// ---- what API servers decide of agents -----------------------------------------
+// Drained or not (agent-state) and which key is trusted (agent-enrollment):
+// one entry per hostname, written by API servers only, each write
+// conditional on the revision read, and told to the agent on its control
+// subject so it reads its entry again.
 
-/** An agent's entry and its revision, or null when operators never asked anything of it. */
-export async function readAgentState(
-  store: JobStore,
+/** A host's entry in one of these buckets and its revision, or null. */
+async function readHostEntry<T>(
+  bucket: KV,
   hostname: string,
-): Promise<{ record: AgentStateRecord; revision: number } | null> {
-  const e = await kv(store).agentState.get(agentStateKey(hostname));
+  parse: (raw: Uint8Array) => T,
+): Promise<{ record: T; revision: number } | null> {
+  const e = await bucket.get(hostToken(hostname));
   if (e?.operation !== 'PUT') return null;
-  return { record: parseAgentState(e.value), revision: e.revision };
+  return { record: parse(e.value), revision: e.revision };
 }
 
-/**
- * Writes an agent's entry if it is still at `revision` (0: there was none):
- * false when another API server wrote it since. Then tells the agent.
- */
-export async function saveAgentState(
+/** Writes a host's entry if still at `revision` (0: none); false when another wrote first. */
+async function saveHostEntry(
   store: JobStore,
-  record: AgentStateRecord,
+  bucket: KV,
+  hostname: string,
+  record: unknown,
   revision: number,
 ): Promise<boolean> {
-  const b = kv(store).agentState;
-  const key = agentStateKey(record.hostname);
+  const key = hostToken(hostname);
   try {
-    if (revision === 0) await b.create(key, JSON.stringify(record));
-    else await b.update(key, JSON.stringify(record), revision);
+    if (revision === 0) await bucket.create(key, JSON.stringify(record));
+    else await bucket.update(key, JSON.stringify(record), revision);
   } catch (err) {
     if (isWrongLastSequence(err)) return false;
     throw err;
   }
-  store.nc.publish(controlSubject(store.names, record.hostname));
+  store.nc.publish(controlSubject(store.names, hostname));
   return true;
 }
 
-/** Follows every agent's entry: `on` hears it, or null when it was removed. */
-export function followAgentStates(
+/** Follows every host's entry of one bucket: `on` hears it, or null when removed. */
+function followHostEntries<T>(
   store: JobStore,
+  bucket: string,
   logger: Logger,
-  on: (hostname: string, record: AgentStateRecord | null) => void,
+  parse: (raw: Uint8Array) => T,
+  on: (hostname: string, record: T | null) => void,
 ): Promise<KvFollow> {
-  const source = { nc: store.nc, js: store.js, bucket: store.names.agentStateBucket };
+  const source = { nc: store.nc, js: store.js, bucket };
   return followKv(source, { keys: '>', from: 'last', logger }, (e) => {
     const hostname = hostFromToken(e.key);
     if (e.operation !== 'PUT') {
@@ -650,11 +659,53 @@ export function followAgentStates(
       return;
     }
     try {
-      on(hostname, parseAgentState(e.value));
+      on(hostname, parse(e.value));
     } catch (err) {
-      logger.warn({ hostname, err: String(err) }, 'ignoring an invalid agent state entry');
+      logger.warn({ bucket, hostname, err: String(err) }, 'ignoring an invalid entry');
     }
   });
+}
+
+/** Whether operators drained an agent: its entry and revision, or null. */
+export function readAgentState(store: JobStore, hostname: string) {
+  return readHostEntry(kv(store).agentState, hostname, parseAgentState);
+}
+
+export function saveAgentState(
+  store: JobStore,
+  record: AgentStateRecord,
+  revision: number,
+): Promise<boolean> {
+  return saveHostEntry(store, kv(store).agentState, record.hostname, record, revision);
+}
+
+export function followAgentStates(
+  store: JobStore,
+  logger: Logger,
+  on: (hostname: string, record: AgentStateRecord | null) => void,
+): Promise<KvFollow> {
+  return followHostEntries(store, store.names.agentStateBucket, logger, parseAgentState, on);
+}
+
+/** The key an agent was accepted or rejected with: its entry and revision, or null. */
+export function readEnrollment(store: JobStore, hostname: string) {
+  return readHostEntry(kv(store).enrollment, hostname, parseEnrollment);
+}
+
+export function saveEnrollment(
+  store: JobStore,
+  record: EnrollmentRecord,
+  revision: number,
+): Promise<boolean> {
+  return saveHostEntry(store, kv(store).enrollment, record.hostname, record, revision);
+}
+
+export function followEnrollments(
+  store: JobStore,
+  logger: Logger,
+  on: (hostname: string, record: EnrollmentRecord | null) => void,
+): Promise<KvFollow> {
+  return followHostEntries(store, store.names.enrollmentBucket, logger, parseEnrollment, on);
 }
 
 // ---- rollout progress ---------------------------------------------------------

@@ -42,6 +42,11 @@ export interface InfraNames {
    * hostname; written by API servers only, kept until changed.
    */
   readonly agentStateBucket: string;
+  /**
+   * Which key each agent was accepted (or rejected) with, under its
+   * hostname; written by API servers only.
+   */
+  readonly enrollmentBucket: string;
 }
 
 export interface NameSettings {
@@ -77,6 +82,7 @@ export function infraNames(s: NameSettings): InfraNames {
     loginCodesBucket: infra(s.namespace, 'login-codes'),
     factsBucket: infra(s.namespace, 'agent-facts'),
     agentStateBucket: infra(s.namespace, 'agent-state'),
+    enrollmentBucket: infra(s.namespace, 'agent-enrollment'),
   };
 }
 
@@ -380,11 +386,6 @@ export function factsKey(hostname: string): string {
 /** The hostname of a key in the agent-facts bucket. */
 export function hostnameOfFactsKey(key: string): string {
   return hostFromToken(key);
-}
-
-/** An agent's entry in the agent-state bucket: its hostname, as a key token. */
-export function agentStateKey(hostname: string): string {
-  return hostToken(hostname);
 }
 
 /**

@@ -1,5 +1,5 @@
 // Makes the JetStream layout (jobs stream, dead-letter stream, live output
-// stream, eight KV buckets) idempotently at start. Running it again changes nothing; a setting
+// stream, nine KV buckets) idempotently at start. Running it again changes nothing; a setting
 // that differs from what exists is updated where NATS allows, and reported as
 // a conflict where it does not (storage type cannot change in place).
 import {
@@ -159,6 +159,14 @@ export async function ensureLayout(nc: NatsConnection, s: LayoutSettings): Promi
     // What operators asked of agents (drained or not): kept until changed.
     {
       bucket: names.agentStateBucket,
+      ttl: 0,
+      max_bytes: 64 * 1024 * 1024,
+      storage: s.registry.storage,
+      replicas: s.registry.replicas,
+    },
+    // Which key each agent was accepted or rejected with: kept until changed.
+    {
+      bucket: names.enrollmentBucket,
       ttl: 0,
       max_bytes: 64 * 1024 * 1024,
       storage: s.registry.storage,

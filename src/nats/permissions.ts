@@ -83,6 +83,7 @@ export function agentPermissions(names: InfraNames, user: AgentUser): NatsPermis
   const loginsStream = kvStream(logins);
   const facts = names.factsBucket;
   const stateStream = kvStream(names.agentStateBucket);
+  const enrollmentStream = kvStream(names.enrollmentBucket);
   const streamInfo = [
     jobs,
     queueStream,
@@ -90,6 +91,7 @@ export function agentPermissions(names: InfraNames, user: AgentUser): NatsPermis
     kvStream(registry),
     kvStream(facts),
     stateStream,
+    enrollmentStream,
   ].map(api.streamInfo);
   const writes = agentWrites(names, user.hostname);
   return {
@@ -108,6 +110,10 @@ export function agentPermissions(names: InfraNames, user: AgentUser): NatsPermis
         api.msgGet(stateStream),
         api.directGet(stateStream),
         api.directGetAll(stateStream),
+        // Reading whether it was accepted; never writing it.
+        api.msgGet(enrollmentStream),
+        api.directGet(enrollmentStream),
+        api.directGetAll(enrollmentStream),
         ...writes.claims.map((k) => kvSubject(queue, k)),
         kvSubject(queue, writes.status),
         kvSubject(responses, writes.response),
@@ -124,6 +130,8 @@ export function agentPermissions(names: InfraNames, user: AgentUser): NatsPermis
         kvKeys(queue, 'rollouts'),
         // What operators asked of agents: only API servers write it.
         kvKeys(names.agentStateBucket),
+        // Which keys are accepted: only API servers decide.
+        kvKeys(names.enrollmentBucket),
         kvSubject(queue, agentWrites(names, API_EVENT_HOST).status),
         // A consumer of its own on the jobs stream (see above).
         api.consumerCreate(jobs),

@@ -1,7 +1,13 @@
 // A typed client for the OSAPI REST API. The CLI reaches the API only through
 // this module; its types come from the wire contract (src/contract), the same
 // schemas the server validates with, so it needs none of the server's libraries.
-import type { AgentInfo, AgentList, AgentStateChange } from '../contract/agent.js';
+import type {
+  AgentInfo,
+  AgentList,
+  AgentStateChange,
+  EnrollmentChange,
+  ListPendingAgentsResponse,
+} from '../contract/agent.js';
 import type { AuditEntry } from '../contract/audit.js';
 import type { CommandResponse, ExecRequest, ShellRequest } from '../contract/command.js';
 import type { ErrorBody, FieldProblem } from '../contract/errors.js';
@@ -272,6 +278,25 @@ export class OsapiClient {
   /** GET /agent/{hostname}: one agent; OsapiApiError 404 when unknown. */
   agentGet(hostname: string): Promise<OsapiResponse<AgentInfo>> {
     return this.request('GET', `/agent/${encodeURIComponent(hostname)}`);
+  }
+
+  /** GET /agent/pending: agents whose key waits for an operator. */
+  agentPending(): Promise<OsapiResponse<ListPendingAgentsResponse>> {
+    return this.request('GET', '/agent/pending');
+  }
+
+  /**
+   * POST /agent/{hostname}/accept: trusts the key the agent presents; with
+   * `fingerprint`, only if it is that key (400 otherwise).
+   */
+  agentAccept(hostname: string, fingerprint?: string): Promise<OsapiResponse<EnrollmentChange>> {
+    const q = fingerprint === undefined ? '' : `?fingerprint=${encodeURIComponent(fingerprint)}`;
+    return this.request('POST', `/agent/${encodeURIComponent(hostname)}/accept${q}`);
+  }
+
+  /** POST /agent/{hostname}/reject: the key it presents is not trusted; it takes no jobs. */
+  agentReject(hostname: string): Promise<OsapiResponse<EnrollmentChange>> {
+    return this.request('POST', `/agent/${encodeURIComponent(hostname)}/reject`);
   }
 
   /** POST /agent/{hostname}/drain: it finishes what it runs and takes nothing new; 409 when already drained. */

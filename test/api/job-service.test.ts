@@ -63,7 +63,7 @@ async function depsWith(hosts: string[], opts: { withoutJobsStream?: boolean } =
     responses: { register: () => () => {} },
     rollouts: { start: async () => {}, prepare: async () => 1 },
     jobs: { get: () => undefined },
-    states: { drained: () => false },
+    states: { drained: () => false, enrollment: () => 'accepted' },
   } as unknown as DispatchDeps;
   const { jobs } = await bucketsOf(store);
   /** Every key of the jobs bucket, released ones too, with its last operation. */

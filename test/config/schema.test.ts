@@ -135,6 +135,7 @@ describe('defaults', () => {
         metrics_port: 0,
         labels: {},
         facts: { interval: 60_000, timeout: 5_000, dir: '', custom: {} },
+        enrollment: { auto_accept: false },
         conditions: { memory_pressure: 90, disk_pressure: 90, high_load: 2 },
         dns: { resolv_conf: '/etc/resolv.conf' },
         security: { job_verify_key: '', job_verify_key_file: '' },
@@ -167,7 +168,7 @@ describe('configKeys', () => {
     // listening, the unauthenticated audit rate, burst and bucket size, the
     // audit rate and burst per token subject, the six API connection limits,
     // agents' nkeys by host): count them on purpose.
-    expect(keys).toHaveLength(109);
+    expect(keys).toHaveLength(110);
     expect(new Set(keys.map((k) => k.path)).size).toBe(keys.length);
     expect(new Set(keys.map((k) => k.env)).size).toBe(keys.length);
     for (const key of keys) {

@@ -94,6 +94,8 @@ export class Fleet {
       },
       agent: {
         nats: { servers, namespace: this.namespace },
+        // The API accepts each agent's key as it comes.
+        enrollment: { auto_accept: true },
         // A notification left unacked by a crash comes back within seconds.
         consumer: { ack_wait: '5s', back_off: [] },
       },

@@ -7,7 +7,7 @@ import { testLayout } from '../support/settings.js';
 const t = useTestNats();
 
 describe('ensureLayout', () => {
-  it('creates the namespaced stream, DLQ, output stream and eight buckets, then changes nothing on a second run', async () => {
+  it('creates the namespaced stream, DLQ, output stream and nine buckets, then changes nothing on a second run', async () => {
     const first = await ensureLayout(t.nc, testLayout('osapi'));
     expect(first.items.map((i) => [i.stream, i.action])).toEqual([
       ['osapi-JOBS', 'created'],
@@ -20,6 +20,7 @@ describe('ensureLayout', () => {
       ['KV_osapi-agent-registry', 'created'],
       ['KV_osapi-agent-facts', 'created'],
       ['KV_osapi-agent-state', 'created'],
+      ['KV_osapi-agent-enrollment', 'created'],
       ['KV_osapi-login-codes', 'created'],
     ]);
     const jsm = await jetstreamManager(t.nc);

@@ -11,6 +11,7 @@ import { type Config, loadConfig } from '../../src/config/index.js';
 import { systemClock } from '../../src/job/clock.js';
 import type { Logger } from '../../src/log/logger.js';
 import { serverAuthFromConfig } from '../../src/nats/server-config.js';
+import { waitFor } from '../api/helpers.js';
 import { silentLogger, startTestNats, type TestNats } from './nats.js';
 
 export interface TestSystem {
@@ -64,6 +65,9 @@ export async function startTestSystem(opts: TestSystemOptions = {}): Promise<Tes
       'nats.server.namespace': namespace,
       'nats.kv.storage': 'memory',
       'nats.stream.storage': 'memory',
+      // Agents are trusted at once, as a test of something else needs; the
+      // enrollment tests turn it off.
+      'agent.enrollment.auto_accept': true,
       ...opts.overrides,
     },
   }).config;
@@ -128,6 +132,19 @@ export async function startTestSystem(opts: TestSystemOptions = {}): Promise<Tes
         10_000,
       );
       if (!ok) throw new Error(`registry never showed exactly ${want}`);
+      // And, where agents are accepted on their own, until they are.
+      if (config.agent.enrollment.auto_accept) {
+        await waitFor(
+          `${want} to be accepted`,
+          () =>
+            api.registry
+              .agents()
+              .filter((a) => hostnames.includes(a.info.hostname))
+              .every((a) => api.states.enrollment(a.info) === 'accepted'),
+          10_000,
+          10,
+        );
+      }
     },
     token(roles = ['admin'], permissions) {
       return signToken({

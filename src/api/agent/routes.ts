@@ -3,6 +3,7 @@
 // registry TTL. `?target=` previews which agents a target would reach.
 import type { FastifyInstance } from 'fastify';
 import {
+  AcceptQuery,
   type AgentInfo,
   AgentInfo as AgentInfoSchema,
   AgentList,
@@ -10,6 +11,9 @@ import {
   AgentParams,
   type AgentStateChange,
   AgentStateChange as AgentStateChangeSchema,
+  type EnrollmentChange,
+  EnrollmentChange as EnrollmentChangeSchema,
+  ListPendingAgentsResponse,
 } from '../../contract/agent.js';
 import {
   BUILTIN_FACT_KEYS,
@@ -17,12 +21,22 @@ import {
   FactKeysResponse,
   type HostFacts,
 } from '../../contract/facts.js';
-import { type AgentStateView, effectiveState } from '../../job/agent-state-view.js';
+import {
+  type AgentStateView,
+  type Enrollment,
+  effectiveState,
+} from '../../job/agent-state-view.js';
 import { factValues } from '../../job/fact-refs.js';
 import type { FactsView } from '../../job/facts-view.js';
 import type { AgentStateRecord } from '../../job/records.js';
 import type { AgentView, RegistryView } from '../../job/registry-view.js';
-import { type JobStore, readAgentState, saveAgentState } from '../../job/store.js';
+import {
+  type JobStore,
+  readAgentState,
+  readEnrollment,
+  saveAgentState,
+  saveEnrollment,
+} from '../../job/store.js';
 import { parseTarget, TargetError } from '../../job/target.js';
 import { ApiError } from '../errors.js';
 
@@ -50,6 +64,7 @@ export function agentInfo(
   now: Date,
   facts?: HostFacts,
   asked?: AgentStateRecord,
+  enrollment: Enrollment = 'accepted',
 ): AgentInfo {
   const { info } = a;
   const timeline = [...(asked?.timeline ?? []), ...(info.timeline ?? [])].sort((x, y) =>
@@ -57,7 +72,10 @@ export function agentInfo(
   );
   return {
     ...factFields(facts),
-    state: effectiveState(info, asked),
+    state: effectiveState(info, asked, enrollment),
+    enrollment,
+    ...(info.fingerprint ? { fingerprint: info.fingerprint } : {}),
+    ...(info.machine_id !== undefined ? { machine_id: info.machine_id } : {}),
     ...(timeline.length > 0 ? { timeline } : {}),
     hostname: info.hostname,
     status: a.ready ? 'Ready' : 'NotReady',
@@ -86,7 +104,13 @@ export function registerAgentRoutes(
   },
 ): void {
   const info = (a: AgentView, now: Date) =>
-    agentInfo(a, now, deps.facts.get(a.info.hostname), deps.states.get(a.info.hostname));
+    agentInfo(
+      a,
+      now,
+      deps.facts.get(a.info.hostname),
+      deps.states.get(a.info.hostname),
+      deps.states.enrollment(a.info),
+    );
   app.get<{ Querystring: { target?: string } }>(
     '/agent',
     {
@@ -131,6 +155,112 @@ export function registerAgentRoutes(
       }
       return info(a, deps.clock.now());
     },
+  );
+
+  // A static path: matched before /agent/:hostname.
+  app.get(
+    '/agent/pending',
+    {
+      config: { permission: 'agent:read' },
+      schema: {
+        summary: 'Agents whose key waits for an operator to accept it (new, or changed)',
+        response: { 200: ListPendingAgentsResponse },
+      },
+    },
+    async () => {
+      const agents = deps.registry
+        .agents()
+        .filter((a) => a.info.fingerprint && deps.states.enrollment(a.info) === 'pending')
+        .map((a) => ({
+          machine_id: a.info.machine_id ?? '',
+          hostname: a.info.hostname,
+          fingerprint: a.info.fingerprint as string,
+          requested_at: a.info.started_at,
+        }));
+      return { agents, total: agents.length };
+    },
+  );
+
+  /** Accepts or rejects the key an agent presents now. */
+  const decide = async (
+    hostname: string,
+    status: 'accepted' | 'rejected',
+    by: string,
+    fingerprint?: string,
+  ): Promise<EnrollmentChange> => {
+    const agent = deps.registry.agents().find((x) => x.info.hostname === hostname);
+    if (!agent?.info.fingerprint || !agent.info.public_key) {
+      throw new ApiError(
+        'not_found',
+        `no agent named ${hostname} is registered with a key (it must be running to be accepted or rejected)`,
+      );
+    }
+    if (fingerprint !== undefined && fingerprint !== agent.info.fingerprint) {
+      throw new ApiError(
+        'invalid_request',
+        `invalid querystring: fingerprint ${fingerprint} is not the key ${hostname} presents (${agent.info.fingerprint}); nothing was changed. Check it on the host: osapi agent key fingerprint`,
+        {
+          fields: [{ field: 'fingerprint', message: 'does not match the key the agent presents' }],
+        },
+      );
+    }
+    const current = await readEnrollment(deps.store, hostname);
+    const record = {
+      hostname,
+      status,
+      public_key: agent.info.public_key,
+      fingerprint: agent.info.fingerprint,
+      machine_id: agent.info.machine_id ?? '',
+      decided_at: deps.clock.now().toISOString(),
+      decided_by: by,
+    };
+    if (!(await saveEnrollment(deps.store, record, current?.revision ?? 0))) {
+      throw new ApiError(
+        'agent_state_conflict',
+        `${hostname} was decided by another request at the same time; look again (GET /agent/${hostname})`,
+      );
+    }
+    return {
+      hostname,
+      fingerprint: record.fingerprint,
+      status,
+      message:
+        status === 'accepted'
+          ? `${hostname} accepted with key ${record.fingerprint}: it takes jobs`
+          : `${hostname} rejected with key ${record.fingerprint}: it takes no jobs`,
+    };
+  };
+
+  app.post<{ Params: { hostname: string }; Querystring: { fingerprint?: string } }>(
+    '/agent/:hostname/accept',
+    {
+      config: { permission: 'agent:write' },
+      schema: {
+        summary: 'Accept the key an agent presents: it takes jobs',
+        params: AgentParams,
+        querystring: AcceptQuery,
+        response: { 200: EnrollmentChangeSchema },
+      },
+    },
+    async (req) =>
+      decide(
+        req.params.hostname,
+        'accepted',
+        req.user?.subject ?? 'unknown',
+        req.query.fingerprint,
+      ),
+  );
+  app.post<{ Params: { hostname: string } }>(
+    '/agent/:hostname/reject',
+    {
+      config: { permission: 'agent:write' },
+      schema: {
+        summary: 'Reject the key an agent presents: it takes no jobs',
+        params: AgentParams,
+        response: { 200: EnrollmentChangeSchema },
+      },
+    },
+    async (req) => decide(req.params.hostname, 'rejected', req.user?.subject ?? 'unknown'),
   );
 
   /** Drains (true) or undrains (false) an agent; the 409 when it already is as asked. */

@@ -12,7 +12,7 @@ import { countOrPercentFlag, intFlag } from '../flags.js';
 import { followJob, followSummary } from '../follow.js';
 import { groupedText, isOk, summaryLine } from '../group-output.js';
 import { registerOperationCommands } from '../operation-commands.js';
-import { agentTable, commandTable, factKeysTable, factsTable } from '../output.js';
+import { agentTable, commandTable, factKeysTable, factsTable, pendingTable } from '../output.js';
 import { addRunFlags, type RunFlags, runFields } from '../run-flags.js';
 import { registerAuditCommands } from './audit.js';
 import { registerHealthCommands } from './health.js';
@@ -130,6 +130,47 @@ export function registerClientCommands(program: Command): void {
         process.stdout.write(agentTable([body]));
         if (body.facts) process.stdout.write(factsTable(body.facts));
       }
+    });
+
+  agent
+    .command('pending')
+    .description('Agents whose key waits for an operator to accept it (GET /agent/pending).')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const { ctx, client: api } = clientFor(cmd);
+      const { body } = await api.agentPending();
+      if (ctx.json) printJson(body);
+      else {
+        process.stdout.write(pendingTable(body.agents));
+        say(`${body.total} agent${body.total === 1 ? '' : 's'} pending`);
+      }
+    });
+  agent
+    .command('accept')
+    .description(
+      'Accept the key an agent presents; it then takes jobs (POST /agent/{hostname}/accept).',
+    )
+    .requiredOption('--hostname <hostname>', 'the agent')
+    .option(
+      '--fingerprint <fingerprint>',
+      'accept only this key (run `osapi agent key fingerprint` on the host)',
+    )
+    .action(async (opts: { hostname: string; fingerprint?: string }, cmd: Command) => {
+      const { ctx, client: api } = clientFor(cmd);
+      const { body } = await api.agentAccept(opts.hostname, opts.fingerprint);
+      if (ctx.json) printJson(body);
+      else say(body.message);
+    });
+  agent
+    .command('reject')
+    .description(
+      'Reject the key an agent presents; it takes no jobs (POST /agent/{hostname}/reject).',
+    )
+    .requiredOption('--hostname <hostname>', 'the agent')
+    .action(async (opts: { hostname: string }, cmd: Command) => {
+      const { ctx, client: api } = clientFor(cmd);
+      const { body } = await api.agentReject(opts.hostname);
+      if (ctx.json) printJson(body);
+      else say(body.message);
     });
 
   for (const [name, drain] of [

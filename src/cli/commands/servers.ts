@@ -154,6 +154,8 @@ export function registerServerCommands(program: Command): void {
         },
         async () => {
           const { startApiServer } = await loadApi();
+          const { agentHostname } = await loadAgent();
+          const { loadAgentIdentity } = await import('../../agent/identity.js');
           const api = await startApiServer({
             config: ctx.config,
             signingKey,
@@ -162,6 +164,11 @@ export function registerServerCommands(program: Command): void {
             natsServers: [nats?.url ?? ''],
             // The agent below shares this process and its open-files limit.
             agentInProcess: { maxJobs: ctx.config.agent.max_jobs },
+            // Its own agent is trusted with no step by hand: the quick start.
+            ownAgent: {
+              hostname: agentHostname(ctx.config),
+              fingerprint: loadAgentIdentity(ctx.config.state_dir).fingerprint,
+            },
           });
           apiUrl = api.url;
           return { name: 'api', stop: () => api.stop() };
@@ -309,9 +316,25 @@ export function registerServerCommands(program: Command): void {
       await runUntilStopped({ shutdown, parts, logger: ctx.logger });
     });
 
-  program
-    .command('agent')
-    .description('The agent that runs jobs on this host.')
+  const agent = program.command('agent').description('The agent that runs jobs on this host.');
+  agent
+    .command('key')
+    .description("This agent's key, which the API must accept before it takes jobs.")
+    .command('fingerprint')
+    .description(
+      "Print the fingerprint of this agent's key (<state_dir>/agent.key, made if missing), to give to `osapi client agent accept --fingerprint`.",
+    )
+    .action(async (_opts: unknown, cmd: Command) => {
+      const ctx = loadContext(cmd.optsWithGlobals<GlobalOptions>());
+      const { loadAgentIdentity } = await import('../../agent/identity.js');
+      const { agentHostname } = await loadAgent();
+      const id = loadAgentIdentity(ctx.config.state_dir);
+      const hostname = agentHostname(ctx.config);
+      if (ctx.json) {
+        printJson({ hostname, fingerprint: id.fingerprint, machine_id: id.machineId });
+      } else process.stdout.write(`${id.fingerprint}\n`);
+    });
+  agent
     .command('start')
     .description('Run an agent against the configured NATS server.')
     .action(async (_opts: unknown, cmd: Command) => {
