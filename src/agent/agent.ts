@@ -75,7 +75,7 @@ export interface AgentOptions {
   listen?: ListenSettings;
   heartbeatMs?: number;
   /** Its key and machine id (identity.ts): it takes jobs once the API accepted this key. */
-  identity: Pick<AgentIdentity, 'publicKey' | 'fingerprint' | 'machineId'>;
+  identity: AgentIdentity;
   /** Thresholds of the conditions sent with each heartbeat (agent.conditions); without, none. */
   conditions?: ConditionThresholds;
   /** Told of the conditions at each heartbeat (the agent's metrics). */
@@ -116,7 +116,10 @@ export const AGENT_STOPPED_MIDRUN =
 
 export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const log = opts.logger.child({ component: 'agent', hostname: opts.hostname });
-  const store = await openJobStore(opts.nc, opts.names, opts.clock);
+  // Its results are signed with its key: the API believes them only so.
+  const store = await openJobStore(opts.nc, opts.names, opts.clock, undefined, {
+    signer: { key: opts.identity.privateKey, as: 'agent' },
+  });
   const slots = new Semaphore(opts.maxJobs);
   const stopping = new AbortController();
   const runningHere = new Map<string, AbortController>();

@@ -29,6 +29,7 @@ import { type OutputHubLimits, startOutputHub } from './job/output-hub.js';
 import type { JobStreamSettings } from './job/stream.js';
 import { resolveConnectionLimits } from './limits.js';
 import { createApiMetrics } from './metrics/api-metrics.js';
+import { apiResultTrust } from './result-trust.js';
 import { Rollouts } from './rollout.js';
 import { buildApiServer } from './server.js';
 import { sessionDeps } from './session/routes.js';
@@ -133,12 +134,17 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
     if (retired > 0) {
       logger.info({ consumers: retired }, 'removed the per-agent consumers of an earlier version');
     }
-    const signer = jobSigner(
-      loadOrCreateSigningKeys(
-        config.api.server.security.job_signing_key_file || jobSigningKeyPath(config.state_dir),
-      ),
+    const apiKey = loadOrCreateSigningKeys(
+      config.api.server.security.job_signing_key_file || jobSigningKeyPath(config.state_dir),
     );
-    const store = await openJobStore(nc, layout.names, opts.clock, signer);
+    const signer = jobSigner(apiKey);
+    // Results this API records itself are signed with its key; results are
+    // believed only when signed by the host's accepted key or an API's.
+    const trust = apiResultTrust(apiKey, logger);
+    const store = await openJobStore(nc, layout.names, opts.clock, signer, {
+      signer: { key: apiKey, as: 'api' },
+      trust,
+    });
     const followed = (bucket: string) => ({ nc: store.nc, js: store.js, bucket });
     const registry = await watchRegistry(followed(layout.names.registryBucket), {
       ttlMs: config.nats.registry.ttl,
@@ -148,6 +154,7 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
     const responses: ResponseWatch = await watchResponses(
       followed(layout.names.responsesBucket),
       logger,
+      trust,
     );
     const output = await startOutputHub(store, {
       names: layout.names,
@@ -156,6 +163,7 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
     });
     const facts = await watchFacts(store, logger);
     const states = await watchAgentStates(store, logger);
+    trust.bind(states);
     const stopAutoAccept = startAutoAccept({
       registry,
       states,
@@ -170,6 +178,7 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
       clock: opts.clock,
       logger,
       results: followed(layout.names.responsesBucket),
+      trust,
     });
     // Runs whose agent died or restarted are recorded as failed, so they end.
     const lostRuns = watchLostRuns({

@@ -22,6 +22,7 @@ import {
   parseStatusEvent,
   type StatusEventRecord,
 } from './records.js';
+import { type ResultTrust, resultDistrust } from './result-signing.js';
 import { type DerivedStatus, deriveStatus, type HostAnswer } from './status.js';
 
 export interface JobEntry {
@@ -66,6 +67,8 @@ export async function watchJobs(
     logger: Logger;
     /** The responses bucket, followed by its results' headers only. */
     results?: KvSource;
+    /** Results not signed as it says are left out (result-signing.ts). */
+    trust?: ResultTrust;
   },
 ): Promise<JobsView> {
   const entries = new Map<string, JobEntry>();
@@ -129,7 +132,7 @@ export async function watchJobs(
   const follow = await followKv(jobs, { keys: '>', from: 'last', logger: opts.logger }, onChange);
 
   const results = opts.results
-    ? await followResults(opts.results, opts.logger, (id, host, answer) => {
+    ? await followResults(opts.results, opts.logger, opts.trust, (id, host, answer) => {
         const answers = entries.get(id)?.answers ?? orphanAnswers.get(id) ?? new Map();
         if (!entries.has(id)) orphanAnswers.set(id, answers);
         if (answer) answers.set(host, answer);
@@ -230,6 +233,7 @@ function insertByNanos<T extends { nanos: bigint }>(list: T[], ev: T): void {
 function followResults(
   source: KvSource,
   logger: Logger,
+  trust: ResultTrust | undefined,
   on: (id: string, host: string, answer: HostAnswer | null) => void,
 ): Promise<KvFollow> {
   return followKv(source, { keys: '>', from: 'last', headersOnly: true, logger }, (e) => {
@@ -241,6 +245,14 @@ function followResults(
     }
     const state = e.headers?.get(RESULT_STATE_HEADER);
     if (!isFinalHostStateName(state)) return;
+    if (trust) {
+      // Headers only: the signature covers them and the body's digest.
+      const why = resultDistrust(trust, key.id, key.hostname, e.headers);
+      if (why) {
+        trust.refused?.(key.id, key.hostname, why);
+        return;
+      }
+    }
     const error = e.headers?.get(RESULT_ERROR_HEADER);
     let reason: string | undefined;
     try {

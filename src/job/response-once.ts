@@ -14,10 +14,11 @@ export async function storeResponseOnce(store: JobStore, r: JobResponse): Promis
   // KV.create would read the key after a conflict, which the agent may not do:
   // a publish expecting no earlier message on the key is the same create.
   const subject = kvSubject(store.names.responsesBucket, responseKey(r.job_id, r.hostname));
+  const body = encodeResponse(r, resultBudget(store.nc.info?.max_payload));
   try {
-    await store.js.publish(subject, encodeResponse(r, resultBudget(store.nc.info?.max_payload)), {
+    await store.js.publish(subject, body, {
       expect: { lastSubjectSequence: 0 },
-      headers: resultHeaders(r),
+      headers: resultHeaders(store, r, body),
     });
     return true;
   } catch (err) {

@@ -6,6 +6,7 @@ import type { Logger } from '../log/logger.js';
 import { parseResponseKey } from '../names/names.js';
 import { followKv, type KvSource } from './kv-follow.js';
 import { type JobResponse, parseJobResponse } from './records.js';
+import { type ResultTrust, resultDistrust } from './result-signing.js';
 
 export interface ResponseWatch {
   /** Calls `onResponse` for each result of the job until the returned function is called. */
@@ -13,7 +14,12 @@ export interface ResponseWatch {
   stop(): void;
 }
 
-export async function watchResponses(responses: KvSource, logger: Logger): Promise<ResponseWatch> {
+export async function watchResponses(
+  responses: KvSource,
+  logger: Logger,
+  /** Results not signed as it says are left out (result-signing.ts). */
+  trust?: ResultTrust,
+): Promise<ResponseWatch> {
   const waiters = new Map<string, Set<(r: JobResponse) => void>>();
   const follow = await followKv(responses, { keys: '>', from: 'updates', logger }, (e) => {
     if (e.operation !== 'PUT') return;
@@ -32,6 +38,13 @@ export async function watchResponses(responses: KvSource, logger: Logger): Promi
     if (r.hostname !== key.hostname || r.job_id !== key.id) {
       logger.warn({ key: e.key }, 'ignoring a job response whose body names another job or host');
       return;
+    }
+    if (trust) {
+      const why = resultDistrust(trust, r.job_id, r.hostname, e.headers, e.value);
+      if (why) {
+        trust.refused?.(r.job_id, r.hostname, why);
+        return;
+      }
     }
     for (const fn of set) fn(r);
   });

@@ -1,7 +1,15 @@
 // The job client shared by the API and the agent: writes job definitions,
 // append-only status events, claims and results to KV, and publishes the
 // notification for a target. Spells no names itself: see names.ts.
-import { DeliverPolicy, type JetStreamClient, jetstream } from '@nats-io/jetstream';
+import {
+  DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstream,
+  type StoredMsg,
+} from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import { errors, headers, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { type HostFacts, HostFacts as HostFactsSchema } from '../contract/facts.js';
@@ -64,6 +72,12 @@ import {
   recordParser,
   type StatusEventRecord,
 } from './records.js';
+import {
+  type ResultSigner,
+  type ResultTrust,
+  resultDistrust,
+  signResult,
+} from './result-signing.js';
 import { encodeResponse, resultBudget } from './result-size.js';
 import { expectedDigest, type JobSigner } from './signing.js';
 import { formatTarget, isBroadcast, type Target } from './target.js';
@@ -75,6 +89,10 @@ export interface JobStore {
   readonly clock: Clock;
   /** Signs job definitions; only the API holds one (signing.ts). */
   readonly signer?: JobSigner;
+  /** Signs the results this process stores (result-signing.ts): an agent's key, or the API's. */
+  readonly resultSigner?: ResultSigner;
+  /** Which results to believe (the API's): read results not signed as it says are left out. */
+  readonly trust?: ResultTrust;
 }
 
 /** The buckets behind a store. Only this module reads or writes them: every key is spelled here. */
@@ -87,6 +105,8 @@ interface Buckets {
   readonly enrollment: KV;
   /** JetStream with a short request timeout, for the consumers made to read a job's results. */
   readonly quick: JetStreamClient;
+  /** The JetStream manager, for reads of a result with its headers. */
+  readonly manager: () => Promise<JetStreamManager>;
 }
 
 /**
@@ -98,6 +118,15 @@ interface Buckets {
 const CONSUMER_MAKE_TIMEOUT_MS = 2_000;
 
 const BUCKETS = new WeakMap<JobStore, Buckets>();
+
+/** `make` called on first use only, its promise kept. */
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => {
+    p ??= make();
+    return p;
+  };
+}
 
 const parseHostFacts = recordParser(HostFactsSchema, 'host facts');
 
@@ -113,6 +142,7 @@ export async function openJobStore(
   names: InfraNames,
   clock: Clock,
   signer?: JobSigner,
+  results: { signer?: ResultSigner; trust?: ResultTrust } = {},
 ): Promise<JobStore> {
   const js = jetstream(nc);
   const kvm = new Kvm(js);
@@ -124,7 +154,15 @@ export async function openJobStore(
     kvm.open(names.agentStateBucket),
     kvm.open(names.enrollmentBucket),
   ]);
-  const store: JobStore = { nc, js, names, clock, ...(signer ? { signer } : {}) };
+  const store: JobStore = {
+    nc,
+    js,
+    names,
+    clock,
+    ...(signer ? { signer } : {}),
+    ...(results.signer ? { resultSigner: results.signer } : {}),
+    ...(results.trust ? { trust: results.trust } : {}),
+  };
   BUCKETS.set(store, {
     jobs,
     responses,
@@ -133,6 +171,7 @@ export async function openJobStore(
     agentState,
     enrollment,
     quick: jetstream(nc, { timeout: CONSUMER_MAKE_TIMEOUT_MS }),
+    manager: once(() => js.jetstreamManager(false)),
   });
   return store;
 }
@@ -393,12 +432,29 @@ async function createIfAbsent(bucket: KV, key: string, value: string): Promise<b
   }
 }
 
-/** How a result ended, as headers beside it (RESULT_STATE_HEADER). */
-export function resultHeaders(r: JobResponse): MsgHdrs {
+/**
+ * How a result ended, as headers beside it (RESULT_STATE_HEADER), signed by
+ * this process's result key when it has one (result-signing.ts).
+ */
+export function resultHeaders(store: JobStore, r: JobResponse, body: Uint8Array | string): MsgHdrs {
   const h = headers();
   h.set(RESULT_STATE_HEADER, finalStateOf(r));
   if (r.error !== undefined) h.set(RESULT_ERROR_HEADER, JSON.stringify(r.error));
+  if (store.resultSigner) signResult(h, r.job_id, r.hostname, body, store.resultSigner);
   return h;
+}
+
+/** Whether a stored result is to be believed: always, unless this store has a trust to check. */
+function believed(
+  store: JobStore,
+  r: JobResponse,
+  h: MsgHdrs | undefined,
+  body: Uint8Array,
+): boolean {
+  if (!store.trust) return true;
+  const why = resultDistrust(store.trust, r.job_id, r.hostname, h, body);
+  if (why) store.trust.refused?.(r.job_id, r.hostname, why);
+  return why === null;
 }
 
 /**
@@ -412,11 +468,12 @@ export async function storeResponse(
   r: JobResponse,
   opts: { acknowledged: boolean } = { acknowledged: true },
 ): Promise<void> {
+  const body = encodeResponse(r, resultBudget(store.nc.info?.max_payload));
   await putKey(
     store,
     kvSubject(store.names.responsesBucket, responseKey(r.job_id, r.hostname)),
-    encodeResponse(r, resultBudget(store.nc.info?.max_payload)),
-    { ...opts, headers: resultHeaders(r) },
+    body,
+    { ...opts, headers: resultHeaders(store, r, body) },
   );
 }
 
@@ -425,10 +482,23 @@ export async function readResponse(
   id: string,
   hostname: string,
 ): Promise<JobResponse | null> {
-  const e = await kv(store).responses.get(responseKey(id, hostname));
-  if (e?.operation !== 'PUT') return null;
-  const r = parseJobResponse(e.value);
-  return r.hostname === hostname && r.job_id === id ? r : null;
+  const bucket = store.names.responsesBucket;
+  let m: StoredMsg | null;
+  try {
+    m = await (await kv(store).manager()).streams.getMessage(kvStream(bucket), {
+      last_by_subj: kvSubject(bucket, responseKey(id, hostname)),
+    });
+  } catch (err) {
+    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound)
+      return null;
+    throw err;
+  }
+  if (!m) return null;
+  const op = m.header?.get(KV_OPERATION_HEADER);
+  if (op === 'DEL' || op === 'PURGE') return null;
+  const r = parseJobResponse(m.data);
+  if (r.hostname !== hostname || r.job_id !== id) return null;
+  return believed(store, r, m.header, m.data) ? r : null;
 }
 
 export async function readJob(store: JobStore, id: string): Promise<JobRecord | null> {
@@ -518,7 +588,9 @@ async function readResponsesAtOnce(store: JobStore, id: string): Promise<JobResp
       // A result is its key's host's (as the live watch takes it): one whose
       // body names another host or job is someone writing in another's name.
       const key = parseResponseKey(m.subject.slice(kvSubject(bucket, '').length));
-      if (key && key.hostname === r.hostname && key.id === r.job_id) out.push(r);
+      if (key && key.hostname === r.hostname && key.id === r.job_id) {
+        if (believed(store, r, m.headers, m.data)) out.push(r);
+      }
     }
     if (got === 0) break;
   }

@@ -182,9 +182,19 @@ export const RESULT_STATE_HEADER = 'Osapi-State';
 export const RESULT_ERROR_HEADER = 'Osapi-Error';
 
 /**
- * `<ns>.output.<id>.<host>`: live output chunks of one job on one host, sent
- * with core NATS (no stream keeps them: the stored result is the record).
- * Outside the jobs stream's `jobs.>`, so no chunk is ever stored there.
+ * Headers proving who stored a result (job/result-signing.ts): the SHA-256 of
+ * its body, who signed (`agent`: the host's own accepted key; `api`: the API's
+ * job-signing key, for results the API records itself), and the Ed25519
+ * signature over the job, host, state, error and digest.
+ */
+export const RESULT_DIGEST_HEADER = 'Osapi-Digest';
+export const RESULT_SIGNER_HEADER = 'Osapi-Signer';
+export const RESULT_SIGNATURE_HEADER = 'Osapi-Sig';
+
+/**
+ * `<ns>.output.<id>.<host>`: live output chunks of one job on one host,
+ * held a few minutes by the output stream (outputStream) for their order;
+ * the stored result is the record. Outside the jobs stream's `jobs.>`.
  */
 export function outputSubject(names: InfraNames, id: string, hostname: string): string {
   return subject(names.namespace, `output.${id}.${hostToken(hostname)}`);

@@ -1,14 +1,18 @@
 // Enrollment, against a real nats-server, with agents not accepted on their
 // own: a new agent waits in GET /agent/pending and is sent nothing; accept
 // with another fingerprint is refused; accepted, it runs jobs; a new key for
-// the same hostname puts it back to pending; a rejected agent takes nothing.
-import { mkdtempSync, rmSync } from 'node:fs';
+// the same hostname puts it back to pending; a rejected agent takes nothing;
+// a result not signed by the host's accepted key is refused.
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAgentIdentity } from '../../src/agent/identity.js';
 import { type AgentProcess, startAgentProcess } from '../../src/agent/start.js';
 import { systemClock } from '../../src/job/clock.js';
+import { openJobStore, storeResponse } from '../../src/job/store.js';
+import { infraNames } from '../../src/names/names.js';
 import { silentLogger } from '../support/nats.js';
 import { type AnyJson, request, startTestSystem, type TestSystem } from '../support/system.js';
 import { waitFor } from './helpers.js';
@@ -128,5 +132,45 @@ describe('enrollment', () => {
     const all = await call('POST', '/node/_all/command/exec', { command: 'true' });
     expect((all.body.results as AnyJson[]).map((x) => x.hostname)).toEqual(['en-01']);
     expect((await call('POST', '/agent/nope-01/accept')).status).toBe(404);
+  });
+
+  it('a result not signed by the host’s accepted key is refused; the real one is taken', async () => {
+    const go = join(dirs[0] as string, 'go');
+    const made = await call('POST', '/node/en-01/command/shell?async=true', {
+      command: `while [ ! -e '${go}' ]; do sleep 0.05; done; echo real`,
+    });
+    expect(made.status).toBe(202);
+    const id = made.body.job_id as string;
+    await waitFor('the run to start', async () => {
+      const j = await call('GET', `/job/${id}`);
+      return j.body.agent_states?.['en-01']?.status === 'running';
+    });
+    // Written in en-01's name: unsigned, then signed by another agent's key.
+    const names = infraNames({ ...sys.config.nats, namespace: sys.config.agent.nats.namespace });
+    const forged = {
+      job_id: id,
+      hostname: 'en-01',
+      status: 'completed' as const,
+      data: { stdout: 'forged\n', stderr: '', exit_code: 0 },
+      started_at: new Date().toISOString(),
+      finished_at: new Date().toISOString(),
+    };
+    const { privateKey } = generateKeyPairSync('ed25519');
+    for (const signer of [undefined, { key: privateKey, as: 'agent' as const }]) {
+      const store = await openJobStore(sys.api.nc, names, systemClock, undefined, {
+        ...(signer ? { signer } : {}),
+      });
+      await storeResponse(store, forged);
+      const j = await call('GET', `/job/${id}`);
+      expect(j.body.responses?.['en-01']).toBeUndefined();
+      expect(j.body.agent_states['en-01'].status).toBe('running');
+    }
+    writeFileSync(go, '');
+    await waitFor('the real result', async () => {
+      const j = await call('GET', `/job/${id}`);
+      return j.body.status === 'completed' && j.body;
+    });
+    const j = await call('GET', `/job/${id}`);
+    expect(j.body.responses['en-01'].data.stdout).toBe('real\n');
   });
 });

@@ -1,14 +1,25 @@
 // Small helpers shared by the API and agent tests: bounded polling, temp dirs,
 // process liveness, and a job store on the test system's NATS.
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KV } from '@nats-io/kv';
+import { fingerprintOf } from '../../src/agent/identity.js';
 import { systemClock } from '../../src/job/clock.js';
 import { type AgentInfoRecord, parseAgentInfo } from '../../src/job/records.js';
-import { type JobStore, openJobStore, publishJob, storeResponse } from '../../src/job/store.js';
+import { loadOrCreateSigningKeys } from '../../src/job/signing.js';
+import {
+  type JobStore,
+  openJobStore,
+  publishJob,
+  readEnrollment,
+  saveEnrollment,
+  storeResponse,
+} from '../../src/job/store.js';
 import { infraNames, registryKey } from '../../src/names/names.js';
 import type { NatsConnection } from '../../src/nats/connection.js';
+import { jobSigningKeyPath } from '../../src/state/local.js';
 import { bucketsOf } from '../support/buckets.js';
 import type { TestSystem } from '../support/system.js';
 
@@ -55,8 +66,12 @@ export function isDead(pid: number): boolean {
 /** The test system's buckets, opened on a given connection (the API's by default). */
 export function storeFor(sys: TestSystem, nc: NatsConnection = sys.api.nc): Promise<JobStore> {
   const names = infraNames({ ...sys.config.nats, namespace: sys.config.agent.nats.namespace });
-  // Signed like the API's own jobs: agents run nothing else.
-  return openJobStore(nc, names, systemClock, sys.api.signer);
+  // Signed like the API's own jobs (agents run nothing else), and its results
+  // like the results the API records itself (it believes nothing else).
+  const apiKey = loadOrCreateSigningKeys(jobSigningKeyPath(sys.config.state_dir));
+  return openJobStore(nc, names, systemClock, sys.api.signer, {
+    signer: { key: apiKey, as: 'api' },
+  });
 }
 
 /** Every key of a KV bucket matching `filter`. */
@@ -93,9 +108,31 @@ export async function plantAgent(
   labels: Record<string, string> = {},
 ): Promise<void> {
   const now = new Date().toISOString();
+  // A key of its own, accepted, as an enrolled agent has.
+  const { publicKey } = generateKeyPairSync('ed25519');
+  const raw = Buffer.from(publicKey.export({ format: 'jwk' }).x as string, 'base64url').toString(
+    'base64',
+  );
+  const fingerprint = fingerprintOf(raw);
+  const decided = await readEnrollment(store, hostname);
+  await saveEnrollment(
+    store,
+    {
+      hostname,
+      status: 'accepted',
+      public_key: raw,
+      fingerprint,
+      machine_id: '',
+      decided_at: now,
+      decided_by: 'test',
+    },
+    decided?.revision ?? 0,
+  );
   const entry = JSON.stringify({
     hostname,
     labels,
+    public_key: raw,
+    fingerprint,
     started_at: now,
     registered_at: now,
     version: '0.1.0',

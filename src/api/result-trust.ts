@@ -1,0 +1,50 @@
+// Which stored results the API believes (job/result-signing.ts): a host's
+// results signed by the key accepted for that host now, and results signed
+// by an API server's job-signing key (which every API server of a fleet
+// shares). Any other is left out of every answer and logged once.
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import type { AgentStateView } from '../job/agent-state-view.js';
+import { publicKeyOf, type ResultTrust } from '../job/result-signing.js';
+import type { Logger } from '../log/logger.js';
+
+/** Refusals remembered, so each (job, host) is logged once; forgotten past this many. */
+const TOLD_MAX = 10_000;
+
+export interface ApiResultTrust extends ResultTrust {
+  /** The decisions on agents' keys, once their view is followed. */
+  bind(states: AgentStateView): void;
+}
+
+export function apiResultTrust(apiPrivateKey: KeyObject, logger: Logger): ApiResultTrust {
+  const apiKey = createPublicKey(apiPrivateKey);
+  let states: AgentStateView | undefined;
+  const keys = new Map<string, KeyObject | null>();
+  const told = new Set<string>();
+  return {
+    bind(view) {
+      states = view;
+    },
+    keyFor(hostname, signer) {
+      if (signer === 'api') return apiKey;
+      const decision = states?.decision(hostname);
+      if (decision?.status !== 'accepted') return null;
+      let key = keys.get(decision.public_key);
+      if (key === undefined) {
+        key = publicKeyOf(decision.public_key);
+        if (keys.size > TOLD_MAX) keys.clear();
+        keys.set(decision.public_key, key);
+      }
+      return key;
+    },
+    refused(jobId, hostname, why) {
+      const id = `${jobId}/${hostname}`;
+      if (told.has(id)) return;
+      if (told.size >= TOLD_MAX) told.clear();
+      told.add(id);
+      logger.warn(
+        { job_id: jobId, hostname, reason: why },
+        'refused a result: not signed by a key this API trusts for that host',
+      );
+    },
+  };
+}

@@ -1,0 +1,114 @@
+// Results signed by whoever stored them, so the API takes a result for host H
+// only from H's accepted key (agent/identity.ts, the agent-enrollment bucket)
+// or from an API server (a result it records itself: lost runs, skipped
+// hosts). Where a fleet shares one NATS user, any agent can write under any
+// host's key; the signature is what tells them apart. The signature covers
+// the headers the API reads results by (state, error) and the body's digest,
+// so a follow of headers alone can check it, and a read of the body checks
+// the digest too.
+import { createHash, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
+import type { MsgHdrs } from '@nats-io/transport-node';
+import {
+  RESULT_DIGEST_HEADER,
+  RESULT_ERROR_HEADER,
+  RESULT_SIGNATURE_HEADER,
+  RESULT_SIGNER_HEADER,
+  RESULT_STATE_HEADER,
+} from '../names/names.js';
+
+export type ResultSignerKind = 'agent' | 'api';
+
+/** The key a process signs its results with. */
+export interface ResultSigner {
+  key: KeyObject;
+  as: ResultSignerKind;
+}
+
+/** Who may have stored a result for a host: the keys the API trusts for it. */
+export interface ResultTrust {
+  /** The host's accepted key (signer `agent`) or an API server's (signer `api`); null: none. */
+  keyFor(hostname: string, signer: ResultSignerKind): KeyObject | null;
+  /** Told of each result left out, and why (logged, once per job and host). */
+  refused?(jobId: string, hostname: string, why: string): void;
+}
+
+function digestOf(body: Uint8Array | string): string {
+  return createHash('sha256').update(body).digest('hex');
+}
+
+function message(jobId: string, hostname: string, h: MsgHdrs, digest: string): Buffer {
+  return Buffer.from(
+    [
+      'osapi-result',
+      jobId,
+      hostname,
+      h.get(RESULT_STATE_HEADER),
+      h.get(RESULT_ERROR_HEADER),
+      digest,
+    ].join('\n'),
+  );
+}
+
+/** Adds the digest, signer and signature headers to a result's headers. */
+export function signResult(
+  h: MsgHdrs,
+  jobId: string,
+  hostname: string,
+  body: Uint8Array | string,
+  signer: ResultSigner,
+): void {
+  const digest = digestOf(body);
+  h.set(RESULT_DIGEST_HEADER, digest);
+  h.set(RESULT_SIGNER_HEADER, signer.as);
+  h.set(
+    RESULT_SIGNATURE_HEADER,
+    sign(null, message(jobId, hostname, h, digest), signer.key).toString('base64'),
+  );
+}
+
+/**
+ * Why a stored result is not to be trusted, or null when it is: signed by the
+ * host's accepted key (or an API server's) over its headers and, when the
+ * body is given, over that very body.
+ */
+export function resultDistrust(
+  trust: ResultTrust,
+  jobId: string,
+  hostname: string,
+  h: MsgHdrs | undefined,
+  body?: Uint8Array,
+): string | null {
+  const signer = h?.get(RESULT_SIGNER_HEADER);
+  const sig = h?.get(RESULT_SIGNATURE_HEADER);
+  const digest = h?.get(RESULT_DIGEST_HEADER);
+  if (!h || !sig || !digest || (signer !== 'agent' && signer !== 'api')) {
+    return 'the result is not signed';
+  }
+  if (body !== undefined && digestOf(body) !== digest) {
+    return 'the result is not the one that was signed';
+  }
+  const key = trust.keyFor(hostname, signer);
+  if (!key) {
+    return signer === 'agent'
+      ? `no key of ${hostname} is accepted (GET /agent/pending)`
+      : 'no API key is known';
+  }
+  try {
+    const ok = verify(null, message(jobId, hostname, h, digest), key, Buffer.from(sig, 'base64'));
+    return ok ? null : `the signature is not ${hostname}'s accepted key's`;
+  } catch {
+    return 'the signature cannot be read';
+  }
+}
+
+/** A raw Ed25519 public key (base64, as agents present it) as a key object; null when invalid. */
+export function publicKeyOf(raw: string): KeyObject | null {
+  try {
+    return createPublicKey({
+      key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw, 'base64').toString('base64url') },
+      format: 'jwk',
+    });
+  } catch {
+    return null;
+  }
+}
