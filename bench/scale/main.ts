@@ -432,7 +432,10 @@ async function timeHostname(
 
 async function readyAgents(api: Api, token: string): Promise<number> {
   const r = await call(api, token, 'GET', '/agent');
-  return ((r.body?.agents ?? []) as Json[]).filter((a) => a.status === 'Ready').length;
+  // Heard from, and taking jobs: its key accepted (auto_accept), not drained.
+  return ((r.body?.agents ?? []) as Json[]).filter(
+    (a) => a.status === 'Ready' && a.state === 'Ready',
+  ).length;
 }
 
 async function waitReady(api: Api, token: string, n: number, withinMs: number): Promise<number> {

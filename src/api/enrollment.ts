@@ -1,8 +1,9 @@
-// Accepting agents without an operator, where the config asks for it: with
+// Accepting agents without an operator, where asked: with
 // agent.enrollment.auto_accept, an agent presenting a key for a hostname no
 // decision was made for is accepted; `osapi start` accepts its own agent
-// (the key it read from its own state dir). A changed key is never accepted
-// this way: it waits for an operator (GET /agent/pending).
+// (the key it read from its own state dir) before it takes a request. A
+// changed key is never accepted by auto_accept: it waits for an operator
+// (GET /agent/pending).
 import type { AgentStateView } from '../job/agent-state-view.js';
 import type { Clock } from '../job/clock.js';
 import type { RegistryView } from '../job/registry-view.js';
@@ -17,26 +18,20 @@ export interface AutoAcceptOptions {
   logger: Logger;
   /** agent.enrollment.auto_accept: every new agent. */
   all: boolean;
-  /** The agent `osapi start` runs beside this API: accepted with this key. */
-  own?: { hostname: string; fingerprint: string };
   /** How often the registry is looked at. */
   everyMs?: number;
 }
 
 /** Starts accepting as configured; returns the function that stops it. */
 export function startAutoAccept(opts: AutoAcceptOptions): () => void {
-  if (!opts.all && !opts.own) return () => {};
+  if (!opts.all) return () => {};
   const busy = new Set<string>();
   const look = () => {
     for (const a of opts.registry.agents()) {
       const { hostname, fingerprint, public_key } = a.info;
       if (!fingerprint || !public_key || busy.has(hostname)) continue;
-      const decision = opts.states.decision(hostname);
-      const own = opts.own?.hostname === hostname && opts.own.fingerprint === fingerprint;
-      const wanted = own
-        ? decision?.fingerprint !== fingerprint || decision.status !== 'accepted'
-        : opts.all && decision === undefined;
-      if (!wanted) continue;
+      // Never a hostname decided before: a changed key waits for an operator.
+      if (opts.states.decision(hostname) !== undefined) continue;
       busy.add(hostname);
       const record = {
         hostname,
@@ -45,13 +40,12 @@ export function startAutoAccept(opts: AutoAcceptOptions): () => void {
         fingerprint,
         machine_id: a.info.machine_id ?? '',
         decided_at: opts.clock.now().toISOString(),
-        decided_by: own ? 'osapi start (its own agent)' : 'auto_accept',
+        decided_by: 'auto_accept',
       };
       void (async () => {
-        // The revision of what is there, read again: the view may lag.
-        const current = await readEnrollment(opts.store, hostname);
-        if (!own && current) return;
-        if (await saveEnrollment(opts.store, record, current?.revision ?? 0)) {
+        // Read again (the view may lag); created only if there is still none.
+        if (await readEnrollment(opts.store, hostname)) return;
+        if (await saveEnrollment(opts.store, record, 0)) {
           opts.logger.info({ hostname, fingerprint }, `agent accepted (${record.decided_by})`);
         }
       })()
@@ -68,4 +62,42 @@ export function startAutoAccept(opts: AutoAcceptOptions): () => void {
   timer.unref();
   look();
   return () => clearInterval(timer);
+}
+
+/**
+ * Accepts the agent `osapi start` runs beside this API before either takes a
+ * request, so the quick start's first command finds it trusted: its key is
+ * read from the same state dir. Resolves once this API's view has it.
+ */
+export async function acceptOwnAgent(
+  opts: Pick<AutoAcceptOptions, 'states' | 'store' | 'clock' | 'logger'> & {
+    own: { hostname: string; fingerprint: string; publicKey: string; machineId: string };
+  },
+): Promise<void> {
+  const { own } = opts;
+  const current = await readEnrollment(opts.store, own.hostname);
+  const c = current?.record;
+  if (c?.status !== 'accepted' || c.fingerprint !== own.fingerprint) {
+    await saveEnrollment(
+      opts.store,
+      {
+        hostname: own.hostname,
+        status: 'accepted',
+        public_key: own.publicKey,
+        fingerprint: own.fingerprint,
+        machine_id: own.machineId,
+        decided_at: opts.clock.now().toISOString(),
+        decided_by: 'osapi start (its own agent)',
+      },
+      current?.revision ?? 0,
+    );
+  }
+  const until = Date.now() + 5_000;
+  while (opts.states.decision(own.hostname)?.fingerprint !== own.fingerprint) {
+    if (Date.now() > until) {
+      opts.logger.warn({ hostname: own.hostname }, 'its own agent is accepted, but not yet seen');
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }

@@ -24,7 +24,7 @@ import { jobSigningKeyPath } from '../state/local.js';
 import { waitAtMost } from '../wait-at-most.js';
 import { AuditLog } from './audit/log.js';
 import { defaultConsoleDir } from './console/static.js';
-import { startAutoAccept } from './enrollment.js';
+import { acceptOwnAgent, startAutoAccept } from './enrollment.js';
 import { type OutputHubLimits, startOutputHub } from './job/output-hub.js';
 import type { JobStreamSettings } from './job/stream.js';
 import { resolveConnectionLimits } from './limits.js';
@@ -76,7 +76,7 @@ export interface StartApiOptions {
   /** How long a rollout's driver may be silent before another API server takes over (rollout.ts). */
   rolloutLeaseMs?: number;
   /** The agent `osapi start` runs beside this API, accepted with this key (enrollment.ts). */
-  ownAgent?: { hostname: string; fingerprint: string };
+  ownAgent?: { hostname: string; fingerprint: string; publicKey: string; machineId: string };
 }
 
 export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess> {
@@ -164,6 +164,9 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
     const facts = await watchFacts(store, logger);
     const states = await watchAgentStates(store, logger);
     trust.bind(states);
+    if (opts.ownAgent) {
+      await acceptOwnAgent({ states, store, clock: opts.clock, logger, own: opts.ownAgent });
+    }
     const stopAutoAccept = startAutoAccept({
       registry,
       states,
@@ -171,7 +174,6 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
       clock: opts.clock,
       logger,
       all: config.agent.enrollment.auto_accept,
-      ...(opts.ownAgent ? { own: opts.ownAgent } : {}),
     });
     const jobs = await watchJobs(followed(layout.names.jobsBucket), {
       ttlMs: config.nats.kv.ttl,

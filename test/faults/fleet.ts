@@ -163,8 +163,9 @@ export class Fleet {
       async () => {
         const r = await this.request('GET', '/agent');
         if (r.status !== 200) return false;
+        // Heard from, and taking jobs (its key accepted, not drained).
         const ready = (r.body.agents as AnyJson[])
-          .filter((a) => a.status === 'Ready')
+          .filter((a) => a.status === 'Ready' && a.state === 'Ready')
           .map((a) => a.hostname as string)
           .sort()
           .join(',');

@@ -165,10 +165,15 @@ export function registerServerCommands(program: Command): void {
             // The agent below shares this process and its open-files limit.
             agentInProcess: { maxJobs: ctx.config.agent.max_jobs },
             // Its own agent is trusted with no step by hand: the quick start.
-            ownAgent: {
-              hostname: agentHostname(ctx.config),
-              fingerprint: loadAgentIdentity(ctx.config.state_dir).fingerprint,
-            },
+            ownAgent: (() => {
+              const id = loadAgentIdentity(ctx.config.state_dir);
+              return {
+                hostname: agentHostname(ctx.config),
+                fingerprint: id.fingerprint,
+                publicKey: id.publicKey,
+                machineId: id.machineId,
+              };
+            })(),
           });
           apiUrl = api.url;
           return { name: 'api', stop: () => api.stop() };
