@@ -45,6 +45,9 @@ export function retryNeeds(type: string): Permission[] {
   return isOperationType(type) ? ['job:write', operationPermission(type)] : ['job:write'];
 }
 
+/** Accepting, rejecting, draining and undraining agents. */
+export const AGENT_WRITE_NEEDS: readonly Permission[] = ['agent:write'];
+
 /** Cancel stops commands on hosts: the command routes' permission. */
 export const CANCEL_NEEDS: readonly Permission[] = ['command:execute'];
 

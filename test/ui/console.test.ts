@@ -11,7 +11,7 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeLocalClient } from '../../src/state/local.js';
 import { childEnv, ROOT, runOsapi } from '../cli/helpers.js';
-import { startTestSystem, type TestSystem } from '../support/system.js';
+import { request, startTestSystem, type TestSystem } from '../support/system.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const SHOTS = join(ROOT, 'test-output', 'ui');
@@ -137,6 +137,24 @@ describe('the web console', () => {
     await shot(page, 'fleet');
     await page.getByLabel('Filter by name or label').fill('');
     await shotNarrow(page, 'fleet');
+  });
+
+  it('drains and undrains an agent, and accepts one whose key waits', async () => {
+    const token = await sys.token(['admin']);
+    const stateOf = async (h: string) =>
+      (await request(sys, 'GET', `/agent/${h}`, undefined, token)).body.state;
+    await page.goto(`${sys.url}/ui/#/fleet`);
+    await page.getByRole('button', { name: 'Drain web-02' }).click();
+    await page.getByRole('button', { name: 'Undrain web-02' }).waitFor();
+    expect(['Draining', 'Cordoned']).toContain(await stateOf('web-02'));
+    await page.getByRole('button', { name: 'Undrain web-02' }).click();
+    await page.getByRole('button', { name: 'Drain web-02' }).waitFor();
+    expect(await stateOf('web-02')).toBe('Ready');
+    // A key rejected elsewhere: the console offers to accept it.
+    await request(sys, 'POST', '/agent/db-01/reject', undefined, token);
+    await page.getByRole('button', { name: 'Accept db-01' }).click({ timeout: 15_000 });
+    await page.getByRole('button', { name: 'Drain db-01' }).waitFor();
+    expect(await stateOf('db-01')).toBe('Ready');
   });
 
   it('runs a shell command on _all from the keyboard and shows the first lines before it ends', async () => {

@@ -1,11 +1,23 @@
 // Fleet: every agent with its state, heartbeat age, labels, OS, load, memory
 // and uptime, refreshed every few seconds; a filter by name or label, and the
-// agents a target would reach, live as it is typed.
+// agents a target would reach, live as it is typed. With agent:write, an
+// agent waiting for its key to be accepted can be accepted or rejected, and
+// one taking jobs drained (or undrained).
 import { useState } from 'preact/hooks';
 import { humanBytes, percent } from '../../format/units.js';
 import type { AgentInfo } from '../../sdk/client.js';
-import { Badge, CardsTable, ErrorNote, TextField, useLoad, useSession } from '../components.js';
+import { AGENT_WRITE_NEEDS } from '../access.js';
+import {
+  Badge,
+  CardsTable,
+  ErrorNote,
+  TextField,
+  useAllowed,
+  useLoad,
+  useSession,
+} from '../components.js';
 import { age, plural } from '../format.js';
+import { describeError, isUnauthorized } from '../session.js';
 import { MatchNote, useTargetMatch } from '../target.js';
 
 /** Every word must be in the hostname or in one of the key:value labels. */
@@ -17,9 +29,74 @@ function matchesFilter(a: AgentInfo, filter: string): boolean {
   return words.every((w) => hay.some((h) => h.includes(w)));
 }
 
-export function FleetPage() {
+/** What an operator may do to an agent now, by its state. */
+function AgentActions({
+  agent,
+  busy,
+  act,
+}: {
+  agent: AgentInfo;
+  busy: boolean;
+  act: (label: string, run: () => Promise<unknown>) => void;
+}) {
   const { client } = useSession();
+  const allowed = useAllowed(AGENT_WRITE_NEEDS);
+  const h = agent.hostname;
+  const button = (label: string, run: () => Promise<unknown>, danger = false) => (
+    <button
+      type="button"
+      class={danger ? 'danger' : undefined}
+      disabled={!allowed.ok || busy}
+      title={allowed.ok ? undefined : `${label} ${allowed.reason}`}
+      onClick={() => act(`${label} ${h}`, run)}
+      aria-label={`${label} ${h}`}
+    >
+      {label}
+    </button>
+  );
+  if (agent.state === 'Pending' && agent.fingerprint) {
+    const fp = agent.fingerprint;
+    return (
+      <>
+        <code
+          class="fingerprint"
+          title="The key it presents: compare with `osapi agent key fingerprint` on the host"
+        >
+          {fp}
+        </code>{' '}
+        {button('Accept', () => client.agentAccept(h, fp))}
+        {agent.enrollment !== 'rejected'
+          ? button('Reject', () => client.agentReject(h), true)
+          : null}
+      </>
+    );
+  }
+  if (agent.state === 'Draining' || agent.state === 'Cordoned') {
+    return button('Undrain', () => client.agentUndrain(h));
+  }
+  return button('Drain', () => client.agentDrain(h), true);
+}
+
+export function FleetPage() {
+  const { client, ended } = useSession();
   const list = useLoad(() => client.agentList().then((r) => r.body), [], 5000);
+  const [busy, setBusy] = useState(false);
+  const [actionError, setActionError] = useState<string | null>(null);
+  const [done, setDone] = useState('');
+  const act = (label: string, run: () => Promise<unknown>) => {
+    setBusy(true);
+    setActionError(null);
+    run()
+      .then(() => {
+        setDone(`${label}: done`);
+        list.reload();
+      })
+      .catch((err: unknown) => {
+        if (isUnauthorized(err)) return ended(err);
+        setActionError(`${label}: ${describeError(err)}`);
+      })
+      .finally(() => setBusy(false));
+  };
   const [filter, setFilter] = useState('');
   const [target, setTarget] = useState('');
   const match = useTargetMatch(target);
@@ -27,13 +104,14 @@ export function FleetPage() {
     match.kind === 'ok' ? new Set(match.agents.map((a) => a.hostname)) : new Set<string>();
   const agents = (list.data?.agents ?? []).filter((a) => matchesFilter(a, filter));
   const ready = (list.data?.agents ?? []).filter((a) => a.status === 'Ready').length;
+  const pending = (list.data?.agents ?? []).filter((a) => a.state === 'Pending').length;
 
   return (
     <section aria-labelledby="fleet-title">
       <h1 id="fleet-title">Fleet</h1>
       <p class="lead" aria-live="polite">
         {list.data
-          ? `${plural(list.data.total, 'agent')}, ${ready} Ready`
+          ? `${plural(list.data.total, 'agent')}, ${ready} Ready${pending > 0 ? `, ${pending} waiting to be accepted` : ''}`
           : list.loading
             ? 'Loading agents…'
             : ''}
@@ -58,18 +136,23 @@ export function FleetPage() {
         />
       </div>
       <MatchNote match={match} id="fleet-match" />
-      <ErrorNote error={list.error} />
+      <ErrorNote error={actionError ?? list.error} />
+      <p class="sr-only" aria-live="polite">
+        {done}
+      </p>
       <CardsTable
         caption="Agents"
         columns={[
           'Host',
           'Status',
+          'State',
           'Heartbeat',
           'Labels',
           'OS',
           'Load 1/5/15',
           'Memory used',
           'Uptime',
+          'Actions',
         ]}
       >
         {agents.map((a) => (
@@ -80,6 +163,16 @@ export function FleetPage() {
             </th>
             <td data-label="Status">
               <Badge value={a.status} />
+            </td>
+            <td data-label="State">
+              <Badge value={a.state} />
+              {(a.conditions ?? [])
+                .filter((c) => c.status)
+                .map((c) => (
+                  <span class="chip warn" key={c.type} title={c.reason}>
+                    {c.type}
+                  </span>
+                ))}
             </td>
             <td data-label="Heartbeat">{age(a.heartbeat_age_s)} ago</td>
             <td data-label="Labels">
@@ -102,6 +195,9 @@ export function FleetPage() {
               {percent(a.memory.used, a.memory.total)})
             </td>
             <td data-label="Uptime">{a.uptime}</td>
+            <td data-label="Actions">
+              <AgentActions agent={a} busy={busy} act={act} />
+            </td>
           </tr>
         ))}
       </CardsTable>
