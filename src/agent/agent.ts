@@ -737,7 +737,8 @@ async function run(
         maxBytes: opts.maxOutputBytes,
         logger: log,
       });
-  const outcome = await runJob(type, job.operation.data, {
+  let sent: number | undefined;
+  const ran = await runJob(type, job.operation.data, {
     hostname: opts.hostname,
     labels: opts.labels,
     maxOutputBytes: opts.maxOutputBytes,
@@ -749,7 +750,12 @@ async function run(
       runEnded?.(undefined);
       throw err;
     })
-    .finally(() => live?.close());
+    .finally(() => {
+      sent = live?.close();
+    });
+  // With the result, how many chunks went out live: a job stream holds the
+  // result back until it has them (api/job/stream.ts).
+  const outcome = sent === undefined ? ran : { ...ran, outputChunks: sent };
   runEnded?.(commandOutcome(outcome));
   return outcome;
 }

@@ -145,6 +145,7 @@ export function responseOf(
     state: finalStateOf(outcome),
     started_at: startedAt.toISOString(),
     finished_at: finishedAt.toISOString(),
+    ...(outcome.outputChunks !== undefined ? { output_chunks: outcome.outputChunks } : {}),
   };
 }
 

@@ -12,8 +12,8 @@ import { type InfraNames, outputSubject } from '../names/names.js';
 export interface LiveOutput {
   /** The runner's onOutput: never blocks, never throws. */
   push(stream: OutputStream, chunk: Buffer): void;
-  /** Sends what is still gathered; nothing is sent after. */
-  close(): void;
+  /** Sends what is still gathered; nothing is sent after. Returns how many chunks were sent. */
+  close(): number;
 }
 
 export interface LiveOutputOptions {
@@ -123,12 +123,13 @@ export function startLiveOutput(opts: LiveOutputOptions): LiveOutput {
       else timer ??= setTimeout(flushAll, flushMs);
     },
     close() {
-      if (closed) return;
+      if (closed) return seq;
       closed = true;
       clearTimeout(timer);
       timer = undefined;
       flush('stdout', true);
       flush('stderr', true);
+      return seq;
     },
   };
 }

@@ -96,6 +96,8 @@ export const JobResponse = Type.Object({
   state: Type.Optional(FinalHostStateSchema),
   started_at: Type.String(),
   finished_at: Type.String(),
+  /** Live output chunks the agent sent for the run (agent/live-output.ts), for followers. */
+  output_chunks: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 export type JobResponse = Static<typeof JobResponse>;
 

@@ -102,6 +102,25 @@ describe('output hub', () => {
     expect(h.usage().jobs).toBe(1);
   });
 
+  it('counts each host’s chunks that arrived, and names a log by its first chunk’s stream sequence', () => {
+    const { h } = hub();
+    const job = crypto.randomUUID();
+    const chunk = (hostname: string, seq: number) =>
+      encoder.encode(
+        JSON.stringify({ job_id: job, hostname, stream: 'stdout', seq, data: `${seq}` }),
+      );
+    h.accept(outputSubject(names, job, 'web-01'), chunk('web-01', 0), 41);
+    h.accept(outputSubject(names, job, 'web-01'), chunk('web-01', 2), 43);
+    h.accept(outputSubject(names, job, 'web-02'), chunk('web-02', 0), 44);
+    // One past the highest seq (one host's chunks come in order; one lost is not waited for).
+    expect(h.arrived(job, 'web-01')).toBe(3);
+    expect(h.arrived(job, 'web-02')).toBe(1);
+    expect(h.arrived(job, 'web-03')).toBe(0);
+    expect(h.arrived(crypto.randomUUID(), 'web-01')).toBe(0);
+    // The same on every API server that followed the stream from before the job.
+    expect(h.read(job, null, 10)?.tag).toBe('00000029');
+  });
+
   it('tells watchers of new output, and stops when asked', () => {
     const { h, send } = hub();
     const job = crypto.randomUUID();

@@ -27,6 +27,8 @@ export interface HandlerOutcome {
   message?: string;
   /** How this host's part ended; without one, `completed` is succeeded and `failed` is failed. */
   state?: FinalHostState;
+  /** Live output chunks sent for this run, so a follower knows when it has them all. */
+  outputChunks?: number;
 }
 
 export type JobHandler = (data: unknown, ctx: HandlerContext) => Promise<HandlerOutcome>;

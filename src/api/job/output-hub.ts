@@ -74,6 +74,12 @@ export interface OutputHub {
   /** Calls `onOutput` each time the job gets output, until the returned function is called. */
   watch(jobId: string, onOutput: () => void): () => void;
   /**
+   * How many of a host's chunks of the job have arrived (one past the
+   * highest `seq`), held or dropped since: what a follower compares with the
+   * count the host's result gives.
+   */
+  arrived(jobId: string, hostname: string): number;
+  /**
    * Takes one chunk (exported for the follow and for tests). `streamSeq`, its
    * sequence in the output stream, names a log begun with it.
    */
@@ -93,6 +99,8 @@ interface JobLog {
   bytes: number;
   lastActive: number;
   watchers: Set<() => void>;
+  /** Per host: one past the highest `seq` that arrived. */
+  arrived: Map<string, number>;
 }
 
 export interface OutputHubOptions {
@@ -149,6 +157,7 @@ export function createOutputHub(opts: OutputHubOptions): OutputHub {
         bytes: 0,
         lastActive: now(),
         watchers: new Set(),
+        arrived: new Map(),
       };
       logs.set(jobId, log);
     }
@@ -198,6 +207,10 @@ export function createOutputHub(opts: OutputHubOptions): OutputHub {
       };
     },
 
+    arrived(jobId, hostname) {
+      return logs.get(jobId)?.arrived.get(hostname) ?? 0;
+    },
+
     watch(jobId, onOutput) {
       const log = logFor(jobId);
       log.watchers.add(onOutput);
@@ -236,6 +249,10 @@ export function createOutputHub(opts: OutputHubOptions): OutputHub {
       // Moved to the end: the most recently written job is the last to go.
       logs.delete(chunk.job_id);
       logs.set(chunk.job_id, log);
+      log.arrived.set(
+        chunk.hostname,
+        Math.max(log.arrived.get(chunk.hostname) ?? 0, chunk.seq + 1),
+      );
       const size = Buffer.byteLength(chunk.data) + chunk.hostname.length + CHUNK_OVERHEAD_BYTES;
       log.events.push({
         index: log.next++,

@@ -80,6 +80,9 @@ interface Answer {
   status: StreamResultData['status'];
   exit_code: number | null;
   error?: string;
+  /** Live output chunks the agent sent, and when it finished (to wait for recent ones). */
+  outputChunks?: number;
+  finishedAtMs?: number;
 }
 
 function answerOf(r: JobResponse): Answer {
@@ -87,8 +90,19 @@ function answerOf(r: JobResponse): Answer {
     status: r.status,
     exit_code: isCommandResult.Check(r.data) ? r.data.exit_code : null,
     ...(r.error !== undefined ? { error: r.error } : {}),
+    ...(r.output_chunks !== undefined ? { outputChunks: r.output_chunks } : {}),
+    finishedAtMs: Date.parse(r.finished_at),
   };
 }
+
+/**
+ * How long a host's result waits for the live output the agent says it sent
+ * before it: output and results reach the API by different streams, so the
+ * last chunks may come a moment after the result.
+ */
+const OUTPUT_CATCH_UP_MS = 2_000;
+/** Only a result this recent waits: older output is gone or was never followed. */
+const RECENT_RESULT_MS = 10_000;
 
 type StateEvent =
   | { event: 'result'; data: StreamResultData }
@@ -100,6 +114,8 @@ class JobStreamSession {
   private readonly queued: StateEvent[] = [];
   private readonly sent = new Set<string>();
   private readonly answers = new Map<string, Answer>();
+  /** Hosts whose result waits for its last output chunks, since when. */
+  private readonly awaitingOutput = new Map<string, number>();
   private readonly cleanups: Array<() => void> = [];
   private ending = false;
   private closed = false;
@@ -139,7 +155,12 @@ class JobStreamSession {
       onClose();
     });
     // Every source is listened to before anything is read, so nothing falls between.
-    this.cleanups.push(deps.output.watch(jobId, () => this.pump()));
+    this.cleanups.push(
+      deps.output.watch(jobId, () => {
+        this.pump();
+        if (this.awaitingOutput.size > 0) this.check();
+      }),
+    );
     this.cleanups.push(
       deps.responses.register(jobId, (r) => {
         this.answers.set(r.hostname, answerOf(r));
@@ -231,6 +252,32 @@ class JobStreamSession {
       });
   }
 
+  /**
+   * True while the host's result should wait for live output the agent
+   * sent before it and that has not arrived: at most OUTPUT_CATCH_UP_MS, and
+   * only for a recent result (an old job's output is not followed any more).
+   */
+  private outputStillComing(hostname: string, answer: Answer): boolean {
+    const want = answer.outputChunks ?? 0;
+    if (want === 0 || this.deps.output.arrived(this.jobId, hostname) >= want) {
+      this.awaitingOutput.delete(hostname);
+      return false;
+    }
+    const now = Date.now();
+    if (answer.finishedAtMs === undefined || now - answer.finishedAtMs > RECENT_RESULT_MS) {
+      return false;
+    }
+    const since = this.awaitingOutput.get(hostname);
+    if (since === undefined) {
+      this.awaitingOutput.set(hostname, now);
+      // A little past the bound, so the look it triggers finds the wait over.
+      const timer = setTimeout(() => this.check(), OUTPUT_CATCH_UP_MS + 50);
+      this.cleanups.push(() => clearTimeout(timer));
+      return true;
+    }
+    return now - since < OUTPUT_CATCH_UP_MS;
+  }
+
   private async look(): Promise<void> {
     const { deps, jobId } = this;
     const entry = deps.jobs.get(jobId);
@@ -253,6 +300,7 @@ class JobStreamSession {
         if (stored) this.answers.set(hostname, answer);
       }
       if (this.sent.has(hostname)) continue;
+      if (this.outputStillComing(hostname, answer)) continue;
       this.sent.add(hostname);
       const error = answer.error ?? host.error;
       this.queued.push({
