@@ -126,6 +126,8 @@ export function needsExpectedHosts(job: Pick<JobRecord, 'target_hostname'>): boo
 }
 
 function sameTarget(a: RouteTarget, b: Target): boolean {
+  // A fact comparison is sent where `_all` is; its signed list of hosts decides.
+  if (b.kind === 'fact') return a.kind === 'all';
   if (a.kind !== b.kind) return false;
   if (a.kind === 'host' && b.kind === 'host') return a.hostname === b.hostname;
   if (a.kind === 'label' && b.kind === 'label') return a.key === b.key && a.value === b.value;

@@ -567,6 +567,8 @@ interface Refusal {
   misaddressed: boolean;
   /** A broadcast made while this agent was not Ready (addressed.ts missedBroadcast). */
   missed?: boolean;
+  /** A fact comparison whose hosts this one is not among: passed over in silence. */
+  notPicked?: boolean;
 }
 
 /**
@@ -604,7 +606,11 @@ async function refusalOf(
     expected,
   );
   if (misaddressed === null) return null;
-  return { reason: misaddressed, misaddressed: true, missed: missedBroadcast(job, expected, self) };
+  const missed = missedBroadcast(job, expected, self);
+  // A fact comparison goes where `_all` goes and names the hosts it picked:
+  // not being one of them is the usual case, not worth a word.
+  const notPicked = missed && job.target_hostname.startsWith('fact:');
+  return { reason: misaddressed, misaddressed: true, missed, ...(notPicked ? { notPicked } : {}) };
 }
 
 /**
@@ -620,6 +626,11 @@ async function recordRefusal(
   refusal: Refusal,
   ctx: HandleContext,
 ): Promise<void> {
+  if (refusal.notPicked) {
+    ctx.log.debug({ job_id: id }, 'a fact comparison that did not pick this host; not run');
+    msg.term('not picked');
+    return;
+  }
   // A broadcast made while this agent was not Ready is no one's attack.
   const level = refusal.missed ? 'info' : 'error';
   ctx.log[level]({ job_id: id, subject: msg.subject }, `refused a job: ${refusal.reason}`);

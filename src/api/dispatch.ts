@@ -10,6 +10,7 @@ import type { OperationType } from '../contract/operations.js';
 import type { RolloutRequest } from '../contract/rollout.js';
 import type { AgentStateView } from '../job/agent-state-view.js';
 import type { Clock } from '../job/clock.js';
+import type { FactsView } from '../job/facts-view.js';
 import type { JobEntry, JobsView } from '../job/jobs-view.js';
 import type { JobRecord, JobResponse } from '../job/records.js';
 import type { AgentView, RegistryView } from '../job/registry-view.js';
@@ -29,6 +30,7 @@ import { API_EVENT_HOST } from '../names/names.js';
 import { waitAtMost } from '../wait-at-most.js';
 import { ApiError } from './errors.js';
 import type { Rollouts } from './rollout.js';
+import { reachedBy } from './targeting.js';
 
 export interface DispatchDeps {
   store: JobStore;
@@ -45,6 +47,8 @@ export interface DispatchDeps {
   jobs: JobsView;
   /** Drained agents: `_any` never picks them; other targets record them skipped, unsent. */
   states: AgentStateView;
+  /** Every agent's facts, for a fact comparison target (targeting.ts). */
+  facts: FactsView;
   /** Told of every round trip once it ends, for metrics; dispatch itself knows no metrics library. */
   onRoundTrip?: (rt: RoundTrip) => void;
 }
@@ -104,9 +108,9 @@ export function plan(deps: DispatchDeps, req: DispatchRequest, refuseWhenNone = 
   const { target } = req;
   const drainedHere = (a: AgentView) => deps.states.drained(a.info.hostname);
   // Only agents whose key is accepted are sent anything (a pending one takes nothing).
-  const found = deps.registry
-    .matching(target)
-    .filter((a) => deps.states.enrollment(a.info) === 'accepted');
+  const found = reachedBy(deps, target).filter(
+    (a) => deps.states.enrollment(a.info) === 'accepted',
+  );
   // `_any` takes one agent that is not drained; a drained one is never picked.
   const matching = target.kind === 'any' ? found.filter((a) => !drainedHere(a)) : found;
   if (matching.length === 0 && refuseWhenNone) {

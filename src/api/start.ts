@@ -255,6 +255,7 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
       states,
       dispatch: {
         states,
+        facts,
         store,
         registry,
         responses,

@@ -23,7 +23,9 @@ import { escapeLine } from './escape.js';
 import { countOrPercentFlag, intFlag } from './flags.js';
 import { OPERATION_TABLES, resultTable } from './node-output.js';
 
-const TARGET_HELP = 'target: _any, _all, a hostname or a label key:value';
+/** The -T flag's help, the same on every command that takes one. */
+export const TARGET_HELP =
+  'target: _any, _all, a hostname, a label key:value or a fact comparison fact:<key><op><value>';
 
 /** The description of a word that groups commands, where one is not made elsewhere. */
 const GROUPS: Readonly<Record<string, string>> = {

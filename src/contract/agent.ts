@@ -85,7 +85,7 @@ export const AgentListQuery = Type.Object(
     target: Type.Optional(
       Type.String({
         description:
-          'Only the Ready agents this target would reach: _any, _all, a hostname or key:value.',
+          'Only the Ready agents this target would reach: _any, _all, a hostname, key:value or fact:<key><op><value>.',
       }),
     ),
   },

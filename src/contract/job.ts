@@ -21,7 +21,9 @@ export type JobOperation = Static<typeof JobOperation>;
 export const CreateJobBody = Type.Object(
   {
     operation: JobOperation,
-    target_hostname: Type.String({ description: '_any, _all, a hostname or key:value.' }),
+    target_hostname: Type.String({
+      description: '_any, _all, a hostname, key:value or fact:<key><op><value>.',
+    }),
   },
   {
     additionalProperties: false,

@@ -80,7 +80,7 @@ import {
 } from './result-signing.js';
 import { encodeResponse, resultBudget } from './result-size.js';
 import { expectedDigest, type JobSigner } from './signing.js';
-import { formatTarget, isBroadcast, type Target } from './target.js';
+import { formatTarget, isBroadcast, routeOf, type Target } from './target.js';
 
 export interface JobStore {
   readonly nc: NatsConnection;
@@ -227,7 +227,7 @@ export async function publishJob(store: JobStore, job: NewJob): Promise<Publishe
     await kv(store).jobs.create(expectedKey(record.id), JSON.stringify(job.expectedHosts));
   }
   const revision = await kv(store).jobs.create(jobKey(record.id), JSON.stringify(record));
-  const subject = notifySubject(store.names, record.category, job.target);
+  const subject = notifySubject(store.names, record.category, routeOf(job.target));
   // The event and the notification only need the definition stored first;
   // they do not need each other, so they go out together.
   await Promise.all([

@@ -1,9 +1,28 @@
-// Targets: `_any`, `_all`, a hostname, or a label
-// `key:value` whose value is dot-hierarchical. Parsed once at the edge; the
-// rest of the system works with the typed form.
+// Targets: `_any`, `_all`, a hostname, a label `key:value` whose value is
+// dot-hierarchical, or a fact comparison `fact:<key><op><value>` (the agents
+// whose fact compares so: `fact:os.family=debian`, `fact:cpu_count>=8`).
+// Parsed once at the edge; the rest of the system works with the typed form.
+// A label value never holds `=`, `<`, `>` or `!`, so `fact:` followed by a
+// comparison is never a label; `fact:web` still is one.
+import { FACT_KEY_PATTERN } from '../contract/facts.js';
 import { isValidHostname, type RouteTarget, NAME_SEGMENT as SEGMENT } from '../names/names.js';
 
-export type Target = RouteTarget;
+export const FACT_OPS = ['=', '!=', '>=', '<=', '>', '<'] as const;
+export type FactOp = (typeof FACT_OPS)[number];
+
+/** The agents whose fact `key` compares to `value` with `op` (numbers for <, <=, >, >=). */
+export interface FactTarget {
+  kind: 'fact';
+  key: string;
+  op: FactOp;
+  value: string;
+}
+
+export type Target = RouteTarget | FactTarget;
+
+const FACT_TARGET = new RegExp(`^fact:(${FACT_KEY_PATTERN})(!=|>=|<=|=|>|<)(.*)$`);
+const FACT_VALUE = /^[A-Za-z0-9_.:@/+-]{1,253}$/;
+const NUMBER = /^-?\d+(?:\.\d+)?$/;
 
 // Hostname syntax lives with the names a hostname becomes a token of.
 export { isValidHostname };
@@ -24,6 +43,8 @@ export function isValidLabelValue(value: string): boolean {
 export function parseTarget(raw: string): Target {
   if (raw === '_any') return { kind: 'any' };
   if (raw === '_all') return { kind: 'all' };
+  const fact = FACT_TARGET.exec(raw);
+  if (fact) return factTarget(raw, fact[1] as string, fact[2] as FactOp, fact[3] as string);
   const colon = raw.indexOf(':');
   if (colon >= 0) {
     const key = raw.slice(0, colon);
@@ -43,8 +64,44 @@ export function parseTarget(raw: string): Target {
   return { kind: 'host', hostname: raw };
 }
 
+function factTarget(raw: string, key: string, op: FactOp, value: string): FactTarget {
+  if (!FACT_VALUE.test(value)) {
+    throw new TargetError(
+      `invalid fact target "${raw.slice(0, 300)}": the value after ${op} must be 1 to 253 letters, digits or . _ : @ / + - (e.g. fact:os.family=debian)`,
+    );
+  }
+  if (op !== '=' && op !== '!=' && !NUMBER.test(value)) {
+    throw new TargetError(
+      `invalid fact target "${raw.slice(0, 300)}": ${op} compares numbers, and "${value}" is not one (e.g. fact:cpu_count>=8)`,
+    );
+  }
+  return { kind: 'fact', key, op, value };
+}
+
+/**
+ * Whether a fact value (as `@fact.` gives it, text) compares to the target's:
+ * `=` and `!=` as text, the others as numbers (a value that is not one never
+ * matches). A host without the fact matches no comparison, `!=` included.
+ */
+export function factCompares(t: FactTarget, actual: string | undefined): boolean {
+  if (actual === undefined) return false;
+  if (t.op === '=') return actual === t.value;
+  if (t.op === '!=') return actual !== t.value;
+  if (!NUMBER.test(actual)) return false;
+  const a = Number(actual);
+  const b = Number(t.value);
+  return t.op === '>=' ? a >= b : t.op === '<=' ? a <= b : t.op === '>' ? a > b : a < b;
+}
+
+/** How a target is routed on NATS: a fact comparison goes where `_all` does. */
+export function routeOf(t: Target): RouteTarget {
+  return t.kind === 'fact' ? { kind: 'all' } : t;
+}
+
 export function formatTarget(t: Target): string {
   switch (t.kind) {
+    case 'fact':
+      return `fact:${t.key}${t.op}${t.value}`;
     case 'any':
       return '_any';
     case 'all':
@@ -56,9 +113,9 @@ export function formatTarget(t: Target): string {
   }
 }
 
-/** A target that may reach several agents, each running the job: `_all` or a label. */
-export function isBroadcast(t: Target): t is Extract<Target, { kind: 'all' | 'label' }> {
-  return t.kind === 'all' || t.kind === 'label';
+/** A target that may reach several agents, each running the job: `_all`, a label or a fact comparison. */
+export function isBroadcast(t: Target): t is Extract<Target, { kind: 'all' | 'label' | 'fact' }> {
+  return t.kind === 'all' || t.kind === 'label' || t.kind === 'fact';
 }
 
 /**
@@ -70,7 +127,11 @@ export function labelPrefixes(value: string): string[] {
   return parts.map((_, i) => parts.slice(0, i + 1).join('.'));
 }
 
-/** Whether an agent with this hostname and these labels is addressed by the target. */
+/**
+ * Whether an agent with this hostname and these labels is addressed by the
+ * target. A fact comparison is decided by whoever knows the agent's facts
+ * (the API, from its facts view): here it addresses every agent, as `_all`.
+ */
 export function targetMatches(
   t: Target,
   agent: { hostname: string; labels: Record<string, string> },
@@ -78,6 +139,7 @@ export function targetMatches(
   switch (t.kind) {
     case 'any':
     case 'all':
+    case 'fact':
       return true;
     case 'host':
       return agent.hostname === t.hostname;

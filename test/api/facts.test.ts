@@ -121,4 +121,43 @@ describe('facts', () => {
     expect(job.status).toBe(400);
     expect(job.body.error).toMatch(/operation\.data\.args\[0\]/);
   });
+
+  it('a fact comparison targets the agents whose fact compares so, previewed by GET /agent?target=', async () => {
+    const hostsOf = (r: { body: AnyJson }) =>
+      ((r.body.results ?? r.body.agents) as AnyJson[]).map((x) => x.hostname).sort();
+    const enc = encodeURIComponent;
+    const preview = await call('GET', `/agent?target=${enc('fact:custom.tier>=1')}`);
+    expect(preview.status).toBe(200);
+    expect(hostsOf(preview)).toEqual(['fa-02', 'fa-03']);
+    const ran = await call('POST', `/node/${enc('fact:custom.tier>=1')}/command/exec`, {
+      command: 'echo',
+      args: ['@fact.hostname'],
+    });
+    expect(ran.status).toBe(202);
+    expect(hostsOf(ran)).toEqual(['fa-02', 'fa-03']);
+    expect((ran.body.results as AnyJson[]).map((x) => x.stdout).sort()).toEqual([
+      'fa-02\n',
+      'fa-03\n',
+    ]);
+    // The host not picked ran nothing and left no word in the job.
+    const job = await call('GET', `/job/${ran.body.job_id}`);
+    expect(Object.keys(job.body.agent_states).sort()).toEqual(['fa-02', 'fa-03']);
+    expect((job.body.timeline as AnyJson[]).some((e) => e.hostname === 'fa-01')).toBe(false);
+    const rack = await call('POST', `/node/${enc('fact:custom.rack=r1')}/command/exec`, {
+      command: 'true',
+    });
+    expect(hostsOf(rack)).toEqual(['fa-01']);
+    const not = await call('GET', `/agent?target=${enc('fact:hostname!=fa-01')}`);
+    expect(hostsOf(not)).toEqual(['fa-02', 'fa-03']);
+    // None: nothing is sent. Not a number for >=: a 400 naming the target.
+    const none = await call('POST', `/node/${enc('fact:custom.tier>5')}/command/exec`, {
+      command: 'true',
+    });
+    expect(none.status).toBe(404);
+    const bad = await call('POST', `/node/${enc('fact:custom.tier>=abc')}/command/exec`, {
+      command: 'true',
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toMatch(/compares numbers/);
+  });
 });

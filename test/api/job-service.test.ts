@@ -64,6 +64,7 @@ async function depsWith(hosts: string[], opts: { withoutJobsStream?: boolean } =
     rollouts: { start: async () => {}, prepare: async () => 1 },
     jobs: { get: () => undefined },
     states: { drained: () => false, enrollment: () => 'accepted' },
+    facts: { get: () => undefined },
   } as unknown as DispatchDeps;
   const { jobs } = await bucketsOf(store);
   /** Every key of the jobs bucket, released ones too, with its last operation. */

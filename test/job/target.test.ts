@@ -83,3 +83,33 @@ describe('names', () => {
     });
   });
 });
+
+describe('fact comparison targets', () => {
+  it('parses fact:<key><op><value>, and keeps fact:<value> a label', async () => {
+    const { parseTarget, formatTarget, factCompares, isBroadcast } = await import(
+      '../../src/job/target.js'
+    );
+    expect(parseTarget('fact:os.family=debian')).toEqual({
+      kind: 'fact',
+      key: 'os.family',
+      op: '=',
+      value: 'debian',
+    });
+    expect(parseTarget('fact:cpu_count>=8')).toMatchObject({ op: '>=', value: '8' });
+    expect(parseTarget('fact:custom.rack!=r1')).toMatchObject({ op: '!=' });
+    expect(parseTarget('fact:web.dev')).toEqual({ kind: 'label', key: 'fact', value: 'web.dev' });
+    const t = parseTarget('fact:cpu_count<2.5');
+    expect(formatTarget(t)).toBe('fact:cpu_count<2.5');
+    expect(isBroadcast(t)).toBe(true);
+    for (const bad of ['fact:cpu_count>=x', 'fact:os=', 'fact:os=a b', 'fact:.x=1']) {
+      expect(() => parseTarget(bad), bad).toThrow();
+    }
+    const ge = parseTarget('fact:cpu_count>=8');
+    if (ge.kind !== 'fact') throw new Error('not a fact target');
+    expect(factCompares(ge, '8')).toBe(true);
+    expect(factCompares(ge, '16')).toBe(true);
+    expect(factCompares(ge, '4')).toBe(false);
+    expect(factCompares(ge, 'eight')).toBe(false);
+    expect(factCompares(ge, undefined)).toBe(false);
+  });
+});

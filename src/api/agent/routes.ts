@@ -39,6 +39,7 @@ import {
 } from '../../job/store.js';
 import { parseTarget, TargetError } from '../../job/target.js';
 import { ApiError } from '../errors.js';
+import { reachedBy } from '../targeting.js';
 
 /** The fields an agent's facts add to its entry. */
 function factFields(f: HostFacts | undefined): Partial<AgentInfo> {
@@ -126,7 +127,7 @@ export function registerAgentRoutes(
       let agents: AgentView[];
       if (req.query.target !== undefined) {
         try {
-          agents = deps.registry.matching(parseTarget(req.query.target));
+          agents = reachedBy(deps, parseTarget(req.query.target));
         } catch (err) {
           if (err instanceof TargetError) throw new ApiError('invalid_target', err.message);
           throw err;

@@ -11,7 +11,7 @@ import { escapeLine } from '../escape.js';
 import { countOrPercentFlag, intFlag } from '../flags.js';
 import { followJob, followSummary } from '../follow.js';
 import { groupedText, isOk, summaryLine } from '../group-output.js';
-import { registerOperationCommands } from '../operation-commands.js';
+import { registerOperationCommands, TARGET_HELP } from '../operation-commands.js';
 import { agentTable, commandTable, factKeysTable, factsTable, pendingTable } from '../output.js';
 import { addRunFlags, type RunFlags, runFields } from '../run-flags.js';
 import { registerAuditCommands } from './audit.js';
@@ -106,7 +106,7 @@ export function registerClientCommands(program: Command): void {
   agent
     .command('list')
     .description('Every agent (GET /agent); with -T, the Ready agents a target would reach.')
-    .option('-T, --target <target>', 'preview a target: _any, _all, a hostname or key:value')
+    .option('-T, --target <target>', `preview a ${TARGET_HELP}`)
     .action(async (opts: { target?: string }, cmd: Command) => {
       const { ctx, client: api } = clientFor(cmd);
       const { body } = await api.agentList(opts.target);
@@ -222,11 +222,7 @@ export function registerClientCommands(program: Command): void {
         'seconds before the command is killed (1..300, default 30)',
         intFlag('--timeout', 1, TIMEOUT_MAX_S),
       )
-      .option(
-        '-T, --target <target>',
-        'target: _any, _all, a hostname or a label key:value',
-        '_any',
-      )
+      .option('-T, --target <target>', TARGET_HELP, '_any')
       .option('-y, --yes', 'do not ask before running on ALL hosts')
       .option(
         '--async',

@@ -49,7 +49,10 @@ export function registerJobCommands(client: Command): void {
       '--json-file <file>',
       'the job body: {"type": "command.exec.execute", "data": {...}}',
     )
-    .requiredOption('--target-hostname <target>', '_any, _all, a hostname or key:value')
+    .requiredOption(
+      '--target-hostname <target>',
+      '_any, _all, a hostname, key:value or fact:<key><op><value>',
+    )
     .action(async (opts: { jsonFile: string; targetHostname: string }, cmd: Command) => {
       const { ctx, client: api } = clientFor(cmd);
       const { body } = await api.jobAdd(readJobFile(opts.jsonFile), opts.targetHostname);
@@ -64,7 +67,10 @@ export function registerJobCommands(client: Command): void {
     .command('run')
     .description('Create a job and wait for its end, polling GET /job/{id}.')
     .requiredOption('--json-file <file>', 'the job body: {"type": ..., "data": {...}}')
-    .requiredOption('--target-hostname <target>', '_any, _all, a hostname or key:value')
+    .requiredOption(
+      '--target-hostname <target>',
+      '_any, _all, a hostname, key:value or fact:<key><op><value>',
+    )
     // The defaults are kept in ms; their descriptions say them as a user types them.
     .addOption(
       new Option('-t, --timeout <time>', 'give up after this long (seconds or a duration)')
