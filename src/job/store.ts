@@ -117,6 +117,9 @@ interface Buckets {
  */
 const CONSUMER_MAKE_TIMEOUT_MS = 2_000;
 
+/** How long one fetch of a job's results waits for messages it was told of. */
+const FETCH_EXPIRES_MS = 2_000;
+
 const BUCKETS = new WeakMap<JobStore, Buckets>();
 
 /** `make` called on first use only, its promise kept. */
@@ -579,18 +582,26 @@ async function readResponsesAtOnce(store: JobStore, id: string): Promise<JobResp
   const out: JobResponse[] = [];
   while (pending > 0) {
     let got = 0;
-    for await (const m of await consumer.fetch({ max_messages: Math.min(pending, 1000) })) {
+    // The count the consumer gave can be above what it delivers (a key
+    // written more than once before it was made): stop at the last message
+    // (pending 0), and never wait past a short expiry for the rest.
+    for await (const m of await consumer.fetch({
+      max_messages: Math.min(pending, 1000),
+      expires: FETCH_EXPIRES_MS,
+    })) {
       got++;
       pending = m.info.pending;
       const op = m.headers?.get(KV_OPERATION_HEADER);
-      if (op === 'DEL' || op === 'PURGE') continue;
-      const r = parseJobResponse(m.data);
-      // A result is its key's host's (as the live watch takes it): one whose
-      // body names another host or job is someone writing in another's name.
-      const key = parseResponseKey(m.subject.slice(kvSubject(bucket, '').length));
-      if (key && key.hostname === r.hostname && key.id === r.job_id) {
-        if (believed(store, r, m.headers, m.data)) out.push(r);
+      if (op !== 'DEL' && op !== 'PURGE') {
+        const r = parseJobResponse(m.data);
+        // A result is its key's host's (as the live watch takes it): one whose
+        // body names another host or job is someone writing in another's name.
+        const key = parseResponseKey(m.subject.slice(kvSubject(bucket, '').length));
+        if (key && key.hostname === r.hostname && key.id === r.job_id) {
+          if (believed(store, r, m.headers, m.data)) out.push(r);
+        }
       }
+      if (pending === 0) break;
     }
     if (got === 0) break;
   }

@@ -5,7 +5,7 @@
 import { AckPolicy, DiscardPolicy, jetstreamManager } from '@nats-io/jetstream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/job/clock.js';
-import { type JobStore, openJobStore, readResponses } from '../../src/job/store.js';
+import { type JobStore, openJobStore, readResponses, storeResponse } from '../../src/job/store.js';
 import { infraNames, kvStream, kvSubject } from '../../src/names/names.js';
 import { ensureLayout } from '../../src/nats/layout.js';
 import { answeredQuery } from '../api/helpers.js';
@@ -53,6 +53,24 @@ describe('readResponses', () => {
     const id = await answeredQuery(store, [{ host: 'rr-b' }, { host: 'rr-a' }, { host: 'rr-c' }]);
     const got = await readResponses(store, id);
     expect(got.map((r) => r.hostname)).toEqual(['rr-a', 'rr-b', 'rr-c']);
+  });
+
+  it('reads a result written several times as its last value, once', async () => {
+    const id = await answeredQuery(store, [{ host: 'rr-x' }]);
+    const t0 = new Date().toISOString();
+    for (const error of ['first', 'second', 'last']) {
+      await storeResponse(store, {
+        job_id: id,
+        hostname: 'rr-x',
+        status: 'failed',
+        data: null,
+        error,
+        started_at: t0,
+        finished_at: t0,
+      });
+    }
+    const got = await readResponses(store, id);
+    expect(got.map((r) => [r.hostname, r.error])).toEqual([['rr-x', 'last']]);
   });
 
   it('reads the known hosts one by one when no consumer can be made', async () => {
