@@ -95,8 +95,19 @@ export async function startHeartbeat(opts: HeartbeatOptions): Promise<Heartbeat>
       },
     );
   };
-  const beat = async (acknowledged: boolean) =>
-    putAgentInfo(opts.store, opts.hostname, await entry(), { acknowledged });
+  let stopped = false;
+  /** Beats under way: a stop waits for them, so none lands after the entry is removed. */
+  const inFlight = new Set<Promise<void>>();
+  const beat = (acknowledged: boolean): Promise<void> => {
+    const p = (async () => {
+      const value = await entry();
+      if (stopped) return;
+      await putAgentInfo(opts.store, opts.hostname, value, { acknowledged });
+    })();
+    inFlight.add(p);
+    void p.catch(() => {}).finally(() => inFlight.delete(p));
+    return p;
+  };
   await beat(true);
   // Only one beat in ACKED_EVERY waits for the server's acknowledgment: a
   // plain publish is lost only with the connection itself, and the
@@ -130,10 +141,15 @@ export async function startHeartbeat(opts: HeartbeatOptions): Promise<Heartbeat>
   );
   timer.unref();
   return {
-    beatNow: () => beatLogged(),
+    beatNow: () => {
+      if (!stopped) beatLogged();
+    },
     async stop() {
+      stopped = true;
       clearTimeout(timer);
       clearInterval(timer);
+      // A beat already on its way is let land first, then the entry removed.
+      await waitAtMost(Promise.allSettled([...inFlight]), 1000);
       try {
         // Bounded: with NATS gone, the entry expires by its TTL anyway.
         const deleted = removeAgentInfo(opts.store, opts.hostname);

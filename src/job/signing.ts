@@ -7,10 +7,11 @@ import {
   createPublicKey,
   generateKeyPairSync,
   type KeyObject,
+  randomBytes,
   sign,
   verify,
 } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { JobRecord } from './records.js';
 
@@ -185,10 +186,22 @@ export function loadOrCreateSigningKeys(privatePath: string, what = 'job-signing
   }
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   mkdirSync(dirname(privatePath), { recursive: true, mode: 0o700 });
-  writeFileSync(privatePath, privateKey.export({ type: 'pkcs8', format: 'pem' }), {
+  // Written whole under another name, then linked into place, which fails if
+  // the key appeared meanwhile: processes starting together on one state dir
+  // (agents, `osapi start`) never read a half-written key, and all use one.
+  const tmp = `${privatePath}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  writeFileSync(tmp, privateKey.export({ type: 'pkcs8', format: 'pem' }), {
     mode: 0o600,
     flag: 'wx',
   });
+  try {
+    linkSync(tmp, privatePath);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return createPrivateKey(readFileSync(privatePath));
+  } finally {
+    rmSync(tmp, { force: true });
+  }
   writeFileSync(publicPathFor(privatePath), publicKey.export({ type: 'spki', format: 'pem' }), {
     mode: 0o644,
   });

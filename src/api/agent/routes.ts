@@ -221,6 +221,10 @@ export function registerAgentRoutes(
         `${hostname} was decided by another request at the same time; look again (GET /agent/${hostname})`,
       );
     }
+    await untilSeen(() => {
+      const d = deps.states.decision(hostname);
+      return d?.status === status && d.fingerprint === record.fingerprint;
+    });
     return {
       hostname,
       fingerprint: record.fingerprint,
@@ -300,6 +304,7 @@ export function registerAgentRoutes(
         timeline: [...(current?.record.timeline ?? []), event].slice(-STATE_TIMELINE_MAX),
       };
       if (await saveAgentState(deps.store, record, current?.revision ?? 0)) {
+        await untilSeen(() => deps.states.drained(hostname) === drain);
         return {
           hostname,
           state: drain
@@ -345,6 +350,16 @@ export function registerAgentRoutes(
     },
     async () => ({ keys: factKeys(deps.facts.all()) }),
   );
+}
+
+/**
+ * Resolves once this server's view shows what was just written (at most
+ * 2 s): a client that accepts or drains an agent and sends a job at once
+ * must find it so.
+ */
+async function untilSeen(seen: () => boolean): Promise<void> {
+  const until = Date.now() + 2_000;
+  while (!seen() && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
 }
 
 /** Operators' drain requests kept per agent. */
