@@ -160,15 +160,57 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   // a while if JetStream cannot answer yet, right after a failover, say).
   // One warning per NATS outage, for everything this agent does (outage-log.ts).
   const outage = new OutageLog(log);
-  // Set once the agent knows how to read whether it is drained (below).
-  let rereadDrained = async () => {};
+  // Accepted or not, drained or not, as API servers decided: read before any
+  // job is taken, again when the API says it changed (control subject), after
+  // a reconnect, and before a job is turned away.
+  let heartbeatNow = () => {};
+  const cordon = new Cordon(
+    opts.hostname,
+    () => opts.clock.now(),
+    (state) => {
+      log.info({ state }, `agent is ${state}`);
+      heartbeatNow();
+    },
+  );
+  cordon.note('started', `version ${VERSION}`);
+  let toldPending = '';
+  const readStanding = async () => {
+    try {
+      const [asked, enrolled] = await Promise.all([
+        readAgentState(store, opts.hostname),
+        readEnrollment(store, opts.hostname),
+      ]);
+      const e = enrolled?.record;
+      const accepted = e?.status === 'accepted' && e.fingerprint === opts.identity.fingerprint;
+      cordon.apply({ accepted, drained: asked?.record.drained === true }, runningHere.size);
+      // Said once per reason: what an operator must run for this agent to take jobs.
+      const why = accepted
+        ? ''
+        : e?.status === 'rejected' && e.fingerprint === opts.identity.fingerprint
+          ? 'rejected'
+          : e
+            ? 'key changed'
+            : 'new';
+      if (why !== toldPending && why !== '') {
+        log.warn(
+          { fingerprint: opts.identity.fingerprint, enrollment: why },
+          why === 'rejected'
+            ? 'this agent was rejected and takes no jobs; an operator may accept it again'
+            : `this agent's key is not accepted (${why}); it takes no jobs until an operator runs: osapi client agent accept --hostname ${opts.hostname} --fingerprint ${opts.identity.fingerprint}`,
+        );
+      }
+      toldPending = why;
+    } catch (err) {
+      outage.failed('could not read whether this agent is accepted and not drained', err);
+    }
+  };
   const retrying = { opts, stopping: stopping.signal, log, outage };
   void (async () => {
     for await (const s of opts.nc.status()) {
       if (stopping.signal.aborted) break;
       if (s.type === 'disconnect') outage.toldElsewhere();
       if (s.type !== 'reconnect') continue;
-      void rereadDrained();
+      void readStanding();
       for (const id of new Set([...handling.keys(), ...runningHere.keys()])) {
         whileNatsAway(retrying, id, 'read whether the job was cancelled', () =>
           isCancelled(store, id),
@@ -203,59 +245,14 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       })
     : null;
 
-  // Drained or not, as operators asked: read before any job is taken, again
-  // when the API says it changed (control subject) and after a reconnect.
-  let heartbeatNow = () => {};
-  const cordon = new Cordon(
-    opts.hostname,
-    () => opts.clock.now(),
-    (state) => {
-      log.info({ state }, `agent is ${state}`);
-      heartbeatNow();
-    },
-  );
-  cordon.note('started', `version ${VERSION}`);
-  let toldPending = '';
-  const readDrained = async () => {
-    try {
-      const [asked, enrolled] = await Promise.all([
-        readAgentState(store, opts.hostname),
-        readEnrollment(store, opts.hostname),
-      ]);
-      const e = enrolled?.record;
-      const accepted = e?.status === 'accepted' && e.fingerprint === opts.identity.fingerprint;
-      cordon.setAccepted(accepted, runningHere.size);
-      cordon.set(asked?.record.drained === true, runningHere.size);
-      // Said once per reason: what an operator must run for this agent to take jobs.
-      const why = accepted
-        ? ''
-        : e?.status === 'rejected' && e.fingerprint === opts.identity.fingerprint
-          ? 'rejected'
-          : e
-            ? 'key changed'
-            : 'new';
-      if (why !== toldPending && why !== '') {
-        log.warn(
-          { fingerprint: opts.identity.fingerprint, enrollment: why },
-          why === 'rejected'
-            ? 'this agent was rejected and takes no jobs; an operator may accept it again'
-            : `this agent's key is not accepted (${why}); it takes no jobs until an operator runs: osapi client agent accept --hostname ${opts.hostname} --fingerprint ${opts.identity.fingerprint}`,
-        );
-      }
-      toldPending = why;
-    } catch (err) {
-      outage.failed('could not read whether this agent is accepted and not drained', err);
-    }
-  };
-  await readDrained();
-  rereadDrained = readDrained;
+  await readStanding();
   const control = opts.nc.subscribe(controlSubject(opts.names, opts.hostname), {
-    callback: () => void readDrained(),
+    callback: () => void readStanding(),
   });
 
   const handle = (notice: JobNotice, shared: boolean): Promise<void> => {
     const p = handleNotification(notice, shared, {
-      refreshStanding: readDrained,
+      refreshStanding: readStanding,
       cordon,
       facts,
       outage,

@@ -54,15 +54,10 @@ export class Cordon {
     if (this.events.length > TIMELINE_MAX) this.events.splice(0, this.events.length - TIMELINE_MAX);
   }
 
-  /** Applies what the operators asked (drained or not), with the runs going on now. */
-  set(drained: boolean, running: number): void {
-    this.drained = drained;
-    this.settle(running);
-  }
-
-  /** Applies whether its key is accepted. */
-  setAccepted(accepted: boolean, running: number): void {
-    this.accepted = accepted;
+  /** Applies what API servers decided (key accepted, drained), with the runs going on now. */
+  apply(standing: { accepted: boolean; drained: boolean }, running: number): void {
+    this.accepted = standing.accepted;
+    this.drained = standing.drained;
     this.settle(running);
   }
 

@@ -20,7 +20,22 @@ export function apiResultTrust(apiPrivateKey: KeyObject, logger: Logger): ApiRes
   let states: AgentStateView | undefined;
   const keys = new Map<string, KeyObject | null>();
   const told = new Set<string>();
+  // Per key (a replaced key is a new object: nothing it checked carries over).
+  const checks = new WeakMap<KeyObject, Map<string, boolean>>();
   return {
+    checked: {
+      get: (key, signed) => checks.get(key)?.get(signed),
+      set(key, signed, ok) {
+        let m = checks.get(key);
+        if (!m) {
+          m = new Map();
+          checks.set(key, m);
+        }
+        // Bounded: a result is looked at within moments of being stored.
+        if (m.size >= TOLD_MAX) m.clear();
+        m.set(signed, ok);
+      },
+    },
     bind(view) {
       states = view;
     },

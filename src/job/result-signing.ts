@@ -30,6 +30,16 @@ export interface ResultTrust {
   keyFor(hostname: string, signer: ResultSignerKind): KeyObject | null;
   /** Told of each result left out, and why (logged, once per job and host). */
   refused?(jobId: string, hostname: string, why: string): void;
+  /**
+   * Signatures already checked with a key (with what they signed), and how
+   * it went: one result is
+   * looked at by the live answer, the jobs view and each read, and one
+   * Ed25519 check is enough.
+   */
+  checked?: {
+    get(key: KeyObject, sig: string): boolean | undefined;
+    set(key: KeyObject, sig: string, ok: boolean): void;
+  };
 }
 
 function digestOf(body: Uint8Array | string): string {
@@ -93,12 +103,20 @@ export function resultDistrust(
       ? `no key of ${hostname} is accepted (GET /agent/pending)`
       : 'no API key is known';
   }
-  try {
-    const ok = verify(null, message(jobId, hostname, h, digest), key, Buffer.from(sig, 'base64'));
-    return ok ? null : `the signature is not ${hostname}'s accepted key's`;
-  } catch {
-    return 'the signature cannot be read';
+  const signed = message(jobId, hostname, h, digest);
+  // Remembered by what was signed and the signature together: a signature
+  // checked once says nothing of another message carrying it.
+  const seen = `${signed.toString()}\n${sig}`;
+  let ok = trust.checked?.get(key, seen);
+  if (ok === undefined) {
+    try {
+      ok = verify(null, signed, key, Buffer.from(sig, 'base64'));
+    } catch {
+      ok = false;
+    }
+    trust.checked?.set(key, seen, ok);
   }
+  return ok ? null : `the signature is not ${hostname}'s accepted key's`;
 }
 
 /** A raw Ed25519 public key (base64, as agents present it) as a key object; null when invalid. */
