@@ -19,3 +19,29 @@ export async function waitAtMost(p: Promise<unknown>, ms: number): Promise<boole
     clearTimeout(timer);
   }
 }
+
+/** What `p` resolves to, or undefined when it has not within `ms`. */
+export async function valueWithin<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let value: T | undefined;
+  await waitAtMost(
+    p.then((v) => {
+      value = v;
+    }),
+    ms,
+  );
+  return value;
+}
+
+/**
+ * Resolves true once `check()` holds (looked at every `everyMs`), or false
+ * after `ms`: for a state another process writes and this one's view shows
+ * a moment later.
+ */
+export async function pollUntil(check: () => boolean, ms: number, everyMs = 10): Promise<boolean> {
+  const until = Date.now() + ms;
+  for (;;) {
+    if (check()) return true;
+    if (Date.now() >= until) return false;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

@@ -9,6 +9,7 @@ import { expectedDigest } from '../job/signing.js';
 import {
   isBroadcast,
   parseTarget,
+  routeOf,
   type Target,
   TargetError,
   targetMatches,
@@ -126,8 +127,7 @@ export function needsExpectedHosts(job: Pick<JobRecord, 'target_hostname'>): boo
 }
 
 function sameTarget(a: RouteTarget, b: Target): boolean {
-  // A fact comparison is sent where `_all` is; its signed list of hosts decides.
-  if (b.kind === 'fact') return a.kind === 'all';
+  if (b.kind === 'fact') return sameTarget(a, routeOf(b));
   if (a.kind !== b.kind) return false;
   if (a.kind === 'host' && b.kind === 'host') return a.hostname === b.hostname;
   if (a.kind === 'label' && b.kind === 'label') return a.key === b.key && a.value === b.value;

@@ -174,7 +174,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   );
   cordon.note('started', `version ${VERSION}`);
   let toldPending = '';
-  const readStanding = async () => {
+  const readOnce = async () => {
     try {
       const [asked, enrolled] = await Promise.all([
         readAgentState(store, opts.hostname),
@@ -203,6 +203,24 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     } catch (err) {
       outage.failed('could not read whether this agent is accepted and not drained', err);
     }
+  };
+  // One reading at a time, in order, so an older answer never overwrites a
+  // newer one; asked again while one runs, one more follows it.
+  let reading: Promise<void> | null = null;
+  let next: Promise<void> | null = null;
+  const readStanding = (): Promise<void> => {
+    if (next) return next;
+    if (!reading) {
+      reading = readOnce().finally(() => {
+        reading = null;
+      });
+      return reading;
+    }
+    next = reading.then(() => {
+      next = null;
+      return readStanding();
+    });
+    return next;
   };
   const retrying = { opts, stopping: stopping.signal, log, outage };
   void (async () => {
@@ -245,10 +263,15 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       })
     : null;
 
-  await readStanding();
+  // Subscribed first, so a decision made while the first reading runs is
+  // heard; read again on every heartbeat too, in case a control message
+  // (core NATS, at most once) was lost.
   const control = opts.nc.subscribe(controlSubject(opts.names, opts.hostname), {
     callback: () => void readStanding(),
   });
+  await readStanding();
+  const standingTimer = setInterval(() => void readStanding(), opts.heartbeatMs ?? 10_000);
+  standingTimer.unref();
 
   const handle = (notice: JobNotice, shared: boolean): Promise<void> => {
     const p = handleNotification(notice, shared, {
@@ -329,6 +352,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     heartbeatNow = () => heartbeat.beatNow();
   } catch (err) {
     control.unsubscribe();
+    clearInterval(standingTimer);
     cordon.release();
     stopping.abort();
     listener.stop();
@@ -350,6 +374,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     async stop() {
       stopping.abort();
       control.unsubscribe();
+      clearInterval(standingTimer);
       cordon.release();
       listener.stop();
       cancels.unsubscribe();
@@ -685,6 +710,17 @@ async function runWhenFree(
         // Cancelled before it started here: nothing is run.
         await events.settled();
         await recordEnd(msg, ctx, job, startedAt, CANCELLED_BEFORE_START);
+        return;
+      }
+      if (ctx.cordon.isDrained) {
+        // Drained while it waited for a slot: it takes nothing new.
+        await events.settled();
+        await recordEnd(msg, ctx, job, startedAt, {
+          status: 'failed',
+          state: 'skipped',
+          data: null,
+          error: `not run: ${ctx.opts.hostname} was drained while the job waited for a free slot`,
+        });
         return;
       }
       if (ctx.stopping.aborted) ac.abort();

@@ -13,6 +13,7 @@ import { factValues } from '../job/fact-refs.js';
 import { type JobStore, putFacts } from '../job/store.js';
 import type { Logger } from '../log/logger.js';
 import type { OutageLog } from '../log/outage-log.js';
+import { readMachineId } from './identity.js';
 
 export interface FactSources {
   hostname: string;
@@ -259,11 +260,11 @@ export async function collectFacts(
     else warn(source, outcome.error);
   }
   merge(src.custom, 'agent.facts.custom');
-  const machineId = (readText('/etc/machine-id') ?? '').trim();
+
   return {
     hostname: src.hostname,
     collected_at: new Date().toISOString(),
-    machine_id: /^[0-9a-f]{32}$/.test(machineId) ? machineId : '',
+    machine_id: readMachineId(),
     architecture: os.machine(),
     kernel_version: os.release(),
     fqdn,

@@ -10,7 +10,7 @@ import { type JobStore, putAgentInfo, removeAgentInfo } from '../job/store.js';
 import type { Logger } from '../log/logger.js';
 import type { OutageLog } from '../log/outage-log.js';
 import { VERSION } from '../version.js';
-import { waitAtMost } from '../wait-at-most.js';
+import { valueWithin, waitAtMost } from '../wait-at-most.js';
 import { type ConditionThresholds, ConditionTracker } from './conditions.js';
 import { readDisks } from './handlers/disk.js';
 import { readSystemInfo } from './system-info.js';
@@ -52,12 +52,13 @@ export interface Heartbeat {
 
 const ACKED_EVERY = 2;
 
-/** Filesystems of read-only images (snaps, ISOs): always full, so never DiskPressure. */
-const IMAGE_FS = new Set(['squashfs', 'iso9660', 'erofs', 'cramfs']);
+/** Most time the disks are looked at for a beat: a hung mount must not stop heartbeats. */
+const DISKS_WITHIN_MS = 2_000;
 
 export async function startHeartbeat(opts: HeartbeatOptions): Promise<Heartbeat> {
   const startedAt = opts.clock.now().toISOString();
   const tracker = opts.conditions ? new ConditionTracker(opts.conditions.thresholds) : null;
+  let lastDisks: Awaited<ReturnType<typeof readDisks>> = [];
   const log = opts.logger;
   const entry = async (): Promise<string> => {
     const system = readSystemInfo();
@@ -76,8 +77,15 @@ export async function startHeartbeat(opts: HeartbeatOptions): Promise<Heartbeat>
     } satisfies AgentInfoRecord);
   };
   const evaluate = async (t: ConditionTracker, system: ReturnType<typeof readSystemInfo>) => {
-    // Images mounted read-only are full by design, never under pressure.
-    const disks = (await readDisks().catch(() => [])).filter((d) => !IMAGE_FS.has(d.fs_type));
+    // readDisks leaves out read-only images (always full, never under
+    // pressure). Bounded: past it the beat goes out without DiskPressure's
+    // new look, rather than late.
+    const disks =
+      (await valueWithin(
+        readDisks().catch(() => []),
+        DISKS_WITHIN_MS,
+      )) ?? lastDisks;
+    lastDisks = disks;
     return t.update(
       {
         memory: system.memory,

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { formatDuration } from '../config/duration.js';
+import { osRelease } from './facts.js';
 
 export interface SystemInfo {
   os_info: { distribution: string; version: string };
@@ -11,22 +12,15 @@ export interface SystemInfo {
   memory: { total: number; free: number; used: number };
 }
 
-let osRelease: { distribution: string; version: string } | undefined;
+let release: { distribution: string; version: string } | undefined;
 
+/** The distribution and its version, read once (facts.ts osRelease). */
 function readOsRelease(): { distribution: string; version: string } {
-  if (osRelease) return osRelease;
-  let distribution = os.type();
-  let version = os.release();
-  try {
-    const text = readFileSync('/etc/os-release', 'utf8');
-    const field = (k: string) => new RegExp(`^${k}="?([^"\\n]*)"?$`, 'm').exec(text)?.[1];
-    distribution = field('ID') ?? distribution;
-    version = field('VERSION_ID') ?? version;
-  } catch {
-    // not Linux or no os-release: keep the kernel's own names
+  if (!release) {
+    const { distribution, version } = osRelease();
+    release = { distribution, version };
   }
-  osRelease = { distribution, version };
-  return osRelease;
+  return release;
 }
 
 function availableMemory(): number {

@@ -17,14 +17,7 @@ import type { AgentView, RegistryView } from '../job/registry-view.js';
 import type { ResponseWatch } from '../job/response-watch.js';
 import { RolloutError, type RolloutLimits, resolveRollout } from '../job/rollout.js';
 import { answersJob } from '../job/status.js';
-import {
-  appendStatus,
-  claimJob,
-  type JobStore,
-  publishJob,
-  readResponses,
-  storeResponse,
-} from '../job/store.js';
+import { claimJob, type JobStore, publishJob, readResponses, recordNotRun } from '../job/store.js';
 import { formatTarget, isBroadcast, type Target } from '../job/target.js';
 import { API_EVENT_HOST } from '../names/names.js';
 import { waitAtMost } from '../wait-at-most.js';
@@ -206,22 +199,11 @@ export async function publish(
  * final event say why.
  */
 async function skipDrained(deps: DispatchDeps, jobId: string, drained: string[]): Promise<void> {
-  const now = deps.clock.now().toISOString();
   await Promise.all(
     drained.map(async (hostname) => {
       await claimJob(deps.store, jobId, { hostname }, API_EVENT_HOST);
-      const error = `not sent: ${hostname} is drained (POST /agent/${hostname}/undrain brings it back)`;
-      await storeResponse(deps.store, {
-        job_id: jobId,
-        hostname,
-        status: 'failed',
-        data: null,
-        error,
-        state: 'skipped',
-        started_at: now,
-        finished_at: now,
-      });
-      await appendStatus(deps.store, jobId, 'failed', hostname, { state: 'skipped', error });
+      const why = `not sent: ${hostname} is drained (POST /agent/${hostname}/undrain brings it back)`;
+      await recordNotRun(deps.store, jobId, hostname, 'skipped', why);
     }),
   );
 }

@@ -9,6 +9,7 @@ import type { Clock } from '../job/clock.js';
 import type { RegistryView } from '../job/registry-view.js';
 import { type JobStore, readEnrollment, saveEnrollment } from '../job/store.js';
 import type { Logger } from '../log/logger.js';
+import { pollUntil } from '../wait-at-most.js';
 
 export interface AutoAcceptOptions {
   registry: RegistryView;
@@ -92,12 +93,10 @@ export async function acceptOwnAgent(
       current?.revision ?? 0,
     );
   }
-  const until = Date.now() + 5_000;
-  while (opts.states.decision(own.hostname)?.fingerprint !== own.fingerprint) {
-    if (Date.now() > until) {
-      opts.logger.warn({ hostname: own.hostname }, 'its own agent is accepted, but not yet seen');
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  const seen = await pollUntil(
+    () => opts.states.decision(own.hostname)?.fingerprint === own.fingerprint,
+    5_000,
+  );
+  if (!seen)
+    opts.logger.warn({ hostname: own.hostname }, 'its own agent is accepted, but not yet seen');
 }

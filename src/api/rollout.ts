@@ -30,8 +30,8 @@ import {
   followRolloutProgress,
   type JobStore,
   notifyHost,
+  recordNotRun,
   saveRolloutProgress,
-  storeResponse,
 } from '../job/store.js';
 import type { Logger } from '../log/logger.js';
 
@@ -44,10 +44,6 @@ export interface RolloutDeps {
   logger: Logger;
   /** Default ROLLOUT_LEASE_MS; written into each rollout this server starts. */
   leaseMs?: number;
-  /** This API server's name in the progress it writes; a fresh one per process by default. */
-  driverId?: string;
-  /** A clock for leases, local to this process (default performance.now). */
-  nowMs?: () => number;
 }
 
 export interface RolloutPlan {
@@ -75,7 +71,6 @@ interface Driving {
 export class Rollouts {
   readonly driverId: string;
   private readonly leaseMs: number;
-  private readonly nowMs: () => number;
   private readonly active = new Map<string, Driving | 'starting'>();
   private readonly seen = new Map<string, Seen>();
   private follow: KvFollow | null = null;
@@ -84,8 +79,8 @@ export class Rollouts {
 
   constructor(private readonly deps: RolloutDeps) {
     this.leaseMs = deps.leaseMs ?? ROLLOUT_LEASE_MS;
-    this.driverId = deps.driverId ?? `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
-    this.nowMs = deps.nowMs ?? (() => performance.now());
+    // This API server's name in the progress it writes: a fresh one per process.
+    this.driverId = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
   }
 
   /** Follows every rollout's progress, and takes over those whose driver is gone. */
@@ -96,11 +91,6 @@ export class Rollouts {
     // A quarter of a lease: a rollout left by its driver is taken over within 1.25 leases.
     this.timer = setInterval(() => this.takeOverLeft(), Math.max(50, this.leaseMs / 4));
     this.timer.unref();
-  }
-
-  /** Resolves once the watch has read every progress stored when it started. */
-  get loaded(): Promise<void> {
-    return this.follow?.loaded ?? Promise.resolve();
   }
 
   /**
@@ -160,17 +150,22 @@ export class Rollouts {
       this.seen.delete(id);
       return;
     }
+    // A finished rollout needs no watching.
+    if (progress.done) {
+      this.seen.delete(id);
+      return;
+    }
     const before = this.seen.get(id);
     if (before?.revision === revision) return;
-    this.seen.set(id, { progress, revision, sinceMs: this.nowMs() });
+    this.seen.set(id, { progress, revision, sinceMs: performance.now() });
   }
 
   /** Takes over every unfinished rollout whose driver let go or has not written for its lease. */
   private takeOverLeft(): void {
     if (this.stopped) return;
-    const now = this.nowMs();
+    const now = performance.now();
     for (const [id, s] of this.seen) {
-      if (s.progress.done || this.active.has(id)) continue;
+      if (this.active.has(id)) continue;
       const left = s.progress.driver === null || now - s.sinceMs >= s.progress.lease_ms;
       if (!left) continue;
       const entry = this.deps.jobs.get(id);
@@ -243,6 +238,8 @@ function runRollout(
   let finished = false;
   /** Set by a failed step, so an outage warns once, not at every renewal. */
   let failing = false;
+  /** The job was in this server's view once (a new rollout's may not be yet). */
+  let seenInView = false;
 
   // Hosts told before (by this server or the one it took over from) are in
   // flight until their end is on record; the rest wait their turn.
@@ -315,24 +312,8 @@ function runRollout(
   };
 
   /** Records hosts that will never run it, as a result and an event each. */
-  const endUntold = async (untold: string[], state: 'skipped' | 'cancelled', error: string) => {
-    const now = deps.store.clock.now().toISOString();
-    await Promise.all(
-      untold.map(async (hostname) => {
-        await storeResponse(deps.store, {
-          job_id: job.id,
-          hostname,
-          status: 'failed',
-          data: null,
-          error,
-          state,
-          started_at: now,
-          finished_at: now,
-        });
-        await appendStatus(deps.store, job.id, 'failed', hostname, { state, error });
-      }),
-    );
-  };
+  const endUntold = (untold: string[], state: 'skipped' | 'cancelled', error: string) =>
+    Promise.all(untold.map((h) => recordNotRun(deps.store, job.id, h, state, error)));
 
   const send = async () => {
     for (const host of [...unsent]) {
@@ -395,11 +376,14 @@ function runRollout(
     serial(async () => {
       const current = deps.jobs.get(job.id);
       if (!current) {
-        // Deleted: nothing left to tell.
+        // Not in this server's view yet (just published): nothing to read.
+        // Once seen and then gone, it was deleted: nothing left to tell.
+        if (!seenInView) return;
         stopped = true;
         end();
         return;
       }
+      seenInView = true;
       const d = deps.jobs.derive(current);
       let ended = 0;
       for (const [host, timer] of told) {

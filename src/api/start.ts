@@ -146,6 +146,15 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
       trust,
     });
     const followed = (bucket: string) => ({ nc: store.nc, js: store.js, bucket });
+    // The decisions on agents' keys first: a result is believed by them, and
+    // a result refused while they are still loading would stay refused.
+    const states = await watchAgentStates(store, logger);
+    trust.bind(states);
+    if (!(await waitAtMost(states.loaded, VIEWS_LOAD_MS))) {
+      logger.warn(
+        `the agents' enrollment and drain decisions were not all read within ${VIEWS_LOAD_MS / 1000} s; going on with what was read`,
+      );
+    }
     const registry = await watchRegistry(followed(layout.names.registryBucket), {
       ttlMs: config.nats.registry.ttl,
       clock: opts.clock,
@@ -162,8 +171,6 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
       ...(opts.liveOutput?.limits ? { limits: opts.liveOutput.limits } : {}),
     });
     const facts = await watchFacts(store, logger);
-    const states = await watchAgentStates(store, logger);
-    trust.bind(states);
     if (opts.ownAgent) {
       await acceptOwnAgent({ states, store, clock: opts.clock, logger, own: opts.ownAgent });
     }
@@ -284,7 +291,9 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
     // Listen once the views hold what their buckets held: a request in the
     // first moments must not find no agent Ready, or miss a job, for want of
     // them. Bounded: a view still loading then fills in as it reads.
-    if (!(await waitAtMost(Promise.all([registry.loaded, jobs.loaded]), VIEWS_LOAD_MS))) {
+    if (
+      !(await waitAtMost(Promise.all([registry.loaded, jobs.loaded, facts.loaded]), VIEWS_LOAD_MS))
+    ) {
       logger.warn(
         `the agent registry and the jobs were not all read within ${VIEWS_LOAD_MS / 1000} s; listening anyway, with what was read so far`,
       );

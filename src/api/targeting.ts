@@ -3,7 +3,6 @@
 // comparison (`fact:os.family=debian`), which the agents cannot route
 // themselves: the API sends such a job where `_all` goes, with the signed
 // list of the hosts it picked, and only those run it.
-import { factValues } from '../job/fact-refs.js';
 import type { FactsView } from '../job/facts-view.js';
 import type { AgentView, RegistryView } from '../job/registry-view.js';
 import { factCompares, type Target } from '../job/target.js';
@@ -14,7 +13,9 @@ export function reachedBy(
 ): AgentView[] {
   if (target.kind !== 'fact') return deps.registry.matching(target);
   return deps.registry.matching({ kind: 'all' }).filter((a) => {
-    const facts = deps.facts.get(a.info.hostname);
-    return facts !== undefined && factCompares(target, factValues(facts).get(target.key));
+    const values = deps.facts.values(a.info.hostname);
+    // Own keys only: `constructor` names no fact.
+    const actual = values && Object.hasOwn(values, target.key) ? values[target.key] : undefined;
+    return factCompares(target, actual);
   });
 }

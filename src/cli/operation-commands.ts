@@ -107,7 +107,9 @@ function checkInput(type: OperationType, input: Record<string, unknown>): void {
   const lines = problems.map((p) => {
     // `servers[1]` is the second item of --servers.
     const [, field = p.field, item] = /^([^.[]+)(?:\[(\d+)\])?/.exec(p.field) ?? [];
-    const given = item === undefined ? input[field] : (input[field] as unknown[])[Number(item)];
+    const whole = input[field];
+    const given =
+      item === undefined ? whole : Array.isArray(whole) ? whole[Number(item)] : undefined;
     const got = typeof given === 'string' ? ` (got ${JSON.stringify(given)})` : '';
     return `--${flagName(field)}: ${p.message.replaceAll('_', '-')}${got}`;
   });

@@ -72,7 +72,7 @@ export function agentTable(agents: AgentInfo[]): string {
       row([
         a.hostname,
         a.status,
-        a.state ?? 'Ready',
+        a.state,
         Object.entries(a.labels)
           .map(([k, v]) => `${k}:${v}`)
           .join(' '),

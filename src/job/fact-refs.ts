@@ -10,9 +10,6 @@ const REF = new RegExp(`@@fact\\.|@fact\\.(${FACT_KEY_PATTERN})`, 'g');
 /** Where a reference starts; one not matched by REF is malformed. */
 const START = /@@fact\.|@fact\./g;
 
-/** A string that is one whole reference: what a field with a format may hold instead of a value. */
-export const WHOLE_FACT_REF = `^@fact\\.${FACT_KEY_PATTERN}$`;
-
 export interface FactRefProblem {
   /** Where in the data, as data-checks fieldPath writes it (`args[2]`, `servers[0]`). */
   path: Array<string | number>;

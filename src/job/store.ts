@@ -3,12 +3,9 @@
 // notification for a target. Spells no names itself: see names.ts.
 import {
   DeliverPolicy,
-  JetStreamApiCodes,
-  JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
   jetstream,
-  type StoredMsg,
 } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import { errors, headers, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
@@ -480,22 +477,41 @@ export async function storeResponse(
   );
 }
 
+/**
+ * Records that a host will never run a job (skipped, cancelled before it
+ * started): its result and its closing event, written by the API.
+ */
+export async function recordNotRun(
+  store: JobStore,
+  jobId: string,
+  hostname: string,
+  state: 'skipped' | 'cancelled',
+  error: string,
+): Promise<void> {
+  const now = store.clock.now().toISOString();
+  await storeResponse(store, {
+    job_id: jobId,
+    hostname,
+    status: 'failed',
+    data: null,
+    error,
+    state,
+    started_at: now,
+    finished_at: now,
+  });
+  await appendStatus(store, jobId, 'failed', hostname, { state, error });
+}
+
 export async function readResponse(
   store: JobStore,
   id: string,
   hostname: string,
 ): Promise<JobResponse | null> {
   const bucket = store.names.responsesBucket;
-  let m: StoredMsg | null;
-  try {
-    m = await (await kv(store).manager()).streams.getMessage(kvStream(bucket), {
-      last_by_subj: kvSubject(bucket, responseKey(id, hostname)),
-    });
-  } catch (err) {
-    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound)
-      return null;
-    throw err;
-  }
+  // A direct get, which any replica answers (a cluster that lost a node).
+  const m = await (await kv(store).manager()).direct.getMessage(kvStream(bucket), {
+    last_by_subj: kvSubject(bucket, responseKey(id, hostname)),
+  });
   if (!m) return null;
   const op = m.header?.get(KV_OPERATION_HEADER);
   if (op === 'DEL' || op === 'PURGE') return null;

@@ -16,7 +16,7 @@ const NODEV_BUT_LOCAL = new Set(['zfs']);
  * Block-backed filesystems that are not worth reporting: read-only images
  * (snaps, live media) that are always full.
  */
-const BLOCK_BUT_SKIPPED = new Set(['squashfs', 'iso9660', 'udf']);
+const BLOCK_BUT_SKIPPED = new Set(['squashfs', 'iso9660', 'udf', 'erofs', 'cramfs']);
 
 /**
  * When /proc/filesystems cannot be read, or a type is missing from it (a

@@ -26,7 +26,6 @@ import {
   type Enrollment,
   effectiveState,
 } from '../../job/agent-state-view.js';
-import { factValues } from '../../job/fact-refs.js';
 import type { FactsView } from '../../job/facts-view.js';
 import type { AgentStateRecord } from '../../job/records.js';
 import type { AgentView, RegistryView } from '../../job/registry-view.js';
@@ -38,11 +37,15 @@ import {
   saveEnrollment,
 } from '../../job/store.js';
 import { parseTarget, TargetError } from '../../job/target.js';
+import { pollUntil } from '../../wait-at-most.js';
 import { ApiError } from '../errors.js';
 import { reachedBy } from '../targeting.js';
 
 /** The fields an agent's facts add to its entry. */
-function factFields(f: HostFacts | undefined): Partial<AgentInfo> {
+function factFields(
+  f: HostFacts | undefined,
+  values: Readonly<Record<string, string>> | undefined,
+): Partial<AgentInfo> {
   if (!f) return {};
   return {
     machine_id: f.machine_id,
@@ -55,7 +58,7 @@ function factFields(f: HostFacts | undefined): Partial<AgentInfo> {
     interfaces: f.interfaces,
     primary_interface: f.primary_interface,
     routes: f.routes,
-    facts: Object.fromEntries(factValues(f)),
+    facts: { ...values },
     facts_collected_at: f.collected_at,
   };
 }
@@ -63,16 +66,20 @@ function factFields(f: HostFacts | undefined): Partial<AgentInfo> {
 export function agentInfo(
   a: AgentView,
   now: Date,
-  facts?: HostFacts,
-  asked?: AgentStateRecord,
-  enrollment: Enrollment = 'accepted',
+  known: {
+    facts?: HostFacts | undefined;
+    values?: Readonly<Record<string, string>> | undefined;
+    asked?: AgentStateRecord | undefined;
+    enrollment?: Enrollment;
+  } = {},
 ): AgentInfo {
+  const { facts, values, asked, enrollment = 'accepted' } = known;
   const { info } = a;
   const timeline = [...(asked?.timeline ?? []), ...(info.timeline ?? [])].sort((x, y) =>
     x.timestamp.localeCompare(y.timestamp),
   );
   return {
-    ...factFields(facts),
+    ...factFields(facts, values),
     state: effectiveState(info, asked, enrollment),
     enrollment,
     ...(info.fingerprint ? { fingerprint: info.fingerprint } : {}),
@@ -105,13 +112,12 @@ export function registerAgentRoutes(
   },
 ): void {
   const info = (a: AgentView, now: Date) =>
-    agentInfo(
-      a,
-      now,
-      deps.facts.get(a.info.hostname),
-      deps.states.get(a.info.hostname),
-      deps.states.enrollment(a.info),
-    );
+    agentInfo(a, now, {
+      facts: deps.facts.get(a.info.hostname),
+      values: deps.facts.values(a.info.hostname),
+      asked: deps.states.get(a.info.hostname),
+      enrollment: deps.states.enrollment(a.info),
+    });
   app.get<{ Querystring: { target?: string } }>(
     '/agent',
     {
@@ -221,10 +227,11 @@ export function registerAgentRoutes(
         `${hostname} was decided by another request at the same time; look again (GET /agent/${hostname})`,
       );
     }
-    await untilSeen(() => {
+    // Answered once this server's view has it: a job sent right after finds the agent so.
+    await pollUntil(() => {
       const d = deps.states.decision(hostname);
       return d?.status === status && d.fingerprint === record.fingerprint;
-    });
+    }, SEEN_WITHIN_MS);
     return {
       hostname,
       fingerprint: record.fingerprint,
@@ -304,7 +311,7 @@ export function registerAgentRoutes(
         timeline: [...(current?.record.timeline ?? []), event].slice(-STATE_TIMELINE_MAX),
       };
       if (await saveAgentState(deps.store, record, current?.revision ?? 0)) {
-        await untilSeen(() => deps.states.drained(hostname) === drain);
+        await pollUntil(() => deps.states.drained(hostname) === drain, SEEN_WITHIN_MS);
         return {
           hostname,
           state: drain
@@ -348,19 +355,12 @@ export function registerAgentRoutes(
         response: { 200: FactKeysResponse },
       },
     },
-    async () => ({ keys: factKeys(deps.facts.all()) }),
+    async () => ({ keys: factKeys(deps.facts.allValues()) }),
   );
 }
 
-/**
- * Resolves once this server's view shows what was just written (at most
- * 2 s): a client that accepts or drains an agent and sends a job at once
- * must find it so.
- */
-async function untilSeen(seen: () => boolean): Promise<void> {
-  const until = Date.now() + 2_000;
-  while (!seen() && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
-}
+/** How long a change may take to reach this server's view before the route answers anyway. */
+const SEEN_WITHIN_MS = 2_000;
 
 /** Operators' drain requests kept per agent. */
 const STATE_TIMELINE_MAX = 50;
@@ -370,7 +370,7 @@ const STATE_TIMELINE_MAX = 50;
  * then every key some agent has, sorted: a family's keys by their name,
  * custom ones as custom facts.
  */
-export function factKeys(all: HostFacts[]): FactKeyEntry[] {
+export function factKeys(all: Array<Readonly<Record<string, string>>>): FactKeyEntry[] {
   const out = new Map<string, FactKeyEntry>();
   for (const [key, description] of BUILTIN_FACT_KEYS) {
     out.set(key, { key, description, builtin: true });
@@ -381,8 +381,8 @@ export function factKeys(all: HostFacts[]): FactKeyEntry[] {
       d,
     ]),
   );
-  for (const f of all) {
-    for (const key of factValues(f).keys()) {
+  for (const values of all) {
+    for (const key of Object.keys(values)) {
       if (out.has(key)) continue;
       if (key.startsWith('custom.')) {
         out.set(key, {

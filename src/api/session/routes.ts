@@ -17,7 +17,6 @@ import { type AuthUser, verifiedUser } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { LoginCodes, type LoginGrant } from './login-codes.js';
 
-export { LOGIN_CODE_TTL_MS };
 /** A console session lasts a working day, and never beyond the token that asked for it. */
 export const SESSION_TTL_S = 8 * 60 * 60;
 /**
