@@ -72,7 +72,8 @@ export function agentTable(agents: AgentInfo[]): string {
       row([
         a.hostname,
         a.status,
-        a.state,
+        // An API server older than agent states sends none.
+        a.state ?? 'Ready',
         Object.entries(a.labels)
           .map(([k, v]) => `${k}:${v}`)
           .join(' '),
