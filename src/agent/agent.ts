@@ -44,6 +44,7 @@ import type { ConsumerSettings } from './consumers.js';
 import { Cordon } from './cordon.js';
 import { type FactsLoop, startFacts } from './facts.js';
 import { commandOutcome, type HandlerOutcome, runJob } from './handlers/index.js';
+import type { HostSettings } from './handlers/types.js';
 import type { AgentIdentity } from './identity.js';
 import {
   CANCELLED_BEFORE_START,
@@ -70,6 +71,8 @@ export interface AgentOptions {
   maxOutputBytes: number;
   /** The resolver file DNS jobs use where systemd-resolved does not run (agent.dns.resolv_conf). */
   resolvConfPath?: string;
+  /** The managed domains' settings (unit dir...), passed to every handler. */
+  host?: HostSettings;
   consumer: ConsumerSettings;
   /** Catch-up after a start or a reconnect (agent.listen); defaults as in the config. */
   listen?: ListenSettings;
@@ -788,6 +791,7 @@ async function run(
     maxOutputBytes: opts.maxOutputBytes,
     signal,
     ...(opts.resolvConfPath ? { resolvConfPath: opts.resolvConfPath } : {}),
+    ...(opts.host ? { host: opts.host } : {}),
     ...(live ? { onOutput: live.push } : {}),
   })
     .catch((err: unknown) => {

@@ -78,6 +78,7 @@ export async function startAgentProcess(opts: {
         maxJobs: config.agent.max_jobs,
         maxOutputBytes: config.agent.max_output_bytes,
         resolvConfPath: config.agent.dns.resolv_conf,
+        host: { unitDir: config.agent.services.unit_dir },
         consumer: config.agent.consumer,
         listen: config.agent.listen,
         // Two thirds of the TTL (20 s with the default 30 s): a live agent

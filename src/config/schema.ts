@@ -696,6 +696,12 @@ export const ConfigSchema = Type.Object(
           'The resolver file network.dns.get reads and network.dns.update replaces where systemd-resolved does not run.',
         ),
       }),
+      services: Section('How the agent manages services (systemd units).', {
+        unit_dir: Str(
+          '/etc/systemd/system',
+          'Where service.create writes unit files, and the only directory service.update and service.delete touch.',
+        ),
+      }),
       security: Section('How the agent trusts the jobs it is given.', {
         job_verify_key: Str(
           '',

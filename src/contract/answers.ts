@@ -27,6 +27,14 @@ const QueryStatus = Type.Union(
   },
 );
 
+const ReadStatus = Type.Union(
+  [Type.Literal('ok'), Type.Literal('failed'), Type.Literal('skipped'), Type.Literal('no_answer')],
+  {
+    description:
+      'ok: the result fields are there; failed: error says why; skipped: the host cannot do this operation (error says why, e.g. no systemd); no_answer: an expected agent stayed silent.',
+  },
+);
+
 const ChangeStatus = Type.Union(
   [Type.Literal('ok'), Type.Literal('failed'), Type.Literal('skipped'), Type.Literal('no_answer')],
   {
@@ -51,6 +59,18 @@ export function queryAnswer<P extends TProperties>(result: TObject<P>) {
       hostname: Type.String(),
       ...Type.Partial(result).properties,
       status: QueryStatus,
+      error: Type.Optional(Type.String()),
+    }),
+  );
+}
+
+/** A read's answer: each agent's result fields, `status` ok when it has them. */
+export function readAnswer<P extends TProperties>(result: TObject<P>) {
+  return answerOf(
+    Type.Object({
+      hostname: Type.String(),
+      ...Type.Partial(result).properties,
+      status: ReadStatus,
       error: Type.Optional(Type.String()),
     }),
   );

@@ -79,8 +79,11 @@ export interface OperationDeclaration {
   readonly result: TObject;
   /** The route's answer: `{job_id, results, expected_hosts?}`. */
   readonly response: TObject;
-  /** How the route shapes each item: a query's, a change's, or a command's. */
-  readonly answer: 'query' | 'change' | 'command';
+  /**
+   * How the route shapes each item: a query's (`completed`), a read's
+   * (`ok`, the managed domains), a change's (`ok` and `changed`), or a command's.
+   */
+  readonly answer: 'query' | 'read' | 'change' | 'command';
   /** The route's success status. */
   readonly status: 200 | 202;
   /** Seconds an agent may take; a data field `timeout` chooses within this range. */

@@ -8,12 +8,20 @@ import {
   roleNames,
 } from '../../src/auth/index.js';
 
-const ALL_TEN = [
+const ALL = [
   'agent:read',
   'agent:write',
   'node:read',
   'network:read',
   'network:write',
+  'file:read',
+  'file:write',
+  'service:read',
+  'service:write',
+  'package:read',
+  'package:write',
+  'user:read',
+  'user:write',
   'job:read',
   'job:write',
   'health:read',
@@ -22,8 +30,8 @@ const ALL_TEN = [
 ];
 
 describe('permission vocabulary', () => {
-  it('has exactly the ten permissions', () => {
-    expect([...PERMISSIONS]).toEqual(ALL_TEN);
+  it('has exactly the eighteen permissions', () => {
+    expect([...PERMISSIONS]).toEqual(ALL);
   });
 
   it('isPermission accepts known names only', () => {
@@ -35,29 +43,27 @@ describe('permission vocabulary', () => {
 });
 
 describe('built-in roles', () => {
-  it('admin has all ten', () => {
-    expect(effectivePermissions({ roles: ['admin'] }, {})).toEqual(ALL_TEN);
+  it('admin has all eighteen', () => {
+    expect(effectivePermissions({ roles: ['admin'] }, {})).toEqual(ALL);
   });
 
-  it('write has seven: everything but audit:read, command:execute and agent:write', () => {
+  it('write has fifteen: everything but audit:read, command:execute and agent:write', () => {
     const perms = effectivePermissions({ roles: ['write'] }, {});
-    expect(perms).toEqual([
-      'agent:read',
-      'node:read',
-      'network:read',
-      'network:write',
-      'job:read',
-      'job:write',
-      'health:read',
-    ]);
-    expect(perms).toHaveLength(7);
+    expect(perms).toEqual(
+      ALL.filter((p) => !['audit:read', 'command:execute', 'agent:write'].includes(p)),
+    );
+    expect(perms).toHaveLength(15);
   });
 
-  it('read has the five read permissions', () => {
+  it('read has every read permission but the audit trail', () => {
     expect(effectivePermissions({ roles: ['read'] }, {})).toEqual([
       'agent:read',
       'node:read',
       'network:read',
+      'file:read',
+      'service:read',
+      'package:read',
+      'user:read',
       'job:read',
       'health:read',
     ]);
@@ -86,6 +92,10 @@ describe('effectivePermissions', () => {
       'agent:read',
       'node:read',
       'network:read',
+      'file:read',
+      'service:read',
+      'package:read',
+      'user:read',
       'job:read',
       'health:read',
       'audit:read',
@@ -96,7 +106,7 @@ describe('effectivePermissions', () => {
     const custom = { read: { permissions: ['health:read'] } };
     expect(effectivePermissions({ roles: ['read'] }, custom)).toEqual(['health:read']);
     // Other built-ins are untouched.
-    expect(effectivePermissions({ roles: ['write'] }, custom)).toHaveLength(7);
+    expect(effectivePermissions({ roles: ['write'] }, custom)).toHaveLength(15);
   });
 
   it('unknown roles and unknown permission strings grant nothing', () => {

@@ -138,6 +138,7 @@ describe('defaults', () => {
         enrollment: { auto_accept: false },
         conditions: { memory_pressure: 90, disk_pressure: 90, high_load: 2 },
         dns: { resolv_conf: '/etc/resolv.conf' },
+        services: { unit_dir: '/etc/systemd/system' },
         security: { job_verify_key: '', job_verify_key_file: '' },
       },
     });
@@ -168,7 +169,7 @@ describe('configKeys', () => {
     // listening, the unauthenticated audit rate, burst and bucket size, the
     // audit rate and burst per token subject, the six API connection limits,
     // agents' nkeys by host): count them on purpose.
-    expect(keys).toHaveLength(110);
+    expect(keys).toHaveLength(111);
     expect(new Set(keys.map((k) => k.path)).size).toBe(keys.length);
     expect(new Set(keys.map((k) => k.env)).size).toBe(keys.length);
     for (const key of keys) {

@@ -13,8 +13,16 @@ export interface HandlerContext {
   signal: AbortSignal;
   /** The resolver file read when systemd-resolved does not run; default /etc/resolv.conf. */
   resolvConfPath?: string;
+  /** Where the managed domains' files live on this host (agent.* config); defaults where absent. */
+  host?: HostSettings;
   /** Told of a command's output as it is written (live output); other operations ignore it. */
   onOutput?: OutputListener;
+}
+
+/** The agent's settings for the managed domains, from its config. */
+export interface HostSettings {
+  /** Where service units are written (agent.services.unit_dir). */
+  unitDir: string;
 }
 
 export interface HandlerOutcome {

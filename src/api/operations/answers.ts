@@ -34,9 +34,9 @@ function hostItem(type: OperationType, resp: JobResponse): Item {
     state === 'skipped'
       ? 'skipped'
       : resp.status === 'completed'
-        ? decl.answer === 'change'
-          ? 'ok'
-          : 'completed'
+        ? decl.answer === 'query'
+          ? 'completed'
+          : 'ok'
         : 'failed';
   let fields: Record<string, unknown> = {};
   let error = resp.error;

@@ -1,0 +1,129 @@
+// What the handlers of the managed domains (services, packages, users, files)
+// share: running a host tool with an argument list (never a shell line), a
+// file replaced whole by rename, and the error that names the privilege a
+// change needs when the agent does not run as root.
+import { randomBytes } from 'node:crypto';
+import { chmod, chown, open, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { runCommand } from '../../exec/index.js';
+
+/** How a host tool's run ended, as a handler reads it. */
+export type ToolRun =
+  /** The tool is not installed: the host cannot do the operation (`skipped`). */
+  | { kind: 'missing'; tool: string }
+  /** It ran and exited non-zero, or could not finish: `error` names the tool and why. */
+  | { kind: 'failed'; exitCode: number; stdout: string; stderr: string; error: string }
+  | { kind: 'ok'; stdout: string; stderr: string };
+
+export interface ToolOptions {
+  signal: AbortSignal;
+  /** Default 30 s. */
+  timeoutMs?: number;
+  /** Written to the tool's standard input (a password for chpasswd), never to its arguments. */
+  stdin?: string;
+  /** Replaces the environment; default: this process's, with LC_ALL=C so output parses the same everywhere. */
+  env?: Record<string, string>;
+  /** Cap per output stream; default 4 MiB (a package list is large). */
+  maxOutputBytes?: number;
+}
+
+/**
+ * Runs `tool args…` directly (no shell: an argument is one argument whatever
+ * it holds). Missing tools are told apart from failures, so a host without
+ * systemd or apt answers `skipped`, not `failed`.
+ */
+export async function runTool(
+  tool: string,
+  args: readonly string[],
+  opts: ToolOptions,
+): Promise<ToolRun> {
+  const run = await runCommand({
+    mode: 'exec',
+    command: tool,
+    args: [...args],
+    timeoutMs: opts.timeoutMs ?? 30_000,
+    maxOutputBytes: opts.maxOutputBytes ?? 4 * 1024 * 1024,
+    signal: opts.signal,
+    env: opts.env ?? { ...stringEnv(process.env), LC_ALL: 'C' },
+    ...(opts.stdin !== undefined ? { stdin: opts.stdin } : {}),
+  });
+  if (run.end.kind === 'notFound') return { kind: 'missing', tool };
+  if (run.end.kind === 'exited' && run.exitCode === 0) {
+    return { kind: 'ok', stdout: run.stdout, stderr: run.stderr };
+  }
+  const why =
+    run.error ?? (lastLines(run.stderr) || lastLines(run.stdout) || `exit code ${run.exitCode}`);
+  return {
+    kind: 'failed',
+    exitCode: run.exitCode,
+    stdout: run.stdout,
+    stderr: run.stderr,
+    error: `${tool} failed: ${why}`,
+  };
+}
+
+function stringEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+/** The last few lines of a tool's message: where it says what went wrong. */
+function lastLines(text: string): string {
+  return text.trim().split('\n').slice(-3).join(' ').trim();
+}
+
+/** Whether this agent may change what only root may change. */
+export function runsAsRoot(): boolean {
+  return process.getuid?.() === 0;
+}
+
+/**
+ * The error of a change this agent may not make: it names the privilege, and
+ * where to read how to give it (docs/operations.md, "Privileges").
+ */
+export function needsRoot(what: string): { ok: false; error: string } {
+  return {
+    ok: false,
+    error: `${what} needs root: this agent runs as uid ${process.getuid?.() ?? '?'}; run the agent as root (docs/operations.md, "Privileges")`,
+  };
+}
+
+export interface FileOwnership {
+  /** File mode bits, e.g. 0o644. */
+  mode?: number;
+  uid?: number;
+  gid?: number;
+}
+
+/**
+ * Writes `content` to `path` through a temp file in the same directory, then
+ * a rename: a reader sees the old file or the new one, never half of one, and
+ * a failure leaves the old file as it was. Mode and owner are set on the temp
+ * file before it takes the name.
+ */
+export async function replaceFile(
+  path: string,
+  content: string | Uint8Array,
+  own: FileOwnership = {},
+): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.osapi-${randomBytes(6).toString('hex')}`);
+  const handle = await open(tmp, 'wx', own.mode ?? 0o644);
+  try {
+    try {
+      await handle.writeFile(content);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    // open's mode is filtered by the umask: chmod says it exactly.
+    await chmod(tmp, own.mode ?? 0o644);
+    if (own.uid !== undefined || own.gid !== undefined) {
+      await chown(tmp, own.uid ?? -1, own.gid ?? -1);
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
+}
