@@ -88,6 +88,14 @@ export interface OperationDeclaration {
   readonly status: 200 | 202;
   /** Seconds an agent may take; a data field `timeout` chooses within this range. */
   readonly timeout: { readonly default_s: number; readonly max_s: number };
+  /**
+   * The input field that names an object of the file store (`object`,
+   * `object_name`), when the operation takes one. The API looks the object
+   * up before the job goes out (400 naming the field when there is none) and
+   * puts its digest in the data as `object_sha256`, so the job signs the
+   * content: an agent reading the object refuses any other.
+   */
+  readonly object?: string;
   /** The SDK's method name. */
   readonly sdk: string;
   readonly cli: CliDeclaration;

@@ -15,8 +15,20 @@ export interface HandlerContext {
   resolvConfPath?: string;
   /** Where the managed domains' files live on this host (agent.* config); defaults where absent. */
   host?: HostSettings;
+  /** The file store (objects uploaded by POST /file), for operations that write one to the host. */
+  objects?: ObjectReader;
   /** Told of a command's output as it is written (live output); other operations ignore it. */
   onOutput?: OutputListener;
+}
+
+/**
+ * Reads objects of the file store. The job names the object and the digest
+ * the API saw when it accepted the job (`object_sha256`); content with any
+ * other digest is refused, so what reaches the host is what was signed.
+ */
+export interface ObjectReader {
+  /** The object's bytes; throws (a message for the person who asked) when it is gone or changed. */
+  read(name: string, sha256: string, signal: AbortSignal): Promise<Uint8Array>;
 }
 
 /** The agent's settings for the managed domains, from its config. */
