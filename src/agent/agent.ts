@@ -43,8 +43,13 @@ import type { ConditionThresholds } from './conditions.js';
 import type { ConsumerSettings } from './consumers.js';
 import { Cordon } from './cordon.js';
 import { type FactsLoop, startFacts } from './facts.js';
+import { type DeploymentRecords, natsDeploymentRecords, natsObjectReader } from './file-access.js';
 import { commandOutcome, type HandlerOutcome, runJob } from './handlers/index.js';
-import type { HostSettings } from './handlers/types.js';
+import type { HostSettings, ObjectReader } from './handlers/types.js';
+
+/** The largest object the agent reads from the file store (the API's own limit is at most this). */
+const FILE_MAX_BYTES = 64 * 1024 * 1024;
+
 import type { AgentIdentity } from './identity.js';
 import {
   CANCELLED_BEFORE_START,
@@ -276,8 +281,13 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const standingTimer = setInterval(() => void readStanding(), opts.heartbeatMs ?? 10_000);
   standingTimer.unref();
 
+  const files = {
+    objects: natsObjectReader(opts.nc, opts.names, FILE_MAX_BYTES),
+    deployments: natsDeploymentRecords(opts.nc, opts.names, opts.hostname),
+  };
   const handle = (notice: JobNotice, shared: boolean): Promise<void> => {
     const p = handleNotification(notice, shared, {
+      files,
       refreshStanding: readStanding,
       cordon,
       facts,
@@ -397,6 +407,8 @@ interface HandleContext {
   cordon: Cordon;
   /** This host's facts, for `@fact.` references; null when the agent collects none. */
   facts: FactsLoop | null;
+  /** The file store's objects and this agent's deployment records. */
+  files: { objects: ObjectReader; deployments: DeploymentRecords };
   /** Where failures that NATS caused are told, once per outage. */
   outage: OutageLog;
   opts: AgentOptions;
@@ -792,6 +804,9 @@ async function run(
     signal,
     ...(opts.resolvConfPath ? { resolvConfPath: opts.resolvConfPath } : {}),
     ...(opts.host ? { host: opts.host } : {}),
+    objects: ctx.files.objects,
+    deployments: ctx.files.deployments,
+    ...(ctx.facts ? { facts: () => (ctx.facts as FactsLoop).values() } : {}),
     ...(live ? { onOutput: live.push } : {}),
   })
     .catch((err: unknown) => {

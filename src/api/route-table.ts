@@ -2,7 +2,9 @@
 // each route's method, path, permission and summary, read off a bare Fastify
 // instance (registration only; no handler runs). scripts/api-docs.ts writes
 // it into the file and test/api/api-doc.test.ts keeps it current.
+
 import Fastify from 'fastify';
+import { DEFAULT_FILE_MAX_BYTES } from '../contract/file.js';
 import { registerAuth } from './auth.js';
 import { registerRoutes } from './server.js';
 
@@ -27,9 +29,13 @@ export async function listRoutes(): Promise<RouteInfo[]> {
   });
   registerAuth(app, { signingKey: 'k', customRoles: {} });
   // Every dependency an empty object: enough to register, whatever deps are added later.
-  const deps = new Proxy({} as Parameters<typeof registerRoutes>[1], {
-    get: (target, key) => Reflect.get(target, key) ?? {},
-  });
+  // Registration only needs the file store's size limit (its route's body limit).
+  const deps = new Proxy(
+    { files: { maxBytes: DEFAULT_FILE_MAX_BYTES } } as Parameters<typeof registerRoutes>[1],
+    {
+      get: (target, key) => Reflect.get(target, key) ?? {},
+    },
+  );
   registerRoutes(app, deps);
   await app.ready();
   await app.close();

@@ -32,6 +32,7 @@ import { type ConsoleOptions, registerConsole } from './console/static.js';
 import { registerCors } from './cors.js';
 import type { DispatchDeps } from './dispatch.js';
 import { API_ERRORS, ApiError } from './errors.js';
+import { type FileRouteDeps, registerFileRoutes } from './files/routes.js';
 import { type ReadinessProbe, registerHealthRoutes } from './health/routes.js';
 import { type HealthStatusDeps, registerHealthStatusRoute } from './health/status.js';
 import { type JobRouteDeps, registerJobRoutes } from './job/routes.js';
@@ -59,6 +60,8 @@ export interface ApiServerDeps {
   health: HealthStatusDeps;
   metrics: ApiMetrics;
   session: SessionDeps;
+  /** The file store (POST /file, deployments' objects). */
+  files: FileRouteDeps;
   /** The web console at /ui/; absent when api.server.ui.enabled is off. */
   console?: ConsoleOptions;
   /** Bounds on client connections (api.server.limits, resolved in limits.ts). */
@@ -200,7 +203,8 @@ export function registerRoutes(
   registerAgentRoutes(app, { ...deps.dispatch, facts: deps.facts, states: deps.states });
   // Every route that makes a job makes it through the one job service.
   const jobService = createJobService(deps.dispatch);
-  registerOperationRoutes(app, jobService);
+  registerOperationRoutes(app, jobService, deps.files.store);
+  registerFileRoutes(app, deps.files);
   registerJobRoutes(app, deps.jobs, jobService);
   registerAuditRoutes(app, deps.audit);
   registerSessionRoutes(app, deps.session);
@@ -251,7 +255,12 @@ function answerError(
   if (status === 413) {
     return reply
       .code(413)
-      .send(new ApiError('payload_too_large', 'the body is larger than 1 MiB').body());
+      .send(
+        new ApiError(
+          'payload_too_large',
+          `the body is larger than this route takes (${req.routeOptions.bodyLimit ?? 1024 * 1024} bytes)`,
+        ).body(),
+      );
   }
   if (status >= 400 && status < 500) {
     // Fastify's own client errors: empty or malformed JSON body, bad headers.

@@ -4,6 +4,7 @@
 
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
+import { Objm } from '@nats-io/obj';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.js';
 import { type AgentStateView, watchAgentStates } from '../job/agent-state-view.js';
@@ -25,6 +26,7 @@ import { waitAtMost } from '../wait-at-most.js';
 import { AuditLog } from './audit/log.js';
 import { defaultConsoleDir } from './console/static.js';
 import { acceptOwnAgent, startAutoAccept } from './enrollment.js';
+import { natsFileStore } from './files/store.js';
 import { type OutputHubLimits, startOutputHub } from './job/output-hub.js';
 import type { JobStreamSettings } from './job/stream.js';
 import { resolveConnectionLimits } from './limits.js';
@@ -228,8 +230,13 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
     });
     await rollouts.watch();
     const auth = { signingKey: opts.signingKey, customRoles: config.api.server.security.roles };
+    const files = natsFileStore(
+      await new Objm(nc).open(layout.names.filesBucket),
+      await kvm.open(layout.names.deploymentsBucket),
+    );
     const app = await buildApiServer({
       metrics,
+      files: { store: files, maxBytes: config.api.server.files.max_bytes },
       health: { nc, jsm, names: layout.names, jobs, registry, clock: opts.clock, startedAt },
       audit: { log: audit, buckets: auditBuckets, required: auditSettings.required },
       logger,

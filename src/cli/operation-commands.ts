@@ -46,6 +46,7 @@ interface FieldSchema {
   description?: string;
   items?: FieldSchema;
   anyOf?: FieldSchema[];
+  const?: unknown;
   minimum?: number;
   maximum?: number;
 }
@@ -63,11 +64,53 @@ function commaList(value: string): string[] {
     .filter(Boolean);
 }
 
+/**
+ * A mapping flag: a JSON object (`{"port":8080}`), or `name=value` pairs
+ * separated by commas, whose values stay strings.
+ */
+function objectFlag(flag: string): (v: string) => Record<string, unknown> {
+  return (value) => {
+    const text = value.trim();
+    if (text.startsWith('{')) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        throw new UsageError(`--${flag}: not valid JSON`);
+      }
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+        throw new UsageError(`--${flag}: must be a JSON object`);
+      }
+      return parsed as Record<string, unknown>;
+    }
+    const out: Record<string, unknown> = {};
+    for (const pair of commaList(text)) {
+      const eq = pair.indexOf('=');
+      if (eq <= 0) throw new UsageError(`--${flag}: expected name=value (got "${pair}")`);
+      out[pair.slice(0, eq).trim()] = pair.slice(eq + 1);
+    }
+    return out;
+  };
+}
+
 /** How a flag's text becomes the field's value, from the field's schema. */
 function parserOf(
   flag: string,
   schema: FieldSchema,
 ): { arg: string; parse?: (v: string) => unknown } {
+  const choices = schema.anyOf?.map((x) => x.const);
+  if (choices?.every((c): c is string => typeof c === 'string')) {
+    // One of some words (`raw` or `template`).
+    return {
+      arg: `<${choices.join('|')}>`,
+      parse: (v) => {
+        if (!choices.includes(v)) {
+          throw new UsageError(`--${flag}: must be ${choices.join(' or ')} (got "${v}")`);
+        }
+        return v;
+      },
+    };
+  }
   if (schema.anyOf) {
     // Rate control: a count or a percentage.
     return { arg: '<n|pct>', parse: countOrPercentFlag(flag, schema.anyOf[0]?.minimum ?? 0) };
@@ -82,6 +125,8 @@ function parserOf(
     case 'array':
       if (schema.items?.type === 'string') return { arg: '<list>', parse: commaList };
       break;
+    case 'object':
+      return { arg: '<name=value,...|json>', parse: objectFlag(flag) };
   }
   // A declaration must not silently lose a field: a new kind of field needs a parser here.
   throw new Error(`${flag}: no flag form for a field of this schema (${JSON.stringify(schema)})`);

@@ -484,6 +484,14 @@ export const ConfigSchema = Type.Object(
             ),
           }),
         }),
+        files: Section('The file store (POST /file).', {
+          max_bytes: Int(
+            8 * 1024 * 1024,
+            1,
+            64 * 1024 * 1024,
+            'The largest object POST /file takes, in bytes (1..67108864); larger uploads get 413.',
+          ),
+        }),
         ui: Section('The web console.', {
           enabled: Bool(
             true,

@@ -21,6 +21,8 @@ export const API_ERRORS = {
   idempotency_key_reused: 422,
   /** Drain of an agent already drained, or undrain of one that is not. */
   agent_state_conflict: 409,
+  /** An upload under a name the file store holds with other content, without ?force=true. */
+  object_exists: 409,
   /** The same Idempotency-Key while the first request has not made its job yet. */
   idempotency_key_in_progress: 409,
   /** One token subject already holds api.server.limits.max_streams_per_user job streams. */

@@ -20,6 +20,15 @@ import {
   TIMEOUT_MAX_S,
 } from './command.js';
 import {
+  FileDeployData,
+  FileDeployInput,
+  FileDeployResult,
+  FilePathData,
+  FileStatusResponse,
+  FileStatusResult,
+  FileUndeployResult,
+} from './file.js';
+import {
   DiskResult,
   DnsGetData,
   DnsResult,
@@ -108,6 +117,9 @@ export interface OperationDeclaration {
  * running commands.
  */
 const HOST_OPERATION_TIMEOUT = { default_s: 10, max_s: 10 } as const;
+
+/** Reading an object from the file store (up to a few MiB) and writing it. */
+const FILE_OPERATION_TIMEOUT = { default_s: 30, max_s: 30 } as const;
 
 /** A change's input: its data, plus rate control for broadcasts. */
 function withRollout<P extends TProperties>(data: TObject<P>) {
@@ -294,6 +306,62 @@ export const OPERATIONS = {
         interface_name: 'the network interface, e.g. eth0',
       },
     },
+  },
+  'file.deploy.do': {
+    permission: 'file:write',
+    method: 'POST',
+    path: '/node/{hostname}/file/deploy',
+    summary:
+      'Write an object of the file store to a path on each host (raw, or a template rendered with its facts)',
+    kind: 'modify',
+    input: withRollout(FileDeployInput),
+    data: FileDeployData,
+    object: 'object_name',
+    result: FileDeployResult,
+    response: changeAnswer(FileDeployResult),
+    answer: 'change',
+    status: 202,
+    timeout: FILE_OPERATION_TIMEOUT,
+    sdk: 'fileDeploy',
+    cli: {
+      command: ['node', 'file', 'deploy'],
+      flags: {
+        vars: 'template variables: name=value,name=value or a JSON object (\'{"port":8080}\')',
+        content_type: 'raw (written as stored) or template (rendered with facts, vars, hostname)',
+      },
+    },
+  },
+  'file.undeploy.do': {
+    permission: 'file:write',
+    method: 'POST',
+    path: '/node/{hostname}/file/undeploy',
+    summary: 'Remove a file this system deployed from each host',
+    kind: 'modify',
+    input: withRollout(FilePathData),
+    data: FilePathData,
+    result: FileUndeployResult,
+    response: changeAnswer(FileUndeployResult),
+    answer: 'change',
+    status: 202,
+    timeout: FILE_OPERATION_TIMEOUT,
+    sdk: 'fileUndeploy',
+    cli: { command: ['node', 'file', 'undeploy'] },
+  },
+  'file.status.get': {
+    permission: 'file:read',
+    method: 'POST',
+    path: '/node/{hostname}/file/status',
+    summary: 'Whether a deployed file is in sync, drifted or missing on each host',
+    kind: 'query',
+    input: FilePathData,
+    data: FilePathData,
+    result: FileStatusResult,
+    response: FileStatusResponse,
+    answer: 'read',
+    status: 200,
+    timeout: FILE_OPERATION_TIMEOUT,
+    sdk: 'fileStatus',
+    cli: { command: ['node', 'file', 'status'] },
   },
 } as const satisfies Record<string, OperationDeclaration>;
 

@@ -131,8 +131,28 @@ function schemaProblems(schema: TSchema, value: unknown): DataProblem[] {
     .slice(0, 10);
 }
 
+/**
+ * Why a path is not one a host operation takes, or null: absolute,
+ * normalised (no `.`/`..` segments, no `//`, no trailing `/`), no control
+ * characters, not `/` itself.
+ */
+export function hostPathProblem(path: string): string | null {
+  if (!path.startsWith('/')) return 'must be an absolute path';
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing them is the point
+  if (/[\u0000-\u001f\u007f]/.test(path)) return 'must not hold control characters';
+  if (path === '/' || path.endsWith('/')) return 'must name a file, not end with /';
+  if (path.includes('//') || path.split('/').some((seg) => seg === '.' || seg === '..')) {
+    return "must be normalised: no '.', '..' or empty segments";
+  }
+  return null;
+}
+
 /** What no schema says: an address that is an address, one DNS list at least. */
 export function meaningProblems(type: OperationType, data: unknown): DataProblem[] {
+  if (type === 'file.deploy.do' || type === 'file.undeploy.do' || type === 'file.status.get') {
+    const problem = hostPathProblem((data as { path: string }).path);
+    return problem ? [{ field: 'path', message: problem }] : [];
+  }
   if (type === 'network.ping.do' && !isIpAddress((data as PingData).address)) {
     return [{ field: 'address', message: ADDRESS_EXPECTED }];
   }

@@ -47,6 +47,10 @@ export interface InfraNames {
    * hostname; written by API servers only.
    */
   readonly enrollmentBucket: string;
+  /** The file store: objects uploaded by POST /file (a JetStream object store). */
+  readonly filesBucket: string;
+  /** Where each agent records what it deployed, under `<host>.<path digest>`. */
+  readonly deploymentsBucket: string;
 }
 
 export interface NameSettings {
@@ -83,6 +87,8 @@ export function infraNames(s: NameSettings): InfraNames {
     factsBucket: infra(s.namespace, 'agent-facts'),
     agentStateBucket: infra(s.namespace, 'agent-state'),
     enrollmentBucket: infra(s.namespace, 'agent-enrollment'),
+    filesBucket: infra(s.namespace, 'files'),
+    deploymentsBucket: infra(s.namespace, 'file-deployments'),
   };
 }
 
@@ -388,6 +394,29 @@ export function registryKey(hostname: string): string {
   return `agents.${hostToken(hostname)}`;
 }
 
+/**
+ * A deployment's key: its host, then a hex digest of its path (a path holds
+ * what keys may not); the caller digests, this module imports nothing.
+ */
+export function deploymentKey(hostname: string, pathDigest: string): string {
+  return `${hostToken(hostname)}.${pathDigest}`;
+}
+
+/** The hostname of a key in the file-deployments bucket. */
+export function hostnameOfDeploymentKey(key: string): string {
+  return hostFromToken(key.slice(0, key.indexOf('.')));
+}
+
+/** The object store's stream: `OBJ_<bucket>`. */
+export function objectStream(bucket: string): string {
+  return `OBJ_${bucket}`;
+}
+
+/** An object store's subjects: `$O.<bucket>.>` (metadata and chunks). */
+export function objectSubjects(bucket: string): string {
+  return `$O.${bucket}.>`;
+}
+
 /** An agent's facts in the agent-facts bucket: its hostname, as a key token. */
 export function factsKey(hostname: string): string {
   return hostToken(hostname);
@@ -447,6 +476,7 @@ export function agentWrites(
   response: string;
   registry: string;
   facts: string;
+  deployments: string;
   output: string;
 } {
   if (hostname === undefined) {
@@ -456,6 +486,7 @@ export function agentWrites(
       response: '>',
       registry: '>',
       facts: '>',
+      deployments: '>',
       output: outputFilter(names),
     };
   }
@@ -466,6 +497,7 @@ export function agentWrites(
     response: `*.${h}`,
     registry: registryKey(hostname),
     facts: factsKey(hostname),
+    deployments: `${h}.*`,
     output: subject(names.namespace, `output.*.${h}`),
   };
 }

@@ -1,5 +1,5 @@
 // Makes the JetStream layout (jobs stream, dead-letter stream, live output
-// stream, nine KV buckets) idempotently at start. Running it again changes nothing; a setting
+// stream, ten KV buckets, the file store) idempotently at start. Running it again changes nothing; a setting
 // that differs from what exists is updated where NATS allows, and reported as
 // a conflict where it does not (storage type cannot change in place).
 import {
@@ -13,6 +13,7 @@ import {
   type StreamInfo,
 } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
+import { Objm } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { LOGIN_CODE_TTL_MS } from '../contract/session.js';
 import type { Logger } from '../log/logger.js';
@@ -22,6 +23,7 @@ import {
   infraNames,
   kvStream,
   type NameSettings,
+  objectStream,
   outputFilter,
 } from '../names/names.js';
 
@@ -29,6 +31,9 @@ type Storage = 'file' | 'memory';
 
 /** How long an agent's facts outlive its last write of them. */
 export const FACTS_TTL_MS = 10 * 60_000;
+
+/** The file store's size: uploads beyond it are refused until objects are deleted. */
+const FILES_MAX_BYTES = 1024 * 1024 * 1024;
 
 /** How long the output stream holds a chunk: as long as an API server keeps an idle job's output. */
 const OUTPUT_MAX_AGE_MS = 10 * 60_000;
@@ -182,9 +187,25 @@ export async function ensureLayout(nc: NatsConnection, s: LayoutSettings): Promi
       replicas: s.kv.replicas,
     },
   ];
+  // What each agent deployed (file.deploy), until it undeploys it.
+  buckets.push({
+    bucket: names.deploymentsBucket,
+    ttl: 0,
+    max_bytes: 256 * 1024 * 1024,
+    storage: s.registry.storage,
+    replicas: s.registry.replicas,
+  });
   for (const b of buckets) {
     items.push(await ensureBucket(jsm, kvm, b));
   }
+  items.push(
+    await ensureObjectStore(jsm, nc, {
+      bucket: names.filesBucket,
+      max_bytes: FILES_MAX_BYTES,
+      storage: s.registry.storage,
+      replicas: s.registry.replicas,
+    }),
+  );
   return { names, items };
 }
 
@@ -292,6 +313,30 @@ async function ensureStream(
     action: changes.length > 0 ? 'updated' : 'unchanged',
     changes,
     conflicts,
+  };
+}
+
+/** The file store: made when absent; its settings are otherwise left as they are. */
+async function ensureObjectStore(
+  jsm: JetStreamManager,
+  nc: NatsConnection,
+  b: { bucket: string; max_bytes: number; storage: Storage; replicas: number },
+): Promise<LayoutItem> {
+  const stream = objectStream(b.bucket);
+  const have = await streamInfo(jsm, stream);
+  if (!have) {
+    await new Objm(nc).create(b.bucket, {
+      max_bytes: b.max_bytes,
+      storage: storageType(b.storage),
+      replicas: b.replicas,
+    });
+  }
+  return {
+    stream,
+    kind: 'stream',
+    action: have ? 'unchanged' : 'created',
+    changes: [],
+    conflicts: [],
   };
 }
 

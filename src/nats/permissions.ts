@@ -15,6 +15,8 @@ import {
   kvKeys,
   kvStream,
   kvSubject,
+  objectStream,
+  objectSubjects,
   outputFilter,
 } from '../names/names.js';
 
@@ -62,6 +64,8 @@ export interface AgentUser {
  * - Replies on `_INBOX.>`. The API uses another prefix (API_INBOX_PREFIX),
  *   so an agent cannot listen to the replies the API receives.
  * - Publishing live output (`<ns>.output.>`).
+ * - Reading objects of the file store by direct reads (file deployments),
+ *   never writing one; reading and writing its deployment records.
  *
  * With a hostname, every write is held to that host's keys (agentWrites).
  * The deny lists repeat, explicitly, what must stay closed even if someone
@@ -84,7 +88,12 @@ export function agentPermissions(names: InfraNames, user: AgentUser): NatsPermis
   const facts = names.factsBucket;
   const stateStream = kvStream(names.agentStateBucket);
   const enrollmentStream = kvStream(names.enrollmentBucket);
+  const filesStream = objectStream(names.filesBucket);
+  const deployments = names.deploymentsBucket;
+  const deploymentsStream = kvStream(deployments);
   const streamInfo = [
+    filesStream,
+    deploymentsStream,
     jobs,
     queueStream,
     responsesStream,
@@ -114,6 +123,15 @@ export function agentPermissions(names: InfraNames, user: AgentUser): NatsPermis
         api.msgGet(enrollmentStream),
         api.directGet(enrollmentStream),
         api.directGetAll(enrollmentStream),
+        // Reading objects of the file store to deploy them; never writing one.
+        api.msgGet(filesStream),
+        api.directGet(filesStream),
+        api.directGetAll(filesStream),
+        // Reading and writing what it deployed (its own keys, with a hostname).
+        api.msgGet(deploymentsStream),
+        api.directGet(deploymentsStream),
+        api.directGetAll(deploymentsStream),
+        kvSubject(deployments, writes.deployments),
         ...writes.claims.map((k) => kvSubject(queue, k)),
         kvSubject(queue, writes.status),
         kvSubject(responses, writes.response),
@@ -145,6 +163,8 @@ export function agentPermissions(names: InfraNames, user: AgentUser): NatsPermis
         api.consumerCreate(responsesStream),
         api.consumerCreateAll(responsesStream),
         api.durableCreateAll(responsesStream),
+        // Writing or removing an object of the file store.
+        objectSubjects(names.filesBucket),
         // Any read or write of the console's login codes.
         kvKeys(logins),
         api.msgGet(loginsStream),

@@ -12,6 +12,13 @@ import type { AuditEntry } from '../contract/audit.js';
 import type { CommandResponse, ExecRequest, ShellRequest } from '../contract/command.js';
 import type { ErrorBody, FieldProblem } from '../contract/errors.js';
 import type { FactKeysResponse } from '../contract/facts.js';
+import type {
+  FileDeleteResponse,
+  FileInfoResponse,
+  FileListResponse,
+  FileUploadResponse,
+  StaleDeploymentsResponse,
+} from '../contract/file.js';
 import type { HealthStatus } from '../contract/health.js';
 import type {
   JobCreated,
@@ -37,6 +44,15 @@ import {
 } from '../contract/operations.js';
 import type { LoginCode, Session, WhoAmI } from '../contract/session.js';
 import { readSse, type SseMessage } from './sse.js';
+
+/** Base64 of bytes, in a browser as in Node. */
+function base64(bytes: Uint8Array): string {
+  let text = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(text);
+}
 
 export type { OperationAnswer, OperationInput, OperationType } from '../contract/operations.js';
 export type StatusResponse = OperationAnswer<'node.status.get'>;
@@ -315,6 +331,45 @@ export class OsapiClient {
    */
   factKeys(): Promise<OsapiResponse<FactKeysResponse>> {
     return this.request('GET', '/facts/keys');
+  }
+
+  /**
+   * POST /file: stores an object in the file store (201). `changed` is false
+   * when it already held this content; another content under the name is a
+   * 409 `object_exists` unless `force`.
+   * @example
+   * await client.fileUpload('motd', new TextEncoder().encode('Hello {{hostname}}\n'), { contentType: 'template' });
+   */
+  fileUpload(
+    name: string,
+    content: Uint8Array,
+    opts: { contentType?: 'raw' | 'template'; force?: boolean } = {},
+  ): Promise<OsapiResponse<FileUploadResponse>> {
+    return this.request('POST', `/file${opts.force ? '?force=true' : ''}`, {
+      name,
+      content: base64(content),
+      ...(opts.contentType ? { content_type: opts.contentType } : {}),
+    });
+  }
+
+  /** GET /file: every object of the file store. */
+  fileList(): Promise<OsapiResponse<FileListResponse>> {
+    return this.request('GET', '/file');
+  }
+
+  /** GET /file/{name}: one object's digest, size and content type; 404 when absent. */
+  fileGet(name: string): Promise<OsapiResponse<FileInfoResponse>> {
+    return this.request('GET', `/file/${encodeURIComponent(name)}`);
+  }
+
+  /** DELETE /file/{name}: files deployed from it stay on the hosts; 404 when absent. */
+  fileDelete(name: string): Promise<OsapiResponse<FileDeleteResponse>> {
+    return this.request('DELETE', `/file/${encodeURIComponent(name)}`);
+  }
+
+  /** GET /file/stale: deployments whose object changed (or was deleted) since. */
+  fileStale(): Promise<OsapiResponse<StaleDeploymentsResponse>> {
+    return this.request('GET', '/file/stale');
   }
 
   /**

@@ -35,6 +35,7 @@ function routeTable() {
     health: {} as ApiServerDeps['health'],
     metrics: {} as ApiServerDeps['metrics'],
     session: {} as ApiServerDeps['session'],
+    files: { maxBytes: 1 } as ApiServerDeps['files'],
   });
   return { app, routes };
 }
@@ -73,6 +74,14 @@ describe('every route declares its permission', () => {
         { route: 'POST /node/:hostname/network/ping', permission: 'network:write' },
         { route: 'GET /node/:hostname/network/dns/:interfaceName', permission: 'network:read' },
         { route: 'PUT /node/:hostname/network/dns', permission: 'network:write' },
+        { route: 'POST /node/:hostname/file/deploy', permission: 'file:write' },
+        { route: 'POST /node/:hostname/file/undeploy', permission: 'file:write' },
+        { route: 'POST /node/:hostname/file/status', permission: 'file:read' },
+        { route: 'POST /file', permission: 'file:write' },
+        { route: 'GET /file', permission: 'file:read' },
+        { route: 'GET /file/stale', permission: 'file:read' },
+        { route: 'GET /file/:name', permission: 'file:read' },
+        { route: 'DELETE /file/:name', permission: 'file:write' },
         { route: 'POST /job', permission: 'job:write' },
         { route: 'GET /job', permission: 'job:read' },
         { route: 'GET /job/status', permission: 'job:read' },

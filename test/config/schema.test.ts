@@ -62,6 +62,7 @@ describe('defaults', () => {
               user_burst: 2000,
             },
           },
+          files: { max_bytes: 8388608 },
           ui: { enabled: true },
         },
       },
@@ -169,7 +170,7 @@ describe('configKeys', () => {
     // listening, the unauthenticated audit rate, burst and bucket size, the
     // audit rate and burst per token subject, the six API connection limits,
     // agents' nkeys by host): count them on purpose.
-    expect(keys).toHaveLength(111);
+    expect(keys).toHaveLength(112);
     expect(new Set(keys.map((k) => k.path)).size).toBe(keys.length);
     expect(new Set(keys.map((k) => k.env)).size).toBe(keys.length);
     for (const key of keys) {

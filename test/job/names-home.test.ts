@@ -140,6 +140,9 @@ describe('the job store', () => {
       // The console's login codes, their own bucket.
       'src/api/session/login-codes.ts',
       'src/api/session/routes.ts',
+      // The file deployments' records, their own bucket.
+      'src/api/files/store.ts',
+      'src/agent/file-access.ts',
       // Makes every bucket once, at start.
       'src/nats/layout.ts',
     ]);

@@ -7,7 +7,7 @@ import { testLayout } from '../support/settings.js';
 const t = useTestNats();
 
 describe('ensureLayout', () => {
-  it('creates the namespaced stream, DLQ, output stream and nine buckets, then changes nothing on a second run', async () => {
+  it('creates the namespaced stream, DLQ, output stream, ten buckets and the file store, then changes nothing on a second run', async () => {
     const first = await ensureLayout(t.nc, testLayout('osapi'));
     expect(first.items.map((i) => [i.stream, i.action])).toEqual([
       ['osapi-JOBS', 'created'],
@@ -22,6 +22,8 @@ describe('ensureLayout', () => {
       ['KV_osapi-agent-state', 'created'],
       ['KV_osapi-agent-enrollment', 'created'],
       ['KV_osapi-login-codes', 'created'],
+      ['KV_osapi-file-deployments', 'created'],
+      ['OBJ_osapi-files', 'created'],
     ]);
     const jsm = await jetstreamManager(t.nc);
     const jobs = await jsm.streams.info('osapi-JOBS');

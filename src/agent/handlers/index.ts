@@ -8,6 +8,7 @@ import { execHandler, shellHandler } from './command.js';
 import { diskHandler } from './disk.js';
 import { dnsHandler } from './dns.js';
 import { dnsUpdateHandler } from './dns-update.js';
+import { fileDeployHandler, fileStatusHandler, fileUndeployHandler } from './file.js';
 import {
   hostnameHandler,
   loadHandler,
@@ -39,6 +40,9 @@ export const HANDLERS: HandlerRegistry = {
   'network.ping.do': pingHandler,
   'network.dns.get': dnsHandler,
   'network.dns.update': dnsUpdateHandler,
+  'file.deploy.do': fileDeployHandler,
+  'file.undeploy.do': fileUndeployHandler,
+  'file.status.get': fileStatusHandler,
 };
 
 /**

@@ -2,6 +2,7 @@
 // what it may need of the agent, in; a status, a result and maybe an error, out.
 import type { OutputListener } from '../../exec/index.js';
 import type { FinalHostState } from '../../job/records.js';
+import type { DeploymentRecords } from '../file-access.js';
 
 export interface HandlerContext {
   /** This agent's name (agent.hostname, else the OS hostname). */
@@ -17,6 +18,10 @@ export interface HandlerContext {
   host?: HostSettings;
   /** The file store (objects uploaded by POST /file), for operations that write one to the host. */
   objects?: ObjectReader;
+  /** What this agent deployed (file.deploy), one record per path. */
+  deployments?: DeploymentRecords;
+  /** This host's facts by `@fact.` key, for templates; absent when the agent collects none. */
+  facts?: () => ReadonlyMap<string, string>;
   /** Told of a command's output as it is written (live output); other operations ignore it. */
   onOutput?: OutputListener;
 }

@@ -53,10 +53,13 @@ function hostItem(type: OperationType, resp: JobResponse): Item {
   }
   if (status === 'failed' && error === undefined)
     error = 'the agent reported a failure without a reason';
+  // A read whose result has a state of its own (a file's in-sync, drifted...)
+  // says it as the item's status, as the reference's file status does.
+  const own = decl.answer === 'read' && status === 'ok' ? fields.status : undefined;
   return {
     ...fields,
     hostname: resp.hostname,
-    status,
+    status: typeof own === 'string' ? own : status,
     // A failed or skipped host answers no result: nothing is known to have changed.
     ...(decl.answer === 'change' ? { changed: fields.changed === true } : {}),
     ...(error !== undefined ? { error } : {}),

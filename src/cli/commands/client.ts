@@ -15,6 +15,7 @@ import { registerOperationCommands, TARGET_HELP } from '../operation-commands.js
 import { agentTable, commandTable, factKeysTable, factsTable, pendingTable } from '../output.js';
 import { addRunFlags, type RunFlags, runFields } from '../run-flags.js';
 import { registerAuditCommands } from './audit.js';
+import { registerFileCommands } from './file.js';
 import { registerHealthCommands } from './health.js';
 import { registerJobCommands } from './job.js';
 
@@ -100,6 +101,7 @@ export function registerClientCommands(program: Command): void {
   registerHealthCommands(client);
 
   registerJobCommands(client);
+  registerFileCommands(client);
   registerAuditCommands(client);
 
   const agent = client.command('agent').description('Agents registered with the API.');

@@ -1,0 +1,93 @@
+// Templates of file deployments: Mustache, which is logic-less (names,
+// sections and inverted sections, nothing else) and runs no code from the
+// template or the data: the view here is JSON (facts, the request's vars,
+// the hostname), so no value is a function Mustache would call. Strict: a
+// variable the view lacks fails the host, naming it, instead of rendering
+// as an empty string; partials are refused. Nothing is HTML-escaped: these
+// are configuration files, not pages.
+import Mustache from 'mustache';
+
+export class TemplateError extends Error {
+  override name = 'TemplateError';
+}
+
+type Token = string[];
+type Context = Mustache.Context;
+
+function present(value: unknown): string {
+  if (value === null) return '';
+  return typeof value === 'object' ? JSON.stringify(value) : String(value);
+}
+
+/** A Writer whose variables must exist in the view. */
+class StrictWriter extends Mustache.Writer {
+  override escapedValue(token: Token, context: Context): string {
+    return this.strictValue(token, context);
+  }
+
+  override unescapedValue(token: Token, context: Context): string {
+    return this.strictValue(token, context);
+  }
+
+  override renderPartial(token: Token): string {
+    throw new TemplateError(`partials are not supported ({{> ${token[1]}}})`);
+  }
+
+  private strictValue(token: Token, context: Context): string {
+    const name = token[1] ?? '';
+    const value = context.lookup(name);
+    if (value === undefined) {
+      throw new TemplateError(`the template uses {{${name}}}, which this host does not have`);
+    }
+    return present(value);
+  }
+}
+
+/**
+ * Facts by `@fact.` key (`os.distribution`) as nested objects
+ * (`facts.os.distribution`), which is how Mustache's dotted names read.
+ */
+export function nestedFacts(values: ReadonlyMap<string, string>): Record<string, unknown> {
+  const root: Record<string, unknown> = Object.create(null);
+  for (const [key, value] of values) {
+    const parts = key.split('.');
+    let node = root;
+    let ok = true;
+    for (const part of parts.slice(0, -1)) {
+      const next = node[part];
+      if (next === undefined) {
+        const made: Record<string, unknown> = Object.create(null);
+        node[part] = made;
+        node = made;
+      } else if (typeof next === 'object' && next !== null) {
+        node = next as Record<string, unknown>;
+      } else {
+        ok = false;
+        break;
+      }
+    }
+    const leaf = parts.at(-1) as string;
+    if (ok && node[leaf] === undefined) node[leaf] = value;
+  }
+  return root;
+}
+
+export interface TemplateView {
+  hostname: string;
+  facts: Record<string, unknown>;
+  vars: Record<string, unknown>;
+}
+
+/** The rendered text; throws TemplateError naming what is wrong. */
+export function renderTemplate(template: string, view: TemplateView): string {
+  const writer = new StrictWriter();
+  try {
+    return writer.render(template, view, undefined, { escape: (s: string) => s });
+  } catch (err) {
+    if (err instanceof TemplateError) throw err;
+    // Mustache's own parse errors ("Unclosed tag at 12").
+    throw new TemplateError(
+      `the template cannot be read: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+}

@@ -1,0 +1,126 @@
+// The file store as the API uses it: objects in a JetStream object store,
+// each with its SHA-256 (hex) and how deployments use it (raw or template) in
+// its metadata; and the agents' deployment records, read to tell which
+// deployments are stale (their object has changed since).
+import { createHash } from 'node:crypto';
+import type { KV } from '@nats-io/kv';
+import type { ObjectInfo, ObjectStore } from '@nats-io/obj';
+import { Compile } from 'typebox/compile';
+import {
+  type ContentType,
+  DeploymentRecord,
+  type FileInfo,
+  type StaleDeployment,
+} from '../../contract/file.js';
+import { hostnameOfDeploymentKey } from '../../names/names.js';
+
+const isDeploymentRecord = Compile(DeploymentRecord);
+
+/** Metadata keys on each object. */
+const SHA_KEY = 'osapi-sha256';
+const TYPE_KEY = 'osapi-content-type';
+
+export type UploadOutcome =
+  | { kind: 'stored'; info: FileInfo; changed: boolean }
+  /** The name holds other content and `force` was not given. */
+  | { kind: 'exists'; info: FileInfo };
+
+export interface FileStore {
+  upload(
+    name: string,
+    content: Uint8Array,
+    contentType: ContentType,
+    force: boolean,
+  ): Promise<UploadOutcome>;
+  info(name: string): Promise<FileInfo | null>;
+  list(): Promise<FileInfo[]>;
+  /** False when there was no such object. */
+  remove(name: string): Promise<boolean>;
+  /** Deployments whose object's digest is not the one deployed (or whose object is gone). */
+  stale(): Promise<StaleDeployment[]>;
+}
+
+export function sha256Hex(content: Uint8Array): string {
+  return createHash('sha256').update(content).digest('hex');
+}
+
+function fileInfo(o: ObjectInfo): FileInfo | null {
+  if (o.deleted) return null;
+  const sha = o.metadata?.[SHA_KEY];
+  if (!sha) return null;
+  return {
+    name: o.name,
+    sha256: sha,
+    size: o.size,
+    content_type: o.metadata?.[TYPE_KEY] === 'template' ? 'template' : 'raw',
+    source: 'upload',
+  };
+}
+
+export function natsFileStore(objects: ObjectStore, deployments: KV): FileStore {
+  const info = async (name: string) => {
+    const o = await objects.info(name);
+    return o ? fileInfo(o) : null;
+  };
+  return {
+    info,
+    async upload(name, content, contentType, force) {
+      const sha256 = sha256Hex(content);
+      const have = await info(name);
+      if (have && have.sha256 === sha256 && have.content_type === contentType) {
+        return { kind: 'stored', info: have, changed: false };
+      }
+      if (have && have.sha256 !== sha256 && !force) return { kind: 'exists', info: have };
+      const o = await objects.putBlob(
+        { name, metadata: { [SHA_KEY]: sha256, [TYPE_KEY]: contentType } },
+        content,
+      );
+      const stored = fileInfo(o);
+      if (!stored) throw new Error(`the file store did not keep ${name}`);
+      return { kind: 'stored', info: stored, changed: true };
+    },
+    async list() {
+      const all = await objects.list();
+      return all
+        .map(fileInfo)
+        .filter((f): f is FileInfo => f !== null)
+        .sort((a, b) => a.name.localeCompare(b.name));
+    },
+    async remove(name) {
+      if (!(await info(name))) return false;
+      await objects.delete(name);
+      return true;
+    },
+    async stale() {
+      const current = new Map((await this.list()).map((f) => [f.name, f.sha256]));
+      const out: StaleDeployment[] = [];
+      for await (const key of await deployments.keys()) {
+        const entry = await deployments.get(key);
+        if (entry?.operation !== 'PUT') continue;
+        let record: unknown;
+        try {
+          record = entry.json();
+        } catch {
+          continue;
+        }
+        // Written by agents: input like any other; a record of another shape is skipped.
+        if (!isDeploymentRecord.Check(record)) continue;
+        const now = current.get(record.object_name) ?? '';
+        if (now === record.deployed_sha) continue;
+        out.push({
+          object_name: record.object_name,
+          // The key says whose it is: an agent's user may write its own keys only.
+          hostname: hostnameOfDeploymentKey(key),
+          provider: 'file',
+          path: record.path,
+          deployed_sha: record.deployed_sha,
+          current_sha: now,
+          deployed_at: record.deployed_at,
+        });
+      }
+      return out.sort(
+        (a, b) => a.hostname.localeCompare(b.hostname) || a.path.localeCompare(b.path),
+      );
+    },
+  };
+}
