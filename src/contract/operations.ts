@@ -307,7 +307,7 @@ export const OPERATIONS = {
       },
     },
   },
-  'file.deploy.do': {
+  'file.deploy': {
     permission: 'file:write',
     method: 'POST',
     path: '/node/{hostname}/file/deploy',
@@ -331,7 +331,7 @@ export const OPERATIONS = {
       },
     },
   },
-  'file.undeploy.do': {
+  'file.undeploy': {
     permission: 'file:write',
     method: 'POST',
     path: '/node/{hostname}/file/undeploy',
@@ -347,7 +347,7 @@ export const OPERATIONS = {
     sdk: 'fileUndeploy',
     cli: { command: ['node', 'file', 'undeploy'] },
   },
-  'file.status.get': {
+  'file.status': {
     permission: 'file:read',
     method: 'POST',
     path: '/node/{hostname}/file/status',

@@ -149,7 +149,7 @@ export function hostPathProblem(path: string): string | null {
 
 /** What no schema says: an address that is an address, one DNS list at least. */
 export function meaningProblems(type: OperationType, data: unknown): DataProblem[] {
-  if (type === 'file.deploy.do' || type === 'file.undeploy.do' || type === 'file.status.get') {
+  if (type === 'file.deploy' || type === 'file.undeploy' || type === 'file.status') {
     const problem = hostPathProblem((data as { path: string }).path);
     return problem ? [{ field: 'path', message: problem }] : [];
   }

@@ -88,8 +88,8 @@ async function contentFor(
 }
 
 export const fileDeployHandler = nodeHandler(
-  'file.deploy.do',
-  async (data, ctx): Promise<NodeOutcome<'file.deploy.do'>> => {
+  'file.deploy',
+  async (data, ctx): Promise<NodeOutcome<'file.deploy'>> => {
     const { objects, deployments } = ctx;
     if (!objects || !deployments) return fail('this agent has no access to the file store');
     const path = data.path;
@@ -153,8 +153,8 @@ export const fileDeployHandler = nodeHandler(
 );
 
 export const fileUndeployHandler = nodeHandler(
-  'file.undeploy.do',
-  async (data, ctx): Promise<NodeOutcome<'file.undeploy.do'>> => {
+  'file.undeploy',
+  async (data, ctx): Promise<NodeOutcome<'file.undeploy'>> => {
     const { deployments } = ctx;
     if (!deployments) return fail('this agent has no access to the file store');
     const path = data.path;
@@ -178,8 +178,8 @@ export const fileUndeployHandler = nodeHandler(
 );
 
 export const fileStatusHandler = nodeHandler(
-  'file.status.get',
-  async (data, ctx): Promise<NodeOutcome<'file.status.get'>> => {
+  'file.status',
+  async (data, ctx): Promise<NodeOutcome<'file.status'>> => {
     const { deployments } = ctx;
     if (!deployments) return fail('this agent has no access to the file store');
     const path = data.path;

@@ -40,9 +40,9 @@ export const HANDLERS: HandlerRegistry = {
   'network.ping.do': pingHandler,
   'network.dns.get': dnsHandler,
   'network.dns.update': dnsUpdateHandler,
-  'file.deploy.do': fileDeployHandler,
-  'file.undeploy.do': fileUndeployHandler,
-  'file.status.get': fileStatusHandler,
+  'file.deploy': fileDeployHandler,
+  'file.undeploy': fileUndeployHandler,
+  'file.status': fileStatusHandler,
 };
 
 /**

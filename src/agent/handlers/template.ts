@@ -78,11 +78,30 @@ export interface TemplateView {
   vars: Record<string, unknown>;
 }
 
+/**
+ * A copy of JSON data whose objects and lists have no prototype: Mustache
+ * looks names up with `in` and calls what it finds when it is a function, so
+ * `{{vars.constructor}}` must find nothing rather than Object.
+ */
+function dataOnly(value: unknown): unknown {
+  if (Array.isArray(value)) {
+    const list = value.map(dataOnly);
+    Object.setPrototypeOf(list, null);
+    return list;
+  }
+  if (value !== null && typeof value === 'object') {
+    const copy: Record<string, unknown> = Object.create(null);
+    for (const [k, v] of Object.entries(value)) copy[k] = dataOnly(v);
+    return copy;
+  }
+  return typeof value === 'function' ? undefined : value;
+}
+
 /** The rendered text; throws TemplateError naming what is wrong. */
 export function renderTemplate(template: string, view: TemplateView): string {
   const writer = new StrictWriter();
   try {
-    return writer.render(template, view, undefined, { escape: (s: string) => s });
+    return writer.render(template, dataOnly(view), undefined, { escape: (s: string) => s });
   } catch (err) {
     if (err instanceof TemplateError) throw err;
     // Mustache's own parse errors ("Unclosed tag at 12").
