@@ -17,6 +17,20 @@ import {
   uptimeHandler,
 } from './node.js';
 import { pingHandler } from './ping.js';
+import {
+  serviceCreateHandler,
+  serviceDeleteHandler,
+  serviceUpdateHandler,
+} from './service-units.js';
+import {
+  serviceDisableHandler,
+  serviceEnableHandler,
+  serviceGetHandler,
+  serviceListHandler,
+  serviceRestartHandler,
+  serviceStartHandler,
+  serviceStopHandler,
+} from './services.js';
 import type { HandlerContext, HandlerOutcome, JobHandler } from './types.js';
 
 export { commandOutcome } from './command.js';
@@ -39,6 +53,16 @@ export const HANDLERS: HandlerRegistry = {
   'network.ping.do': pingHandler,
   'network.dns.get': dnsHandler,
   'network.dns.update': dnsUpdateHandler,
+  'service.list': serviceListHandler,
+  'service.get': serviceGetHandler,
+  'service.create': serviceCreateHandler,
+  'service.update': serviceUpdateHandler,
+  'service.delete': serviceDeleteHandler,
+  'service.start': serviceStartHandler,
+  'service.stop': serviceStopHandler,
+  'service.restart': serviceRestartHandler,
+  'service.enable': serviceEnableHandler,
+  'service.disable': serviceDisableHandler,
 };
 
 /**
