@@ -13,6 +13,7 @@ import { isNotFound, isTimeout } from '../nats/errors.js';
 import { jobPublicKeyPath } from '../state/local.js';
 import { type Agent, startAgent } from './agent.js';
 import { SharedConsumerMissingError } from './consumers.js';
+import type { HostSettings } from './handlers/types.js';
 import { loadAgentIdentity } from './identity.js';
 import { startAgentMetrics } from './metrics.js';
 
@@ -45,6 +46,8 @@ export async function startAgentProcess(opts: {
   heartbeatMs?: number;
   /** Stops waiting for the layout during start-up. */
   signal?: AbortSignal;
+  /** Over the managed domains' settings from the config (tests: a stand-in systemctl). */
+  host?: Partial<HostSettings>;
 }): Promise<AgentProcess> {
   const { config, logger } = opts;
   const hostname = agentHostname(config);
@@ -78,7 +81,7 @@ export async function startAgentProcess(opts: {
         maxJobs: config.agent.max_jobs,
         maxOutputBytes: config.agent.max_output_bytes,
         resolvConfPath: config.agent.dns.resolv_conf,
-        host: { unitDir: config.agent.services.unit_dir },
+        host: { unitDir: config.agent.services.unit_dir, ...opts.host },
         consumer: config.agent.consumer,
         listen: config.agent.listen,
         // Two thirds of the TTL (20 s with the default 30 s): a live agent

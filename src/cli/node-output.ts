@@ -20,6 +20,7 @@ import type {
 } from '../sdk/client.js';
 import { escapeLine } from './escape.js';
 import { row, shorten } from './output.js';
+import { serviceGetTable, serviceListTable } from './service-output.js';
 
 interface Item {
   hostname: string;
@@ -224,4 +225,6 @@ export const OPERATION_TABLES: Partial<Record<OperationType, (body: never) => st
   'network.ping.do': pingTable,
   'network.dns.get': dnsTable,
   'network.dns.update': dnsUpdateTable,
+  'service.list': serviceListTable,
+  'service.get': serviceGetTable,
 };

@@ -31,6 +31,7 @@ export const TARGET_HELP =
 const GROUPS: Readonly<Record<string, string>> = {
   'node network': 'Network operations on hosts.',
   'node network dns': 'DNS configuration of hosts.',
+  'node service': 'Services (systemd units) of hosts.',
 };
 
 /** Rate control reads as the command flags say it; the schema's words are for the API's readers. */

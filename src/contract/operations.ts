@@ -9,7 +9,7 @@
 // what the console offers a token. The agent's handlers are keyed by the same
 // names (src/agent/handlers/index.ts). How to add one: docs/architecture.md.
 import { type Static, type TObject, type TProperties, Type } from 'typebox';
-import { changeAnswer, queryAnswer } from './answers.js';
+import { changeAnswer, queryAnswer, readAnswer } from './answers.js';
 import {
   CommandJobData,
   CommandResponse,
@@ -46,6 +46,16 @@ import {
 } from './node-operations.js';
 import type { Permission } from './permissions.js';
 import { RolloutFields } from './rollout.js';
+import {
+  ServiceCreateData,
+  ServiceCreateRequest,
+  ServiceGetResult,
+  ServiceListResult,
+  ServiceMutationResult,
+  ServiceNameData,
+  ServiceUpdateData,
+  ServiceUpdateRequest,
+} from './services.js';
 import { CommandResult } from './states.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -181,6 +191,45 @@ function command<const M extends 'exec' | 'shell', I extends TObject, const S ex
     cli: { command: ['node', 'command', mode], generated: false },
   } as const;
 }
+
+/**
+ * Reading services: two listings and one `systemctl show` of every unit, a
+ * second or so even with hundreds of units; the rest is room for a busy host.
+ */
+const SERVICE_READ_TIMEOUT = { default_s: 30, max_s: 30 } as const;
+
+/**
+ * Changing a service waits for systemd's job: a start or stop may take up to
+ * its unit's timeout (90 s by default), which the agent's own bound on
+ * systemctl (src/agent/handlers/systemctl.ts) stays under.
+ */
+const SERVICE_CHANGE_TIMEOUT = { default_s: 120, max_s: 120 } as const;
+
+/** A change of one service (start, stop, ...) that takes nothing but its name. */
+function serviceAction<const A extends string, const S extends string>(
+  action: A,
+  summary: string,
+  sdk: S,
+) {
+  return {
+    permission: 'service:write',
+    method: 'POST',
+    path: `/node/{hostname}/service/{name}/${action}`,
+    summary,
+    kind: 'modify',
+    input: withRollout(ServiceNameData),
+    data: ServiceNameData,
+    result: ServiceMutationResult,
+    response: changeAnswer(ServiceMutationResult),
+    answer: 'change',
+    status: 200,
+    timeout: SERVICE_CHANGE_TIMEOUT,
+    sdk,
+    cli: { command: ['node', 'service', action], flags: { name: SERVICE_NAME_FLAG } },
+  } as const;
+}
+
+const SERVICE_NAME_FLAG = 'the service, e.g. nginx or nginx.service';
 
 export const OPERATIONS = {
   'command.exec.execute': command(
@@ -363,6 +412,113 @@ export const OPERATIONS = {
     sdk: 'fileStatus',
     cli: { command: ['node', 'file', 'status'] },
   },
+  'service.list': {
+    permission: 'service:read',
+    method: 'GET',
+    path: '/node/{hostname}/service',
+    summary: 'Services (systemd) of each host',
+    kind: 'query',
+    input: NoData,
+    data: NoData,
+    result: ServiceListResult,
+    response: readAnswer(ServiceListResult),
+    answer: 'read',
+    status: 200,
+    timeout: SERVICE_READ_TIMEOUT,
+    sdk: 'serviceList',
+    cli: { command: ['node', 'service', 'list'] },
+  },
+  'service.get': {
+    permission: 'service:read',
+    method: 'GET',
+    path: '/node/{hostname}/service/{name}',
+    summary: 'One service (systemd) of each host',
+    kind: 'query',
+    input: ServiceNameData,
+    data: ServiceNameData,
+    result: ServiceGetResult,
+    response: readAnswer(ServiceGetResult),
+    answer: 'read',
+    status: 200,
+    timeout: SERVICE_READ_TIMEOUT,
+    sdk: 'serviceGet',
+    cli: { command: ['node', 'service', 'get'], flags: { name: SERVICE_NAME_FLAG } },
+  },
+  'service.create': {
+    permission: 'service:write',
+    method: 'POST',
+    path: '/node/{hostname}/service',
+    summary: 'Write a service unit file from a stored object on each host',
+    kind: 'modify',
+    input: withRollout(ServiceCreateRequest),
+    data: ServiceCreateData,
+    result: ServiceMutationResult,
+    response: changeAnswer(ServiceMutationResult),
+    answer: 'change',
+    status: 200,
+    timeout: SERVICE_CHANGE_TIMEOUT,
+    object: 'object',
+    sdk: 'serviceCreate',
+    cli: {
+      command: ['node', 'service', 'create'],
+      flags: {
+        name: SERVICE_NAME_FLAG,
+        object: 'the stored object (uploaded by POST /file) holding the unit file',
+      },
+    },
+  },
+  'service.update': {
+    permission: 'service:write',
+    method: 'PUT',
+    path: '/node/{hostname}/service/{name}',
+    summary: 'Replace a service unit file this system wrote, from a stored object, on each host',
+    kind: 'modify',
+    input: withRollout(ServiceUpdateRequest),
+    data: ServiceUpdateData,
+    result: ServiceMutationResult,
+    response: changeAnswer(ServiceMutationResult),
+    answer: 'change',
+    status: 200,
+    timeout: SERVICE_CHANGE_TIMEOUT,
+    object: 'object',
+    sdk: 'serviceUpdate',
+    cli: {
+      command: ['node', 'service', 'update'],
+      flags: {
+        name: SERVICE_NAME_FLAG,
+        object: 'the stored object (uploaded by POST /file) holding the new unit file',
+      },
+    },
+  },
+  'service.delete': {
+    permission: 'service:write',
+    method: 'DELETE',
+    path: '/node/{hostname}/service/{name}',
+    summary: 'Stop, disable and remove a service this system wrote, on each host',
+    kind: 'modify',
+    input: withRollout(ServiceNameData),
+    data: ServiceNameData,
+    result: ServiceMutationResult,
+    response: changeAnswer(ServiceMutationResult),
+    answer: 'change',
+    status: 200,
+    timeout: SERVICE_CHANGE_TIMEOUT,
+    sdk: 'serviceDelete',
+    cli: { command: ['node', 'service', 'delete'], flags: { name: SERVICE_NAME_FLAG } },
+  },
+  'service.start': serviceAction('start', 'Start a service on each host', 'serviceStart'),
+  'service.stop': serviceAction('stop', 'Stop a service on each host', 'serviceStop'),
+  'service.restart': serviceAction('restart', 'Restart a service on each host', 'serviceRestart'),
+  'service.enable': serviceAction(
+    'enable',
+    'Enable a service at boot on each host',
+    'serviceEnable',
+  ),
+  'service.disable': serviceAction(
+    'disable',
+    'Disable a service at boot on each host',
+    'serviceDisable',
+  ),
 } as const satisfies Record<string, OperationDeclaration>;
 
 export type Operations = typeof OPERATIONS;

@@ -12,6 +12,7 @@ import {
   type PingData,
 } from '../contract/node-operations.js';
 import { OPERATIONS, type OperationType, operationData } from '../contract/operations.js';
+import { serviceNameProblem } from '../contract/services.js';
 import { eachString, factRefProblems, hasFactRefs } from './fact-refs.js';
 
 const INTERFACE_NAME_RE = new RegExp(INTERFACE_NAME_PATTERN);
@@ -96,6 +97,14 @@ function dnsUpdateProblems(data: DnsUpdateData): DataProblem[] {
   return problems.slice(0, 10);
 }
 
+/** A service operation's name, where it takes one: a service name, nothing a tool reads as an option. */
+function serviceProblems(data: unknown): DataProblem[] {
+  const name = (data as { name?: unknown }).name;
+  if (typeof name !== 'string') return [];
+  const problem = serviceNameProblem(name);
+  return problem ? [{ field: 'name', message: problem }] : [];
+}
+
 /** What a pattern means, for messages: a regular expression says little to a person. */
 function patternMessage(pattern: unknown): string | undefined {
   if (pattern === INTERFACE_NAME_PATTERN) return INTERFACE_EXPECTED;
@@ -147,7 +156,7 @@ export function hostPathProblem(path: string): string | null {
   return null;
 }
 
-/** What no schema says: an address that is an address, one DNS list at least. */
+/** What no schema says: an address that is an address, one DNS list at least, a service's name. */
 export function meaningProblems(type: OperationType, data: unknown): DataProblem[] {
   if (type === 'file.deploy' || type === 'file.undeploy' || type === 'file.status') {
     const problem = hostPathProblem((data as { path: string }).path);
@@ -157,6 +166,7 @@ export function meaningProblems(type: OperationType, data: unknown): DataProblem
     return [{ field: 'address', message: ADDRESS_EXPECTED }];
   }
   if (type === 'network.dns.update') return dnsUpdateProblems(data as DnsUpdateData);
+  if (OPERATIONS[type].permission.startsWith('service:')) return serviceProblems(data);
   return [];
 }
 

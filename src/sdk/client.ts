@@ -66,6 +66,12 @@ export type PingResponse = OperationAnswer<'network.ping.do'>;
 export type DnsResponse = OperationAnswer<'network.dns.get'>;
 export type DnsUpdateRequest = OperationInput<'network.dns.update'>;
 export type DnsUpdateResponse = OperationAnswer<'network.dns.update'>;
+export type ServiceListResponse = OperationAnswer<'service.list'>;
+export type ServiceGetResponse = OperationAnswer<'service.get'>;
+/** The answer of every service change: create, update, delete, start, stop, restart, enable, disable. */
+export type ServiceMutationResponse = OperationAnswer<'service.start'>;
+export type ServiceCreateRequest = OperationInput<'service.create'>;
+export type ServiceUpdateRequest = OperationInput<'service.update'>;
 export type {
   AgentInfo,
   AgentList,

@@ -4,6 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { HostSettings } from '../../src/agent/handlers/types.js';
 import { type AgentProcess, startAgentProcess } from '../../src/agent/start.js';
 import { type ApiProcess, type StartApiOptions, startApiServer } from '../../src/api/start.js';
 import { signToken } from '../../src/auth/index.js';
@@ -26,6 +27,8 @@ export interface TestSystem {
     hostname: string,
     labels?: Record<string, string>,
     over?: Partial<Config['agent']>,
+    /** Settings the config does not hold: a stand-in systemctl (test/support/fake-systemd.ts). */
+    host?: Partial<HostSettings>,
   ): Promise<AgentProcess>;
   stopAgent(hostname: string): Promise<void>;
   /** Resolves once the API's registry view shows exactly these Ready hostnames. */
@@ -102,7 +105,7 @@ export async function startTestSystem(opts: TestSystemOptions = {}): Promise<Tes
     url: api.url,
     signingKey,
     agents,
-    async startAgent(hostname, labels = {}, over = {}) {
+    async startAgent(hostname, labels = {}, over = {}, host) {
       const agentConfig: Config = {
         ...config,
         agent: { ...config.agent, ...over, hostname, labels },
@@ -112,6 +115,7 @@ export async function startTestSystem(opts: TestSystemOptions = {}): Promise<Tes
         logger,
         clock: systemClock,
         natsServers: servers,
+        ...(host ? { host } : {}),
       });
       agents.set(hostname, a);
       return a;

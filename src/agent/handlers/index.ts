@@ -18,6 +18,20 @@ import {
   uptimeHandler,
 } from './node.js';
 import { pingHandler } from './ping.js';
+import {
+  serviceCreateHandler,
+  serviceDeleteHandler,
+  serviceUpdateHandler,
+} from './service-units.js';
+import {
+  serviceDisableHandler,
+  serviceEnableHandler,
+  serviceGetHandler,
+  serviceListHandler,
+  serviceRestartHandler,
+  serviceStartHandler,
+  serviceStopHandler,
+} from './services.js';
 import type { HandlerContext, HandlerOutcome, JobHandler } from './types.js';
 
 export { commandOutcome } from './command.js';
@@ -43,6 +57,16 @@ export const HANDLERS: HandlerRegistry = {
   'file.deploy': fileDeployHandler,
   'file.undeploy': fileUndeployHandler,
   'file.status': fileStatusHandler,
+  'service.list': serviceListHandler,
+  'service.get': serviceGetHandler,
+  'service.create': serviceCreateHandler,
+  'service.update': serviceUpdateHandler,
+  'service.delete': serviceDeleteHandler,
+  'service.start': serviceStartHandler,
+  'service.stop': serviceStopHandler,
+  'service.restart': serviceRestartHandler,
+  'service.enable': serviceEnableHandler,
+  'service.disable': serviceDisableHandler,
 };
 
 /**

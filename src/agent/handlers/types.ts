@@ -40,6 +40,11 @@ export interface ObjectReader {
 export interface HostSettings {
   /** Where service units are written (agent.services.unit_dir). */
   unitDir: string;
+  /**
+   * The systemctl the service handlers run: default `systemctl`, found on
+   * PATH. Not in the config: tests give their agents a stand-in here.
+   */
+  systemctl?: string;
 }
 
 export interface HandlerOutcome {

@@ -65,6 +65,22 @@ function paramsSchema(decl: OperationDeclaration): TObject {
   return Type.Object(props);
 }
 
+/**
+ * The body's schema: the input without the fields its path carries
+ * (`POST /node/{hostname}/service/{name}/start` takes `name` in the path
+ * only).
+ */
+function bodySchema(decl: OperationDeclaration): TObject {
+  const inPath = pathParams(decl).map(fieldOfParam);
+  if (inPath.length === 0) return decl.input;
+  return Type.Omit(decl.input, inPath, { additionalProperties: false });
+}
+
+/** A request without a body, where the body has no required field, carries an empty one. */
+async function emptyBodyWhenNone(req: FastifyRequest): Promise<void> {
+  if (req.body === undefined) req.body = {};
+}
+
 type OperationRequest = FastifyRequest<{
   Params: Record<string, string>;
   Querystring: { async?: boolean };
@@ -176,6 +192,9 @@ export function registerOperationRoutes(
 ): void {
   for (const type of OPERATION_TYPES) {
     const decl: OperationDeclaration = OPERATIONS[type];
+    const body = decl.method === 'GET' ? undefined : bodySchema(decl);
+    const required = (body as { required?: readonly string[] } | undefined)?.required ?? [];
+    const bodyOptional = body !== undefined && required.length === 0;
     app.route<{
       Params: Record<string, string>;
       Querystring: { async?: boolean };
@@ -190,9 +209,10 @@ export function registerOperationRoutes(
         operationId: decl.sdk,
         params: paramsSchema(decl),
         querystring: AsyncQuery,
-        ...(decl.method === 'GET' ? {} : { body: decl.input }),
+        ...(body ? { body } : {}),
         response: { [decl.status]: decl.response },
       },
+      ...(bodyOptional ? { preValidation: emptyBodyWhenNone } : {}),
       handler: (req, reply) => handle(jobs, files, type, req, reply),
     });
   }
