@@ -3,10 +3,10 @@
 // sv-01 and sv-02 run the stand-in systemctl (test/support/fake-systemd.ts),
 // each its own, given through the test system's host settings; sv-03's
 // stand-in answers that systemd is offline; sv-04 runs this machine's own
-// systemctl, for reads only. service.create and service.update are not
-// tried here: the API side that fills a job's object digest is not in this
-// branch (test/agent/services.test.ts tries their handlers).
-import { existsSync } from 'node:fs';
+// systemctl, for reads only. service.create and service.update write a unit
+// from an object of the file store, through the route as a client sends it.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OsapiClient } from '../../src/sdk/client.js';
 import { type FakeSystemd, makeFakeSystemd, unitFile } from '../support/fake-systemd.js';
@@ -289,5 +289,59 @@ describe('changing services', () => {
       return j.body.status === 'completed' ? j.body : undefined;
     });
     expect(job.result).toEqual({ name: 'web.service', changed: true });
+  });
+});
+
+describe('unit files from the file store', () => {
+  const upload = (name: string, text: string) =>
+    post(sys, '/file?force=true', { name, content: Buffer.from(text).toString('base64') }, admin);
+
+  it('creates a unit from an object, replaces it from another, and deletes it', async () => {
+    const v1 = unitFile({ description: 'made by the API' });
+    await upload('unit-v1', v1);
+    const made = await post(
+      sys,
+      '/node/sv-01/service',
+      { name: 'osapitest-api', object: 'unit-v1' },
+      admin,
+    );
+    expect(made.status, JSON.stringify(made.body)).toBe(200);
+    expect(made.body.results[0]).toMatchObject({ status: 'ok', changed: true });
+    const file = join(fake('sv-01').unitDir, 'osapitest-api.service');
+    expect(readFileSync(file, 'utf8')).toContain('Description=made by the API');
+
+    const again = await post(
+      sys,
+      '/node/sv-01/service',
+      { name: 'osapitest-api', object: 'unit-v1' },
+      admin,
+    );
+    expect(again.body.results[0]).toMatchObject({ status: 'ok', changed: false });
+
+    await upload('unit-v2', unitFile({ description: 'replaced' }));
+    const put = await request(
+      sys,
+      'PUT',
+      '/node/sv-01/service/osapitest-api',
+      { object: 'unit-v2' },
+      admin,
+    );
+    expect(put.body.results[0]).toMatchObject({ status: 'ok', changed: true });
+    expect(readFileSync(file, 'utf8')).toContain('Description=replaced');
+
+    const del = await request(sys, 'DELETE', '/node/sv-01/service/osapitest-api', undefined, admin);
+    expect(del.body.results[0]).toMatchObject({ status: 'ok', changed: true });
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it('an object the file store does not hold: 400 naming the field, nothing sent', async () => {
+    const r = await post(
+      sys,
+      '/node/sv-01/service',
+      { name: 'osapitest-none', object: 'no-such-object' },
+      admin,
+    );
+    expect(r.status).toBe(400);
+    expect(r.body.fields).toEqual([expect.objectContaining({ field: 'object' })]);
   });
 });
