@@ -205,7 +205,7 @@ export function registerRoutes(
   const jobService = createJobService(deps.dispatch);
   registerOperationRoutes(app, jobService, deps.files.store);
   registerFileRoutes(app, deps.files);
-  registerJobRoutes(app, deps.jobs, jobService);
+  registerJobRoutes(app, deps.jobs, jobService, deps.files.store);
   registerAuditRoutes(app, deps.audit);
   registerSessionRoutes(app, deps.session);
   registerHealthStatusRoute(app, deps.health);

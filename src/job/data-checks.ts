@@ -180,10 +180,18 @@ export function operationDataProblems(type: OperationType, data: unknown): DataP
 }
 
 /** The same for what a request carries (its rate control included), before it becomes data. */
-export function operationInputProblems(type: OperationType, input: unknown): DataProblem[] {
+export function operationInputProblems(
+  type: OperationType,
+  input: unknown,
+  /** What the API adds to the data beyond the input (an object's digest). */
+  added: Record<string, unknown> = {},
+): DataProblem[] {
   const problems = schemaProblems(OPERATIONS[type].input, input);
   if (problems.length > 0) return problems;
-  return operationDataProblems(type, operationData(type, input as never));
+  return operationDataProblems(type, {
+    ...(operationData(type, input as never) as object),
+    ...added,
+  });
 }
 
 /**

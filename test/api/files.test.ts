@@ -22,6 +22,7 @@ import {
   startTestSystem,
   type TestSystem,
 } from '../support/system.js';
+import { waitFor } from './helpers.js';
 
 const users = natsUsers();
 const A = 'files-a';
@@ -274,6 +275,64 @@ describe('deploying files', () => {
     ]);
     await request(sys, 'DELETE', '/file/stale-obj', undefined, admin);
     expect((await stale())[0]?.current_sha).toBe('');
+  });
+
+  it('POST /job deploys as the route does: the digest looked up, an unknown object named', async () => {
+    const path = join(dir, 'by-job.conf');
+    const made = await post(
+      sys,
+      '/job',
+      {
+        operation: {
+          type: 'file.deploy',
+          data: { object_name: 'conf-raw', path, content_type: 'raw' },
+        },
+        target_hostname: A,
+      },
+      admin,
+    );
+    expect(made.status, JSON.stringify(made.body)).toBe(201);
+    await waitFor('the deployment to complete', async () => {
+      const j = await request(sys, 'GET', `/job/${made.body.job_id}`, undefined, admin);
+      return j.body.status === 'completed' ? j.body : undefined;
+    });
+    expect(readFileSync(path, 'utf8')).toBe('key = value\n');
+
+    const none = await post(
+      sys,
+      '/job',
+      {
+        operation: {
+          type: 'file.deploy',
+          data: { object_name: 'no-such', path, content_type: 'raw' },
+        },
+        target_hostname: A,
+      },
+      admin,
+    );
+    expect(none.status).toBe(400);
+    expect(none.body.fields).toEqual([
+      expect.objectContaining({ field: 'operation.data.object_name' }),
+    ]);
+    // The digest is the API's to set.
+    const smuggled = await post(
+      sys,
+      '/job',
+      {
+        operation: {
+          type: 'file.deploy',
+          data: {
+            object_name: 'conf-raw',
+            path,
+            content_type: 'raw',
+            object_sha256: 'a'.repeat(64),
+          },
+        },
+        target_hostname: A,
+      },
+      admin,
+    );
+    expect(smuggled.status).toBe(400);
   });
 
   it('leaves the file as it was when it cannot be written', async () => {

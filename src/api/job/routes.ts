@@ -42,6 +42,8 @@ import {
 import { API_EVENT_HOST, cancelSubject } from '../../names/names.js';
 import type { AuthUser } from '../auth.js';
 import { ApiError } from '../errors.js';
+import { objectDigest } from '../files/object-digest.js';
+import type { FileStore } from '../files/store.js';
 import { REPLAYED_HEADER } from '../idempotency.js';
 import {
   type JobOutcome,
@@ -79,8 +81,10 @@ const CANCEL_WAIT_MS = 5000;
 function operationOf(
   type: OperationType,
   input: unknown,
+  /** What the API adds to the data beyond the input (an object's digest). */
+  added: Record<string, unknown> = {},
 ): { operation: Operation; rollout?: RolloutRequest } {
-  const problems = withFactRefs(operationInputProblems(type, input), input);
+  const problems = withFactRefs(operationInputProblems(type, input, added), input);
   if (problems.length > 0) {
     const fields = problems.map((p) => ({
       field: ['operation.data', p.field].filter(Boolean).join('.'),
@@ -95,7 +99,8 @@ function operationOf(
   const valid = input as OperationInput<typeof type>;
   const rollout =
     OPERATIONS[type].kind === 'modify' ? rolloutOf(valid as RolloutRequest) : undefined;
-  return { operation: { type, data: operationData(type, valid) }, ...(rollout ? { rollout } : {}) };
+  const data = { ...(operationData(type, valid) as object), ...added };
+  return { operation: { type, data }, ...(rollout ? { rollout } : {}) };
 }
 
 /**
@@ -291,6 +296,7 @@ export function registerJobRoutes(
   app: FastifyInstance,
   deps: JobRouteDeps,
   jobService: JobService,
+  files: FileStore,
 ): void {
   /**
    * Makes the job through the job service and answers 201, or, when the
@@ -330,7 +336,8 @@ export function registerJobRoutes(
       const raw = req.body.operation;
       // Checked here first so that a bad target is named before a bad body, as ever.
       targetOf(req.body.target_hostname, 'target_hostname');
-      const { operation, rollout } = operationOf(raw.type, raw.data);
+      const added = await objectDigest(OPERATIONS[raw.type], raw.data, files, 'operation.data.');
+      const { operation, rollout } = operationOf(raw.type, raw.data, added);
       return make(req, reply, {
         operation,
         target: req.body.target_hostname,

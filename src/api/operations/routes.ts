@@ -18,11 +18,11 @@ import {
   operationTimeoutS,
   pathParams,
 } from '../../contract/operations.js';
-import { rolloutOf } from '../../contract/rollout.js';
+import { type RolloutRequest, rolloutOf } from '../../contract/rollout.js';
 import { meaningProblems, operationDataProblems, withFactRefs } from '../../job/data-checks.js';
 import { expectedHostsOf } from '../dispatch.js';
 import { ApiError } from '../errors.js';
-import { objectNameProblem } from '../files/routes.js';
+import { objectDigest } from '../files/object-digest.js';
 import type { FileStore } from '../files/store.js';
 import { REPLAYED_HEADER } from '../idempotency.js';
 import type { JobService } from '../job-service.js';
@@ -117,34 +117,6 @@ function dataOf(type: OperationType, decl: OperationDeclaration, input: Record<s
   );
 }
 
-/** A digest no object has: stands in while the name itself is refused, so only the name's problem is told. */
-const NO_OBJECT = '0'.repeat(64);
-
-/**
- * The input with `object_sha256`: the digest of the object its `object`
- * field names, as the file store holds it now (400 naming the field when
- * there is none). The job then signs that content.
- */
-async function withObjectDigest(
-  decl: OperationDeclaration,
-  input: Record<string, unknown>,
-  files: FileStore,
-): Promise<Record<string, unknown>> {
-  if (!decl.object) return input;
-  const name = input[decl.object];
-  if (typeof name !== 'string' || objectNameProblem(name)) {
-    return { ...input, object_sha256: NO_OBJECT };
-  }
-  const info = await files.info(name);
-  if (!info) {
-    const message = `names no object of the file store (${name}); upload it with POST /file`;
-    throw new ApiError('invalid_request', `invalid body: ${decl.object} ${message}`, {
-      fields: [{ field: decl.object, message }],
-    });
-  }
-  return { ...input, object_sha256: info.sha256 };
-}
-
 async function handle(
   jobs: JobService,
   files: FileStore,
@@ -153,7 +125,8 @@ async function handle(
   reply: FastifyReply,
 ) {
   const decl: OperationDeclaration = OPERATIONS[type];
-  const input = await withObjectDigest(decl, inputOf(decl, req), files);
+  const asked: Record<string, unknown> = inputOf(decl, req);
+  const input = { ...asked, ...(await objectDigest(decl, asked, files)) };
   const data = dataOf(type, decl, input);
   const isAsync = req.query.async === true;
   const timeoutS = operationTimeoutS(type, data);
@@ -162,7 +135,7 @@ async function handle(
     target: req.params.hostname ?? '',
     user: req.user,
     mode: isAsync ? 'async' : 'wait',
-    ...(decl.kind === 'modify' ? { rollout: rolloutOf(input) } : {}),
+    ...(decl.kind === 'modify' ? { rollout: rolloutOf(asked as RolloutRequest) } : {}),
     idempotencyFrom: req,
   });
   reply.code(decl.status);
