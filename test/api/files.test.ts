@@ -88,6 +88,40 @@ describe('the file store', () => {
     expect(forced.body.sha256).not.toBe(first.body.sha256);
   });
 
+  it('takes a multipart form as curl -F sends it, and only on POST /file', async () => {
+    const form = (name: string, text: string, type?: string) => {
+      const f = new FormData();
+      f.set('name', name);
+      if (type) f.set('content_type', type);
+      f.set('file', new Blob([text]), 'local-name.tmpl');
+      return f;
+    };
+    const send = (path: string, body: FormData | string, headers: Record<string, string> = {}) =>
+      fetch(`${sys.url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${admin}`, ...headers },
+        body,
+      }).then(async (r) => ({ status: r.status, body: await r.json() }));
+    const made = await send('/file', form('form-obj', 'hello {{hostname}}\n', 'template'));
+    expect(made.status, JSON.stringify(made.body)).toBe(201);
+    expect(made.body).toMatchObject({
+      name: 'form-obj',
+      size: 19,
+      content_type: 'template',
+      changed: true,
+    });
+    const json = await upload('form-obj', 'hello {{hostname}}\n', { content_type: 'template' });
+    expect(json.body).toMatchObject({ changed: false, sha256: made.body.sha256 });
+
+    expect((await send('/job', form('x', 'y'))).status).toBe(415);
+    const broken = await send('/file', '--b\r\nnope', {
+      'content-type': 'multipart/form-data; boundary=b',
+    });
+    expect(broken.status).toBe(400);
+    const big = await send('/file', form('form-big', 'a'.repeat(MAX + 1)));
+    expect(big.status).toBe(413);
+  });
+
   it('lists, shows and deletes objects; 404 for an unknown one', async () => {
     await upload('store-b', 'bee', { content_type: 'template' });
     const list = await request(sys, 'GET', '/file', undefined, reader);

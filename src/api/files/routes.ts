@@ -16,6 +16,7 @@ import {
   StaleDeploymentsResponse,
 } from '../../contract/file.js';
 import { ApiError } from '../errors.js';
+import { formToUpload, MultipartError } from './multipart.js';
 import type { FileStore } from './store.js';
 
 export interface FileRouteDeps {
@@ -54,8 +55,25 @@ function nameParam(name: string): string {
   return name;
 }
 
+/** An error Fastify answers with its status: 415 for a form sent to any other route, 400 for a bad one. */
+function statusError(statusCode: number, message: string): Error & { statusCode: number } {
+  return Object.assign(new Error(message), { statusCode });
+}
+
 export function registerFileRoutes(app: FastifyInstance, deps: FileRouteDeps): void {
   const { store, maxBytes } = deps;
+  app.addContentTypeParser('multipart/form-data', { parseAs: 'buffer' }, (req, body, done) => {
+    if (req.method !== 'POST' || req.routeOptions.url !== '/file') {
+      done(statusError(415, 'multipart/form-data is taken by POST /file only'));
+      return;
+    }
+    try {
+      done(null, formToUpload(body as Buffer, String(req.headers['content-type'])));
+    } catch (err) {
+      if (err instanceof MultipartError) done(statusError(400, `invalid form: ${err.message}`));
+      else done(err as Error);
+    }
+  });
   app.post<{ Body: FileUploadRequest; Querystring: { force?: boolean } }>(
     '/file',
     {
@@ -63,7 +81,8 @@ export function registerFileRoutes(app: FastifyInstance, deps: FileRouteDeps): v
       // Base64 takes 4 bytes per 3, plus room for the name and the JSON around it.
       bodyLimit: Math.ceil(maxBytes / 3) * 4 + 4096,
       schema: {
-        summary: 'Upload an object to the file store (JSON, content base64-encoded)',
+        summary:
+          'Upload an object to the file store (JSON with the content base64-encoded, or multipart/form-data with a file part)',
         querystring: FileUploadQuery,
         body: FileUploadRequest,
         response: { 201: FileUploadResponse },
