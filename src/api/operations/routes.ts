@@ -63,6 +63,26 @@ function paramsSchema(decl: OperationDeclaration): TObject {
   return Type.Object(props);
 }
 
+/**
+ * The body's schema: the input without its path fields, which the path
+ * carries (`DELETE /node/{hostname}/package/{name}` takes only rate control
+ * in its body).
+ */
+function bodySchema(decl: OperationDeclaration): TObject {
+  const inPath = new Set(pathParams(decl).map(fieldOfParam));
+  if (inPath.size === 0) return decl.input;
+  const { required, properties, ...rest } = decl.input as TObject & { required?: string[] };
+  const kept = Object.entries(properties as Record<string, TSchema>).filter(
+    ([f]) => !inPath.has(f),
+  );
+  const stillRequired = (required ?? []).filter((f) => !inPath.has(f));
+  return {
+    ...rest,
+    properties: Object.fromEntries(kept),
+    ...(stillRequired.length > 0 ? { required: stillRequired } : {}),
+  } as TObject;
+}
+
 type OperationRequest = FastifyRequest<{
   Params: Record<string, string>;
   Querystring: { async?: boolean };
@@ -141,6 +161,9 @@ async function handle(
 export function registerOperationRoutes(app: FastifyInstance, jobs: JobService): void {
   for (const type of OPERATION_TYPES) {
     const decl: OperationDeclaration = OPERATIONS[type];
+    const body = decl.method === 'GET' ? undefined : bodySchema(decl);
+    // A body of nothing but optional fields may be left out (`DELETE …/package/curl`): it is `{}`.
+    const bodyOptional = body !== undefined && !(body as { required?: string[] }).required?.length;
     app.route<{
       Params: Record<string, string>;
       Querystring: { async?: boolean };
@@ -155,9 +178,16 @@ export function registerOperationRoutes(app: FastifyInstance, jobs: JobService):
         operationId: decl.sdk,
         params: paramsSchema(decl),
         querystring: AsyncQuery,
-        ...(decl.method === 'GET' ? {} : { body: decl.input }),
+        ...(body ? { body } : {}),
         response: { [decl.status]: decl.response },
       },
+      ...(bodyOptional
+        ? {
+            preValidation: async (req: OperationRequest) => {
+              if (req.body === undefined) req.body = {};
+            },
+          }
+        : {}),
       handler: (req, reply) => handle(jobs, type, req, reply),
     });
   }
