@@ -20,6 +20,7 @@ import type {
 } from '../sdk/client.js';
 import { escapeLine } from './escape.js';
 import { row, shorten } from './output.js';
+import { packagesTable, updatesTable } from './package-output.js';
 
 interface Item {
   hostname: string;
@@ -224,4 +225,7 @@ export const OPERATION_TABLES: Partial<Record<OperationType, (body: never) => st
   'network.ping.do': pingTable,
   'network.dns.get': dnsTable,
   'network.dns.update': dnsUpdateTable,
+  'package.list': packagesTable,
+  'package.get': packagesTable,
+  'package.updates.list': updatesTable,
 };

@@ -50,6 +50,13 @@ export type PingResponse = OperationAnswer<'network.ping.do'>;
 export type DnsResponse = OperationAnswer<'network.dns.get'>;
 export type DnsUpdateRequest = OperationInput<'network.dns.update'>;
 export type DnsUpdateResponse = OperationAnswer<'network.dns.update'>;
+export type PackageListResponse = OperationAnswer<'package.list'>;
+export type PackageGetResponse = OperationAnswer<'package.get'>;
+export type PackageInstallRequest = OperationInput<'package.install'>;
+export type PackageInstallResponse = OperationAnswer<'package.install'>;
+export type PackageRemoveResponse = OperationAnswer<'package.remove'>;
+export type PackageSourcesUpdateResponse = OperationAnswer<'package.sources.update'>;
+export type PackageUpdatesResponse = OperationAnswer<'package.updates.list'>;
 export type {
   AgentInfo,
   AgentList,

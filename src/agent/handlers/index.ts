@@ -16,6 +16,14 @@ import {
   statusHandler,
   uptimeHandler,
 } from './node.js';
+import {
+  packageGetHandler,
+  packageInstallHandler,
+  packageListHandler,
+  packageRemoveHandler,
+  packageSourcesUpdateHandler,
+  packageUpdatesListHandler,
+} from './package.js';
 import { pingHandler } from './ping.js';
 import type { HandlerContext, HandlerOutcome, JobHandler } from './types.js';
 
@@ -39,6 +47,12 @@ export const HANDLERS: HandlerRegistry = {
   'network.ping.do': pingHandler,
   'network.dns.get': dnsHandler,
   'network.dns.update': dnsUpdateHandler,
+  'package.list': packageListHandler,
+  'package.get': packageGetHandler,
+  'package.install': packageInstallHandler,
+  'package.remove': packageRemoveHandler,
+  'package.sources.update': packageSourcesUpdateHandler,
+  'package.updates.list': packageUpdatesListHandler,
 };
 
 /**
