@@ -106,7 +106,7 @@ export interface HeldLock {
 export async function holdDpkgLock(
   paths: string[] = ['/var/lib/dpkg/lock-frontend'],
 ): Promise<HeldLock> {
-  const child: ChildProcess = spawn('python3', ['-c', HOLD_LOCKS, ...paths], {
+  const child: ChildProcess = spawn('/usr/bin/python3', ['-c', HOLD_LOCKS, ...paths], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
