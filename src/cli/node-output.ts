@@ -20,6 +20,7 @@ import type {
 } from '../sdk/client.js';
 import { escapeLine } from './escape.js';
 import { row, shorten } from './output.js';
+import { packagesTable, updatesTable } from './package-output.js';
 import { serviceGetTable, serviceListTable } from './service-output.js';
 
 interface Item {
@@ -227,4 +228,7 @@ export const OPERATION_TABLES: Partial<Record<OperationType, (body: never) => st
   'network.dns.update': dnsUpdateTable,
   'service.list': serviceListTable,
   'service.get': serviceGetTable,
+  'package.list': packagesTable,
+  'package.get': packagesTable,
+  'package.updates.list': updatesTable,
 };

@@ -32,6 +32,7 @@ const GROUPS: Readonly<Record<string, string>> = {
   'node network': 'Network operations on hosts.',
   'node network dns': 'DNS configuration of hosts.',
   'node service': 'Services (systemd units) of hosts.',
+  'node package': 'Packages of hosts (dpkg and apt).',
 };
 
 /** Rate control reads as the command flags say it; the schema's words are for the API's readers. */
@@ -52,9 +53,9 @@ interface FieldSchema {
   maximum?: number;
 }
 
-/** `interface_name` → `interface-name`. */
-function flagName(field: string): string {
-  return field.replaceAll('_', '-');
+/** `interface_name` → `interface-name`, unless the declaration names the flag otherwise. */
+function flagName(decl: OperationDeclaration, field: string): string {
+  return decl.cli.flagNames?.[field] ?? field.replaceAll('_', '-');
 }
 
 /** `a, b,c` → [a, b, c]; an empty value gives [] (so `--search-domains ''` clears a list). */
@@ -157,7 +158,7 @@ function checkInput(type: OperationType, input: Record<string, unknown>): void {
     const given =
       item === undefined ? whole : Array.isArray(whole) ? whole[Number(item)] : undefined;
     const got = typeof given === 'string' ? ` (got ${JSON.stringify(given)})` : '';
-    return `--${flagName(field)}: ${p.message.replaceAll('_', '-')}${got}`;
+    return `--${flagName(OPERATIONS[type], field)}: ${p.message.replaceAll('_', '-')}${got}`;
   });
   throw new UsageError(lines.join('; '));
 }
@@ -205,7 +206,7 @@ function registerOne(client: Command, type: OperationType): void {
   const required = new Set((decl.input as { required?: string[] }).required ?? []);
   const fields = Object.entries(decl.input.properties as Record<string, FieldSchema>);
   for (const [field, schema] of fields) {
-    const flag = `--${flagName(field)}`;
+    const flag = `--${flagName(decl, field)}`;
     const { arg, parse } = parserOf(flag, schema);
     const help = decl.cli.flags?.[field] ?? ROLLOUT_HELP[field] ?? schema.description ?? field;
     const spec = arg ? `${flag} ${arg}` : flag;
@@ -230,7 +231,7 @@ function registerOne(client: Command, type: OperationType): void {
     const input: Record<string, unknown> = {};
     for (const [field] of fields) {
       // Commander names an option by its flag in camelCase: --interface-name → interfaceName.
-      const key = flagName(field).replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+      const key = flagName(decl, field).replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
       if (opts[key] !== undefined) input[field] = opts[key];
     }
     checkInput(type, input);

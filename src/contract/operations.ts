@@ -44,6 +44,19 @@ import {
   StatusResult,
   UptimeResult,
 } from './node-operations.js';
+import {
+  PACKAGE_CHANGE_TIMEOUT_DEFAULT_S,
+  PACKAGE_CHANGE_TIMEOUT_MAX_S,
+  PackageInstallData,
+  PackageInstallResult,
+  PackageListResult,
+  PackageNameData,
+  PackageRemoveData,
+  PackageRemoveResult,
+  SourcesUpdateData,
+  SourcesUpdateResult,
+  UpdatesListResult,
+} from './package.js';
 import type { Permission } from './permissions.js';
 import { RolloutFields } from './rollout.js';
 import {
@@ -66,6 +79,12 @@ export interface CliDeclaration {
   readonly command: readonly string[];
   /** Per data field, the flag's help where the schema's description is not what a flag user needs. */
   readonly flags?: Readonly<Record<string, string>>;
+  /**
+   * Per data field, its flag's name where the field's own is taken by an
+   * option of `osapi` itself, which it reads wherever it stands (`version`
+   * would be `--version`, the program's own): `{ version: 'package-version' }`.
+   */
+  readonly flagNames?: Readonly<Record<string, string>>;
   /**
    * `false` where the command is written by hand because it offers more than
    * its fields (the commands' follow, grouping and stdin files); it still takes
@@ -130,6 +149,14 @@ const HOST_OPERATION_TIMEOUT = { default_s: 10, max_s: 10 } as const;
 
 /** Reading an object from the file store (up to a few MiB) and writing it. */
 const FILE_OPERATION_TIMEOUT = { default_s: 30, max_s: 30 } as const;
+/**
+ * Package installs, removals and sources updates download and unpack: minutes
+ * on a slow mirror. A job's `timeout` may ask for up to half an hour.
+ */
+const PACKAGE_CHANGE_TIMEOUT = {
+  default_s: PACKAGE_CHANGE_TIMEOUT_DEFAULT_S,
+  max_s: PACKAGE_CHANGE_TIMEOUT_MAX_S,
+} as const;
 
 /** A change's input: its data, plus rate control for broadcasts. */
 function withRollout<P extends TProperties>(data: TObject<P>) {
@@ -519,6 +546,128 @@ export const OPERATIONS = {
     'Disable a service at boot on each host',
     'serviceDisable',
   ),
+  'package.list': {
+    permission: 'package:read',
+    method: 'GET',
+    path: '/node/{hostname}/package',
+    summary: 'Installed packages of each host (dpkg)',
+    kind: 'query',
+    input: NoData,
+    data: NoData,
+    result: PackageListResult,
+    response: readAnswer(PackageListResult),
+    answer: 'read',
+    status: 200,
+    // dpkg-query reads its database in well under a second; room for a busy host.
+    timeout: { default_s: 30, max_s: 30 },
+    sdk: 'packageList',
+    cli: { command: ['node', 'package', 'list'] },
+  },
+  'package.get': {
+    permission: 'package:read',
+    method: 'GET',
+    path: '/node/{hostname}/package/{name}',
+    summary: 'One installed package of each host (dpkg)',
+    kind: 'query',
+    input: PackageNameData,
+    data: PackageNameData,
+    result: PackageListResult,
+    response: readAnswer(PackageListResult),
+    answer: 'read',
+    status: 200,
+    timeout: { default_s: 30, max_s: 30 },
+    sdk: 'packageGet',
+    cli: {
+      command: ['node', 'package', 'get'],
+      flags: { name: 'the package name, e.g. curl' },
+    },
+  },
+  'package.install': {
+    permission: 'package:write',
+    method: 'POST',
+    path: '/node/{hostname}/package',
+    summary: 'Install a package (by name, or from a .deb file) on each host',
+    kind: 'modify',
+    input: withRollout(PackageInstallData),
+    data: PackageInstallData,
+    result: PackageInstallResult,
+    response: changeAnswer(PackageInstallResult),
+    answer: 'change',
+    status: 200,
+    timeout: PACKAGE_CHANGE_TIMEOUT,
+    sdk: 'packageInstall',
+    cli: {
+      command: ['node', 'package', 'install'],
+      flagNames: { version: 'package-version' },
+      flags: {
+        name: 'the package name, e.g. curl',
+        version:
+          'an exact version (e.g. 7.88.1-10); without it any installed version will do, else the one apt picks',
+        path: 'the absolute path of a .deb file already on each host, holding package --name',
+        timeout: `seconds each host may take (default ${PACKAGE_CHANGE_TIMEOUT_DEFAULT_S}, at most ${PACKAGE_CHANGE_TIMEOUT_MAX_S})`,
+      },
+    },
+  },
+  'package.remove': {
+    permission: 'package:write',
+    method: 'DELETE',
+    path: '/node/{hostname}/package/{name}',
+    summary: 'Remove a package on each host',
+    kind: 'modify',
+    input: withRollout(PackageRemoveData),
+    data: PackageRemoveData,
+    result: PackageRemoveResult,
+    response: changeAnswer(PackageRemoveResult),
+    answer: 'change',
+    status: 200,
+    timeout: PACKAGE_CHANGE_TIMEOUT,
+    sdk: 'packageRemove',
+    cli: {
+      command: ['node', 'package', 'remove'],
+      flags: {
+        name: 'the package name, e.g. curl',
+        timeout: `seconds each host may take (default ${PACKAGE_CHANGE_TIMEOUT_DEFAULT_S}, at most ${PACKAGE_CHANGE_TIMEOUT_MAX_S})`,
+      },
+    },
+  },
+  'package.sources.update': {
+    permission: 'package:write',
+    method: 'POST',
+    path: '/node/{hostname}/package/update',
+    summary: 'Update the package lists from their sources (apt-get update) on each host',
+    kind: 'modify',
+    input: withRollout(SourcesUpdateData),
+    data: SourcesUpdateData,
+    result: SourcesUpdateResult,
+    response: changeAnswer(SourcesUpdateResult),
+    answer: 'change',
+    status: 200,
+    timeout: PACKAGE_CHANGE_TIMEOUT,
+    sdk: 'packageSourcesUpdate',
+    cli: {
+      command: ['node', 'package', 'update'],
+      flags: {
+        timeout: `seconds each host may take (default ${PACKAGE_CHANGE_TIMEOUT_DEFAULT_S}, at most ${PACKAGE_CHANGE_TIMEOUT_MAX_S})`,
+      },
+    },
+  },
+  'package.updates.list': {
+    permission: 'package:read',
+    method: 'GET',
+    path: '/node/{hostname}/package/update',
+    summary: 'Packages of each host with a newer version in its package lists (apt)',
+    kind: 'query',
+    input: NoData,
+    data: NoData,
+    result: UpdatesListResult,
+    response: readAnswer(UpdatesListResult),
+    answer: 'read',
+    status: 200,
+    // apt's simulation resolves the whole dependency tree: seconds, more on a busy host.
+    timeout: { default_s: 120, max_s: 120 },
+    sdk: 'packageUpdatesList',
+    cli: { command: ['node', 'package', 'updates'] },
+  },
 } as const satisfies Record<string, OperationDeclaration>;
 
 export type Operations = typeof OPERATIONS;

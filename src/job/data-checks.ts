@@ -12,6 +12,11 @@ import {
   type PingData,
 } from '../contract/node-operations.js';
 import { OPERATIONS, type OperationType, operationData } from '../contract/operations.js';
+import {
+  DEB_PATH_EXPECTED,
+  PACKAGE_PATTERN_MESSAGES,
+  type PackageInstallData,
+} from '../contract/package.js';
 import { serviceNameProblem } from '../contract/services.js';
 import { eachString, factRefProblems, hasFactRefs } from './fact-refs.js';
 
@@ -108,7 +113,22 @@ function serviceProblems(data: unknown): DataProblem[] {
 /** What a pattern means, for messages: a regular expression says little to a person. */
 function patternMessage(pattern: unknown): string | undefined {
   if (pattern === INTERFACE_NAME_PATTERN) return INTERFACE_EXPECTED;
-  return PATTERN_MESSAGES[String(pattern)];
+  return PATTERN_MESSAGES[String(pattern)] ?? PACKAGE_PATTERN_MESSAGES[String(pattern)];
+}
+
+/**
+ * A .deb file's path as the agent will hand it to apt or dpkg: absolute, one
+ * meaning only (no `.`, `..` or empty segments, no control characters), and
+ * a .deb.
+ */
+export function isDebPath(s: string): boolean {
+  if (!s.startsWith('/') || !s.endsWith('.deb')) return false;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+  if (/[\u0000-\u001f\u007f]/.test(s)) return false;
+  const segments = s.slice(1).split('/');
+  return (
+    segments.every((seg) => seg !== '' && seg !== '.' && seg !== '..') && segments.at(-1) !== '.deb'
+  );
 }
 
 /** Each field a schema refuses, once, named as the API names it (`servers[0]`). */
@@ -167,6 +187,11 @@ export function meaningProblems(type: OperationType, data: unknown): DataProblem
   }
   if (type === 'network.dns.update') return dnsUpdateProblems(data as DnsUpdateData);
   if (OPERATIONS[type].permission.startsWith('service:')) return serviceProblems(data);
+  if (type === 'package.install') {
+    const path = (data as PackageInstallData).path;
+    if (path !== undefined && !isDebPath(path))
+      return [{ field: 'path', message: DEB_PATH_EXPECTED }];
+  }
   return [];
 }
 

@@ -72,6 +72,13 @@ export type ServiceGetResponse = OperationAnswer<'service.get'>;
 export type ServiceMutationResponse = OperationAnswer<'service.start'>;
 export type ServiceCreateRequest = OperationInput<'service.create'>;
 export type ServiceUpdateRequest = OperationInput<'service.update'>;
+export type PackageListResponse = OperationAnswer<'package.list'>;
+export type PackageGetResponse = OperationAnswer<'package.get'>;
+export type PackageInstallRequest = OperationInput<'package.install'>;
+export type PackageInstallResponse = OperationAnswer<'package.install'>;
+export type PackageRemoveResponse = OperationAnswer<'package.remove'>;
+export type PackageSourcesUpdateResponse = OperationAnswer<'package.sources.update'>;
+export type PackageUpdatesResponse = OperationAnswer<'package.updates.list'>;
 export type {
   AgentInfo,
   AgentList,

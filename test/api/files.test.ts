@@ -101,7 +101,7 @@ describe('the file store', () => {
         method: 'POST',
         headers: { authorization: `Bearer ${admin}`, ...headers },
         body,
-      }).then(async (r) => ({ status: r.status, body: await r.json() }));
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as AnyJson }));
     const made = await send('/file', form('form-obj', 'hello {{hostname}}\n', 'template'));
     expect(made.status, JSON.stringify(made.body)).toBe(201);
     expect(made.body).toMatchObject({

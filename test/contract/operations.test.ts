@@ -83,9 +83,13 @@ describe('operation declarations', () => {
       // A flag per input field, and the target.
       const flags = c?.options.map((o) => o.long) ?? [];
       for (const f of Object.keys(d.input.properties)) {
-        expect(flags, type).toContain(`--${f.replaceAll('_', '-')}`);
+        expect(flags, type).toContain(`--${d.cli.flagNames?.[f] ?? f.replaceAll('_', '-')}`);
       }
       expect(flags).toContain('--target');
+      // osapi reads its own options wherever they stand: a command's flag of the same name would never reach it.
+      const own = buildProgram().options.flatMap((o) => [o.long, o.short]);
+      const mine = c?.options.flatMap((o) => [o.long, o.short]) ?? [];
+      for (const f of mine) if (f) expect(own, `${type}: ${f}`).not.toContain(f);
     }
   });
 

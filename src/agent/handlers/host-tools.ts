@@ -62,7 +62,8 @@ export async function runTool(
   };
 }
 
-function stringEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+/** The environment's set variables, as a child process takes them. */
+export function stringEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
   return out;

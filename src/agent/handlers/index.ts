@@ -17,6 +17,14 @@ import {
   statusHandler,
   uptimeHandler,
 } from './node.js';
+import {
+  packageGetHandler,
+  packageInstallHandler,
+  packageListHandler,
+  packageRemoveHandler,
+  packageSourcesUpdateHandler,
+  packageUpdatesListHandler,
+} from './package.js';
 import { pingHandler } from './ping.js';
 import {
   serviceCreateHandler,
@@ -67,6 +75,12 @@ export const HANDLERS: HandlerRegistry = {
   'service.restart': serviceRestartHandler,
   'service.enable': serviceEnableHandler,
   'service.disable': serviceDisableHandler,
+  'package.list': packageListHandler,
+  'package.get': packageGetHandler,
+  'package.install': packageInstallHandler,
+  'package.remove': packageRemoveHandler,
+  'package.sources.update': packageSourcesUpdateHandler,
+  'package.updates.list': packageUpdatesListHandler,
 };
 
 /**
