@@ -34,7 +34,17 @@ describe('GET /auth/me', () => {
     expect(r.body).toEqual({
       subject: 'tester@example.com',
       roles: ['read'],
-      permissions: ['agent:read', 'node:read', 'network:read', 'job:read', 'health:read'],
+      permissions: [
+        'agent:read',
+        'node:read',
+        'network:read',
+        'file:read',
+        'service:read',
+        'package:read',
+        'user:read',
+        'job:read',
+        'health:read',
+      ],
       expires_at: expect.any(String),
     });
     expect(Date.parse(r.body.expires_at)).toBeGreaterThan(Date.now());
