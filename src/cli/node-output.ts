@@ -20,6 +20,7 @@ import type {
 } from '../sdk/client.js';
 import { escapeLine } from './escape.js';
 import { row, shorten } from './output.js';
+import { groupsTable, sshKeysTable, usersTable } from './user-output.js';
 
 interface Item {
   hostname: string;
@@ -224,4 +225,9 @@ export const OPERATION_TABLES: Partial<Record<OperationType, (body: never) => st
   'network.ping.do': pingTable,
   'network.dns.get': dnsTable,
   'network.dns.update': dnsUpdateTable,
+  'user.list': usersTable,
+  'user.get': usersTable,
+  'user.sshkey.list': sshKeysTable,
+  'group.list': groupsTable,
+  'group.get': groupsTable,
 };

@@ -13,6 +13,7 @@ import {
 } from '../contract/node-operations.js';
 import { OPERATIONS, type OperationType, operationData } from '../contract/operations.js';
 import { eachString, factRefProblems, hasFactRefs } from './fact-refs.js';
+import { accountDataProblems } from './user-checks.js';
 
 const INTERFACE_NAME_RE = new RegExp(INTERFACE_NAME_PATTERN);
 
@@ -137,7 +138,7 @@ export function meaningProblems(type: OperationType, data: unknown): DataProblem
     return [{ field: 'address', message: ADDRESS_EXPECTED }];
   }
   if (type === 'network.dns.update') return dnsUpdateProblems(data as DnsUpdateData);
-  return [];
+  return accountDataProblems(type, data);
 }
 
 /**

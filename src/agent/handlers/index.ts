@@ -9,6 +9,13 @@ import { diskHandler } from './disk.js';
 import { dnsHandler } from './dns.js';
 import { dnsUpdateHandler } from './dns-update.js';
 import {
+  groupCreateHandler,
+  groupDeleteHandler,
+  groupGetHandler,
+  groupListHandler,
+  groupUpdateHandler,
+} from './groups.js';
+import {
   hostnameHandler,
   loadHandler,
   memoryHandler,
@@ -17,7 +24,16 @@ import {
   uptimeHandler,
 } from './node.js';
 import { pingHandler } from './ping.js';
+import { sshKeyAddHandler, sshKeyListHandler, sshKeyRemoveHandler } from './ssh-keys.js';
 import type { HandlerContext, HandlerOutcome, JobHandler } from './types.js';
+import {
+  userCreateHandler,
+  userDeleteHandler,
+  userGetHandler,
+  userListHandler,
+  userPasswordHandler,
+  userUpdateHandler,
+} from './users.js';
 
 export { commandOutcome } from './command.js';
 export type { HandlerContext, HandlerOutcome, JobHandler, Unsupported } from './types.js';
@@ -39,6 +55,20 @@ export const HANDLERS: HandlerRegistry = {
   'network.ping.do': pingHandler,
   'network.dns.get': dnsHandler,
   'network.dns.update': dnsUpdateHandler,
+  'user.list': userListHandler,
+  'user.get': userGetHandler,
+  'user.create': userCreateHandler,
+  'user.update': userUpdateHandler,
+  'user.delete': userDeleteHandler,
+  'user.password.set': userPasswordHandler,
+  'user.sshkey.list': sshKeyListHandler,
+  'user.sshkey.add': sshKeyAddHandler,
+  'user.sshkey.remove': sshKeyRemoveHandler,
+  'group.list': groupListHandler,
+  'group.get': groupGetHandler,
+  'group.create': groupCreateHandler,
+  'group.update': groupUpdateHandler,
+  'group.delete': groupDeleteHandler,
 };
 
 /**

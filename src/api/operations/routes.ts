@@ -63,6 +63,33 @@ function paramsSchema(decl: OperationDeclaration): TObject {
   return Type.Object(props);
 }
 
+/**
+ * The body's schema: the input without its path fields (those come from the
+ * path, and a body naming one is refused as an unknown field).
+ */
+function bodySchema(decl: OperationDeclaration): TObject {
+  const inPath = new Set(pathParams(decl).map(fieldOfParam));
+  if (inPath.size === 0) return decl.input;
+  const props = Object.fromEntries(
+    Object.entries(decl.input.properties as Record<string, TSchema>).filter(
+      ([k]) => !inPath.has(k),
+    ),
+  );
+  const { additionalProperties, description } = decl.input as {
+    additionalProperties?: boolean;
+    description?: string;
+  };
+  return Type.Object(props, {
+    ...(additionalProperties !== undefined ? { additionalProperties } : {}),
+    ...(description !== undefined ? { description } : {}),
+  });
+}
+
+/** Whether a request may leave its body out: every field of it is optional (a DELETE's rate control). */
+function bodyMayBeAbsent(body: TObject): boolean {
+  return ((body as { required?: string[] }).required ?? []).length === 0;
+}
+
 type OperationRequest = FastifyRequest<{
   Params: Record<string, string>;
   Querystring: { async?: boolean };
@@ -141,6 +168,7 @@ async function handle(
 export function registerOperationRoutes(app: FastifyInstance, jobs: JobService): void {
   for (const type of OPERATION_TYPES) {
     const decl: OperationDeclaration = OPERATIONS[type];
+    const body = decl.method === 'GET' ? null : bodySchema(decl);
     app.route<{
       Params: Record<string, string>;
       Querystring: { async?: boolean };
@@ -155,9 +183,17 @@ export function registerOperationRoutes(app: FastifyInstance, jobs: JobService):
         operationId: decl.sdk,
         params: paramsSchema(decl),
         querystring: AsyncQuery,
-        ...(decl.method === 'GET' ? {} : { body: decl.input }),
+        ...(body ? { body } : {}),
         response: { [decl.status]: decl.response },
       },
+      // `DELETE /node/h/user/alice` with no body at all is `{}`, not a body missing.
+      ...(body && bodyMayBeAbsent(body)
+        ? {
+            preValidation: async (req: OperationRequest) => {
+              req.body ??= {};
+            },
+          }
+        : {}),
       handler: (req, reply) => handle(jobs, type, req, reply),
     });
   }
