@@ -54,14 +54,49 @@ export function fingerprintOf(blob: Uint8Array): string {
   return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
 }
 
-/** The blob of `base64` when it is well formed and names `type` as its own; else null. */
+/**
+ * How many SSH strings (a 4-byte length, then the bytes) each type's blob
+ * holds, its name first: ed25519 the key; RSA e and n; ECDSA the curve and
+ * the point; a security key's also the application; DSA p, q, g and y.
+ */
+const BLOB_FIELDS: Readonly<Record<string, number>> = {
+  'ssh-ed25519': 2,
+  'ssh-rsa': 3,
+  'ecdsa-sha2-nistp256': 3,
+  'ecdsa-sha2-nistp384': 3,
+  'ecdsa-sha2-nistp521': 3,
+  'sk-ssh-ed25519@openssh.com': 3,
+  'sk-ecdsa-sha2-nistp256@openssh.com': 4,
+  'ssh-dss': 5,
+};
+
+/** The blob's strings when it is exactly a sequence of them; null when it is not. */
+function blobStrings(blob: Buffer): Buffer[] | null {
+  const out: Buffer[] = [];
+  let at = 0;
+  while (at < blob.length) {
+    if (at + 4 > blob.length) return null;
+    const len = blob.readUInt32BE(at);
+    if (at + 4 + len > blob.length) return null;
+    out.push(blob.subarray(at + 4, at + 4 + len));
+    at += 4 + len;
+  }
+  return out;
+}
+
+/**
+ * The blob of `base64` when it is well formed: padded base64 of exactly the
+ * strings its type has, the first naming that type (an ed25519 key of 32
+ * bytes). Null otherwise: a key cut short or labelled with another type.
+ */
 function blobOf(type: string, base64: string): Buffer | null {
   if (!BASE64.test(base64) || base64.length % 4 !== 0) return null;
   const blob = Buffer.from(base64, 'base64');
-  if (blob.length < 4) return null;
-  const len = blob.readUInt32BE(0);
-  if (len !== Buffer.byteLength(type) || blob.length < 4 + len) return null;
-  return blob.subarray(4, 4 + len).toString('latin1') === type ? blob : null;
+  const fields = blobStrings(blob);
+  if (!fields || fields.length !== BLOB_FIELDS[type]) return null;
+  if (fields[0]?.toString('latin1') !== type) return null;
+  if (type.includes('ed25519') && fields[1]?.length !== 32) return null;
+  return blob;
 }
 
 /** `type base64 [comment]` from the start of `text`, or null. */
