@@ -17,7 +17,15 @@ const DEFAULT_ROUNDS = 5000;
 /** What a hash made by hashPassword looks like: no `rounds=`, a 16-character salt. */
 export const PASSWORD_HASH_PATTERN = '^\\$6\\$[./0-9A-Za-z]{16}\\$[./0-9A-Za-z]{86}$';
 
-type NodeCrypto = typeof import('node:crypto');
+/** What is used of Node's crypto, said here: the contract's types name no Node module. */
+interface Hash {
+  update(data: Uint8Array): Hash;
+  digest(): Uint8Array;
+}
+interface NodeCrypto {
+  createHash(algorithm: 'sha512'): Hash;
+  randomBytes(size: number): Uint8Array;
+}
 
 function nodeCrypto(): NodeCrypto {
   const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
@@ -27,9 +35,11 @@ function nodeCrypto(): NodeCrypto {
 }
 
 /** `length` bytes of `block` repeated: the P and S sequences of the algorithm. */
-function repeated(block: Buffer, length: number): Buffer {
-  const out = Buffer.alloc(length);
-  for (let at = 0; at < length; at += block.length) block.copy(out, at, 0, length - at);
+function repeated(block: Uint8Array, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let at = 0; at < length; at += block.length) {
+    out.set(block.subarray(0, length - at), at);
+  }
   return out;
 }
 
@@ -69,7 +79,7 @@ function encode24(b2: number, b1: number, b0: number, chars: number): string {
   return out;
 }
 
-function encodeDigest(d: Buffer): string {
+function encodeDigest(d: Uint8Array): string {
   let out = '';
   for (const [a, b, c] of ENCODING_ORDER) out += encode24(d[a] ?? 0, d[b] ?? 0, d[c] ?? 0, 4);
   return out + encode24(0, 0, d[63] ?? 0, 2);
@@ -82,16 +92,12 @@ function encodeDigest(d: Buffer): string {
  */
 export function sha512Crypt(password: string, salt: string, rounds = DEFAULT_ROUNDS): string {
   const { createHash } = nodeCrypto();
-  const sha512 = (...parts: Buffer[]) => {
-    const h = createHash('sha512');
-    for (const p of parts) h.update(p);
-    return h.digest();
-  };
-  const key = Buffer.from(password, 'utf8');
+  const utf8 = new TextEncoder();
+  const key = utf8.encode(password);
   const saltText = salt.slice(0, SALT_LENGTH);
-  const s = Buffer.from(saltText, 'utf8');
+  const s = utf8.encode(saltText);
 
-  const b = sha512(key, s, key);
+  const b = createHash('sha512').update(key).update(s).update(key).digest();
   const a = createHash('sha512').update(key).update(s);
   let n = key.length;
   for (; n > 64; n -= 64) a.update(b);
