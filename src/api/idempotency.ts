@@ -5,6 +5,7 @@
 // key with a different request is refused, as Stripe and the IETF draft do.
 import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
+import { SALT_LENGTH, sha512Crypt } from '../contract/password-hash.js';
 import { canonicalJson } from '../job/signing.js';
 import {
   createReservation,
@@ -55,18 +56,49 @@ export function idempotencyOf(req: FastifyRequest, user: string): IdempotencyReq
       },
     );
   }
+  const kvKey = idempotencyKey(sha256(`${user}\0${key}`));
   return {
-    kvKey: idempotencyKey(sha256(`${user}\0${key}`)),
+    kvKey,
     requestDigest: sha256(
       canonicalJson({
         method: req.method,
         route: req.routeOptions.url ?? req.url,
         params: req.params ?? null,
         query: req.query ?? null,
-        body: req.body ?? null,
+        body: withPasswordsHashed(req.body ?? null, kvKey),
       }),
     ),
   };
+}
+
+/**
+ * The body with each `password` (user.create, user.password.set, as the
+ * route or POST /job carries it) replaced by its SHA-512 crypt hash, salted
+ * by the key: a plain digest of a body could be tried against guesses far
+ * faster than /etc/shadow could, so the stored digest costs a guesser what
+ * the hash on the host does. The same password under the same key gives the
+ * same digest, so a retry is still told from a different request.
+ */
+function withPasswordsHashed(body: unknown, kvKey: string): unknown {
+  if (Array.isArray(body)) return body.map((v) => withPasswordsHashed(v, kvKey));
+  if (body === null || typeof body !== 'object') return body;
+  return Object.fromEntries(
+    Object.entries(body).map(([k, v]) => [
+      k,
+      k === 'password' && typeof v === 'string'
+        ? sha512Crypt(v, saltOf(kvKey))
+        : withPasswordsHashed(v, kvKey),
+    ]),
+  );
+}
+
+/** 16 crypt characters from the key: one salt per user and key. */
+function saltOf(kvKey: string): string {
+  return createHash('sha256')
+    .update(`idempotency-salt\0${kvKey}`)
+    .digest('base64')
+    .replace(/[^A-Za-z0-9]/g, '.')
+    .slice(0, SALT_LENGTH);
 }
 
 export type Reserved = { kind: 'new' } | { kind: 'replay'; jobId: string };

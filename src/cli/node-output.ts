@@ -22,6 +22,7 @@ import { escapeLine } from './escape.js';
 import { row, shorten } from './output.js';
 import { packagesTable, updatesTable } from './package-output.js';
 import { serviceGetTable, serviceListTable } from './service-output.js';
+import { groupsTable, sshKeysTable, usersTable } from './user-output.js';
 
 interface Item {
   hostname: string;
@@ -231,4 +232,9 @@ export const OPERATION_TABLES: Partial<Record<OperationType, (body: never) => st
   'package.list': packagesTable,
   'package.get': packagesTable,
   'package.updates.list': updatesTable,
+  'user.list': usersTable,
+  'user.get': usersTable,
+  'user.sshkey.list': sshKeysTable,
+  'group.list': groupsTable,
+  'group.get': groupsTable,
 };

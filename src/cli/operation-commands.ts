@@ -6,6 +6,7 @@
 // input is checked here as the API checks it, so a mistake reads as usage
 // (exit 2) before anything is sent; the answer is printed by the operation's
 // own table (node-output.ts), or with -j as the API's body.
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { OperationAnswerBody } from '../contract/answers.js';
 import {
@@ -33,6 +34,9 @@ const GROUPS: Readonly<Record<string, string>> = {
   'node network dns': 'DNS configuration of hosts.',
   'node service': 'Services (systemd units) of hosts.',
   'node package': 'Packages of hosts (dpkg and apt).',
+  'node user': 'Users of hosts: accounts, passwords, SSH keys.',
+  'node user ssh-key': "SSH authorized keys of a host's user.",
+  'node group': 'Groups of hosts.',
 };
 
 /** Rate control reads as the command flags say it; the schema's words are for the API's readers. */
@@ -45,6 +49,8 @@ const ROLLOUT_HELP: Readonly<Record<string, string>> = {
 /** A JSON schema as far as the flags read it. */
 interface FieldSchema {
   type?: string;
+  /** A secret (a password): read from stdin when the flag says '-', never echoed. */
+  writeOnly?: boolean;
   description?: string;
   items?: FieldSchema;
   anyOf?: FieldSchema[];
@@ -95,6 +101,15 @@ function objectFlag(flag: string): (v: string) => Record<string, unknown> {
   };
 }
 
+/**
+ * A secret's flag: `-` reads it from standard input, its first line without
+ * the line end, so it stays out of the process list and the shell's history.
+ */
+function secretFlag(value: string): string {
+  if (value !== '-') return value;
+  return (readFileSync(0, 'utf8').split('\n')[0] ?? '').replace(/\r$/, '');
+}
+
 /** How a flag's text becomes the field's value, from the field's schema. */
 function parserOf(
   flag: string,
@@ -119,7 +134,7 @@ function parserOf(
   }
   switch (schema.type) {
     case 'string':
-      return { arg: '<value>' };
+      return schema.writeOnly ? { arg: '<value|->', parse: secretFlag } : { arg: '<value>' };
     case 'integer':
       return { arg: '<n>', parse: intFlag(flag, schema.minimum ?? 0, schema.maximum) };
     case 'boolean':
@@ -157,7 +172,10 @@ function checkInput(type: OperationType, input: Record<string, unknown>): void {
     const whole = input[field];
     const given =
       item === undefined ? whole : Array.isArray(whole) ? whole[Number(item)] : undefined;
-    const got = typeof given === 'string' ? ` (got ${JSON.stringify(given)})` : '';
+    // A secret is never written back, not even to the terminal it came from.
+    const secret = (OPERATIONS[type].input.properties as Record<string, FieldSchema>)[field]
+      ?.writeOnly;
+    const got = typeof given === 'string' && !secret ? ` (got ${JSON.stringify(given)})` : '';
     return `--${flagName(OPERATIONS[type], field)}: ${p.message.replaceAll('_', '-')}${got}`;
   });
   throw new UsageError(lines.join('; '));

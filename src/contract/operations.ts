@@ -70,6 +70,27 @@ import {
   ServiceUpdateRequest,
 } from './services.js';
 import { CommandResult } from './states.js';
+import {
+  GroupCreateData,
+  GroupListResult,
+  GroupMutationResult,
+  GroupNameData,
+  GroupUpdateData,
+  SshKeyAddData,
+  SshKeyListResult,
+  SshKeyMutationResult,
+  SshKeyRemoveData,
+  UserCreateData,
+  UserCreateRequest,
+  UserListResult,
+  UserMutationResult,
+  UserNameData,
+  UserPasswordData,
+  UserPasswordRequest,
+  UserUpdateData,
+  userCreateData,
+  userPasswordData,
+} from './users.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -257,6 +278,84 @@ function serviceAction<const A extends string, const S extends string>(
 }
 
 const SERVICE_NAME_FLAG = 'the service, e.g. nginx or nginx.service';
+
+/**
+ * How long an agent may take to change an account: useradd copies the
+ * skeleton into a new home, usermod -m moves a whole home. The tools run
+ * within this less a margin (src/agent/handlers/accounts.ts).
+ */
+const ACCOUNT_CHANGE_TIMEOUT = { default_s: 60, max_s: 60 } as const;
+
+/** A read of the host's users, groups or keys (user:read). */
+function accountRead<I extends TObject, P extends TProperties, const S extends string>(
+  path: string,
+  summary: string,
+  input: I,
+  result: TObject<P>,
+  sdk: S,
+  command: readonly string[],
+) {
+  return {
+    permission: 'user:read',
+    method: 'GET',
+    path,
+    summary,
+    kind: 'query',
+    input,
+    data: input,
+    result,
+    response: readAnswer(result),
+    answer: 'read',
+    status: 200,
+    timeout: HOST_OPERATION_TIMEOUT,
+    sdk,
+    cli: { command, flags: ACCOUNT_FLAGS },
+  } as const;
+}
+
+/** A change of the host's users, groups or keys (user:write): `changed` false when it was so. */
+function accountChange<
+  const M extends HttpMethod,
+  I extends TObject,
+  D extends TObject,
+  P extends TProperties,
+  const S extends string,
+>(
+  method: M,
+  path: string,
+  summary: string,
+  shapes: { input: I; data: D; result: TObject<P>; toData?: (input: never) => unknown },
+  sdk: S,
+  command: readonly string[],
+) {
+  return {
+    permission: 'user:write',
+    method,
+    path,
+    summary,
+    kind: 'modify',
+    input: shapes.input,
+    data: shapes.data,
+    ...(shapes.toData ? { toData: shapes.toData } : {}),
+    result: shapes.result,
+    response: changeAnswer(shapes.result),
+    answer: 'change',
+    status: 200,
+    timeout: ACCOUNT_CHANGE_TIMEOUT,
+    sdk,
+    cli: { command, flags: ACCOUNT_FLAGS },
+  } as const;
+}
+
+/** The flags of the account commands, where a field's description is not what a flag user needs. */
+const ACCOUNT_FLAGS = {
+  name: 'the login or group name (a-z, 0-9, _ and -, starting with a letter or _)',
+  groups: 'supplementary groups, comma-separated (adm,sudo); an empty value leaves none',
+  members: "every member the group is to have, comma-separated (alice,bob); '' empties it",
+  password: "the password; '-' reads it from standard input (first line), keeping it out of ps",
+  key: 'the public key line, e.g. "$(cat ~/.ssh/id_ed25519.pub)"',
+  fingerprint: 'the SHA256:... fingerprint, as ssh-keygen -l and ssh-key list print it',
+} as const;
 
 export const OPERATIONS = {
   'command.exec.execute': command(
@@ -668,6 +767,132 @@ export const OPERATIONS = {
     sdk: 'packageUpdatesList',
     cli: { command: ['node', 'package', 'updates'] },
   },
+  'user.list': accountRead(
+    '/node/{hostname}/user',
+    'Users of each host, from /etc/passwd, /etc/group and /etc/shadow',
+    NoData,
+    UserListResult,
+    'userList',
+    ['node', 'user', 'list'],
+  ),
+  'user.get': accountRead(
+    '/node/{hostname}/user/{name}',
+    'One user of each host',
+    UserNameData,
+    UserListResult,
+    'userGet',
+    ['node', 'user', 'get'],
+  ),
+  'user.create': accountChange(
+    'POST',
+    '/node/{hostname}/user',
+    'Create a user on each host',
+    {
+      input: withRollout(UserCreateRequest),
+      data: UserCreateData,
+      toData: userCreateData,
+      result: UserMutationResult,
+    },
+    'userCreate',
+    ['node', 'user', 'create'],
+  ),
+  'user.update': accountChange(
+    'PUT',
+    '/node/{hostname}/user/{name}',
+    "Change a user's shell, home, groups or lock on each host",
+    { input: withRollout(UserUpdateData), data: UserUpdateData, result: UserMutationResult },
+    'userUpdate',
+    ['node', 'user', 'update'],
+  ),
+  'user.delete': accountChange(
+    'DELETE',
+    '/node/{hostname}/user/{name}',
+    'Delete a user on each host, keeping its home',
+    { input: withRollout(UserNameData), data: UserNameData, result: UserMutationResult },
+    'userDelete',
+    ['node', 'user', 'delete'],
+  ),
+  'user.password.set': accountChange(
+    'POST',
+    '/node/{hostname}/user/{name}/password',
+    "Set a user's password on each host",
+    {
+      input: withRollout(UserPasswordRequest),
+      data: UserPasswordData,
+      toData: userPasswordData,
+      result: UserMutationResult,
+    },
+    'userPasswordSet',
+    ['node', 'user', 'password'],
+  ),
+  'user.sshkey.list': accountRead(
+    '/node/{hostname}/user/{name}/ssh-key',
+    'SSH authorized keys of a user on each host',
+    UserNameData,
+    SshKeyListResult,
+    'userSshKeyList',
+    ['node', 'user', 'ssh-key', 'list'],
+  ),
+  'user.sshkey.add': accountChange(
+    'POST',
+    '/node/{hostname}/user/{name}/ssh-key',
+    'Add an SSH authorized key to a user on each host',
+    { input: withRollout(SshKeyAddData), data: SshKeyAddData, result: SshKeyMutationResult },
+    'userSshKeyAdd',
+    ['node', 'user', 'ssh-key', 'add'],
+  ),
+  'user.sshkey.remove': accountChange(
+    'DELETE',
+    '/node/{hostname}/user/{name}/ssh-key/{fingerprint}',
+    'Remove an SSH authorized key of a user on each host',
+    {
+      input: withRollout(SshKeyRemoveData),
+      data: SshKeyRemoveData,
+      result: SshKeyMutationResult,
+    },
+    'userSshKeyRemove',
+    ['node', 'user', 'ssh-key', 'remove'],
+  ),
+  'group.list': accountRead(
+    '/node/{hostname}/group',
+    'Groups of each host, from /etc/group',
+    NoData,
+    GroupListResult,
+    'groupList',
+    ['node', 'group', 'list'],
+  ),
+  'group.get': accountRead(
+    '/node/{hostname}/group/{name}',
+    'One group of each host',
+    GroupNameData,
+    GroupListResult,
+    'groupGet',
+    ['node', 'group', 'get'],
+  ),
+  'group.create': accountChange(
+    'POST',
+    '/node/{hostname}/group',
+    'Create a group on each host',
+    { input: withRollout(GroupCreateData), data: GroupCreateData, result: GroupMutationResult },
+    'groupCreate',
+    ['node', 'group', 'create'],
+  ),
+  'group.update': accountChange(
+    'PUT',
+    '/node/{hostname}/group/{name}',
+    "Set a group's members on each host",
+    { input: withRollout(GroupUpdateData), data: GroupUpdateData, result: GroupMutationResult },
+    'groupUpdate',
+    ['node', 'group', 'update'],
+  ),
+  'group.delete': accountChange(
+    'DELETE',
+    '/node/{hostname}/group/{name}',
+    'Delete a group on each host',
+    { input: withRollout(GroupNameData), data: GroupNameData, result: GroupMutationResult },
+    'groupDelete',
+    ['node', 'group', 'delete'],
+  ),
 } as const satisfies Record<string, OperationDeclaration>;
 
 export type Operations = typeof OPERATIONS;

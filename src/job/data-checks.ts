@@ -19,6 +19,7 @@ import {
 } from '../contract/package.js';
 import { serviceNameProblem } from '../contract/services.js';
 import { eachString, factRefProblems, hasFactRefs } from './fact-refs.js';
+import { accountDataProblems } from './user-checks.js';
 
 const INTERFACE_NAME_RE = new RegExp(INTERFACE_NAME_PATTERN);
 
@@ -192,7 +193,7 @@ export function meaningProblems(type: OperationType, data: unknown): DataProblem
     if (path !== undefined && !isDebPath(path))
       return [{ field: 'path', message: DEB_PATH_EXPECTED }];
   }
-  return [];
+  return accountDataProblems(type, data);
 }
 
 /**

@@ -3,7 +3,7 @@
 // file replaced whole by rename, and the error that names the privilege a
 // change needs when the agent does not run as root.
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, open, rename, unlink } from 'node:fs/promises';
+import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { runCommand } from '../../exec/index.js';
 
@@ -113,14 +113,16 @@ export async function replaceFile(
   try {
     try {
       await handle.writeFile(content);
+      // open's mode is filtered by the umask: chmod says it exactly. Both go
+      // through the open file, never the name: in a directory another user
+      // owns (a home's .ssh), the name could meanwhile be a link to anywhere.
+      await handle.chmod(own.mode ?? 0o644);
+      if (own.uid !== undefined || own.gid !== undefined) {
+        await handle.chown(own.uid ?? -1, own.gid ?? -1);
+      }
       await handle.sync();
     } finally {
       await handle.close();
-    }
-    // open's mode is filtered by the umask: chmod says it exactly.
-    await chmod(tmp, own.mode ?? 0o644);
-    if (own.uid !== undefined || own.gid !== undefined) {
-      await chown(tmp, own.uid ?? -1, own.gid ?? -1);
     }
     await rename(tmp, path);
   } catch (err) {

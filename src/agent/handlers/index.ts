@@ -10,6 +10,13 @@ import { dnsHandler } from './dns.js';
 import { dnsUpdateHandler } from './dns-update.js';
 import { fileDeployHandler, fileStatusHandler, fileUndeployHandler } from './file.js';
 import {
+  groupCreateHandler,
+  groupDeleteHandler,
+  groupGetHandler,
+  groupListHandler,
+  groupUpdateHandler,
+} from './groups.js';
+import {
   hostnameHandler,
   loadHandler,
   memoryHandler,
@@ -40,7 +47,16 @@ import {
   serviceStartHandler,
   serviceStopHandler,
 } from './services.js';
+import { sshKeyAddHandler, sshKeyListHandler, sshKeyRemoveHandler } from './ssh-keys.js';
 import type { HandlerContext, HandlerOutcome, JobHandler } from './types.js';
+import {
+  userCreateHandler,
+  userDeleteHandler,
+  userGetHandler,
+  userListHandler,
+  userPasswordHandler,
+  userUpdateHandler,
+} from './users.js';
 
 export { commandOutcome } from './command.js';
 export type { HandlerContext, HandlerOutcome, JobHandler, Unsupported } from './types.js';
@@ -81,6 +97,20 @@ export const HANDLERS: HandlerRegistry = {
   'package.remove': packageRemoveHandler,
   'package.sources.update': packageSourcesUpdateHandler,
   'package.updates.list': packageUpdatesListHandler,
+  'user.list': userListHandler,
+  'user.get': userGetHandler,
+  'user.create': userCreateHandler,
+  'user.update': userUpdateHandler,
+  'user.delete': userDeleteHandler,
+  'user.password.set': userPasswordHandler,
+  'user.sshkey.list': sshKeyListHandler,
+  'user.sshkey.add': sshKeyAddHandler,
+  'user.sshkey.remove': sshKeyRemoveHandler,
+  'group.list': groupListHandler,
+  'group.get': groupGetHandler,
+  'group.create': groupCreateHandler,
+  'group.update': groupUpdateHandler,
+  'group.delete': groupDeleteHandler,
 };
 
 /**

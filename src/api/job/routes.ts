@@ -128,6 +128,21 @@ export function whyCouldNotStart(user: AuthUser | undefined, record: JobRecord):
   return checkCommandJob(policy, mode, command);
 }
 
+/** What a job's detail shows in place of a password's hash. */
+export const HIDDEN_PASSWORD_HASH = '(hidden: the SHA-512 crypt hash of the password)';
+
+/**
+ * The operation as a job's detail shows it: a password's hash (user.create,
+ * user.password.set) is left out, since a token that may read jobs (a read
+ * token may) should not get what /etc/shadow keeps from all but root. The
+ * stored record keeps it: the agents need it, and its signature covers it.
+ */
+function shownOperation(op: JobRecord['operation']): JobRecord['operation'] {
+  const data = op.data as Record<string, unknown> | null;
+  if (data === null || typeof data !== 'object' || !('password_hash' in data)) return op;
+  return { ...op, data: { ...data, password_hash: HIDDEN_PASSWORD_HASH } };
+}
+
 export async function jobDetail(
   deps: JobRouteDeps,
   entry: JobEntry,
@@ -155,7 +170,7 @@ export async function jobDetail(
     created: record.created,
     updated_at: derived.updatedAt,
     hostname: single && answers[0] ? answers[0].hostname : record.target_hostname,
-    operation: record.operation,
+    operation: shownOperation(record.operation),
     result: single && answers[0] ? answers[0].data : null,
     ...(errors.length > 0 ? { error: errors.join('; ') } : {}),
     created_by: record.created_by,
