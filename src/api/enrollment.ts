@@ -79,19 +79,17 @@ export async function acceptOwnAgent(
   const current = await readEnrollment(opts.store, own.hostname);
   const c = current?.record;
   if (c?.status !== 'accepted' || c.fingerprint !== own.fingerprint) {
-    await saveEnrollment(
-      opts.store,
-      {
-        hostname: own.hostname,
-        status: 'accepted',
-        public_key: own.publicKey,
-        fingerprint: own.fingerprint,
-        machine_id: own.machineId,
-        decided_at: opts.clock.now().toISOString(),
-        decided_by: 'osapi start (its own agent)',
-      },
-      current?.revision ?? 0,
-    );
+    const record = {
+      hostname: own.hostname,
+      status: 'accepted' as const,
+      public_key: own.publicKey,
+      fingerprint: own.fingerprint,
+      machine_id: own.machineId,
+      decided_at: opts.clock.now().toISOString(),
+      decided_by: 'osapi start (its own agent)',
+    };
+    const revision = await saveEnrollment(opts.store, record, current?.revision ?? 0);
+    if (revision !== null) opts.states.wroteDecision(own.hostname, record, revision);
   }
   const seen = await pollUntil(
     () => opts.states.decision(own.hostname)?.fingerprint === own.fingerprint,

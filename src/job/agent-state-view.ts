@@ -17,28 +17,45 @@ export interface AgentStateView {
   decision(hostname: string): EnrollmentRecord | undefined;
   /** Whether the key this heartbeat presents is accepted, waits, or was rejected. */
   enrollment(info: Pick<AgentInfoRecord, 'hostname' | 'fingerprint'>): Enrollment;
+  /**
+   * What this server just wrote, at its revision: the view has it at once
+   * (the bucket's follow brings it later, and an older entry never replaces
+   * a newer one), so a request after a drain or an accept reads it here
+   * however loaded the machine is.
+   */
+  wroteState(hostname: string, record: AgentStateRecord, revision: number): void;
+  wroteDecision(hostname: string, record: EnrollmentRecord, revision: number): void;
   readonly loaded: Promise<void>;
   stop(): void;
 }
 
+/** An entry as last known, at its bucket revision; `record` absent once removed. */
+interface Revised<T> {
+  record: T | undefined;
+  revision: number;
+}
+
 export async function watchAgentStates(store: JobStore, logger: Logger): Promise<AgentStateView> {
-  const states = new Map<string, AgentStateRecord>();
-  const decisions = new Map<string, EnrollmentRecord>();
+  const states = new Map<string, Revised<AgentStateRecord>>();
+  const decisions = new Map<string, Revised<EnrollmentRecord>>();
   const into =
-    <T>(map: Map<string, T>) =>
-    (hostname: string, record: T | null) => {
-      if (record) map.set(hostname, record);
-      else map.delete(hostname);
+    <T>(map: Map<string, Revised<T>>) =>
+    (hostname: string, record: T | null, revision: number) => {
+      // A removal is kept as an empty entry at its revision, so an older write heard late stays out.
+      if ((map.get(hostname)?.revision ?? 0) >= revision) return;
+      map.set(hostname, { record: record ?? undefined, revision });
     };
   const [a, b] = await Promise.all([
     followAgentStates(store, logger, into(states)),
     followEnrollments(store, logger, into(decisions)),
   ]);
   return {
-    get: (hostname) => states.get(hostname),
-    drained: (hostname) => states.get(hostname)?.drained === true,
-    decision: (hostname) => decisions.get(hostname),
-    enrollment: (info) => enrollmentOf(info, decisions.get(info.hostname)),
+    get: (hostname) => states.get(hostname)?.record,
+    drained: (hostname) => states.get(hostname)?.record?.drained === true,
+    decision: (hostname) => decisions.get(hostname)?.record,
+    enrollment: (info) => enrollmentOf(info, decisions.get(info.hostname)?.record),
+    wroteState: into(states),
+    wroteDecision: into(decisions),
     loaded: Promise.all([a.loaded, b.loaded]).then(() => {}),
     stop: () => {
       a.stop();

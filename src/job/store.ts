@@ -722,24 +722,30 @@ async function readHostEntry<T>(
   return { record: parse(e.value), revision: e.revision };
 }
 
-/** Writes a host's entry if still at `revision` (0: none); false when another wrote first. */
+/**
+ * Writes a host's entry if still at `revision` (0: none): the new revision,
+ * or null when another wrote first.
+ */
 async function saveHostEntry(
   store: JobStore,
   bucket: KV,
   hostname: string,
   record: unknown,
   revision: number,
-): Promise<boolean> {
+): Promise<number | null> {
   const key = hostToken(hostname);
+  let written: number;
   try {
-    if (revision === 0) await bucket.create(key, JSON.stringify(record));
-    else await bucket.update(key, JSON.stringify(record), revision);
+    written =
+      revision === 0
+        ? await bucket.create(key, JSON.stringify(record))
+        : await bucket.update(key, JSON.stringify(record), revision);
   } catch (err) {
-    if (isWrongLastSequence(err)) return false;
+    if (isWrongLastSequence(err)) return null;
     throw err;
   }
   store.nc.publish(controlSubject(store.names, hostname));
-  return true;
+  return written;
 }
 
 /** Follows every host's entry of one bucket: `on` hears it, or null when removed. */
@@ -748,17 +754,17 @@ function followHostEntries<T>(
   bucket: string,
   logger: Logger,
   parse: (raw: Uint8Array) => T,
-  on: (hostname: string, record: T | null) => void,
+  on: (hostname: string, record: T | null, revision: number) => void,
 ): Promise<KvFollow> {
   const source = { nc: store.nc, js: store.js, bucket };
   return followKv(source, { keys: '>', from: 'last', logger }, (e) => {
     const hostname = hostFromToken(e.key);
     if (e.operation !== 'PUT') {
-      on(hostname, null);
+      on(hostname, null, e.revision);
       return;
     }
     try {
-      on(hostname, parse(e.value));
+      on(hostname, parse(e.value), e.revision);
     } catch (err) {
       logger.warn({ bucket, hostname, err: String(err) }, 'ignoring an invalid entry');
     }
@@ -774,14 +780,14 @@ export function saveAgentState(
   store: JobStore,
   record: AgentStateRecord,
   revision: number,
-): Promise<boolean> {
+): Promise<number | null> {
   return saveHostEntry(store, kv(store).agentState, record.hostname, record, revision);
 }
 
 export function followAgentStates(
   store: JobStore,
   logger: Logger,
-  on: (hostname: string, record: AgentStateRecord | null) => void,
+  on: (hostname: string, record: AgentStateRecord | null, revision: number) => void,
 ): Promise<KvFollow> {
   return followHostEntries(store, store.names.agentStateBucket, logger, parseAgentState, on);
 }
@@ -795,14 +801,14 @@ export function saveEnrollment(
   store: JobStore,
   record: EnrollmentRecord,
   revision: number,
-): Promise<boolean> {
+): Promise<number | null> {
   return saveHostEntry(store, kv(store).enrollment, record.hostname, record, revision);
 }
 
 export function followEnrollments(
   store: JobStore,
   logger: Logger,
-  on: (hostname: string, record: EnrollmentRecord | null) => void,
+  on: (hostname: string, record: EnrollmentRecord | null, revision: number) => void,
 ): Promise<KvFollow> {
   return followHostEntries(store, store.names.enrollmentBucket, logger, parseEnrollment, on);
 }

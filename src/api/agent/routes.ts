@@ -37,7 +37,6 @@ import {
   saveEnrollment,
 } from '../../job/store.js';
 import { parseTarget, TargetError } from '../../job/target.js';
-import { pollUntil } from '../../wait-at-most.js';
 import { ApiError } from '../errors.js';
 import { reachedBy } from '../targeting.js';
 
@@ -221,17 +220,15 @@ export function registerAgentRoutes(
       decided_at: deps.clock.now().toISOString(),
       decided_by: by,
     };
-    if (!(await saveEnrollment(deps.store, record, current?.revision ?? 0))) {
+    const revision = await saveEnrollment(deps.store, record, current?.revision ?? 0);
+    if (revision === null) {
       throw new ApiError(
         'agent_state_conflict',
         `${hostname} was decided by another request at the same time; look again (GET /agent/${hostname})`,
       );
     }
-    // Answered once this server's view has it: a job sent right after finds the agent so.
-    await pollUntil(() => {
-      const d = deps.states.decision(hostname);
-      return d?.status === status && d.fingerprint === record.fingerprint;
-    }, SEEN_WITHIN_MS);
+    // This server's view has it at once: a job sent right after finds the agent so.
+    deps.states.wroteDecision(hostname, record, revision);
     return {
       hostname,
       fingerprint: record.fingerprint,
@@ -310,8 +307,9 @@ export function registerAgentRoutes(
         drained: drain,
         timeline: [...(current?.record.timeline ?? []), event].slice(-STATE_TIMELINE_MAX),
       };
-      if (await saveAgentState(deps.store, record, current?.revision ?? 0)) {
-        await pollUntil(() => deps.states.drained(hostname) === drain, SEEN_WITHIN_MS);
+      const revision = await saveAgentState(deps.store, record, current?.revision ?? 0);
+      if (revision !== null) {
+        deps.states.wroteState(hostname, record, revision);
         return {
           hostname,
           state: drain
@@ -358,9 +356,6 @@ export function registerAgentRoutes(
     async () => ({ keys: factKeys(deps.facts.allValues()) }),
   );
 }
-
-/** How long a change may take to reach this server's view before the route answers anyway. */
-const SEEN_WITHIN_MS = 2_000;
 
 /** Operators' drain requests kept per agent. */
 const STATE_TIMELINE_MAX = 50;
