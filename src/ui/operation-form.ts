@@ -55,6 +55,25 @@ export type FieldKind =
   | 'rate'
   | 'json';
 
+/** A field whose value is not shown: typed into a password box, masked where the request is shown. */
+export function isSecretField(name: string, schema: FieldSchema = {}): boolean {
+  return (
+    /password|secret|passphrase/i.test(name) ||
+    (schema as { writeOnly?: boolean }).writeOnly === true
+  );
+}
+
+/** The body as the confirmation shows it: secret fields masked. */
+export function shownBody(
+  fields: readonly FormField[],
+  body: Record<string, unknown>,
+): Record<string, unknown> {
+  const secret = new Set(fields.filter((f) => f.secret).map((f) => f.name));
+  return Object.fromEntries(
+    Object.entries(body).map(([k, v]) => [k, secret.has(k) ? '••••••' : v]),
+  );
+}
+
 export interface FormField {
   /** The input field, as the API names it (`interface_name`). */
   name: string;
@@ -71,6 +90,8 @@ export interface FormField {
   choices?: string[];
   /** Rate control's least count: 1 for max_concurrency, 0 for max_errors. */
   rateMin?: number;
+  /** A password or the like: never shown as typed. */
+  secret: boolean;
 }
 
 /** What the form holds: text per field, a checkbox's state for a boolean. */
@@ -146,6 +167,7 @@ export function formFields(decl: OperationDeclaration): FormField[] {
         inPath: inPath.has(name),
         hint: schema.description ?? (schema.pattern ? `matches ${schema.pattern}` : ''),
         schema,
+        secret: kind === 'text' && isSecretField(name, schema),
         ...(choices ? { choices } : {}),
         ...(kind === 'rate' ? { rateMin: schema.anyOf?.[0]?.minimum ?? 0 } : {}),
       };

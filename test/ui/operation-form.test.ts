@@ -20,6 +20,7 @@ import {
   operationGroups,
   problemsByField,
   readForm,
+  shownBody,
 } from '../../src/ui/operation-form.js';
 
 const decl = (t: keyof typeof OPERATIONS): OperationDeclaration => OPERATIONS[t];
@@ -112,6 +113,26 @@ describe('formFields', () => {
       ok: false,
       problems: [{ field: 'ports', message: 'is not valid JSON' }],
     });
+  });
+});
+
+describe('secret fields', () => {
+  it('types a password into a password box and masks it where the request is shown', () => {
+    const withPassword = {
+      ...decl('file.status'),
+      kind: 'modify',
+      input: Type.Object({ name: Type.String(), password: Type.Optional(Type.String()) }),
+    } as OperationDeclaration;
+    const fields = formFields(withPassword);
+    expect(fields.map((f) => [f.name, f.secret])).toEqual([
+      ['name', false],
+      ['password', true],
+    ]);
+    const r = readForm(withPassword, fields, { name: 'bob', password: 'hunter2' }, 'h');
+    expect(r).toMatchObject({ ok: true, body: { name: 'bob', password: 'hunter2' } });
+    if (r.ok && r.body) {
+      expect(shownBody(fields, r.body)).toEqual({ name: 'bob', password: '••••••' });
+    }
   });
 });
 

@@ -26,6 +26,7 @@ import {
   operationGroups,
   problemsByField,
   readForm,
+  shownBody,
 } from '../operation-form.js';
 import { OperationResults } from '../operation-result.js';
 import { href } from '../router.js';
@@ -337,7 +338,7 @@ function OperationForm({
               <code class="cmd">{pending.route}</code>
             </p>
             {pending.body && Object.keys(pending.body).length > 0 ? (
-              <pre class="output">{JSON.stringify(pending.body, null, 2)}</pre>
+              <pre class="output">{JSON.stringify(shownBody(fields, pending.body), null, 2)}</pre>
             ) : null}
             <HostsNote pending={pending} />
             {everyHost && count !== 0 ? (
@@ -521,6 +522,22 @@ function FieldInput({
           rows={3}
           value={text}
           spellcheck={false}
+          onInput={(e) => onValue(e.currentTarget.value)}
+        />
+        {under}
+      </div>
+    );
+  }
+  if (f.secret) {
+    return (
+      <div class="field">
+        {labelled}
+        <input
+          {...common}
+          type="password"
+          class="mono"
+          value={text}
+          autoComplete="new-password"
           onInput={(e) => onValue(e.currentTarget.value)}
         />
         {under}
