@@ -2,13 +2,15 @@
 // this tab's earlier session), the navigation offering only the pages the
 // token allows, and the page the URL's fragment names.
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { allowedPages, lacking, PAGES, type PageId, whyNot } from './access.js';
+import { allowedPages, PAGES, type PageId, pageWhyNot } from './access.js';
 import { NotAllowed, type SessionContext, SessionCtx } from './components.js';
 import { AuditPage } from './pages/audit.js';
 import { FleetPage } from './pages/fleet.js';
+import { HostPage } from './pages/host.js';
 import { JobPage } from './pages/job.js';
 import { JobsPage } from './pages/jobs.js';
 import { LoginPage } from './pages/login.js';
+import { OperationsPage } from './pages/operations.js';
 import { RunPage } from './pages/run.js';
 import { href, loginCodeIn, parseRoute, type Route } from './router.js';
 import {
@@ -122,10 +124,16 @@ function Console({ session, signOut }: { session: Session; signOut(message?: str
   useEffect(() => {
     if (first.current) first.current = false;
     else main.current?.focus();
-  }, [route.page, route.page === 'job' ? route.id : '']);
+  }, [route.page, route.page === 'job' ? route.id : route.page === 'host' ? route.hostname : '']);
 
   const current: PageId | null =
-    route.page === 'home' ? (pages[0]?.id ?? null) : route.page === 'job' ? 'jobs' : route.page;
+    route.page === 'home'
+      ? (pages[0]?.id ?? null)
+      : route.page === 'job'
+        ? 'jobs'
+        : route.page === 'host'
+          ? 'fleet'
+          : route.page;
 
   useEffect(() => {
     const title = PAGES.find((p) => p.id === current)?.title ?? 'Console';
@@ -169,7 +177,7 @@ function Console({ session, signOut }: { session: Session; signOut(message?: str
           {hidden.map((p, i) => (
             <span key={p.id}>
               {i > 0 ? '; ' : ''}
-              {p.title} ({whyNot(lacking(session.me.permissions, p.needs))})
+              {p.title} ({pageWhyNot(session.me.permissions, p)})
             </span>
           ))}
           .
@@ -192,13 +200,21 @@ function Page({
     return <NotAllowed title="Nothing to show" reason="needs a token with more permissions" />;
   }
   const info = PAGES.find((p) => p.id === current);
-  const missing = info ? lacking(granted, info.needs) : [];
-  if (info && missing.length > 0) return <NotAllowed title={info.title} reason={whyNot(missing)} />;
+  const reason = info ? pageWhyNot(granted, info) : '';
+  if (info && reason) return <NotAllowed title={info.title} reason={reason} />;
   switch (current) {
     case 'fleet':
-      return <FleetPage />;
+      // Keyed by name: another host starts afresh.
+      return route.page === 'host' ? (
+        <HostPage key={route.hostname} hostname={route.hostname} />
+      ) : (
+        <FleetPage />
+      );
     case 'run':
       return <RunPage />;
+    case 'operations':
+      // Keyed by its place: a link to another operation or target starts afresh.
+      return <OperationsPage key={route.params.toString()} params={route.params} />;
     case 'jobs':
       // Keyed by id: another job (after Retry) starts afresh, polling until it ends.
       return route.page === 'job' ? (

@@ -204,6 +204,8 @@ export function Confirm(props: {
   title: string;
   children: ComponentChildren;
   confirmLabel?: string;
+  /** The confirm button waits (for a word typed, before a change of every host). */
+  confirmDisabled?: boolean;
   onConfirm(): void;
   onCancel(): void;
 }) {
@@ -233,7 +235,12 @@ export function Confirm(props: {
           Back
         </button>
         {props.confirmLabel ? (
-          <button type="button" class="primary" onClick={props.onConfirm}>
+          <button
+            type="button"
+            class="primary"
+            disabled={props.confirmDisabled}
+            onClick={props.onConfirm}
+          >
             {props.confirmLabel}
           </button>
         ) : null}

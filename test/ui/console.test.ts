@@ -270,7 +270,7 @@ describe('the web console', () => {
     await p.getByLabel('Token').press('Enter');
     const nav = p.getByRole('navigation', { name: 'Main' });
     await nav.getByRole('link', { name: 'Fleet' }).waitFor();
-    expect(await nav.getByRole('link').allTextContents()).toEqual(['Fleet', 'Jobs']);
+    expect(await nav.getByRole('link').allTextContents()).toEqual(['Fleet', 'Operations', 'Jobs']);
     await p.getByText(/Run \(needs command:execute/).waitFor();
     await p.goto(`${sys.url}/ui/#/run`);
     await p.getByText(/Not available: this page needs command:execute/).waitFor();

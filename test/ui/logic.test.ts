@@ -2,7 +2,14 @@
 // grouping by identical output, places in the URL, and what a token allows.
 import { describe, expect, it } from 'vitest';
 import type { JobDetail } from '../../src/sdk/client.js';
-import { allowedPages, lacking, retryNeeds, whyNot } from '../../src/ui/access.js';
+import {
+  allowedPages,
+  lacking,
+  PAGES,
+  pageWhyNot,
+  retryNeeds,
+  whyNot,
+} from '../../src/ui/access.js';
 import { isFinal, summary } from '../../src/ui/job.js';
 import { groupOutputs, hostColours, MAX_LINES, OutputLog } from '../../src/ui/output.js';
 import { href, loginCodeIn, parseRoute } from '../../src/ui/router.js';
@@ -117,6 +124,9 @@ describe('router', () => {
     expect(parseRoute('#/jobs/0190-ab')).toMatchObject({ page: 'job', id: '0190-ab' });
     expect(parseRoute('')).toMatchObject({ page: 'home' });
     expect(parseRoute('#/nowhere')).toMatchObject({ page: 'home' });
+    expect(parseRoute('#/operations?op=file.status').params.get('op')).toBe('file.status');
+    expect(parseRoute('#/fleet/web-01')).toMatchObject({ page: 'host', hostname: 'web-01' });
+    expect(href('host', { id: 'web 01' })).toBe('#/fleet/web%2001');
     expect(href('jobs', { params: { status: 'failed', offset: 0, x: undefined } })).toBe(
       '#/jobs?status=failed&offset=0',
     );
@@ -133,8 +143,14 @@ describe('router', () => {
 describe('access', () => {
   it('offers each page when the token holds all it needs, and says why not', () => {
     const read = ['agent:read', 'node:read', 'network:read', 'job:read', 'health:read'];
-    expect(allowedPages(read).map((p) => p.id)).toEqual(['fleet', 'jobs']);
+    expect(allowedPages(read).map((p) => p.id)).toEqual(['fleet', 'operations', 'jobs']);
     expect(allowedPages(['command:execute']).map((p) => p.id)).toEqual([]);
+    // Operations is of use with any one operation's permission.
+    expect(allowedPages(['file:read']).map((p) => p.id)).toEqual(['operations']);
+    const operations = PAGES.find((p) => p.id === 'operations');
+    expect(operations && pageWhyNot(['job:read'], operations)).toMatch(
+      /^needs one of node:read, network:write, network:read, file:write, file:read, service:read, service:write, which this token does not grant$/,
+    );
     expect(whyNot(lacking(read, ['command:execute', 'job:read']))).toBe(
       'needs command:execute, which this token does not grant',
     );

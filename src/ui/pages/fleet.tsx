@@ -2,7 +2,7 @@
 // and uptime, refreshed every few seconds; a filter by name or label, and the
 // agents a target would reach, live as it is typed. With agent:write, an
 // agent waiting for its key to be accepted can be accepted or rejected, and
-// one taking jobs drained (or undrained).
+// one taking jobs drained (or undrained). A host's name leads to its page.
 import { useState } from 'preact/hooks';
 import { humanBytes, percent } from '../../format/units.js';
 import type { AgentInfo } from '../../sdk/client.js';
@@ -17,6 +17,7 @@ import {
   useSession,
 } from '../components.js';
 import { age, plural } from '../format.js';
+import { href } from '../router.js';
 import { describeError, isUnauthorized } from '../session.js';
 import { MatchNote, useTargetMatch } from '../target.js';
 
@@ -158,7 +159,7 @@ export function FleetPage() {
         {agents.map((a) => (
           <tr key={a.hostname} class={hits.has(a.hostname) ? 'hit' : undefined}>
             <th scope="row" data-label="Host">
-              {a.hostname}
+              <a href={href('host', { id: a.hostname })}>{a.hostname}</a>
               {hits.has(a.hostname) ? <span class="sr-only"> (matches the target)</span> : null}
             </th>
             <td data-label="Status">
