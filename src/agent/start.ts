@@ -81,7 +81,11 @@ export async function startAgentProcess(opts: {
         maxJobs: config.agent.max_jobs,
         maxOutputBytes: config.agent.max_output_bytes,
         resolvConfPath: config.agent.dns.resolv_conf,
-        host: { unitDir: config.agent.services.unit_dir, ...opts.host },
+        host: {
+          unitDir: config.agent.services.unit_dir,
+          stateDir: config.state_dir,
+          ...opts.host,
+        },
         consumer: config.agent.consumer,
         listen: config.agent.listen,
         // Two thirds of the TTL (20 s with the default 30 s): a live agent

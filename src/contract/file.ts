@@ -263,5 +263,7 @@ export const DeploymentRecord = Type.Object({
   written_sha: Type.String(),
   content_type: Type.String(),
   deployed_at: Type.String(),
+  /** True when a file was there before the first deployment: undeploy puts it back. */
+  replaced: Type.Optional(Type.Boolean()),
 });
 export type DeploymentRecord = Static<typeof DeploymentRecord>;

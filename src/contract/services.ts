@@ -3,6 +3,7 @@
 // reference's (ServiceInfo, ServiceCreateRequest, ...), with a few more where
 // ours says more (sub_state, load_state, unit_file_state, managed).
 import { type Static, Type } from 'typebox';
+import { OBJECT_NAME_PATTERN } from './file.js';
 
 // ---- names -----------------------------------------------------------------
 
@@ -68,8 +69,7 @@ const ServiceName = Type.String({
 });
 
 const ObjectName = Type.String({
-  minLength: 1,
-  maxLength: 255,
+  pattern: OBJECT_NAME_PATTERN,
   description: 'The stored object (POST /file) whose content is the unit file.',
 });
 

@@ -82,6 +82,19 @@ describe('reading objects', () => {
 });
 
 describe('templates', () => {
+  it('stops a render that would take too long or write too much', () => {
+    const list = Array.from({ length: 300 }, (_, i) => i);
+    const nested = '{{#vars.l}}{{#vars.l}}{{#vars.l}}x{{/vars.l}}{{/vars.l}}{{/vars.l}}';
+    const big = { hostname: 'h', facts: {}, vars: { l: list } };
+    expect(() => renderTemplate(nested, big)).toThrow(/more than 1000000 steps/);
+    const wide = { hostname: 'h', facts: {}, vars: { l: list, s: 'y'.repeat(100_000) } };
+    expect(() => renderTemplate('{{#vars.l}}{{vars.s}}{{/vars.l}}', wide)).toThrow(
+      /more than 16777216 characters/,
+    );
+    // A long list rendered once is fine.
+    expect(renderTemplate('{{#vars.l}}.{{/vars.l}}', big)).toHaveLength(300);
+  });
+
   const view = {
     hostname: 'web-1',
     facts: nestedFacts(
@@ -123,6 +136,16 @@ describe('templates', () => {
         /which this host does not have/,
       );
       expect(renderTemplate(`{{#${name}}}x{{/${name}}}`, view), name).toBe('');
+    }
+    for (const name of [
+      'hostname.__proto__.__proto__',
+      'hostname.constructor.name',
+      'vars.port.toString',
+      'vars.tags.map',
+    ]) {
+      expect(() => renderTemplate(`{{${name}}}`, view), name).toThrow(
+        /which this host does not have/,
+      );
     }
     expect(renderTemplate('{{hostname.length}}', view)).toBe('5');
   });

@@ -9,6 +9,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -367,6 +368,47 @@ describe('deploying files', () => {
       admin,
     );
     expect(smuggled.status).toBe(400);
+  });
+
+  it('puts back what a file held before it was first deployed over, and never removes a file changed since', async () => {
+    const path = join(dir, 'had-content.conf');
+    writeFileSync(path, 'original\n', { mode: 0o600 });
+    await deploy(A, { object_name: 'conf-raw', path, mode: '0644', content_type: 'raw' });
+    expect(readFileSync(path, 'utf8')).toBe('key = value\n');
+    // Deployed again with other content: what was there first is still what comes back.
+    await upload('conf-raw-2', 'second\n');
+    await deploy(A, { object_name: 'conf-raw-2', path, content_type: 'raw' });
+    const back = await post(sys, `/node/${A}/file/undeploy`, { path }, admin);
+    expect(back.body.results[0]).toMatchObject({ status: 'ok', changed: true });
+    expect(readFileSync(path, 'utf8')).toBe('original\n');
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+
+    const edited = join(dir, 'edited.conf');
+    await deploy(A, { object_name: 'conf-raw', path: edited, content_type: 'raw' });
+    writeFileSync(edited, 'someone else now\n');
+    const kept = await post(sys, `/node/${A}/file/undeploy`, { path: edited }, admin);
+    expect(kept.body.results[0]).toMatchObject({ status: 'failed', changed: false });
+    expect(kept.body.results[0].error).toMatch(/changed since it was deployed/);
+    expect(readFileSync(edited, 'utf8')).toBe('someone else now\n');
+  });
+
+  it('follows no symbolic link on the way, and tells nothing of a path it did not deploy', async () => {
+    const real = mkdtempSync(join(dir, 'real-'));
+    const link = join(dir, 'link-dir');
+    symlinkSync(real, link);
+    const r = await deploy(A, {
+      object_name: 'conf-raw',
+      path: join(link, 'x.conf'),
+      content_type: 'raw',
+    });
+    expect(r.body.results[0].status).toBe('failed');
+    expect(r.body.results[0].error).toMatch(/is a symbolic link/);
+    expect(existsSync(join(real, 'x.conf'))).toBe(false);
+
+    const secret = join(dir, 'secret');
+    writeFileSync(secret, 'not yours\n');
+    const status = await post(sys, `/node/${A}/file/status`, { path: secret }, reader);
+    expect(status.body.results[0]).toMatchObject({ status: 'not-deployed', sha256: '' });
   });
 
   it('leaves the file as it was when it cannot be written', async () => {

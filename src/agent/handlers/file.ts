@@ -6,13 +6,14 @@
 // one this system wrote, how status knows what it should hold, and how the
 // API tells which deployments are stale.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { lstat, readFile, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { constants } from 'node:fs';
+import { type FileHandle, lstat, mkdir, open, readFile, rm, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { FileDeployData } from '../../contract/file.js';
 import { hasErrnoCode, isErrnoError } from '../../exec/errno.js';
+import { pathDigest } from '../file-access.js';
 import { type NodeOutcome, nodeHandler } from './checked.js';
-import { replaceFile, runsAsRoot } from './host-tools.js';
+import { insideDir, openParentDir, PathError, replaceFile, runsAsRoot } from './host-tools.js';
 import { nestedFacts, renderTemplate, TemplateError } from './template.js';
 import type { HandlerContext } from './types.js';
 
@@ -22,20 +23,97 @@ function fail(error: string): Fail {
   return { ok: false, error };
 }
 
-/** What is at the path now, without following a symbolic link. */
-async function present(path: string) {
+/**
+ * The largest file compared or kept aside: what a deployment writes is at
+ * most the agent's object limit, so a larger file there cannot be in sync.
+ */
+const COMPARED_MAX_BYTES = 64 * 1024 * 1024;
+
+/** What is at `at` (a path inside an opened directory), without following a symbolic link. */
+async function present(at: string) {
   try {
-    return await lstat(path);
+    return await lstat(at);
   } catch (err) {
     if (hasErrnoCode(err, 'ENOENT') || hasErrnoCode(err, 'ENOTDIR')) return null;
     throw err;
   }
 }
 
-async function fileSha(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+/**
+ * A regular file's bytes, read through one open that follows no link and
+ * does not wait on a FIFO; null when it is not a regular file or is larger
+ * than COMPARED_MAX_BYTES (a name swapped after an lstat cannot make the
+ * agent read something else, or hang).
+ */
+async function readRegular(at: string, signal: AbortSignal): Promise<Buffer | null> {
+  let handle: FileHandle;
+  try {
+    handle = await open(at, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    if (hasErrnoCode(err, 'ENOENT') || hasErrnoCode(err, 'ELOOP')) return null;
+    throw err;
+  }
+  try {
+    const st = await handle.stat();
+    if (!st.isFile() || st.size > COMPARED_MAX_BYTES) return null;
+    if (signal.aborted) throw new Error('the agent stopped while reading the file');
+    return await handle.readFile();
+  } finally {
+    await handle.close();
+  }
+}
+
+const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+const sha256Of = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/** Where a file that the first deployment replaced is kept, by its path's digest. */
+function backupPaths(stateDir: string, path: string) {
+  const base = join(stateDir, 'file-backups', pathDigest(path));
+  return { content: base, meta: `${base}.json` };
+}
+
+/** Keeps what a file held (and its mode and owner) before a deployment replaces it. */
+async function keepAside(
+  stateDir: string,
+  path: string,
+  content: Buffer,
+  st: { mode: number; uid: number; gid: number },
+): Promise<void> {
+  const where = backupPaths(stateDir, path);
+  await mkdir(dirname(where.content), { recursive: true, mode: 0o700 });
+  await replaceFile(where.content, content, { mode: 0o600 });
+  await replaceFile(
+    where.meta,
+    JSON.stringify({ mode: st.mode & 0o7777, uid: st.uid, gid: st.gid }),
+    { mode: 0o600 },
+  );
+}
+
+/** What was kept aside for a path, or null. */
+async function keptAside(
+  stateDir: string,
+  path: string,
+): Promise<{ content: Buffer; own: { mode: number; uid: number; gid: number } } | null> {
+  const where = backupPaths(stateDir, path);
+  try {
+    const meta = JSON.parse(await readFile(where.meta, 'utf8')) as Record<string, unknown>;
+    const { mode, uid, gid } = meta;
+    if (![mode, uid, gid].every((n) => Number.isInteger(n))) return null;
+    return {
+      content: await readFile(where.content),
+      own: { mode: mode as number, uid: uid as number, gid: gid as number },
+    };
+  } catch (err) {
+    if (hasErrnoCode(err, 'ENOENT')) return null;
+    throw err;
+  }
+}
+
+async function forgetAside(stateDir: string, path: string): Promise<void> {
+  const where = backupPaths(stateDir, path);
+  await rm(where.content, { force: true });
+  await rm(where.meta, { force: true });
 }
 
 /** A user or group name (or number) from /etc/passwd or /etc/group, as its id; null when unknown. */
@@ -87,6 +165,22 @@ async function contentFor(
   }
 }
 
+/** Runs `fn` inside the opened directory of `path`'s file; a directory that cannot be opened fails the host. */
+async function inParent<T>(path: string, fn: (at: string) => Promise<T>): Promise<T | Fail> {
+  let dir: FileHandle;
+  try {
+    dir = await openParentDir(path);
+  } catch (err) {
+    if (err instanceof PathError) return fail(`cannot reach ${path}: ${err.message}`);
+    throw err;
+  }
+  try {
+    return await fn(insideDir(dir, basename(path)));
+  } finally {
+    await dir.close();
+  }
+}
+
 export const fileDeployHandler = nodeHandler(
   'file.deploy',
   async (data, ctx): Promise<NodeOutcome<'file.deploy'>> => {
@@ -101,54 +195,75 @@ export const fileDeployHandler = nodeHandler(
     if (uid === null) return fail(`owner: no user ${data.owner} on this host`);
     const gid = data.group === undefined ? undefined : await idOf('/etc/group', data.group);
     if (gid === null) return fail(`group: no group ${data.group} on this host`);
-
-    const now = await present(path);
-    if (now?.isSymbolicLink())
-      return fail(`${path} is a symbolic link; it is not followed or replaced`);
-    if (now && !now.isFile()) return fail(`${path} exists and is not a regular file`);
-    const mode =
-      data.mode !== undefined ? Number.parseInt(data.mode, 8) : now ? now.mode & 0o7777 : 0o644;
-    const own = { mode, uid: uid ?? now?.uid ?? 0, gid: gid ?? now?.gid ?? 0 };
-    const sha256 = createHash('sha256').update(content).digest('hex');
-
-    const record = {
-      hostname: ctx.hostname,
-      path,
-      object_name: data.object_name,
-      deployed_sha: data.object_sha256,
-      written_sha: sha256,
-      content_type: data.content_type,
-      deployed_at: new Date().toISOString(),
-    };
+    const sha256 = sha256Of(content);
     const before = await deployments.get(path);
-    const same =
-      now !== null &&
-      (now.mode & 0o7777) === own.mode &&
-      now.uid === own.uid &&
-      now.gid === own.gid &&
-      (await fileSha(path)) === sha256;
-    if (same) {
-      // The host already holds it: only the record may need to say so.
-      if (
-        before?.written_sha !== sha256 ||
-        before.deployed_sha !== data.object_sha256 ||
-        before.object_name !== data.object_name
-      ) {
-        await deployments.put(record);
+
+    return inParent(path, async (at): Promise<NodeOutcome<'file.deploy'>> => {
+      const now = await present(at);
+      if (now?.isSymbolicLink()) {
+        return fail(`${path} is a symbolic link; it is not followed or replaced`);
       }
-      return { ok: true, result: { changed: false, path, sha256 } };
-    }
-    if (ctx.signal.aborted) return fail('the agent stopped before writing anything');
-    // Recorded first: a file this system wrote is never unknown to it. A
-    // failed write puts the record back as it was.
-    await deployments.put(record);
-    try {
-      await replaceFile(path, content, own);
-    } catch (err) {
-      await (before ? deployments.put(before) : deployments.remove(path)).catch(() => {});
-      return fail(writeError(path, err));
-    }
-    return { ok: true, result: { changed: true, path, sha256 } };
+      if (now && !now.isFile()) return fail(`${path} exists and is not a regular file`);
+      const held = now ? await readRegular(at, ctx.signal) : null;
+      if (now && !held) {
+        return fail(`${path} is larger than ${COMPARED_MAX_BYTES} bytes; it is not replaced`);
+      }
+      const mode =
+        data.mode !== undefined ? Number.parseInt(data.mode, 8) : now ? now.mode & 0o7777 : 0o644;
+      const own = { mode, uid: uid ?? now?.uid ?? 0, gid: gid ?? now?.gid ?? 0 };
+      const record = {
+        hostname: ctx.hostname,
+        path,
+        object_name: data.object_name,
+        deployed_sha: data.object_sha256,
+        written_sha: sha256,
+        content_type: data.content_type,
+        deployed_at: new Date().toISOString(),
+        // Once replaced, always: what was there first stays kept until undeploy.
+        ...((before?.replaced ?? (now !== null && ctx.host?.stateDir !== undefined))
+          ? { replaced: true }
+          : {}),
+      };
+      const same =
+        now !== null &&
+        held !== null &&
+        (now.mode & 0o7777) === own.mode &&
+        now.uid === own.uid &&
+        now.gid === own.gid &&
+        sha256Of(held) === sha256;
+      if (same) {
+        // The host already holds it: only the record may need to say so.
+        if (
+          before?.written_sha !== sha256 ||
+          before.deployed_sha !== data.object_sha256 ||
+          before.object_name !== data.object_name
+        ) {
+          await deployments.put({ ...record, ...(before?.replaced ? { replaced: true } : {}) });
+        }
+        return { ok: true, result: { changed: false, path, sha256 } };
+      }
+      if (ctx.signal.aborted) return fail('the agent stopped before writing anything');
+      // A file this system did not write is kept aside first, so undeploy can put it back.
+      const stateDir = ctx.host?.stateDir;
+      if (!before && now && held && stateDir) {
+        try {
+          await keepAside(stateDir, path, held, now);
+        } catch (err) {
+          return fail(`cannot keep ${path}'s present content aside: ${errorText(err)}`);
+        }
+      }
+      // Recorded first: a file this system wrote is never unknown to it. A
+      // failed write puts the record back as it was.
+      await deployments.put(record);
+      try {
+        await replaceFile(at, content, own);
+      } catch (err) {
+        await (before ? deployments.put(before) : deployments.remove(path)).catch(() => {});
+        if (!before && stateDir) await forgetAside(stateDir, path).catch(() => {});
+        return fail(writeError(path, err));
+      }
+      return { ok: true, result: { changed: true, path, sha256 } };
+    });
   },
 );
 
@@ -159,21 +274,36 @@ export const fileUndeployHandler = nodeHandler(
     if (!deployments) return fail('this agent has no access to the file store');
     const path = data.path;
     const record = await deployments.get(path);
-    const now = await present(path);
-    if (!record) {
-      if (now) return fail(`${path} was not deployed by this system; it is left as it is`);
-      return { ok: true, result: { changed: false, path } };
-    }
-    if (now?.isDirectory()) return fail(`${path} is now a directory; it is left as it is`);
-    if (now) {
+    return inParent(path, async (at): Promise<NodeOutcome<'file.undeploy'>> => {
+      const now = await present(at);
+      if (!record) {
+        if (now) return fail(`${path} was not deployed by this system; it is left as it is`);
+        return { ok: true, result: { changed: false, path } };
+      }
+      if (now && !now.isFile()) {
+        return fail(`${path} is no longer a regular file; it is left as it is`);
+      }
+      if (now) {
+        // Only what this system wrote is removed: a file changed since is someone's work.
+        const held = await readRegular(at, ctx.signal);
+        if (!held || sha256Of(held) !== record.written_sha) {
+          return fail(
+            `${path} was changed since it was deployed; it is left as it is (deploy again to take it over, or remove it by hand)`,
+          );
+        }
+      }
+      const stateDir = ctx.host?.stateDir;
+      const original = record.replaced && stateDir ? await keptAside(stateDir, path) : null;
       try {
-        await unlink(path);
+        if (original) await replaceFile(at, original.content, original.own);
+        else if (now) await unlink(at);
       } catch (err) {
         return fail(writeError(path, err));
       }
-    }
-    await deployments.remove(path);
-    return { ok: true, result: { changed: now !== null, path } };
+      await deployments.remove(path);
+      if (stateDir) await forgetAside(stateDir, path).catch(() => {});
+      return { ok: true, result: { changed: now !== null || original !== null, path } };
+    });
   },
 );
 
@@ -184,16 +314,34 @@ export const fileStatusHandler = nodeHandler(
     if (!deployments) return fail('this agent has no access to the file store');
     const path = data.path;
     const record = await deployments.get(path);
-    const now = await present(path);
-    const sha256 = now?.isFile() ? await fileSha(path) : '';
-    if (!record) return { ok: true, result: { path, status: 'not-deployed', sha256 } };
+    // Only a deployed path is looked at: a read token learns nothing of other files.
+    if (!record) return { ok: true, result: { path, status: 'not-deployed', sha256: '' } };
     const known = {
       object_name: record.object_name,
       deployed_sha: record.written_sha,
       deployed_at: record.deployed_at,
     };
-    if (!now) return { ok: true, result: { path, status: 'missing', sha256, ...known } };
-    const status = sha256 === record.written_sha ? 'in-sync' : 'drifted';
-    return { ok: true, result: { path, status, sha256, ...known } };
+    const missing = {
+      ok: true as const,
+      result: { path, status: 'missing' as const, sha256: '', ...known },
+    };
+    let dir: FileHandle;
+    try {
+      dir = await openParentDir(path);
+    } catch (err) {
+      if (err instanceof PathError) return missing;
+      throw err;
+    }
+    try {
+      const at = insideDir(dir, basename(path));
+      const now = await present(at);
+      if (!now) return missing;
+      const held = now.isFile() ? await readRegular(at, ctx.signal) : null;
+      const sha256 = held ? sha256Of(held) : '';
+      const status = sha256 === record.written_sha ? 'in-sync' : 'drifted';
+      return { ok: true, result: { path, status, sha256, ...known } };
+    } finally {
+      await dir.close();
+    }
   },
 );

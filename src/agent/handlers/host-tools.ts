@@ -3,7 +3,8 @@
 // file replaced whole by rename, and the error that names the privilege a
 // change needs when the agent does not run as root.
 import { randomBytes } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { type FileHandle, lstat, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { runCommand } from '../../exec/index.js';
 
@@ -129,4 +130,55 @@ export async function replaceFile(
     await unlink(tmp).catch(() => {});
     throw err;
   }
+}
+
+/** Why a directory of a path could not be opened: a sentence naming it. */
+export class PathError extends Error {
+  override name = 'PathError';
+}
+
+/** The path of `name` inside an opened directory, never resolving the directory's path again. */
+export function insideDir(dir: FileHandle, name: string): string {
+  return `/proc/self/fd/${dir.fd}/${name}`;
+}
+
+/**
+ * Opens the directory an absolute, normalised path's file is in, one
+ * component at a time from `/`, following no symbolic link: what is then
+ * done inside it (through insideDir) happens in that very directory, even if
+ * someone who owns a directory on the way swaps it for a link meanwhile. A
+ * link on the way is refused, naming it (`/var/run` is one on Debian: give
+ * `/run`).
+ */
+export async function openParentDir(path: string): Promise<FileHandle> {
+  const parts = path.split('/').filter(Boolean).slice(0, -1);
+  let dir = await open('/', constants.O_RDONLY | constants.O_DIRECTORY);
+  let walked = '';
+  for (const part of parts) {
+    walked += `/${part}`;
+    let next: FileHandle;
+    try {
+      next = await open(
+        insideDir(dir, part),
+        constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW,
+      );
+    } catch (err) {
+      // O_DIRECTORY with O_NOFOLLOW on a link fails as ENOTDIR: lstat says which it was.
+      const link = await lstat(insideDir(dir, part)).then(
+        (st) => st.isSymbolicLink(),
+        () => false,
+      );
+      await dir.close();
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new PathError(`${walked} does not exist`);
+      if (link || code === 'ELOOP') {
+        throw new PathError(`${walked} is a symbolic link; give the path it points to`);
+      }
+      if (code === 'ENOTDIR') throw new PathError(`${walked} is not a directory`);
+      throw new PathError(`cannot open ${walked}: ${code ?? String(err)}`);
+    }
+    await dir.close();
+    dir = next;
+  }
+  return dir;
 }

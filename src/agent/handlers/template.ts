@@ -1,7 +1,9 @@
 // Templates of file deployments: Mustache, which is logic-less (names,
 // sections and inverted sections, nothing else) and runs no code from the
 // template or the data: the view here is JSON (facts, the request's vars,
-// the hostname), so no value is a function Mustache would call. Strict: a
+// the hostname), looked up through own properties only, so no name reaches
+// a prototype or a function Mustache would call. Bounded: a render may take
+// so many steps and produce so much, then fails the host. Strict: a
 // variable the view lacks fails the host, naming it, instead of rendering
 // as an empty string; partials are refused. Nothing is HTML-escaped: these
 // are configuration files, not pages.
@@ -19,14 +21,83 @@ function present(value: unknown): string {
   return typeof value === 'object' ? JSON.stringify(value) : String(value);
 }
 
-/** A Writer whose variables must exist in the view. */
+/** Tokens a render may visit, loops counted each time round: a template is not a program. */
+const RENDER_STEPS_MAX = 1_000_000;
+/** Characters a render may produce: a deployed file, not a disk filler. */
+const RENDER_OUTPUT_MAX = 16 * 1024 * 1024;
+
+/** A name's value through own properties only (never a prototype's); found or not. */
+function ownPath(view: unknown, parts: readonly string[]): { found: boolean; value?: unknown } {
+  let v = view;
+  for (const part of parts) {
+    if (v === null || (typeof v !== 'object' && typeof v !== 'string')) return { found: false };
+    if (!Object.hasOwn(Object(v), part)) return { found: false };
+    v = (v as Record<string, unknown>)[part];
+  }
+  return { found: true, value: v };
+}
+
+/**
+ * Mustache's context, looking names up through own properties only and
+ * never handing back a function (Mustache calls what it finds): a template
+ * reaches the view's data and nothing of JavaScript's.
+ */
+class DataContext extends Mustache.Context {
+  override push(view: unknown): Mustache.Context {
+    return new DataContext(view, this);
+  }
+
+  override lookup(name: string): unknown {
+    const plain = (v: unknown) => (typeof v === 'function' ? undefined : v);
+    if (name === '.') return plain(this.view);
+    const parts = name.split('.');
+    for (let ctx: Mustache.Context | undefined = this; ctx; ctx = ctx.parent) {
+      const hit = ownPath(ctx.view, parts);
+      if (hit.found) return plain(hit.value);
+    }
+    return undefined;
+  }
+}
+
+/** A Writer whose variables must exist in the view, within a budget of steps and output. */
 class StrictWriter extends Mustache.Writer {
+  private steps = 0;
+  private produced = 0;
+
+  override renderTokens(
+    tokens: string[][],
+    context: Context,
+    partials?: Mustache.PartialsOrLookupFn,
+    originalTemplate?: string,
+    config?: Mustache.RenderOptions,
+  ): string {
+    this.steps += tokens.length;
+    if (this.steps > RENDER_STEPS_MAX) {
+      throw new TemplateError(
+        `the template takes more than ${RENDER_STEPS_MAX} steps to render (sections over long lists nested too deep?)`,
+      );
+    }
+    return super.renderTokens(tokens, context, partials, originalTemplate, config);
+  }
+
+  override rawValue(token: Token): string {
+    return this.counted(token[1] ?? '');
+  }
+
   override escapedValue(token: Token, context: Context): string {
-    return this.strictValue(token, context);
+    return this.counted(this.strictValue(token, context));
   }
 
   override unescapedValue(token: Token, context: Context): string {
-    return this.strictValue(token, context);
+    return this.counted(this.strictValue(token, context));
+  }
+
+  private counted(text: string): string {
+    this.produced += text.length;
+    if (this.produced > RENDER_OUTPUT_MAX) {
+      throw new TemplateError(`the template renders more than ${RENDER_OUTPUT_MAX} characters`);
+    }
+    return text;
   }
 
   override renderPartial(token: Token): string {
@@ -101,7 +172,9 @@ function dataOnly(value: unknown): unknown {
 export function renderTemplate(template: string, view: TemplateView): string {
   const writer = new StrictWriter();
   try {
-    return writer.render(template, dataOnly(view), undefined, { escape: (s: string) => s });
+    return writer.render(template, new DataContext(dataOnly(view)), undefined, {
+      escape: (s: string) => s,
+    });
   } catch (err) {
     if (err instanceof TemplateError) throw err;
     // Mustache's own parse errors ("Unclosed tag at 12").

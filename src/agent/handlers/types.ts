@@ -45,6 +45,11 @@ export interface HostSettings {
    * PATH. Not in the config: tests give their agents a stand-in here.
    */
   systemctl?: string;
+  /**
+   * The agent's state directory (state_dir): file deployments keep there
+   * what a file held before they first replaced it, so undeploy puts it back.
+   */
+  stateDir?: string;
 }
 
 export interface HandlerOutcome {

@@ -9,6 +9,9 @@ export interface FormFields {
   [name: string]: string;
 }
 
+/** More parts than an upload has fields is not an upload. */
+const MAX_PARTS = 8;
+
 export class MultipartError extends Error {
   override name = 'MultipartError';
 }
@@ -48,17 +51,23 @@ export function formToUpload(body: Buffer, contentType: string): FormFields {
     if (body.subarray(start, start + 2).toString() !== '\r\n') {
       throw new MultipartError('a boundary not followed by CRLF');
     }
-    const next = body.indexOf(delimiter, start);
+    // A boundary after the first is the line end and the delimiter together.
+    const next = body.indexOf(Buffer.concat([Buffer.from('\r\n'), delimiter]), start);
     if (next < 0) throw new MultipartError('the last part has no closing boundary');
-    const part = body.subarray(start + 2, next - 2);
+    const part = body.subarray(start + 2, next);
     const split = part.indexOf('\r\n\r\n');
     if (split < 0) throw new MultipartError('a part without headers');
     const name = dispositionName(part.subarray(0, split).toString('utf8'));
     const data = part.subarray(split + 4);
     const field = name === 'file' ? 'content' : name;
     if (field in out) throw new MultipartError(`the field ${name} is given twice`);
+    if (Object.keys(out).length >= MAX_PARTS) {
+      throw new MultipartError(
+        `more than ${MAX_PARTS} parts; an upload has name, content_type and file`,
+      );
+    }
     out[field] = name === 'file' ? data.toString('base64') : data.toString('utf8');
-    at = next;
+    at = next + 2;
   }
   return out;
 }
