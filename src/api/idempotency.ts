@@ -3,10 +3,9 @@
 // request can win); a later request with the same key from the same user
 // within 24 h gets that job back instead of running anything again. The same
 // key with a different request is refused, as Stripe and the IETF draft do.
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import { SALT_LENGTH, sha512Crypt } from '../contract/password-hash.js';
-import { canonicalJson } from '../job/signing.js';
+import { canonicalJson, type JobSigner } from '../job/signing.js';
 import {
   createReservation,
   type JobStore,
@@ -40,8 +39,25 @@ interface Reservation {
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
+/**
+ * Where a request's body holds secrets (operations.ts secretFields): the
+ * operation's input is at `at` (`[]` on the operation's route,
+ * `['operation', 'data']` for POST /job), and `fields` of it are secrets.
+ */
+export interface SecretsInBody {
+  at: readonly string[];
+  fields: readonly string[];
+}
+
 /** The request's key, validated, or null when it sent none. */
-export function idempotencyOf(req: FastifyRequest, user: string): IdempotencyRequest | null {
+export function idempotencyOf(
+  req: FastifyRequest,
+  user: string,
+  /** Null: the body holds no secret (a retry, whose data is the stored job's). */
+  secrets: SecretsInBody | null,
+  /** The key of the secrets' digests (secretDigestKey). */
+  digestKey: Uint8Array,
+): IdempotencyRequest | null {
   const raw = req.headers[IDEMPOTENCY_HEADER];
   if (raw === undefined) return null;
   const key = Array.isArray(raw) ? null : raw;
@@ -57,6 +73,7 @@ export function idempotencyOf(req: FastifyRequest, user: string): IdempotencyReq
     );
   }
   const kvKey = idempotencyKey(sha256(`${user}\0${key}`));
+  const body = req.body ?? null;
   return {
     kvKey,
     requestDigest: sha256(
@@ -65,40 +82,59 @@ export function idempotencyOf(req: FastifyRequest, user: string): IdempotencyReq
         route: req.routeOptions.url ?? req.url,
         params: req.params ?? null,
         query: req.query ?? null,
-        body: withPasswordsHashed(req.body ?? null, kvKey),
+        body: secrets ? withSecretsDigested(body, secrets, digestKey, kvKey) : body,
       }),
     ),
   };
 }
 
 /**
- * The body with each `password` (user.create, user.password.set, as the
- * route or POST /job carries it) replaced by its SHA-512 crypt hash, salted
- * by the key: a plain digest of a body could be tried against guesses far
- * faster than /etc/shadow could, so the stored digest costs a guesser what
- * the hash on the host does. The same password under the same key gives the
- * same digest, so a retry is still told from a different request.
+ * The body with each secret the operation declares (user.create's and
+ * user.password.set's `password`) replaced by its HMAC-SHA-256 under the
+ * API's digest key and the reservation's key. The reservation is kept in
+ * the jobs bucket, which agents read: a plain digest of the body could be
+ * tried against guesses there, a keyed one cannot be without the API's
+ * key. The same password under the same Idempotency-Key gives the same
+ * digest, so a retry is still told from a different request. Only the
+ * declared fields are touched (a template variable named `password` is
+ * data like any other), and the digest's work grows with the length only.
  */
-function withPasswordsHashed(body: unknown, kvKey: string): unknown {
-  if (Array.isArray(body)) return body.map((v) => withPasswordsHashed(v, kvKey));
-  if (body === null || typeof body !== 'object') return body;
-  return Object.fromEntries(
-    Object.entries(body).map(([k, v]) => [
-      k,
-      k === 'password' && typeof v === 'string'
-        ? sha512Crypt(v, saltOf(kvKey))
-        : withPasswordsHashed(v, kvKey),
-    ]),
-  );
+export function withSecretsDigested(
+  body: unknown,
+  secrets: SecretsInBody,
+  digestKey: Uint8Array,
+  kvKey: string,
+): unknown {
+  const [step, ...rest] = secrets.at;
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return body;
+  const object = body as Record<string, unknown>;
+  if (step !== undefined) {
+    if (!(step in object)) return body;
+    const inner = withSecretsDigested(object[step], { ...secrets, at: rest }, digestKey, kvKey);
+    return { ...object, [step]: inner };
+  }
+  const out = { ...object };
+  for (const field of secrets.fields) {
+    const value = out[field];
+    if (typeof value !== 'string') continue;
+    const mac = createHmac('sha256', digestKey).update(`${kvKey}\0${value}`).digest('hex');
+    out[field] = `hmac-sha256:${mac}`;
+  }
+  return out;
 }
 
-/** 16 crypt characters from the key: one salt per user and key. */
-function saltOf(kvKey: string): string {
-  return createHash('sha256')
-    .update(`idempotency-salt\0${kvKey}`)
-    .digest('base64')
-    .replace(/[^A-Za-z0-9]/g, '.')
-    .slice(0, SALT_LENGTH);
+/** Drawn once: the digest key of a process whose jobs are not signed (some tests). */
+let processDigestKey: Buffer | undefined;
+
+/**
+ * The key secrets are digested with: derived from the job-signing key, so
+ * a retry after the API restarted (or sent to another API server with the
+ * same key) is still told a retry; without a signer, one drawn per process.
+ */
+export function secretDigestKey(signer: JobSigner | undefined): Uint8Array {
+  if (signer) return signer.derivedSecret('idempotency secret digest');
+  processDigestKey ??= randomBytes(32);
+  return processDigestKey;
 }
 
 export type Reserved = { kind: 'new' } | { kind: 'replay'; jobId: string };

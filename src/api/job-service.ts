@@ -13,7 +13,7 @@ import type { FastifyRequest } from 'fastify';
 import { Compile } from 'typebox/compile';
 import { checkCommandJob } from '../auth/command-policy.js';
 import { CommandJobData, type CommandMode, commandModeOf } from '../contract/command.js';
-import { type OperationType, operationTimeoutS } from '../contract/operations.js';
+import { type OperationType, operationTimeoutS, secretFields } from '../contract/operations.js';
 import type { RolloutRequest } from '../contract/rollout.js';
 import { operationDataProblems, withFactRefs } from '../job/data-checks.js';
 import { newTimeOrderedId } from '../job/ids.js';
@@ -37,6 +37,7 @@ import {
   idempotencyOf,
   releaseIdempotencyKey,
   reserveIdempotencyKey,
+  secretDigestKey,
 } from './idempotency.js';
 import { requireOperationPermission } from './job/operation-permissions.js';
 
@@ -67,7 +68,7 @@ function commandOf(op: Operation): { mode: CommandMode; command: CommandJobData 
 /** The operation of a stored job (a retry), its data checked again before it is trusted. */
 export function storedOperation(record: JobRecord): Operation {
   const op = { type: record.operation.type, data: record.operation.data };
-  const problems = withFactRefs(operationDataProblems(op.type, op.data), op.data);
+  const problems = withFactRefs(op.type, operationDataProblems(op.type, op.data), op.data);
   if (problems.length > 0) {
     throw new ApiError(
       'invalid_request',
@@ -128,6 +129,13 @@ export interface JobSubmission {
   rollout?: RolloutRequest;
   /** The request whose Idempotency-Key is honoured; none: the route takes no key. */
   idempotencyFrom?: FastifyRequest;
+  /**
+   * Where that request's body holds the operation's input (`[]` on the
+   * operation's route, `['operation', 'data']` for POST /job), so the
+   * secrets it declares are digested for the key; absent: the body holds
+   * none (a retry reuses the stored data).
+   */
+  inputInBody?: readonly string[];
 }
 
 export type JobOutcome =
@@ -157,7 +165,14 @@ export async function submitJob(deps: DispatchDeps, s: JobSubmission): Promise<J
   const createdBy = user?.subject ?? 'unknown';
   const timeoutMs = timeoutMsOf(op);
   const jobId = newTimeOrderedId(deps.clock.now().getTime());
-  const idem = s.idempotencyFrom ? idempotencyOf(s.idempotencyFrom, createdBy) : null;
+  const idem = s.idempotencyFrom
+    ? idempotencyOf(
+        s.idempotencyFrom,
+        createdBy,
+        s.inputInBody ? { at: s.inputInBody, fields: secretFields(op.type) } : null,
+        secretDigestKey(deps.store.signer),
+      )
+    : null;
   if (idem) {
     const reserved = await reserveIdempotencyKey(deps.store, idem, jobId);
     if (reserved.kind === 'replay') {

@@ -164,7 +164,7 @@ function child(parent: Command, word: string, path: string): Command {
  * the same; here it spares a round trip.
  */
 function checkInput(type: OperationType, input: Record<string, unknown>): void {
-  const problems = withFactRefs(operationInputProblems(type, input), input);
+  const problems = withFactRefs(type, operationInputProblems(type, input), input);
   if (problems.length === 0) return;
   const lines = problems.map((p) => {
     // `servers[1]` is the second item of --servers.

@@ -933,6 +933,16 @@ export function operationData<T extends OperationType>(
   return data as OperationData<T>;
 }
 
+/**
+ * The input fields the declaration marks `writeOnly`: secrets (a password).
+ * Each is literal: never read for `@fact.` references, never quoted in a
+ * message, and digested, never kept, for an Idempotency-Key.
+ */
+export function secretFields(type: OperationType): readonly string[] {
+  const props = OPERATIONS[type].input.properties as Record<string, { writeOnly?: boolean }>;
+  return Object.keys(props).filter((k) => props[k]?.writeOnly === true);
+}
+
 /** How long an agent may take on this job: its data's `timeout` where it has one. */
 export function operationTimeoutS(type: OperationType, data: unknown): number {
   const { default_s, max_s } = OPERATIONS[type].timeout;

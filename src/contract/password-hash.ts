@@ -13,6 +13,25 @@ const CRYPT_ALPHABET = './0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqr
 export const SALT_LENGTH = 16;
 /** glibc's default when a hash names no `rounds=`. */
 const DEFAULT_ROUNDS = 5000;
+/**
+ * The longest password hashed, in UTF-8 bytes: the longest a host's crypt(3)
+ * takes (libxcrypt's CRYPT_MAX_PASSPHRASE_SIZE is 512 with the NUL; for a
+ * longer one it fails, so that password could never be checked at login).
+ * It bounds this hash's work too, which grows with the square of the
+ * length: a 64 KB password would take seconds of the API's only thread, so
+ * a longer one is refused here whatever path asked.
+ */
+export const HASHED_PASSWORD_MAX_BYTES = 511;
+
+/** A password longer than HASHED_PASSWORD_MAX_BYTES: refused before any work. */
+export class PasswordTooLongError extends Error {
+  override name = 'PasswordTooLongError';
+  constructor(bytes: number) {
+    super(
+      `the password is ${bytes} bytes long; at most ${HASHED_PASSWORD_MAX_BYTES} bytes are hashed`,
+    );
+  }
+}
 
 /** What a hash made by hashPassword looks like: no `rounds=`, a 16-character salt. */
 export const PASSWORD_HASH_PATTERN = '^\\$6\\$[./0-9A-Za-z]{16}\\$[./0-9A-Za-z]{86}$';
@@ -88,12 +107,14 @@ function encodeDigest(d: Uint8Array): string {
 /**
  * `$6$<salt>$<hash>` of `password` (its UTF-8 bytes), as glibc's crypt(3)
  * makes it; with `rounds` other than the default, `$6$rounds=N$<salt>$…`.
- * `salt` is cut to 16 characters, as glibc does.
+ * `salt` is cut to 16 characters, as glibc does. Throws PasswordTooLongError
+ * for a password over HASHED_PASSWORD_MAX_BYTES.
  */
 export function sha512Crypt(password: string, salt: string, rounds = DEFAULT_ROUNDS): string {
   const { createHash } = nodeCrypto();
   const utf8 = new TextEncoder();
   const key = utf8.encode(password);
+  if (key.length > HASHED_PASSWORD_MAX_BYTES) throw new PasswordTooLongError(key.length);
   const saltText = salt.slice(0, SALT_LENGTH);
   const s = utf8.encode(saltText);
 

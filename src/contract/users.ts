@@ -8,7 +8,7 @@
 // (SHA-512 crypt, password-hash.ts) before the job is made, so the job's data
 // holds the hash only.
 import { type Static, type TProperties, Type } from 'typebox';
-import { hashPassword, PASSWORD_HASH_PATTERN } from './password-hash.js';
+import { HASHED_PASSWORD_MAX_BYTES, hashPassword, PASSWORD_HASH_PATTERN } from './password-hash.js';
 
 /** A login or group name as shadow-utils takes it by default; never starting with '-'. */
 export const ACCOUNT_NAME_PATTERN = '^[a-z_][a-z0-9_-]{0,31}$';
@@ -20,7 +20,11 @@ export const USER_GROUPS_MAX = 64;
 export const GROUP_MEMBERS_MAX = 1024;
 /** Longest home or shell path taken. */
 export const ACCOUNT_PATH_MAX = 1024;
-export const PASSWORD_MAX = 1024;
+/**
+ * Longest password taken, in characters (the schema's bound) and in UTF-8
+ * bytes (checked in data-checks.ts): what a host's crypt(3) takes.
+ */
+export const PASSWORD_MAX = HASHED_PASSWORD_MAX_BYTES;
 /** Longest authorized_keys line taken: an RSA key of 16384 bits is under 3 KiB. */
 export const SSH_KEY_MAX = 16384;
 export const SSH_FINGERPRINT_PATTERN = '^SHA256:[A-Za-z0-9+/]{43}$';
@@ -69,7 +73,7 @@ const Password = Type.String({
   maxLength: PASSWORD_MAX,
   pattern: '^[^\\u0000]*$',
   writeOnly: true,
-  description: `The new password (1 to ${PASSWORD_MAX} characters, no NUL). The API stores and sends only its SHA-512 crypt hash; it is never recorded, logged or echoed.`,
+  description: `The new password: 1 to ${PASSWORD_MAX} bytes in UTF-8 (as many ASCII characters, fewer of others; the longest a host's crypt(3) takes), no NUL, taken as written (\`@fact.\` in it is text). The API stores and sends only its SHA-512 crypt hash; it is never recorded, logged or echoed.`,
 });
 const PasswordHash = Type.String({
   pattern: PASSWORD_HASH_PATTERN,

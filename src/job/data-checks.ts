@@ -11,12 +11,18 @@ import {
   INTERFACE_NAME_PATTERN,
   type PingData,
 } from '../contract/node-operations.js';
-import { OPERATIONS, type OperationType, operationData } from '../contract/operations.js';
+import {
+  OPERATIONS,
+  type OperationType,
+  operationData,
+  secretFields,
+} from '../contract/operations.js';
 import {
   DEB_PATH_EXPECTED,
   PACKAGE_PATTERN_MESSAGES,
   type PackageInstallData,
 } from '../contract/package.js';
+import { HASHED_PASSWORD_MAX_BYTES } from '../contract/password-hash.js';
 import { serviceNameProblem } from '../contract/services.js';
 import { eachString, factRefProblems, hasFactRefs } from './fact-refs.js';
 import { accountDataProblems } from './user-checks.js';
@@ -196,13 +202,70 @@ export function meaningProblems(type: OperationType, data: unknown): DataProblem
   return accountDataProblems(type, data);
 }
 
+/** Most levels of arrays and objects within each other that data may have. */
+export const DATA_DEPTH_MAX = 32;
+
+/**
+ * Data nested deeper than DATA_DEPTH_MAX, named by its top field, or null.
+ * Every later walk over data (fact references, digests, signing, JSON
+ * itself) recurses, and a body of 200,000 `[` would overflow the stack on
+ * any of them; this one walks with a list of its own, and stops at the
+ * first level too deep.
+ */
+export function depthProblem(data: unknown): DataProblem | null {
+  const pending: Array<{ value: unknown; depth: number; top: string }> = [
+    { value: data, depth: 1, top: '' },
+  ];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const { value, depth, top } = next;
+    if (value === null || typeof value !== 'object') continue;
+    if (depth > DATA_DEPTH_MAX) {
+      return {
+        field: top,
+        message: `nests arrays and objects more than ${DATA_DEPTH_MAX} levels deep; flatten it`,
+      };
+    }
+    for (const [k, v] of Object.entries(value)) {
+      pending.push({ value: v, depth: depth + 1, top: top || fieldPath([k]) });
+    }
+  }
+  return null;
+}
+
 /**
  * Everything wrong with an operation's job data, schema and meaning alike, so
  * the API refuses it with a 400 naming the field and the agent refuses it too.
  */
 export function operationDataProblems(type: OperationType, data: unknown): DataProblem[] {
+  const deep = depthProblem(data);
+  if (deep) return [deep];
   const problems = schemaProblems(OPERATIONS[type].data, data);
   return problems.length > 0 ? problems : meaningProblems(type, data);
+}
+
+export const PASSWORD_BYTES_EXPECTED = `must be at most ${HASHED_PASSWORD_MAX_BYTES} bytes in UTF-8, the longest password a host's crypt(3) takes`;
+
+/**
+ * Each secret field (a password) the input has, checked against its own
+ * schema and, since each is hashed, its length in bytes; before anything
+ * hashes it (operationData), and never quoting it.
+ */
+export function secretProblems(type: OperationType, input: unknown): DataProblem[] {
+  if (input === null || typeof input !== 'object') return [];
+  const props = OPERATIONS[type].input.properties as Record<string, TSchema>;
+  return secretFields(type).flatMap((name) => {
+    const value = (input as Record<string, unknown>)[name];
+    const schema = props[name];
+    if (value === undefined || !schema) return [];
+    const problems = schemaProblems(schema, value).map((p) => ({
+      field: [name, p.field].filter(Boolean).join('.'),
+      message: p.message,
+    }));
+    if (problems.length === 0 && Buffer.byteLength(String(value)) > HASHED_PASSWORD_MAX_BYTES) {
+      return [{ field: name, message: PASSWORD_BYTES_EXPECTED }];
+    }
+    return problems;
+  });
 }
 
 /** The same for what a request carries (its rate control included), before it becomes data. */
@@ -212,6 +275,12 @@ export function operationInputProblems(
   /** What the API adds to the data beyond the input (an object's digest). */
   added: Record<string, unknown> = {},
 ): DataProblem[] {
+  const deep = depthProblem(input);
+  if (deep) return [deep];
+  // A secret's own problems first: they are never deferred (withFactRefs),
+  // and would not be told if ten others came before them.
+  const secrets = secretProblems(type, input);
+  if (secrets.length > 0) return secrets;
   const problems = schemaProblems(OPERATIONS[type].input, input);
   if (problems.length > 0) return problems;
   return operationDataProblems(type, {
@@ -225,18 +294,38 @@ export function operationInputProblems(
  * references: each reference must be well formed, and a field that holds
  * one is left to each agent, which checks it again with its own value in
  * place (agent.ts withFacts, then the handler's check). Every other problem
- * stands.
+ * stands. A secret field (a password, operations.ts secretFields) is
+ * literal: `@fact.` in it is text, so it is not read for references, its
+ * checks (its length first) always stand, and no message quotes it. Data
+ * nested too deep is refused before it is walked at all.
  */
-export function withFactRefs(problems: DataProblem[], data: unknown): DataProblem[] {
-  if (!hasFactRefs(data)) return problems;
-  const malformed = factRefProblems(data).map((p) => ({
+export function withFactRefs(
+  type: OperationType,
+  problems: DataProblem[],
+  data: unknown,
+): DataProblem[] {
+  const deep = depthProblem(data);
+  if (deep) return [deep];
+  const scanned = withoutFields(data, secretFields(type));
+  if (!hasFactRefs(scanned)) return problems;
+  const malformed = factRefProblems(scanned).map((p) => ({
     field: fieldPath(p.path.map(String)),
     message: p.message,
   }));
   if (malformed.length > 0) return malformed;
   const deferred = new Set<string>();
-  eachString(data, [], (value, path) => {
+  eachString(scanned, [], (value, path) => {
     if (value.includes('@fact.')) deferred.add(fieldPath(path.map(String)));
   });
   return problems.filter((p) => !deferred.has(p.field));
+}
+
+/** `data` without the top fields `names` (a copy when it has any of them). */
+function withoutFields(data: unknown, names: readonly string[]): unknown {
+  if (names.length === 0 || data === null || typeof data !== 'object' || Array.isArray(data)) {
+    return data;
+  }
+  const copy: Record<string, unknown> = { ...(data as Record<string, unknown>) };
+  for (const name of names) delete copy[name];
+  return copy;
 }

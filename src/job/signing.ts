@@ -6,6 +6,7 @@ import {
   createPrivateKey,
   createPublicKey,
   generateKeyPairSync,
+  hkdfSync,
   type KeyObject,
   randomBytes,
   sign,
@@ -70,6 +71,12 @@ export interface JobSigner {
    * host before its turn would run there early.
    */
   signGo(jobId: string, hostname: string): string;
+  /**
+   * A 32-byte secret for `purpose`, derived from the private key (HKDF-SHA-256):
+   * the same on every start with this key, and unknown to whoever has only
+   * the public key (an agent).
+   */
+  derivedSecret(purpose: string): Buffer;
 }
 
 function goBytes(jobId: string, hostname: string): Buffer {
@@ -89,6 +96,10 @@ export function jobSigner(privateKey: KeyObject): JobSigner {
     },
     signGo(jobId, hostname) {
       return sign(null, goBytes(jobId, hostname), privateKey).toString('base64');
+    },
+    derivedSecret(purpose) {
+      const der = privateKey.export({ type: 'pkcs8', format: 'der' });
+      return Buffer.from(hkdfSync('sha256', der, 'osapi-job-signing-key', purpose, 32));
     },
   };
 }

@@ -11,6 +11,7 @@ import {
   chmodSync,
   chownSync,
   existsSync,
+  linkSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
@@ -107,8 +108,13 @@ afterAll(() => {
       try {
         execFileSync('userdel', ['-r', '--', u], { stdio: 'ignore' });
       } catch {
-        // its home may be gone already; the account is what matters
-        execFileSync('userdel', ['--', u], { stdio: 'ignore' });
+        // Its home may be gone already, or not its own (userdel -r then removes the
+        // account but fails): the account is what matters.
+        try {
+          if (passwdLine(u)) execFileSync('userdel', ['--', u], { stdio: 'ignore' });
+        } catch (err) {
+          console.error(`could not remove the test user ${u}: ${err}`);
+        }
       }
     }
     rmSync(`/home/${u}`, { recursive: true, force: true });
@@ -532,6 +538,62 @@ describe('authorized_keys (real files in a throwaway home)', () => {
     const foreign = await runJob('user.sshkey.add', { name, key }, ctx());
     expect(foreign.error).toMatch(/belongs to uid 65534/);
     expect(readFileSync(file(), 'utf8')).toBe('');
+
+    // Root's is not the user's either (sshd would take it; the agent writes only the user's own).
+    chownSync(file(), 0, 0);
+    for (const run of [
+      () => runJob('user.sshkey.add', { name, key }, ctx()),
+      () => runJob('user.sshkey.list', { name }, ctx()),
+    ]) {
+      expect((await run()).error).toMatch(
+        new RegExp(`authorized_keys belongs to uid 0, not to ${name}`),
+      );
+    }
+    expect(readFileSync(file(), 'utf8')).toBe('');
+    chownSync(file(), uid, gid);
+
+    // A second hard link: the same file under another name (another account's keys, say).
+    const other = join(tmp, `link-${name}`);
+    linkSync(file(), other);
+    const linked = await runJob('user.sshkey.add', { name, key }, ctx());
+    expect(linked.error).toMatch(/authorized_keys has 2 hard links/);
+    expect(readFileSync(other, 'utf8')).toBe('');
+    rmSync(other);
+    const own = await runJob('user.sshkey.add', { name, key }, ctx());
+    expect(own).toMatchObject({ status: 'completed', data: { changed: true } });
+  });
+
+  it("refuses a home that is not the user's own: another user's directory, or root's", async () => {
+    const owner = userName();
+    await runJob('user.create', { name: owner }, ctx());
+    const ownerUid = Number(passwdLine(owner)?.split(':')[2]);
+    const key = newKey('ed25519', 'h').line;
+    // A directory the other user owns, given to this one as its home; then one root owns (as /root).
+    const theirs = join(tmp, `home-of-${owner}`);
+    mkdirSync(theirs);
+    chownSync(theirs, ownerUid, ownerUid);
+    const rootOwned = join(tmp, 'home-of-root');
+    mkdirSync(rootOwned);
+    for (const [home, by] of [
+      [theirs, ownerUid],
+      [rootOwned, 0],
+    ] as const) {
+      const guest = userName();
+      const made = await runJob('user.create', { name: guest, home }, ctx());
+      expect(made, JSON.stringify(made)).toMatchObject({ status: 'completed' });
+      expect(statSync(home).uid).toBe(by); // useradd left an existing home as it was
+      for (const run of [
+        () => runJob('user.sshkey.add', { name: guest, key }, ctx()),
+        () => runJob('user.sshkey.list', { name: guest }, ctx()),
+      ]) {
+        const out = await run();
+        expect(out.status).toBe('failed');
+        expect(out.error).toMatch(
+          new RegExp(`^the home ${home} belongs to uid ${by}, not to ${guest}`),
+        );
+      }
+      expect(existsSync(join(home, '.ssh'))).toBe(false);
+    }
   });
 
   it('a user without a home has no keys, and none can be added', async () => {

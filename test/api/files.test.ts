@@ -422,3 +422,76 @@ describe('deploying files', () => {
     expect(status.body.results[0].status).toBe('not-deployed');
   });
 });
+
+describe('request data that would stall or crash the API', () => {
+  /** `depth` arrays within each other around a 1, as JSON text: too deep to build as an object. */
+  const nested = (depth: number) => `${'['.repeat(depth)}1${']'.repeat(depth)}`;
+  beforeAll(async () => {
+    await upload('conf-raw', 'key = value\n');
+  });
+
+  it('a template variable named password is data like any other: 96 KB of it under an Idempotency-Key makes the job, and a retry gets it back', async () => {
+    const body = {
+      object_name: 'conf-raw',
+      path: join(dir, 'vars-password.conf'),
+      content_type: 'raw',
+      vars: { password: 'p'.repeat(96 * 1024) },
+    };
+    const headers = { 'idempotency-key': 'vars-password' };
+    const first = await request(sys, 'POST', `/node/${A}/file/deploy`, body, admin, headers);
+    expect(first.status, JSON.stringify(first.body).slice(0, 300)).toBe(202);
+    expect(first.body.results[0]).toMatchObject({ hostname: A, status: 'ok' });
+    const again = await request(sys, 'POST', `/node/${A}/file/deploy`, body, admin, headers);
+    expect(again.status).toBe(202);
+    expect(again.body.job_id).toBe(first.body.job_id);
+  });
+
+  it('data nested deeper than 32 levels is a 400 naming its field, on the route and on POST /job, for any operation', async () => {
+    const deep = nested(200_000);
+    const route = await request(
+      sys,
+      'POST',
+      `/node/${A}/file/deploy`,
+      `{"object_name":"conf-raw","path":"/tmp/x","content_type":"raw","vars":{"v":${deep}}}`,
+      admin,
+    );
+    expect(route.status, JSON.stringify(route.body)).toBe(400);
+    expect(route.body.fields).toEqual([
+      { field: 'vars', message: expect.stringMatching(/more than 32 levels deep/) },
+    ]);
+    const job = await request(
+      sys,
+      'POST',
+      '/job',
+      `{"operation":{"type":"file.deploy","data":{"object_name":"conf-raw","path":"/tmp/x","content_type":"raw","vars":{"v":${deep}}}},"target_hostname":"${A}"}`,
+      admin,
+    );
+    expect(job.status, JSON.stringify(job.body)).toBe(400);
+    expect(job.body.fields).toEqual([
+      { field: 'operation.data.vars', message: expect.stringMatching(/32 levels/) },
+    ]);
+    // Any operation, any field: checked before the data's own schema.
+    const other = await request(
+      sys,
+      'POST',
+      '/job',
+      `{"operation":{"type":"file.status","data":{"path":"/tmp/x","extra":${deep}}},"target_hostname":"${A}"}`,
+      admin,
+    );
+    expect(other.status, JSON.stringify(other.body)).toBe(400);
+    expect(other.body.fields).toEqual([
+      { field: 'operation.data.extra', message: expect.stringMatching(/32 levels/) },
+    ]);
+    // 32 levels, the data's own and vars' included, are taken; 33 are not.
+    const at = (levels: number) =>
+      deploy(A, {
+        object_name: 'conf-raw',
+        path: join(dir, 'fits.conf'),
+        content_type: 'raw',
+        vars: { v: JSON.parse(nested(levels - 2)) },
+      });
+    const fits = await at(32);
+    expect(fits.status, JSON.stringify(fits.body)).toBe(202);
+    expect((await at(33)).status).toBe(400);
+  });
+});

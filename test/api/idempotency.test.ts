@@ -2,9 +2,14 @@
 // within 24 h) returns the first job and never runs the command again; the
 // same key with another request is refused; a request refused before it made
 // a job leaves the key free. Runs are counted by lines appended to a file.
+// A request's secrets (a password) are digested by a keyed hash, and only
+// the fields its operation declares secret.
+import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { secretDigestKey, withSecretsDigested } from '../../src/api/idempotency.js';
+import { jobSigner } from '../../src/job/signing.js';
 import { type AnyJson, startTestSystem, type TestSystem } from '../support/system.js';
 import { type TempDir, tempDir, waitFor } from './helpers.js';
 
@@ -219,5 +224,46 @@ describe('job routes', () => {
     await waitFor('the retried run', () => c.runs() === 2);
     const old = await send('GET', `/job/${made.body.job_id}`, undefined, undefined);
     expect(old.body.timeline.filter((e: AnyJson) => e.event === 'retried')).toHaveLength(1);
+  });
+});
+
+describe('secrets in the digest', () => {
+  const key = Buffer.alloc(32, 7);
+  const secrets = { at: ['operation', 'data'], fields: ['password'] };
+  const body = (password: string, vars: object = {}) => ({
+    operation: { type: 'user.password.set', data: { name: 'deploy', password, vars } },
+    target_hostname: '_all',
+  });
+
+  it('replaces only the declared fields, by a keyed digest: the same password and key alike, any other not', () => {
+    const a = withSecretsDigested(body('s3cret'), secrets, key, 'kv-1') as AnyJson;
+    expect(a.operation.data.password).toMatch(/^hmac-sha256:[0-9a-f]{64}$/);
+    expect(JSON.stringify(a)).not.toContain('s3cret');
+    expect(withSecretsDigested(body('s3cret'), secrets, key, 'kv-1')).toEqual(a);
+    for (const other of [
+      withSecretsDigested(body('s3cret!'), secrets, key, 'kv-1'),
+      withSecretsDigested(body('s3cret'), secrets, key, 'kv-2'),
+      withSecretsDigested(body('s3cret'), secrets, Buffer.alloc(32, 8), 'kv-1'),
+    ] as AnyJson[]) {
+      expect(other.operation.data.password).not.toBe(a.operation.data.password);
+    }
+    // A field of the same name elsewhere is data, kept as it is, however long.
+    const long = 'p'.repeat(96 * 1024);
+    const nested = withSecretsDigested(body('s3cret', { password: long }), secrets, key, 'kv-1');
+    expect((nested as AnyJson).operation.data.vars.password).toBe(long);
+    expect(withSecretsDigested({ password: 'x' }, secrets, key, 'kv-1')).toEqual({
+      password: 'x',
+    });
+  });
+
+  it('digests under a key derived from the job-signing key: the same after a restart, another for another key', () => {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const again = createPrivateKey(privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const first = secretDigestKey(jobSigner(privateKey));
+    expect(first).toHaveLength(32);
+    expect(secretDigestKey(jobSigner(again))).toEqual(first);
+    const other = generateKeyPairSync('ed25519').privateKey;
+    expect(secretDigestKey(jobSigner(other))).not.toEqual(first);
+    expect(secretDigestKey(undefined)).toEqual(secretDigestKey(undefined));
   });
 });

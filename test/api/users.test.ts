@@ -19,6 +19,7 @@ import { sha512Crypt } from '../../src/contract/password-hash.js';
 import { createLogger } from '../../src/log/logger.js';
 import { OsapiClient } from '../../src/sdk/client.js';
 import { type AnyJson, request, startTestSystem, type TestSystem } from '../support/system.js';
+import { waitFor } from './helpers.js';
 
 const logLines: string[] = [];
 const capture = new Writable({
@@ -353,5 +354,77 @@ describe('a password is never recorded', () => {
     const log = logLines.join('');
     expect(log).toMatch(/password/); // the run was logged: its routes at least
     for (const pw of [password, second]) expect(log).not.toContain(pw);
+  });
+});
+
+describe('a password is literal text, bounded before it is hashed', () => {
+  const passwordJob = (data: object) =>
+    call('POST', '/job', {
+      operation: { type: 'user.password.set', data },
+      target_hostname: 'us-01',
+    });
+
+  it('a password over 511 characters ending in @fact.<key> is a 400 naming password and its limit, on POST /job and on the route', async () => {
+    const huge = `${'p'.repeat(200 * 1024)}@fact.hostname`;
+    const byJob = await passwordJob({ name: 'root', password: huge });
+    expect(byJob.status, JSON.stringify(byJob.body).slice(0, 300)).toBe(400);
+    expect(byJob.body.fields).toEqual([
+      { field: 'operation.data.password', message: expect.stringMatching(/511/) },
+    ]);
+    expect(JSON.stringify(byJob.body)).not.toContain('ppp');
+    // Told even when ten other problems, each left to the agents, come first.
+    const created = await call('POST', '/job', {
+      operation: {
+        type: 'user.create',
+        data: {
+          name: 'osapitest-never',
+          groups: Array.from({ length: 11 }, (_, i) => `${'g'.repeat(300)}${i}@fact.hostname`),
+          password: huge,
+        },
+      },
+      target_hostname: 'us-01',
+    });
+    expect(created.status, JSON.stringify(created.body).slice(0, 300)).toBe(400);
+    expect(created.body.fields.map((f: AnyJson) => f.field)).toEqual(['operation.data.password']);
+    const byRoute = await call('POST', '/node/us-01/user/root/password', { password: huge });
+    expect(byRoute.status).toBe(400);
+    expect(byRoute.body.fields).toEqual([
+      { field: 'password', message: expect.stringMatching(/511/) },
+    ]);
+    // 256 characters of two bytes each: 512 bytes, more than a host's crypt(3) takes.
+    const wide = 'é'.repeat(256);
+    for (const r of [
+      await passwordJob({ name: 'root', password: wide }),
+      await call('POST', '/node/us-01/user', { name: 'osapitest-never', password: wide }),
+    ]) {
+      expect(r.status, JSON.stringify(r.body)).toBe(400);
+      expect(r.body.fields).toEqual([
+        {
+          field: expect.stringMatching(/^(operation\.data\.)?password$/),
+          message: expect.stringMatching(/at most 511 bytes in UTF-8/),
+        },
+      ]);
+    }
+  });
+
+  it('@fact. in a password is never read as a reference: no 400 quotes it, and the host gets it as written', async () => {
+    const secret = `Secret-${randomBytes(8).toString('hex')}`;
+    const bad = await passwordJob({ name: 'Not A Name', password: `x@fact.!${secret}` });
+    expect(bad.status).toBe(400);
+    expect(bad.body.fields.map((f: AnyJson) => f.field)).toEqual(['operation.data.name']);
+    expect(JSON.stringify(bad.body)).not.toContain(secret);
+
+    const name = throwaway('users');
+    const made = await call('POST', '/node/us-01/user', { name });
+    expect(made.body.results[0], JSON.stringify(made.body)).toMatchObject({ status: 'ok' });
+    const password = `pw@fact.hostname@fact.!${secret}`;
+    const set = await passwordJob({ name, password });
+    expect(set.status, JSON.stringify(set.body)).toBe(201);
+    await waitFor('the password job to complete', async () => {
+      const j = await call('GET', `/job/${set.body.job_id}`, undefined, reader);
+      return j.body.status === 'completed' ? j.body : undefined;
+    });
+    const hash = fileLine('/etc/shadow', name)?.split(':')[1] as string;
+    expect(sha512Crypt(password, hash.split('$')[2] as string)).toBe(hash);
   });
 });

@@ -1,13 +1,18 @@
 // SHA-512 crypt made in TypeScript (src/contract/password-hash.ts) against
-// what OpenSSL makes of the same password and salt on this machine, and the
-// step from a request to the job's data: the password goes, its hash comes.
+// what OpenSSL makes of the same password and salt on this machine (which
+// reads at most 256 bytes of it) and, for longer ones, what this machine's
+// crypt(3) makes (through perl's crypt); the bound on a password's length;
+// and the step from a request to the job's data: the password goes, its
+// hash comes.
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { operationData } from '../../src/contract/operations.js';
 import {
+  HASHED_PASSWORD_MAX_BYTES,
   hashPassword,
   newSalt,
   PASSWORD_HASH_PATTERN,
+  PasswordTooLongError,
   sha512Crypt,
 } from '../../src/contract/password-hash.js';
 
@@ -15,6 +20,12 @@ const openssl = (password: string, salt: string) =>
   execFileSync('openssl', ['passwd', '-6', '-salt', salt, '-stdin'], { input: password })
     .toString()
     .trim();
+
+/** What the host's own crypt(3) (libxcrypt) makes of a password and a `$6$...$` setting. */
+const hostCrypt = (password: string, setting: string) =>
+  execFileSync('perl', ['-e', 'local $/; my $pw = <STDIN>; print crypt($pw, $ARGV[0])', setting], {
+    input: password,
+  }).toString();
 
 describe('SHA-512 crypt', () => {
   it.each([
@@ -35,6 +46,19 @@ describe('SHA-512 crypt', () => {
       openssl('hello', 'rounds=10000$saltstring'),
     );
     expect(sha512Crypt('hello', 'abcdefghijklmnopqrst')).toBe(openssl('hello', 'abcdefghijklmnop'));
+  });
+
+  it('takes a password up to 511 bytes as the host does, and refuses a longer one before any work', () => {
+    expect(HASHED_PASSWORD_MAX_BYTES).toBe(511);
+    for (const password of ['x'.repeat(257), 'y'.repeat(511), `${'é'.repeat(255)}z`]) {
+      expect(sha512Crypt(password, 'longsalt')).toBe(hostCrypt(password, '$6$longsalt$'));
+    }
+    // The host's crypt(3) fails for 512 bytes: such a password could never be checked at login.
+    expect(hostCrypt('y'.repeat(512), '$6$longsalt$')).toMatch(/^\*/);
+    for (const password of ['y'.repeat(512), 'é'.repeat(256), 'z'.repeat(200 * 1024)]) {
+      expect(() => sha512Crypt(password, 'longsalt')).toThrow(PasswordTooLongError);
+    }
+    expect(() => hashPassword('z'.repeat(200 * 1024))).toThrow(/at most 511 bytes/);
   });
 
   it('makes a new 16-character salt each time, so one password hashes differently', () => {

@@ -94,11 +94,30 @@ describe('the API’s check of references', () => {
       { field: 'servers[1]', message: 'must be an IPv4 or IPv6 address' },
     ];
     expect(
-      withFactRefs(problems, { address: '@fact.primary_ipv4', servers: ['1.1.1.1', 'x'] }),
+      withFactRefs('network.dns.update', problems, {
+        address: '@fact.primary_ipv4',
+        servers: ['1.1.1.1', 'x'],
+      }),
     ).toEqual([problems[1]]);
-    expect(withFactRefs(problems, { address: '@fact.', servers: [] })).toEqual([
-      { field: 'address', message: expect.stringMatching(/not a fact reference/) },
+    expect(
+      withFactRefs('network.dns.update', problems, { address: '@fact.', servers: [] }),
+    ).toEqual([{ field: 'address', message: expect.stringMatching(/not a fact reference/) }]);
+    expect(withFactRefs('network.dns.update', problems, { address: 'x' })).toBe(problems);
+  });
+
+  it('never reads a password for references: its problems stand, and none quotes it', () => {
+    const tooLong = [{ field: 'password', message: 'must not have more than 511 characters' }];
+    const data = { name: 'deploy', password: `${'p'.repeat(600)}@fact.hostname` };
+    expect(withFactRefs('user.password.set', tooLong, data)).toBe(tooLong);
+    const secret = { name: 'deploy', password: 'x@fact.!Secret' };
+    expect(withFactRefs('user.password.set', [], secret)).toEqual([]);
+  });
+
+  it('refuses data nested more than 32 levels, naming its top field, without walking it', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 200_000; i++) deep = [deep];
+    expect(withFactRefs('network.dns.update', [], { servers: deep })).toEqual([
+      { field: 'servers', message: expect.stringMatching(/more than 32 levels deep/) },
     ]);
-    expect(withFactRefs(problems, { address: 'x' })).toBe(problems);
   });
 });

@@ -10,6 +10,14 @@
 // never reached. The file is replaced whole (temp file, then rename), with
 // its mode and owner set on the open temp file; a new one is 0600 and the
 // user's, in a .ssh of 0700 made the user's the same way.
+//
+// The home, .ssh and authorized_keys must each be the user's own (root's
+// only for root): a home owned by someone else (a directory another user
+// made, /root given as a user's home, or a name in a directory another
+// user controls, swapped for a link to /root) would otherwise let that
+// owner, or this user, steer keys into a file sshd reads for another
+// account. authorized_keys with a second hard link is refused too: the
+// same file would be another account's keys as well.
 import { constants, type Stats } from 'node:fs';
 import { type FileHandle, lstat, mkdir, open } from 'node:fs/promises';
 import type { OperationData } from '../../contract/operations.js';
@@ -54,7 +62,16 @@ async function lstatOrNull(path: string): Promise<Stats | null> {
 
 class KeyFileProblem extends Error {}
 
-/** Refuses a link, anything not of the kind expected, and an owner other than the user or root. */
+/** Refuses an owner other than the user (root, for root alike). */
+function checkOwner(st: Stats, shown: string, user: PasswdEntry) {
+  if (st.uid !== user.uid) {
+    throw new KeyFileProblem(
+      `${shown} belongs to uid ${st.uid}, not to ${user.name} (uid ${user.uid}); the agent reads and writes keys only in a home, .ssh and authorized_keys the user owns: chown it to ${user.name}, or give ${user.name} a home of its own`,
+    );
+  }
+}
+
+/** Refuses a link, anything not of the kind expected, and an owner other than the user. */
 function checkEntry(st: Stats, shown: string, kind: 'directory' | 'file', user: PasswdEntry) {
   if (st.isSymbolicLink()) {
     throw new KeyFileProblem(
@@ -64,9 +81,10 @@ function checkEntry(st: Stats, shown: string, kind: 'directory' | 'file', user: 
   if (kind === 'directory' ? !st.isDirectory() : !st.isFile()) {
     throw new KeyFileProblem(`${shown} is not a ${kind}`);
   }
-  if (st.uid !== user.uid && st.uid !== 0) {
+  checkOwner(st, shown, user);
+  if (kind === 'file' && st.nlink > 1) {
     throw new KeyFileProblem(
-      `${shown} belongs to uid ${st.uid}, neither ${user.name} nor root; the agent does not use it`,
+      `${shown} has ${st.nlink} hard links: the same file is known by another name, perhaps another account's keys; the agent does not use it. Replace it by a file of its own`,
     );
   }
 }
@@ -81,15 +99,27 @@ interface KeyFile {
   close(): Promise<void>;
 }
 
+/**
+ * The user's home, opened, once its owner is seen to be the user: checked
+ * on what was opened, so a name swapped for a link meanwhile is refused too.
+ */
 async function openHome(user: PasswdEntry): Promise<FileHandle | null> {
+  let home: FileHandle;
   try {
-    return await open(user.home, constants.O_RDONLY | constants.O_DIRECTORY);
+    home = await open(user.home, constants.O_RDONLY | constants.O_DIRECTORY);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return null;
     if (code === 'ENOTDIR') throw new KeyFileProblem(`the home ${user.home} is not a directory`);
     throw err;
   }
+  try {
+    checkOwner(await home.stat(), `the home ${user.home}`, user);
+  } catch (err) {
+    await home.close();
+    throw err;
+  }
+  return home;
 }
 
 async function openSshDir(home: FileHandle, user: PasswdEntry): Promise<FileHandle | null> {
@@ -177,13 +207,33 @@ const shownFile = (user: PasswdEntry) => `${user.home.replace(/\/$/, '')}/.ssh/a
 
 /** Makes .ssh (0700, the user's) and opens it, when the home has none yet. */
 async function makeSshDir(home: FileHandle, user: PasswdEntry): Promise<FileHandle> {
+  const shown = `${user.home.replace(/\/$/, '')}/.ssh`;
   await mkdir(inside(home, '.ssh'), 0o700);
-  const dir = await openSshDir(home, user);
-  if (!dir) throw new KeyFileProblem(`${user.home}/.ssh vanished as it was made; try again`);
-  // Through the open directory: the name could be a link by now, the handle cannot.
-  await dir.chown(user.uid, user.gid);
-  await dir.chmod(0o700);
-  return dir;
+  let dir: FileHandle;
+  try {
+    dir = await open(
+      inside(home, '.ssh'),
+      constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW,
+    );
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ELOOP' || code === 'ENOTDIR') {
+      throw new KeyFileProblem(`${shown} changed as it was made; try again`);
+    }
+    throw err;
+  }
+  try {
+    // Root's as made here, or the user's if the user put one there meanwhile: nobody else's.
+    const st = await dir.stat();
+    if (st.uid !== 0) checkOwner(st, shown, user);
+    // Through the open directory: the name could be a link by now, the handle cannot.
+    await dir.chown(user.uid, user.gid);
+    await dir.chmod(0o700);
+    return dir;
+  } catch (err) {
+    await dir.close();
+    throw err;
+  }
 }
 
 /** Writes the file whole; an existing one keeps its mode and owner, a new one is 0600 and the user's. */

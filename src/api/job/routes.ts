@@ -84,7 +84,7 @@ function operationOf(
   /** What the API adds to the data beyond the input (an object's digest). */
   added: Record<string, unknown> = {},
 ): { operation: Operation; rollout?: RolloutRequest } {
-  const problems = withFactRefs(operationInputProblems(type, input, added), input);
+  const problems = withFactRefs(type, operationInputProblems(type, input, added), input);
   if (problems.length > 0) {
     const fields = problems.map((p) => ({
       field: ['operation.data', p.field].filter(Boolean).join('.'),
@@ -357,6 +357,7 @@ export function registerJobRoutes(
         operation,
         target: req.body.target_hostname,
         ...(rollout ? { rollout } : {}),
+        inputInBody: ['operation', 'data'],
       });
     },
   );

@@ -19,7 +19,12 @@ import {
   pathParams,
 } from '../../contract/operations.js';
 import { type RolloutRequest, rolloutOf } from '../../contract/rollout.js';
-import { meaningProblems, operationDataProblems, withFactRefs } from '../../job/data-checks.js';
+import {
+  meaningProblems,
+  operationDataProblems,
+  secretProblems,
+  withFactRefs,
+} from '../../job/data-checks.js';
 import { expectedHostsOf } from '../dispatch.js';
 import { ApiError } from '../errors.js';
 import { objectDigest } from '../files/object-digest.js';
@@ -96,13 +101,22 @@ function inputOf(decl: OperationDeclaration, req: OperationRequest): Record<stri
 
 /** The job's data, or the 400 naming each field at fault (a path field by its parameter's name). */
 function dataOf(type: OperationType, decl: OperationDeclaration, input: Record<string, unknown>) {
-  const data = operationData(type, input as never);
-  // Fastify has checked a body against the schema; path fields only as strings.
-  const problems = withFactRefs(
-    pathParams(decl).length > 0 ? operationDataProblems(type, data) : meaningProblems(type, data),
-    data,
-  );
-  if (problems.length === 0) return data;
+  // A password is hashed as the data is made: one the host could not take is refused first.
+  const problems = secretProblems(type, input);
+  if (problems.length === 0) {
+    const data = operationData(type, input as never);
+    // Fastify has checked a body against the schema; path fields only as strings.
+    problems.push(
+      ...withFactRefs(
+        type,
+        pathParams(decl).length > 0
+          ? operationDataProblems(type, data)
+          : meaningProblems(type, data),
+        data,
+      ),
+    );
+    if (problems.length === 0) return data;
+  }
   const byField = new Map(pathParams(decl).map((p) => [fieldOfParam(p), p]));
   const fields = problems.map((p) => ({
     field: byField.get(p.field) ?? (p.field || 'body'),
@@ -137,6 +151,7 @@ async function handle(
     mode: isAsync ? 'async' : 'wait',
     ...(decl.kind === 'modify' ? { rollout: rolloutOf(asked as RolloutRequest) } : {}),
     idempotencyFrom: req,
+    inputInBody: [],
   });
   reply.code(decl.status);
   switch (outcome.kind) {
