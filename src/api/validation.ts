@@ -2,6 +2,7 @@
 // was expected ("timeout: must be <= 300"), for the 400 body.
 import type { FastifySchemaValidationError } from 'fastify/types/schema.js';
 import { PATTERN_MESSAGES } from '../contract/command.js';
+import { PACKAGE_PATTERN_MESSAGES } from '../contract/package.js';
 import { fieldPath } from '../job/data-checks.js';
 import type { FieldProblem } from './errors.js';
 
@@ -37,7 +38,11 @@ function ruleMessage(e: ValidationError): string {
   if (e.keyword === 'pattern') {
     const pattern = typeof params.pattern === 'string' ? params.pattern : '';
     // Every other pattern in our schemas refuses blank text and NUL bytes.
-    return PATTERN_MESSAGES[pattern] ?? 'must not be blank or contain NUL bytes';
+    return (
+      PATTERN_MESSAGES[pattern] ??
+      PACKAGE_PATTERN_MESSAGES[pattern] ??
+      'must not be blank or contain NUL bytes'
+    );
   }
   return e.message ?? 'is invalid';
 }

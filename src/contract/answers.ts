@@ -39,7 +39,7 @@ const ChangeStatus = Type.Union(
   [Type.Literal('ok'), Type.Literal('failed'), Type.Literal('skipped'), Type.Literal('no_answer')],
   {
     description:
-      'ok: the host is in the state asked for; failed: error says why, and the host was left as it was; skipped: the host cannot do this operation (error says why); no_answer: an expected agent stayed silent.',
+      'ok: the host is in the state asked for; failed: error says why, and the host was left as it was unless `changed` is true (a change that failed part way; error says what it left); skipped: the host cannot do this operation (error says why); no_answer: an expected agent stayed silent.',
   },
 );
 
@@ -85,7 +85,7 @@ export function changeAnswer<P extends TProperties>(result: TObject<P>) {
       status: ChangeStatus,
       changed: Type.Boolean({
         description:
-          'True when the host now has a state it did not have; false when it already had it, or when nothing was done (error says why).',
+          'True when the host now has a state it did not have, also when a failed change left it part way (error says what changed); false when it already had it, or when nothing was done (error says why).',
       }),
       error: Type.Optional(Type.String()),
     }),

@@ -4,15 +4,27 @@
 // requests with them and the agent checks the job it reads with the same ones.
 import { type Static, Type } from 'typebox';
 
-/** Debian policy: lower-case letters, digits, `+`, `-` and `.`, at least two, starting alphanumeric. */
-export const PACKAGE_NAME_PATTERN = '^[a-z0-9][a-z0-9+.-]+$';
-/** A Debian version's characters (epoch `:`, revision `-`, `~` before releases), not starting with `-`. */
-export const PACKAGE_VERSION_PATTERN = '^[A-Za-z0-9.+~:][A-Za-z0-9.+~:-]*$';
+/**
+ * Debian policy: lower-case letters, digits, `+`, `-` and `.`, at least two,
+ * starting alphanumeric; and not ending in `-`, which apt-get reads as
+ * "remove" (`apt-get install tzdata-` removes tzdata) when no package has the
+ * whole name. No package of Debian's ends in `-`. A trailing `+` (apt's
+ * "install") stays: g++ and vera++ are real names, and the agent checks with
+ * apt's simulation that it installs the package named, not another.
+ */
+export const PACKAGE_NAME_PATTERN = '^[a-z0-9][a-z0-9+.-]*[a-z0-9+.]$';
+/**
+ * A Debian version's characters (epoch `:`, revision `-`, `~` before
+ * releases), not starting with `-` (an option) nor ending in it: apt reads
+ * `NAME=VERSION-` as "remove NAME", and dpkg has no version ending in `-`
+ * (its revision would be empty).
+ */
+export const PACKAGE_VERSION_PATTERN = '^[A-Za-z0-9.+~:]([A-Za-z0-9.+~:-]*[A-Za-z0-9.+~:])?$';
 
 export const PACKAGE_NAME_EXPECTED =
-  "must be a Debian package name: lower-case letters, digits, '+', '-' and '.', starting with a letter or digit (e.g. curl)";
+  "must be a Debian package name: lower-case letters, digits, '+', '-' and '.', starting with a letter or digit and not ending in '-' (apt reads a trailing '-' as \"remove\") (e.g. curl)";
 export const PACKAGE_VERSION_EXPECTED =
-  "must be a Debian version: letters, digits, '.', '+', '~', ':' and '-', not starting with '-' (e.g. 1.2.3-1)";
+  "must be a Debian version: letters, digits, '.', '+', '~', ':' and '-', not starting or ending with '-' (apt reads a trailing '-' as \"remove\") (e.g. 1.2.3-1)";
 export const DEB_PATH_EXPECTED =
   'must be the absolute path of a .deb file on the host, without . or .. segments (e.g. /var/cache/osapi/tool.deb)';
 

@@ -4,22 +4,37 @@
 // simulation) or where a PATH without the tools makes them answer skipped.
 // Installs and removals are tested through the API (test/api/package.test.ts),
 // in one file, so two files never contend for dpkg's lock.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type HandlerContext, runJob } from '../../src/agent/handlers/index.js';
-import { NO_APT, NO_DPKG } from '../../src/agent/handlers/package.js';
+import { APT_NAME_OPTIONS, NO_APT, NO_DPKG } from '../../src/agent/handlers/package.js';
+import { MAX_DEB_BYTES, stageDeb } from '../../src/agent/handlers/package-deb.js';
 import {
   aptWarnings,
   DPKG_QUERY_FORMAT,
   fetchedSomething,
+  installSimulationProblem,
   isPresent,
   lockProblem,
   parseAptSimulation,
   parseControlFields,
   parseDpkgQuery,
+  removeSimulationProblem,
+  simulatedInstalls,
   unmetDependencies,
 } from '../../src/agent/handlers/package-output.js';
 import { isDebPath, operationDataProblems } from '../../src/job/data-checks.js';
@@ -226,11 +241,142 @@ Errors were encountered while processing:
     expect(unmetDependencies('E: Unable to locate package x\n')).toBe('');
   });
 
+  it('reads what an install would unpack or configure, new or replacing, with its version', () => {
+    const out = `Inst libfoo1:i386 [1.0-1] (1.1-1 Debian:12.15/oldstable [i386])
+Inst osapitest-ab12 (1.0 localhost [all])
+Inst g++ [4:12.2.0-3] (4:12.2.0-4 Debian:12.15/oldstable [amd64]) []
+Conf libfoo1:i386 (1.1-1 Debian:12.15/oldstable [i386])
+Conf osapitest-ab12 (1.0 localhost [all])
+Conf g++ (4:12.2.0-4 Debian:12.15/oldstable [amd64])
+Conf half (2.0 Debian:12.15/oldstable [amd64])
+`;
+    expect(simulatedInstalls(out)).toEqual([
+      { name: 'libfoo1', version: '1.1-1' },
+      { name: 'osapitest-ab12', version: '1.0' },
+      { name: 'g++', version: '4:12.2.0-4' },
+      { name: 'half', version: '2.0' },
+    ]);
+  });
+
   it('dpkg-deb -f prints the control fields asked for', () => {
     expect(parseControlFields('Package: osapitest-ab12\nVersion: 1:1.0-2\n')).toEqual({
       Package: 'osapitest-ab12',
       Version: '1:1.0-2',
     });
+  });
+});
+
+describe('what a simulation says of the change asked for', () => {
+  const inst = (name: string, version: string) =>
+    `Inst ${name} (${version} localhost [all])\nConf ${name} (${version} localhost [all])\n`;
+
+  it('an install of the package named, at the version wanted: it runs', () => {
+    expect(installSimulationProblem('g++', 'g++', undefined, inst('g++', '4:12.2.0-3'))).toBeNull();
+    expect(installSimulationProblem('a=1.0+', 'a', '1.0+', inst('a', '1.0+'))).toBeNull();
+    expect(installSimulationProblem('/tmp/a.deb', 'a', '2.0', inst('a', '2.0'))).toBeNull();
+  });
+
+  it('an install that would remove a package: refused, naming it', () => {
+    const out = `The following packages will be REMOVED:\n  tzdata\nRemv tzdata [2025b-0+deb12u2]\n${inst('b', '1.0')}`;
+    expect(installSimulationProblem('b', 'b', undefined, out)).toBe(
+      'installing b would remove tzdata; nothing was installed or removed: an install never removes other packages here (remove them first if they are to go)',
+    );
+  });
+
+  it('apt read the name or version as something else: refused, saying what it would install', () => {
+    expect(installSimulationProblem('zstd+', 'zstd+', undefined, inst('zstd', '1.5'))).toBe(
+      `apt-get would not install zstd+ for zstd+ (it would install zstd 1.5); nothing was installed: apt reads a name or version ending in '+' as "install" what comes before it when no package has the whole of it`,
+    );
+    expect(installSimulationProblem('a=1.0+', 'a', '1.0+', inst('a', '1.0'))).toMatch(
+      /^apt-get would not install a 1\.0\+ for a=1\.0\+ \(it would install a 1\.0\); nothing was installed: apt reads/,
+    );
+    expect(installSimulationProblem('a', 'a', undefined, 'a is already the newest version')).toBe(
+      'apt-get would not install a for a (it would install nothing); nothing was installed',
+    );
+  });
+
+  it('a removal: only the package named goes, nothing is installed, or nothing runs', () => {
+    expect(removeSimulationProblem('a', 'Remv a [1.0]\n')).toBeNull();
+    expect(removeSimulationProblem('a', 'Remv b [1.0]\nRemv a [1.0]\n')).toBe(
+      'removing a would also remove b, which need it; nothing was removed: remove those first',
+    );
+    expect(removeSimulationProblem('a', `Remv a [1.0]\n${inst('c', '2.0')}`)).toBe(
+      'removing a would install c 2.0; nothing was removed',
+    );
+    expect(removeSimulationProblem('a', "Package 'a' is not installed, so not removed\n")).toBe(
+      'apt-get would not remove a; nothing was removed',
+    );
+  });
+
+  it.skipIf(!HAS_APT)(
+    "this machine's apt takes a name as a name with the agent's options (a simulation)",
+    () => {
+      // `dpkg.` as a regular expression matches dpkg-dev, dpkg-repack... wherever the lists have them.
+      const r = spawnSync('apt-get', ['-s', 'install', ...APT_NAME_OPTIONS, '--', 'dpkg.'], {
+        encoding: 'utf8',
+        env: { ...process.env, LC_ALL: 'C' },
+      });
+      expect(r.status).toBe(100);
+      expect(r.stderr).toContain('E: Unable to locate package dpkg.');
+      expect(r.stdout).not.toMatch(/^Inst /m);
+    },
+  );
+});
+
+describe('a .deb file taken for an install', () => {
+  const signal = new AbortController().signal;
+  const debs = join(dir, 'debs');
+  mkdirSync(debs, { recursive: true });
+  // The copies go under the system's temporary directory: here, one of this test's own.
+  const staging = join(dir, 'staging');
+  mkdirSync(staging, { recursive: true });
+  const tmpBefore = process.env.TMPDIR;
+  beforeAll(() => {
+    process.env.TMPDIR = staging;
+  });
+  afterAll(() => {
+    if (tmpBefore === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = tmpBefore;
+  });
+
+  it('is copied through one descriptor into a fresh directory only root can enter, removed after', async () => {
+    const original = join(debs, 'a.deb');
+    writeFileSync(original, 'the bytes of a package');
+    const staged = await stageDeb(original, signal);
+    if (!staged.ok) throw new Error(staged.error);
+    const copyDir = join(staged.deb.file, '..');
+    expect(staged.deb.file).toMatch(new RegExp(`^${staging}/osapi-deb-[^/]+/package\\.deb$`));
+    expect(statSync(copyDir).mode & 0o777).toBe(0o700);
+    expect(statSync(staged.deb.file).mode & 0o777).toBe(0o600);
+    expect(readFileSync(staged.deb.file, 'utf8')).toBe('the bytes of a package');
+    await staged.deb.remove();
+    expect(existsSync(copyDir)).toBe(false);
+  });
+
+  it('refuses a symbolic link, a directory, a named pipe, a missing file and one over 2 GiB', async () => {
+    const link = join(debs, 'link.deb');
+    symlinkSync(join(debs, 'a.deb'), link);
+    const directory = join(debs, 'dir.deb');
+    mkdirSync(directory);
+    const pipe = join(debs, 'pipe.deb');
+    execFileSync('mkfifo', [pipe]);
+    const big = join(debs, 'big.deb');
+    writeFileSync(big, '');
+    truncateSync(big, MAX_DEB_BYTES + 1);
+    for (const [path, error] of [
+      [
+        link,
+        `${link} is a symbolic link: give the path of the file itself (a link can be pointed elsewhere between the check and the install)`,
+      ],
+      [directory, `${directory} is not a regular file`],
+      [pipe, `${pipe} is not a regular file`],
+      [join(debs, 'gone.deb'), `there is no file ${join(debs, 'gone.deb')} on this host`],
+      [big, `${big} is ${MAX_DEB_BYTES + 1} bytes, more than the 2 GiB a .deb may be here`],
+    ] as const) {
+      expect(await stageDeb(path, signal), path).toEqual({ ok: false, error });
+    }
+    // Nothing was left behind for any of them.
+    expect(readdirSync(staging)).toEqual([]);
   });
 });
 
@@ -299,6 +445,20 @@ describe('data checks', () => {
     const fields = (data: unknown) =>
       operationDataProblems('package.install', data).map((p) => p.field);
     expect(fields({ name: 'libstdc++6', version: '1:12.2.0-14~bpo1' })).toEqual([]);
+    // Real names and versions ending in '+' stay: apt's simulation is checked for them.
+    for (const name of ['g++', 'vera++', 'elpa-ox-texinfo+', 'zstd', 'a.b']) {
+      expect(fields({ name }), name).toEqual([]);
+    }
+    expect(fields({ name: 'curl', version: '2.0+' })).toEqual([]);
+    expect(fields({ name: 'curl', version: '1' })).toEqual([]);
+    // A trailing '-' is apt's "remove": `apt-get install tzdata-` removes tzdata.
+    expect(fields({ name: 'tzdata-' })).toEqual(['name']);
+    expect(fields({ name: 'a-' })).toEqual(['name']);
+    expect(fields({ name: 'tzdata', version: '2025b-0+deb12u2-' })).toEqual(['version']);
+    expect(fields({ name: 'tzdata', version: '-' })).toEqual(['version']);
+    expect(operationDataProblems('package.remove', { name: 'tzdata-' })[0]?.message).toMatch(
+      /not ending in '-'/,
+    );
     expect(fields({ name: '-y' })).toEqual(['name']);
     expect(fields({ name: 'Curl' })).toEqual(['name']);
     expect(fields({ name: 'a' })).toEqual(['name']);

@@ -21,6 +21,7 @@ import {
   dpkgState,
   holdDpkgLock,
   isInstalled,
+  localSource,
   purge,
   throwawayName,
 } from '../support/packages.js';
@@ -80,16 +81,21 @@ const get = (target: string, name: string, token = admin) =>
 const byHost = (results: AnyJson[]) =>
   [...results].sort((a, b) => a.hostname.localeCompare(b.hostname));
 
-/** Runs `fn` with PATH set to `path`; the agents are in this process and read it at each run. */
-async function withPath<T>(path: string, fn: () => Promise<T>): Promise<T> {
-  const before = process.env.PATH;
-  process.env.PATH = path;
+/** Runs `fn` with these environment variables; the agents are in this process and read them at each run. */
+async function withEnv<T>(vars: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+  const before = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, vars);
   try {
     return await fn();
   } finally {
-    process.env.PATH = before;
+    for (const [k, v] of Object.entries(before)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
   }
 }
+
+const withPath = <T>(path: string, fn: () => Promise<T>) => withEnv({ PATH: path }, fn);
 
 describe.skipIf(!CAN_CHANGE_PACKAGES)('a throwaway package, installed from its .deb file', () => {
   it('installs: changed true; the same again, by file, by name or by version: changed false', async () => {
@@ -329,6 +335,189 @@ describe.skipIf(!CAN_CHANGE_PACKAGES)('a throwaway package, installed from its .
   });
 });
 
+describe.skipIf(!CAN_CHANGE_PACKAGES)(
+  'a .deb file is copied, and the copy is what is checked and installed',
+  () => {
+    const copied = throwawayName();
+    afterAll(() => purge(copied));
+
+    it('a .deb given through a symbolic link is refused, nothing installed', async () => {
+      const deb = buildDeb(dir.path, copied, '1.0');
+      const link = join(dir.path, 'link.deb');
+      symlinkSync(deb, link);
+      const r = await install('pk-01', { name: copied, path: link });
+      expect(r.status).toBe(200);
+      expect(r.body.results).toEqual([
+        {
+          hostname: 'pk-01',
+          status: 'failed',
+          changed: false,
+          error: `${link} is a symbolic link: give the path of the file itself (a link can be pointed elsewhere between the check and the install)`,
+        },
+      ]);
+      expect(dpkgState(copied)).toBeNull();
+    });
+
+    it('apt installs a root-only copy (not the path given), with --no-remove and names as names; the copy is gone after', async () => {
+      const deb = join(dir.path, `${copied}_1.0_all.deb`);
+      const staging = join(dir.path, 'staging');
+      mkdirSync(staging);
+      // A stand-in apt-get first on PATH: it notes its arguments, the mode and
+      // owner of the directory of a .deb it is given and whether that file is
+      // the original's bytes, then runs the real one.
+      const bin = join(dir.path, 'apt-notes');
+      mkdirSync(bin);
+      writeFileSync(
+        join(bin, 'apt-get'),
+        `#!/bin/sh
+printf '%s\\n' "$@" >> "${bin}/args"
+for a in "$@"; do last="$a"; done
+case "$last" in
+  *.deb) { stat -c '%a %U' "$(dirname "$last")"; cmp -s "$last" "${deb}" && echo same-bytes; } >> "${bin}/copies" ;;
+esac
+exec /usr/bin/apt-get "$@"
+`,
+        { mode: 0o755 },
+      );
+      await withEnv({ PATH: `${bin}:${process.env.PATH}`, TMPDIR: staging }, async () => {
+        const r = await install('pk-01', { name: copied, path: deb });
+        expect(r.body.results, JSON.stringify(r.body)).toEqual([
+          { hostname: 'pk-01', status: 'ok', changed: true, name: copied, version: '1.0' },
+        ]);
+        const gone = await remove('pk-01', copied);
+        expect(gone.body.results[0]).toMatchObject({ status: 'ok', changed: true });
+      });
+      const args = readFileSync(join(bin, 'args'), 'utf8').split('\n');
+      const targets = args.filter((a) => a.endsWith('.deb'));
+      // The simulation, then the install: both of the copy, never of the path given.
+      expect(targets).toHaveLength(2);
+      for (const t of targets)
+        expect(t).toMatch(new RegExp(`^${staging}/osapi-deb-[^/]+/package\\.deb$`));
+      expect(args).not.toContain(deb);
+      expect(args).toContain('--no-remove');
+      expect(args.filter((a) => a === 'APT::Cmd::Pattern-Only=true')).toHaveLength(4);
+      expect(readFileSync(join(bin, 'copies'), 'utf8')).toBe(
+        '700 root\nsame-bytes\n700 root\nsame-bytes\n',
+      );
+      expect(readdirSync(staging)).toEqual([]);
+    });
+  },
+);
+
+describe.skipIf(!CAN_CHANGE_PACKAGES)(
+  'what apt would read as something other than the package named (a package source of throwaway packages)',
+  () => {
+    // Offered by name, as a mirror would; apt reads only this source while APT_CONFIG names it.
+    const offered = throwawayName();
+    const rival = throwawayName();
+    const base = throwawayName();
+    const failing = throwawayName();
+    let aptConfig: string;
+    beforeAll(() => {
+      const source = join(dir.path, 'source');
+      mkdirSync(source);
+      aptConfig = localSource(source, [
+        buildDeb(source, offered, '1.0'),
+        buildDeb(source, rival, '1.0', { conflicts: offered }),
+        buildDeb(source, base, '1.0'),
+        buildDeb(source, failing, '1.0', { depends: base, postinst: 'exit 1' }),
+      ]);
+    });
+    afterAll(() => purge(failing, rival, offered, base));
+    const fromSource = <T>(fn: () => Promise<T>) => withEnv({ APT_CONFIG: aptConfig }, fn);
+
+    it('a name read as a regular expression finds nothing: apt is told a name is a name', async () => {
+      // `osapitest-1234567.` would match osapitest-12345678 as a regular expression.
+      const pattern = `${offered.slice(0, -1)}.`;
+      const r = await fromSource(() => install('pk-01', { name: pattern }));
+      expect(r.body.results).toEqual([
+        {
+          hostname: 'pk-01',
+          status: 'failed',
+          changed: false,
+          error: expect.stringMatching(
+            new RegExp(
+              `^apt-get failed: E: Unable to locate package ${pattern.replace('.', '\\.')}`,
+            ),
+          ),
+        },
+      ]);
+      expect(dpkgState(offered)).toBeNull();
+    });
+
+    it('a name or version ending in + that apt would read as another package or version: refused, nothing installed', async () => {
+      const plus = await fromSource(() => install('pk-01', { name: `${offered}+` }));
+      expect(plus.body.results).toEqual([
+        {
+          hostname: 'pk-01',
+          status: 'failed',
+          changed: false,
+          error: `apt-get would not install ${offered}+ for ${offered}+ (it would install ${offered} 1.0); nothing was installed: apt reads a name or version ending in '+' as "install" what comes before it when no package has the whole of it`,
+        },
+      ]);
+      const version = await fromSource(() => install('pk-01', { name: offered, version: '1.0+' }));
+      expect(version.body.results[0]).toMatchObject({
+        status: 'failed',
+        changed: false,
+        error: expect.stringMatching(
+          new RegExp(
+            `^apt-get would not install ${offered} 1\\.0\\+ for ${offered}=1\\.0\\+ \\(it would install ${offered} 1\\.0\\)`,
+          ),
+        ),
+      });
+      expect(dpkgState(offered)).toBeNull();
+    });
+
+    it('a name or version ending in - (apt: "remove") is a 400, nothing sent', async () => {
+      for (const body of [{ name: `${offered}-` }, { name: offered, version: '1.0-' }]) {
+        const r = await install('pk-01', body);
+        expect(r.status, JSON.stringify(body)).toBe(400);
+        expect(r.body.fields.map((f: { field: string }) => f.field)).toEqual([
+          'name' in body && body.name.endsWith('-') ? 'name' : 'version',
+        ]);
+        expect(r.body.fields[0].message).toMatch(/trailing '-' as "remove"/);
+      }
+    });
+
+    it('installs by name from the source; a package that conflicts with it is refused, nothing removed', async () => {
+      const r = await fromSource(() => install('pk-01', { name: offered }));
+      expect(r.body.results, JSON.stringify(r.body)).toEqual([
+        { hostname: 'pk-01', status: 'ok', changed: true, name: offered, version: '1.0' },
+      ]);
+      // apt's way out of the conflict would be to remove what is there.
+      const c = await fromSource(() => install('pk-01', { name: rival }));
+      expect(c.body.results).toEqual([
+        {
+          hostname: 'pk-01',
+          status: 'failed',
+          changed: false,
+          error: `installing ${rival} would remove ${offered}; nothing was installed or removed: an install never removes other packages here (remove them first if they are to go)`,
+        },
+      ]);
+      expect(isInstalled(offered, '1.0')).toBe(true);
+      expect(dpkgState(rival)).toBeNull();
+      const gone = await fromSource(() => remove('pk-01', offered));
+      expect(gone.body.results[0]).toMatchObject({ status: 'ok', changed: true });
+    });
+
+    it('an install that fails part way: failed, changed true, and the error says what it left', async () => {
+      const r = await fromSource(() => install('pk-01', { name: failing }));
+      const item = r.body.results[0];
+      expect(item, JSON.stringify(r.body)).toMatchObject({
+        hostname: 'pk-01',
+        status: 'failed',
+        changed: true,
+      });
+      expect(item.error).toMatch(/^apt-get failed: /);
+      expect(item.error).toContain('it changed the host part way: ');
+      expect(item.error).toContain(`${base} 1.0 installed`);
+      expect(item.error).toContain(`${failing} 1.0 half-configured`);
+      expect(isInstalled(base, '1.0')).toBe(true);
+      expect(dpkgState(failing)?.status).toBe('half-configured');
+    });
+  },
+);
+
 describe('package lists and updates', () => {
   /** A stand-in apt-get for `update`: it notes its arguments and prints what ./output holds. */
   function standIn(): {
@@ -424,6 +613,9 @@ describe('refusals (nothing is sent to any agent)', () => {
   it.each([
     ['an upper-case name', { name: 'Curl' }, ['name']],
     ['a name read as an option', { name: '-y' }, ['name']],
+    // Throwaway names: were the check ever lost, apt would "remove" a package that is not there.
+    ['a name apt reads as "remove"', { name: `${throwawayName()}-` }, ['name']],
+    ['a version apt reads as "remove"', { name: throwawayName(), version: '1.0-1-' }, ['version']],
     ['a name too long', { name: `a${'b'.repeat(128)}` }, ['name']],
     ['no name', { version: '1.0' }, ['name']],
     ['a version read as an option', { name: 'curl', version: '--force' }, ['version']],

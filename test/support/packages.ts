@@ -1,12 +1,13 @@
 // Throwaway Debian packages for the package tests: built with dpkg-deb in a
 // temp dir, named osapitest-<random hex>, each holding one file under
-// /usr/share/<name>/; purged afterwards. And a holder of dpkg's lock, the way
-// apt and dpkg take it (an fcntl lock on /var/lib/dpkg/lock-frontend), for as
-// long as a test needs it.
+// /usr/share/<name>/; purged afterwards. A package source of them on this
+// machine, for apt to offer them by name. And a holder of dpkg's lock, the
+// way apt and dpkg take it (an fcntl lock on /var/lib/dpkg/lock-frontend),
+// for as long as a test needs it.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 
 /** Whether this machine can run the real package tests: dpkg there, and root to use it. */
 export const CAN_CHANGE_PACKAGES =
@@ -18,6 +19,9 @@ export function throwawayName(): string {
 
 export interface DebOptions {
   depends?: string;
+  conflicts?: string;
+  /** The body of a postinst script (after `#!/bin/sh`), e.g. `exit 1` for one that fails. */
+  postinst?: string;
 }
 
 /** Builds `<dir>/<name>_<version>_all.deb` and answers its path. */
@@ -41,6 +45,7 @@ export function buildDeb(
       'Installed-Size: 4',
       'Maintainer: OSAPI tests <tests@example.invalid>',
       ...(opts.depends ? [`Depends: ${opts.depends}`] : []),
+      ...(opts.conflicts ? [`Conflicts: ${opts.conflicts}`] : []),
       'Section: misc',
       'Priority: optional',
       `Description: OSAPI test package ${version}`,
@@ -48,9 +53,55 @@ export function buildDeb(
       '',
     ].join('\n'),
   );
+  if (opts.postinst !== undefined) {
+    writeFileSync(join(root, 'DEBIAN', 'postinst'), `#!/bin/sh\n${opts.postinst}\n`, {
+      mode: 0o755,
+    });
+  }
   const deb = join(dir, `${name}_${version}_all.deb`);
   execFileSync('dpkg-deb', ['--build', '--root-owner-group', root, deb], { stdio: 'ignore' });
   return deb;
+}
+
+/**
+ * A package source on this machine offering `debs` (built in `dir`), and an
+ * apt configuration that reads only it: the answer is the file to give apt
+ * as APT_CONFIG. apt's lists, cache and records of automatic installs are
+ * kept under `dir`, so the machine's own are untouched and its sources are
+ * not read (no network); dpkg's database is the machine's, so what is
+ * installed from the source is installed (and purged by the test).
+ */
+export function localSource(dir: string, debs: string[]): string {
+  const paragraphs = debs.map((deb) => {
+    if (dirname(deb) !== dir) throw new Error(`${deb} is not in ${dir}`);
+    const control = execFileSync('dpkg-deb', ['-f', '--', deb], { encoding: 'utf8' }).trimEnd();
+    const bytes = readFileSync(deb);
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    return `${control}\nFilename: ./${basename(deb)}\nSize: ${bytes.length}\nSHA256: ${sha256}\n`;
+  });
+  writeFileSync(join(dir, 'Packages'), paragraphs.join('\n'));
+  const state = join(dir, 'apt-state');
+  for (const sub of ['lists/partial', 'cache/archives/partial', 'sources.list.d']) {
+    mkdirSync(join(state, sub), { recursive: true });
+  }
+  writeFileSync(join(state, 'sources.list'), `deb [trusted=yes] file:${dir} ./\n`);
+  const config = join(state, 'apt.conf');
+  writeFileSync(
+    config,
+    [
+      `Dir::Etc::SourceList "${join(state, 'sources.list')}";`,
+      `Dir::Etc::SourceParts "${join(state, 'sources.list.d')}";`,
+      `Dir::State::Lists "${join(state, 'lists')}";`,
+      `Dir::State::extended_states "${join(state, 'extended_states')}";`,
+      `Dir::Cache "${join(state, 'cache')}";`,
+      '',
+    ].join('\n'),
+  );
+  execFileSync('apt-get', ['update'], {
+    env: { ...process.env, APT_CONFIG: config, LC_ALL: 'C' },
+    stdio: 'ignore',
+  });
+  return config;
 }
 
 /** dpkg's state and version of a package: null when dpkg has no record of it. */

@@ -17,7 +17,8 @@ import {
  */
 export type NodeOutcome<T extends OperationType> =
   | { ok: true; result: OperationResult<T> }
-  | { ok: false; error: string }
+  /** `changed`: a change that failed part way and left the host other than it was. */
+  | { ok: false; error: string; changed?: boolean }
   | Unsupported;
 
 export function nodeHandler<T extends OperationType>(
@@ -44,8 +45,11 @@ export function nodeHandler<T extends OperationType>(
       };
     }
     if ('unsupported' in out) return skippedOutcome(out.unsupported);
-    return out.ok
-      ? { status: 'completed', data: out.result }
-      : { status: 'failed', data: null, error: out.error };
+    if (out.ok) return { status: 'completed', data: out.result };
+    return {
+      status: 'failed',
+      data: out.changed === true ? { changed: true } : null,
+      error: out.error,
+    };
   };
 }

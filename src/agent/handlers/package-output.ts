@@ -98,6 +98,39 @@ export function parseAptSimulation(text: string): { upgrades: UpdateInfo[]; remo
   return { upgrades, removals };
 }
 
+/** A package and version a simulation names. */
+export interface SimulatedPackage {
+  name: string;
+  version: string;
+}
+
+// Any package apt would unpack, new to the host (`Inst NAME (VERSION ORIGIN [ARCH])`)
+// or replacing a version (`Inst NAME [CURRENT] (VERSION …)`), and any it would configure.
+const ANY_INST_LINE = /^Inst (\S+) (?:\[[^\]]*\] )?\((\S+) /;
+const CONF_LINE = /^Conf (\S+) \((\S+) /;
+
+/**
+ * What `apt-get -s install …` would put on the host: each package it would
+ * unpack (`Inst`), then each it would only configure (`Conf`, e.g. one a
+ * run left unpacked), once each, without the architecture qualifier.
+ */
+export function simulatedInstalls(text: string): SimulatedPackage[] {
+  const found: SimulatedPackage[] = [];
+  const seen = new Set<string>();
+  for (const pattern of [ANY_INST_LINE, CONF_LINE]) {
+    for (const line of text.split('\n')) {
+      const m = pattern.exec(line);
+      if (!m?.[1] || !m[2]) continue;
+      const { name } = splitArch(m[1], '');
+      const key = `${name}=${m[2]}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      found.push({ name, version: m[2] });
+    }
+  }
+  return found;
+}
+
 /**
  * What apt or dpkg says of dependencies it cannot meet, one sentence; '' when
  * it says nothing of them. apt lists them on stdout ("The following packages
@@ -156,4 +189,64 @@ export function lockProblem(output: string): string | null {
   return lists
     ? `the package lists are locked by another apt run${who}; try again when it ends`
     : `the package database is locked by another apt or dpkg run${who}; try again when it ends`;
+}
+
+/** Up to ten names, then how many more: `a, b, c and 4 more`. */
+export function shortList(items: readonly string[], max = 10): string {
+  return items.length > max
+    ? `${items.slice(0, max).join(', ')} and ${items.length - max} more`
+    : items.join(', ');
+}
+
+/**
+ * Why an install whose simulation printed `output` must not run, or null: it
+ * would remove packages (apt's way out of a conflict, or a name it read as
+ * "remove"), or it would not install the package `name` (at `version` when
+ * one is wanted) itself: apt read what it was given as something else, e.g. a
+ * name or version ending in `+` that no package has, which apt reads as
+ * "install" the rest. `asked` is what the person gave: a name, `name=version`
+ * or a file.
+ */
+export function installSimulationProblem(
+  asked: string,
+  name: string,
+  version: string | undefined,
+  output: string,
+): string | null {
+  const removals = [...new Set(parseAptSimulation(output).removals)];
+  if (removals.length > 0) {
+    return `installing ${asked} would remove ${shortList(removals)}; nothing was installed or removed: an install never removes other packages here (remove them first if they are to go)`;
+  }
+  const installs = simulatedInstalls(output);
+  if (installs.some((p) => p.name === name && (version === undefined || p.version === version))) {
+    return null;
+  }
+  const what = version === undefined ? name : `${name} ${version}`;
+  const instead =
+    installs.length > 0 ? shortList(installs.map((p) => `${p.name} ${p.version}`)) : 'nothing';
+  const plus = /\+$/.test(asked)
+    ? ': apt reads a name or version ending in \'+\' as "install" what comes before it when no package has the whole of it'
+    : '';
+  return `apt-get would not install ${what} for ${asked} (it would install ${instead}); nothing was installed${plus}`;
+}
+
+/**
+ * Why a removal whose simulation printed `output` must not run, or null: apt
+ * would take other packages with it (those that depend on it: under -y it
+ * does not ask), would install something, or would not remove `name` at all.
+ */
+export function removeSimulationProblem(name: string, output: string): string | null {
+  const { removals } = parseAptSimulation(output);
+  const others = [...new Set(removals.filter((n) => n !== name))];
+  if (others.length > 0) {
+    return `removing ${name} would also remove ${shortList(others)}, which need it; nothing was removed: remove those first`;
+  }
+  const installs = simulatedInstalls(output);
+  if (installs.length > 0) {
+    return `removing ${name} would install ${shortList(installs.map((p) => `${p.name} ${p.version}`))}; nothing was removed`;
+  }
+  if (!removals.includes(name)) {
+    return `apt-get would not remove ${name}; nothing was removed`;
+  }
+  return null;
 }

@@ -2,11 +2,17 @@
 // dpkg-query reads what is installed, apt-get installs (a name, or a .deb
 // file with its dependencies), removes and updates the lists, dpkg does it
 // where apt-get is absent. Every tool runs by argument list, a `--` before
-// the name or file. Changes run one at a time on an agent; one that finds
-// another apt or dpkg run holding the lock fails at once and says so, since
-// the other run may last for minutes.
+// the name or file. apt reads more into what it is given than a name (a
+// regular expression, a trailing `-` for "remove", `+` for "install"), so
+// names are taken literally (APT::Cmd::Pattern-Only), an install never
+// removes (--no-remove), and a simulation first says what apt would do: a
+// change runs only when it is what was asked. A .deb file is copied (see
+// package-deb.ts) and the copy is what is inspected and installed. Changes
+// run one at a time on an agent; one that finds another apt or dpkg run
+// holding the lock fails at once and says so, since the other run may last
+// for minutes. A change that fails part way says what it left (`changed`).
 import { constants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import {
   type OperationData,
@@ -16,16 +22,20 @@ import {
 import type { PackageInfo } from '../../contract/package.js';
 import { type NodeOutcome, nodeHandler } from './checked.js';
 import { needsRoot, runsAsRoot, runTool, stringEnv, type ToolRun } from './host-tools.js';
+import { stageDeb } from './package-deb.js';
 import {
   aptWarnings,
   DPKG_QUERY_FORMAT,
   fetchedSomething,
+  installSimulationProblem,
   isInstalled,
   isPresent,
   lockProblem,
   parseAptSimulation,
   parseControlFields,
   parseDpkgQuery,
+  removeSimulationProblem,
+  shortList,
   unmetDependencies,
 } from './package-output.js';
 import { serializedOn } from './resolv-conf.js';
@@ -49,6 +59,13 @@ const APT_OPTIONS = [
   'Dpkg::Options::=--force-confold',
 ];
 const DPKG_OPTIONS = ['--force-confdef', '--force-confold'];
+
+/**
+ * A name is a name, never a regular expression: without this, apt reads one
+ * it has no package of as a pattern (`zstd.` installs every package whose name
+ * holds zstd and one more character). The names taken hold no glob character.
+ */
+export const APT_NAME_OPTIONS = ['-o', 'APT::Cmd::Pattern-Only=true'];
 
 /** What apt and dpkg run with: C messages (parsed here), and no one to answer questions. */
 function toolEnv(): Record<string, string> {
@@ -164,26 +181,85 @@ export const packageGetHandler = nodeHandler('package.get', async (data, ctx) =>
   return { ok: true, result: { packages } };
 });
 
+// ---- what a change did ---------------------------------------------------------
+
+/** Each package with files on the host, by name and architecture: what a failed change is compared with. */
+type Snapshot = Map<string, PackageInfo>;
+
+type Failed = { ok: false; error: string; changed?: boolean };
+
+/** dpkg's state of every package before a change, or the failure that stops the change before it runs. */
+async function snapshot(
+  signal: AbortSignal,
+  deadline: Deadline,
+): Promise<{ state: Snapshot } | { end: Failed }> {
+  const read = await readPackages(undefined, signal, deadline);
+  if (read.kind !== 'ok') {
+    const why = read.kind === 'failed' ? read.error : NO_DPKG;
+    return { end: { ok: false, error: `reading dpkg's state before the change failed: ${why}` } };
+  }
+  return {
+    state: new Map(read.packages.filter(isPresent).map((p) => [`${p.name}:${p.architecture}`, p])),
+  };
+}
+
+/** What differs between two states, a phrase a package: `foo 1.0 installed`, `bar removed`. */
+function differences(before: Snapshot, after: Snapshot): string[] {
+  const found: string[] = [];
+  for (const [key, p] of after) {
+    const was = before.get(key);
+    if (!was || was.version !== p.version || was.status !== p.status) {
+      found.push(`${p.name} ${p.version} ${p.status}`);
+    }
+  }
+  for (const [key, p] of before) if (!after.has(key)) found.push(`${p.name} removed`);
+  return found;
+}
+
+/**
+ * A change that failed: its error, and whether it left the host other than it
+ * was (apt may install dependencies, then fail on the package itself), read
+ * back from dpkg against the state before it ran, so `changed` is what
+ * happened and the error says what was left.
+ */
+async function failedChange(error: string, before: Snapshot): Promise<Failed> {
+  const now = await snapshot(new AbortController().signal, new Deadline(60));
+  if ('end' in now) {
+    return {
+      ok: false,
+      changed: true,
+      error: `${error}; what it changed could not be read back (${now.end.error}): see \`dpkg -l\` on the host`,
+    };
+  }
+  const diff = differences(before, now.state);
+  if (diff.length === 0) return { ok: false, error };
+  return {
+    ok: false,
+    changed: true,
+    error: `${error}; it changed the host part way: ${shortList(diff)}`,
+  };
+}
+
 // ---- install ------------------------------------------------------------------
 
-/** The package and version a .deb file holds, or why it cannot be installed. */
+/** The package and version a .deb file holds (read from `file`, named `shownAs`), or why it cannot be installed. */
 async function inspectDeb(
-  path: string,
+  file: string,
+  shownAs: string,
   signal: AbortSignal,
   deadline: Deadline,
 ): Promise<{ ok: true; name: string; version: string } | { ok: false; error: string }> {
-  try {
-    if (!(await stat(path)).isFile()) return { ok: false, error: `${path} is not a file` };
-  } catch {
-    return { ok: false, error: `there is no file ${path} on this host` };
-  }
-  const r = await run('dpkg-deb', ['-f', '--', path, 'Package', 'Version'], signal, deadline);
+  const r = await run('dpkg-deb', ['-f', '--', file, 'Package', 'Version'], signal, deadline);
   if (r.kind === 'missing') return { ok: false, error: `${NO_DPKG} (no dpkg-deb)` };
-  if (r.kind === 'failed')
-    return { ok: false, error: `${path} is not a .deb file dpkg can read: ${r.error}` };
+  if (r.kind === 'failed') {
+    return {
+      ok: false,
+      error: `${shownAs} is not a .deb file dpkg can read: ${r.error.replaceAll(file, shownAs)}`,
+    };
+  }
   const fields = parseControlFields(r.stdout);
   if (!fields.Package || !fields.Version) {
-    return { ok: false, error: `${path} names no package or version in its control file` };
+    return { ok: false, error: `${shownAs} names no package or version in its control file` };
   }
   return { ok: true, name: fields.Package, version: fields.Version };
 }
@@ -206,12 +282,12 @@ type InstallOutcome = NodeOutcome<'package.install'>;
  */
 async function installWithDpkg(
   name: string,
-  path: string,
+  file: string,
   wasPresent: boolean,
   signal: AbortSignal,
   deadline: Deadline,
 ): Promise<InstallOutcome | null> {
-  const r = await run('dpkg', [...DPKG_OPTIONS, '-i', '--', path], signal, deadline);
+  const r = await run('dpkg', [...DPKG_OPTIONS, '-i', '--', file], signal, deadline);
   if (r.kind === 'missing') return { unsupported: NO_DPKG };
   if (r.kind === 'ok') return null;
   const why = failure('dpkg', r);
@@ -233,61 +309,109 @@ async function installWithDpkg(
   };
 }
 
+/** The install's answer once its tool ended without error: what dpkg has now. */
+async function installedNow(
+  name: string,
+  wanted: string | undefined,
+  before: Snapshot,
+  signal: AbortSignal,
+): Promise<InstallOutcome> {
+  const after = await packagesOr<'package.install'>(name, signal, new Deadline(60));
+  if ('end' in after) return after.end;
+  const got = after.packages
+    .filter(isInstalled)
+    .find((p) => wanted === undefined || p.version === wanted);
+  if (!got) {
+    const what = wanted === undefined ? name : `${name} ${wanted}`;
+    return failedChange(
+      `the install ended without error, yet dpkg does not list ${what} as installed`,
+      before,
+    );
+  }
+  return { ok: true, result: { name, changed: true, version: got.version } };
+}
+
+/**
+ * Installs `data.name` from the package sources, or from `deb`, the agent's
+ * own copy of the file at `data.path`. apt is asked first what it would do
+ * (a simulation): nothing runs when it would remove a package or install
+ * anything but the package named, and the install itself runs with
+ * --no-remove.
+ */
+async function installPackage(
+  data: OperationData<'package.install'>,
+  present: PackageInfo[],
+  deb: string | undefined,
+  signal: AbortSignal,
+  deadline: Deadline,
+): Promise<InstallOutcome> {
+  const { name } = data;
+  const asked = data.path ?? (data.version === undefined ? name : `${name}=${data.version}`);
+  // apt and dpkg name the copy; the person gave the original.
+  const shown = (s: string) => (deb === undefined ? s : s.replaceAll(deb, asked));
+  let wanted = data.version;
+  if (deb !== undefined) {
+    const held = await inspectDeb(deb, asked, signal, deadline);
+    if (!held.ok) return held;
+    if (held.name !== name)
+      return { ok: false, error: `${asked} holds package ${held.name}, not ${name}` };
+    if (wanted !== undefined && held.version !== wanted) {
+      return { ok: false, error: `${asked} holds ${name} ${held.version}, not ${wanted}` };
+    }
+    wanted = held.version;
+  }
+  const same = present
+    .filter(isInstalled)
+    .find((p) => wanted === undefined || p.version === wanted);
+  if (same) return { ok: true, result: { name, changed: false, version: same.version } };
+  if (!runsAsRoot()) return needsRoot('installing a package');
+  if (signal.aborted) return { ok: false, error: 'the agent stopped before changing anything' };
+
+  // Asking for a version or a file is asking for it even when it is older than what is there.
+  const downgrade = data.version !== undefined || deb !== undefined ? ['--allow-downgrades'] : [];
+  const args = ['install', ...APT_OPTIONS, ...APT_NAME_OPTIONS, ...downgrade, '--', deb ?? asked];
+  const sim = await run('apt-get', ['-s', ...args], signal, deadline);
+  if (sim.kind === 'missing') {
+    if (deb === undefined) return { unsupported: NO_APT_INSTALL };
+    const before = await snapshot(signal, deadline);
+    if ('end' in before) return before.end;
+    const out = await installWithDpkg(name, deb, present.some(isPresent), signal, deadline);
+    if (out === null) return installedNow(name, wanted, before.state, signal);
+    if ('ok' in out && !out.ok) return failedChange(shown(out.error), before.state);
+    return out;
+  }
+  if (sim.kind === 'failed')
+    return { ok: false, error: shown(withListsHint(failure('apt-get', sim))) };
+  const refused = installSimulationProblem(asked, name, wanted, sim.stdout);
+  if (refused) return { ok: false, error: refused };
+
+  const before = await snapshot(signal, deadline);
+  if ('end' in before) return before.end;
+  const apt = await run('apt-get', ['-y', '--no-remove', ...args], signal, deadline);
+  if (apt.kind === 'missing') return { unsupported: NO_APT_INSTALL };
+  if (apt.kind === 'failed') {
+    return failedChange(shown(withListsHint(failure('apt-get', apt))), before.state);
+  }
+  return installedNow(name, wanted, before.state, signal);
+}
+
 async function install(
   data: OperationData<'package.install'>,
   signal: AbortSignal,
 ): Promise<InstallOutcome> {
   const deadline = deadlineOf('package.install', data);
-  const { name } = data;
-  const before = await packagesOr<'package.install'>(name, signal, deadline);
+  const before = await packagesOr<'package.install'>(data.name, signal, deadline);
   if ('end' in before) return before.end;
-
-  let wanted = data.version;
-  if (data.path !== undefined) {
-    const deb = await inspectDeb(data.path, signal, deadline);
-    if (!deb.ok) return deb;
-    if (deb.name !== name) {
-      return { ok: false, error: `${data.path} holds package ${deb.name}, not ${name}` };
-    }
-    if (wanted !== undefined && deb.version !== wanted) {
-      return { ok: false, error: `${data.path} holds ${name} ${deb.version}, not ${wanted}` };
-    }
-    wanted = deb.version;
+  if (data.path === undefined) {
+    return installPackage(data, before.packages, undefined, signal, deadline);
   }
-  const installed = before.packages.filter(isInstalled);
-  const same = installed.find((p) => wanted === undefined || p.version === wanted);
-  if (same) return { ok: true, result: { name, changed: false, version: same.version } };
-  if (!runsAsRoot()) return needsRoot('installing a package');
-  if (signal.aborted) return { ok: false, error: 'the agent stopped before changing anything' };
-
-  const target = data.path ?? (data.version === undefined ? name : `${name}=${data.version}`);
-  // Asking for a version or a file is asking for it even when it is older than what is there.
-  const downgrade =
-    data.version !== undefined || data.path !== undefined ? ['--allow-downgrades'] : [];
-  const apt = await run(
-    'apt-get',
-    ['install', '-y', ...APT_OPTIONS, ...downgrade, '--', target],
-    signal,
-    deadline,
-  );
-  if (apt.kind === 'missing') {
-    if (data.path === undefined) return { unsupported: NO_APT_INSTALL };
-    const wasPresent = before.packages.some(isPresent);
-    const out = await installWithDpkg(name, data.path, wasPresent, signal, deadline);
-    if (out) return out;
-  } else if (apt.kind === 'failed') {
-    return { ok: false, error: withListsHint(failure('apt-get', apt)) };
+  const staged = await stageDeb(data.path, signal);
+  if (!staged.ok) return staged;
+  try {
+    return await installPackage(data, before.packages, staged.deb.file, signal, deadline);
+  } finally {
+    await staged.deb.remove();
   }
-  const after = await packagesOr<'package.install'>(name, signal, new Deadline(60));
-  if ('end' in after) return after.end;
-  const now = after.packages.filter(isInstalled);
-  const got = now.find((p) => wanted === undefined || p.version === wanted) ?? now[0];
-  if (!got)
-    return {
-      ok: false,
-      error: `the install ended without error, yet dpkg does not list ${name} as installed`,
-    };
-  return { ok: true, result: { name, changed: true, version: got.version } };
 }
 
 export const packageInstallHandler = nodeHandler('package.install', (data, ctx) =>
@@ -304,36 +428,33 @@ async function remove(
 ): Promise<RemoveOutcome> {
   const deadline = deadlineOf('package.remove', data);
   const { name } = data;
-  const before = await packagesOr<'package.remove'>(name, signal, deadline);
-  if ('end' in before) return before.end;
-  if (!before.packages.some(isPresent)) return { ok: true, result: { name, changed: false } };
+  const present = await packagesOr<'package.remove'>(name, signal, deadline);
+  if ('end' in present) return present.end;
+  if (!present.packages.some(isPresent)) return { ok: true, result: { name, changed: false } };
   if (!runsAsRoot()) return needsRoot('removing a package');
   if (signal.aborted) return { ok: false, error: 'the agent stopped before changing anything' };
 
   // apt removes what depends on the package too, without asking under -y:
   // only the package named goes, or nothing.
-  const sim = await run('apt-get', ['-s', 'remove', '--', name], signal, deadline);
+  const args = ['remove', ...APT_OPTIONS, ...APT_NAME_OPTIONS, '--', name];
+  const sim = await run('apt-get', ['-s', ...args], signal, deadline);
+  if (sim.kind === 'failed') return { ok: false, error: failure('apt-get', sim) };
+  if (sim.kind === 'ok') {
+    const refused = removeSimulationProblem(name, sim.stdout);
+    if (refused) return { ok: false, error: refused };
+  }
+  const before = await snapshot(signal, deadline);
+  if ('end' in before) return before.end;
   if (sim.kind === 'missing') {
+    // dpkg itself refuses when other packages depend on the one named.
     const r = await run('dpkg', ['-r', '--', name], signal, deadline);
     if (r.kind === 'missing') return { unsupported: NO_DPKG };
-    if (r.kind === 'failed') return { ok: false, error: failure('dpkg', r) };
+    if (r.kind === 'failed') return failedChange(failure('dpkg', r), before.state);
     return { ok: true, result: { name, changed: true } };
   }
-  if (sim.kind === 'failed') return { ok: false, error: failure('apt-get', sim) };
-  const others = [...new Set(parseAptSimulation(sim.stdout).removals.filter((n) => n !== name))];
-  if (others.length > 0) {
-    const shown =
-      others.length > 10
-        ? `${others.slice(0, 10).join(', ')} and ${others.length - 10} more`
-        : others.join(', ');
-    return {
-      ok: false,
-      error: `removing ${name} would also remove ${shown}, which need it; nothing was removed: remove those first`,
-    };
-  }
-  const r = await run('apt-get', ['remove', '-y', ...APT_OPTIONS, '--', name], signal, deadline);
-  if (r.kind === 'failed') return { ok: false, error: failure('apt-get', r) };
+  const r = await run('apt-get', ['-y', ...args], signal, deadline);
   if (r.kind === 'missing') return { unsupported: NO_APT };
+  if (r.kind === 'failed') return failedChange(failure('apt-get', r), before.state);
   return { ok: true, result: { name, changed: true } };
 }
 

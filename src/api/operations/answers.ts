@@ -60,10 +60,23 @@ function hostItem(type: OperationType, resp: JobResponse): Item {
     ...fields,
     hostname: resp.hostname,
     status: typeof own === 'string' ? own : status,
-    // A failed or skipped host answers no result: nothing is known to have changed.
-    ...(decl.answer === 'change' ? { changed: fields.changed === true } : {}),
+    // A failed or skipped host answers no result: nothing is known to have
+    // changed, unless it says its change failed part way.
+    ...(decl.answer === 'change'
+      ? { changed: fields.changed === true || failedPartWay(status, resp.data) }
+      : {}),
     ...(error !== undefined ? { error } : {}),
   };
+}
+
+/** Whether a failed change's data says it left the host changed (`{changed: true}`). */
+function failedPartWay(status: string, data: unknown): boolean {
+  return (
+    status === 'failed' &&
+    typeof data === 'object' &&
+    data !== null &&
+    (data as { changed?: unknown }).changed === true
+  );
 }
 
 /** A command's item: its output and exit code, with defaults where the host had none. */
