@@ -20,6 +20,7 @@ import {
   CAN_CHANGE_PACKAGES,
   dpkgState,
   holdDpkgLock,
+  holdPackageTestsLock,
   isInstalled,
   localSource,
   purge,
@@ -52,7 +53,11 @@ let deb2: string;
 let needyDeb: string;
 let orphanDeb: string;
 
+let releaseTestsLock: (() => Promise<void>) | undefined;
+
+// Another test run on this machine may be changing packages: its turn first.
 beforeAll(async () => {
+  releaseTestsLock = await holdPackageTestsLock();
   dir = tempDir('packages');
   if (CAN_CHANGE_PACKAGES) {
     deb1 = buildDeb(dir.path, pkg, '1.0');
@@ -65,11 +70,16 @@ beforeAll(async () => {
   await sys.waitForAgents(HOSTS);
   admin = await sys.token(['admin']);
   reader = await sys.token(['read']);
-});
+  // Waiting for another run's package tests (about half a minute) is part of this hook.
+}, 180_000);
 afterAll(async () => {
-  if (CAN_CHANGE_PACKAGES) purge(needy, orphan, pkg);
-  await sys?.stop();
-  dir?.remove();
+  try {
+    if (CAN_CHANGE_PACKAGES) purge(needy, orphan, pkg);
+    await sys?.stop();
+    dir?.remove();
+  } finally {
+    await releaseTestsLock?.();
+  }
 });
 
 const install = (target: string, body: unknown, token = admin) =>
