@@ -190,7 +190,10 @@ function cell(v: unknown): string {
  */
 export function resultTable(type: OperationType, body: OperationAnswerBody): string {
   const decl: OperationDeclaration = OPERATIONS[type];
-  const fields = Object.keys(decl.result.properties).filter((f) => f !== 'changed');
+  // `changed` has a column of its own; a result's own `status` is the item's (file status).
+  const fields = Object.keys(decl.result.properties).filter(
+    (f) => f !== 'changed' && f !== 'status',
+  );
   const change = decl.answer === 'change';
   const withError = body.results.some((r) => r.error);
   const t = new Table({

@@ -84,17 +84,17 @@ function objectFlag(flag: string): (v: string) => Record<string, unknown> {
       try {
         parsed = JSON.parse(text);
       } catch {
-        throw new UsageError(`--${flag}: not valid JSON`);
+        throw new UsageError(`${flag}: not valid JSON`);
       }
       if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-        throw new UsageError(`--${flag}: must be a JSON object`);
+        throw new UsageError(`${flag}: must be a JSON object`);
       }
       return parsed as Record<string, unknown>;
     }
     const out: Record<string, unknown> = {};
     for (const pair of commaList(text)) {
       const eq = pair.indexOf('=');
-      if (eq <= 0) throw new UsageError(`--${flag}: expected name=value (got "${pair}")`);
+      if (eq <= 0) throw new UsageError(`${flag}: expected name=value (got "${pair}")`);
       out[pair.slice(0, eq).trim()] = pair.slice(eq + 1);
     }
     return out;
@@ -122,7 +122,7 @@ function parserOf(
       arg: `<${choices.join('|')}>`,
       parse: (v) => {
         if (!choices.includes(v)) {
-          throw new UsageError(`--${flag}: must be ${choices.join(' or ')} (got "${v}")`);
+          throw new UsageError(`${flag}: must be ${choices.join(' or ')} (got "${v}")`);
         }
         return v;
       },
@@ -164,7 +164,10 @@ function child(parent: Command, word: string, path: string): Command {
  * the same; here it spares a round trip.
  */
 function checkInput(type: OperationType, input: Record<string, unknown>): void {
-  const problems = withFactRefs(type, operationInputProblems(type, input), input);
+  // The API adds a named object's digest (it looks the object up); no flag gives it.
+  const decl: OperationDeclaration = OPERATIONS[type];
+  const added = decl.object ? { object_sha256: '0'.repeat(64) } : {};
+  const problems = withFactRefs(type, operationInputProblems(type, input, added), input);
   if (problems.length === 0) return;
   const lines = problems.map((p) => {
     // `servers[1]` is the second item of --servers.
@@ -191,8 +194,9 @@ function show(ctx: CommandContext, type: OperationType, body: OperationAnswerBod
     const own = OPERATION_TABLES[type] as ((b: OperationAnswerBody) => string) | undefined;
     process.stdout.write(own ? own(body) : resultTable(type, body));
   }
+  // An answered host is fine, whatever its own state says (a file's `drifted`).
   const ok = (r: OperationAnswerBody['results'][number]) =>
-    (r.status === 'completed' || r.status === 'ok') && r.error === undefined;
+    !['failed', 'skipped', 'no_answer'].includes(r.status) && r.error === undefined;
   if (body.results.length === 0 || !body.results.every(ok)) throw new ExitError(1);
 }
 

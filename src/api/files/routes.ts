@@ -111,7 +111,7 @@ export function registerFileRoutes(app: FastifyInstance, deps: FileRouteDeps): v
       if (out.kind === 'exists') {
         throw new ApiError(
           'object_exists',
-          `the file store holds ${name} with other content (sha256 ${out.info.sha256}); upload with ?force=true to replace it`,
+          `the file store holds ${name} with other content (sha256 ${out.info.sha256}); upload with force to replace it (?force=true; the CLI's --force)`,
         );
       }
       const { info } = out;
