@@ -1,11 +1,13 @@
 // `osapi client file ...` and `osapi client node file deploy|status|undeploy`
 // end to end against one `osapi start` child: a template uploaded from a
 // local file, rendered on the host with its facts and a --vars value.
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
+  BIN,
   childEnv,
   cleanup,
   type RunResult,
@@ -30,6 +32,24 @@ afterAll(async () => {
 function osapi(args: string[]): Promise<RunResult> {
   return runOsapi(args, { env: childEnv(sys.stateDir) });
 }
+
+describe('a reader that stops early', () => {
+  test('`osapi ... | head` ends quietly, with the exit code of the command', async () => {
+    const child = spawn(process.execPath, [BIN, '-j', 'client', 'node', 'package', 'list'], {
+      env: childEnv(sys.stateDir),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    // Closed before the command writes a byte: every write of it meets a closed pipe.
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(stderr).not.toContain('EPIPE');
+    expect(code).toBe(0);
+  });
+});
 
 describe('files through the CLI', () => {
   test('upload, deploy a template with --vars, see it in sync, undeploy', async () => {
