@@ -139,8 +139,11 @@ export const TemplateVars = Type.Record(
   Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,63}$' }),
   Type.Unknown(),
   {
+    // A name a template could not write as `{{vars.<name>}}` is refused, not kept unusable.
+    additionalProperties: false,
+    maxProperties: 256,
     description:
-      'Variables of a template, as `vars.<name>` (JSON values). The CLI takes `name=value,...` or a JSON object.',
+      'Variables of a template, as `vars.<name>` (names: a letter or _, then letters, digits or _; at most 256), JSON values. The CLI takes `name=value,...` or a JSON object.',
   },
 );
 

@@ -191,6 +191,14 @@ describe('deploying files', () => {
       expect.objectContaining({ hostname: A, status: 'ok', changed: false }),
     ]);
     // Another mode is a change.
+    const vars = await deploy(A, {
+      object_name: 'conf-raw',
+      path: join(dir, 'v'),
+      content_type: 'template',
+      vars: { 'a-b': 1 },
+    });
+    expect(vars.status).toBe(400);
+    expect(vars.body.fields[0].field).toMatch(/^vars/);
     const mode = await deploy(A, {
       object_name: 'conf-raw',
       path,
