@@ -108,6 +108,22 @@ async function withEnv<T>(vars: Record<string, string>, fn: () => Promise<T>): P
 const withPath = <T>(path: string, fn: () => Promise<T>) => withEnv({ PATH: path }, fn);
 
 describe.skipIf(!CAN_CHANGE_PACKAGES)('a throwaway package, installed from its .deb file', () => {
+  it('a list read before the install does not hide it after (the agent keeps a list only while dpkg has not changed)', async () => {
+    const names = async () =>
+      (
+        (await request(sys, 'GET', '/node/pk-02/package', undefined, reader)).body.results[0]
+          .packages as AnyJson[]
+      ).map((p) => p.name);
+    expect(await names()).not.toContain(pkg);
+    expect(await names()).not.toContain(pkg);
+    const r = await install('pk-02', { name: pkg, path: deb1 });
+    expect(r.body.results[0]).toMatchObject({ status: 'ok', changed: true });
+    expect(await names()).toContain(pkg);
+    const gone = await request(sys, 'DELETE', `/node/pk-02/package/${pkg}`, undefined, admin);
+    expect(gone.body.results[0]).toMatchObject({ status: 'ok', changed: true });
+    expect(await names()).not.toContain(pkg);
+  });
+
   it('installs: changed true; the same again, by file, by name or by version: changed false', async () => {
     const r = await install('pk-01', { name: pkg, path: deb1 });
     expect(r.status, JSON.stringify(r.body)).toBe(200);

@@ -12,7 +12,7 @@
 // holding the lock fails at once and says so, since the other run may last
 // for minutes. A change that fails part way says what it left (`changed`).
 import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
+import { access, stat } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import {
   type OperationData,
@@ -130,8 +130,46 @@ type Read =
   | { kind: 'failed'; error: string }
   | { kind: 'ok'; packages: PackageInfo[] };
 
+/** dpkg's database: the status file and the journal dpkg-query reads with it. */
+const DPKG_STATUS = '/var/lib/dpkg/status';
+const DPKG_UPDATES = '/var/lib/dpkg/updates';
+
+/**
+ * The whole list as last read, and what the database looked like then. dpkg
+ * replaces its status file whole and journals into updates/ between, so an
+ * unchanged pair (and PATH, which says which dpkg-query runs) means an
+ * unchanged list: reading every host's packages costs no process then.
+ */
+let lastList: { key: string; packages: PackageInfo[] } | undefined;
+
+async function databaseKey(): Promise<string | null> {
+  try {
+    const [status, updates] = await Promise.all([stat(DPKG_STATUS), stat(DPKG_UPDATES)]);
+    return [status.ino, status.size, status.mtimeMs, updates.mtimeMs, process.env.PATH ?? ''].join(
+      '|',
+    );
+  } catch {
+    return null;
+  }
+}
+
 /** dpkg's records: every package, or those of one name (any architecture). */
 async function readPackages(
+  name: string | undefined,
+  signal: AbortSignal,
+  deadline: Deadline,
+): Promise<Read> {
+  if (name !== undefined) return queryPackages(name, signal, deadline);
+  const key = await databaseKey();
+  if (key !== null && lastList?.key === key) return { kind: 'ok', packages: lastList.packages };
+  const read = await queryPackages(undefined, signal, deadline);
+  if (read.kind === 'ok' && key !== null && key === (await databaseKey())) {
+    lastList = { key, packages: read.packages };
+  }
+  return read;
+}
+
+async function queryPackages(
   name: string | undefined,
   signal: AbortSignal,
   deadline: Deadline,
