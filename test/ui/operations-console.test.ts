@@ -311,6 +311,19 @@ describe("a host's page", () => {
     expect(await page.getByLabel('Target').inputValue()).toBe('web-01');
   });
 
+  it('reads the packages and the users of a host, each as a table', async () => {
+    await page.goto(`${sys.url}/ui/#/fleet/web-01`);
+    const packages = page.getByTestId('host-packages');
+    await packages.getByRole('button', { name: 'Read packages' }).click();
+    // dpkg itself is on every Debian host.
+    await packages.locator('tbody tr').filter({ hasText: /^dpkg/ }).first().waitFor();
+    const users = page.getByTestId('host-users');
+    await users.getByRole('button', { name: 'Read users' }).click();
+    const root = users.locator('tbody tr').filter({ hasText: '/root' });
+    await root.first().waitFor();
+    expect(await root.first().textContent()).toContain('root');
+  });
+
   it('says why a host without systemd has no services', async () => {
     await page.goto(`${sys.url}/ui/#/fleet/web-02`);
     const services = page.getByTestId('host-services');
