@@ -70,6 +70,7 @@ import {
   ServiceUpdateRequest,
 } from './services.js';
 import { CommandResult } from './states.js';
+import { TimezoneMutationResult, TimezoneResult, TimezoneUpdateData } from './timezone.js';
 import {
   GroupCreateData,
   GroupListResult,
@@ -893,6 +894,41 @@ export const OPERATIONS = {
     'groupDelete',
     ['node', 'group', 'delete'],
   ),
+  'timezone.get': {
+    permission: 'timezone:read',
+    method: 'GET',
+    path: '/node/{hostname}/timezone',
+    summary: 'Timezone of each host and its offset from UTC now',
+    kind: 'query',
+    input: NoData,
+    data: NoData,
+    result: TimezoneResult,
+    response: readAnswer(TimezoneResult),
+    answer: 'read',
+    status: 200,
+    timeout: HOST_OPERATION_TIMEOUT,
+    sdk: 'timezoneGet',
+    cli: { command: ['node', 'timezone', 'get'] },
+  },
+  'timezone.update': {
+    permission: 'timezone:write',
+    method: 'PUT',
+    path: '/node/{hostname}/timezone',
+    summary: 'Set the timezone of each host (timedatectl, else /etc/localtime and /etc/timezone)',
+    kind: 'modify',
+    input: withRollout(TimezoneUpdateData),
+    data: TimezoneUpdateData,
+    result: TimezoneMutationResult,
+    response: changeAnswer(TimezoneMutationResult),
+    answer: 'change',
+    status: 200,
+    timeout: HOST_OPERATION_TIMEOUT,
+    sdk: 'timezoneUpdate',
+    cli: {
+      command: ['node', 'timezone', 'update'],
+      flags: { timezone: 'a tz database name, e.g. Europe/Berlin or UTC' },
+    },
+  },
 } as const satisfies Record<string, OperationDeclaration>;
 
 export type Operations = typeof OPERATIONS;

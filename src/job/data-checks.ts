@@ -24,6 +24,7 @@ import {
 } from '../contract/package.js';
 import { HASHED_PASSWORD_MAX_BYTES } from '../contract/password-hash.js';
 import { serviceNameProblem } from '../contract/services.js';
+import { TIMEZONE_EXPECTED, TIMEZONE_PATTERN } from '../contract/timezone.js';
 import { eachString, factRefProblems, hasFactRefs } from './fact-refs.js';
 import { accountDataProblems } from './user-checks.js';
 
@@ -120,6 +121,7 @@ function serviceProblems(data: unknown): DataProblem[] {
 /** What a pattern means, for messages: a regular expression says little to a person. */
 function patternMessage(pattern: unknown): string | undefined {
   if (pattern === INTERFACE_NAME_PATTERN) return INTERFACE_EXPECTED;
+  if (pattern === TIMEZONE_PATTERN) return TIMEZONE_EXPECTED;
   return PATTERN_MESSAGES[String(pattern)] ?? PACKAGE_PATTERN_MESSAGES[String(pattern)];
 }
 

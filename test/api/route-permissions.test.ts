@@ -115,6 +115,8 @@ describe('every route declares its permission', () => {
         { route: 'POST /node/:hostname/group', permission: 'user:write' },
         { route: 'PUT /node/:hostname/group/:name', permission: 'user:write' },
         { route: 'DELETE /node/:hostname/group/:name', permission: 'user:write' },
+        { route: 'GET /node/:hostname/timezone', permission: 'timezone:read' },
+        { route: 'PUT /node/:hostname/timezone', permission: 'timezone:write' },
         { route: 'POST /job', permission: 'job:write' },
         { route: 'GET /job', permission: 'job:read' },
         { route: 'GET /job/status', permission: 'job:read' },

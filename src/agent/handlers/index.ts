@@ -48,6 +48,7 @@ import {
   serviceStopHandler,
 } from './services.js';
 import { sshKeyAddHandler, sshKeyListHandler, sshKeyRemoveHandler } from './ssh-keys.js';
+import { timezoneGetHandler, timezoneUpdateHandler } from './timezone.js';
 import type { HandlerContext, HandlerOutcome, JobHandler } from './types.js';
 import {
   userCreateHandler,
@@ -111,6 +112,8 @@ export const HANDLERS: HandlerRegistry = {
   'group.create': groupCreateHandler,
   'group.update': groupUpdateHandler,
   'group.delete': groupDeleteHandler,
+  'timezone.get': timezoneGetHandler,
+  'timezone.update': timezoneUpdateHandler,
 };
 
 /**

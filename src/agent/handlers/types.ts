@@ -50,6 +50,15 @@ export interface HostSettings {
    * what a file held before they first replaced it, so undeploy puts it back.
    */
   stateDir?: string;
+  /** The timezone's files (agent.timezone.*); defaults /etc/localtime, /etc/timezone, /usr/share/zoneinfo. */
+  timezone?: { localtime: string; timezoneFile: string; zoneinfoDir: string };
+  /** The timedatectl the timezone handlers run: default `timedatectl` on PATH. Not in the config: tests give a stand-in. */
+  timedatectl?: string;
+  /**
+   * The directory whose presence says systemd manages the host: default
+   * /run/systemd/system. Not in the config: tests point it at a temp dir.
+   */
+  systemdRunDir?: string;
 }
 
 export interface HandlerOutcome {
