@@ -710,6 +710,12 @@ export const ConfigSchema = Type.Object(
           'Where service.create writes unit files, and the only directory service.update and service.delete touch.',
         ),
       }),
+      node: Section('How the agent sets the host name where systemd does not run.', {
+        hostname_file: Str(
+          '/etc/hostname',
+          "The file naming the host that node.hostname.update writes (with the kernel's name) where hostnamectl is not the way.",
+        ),
+      }),
       timezone: Section('Where the agent reads and sets the timezone when systemd does not run.', {
         localtime: Str(
           '/etc/localtime',

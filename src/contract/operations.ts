@@ -28,6 +28,7 @@ import {
   FileStatusResult,
   FileUndeployResult,
 } from './file.js';
+import { HostnameUpdateData, HostnameUpdateResult } from './hostname.js';
 import {
   DiskResult,
   DnsGetData,
@@ -927,6 +928,27 @@ export const OPERATIONS = {
     cli: {
       command: ['node', 'timezone', 'update'],
       flags: { timezone: 'a tz database name, e.g. Europe/Berlin or UTC' },
+    },
+  },
+  'node.hostname.update': {
+    permission: 'node:write',
+    method: 'PUT',
+    path: '/node/{hostname}/hostname',
+    summary:
+      "Set the host name of each host (hostnamectl, else /etc/hostname and the kernel's name); the agent keeps its own name until restarted",
+    kind: 'modify',
+    input: withRollout(HostnameUpdateData),
+    data: HostnameUpdateData,
+    result: HostnameUpdateResult,
+    response: changeAnswer(HostnameUpdateResult),
+    answer: 'change',
+    status: 200,
+    timeout: HOST_OPERATION_TIMEOUT,
+    sdk: 'nodeHostnameUpdate',
+    cli: {
+      command: ['node', 'hostname-update'],
+      flagNames: { hostname: 'name' },
+      flags: { hostname: 'the new host name, e.g. web-01' },
     },
   },
 } as const satisfies Record<string, OperationDeclaration>;

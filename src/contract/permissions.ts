@@ -18,6 +18,7 @@ export const PERMISSIONS = [
   'user:write',
   'timezone:read',
   'timezone:write',
+  'node:write',
   'job:read',
   'job:write',
   'health:read',

@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { PATTERN_MESSAGES } from '../contract/command.js';
+import { HOST_NAME_EXPECTED, HOST_NAME_PATTERN } from '../contract/hostname.js';
 import {
   type DnsUpdateData,
   INTERFACE_NAME_PATTERN,
@@ -122,6 +123,7 @@ function serviceProblems(data: unknown): DataProblem[] {
 function patternMessage(pattern: unknown): string | undefined {
   if (pattern === INTERFACE_NAME_PATTERN) return INTERFACE_EXPECTED;
   if (pattern === TIMEZONE_PATTERN) return TIMEZONE_EXPECTED;
+  if (pattern === HOST_NAME_PATTERN) return HOST_NAME_EXPECTED;
   return PATTERN_MESSAGES[String(pattern)] ?? PACKAGE_PATTERN_MESSAGES[String(pattern)];
 }
 

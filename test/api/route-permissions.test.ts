@@ -117,6 +117,7 @@ describe('every route declares its permission', () => {
         { route: 'DELETE /node/:hostname/group/:name', permission: 'user:write' },
         { route: 'GET /node/:hostname/timezone', permission: 'timezone:read' },
         { route: 'PUT /node/:hostname/timezone', permission: 'timezone:write' },
+        { route: 'PUT /node/:hostname/hostname', permission: 'node:write' },
         { route: 'POST /job', permission: 'job:write' },
         { route: 'GET /job', permission: 'job:read' },
         { route: 'GET /job/status', permission: 'job:read' },

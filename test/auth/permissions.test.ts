@@ -24,6 +24,7 @@ const ALL = [
   'user:write',
   'timezone:read',
   'timezone:write',
+  'node:write',
   'job:read',
   'job:write',
   'health:read',
@@ -45,16 +46,16 @@ describe('permission vocabulary', () => {
 });
 
 describe('built-in roles', () => {
-  it('admin has all twenty', () => {
+  it('admin has all twenty-one', () => {
     expect(effectivePermissions({ roles: ['admin'] }, {})).toEqual(ALL);
   });
 
-  it('write has seventeen: everything but audit:read, command:execute and agent:write', () => {
+  it('write has eighteen: everything but audit:read, command:execute and agent:write', () => {
     const perms = effectivePermissions({ roles: ['write'] }, {});
     expect(perms).toEqual(
       ALL.filter((p) => !['audit:read', 'command:execute', 'agent:write'].includes(p)),
     );
-    expect(perms).toHaveLength(17);
+    expect(perms).toHaveLength(18);
   });
 
   it('read has every read permission but the audit trail', () => {
@@ -110,7 +111,7 @@ describe('effectivePermissions', () => {
     const custom = { read: { permissions: ['health:read'] } };
     expect(effectivePermissions({ roles: ['read'] }, custom)).toEqual(['health:read']);
     // Other built-ins are untouched.
-    expect(effectivePermissions({ roles: ['write'] }, custom)).toHaveLength(17);
+    expect(effectivePermissions({ roles: ['write'] }, custom)).toHaveLength(18);
   });
 
   it('unknown roles and unknown permission strings grant nothing', () => {

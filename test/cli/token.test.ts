@@ -21,6 +21,7 @@ const ALL_PERMISSIONS = [
   'user:write',
   'timezone:read',
   'timezone:write',
+  'node:write',
   'job:read',
   'job:write',
   'health:read',

@@ -16,6 +16,7 @@ import {
   groupListHandler,
   groupUpdateHandler,
 } from './groups.js';
+import { hostnameUpdateHandler } from './hostname.js';
 import {
   hostnameHandler,
   loadHandler,
@@ -114,6 +115,7 @@ export const HANDLERS: HandlerRegistry = {
   'group.delete': groupDeleteHandler,
   'timezone.get': timezoneGetHandler,
   'timezone.update': timezoneUpdateHandler,
+  'node.hostname.update': hostnameUpdateHandler,
 };
 
 /**

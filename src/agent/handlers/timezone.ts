@@ -55,7 +55,8 @@ function codeOf(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | null)?.code;
 }
 
-async function systemdRuns(ctx: HandlerContext): Promise<boolean> {
+/** Whether systemd manages this host (HostSettings.systemdRunDir in tests). */
+export async function systemdRuns(ctx: HandlerContext): Promise<boolean> {
   try {
     return (await lstat(ctx.host?.systemdRunDir ?? SYSTEMD_RUN_DIR)).isDirectory();
   } catch {

@@ -59,6 +59,14 @@ export interface HostSettings {
    * /run/systemd/system. Not in the config: tests point it at a temp dir.
    */
   systemdRunDir?: string;
+  /** The file naming the host (agent.node.hostname_file); default /etc/hostname. */
+  hostnameFile?: string;
+  /** The tool setting the kernel's name: default `hostname` on PATH. Not in the config: tests give a stand-in. */
+  hostnameTool?: string;
+  /** The hostnamectl run where systemd runs: default `hostnamectl` on PATH. Not in the config. */
+  hostnamectl?: string;
+  /** The kernel's name as the handler reads it: default the OS's. Not in the config: tests give the stand-in's. */
+  kernelHostname?: () => string;
 }
 
 export interface HandlerOutcome {
