@@ -59,6 +59,7 @@ import {
   UpdatesListResult,
 } from './package.js';
 import type { Permission } from './permissions.js';
+import { PowerData, PowerResult } from './power.js';
 import { RolloutFields } from './rollout.js';
 import {
   ServiceCreateData,
@@ -358,6 +359,39 @@ const ACCOUNT_FLAGS = {
   key: 'the public key line, e.g. "$(cat ~/.ssh/id_ed25519.pub)"',
   fingerprint: 'the SHA256:... fingerprint, as ssh-keygen -l and ssh-key list print it',
 } as const;
+
+/**
+ * power.reboot and power.shutdown: the agent answers (its result is stored)
+ * and only then acts, so the answer reaches the person who asked.
+ */
+function powerAction<A extends 'reboot' | 'shutdown', S extends string>(
+  action: A,
+  summary: string,
+  sdk: S,
+) {
+  return {
+    permission: 'power:execute',
+    method: 'POST',
+    path: `/node/{hostname}/power/${action}`,
+    summary,
+    kind: 'modify',
+    input: withRollout(PowerData),
+    data: PowerData,
+    result: PowerResult,
+    response: changeAnswer(PowerResult),
+    answer: 'change',
+    status: 200,
+    timeout: HOST_OPERATION_TIMEOUT,
+    sdk,
+    cli: {
+      command: ['node', 'power', action],
+      flags: {
+        delay: 'seconds to wait first, rounded up to whole minutes (default 0: at once)',
+        message: "the message sent to the host's logged-in users",
+      },
+    },
+  } as const;
+}
 
 export const OPERATIONS = {
   'command.exec.execute': command(
@@ -951,6 +985,16 @@ export const OPERATIONS = {
       flags: { hostname: 'the new host name, e.g. web-01' },
     },
   },
+  'power.reboot': powerAction(
+    'reboot',
+    'Reboot after an optional delay on each host',
+    'powerReboot',
+  ),
+  'power.shutdown': powerAction(
+    'shutdown',
+    'Shut down (power off) after an optional delay on each host',
+    'powerShutdown',
+  ),
 } as const satisfies Record<string, OperationDeclaration>;
 
 export type Operations = typeof OPERATIONS;

@@ -24,6 +24,7 @@ import {
   type PackageInstallData,
 } from '../contract/package.js';
 import { HASHED_PASSWORD_MAX_BYTES } from '../contract/password-hash.js';
+import { POWER_MESSAGE_EXPECTED, POWER_MESSAGE_PATTERN } from '../contract/power.js';
 import { serviceNameProblem } from '../contract/services.js';
 import { TIMEZONE_EXPECTED, TIMEZONE_PATTERN } from '../contract/timezone.js';
 import { eachString, factRefProblems, hasFactRefs } from './fact-refs.js';
@@ -124,6 +125,7 @@ function patternMessage(pattern: unknown): string | undefined {
   if (pattern === INTERFACE_NAME_PATTERN) return INTERFACE_EXPECTED;
   if (pattern === TIMEZONE_PATTERN) return TIMEZONE_EXPECTED;
   if (pattern === HOST_NAME_PATTERN) return HOST_NAME_EXPECTED;
+  if (pattern === POWER_MESSAGE_PATTERN) return POWER_MESSAGE_EXPECTED;
   return PATTERN_MESSAGES[String(pattern)] ?? PACKAGE_PATTERN_MESSAGES[String(pattern)];
 }
 

@@ -118,6 +118,8 @@ describe('every route declares its permission', () => {
         { route: 'GET /node/:hostname/timezone', permission: 'timezone:read' },
         { route: 'PUT /node/:hostname/timezone', permission: 'timezone:write' },
         { route: 'PUT /node/:hostname/hostname', permission: 'node:write' },
+        { route: 'POST /node/:hostname/power/reboot', permission: 'power:execute' },
+        { route: 'POST /node/:hostname/power/shutdown', permission: 'power:execute' },
         { route: 'POST /job', permission: 'job:write' },
         { route: 'GET /job', permission: 'job:read' },
         { route: 'GET /job/status', permission: 'job:read' },

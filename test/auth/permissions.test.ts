@@ -25,6 +25,7 @@ const ALL = [
   'timezone:read',
   'timezone:write',
   'node:write',
+  'power:execute',
   'job:read',
   'job:write',
   'health:read',
@@ -46,14 +47,16 @@ describe('permission vocabulary', () => {
 });
 
 describe('built-in roles', () => {
-  it('admin has all twenty-one', () => {
+  it('admin has all twenty-two', () => {
     expect(effectivePermissions({ roles: ['admin'] }, {})).toEqual(ALL);
   });
 
-  it('write has eighteen: everything but audit:read, command:execute and agent:write', () => {
+  it('write has eighteen: everything but audit:read, command:execute, agent:write and power:execute', () => {
     const perms = effectivePermissions({ roles: ['write'] }, {});
     expect(perms).toEqual(
-      ALL.filter((p) => !['audit:read', 'command:execute', 'agent:write'].includes(p)),
+      ALL.filter(
+        (p) => !['audit:read', 'command:execute', 'agent:write', 'power:execute'].includes(p),
+      ),
     );
     expect(perms).toHaveLength(18);
   });

@@ -22,6 +22,7 @@ const ALL_PERMISSIONS = [
   'timezone:read',
   'timezone:write',
   'node:write',
+  'power:execute',
   'job:read',
   'job:write',
   'health:read',

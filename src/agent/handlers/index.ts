@@ -34,6 +34,7 @@ import {
   packageUpdatesListHandler,
 } from './package.js';
 import { pingHandler } from './ping.js';
+import { powerRebootHandler, powerShutdownHandler } from './power.js';
 import {
   serviceCreateHandler,
   serviceDeleteHandler,
@@ -116,6 +117,8 @@ export const HANDLERS: HandlerRegistry = {
   'timezone.get': timezoneGetHandler,
   'timezone.update': timezoneUpdateHandler,
   'node.hostname.update': hostnameUpdateHandler,
+  'power.reboot': powerRebootHandler,
+  'power.shutdown': powerShutdownHandler,
 };
 
 /**

@@ -65,6 +65,8 @@ export interface HostSettings {
   hostnameTool?: string;
   /** The hostnamectl run where systemd runs: default `hostnamectl` on PATH. Not in the config. */
   hostnamectl?: string;
+  /** The shutdown the power handlers run: default `shutdown` on PATH. Not in the config: tests give a stand-in. */
+  powerTool?: string;
   /** The kernel's name as the handler reads it: default the OS's. Not in the config: tests give the stand-in's. */
   kernelHostname?: () => string;
 }
@@ -81,6 +83,11 @@ export interface HandlerOutcome {
   state?: FinalHostState;
   /** Live output chunks sent for this run, so a follower knows when it has them all. */
   outputChunks?: number;
+  /**
+   * Run by the agent once this outcome is stored, never before: what must
+   * not happen until the answer is safe (a reboot). It must not throw.
+   */
+  after?: () => void;
 }
 
 export type JobHandler = (data: unknown, ctx: HandlerContext) => Promise<HandlerOutcome>;
