@@ -764,6 +764,8 @@ async function runWhenFree(
       const outcome = await run(id, job, ac.signal, ctx);
       await events.settled();
       await recordEnd(msg, ctx, job, startedAt, outcome);
+      // Only now that the answer is stored: a reboot must not cut it off.
+      outcome.after?.();
     } finally {
       ctx.slots.release();
     }

@@ -84,6 +84,12 @@ export async function startAgentProcess(opts: {
         host: {
           unitDir: config.agent.services.unit_dir,
           stateDir: config.state_dir,
+          hostnameFile: config.agent.node.hostname_file,
+          timezone: {
+            localtime: config.agent.timezone.localtime,
+            timezoneFile: config.agent.timezone.timezone_file,
+            zoneinfoDir: config.agent.timezone.zoneinfo_dir,
+          },
           ...opts.host,
         },
         consumer: config.agent.consumer,

@@ -710,6 +710,26 @@ export const ConfigSchema = Type.Object(
           'Where service.create writes unit files, and the only directory service.update and service.delete touch.',
         ),
       }),
+      node: Section('How the agent sets the host name where systemd does not run.', {
+        hostname_file: Str(
+          '/etc/hostname',
+          "The file naming the host that node.hostname.update writes (with the kernel's name) where hostnamectl is not the way.",
+        ),
+      }),
+      timezone: Section('Where the agent reads and sets the timezone when systemd does not run.', {
+        localtime: Str(
+          '/etc/localtime',
+          'The link into the tz database that timezone.update replaces (atomically) where timedatectl is not the way.',
+        ),
+        timezone_file: Str(
+          '/etc/timezone',
+          'The file naming the timezone that timezone.update writes beside the link.',
+        ),
+        zoneinfo_dir: Str(
+          '/usr/share/zoneinfo',
+          'The tz database: a timezone is taken only when it names a zone (TZif) file here.',
+        ),
+      }),
       security: Section('How the agent trusts the jobs it is given.', {
         job_verify_key: Str(
           '',

@@ -28,6 +28,7 @@ import {
   FileStatusResult,
   FileUndeployResult,
 } from './file.js';
+import { HostnameUpdateData, HostnameUpdateResult } from './hostname.js';
 import {
   DiskResult,
   DnsGetData,
@@ -58,6 +59,7 @@ import {
   UpdatesListResult,
 } from './package.js';
 import type { Permission } from './permissions.js';
+import { PowerData, PowerResult } from './power.js';
 import { RolloutFields } from './rollout.js';
 import {
   ServiceCreateData,
@@ -70,6 +72,7 @@ import {
   ServiceUpdateRequest,
 } from './services.js';
 import { CommandResult } from './states.js';
+import { TimezoneMutationResult, TimezoneResult, TimezoneUpdateData } from './timezone.js';
 import {
   GroupCreateData,
   GroupListResult,
@@ -356,6 +359,39 @@ const ACCOUNT_FLAGS = {
   key: 'the public key line, e.g. "$(cat ~/.ssh/id_ed25519.pub)"',
   fingerprint: 'the SHA256:... fingerprint, as ssh-keygen -l and ssh-key list print it',
 } as const;
+
+/**
+ * power.reboot and power.shutdown: the agent answers (its result is stored)
+ * and only then acts, so the answer reaches the person who asked.
+ */
+function powerAction<A extends 'reboot' | 'shutdown', S extends string>(
+  action: A,
+  summary: string,
+  sdk: S,
+) {
+  return {
+    permission: 'power:execute',
+    method: 'POST',
+    path: `/node/{hostname}/power/${action}`,
+    summary,
+    kind: 'modify',
+    input: withRollout(PowerData),
+    data: PowerData,
+    result: PowerResult,
+    response: changeAnswer(PowerResult),
+    answer: 'change',
+    status: 200,
+    timeout: HOST_OPERATION_TIMEOUT,
+    sdk,
+    cli: {
+      command: ['node', 'power', action],
+      flags: {
+        delay: 'seconds to wait first, rounded up to whole minutes (default 0: at once)',
+        message: "the message sent to the host's logged-in users",
+      },
+    },
+  } as const;
+}
 
 export const OPERATIONS = {
   'command.exec.execute': command(
@@ -892,6 +928,72 @@ export const OPERATIONS = {
     { input: withRollout(GroupNameData), data: GroupNameData, result: GroupMutationResult },
     'groupDelete',
     ['node', 'group', 'delete'],
+  ),
+  'timezone.get': {
+    permission: 'timezone:read',
+    method: 'GET',
+    path: '/node/{hostname}/timezone',
+    summary: 'Timezone of each host and its offset from UTC now',
+    kind: 'query',
+    input: NoData,
+    data: NoData,
+    result: TimezoneResult,
+    response: readAnswer(TimezoneResult),
+    answer: 'read',
+    status: 200,
+    timeout: HOST_OPERATION_TIMEOUT,
+    sdk: 'timezoneGet',
+    cli: { command: ['node', 'timezone', 'get'] },
+  },
+  'timezone.update': {
+    permission: 'timezone:write',
+    method: 'PUT',
+    path: '/node/{hostname}/timezone',
+    summary: 'Set the timezone of each host (timedatectl, else /etc/localtime and /etc/timezone)',
+    kind: 'modify',
+    input: withRollout(TimezoneUpdateData),
+    data: TimezoneUpdateData,
+    result: TimezoneMutationResult,
+    response: changeAnswer(TimezoneMutationResult),
+    answer: 'change',
+    status: 200,
+    timeout: HOST_OPERATION_TIMEOUT,
+    sdk: 'timezoneUpdate',
+    cli: {
+      command: ['node', 'timezone', 'update'],
+      flags: { timezone: 'a tz database name, e.g. Europe/Berlin or UTC' },
+    },
+  },
+  'node.hostname.update': {
+    permission: 'node:write',
+    method: 'PUT',
+    path: '/node/{hostname}/hostname',
+    summary:
+      "Set the host name of each host (hostnamectl, else /etc/hostname and the kernel's name); the agent keeps its own name until restarted",
+    kind: 'modify',
+    input: withRollout(HostnameUpdateData),
+    data: HostnameUpdateData,
+    result: HostnameUpdateResult,
+    response: changeAnswer(HostnameUpdateResult),
+    answer: 'change',
+    status: 200,
+    timeout: HOST_OPERATION_TIMEOUT,
+    sdk: 'nodeHostnameUpdate',
+    cli: {
+      command: ['node', 'hostname-update'],
+      flagNames: { hostname: 'name' },
+      flags: { hostname: 'the new host name, e.g. web-01' },
+    },
+  },
+  'power.reboot': powerAction(
+    'reboot',
+    'Reboot after an optional delay on each host',
+    'powerReboot',
+  ),
+  'power.shutdown': powerAction(
+    'shutdown',
+    'Shut down (power off) after an optional delay on each host',
+    'powerShutdown',
   ),
 } as const satisfies Record<string, OperationDeclaration>;
 

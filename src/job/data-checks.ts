@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { PATTERN_MESSAGES } from '../contract/command.js';
+import { HOST_NAME_EXPECTED, HOST_NAME_PATTERN } from '../contract/hostname.js';
 import {
   type DnsUpdateData,
   INTERFACE_NAME_PATTERN,
@@ -23,7 +24,9 @@ import {
   type PackageInstallData,
 } from '../contract/package.js';
 import { HASHED_PASSWORD_MAX_BYTES } from '../contract/password-hash.js';
+import { POWER_MESSAGE_EXPECTED, POWER_MESSAGE_PATTERN } from '../contract/power.js';
 import { serviceNameProblem } from '../contract/services.js';
+import { TIMEZONE_EXPECTED, TIMEZONE_PATTERN } from '../contract/timezone.js';
 import { eachString, factRefProblems, hasFactRefs } from './fact-refs.js';
 import { accountDataProblems } from './user-checks.js';
 
@@ -120,6 +123,9 @@ function serviceProblems(data: unknown): DataProblem[] {
 /** What a pattern means, for messages: a regular expression says little to a person. */
 function patternMessage(pattern: unknown): string | undefined {
   if (pattern === INTERFACE_NAME_PATTERN) return INTERFACE_EXPECTED;
+  if (pattern === TIMEZONE_PATTERN) return TIMEZONE_EXPECTED;
+  if (pattern === HOST_NAME_PATTERN) return HOST_NAME_EXPECTED;
+  if (pattern === POWER_MESSAGE_PATTERN) return POWER_MESSAGE_EXPECTED;
   return PATTERN_MESSAGES[String(pattern)] ?? PACKAGE_PATTERN_MESSAGES[String(pattern)];
 }
 

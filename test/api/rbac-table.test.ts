@@ -34,6 +34,15 @@ const ROUTES: Array<{
     perm: 'network:write',
     body: { servers: ['192.0.2.53'], interface_name: 'eth0' },
   },
+  // No agent is called nobody: these reach no host.
+  {
+    method: 'PUT',
+    path: '/node/nobody/timezone',
+    perm: 'timezone:write',
+    body: { timezone: 'UTC' },
+  },
+  { method: 'PUT', path: '/node/nobody/hostname', perm: 'node:write', body: { hostname: 'x' } },
+  { method: 'POST', path: '/node/nobody/power/reboot', perm: 'power:execute', body: {} },
   { method: 'GET', path: '/agent', perm: 'agent:read' },
   { method: 'GET', path: '/agent/nope', perm: 'agent:read' },
   {

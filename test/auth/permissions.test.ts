@@ -22,6 +22,10 @@ const ALL = [
   'package:write',
   'user:read',
   'user:write',
+  'timezone:read',
+  'timezone:write',
+  'node:write',
+  'power:execute',
   'job:read',
   'job:write',
   'health:read',
@@ -43,16 +47,18 @@ describe('permission vocabulary', () => {
 });
 
 describe('built-in roles', () => {
-  it('admin has all eighteen', () => {
+  it('admin has all twenty-two', () => {
     expect(effectivePermissions({ roles: ['admin'] }, {})).toEqual(ALL);
   });
 
-  it('write has fifteen: everything but audit:read, command:execute and agent:write', () => {
+  it('write has eighteen: everything but audit:read, command:execute, agent:write and power:execute', () => {
     const perms = effectivePermissions({ roles: ['write'] }, {});
     expect(perms).toEqual(
-      ALL.filter((p) => !['audit:read', 'command:execute', 'agent:write'].includes(p)),
+      ALL.filter(
+        (p) => !['audit:read', 'command:execute', 'agent:write', 'power:execute'].includes(p),
+      ),
     );
-    expect(perms).toHaveLength(15);
+    expect(perms).toHaveLength(18);
   });
 
   it('read has every read permission but the audit trail', () => {
@@ -64,6 +70,7 @@ describe('built-in roles', () => {
       'service:read',
       'package:read',
       'user:read',
+      'timezone:read',
       'job:read',
       'health:read',
     ]);
@@ -96,6 +103,7 @@ describe('effectivePermissions', () => {
       'service:read',
       'package:read',
       'user:read',
+      'timezone:read',
       'job:read',
       'health:read',
       'audit:read',
@@ -106,7 +114,7 @@ describe('effectivePermissions', () => {
     const custom = { read: { permissions: ['health:read'] } };
     expect(effectivePermissions({ roles: ['read'] }, custom)).toEqual(['health:read']);
     // Other built-ins are untouched.
-    expect(effectivePermissions({ roles: ['write'] }, custom)).toHaveLength(15);
+    expect(effectivePermissions({ roles: ['write'] }, custom)).toHaveLength(18);
   });
 
   it('unknown roles and unknown permission strings grant nothing', () => {

@@ -16,6 +16,7 @@ import {
   groupListHandler,
   groupUpdateHandler,
 } from './groups.js';
+import { hostnameUpdateHandler } from './hostname.js';
 import {
   hostnameHandler,
   loadHandler,
@@ -33,6 +34,7 @@ import {
   packageUpdatesListHandler,
 } from './package.js';
 import { pingHandler } from './ping.js';
+import { powerRebootHandler, powerShutdownHandler } from './power.js';
 import {
   serviceCreateHandler,
   serviceDeleteHandler,
@@ -48,6 +50,7 @@ import {
   serviceStopHandler,
 } from './services.js';
 import { sshKeyAddHandler, sshKeyListHandler, sshKeyRemoveHandler } from './ssh-keys.js';
+import { timezoneGetHandler, timezoneUpdateHandler } from './timezone.js';
 import type { HandlerContext, HandlerOutcome, JobHandler } from './types.js';
 import {
   userCreateHandler,
@@ -111,6 +114,11 @@ export const HANDLERS: HandlerRegistry = {
   'group.create': groupCreateHandler,
   'group.update': groupUpdateHandler,
   'group.delete': groupDeleteHandler,
+  'timezone.get': timezoneGetHandler,
+  'timezone.update': timezoneUpdateHandler,
+  'node.hostname.update': hostnameUpdateHandler,
+  'power.reboot': powerRebootHandler,
+  'power.shutdown': powerShutdownHandler,
 };
 
 /**

@@ -50,6 +50,25 @@ export interface HostSettings {
    * what a file held before they first replaced it, so undeploy puts it back.
    */
   stateDir?: string;
+  /** The timezone's files (agent.timezone.*); defaults /etc/localtime, /etc/timezone, /usr/share/zoneinfo. */
+  timezone?: { localtime: string; timezoneFile: string; zoneinfoDir: string };
+  /** The timedatectl the timezone handlers run: default `timedatectl` on PATH. Not in the config: tests give a stand-in. */
+  timedatectl?: string;
+  /**
+   * The directory whose presence says systemd manages the host: default
+   * /run/systemd/system. Not in the config: tests point it at a temp dir.
+   */
+  systemdRunDir?: string;
+  /** The file naming the host (agent.node.hostname_file); default /etc/hostname. */
+  hostnameFile?: string;
+  /** The tool setting the kernel's name: default `hostname` on PATH. Not in the config: tests give a stand-in. */
+  hostnameTool?: string;
+  /** The hostnamectl run where systemd runs: default `hostnamectl` on PATH. Not in the config. */
+  hostnamectl?: string;
+  /** The shutdown the power handlers run: default `shutdown` on PATH. Not in the config: tests give a stand-in. */
+  powerTool?: string;
+  /** The kernel's name as the handler reads it: default the OS's. Not in the config: tests give the stand-in's. */
+  kernelHostname?: () => string;
 }
 
 export interface HandlerOutcome {
@@ -64,6 +83,11 @@ export interface HandlerOutcome {
   state?: FinalHostState;
   /** Live output chunks sent for this run, so a follower knows when it has them all. */
   outputChunks?: number;
+  /**
+   * Run by the agent once this outcome is stored, never before: what must
+   * not happen until the answer is safe (a reboot). It must not throw.
+   */
+  after?: () => void;
 }
 
 export type JobHandler = (data: unknown, ctx: HandlerContext) => Promise<HandlerOutcome>;
