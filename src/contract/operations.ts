@@ -58,6 +58,14 @@ import {
   UpdatesListResult,
 } from './package.js';
 import type { Permission } from './permissions.js';
+import {
+  ProcessGetResult,
+  ProcessListResult,
+  ProcessPidData,
+  ProcessSignalData,
+  ProcessSignalResult,
+  withPidNumber,
+} from './process.js';
 import { RolloutFields } from './rollout.js';
 import {
   ServiceCreateData,
@@ -893,6 +901,62 @@ export const OPERATIONS = {
     'groupDelete',
     ['node', 'group', 'delete'],
   ),
+  'process.list': {
+    permission: 'process:read',
+    method: 'GET',
+    path: '/node/{hostname}/process',
+    summary: 'Processes of each host, from /proc',
+    kind: 'query',
+    input: NoData,
+    data: NoData,
+    result: ProcessListResult,
+    response: readAnswer(ProcessListResult),
+    answer: 'read',
+    status: 200,
+    timeout: HOST_OPERATION_TIMEOUT,
+    sdk: 'processList',
+    cli: { command: ['node', 'process', 'list'] },
+  },
+  'process.get': {
+    permission: 'process:read',
+    method: 'GET',
+    path: '/node/{hostname}/process/{pid}',
+    summary: 'One process of each host, by pid',
+    kind: 'query',
+    input: ProcessPidData,
+    data: ProcessPidData,
+    toData: withPidNumber,
+    result: ProcessGetResult,
+    response: readAnswer(ProcessGetResult),
+    answer: 'read',
+    status: 200,
+    timeout: HOST_OPERATION_TIMEOUT,
+    sdk: 'processGet',
+    cli: { command: ['node', 'process', 'get'] },
+  },
+  'process.signal': {
+    permission: 'process:execute',
+    method: 'POST',
+    path: '/node/{hostname}/process/{pid}/signal',
+    summary: 'Send a signal to a process on each host',
+    kind: 'modify',
+    input: withRollout(ProcessSignalData),
+    data: ProcessSignalData,
+    toData: (input: Static<typeof ProcessSignalData>) => {
+      const { max_concurrency: _c, max_errors: _e, ...data } = input as Record<string, unknown>;
+      return withPidNumber(data);
+    },
+    result: ProcessSignalResult,
+    response: changeAnswer(ProcessSignalResult),
+    answer: 'change',
+    status: 200,
+    timeout: HOST_OPERATION_TIMEOUT,
+    sdk: 'processSignal',
+    cli: {
+      command: ['node', 'process', 'signal'],
+      flags: { signal: 'the signal: TERM, KILL, HUP, INT, USR1, USR2, STOP, CONT, ... or 1 to 64' },
+    },
+  },
 } as const satisfies Record<string, OperationDeclaration>;
 
 export type Operations = typeof OPERATIONS;

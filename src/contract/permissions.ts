@@ -16,6 +16,8 @@ export const PERMISSIONS = [
   'package:write',
   'user:read',
   'user:write',
+  'process:read',
+  'process:execute',
   'job:read',
   'job:write',
   'health:read',
@@ -38,10 +40,16 @@ export type BuiltinRole = 'admin' | 'write' | 'read';
 export const BUILTIN_ROLES: Readonly<Record<BuiltinRole, readonly Permission[]>> = Object.freeze({
   __proto__: null,
   admin: Object.freeze([...PERMISSIONS]),
-  // Running arbitrary commands, reading the audit trail and draining agents
-  // (agent:write) stay admin-only, as the reference has them.
+  // Running arbitrary commands, reading the audit trail, draining agents
+  // (agent:write) and signalling processes (process:execute) stay admin-only, as the reference has them.
   write: Object.freeze(
-    PERMISSIONS.filter((p) => p !== 'audit:read' && p !== 'command:execute' && p !== 'agent:write'),
+    PERMISSIONS.filter(
+      (p) =>
+        p !== 'audit:read' &&
+        p !== 'command:execute' &&
+        p !== 'agent:write' &&
+        p !== 'process:execute',
+    ),
   ),
   // Every `:read` but the audit trail's.
   read: Object.freeze([
@@ -52,6 +60,7 @@ export const BUILTIN_ROLES: Readonly<Record<BuiltinRole, readonly Permission[]>>
     'service:read',
     'package:read',
     'user:read',
+    'process:read',
     'job:read',
     'health:read',
   ] as const satisfies readonly Permission[]),

@@ -23,6 +23,7 @@ import {
   type PackageInstallData,
 } from '../contract/package.js';
 import { HASHED_PASSWORD_MAX_BYTES } from '../contract/password-hash.js';
+import { type ProcessSignalData, SIGNAL_EXPECTED, signalNumber } from '../contract/process.js';
 import { serviceNameProblem } from '../contract/services.js';
 import { eachString, factRefProblems, hasFactRefs } from './fact-refs.js';
 import { accountDataProblems } from './user-checks.js';
@@ -193,6 +194,9 @@ export function meaningProblems(type: OperationType, data: unknown): DataProblem
     return [{ field: 'address', message: ADDRESS_EXPECTED }];
   }
   if (type === 'network.dns.update') return dnsUpdateProblems(data as DnsUpdateData);
+  if (type === 'process.signal' && signalNumber((data as ProcessSignalData).signal) === null) {
+    return [{ field: 'signal', message: SIGNAL_EXPECTED }];
+  }
   if (OPERATIONS[type].permission.startsWith('service:')) return serviceProblems(data);
   if (type === 'package.install') {
     const path = (data as PackageInstallData).path;

@@ -42,6 +42,7 @@ describe('GET /auth/me', () => {
         'service:read',
         'package:read',
         'user:read',
+        'process:read',
         'job:read',
         'health:read',
       ],

@@ -22,6 +22,8 @@ const ALL = [
   'package:write',
   'user:read',
   'user:write',
+  'process:read',
+  'process:execute',
   'job:read',
   'job:write',
   'health:read',
@@ -30,7 +32,7 @@ const ALL = [
 ];
 
 describe('permission vocabulary', () => {
-  it('has exactly the eighteen permissions', () => {
+  it('has exactly the twenty permissions', () => {
     expect([...PERMISSIONS]).toEqual(ALL);
   });
 
@@ -43,16 +45,18 @@ describe('permission vocabulary', () => {
 });
 
 describe('built-in roles', () => {
-  it('admin has all eighteen', () => {
+  it('admin has all twenty', () => {
     expect(effectivePermissions({ roles: ['admin'] }, {})).toEqual(ALL);
   });
 
-  it('write has fifteen: everything but audit:read, command:execute and agent:write', () => {
+  it('write has sixteen: everything but audit:read, command:execute, agent:write and process:execute', () => {
     const perms = effectivePermissions({ roles: ['write'] }, {});
     expect(perms).toEqual(
-      ALL.filter((p) => !['audit:read', 'command:execute', 'agent:write'].includes(p)),
+      ALL.filter(
+        (p) => !['audit:read', 'command:execute', 'agent:write', 'process:execute'].includes(p),
+      ),
     );
-    expect(perms).toHaveLength(15);
+    expect(perms).toHaveLength(16);
   });
 
   it('read has every read permission but the audit trail', () => {
@@ -64,6 +68,7 @@ describe('built-in roles', () => {
       'service:read',
       'package:read',
       'user:read',
+      'process:read',
       'job:read',
       'health:read',
     ]);
@@ -96,6 +101,7 @@ describe('effectivePermissions', () => {
       'service:read',
       'package:read',
       'user:read',
+      'process:read',
       'job:read',
       'health:read',
       'audit:read',
@@ -106,7 +112,7 @@ describe('effectivePermissions', () => {
     const custom = { read: { permissions: ['health:read'] } };
     expect(effectivePermissions({ roles: ['read'] }, custom)).toEqual(['health:read']);
     // Other built-ins are untouched.
-    expect(effectivePermissions({ roles: ['write'] }, custom)).toHaveLength(15);
+    expect(effectivePermissions({ roles: ['write'] }, custom)).toHaveLength(16);
   });
 
   it('unknown roles and unknown permission strings grant nothing', () => {

@@ -19,6 +19,8 @@ const ALL_PERMISSIONS = [
   'package:write',
   'user:read',
   'user:write',
+  'process:read',
+  'process:execute',
   'job:read',
   'job:write',
   'health:read',

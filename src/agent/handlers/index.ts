@@ -33,6 +33,7 @@ import {
   packageUpdatesListHandler,
 } from './package.js';
 import { pingHandler } from './ping.js';
+import { processGetHandler, processListHandler, processSignalHandler } from './process.js';
 import {
   serviceCreateHandler,
   serviceDeleteHandler,
@@ -111,6 +112,9 @@ export const HANDLERS: HandlerRegistry = {
   'group.create': groupCreateHandler,
   'group.update': groupUpdateHandler,
   'group.delete': groupDeleteHandler,
+  'process.list': processListHandler,
+  'process.get': processGetHandler,
+  'process.signal': processSignalHandler,
 };
 
 /**
