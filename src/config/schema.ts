@@ -710,6 +710,12 @@ export const ConfigSchema = Type.Object(
           'Where service.create writes unit files, and the only directory service.update and service.delete touch.',
         ),
       }),
+      certificates: Section('How the agent manages CA certificates of the system trust store.', {
+        dir: Str(
+          '/usr/local/share/ca-certificates',
+          'Where certificate.ca.create writes osapi-<name>.crt files (then runs update-ca-certificates), and the only files certificate.ca.update and certificate.ca.delete touch.',
+        ),
+      }),
       security: Section('How the agent trusts the jobs it is given.', {
         job_verify_key: Str(
           '',

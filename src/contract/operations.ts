@@ -11,6 +11,13 @@
 import { type Static, type TObject, type TProperties, Type } from 'typebox';
 import { changeAnswer, queryAnswer, readAnswer } from './answers.js';
 import {
+  CertificateCACreateRequest,
+  CertificateCAData,
+  CertificateCAListResult,
+  CertificateCAMutationResult,
+  CertificateNameData,
+} from './certificate.js';
+import {
   CommandJobData,
   CommandResponse,
   commandJobData,
@@ -175,6 +182,9 @@ export interface OperationDeclaration {
  * running commands.
  */
 const HOST_OPERATION_TIMEOUT = { default_s: 10, max_s: 10 } as const;
+
+/** update-ca-certificates rewrites /etc/ssl/certs and its bundle: seconds, more on a busy host. */
+const CERTIFICATE_TIMEOUT = { default_s: 60, max_s: 60 } as const;
 
 /** Reading an object from the file store (up to a few MiB) and writing it. */
 const FILE_OPERATION_TIMEOUT = { default_s: 30, max_s: 30 } as const;
@@ -955,6 +965,87 @@ export const OPERATIONS = {
     cli: {
       command: ['node', 'process', 'signal'],
       flags: { signal: 'the signal: TERM, KILL, HUP, INT, USR1, USR2, STOP, CONT, ... or 1 to 64' },
+    },
+  },
+  'certificate.ca.list': {
+    permission: 'certificate:read',
+    method: 'GET',
+    path: '/node/{hostname}/certificate/ca',
+    summary: 'CA certificates of the trust store of each host',
+    kind: 'query',
+    input: NoData,
+    data: NoData,
+    result: CertificateCAListResult,
+    response: readAnswer(CertificateCAListResult),
+    answer: 'read',
+    status: 200,
+    timeout: CERTIFICATE_TIMEOUT,
+    sdk: 'certificateCaList',
+    cli: { command: ['node', 'certificate', 'ca', 'list'] },
+  },
+  'certificate.ca.create': {
+    permission: 'certificate:write',
+    method: 'POST',
+    path: '/node/{hostname}/certificate/ca',
+    summary: 'Add a CA certificate from a stored object to the trust store of each host',
+    kind: 'modify',
+    input: withRollout(CertificateCACreateRequest),
+    data: CertificateCAData,
+    result: CertificateCAMutationResult,
+    response: changeAnswer(CertificateCAMutationResult),
+    answer: 'change',
+    status: 200,
+    timeout: CERTIFICATE_TIMEOUT,
+    object: 'object',
+    sdk: 'certificateCaCreate',
+    cli: {
+      command: ['node', 'certificate', 'ca', 'create'],
+      flags: {
+        name: 'the certificate name, e.g. corp-root (its file is osapi-<name>.crt)',
+        object: 'the stored object (uploaded by POST /file) holding the PEM certificate',
+      },
+    },
+  },
+  'certificate.ca.update': {
+    permission: 'certificate:write',
+    method: 'PUT',
+    path: '/node/{hostname}/certificate/ca/{name}',
+    summary: 'Replace a CA certificate this system added, from a stored object, on each host',
+    kind: 'modify',
+    input: withRollout(CertificateCACreateRequest),
+    data: CertificateCAData,
+    result: CertificateCAMutationResult,
+    response: changeAnswer(CertificateCAMutationResult),
+    answer: 'change',
+    status: 200,
+    timeout: CERTIFICATE_TIMEOUT,
+    object: 'object',
+    sdk: 'certificateCaUpdate',
+    cli: {
+      command: ['node', 'certificate', 'ca', 'update'],
+      flags: {
+        name: 'the certificate name given at create',
+        object: 'the stored object (uploaded by POST /file) holding the new PEM certificate',
+      },
+    },
+  },
+  'certificate.ca.delete': {
+    permission: 'certificate:write',
+    method: 'DELETE',
+    path: '/node/{hostname}/certificate/ca/{name}',
+    summary: 'Remove a CA certificate this system added from the trust store of each host',
+    kind: 'modify',
+    input: withRollout(CertificateNameData),
+    data: CertificateNameData,
+    result: CertificateCAMutationResult,
+    response: changeAnswer(CertificateCAMutationResult),
+    answer: 'change',
+    status: 200,
+    timeout: CERTIFICATE_TIMEOUT,
+    sdk: 'certificateCaDelete',
+    cli: {
+      command: ['node', 'certificate', 'ca', 'delete'],
+      flags: { name: 'the certificate name given at create' },
     },
   },
 } as const satisfies Record<string, OperationDeclaration>;

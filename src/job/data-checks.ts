@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
+import { CERTIFICATE_NAME_EXPECTED, CERTIFICATE_NAME_PATTERN } from '../contract/certificate.js';
 import { PATTERN_MESSAGES } from '../contract/command.js';
 import {
   type DnsUpdateData,
@@ -121,6 +122,7 @@ function serviceProblems(data: unknown): DataProblem[] {
 /** What a pattern means, for messages: a regular expression says little to a person. */
 function patternMessage(pattern: unknown): string | undefined {
   if (pattern === INTERFACE_NAME_PATTERN) return INTERFACE_EXPECTED;
+  if (pattern === CERTIFICATE_NAME_PATTERN) return CERTIFICATE_NAME_EXPECTED;
   return PATTERN_MESSAGES[String(pattern)] ?? PACKAGE_PATTERN_MESSAGES[String(pattern)];
 }
 

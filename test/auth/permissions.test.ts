@@ -24,6 +24,8 @@ const ALL = [
   'user:write',
   'process:read',
   'process:execute',
+  'certificate:read',
+  'certificate:write',
   'job:read',
   'job:write',
   'health:read',
@@ -32,7 +34,7 @@ const ALL = [
 ];
 
 describe('permission vocabulary', () => {
-  it('has exactly the twenty permissions', () => {
+  it('has exactly the twenty-two permissions', () => {
     expect([...PERMISSIONS]).toEqual(ALL);
   });
 
@@ -45,18 +47,18 @@ describe('permission vocabulary', () => {
 });
 
 describe('built-in roles', () => {
-  it('admin has all twenty', () => {
+  it('admin has all twenty-two', () => {
     expect(effectivePermissions({ roles: ['admin'] }, {})).toEqual(ALL);
   });
 
-  it('write has sixteen: everything but audit:read, command:execute, agent:write and process:execute', () => {
+  it('write has eighteen: everything but audit:read, command:execute, agent:write and process:execute', () => {
     const perms = effectivePermissions({ roles: ['write'] }, {});
     expect(perms).toEqual(
       ALL.filter(
         (p) => !['audit:read', 'command:execute', 'agent:write', 'process:execute'].includes(p),
       ),
     );
-    expect(perms).toHaveLength(16);
+    expect(perms).toHaveLength(18);
   });
 
   it('read has every read permission but the audit trail', () => {
@@ -69,6 +71,7 @@ describe('built-in roles', () => {
       'package:read',
       'user:read',
       'process:read',
+      'certificate:read',
       'job:read',
       'health:read',
     ]);
@@ -102,6 +105,7 @@ describe('effectivePermissions', () => {
       'package:read',
       'user:read',
       'process:read',
+      'certificate:read',
       'job:read',
       'health:read',
       'audit:read',
@@ -112,7 +116,7 @@ describe('effectivePermissions', () => {
     const custom = { read: { permissions: ['health:read'] } };
     expect(effectivePermissions({ roles: ['read'] }, custom)).toEqual(['health:read']);
     // Other built-ins are untouched.
-    expect(effectivePermissions({ roles: ['write'] }, custom)).toHaveLength(16);
+    expect(effectivePermissions({ roles: ['write'] }, custom)).toHaveLength(18);
   });
 
   it('unknown roles and unknown permission strings grant nothing', () => {

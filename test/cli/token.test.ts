@@ -21,6 +21,8 @@ const ALL_PERMISSIONS = [
   'user:write',
   'process:read',
   'process:execute',
+  'certificate:read',
+  'certificate:write',
   'job:read',
   'job:write',
   'health:read',

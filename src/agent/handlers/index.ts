@@ -4,6 +4,12 @@
 // answers a result, an error, or that this host does not support the
 // operation (`skipped`). Adding an operation means one line below.
 import type { OperationType } from '../../contract/operations.js';
+import {
+  certificateCreateHandler,
+  certificateDeleteHandler,
+  certificateListHandler,
+  certificateUpdateHandler,
+} from './certificate.js';
 import { execHandler, shellHandler } from './command.js';
 import { diskHandler } from './disk.js';
 import { dnsHandler } from './dns.js';
@@ -115,6 +121,10 @@ export const HANDLERS: HandlerRegistry = {
   'process.list': processListHandler,
   'process.get': processGetHandler,
   'process.signal': processSignalHandler,
+  'certificate.ca.list': certificateListHandler,
+  'certificate.ca.create': certificateCreateHandler,
+  'certificate.ca.update': certificateUpdateHandler,
+  'certificate.ca.delete': certificateDeleteHandler,
 };
 
 /**
