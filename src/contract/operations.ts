@@ -35,6 +35,7 @@ import {
   FileStatusResult,
   FileUndeployResult,
 } from './file.js';
+import { LogListResult, LogQueryData, LogSourceResult, LogUnitData } from './log.js';
 import {
   DiskResult,
   DnsGetData,
@@ -182,6 +183,9 @@ export interface OperationDeclaration {
  * running commands.
  */
 const HOST_OPERATION_TIMEOUT = { default_s: 10, max_s: 10 } as const;
+
+/** journalctl reads its files from the end: well under a second; room for a large journal. */
+const LOG_TIMEOUT = { default_s: 30, max_s: 30 } as const;
 
 /** update-ca-certificates rewrites /etc/ssl/certs and its bundle: seconds, more on a busy host. */
 const CERTIFICATE_TIMEOUT = { default_s: 60, max_s: 60 } as const;
@@ -1047,6 +1051,54 @@ export const OPERATIONS = {
       command: ['node', 'certificate', 'ca', 'delete'],
       flags: { name: 'the certificate name given at create' },
     },
+  },
+  'log.list': {
+    permission: 'log:read',
+    method: 'GET',
+    path: '/node/{hostname}/log',
+    summary: 'Entries of the system journal of each host (journalctl)',
+    kind: 'query',
+    input: LogQueryData,
+    data: LogQueryData,
+    result: LogListResult,
+    response: readAnswer(LogListResult),
+    answer: 'read',
+    status: 200,
+    timeout: LOG_TIMEOUT,
+    sdk: 'logList',
+    cli: { command: ['node', 'log', 'list'] },
+  },
+  'log.source.list': {
+    permission: 'log:read',
+    method: 'GET',
+    path: '/node/{hostname}/log/source',
+    summary: 'Sources (syslog identifiers) of the system journal of each host',
+    kind: 'query',
+    input: NoData,
+    data: NoData,
+    result: LogSourceResult,
+    response: readAnswer(LogSourceResult),
+    answer: 'read',
+    status: 200,
+    timeout: LOG_TIMEOUT,
+    sdk: 'logSourceList',
+    cli: { command: ['node', 'log', 'sources'] },
+  },
+  'log.unit.list': {
+    permission: 'log:read',
+    method: 'GET',
+    path: '/node/{hostname}/log/unit/{name}',
+    summary: 'Entries of one systemd unit in the system journal of each host',
+    kind: 'query',
+    input: LogUnitData,
+    data: LogUnitData,
+    result: LogListResult,
+    response: readAnswer(LogListResult),
+    answer: 'read',
+    status: 200,
+    timeout: LOG_TIMEOUT,
+    sdk: 'logUnitList',
+    cli: { command: ['node', 'log', 'unit'], flags: { name: 'the unit, e.g. ssh.service' } },
   },
 } as const satisfies Record<string, OperationDeclaration>;
 

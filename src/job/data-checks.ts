@@ -8,6 +8,14 @@ import { Compile } from 'typebox/compile';
 import { CERTIFICATE_NAME_EXPECTED, CERTIFICATE_NAME_PATTERN } from '../contract/certificate.js';
 import { PATTERN_MESSAGES } from '../contract/command.js';
 import {
+  LOG_PRIORITY_EXPECTED,
+  LOG_PRIORITY_PATTERN,
+  LOG_SINCE_EXPECTED,
+  LOG_SINCE_PATTERN,
+  LOG_UNIT_EXPECTED,
+  LOG_UNIT_PATTERN,
+} from '../contract/log.js';
+import {
   type DnsUpdateData,
   INTERFACE_NAME_PATTERN,
   type PingData,
@@ -123,6 +131,9 @@ function serviceProblems(data: unknown): DataProblem[] {
 function patternMessage(pattern: unknown): string | undefined {
   if (pattern === INTERFACE_NAME_PATTERN) return INTERFACE_EXPECTED;
   if (pattern === CERTIFICATE_NAME_PATTERN) return CERTIFICATE_NAME_EXPECTED;
+  if (pattern === LOG_SINCE_PATTERN) return LOG_SINCE_EXPECTED;
+  if (pattern === LOG_PRIORITY_PATTERN) return LOG_PRIORITY_EXPECTED;
+  if (pattern === LOG_UNIT_PATTERN) return LOG_UNIT_EXPECTED;
   return PATTERN_MESSAGES[String(pattern)] ?? PACKAGE_PATTERN_MESSAGES[String(pattern)];
 }
 

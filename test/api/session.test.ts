@@ -43,6 +43,7 @@ describe('GET /auth/me', () => {
         'package:read',
         'user:read',
         'process:read',
+        'log:read',
         'certificate:read',
         'job:read',
         'health:read',

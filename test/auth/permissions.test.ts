@@ -24,6 +24,7 @@ const ALL = [
   'user:write',
   'process:read',
   'process:execute',
+  'log:read',
   'certificate:read',
   'certificate:write',
   'job:read',
@@ -34,7 +35,7 @@ const ALL = [
 ];
 
 describe('permission vocabulary', () => {
-  it('has exactly the twenty-two permissions', () => {
+  it('has exactly the twenty-three permissions', () => {
     expect([...PERMISSIONS]).toEqual(ALL);
   });
 
@@ -47,18 +48,18 @@ describe('permission vocabulary', () => {
 });
 
 describe('built-in roles', () => {
-  it('admin has all twenty-two', () => {
+  it('admin has all twenty-three', () => {
     expect(effectivePermissions({ roles: ['admin'] }, {})).toEqual(ALL);
   });
 
-  it('write has eighteen: everything but audit:read, command:execute, agent:write and process:execute', () => {
+  it('write has nineteen: everything but audit:read, command:execute, agent:write and process:execute', () => {
     const perms = effectivePermissions({ roles: ['write'] }, {});
     expect(perms).toEqual(
       ALL.filter(
         (p) => !['audit:read', 'command:execute', 'agent:write', 'process:execute'].includes(p),
       ),
     );
-    expect(perms).toHaveLength(18);
+    expect(perms).toHaveLength(19);
   });
 
   it('read has every read permission but the audit trail', () => {
@@ -71,6 +72,7 @@ describe('built-in roles', () => {
       'package:read',
       'user:read',
       'process:read',
+      'log:read',
       'certificate:read',
       'job:read',
       'health:read',
@@ -105,6 +107,7 @@ describe('effectivePermissions', () => {
       'package:read',
       'user:read',
       'process:read',
+      'log:read',
       'certificate:read',
       'job:read',
       'health:read',
@@ -116,7 +119,7 @@ describe('effectivePermissions', () => {
     const custom = { read: { permissions: ['health:read'] } };
     expect(effectivePermissions({ roles: ['read'] }, custom)).toEqual(['health:read']);
     // Other built-ins are untouched.
-    expect(effectivePermissions({ roles: ['write'] }, custom)).toHaveLength(18);
+    expect(effectivePermissions({ roles: ['write'] }, custom)).toHaveLength(19);
   });
 
   it('unknown roles and unknown permission strings grant nothing', () => {

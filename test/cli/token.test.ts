@@ -21,6 +21,7 @@ const ALL_PERMISSIONS = [
   'user:write',
   'process:read',
   'process:execute',
+  'log:read',
   'certificate:read',
   'certificate:write',
   'job:read',

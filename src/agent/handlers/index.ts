@@ -22,6 +22,7 @@ import {
   groupListHandler,
   groupUpdateHandler,
 } from './groups.js';
+import { logListHandler, logSourceHandler, logUnitHandler } from './log.js';
 import {
   hostnameHandler,
   loadHandler,
@@ -125,6 +126,9 @@ export const HANDLERS: HandlerRegistry = {
   'certificate.ca.create': certificateCreateHandler,
   'certificate.ca.update': certificateUpdateHandler,
   'certificate.ca.delete': certificateDeleteHandler,
+  'log.list': logListHandler,
+  'log.source.list': logSourceHandler,
+  'log.unit.list': logUnitHandler,
 };
 
 /**
