@@ -83,6 +83,7 @@ export async function startAgentProcess(opts: {
         resolvConfPath: config.agent.dns.resolv_conf,
         host: {
           unitDir: config.agent.services.unit_dir,
+          certificateDir: config.agent.certificates.dir,
           stateDir: config.state_dir,
           hostnameFile: config.agent.node.hostname_file,
           timezone: {

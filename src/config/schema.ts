@@ -730,6 +730,12 @@ export const ConfigSchema = Type.Object(
           'The tz database: a timezone is taken only when it names a zone (TZif) file here.',
         ),
       }),
+      certificates: Section('How the agent manages CA certificates of the system trust store.', {
+        dir: Str(
+          '/usr/local/share/ca-certificates',
+          'Where certificate.ca.create writes osapi-<name>.crt files (then runs update-ca-certificates), and the only files certificate.ca.update and certificate.ca.delete touch.',
+        ),
+      }),
       security: Section('How the agent trusts the jobs it is given.', {
         job_verify_key: Str(
           '',

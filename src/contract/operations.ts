@@ -11,6 +11,13 @@
 import { type Static, type TObject, type TProperties, Type } from 'typebox';
 import { changeAnswer, queryAnswer, readAnswer } from './answers.js';
 import {
+  CertificateCACreateRequest,
+  CertificateCAData,
+  CertificateCAListResult,
+  CertificateCAMutationResult,
+  CertificateNameData,
+} from './certificate.js';
+import {
   CommandJobData,
   CommandResponse,
   commandJobData,
@@ -29,6 +36,7 @@ import {
   FileUndeployResult,
 } from './file.js';
 import { HostnameUpdateData, HostnameUpdateResult } from './hostname.js';
+import { LogListResult, LogQueryData, LogSourceResult, LogUnitData } from './log.js';
 import {
   DiskResult,
   DnsGetData,
@@ -60,6 +68,14 @@ import {
 } from './package.js';
 import type { Permission } from './permissions.js';
 import { PowerData, PowerResult } from './power.js';
+import {
+  ProcessGetResult,
+  ProcessListResult,
+  ProcessPidData,
+  ProcessSignalData,
+  ProcessSignalResult,
+  withPidNumber,
+} from './process.js';
 import { RolloutFields } from './rollout.js';
 import {
   ServiceCreateData,
@@ -170,6 +186,12 @@ export interface OperationDeclaration {
  * running commands.
  */
 const HOST_OPERATION_TIMEOUT = { default_s: 10, max_s: 10 } as const;
+
+/** journalctl reads its files from the end: well under a second; room for a large journal. */
+const LOG_TIMEOUT = { default_s: 30, max_s: 30 } as const;
+
+/** update-ca-certificates rewrites /etc/ssl/certs and its bundle: seconds, more on a busy host. */
+const CERTIFICATE_TIMEOUT = { default_s: 60, max_s: 60 } as const;
 
 /** Reading an object from the file store (up to a few MiB) and writing it. */
 const FILE_OPERATION_TIMEOUT = { default_s: 30, max_s: 30 } as const;
@@ -995,6 +1017,191 @@ export const OPERATIONS = {
     'Shut down (power off) after an optional delay on each host',
     'powerShutdown',
   ),
+  'process.list': {
+    permission: 'process:read',
+    method: 'GET',
+    path: '/node/{hostname}/process',
+    summary: 'Processes of each host, from /proc',
+    kind: 'query',
+    input: NoData,
+    data: NoData,
+    result: ProcessListResult,
+    response: readAnswer(ProcessListResult),
+    answer: 'read',
+    status: 200,
+    timeout: HOST_OPERATION_TIMEOUT,
+    sdk: 'processList',
+    cli: { command: ['node', 'process', 'list'] },
+  },
+  'process.get': {
+    permission: 'process:read',
+    method: 'GET',
+    path: '/node/{hostname}/process/{pid}',
+    summary: 'One process of each host, by pid',
+    kind: 'query',
+    input: ProcessPidData,
+    data: ProcessPidData,
+    toData: withPidNumber,
+    result: ProcessGetResult,
+    response: readAnswer(ProcessGetResult),
+    answer: 'read',
+    status: 200,
+    timeout: HOST_OPERATION_TIMEOUT,
+    sdk: 'processGet',
+    cli: { command: ['node', 'process', 'get'] },
+  },
+  'process.signal': {
+    permission: 'process:execute',
+    method: 'POST',
+    path: '/node/{hostname}/process/{pid}/signal',
+    summary: 'Send a signal to a process on each host',
+    kind: 'modify',
+    input: withRollout(ProcessSignalData),
+    data: ProcessSignalData,
+    toData: (input: Static<typeof ProcessSignalData>) => {
+      const { max_concurrency: _c, max_errors: _e, ...data } = input as Record<string, unknown>;
+      return withPidNumber(data);
+    },
+    result: ProcessSignalResult,
+    response: changeAnswer(ProcessSignalResult),
+    answer: 'change',
+    status: 200,
+    timeout: HOST_OPERATION_TIMEOUT,
+    sdk: 'processSignal',
+    cli: {
+      command: ['node', 'process', 'signal'],
+      flags: { signal: 'the signal: TERM, KILL, HUP, INT, USR1, USR2, STOP, CONT, ... or 1 to 64' },
+    },
+  },
+  'certificate.ca.list': {
+    permission: 'certificate:read',
+    method: 'GET',
+    path: '/node/{hostname}/certificate/ca',
+    summary: 'CA certificates of the trust store of each host',
+    kind: 'query',
+    input: NoData,
+    data: NoData,
+    result: CertificateCAListResult,
+    response: readAnswer(CertificateCAListResult),
+    answer: 'read',
+    status: 200,
+    timeout: CERTIFICATE_TIMEOUT,
+    sdk: 'certificateCaList',
+    cli: { command: ['node', 'certificate', 'ca', 'list'] },
+  },
+  'certificate.ca.create': {
+    permission: 'certificate:write',
+    method: 'POST',
+    path: '/node/{hostname}/certificate/ca',
+    summary: 'Add a CA certificate from a stored object to the trust store of each host',
+    kind: 'modify',
+    input: withRollout(CertificateCACreateRequest),
+    data: CertificateCAData,
+    result: CertificateCAMutationResult,
+    response: changeAnswer(CertificateCAMutationResult),
+    answer: 'change',
+    status: 200,
+    timeout: CERTIFICATE_TIMEOUT,
+    object: 'object',
+    sdk: 'certificateCaCreate',
+    cli: {
+      command: ['node', 'certificate', 'ca', 'create'],
+      flags: {
+        name: 'the certificate name, e.g. corp-root (its file is osapi-<name>.crt)',
+        object: 'the stored object (uploaded by POST /file) holding the PEM certificate',
+      },
+    },
+  },
+  'certificate.ca.update': {
+    permission: 'certificate:write',
+    method: 'PUT',
+    path: '/node/{hostname}/certificate/ca/{name}',
+    summary: 'Replace a CA certificate this system added, from a stored object, on each host',
+    kind: 'modify',
+    input: withRollout(CertificateCACreateRequest),
+    data: CertificateCAData,
+    result: CertificateCAMutationResult,
+    response: changeAnswer(CertificateCAMutationResult),
+    answer: 'change',
+    status: 200,
+    timeout: CERTIFICATE_TIMEOUT,
+    object: 'object',
+    sdk: 'certificateCaUpdate',
+    cli: {
+      command: ['node', 'certificate', 'ca', 'update'],
+      flags: {
+        name: 'the certificate name given at create',
+        object: 'the stored object (uploaded by POST /file) holding the new PEM certificate',
+      },
+    },
+  },
+  'certificate.ca.delete': {
+    permission: 'certificate:write',
+    method: 'DELETE',
+    path: '/node/{hostname}/certificate/ca/{name}',
+    summary: 'Remove a CA certificate this system added from the trust store of each host',
+    kind: 'modify',
+    input: withRollout(CertificateNameData),
+    data: CertificateNameData,
+    result: CertificateCAMutationResult,
+    response: changeAnswer(CertificateCAMutationResult),
+    answer: 'change',
+    status: 200,
+    timeout: CERTIFICATE_TIMEOUT,
+    sdk: 'certificateCaDelete',
+    cli: {
+      command: ['node', 'certificate', 'ca', 'delete'],
+      flags: { name: 'the certificate name given at create' },
+    },
+  },
+  'log.list': {
+    permission: 'log:read',
+    method: 'GET',
+    path: '/node/{hostname}/log',
+    summary: 'Entries of the system journal of each host (journalctl)',
+    kind: 'query',
+    input: LogQueryData,
+    data: LogQueryData,
+    result: LogListResult,
+    response: readAnswer(LogListResult),
+    answer: 'read',
+    status: 200,
+    timeout: LOG_TIMEOUT,
+    sdk: 'logList',
+    cli: { command: ['node', 'log', 'list'] },
+  },
+  'log.source.list': {
+    permission: 'log:read',
+    method: 'GET',
+    path: '/node/{hostname}/log/source',
+    summary: 'Sources (syslog identifiers) of the system journal of each host',
+    kind: 'query',
+    input: NoData,
+    data: NoData,
+    result: LogSourceResult,
+    response: readAnswer(LogSourceResult),
+    answer: 'read',
+    status: 200,
+    timeout: LOG_TIMEOUT,
+    sdk: 'logSourceList',
+    cli: { command: ['node', 'log', 'sources'] },
+  },
+  'log.unit.list': {
+    permission: 'log:read',
+    method: 'GET',
+    path: '/node/{hostname}/log/unit/{name}',
+    summary: 'Entries of one systemd unit in the system journal of each host',
+    kind: 'query',
+    input: LogUnitData,
+    data: LogUnitData,
+    result: LogListResult,
+    response: readAnswer(LogListResult),
+    answer: 'read',
+    status: 200,
+    timeout: LOG_TIMEOUT,
+    sdk: 'logUnitList',
+    cli: { command: ['node', 'log', 'unit'], flags: { name: 'the unit, e.g. ssh.service' } },
+  },
 } as const satisfies Record<string, OperationDeclaration>;
 
 export type Operations = typeof OPERATIONS;

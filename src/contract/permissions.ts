@@ -20,6 +20,11 @@ export const PERMISSIONS = [
   'timezone:write',
   'node:write',
   'power:execute',
+  'process:read',
+  'process:execute',
+  'log:read',
+  'certificate:read',
+  'certificate:write',
   'job:read',
   'job:write',
   'health:read',
@@ -43,15 +48,16 @@ export const BUILTIN_ROLES: Readonly<Record<BuiltinRole, readonly Permission[]>>
   __proto__: null,
   admin: Object.freeze([...PERMISSIONS]),
   // Running arbitrary commands, reading the audit trail, draining agents
-  // (agent:write) and powering hosts off stay admin-only, as the reference
-  // has them.
+  // (agent:write), powering hosts off (power:execute) and signalling processes
+  // (process:execute) stay admin-only, as the reference has them.
   write: Object.freeze(
     PERMISSIONS.filter(
       (p) =>
         p !== 'audit:read' &&
         p !== 'command:execute' &&
         p !== 'agent:write' &&
-        p !== 'power:execute',
+        p !== 'power:execute' &&
+        p !== 'process:execute',
     ),
   ),
   // Every `:read` but the audit trail's.
@@ -64,6 +70,9 @@ export const BUILTIN_ROLES: Readonly<Record<BuiltinRole, readonly Permission[]>>
     'package:read',
     'user:read',
     'timezone:read',
+    'process:read',
+    'log:read',
+    'certificate:read',
     'job:read',
     'health:read',
   ] as const satisfies readonly Permission[]),

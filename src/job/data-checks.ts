@@ -5,8 +5,17 @@
 import { isIP } from 'node:net';
 import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
+import { CERTIFICATE_NAME_EXPECTED, CERTIFICATE_NAME_PATTERN } from '../contract/certificate.js';
 import { PATTERN_MESSAGES } from '../contract/command.js';
 import { HOST_NAME_EXPECTED, HOST_NAME_PATTERN } from '../contract/hostname.js';
+import {
+  LOG_PRIORITY_EXPECTED,
+  LOG_PRIORITY_PATTERN,
+  LOG_SINCE_EXPECTED,
+  LOG_SINCE_PATTERN,
+  LOG_UNIT_EXPECTED,
+  LOG_UNIT_PATTERN,
+} from '../contract/log.js';
 import {
   type DnsUpdateData,
   INTERFACE_NAME_PATTERN,
@@ -25,6 +34,7 @@ import {
 } from '../contract/package.js';
 import { HASHED_PASSWORD_MAX_BYTES } from '../contract/password-hash.js';
 import { POWER_MESSAGE_EXPECTED, POWER_MESSAGE_PATTERN } from '../contract/power.js';
+import { type ProcessSignalData, SIGNAL_EXPECTED, signalNumber } from '../contract/process.js';
 import { serviceNameProblem } from '../contract/services.js';
 import { TIMEZONE_EXPECTED, TIMEZONE_PATTERN } from '../contract/timezone.js';
 import { eachString, factRefProblems, hasFactRefs } from './fact-refs.js';
@@ -126,6 +136,10 @@ function patternMessage(pattern: unknown): string | undefined {
   if (pattern === TIMEZONE_PATTERN) return TIMEZONE_EXPECTED;
   if (pattern === HOST_NAME_PATTERN) return HOST_NAME_EXPECTED;
   if (pattern === POWER_MESSAGE_PATTERN) return POWER_MESSAGE_EXPECTED;
+  if (pattern === CERTIFICATE_NAME_PATTERN) return CERTIFICATE_NAME_EXPECTED;
+  if (pattern === LOG_SINCE_PATTERN) return LOG_SINCE_EXPECTED;
+  if (pattern === LOG_PRIORITY_PATTERN) return LOG_PRIORITY_EXPECTED;
+  if (pattern === LOG_UNIT_PATTERN) return LOG_UNIT_EXPECTED;
   return PATTERN_MESSAGES[String(pattern)] ?? PACKAGE_PATTERN_MESSAGES[String(pattern)];
 }
 
@@ -199,6 +213,9 @@ export function meaningProblems(type: OperationType, data: unknown): DataProblem
     return [{ field: 'address', message: ADDRESS_EXPECTED }];
   }
   if (type === 'network.dns.update') return dnsUpdateProblems(data as DnsUpdateData);
+  if (type === 'process.signal' && signalNumber((data as ProcessSignalData).signal) === null) {
+    return [{ field: 'signal', message: SIGNAL_EXPECTED }];
+  }
   if (OPERATIONS[type].permission.startsWith('service:')) return serviceProblems(data);
   if (type === 'package.install') {
     const path = (data as PackageInstallData).path;

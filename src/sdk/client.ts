@@ -176,7 +176,17 @@ function operationPath(
   for (const p of pathParams(decl)) {
     path = path.replace(`{${p}}`, encodeURIComponent(String(input[fieldOfParam(p)] ?? '')));
   }
-  return `${path}${opts.async ? '?async=true' : ''}`;
+  const query = new URLSearchParams();
+  if (opts.async) query.set('async', 'true');
+  if (decl.method === 'GET') {
+    // A read's fields besides its path's go in the query string.
+    const inPath = new Set(pathParams(decl).map(fieldOfParam));
+    for (const [name, value] of Object.entries(input)) {
+      if (!inPath.has(name) && value !== undefined) query.set(name, String(value));
+    }
+  }
+  const q = query.toString();
+  return q === '' ? path : `${path}?${q}`;
 }
 
 export interface ClientOptions {

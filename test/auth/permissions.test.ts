@@ -26,6 +26,11 @@ const ALL = [
   'timezone:write',
   'node:write',
   'power:execute',
+  'process:read',
+  'process:execute',
+  'log:read',
+  'certificate:read',
+  'certificate:write',
   'job:read',
   'job:write',
   'health:read',
@@ -34,7 +39,7 @@ const ALL = [
 ];
 
 describe('permission vocabulary', () => {
-  it('has exactly the eighteen permissions', () => {
+  it('has exactly these permissions, in this order', () => {
     expect([...PERMISSIONS]).toEqual(ALL);
   });
 
@@ -47,18 +52,21 @@ describe('permission vocabulary', () => {
 });
 
 describe('built-in roles', () => {
-  it('admin has all twenty-two', () => {
+  it('admin has every permission', () => {
     expect(effectivePermissions({ roles: ['admin'] }, {})).toEqual(ALL);
   });
 
-  it('write has eighteen: everything but audit:read, command:execute, agent:write and power:execute', () => {
+  it('write has all but audit:read, command:execute, agent:write, power:execute and process:execute', () => {
+    const adminOnly = [
+      'audit:read',
+      'command:execute',
+      'agent:write',
+      'power:execute',
+      'process:execute',
+    ];
     const perms = effectivePermissions({ roles: ['write'] }, {});
-    expect(perms).toEqual(
-      ALL.filter(
-        (p) => !['audit:read', 'command:execute', 'agent:write', 'power:execute'].includes(p),
-      ),
-    );
-    expect(perms).toHaveLength(18);
+    expect(perms).toEqual(ALL.filter((p) => !adminOnly.includes(p)));
+    expect(perms).toHaveLength(ALL.length - adminOnly.length);
   });
 
   it('read has every read permission but the audit trail', () => {
@@ -71,6 +79,9 @@ describe('built-in roles', () => {
       'package:read',
       'user:read',
       'timezone:read',
+      'process:read',
+      'log:read',
+      'certificate:read',
       'job:read',
       'health:read',
     ]);
@@ -104,6 +115,9 @@ describe('effectivePermissions', () => {
       'package:read',
       'user:read',
       'timezone:read',
+      'process:read',
+      'log:read',
+      'certificate:read',
       'job:read',
       'health:read',
       'audit:read',
@@ -114,7 +128,9 @@ describe('effectivePermissions', () => {
     const custom = { read: { permissions: ['health:read'] } };
     expect(effectivePermissions({ roles: ['read'] }, custom)).toEqual(['health:read']);
     // Other built-ins are untouched.
-    expect(effectivePermissions({ roles: ['write'] }, custom)).toHaveLength(18);
+    expect(effectivePermissions({ roles: ['write'] }, custom)).toEqual(
+      effectivePermissions({ roles: ['write'] }, {}),
+    );
   });
 
   it('unknown roles and unknown permission strings grant nothing', () => {

@@ -146,6 +146,7 @@ describe('defaults', () => {
           timezone_file: '/etc/timezone',
           zoneinfo_dir: '/usr/share/zoneinfo',
         },
+        certificates: { dir: '/usr/local/share/ca-certificates' },
         security: { job_verify_key: '', job_verify_key_file: '' },
       },
     });
@@ -176,7 +177,7 @@ describe('configKeys', () => {
     // listening, the unauthenticated audit rate, burst and bucket size, the
     // audit rate and burst per token subject, the six API connection limits,
     // agents' nkeys by host): count them on purpose.
-    expect(keys).toHaveLength(116);
+    expect(keys).toHaveLength(117);
     expect(new Set(keys.map((k) => k.path)).size).toBe(keys.length);
     expect(new Set(keys.map((k) => k.env)).size).toBe(keys.length);
     for (const key of keys) {

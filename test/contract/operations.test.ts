@@ -56,13 +56,37 @@ describe('operation declarations', () => {
     }
   });
 
-  it('each path field is a field of the input, and a GET takes nothing else', () => {
+  it('each path field is a field of the input, and a GET takes nothing else but optional query fields', () => {
     for (const [type, d] of declared) {
       const fields = pathParams(d).map(fieldOfParam);
       for (const f of fields) expect(Object.keys(d.input.properties), type).toContain(f);
-      if (d.method === 'GET')
-        expect(Object.keys(d.input.properties).sort(), type).toEqual(fields.sort());
+      if (d.method === 'GET') {
+        const required = (d.input as { required?: string[] }).required ?? [];
+        expect([...required].sort(), type).toEqual(
+          fields.filter((f) => required.includes(f)).sort(),
+        );
+        expect(
+          fields.every((f) => required.includes(f)),
+          type,
+        ).toBe(true);
+      }
     }
+  });
+
+  it('a GET sends its fields besides the path in the query string, checked there', async () => {
+    const { OsapiClient } = await import('../../src/sdk/client.js');
+    const asked: string[] = [];
+    const client = new OsapiClient({
+      url: 'http://127.0.0.1:1',
+      fetch: async (url) => {
+        asked.push(String(url));
+        return new Response('{"job_id":"x","results":[]}', { status: 200 });
+      },
+    });
+    await client.logUnitList('web-01', { name: 'ssh.service', lines: 5, priority: 'err' });
+    expect(asked).toEqual([
+      'http://127.0.0.1:1/node/web-01/log/unit/ssh.service?lines=5&priority=err',
+    ]);
   });
 
   it('each one has an SDK method of its declared name', () => {

@@ -4,6 +4,12 @@
 // answers a result, an error, or that this host does not support the
 // operation (`skipped`). Adding an operation means one line below.
 import type { OperationType } from '../../contract/operations.js';
+import {
+  certificateCreateHandler,
+  certificateDeleteHandler,
+  certificateListHandler,
+  certificateUpdateHandler,
+} from './certificate.js';
 import { execHandler, shellHandler } from './command.js';
 import { diskHandler } from './disk.js';
 import { dnsHandler } from './dns.js';
@@ -17,6 +23,7 @@ import {
   groupUpdateHandler,
 } from './groups.js';
 import { hostnameUpdateHandler } from './hostname.js';
+import { logListHandler, logSourceHandler, logUnitHandler } from './log.js';
 import {
   hostnameHandler,
   loadHandler,
@@ -35,6 +42,7 @@ import {
 } from './package.js';
 import { pingHandler } from './ping.js';
 import { powerRebootHandler, powerShutdownHandler } from './power.js';
+import { processGetHandler, processListHandler, processSignalHandler } from './process.js';
 import {
   serviceCreateHandler,
   serviceDeleteHandler,
@@ -119,6 +127,16 @@ export const HANDLERS: HandlerRegistry = {
   'node.hostname.update': hostnameUpdateHandler,
   'power.reboot': powerRebootHandler,
   'power.shutdown': powerShutdownHandler,
+  'process.list': processListHandler,
+  'process.get': processGetHandler,
+  'process.signal': processSignalHandler,
+  'certificate.ca.list': certificateListHandler,
+  'certificate.ca.create': certificateCreateHandler,
+  'certificate.ca.update': certificateUpdateHandler,
+  'certificate.ca.delete': certificateDeleteHandler,
+  'log.list': logListHandler,
+  'log.source.list': logSourceHandler,
+  'log.unit.list': logUnitHandler,
 };
 
 /**

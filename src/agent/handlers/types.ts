@@ -45,6 +45,23 @@ export interface HostSettings {
    * PATH. Not in the config: tests give their agents a stand-in here.
    */
   systemctl?: string;
+  /** Where CA certificates are written (agent.certificates.dir); default /usr/local/share/ca-certificates. */
+  certificateDir?: string;
+  /**
+   * The update-ca-certificates the certificate handlers run: default found on
+   * PATH. Not in the config: tests give their agents a stand-in here.
+   */
+  updateCaCertificates?: string;
+  /**
+   * The journalctl the log handlers run: default found on PATH. Not in the
+   * config: tests give their agents a stand-in here.
+   */
+  journalctl?: string;
+  /**
+   * Where journald keeps its files; default /run/log/journal and
+   * /var/log/journal. None existing: journald does not run (`skipped`).
+   */
+  journalDirs?: readonly string[];
   /**
    * The agent's state directory (state_dir): file deployments keep there
    * what a file held before they first replaced it, so undeploy puts it back.

@@ -50,6 +50,23 @@ const AsyncQuery = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * The query string's schema: `async`, and for a read (GET) the input's fields
+ * its path does not carry (`GET /node/{hostname}/log?lines=50`).
+ */
+function querySchema(decl: OperationDeclaration): TObject {
+  if (decl.method !== 'GET') return AsyncQuery;
+  const inPath = new Set(pathParams(decl).map(fieldOfParam));
+  const fields = Object.entries(decl.input.properties as Record<string, TSchema>).filter(
+    ([name]) => !inPath.has(name),
+  );
+  if (fields.length === 0) return AsyncQuery;
+  return Type.Object(
+    { ...AsyncQuery.properties, ...Object.fromEntries(fields) },
+    { additionalProperties: false },
+  );
+}
+
 /** `{name}` → `:name`, as Fastify writes a path parameter. */
 export function fastifyPath(path: string): string {
   return path.replace(/\{([A-Za-z]+)\}/g, ':$1');
@@ -95,6 +112,10 @@ type OperationRequest = FastifyRequest<{
 /** What the request carries: the body, with each path field beside it. */
 function inputOf(decl: OperationDeclaration, req: OperationRequest): Record<string, unknown> {
   const input: Record<string, unknown> = decl.method === 'GET' ? {} : { ...(req.body ?? {}) };
+  if (decl.method === 'GET') {
+    const { async: _async, ...fields } = req.query as Record<string, unknown>;
+    Object.assign(input, fields);
+  }
   for (const p of pathParams(decl)) input[fieldOfParam(p)] = req.params[p];
   return input;
 }
@@ -196,7 +217,7 @@ export function registerOperationRoutes(
         description: `Operation \`${type}\` (${decl.kind === 'modify' ? 'changes the host' : 'reads the host'}).`,
         operationId: decl.sdk,
         params: paramsSchema(decl),
-        querystring: AsyncQuery,
+        querystring: querySchema(decl),
         ...(body ? { body } : {}),
         response: { [decl.status]: decl.response },
       },

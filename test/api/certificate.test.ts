@@ -1,0 +1,206 @@
+// The CA certificate routes (certificate:read, certificate:write) against a
+// real nats-server and three agents in this process. Each agent writes into
+// its own temp directory (agent.certificates.dir) and runs its own stand-in
+// update-ca-certificates, which records its runs: this machine's real trust
+// store is tested in test/agent/certificate.test.ts. The certificates are
+// made by openssl here and uploaded to the file store as a client would.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OsapiClient } from '../../src/sdk/client.js';
+import {
+  type AnyJson,
+  post,
+  request,
+  startTestSystem,
+  type TestSystem,
+} from '../support/system.js';
+
+const HOSTS = ['ca-01', 'ca-02', 'ca-03'];
+const tmp = mkdtempSync(join(tmpdir(), 'osapi-certs-api-'));
+const dirs = new Map<string, string>();
+const logs = new Map<string, string>();
+
+let sys: TestSystem;
+let admin: string;
+let writer: string;
+let reader: string;
+
+function makeCert(cn: string, ca = true): { cert: string; key: string } {
+  const base = join(tmp, cn);
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      `${base}.key`,
+      '-out',
+      `${base}.crt`,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${cn}`,
+      '-addext',
+      `basicConstraints=critical,CA:${ca ? 'TRUE' : 'FALSE'}`,
+    ],
+    { stdio: 'ignore' },
+  );
+  return { cert: readFileSync(`${base}.crt`, 'utf8'), key: readFileSync(`${base}.key`, 'utf8') };
+}
+
+const ca = makeCert('osapitest-api-root');
+const ca2 = makeCert('osapitest-api-root-2');
+const leaf = makeCert('osapitest-api-leaf', false);
+
+beforeAll(async () => {
+  sys = await startTestSystem();
+  for (const h of HOSTS) {
+    const dir = mkdtempSync(join(tmp, `${h}-store-`));
+    const log = join(tmp, `${h}-runs`);
+    const tool = join(tmp, `${h}-update-ca-certificates`);
+    writeFileSync(tool, `#!/bin/sh\necho "run $*" >> '${log}'\n`);
+    chmodSync(tool, 0o755);
+    dirs.set(h, dir);
+    logs.set(h, log);
+    await sys.startAgent(
+      h,
+      { group: 'ca' },
+      { certificates: { dir } },
+      {
+        updateCaCertificates: tool,
+      },
+    );
+  }
+  await sys.waitForAgents(HOSTS);
+  admin = await sys.token(['admin']);
+  writer = await sys.token(['write']);
+  reader = await sys.token(['read']);
+  for (const [name, text] of [
+    ['root.pem', ca.cert],
+    ['root2.pem', ca2.cert],
+    ['leaf.pem', leaf.cert],
+    ['with-key.pem', ca.cert + ca.key],
+  ]) {
+    const r = await post(
+      sys,
+      '/file?force=true',
+      { name, content: Buffer.from(text as string).toString('base64') },
+      admin,
+    );
+    expect(r.status, JSON.stringify(r.body)).toBeLessThan(300);
+  }
+});
+afterAll(async () => {
+  await sys?.stop();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const runs = (h: string) => {
+  const log = logs.get(h) as string;
+  return existsSync(log) ? readFileSync(log, 'utf8').split('\n').length - 1 : 0;
+};
+const fileOf = (h: string, name: string) => join(dirs.get(h) as string, `osapi-${name}.crt`);
+const byHost = (results: AnyJson[]) =>
+  [...results].sort((a, b) => a.hostname.localeCompare(b.hostname));
+
+describe('a CA certificate through the routes', () => {
+  it('a broadcast adds it on three agents; again changes nothing; a read token lists it', async () => {
+    const made = await post(
+      sys,
+      '/node/_all/certificate/ca',
+      { name: 'corp-root', object: 'root.pem' },
+      writer,
+    );
+    expect(made.status, JSON.stringify(made.body)).toBe(200);
+    expect(byHost(made.body.results)).toEqual(
+      HOSTS.map((hostname) => ({ hostname, status: 'ok', changed: true, name: 'corp-root' })),
+    );
+    for (const h of HOSTS) {
+      expect(readFileSync(fileOf(h, 'corp-root'), 'utf8')).toBe(ca.cert);
+      expect(runs(h)).toBe(1);
+    }
+    const again = await post(
+      sys,
+      '/node/_all/certificate/ca',
+      { name: 'corp-root', object: 'root.pem' },
+      writer,
+    );
+    expect(again.body.results.map((i: AnyJson) => i.changed)).toEqual([false, false, false]);
+    for (const h of HOSTS) expect(runs(h)).toBe(1);
+
+    const list = await request(sys, 'GET', '/node/ca-02/certificate/ca', undefined, reader);
+    expect(list.status).toBe(200);
+    const [item] = list.body.results;
+    expect(item.status).toBe('ok');
+    expect(item.certificates.find((c: AnyJson) => c.source === 'custom')).toMatchObject({
+      name: 'corp-root',
+      subject: 'CN=osapitest-api-root',
+      issuer: 'CN=osapitest-api-root',
+      certificates: 1,
+    });
+  });
+
+  it('PUT replaces it from another object, DELETE removes it, the SDK names both', async () => {
+    const client = new OsapiClient({ url: sys.url, token: admin });
+    await client.certificateCaCreate('ca-01', { name: 'swap', object: 'root.pem' });
+    const put = await client.certificateCaUpdate('ca-01', { name: 'swap', object: 'root2.pem' });
+    expect(put.status).toBe(200);
+    expect(put.body.results[0]).toMatchObject({ status: 'ok', changed: true, name: 'swap' });
+    expect(readFileSync(fileOf('ca-01', 'swap'), 'utf8')).toBe(ca2.cert);
+    const del = await client.certificateCaDelete('ca-01', { name: 'swap' });
+    expect(del.body.results[0]).toMatchObject({ status: 'ok', changed: true });
+    expect(existsSync(fileOf('ca-01', 'swap'))).toBe(false);
+    const gone = await client.certificateCaDelete('ca-01', { name: 'swap' });
+    expect(gone.body.results[0]).toMatchObject({ status: 'ok', changed: false });
+  });
+
+  it('refuses a private key and a certificate that is not a CA: that host fails, nothing written', async () => {
+    const before = runs('ca-03');
+    for (const [object, why] of [
+      ['with-key.pem', /private key/],
+      ['leaf.pem', /not a CA certificate/],
+    ] as const) {
+      const r = await post(sys, '/node/ca-03/certificate/ca', { name: 'bad', object }, admin);
+      expect(r.status).toBe(200);
+      expect(r.body.results[0]).toMatchObject({ status: 'failed', changed: false });
+      expect(r.body.results[0].error).toMatch(why);
+    }
+    expect(existsSync(fileOf('ca-03', 'bad'))).toBe(false);
+    expect(runs('ca-03')).toBe(before);
+  });
+});
+
+describe('permissions and hostile input', () => {
+  it('a read token cannot change the trust store', async () => {
+    for (const [method, path, body] of [
+      ['POST', '/node/ca-01/certificate/ca', { name: 'x', object: 'root.pem' }],
+      ['PUT', '/node/ca-01/certificate/ca/x', { object: 'root.pem' }],
+      ['DELETE', '/node/ca-01/certificate/ca/x', undefined],
+    ] as const) {
+      const r = await request(sys, method, path, body, reader);
+      expect(r.status, `${method} ${path}`).toBe(403);
+    }
+  });
+
+  it.each([
+    ['POST', '/node/ca-01/certificate/ca', { name: '../etc', object: 'root.pem' }, 'name'],
+    ['POST', '/node/ca-01/certificate/ca', { name: '-x', object: 'root.pem' }, 'name'],
+    ['POST', '/node/ca-01/certificate/ca', { name: 'x' }, 'object'],
+    ['POST', '/node/ca-01/certificate/ca', { name: 'x', object: 'no-such-object' }, 'object'],
+    ['PUT', '/node/ca-01/certificate/ca/.hidden', { object: 'root.pem' }, 'name'],
+    ['PUT', `/node/ca-01/certificate/ca/${'x'.repeat(65)}`, { object: 'root.pem' }, 'name'],
+    ['DELETE', '/node/ca-01/certificate/ca/a%2Fb', undefined, 'name'],
+  ] as const)('%s %s %j: 400 naming %s', async (method, path, body, field) => {
+    const r = await request(sys, method, path, body, admin);
+    expect(r.status, JSON.stringify(r.body)).toBe(400);
+    expect(JSON.stringify(r.body)).toContain(field);
+  });
+});

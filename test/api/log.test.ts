@@ -1,0 +1,115 @@
+// The log routes (log:read) against a real nats-server and agents in this
+// process. This machine runs no journald: lg-01..03 run a stand-in
+// journalctl (test/support/fake-journalctl.ts) each, lg-04 this machine's
+// own journalctl, which finds no journal, so it answers skipped.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OsapiClient } from '../../src/sdk/client.js';
+import { type FakeJournalctl, makeFakeJournalctl } from '../support/fake-journalctl.js';
+import { type AnyJson, request, startTestSystem, type TestSystem } from '../support/system.js';
+
+const FAKED = ['lg-01', 'lg-02', 'lg-03'];
+const fakes = new Map<string, FakeJournalctl>();
+const fake = (h: string) => fakes.get(h) as FakeJournalctl;
+
+let sys: TestSystem;
+let reader: string;
+
+beforeAll(async () => {
+  sys = await startTestSystem();
+  for (const h of FAKED) {
+    const f = makeFakeJournalctl();
+    fakes.set(h, f);
+    await sys.startAgent(
+      h,
+      { group: 'log' },
+      {},
+      { journalctl: f.tool, journalDirs: [f.journalDir] },
+    );
+  }
+  await sys.startAgent('lg-04', { group: 'real' });
+  await sys.waitForAgents([...FAKED, 'lg-04']);
+  reader = await sys.token(['read']);
+});
+afterAll(async () => {
+  await sys?.stop();
+  for (const f of fakes.values()) f.remove();
+});
+
+const byHost = (results: AnyJson[]) =>
+  [...results].sort((a, b) => a.hostname.localeCompare(b.hostname));
+
+describe('reading the journal', () => {
+  it('a broadcast to three agents reads their entries with the query filters; a read token may', async () => {
+    const r = await request(
+      sys,
+      'GET',
+      '/node/group:log/log?lines=2&priority=err&since=2h',
+      undefined,
+      reader,
+    );
+    expect(r.status, JSON.stringify(r.body).slice(0, 300)).toBe(200);
+    const items = byHost(r.body.results);
+    expect(items.map((i: AnyJson) => [i.hostname, i.status])).toEqual(FAKED.map((h) => [h, 'ok']));
+    for (const item of items) {
+      expect(item.entries[0]).toMatchObject({ unit: 'ssh.service', pid: 1234, hostname: 'web-01' });
+    }
+    for (const h of FAKED) {
+      const args = fake(h).lastArgs();
+      expect(args).toContain('2');
+      expect(args).toContain('--priority=3');
+    }
+  });
+
+  it('one unit, and the sources, through the SDK with its query fields', async () => {
+    const client = new OsapiClient({ url: sys.url, token: reader });
+    const unit = await client.logUnitList('lg-02', { name: 'ssh.service', lines: 5 });
+    expect(unit.status).toBe(200);
+    expect(unit.body.results[0]).toMatchObject({ status: 'ok' });
+    expect(fake('lg-02').lastArgs()).toEqual([
+      '-o',
+      'json',
+      '--no-pager',
+      '-n',
+      '5',
+      '--unit=ssh.service',
+    ]);
+    const sources = await client.logSourceList('lg-03');
+    expect(sources.body.results[0]).toMatchObject({
+      status: 'ok',
+      sources: ['kernel', 'osapi', 'sshd'],
+    });
+  });
+
+  it('a host without journald answers skipped, saying why', async () => {
+    const r = await request(sys, 'GET', '/node/lg-04/log', undefined, reader);
+    expect(r.body.results[0]).toMatchObject({
+      status: 'skipped',
+      error: expect.stringMatching(/journal/),
+    });
+  });
+
+  it('needs log:read', async () => {
+    const narrow = await sys.token(['read'], ['node:read']);
+    const r = await request(sys, 'GET', '/node/lg-01/log', undefined, narrow);
+    expect(r.status).toBe(403);
+  });
+});
+
+describe('hostile input: 400 naming the field', () => {
+  it.each([
+    ['/node/lg-01/log?lines=0', 'lines'],
+    ['/node/lg-01/log?lines=5000', 'lines'],
+    ['/node/lg-01/log?lines=abc', 'lines'],
+    ['/node/lg-01/log?since=yesterday', 'since'],
+    ['/node/lg-01/log?since=--all', 'since'],
+    ['/node/lg-01/log?priority=loud', 'priority'],
+    ['/node/lg-01/log?grep=x', 'grep'],
+    ['/node/lg-01/log/unit/-x', 'name'],
+    ['/node/lg-01/log/unit/a%2Fb', 'name'],
+    ['/node/lg-01/log/unit/ssh.service?priority=9', 'priority'],
+  ])('GET %s: 400 naming %s', async (path, field) => {
+    const r = await request(sys, 'GET', path, undefined, reader);
+    expect(r.status, JSON.stringify(r.body)).toBe(400);
+    expect(JSON.stringify(r.body)).toContain(field);
+  });
+});
