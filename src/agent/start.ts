@@ -83,6 +83,7 @@ export async function startAgentProcess(opts: {
         resolvConfPath: config.agent.dns.resolv_conf,
         host: {
           unitDir: config.agent.services.unit_dir,
+          cronDir: config.agent.cron.dir,
           stateDir: config.state_dir,
           ...opts.host,
         },

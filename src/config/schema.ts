@@ -710,6 +710,12 @@ export const ConfigSchema = Type.Object(
           'Where service.create writes unit files, and the only directory service.update and service.delete touch.',
         ),
       }),
+      cron: Section('How the agent manages cron entries.', {
+        dir: Str(
+          '/etc/cron.d',
+          'Where cron.create writes an entry (osapi-<name>), and the only directory cron.list, cron.update and cron.delete read or touch.',
+        ),
+      }),
       security: Section('How the agent trusts the jobs it is given.', {
         job_verify_key: Str(
           '',

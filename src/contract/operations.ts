@@ -20,6 +20,16 @@ import {
   TIMEOUT_MAX_S,
 } from './command.js';
 import {
+  CronCreateData,
+  CronCreateRequest,
+  CronGetResult,
+  CronListResult,
+  CronMutationResult,
+  CronNameData,
+  CronUpdateData,
+  CronUpdateRequest,
+} from './cron.js';
+import {
   FileDeployData,
   FileDeployInput,
   FileDeployResult,
@@ -285,6 +295,16 @@ const SERVICE_NAME_FLAG = 'the service, e.g. nginx or nginx.service';
  * within this less a margin (src/agent/handlers/accounts.ts).
  */
 const ACCOUNT_CHANGE_TIMEOUT = { default_s: 60, max_s: 60 } as const;
+
+/** Reading and writing a few small files in the cron directory. */
+const CRON_TIMEOUT = { default_s: 30, max_s: 30 } as const;
+
+const CRON_NAME_FLAG = "the entry's name (its file is osapi-<name> in the cron directory)";
+const CRON_FLAGS = {
+  name: CRON_NAME_FLAG,
+  object: 'the stored object (uploaded by POST /file) holding the command line',
+  vars: 'template variables: name=value,name=value or a JSON object',
+} as const;
 
 /** A read of the host's users, groups or keys (user:read). */
 function accountRead<I extends TObject, P extends TProperties, const S extends string>(
@@ -893,6 +913,88 @@ export const OPERATIONS = {
     'groupDelete',
     ['node', 'group', 'delete'],
   ),
+  'cron.list': {
+    permission: 'cron:read',
+    method: 'GET',
+    path: '/node/{hostname}/schedule/cron',
+    summary: 'Cron entries this system wrote on each host',
+    kind: 'query',
+    input: NoData,
+    data: NoData,
+    result: CronListResult,
+    response: readAnswer(CronListResult),
+    answer: 'read',
+    status: 200,
+    timeout: CRON_TIMEOUT,
+    sdk: 'cronList',
+    cli: { command: ['node', 'schedule', 'cron', 'list'] },
+  },
+  'cron.get': {
+    permission: 'cron:read',
+    method: 'GET',
+    path: '/node/{hostname}/schedule/cron/{name}',
+    summary: 'One cron entry this system wrote on each host',
+    kind: 'query',
+    input: CronNameData,
+    data: CronNameData,
+    result: CronGetResult,
+    response: readAnswer(CronGetResult),
+    answer: 'read',
+    status: 200,
+    timeout: CRON_TIMEOUT,
+    sdk: 'cronGet',
+    cli: { command: ['node', 'schedule', 'cron', 'get'], flags: { name: CRON_NAME_FLAG } },
+  },
+  'cron.create': {
+    permission: 'cron:write',
+    method: 'POST',
+    path: '/node/{hostname}/schedule/cron',
+    summary: 'Write a cron entry whose command is a stored object on each host',
+    kind: 'modify',
+    input: withRollout(CronCreateRequest),
+    data: CronCreateData,
+    result: CronMutationResult,
+    response: changeAnswer(CronMutationResult),
+    answer: 'change',
+    status: 200,
+    timeout: CRON_TIMEOUT,
+    object: 'object',
+    sdk: 'cronCreate',
+    cli: { command: ['node', 'schedule', 'cron', 'create'], flags: CRON_FLAGS },
+  },
+  'cron.update': {
+    permission: 'cron:write',
+    method: 'PUT',
+    path: '/node/{hostname}/schedule/cron/{name}',
+    summary: 'Change a cron entry this system wrote on each host',
+    kind: 'modify',
+    input: withRollout(CronUpdateRequest),
+    data: CronUpdateData,
+    result: CronMutationResult,
+    response: changeAnswer(CronMutationResult),
+    answer: 'change',
+    status: 200,
+    timeout: CRON_TIMEOUT,
+    object: 'object',
+    sdk: 'cronUpdate',
+    cli: { command: ['node', 'schedule', 'cron', 'update'], flags: CRON_FLAGS },
+  },
+  'cron.delete': {
+    permission: 'cron:write',
+    method: 'DELETE',
+    path: '/node/{hostname}/schedule/cron/{name}',
+    summary: 'Remove a cron entry this system wrote on each host',
+    kind: 'modify',
+    input: withRollout(CronNameData),
+    data: CronNameData,
+    result: CronMutationResult,
+    response: changeAnswer(CronMutationResult),
+    answer: 'change',
+    status: 200,
+    timeout: CRON_TIMEOUT,
+    sdk: 'cronDelete',
+    cli: { command: ['node', 'schedule', 'cron', 'delete'], flags: { name: CRON_NAME_FLAG } },
+  },
 } as const satisfies Record<string, OperationDeclaration>;
 
 export type Operations = typeof OPERATIONS;

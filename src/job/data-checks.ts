@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { PATTERN_MESSAGES } from '../contract/command.js';
+import { CRON_NAME_EXPECTED, CRON_NAME_PATTERN, cronScheduleProblem } from '../contract/cron.js';
 import {
   type DnsUpdateData,
   INTERFACE_NAME_PATTERN,
@@ -117,9 +118,43 @@ function serviceProblems(data: unknown): DataProblem[] {
   return problem ? [{ field: 'name', message: problem }] : [];
 }
 
+/** A cron entry's schedule: a valid one, given once (schedule or interval), and no template without an object. */
+function cronProblems(type: OperationType, data: unknown): DataProblem[] {
+  const d = data as {
+    schedule?: string;
+    interval?: string;
+    object?: string;
+    content_type?: string;
+    vars?: unknown;
+  };
+  const problems: DataProblem[] = [];
+  if (d.schedule !== undefined) {
+    const problem = cronScheduleProblem(d.schedule);
+    if (problem) problems.push({ field: 'schedule', message: problem });
+  }
+  if (d.schedule !== undefined && d.interval !== undefined) {
+    problems.push({
+      field: 'interval',
+      message: 'cannot be given with schedule: give one of them',
+    });
+  }
+  if (type === 'cron.create' && d.schedule === undefined && d.interval === undefined) {
+    problems.push({ field: 'schedule', message: 'is required when interval is absent' });
+  }
+  if (type === 'cron.update' && d.object === undefined) {
+    for (const field of ['content_type', 'vars'] as const) {
+      if (d[field] !== undefined) {
+        problems.push({ field, message: 'needs object: it says how to read the object' });
+      }
+    }
+  }
+  return problems;
+}
+
 /** What a pattern means, for messages: a regular expression says little to a person. */
 function patternMessage(pattern: unknown): string | undefined {
   if (pattern === INTERFACE_NAME_PATTERN) return INTERFACE_EXPECTED;
+  if (pattern === CRON_NAME_PATTERN) return CRON_NAME_EXPECTED;
   return PATTERN_MESSAGES[String(pattern)] ?? PACKAGE_PATTERN_MESSAGES[String(pattern)];
 }
 
@@ -194,6 +229,7 @@ export function meaningProblems(type: OperationType, data: unknown): DataProblem
   }
   if (type === 'network.dns.update') return dnsUpdateProblems(data as DnsUpdateData);
   if (OPERATIONS[type].permission.startsWith('service:')) return serviceProblems(data);
+  if (type === 'cron.create' || type === 'cron.update') return cronProblems(type, data);
   if (type === 'package.install') {
     const path = (data as PackageInstallData).path;
     if (path !== undefined && !isDebPath(path))

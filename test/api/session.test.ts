@@ -42,6 +42,7 @@ describe('GET /auth/me', () => {
         'service:read',
         'package:read',
         'user:read',
+        'cron:read',
         'job:read',
         'health:read',
       ],

@@ -22,6 +22,8 @@ const ALL = [
   'package:write',
   'user:read',
   'user:write',
+  'cron:read',
+  'cron:write',
   'job:read',
   'job:write',
   'health:read',
@@ -52,7 +54,7 @@ describe('built-in roles', () => {
     expect(perms).toEqual(
       ALL.filter((p) => !['audit:read', 'command:execute', 'agent:write'].includes(p)),
     );
-    expect(perms).toHaveLength(15);
+    expect(perms).toHaveLength(17);
   });
 
   it('read has every read permission but the audit trail', () => {
@@ -64,6 +66,7 @@ describe('built-in roles', () => {
       'service:read',
       'package:read',
       'user:read',
+      'cron:read',
       'job:read',
       'health:read',
     ]);
@@ -96,6 +99,7 @@ describe('effectivePermissions', () => {
       'service:read',
       'package:read',
       'user:read',
+      'cron:read',
       'job:read',
       'health:read',
       'audit:read',
@@ -106,7 +110,7 @@ describe('effectivePermissions', () => {
     const custom = { read: { permissions: ['health:read'] } };
     expect(effectivePermissions({ roles: ['read'] }, custom)).toEqual(['health:read']);
     // Other built-ins are untouched.
-    expect(effectivePermissions({ roles: ['write'] }, custom)).toHaveLength(15);
+    expect(effectivePermissions({ roles: ['write'] }, custom)).toHaveLength(17);
   });
 
   it('unknown roles and unknown permission strings grant nothing', () => {

@@ -19,6 +19,8 @@ const ALL_PERMISSIONS = [
   'package:write',
   'user:read',
   'user:write',
+  'cron:read',
+  'cron:write',
   'job:read',
   'job:write',
   'health:read',

@@ -140,6 +140,7 @@ describe('defaults', () => {
         conditions: { memory_pressure: 90, disk_pressure: 90, high_load: 2 },
         dns: { resolv_conf: '/etc/resolv.conf' },
         services: { unit_dir: '/etc/systemd/system' },
+        cron: { dir: '/etc/cron.d' },
         security: { job_verify_key: '', job_verify_key_file: '' },
       },
     });
@@ -170,7 +171,7 @@ describe('configKeys', () => {
     // listening, the unauthenticated audit rate, burst and bucket size, the
     // audit rate and burst per token subject, the six API connection limits,
     // agents' nkeys by host): count them on purpose.
-    expect(keys).toHaveLength(112);
+    expect(keys).toHaveLength(113);
     expect(new Set(keys.map((k) => k.path)).size).toBe(keys.length);
     expect(new Set(keys.map((k) => k.env)).size).toBe(keys.length);
     for (const key of keys) {

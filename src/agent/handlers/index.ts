@@ -5,6 +5,13 @@
 // operation (`skipped`). Adding an operation means one line below.
 import type { OperationType } from '../../contract/operations.js';
 import { execHandler, shellHandler } from './command.js';
+import {
+  cronCreateHandler,
+  cronDeleteHandler,
+  cronGetHandler,
+  cronListHandler,
+  cronUpdateHandler,
+} from './cron.js';
 import { diskHandler } from './disk.js';
 import { dnsHandler } from './dns.js';
 import { dnsUpdateHandler } from './dns-update.js';
@@ -111,6 +118,11 @@ export const HANDLERS: HandlerRegistry = {
   'group.create': groupCreateHandler,
   'group.update': groupUpdateHandler,
   'group.delete': groupDeleteHandler,
+  'cron.list': cronListHandler,
+  'cron.get': cronGetHandler,
+  'cron.create': cronCreateHandler,
+  'cron.update': cronUpdateHandler,
+  'cron.delete': cronDeleteHandler,
 };
 
 /**

@@ -40,6 +40,8 @@ export interface ObjectReader {
 export interface HostSettings {
   /** Where service units are written (agent.services.unit_dir). */
   unitDir: string;
+  /** Where cron entries are written (agent.cron.dir); default /etc/cron.d. */
+  cronDir?: string;
   /**
    * The systemctl the service handlers run: default `systemctl`, found on
    * PATH. Not in the config: tests give their agents a stand-in here.
