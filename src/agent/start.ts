@@ -84,6 +84,8 @@ export async function startAgentProcess(opts: {
         host: {
           unitDir: config.agent.services.unit_dir,
           cronDir: config.agent.cron.dir,
+          sysctlFile: config.agent.sysctl.file,
+          sysctlProcDir: config.agent.sysctl.proc_dir,
           stateDir: config.state_dir,
           ...opts.host,
         },

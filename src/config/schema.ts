@@ -716,6 +716,16 @@ export const ConfigSchema = Type.Object(
           'Where cron.create writes an entry (osapi-<name>), and the only directory cron.list, cron.update and cron.delete read or touch.',
         ),
       }),
+      sysctl: Section('How the agent manages kernel parameters (sysctl).', {
+        file: Str(
+          '/etc/sysctl.d/90-osapi.conf',
+          'The one file sysctl.create and sysctl.update persist keys in (read at boot); the only file sysctl.delete touches.',
+        ),
+        proc_dir: Str(
+          '/proc/sys',
+          "Where the kernel's parameters are read and set at once (net.ipv4.ip_forward is <proc_dir>/net/ipv4/ip_forward).",
+        ),
+      }),
       security: Section('How the agent trusts the jobs it is given.', {
         job_verify_key: Str(
           '',

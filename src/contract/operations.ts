@@ -81,6 +81,13 @@ import {
 } from './services.js';
 import { CommandResult } from './states.js';
 import {
+  SysctlGetResult,
+  SysctlKeyData,
+  SysctlListResult,
+  SysctlMutationResult,
+  SysctlSetData,
+} from './sysctl.js';
+import {
   GroupCreateData,
   GroupListResult,
   GroupMutationResult,
@@ -305,6 +312,35 @@ const CRON_FLAGS = {
   object: 'the stored object (uploaded by POST /file) holding the command line',
   vars: 'template variables: name=value,name=value or a JSON object',
 } as const;
+
+/** Reading and writing a few small files under /proc/sys and /etc/sysctl.d. */
+const SYSCTL_TIMEOUT = { default_s: 30, max_s: 30 } as const;
+const SYSCTL_KEY_FLAG = 'the parameter, e.g. net.ipv4.ip_forward';
+
+/** A change of one sysctl key. */
+function sysctlChange<
+  const M extends 'POST' | 'PUT' | 'DELETE',
+  I extends TObject,
+  D extends TObject,
+  const S extends string,
+>(method: M, path: string, summary: string, data: { input: I; data: D }, sdk: S, verb: string) {
+  return {
+    permission: 'sysctl:write',
+    method,
+    path,
+    summary,
+    kind: 'modify',
+    input: data.input,
+    data: data.data,
+    result: SysctlMutationResult,
+    response: changeAnswer(SysctlMutationResult),
+    answer: 'change',
+    status: 200,
+    timeout: SYSCTL_TIMEOUT,
+    sdk,
+    cli: { command: ['node', 'sysctl', verb], flags: { key: SYSCTL_KEY_FLAG } },
+  } as const;
+}
 
 /** A read of the host's users, groups or keys (user:read). */
 function accountRead<I extends TObject, P extends TProperties, const S extends string>(
@@ -912,6 +948,62 @@ export const OPERATIONS = {
     { input: withRollout(GroupNameData), data: GroupNameData, result: GroupMutationResult },
     'groupDelete',
     ['node', 'group', 'delete'],
+  ),
+  'sysctl.list': {
+    permission: 'sysctl:read',
+    method: 'GET',
+    path: '/node/{hostname}/sysctl',
+    summary: 'Sysctl parameters this system manages on each host, persisted and live',
+    kind: 'query',
+    input: NoData,
+    data: NoData,
+    result: SysctlListResult,
+    response: readAnswer(SysctlListResult),
+    answer: 'read',
+    status: 200,
+    timeout: SYSCTL_TIMEOUT,
+    sdk: 'sysctlList',
+    cli: { command: ['node', 'sysctl', 'list'] },
+  },
+  'sysctl.get': {
+    permission: 'sysctl:read',
+    method: 'GET',
+    path: '/node/{hostname}/sysctl/{key}',
+    summary: 'One sysctl parameter of each host, persisted and live',
+    kind: 'query',
+    input: SysctlKeyData,
+    data: SysctlKeyData,
+    result: SysctlGetResult,
+    response: readAnswer(SysctlGetResult),
+    answer: 'read',
+    status: 200,
+    timeout: SYSCTL_TIMEOUT,
+    sdk: 'sysctlGet',
+    cli: { command: ['node', 'sysctl', 'get'], flags: { key: SYSCTL_KEY_FLAG } },
+  },
+  'sysctl.create': sysctlChange(
+    'POST',
+    '/node/{hostname}/sysctl',
+    'Set a sysctl parameter now and at boot on each host',
+    { input: withRollout(SysctlSetData), data: SysctlSetData },
+    'sysctlCreate',
+    'create',
+  ),
+  'sysctl.update': sysctlChange(
+    'PUT',
+    '/node/{hostname}/sysctl/{key}',
+    'Change a sysctl parameter this system manages, now and at boot, on each host',
+    { input: withRollout(SysctlSetData), data: SysctlSetData },
+    'sysctlUpdate',
+    'update',
+  ),
+  'sysctl.delete': sysctlChange(
+    'DELETE',
+    '/node/{hostname}/sysctl/{key}',
+    'Stop persisting a sysctl parameter on each host (the live value stays until reboot)',
+    { input: withRollout(SysctlKeyData), data: SysctlKeyData },
+    'sysctlDelete',
+    'delete',
   ),
   'cron.list': {
     permission: 'cron:read',

@@ -25,6 +25,12 @@ import {
 } from '../contract/package.js';
 import { HASHED_PASSWORD_MAX_BYTES } from '../contract/password-hash.js';
 import { serviceNameProblem } from '../contract/services.js';
+import {
+  SYSCTL_KEY_EXPECTED,
+  SYSCTL_KEY_PATTERN,
+  SYSCTL_VALUE_EXPECTED,
+  SYSCTL_VALUE_PATTERN,
+} from '../contract/sysctl.js';
 import { eachString, factRefProblems, hasFactRefs } from './fact-refs.js';
 import { accountDataProblems } from './user-checks.js';
 
@@ -155,6 +161,8 @@ function cronProblems(type: OperationType, data: unknown): DataProblem[] {
 function patternMessage(pattern: unknown): string | undefined {
   if (pattern === INTERFACE_NAME_PATTERN) return INTERFACE_EXPECTED;
   if (pattern === CRON_NAME_PATTERN) return CRON_NAME_EXPECTED;
+  if (pattern === SYSCTL_KEY_PATTERN) return SYSCTL_KEY_EXPECTED;
+  if (pattern === SYSCTL_VALUE_PATTERN) return SYSCTL_VALUE_EXPECTED;
   return PATTERN_MESSAGES[String(pattern)] ?? PACKAGE_PATTERN_MESSAGES[String(pattern)];
 }
 

@@ -43,6 +43,7 @@ describe('GET /auth/me', () => {
         'package:read',
         'user:read',
         'cron:read',
+        'sysctl:read',
         'job:read',
         'health:read',
       ],

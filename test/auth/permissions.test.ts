@@ -24,6 +24,8 @@ const ALL = [
   'user:write',
   'cron:read',
   'cron:write',
+  'sysctl:read',
+  'sysctl:write',
   'job:read',
   'job:write',
   'health:read',
@@ -54,7 +56,7 @@ describe('built-in roles', () => {
     expect(perms).toEqual(
       ALL.filter((p) => !['audit:read', 'command:execute', 'agent:write'].includes(p)),
     );
-    expect(perms).toHaveLength(17);
+    expect(perms).toHaveLength(19);
   });
 
   it('read has every read permission but the audit trail', () => {
@@ -67,6 +69,7 @@ describe('built-in roles', () => {
       'package:read',
       'user:read',
       'cron:read',
+      'sysctl:read',
       'job:read',
       'health:read',
     ]);
@@ -100,6 +103,7 @@ describe('effectivePermissions', () => {
       'package:read',
       'user:read',
       'cron:read',
+      'sysctl:read',
       'job:read',
       'health:read',
       'audit:read',
@@ -110,7 +114,7 @@ describe('effectivePermissions', () => {
     const custom = { read: { permissions: ['health:read'] } };
     expect(effectivePermissions({ roles: ['read'] }, custom)).toEqual(['health:read']);
     // Other built-ins are untouched.
-    expect(effectivePermissions({ roles: ['write'] }, custom)).toHaveLength(17);
+    expect(effectivePermissions({ roles: ['write'] }, custom)).toHaveLength(19);
   });
 
   it('unknown roles and unknown permission strings grant nothing', () => {

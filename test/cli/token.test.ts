@@ -21,6 +21,8 @@ const ALL_PERMISSIONS = [
   'user:write',
   'cron:read',
   'cron:write',
+  'sysctl:read',
+  'sysctl:write',
   'job:read',
   'job:write',
   'health:read',

@@ -141,6 +141,7 @@ describe('defaults', () => {
         dns: { resolv_conf: '/etc/resolv.conf' },
         services: { unit_dir: '/etc/systemd/system' },
         cron: { dir: '/etc/cron.d' },
+        sysctl: { file: '/etc/sysctl.d/90-osapi.conf', proc_dir: '/proc/sys' },
         security: { job_verify_key: '', job_verify_key_file: '' },
       },
     });
@@ -171,7 +172,7 @@ describe('configKeys', () => {
     // listening, the unauthenticated audit rate, burst and bucket size, the
     // audit rate and burst per token subject, the six API connection limits,
     // agents' nkeys by host): count them on purpose.
-    expect(keys).toHaveLength(113);
+    expect(keys).toHaveLength(115);
     expect(new Set(keys.map((k) => k.path)).size).toBe(keys.length);
     expect(new Set(keys.map((k) => k.env)).size).toBe(keys.length);
     for (const key of keys) {

@@ -55,6 +55,13 @@ import {
   serviceStopHandler,
 } from './services.js';
 import { sshKeyAddHandler, sshKeyListHandler, sshKeyRemoveHandler } from './ssh-keys.js';
+import {
+  sysctlCreateHandler,
+  sysctlDeleteHandler,
+  sysctlGetHandler,
+  sysctlListHandler,
+  sysctlUpdateHandler,
+} from './sysctl.js';
 import type { HandlerContext, HandlerOutcome, JobHandler } from './types.js';
 import {
   userCreateHandler,
@@ -123,6 +130,11 @@ export const HANDLERS: HandlerRegistry = {
   'cron.create': cronCreateHandler,
   'cron.update': cronUpdateHandler,
   'cron.delete': cronDeleteHandler,
+  'sysctl.list': sysctlListHandler,
+  'sysctl.get': sysctlGetHandler,
+  'sysctl.create': sysctlCreateHandler,
+  'sysctl.update': sysctlUpdateHandler,
+  'sysctl.delete': sysctlDeleteHandler,
 };
 
 /**

@@ -42,6 +42,10 @@ export interface HostSettings {
   unitDir: string;
   /** Where cron entries are written (agent.cron.dir); default /etc/cron.d. */
   cronDir?: string;
+  /** The file managed sysctl keys are persisted in (agent.sysctl.file). */
+  sysctlFile?: string;
+  /** Where the kernel's parameters are read and written (agent.sysctl.proc_dir); default /proc/sys. */
+  sysctlProcDir?: string;
   /**
    * The systemctl the service handlers run: default `systemctl`, found on
    * PATH. Not in the config: tests give their agents a stand-in here.
