@@ -86,6 +86,7 @@ export async function startAgentProcess(opts: {
           cronDir: config.agent.cron.dir,
           sysctlFile: config.agent.sysctl.file,
           sysctlProcDir: config.agent.sysctl.proc_dir,
+          ntpSourcesFile: config.agent.ntp.sources_file,
           stateDir: config.state_dir,
           ...opts.host,
         },

@@ -726,6 +726,12 @@ export const ConfigSchema = Type.Object(
           "Where the kernel's parameters are read and set at once (net.ipv4.ip_forward is <proc_dir>/net/ipv4/ip_forward).",
         ),
       }),
+      ntp: Section('How the agent manages time synchronisation (chrony).', {
+        sources_file: Str(
+          '/etc/chrony/sources.d/osapi.sources',
+          'The chrony sources file ntp.create and ntp.update write and ntp.delete removes; chrony reads it (sourcedir) on `chronyc reload sources`.',
+        ),
+      }),
       security: Section('How the agent trusts the jobs it is given.', {
         job_verify_key: Str(
           '',

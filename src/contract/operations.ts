@@ -54,6 +54,7 @@ import {
   StatusResult,
   UptimeResult,
 } from './node-operations.js';
+import { NtpMutationResult, NtpServersData, NtpStatus } from './ntp.js';
 import {
   PACKAGE_CHANGE_TIMEOUT_DEFAULT_S,
   PACKAGE_CHANGE_TIMEOUT_MAX_S,
@@ -339,6 +340,33 @@ function sysctlChange<
     timeout: SYSCTL_TIMEOUT,
     sdk,
     cli: { command: ['node', 'sysctl', verb], flags: { key: SYSCTL_KEY_FLAG } },
+  } as const;
+}
+
+/** chronyc answers at once; a reload re-reads a small file and resolves names. */
+const NTP_TIMEOUT = { default_s: 30, max_s: 30 } as const;
+
+/** A change of the NTP servers this system configures. */
+function ntpChange<
+  const M extends 'POST' | 'PUT' | 'DELETE',
+  D extends TObject,
+  const S extends string,
+>(method: M, summary: string, data: D, sdk: S, verb: string) {
+  return {
+    permission: 'ntp:write',
+    method,
+    path: '/node/{hostname}/ntp',
+    summary,
+    kind: 'modify',
+    input: withRollout(data),
+    data,
+    result: NtpMutationResult,
+    response: changeAnswer(NtpMutationResult),
+    answer: 'change',
+    status: 200,
+    timeout: NTP_TIMEOUT,
+    sdk,
+    cli: { command: ['node', 'ntp', verb] },
   } as const;
 }
 
@@ -1003,6 +1031,43 @@ export const OPERATIONS = {
     'Stop persisting a sysctl parameter on each host (the live value stays until reboot)',
     { input: withRollout(SysctlKeyData), data: SysctlKeyData },
     'sysctlDelete',
+    'delete',
+  ),
+  'ntp.get': {
+    permission: 'ntp:read',
+    method: 'GET',
+    path: '/node/{hostname}/ntp',
+    summary: 'Time synchronisation (chrony) of each host: synchronised, offset, sources',
+    kind: 'query',
+    input: NoData,
+    data: NoData,
+    result: NtpStatus,
+    response: readAnswer(NtpStatus),
+    answer: 'read',
+    status: 200,
+    timeout: NTP_TIMEOUT,
+    sdk: 'ntpGet',
+    cli: { command: ['node', 'ntp', 'get'] },
+  },
+  'ntp.create': ntpChange(
+    'POST',
+    'Configure NTP servers (chrony) on each host',
+    NtpServersData,
+    'ntpCreate',
+    'create',
+  ),
+  'ntp.update': ntpChange(
+    'PUT',
+    'Replace the NTP servers this system configured (chrony) on each host',
+    NtpServersData,
+    'ntpUpdate',
+    'update',
+  ),
+  'ntp.delete': ntpChange(
+    'DELETE',
+    'Remove the NTP servers this system configured (chrony) on each host',
+    NoData,
+    'ntpDelete',
     'delete',
   ),
   'cron.list': {

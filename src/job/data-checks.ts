@@ -12,6 +12,7 @@ import {
   INTERFACE_NAME_PATTERN,
   type PingData,
 } from '../contract/node-operations.js';
+import { NTP_SERVER_EXPECTED } from '../contract/ntp.js';
 import {
   OPERATIONS,
   type OperationType,
@@ -157,6 +158,21 @@ function cronProblems(type: OperationType, data: unknown): DataProblem[] {
   return problems;
 }
 
+/** Each server an address or a hostname (nothing chrony's file could read as more), none twice. */
+function ntpProblems(data: { servers: string[] }): DataProblem[] {
+  const problems: DataProblem[] = [];
+  const first = new Map<string, number>();
+  data.servers.forEach((s, i) => {
+    const key = s.toLowerCase();
+    if (!isIpAddress(s) && !isDnsName(s)) {
+      problems.push({ field: `servers[${i}]`, message: NTP_SERVER_EXPECTED });
+    } else if (first.has(key)) {
+      problems.push({ field: `servers[${i}]`, message: `repeats servers[${first.get(key)}]` });
+    } else first.set(key, i);
+  });
+  return problems.slice(0, 10);
+}
+
 /** What a pattern means, for messages: a regular expression says little to a person. */
 function patternMessage(pattern: unknown): string | undefined {
   if (pattern === INTERFACE_NAME_PATTERN) return INTERFACE_EXPECTED;
@@ -238,6 +254,8 @@ export function meaningProblems(type: OperationType, data: unknown): DataProblem
   if (type === 'network.dns.update') return dnsUpdateProblems(data as DnsUpdateData);
   if (OPERATIONS[type].permission.startsWith('service:')) return serviceProblems(data);
   if (type === 'cron.create' || type === 'cron.update') return cronProblems(type, data);
+  if (type === 'ntp.create' || type === 'ntp.update')
+    return ntpProblems(data as { servers: string[] });
   if (type === 'package.install') {
     const path = (data as PackageInstallData).path;
     if (path !== undefined && !isDebPath(path))

@@ -44,6 +44,7 @@ describe('GET /auth/me', () => {
         'user:read',
         'cron:read',
         'sysctl:read',
+        'ntp:read',
         'job:read',
         'health:read',
       ],

@@ -26,6 +26,8 @@ const ALL = [
   'cron:write',
   'sysctl:read',
   'sysctl:write',
+  'ntp:read',
+  'ntp:write',
   'job:read',
   'job:write',
   'health:read',
@@ -56,7 +58,7 @@ describe('built-in roles', () => {
     expect(perms).toEqual(
       ALL.filter((p) => !['audit:read', 'command:execute', 'agent:write'].includes(p)),
     );
-    expect(perms).toHaveLength(19);
+    expect(perms).toHaveLength(21);
   });
 
   it('read has every read permission but the audit trail', () => {
@@ -70,6 +72,7 @@ describe('built-in roles', () => {
       'user:read',
       'cron:read',
       'sysctl:read',
+      'ntp:read',
       'job:read',
       'health:read',
     ]);
@@ -104,6 +107,7 @@ describe('effectivePermissions', () => {
       'user:read',
       'cron:read',
       'sysctl:read',
+      'ntp:read',
       'job:read',
       'health:read',
       'audit:read',
@@ -114,7 +118,7 @@ describe('effectivePermissions', () => {
     const custom = { read: { permissions: ['health:read'] } };
     expect(effectivePermissions({ roles: ['read'] }, custom)).toEqual(['health:read']);
     // Other built-ins are untouched.
-    expect(effectivePermissions({ roles: ['write'] }, custom)).toHaveLength(19);
+    expect(effectivePermissions({ roles: ['write'] }, custom)).toHaveLength(21);
   });
 
   it('unknown roles and unknown permission strings grant nothing', () => {

@@ -23,6 +23,8 @@ const ALL_PERMISSIONS = [
   'cron:write',
   'sysctl:read',
   'sysctl:write',
+  'ntp:read',
+  'ntp:write',
   'job:read',
   'job:write',
   'health:read',

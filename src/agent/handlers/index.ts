@@ -31,6 +31,7 @@ import {
   statusHandler,
   uptimeHandler,
 } from './node.js';
+import { ntpCreateHandler, ntpDeleteHandler, ntpGetHandler, ntpUpdateHandler } from './ntp.js';
 import {
   packageGetHandler,
   packageInstallHandler,
@@ -135,6 +136,10 @@ export const HANDLERS: HandlerRegistry = {
   'sysctl.create': sysctlCreateHandler,
   'sysctl.update': sysctlUpdateHandler,
   'sysctl.delete': sysctlDeleteHandler,
+  'ntp.get': ntpGetHandler,
+  'ntp.create': ntpCreateHandler,
+  'ntp.update': ntpUpdateHandler,
+  'ntp.delete': ntpDeleteHandler,
 };
 
 /**

@@ -44,6 +44,10 @@ export interface HostSettings {
   cronDir?: string;
   /** The file managed sysctl keys are persisted in (agent.sysctl.file). */
   sysctlFile?: string;
+  /** The chrony sources file NTP servers are written to (agent.ntp.sources_file). */
+  ntpSourcesFile?: string;
+  /** The chronyc the NTP handlers run: default `chronyc` on PATH; tests give a stand-in. */
+  chronyc?: string;
   /** Where the kernel's parameters are read and written (agent.sysctl.proc_dir); default /proc/sys. */
   sysctlProcDir?: string;
   /**
