@@ -84,6 +84,10 @@ export async function startAgentProcess(opts: {
         host: {
           unitDir: config.agent.services.unit_dir,
           certificateDir: config.agent.certificates.dir,
+          cronDir: config.agent.cron.dir,
+          sysctlFile: config.agent.sysctl.file,
+          sysctlProcDir: config.agent.sysctl.proc_dir,
+          ntpSourcesFile: config.agent.ntp.sources_file,
           stateDir: config.state_dir,
           hostnameFile: config.agent.node.hostname_file,
           timezone: {

@@ -736,6 +736,28 @@ export const ConfigSchema = Type.Object(
           'Where certificate.ca.create writes osapi-<name>.crt files (then runs update-ca-certificates), and the only files certificate.ca.update and certificate.ca.delete touch.',
         ),
       }),
+      cron: Section('How the agent manages cron entries.', {
+        dir: Str(
+          '/etc/cron.d',
+          'Where cron.create writes an entry (osapi-<name>), and the only directory cron.list, cron.update and cron.delete read or touch.',
+        ),
+      }),
+      sysctl: Section('How the agent manages kernel parameters (sysctl).', {
+        file: Str(
+          '/etc/sysctl.d/90-osapi.conf',
+          'The one file sysctl.create and sysctl.update persist keys in (read at boot); the only file sysctl.delete touches.',
+        ),
+        proc_dir: Str(
+          '/proc/sys',
+          "Where the kernel's parameters are read and set at once (net.ipv4.ip_forward is <proc_dir>/net/ipv4/ip_forward).",
+        ),
+      }),
+      ntp: Section('How the agent manages time synchronisation (chrony).', {
+        sources_file: Str(
+          '/etc/chrony/sources.d/osapi.sources',
+          'The chrony sources file ntp.create and ntp.update write and ntp.delete removes; chrony reads it (sourcedir) on `chronyc reload sources`.',
+        ),
+      }),
       security: Section('How the agent trusts the jobs it is given.', {
         job_verify_key: Str(
           '',

@@ -27,6 +27,16 @@ import {
   TIMEOUT_MAX_S,
 } from './command.js';
 import {
+  CronCreateData,
+  CronCreateRequest,
+  CronGetResult,
+  CronListResult,
+  CronMutationResult,
+  CronNameData,
+  CronUpdateData,
+  CronUpdateRequest,
+} from './cron.js';
+import {
   FileDeployData,
   FileDeployInput,
   FileDeployResult,
@@ -53,6 +63,7 @@ import {
   StatusResult,
   UptimeResult,
 } from './node-operations.js';
+import { NtpMutationResult, NtpServersData, NtpStatus } from './ntp.js';
 import {
   PACKAGE_CHANGE_TIMEOUT_DEFAULT_S,
   PACKAGE_CHANGE_TIMEOUT_MAX_S,
@@ -88,6 +99,13 @@ import {
   ServiceUpdateRequest,
 } from './services.js';
 import { CommandResult } from './states.js';
+import {
+  SysctlGetResult,
+  SysctlKeyData,
+  SysctlListResult,
+  SysctlMutationResult,
+  SysctlSetData,
+} from './sysctl.js';
 import { TimezoneMutationResult, TimezoneResult, TimezoneUpdateData } from './timezone.js';
 import {
   GroupCreateData,
@@ -310,6 +328,72 @@ const SERVICE_NAME_FLAG = 'the service, e.g. nginx or nginx.service';
  * within this less a margin (src/agent/handlers/accounts.ts).
  */
 const ACCOUNT_CHANGE_TIMEOUT = { default_s: 60, max_s: 60 } as const;
+
+/** Reading and writing a few small files in the cron directory. */
+const CRON_TIMEOUT = { default_s: 30, max_s: 30 } as const;
+
+const CRON_NAME_FLAG = "the entry's name (its file is osapi-<name> in the cron directory)";
+const CRON_FLAGS = {
+  name: CRON_NAME_FLAG,
+  object: 'the stored object (uploaded by POST /file) holding the command line',
+  vars: 'template variables: name=value,name=value or a JSON object',
+} as const;
+
+/** Reading and writing a few small files under /proc/sys and /etc/sysctl.d. */
+const SYSCTL_TIMEOUT = { default_s: 30, max_s: 30 } as const;
+const SYSCTL_KEY_FLAG = 'the parameter, e.g. net.ipv4.ip_forward';
+
+/** A change of one sysctl key. */
+function sysctlChange<
+  const M extends 'POST' | 'PUT' | 'DELETE',
+  I extends TObject,
+  D extends TObject,
+  const S extends string,
+>(method: M, path: string, summary: string, data: { input: I; data: D }, sdk: S, verb: string) {
+  return {
+    permission: 'sysctl:write',
+    method,
+    path,
+    summary,
+    kind: 'modify',
+    input: data.input,
+    data: data.data,
+    result: SysctlMutationResult,
+    response: changeAnswer(SysctlMutationResult),
+    answer: 'change',
+    status: 200,
+    timeout: SYSCTL_TIMEOUT,
+    sdk,
+    cli: { command: ['node', 'sysctl', verb], flags: { key: SYSCTL_KEY_FLAG } },
+  } as const;
+}
+
+/** chronyc answers at once; a reload re-reads a small file and resolves names. */
+const NTP_TIMEOUT = { default_s: 30, max_s: 30 } as const;
+
+/** A change of the NTP servers this system configures. */
+function ntpChange<
+  const M extends 'POST' | 'PUT' | 'DELETE',
+  D extends TObject,
+  const S extends string,
+>(method: M, summary: string, data: D, sdk: S, verb: string) {
+  return {
+    permission: 'ntp:write',
+    method,
+    path: '/node/{hostname}/ntp',
+    summary,
+    kind: 'modify',
+    input: withRollout(data),
+    data,
+    result: NtpMutationResult,
+    response: changeAnswer(NtpMutationResult),
+    answer: 'change',
+    status: 200,
+    timeout: NTP_TIMEOUT,
+    sdk,
+    cli: { command: ['node', 'ntp', verb] },
+  } as const;
+}
 
 /** A read of the host's users, groups or keys (user:read). */
 function accountRead<I extends TObject, P extends TProperties, const S extends string>(
@@ -1201,6 +1285,181 @@ export const OPERATIONS = {
     timeout: LOG_TIMEOUT,
     sdk: 'logUnitList',
     cli: { command: ['node', 'log', 'unit'], flags: { name: 'the unit, e.g. ssh.service' } },
+  },
+  'sysctl.list': {
+    permission: 'sysctl:read',
+    method: 'GET',
+    path: '/node/{hostname}/sysctl',
+    summary: 'Sysctl parameters this system manages on each host, persisted and live',
+    kind: 'query',
+    input: NoData,
+    data: NoData,
+    result: SysctlListResult,
+    response: readAnswer(SysctlListResult),
+    answer: 'read',
+    status: 200,
+    timeout: SYSCTL_TIMEOUT,
+    sdk: 'sysctlList',
+    cli: { command: ['node', 'sysctl', 'list'] },
+  },
+  'sysctl.get': {
+    permission: 'sysctl:read',
+    method: 'GET',
+    path: '/node/{hostname}/sysctl/{key}',
+    summary: 'One sysctl parameter of each host, persisted and live',
+    kind: 'query',
+    input: SysctlKeyData,
+    data: SysctlKeyData,
+    result: SysctlGetResult,
+    response: readAnswer(SysctlGetResult),
+    answer: 'read',
+    status: 200,
+    timeout: SYSCTL_TIMEOUT,
+    sdk: 'sysctlGet',
+    cli: { command: ['node', 'sysctl', 'get'], flags: { key: SYSCTL_KEY_FLAG } },
+  },
+  'sysctl.create': sysctlChange(
+    'POST',
+    '/node/{hostname}/sysctl',
+    'Set a sysctl parameter now and at boot on each host',
+    { input: withRollout(SysctlSetData), data: SysctlSetData },
+    'sysctlCreate',
+    'create',
+  ),
+  'sysctl.update': sysctlChange(
+    'PUT',
+    '/node/{hostname}/sysctl/{key}',
+    'Change a sysctl parameter this system manages, now and at boot, on each host',
+    { input: withRollout(SysctlSetData), data: SysctlSetData },
+    'sysctlUpdate',
+    'update',
+  ),
+  'sysctl.delete': sysctlChange(
+    'DELETE',
+    '/node/{hostname}/sysctl/{key}',
+    'Stop persisting a sysctl parameter on each host (the live value stays until reboot)',
+    { input: withRollout(SysctlKeyData), data: SysctlKeyData },
+    'sysctlDelete',
+    'delete',
+  ),
+  'ntp.get': {
+    permission: 'ntp:read',
+    method: 'GET',
+    path: '/node/{hostname}/ntp',
+    summary: 'Time synchronisation (chrony) of each host: synchronised, offset, sources',
+    kind: 'query',
+    input: NoData,
+    data: NoData,
+    result: NtpStatus,
+    response: readAnswer(NtpStatus),
+    answer: 'read',
+    status: 200,
+    timeout: NTP_TIMEOUT,
+    sdk: 'ntpGet',
+    cli: { command: ['node', 'ntp', 'get'] },
+  },
+  'ntp.create': ntpChange(
+    'POST',
+    'Configure NTP servers (chrony) on each host',
+    NtpServersData,
+    'ntpCreate',
+    'create',
+  ),
+  'ntp.update': ntpChange(
+    'PUT',
+    'Replace the NTP servers this system configured (chrony) on each host',
+    NtpServersData,
+    'ntpUpdate',
+    'update',
+  ),
+  'ntp.delete': ntpChange(
+    'DELETE',
+    'Remove the NTP servers this system configured (chrony) on each host',
+    NoData,
+    'ntpDelete',
+    'delete',
+  ),
+  'cron.list': {
+    permission: 'cron:read',
+    method: 'GET',
+    path: '/node/{hostname}/schedule/cron',
+    summary: 'Cron entries this system wrote on each host',
+    kind: 'query',
+    input: NoData,
+    data: NoData,
+    result: CronListResult,
+    response: readAnswer(CronListResult),
+    answer: 'read',
+    status: 200,
+    timeout: CRON_TIMEOUT,
+    sdk: 'cronList',
+    cli: { command: ['node', 'schedule', 'cron', 'list'] },
+  },
+  'cron.get': {
+    permission: 'cron:read',
+    method: 'GET',
+    path: '/node/{hostname}/schedule/cron/{name}',
+    summary: 'One cron entry this system wrote on each host',
+    kind: 'query',
+    input: CronNameData,
+    data: CronNameData,
+    result: CronGetResult,
+    response: readAnswer(CronGetResult),
+    answer: 'read',
+    status: 200,
+    timeout: CRON_TIMEOUT,
+    sdk: 'cronGet',
+    cli: { command: ['node', 'schedule', 'cron', 'get'], flags: { name: CRON_NAME_FLAG } },
+  },
+  'cron.create': {
+    permission: 'cron:write',
+    method: 'POST',
+    path: '/node/{hostname}/schedule/cron',
+    summary: 'Write a cron entry whose command is a stored object on each host',
+    kind: 'modify',
+    input: withRollout(CronCreateRequest),
+    data: CronCreateData,
+    result: CronMutationResult,
+    response: changeAnswer(CronMutationResult),
+    answer: 'change',
+    status: 200,
+    timeout: CRON_TIMEOUT,
+    object: 'object',
+    sdk: 'cronCreate',
+    cli: { command: ['node', 'schedule', 'cron', 'create'], flags: CRON_FLAGS },
+  },
+  'cron.update': {
+    permission: 'cron:write',
+    method: 'PUT',
+    path: '/node/{hostname}/schedule/cron/{name}',
+    summary: 'Change a cron entry this system wrote on each host',
+    kind: 'modify',
+    input: withRollout(CronUpdateRequest),
+    data: CronUpdateData,
+    result: CronMutationResult,
+    response: changeAnswer(CronMutationResult),
+    answer: 'change',
+    status: 200,
+    timeout: CRON_TIMEOUT,
+    object: 'object',
+    sdk: 'cronUpdate',
+    cli: { command: ['node', 'schedule', 'cron', 'update'], flags: CRON_FLAGS },
+  },
+  'cron.delete': {
+    permission: 'cron:write',
+    method: 'DELETE',
+    path: '/node/{hostname}/schedule/cron/{name}',
+    summary: 'Remove a cron entry this system wrote on each host',
+    kind: 'modify',
+    input: withRollout(CronNameData),
+    data: CronNameData,
+    result: CronMutationResult,
+    response: changeAnswer(CronMutationResult),
+    answer: 'change',
+    status: 200,
+    timeout: CRON_TIMEOUT,
+    sdk: 'cronDelete',
+    cli: { command: ['node', 'schedule', 'cron', 'delete'], flags: { name: CRON_NAME_FLAG } },
   },
 } as const satisfies Record<string, OperationDeclaration>;
 

@@ -7,6 +7,7 @@ import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { CERTIFICATE_NAME_EXPECTED, CERTIFICATE_NAME_PATTERN } from '../contract/certificate.js';
 import { PATTERN_MESSAGES } from '../contract/command.js';
+import { CRON_NAME_EXPECTED, CRON_NAME_PATTERN, cronScheduleProblem } from '../contract/cron.js';
 import { HOST_NAME_EXPECTED, HOST_NAME_PATTERN } from '../contract/hostname.js';
 import {
   LOG_PRIORITY_EXPECTED,
@@ -21,6 +22,7 @@ import {
   INTERFACE_NAME_PATTERN,
   type PingData,
 } from '../contract/node-operations.js';
+import { NTP_SERVER_EXPECTED } from '../contract/ntp.js';
 import {
   OPERATIONS,
   type OperationType,
@@ -36,6 +38,12 @@ import { HASHED_PASSWORD_MAX_BYTES } from '../contract/password-hash.js';
 import { POWER_MESSAGE_EXPECTED, POWER_MESSAGE_PATTERN } from '../contract/power.js';
 import { type ProcessSignalData, SIGNAL_EXPECTED, signalNumber } from '../contract/process.js';
 import { serviceNameProblem } from '../contract/services.js';
+import {
+  SYSCTL_KEY_EXPECTED,
+  SYSCTL_KEY_PATTERN,
+  SYSCTL_VALUE_EXPECTED,
+  SYSCTL_VALUE_PATTERN,
+} from '../contract/sysctl.js';
 import { TIMEZONE_EXPECTED, TIMEZONE_PATTERN } from '../contract/timezone.js';
 import { eachString, factRefProblems, hasFactRefs } from './fact-refs.js';
 import { accountDataProblems } from './user-checks.js';
@@ -130,6 +138,54 @@ function serviceProblems(data: unknown): DataProblem[] {
   return problem ? [{ field: 'name', message: problem }] : [];
 }
 
+/** A cron entry's schedule: a valid one, given once (schedule or interval), and no template without an object. */
+function cronProblems(type: OperationType, data: unknown): DataProblem[] {
+  const d = data as {
+    schedule?: string;
+    interval?: string;
+    object?: string;
+    content_type?: string;
+    vars?: unknown;
+  };
+  const problems: DataProblem[] = [];
+  if (d.schedule !== undefined) {
+    const problem = cronScheduleProblem(d.schedule);
+    if (problem) problems.push({ field: 'schedule', message: problem });
+  }
+  if (d.schedule !== undefined && d.interval !== undefined) {
+    problems.push({
+      field: 'interval',
+      message: 'cannot be given with schedule: give one of them',
+    });
+  }
+  if (type === 'cron.create' && d.schedule === undefined && d.interval === undefined) {
+    problems.push({ field: 'schedule', message: 'is required when interval is absent' });
+  }
+  if (type === 'cron.update' && d.object === undefined) {
+    for (const field of ['content_type', 'vars'] as const) {
+      if (d[field] !== undefined) {
+        problems.push({ field, message: 'needs object: it says how to read the object' });
+      }
+    }
+  }
+  return problems;
+}
+
+/** Each server an address or a hostname (nothing chrony's file could read as more), none twice. */
+function ntpProblems(data: { servers: string[] }): DataProblem[] {
+  const problems: DataProblem[] = [];
+  const first = new Map<string, number>();
+  data.servers.forEach((s, i) => {
+    const key = s.toLowerCase();
+    if (!isIpAddress(s) && !isDnsName(s)) {
+      problems.push({ field: `servers[${i}]`, message: NTP_SERVER_EXPECTED });
+    } else if (first.has(key)) {
+      problems.push({ field: `servers[${i}]`, message: `repeats servers[${first.get(key)}]` });
+    } else first.set(key, i);
+  });
+  return problems.slice(0, 10);
+}
+
 /** What a pattern means, for messages: a regular expression says little to a person. */
 function patternMessage(pattern: unknown): string | undefined {
   if (pattern === INTERFACE_NAME_PATTERN) return INTERFACE_EXPECTED;
@@ -140,6 +196,9 @@ function patternMessage(pattern: unknown): string | undefined {
   if (pattern === LOG_SINCE_PATTERN) return LOG_SINCE_EXPECTED;
   if (pattern === LOG_PRIORITY_PATTERN) return LOG_PRIORITY_EXPECTED;
   if (pattern === LOG_UNIT_PATTERN) return LOG_UNIT_EXPECTED;
+  if (pattern === CRON_NAME_PATTERN) return CRON_NAME_EXPECTED;
+  if (pattern === SYSCTL_KEY_PATTERN) return SYSCTL_KEY_EXPECTED;
+  if (pattern === SYSCTL_VALUE_PATTERN) return SYSCTL_VALUE_EXPECTED;
   return PATTERN_MESSAGES[String(pattern)] ?? PACKAGE_PATTERN_MESSAGES[String(pattern)];
 }
 
@@ -217,6 +276,9 @@ export function meaningProblems(type: OperationType, data: unknown): DataProblem
     return [{ field: 'signal', message: SIGNAL_EXPECTED }];
   }
   if (OPERATIONS[type].permission.startsWith('service:')) return serviceProblems(data);
+  if (type === 'cron.create' || type === 'cron.update') return cronProblems(type, data);
+  if (type === 'ntp.create' || type === 'ntp.update')
+    return ntpProblems(data as { servers: string[] });
   if (type === 'package.install') {
     const path = (data as PackageInstallData).path;
     if (path !== undefined && !isDebPath(path))

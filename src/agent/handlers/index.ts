@@ -11,6 +11,13 @@ import {
   certificateUpdateHandler,
 } from './certificate.js';
 import { execHandler, shellHandler } from './command.js';
+import {
+  cronCreateHandler,
+  cronDeleteHandler,
+  cronGetHandler,
+  cronListHandler,
+  cronUpdateHandler,
+} from './cron.js';
 import { diskHandler } from './disk.js';
 import { dnsHandler } from './dns.js';
 import { dnsUpdateHandler } from './dns-update.js';
@@ -32,6 +39,7 @@ import {
   statusHandler,
   uptimeHandler,
 } from './node.js';
+import { ntpCreateHandler, ntpDeleteHandler, ntpGetHandler, ntpUpdateHandler } from './ntp.js';
 import {
   packageGetHandler,
   packageInstallHandler,
@@ -58,6 +66,13 @@ import {
   serviceStopHandler,
 } from './services.js';
 import { sshKeyAddHandler, sshKeyListHandler, sshKeyRemoveHandler } from './ssh-keys.js';
+import {
+  sysctlCreateHandler,
+  sysctlDeleteHandler,
+  sysctlGetHandler,
+  sysctlListHandler,
+  sysctlUpdateHandler,
+} from './sysctl.js';
 import { timezoneGetHandler, timezoneUpdateHandler } from './timezone.js';
 import type { HandlerContext, HandlerOutcome, JobHandler } from './types.js';
 import {
@@ -137,6 +152,20 @@ export const HANDLERS: HandlerRegistry = {
   'log.list': logListHandler,
   'log.source.list': logSourceHandler,
   'log.unit.list': logUnitHandler,
+  'cron.list': cronListHandler,
+  'cron.get': cronGetHandler,
+  'cron.create': cronCreateHandler,
+  'cron.update': cronUpdateHandler,
+  'cron.delete': cronDeleteHandler,
+  'sysctl.list': sysctlListHandler,
+  'sysctl.get': sysctlGetHandler,
+  'sysctl.create': sysctlCreateHandler,
+  'sysctl.update': sysctlUpdateHandler,
+  'sysctl.delete': sysctlDeleteHandler,
+  'ntp.get': ntpGetHandler,
+  'ntp.create': ntpCreateHandler,
+  'ntp.update': ntpUpdateHandler,
+  'ntp.delete': ntpDeleteHandler,
 };
 
 /**

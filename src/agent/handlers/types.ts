@@ -40,6 +40,16 @@ export interface ObjectReader {
 export interface HostSettings {
   /** Where service units are written (agent.services.unit_dir). */
   unitDir: string;
+  /** Where cron entries are written (agent.cron.dir); default /etc/cron.d. */
+  cronDir?: string;
+  /** The file managed sysctl keys are persisted in (agent.sysctl.file). */
+  sysctlFile?: string;
+  /** The chrony sources file NTP servers are written to (agent.ntp.sources_file). */
+  ntpSourcesFile?: string;
+  /** The chronyc the NTP handlers run: default `chronyc` on PATH; tests give a stand-in. */
+  chronyc?: string;
+  /** Where the kernel's parameters are read and written (agent.sysctl.proc_dir); default /proc/sys. */
+  sysctlProcDir?: string;
   /**
    * The systemctl the service handlers run: default `systemctl`, found on
    * PATH. Not in the config: tests give their agents a stand-in here.
