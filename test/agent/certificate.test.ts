@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseCaPem } from '../../src/agent/handlers/certificate.js';
 import { type HandlerContext, runJob } from '../../src/agent/handlers/index.js';
+import { holdMachineLock } from '../support/machine-lock.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'osapi-certs-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -248,6 +249,8 @@ describe.skipIf(!canUseReal)("this machine's trust store, with its update-ca-cer
     const link = `/etc/ssl/certs/osapi-${name}.pem`;
     const own = makeCert(name);
     const ctx = ctxFor(REAL_DIR, REAL_TOOL);
+    // Another test run on this machine may be rebuilding the same trust store: its turn first.
+    const release = await holdMachineLock('trust-store');
     try {
       const created = await runJob(
         'certificate.ca.create',
@@ -270,10 +273,14 @@ describe.skipIf(!canUseReal)("this machine's trust store, with its update-ca-cer
       expect(lstatSync(link, { throwIfNoEntry: false })).toBeUndefined();
       expect(readFileSync('/etc/ssl/certs/ca-certificates.crt', 'utf8')).not.toContain(body);
     } finally {
-      if (existsSync(file)) {
-        rmSync(file);
-        execFileSync(REAL_TOOL, ['--fresh'], { stdio: 'ignore' });
+      try {
+        if (existsSync(file)) {
+          rmSync(file);
+          execFileSync(REAL_TOOL, ['--fresh'], { stdio: 'ignore' });
+        }
+      } finally {
+        await release();
       }
     }
-  }, 60_000);
+  }, 180_000);
 });

@@ -8,6 +8,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { holdMachineLock } from './machine-lock.js';
 
 /** Whether this machine can run the real package tests: dpkg there, and root to use it. */
 export const CAN_CHANGE_PACKAGES =
@@ -183,33 +184,11 @@ export async function holdDpkgLock(
   return { pid, release };
 }
 
-/** The lock the package tests of every checkout on this machine share. */
-const TESTS_LOCK = '/run/lock/osapi-tests-packages.lock';
-
 /**
- * Holds a machine-wide lock for a test file that installs and removes
- * packages: dpkg's database is one per machine, so two test runs on it (two
- * checkouts at once, or two files of one run) take turns instead of finding
- * each other's lock. Waits its turn; held until released.
+ * Held by a test file that installs and removes packages: dpkg's database is
+ * one per machine, so two test runs on it (two checkouts at once, or two
+ * files of one run) take turns instead of finding each other's lock.
  */
-export async function holdPackageTestsLock(): Promise<() => Promise<void>> {
-  mkdirSync(dirname(TESTS_LOCK), { recursive: true });
-  // flock runs the shell once the lock is held; the shell says so, then waits on stdin.
-  const child = spawn('flock', ['-x', TESTS_LOCK, 'sh', '-c', 'echo held; exec cat'], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    child.stdout?.on('data', (b: Buffer) => {
-      if (b.toString().includes('held')) resolve();
-    });
-    child.once('error', reject);
-    child.once('exit', (code) =>
-      reject(new Error(`flock ended (${code}) before holding the lock`)),
-    );
-  });
-  return async () => {
-    child.stdin?.end();
-    await exited;
-  };
+export function holdPackageTestsLock(): Promise<() => Promise<void>> {
+  return holdMachineLock('packages');
 }
