@@ -18,14 +18,19 @@ beforeEach(() => {
   tool = join(dir, 'shutdown');
   writeFileSync(
     tool,
-    `#!/bin/sh\nfor a in "$@"; do printf '[%s]' "$a"; done >> '${dir}/calls'\necho >> '${dir}/calls'\n`,
+    `#!/bin/sh\nline=''\nfor a in "$@"; do line="$line[$a]"; done\nprintf '%s\\n' "$line" >> '${dir}/calls'\n`,
   );
   chmodSync(tool, 0o755);
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-const calls = () =>
-  existsSync(join(dir, 'calls')) ? readFileSync(join(dir, 'calls'), 'utf8').trim().split('\n') : [];
+/** The stand-in's calls, whole lines only: one still being written is not a call yet. */
+const calls = () => {
+  if (!existsSync(join(dir, 'calls'))) return [];
+  const lines = readFileSync(join(dir, 'calls'), 'utf8').split('\n');
+  lines.pop();
+  return lines;
+};
 
 function ctx(powerTool = tool): HandlerContext {
   return {

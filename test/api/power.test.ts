@@ -25,9 +25,13 @@ let writer: string;
 let reader: string;
 let dir: string;
 
+/** The stand-in's calls on a host, whole lines only: one still being written is not a call yet. */
 const calls = (host: string) => {
   const path = join(dir, host, 'calls');
-  return existsSync(path) ? readFileSync(path, 'utf8').trim().split('\n') : [];
+  if (!existsSync(path)) return [];
+  const lines = readFileSync(path, 'utf8').split('\n');
+  lines.pop();
+  return lines;
 };
 
 beforeAll(async () => {
@@ -38,7 +42,7 @@ beforeAll(async () => {
     const tool = join(dir, h, 'shutdown');
     writeFileSync(
       tool,
-      `#!/bin/sh\nfor a in "$@"; do printf '[%s]' "$a"; done >> '${dir}/${h}/calls'\necho >> '${dir}/${h}/calls'\n`,
+      `#!/bin/sh\nline=''\nfor a in "$@"; do line="$line[$a]"; done\nprintf '%s\\n' "$line" >> '${dir}/${h}/calls'\n`,
     );
     chmodSync(tool, 0o755);
     await sys.startAgent(h, { group: 'pw' }, {}, { powerTool: tool });
