@@ -6,13 +6,12 @@
 // (/usr/share/ca-certificates) are listed as `system`. The PEM is checked
 // before anything is written: certificates only, each a CA, no private key.
 import { X509Certificate } from 'node:crypto';
-import { constants } from 'node:fs';
-import { access, readdir, readFile, unlink } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { readdir, readFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { CertificateCAInfo } from '../../contract/certificate.js';
 import type { OperationType } from '../../contract/operations.js';
 import { type NodeOutcome, nodeHandler } from './checked.js';
-import { needsRoot, replaceFile, runsAsRoot, runTool } from './host-tools.js';
+import { needsRoot, replaceFile, runsAsRoot, runTool, toolRunnable } from './host-tools.js';
 import { serializedOn } from './resolv-conf.js';
 import type { HandlerContext, JobHandler } from './types.js';
 
@@ -162,27 +161,6 @@ async function customCertificates(dir: string): Promise<CertificateCAInfo[]> {
   return out;
 }
 
-/** Whether the tool can be run: an executable path, or one found on PATH. */
-async function toolExists(tool: string): Promise<boolean> {
-  const candidates = tool.includes('/')
-    ? [tool]
-    : (process.env.PATH ?? '')
-        .split(delimiter)
-        .filter(Boolean)
-        .map((d) => join(d, tool));
-  for (const c of candidates) {
-    if (
-      await access(c, constants.X_OK).then(
-        () => true,
-        () => false,
-      )
-    ) {
-      return true;
-    }
-  }
-  return false;
-}
-
 const noTool = (tool: string) => ({
   unsupported: `${tool} is not installed on this host (package ca-certificates): its trust store cannot be changed`,
 });
@@ -268,7 +246,7 @@ export const certificateListHandler: JobHandler = nodeHandler(
 function writeHandler(type: 'certificate.ca.create' | 'certificate.ca.update'): JobHandler {
   return nodeHandler(type, (data, ctx) =>
     serializedOn(QUEUE, async (): Promise<NodeOutcome<typeof type>> => {
-      if (!(await toolExists(toolOf(ctx)))) return noTool(toolOf(ctx));
+      if (!(await toolRunnable(toolOf(ctx)))) return noTool(toolOf(ctx));
       if (!runsAsRoot()) return needsRoot('changing the trust store');
       const pem = await objectPem(data, ctx);
       if ('error' in pem) return { ok: false, error: pem.error };
@@ -304,7 +282,7 @@ export const certificateDeleteHandler: JobHandler = nodeHandler(
   'certificate.ca.delete',
   (data, ctx) =>
     serializedOn(QUEUE, async (): Promise<NodeOutcome<'certificate.ca.delete'>> => {
-      if (!(await toolExists(toolOf(ctx)))) return noTool(toolOf(ctx));
+      if (!(await toolRunnable(toolOf(ctx)))) return noTool(toolOf(ctx));
       if (!runsAsRoot()) return needsRoot('changing the trust store');
       const path = join(dirOf(ctx), fileOf(data.name));
       const before = await currentContent(path);

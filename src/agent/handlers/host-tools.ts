@@ -4,8 +4,8 @@
 // change needs when the agent does not run as root.
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { type FileHandle, lstat, open, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { access, type FileHandle, lstat, open, rename, unlink } from 'node:fs/promises';
+import { basename, delimiter, dirname, join } from 'node:path';
 import { runCommand } from '../../exec/index.js';
 
 /** How a host tool's run ended, as a handler reads it. */
@@ -73,6 +73,28 @@ export function stringEnv(env: NodeJS.ProcessEnv): Record<string, string> {
 /** The last few lines of a tool's message: where it says what went wrong. */
 function lastLines(text: string): string {
   return text.trim().split('\n').slice(-3).join(' ').trim();
+}
+
+/**
+ * Whether `tool` can be run, asked without running it: a path that is
+ * executable, or a name found so on PATH.
+ */
+export async function toolRunnable(tool: string): Promise<boolean> {
+  const candidates = tool.includes('/')
+    ? [tool]
+    : (process.env.PATH ?? '')
+        .split(delimiter)
+        .filter(Boolean)
+        .map((dir) => join(dir, tool));
+  for (const path of candidates) {
+    try {
+      await access(path, constants.X_OK);
+      return true;
+    } catch {
+      // Not here: the next one.
+    }
+  }
+  return false;
 }
 
 /** Whether this agent may change what only root may change. */

@@ -1,19 +1,4 @@
-// Package operations on hosts managed by dpkg, with apt where it is installed:
-// dpkg-query reads what is installed, apt-get installs (a name, or a .deb
-// file with its dependencies), removes and updates the lists, dpkg does it
-// where apt-get is absent. Every tool runs by argument list, a `--` before
-// the name or file. apt reads more into what it is given than a name (a
-// regular expression, a trailing `-` for "remove", `+` for "install"), so
-// names are taken literally (APT::Cmd::Pattern-Only), an install never
-// removes (--no-remove), and a simulation first says what apt would do: a
-// change runs only when it is what was asked. A .deb file is copied (see
-// package-deb.ts) and the copy is what is inspected and installed. Changes
-// run one at a time on an agent; one that finds another apt or dpkg run
-// holding the lock fails at once and says so, since the other run may last
-// for minutes. A change that fails part way says what it left (`changed`).
-import { constants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { stat } from 'node:fs/promises';
 import {
   type OperationData,
   type OperationType,
@@ -21,7 +6,14 @@ import {
 } from '../../contract/operations.js';
 import type { PackageInfo } from '../../contract/package.js';
 import { type NodeOutcome, nodeHandler } from './checked.js';
-import { needsRoot, runsAsRoot, runTool, stringEnv, type ToolRun } from './host-tools.js';
+import {
+  needsRoot,
+  runsAsRoot,
+  runTool,
+  stringEnv,
+  type ToolRun,
+  toolRunnable,
+} from './host-tools.js';
 import { stageDeb } from './package-deb.js';
 import {
   aptWarnings,
@@ -97,20 +89,6 @@ function deadlineOf<T extends OperationType>(type: T, data: OperationData<T>): D
 
 function run(tool: string, args: string[], signal: AbortSignal, deadline: Deadline) {
   return runTool(tool, args, { signal, timeoutMs: deadline.leftMs(), env: toolEnv() });
-}
-
-/** Whether `tool` is an executable on PATH, asked without running it. */
-export async function hasTool(tool: string): Promise<boolean> {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue;
-    try {
-      await access(join(dir, tool), constants.X_OK);
-      return true;
-    } catch {
-      // not here
-    }
-  }
-  return false;
 }
 
 /** A failed run's error: the lock sentence when it met another run, else the tool's words. */
@@ -504,7 +482,7 @@ export const packageRemoveHandler = nodeHandler('package.remove', (data, ctx) =>
 
 export const packageSourcesUpdateHandler = nodeHandler('package.sources.update', (data, ctx) =>
   serializedOn(CHANGES, async () => {
-    if (!(await hasTool('apt-get'))) return { unsupported: NO_APT };
+    if (!(await toolRunnable('apt-get'))) return { unsupported: NO_APT };
     if (!runsAsRoot()) return needsRoot('updating the package lists');
     const deadline = deadlineOf('package.sources.update', data);
     const r = await run('apt-get', ['update', ...APT_OPTIONS], ctx.signal, deadline);
