@@ -12,3 +12,8 @@ export function isErrnoError(err: unknown): err is NodeJS.ErrnoException & { cod
 export function hasErrnoCode(err: unknown, code: string): boolean {
   return isErrnoError(err) && err.code === code;
 }
+
+/** What an error says, for a sentence: its message, or the thrown value as text. */
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -5,13 +5,22 @@
 // bundle. Only files with that prefix are changed; the distribution's own
 // (/usr/share/ca-certificates) are listed as `system`. The PEM is checked
 // before anything is written: certificates only, each a CA, no private key.
+
 import { X509Certificate } from 'node:crypto';
 import { readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CertificateCAInfo } from '../../contract/certificate.js';
 import type { OperationType } from '../../contract/operations.js';
+import { errorText } from '../../exec/errno.js';
 import { type NodeOutcome, nodeHandler } from './checked.js';
-import { needsRoot, replaceFile, runsAsRoot, runTool, toolRunnable } from './host-tools.js';
+import {
+  needsRoot,
+  readFileIfPresent,
+  replaceFile,
+  runsAsRoot,
+  runTool,
+  toolRunnable,
+} from './host-tools.js';
 import { serializedOn } from './resolv-conf.js';
 import type { HandlerContext, JobHandler } from './types.js';
 
@@ -68,7 +77,7 @@ export function parseCaPem(
       cert = new X509Certificate(m[0]);
     } catch (err) {
       return {
-        problem: `certificate ${certificates.length + 1} of ${source} cannot be read: ${err instanceof Error ? err.message : String(err)}`,
+        problem: `certificate ${certificates.length + 1} of ${source} cannot be read: ${errorText(err)}`,
       };
     }
     if (!cert.ca) {
@@ -165,15 +174,6 @@ const noTool = (tool: string) => ({
   unsupported: `${tool} is not installed on this host (package ca-certificates): its trust store cannot be changed`,
 });
 
-async function currentContent(path: string): Promise<Buffer | null> {
-  try {
-    return await readFile(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
-}
-
 /** Puts the file back as it was (`before` null: no file), ignoring what cannot be undone. */
 async function restore(path: string, before: Buffer | null): Promise<void> {
   if (before === null) await unlink(path).catch(() => {});
@@ -227,7 +227,7 @@ async function objectPem(
   try {
     bytes = await ctx.objects.read(data.object, data.object_sha256, ctx.signal);
   } catch (err) {
-    return { error: err instanceof Error ? err.message : String(err) };
+    return { error: errorText(err) };
   }
   const parsed = parseCaPem(`object ${data.object}`, bytes);
   return 'problem' in parsed ? { error: parsed.problem } : { bytes };
@@ -251,7 +251,7 @@ function writeHandler(type: 'certificate.ca.create' | 'certificate.ca.update'): 
       const pem = await objectPem(data, ctx);
       if ('error' in pem) return { ok: false, error: pem.error };
       const path = join(dirOf(ctx), fileOf(data.name));
-      const before = await currentContent(path);
+      const before = await readFileIfPresent(path);
       if (before?.equals(pem.bytes)) {
         return { ok: true, result: { name: data.name, changed: false } };
       }
@@ -285,7 +285,7 @@ export const certificateDeleteHandler: JobHandler = nodeHandler(
       if (!(await toolRunnable(toolOf(ctx)))) return noTool(toolOf(ctx));
       if (!runsAsRoot()) return needsRoot('changing the trust store');
       const path = join(dirOf(ctx), fileOf(data.name));
-      const before = await currentContent(path);
+      const before = await readFileIfPresent(path);
       if (before === null) return { ok: true, result: { name: data.name, changed: false } };
       if (ctx.signal.aborted) {
         return { ok: false, error: 'the agent stopped before changing anything' };

@@ -2,6 +2,7 @@
 // accepts (a job read from NATS is input too, whoever published it), typed
 // input in, a typed result, an error or `unsupported` out.
 import type { OperationData, OperationResult, OperationType } from '../../contract/operations.js';
+import { errorText } from '../../exec/errno.js';
 import { operationDataProblems } from '../../job/data-checks.js';
 import {
   type HandlerContext,
@@ -20,6 +21,11 @@ export type NodeOutcome<T extends OperationType> =
   /** `changed`: a change that failed part way and left the host other than it was. */
   | { ok: false; error: string; changed?: boolean }
   | Unsupported;
+
+/** A handler's failure: the sentence the person who asked reads. */
+export function failed(error: string): { ok: false; error: string } {
+  return { ok: false, error };
+}
 
 export function nodeHandler<T extends OperationType>(
   type: T,
@@ -41,7 +47,7 @@ export function nodeHandler<T extends OperationType>(
       // A handler's own fault still answers: never a job left without a result.
       out = {
         ok: false,
-        error: `${type} failed: ${err instanceof Error ? err.message : String(err)}`,
+        error: `${type} failed: ${errorText(err)}`,
       };
     }
     if ('unsupported' in out) return skippedOutcome(out.unsupported);

@@ -5,7 +5,8 @@
 // a rendered template): one line, written as it is after the schedule and
 // the user. list and get show only marked files, and update and delete touch
 // only those: an entry written by hand or by a package is never changed.
-import { lstat, readdir, readFile, stat, unlink } from 'node:fs/promises';
+
+import { readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   CRON_FILE_PREFIX,
@@ -14,9 +15,10 @@ import {
   type CronInterval,
 } from '../../contract/cron.js';
 import type { ContentType } from '../../contract/file.js';
+import { errorText } from '../../exec/errno.js';
 import { findUser, readAccounts } from './accounts.js';
-import { type NodeOutcome, nodeHandler } from './checked.js';
-import { needsRoot, replaceFile, runsAsRoot } from './host-tools.js';
+import { failed, type NodeOutcome, nodeHandler } from './checked.js';
+import { needsRoot, readOwnedFile, replaceFile, runsAsRoot } from './host-tools.js';
 import { serializedOn } from './resolv-conf.js';
 import { nestedFacts, renderTemplate, TemplateError } from './template.js';
 import type { HandlerContext, JobHandler } from './types.js';
@@ -32,9 +34,6 @@ export const CRON_COMMAND_MAX_BYTES = 4096;
 
 /** Changes to the cron directory, one at a time on this agent. */
 const CRON_QUEUE = 'cron entries';
-
-const failed = (error: string): { ok: false; error: string } => ({ ok: false, error });
-const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 function cronDirOf(ctx: HandlerContext): string {
   return ctx.host?.cronDir ?? DEFAULT_CRON_DIR;
@@ -82,15 +81,9 @@ type EntryFile =
   | { kind: 'file'; text: string; fields: EntryFields | null };
 
 async function readEntryFile(path: string): Promise<EntryFile> {
-  let st: Awaited<ReturnType<typeof lstat>>;
-  try {
-    st = await lstat(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'absent' };
-    throw err;
-  }
-  if (!st.isFile()) return { kind: 'other' };
-  const text = await readFile(path, 'utf8');
+  const owned = await readOwnedFile(path);
+  if (owned.kind !== 'file') return owned;
+  const text = owned.bytes.toString('utf8');
   return { kind: 'file', text, fields: parseEntry(text) };
 }
 
@@ -127,7 +120,7 @@ async function commandOf(
   try {
     bytes = await ctx.objects.read(data.object, data.object_sha256 ?? '', ctx.signal);
   } catch (err) {
-    return { error: message(err) };
+    return { error: errorText(err) };
   }
   const bad = (why: string) => ({
     error: `object ${data.object} is not a cron command line: ${why}`,
@@ -173,7 +166,7 @@ async function writeEntry(path: string, text: string): Promise<string | null> {
     await replaceFile(path, text, { mode: 0o644, uid: 0, gid: 0 });
     return null;
   } catch (err) {
-    return `cannot write ${path}: ${message(err)}`;
+    return `cannot write ${path}: ${errorText(err)}`;
   }
 }
 
@@ -286,7 +279,7 @@ export const cronDeleteHandler: JobHandler = nodeHandler('cron.delete', (data, c
       try {
         await unlink(path);
       } catch (err) {
-        return failed(`cannot remove ${path}: ${message(err)}`);
+        return failed(`cannot remove ${path}: ${errorText(err)}`);
       }
       return { ok: true, result: { name: data.name, changed: true } };
     }),

@@ -5,39 +5,33 @@
 // this host's keys (file-access.ts), which is how undeploy knows a file is
 // one this system wrote, how status knows what it should hold, and how the
 // API tells which deployments are stale.
+
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { type FileHandle, lstat, mkdir, open, readFile, rm, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readFile, rm, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { FileDeployData } from '../../contract/file.js';
-import { hasErrnoCode, isErrnoError } from '../../exec/errno.js';
+import { errorText, hasErrnoCode, isErrnoError } from '../../exec/errno.js';
 import { pathDigest } from '../file-access.js';
-import { type NodeOutcome, nodeHandler } from './checked.js';
-import { insideDir, openParentDir, PathError, replaceFile, runsAsRoot } from './host-tools.js';
+import { failed, type NodeOutcome, nodeHandler } from './checked.js';
+import {
+  insideDir,
+  lstatIfPresent,
+  openParentDir,
+  PathError,
+  replaceFile,
+  runsAsRoot,
+} from './host-tools.js';
 import { nestedFacts, renderTemplate, TemplateError } from './template.js';
 import type { HandlerContext } from './types.js';
 
-type Fail = { ok: false; error: string };
-
-function fail(error: string): Fail {
-  return { ok: false, error };
-}
+type Fail = ReturnType<typeof failed>;
 
 /**
  * The largest file compared or kept aside: what a deployment writes is at
  * most the agent's object limit, so a larger file there cannot be in sync.
  */
 const COMPARED_MAX_BYTES = 64 * 1024 * 1024;
-
-/** What is at `at` (a path inside an opened directory), without following a symbolic link. */
-async function present(at: string) {
-  try {
-    return await lstat(at);
-  } catch (err) {
-    if (hasErrnoCode(err, 'ENOENT') || hasErrnoCode(err, 'ENOTDIR')) return null;
-    throw err;
-  }
-}
 
 /**
  * A regular file's bytes, read through one open that follows no link and
@@ -62,8 +56,6 @@ async function readRegular(at: string, signal: AbortSignal): Promise<Buffer | nu
     await handle.close();
   }
 }
-
-const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 const sha256Of = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -135,7 +127,7 @@ function writeError(path: string, err: unknown): string {
       : `writing ${path} with that owner or in that directory needs root: this agent runs as uid ${process.getuid?.()}; run the agent as root (docs/operations.md, "Privileges")`;
   }
   if (hasErrnoCode(err, 'ENOENT')) return `cannot write ${path}: ${dirname(path)} does not exist`;
-  return `cannot write ${path}: ${err instanceof Error ? err.message : String(err)}`;
+  return `cannot write ${path}: ${errorText(err)}`;
 }
 
 /** The bytes to write: the object as stored, or rendered. */
@@ -149,7 +141,9 @@ async function contentFor(
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(stored);
   } catch {
-    return fail(`${data.object_name} is not UTF-8 text, so it cannot be a template; deploy it raw`);
+    return failed(
+      `${data.object_name} is not UTF-8 text, so it cannot be a template; deploy it raw`,
+    );
   }
   try {
     return Buffer.from(
@@ -160,7 +154,7 @@ async function contentFor(
       }),
     );
   } catch (err) {
-    if (err instanceof TemplateError) return fail(`${data.object_name}: ${err.message}`);
+    if (err instanceof TemplateError) return failed(`${data.object_name}: ${err.message}`);
     throw err;
   }
 }
@@ -171,7 +165,7 @@ async function inParent<T>(path: string, fn: (at: string) => Promise<T>): Promis
   try {
     dir = await openParentDir(path);
   } catch (err) {
-    if (err instanceof PathError) return fail(`cannot reach ${path}: ${err.message}`);
+    if (err instanceof PathError) return failed(`cannot reach ${path}: ${err.message}`);
     throw err;
   }
   try {
@@ -185,28 +179,28 @@ export const fileDeployHandler = nodeHandler(
   'file.deploy',
   async (data, ctx): Promise<NodeOutcome<'file.deploy'>> => {
     const { objects, deployments } = ctx;
-    if (!objects || !deployments) return fail('this agent has no access to the file store');
+    if (!objects || !deployments) return failed('this agent has no access to the file store');
     const path = data.path;
     const stored = await objects.read(data.object_name, data.object_sha256, ctx.signal);
     const content = await contentFor(data, ctx, stored);
     if (!Buffer.isBuffer(content)) return content;
 
     const uid = data.owner === undefined ? undefined : await idOf('/etc/passwd', data.owner);
-    if (uid === null) return fail(`owner: no user ${data.owner} on this host`);
+    if (uid === null) return failed(`owner: no user ${data.owner} on this host`);
     const gid = data.group === undefined ? undefined : await idOf('/etc/group', data.group);
-    if (gid === null) return fail(`group: no group ${data.group} on this host`);
+    if (gid === null) return failed(`group: no group ${data.group} on this host`);
     const sha256 = sha256Of(content);
     const before = await deployments.get(path);
 
     return inParent(path, async (at): Promise<NodeOutcome<'file.deploy'>> => {
-      const now = await present(at);
+      const now = await lstatIfPresent(at);
       if (now?.isSymbolicLink()) {
-        return fail(`${path} is a symbolic link; it is not followed or replaced`);
+        return failed(`${path} is a symbolic link; it is not followed or replaced`);
       }
-      if (now && !now.isFile()) return fail(`${path} exists and is not a regular file`);
+      if (now && !now.isFile()) return failed(`${path} exists and is not a regular file`);
       const held = now ? await readRegular(at, ctx.signal) : null;
       if (now && !held) {
-        return fail(`${path} is larger than ${COMPARED_MAX_BYTES} bytes; it is not replaced`);
+        return failed(`${path} is larger than ${COMPARED_MAX_BYTES} bytes; it is not replaced`);
       }
       const mode =
         data.mode !== undefined ? Number.parseInt(data.mode, 8) : now ? now.mode & 0o7777 : 0o644;
@@ -242,14 +236,14 @@ export const fileDeployHandler = nodeHandler(
         }
         return { ok: true, result: { changed: false, path, sha256 } };
       }
-      if (ctx.signal.aborted) return fail('the agent stopped before writing anything');
+      if (ctx.signal.aborted) return failed('the agent stopped before writing anything');
       // A file this system did not write is kept aside first, so undeploy can put it back.
       const stateDir = ctx.host?.stateDir;
       if (!before && now && held && stateDir) {
         try {
           await keepAside(stateDir, path, held, now);
         } catch (err) {
-          return fail(`cannot keep ${path}'s present content aside: ${errorText(err)}`);
+          return failed(`cannot keep ${path}'s present content aside: ${errorText(err)}`);
         }
       }
       // Recorded first: a file this system wrote is never unknown to it. A
@@ -260,7 +254,7 @@ export const fileDeployHandler = nodeHandler(
       } catch (err) {
         await (before ? deployments.put(before) : deployments.remove(path)).catch(() => {});
         if (!before && stateDir) await forgetAside(stateDir, path).catch(() => {});
-        return fail(writeError(path, err));
+        return failed(writeError(path, err));
       }
       return { ok: true, result: { changed: true, path, sha256 } };
     });
@@ -271,23 +265,23 @@ export const fileUndeployHandler = nodeHandler(
   'file.undeploy',
   async (data, ctx): Promise<NodeOutcome<'file.undeploy'>> => {
     const { deployments } = ctx;
-    if (!deployments) return fail('this agent has no access to the file store');
+    if (!deployments) return failed('this agent has no access to the file store');
     const path = data.path;
     const record = await deployments.get(path);
     return inParent(path, async (at): Promise<NodeOutcome<'file.undeploy'>> => {
-      const now = await present(at);
+      const now = await lstatIfPresent(at);
       if (!record) {
-        if (now) return fail(`${path} was not deployed by this system; it is left as it is`);
+        if (now) return failed(`${path} was not deployed by this system; it is left as it is`);
         return { ok: true, result: { changed: false, path } };
       }
       if (now && !now.isFile()) {
-        return fail(`${path} is no longer a regular file; it is left as it is`);
+        return failed(`${path} is no longer a regular file; it is left as it is`);
       }
       if (now) {
         // Only what this system wrote is removed: a file changed since is someone's work.
         const held = await readRegular(at, ctx.signal);
         if (!held || sha256Of(held) !== record.written_sha) {
-          return fail(
+          return failed(
             `${path} was changed since it was deployed; it is left as it is (deploy again to take it over, or remove it by hand)`,
           );
         }
@@ -298,7 +292,7 @@ export const fileUndeployHandler = nodeHandler(
         if (original) await replaceFile(at, original.content, original.own);
         else if (now) await unlink(at);
       } catch (err) {
-        return fail(writeError(path, err));
+        return failed(writeError(path, err));
       }
       await deployments.remove(path);
       if (stateDir) await forgetAside(stateDir, path).catch(() => {});
@@ -311,7 +305,7 @@ export const fileStatusHandler = nodeHandler(
   'file.status',
   async (data, ctx): Promise<NodeOutcome<'file.status'>> => {
     const { deployments } = ctx;
-    if (!deployments) return fail('this agent has no access to the file store');
+    if (!deployments) return failed('this agent has no access to the file store');
     const path = data.path;
     const record = await deployments.get(path);
     // Only a deployed path is looked at: a read token learns nothing of other files.
@@ -334,7 +328,7 @@ export const fileStatusHandler = nodeHandler(
     }
     try {
       const at = insideDir(dir, basename(path));
-      const now = await present(at);
+      const now = await lstatIfPresent(at);
       if (!now) return missing;
       const held = now.isFile() ? await readRegular(at, ctx.signal) : null;
       const sha256 = held ? sha256Of(held) : '';

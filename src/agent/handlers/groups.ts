@@ -14,13 +14,12 @@ import {
   sameSet,
   toolFailure,
 } from './accounts.js';
-import { type NodeOutcome, nodeHandler } from './checked.js';
+import { failed, type NodeOutcome, nodeHandler } from './checked.js';
 import { needsRoot } from './host-tools.js';
 import type { JobHandler } from './types.js';
 
 type Mutation = NodeOutcome<'group.create'>;
 
-const failed = (error: string): { ok: false; error: string } => ({ ok: false, error });
 const done = (name: string, changed: boolean): Mutation => ({
   ok: true,
   result: { name, changed },

@@ -3,8 +3,8 @@
 // file replaced whole by rename, and the error that names the privilege a
 // change needs when the agent does not run as root.
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { access, type FileHandle, lstat, open, rename, unlink } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { access, type FileHandle, lstat, open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, delimiter, dirname, join } from 'node:path';
 import { runCommand } from '../../exec/index.js';
 
@@ -152,6 +152,47 @@ export async function replaceFile(
     await unlink(tmp).catch(() => {});
     throw err;
   }
+}
+
+/** Nothing there: the error of a path that does not exist (or runs through a non-directory). */
+function isAbsent(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+/** A file's bytes, or null when there is no such file. */
+export async function readFileIfPresent(path: string): Promise<Buffer | null> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    if (isAbsent(err)) return null;
+    throw err;
+  }
+}
+
+/** lstat (a link is not followed), or null when there is nothing of that name. */
+export async function lstatIfPresent(path: string): Promise<Stats | null> {
+  try {
+    return await lstat(path);
+  } catch (err) {
+    if (isAbsent(err)) return null;
+    throw err;
+  }
+}
+
+/** What a name holds, as a handler that owns some files of a directory reads it. */
+export type OwnedFile =
+  | { kind: 'absent' }
+  /** A link, a directory, a device...: never one this system wrote. */
+  | { kind: 'other' }
+  | { kind: 'file'; bytes: Buffer };
+
+/** The bytes of a regular file at `path`, or what is there instead. */
+export async function readOwnedFile(path: string): Promise<OwnedFile> {
+  const st = await lstatIfPresent(path);
+  if (!st) return { kind: 'absent' };
+  if (!st.isFile()) return { kind: 'other' };
+  return { kind: 'file', bytes: await readFile(path) };
 }
 
 /** Why a directory of a path could not be opened: a sentence naming it. */

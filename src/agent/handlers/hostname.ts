@@ -1,12 +1,7 @@
-// node.hostname.update: sets the host's name, through `hostnamectl
-// set-hostname` where systemd runs, else by writing /etc/hostname and setting
-// the kernel's name with the `hostname` tool. The agent itself keeps the name
-// it registered under (agent.hostname, else the OS hostname at its start)
-// until it restarts: it answers under that name, and says so in the result.
-import { readFile } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
+import { errorText } from '../../exec/errno.js';
 import { type NodeOutcome, nodeHandler } from './checked.js';
-import { needsRoot, replaceFile, runsAsRoot, runTool } from './host-tools.js';
+import { needsRoot, readFileIfPresent, replaceFile, runsAsRoot, runTool } from './host-tools.js';
 import { serializedOn } from './resolv-conf.js';
 import { systemdRuns } from './timezone.js';
 import type { HandlerContext, JobHandler } from './types.js';
@@ -16,18 +11,10 @@ const HOSTNAME_QUEUE = 'hostname';
 
 type Outcome = NodeOutcome<'node.hostname.update'>;
 
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 /** The first line of the hostname file; null where there is none. */
 async function nameInFile(path: string): Promise<string | null> {
-  try {
-    return (await readFile(path, 'utf8')).split('\n')[0]?.trim() ?? '';
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
+  const bytes = await readFileIfPresent(path);
+  return bytes === null ? null : (bytes.toString('utf8').split('\n')[0]?.trim() ?? '');
 }
 
 function done(ctx: HandlerContext, name: string, changed: boolean): Outcome {
@@ -62,7 +49,7 @@ async function updateByFiles(ctx: HandlerContext, name: string): Promise<Outcome
     try {
       await replaceFile(file, `${name}\n`);
     } catch (err) {
-      const why = `cannot write ${file}: ${messageOf(err)}`;
+      const why = `cannot write ${file}: ${errorText(err)}`;
       if (kernelBefore === name) return { ok: false, error: why };
       const back = await setKernelName(ctx, kernelBefore);
       return back === null
@@ -101,7 +88,7 @@ export const hostnameUpdateHandler: JobHandler = nodeHandler('node.hostname.upda
     try {
       return await updateByFiles(ctx, name);
     } catch (err) {
-      return { ok: false, error: `cannot set the host name: ${messageOf(err)}` };
+      return { ok: false, error: `cannot set the host name: ${errorText(err)}` };
     }
   }),
 );

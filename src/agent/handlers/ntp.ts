@@ -3,9 +3,11 @@
 // names), the servers this system configures in one sources file
 // (agent.ntp.sources_file, in chrony's sourcedir) that chrony re-reads on
 // `chronyc reload sources`. A host without chronyc is `skipped`.
+
 import { readFile, unlink } from 'node:fs/promises';
 import type { NtpStatus } from '../../contract/ntp.js';
-import { type NodeOutcome, nodeHandler } from './checked.js';
+import { errorText } from '../../exec/errno.js';
+import { failed, type NodeOutcome, nodeHandler } from './checked.js';
 import { needsRoot, replaceFile, runsAsRoot, runTool, type ToolRun } from './host-tools.js';
 import { serializedOn } from './resolv-conf.js';
 import type { HandlerContext, JobHandler } from './types.js';
@@ -17,8 +19,6 @@ const NTP_QUEUE = 'chrony sources';
 const CHRONYC_TIMEOUT_MS = 20_000;
 
 type NtpOp = 'ntp.get' | 'ntp.create' | 'ntp.update' | 'ntp.delete';
-const failed = (error: string): { ok: false; error: string } => ({ ok: false, error });
-const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 function sourcesFileOf(ctx: HandlerContext): string {
   return ctx.host?.ntpSourcesFile ?? DEFAULT_SOURCES_FILE;
@@ -132,7 +132,7 @@ async function applySources(
     if (wanted === null) await unlink(path);
     else await replaceFile(path, wanted, { mode: 0o644 });
   } catch (err) {
-    return failed(`cannot write ${path}: ${message(err)}; nothing changed`);
+    return failed(`cannot write ${path}: ${errorText(err)}; nothing changed`);
   }
   const reload = toolError(await chronyc(ctx, ['reload', 'sources']));
   if (!reload) return { ok: true, result: { changed: true } };
@@ -140,7 +140,7 @@ async function applySources(
     if (previous === null) await unlink(path);
     else await replaceFile(path, previous, { mode: 0o644 });
   } catch (err) {
-    return failed(`${reload}; putting ${path} back failed too (${message(err)}): fix it by hand`);
+    return failed(`${reload}; putting ${path} back failed too (${errorText(err)}): fix it by hand`);
   }
   return failed(`${reload}; ${path} was put back, so nothing changed`);
 }

@@ -5,10 +5,12 @@
 // without following a symbolic link, and copied through that descriptor into
 // a new directory only root can enter; the copy is inspected and installed,
 // and removed afterwards.
+
 import { constants } from 'node:fs';
 import { chmod, type FileHandle, mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { errorText } from '../../exec/errno.js';
 
 /** The largest .deb taken: it is copied whole into the temporary directory. */
 export const MAX_DEB_BYTES = 2 * 1024 ** 3;
@@ -35,7 +37,7 @@ function openProblem(path: string, err: unknown): string {
   }
   if (code === 'ENOENT' || code === 'ENOTDIR') return `there is no file ${path} on this host`;
   if (code === 'EACCES' || code === 'EPERM') return `${path} cannot be read by the agent (${code})`;
-  return `${path} cannot be opened: ${err instanceof Error ? err.message : String(err)}`;
+  return `${path} cannot be opened: ${errorText(err)}`;
 }
 
 /** Every byte of `buf` up to `length`, written at the file's position. */
@@ -115,7 +117,7 @@ export async function stageDeb(path: string, signal: AbortSignal): Promise<Stage
   } catch (err) {
     return {
       ok: false,
-      error: `${path} could not be copied for the install: ${err instanceof Error ? err.message : String(err)}`,
+      error: `${path} could not be copied for the install: ${errorText(err)}`,
     };
   } finally {
     await src.close();

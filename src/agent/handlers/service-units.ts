@@ -4,11 +4,13 @@
 // Each file written starts with a marker line, and update and delete touch
 // only files that carry it: a unit written by hand or by a package is never
 // changed. A change that systemd refuses to load is taken back.
-import { lstat, readFile, unlink } from 'node:fs/promises';
+
+import { unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { normalServiceName } from '../../contract/services.js';
-import { type NodeOutcome, nodeHandler } from './checked.js';
-import { needsRoot, replaceFile, runsAsRoot } from './host-tools.js';
+import { errorText } from '../../exec/errno.js';
+import { failed, type NodeOutcome, nodeHandler } from './checked.js';
+import { needsRoot, readOwnedFile, replaceFile, runsAsRoot } from './host-tools.js';
 import { serializedOn } from './resolv-conf.js';
 import {
   JOB_TIMEOUT_MS,
@@ -35,15 +37,9 @@ type UnitFile =
   | { kind: 'file'; bytes: Buffer; managed: boolean };
 
 async function readUnitFile(path: string): Promise<UnitFile> {
-  let st: Awaited<ReturnType<typeof lstat>>;
-  try {
-    st = await lstat(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'absent' };
-    throw err;
-  }
-  if (!st.isFile()) return { kind: 'other' };
-  const bytes = await readFile(path);
+  const owned = await readOwnedFile(path);
+  if (owned.kind !== 'file') return owned;
+  const { bytes } = owned;
   return { kind: 'file', bytes, managed: bytes.toString('utf8').startsWith(MANAGED_MARKER) };
 }
 
@@ -85,8 +81,6 @@ function managedContent(text: string): Buffer {
 
 type Outcome = NodeOutcome<'service.create'>;
 
-const failed = (error: string): { ok: false; error: string } => ({ ok: false, error });
-
 function toolError(sc: Systemctl, run: Awaited<ReturnType<Systemctl['run']>>): string | null {
   if (run.kind === 'ok') return null;
   return run.kind === 'missing' ? `${sc.tool} disappeared` : run.error;
@@ -116,7 +110,7 @@ async function objectText(
   try {
     bytes = await ctx.objects.read(data.object, data.object_sha256, ctx.signal);
   } catch (err) {
-    return { error: err instanceof Error ? err.message : String(err) };
+    return { error: errorText(err) };
   }
   return unitText(data.object, bytes);
 }
@@ -132,7 +126,7 @@ async function writeUnit(
   try {
     await replaceFile(path, content, { mode: 0o644 });
   } catch (err) {
-    return failed(`cannot write ${path}: ${err instanceof Error ? err.message : String(err)}`);
+    return failed(`cannot write ${path}: ${errorText(err)}`);
   }
   const problem = await reloadAndLoad(sc, name);
   if (!problem) return { ok: true, result: { name, changed: true } };
@@ -142,7 +136,7 @@ async function writeUnit(
     else await unlink(path);
   } catch (err) {
     return failed(
-      `${problem}; putting ${path} back failed too (${err instanceof Error ? err.message : String(err)}): fix or remove it by hand, then run systemctl daemon-reload`,
+      `${problem}; putting ${path} back failed too (${errorText(err)}): fix or remove it by hand, then run systemctl daemon-reload`,
     );
   }
   const back = toolError(sc, await sc.run(['daemon-reload'], JOB_TIMEOUT_MS));
@@ -302,9 +296,7 @@ async function removeUnit(
   try {
     await unlink(path);
   } catch (err) {
-    return failed(
-      `cannot remove ${path}: ${err instanceof Error ? err.message : String(err)}${await undoAll()}`,
-    );
+    return failed(`cannot remove ${path}: ${errorText(err)}${await undoAll()}`);
   }
   const reload = toolError(sc, await sc.run(['daemon-reload'], JOB_TIMEOUT_MS));
   if (reload) {

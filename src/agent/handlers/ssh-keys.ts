@@ -19,7 +19,7 @@
 // account. authorized_keys with a second hard link is refused too: the
 // same file would be another account's keys as well.
 import { constants, type Stats } from 'node:fs';
-import { type FileHandle, lstat, mkdir, open } from 'node:fs/promises';
+import { type FileHandle, mkdir, open } from 'node:fs/promises';
 import type { OperationData } from '../../contract/operations.js';
 import {
   type AuthorizedKeyLine,
@@ -36,29 +36,14 @@ import {
   type PasswdEntry,
   readAccounts,
 } from './accounts.js';
-import { type NodeOutcome, nodeHandler } from './checked.js';
-import { needsRoot, replaceFile } from './host-tools.js';
+import { failed, type NodeOutcome, nodeHandler } from './checked.js';
+import { insideDir, lstatIfPresent, needsRoot, replaceFile } from './host-tools.js';
 import type { JobHandler } from './types.js';
 
 type Mutation = NodeOutcome<'user.sshkey.add'>;
 
-const failed = (error: string): { ok: false; error: string } => ({ ok: false, error });
-
 /** An authorized_keys file larger than this is not read: no one has that many keys. */
 export const AUTHORIZED_KEYS_MAX_BYTES = 1024 * 1024;
-
-/** The path of `name` inside an opened directory, never re-resolving the directory's own path. */
-const inside = (dir: FileHandle, name: string) => `/proc/self/fd/${dir.fd}/${name}`;
-
-/** lstat, or null when there is nothing of that name. */
-async function lstatOrNull(path: string): Promise<Stats | null> {
-  try {
-    return await lstat(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
-}
 
 class KeyFileProblem extends Error {}
 
@@ -124,13 +109,13 @@ async function openHome(user: PasswdEntry): Promise<FileHandle | null> {
 
 async function openSshDir(home: FileHandle, user: PasswdEntry): Promise<FileHandle | null> {
   const shown = `${user.home.replace(/\/$/, '')}/.ssh`;
-  const st = await lstatOrNull(inside(home, '.ssh'));
+  const st = await lstatIfPresent(insideDir(home, '.ssh'));
   if (!st) return null;
   checkEntry(st, shown, 'directory', user);
   let dir: FileHandle;
   try {
     dir = await open(
-      inside(home, '.ssh'),
+      insideDir(home, '.ssh'),
       constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW,
     );
   } catch (err) {
@@ -150,8 +135,8 @@ async function openSshDir(home: FileHandle, user: PasswdEntry): Promise<FileHand
 }
 
 async function readKeyFile(ssh: FileHandle, shown: string, user: PasswdEntry) {
-  const path = inside(ssh, 'authorized_keys');
-  const st = await lstatOrNull(path);
+  const path = insideDir(ssh, 'authorized_keys');
+  const st = await lstatIfPresent(path);
   if (!st) return { stat: null, text: '' };
   checkEntry(st, shown, 'file', user);
   let file: FileHandle;
@@ -208,11 +193,11 @@ const shownFile = (user: PasswdEntry) => `${user.home.replace(/\/$/, '')}/.ssh/a
 /** Makes .ssh (0700, the user's) and opens it, when the home has none yet. */
 async function makeSshDir(home: FileHandle, user: PasswdEntry): Promise<FileHandle> {
   const shown = `${user.home.replace(/\/$/, '')}/.ssh`;
-  await mkdir(inside(home, '.ssh'), 0o700);
+  await mkdir(insideDir(home, '.ssh'), 0o700);
   let dir: FileHandle;
   try {
     dir = await open(
-      inside(home, '.ssh'),
+      insideDir(home, '.ssh'),
       constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW,
     );
   } catch (err) {
@@ -240,7 +225,7 @@ async function makeSshDir(home: FileHandle, user: PasswdEntry): Promise<FileHand
 async function writeKeyFile(file: KeyFile, user: PasswdEntry, text: string): Promise<void> {
   const ssh = file.ssh ?? (await makeSshDir(file.home, user));
   try {
-    await replaceFile(inside(ssh, 'authorized_keys'), text, {
+    await replaceFile(insideDir(ssh, 'authorized_keys'), text, {
       mode: file.stat ? file.stat.mode & 0o7777 : 0o600,
       uid: file.stat ? file.stat.uid : user.uid,
       gid: file.stat ? file.stat.gid : user.gid,

@@ -5,10 +5,12 @@
 // `sysctl -w` does nothing but write that file. A key is taken only when its
 // file exists under proc_dir. Deleting a key removes it from the persisted
 // file; the kernel keeps the live value until the next boot.
+
 import { lstat, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SysctlEntry } from '../../contract/sysctl.js';
-import { type NodeOutcome, nodeHandler } from './checked.js';
+import { errorText } from '../../exec/errno.js';
+import { failed, type NodeOutcome, nodeHandler } from './checked.js';
 import { needsRoot, replaceFile, runsAsRoot } from './host-tools.js';
 import { serializedOn } from './resolv-conf.js';
 import type { HandlerContext, JobHandler } from './types.js';
@@ -23,9 +25,6 @@ const HEADER = `${SYSCTL_MARKER}: sysctl.create, sysctl.update and sysctl.delete
 const SYSCTL_QUEUE = 'sysctl file';
 
 type SysctlOp = 'sysctl.list' | 'sysctl.get' | 'sysctl.create' | 'sysctl.update' | 'sysctl.delete';
-
-const failed = (error: string): { ok: false; error: string } => ({ ok: false, error });
-const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 interface Paths {
   file: string;
@@ -76,7 +75,7 @@ async function readPersisted(file: string): Promise<Persisted | { error: string 
     text = await readFile(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
-    return { error: `cannot read ${file}: ${message(err)}` };
+    return { error: `cannot read ${file}: ${errorText(err)}` };
   }
   return (
     parseSysctlFile(text) ?? {
@@ -101,7 +100,7 @@ async function readLive(
     if (code === 'ENOENT' || code === 'ENOTDIR') {
       return { error: `${key} is not a parameter on this host (no ${path})` };
     }
-    return { error: `cannot read ${key} (${path}): ${code ?? message(err)}` };
+    return { error: `cannot read ${key} (${path}): ${code ?? errorText(err)}` };
   }
 }
 
@@ -117,7 +116,7 @@ async function writeLive(procDir: string, key: string, value: string): Promise<s
     if (code === 'EACCES' || code === 'EPERM') {
       return `the kernel does not let ${key} be set here (${code}): it is read-only, or belongs to another namespace`;
     }
-    return `cannot set ${key} (${path}): ${code ?? message(err)}`;
+    return `cannot set ${key} (${path}): ${code ?? errorText(err)}`;
   }
 }
 
@@ -204,7 +203,7 @@ async function setKey(
     } catch (err) {
       const back = await writeLive(paths.procDir, key, before.live);
       return failed(
-        `cannot write ${paths.file}: ${message(err)}; ${back ? `putting ${key} back to ${before.live} failed too (${back}): set it by hand` : `${key} was put back to ${before.live}, so nothing changed`}`,
+        `cannot write ${paths.file}: ${errorText(err)}; ${back ? `putting ${key} back to ${before.live} failed too (${back}): set it by hand` : `${key} was put back to ${before.live}, so nothing changed`}`,
       );
     }
   }
@@ -235,7 +234,7 @@ export const sysctlDeleteHandler: JobHandler = nodeHandler('sysctl.delete', (dat
         if (persisted.size === 0) await unlink(file);
         else await replaceFile(file, sysctlFileText(persisted), { mode: 0o644 });
       } catch (err) {
-        return failed(`cannot write ${file}: ${message(err)}; nothing changed`);
+        return failed(`cannot write ${file}: ${errorText(err)}; nothing changed`);
       }
       return { ok: true, result: { key: data.key, changed: true } };
     }),

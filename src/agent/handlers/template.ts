@@ -7,7 +7,9 @@
 // variable the view lacks fails the host, naming it, instead of rendering
 // as an empty string; partials are refused. Nothing is HTML-escaped: these
 // are configuration files, not pages.
+
 import Mustache from 'mustache';
+import { errorText } from '../../exec/errno.js';
 
 export class TemplateError extends Error {
   override name = 'TemplateError';
@@ -178,8 +180,6 @@ export function renderTemplate(template: string, view: TemplateView): string {
   } catch (err) {
     if (err instanceof TemplateError) throw err;
     // Mustache's own parse errors ("Unclosed tag at 12").
-    throw new TemplateError(
-      `the template cannot be read: ${err instanceof Error ? err.message : String(err)}`,
-    );
+    throw new TemplateError(`the template cannot be read: ${errorText(err)}`);
   }
 }

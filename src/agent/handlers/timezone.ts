@@ -4,21 +4,14 @@
 // is taken only when it names a zone file (TZif) of the host's own tz
 // database. An update already in place answers `changed: false` and writes
 // nothing, so a repeat is harmless.
+
 import { randomBytes } from 'node:crypto';
-import {
-  lstat,
-  open,
-  readFile,
-  readlink,
-  realpath,
-  rename,
-  symlink,
-  unlink,
-} from 'node:fs/promises';
+import { lstat, open, readlink, realpath, rename, symlink, unlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { TIMEZONE_PATTERN } from '../../contract/timezone.js';
+import { errorText } from '../../exec/errno.js';
 import { type NodeOutcome, nodeHandler } from './checked.js';
-import { needsRoot, replaceFile, runsAsRoot, runTool } from './host-tools.js';
+import { needsRoot, readFileIfPresent, replaceFile, runsAsRoot, runTool } from './host-tools.js';
 import { serializedOn } from './resolv-conf.js';
 import type { HandlerContext, JobHandler } from './types.js';
 
@@ -45,10 +38,6 @@ function pathsOf(ctx: HandlerContext): TimezonePaths {
     timezoneFile: tz?.timezoneFile ?? DEFAULT_TIMEZONE_FILE,
     zoneinfoDir: tz?.zoneinfoDir ?? DEFAULT_ZONEINFO_DIR,
   };
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 function codeOf(err: unknown): string | undefined {
@@ -79,7 +68,7 @@ export async function zoneProblem(dir: string, name: string): Promise<string | n
     real = await realpath(join(dir, name));
   } catch (err) {
     if (codeOf(err) === 'ENOENT' || codeOf(err) === 'ENOTDIR') return unknown;
-    return `cannot read the tz database (${dir}): ${messageOf(err)}`;
+    return `cannot read the tz database (${dir}): ${errorText(err)}`;
   }
   if (!real.startsWith(realDir + sep)) return unknown;
   try {
@@ -95,7 +84,7 @@ export async function zoneProblem(dir: string, name: string): Promise<string | n
       await file.close();
     }
   } catch (err) {
-    return `cannot read the zone file of ${name}: ${messageOf(err)}`;
+    return `cannot read the zone file of ${name}: ${errorText(err)}`;
   }
   return null;
 }
@@ -128,13 +117,8 @@ async function linkTargetOf(path: string): Promise<string | null | undefined> {
   }
 }
 
-async function readTextOrNull(path: string): Promise<string | null> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    if (codeOf(err) === 'ENOENT') return null;
-    throw err;
-  }
+async function readTextIfPresent(path: string): Promise<string | null> {
+  return (await readFileIfPresent(path))?.toString('utf8') ?? null;
 }
 
 /** The first line of /etc/timezone, when it is a name. */
@@ -162,7 +146,7 @@ async function timezoneFromFiles(paths: TimezonePaths): Promise<string> {
     const name = await zoneNameOf(paths.zoneinfoDir, target);
     if (name) return name;
   }
-  const named = nameInFile(await readTextOrNull(paths.timezoneFile));
+  const named = nameInFile(await readTextIfPresent(paths.timezoneFile));
   if (named) return named;
   // Without /etc/localtime the C library takes UTC.
   if (target === null) return 'UTC';
@@ -194,7 +178,7 @@ export const timezoneGetHandler: JobHandler = nodeHandler('timezone.get', async 
     try {
       timezone = await timezoneFromFiles(pathsOf(ctx));
     } catch (err) {
-      return { ok: false, error: `cannot tell the timezone: ${messageOf(err)}` };
+      return { ok: false, error: `cannot tell the timezone: ${errorText(err)}` };
     }
   }
   return { ok: true, result: { timezone, utc_offset: utcOffsetOf(timezone) } };
@@ -217,7 +201,7 @@ type UpdateOutcome = NodeOutcome<'timezone.update'>;
 async function updateFiles(paths: TimezonePaths, timezone: string): Promise<UpdateOutcome> {
   const zoneFile = join(paths.zoneinfoDir, timezone);
   const linkBefore = await linkTargetOf(paths.localtime);
-  const textBefore = await readTextOrNull(paths.timezoneFile);
+  const textBefore = await readTextIfPresent(paths.timezoneFile);
   const linkOk = linkBefore === resolve(zoneFile);
   const fileOk = nameInFile(textBefore) === timezone;
   if (linkOk && fileOk) return { ok: true, result: { timezone, changed: false } };
@@ -226,14 +210,14 @@ async function updateFiles(paths: TimezonePaths, timezone: string): Promise<Upda
     try {
       await replaceFile(paths.timezoneFile, `${timezone}\n`);
     } catch (err) {
-      return { ok: false, error: `cannot write ${paths.timezoneFile}: ${messageOf(err)}` };
+      return { ok: false, error: `cannot write ${paths.timezoneFile}: ${errorText(err)}` };
     }
   }
   if (!linkOk) {
     try {
       await replaceLink(paths.localtime, relative(dirname(resolve(paths.localtime)), zoneFile));
     } catch (err) {
-      const why = `cannot replace ${paths.localtime}: ${messageOf(err)}`;
+      const why = `cannot replace ${paths.localtime}: ${errorText(err)}`;
       if (fileOk) return { ok: false, error: why };
       const back = await restoreText(paths.timezoneFile, textBefore);
       return back === null
@@ -255,7 +239,7 @@ async function restoreText(path: string, text: string | null): Promise<string | 
     else await replaceFile(path, text);
     return null;
   } catch (err) {
-    return messageOf(err);
+    return errorText(err);
   }
 }
 
@@ -283,7 +267,7 @@ export const timezoneUpdateHandler: JobHandler = nodeHandler('timezone.update', 
     try {
       return await updateFiles(paths, data.timezone);
     } catch (err) {
-      return { ok: false, error: `cannot set the timezone: ${messageOf(err)}` };
+      return { ok: false, error: `cannot set the timezone: ${errorText(err)}` };
     }
   }),
 );

@@ -24,14 +24,13 @@ import {
   unknownGroups,
   userInfo,
 } from './accounts.js';
-import { type NodeOutcome, nodeHandler } from './checked.js';
+import { failed, type NodeOutcome, nodeHandler } from './checked.js';
 import { needsRoot } from './host-tools.js';
 import type { JobHandler } from './types.js';
 
 type Outcome<T extends OperationType> = NodeOutcome<T>;
 type Mutation = Outcome<'user.create'>;
 
-const failed = (error: string): { ok: false; error: string } => ({ ok: false, error });
 const done = (name: string, changed: boolean): Mutation => ({
   ok: true,
   result: { name, changed },
