@@ -83,6 +83,16 @@ function parsed<T>(text: string, parse: (line: string) => T | null): T[] {
   return text.split('\n').flatMap((l) => (l === '' || l.startsWith('#') ? [] : (parse(l) ?? [])));
 }
 
+/** The users of a passwd file, as parsePasswdLine reads them; none when it cannot be read. */
+export async function readUsers(path = HOST_ACCOUNT_PATHS.passwd): Promise<PasswdEntry[]> {
+  return parsed(await readFile(path, 'utf8').catch(() => ''), parsePasswdLine);
+}
+
+/** The groups of a group file, as parseGroupLine reads them; none when it cannot be read. */
+export async function readGroups(path = HOST_ACCOUNT_PATHS.group): Promise<GroupInfo[]> {
+  return parsed(await readFile(path, 'utf8').catch(() => ''), parseGroupLine);
+}
+
 /** The host's accounts, as the files hold them now. */
 export interface Accounts {
   users: PasswdEntry[];

@@ -16,7 +16,7 @@ import {
 } from '../../contract/cron.js';
 import type { ContentType } from '../../contract/file.js';
 import { errorText } from '../../exec/errno.js';
-import { findUser, readAccounts } from './accounts.js';
+import { readUsers } from './accounts.js';
 import { failed, type NodeOutcome, nodeHandler } from './checked.js';
 import { needsRoot, readOwnedFile, replaceFile, runsAsRoot } from './host-tools.js';
 import { serializedOn } from './resolv-conf.js';
@@ -156,8 +156,8 @@ async function commandOf(
 
 /** Why cron could not run as `user` on this host, or null. */
 async function userProblem(user: string): Promise<string | null> {
-  const accounts = await readAccounts();
-  return findUser(accounts, user) ? null : `user ${user} does not exist on this host`;
+  const known = (await readUsers()).some((u) => u.name === user);
+  return known ? null : `user ${user} does not exist on this host`;
 }
 
 /** Writes the entry's file as cron wants it: root's, not writable by others. */

@@ -13,6 +13,7 @@ import { basename, dirname, join } from 'node:path';
 import type { FileDeployData } from '../../contract/file.js';
 import { errorText, hasErrnoCode, isErrnoError } from '../../exec/errno.js';
 import { pathDigest } from '../file-access.js';
+import { readGroups, readUsers } from './accounts.js';
 import { failed, type NodeOutcome, nodeHandler } from './checked.js';
 import {
   insideDir,
@@ -108,15 +109,16 @@ async function forgetAside(stateDir: string, path: string): Promise<void> {
   await rm(where.meta, { force: true });
 }
 
-/** A user or group name (or number) from /etc/passwd or /etc/group, as its id; null when unknown. */
-async function idOf(db: '/etc/passwd' | '/etc/group', name: string): Promise<number | null> {
-  if (/^[0-9]+$/.test(name)) return Number(name);
-  const text = await readFile(db, 'utf8').catch(() => '');
-  for (const line of text.split('\n')) {
-    const [entry, , id] = line.split(':');
-    if (entry === name && id !== undefined && /^[0-9]+$/.test(id)) return Number(id);
-  }
-  return null;
+/** An owner by name or number, as its uid; null when the host has no such user. */
+async function uidOf(owner: string): Promise<number | null> {
+  if (/^[0-9]+$/.test(owner)) return Number(owner);
+  return (await readUsers()).find((u) => u.name === owner)?.uid ?? null;
+}
+
+/** A group by name or number, as its gid; null when the host has no such group. */
+async function gidOf(group: string): Promise<number | null> {
+  if (/^[0-9]+$/.test(group)) return Number(group);
+  return (await readGroups()).find((g) => g.name === group)?.gid ?? null;
 }
 
 /** A write refused for want of privilege, said as such. */
@@ -185,9 +187,9 @@ export const fileDeployHandler = nodeHandler(
     const content = await contentFor(data, ctx, stored);
     if (!Buffer.isBuffer(content)) return content;
 
-    const uid = data.owner === undefined ? undefined : await idOf('/etc/passwd', data.owner);
+    const uid = data.owner === undefined ? undefined : await uidOf(data.owner);
     if (uid === null) return failed(`owner: no user ${data.owner} on this host`);
-    const gid = data.group === undefined ? undefined : await idOf('/etc/group', data.group);
+    const gid = data.group === undefined ? undefined : await gidOf(data.group);
     if (gid === null) return failed(`group: no group ${data.group} on this host`);
     const sha256 = sha256Of(content);
     const before = await deployments.get(path);

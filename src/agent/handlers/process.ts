@@ -2,8 +2,10 @@
 // ps, whose columns differ between its versions), signal sends one with
 // kill(2). PID 1, the agent itself and its parent are refused unless the job
 // says `force`: signalling them stops the host or the agent that answers.
+
 import { readdir, readFile } from 'node:fs/promises';
 import { type ProcessInfo, signalName, signalNumber } from '../../contract/process.js';
+import { readUsers } from './accounts.js';
 import { nodeHandler } from './checked.js';
 import type { JobHandler } from './types.js';
 
@@ -24,19 +26,15 @@ interface HostClock {
 }
 
 async function readHostClock(procDir: string, passwdPath: string): Promise<HostClock> {
-  const [stat, uptime, meminfo, passwd] = await Promise.all([
+  const [stat, uptime, meminfo, users] = await Promise.all([
     readFile(`${procDir}/stat`, 'utf8'),
     readFile(`${procDir}/uptime`, 'utf8'),
     readFile(`${procDir}/meminfo`, 'utf8'),
-    readFile(passwdPath, 'utf8').catch(() => ''),
+    readUsers(passwdPath),
   ]);
+  // The first entry of a uid names it, as getpwuid does.
   const userNames = new Map<number, string>();
-  for (const line of passwd.split('\n')) {
-    const [name, , uid] = line.split(':');
-    if (name && uid !== undefined && /^[0-9]+$/.test(uid) && !userNames.has(Number(uid))) {
-      userNames.set(Number(uid), name);
-    }
-  }
+  for (const u of users) if (!userNames.has(u.uid)) userNames.set(u.uid, u.name);
   return {
     bootTimeS: Number(/^btime\s+([0-9]+)/m.exec(stat)?.[1] ?? 0),
     uptimeS: Number.parseFloat(uptime.split(/\s+/)[0] ?? '0'),
