@@ -13,6 +13,7 @@ import { factValues } from '../job/fact-refs.js';
 import { type JobStore, putFacts } from '../job/store.js';
 import type { Logger } from '../log/logger.js';
 import type { OutageLog } from '../log/outage-log.js';
+import { SYSTEMD_RUN_DIR } from './handlers/host-tools.js';
 import { readMachineId } from './identity.js';
 
 export interface FactSources {
@@ -112,7 +113,7 @@ export function interfacesOf(
 }
 
 function serviceManager(): string {
-  if (existsSync('/run/systemd/system')) return 'systemd';
+  if (existsSync(SYSTEMD_RUN_DIR)) return 'systemd';
   if (existsSync('/run/openrc') || existsSync('/sbin/openrc-run')) return 'openrc';
   if (existsSync('/etc/init.d')) return 'sysvinit';
   return 'none';

@@ -7,6 +7,7 @@ import { constants, type Stats } from 'node:fs';
 import { access, type FileHandle, lstat, open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, delimiter, dirname, join } from 'node:path';
 import { runCommand } from '../../exec/index.js';
+import type { HandlerContext } from './types.js';
 
 /** How a host tool's run ended, as a handler reads it. */
 export type ToolRun =
@@ -95,6 +96,14 @@ export async function toolRunnable(tool: string): Promise<boolean> {
     }
   }
   return false;
+}
+
+/** Present while systemd manages the host (what sd_booted asks). */
+export const SYSTEMD_RUN_DIR = '/run/systemd/system';
+
+/** Whether systemd manages this host (HostSettings.systemdRunDir in tests). */
+export async function systemdRuns(ctx: HandlerContext): Promise<boolean> {
+  return (await lstatIfPresent(ctx.host?.systemdRunDir ?? SYSTEMD_RUN_DIR))?.isDirectory() === true;
 }
 
 /** Whether this agent may change what only root may change. */

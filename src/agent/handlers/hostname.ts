@@ -1,9 +1,15 @@
 import { hostname as osHostname } from 'node:os';
 import { errorText } from '../../exec/errno.js';
 import { type NodeOutcome, nodeHandler } from './checked.js';
-import { needsRoot, readFileIfPresent, replaceFile, runsAsRoot, runTool } from './host-tools.js';
+import {
+  needsRoot,
+  readFileIfPresent,
+  replaceFile,
+  runsAsRoot,
+  runTool,
+  systemdRuns,
+} from './host-tools.js';
 import { serializedOn } from './resolv-conf.js';
-import { systemdRuns } from './timezone.js';
 import type { HandlerContext, JobHandler } from './types.js';
 
 export const DEFAULT_HOSTNAME_FILE = '/etc/hostname';

@@ -6,20 +6,25 @@
 // nothing, so a repeat is harmless.
 
 import { randomBytes } from 'node:crypto';
-import { lstat, open, readlink, realpath, rename, symlink, unlink } from 'node:fs/promises';
+import { open, readlink, realpath, rename, symlink, unlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { TIMEZONE_PATTERN } from '../../contract/timezone.js';
 import { errorText } from '../../exec/errno.js';
 import { type NodeOutcome, nodeHandler } from './checked.js';
-import { needsRoot, readFileIfPresent, replaceFile, runsAsRoot, runTool } from './host-tools.js';
+import {
+  needsRoot,
+  readFileIfPresent,
+  replaceFile,
+  runsAsRoot,
+  runTool,
+  systemdRuns,
+} from './host-tools.js';
 import { serializedOn } from './resolv-conf.js';
 import type { HandlerContext, JobHandler } from './types.js';
 
 export const DEFAULT_LOCALTIME = '/etc/localtime';
 export const DEFAULT_TIMEZONE_FILE = '/etc/timezone';
 export const DEFAULT_ZONEINFO_DIR = '/usr/share/zoneinfo';
-/** Present while systemd manages the host (what sd_booted asks). */
-export const SYSTEMD_RUN_DIR = '/run/systemd/system';
 
 const TIMEZONE_RE = new RegExp(TIMEZONE_PATTERN);
 /** One change at a time: a second must not read the files half way through the first. */
@@ -42,15 +47,6 @@ function pathsOf(ctx: HandlerContext): TimezonePaths {
 
 function codeOf(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | null)?.code;
-}
-
-/** Whether systemd manages this host (HostSettings.systemdRunDir in tests). */
-export async function systemdRuns(ctx: HandlerContext): Promise<boolean> {
-  try {
-    return (await lstat(ctx.host?.systemdRunDir ?? SYSTEMD_RUN_DIR)).isDirectory();
-  } catch {
-    return false;
-  }
 }
 
 /**
