@@ -33,3 +33,14 @@ export class ApiError extends Error {
     };
   }
 }
+
+/** The 400 of one field at fault: `invalid body: name must be ...`, with `fields` naming it. */
+export function invalidField(
+  where: 'body' | 'params' | 'query',
+  field: string,
+  message: string,
+): ApiError {
+  return new ApiError('invalid_request', `invalid ${where}: ${field} ${message}`, {
+    fields: [{ field, message }],
+  });
+}

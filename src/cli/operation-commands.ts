@@ -164,10 +164,7 @@ function child(parent: Command, word: string, path: string): Command {
  * the same; here it spares a round trip.
  */
 function checkInput(type: OperationType, input: Record<string, unknown>): void {
-  // The API adds a named object's digest (it looks the object up); no flag gives it.
-  const decl: OperationDeclaration = OPERATIONS[type];
-  const added = decl.object ? { object_sha256: '0'.repeat(64) } : {};
-  const problems = withFactRefs(type, operationInputProblems(type, input, added), input);
+  const problems = withFactRefs(type, operationInputProblems(type, input), input);
   if (problems.length === 0) return;
   const lines = problems.map((p) => {
     // `servers[1]` is the second item of --servers.

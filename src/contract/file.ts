@@ -12,6 +12,19 @@ export const OBJECT_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$';
 /** Names the system keeps for itself: refused from uploads. */
 export const RESERVED_OBJECT_PREFIX = 'osapi.';
 
+const OBJECT_NAME = new RegExp(OBJECT_NAME_PATTERN);
+
+/** What is wrong with an object's name, as a sentence, or null. */
+export function objectNameProblem(name: string): string | null {
+  if (!OBJECT_NAME.test(name)) {
+    return "must be 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or a digit";
+  }
+  if (name.startsWith(RESERVED_OBJECT_PREFIX)) {
+    return `must not start with "${RESERVED_OBJECT_PREFIX}": those names are kept for the system`;
+  }
+  return null;
+}
+
 const OBJECT_NAME_ABOUT =
   "An object of the file store: 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or a digit.";
 

@@ -3,7 +3,7 @@
 // API refuses bad input with a 400 naming the field and the agent refuses a
 // job whose data is bad whoever published it.
 import { isIP } from 'node:net';
-import type { TSchema } from 'typebox';
+import { type TSchema, Type } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { CERTIFICATE_NAME_EXPECTED, CERTIFICATE_NAME_PATTERN } from '../contract/certificate.js';
 import { PATTERN_MESSAGES } from '../contract/command.js';
@@ -25,6 +25,7 @@ import {
 import { NTP_SERVER_EXPECTED } from '../contract/ntp.js';
 import {
   OPERATIONS,
+  type OperationDeclaration,
   type OperationType,
   operationData,
   secretFields,
@@ -322,10 +323,31 @@ export function depthProblem(data: unknown): DataProblem | null {
  * the API refuses it with a 400 naming the field and the agent refuses it too.
  */
 export function operationDataProblems(type: OperationType, data: unknown): DataProblem[] {
+  return dataProblemsBy(OPERATIONS[type].data, type, data);
+}
+
+function dataProblemsBy(schema: TSchema, type: OperationType, data: unknown): DataProblem[] {
   const deep = depthProblem(data);
   if (deep) return [deep];
-  const problems = schemaProblems(OPERATIONS[type].data, data);
+  const problems = schemaProblems(schema, data);
   return problems.length > 0 ? problems : meaningProblems(type, data);
+}
+
+/** Each operation's data schema as a request makes it: without the digest the API adds later. */
+const requestSchemas = new Map<OperationType, TSchema>();
+
+/**
+ * The data's problems before the API has added what it looks up (a named
+ * object's digest, `object_sha256`): what a request can get wrong itself.
+ */
+export function requestDataProblems(type: OperationType, data: unknown): DataProblem[] {
+  let schema = requestSchemas.get(type);
+  if (!schema) {
+    const decl: OperationDeclaration = OPERATIONS[type];
+    schema = decl.object ? Type.Omit(decl.data, ['object_sha256']) : decl.data;
+    requestSchemas.set(type, schema);
+  }
+  return dataProblemsBy(schema, type, data);
 }
 
 export const PASSWORD_BYTES_EXPECTED = `must be at most ${HASHED_PASSWORD_MAX_BYTES} bytes in UTF-8, the longest password a host's crypt(3) takes`;
@@ -354,12 +376,7 @@ export function secretProblems(type: OperationType, input: unknown): DataProblem
 }
 
 /** The same for what a request carries (its rate control included), before it becomes data. */
-export function operationInputProblems(
-  type: OperationType,
-  input: unknown,
-  /** What the API adds to the data beyond the input (an object's digest). */
-  added: Record<string, unknown> = {},
-): DataProblem[] {
+export function operationInputProblems(type: OperationType, input: unknown): DataProblem[] {
   const deep = depthProblem(input);
   if (deep) return [deep];
   // A secret's own problems first: they are never deferred (withFactRefs),
@@ -368,10 +385,7 @@ export function operationInputProblems(
   if (secrets.length > 0) return secrets;
   const problems = schemaProblems(OPERATIONS[type].input, input);
   if (problems.length > 0) return problems;
-  return operationDataProblems(type, {
-    ...(operationData(type, input as never) as object),
-    ...added,
-  });
+  return requestDataProblems(type, operationData(type, input as never));
 }
 
 /**

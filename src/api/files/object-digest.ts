@@ -1,38 +1,34 @@
 // An operation that writes an object of the file store to hosts (a file
 // deployment, a service's unit) carries the object's digest in its job's
-// data, looked up when the job is made: the job then signs that content,
-// and an agent refuses any other (agent/file-access.ts). Routes and POST /job
-// look it up alike.
+// data, looked up once the request is valid: the job then signs that
+// content, and an agent refuses any other (agent/file-access.ts). Routes
+// and POST /job add it alike.
 import type { OperationDeclaration } from '../../contract/operations.js';
-import { ApiError } from '../errors.js';
-import { objectNameProblem } from './routes.js';
+import { invalidField } from '../errors.js';
 import type { FileStore } from './store.js';
 
-/** A digest no object has: stands in while the name itself is refused, so only the name's problem is told. */
-const NO_OBJECT = '0'.repeat(64);
-
 /**
- * `{object_sha256}` for the object the input's `decl.object` field names, as
- * the file store holds it now; `{}` for an operation that names none. A name
- * the store lacks is a 400 naming the field (`fieldPrefix` is where the
- * request holds the input, e.g. `operation.data.` in POST /job).
+ * Valid data with `object_sha256`: the digest of the object its
+ * `decl.object` field names, as the file store holds it now. A name the
+ * store lacks is a 400 naming `field` (where the request holds it); data
+ * without the field (an update keeping its object) is left as it is.
  */
-export async function objectDigest(
+export async function withObjectDigest<T>(
   decl: OperationDeclaration,
-  input: unknown,
+  data: T,
   files: FileStore,
-  fieldPrefix = '',
-): Promise<{ object_sha256?: string }> {
-  if (!decl.object) return {};
-  const name = (input as Record<string, unknown> | null)?.[decl.object];
-  if (typeof name !== 'string' || objectNameProblem(name)) return { object_sha256: NO_OBJECT };
+  field = decl.object,
+): Promise<T> {
+  const name = decl.object ? (data as Record<string, unknown>)[decl.object] : undefined;
+  // An update may leave its object out: it keeps the one it has.
+  if (!decl.object || typeof name !== 'string') return data;
   const info = await files.info(name);
   if (!info) {
-    const field = `${fieldPrefix}${decl.object}`;
-    const message = `names no object of the file store (${name}); upload it with POST /file`;
-    throw new ApiError('invalid_request', `invalid body: ${field} ${message}`, {
-      fields: [{ field, message }],
-    });
+    throw invalidField(
+      'body',
+      field ?? decl.object,
+      `names no object of the file store (${name}); upload it with POST /file`,
+    );
   }
-  return { object_sha256: info.sha256 };
+  return { ...data, object_sha256: info.sha256 };
 }

@@ -11,11 +11,10 @@ import {
   FileUploadQuery,
   FileUploadRequest,
   FileUploadResponse,
-  OBJECT_NAME_PATTERN,
-  RESERVED_OBJECT_PREFIX,
+  objectNameProblem,
   StaleDeploymentsResponse,
 } from '../../contract/file.js';
-import { ApiError } from '../errors.js';
+import { ApiError, invalidField } from '../errors.js';
 import { formToUpload, MultipartError } from './multipart.js';
 import type { FileStore } from './store.js';
 
@@ -25,7 +24,6 @@ export interface FileRouteDeps {
   maxBytes: number;
 }
 
-const NAME = new RegExp(OBJECT_NAME_PATTERN);
 // One character class, no groups: a pattern with a repeated group recurses per
 // repetition and overflows the stack on a few MiB.
 const BASE64_CHARS = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -35,30 +33,9 @@ export function isBase64(text: string): boolean {
   return text.length % 4 === 0 && BASE64_CHARS.test(text);
 }
 
-/** The name's problem as a sentence, or null. */
-export function objectNameProblem(name: string): string | null {
-  if (!NAME.test(name)) {
-    return "must be 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or a digit";
-  }
-  if (name.startsWith(RESERVED_OBJECT_PREFIX)) {
-    return `must not start with "${RESERVED_OBJECT_PREFIX}": those names are kept for the system`;
-  }
-  return null;
-}
-
-function invalid(field: string, message: string): ApiError {
-  return new ApiError('invalid_request', `invalid body: ${field} ${message}`, {
-    fields: [{ field, message }],
-  });
-}
-
 function nameParam(name: string): string {
   const problem = objectNameProblem(name);
-  if (problem) {
-    throw new ApiError('invalid_request', `invalid params: name ${problem}`, {
-      fields: [{ field: 'name', message: problem }],
-    });
-  }
+  if (problem) throw invalidField('params', 'name', problem);
   return name;
 }
 
@@ -98,8 +75,9 @@ export function registerFileRoutes(app: FastifyInstance, deps: FileRouteDeps): v
     async (req, reply) => {
       const { name, content, content_type = 'raw' } = req.body;
       const problem = objectNameProblem(name);
-      if (problem) throw invalid('name', problem);
-      if (!isBase64(content)) throw invalid('content', 'must be base64 (RFC 4648, padded)');
+      if (problem) throw invalidField('body', 'name', problem);
+      if (!isBase64(content))
+        throw invalidField('body', 'content', 'must be base64 (RFC 4648, padded)');
       const bytes = Buffer.from(content, 'base64');
       if (bytes.length > maxBytes) {
         throw new ApiError(

@@ -18,6 +18,7 @@ import {
 } from '../../contract/job.js';
 import {
   OPERATIONS,
+  type OperationDeclaration,
   type OperationInput,
   type OperationType,
   operationData,
@@ -42,7 +43,7 @@ import {
 import { API_EVENT_HOST, cancelSubject } from '../../names/names.js';
 import type { AuthUser } from '../auth.js';
 import { ApiError } from '../errors.js';
-import { objectDigest } from '../files/object-digest.js';
+import { withObjectDigest } from '../files/object-digest.js';
 import type { FileStore } from '../files/store.js';
 import { REPLAYED_HEADER } from '../idempotency.js';
 import {
@@ -81,10 +82,8 @@ const CANCEL_WAIT_MS = 5000;
 function operationOf(
   type: OperationType,
   input: unknown,
-  /** What the API adds to the data beyond the input (an object's digest). */
-  added: Record<string, unknown> = {},
 ): { operation: Operation; rollout?: RolloutRequest } {
-  const problems = withFactRefs(type, operationInputProblems(type, input, added), input);
+  const problems = withFactRefs(type, operationInputProblems(type, input), input);
   if (problems.length > 0) {
     const fields = problems.map((p) => ({
       field: ['operation.data', p.field].filter(Boolean).join('.'),
@@ -99,8 +98,10 @@ function operationOf(
   const valid = input as OperationInput<typeof type>;
   const rollout =
     OPERATIONS[type].kind === 'modify' ? rolloutOf(valid as RolloutRequest) : undefined;
-  const data = { ...(operationData(type, valid) as object), ...added };
-  return { operation: { type, data }, ...(rollout ? { rollout } : {}) };
+  return {
+    operation: { type, data: operationData(type, valid) },
+    ...(rollout ? { rollout } : {}),
+  };
 }
 
 /**
@@ -351,8 +352,14 @@ export function registerJobRoutes(
       const raw = req.body.operation;
       // Checked here first so that a bad target is named before a bad body, as ever.
       targetOf(req.body.target_hostname, 'target_hostname');
-      const added = await objectDigest(OPERATIONS[raw.type], raw.data, files, 'operation.data.');
-      const { operation, rollout } = operationOf(raw.type, raw.data, added);
+      const { operation, rollout } = operationOf(raw.type, raw.data);
+      const decl: OperationDeclaration = OPERATIONS[raw.type];
+      operation.data = await withObjectDigest(
+        decl,
+        operation.data,
+        files,
+        `operation.data.${decl.object}`,
+      );
       return make(req, reply, {
         operation,
         target: req.body.target_hostname,

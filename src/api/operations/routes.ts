@@ -18,16 +18,16 @@ import {
   operationTimeoutS,
   pathParams,
 } from '../../contract/operations.js';
-import { type RolloutRequest, rolloutOf } from '../../contract/rollout.js';
+import { rolloutOf } from '../../contract/rollout.js';
 import {
   meaningProblems,
-  operationDataProblems,
+  requestDataProblems,
   secretProblems,
   withFactRefs,
 } from '../../job/data-checks.js';
 import { expectedHostsOf } from '../dispatch.js';
 import { ApiError } from '../errors.js';
-import { objectDigest } from '../files/object-digest.js';
+import { withObjectDigest } from '../files/object-digest.js';
 import type { FileStore } from '../files/store.js';
 import { REPLAYED_HEADER } from '../idempotency.js';
 import type { JobService } from '../job-service.js';
@@ -130,9 +130,7 @@ function dataOf(type: OperationType, decl: OperationDeclaration, input: Record<s
     problems.push(
       ...withFactRefs(
         type,
-        pathParams(decl).length > 0
-          ? operationDataProblems(type, data)
-          : meaningProblems(type, data),
+        pathParams(decl).length > 0 ? requestDataProblems(type, data) : meaningProblems(type, data),
         data,
       ),
     );
@@ -160,9 +158,8 @@ async function handle(
   reply: FastifyReply,
 ) {
   const decl: OperationDeclaration = OPERATIONS[type];
-  const asked: Record<string, unknown> = inputOf(decl, req);
-  const input = { ...asked, ...(await objectDigest(decl, asked, files)) };
-  const data = dataOf(type, decl, input);
+  const input = inputOf(decl, req);
+  const data = await withObjectDigest(decl, dataOf(type, decl, input), files);
   const isAsync = req.query.async === true;
   const timeoutS = operationTimeoutS(type, data);
   const outcome = await jobs.submit({
@@ -170,7 +167,7 @@ async function handle(
     target: req.params.hostname ?? '',
     user: req.user,
     mode: isAsync ? 'async' : 'wait',
-    ...(decl.kind === 'modify' ? { rollout: rolloutOf(asked as RolloutRequest) } : {}),
+    ...(decl.kind === 'modify' ? { rollout: rolloutOf(input) } : {}),
     idempotencyFrom: req,
     inputInBody: [],
   });
