@@ -55,8 +55,8 @@ export function idempotencyOf(
   user: string,
   /** Null: the body holds no secret (a retry, whose data is the stored job's). */
   secrets: SecretsInBody | null,
-  /** The key of the secrets' digests (secretDigestKey). */
-  digestKey: Uint8Array,
+  /** The key of the secrets' digests (secretDigestKey), asked only when the request has a key. */
+  digestKey: () => Uint8Array,
 ): IdempotencyRequest | null {
   const raw = req.headers[IDEMPOTENCY_HEADER];
   if (raw === undefined) return null;
@@ -82,7 +82,7 @@ export function idempotencyOf(
         route: req.routeOptions.url ?? req.url,
         params: req.params ?? null,
         query: req.query ?? null,
-        body: secrets ? withSecretsDigested(body, secrets, digestKey, kvKey) : body,
+        body: secrets ? withSecretsDigested(body, secrets, digestKey(), kvKey) : body,
       }),
     ),
   };

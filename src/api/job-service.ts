@@ -170,7 +170,7 @@ export async function submitJob(deps: DispatchDeps, s: JobSubmission): Promise<J
         s.idempotencyFrom,
         createdBy,
         s.inputInBody ? { at: s.inputInBody, fields: secretFields(op.type) } : null,
-        secretDigestKey(deps.store.signer),
+        () => secretDigestKey(deps.store.signer),
       )
     : null;
   if (idem) {

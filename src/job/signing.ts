@@ -85,6 +85,7 @@ function goBytes(jobId: string, hostname: string): Buffer {
 
 export function jobSigner(privateKey: KeyObject): JobSigner {
   const id = keyId(createPublicKey(privateKey));
+  const derived = new Map<string, Buffer>();
   return {
     keyId: id,
     sign(record) {
@@ -98,8 +99,14 @@ export function jobSigner(privateKey: KeyObject): JobSigner {
       return sign(null, goBytes(jobId, hostname), privateKey).toString('base64');
     },
     derivedSecret(purpose) {
-      const der = privateKey.export({ type: 'pkcs8', format: 'der' });
-      return Buffer.from(hkdfSync('sha256', der, 'osapi-job-signing-key', purpose, 32));
+      // Asked on every request that carries an Idempotency-Key: derived once per purpose.
+      let secret = derived.get(purpose);
+      if (!secret) {
+        const der = privateKey.export({ type: 'pkcs8', format: 'der' });
+        secret = Buffer.from(hkdfSync('sha256', der, 'osapi-job-signing-key', purpose, 32));
+        derived.set(purpose, secret);
+      }
+      return secret;
     },
   };
 }
