@@ -192,7 +192,7 @@ export function resultTable(type: OperationType, body: OperationAnswerBody): str
   const decl: OperationDeclaration = OPERATIONS[type];
   // `changed` has a column of its own; a result's own `status` is the item's (file status).
   const fields = Object.keys(decl.result.properties).filter(
-    (f) => f !== 'changed' && f !== 'status',
+    (f) => f !== 'changed' && !(decl.resultStatus && f === 'status'),
   );
   const change = decl.answer === 'change';
   const withError = body.results.some((r) => r.error);

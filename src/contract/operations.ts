@@ -180,6 +180,12 @@ export interface OperationDeclaration {
    * (`ok`, the managed domains), a change's (`ok` and `changed`), or a command's.
    */
   readonly answer: 'query' | 'read' | 'change' | 'command';
+  /**
+   * A read whose result has a `status` of its own (a file's `in-sync`,
+   * `drifted`...): it is the item's status where the host answered, as the
+   * reference's file status has it.
+   */
+  readonly resultStatus?: true;
   /** The route's success status. */
   readonly status: 200 | 202;
   /** Seconds an agent may take; a data field `timeout` chooses within this range. */
@@ -675,6 +681,7 @@ export const OPERATIONS = {
     result: FileStatusResult,
     response: FileStatusResponse,
     answer: 'read',
+    resultStatus: true,
     status: 200,
     timeout: FILE_OPERATION_TIMEOUT,
     sdk: 'fileStatus',

@@ -6,7 +6,11 @@
 import { Compile } from 'typebox/compile';
 import type { OperationAnswerBody } from '../../contract/answers.js';
 import { noAnswerResult } from '../../contract/no-answer.js';
-import { OPERATIONS, type OperationType } from '../../contract/operations.js';
+import {
+  OPERATIONS,
+  type OperationDeclaration,
+  type OperationType,
+} from '../../contract/operations.js';
 import { CommandResult } from '../../contract/states.js';
 import { finalStateOf, type JobResponse } from '../../job/records.js';
 import type { DispatchResult } from '../dispatch.js';
@@ -28,7 +32,7 @@ type Item = OperationAnswerBody['results'][number];
 
 /** A query's or a change's item: the result's fields beside how the host's run ended. */
 function hostItem(type: OperationType, resp: JobResponse): Item {
-  const decl = OPERATIONS[type];
+  const decl: OperationDeclaration = OPERATIONS[type];
   const state = finalStateOf(resp);
   const status =
     state === 'skipped'
@@ -55,7 +59,7 @@ function hostItem(type: OperationType, resp: JobResponse): Item {
     error = 'the agent reported a failure without a reason';
   // A read whose result has a state of its own (a file's in-sync, drifted...)
   // says it as the item's status, as the reference's file status does.
-  const own = decl.answer === 'read' && status === 'ok' ? fields.status : undefined;
+  const own = decl.resultStatus && status === 'ok' ? fields.status : undefined;
   return {
     ...fields,
     hostname: resp.hostname,
@@ -100,7 +104,7 @@ function commandItem(resp: JobResponse): Item {
 /** The item of an expected agent that never answered. */
 function silentItem(type: OperationType, hostname: string, timeoutS: number): Item {
   const error = `no answer from this agent within ${timeoutS} s plus a margin; it was Ready when the job was sent`;
-  const decl = OPERATIONS[type];
+  const decl: OperationDeclaration = OPERATIONS[type];
   if (decl.answer === 'command') return noAnswerResult(hostname, error);
   return {
     hostname,
@@ -119,7 +123,7 @@ export function operationAnswer(
   r: DispatchResult,
   timeoutS: number,
 ): OperationAnswerBody {
-  const decl = OPERATIONS[type];
+  const decl: OperationDeclaration = OPERATIONS[type];
   const results = r.responses.map((resp) =>
     decl.answer === 'command' ? commandItem(resp) : hostItem(type, resp),
   );
