@@ -232,7 +232,8 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
     const auth = { signingKey: opts.signingKey, customRoles: config.api.server.security.roles };
     const files = natsFileStore(
       await new Objm(nc).open(layout.names.filesBucket),
-      await kvm.open(layout.names.deploymentsBucket),
+      followed(layout.names.deploymentsBucket),
+      logger,
     );
     const app = await buildApiServer({
       metrics,

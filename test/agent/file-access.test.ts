@@ -3,14 +3,14 @@
 // is not the job's; deployment records per path. And the template renderer:
 // strict about missing variables, no partials, no HTML escaping.
 import { createHash, randomBytes } from 'node:crypto';
-import { Kvm } from '@nats-io/kv';
+import { jetstream } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
 import { describe, expect, it } from 'vitest';
 import { natsDeploymentRecords, natsObjectReader } from '../../src/agent/file-access.js';
 import { nestedFacts, renderTemplate } from '../../src/agent/handlers/template.js';
 import { natsFileStore } from '../../src/api/files/store.js';
 import { ensureLayout } from '../../src/nats/layout.js';
-import { useTestNats } from '../support/nats.js';
+import { silentLogger, useTestNats } from '../support/nats.js';
 import { testLayout } from '../support/settings.js';
 
 const t = useTestNats();
@@ -21,7 +21,8 @@ async function setUp(namespace: string) {
   const { names } = await ensureLayout(t.nc, testLayout(namespace));
   const store = natsFileStore(
     await new Objm(t.nc).open(names.filesBucket),
-    await new Kvm(t.nc).open(names.deploymentsBucket),
+    { nc: t.nc, js: jetstream(t.nc), bucket: names.deploymentsBucket },
+    silentLogger,
   );
   return { names, store };
 }

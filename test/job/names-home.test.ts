@@ -141,7 +141,6 @@ describe('the job store', () => {
       'src/api/session/login-codes.ts',
       'src/api/session/routes.ts',
       // The file deployments' records, their own bucket.
-      'src/api/files/store.ts',
       'src/agent/file-access.ts',
       // Makes every bucket once, at start.
       'src/nats/layout.ts',

@@ -1,9 +1,8 @@
 // The file store as the API uses it: objects in a JetStream object store,
-// each with its SHA-256 (hex) and how deployments use it (raw or template) in
-// its metadata; and the agents' deployment records, read to tell which
+// whose own digest (SHA-256) is the object's, and how deployments use it
+// (raw or template) in its metadata; and the agents' deployment records, read to tell which
 // deployments are stale (their object has changed since).
 import { createHash } from 'node:crypto';
-import type { KV } from '@nats-io/kv';
 import type { ObjectInfo, ObjectStore } from '@nats-io/obj';
 import { Compile } from 'typebox/compile';
 import {
@@ -12,13 +11,21 @@ import {
   type FileInfo,
   type StaleDeployment,
 } from '../../contract/file.js';
+import { followKv, type KvSource } from '../../job/kv-follow.js';
+import type { Logger } from '../../log/logger.js';
 import { hostnameOfDeploymentKey } from '../../names/names.js';
 
 const isDeploymentRecord = Compile(DeploymentRecord);
 
-/** Metadata keys on each object. */
-const SHA_KEY = 'osapi-sha256';
+/** The metadata key saying how deployments use an object. */
 const TYPE_KEY = 'osapi-content-type';
+
+/** The object store's digest (`SHA-256=<base64url>`) as hex; null for another kind. */
+function sha256OfDigest(digest: string): string | null {
+  const m = /^SHA-256=([A-Za-z0-9_-]+=*)$/.exec(digest);
+  const bytes = m?.[1] ? Buffer.from(m[1], 'base64url') : null;
+  return bytes?.length === 32 ? bytes.toString('hex') : null;
+}
 
 export type UploadOutcome =
   | { kind: 'stored'; info: FileInfo; changed: boolean }
@@ -40,13 +47,9 @@ export interface FileStore {
   stale(): Promise<StaleDeployment[]>;
 }
 
-export function sha256Hex(content: Uint8Array): string {
-  return createHash('sha256').update(content).digest('hex');
-}
-
 function fileInfo(o: ObjectInfo): FileInfo | null {
   if (o.deleted) return null;
-  const sha = o.metadata?.[SHA_KEY];
+  const sha = sha256OfDigest(o.digest);
   if (!sha) return null;
   return {
     name: o.name,
@@ -57,7 +60,29 @@ function fileInfo(o: ObjectInfo): FileInfo | null {
   };
 }
 
-export function natsFileStore(objects: ObjectStore, deployments: KV): FileStore {
+/**
+ * Every key's last value, read in one pass of the bucket's stream (not a get
+ * per key): a follow from each key's last value, stopped once it caught up.
+ */
+async function latestEntries(source: KvSource, logger: Logger): Promise<Map<string, Uint8Array>> {
+  const entries = new Map<string, Uint8Array>();
+  const follow = await followKv(source, { keys: '>', from: 'last', logger }, (e) => {
+    if (e.operation === 'PUT') entries.set(e.key, e.value);
+    else entries.delete(e.key);
+  });
+  try {
+    await follow.loaded;
+  } finally {
+    follow.stop();
+  }
+  return entries;
+}
+
+export function natsFileStore(
+  objects: ObjectStore,
+  deployments: KvSource,
+  logger: Logger,
+): FileStore {
   const info = async (name: string) => {
     const o = await objects.info(name);
     return o ? fileInfo(o) : null;
@@ -65,16 +90,14 @@ export function natsFileStore(objects: ObjectStore, deployments: KV): FileStore 
   return {
     info,
     async upload(name, content, contentType, force) {
-      const sha256 = sha256Hex(content);
+      // Compared before anything is written: the same content is no change.
+      const sha256 = createHash('sha256').update(content).digest('hex');
       const have = await info(name);
       if (have && have.sha256 === sha256 && have.content_type === contentType) {
         return { kind: 'stored', info: have, changed: false };
       }
       if (have && have.sha256 !== sha256 && !force) return { kind: 'exists', info: have };
-      const o = await objects.putBlob(
-        { name, metadata: { [SHA_KEY]: sha256, [TYPE_KEY]: contentType } },
-        content,
-      );
+      const o = await objects.putBlob({ name, metadata: { [TYPE_KEY]: contentType } }, content);
       const stored = fileInfo(o);
       if (!stored) throw new Error(`the file store did not keep ${name}`);
       return { kind: 'stored', info: stored, changed: true };
@@ -94,12 +117,10 @@ export function natsFileStore(objects: ObjectStore, deployments: KV): FileStore 
     async stale() {
       const current = new Map((await this.list()).map((f) => [f.name, f.sha256]));
       const out: StaleDeployment[] = [];
-      for await (const key of await deployments.keys()) {
-        const entry = await deployments.get(key);
-        if (entry?.operation !== 'PUT') continue;
+      for (const [key, value] of await latestEntries(deployments, logger)) {
         let record: unknown;
         try {
-          record = entry.json();
+          record = JSON.parse(new TextDecoder().decode(value));
         } catch {
           continue;
         }
