@@ -40,7 +40,7 @@ import {
   makeUserPasswordHandler,
   makeUserUpdateHandler,
 } from '../../src/agent/handlers/users.js';
-import { hashPassword, sha512Crypt } from '../../src/contract/password-hash.js';
+import { hashPassword } from '../../src/contract/password-hash.js';
 import {
   fingerprintOf,
   keyLine,
@@ -48,6 +48,7 @@ import {
   parseAuthorizedKeys,
   parseKeyToAdd,
 } from '../../src/job/ssh-keys.js';
+import { hostCrypt } from '../support/host-crypt.js';
 
 const ctx = (): HandlerContext => ({
   hostname: 'h-01',
@@ -272,7 +273,7 @@ describe('users (real tools, throwaway accounts)', () => {
     expect(Number(line[2])).toBeLessThan(1000);
     expect(existsSync(line[5] ?? '/')).toBe(false);
     const field = shadowField(name) ?? '';
-    expect(sha512Crypt('pw-1', field.split('$')[2] ?? '')).toBe(field);
+    expect(hostCrypt('pw-1', field)).toBe(field);
   });
 
   it('refuses what it cannot do, before running anything', async () => {

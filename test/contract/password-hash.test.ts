@@ -15,6 +15,7 @@ import {
   PasswordTooLongError,
   sha512Crypt,
 } from '../../src/contract/password-hash.js';
+import { hostCrypt } from '../support/host-crypt.js';
 
 const openssl = (password: string, salt: string) =>
   execFileSync('openssl', ['passwd', '-6', '-salt', salt, '-stdin'], { input: password })
@@ -22,10 +23,6 @@ const openssl = (password: string, salt: string) =>
     .trim();
 
 /** What the host's own crypt(3) (libxcrypt) makes of a password and a `$6$...$` setting. */
-const hostCrypt = (password: string, setting: string) =>
-  execFileSync('perl', ['-e', 'local $/; my $pw = <STDIN>; print crypt($pw, $ARGV[0])', setting], {
-    input: password,
-  }).toString();
 
 describe('SHA-512 crypt', () => {
   it.each([
