@@ -17,6 +17,7 @@ import {
   startTestSystem,
   type TestSystem,
 } from '../support/system.js';
+import { byHost } from './helpers.js';
 
 const HOSTS = ['ca-01', 'ca-02', 'ca-03'];
 const tmp = mkdtempSync(join(tmpdir(), 'osapi-certs-api-'));
@@ -108,8 +109,6 @@ const runs = (h: string) => {
   return existsSync(log) ? readFileSync(log, 'utf8').split('\n').length - 1 : 0;
 };
 const fileOf = (h: string, name: string) => join(dirs.get(h) as string, `osapi-${name}.crt`);
-const byHost = (results: AnyJson[]) =>
-  [...results].sort((a, b) => a.hostname.localeCompare(b.hostname));
 
 describe('a CA certificate through the routes', () => {
   it('a broadcast adds it on three agents; again changes nothing; a read token lists it', async () => {

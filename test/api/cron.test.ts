@@ -15,6 +15,7 @@ import {
   startTestSystem,
   type TestSystem,
 } from '../support/system.js';
+import { byHost } from './helpers.js';
 
 const HOSTS = ['cr-01', 'cr-02', 'cr-03'];
 let sys: TestSystem;
@@ -48,8 +49,6 @@ afterAll(async () => {
   for (const d of dirs.values()) rmSync(d, { recursive: true, force: true });
 });
 
-const byHost = (results: AnyJson[]) =>
-  [...results].sort((a, b) => a.hostname.localeCompare(b.hostname));
 const entryPath = (host: string, name: string) => join(cronDir(host), `osapi-${name}`);
 
 describe('cron entries through the routes', () => {

@@ -1,5 +1,6 @@
 // Small helpers shared by the API and agent tests: bounded polling, temp dirs,
 // process liveness, and a job store on the test system's NATS.
+
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,7 +22,7 @@ import { infraNames, registryKey } from '../../src/names/names.js';
 import type { NatsConnection } from '../../src/nats/connection.js';
 import { jobSigningKeyPath } from '../../src/state/local.js';
 import { bucketsOf } from '../support/buckets.js';
-import type { TestSystem } from '../support/system.js';
+import type { AnyJson, TestSystem } from '../support/system.js';
 
 /** Polls `check` every `everyMs` until it returns a value other than undefined/false, or throws at `withinMs`. */
 export async function waitFor<T>(
@@ -176,4 +177,9 @@ export async function answeredQuery(
     });
   }
   return job.id;
+}
+
+/** An answer's items in hostname order, so a test reads them the same whichever answered first. */
+export function byHost(results: readonly AnyJson[]): AnyJson[] {
+  return [...results].sort((a, b) => a.hostname.localeCompare(b.hostname));
 }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OsapiClient } from '../../src/sdk/client.js';
 import { type AnyJson, request, startTestSystem, type TestSystem } from '../support/system.js';
+import { byHost } from './helpers.js';
 
 const HOSTS = ['hn-01', 'hn-02', 'hn-03'];
 let sys: TestSystem;
@@ -62,8 +63,6 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-const byHost = (results: AnyJson[]) =>
-  [...results].sort((a, b) => a.hostname.localeCompare(b.hostname));
 const put = (target: string, body: unknown, token = admin) =>
   request(sys, 'PUT', `/node/${target}/hostname`, body, token);
 

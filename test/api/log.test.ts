@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OsapiClient } from '../../src/sdk/client.js';
 import { type FakeJournalctl, makeFakeJournalctl } from '../support/fake-journalctl.js';
 import { type AnyJson, request, startTestSystem, type TestSystem } from '../support/system.js';
+import { byHost } from './helpers.js';
 
 const FAKED = ['lg-01', 'lg-02', 'lg-03'];
 const fakes = new Map<string, FakeJournalctl>();
@@ -34,9 +35,6 @@ afterAll(async () => {
   await sys?.stop();
   for (const f of fakes.values()) f.remove();
 });
-
-const byHost = (results: AnyJson[]) =>
-  [...results].sort((a, b) => a.hostname.localeCompare(b.hostname));
 
 describe('reading the journal', () => {
   it('a broadcast to three agents reads their entries with the query filters; a read token may', async () => {

@@ -14,6 +14,7 @@ import {
   startTestSystem,
   type TestSystem,
 } from '../support/system.js';
+import { byHost } from './helpers.js';
 
 const RESOLVED = existsSync('/run/systemd/resolve');
 const LABELS: Record<string, Record<string, string>> = {
@@ -49,8 +50,6 @@ afterAll(async () => {
 
 const put = (target: string, body: unknown, token = admin) =>
   request(sys, 'PUT', `/node/${target}/network/dns`, body, token);
-const byHost = (results: AnyJson[]) =>
-  [...results].sort((a, b) => a.hostname.localeCompare(b.hostname));
 
 describe.skipIf(RESOLVED)('dns update (skipped where systemd-resolved runs)', () => {
   it('a host: writes its file, keeps the previous one, changed true; the same again: changed false', async () => {

@@ -15,6 +15,7 @@ import {
   startTestSystem,
   type TestSystem,
 } from '../support/system.js';
+import { byHost } from './helpers.js';
 
 const HOSTS = ['nt-01', 'nt-02', 'nt-03'];
 let sys: TestSystem;
@@ -54,9 +55,6 @@ afterAll(async () => {
   await sys?.stop();
   for (const f of fakes.values()) f.remove();
 });
-
-const byHost = (results: AnyJson[]) =>
-  [...results].sort((a, b) => a.hostname.localeCompare(b.hostname));
 
 describe('ntp through the routes', () => {
   it('configures three hosts at once; the same again changes nothing; a host without chrony is skipped', async () => {

@@ -33,7 +33,7 @@ import {
   startTestSystem,
   type TestSystem,
 } from '../support/system.js';
-import { type TempDir, tempDir } from './helpers.js';
+import { byHost, type TempDir, tempDir } from './helpers.js';
 
 const HOSTS = ['pk-01', 'pk-02'];
 /** The lock holder is a python3 one-liner: Python has fcntl locks, Node has none. */
@@ -88,8 +88,6 @@ const remove = (target: string, name: string, body?: unknown) =>
   request(sys, 'DELETE', `/node/${target}/package/${name}`, body, admin);
 const get = (target: string, name: string, token = admin) =>
   request(sys, 'GET', `/node/${target}/package/${name}`, undefined, token);
-const byHost = (results: AnyJson[]) =>
-  [...results].sort((a, b) => a.hostname.localeCompare(b.hostname));
 
 /** Runs `fn` with these environment variables; the agents are in this process and read them at each run. */
 async function withEnv<T>(vars: Record<string, string>, fn: () => Promise<T>): Promise<T> {

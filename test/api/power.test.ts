@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OsapiClient } from '../../src/sdk/client.js';
 import { type AnyJson, request, startTestSystem, type TestSystem } from '../support/system.js';
-import { waitFor } from './helpers.js';
+import { byHost, waitFor } from './helpers.js';
 
 const HOSTS = ['pw-01', 'pw-02', 'pw-03'];
 let sys: TestSystem;
@@ -57,8 +57,6 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-const byHost = (results: AnyJson[]) =>
-  [...results].sort((a, b) => a.hostname.localeCompare(b.hostname));
 const power = (target: string, action: string, body: unknown, token = admin) =>
   request(sys, 'POST', `/node/${target}/power/${action}`, body, token);
 

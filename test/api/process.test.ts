@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { OsapiClient } from '../../src/sdk/client.js';
 import { type AnyJson, request, startTestSystem, type TestSystem } from '../support/system.js';
+import { byHost } from './helpers.js';
 
 const HOSTS = ['pr-01', 'pr-02', 'pr-03'];
 
@@ -37,9 +38,6 @@ function startSleep(): ChildProcess & { pid: number } {
 afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill();
 });
-
-const byHost = (results: AnyJson[]) =>
-  [...results].sort((a, b) => a.hostname.localeCompare(b.hostname));
 
 describe('reading processes', () => {
   it('a broadcast lists the child on each of three agents; a read token may', async () => {

@@ -17,7 +17,7 @@ import {
   startTestSystem,
   type TestSystem,
 } from '../support/system.js';
-import { waitFor } from './helpers.js';
+import { byHost, waitFor } from './helpers.js';
 
 const LABELS: Record<string, Record<string, string>> = {
   'sv-01': { group: 'web' },
@@ -62,8 +62,6 @@ afterAll(async () => {
   for (const f of fakes.values()) f.remove();
 });
 
-const byHost = (results: AnyJson[]) =>
-  [...results].sort((a, b) => a.hostname.localeCompare(b.hostname));
 const action = (target: string, name: string, verb: string, token = admin) =>
   request(sys, 'POST', `/node/${target}/service/${name}/${verb}`, undefined, token);
 /** What a stand-in was asked to change, reads left out. */

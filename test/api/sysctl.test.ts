@@ -16,6 +16,7 @@ import {
   startTestSystem,
   type TestSystem,
 } from '../support/system.js';
+import { byHost } from './helpers.js';
 
 const HOSTS = ['sc-01', 'sc-02', 'sc-03'];
 let sys: TestSystem;
@@ -57,9 +58,6 @@ afterAll(async () => {
   await sys?.stop();
   for (const r of roots.values()) rmSync(r, { recursive: true, force: true });
 });
-
-const byHost = (results: AnyJson[]) =>
-  [...results].sort((a, b) => a.hostname.localeCompare(b.hostname));
 
 describe('sysctl through the routes', () => {
   it('sets a key on three hosts at once; the same again changes nothing; a host without /proc/sys is skipped', async () => {

@@ -18,6 +18,7 @@ import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OsapiClient } from '../../src/sdk/client.js';
 import { type AnyJson, request, startTestSystem, type TestSystem } from '../support/system.js';
+import { byHost } from './helpers.js';
 
 const ZONEINFO = '/usr/share/zoneinfo';
 const FILE_HOSTS = ['tz-01', 'tz-02'];
@@ -91,8 +92,6 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-const byHost = (results: AnyJson[]) =>
-  [...results].sort((a, b) => a.hostname.localeCompare(b.hostname));
 const put = (target: string, body: unknown, token = admin) =>
   request(sys, 'PUT', `/node/${target}/timezone`, body, token);
 

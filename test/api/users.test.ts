@@ -19,7 +19,7 @@ import { createLogger } from '../../src/log/logger.js';
 import { OsapiClient } from '../../src/sdk/client.js';
 import { hostCrypt } from '../support/host-crypt.js';
 import { type AnyJson, request, startTestSystem, type TestSystem } from '../support/system.js';
-import { waitFor } from './helpers.js';
+import { byHost, waitFor } from './helpers.js';
 
 const logLines: string[] = [];
 const capture = new Writable({
@@ -87,8 +87,6 @@ function removeMade(): void {
 
 const call = (method: string, path: string, body?: unknown, token = admin) =>
   request(sys, method, path, body, token);
-const byHost = (results: AnyJson[]) =>
-  [...results].sort((a, b) => a.hostname.localeCompare(b.hostname));
 
 describe('reads', () => {
   it('a broadcast lists users and groups on each agent; a read token may', async () => {
