@@ -14,11 +14,13 @@ export const RESERVED_OBJECT_PREFIX = 'osapi.';
 
 const OBJECT_NAME = new RegExp(OBJECT_NAME_PATTERN);
 
+/** What OBJECT_NAME_PATTERN asks, in words. */
+export const OBJECT_NAME_EXPECTED =
+  "must be 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or a digit";
+
 /** What is wrong with an object's name, as a sentence, or null. */
 export function objectNameProblem(name: string): string | null {
-  if (!OBJECT_NAME.test(name)) {
-    return "must be 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or a digit";
-  }
+  if (!OBJECT_NAME.test(name)) return OBJECT_NAME_EXPECTED;
   if (name.startsWith(RESERVED_OBJECT_PREFIX)) {
     return `must not start with "${RESERVED_OBJECT_PREFIX}": those names are kept for the system`;
   }

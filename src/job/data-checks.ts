@@ -8,6 +8,7 @@ import { Compile } from 'typebox/compile';
 import { CERTIFICATE_NAME_EXPECTED, CERTIFICATE_NAME_PATTERN } from '../contract/certificate.js';
 import { PATTERN_MESSAGES } from '../contract/command.js';
 import { CRON_NAME_EXPECTED, CRON_NAME_PATTERN, cronScheduleProblem } from '../contract/cron.js';
+import { OBJECT_NAME_EXPECTED, OBJECT_NAME_PATTERN } from '../contract/file.js';
 import { HOST_NAME_EXPECTED, HOST_NAME_PATTERN } from '../contract/hostname.js';
 import {
   LOG_PRIORITY_EXPECTED,
@@ -191,6 +192,7 @@ function ntpProblems(data: { servers: string[] }): DataProblem[] {
 function patternMessage(pattern: unknown): string | undefined {
   if (pattern === INTERFACE_NAME_PATTERN) return INTERFACE_EXPECTED;
   if (pattern === TIMEZONE_PATTERN) return TIMEZONE_EXPECTED;
+  if (pattern === OBJECT_NAME_PATTERN) return OBJECT_NAME_EXPECTED;
   if (pattern === HOST_NAME_PATTERN) return HOST_NAME_EXPECTED;
   if (pattern === POWER_MESSAGE_PATTERN) return POWER_MESSAGE_EXPECTED;
   if (pattern === CERTIFICATE_NAME_PATTERN) return CERTIFICATE_NAME_EXPECTED;

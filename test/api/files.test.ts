@@ -357,6 +357,21 @@ describe('deploying files', () => {
     expect(none.body.fields).toEqual([
       expect.objectContaining({ field: 'operation.data.object_name' }),
     ]);
+    const bad = await post(
+      sys,
+      '/job',
+      {
+        operation: { type: 'file.deploy', data: { object_name: '-x', path, content_type: 'raw' } },
+        target_hostname: A,
+      },
+      admin,
+    );
+    expect(bad.body.fields).toEqual([
+      {
+        field: 'operation.data.object_name',
+        message: expect.stringMatching(/^must be 1 to 128 letters/),
+      },
+    ]);
     // The digest is the API's to set.
     const smuggled = await post(
       sys,
