@@ -92,6 +92,14 @@ export interface AgentOptions {
   facts?: { intervalMs: number; timeoutMs: number; dir: string; custom: Record<string, unknown> };
   /** Told of each command run and how it ended (the agent's metrics). */
   observeRun?: RunObserver;
+  /**
+   * Where the agent's name follows the host's: called once a
+   * node.hostname.update that renamed the host is stored (start.ts starts
+   * the agent again under the new name and retires this one).
+   */
+  onRenamed?: (name: string, jobId: string) => void;
+  /** This agent took this name after that job renamed its host (sent with each heartbeat). */
+  renamedFrom?: { hostname: string; job_id: string };
   /** Checks that the API signed a job before anything of it runs. */
   verifier: JobVerifier;
   clock: Clock;
@@ -108,6 +116,12 @@ export interface Agent {
   readonly caughtUp: Promise<void>;
   /** Stops taking jobs, cancels running ones (their results say so), deregisters. */
   stop(): Promise<void>;
+  /**
+   * Stops taking jobs, lets the running and waiting ones finish (nothing
+   * cancelled), then deregisters and stops: the agent under its old name,
+   * once another runs under the new one.
+   */
+  retire(): Promise<void>;
 }
 
 /** Why a run stopped when an operator cancelled the job (POST /job/{id}/cancel). */
@@ -350,6 +364,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
         public_key: opts.identity.publicKey,
         fingerprint: opts.identity.fingerprint,
         machine_id: opts.identity.machineId,
+        ...(opts.renamedFrom ? { renamed_from: opts.renamedFrom } : {}),
       }),
       ...(opts.conditions
         ? {
@@ -395,6 +410,19 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       await Promise.allSettled([...inFlight]);
       facts?.stop();
       await heartbeat.stop();
+    },
+    async retire() {
+      listener.stop();
+      // Cancels are still heard, and the registry still names this agent (so
+      // their results are waited for), while the last runs finish.
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+      await heartbeat.stop();
+      stopping.abort();
+      control.unsubscribe();
+      clearInterval(standingTimer);
+      cordon.release();
+      cancels.unsubscribe();
+      facts?.stop();
     },
   };
 }
@@ -810,6 +838,7 @@ async function run(
     deployments: ctx.files.deployments,
     ...(ctx.facts ? { facts: () => (ctx.facts as FactsLoop).values() } : {}),
     ...(live ? { onOutput: live.push } : {}),
+    ...(opts.onRenamed ? { renameAgent: (name: string) => opts.onRenamed?.(name, id) } : {}),
   })
     .catch((err: unknown) => {
       runEnded?.(undefined);

@@ -40,6 +40,7 @@ export interface HeartbeatOptions {
     public_key: string;
     fingerprint: string;
     machine_id: string;
+    renamed_from?: { hostname: string; job_id: string };
   };
 }
 

@@ -11,14 +11,15 @@ import { infraNames } from '../names/names.js';
 import { closeNats, connectNats } from '../nats/connection.js';
 import { isNotFound, isTimeout } from '../nats/errors.js';
 import { jobPublicKeyPath } from '../state/local.js';
-import { type Agent, startAgent } from './agent.js';
+import { type Agent, type AgentOptions, startAgent } from './agent.js';
 import { SharedConsumerMissingError } from './consumers.js';
 import type { HostSettings } from './handlers/types.js';
 import { loadAgentIdentity } from './identity.js';
 import { startAgentMetrics } from './metrics.js';
 
 export interface AgentProcess {
-  agent: Agent;
+  /** The agent running now: another one after a job renamed the host. */
+  readonly agent: Agent;
   /** Where the agent's Prometheus metrics are served, when agent.metrics_port is set. */
   metricsUrl?: string;
   stop(): Promise<void>;
@@ -28,8 +29,9 @@ export class AgentConfigError extends Error {
   override name = 'AgentConfigError';
 }
 
-export function agentHostname(config: Config): string {
-  const name = config.agent.hostname || osHostname();
+/** agent.hostname, else the host's name (`osName`: the OS's, or a stand-in's in tests). */
+export function agentHostname(config: Config, osName: () => string = osHostname): string {
+  const name = config.agent.hostname || osName();
   if (!isValidHostname(name)) {
     throw new AgentConfigError(
       `agent.hostname: "${name}" is not usable as an agent name: expected letters, digits, '-', '_' and dots. Set agent.hostname (OSAPI_AGENT_HOSTNAME).`,
@@ -50,7 +52,7 @@ export async function startAgentProcess(opts: {
   host?: Partial<HostSettings>;
 }): Promise<AgentProcess> {
   const { config, logger } = opts;
-  const hostname = agentHostname(config);
+  const hostname = agentHostname(config, opts.host?.kernelHostname);
   const sec = config.agent.security;
   const verifier = jobVerifier(
     loadVerifyKey(
@@ -71,67 +73,111 @@ export async function startAgentProcess(opts: {
     await metrics?.close();
     throw err;
   });
+  // The agent's options but its name (and the rename it came from).
+  const options: Omit<AgentOptions, 'hostname'> = {
+    nc,
+    names: infraNames({ ...config.nats, namespace: settings.namespace }),
+    labels: config.agent.labels,
+    maxJobs: config.agent.max_jobs,
+    maxOutputBytes: config.agent.max_output_bytes,
+    resolvConfPath: config.agent.dns.resolv_conf,
+    host: {
+      unitDir: config.agent.services.unit_dir,
+      certificateDir: config.agent.certificates.dir,
+      cronDir: config.agent.cron.dir,
+      sysctlFile: config.agent.sysctl.file,
+      sysctlProcDir: config.agent.sysctl.proc_dir,
+      ntpSourcesFile: config.agent.ntp.sources_file,
+      stateDir: config.state_dir,
+      hostnameFile: config.agent.node.hostname_file,
+      timezone: {
+        localtime: config.agent.timezone.localtime,
+        timezoneFile: config.agent.timezone.timezone_file,
+        zoneinfoDir: config.agent.timezone.zoneinfo_dir,
+      },
+      ...opts.host,
+    },
+    consumer: config.agent.consumer,
+    listen: config.agent.listen,
+    // Two thirds of the TTL (20 s with the default 30 s): a live agent
+    // never looks NotReady between two heartbeats, and heartbeats, which
+    // are what an idle fleet costs the server (docs/scale.md), stay at
+    // 50 a second for 1,000 agents.
+    heartbeatMs:
+      opts.heartbeatMs ?? Math.min(20_000, Math.floor((config.nats.registry.ttl * 2) / 3)),
+    identity,
+    facts: {
+      // Stored at least every 3 minutes, whatever the interval: the
+      // bucket keeps an entry 10 minutes (nats/layout.ts FACTS_TTL_MS).
+      intervalMs: Math.min(config.agent.facts.interval, 3 * 60_000),
+      timeoutMs: config.agent.facts.timeout,
+      dir: config.agent.facts.dir,
+      custom: config.agent.facts.custom,
+    },
+    conditions: {
+      memoryPercent: config.agent.conditions.memory_pressure,
+      diskPercent: config.agent.conditions.disk_pressure,
+      loadPerCpu: config.agent.conditions.high_load,
+    },
+    verifier,
+    ...(metrics
+      ? { observeRun: metrics.observeRun, observeConditions: metrics.observeConditions }
+      : {}),
+    clock: opts.clock,
+    logger,
+  };
+  let current: Agent;
+  // Renames run one after another, and a stop waits for the one under way.
+  let renaming: Promise<void> = Promise.resolve();
+  // Agents under an old name finishing their runs; a stop stops them too.
+  const retiring = new Set<Agent>();
+  /**
+   * The host was renamed by a job: a new agent under the new name, then the
+   * old one retired (what it runs finishes). Only where agent.hostname is not
+   * set: a configured name is the operator's, not the host's.
+   */
+  const onRenamed = (name: string, jobId: string) => {
+    renaming = renaming.then(async () => {
+      if (!isValidHostname(name) || name === current.hostname) return;
+      const old = current;
+      try {
+        current = await startAgent({
+          ...options,
+          ...(config.agent.hostname ? {} : { onRenamed }),
+          hostname: name,
+          renamedFrom: { hostname: old.hostname, job_id: jobId },
+        });
+      } catch (err) {
+        logger.error(
+          { err: String(err), hostname: old.hostname, new_hostname: name },
+          "could not re-register the agent under the host's new name; it keeps its old one until restarted",
+        );
+        return;
+      }
+      logger.info(
+        { hostname: name, old_hostname: old.hostname, job_id: jobId },
+        "agent re-registered under the host's new name",
+      );
+      retiring.add(old);
+      void old.retire().finally(() => retiring.delete(old));
+    });
+  };
   try {
-    const agent = await startWhenLayoutExists(logger, opts.signal, () =>
+    current = await startWhenLayoutExists(logger, opts.signal, () =>
       startAgent({
-        nc,
-        names: infraNames({ ...config.nats, namespace: settings.namespace }),
+        ...options,
+        ...(config.agent.hostname ? {} : { onRenamed }),
         hostname,
-        labels: config.agent.labels,
-        maxJobs: config.agent.max_jobs,
-        maxOutputBytes: config.agent.max_output_bytes,
-        resolvConfPath: config.agent.dns.resolv_conf,
-        host: {
-          unitDir: config.agent.services.unit_dir,
-          certificateDir: config.agent.certificates.dir,
-          cronDir: config.agent.cron.dir,
-          sysctlFile: config.agent.sysctl.file,
-          sysctlProcDir: config.agent.sysctl.proc_dir,
-          ntpSourcesFile: config.agent.ntp.sources_file,
-          stateDir: config.state_dir,
-          hostnameFile: config.agent.node.hostname_file,
-          timezone: {
-            localtime: config.agent.timezone.localtime,
-            timezoneFile: config.agent.timezone.timezone_file,
-            zoneinfoDir: config.agent.timezone.zoneinfo_dir,
-          },
-          ...opts.host,
-        },
-        consumer: config.agent.consumer,
-        listen: config.agent.listen,
-        // Two thirds of the TTL (20 s with the default 30 s): a live agent
-        // never looks NotReady between two heartbeats, and heartbeats, which
-        // are what an idle fleet costs the server (docs/scale.md), stay at
-        // 50 a second for 1,000 agents.
-        heartbeatMs:
-          opts.heartbeatMs ?? Math.min(20_000, Math.floor((config.nats.registry.ttl * 2) / 3)),
-        identity,
-        facts: {
-          // Stored at least every 3 minutes, whatever the interval: the
-          // bucket keeps an entry 10 minutes (nats/layout.ts FACTS_TTL_MS).
-          intervalMs: Math.min(config.agent.facts.interval, 3 * 60_000),
-          timeoutMs: config.agent.facts.timeout,
-          dir: config.agent.facts.dir,
-          custom: config.agent.facts.custom,
-        },
-        conditions: {
-          memoryPercent: config.agent.conditions.memory_pressure,
-          diskPercent: config.agent.conditions.disk_pressure,
-          loadPerCpu: config.agent.conditions.high_load,
-        },
-        verifier,
-        ...(metrics
-          ? { observeRun: metrics.observeRun, observeConditions: metrics.observeConditions }
-          : {}),
-        clock: opts.clock,
-        logger,
       }),
     );
     return {
-      agent,
+      get agent() {
+        return current;
+      },
       ...(metrics ? { metricsUrl: metrics.url } : {}),
       async stop() {
-        await agent.stop();
+        await renaming;
+        await Promise.all([current.stop(), ...[...retiring].map((a) => a.stop())]);
         await closeNats(nc);
         await metrics?.close();
       },

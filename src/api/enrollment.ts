@@ -6,8 +6,18 @@
 // (GET /agent/pending).
 import type { AgentStateView } from '../job/agent-state-view.js';
 import type { Clock } from '../job/clock.js';
+import { UUID_PATTERN } from '../job/ids.js';
 import type { RegistryView } from '../job/registry-view.js';
-import { type JobStore, readEnrollment, saveEnrollment } from '../job/store.js';
+import type { JobVerifier } from '../job/signing.js';
+import {
+  type JobStore,
+  readAgentState,
+  readEnrollment,
+  readJob,
+  readResponse,
+  saveAgentState,
+  saveEnrollment,
+} from '../job/store.js';
 import type { Logger } from '../log/logger.js';
 import { pollUntil } from '../wait-at-most.js';
 
@@ -97,4 +107,112 @@ export async function acceptOwnAgent(
   );
   if (!seen)
     opts.logger.warn({ hostname: own.hostname }, 'its own agent is accepted, but not yet seen');
+}
+
+export interface RenameCarryOptions extends Omit<AutoAcceptOptions, 'all'> {
+  /** Checks that a job record is one an API server signed. */
+  verifier: JobVerifier;
+}
+
+/** Renames looked at and not carried, so each is read (and told) once; forgotten past this many. */
+const REFUSED_RENAMES_MAX = 10_000;
+
+/**
+ * Carries an agent's acceptance over to the name node.hostname.update gave
+ * its host. The agent registers under the new name saying which name it had
+ * and which job renamed it (renamed_from); the new name is accepted, with the
+ * same key, only when nothing was decided for it yet, the old name is
+ * accepted with that very key, the job is one an API server signed asking for
+ * this name, and the old name's signed result says the host took it. A
+ * drained agent stays drained under its new name.
+ */
+export function startRenameCarry(opts: RenameCarryOptions): () => void {
+  const busy = new Set<string>();
+  const refused = new Set<string>();
+  const look = () => {
+    for (const a of opts.registry.agents()) {
+      const { hostname, fingerprint, public_key, renamed_from: from } = a.info;
+      if (!from || !fingerprint || !public_key || busy.has(hostname)) continue;
+      const id = `${from.job_id}/${from.hostname}/${hostname}/${fingerprint}`;
+      if (refused.has(id) || opts.states.decision(hostname) !== undefined) continue;
+      busy.add(hostname);
+      void carry(
+        opts,
+        { hostname, fingerprint, public_key, machine_id: a.info.machine_id ?? '' },
+        from,
+      )
+        .then((why) => {
+          if (why === null) return;
+          if (refused.size >= REFUSED_RENAMES_MAX) refused.clear();
+          refused.add(id);
+          opts.logger.warn(
+            { hostname, renamed_from: from.hostname, job_id: from.job_id, reason: why },
+            'an agent says a job renamed its host, but its acceptance is not carried over: accept it (POST /agent/{hostname}/accept) if it is yours',
+          );
+        })
+        .catch((err: unknown) =>
+          opts.logger.warn(
+            { hostname, err: String(err) },
+            "could not carry a renamed agent's acceptance; trying again",
+          ),
+        )
+        .finally(() => busy.delete(hostname));
+    }
+  };
+  const timer = setInterval(look, opts.everyMs ?? 250);
+  timer.unref();
+  look();
+  return () => clearInterval(timer);
+}
+
+/** Null when carried (or decided meanwhile), else why it is not. */
+async function carry(
+  opts: RenameCarryOptions,
+  agent: { hostname: string; fingerprint: string; public_key: string; machine_id: string },
+  from: { hostname: string; job_id: string },
+): Promise<string | null> {
+  const old = (await readEnrollment(opts.store, from.hostname))?.record;
+  if (old?.status !== 'accepted' || old.fingerprint !== agent.fingerprint) {
+    return `${from.hostname} is not accepted with this agent's key`;
+  }
+  const job = UUID_PATTERN.test(from.job_id) ? await readJob(opts.store, from.job_id) : null;
+  if (!job) return `job ${from.job_id} is not known`;
+  if (!opts.verifier.check(job).ok) return `job ${from.job_id} is not signed by an API server`;
+  const asked = job.operation.data as { hostname?: unknown } | null;
+  if (job.operation.type !== 'node.hostname.update' || asked?.hostname !== agent.hostname) {
+    return `job ${from.job_id} did not ask for the name ${agent.hostname}`;
+  }
+  const answer = await readResponse(opts.store, from.job_id, from.hostname);
+  const set = answer?.data as { name?: unknown } | null | undefined;
+  if (answer?.status !== 'completed' || set?.name !== agent.hostname) {
+    return `${from.hostname} did not say it took the name ${agent.hostname}`;
+  }
+  // Read again (the view may lag); created only if there is still none.
+  if (await readEnrollment(opts.store, agent.hostname)) return null;
+  const record = {
+    hostname: agent.hostname,
+    status: 'accepted' as const,
+    public_key: agent.public_key,
+    fingerprint: agent.fingerprint,
+    machine_id: agent.machine_id,
+    decided_at: opts.clock.now().toISOString(),
+    decided_by: `rename of ${from.hostname} (job ${from.job_id})`,
+  };
+  const drained = (await readAgentState(opts.store, from.hostname))?.record;
+  if (drained?.drained) {
+    await saveAgentState(
+      opts.store,
+      { hostname: agent.hostname, drained: true, timeline: drained.timeline },
+      0,
+    );
+  }
+  const revision = await saveEnrollment(opts.store, record, 0);
+  if (revision !== null) {
+    opts.states.wroteDecision(agent.hostname, record, revision);
+    opts.logger.info(
+      { hostname: agent.hostname, renamed_from: from.hostname, job_id: from.job_id },
+      `agent accepted (${record.decided_by})`,
+    );
+  }
+  return null;
 }

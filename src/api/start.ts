@@ -2,6 +2,7 @@
 // registry view and response watch, then HTTP. Composed by `osapi api server
 // start` and by `osapi start` alike.
 
+import { createPublicKey } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { Objm } from '@nats-io/obj';
@@ -14,7 +15,7 @@ import { watchJobs } from '../job/jobs-view.js';
 import { watchLostRuns } from '../job/lost-runs.js';
 import { type RegistryView, watchRegistry } from '../job/registry-view.js';
 import { type ResponseWatch, watchResponses } from '../job/response-watch.js';
-import { type JobSigner, jobSigner, loadOrCreateSigningKeys } from '../job/signing.js';
+import { type JobSigner, jobSigner, jobVerifier, loadOrCreateSigningKeys } from '../job/signing.js';
 import { openJobStore } from '../job/store.js';
 import type { Logger } from '../log/logger.js';
 import { API_INBOX_PREFIX } from '../names/names.js';
@@ -25,7 +26,7 @@ import { jobSigningKeyPath } from '../state/local.js';
 import { waitAtMost } from '../wait-at-most.js';
 import { AuditLog } from './audit/log.js';
 import { defaultConsoleDir } from './console/static.js';
-import { acceptOwnAgent, startAutoAccept } from './enrollment.js';
+import { acceptOwnAgent, startAutoAccept, startRenameCarry } from './enrollment.js';
 import { natsFileStore } from './files/store.js';
 import { type OutputHubLimits, startOutputHub } from './job/output-hub.js';
 import type { JobStreamSettings } from './job/stream.js';
@@ -184,6 +185,14 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
       logger,
       all: config.agent.enrollment.auto_accept,
     });
+    const stopRenameCarry = startRenameCarry({
+      registry,
+      states,
+      store,
+      clock: opts.clock,
+      logger,
+      verifier: jobVerifier(createPublicKey(apiKey)),
+    });
     const jobs = await watchJobs(followed(layout.names.jobsBucket), {
       ttlMs: config.nats.kv.ttl,
       clock: opts.clock,
@@ -334,6 +343,7 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
         registry.stop();
         facts.stop();
         stopAutoAccept();
+        stopRenameCarry();
         states.stop();
         jobs.stop();
         responses.stop();

@@ -31,7 +31,7 @@ export const HostnameUpdateResult = Type.Object({
   }),
   agent_hostname: Type.String({
     description:
-      'The name the agent registers and takes jobs under: its configured one (agent.hostname, else the OS hostname when it started), unchanged until the agent restarts.',
+      'The name the agent takes jobs under from now on: the new name where the agent is named after its host (agent.hostname not set; it re-registers under it once this answer is stored), else its configured agent.hostname, unchanged.',
   }),
 });
 export type HostnameUpdateResult = Static<typeof HostnameUpdateResult>;

@@ -138,6 +138,18 @@ export const AgentInfoRecord = Type.Object({
   state: Type.Optional(AgentState),
   /** Its own recent events (started, draining, cordoned, conditions), oldest first. */
   timeline: Type.Optional(Type.Array(TimelineEvent, { maxItems: 50 })),
+  /**
+   * Set by an agent that took a new name after node.hostname.update renamed
+   * its host: the name it had and that job. API servers carry the old name's
+   * acceptance (and drained state) over once they checked the job asked for
+   * this name and the old name's signed result says it was set.
+   */
+  renamed_from: Type.Optional(
+    Type.Object({
+      hostname: Type.String({ minLength: 1, maxLength: 253 }),
+      job_id: Type.String({ maxLength: 36 }),
+    }),
+  ),
 });
 export type AgentInfoRecord = Static<typeof AgentInfoRecord>;
 

@@ -108,7 +108,7 @@ export async function startTestSystem(opts: TestSystemOptions = {}): Promise<Tes
     async startAgent(hostname, labels = {}, over = {}, host) {
       const agentConfig: Config = {
         ...config,
-        agent: { ...config.agent, ...over, hostname, labels },
+        agent: { ...config.agent, hostname, labels, ...over },
       };
       const a = await startAgentProcess({
         config: agentConfig,

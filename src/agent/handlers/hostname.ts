@@ -10,7 +10,7 @@ import {
   systemdRuns,
 } from './host-tools.js';
 import { serializedOn } from './resolv-conf.js';
-import type { HandlerContext, JobHandler } from './types.js';
+import type { HandlerContext, HandlerOutcome, JobHandler } from './types.js';
 
 export const DEFAULT_HOSTNAME_FILE = '/etc/hostname';
 const HOSTNAME_QUEUE = 'hostname';
@@ -23,8 +23,14 @@ async function nameInFile(path: string): Promise<string | null> {
   return bytes === null ? null : (bytes.toString('utf8').split('\n')[0]?.trim() ?? '');
 }
 
+/** Whether the agent takes the host's new name once the answer is stored. */
+function agentFollows(ctx: HandlerContext, name: string): boolean {
+  return ctx.renameAgent !== undefined && name !== ctx.hostname;
+}
+
 function done(ctx: HandlerContext, name: string, changed: boolean): Outcome {
-  return { ok: true, result: { name, changed, agent_hostname: ctx.hostname } };
+  const agent_hostname = agentFollows(ctx, name) ? name : ctx.hostname;
+  return { ok: true, result: { name, changed, agent_hostname } };
 }
 
 /** Sets the kernel's name with the hostname tool: null when done, else what went wrong. */
@@ -70,7 +76,7 @@ async function updateByFiles(ctx: HandlerContext, name: string): Promise<Outcome
   return done(ctx, name, true);
 }
 
-export const hostnameUpdateHandler: JobHandler = nodeHandler('node.hostname.update', (data, ctx) =>
+const setHostname = nodeHandler('node.hostname.update', (data, ctx) =>
   serializedOn(HOSTNAME_QUEUE, async (): Promise<Outcome> => {
     const name = data.hostname;
     if (!runsAsRoot()) return needsRoot('setting the host name');
@@ -98,3 +104,16 @@ export const hostnameUpdateHandler: JobHandler = nodeHandler('node.hostname.upda
     }
   }),
 );
+
+/**
+ * Sets the name, then (an agent named after its host) re-registers the agent
+ * under it: only once the answer is stored, under the name it was asked by.
+ */
+export const hostnameUpdateHandler: JobHandler = async (data, ctx): Promise<HandlerOutcome> => {
+  const outcome = await setHostname(data, ctx);
+  const name = (outcome.data as { name?: unknown } | null)?.name;
+  if (outcome.status !== 'completed' || typeof name !== 'string' || !agentFollows(ctx, name)) {
+    return outcome;
+  }
+  return { ...outcome, after: () => ctx.renameAgent?.(name) };
+};

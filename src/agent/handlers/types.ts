@@ -24,6 +24,12 @@ export interface HandlerContext {
   facts?: () => ReadonlyMap<string, string>;
   /** Told of a command's output as it is written (live output); other operations ignore it. */
   onOutput?: OutputListener;
+  /**
+   * Present when the agent's name follows the host's (agent.hostname not
+   * set): re-registers the agent under `name`. Call it only once the outcome
+   * is stored (HandlerOutcome.after).
+   */
+  renameAgent?: (name: string) => void;
 }
 
 /**
