@@ -212,7 +212,6 @@ describe.skipIf(!CAN_CHANGE_PACKAGES)('a throwaway package, installed from its .
     async () => {
       const lock = await holdDpkgLock();
       try {
-        const started = Date.now();
         const r = await install('pk-01', { name: pkg, path: deb2 });
         expect(r.status).toBe(200);
         expect(r.body.results).toEqual([
@@ -235,7 +234,6 @@ describe.skipIf(!CAN_CHANGE_PACKAGES)('a throwaway package, installed from its .
             /^the package database is locked by another apt or dpkg run/,
           ),
         });
-        expect(Date.now() - started).toBeLessThan(20_000);
       } finally {
         await lock.release();
       }
