@@ -37,6 +37,17 @@ const GROUPS: Readonly<Record<string, string>> = {
   'node user': 'Users of hosts: accounts, passwords, SSH keys.',
   'node user ssh-key': "SSH authorized keys of a host's user.",
   'node group': 'Groups of hosts.',
+  'node file': 'Files from the file store on hosts: deploy, undeploy, drift.',
+  'node timezone': 'Timezone of hosts.',
+  'node power': 'Reboot or shut down hosts.',
+  'node process': 'Processes of hosts: list, inspect, signal.',
+  'node certificate': "Certificates of hosts' trust stores.",
+  'node certificate ca': "CA certificates of hosts' trust stores.",
+  'node log': 'Journal entries of hosts (journald).',
+  'node sysctl': 'Kernel parameters of hosts (sysctl), persisted.',
+  'node ntp': 'Time synchronisation of hosts (chrony).',
+  'node schedule': 'Scheduled jobs of hosts.',
+  'node schedule cron': 'Cron entries of hosts, managed as files.',
 };
 
 /** Rate control reads as the command flags say it; the schema's words are for the API's readers. */

@@ -1082,7 +1082,7 @@ export const OPERATIONS = {
     method: 'PUT',
     path: '/node/{hostname}/hostname',
     summary:
-      "Set the host name of each host (hostnamectl, else /etc/hostname and the kernel's name); the agent keeps its own name until restarted",
+      "Set the host name of each host (hostnamectl, else /etc/hostname and the kernel's name); an agent named after its host takes the new name",
     kind: 'modify',
     input: withRollout(HostnameUpdateData),
     data: HostnameUpdateData,

@@ -31,4 +31,15 @@ describe('docs/cli-reference.md', () => {
     expect(text).toContain('| `-t, --timeout <time>` | give up after this long');
     expect(text).toContain('| `-T, --target <target>` | preview a target');
   });
+
+  it('describes every command, groups of commands included (their help lists them)', () => {
+    const bare: string[] = [];
+    const walk = (c: ReturnType<typeof buildProgram>, prefix: string) => {
+      const name = prefix ? `${prefix} ${c.name()}` : c.name();
+      if (c.description().trim() === '' && c.name() !== 'help') bare.push(name);
+      for (const sub of c.commands) walk(sub, name);
+    };
+    walk(buildProgram(), '');
+    expect(bare).toEqual([]);
+  });
 });
