@@ -75,6 +75,24 @@ function flagName(decl: OperationDeclaration, field: string): string {
   return decl.cli.flagNames?.[field] ?? field.replaceAll('_', '-');
 }
 
+/**
+ * The API's words for the CLI's reader: a field spelt apart from its flag
+ * and named in a message becomes the flag (`interface_name` →
+ * `--interface-name`); nothing else changes
+ * (`net.ipv4.ip_forward` in an example stays as it is).
+ */
+function inFlagWords(type: OperationType, message: string): string {
+  const decl = OPERATIONS[type];
+  let out = message;
+  for (const field of Object.keys(decl.input.properties as object)) {
+    // Plain words (`name`, `path`) stay words: only a field spelt apart from its flag is a field.
+    if (flagName(decl, field) === field) continue;
+    const named = new RegExp(`(?<![\\w.\\-])${field}(?![\\w])`, 'g');
+    out = out.replace(named, `--${flagName(decl, field)}`);
+  }
+  return out;
+}
+
 /** `a, b,c` → [a, b, c]; an empty value gives [] (so `--search-domains ''` clears a list). */
 function commaList(value: string): string[] {
   return value
@@ -187,7 +205,7 @@ function checkInput(type: OperationType, input: Record<string, unknown>): void {
     const secret = (OPERATIONS[type].input.properties as Record<string, FieldSchema>)[field]
       ?.writeOnly;
     const got = typeof given === 'string' && !secret ? ` (got ${JSON.stringify(given)})` : '';
-    return `--${flagName(OPERATIONS[type], field)}: ${p.message.replaceAll('_', '-')}${got}`;
+    return `--${flagName(OPERATIONS[type], field)}: ${inFlagWords(type, p.message)}${got}`;
   });
   throw new UsageError(lines.join('; '));
 }

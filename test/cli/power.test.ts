@@ -1,6 +1,7 @@
 // `osapi client node power reboot|shutdown -T _all` asks, as every change on
 // ALL hosts does. The API is an address nothing listens on: a confirmation
 // that let the command through would fail to connect, never reach a host.
+// A refused flag value is told in the flag's words, before any request too.
 import { afterAll, describe, expect, test } from 'vitest';
 import { childEnv, cleanup, runOsapi, tempDir } from './helpers.js';
 
@@ -31,5 +32,24 @@ describe('power on ALL hosts', () => {
     );
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/cannot reach the OSAPI API/);
+  });
+});
+
+describe('a refused flag value, in the flag words', () => {
+  test('a field spelt apart from its flag is named as the flag; an example in the message is left as written', async () => {
+    const env = childEnv(tempDir('osapi-cli-words-'));
+    const r = await runOsapi(
+      ['client', '--url', NOWHERE, 'node', 'sysctl', 'get', '--key', '../etc/passwd'],
+      { env },
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('(e.g. net.ipv4.ip_forward)');
+    const dns = await runOsapi(
+      ['client', '--url', NOWHERE, 'node', 'network', 'dns', 'update', '--servers', '192.0.2.1'],
+      { env },
+    );
+    expect(dns.code).toBe(2);
+    expect(dns.stderr).toContain('--interface-name');
+    expect(dns.stderr).not.toContain('interface_name');
   });
 });
