@@ -19,7 +19,7 @@ import type {
   StatusResponse,
 } from '../sdk/client.js';
 import { escapeLine } from './escape.js';
-import { row, shorten } from './output.js';
+import { perItem, row, shorten } from './output.js';
 import { packagesTable, updatesTable } from './package-output.js';
 import { serviceGetTable, serviceListTable } from './service-output.js';
 import { groupsTable, sshKeysTable, usersTable } from './user-output.js';
@@ -184,6 +184,27 @@ function cell(v: unknown): string {
 }
 
 /**
+ * A read whose result is one list of records (processes, cron entries,
+ * certificates...): that field and the records' own fields, for a row per
+ * record. Null for any other result.
+ */
+function listedItems(
+  decl: OperationDeclaration,
+  fields: string[],
+): { field: string; columns: string[] } | null {
+  if (decl.answer !== 'read' || fields.length !== 1) return null;
+  const field = fields[0] as string;
+  const schema = (decl.result.properties as Record<string, ListSchema>)[field];
+  const columns = Object.keys(schema?.items?.properties ?? {});
+  return schema?.type === 'array' && columns.length > 0 ? { field, columns } : null;
+}
+
+interface ListSchema {
+  type?: string;
+  items?: { properties?: Record<string, unknown> };
+}
+
+/**
  * The table of any operation's answer, from its declared result's fields, for
  * an operation without a table of its own: HOSTNAME, STATUS (and CHANGED for
  * a change), each field, and ERROR when some host has one.
@@ -194,6 +215,15 @@ export function resultTable(type: OperationType, body: OperationAnswerBody): str
   const fields = Object.keys(decl.result.properties).filter(
     (f) => f !== 'changed' && !(decl.resultStatus && f === 'status'),
   );
+  const listed = listedItems(decl, fields);
+  if (listed) {
+    return perItem(
+      body,
+      listed.columns.map((c) => c.replaceAll('_', ' ').toUpperCase()),
+      (r) => r[listed.field] as Record<string, unknown>[] | undefined,
+      (item) => listed.columns.map((c) => shorten(cell(item[c]), 40)),
+    );
+  }
   const change = decl.answer === 'change';
   const withError = body.results.some((r) => r.error);
   const t = new Table({

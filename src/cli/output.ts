@@ -20,6 +20,43 @@ function outputCell(text: string): string {
   return shorten(escapeCell(text));
 }
 
+/** A table for people: no colours, cells kept on their line. */
+export function newTable(head: string[]): Table.Table {
+  return new Table({ head, style: { head: [], border: [] }, wordWrap: false });
+}
+
+/** What every host answered in a read: its status, and why when it failed. */
+interface HostItem {
+  hostname: string;
+  status: string;
+  error?: string;
+}
+
+/**
+ * A row per item of each host that answered (services, packages, users,
+ * processes...), then a table of the hosts that did not, with why; --json
+ * has everything.
+ */
+export function perItem<R extends HostItem, I>(
+  body: { job_id: string; results: readonly R[] },
+  head: string[],
+  items: (r: R) => readonly I[] | undefined,
+  cells: (item: I) => string[],
+): string {
+  const t = newTable(['HOSTNAME', ...head]);
+  for (const r of body.results) {
+    for (const item of items(r) ?? []) t.push(row([r.hostname, ...cells(item)]));
+  }
+  const failed = body.results.filter((r) => r.status !== 'ok');
+  let problems = '';
+  if (failed.length > 0) {
+    const p = newTable(['HOSTNAME', 'STATUS', 'ERROR']);
+    for (const r of failed) p.push(row([r.hostname, r.status, shorten(r.error ?? '')]));
+    problems = `${p.toString()}\n`;
+  }
+  return `Job ID: ${escapeLine(body.job_id)}\n${t.length > 0 ? `${t.toString()}\n` : ''}${problems}`;
+}
+
 export function shorten(text: string, max = CELL_MAX): string {
   const one = text.replace(/\r?\n$/, '');
   const lines = one.split('\n');

@@ -86,3 +86,29 @@ describe('service tables', () => {
     ]);
   });
 });
+
+describe('a read whose result is one list of records', () => {
+  it('gets a row per record of each host, its fields as columns, and the hosts without an answer below', () => {
+    const out = resultTable('sysctl.list', {
+      job_id: '00000000-0000-4000-8000-000000000004',
+      results: [
+        {
+          hostname: 'h-01',
+          status: 'ok',
+          entries: [
+            { key: 'vm.swappiness', value: '10', live: '10', managed: true },
+            { key: 'net.ipv4.ip_forward', value: '1', live: '0', managed: true },
+          ],
+        },
+        { hostname: 'h-02', status: 'skipped', error: 'no /proc/sys here' },
+      ],
+    });
+    expect(rows(out)).toEqual([
+      ['HOSTNAME', 'KEY', 'VALUE', 'LIVE', 'MANAGED'],
+      ['h-01', 'vm.swappiness', '10', '10', 'true'],
+      ['h-01', 'net.ipv4.ip_forward', '1', '0', 'true'],
+      ['HOSTNAME', 'STATUS', 'ERROR'],
+      ['h-02', 'skipped', 'no /proc/sys here'],
+    ]);
+  });
+});
