@@ -338,7 +338,8 @@ const ACCOUNT_CHANGE_TIMEOUT = { default_s: 60, max_s: 60 } as const;
 /** Reading and writing a few small files in the cron directory. */
 const CRON_TIMEOUT = { default_s: 30, max_s: 30 } as const;
 
-const CRON_NAME_FLAG = "the entry's name (its file is osapi-<name> in the cron directory)";
+const CRON_NAME_FLAG =
+  "the entry's name (its file is osapi-<name> in the cron directory, or in cron.<interval> with --interval)";
 const CRON_FLAGS = {
   name: CRON_NAME_FLAG,
   object: 'the stored object (uploaded by POST /file) holding the command line',

@@ -149,6 +149,7 @@ function cronProblems(type: OperationType, data: unknown): DataProblem[] {
   const d = data as {
     schedule?: string;
     interval?: string;
+    user?: string;
     object?: string;
     content_type?: string;
     vars?: unknown;
@@ -162,6 +163,12 @@ function cronProblems(type: OperationType, data: unknown): DataProblem[] {
     problems.push({
       field: 'interval',
       message: 'cannot be given with schedule: give one of them',
+    });
+  }
+  if (d.interval !== undefined && d.user !== undefined && d.user !== 'root') {
+    problems.push({
+      field: 'user',
+      message: `must be root with interval: run-parts runs /etc/cron.${d.interval} as root; give a schedule (e.g. @${d.interval}) to run as ${d.user}`,
     });
   }
   if (type === 'cron.create' && d.schedule === undefined && d.interval === undefined) {
