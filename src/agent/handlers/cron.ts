@@ -41,7 +41,7 @@ const HEADER_NOTE = 'cron.update replaces this file, cron.delete removes it.';
 /** Longest command line taken: cron's own line limit is larger, a command this long is a script. */
 export const CRON_COMMAND_MAX_BYTES = 4096;
 
-/** Changes to the cron directory, one at a time on this agent. */
+/** Changes to cron's files (the cron directory, the run-parts directories), one at a time on this agent. */
 const CRON_QUEUE = 'cron entries';
 
 function cronDirOf(ctx: HandlerContext): string {
