@@ -85,6 +85,7 @@ export async function startAgentProcess(opts: {
       unitDir: config.agent.services.unit_dir,
       certificateDir: config.agent.certificates.dir,
       cronDir: config.agent.cron.dir,
+      cronPeriodicDir: config.agent.cron.periodic_dir,
       sysctlFile: config.agent.sysctl.file,
       sysctlProcDir: config.agent.sysctl.proc_dir,
       ntpSourcesFile: config.agent.ntp.sources_file,

@@ -203,9 +203,9 @@ export function registerRoutes(
   registerAgentRoutes(app, { ...deps.dispatch, facts: deps.facts, states: deps.states });
   // Every route that makes a job makes it through the one job service.
   const jobService = createJobService(deps.dispatch);
-  registerOperationRoutes(app, jobService, deps.files.store);
+  registerOperationRoutes(app, jobService, deps.files);
   registerFileRoutes(app, deps.files);
-  registerJobRoutes(app, deps.jobs, jobService, deps.files.store);
+  registerJobRoutes(app, deps.jobs, jobService, deps.files);
   registerAuditRoutes(app, deps.audit);
   registerSessionRoutes(app, deps.session);
   registerHealthStatusRoute(app, deps.health);

@@ -739,7 +739,11 @@ export const ConfigSchema = Type.Object(
       cron: Section('How the agent manages cron entries.', {
         dir: Str(
           '/etc/cron.d',
-          'Where cron.create writes an entry (osapi-<name>), and the only directory cron.list, cron.update and cron.delete read or touch.',
+          'Where cron.create writes an entry with a schedule (osapi-<name>); cron.list, cron.update and cron.delete touch no other file there.',
+        ),
+        periodic_dir: Str(
+          '/etc',
+          'Where the run-parts directories are: an entry with an interval is the script <periodic_dir>/cron.<interval>/osapi-<name> (cron.hourly, cron.daily, cron.weekly, cron.monthly); cron.list, cron.update and cron.delete touch no other file there.',
         ),
       }),
       sysctl: Section('How the agent manages kernel parameters (sysctl).', {

@@ -10,16 +10,19 @@ import { ACCOUNT_NAME_PATTERN } from './users.js';
 
 /**
  * An entry's name: its file is `osapi-<name>`. Letters, digits, '_' and '-'
- * only, since cron skips a file in /etc/cron.d whose name holds a dot.
+ * only, since cron skips a file in /etc/cron.d whose name holds a dot, and
+ * run-parts one in /etc/cron.daily whose name is not RUN_PARTS_NAME_PATTERN.
  */
 export const CRON_NAME_PATTERN = '^[a-z0-9][a-z0-9_-]{0,63}$';
 export const CRON_FILE_PREFIX = 'osapi-';
 export const CRON_NAME_EXPECTED =
-  "must be 1 to 64 lowercase letters, digits, '_' or '-', starting with a letter or a digit (no '.': cron skips such files)";
+  "must be 1 to 64 lowercase letters, digits, '_' or '-', starting with a letter or a digit (no '.': cron and run-parts skip such files)";
+/** The names run-parts runs (without --lsbsysinit): any other file in /etc/cron.<interval> is skipped. */
+export const RUN_PARTS_NAME_PATTERN = '^[A-Za-z0-9_-]+$';
 
 export const CRON_SCHEDULE_MAX = 100;
 
-/** The periods the reference offers; each is cron's own `@<period>` schedule. */
+/** The periods the reference offers; each is a run-parts directory, /etc/cron.<period>. */
 export const CRON_INTERVALS = ['hourly', 'daily', 'weekly', 'monthly'] as const;
 export type CronInterval = (typeof CRON_INTERVALS)[number];
 
@@ -104,7 +107,7 @@ export function cronScheduleProblem(schedule: string): string | null {
 const CronName = Type.String({
   pattern: CRON_NAME_PATTERN,
   description:
-    "The entry's name, 1 to 64 lowercase letters, digits, '_' or '-', starting with a letter or a digit; its file is /etc/cron.d/osapi-<name>.",
+    "The entry's name, 1 to 64 lowercase letters, digits, '_' or '-', starting with a letter or a digit; its file is /etc/cron.d/osapi-<name>, or /etc/cron.<interval>/osapi-<name> with interval.",
 });
 
 const CronSchedule = Type.String({
@@ -128,12 +131,13 @@ function intervalSchema(description: string) {
 }
 
 const Interval = intervalSchema(
-  "Instead of `schedule`: run hourly, daily, weekly or monthly (written as cron's @hourly, ... in the entry's file).",
+  'Instead of `schedule`: run hourly, daily, weekly or monthly, as a script in /etc/cron.<interval> that run-parts runs as root (so user may only be root).',
 );
 
 const CronUser = Type.String({
   pattern: ACCOUNT_NAME_PATTERN,
-  description: 'The account cron runs the command as; it must exist on the host. Default root.',
+  description:
+    'The account cron runs the command as; it must exist on the host. Default root; with interval only root.',
 });
 
 const ObjectName = Type.String({
@@ -196,14 +200,24 @@ export const CronEntry = Type.Object(
     name: Type.String(),
     object: Type.String({ description: 'The stored object the command was taken from.' }),
     schedule: Type.String({
-      description: 'The schedule as the file has it (e.g. `30 2 * * *`, `@daily`).',
+      description:
+        'The schedule as the file has it (e.g. `30 2 * * *`, `@daily`); `@<interval>` for a script run by interval.',
     }),
-    interval: Type.Optional(intervalSchema('Set when the entry was made with `interval`.')),
-    source: Type.String({ description: "The entry's file on the host." }),
+    interval: Type.Optional(
+      intervalSchema(
+        'Set when the entry was made with `interval`: its file is a script in /etc/cron.<interval>.',
+      ),
+    ),
+    source: Type.String({
+      description: "The entry's file on the host (in agent.cron.dir, or a run-parts directory).",
+    }),
     user: Type.String(),
     command: Type.String({ description: 'The line cron runs (with /bin/sh) as the user.' }),
   },
-  { description: 'A cron entry this system wrote (a marked file in agent.cron.dir).' },
+  {
+    description:
+      'A cron entry this system wrote (a marked file in agent.cron.dir, or a marked script in <agent.cron.periodic_dir>/cron.<interval>).',
+  },
 );
 export type CronEntry = Static<typeof CronEntry>;
 

@@ -151,6 +151,12 @@ export interface CliDeclaration {
   readonly generated?: false;
 }
 
+/**
+ * A check an object's content must pass: `ca-certificates`, PEM CA
+ * certificates only (no private key, each parseable and a CA).
+ */
+export type ObjectCheck = 'ca-certificates';
+
 export interface OperationDeclaration {
   /** What a token needs, on the route and through POST /job alike. */
   readonly permission: Permission;
@@ -198,6 +204,13 @@ export interface OperationDeclaration {
    * content: an agent reading the object refuses any other.
    */
   readonly object?: string;
+  /**
+   * What the named object's content must be (src/job/object-checks.ts):
+   * the API reads the object once when it accepts the job and refuses
+   * content that fails with a 400 naming `object`'s field; the agent checks
+   * it again before writing.
+   */
+  readonly objectCheck?: ObjectCheck;
   /** The SDK's method name. */
   readonly sdk: string;
   readonly cli: CliDeclaration;
@@ -338,7 +351,8 @@ const ACCOUNT_CHANGE_TIMEOUT = { default_s: 60, max_s: 60 } as const;
 /** Reading and writing a few small files in the cron directory. */
 const CRON_TIMEOUT = { default_s: 30, max_s: 30 } as const;
 
-const CRON_NAME_FLAG = "the entry's name (its file is osapi-<name> in the cron directory)";
+const CRON_NAME_FLAG =
+  "the entry's name (its file is osapi-<name> in the cron directory, or in cron.<interval> with --interval)";
 const CRON_FLAGS = {
   name: CRON_NAME_FLAG,
   object: 'the stored object (uploaded by POST /file) holding the command line',
@@ -1194,6 +1208,7 @@ export const OPERATIONS = {
     status: 200,
     timeout: CERTIFICATE_TIMEOUT,
     object: 'object',
+    objectCheck: 'ca-certificates',
     sdk: 'certificateCaCreate',
     cli: {
       command: ['node', 'certificate', 'ca', 'create'],
@@ -1217,6 +1232,7 @@ export const OPERATIONS = {
     status: 200,
     timeout: CERTIFICATE_TIMEOUT,
     object: 'object',
+    objectCheck: 'ca-certificates',
     sdk: 'certificateCaUpdate',
     cli: {
       command: ['node', 'certificate', 'ca', 'update'],

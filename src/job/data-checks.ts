@@ -11,12 +11,16 @@ import { CRON_NAME_EXPECTED, CRON_NAME_PATTERN, cronScheduleProblem } from '../c
 import { OBJECT_NAME_EXPECTED, OBJECT_NAME_PATTERN } from '../contract/file.js';
 import { HOST_NAME_EXPECTED, HOST_NAME_PATTERN } from '../contract/hostname.js';
 import {
+  LOG_GREP_EXPECTED,
+  LOG_GREP_PATTERN,
   LOG_PRIORITY_EXPECTED,
   LOG_PRIORITY_PATTERN,
   LOG_SINCE_EXPECTED,
   LOG_SINCE_PATTERN,
   LOG_UNIT_EXPECTED,
   LOG_UNIT_PATTERN,
+  type LogQueryData,
+  logRangeProblem,
 } from '../contract/log.js';
 import {
   type DnsUpdateData,
@@ -145,6 +149,7 @@ function cronProblems(type: OperationType, data: unknown): DataProblem[] {
   const d = data as {
     schedule?: string;
     interval?: string;
+    user?: string;
     object?: string;
     content_type?: string;
     vars?: unknown;
@@ -158,6 +163,12 @@ function cronProblems(type: OperationType, data: unknown): DataProblem[] {
     problems.push({
       field: 'interval',
       message: 'cannot be given with schedule: give one of them',
+    });
+  }
+  if (d.interval !== undefined && d.user !== undefined && d.user !== 'root') {
+    problems.push({
+      field: 'user',
+      message: `must be root with interval: run-parts runs /etc/cron.${d.interval} as root; give a schedule (e.g. @${d.interval}) to run as ${d.user}`,
     });
   }
   if (type === 'cron.create' && d.schedule === undefined && d.interval === undefined) {
@@ -198,6 +209,7 @@ function patternMessage(pattern: unknown): string | undefined {
   if (pattern === CERTIFICATE_NAME_PATTERN) return CERTIFICATE_NAME_EXPECTED;
   if (pattern === LOG_SINCE_PATTERN) return LOG_SINCE_EXPECTED;
   if (pattern === LOG_PRIORITY_PATTERN) return LOG_PRIORITY_EXPECTED;
+  if (pattern === LOG_GREP_PATTERN) return LOG_GREP_EXPECTED;
   if (pattern === LOG_UNIT_PATTERN) return LOG_UNIT_EXPECTED;
   if (pattern === CRON_NAME_PATTERN) return CRON_NAME_EXPECTED;
   if (pattern === SYSCTL_KEY_PATTERN) return SYSCTL_KEY_EXPECTED;
@@ -280,6 +292,10 @@ export function meaningProblems(type: OperationType, data: unknown): DataProblem
   }
   if (OPERATIONS[type].permission.startsWith('service:')) return serviceProblems(data);
   if (type === 'cron.create' || type === 'cron.update') return cronProblems(type, data);
+  if (type === 'log.list' || type === 'log.unit.list') {
+    const problem = logRangeProblem(data as LogQueryData);
+    return problem ? [{ field: 'until', message: problem }] : [];
+  }
   if (type === 'ntp.create' || type === 'ntp.update')
     return ntpProblems(data as { servers: string[] });
   if (type === 'package.install') {

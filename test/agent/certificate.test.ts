@@ -17,8 +17,8 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseCaPem } from '../../src/agent/handlers/certificate.js';
 import { type HandlerContext, runJob } from '../../src/agent/handlers/index.js';
+import { parseCaPem } from '../../src/job/object-checks.js';
 import { holdMachineLock } from '../support/machine-lock.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'osapi-certs-'));

@@ -1,9 +1,13 @@
 // The cron handlers for real: entries written to, read from and removed from
-// a temporary cron directory given as the agent's setting, byte for byte; one
-// entry in this machine's /etc/cron.d under a throwaway name, removed after.
+// a temporary cron directory and temporary run-parts directories (cron.daily,
+// ...) given as the agent's settings, byte for byte, the scripts run by this
+// machine's run-parts; one entry in this machine's /etc/cron.d under a
+// throwaway name, removed after.
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readFileSync,
   rmSync,
@@ -14,10 +18,14 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CRON_MARKER, parseEntry } from '../../src/agent/handlers/cron.js';
+import { CRON_MARKER, parseEntry, parseScript } from '../../src/agent/handlers/cron.js';
 import { type HandlerContext, runJob } from '../../src/agent/handlers/index.js';
 import type { ObjectReader } from '../../src/agent/handlers/types.js';
-import { cronScheduleProblem } from '../../src/contract/cron.js';
+import {
+  CRON_NAME_PATTERN,
+  cronScheduleProblem,
+  RUN_PARTS_NAME_PATTERN,
+} from '../../src/contract/cron.js';
 import { operationDataProblems } from '../../src/job/data-checks.js';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -45,21 +53,28 @@ const OBJECTS = {
 type ObjectNameKey = keyof typeof OBJECTS;
 const obj = (name: ObjectNameKey) => ({ object: name, object_sha256: sha256(OBJECTS[name]) });
 
+/** Stands for /etc: the cron directory and the run-parts directories, but no cron.monthly. */
+let etc: string;
+/** The cron directory, etc/cron.d. */
 let dir: string;
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'osapitest-cron-'));
+  etc = mkdtempSync(join(tmpdir(), 'osapitest-cron-'));
+  dir = join(etc, 'cron.d');
+  for (const sub of ['cron.d', 'cron.hourly', 'cron.daily', 'cron.weekly']) {
+    mkdirSync(join(etc, sub));
+  }
 });
 afterEach(() => {
-  rmSync(dir, { recursive: true, force: true });
+  rmSync(etc, { recursive: true, force: true });
 });
 
-function ctx(cronDir = dir): HandlerContext {
+function ctx(cronDir = dir, cronPeriodicDir = etc): HandlerContext {
   return {
     hostname: 'h-01',
     labels: {},
     maxOutputBytes: 1024,
     signal: new AbortController().signal,
-    host: { unitDir: '/nonexistent', cronDir },
+    host: { unitDir: '/nonexistent', cronDir, cronPeriodicDir },
     objects: store(OBJECTS),
   };
 }
@@ -67,6 +82,10 @@ const run = (type: string, data: unknown, c: HandlerContext = ctx()) => runJob(t
 
 const header = (object: string, interval?: string) =>
   `${CRON_MARKER}: cron.update replaces this file, cron.delete removes it. object=${object}${interval ? ` interval=${interval}` : ''}\n`;
+const script = (object: string, interval: string, command: string) =>
+  `#!/bin/sh\n${header(object, interval)}${command}\n`;
+const scriptPath = (interval: string, name = 'backup') =>
+  join(etc, `cron.${interval}`, `osapi-${name}`);
 
 describe('cron schedules', () => {
   it('takes five fields within their ranges, and the macros', () => {
@@ -118,9 +137,31 @@ describe('cron schedules', () => {
     expect(
       operationDataProblems('cron.create', { ...base, name: '-x', schedule: '@daily' })[0],
     ).toMatchObject({ field: 'name' });
+    expect(
+      operationDataProblems('cron.create', { ...base, interval: 'daily', user: 'nobody' }),
+    ).toEqual([{ field: 'user', message: expect.stringMatching(/must be root with interval/) }]);
+    expect(
+      operationDataProblems('cron.create', { ...base, interval: 'daily', user: 'root' }),
+    ).toEqual([]);
+    expect(
+      operationDataProblems('cron.create', { ...base, name: 'a.b', interval: 'daily' })[0],
+    ).toMatchObject({ field: 'name', message: expect.stringMatching(/run-parts skip/) });
     expect(operationDataProblems('cron.update', { name: 'x', vars: { a: 1 } })).toEqual([
       { field: 'vars', message: 'needs object: it says how to read the object' },
     ]);
+  });
+});
+
+describe('entry names and run-parts', () => {
+  it('every name the pattern takes is one run-parts runs, as osapi-<name>', () => {
+    const name = new RegExp(CRON_NAME_PATTERN);
+    const runParts = new RegExp(RUN_PARTS_NAME_PATTERN);
+    for (let code = 0; code < 256; code++) {
+      const c = String.fromCharCode(code);
+      for (const candidate of [`${c}a`, `a${c}`, `a${c}b`]) {
+        if (name.test(candidate)) expect(runParts.test(`osapi-${candidate}`), candidate).toBe(true);
+      }
+    }
   });
 });
 
@@ -151,23 +192,142 @@ describe('cron entries in a temporary cron directory', () => {
     });
   });
 
-  it('an interval is cron’s macro, and is given back as the interval', async () => {
-    await run('cron.create', create({ schedule: undefined, interval: 'weekly', user: 'root' }));
-    expect(readFileSync(join(dir, 'osapi-backup'), 'utf8')).toBe(
-      `${header('backup', 'weekly')}@weekly root /usr/local/bin/backup --quiet\n`,
+  it('an interval is a root-owned 0755 script in cron.<interval>, which run-parts runs', async () => {
+    const out = await run(
+      'cron.create',
+      create({ schedule: undefined, interval: 'weekly', user: 'root', ...obj('other') }),
     );
+    expect(out).toMatchObject({ status: 'completed', data: { changed: true } });
+    const path = scriptPath('weekly');
+    expect(readFileSync(path, 'utf8')).toBe(script('other', 'weekly', 'echo other'));
+    const st = statSync(path);
+    expect(st.mode & 0o777).toBe(0o755);
+    expect(st.uid).toBe(0);
+    expect(st.gid).toBe(0);
+    expect(existsSync(join(dir, 'osapi-backup'))).toBe(false);
+    // This machine's run-parts takes the name, and runs the script with the command.
+    const weekly = join(etc, 'cron.weekly');
+    expect(execFileSync('run-parts', ['--test', weekly], { encoding: 'utf8' })).toBe(`${path}\n`);
+    expect(execFileSync('run-parts', [weekly], { encoding: 'utf8' })).toBe('other\n');
     const got = await run('cron.get', { name: 'backup' });
     expect(got.data).toEqual({
       entry: {
         name: 'backup',
-        object: 'backup',
+        object: 'other',
         schedule: '@weekly',
         interval: 'weekly',
         user: 'root',
-        command: '/usr/local/bin/backup --quiet',
-        source: join(dir, 'osapi-backup'),
+        command: 'echo other',
+        source: path,
       },
     });
+    const again = await run(
+      'cron.create',
+      create({ schedule: undefined, interval: 'weekly', ...obj('other') }),
+    );
+    expect(again).toMatchObject({ status: 'completed', data: { changed: false } });
+    const clash = await run('cron.create', create());
+    expect(clash).toMatchObject({
+      status: 'failed',
+      error: expect.stringMatching(/already exists .*cron\.update changes it/),
+    });
+    expect(existsSync(join(dir, 'osapi-backup'))).toBe(false);
+  });
+
+  it('list shows both kinds by name; delete removes whichever it is', async () => {
+    await run('cron.create', create());
+    await run('cron.create', create({ name: 'a1', schedule: undefined, interval: 'hourly' }));
+    await run('cron.create', create({ name: 'z9', schedule: undefined, interval: 'daily' }));
+    writeFileSync(join(etc, 'cron.daily', 'osapi-byhand'), '#!/bin/sh\necho mine\n');
+    writeFileSync(join(etc, 'cron.daily', 'logrotate'), script('x', 'daily', 'echo'));
+    const list = await run('cron.list', {});
+    expect(list.data).toMatchObject({
+      entries: [
+        { name: 'a1', interval: 'hourly', schedule: '@hourly', source: scriptPath('hourly', 'a1') },
+        { name: 'backup', schedule: '30 2 * * *', source: join(dir, 'osapi-backup') },
+        { name: 'z9', interval: 'daily', source: scriptPath('daily', 'z9') },
+      ],
+    });
+    expect((list.data as { entries: object[] }).entries[1]).not.toHaveProperty('interval');
+    expect(await run('cron.delete', { name: 'z9' })).toMatchObject({ data: { changed: true } });
+    expect(existsSync(scriptPath('daily', 'z9'))).toBe(false);
+    expect(await run('cron.delete', { name: 'z9' })).toMatchObject({ data: { changed: false } });
+    for (const type of ['cron.get', 'cron.delete']) {
+      expect(await run(type, { name: 'byhand' })).toMatchObject({
+        status: 'failed',
+        error: expect.stringMatching(/not written by this system/),
+      });
+    }
+    const over = await run(
+      'cron.create',
+      create({ name: 'byhand', schedule: undefined, interval: 'daily' }),
+    );
+    expect(over).toMatchObject({ status: 'failed', error: expect.stringMatching(/not written/) });
+    expect(readFileSync(join(etc, 'cron.daily', 'osapi-byhand'), 'utf8')).toBe(
+      '#!/bin/sh\necho mine\n',
+    );
+  });
+
+  it('update moves an entry between a schedule and an interval, the new file first', async () => {
+    await run('cron.create', create());
+    const toDaily = await run('cron.update', { name: 'backup', interval: 'daily' });
+    expect(toDaily).toMatchObject({ status: 'completed', data: { changed: true } });
+    expect(existsSync(join(dir, 'osapi-backup'))).toBe(false);
+    expect(readFileSync(scriptPath('daily'), 'utf8')).toBe(
+      script('backup', 'daily', '/usr/local/bin/backup --quiet'),
+    );
+    const same = await run('cron.update', { name: 'backup', interval: 'daily' });
+    expect(same).toMatchObject({ data: { changed: false } });
+    // The command changes in place; the interval stays.
+    await run('cron.update', { name: 'backup', ...obj('other') });
+    expect(readFileSync(scriptPath('daily'), 'utf8')).toBe(script('other', 'daily', 'echo other'));
+    await run('cron.update', { name: 'backup', interval: 'hourly' });
+    expect(existsSync(scriptPath('daily'))).toBe(false);
+    expect(existsSync(scriptPath('hourly'))).toBe(true);
+    const asNobody = await run('cron.update', { name: 'backup', user: 'nobody' });
+    expect(asNobody).toMatchObject({
+      status: 'failed',
+      error: expect.stringMatching(/runs as root .*give a schedule/),
+    });
+    // No cron.monthly on this "host": the entry stays where it was.
+    const monthly = await run('cron.update', { name: 'backup', interval: 'monthly' });
+    expect(monthly).toMatchObject({
+      status: 'failed',
+      error: expect.stringMatching(/has no .*cron\.monthly/),
+    });
+    expect(existsSync(scriptPath('hourly'))).toBe(true);
+    const back = await run('cron.update', { name: 'backup', schedule: '@reboot', user: 'nobody' });
+    expect(back).toMatchObject({ data: { changed: true } });
+    expect(existsSync(scriptPath('hourly'))).toBe(false);
+    expect(readFileSync(join(dir, 'osapi-backup'), 'utf8')).toBe(
+      `${header('other')}@reboot nobody echo other\n`,
+    );
+  });
+
+  it('an entry in two places (a move cut short) is whole again after update or delete', async () => {
+    await run('cron.create', create());
+    writeFileSync(scriptPath('daily'), script('backup', 'daily', 'echo left'));
+    const got = await run('cron.get', { name: 'backup' });
+    expect(got.data).toMatchObject({ entry: { source: join(dir, 'osapi-backup') } });
+    const upd = await run('cron.update', { name: 'backup', schedule: '30 2 * * *' });
+    expect(upd).toMatchObject({ data: { changed: true } });
+    expect(existsSync(scriptPath('daily'))).toBe(false);
+    writeFileSync(scriptPath('daily'), script('backup', 'daily', 'echo left'));
+    expect(await run('cron.delete', { name: 'backup' })).toMatchObject({ data: { changed: true } });
+    expect(existsSync(scriptPath('daily'))).toBe(false);
+    expect(existsSync(join(dir, 'osapi-backup'))).toBe(false);
+  });
+
+  it('an entry made as an @daily line before scripts is listed with its interval, and update makes it a script', async () => {
+    writeFileSync(join(dir, 'osapi-old'), `${header('backup', 'daily')}@daily root echo old\n`);
+    const list = await run('cron.list', {});
+    expect(list.data).toMatchObject({ entries: [{ name: 'old', interval: 'daily' }] });
+    const upd = await run('cron.update', { name: 'old', ...obj('other') });
+    expect(upd).toMatchObject({ data: { changed: true } });
+    expect(existsSync(join(dir, 'osapi-old'))).toBe(false);
+    expect(readFileSync(scriptPath('daily', 'old'), 'utf8')).toBe(
+      script('other', 'daily', 'echo other'),
+    );
   });
 
   it('list shows only marked osapi- files; get and delete refuse a file this system did not write', async () => {
@@ -209,8 +369,8 @@ describe('cron entries in a temporary cron directory', () => {
     );
     const again = await run('cron.update', { name: 'backup', schedule: '*/10 * * * *' });
     expect(again).toMatchObject({ status: 'completed', data: { changed: false } });
-    await run('cron.update', { name: 'backup', ...obj('other'), interval: 'daily' });
-    expect(readFileSync(path, 'utf8')).toBe(`${header('other', 'daily')}@daily root echo other\n`);
+    await run('cron.update', { name: 'backup', ...obj('other'), schedule: '@daily' });
+    expect(readFileSync(path, 'utf8')).toBe(`${header('other')}@daily root echo other\n`);
     const missing = await run('cron.update', { name: 'gone', schedule: '@daily' });
     expect(missing).toMatchObject({
       status: 'failed',
@@ -272,6 +432,15 @@ describe('cron entries in a temporary cron directory', () => {
       command: 'a b  c',
     });
     expect(parseEntry('* * * * * root x\n')).toBeNull();
+    expect(parseScript(script('o', 'daily', 'a  b'), 'daily')).toEqual({
+      object: 'o',
+      schedule: '@daily',
+      interval: 'daily',
+      user: 'root',
+      command: 'a  b',
+    });
+    expect(parseScript('#!/bin/sh\necho mine\n', 'daily')).toBeNull();
+    expect(parseScript(`${script('o', 'daily', 'a')}echo added\n`, 'daily')).toBeNull();
   });
 });
 

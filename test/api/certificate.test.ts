@@ -89,6 +89,9 @@ beforeAll(async () => {
     ['root2.pem', ca2.cert],
     ['leaf.pem', leaf.cert],
     ['with-key.pem', ca.cert + ca.key],
+    ['garbage.pem', 'not a certificate\n'],
+    ['broken.pem', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n'],
+    ['extra.pem', `${ca.cert}# a comment\n`],
   ]) {
     const r = await post(
       sys,
@@ -161,19 +164,43 @@ describe('a CA certificate through the routes', () => {
     expect(gone.body.results[0]).toMatchObject({ status: 'ok', changed: false });
   });
 
-  it('refuses a private key and a certificate that is not a CA: that host fails, nothing written', async () => {
-    const before = runs('ca-03');
-    for (const [object, why] of [
+  it('refuses an object that is not PEM CA certificates alone: 400 naming object, no job sent', async () => {
+    const before = HOSTS.map(runs);
+    const cases = [
       ['with-key.pem', /private key/],
       ['leaf.pem', /not a CA certificate/],
-    ] as const) {
-      const r = await post(sys, '/node/ca-03/certificate/ca', { name: 'bad', object }, admin);
-      expect(r.status).toBe(200);
-      expect(r.body.results[0]).toMatchObject({ status: 'failed', changed: false });
-      expect(r.body.results[0].error).toMatch(why);
+      ['garbage.pem', /holds no PEM certificate/],
+      ['broken.pem', /certificate 1 of object broken\.pem cannot be read/],
+      ['extra.pem', /holds text besides its certificates/],
+    ] as const;
+    for (const [object, why] of cases) {
+      for (const [method, path, body] of [
+        ['POST', '/node/_all/certificate/ca', { name: 'bad', object }],
+        ['PUT', '/node/_all/certificate/ca/corp-root', { object }],
+      ] as const) {
+        const r = await request(sys, method, path, body, admin);
+        expect(r.status, `${method} ${object} ${JSON.stringify(r.body)}`).toBe(400);
+        expect(r.body.fields).toEqual([{ field: 'object', message: expect.stringMatching(why) }]);
+        expect(r.body.fields[0].message).toContain(`object ${object}`);
+      }
+      // POST /job checks the same, naming the field where its body holds it.
+      const job = await post(
+        sys,
+        '/job',
+        {
+          target_hostname: 'ca-03',
+          operation: { type: 'certificate.ca.create', data: { name: 'bad', object } },
+        },
+        admin,
+      );
+      expect(job.status, JSON.stringify(job.body)).toBe(400);
+      expect(job.body.fields).toEqual([
+        { field: 'operation.data.object', message: expect.stringMatching(why) },
+      ]);
     }
-    expect(existsSync(fileOf('ca-03', 'bad'))).toBe(false);
-    expect(runs('ca-03')).toBe(before);
+    for (const h of HOSTS) expect(existsSync(fileOf(h, 'bad'))).toBe(false);
+    expect(HOSTS.map(runs)).toEqual(before);
+    expect(readFileSync(fileOf('ca-03', 'corp-root'), 'utf8')).toBe(ca.cert);
   });
 });
 

@@ -1,9 +1,10 @@
 // The cron routes (cron:read, cron:write) against a real nats-server and
 // agents in this process. Agents cr-01..cr-03 each write to their own
-// temporary cron directory (agent.cron.dir); cr-04's directory does not
-// exist, so it answers skipped. Commands come from objects of the file store,
+// temporary cron directory (agent.cron.dir) and run-parts directories
+// (agent.cron.periodic_dir); cr-04's directory does not exist, so it answers
+// skipped. Commands come from objects of the file store,
 // uploaded through the route as a client sends them.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,20 +22,28 @@ const HOSTS = ['cr-01', 'cr-02', 'cr-03'];
 let sys: TestSystem;
 let admin: string;
 let reader: string;
-const dirs = new Map<string, string>();
-const cronDir = (host: string) => dirs.get(host) as string;
+/** Each host's stand-in for /etc: cron.d, cron.hourly and cron.daily in it. */
+const etcs = new Map<string, string>();
+const etcOf = (host: string) => etcs.get(host) as string;
+const cronDir = (host: string) => join(etcOf(host), 'cron.d');
 
 beforeAll(async () => {
   sys = await startTestSystem();
   for (const h of HOSTS) {
-    const dir = mkdtempSync(join(tmpdir(), 'osapitest-cron-'));
-    dirs.set(h, dir);
-    await sys.startAgent(h, { group: 'cron' }, { cron: { dir } });
+    const etc = mkdtempSync(join(tmpdir(), 'osapitest-cron-'));
+    etcs.set(h, etc);
+    for (const sub of ['cron.d', 'cron.hourly', 'cron.daily']) mkdirSync(join(etc, sub));
+    await sys.startAgent(
+      h,
+      { group: 'cron' },
+      { cron: { dir: join(etc, 'cron.d'), periodic_dir: etc } },
+    );
   }
+  const absent = join(tmpdir(), 'osapitest-cron-absent');
   await sys.startAgent(
     'cr-04',
     { group: 'none' },
-    { cron: { dir: join(tmpdir(), 'osapitest-cron-absent') } },
+    { cron: { dir: join(absent, 'cron.d'), periodic_dir: absent } },
   );
   await sys.waitForAgents([...HOSTS, 'cr-04']);
   admin = await sys.token(['admin']);
@@ -46,10 +55,12 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await sys?.stop();
-  for (const d of dirs.values()) rmSync(d, { recursive: true, force: true });
+  for (const d of etcs.values()) rmSync(d, { recursive: true, force: true });
 });
 
 const entryPath = (host: string, name: string) => join(cronDir(host), `osapi-${name}`);
+const scriptPath = (host: string, interval: string, name: string) =>
+  join(etcOf(host), `cron.${interval}`, `osapi-${name}`);
 
 describe('cron entries through the routes', () => {
   it('creates on three hosts at once; the same again changes nothing; a host without cron is skipped', async () => {
@@ -101,9 +112,15 @@ describe('cron entries through the routes', () => {
         interval: 'hourly',
         user: 'root',
         command: 'echo hi on cr-01',
-        source: entryPath('cr-01', 'hello'),
+        source: scriptPath('cr-01', 'hourly', 'hello'),
       },
     });
+    const script = scriptPath('cr-01', 'hourly', 'hello');
+    expect(readFileSync(script, 'utf8')).toMatch(
+      /^#!\/bin\/sh\n# Managed by OSAPI.*\necho hi on cr-01\n$/,
+    );
+    expect(statSync(script).mode & 0o777).toBe(0o755);
+    expect(existsSync(entryPath('cr-01', 'hello'))).toBe(false);
     const put = await request(
       sys,
       'PUT',
@@ -115,9 +132,20 @@ describe('cron entries through the routes', () => {
     expect(readFileSync(entryPath('cr-01', 'hello'), 'utf8')).toMatch(
       /\n0 \* \* \* mon-fri root echo hi on cr-01\n$/,
     );
+    expect(existsSync(script)).toBe(false);
+    const daily = await request(
+      sys,
+      'PUT',
+      '/node/cr-01/schedule/cron/hello',
+      { interval: 'daily' },
+      admin,
+    );
+    expect(daily.body.results[0]).toMatchObject({ status: 'ok', changed: true });
+    expect(existsSync(entryPath('cr-01', 'hello'))).toBe(false);
+    expect(existsSync(scriptPath('cr-01', 'daily', 'hello'))).toBe(true);
     const del = await request(sys, 'DELETE', '/node/cr-01/schedule/cron/hello', undefined, admin);
     expect(del.body.results[0]).toMatchObject({ status: 'ok', changed: true });
-    expect(existsSync(entryPath('cr-01', 'hello'))).toBe(false);
+    expect(existsSync(scriptPath('cr-01', 'daily', 'hello'))).toBe(false);
     const none = await request(sys, 'GET', '/node/cr-01/schedule/cron/hello', undefined, admin);
     expect(none.body.results[0]).toMatchObject({
       status: 'failed',
@@ -169,6 +197,19 @@ describe('cron entries through the routes', () => {
       [
         'POST',
         '/node/cr-02/schedule/cron',
+        { name: 'x.sh', object: 'cron-backup', interval: 'daily' },
+        'name',
+      ],
+      [
+        'POST',
+        '/node/cr-02/schedule/cron',
+        { name: 'x', object: 'cron-backup', interval: 'daily', user: 'nobody' },
+        'user',
+      ],
+      ['PUT', '/node/cr-02/schedule/cron/nightly', { interval: 'hourly', user: 'nobody' }, 'user'],
+      [
+        'POST',
+        '/node/cr-02/schedule/cron',
         { name: 'x', object: 'cron-backup', schedule: '@daily', user: '-root' },
         'user',
       ],
@@ -197,6 +238,7 @@ describe('cron entries through the routes', () => {
       ).toContain(field);
     }
     expect(existsSync(entryPath('cr-02', 'x'))).toBe(false);
+    expect(existsSync(scriptPath('cr-02', 'daily', 'x'))).toBe(false);
   });
 
   it('the SDK names each operation', async () => {

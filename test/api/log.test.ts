@@ -1,7 +1,9 @@
 // The log routes (log:read) against a real nats-server and agents in this
 // process. This machine runs no journald: lg-01..03 run a stand-in
-// journalctl (test/support/fake-journalctl.ts) each, lg-04 this machine's
-// own journalctl, which finds no journal, so it answers skipped.
+// journalctl (test/support/fake-journalctl.ts) each, which applies the
+// filters to a fixture of real `-o json` lines as journalctl would, lg-04
+// this machine's own journalctl, which finds no journal, so it answers
+// skipped.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OsapiClient } from '../../src/sdk/client.js';
 import { type FakeJournalctl, makeFakeJournalctl } from '../support/fake-journalctl.js';
@@ -41,7 +43,7 @@ describe('reading the journal', () => {
     const r = await request(
       sys,
       'GET',
-      '/node/group:log/log?lines=2&priority=err&since=2h',
+      '/node/group:log/log?lines=2&priority=warning&since=2025-12-06',
       undefined,
       reader,
     );
@@ -49,13 +51,53 @@ describe('reading the journal', () => {
     const items = byHost(r.body.results);
     expect(items.map((i: AnyJson) => [i.hostname, i.status])).toEqual(FAKED.map((h) => [h, 'ok']));
     for (const item of items) {
-      expect(item.entries[0]).toMatchObject({ unit: 'ssh.service', pid: 1234, hostname: 'web-01' });
+      expect(item.entries.map((e: AnyJson) => e.priority)).toEqual(['err', 'warning']);
+      expect(item.entries[0]).toMatchObject({ unit: 'osapi-agent.service', pid: 2048 });
     }
     for (const h of FAKED) {
       const args = fake(h).lastArgs();
       expect(args).toContain('2');
-      expect(args).toContain('--priority=3');
+      expect(args).toContain('--priority=4');
+      expect(args).toContain('--since=@1764979200');
     }
+  });
+
+  it('until and grep reach journalctl from the query string, on both routes', async () => {
+    const r = await request(
+      sys,
+      'GET',
+      `/node/lg-01/log?until=${encodeURIComponent('2025-12-06T05:21:30Z')}&grep=${encodeURIComponent('publickey|NATS')}`,
+      undefined,
+      reader,
+    );
+    expect(r.status, JSON.stringify(r.body).slice(0, 300)).toBe(200);
+    // Case-sensitive (the pattern has capitals): "publickey" is in the first entry as written.
+    expect(r.body.results[0].entries.map((e: AnyJson) => e.unit)).toEqual([
+      'ssh.service',
+      'osapi-agent.service',
+    ]);
+    expect(fake('lg-01').lastArgs().slice(5)).toEqual([
+      '--until=@1764998490',
+      '--grep=publickey|NATS',
+    ]);
+    const unit = await request(
+      sys,
+      'GET',
+      '/node/lg-02/log/unit/ssh.service?grep=ACCEPTED&since=2025-12-01&until=2025-12-07',
+      undefined,
+      reader,
+    );
+    expect(unit.status).toBe(200);
+    expect(unit.body.results[0]).toMatchObject({ status: 'ok', entries: [] });
+    expect(fake('lg-02').lastArgs().slice(5)).toEqual([
+      '--since=@1764547200',
+      '--until=@1765065600',
+      '--grep=ACCEPTED',
+      '--unit=ssh.service',
+    ]);
+    const client = new OsapiClient({ url: sys.url, token: reader });
+    const sdk = await client.logUnitList('lg-03', { name: 'ssh.service', grep: 'accepted' });
+    expect(sdk.body.results[0]).toMatchObject({ status: 'ok', entries: [{ unit: 'ssh.service' }] });
   });
 
   it('one unit, and the sources, through the SDK with its query fields', async () => {
@@ -101,7 +143,13 @@ describe('hostile input: 400 naming the field', () => {
     ['/node/lg-01/log?since=yesterday', 'since'],
     ['/node/lg-01/log?since=--all', 'since'],
     ['/node/lg-01/log?priority=loud', 'priority'],
-    ['/node/lg-01/log?grep=x', 'grep'],
+    ['/node/lg-01/log?grep=', 'grep'],
+    [`/node/lg-01/log?grep=${'x'.repeat(257)}`, 'grep'],
+    ['/node/lg-01/log?grep=a%0Ab', 'grep'],
+    ['/node/lg-01/log?until=yesterday', 'until'],
+    ['/node/lg-01/log?since=1h&until=2h', 'until'],
+    ['/node/lg-01/log/unit/ssh.service?since=2026-01-31&until=2026-01-30', 'until'],
+    ['/node/lg-01/log?nope=x', 'nope'],
     ['/node/lg-01/log/unit/-x', 'name'],
     ['/node/lg-01/log/unit/a%2Fb', 'name'],
     ['/node/lg-01/log/unit/ssh.service?priority=9', 'priority'],

@@ -4,14 +4,17 @@
 // update-ca-certificates links it into /etc/ssl/certs and rebuilds the
 // bundle. Only files with that prefix are changed; the distribution's own
 // (/usr/share/ca-certificates) are listed as `system`. The PEM is checked
-// before anything is written: certificates only, each a CA, no private key.
+// before anything is written: certificates only, each a CA, no private key
+// (the API applies the same check when it accepts the job; the object may
+// have changed since).
 
-import { X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CertificateCAInfo } from '../../contract/certificate.js';
 import type { OperationType } from '../../contract/operations.js';
 import { errorText } from '../../exec/errno.js';
+import { objectContentProblem, parseCaPem } from '../../job/object-checks.js';
 import { type NodeOutcome, nodeHandler } from './checked.js';
 import {
   needsRoot,
@@ -29,9 +32,6 @@ export const DEFAULT_CERTIFICATE_DIR = '/usr/local/share/ca-certificates';
 const SYSTEM_CERTIFICATE_DIR = '/usr/share/ca-certificates';
 const UPDATE_TOOL = 'update-ca-certificates';
 const FILE_PREFIX = 'osapi-';
-/** A trust store file is a few KiB; a bundle of a hundred CAs stays well below this. */
-export const PEM_MAX_BYTES = 1024 * 1024;
-const CERTIFICATES_MAX = 100;
 const TOOL_TIMEOUT_MS = 50_000;
 const QUEUE = 'ca certificates';
 /**
@@ -45,65 +45,6 @@ const TOOL_ARGS = ['--fresh'];
 const fileOf = (name: string) => `${FILE_PREFIX}${name}.crt`;
 const dirOf = (ctx: HandlerContext) => ctx.host?.certificateDir ?? DEFAULT_CERTIFICATE_DIR;
 const toolOf = (ctx: HandlerContext) => ctx.host?.updateCaCertificates ?? UPDATE_TOOL;
-
-const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([A-Za-z0-9+/=\r\n]+?)-----END \1-----/g;
-
-/**
- * The certificates a PEM text holds, or why it is not what the trust store
- * takes: certificates only (a private key or any other block is refused),
- * nothing else but blank space around them, each a CA (basicConstraints
- * CA:TRUE).
- */
-export function parseCaPem(
-  source: string,
-  bytes: Uint8Array,
-): { certificates: X509Certificate[] } | { problem: string } {
-  if (bytes.byteLength > PEM_MAX_BYTES) {
-    return { problem: `${source} is larger than ${PEM_MAX_BYTES} bytes: no CA file is` };
-  }
-  const text = Buffer.from(bytes).toString('latin1');
-  if (/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(text)) {
-    return {
-      problem: `${source} holds a private key: upload the certificate alone (a private key never belongs in a trust store)`,
-    };
-  }
-  const certificates: X509Certificate[] = [];
-  for (const m of text.matchAll(PEM_BLOCK)) {
-    if (m[1] !== 'CERTIFICATE') {
-      return { problem: `${source} holds a "${m[1]}" block: only CERTIFICATE blocks may be in it` };
-    }
-    let cert: X509Certificate;
-    try {
-      cert = new X509Certificate(m[0]);
-    } catch (err) {
-      return {
-        problem: `certificate ${certificates.length + 1} of ${source} cannot be read: ${errorText(err)}`,
-      };
-    }
-    if (!cert.ca) {
-      return {
-        problem: `certificate ${certificates.length + 1} of ${source} (${oneLine(cert.subject)}) is not a CA certificate: it lacks basicConstraints CA:TRUE`,
-      };
-    }
-    certificates.push(cert);
-    if (certificates.length > CERTIFICATES_MAX) {
-      return { problem: `${source} holds more than ${CERTIFICATES_MAX} certificates` };
-    }
-  }
-  if (certificates.length === 0) {
-    return { problem: `${source} holds no PEM certificate (-----BEGIN CERTIFICATE-----)` };
-  }
-  if (text.replace(PEM_BLOCK, '').trim() !== '') {
-    return {
-      problem: `${source} holds text besides its certificates: give PEM certificates only`,
-    };
-  }
-  return { certificates };
-}
-
-function oneLine(dn: string): string {
-  return dn.split('\n').join(', ');
-}
 
 function infoOf(
   name: string,
@@ -229,8 +170,9 @@ async function objectPem(
   } catch (err) {
     return { error: errorText(err) };
   }
-  const parsed = parseCaPem(`object ${data.object}`, bytes);
-  return 'problem' in parsed ? { error: parsed.problem } : { bytes };
+  // The API checked it too, but the object may have changed since: this is the content written.
+  const problem = objectContentProblem('ca-certificates', `object ${data.object}`, bytes);
+  return problem ? { error: problem } : { bytes };
 }
 
 export const certificateListHandler: JobHandler = nodeHandler(

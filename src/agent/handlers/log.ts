@@ -1,6 +1,6 @@
 // The log operations on the agent: entries of the system journal through
 // `journalctl -o json`, the newest `lines` of them, filtered by time,
-// priority and unit; and the journal's sources. A host where journald keeps
+// priority, unit and a pattern on the message; and the journal's sources. A host where journald keeps
 // no journal (nothing in /run/log/journal nor /var/log/journal) answers
 // `skipped`.
 import { readdirSync } from 'node:fs';
@@ -9,6 +9,7 @@ import {
   LOG_MESSAGE_MAX_CHARS,
   type LogEntryInfo,
   type LogQueryData,
+  logTimeMs,
   PRIORITIES,
 } from '../../contract/log.js';
 import { nodeHandler } from './checked.js';
@@ -20,6 +21,8 @@ const TOOL_TIMEOUT_MS = 25_000;
 /** At most LOG_LINES_MAX entries of a few KiB each; the journal's own fields make them larger. */
 const OUTPUT_MAX_BYTES = 16 * 1024 * 1024;
 const SOURCES_MAX = 10_000;
+/** What journalctl says when it was built without PCRE2, or cannot load it, and is given --grep. */
+const NO_PATTERNS = /without pattern matching support|pcre2/i;
 
 const toolOf = (ctx: HandlerContext) => ctx.host?.journalctl ?? 'journalctl';
 
@@ -44,19 +47,10 @@ function noJournal(ctx: HandlerContext): { unsupported: string } | null {
   };
 }
 
-const AGE_UNIT_S: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
-
-/** `since` as journalctl's `@<epoch seconds>`: one meaning whatever the host's time zone. */
-export function sinceArg(since: string, now = Date.now()): string | null {
-  const age = /^([0-9]{1,6})([smhd])$/.exec(since);
-  const ms = age
-    ? now - Number(age[1]) * (AGE_UNIT_S[age[2] as string] as number) * 1000
-    : Date.parse(
-        /[T ]/.test(since) && !/(Z|[+-][0-9]{2}:[0-9]{2})$/.test(since)
-          ? `${since.replace(' ', 'T')}Z`
-          : since,
-      );
-  return Number.isFinite(ms) ? `--since=@${Math.floor(ms / 1000)}` : null;
+/** A time as journalctl's `@<epoch seconds>`: one meaning whatever the host's time zone. */
+export function timeArg(option: 'since' | 'until', value: string, now = Date.now()): string | null {
+  const ms = logTimeMs(value, now);
+  return ms === null ? null : `--${option}=@${Math.floor(ms / 1000)}`;
 }
 
 /** The priority's number (journalctl shows it and every more urgent one). */
@@ -114,12 +108,18 @@ async function readEntries(
   const missing = noJournal(ctx);
   if (missing) return missing;
   const args = ['-o', 'json', '--no-pager', '-n', String(filters.lines ?? LOG_LINES_DEFAULT)];
-  if (filters.since !== undefined) {
-    const since = sinceArg(filters.since);
-    if (since === null) return { ok: false, error: `since "${filters.since}" is not a time` };
-    args.push(since);
+  // One moment for both, so an age in since and one in until count back from the same time.
+  const now = Date.now();
+  for (const option of ['since', 'until'] as const) {
+    const value = filters[option];
+    if (value === undefined) continue;
+    const arg = timeArg(option, value, now);
+    if (arg === null) return { ok: false, error: `${option} "${value}" is not a time` };
+    args.push(arg);
   }
   if (filters.priority !== undefined) args.push(priorityArg(filters.priority));
+  // The pattern is one argument of its own: journalctl reads it whole, and no shell sees it.
+  if (filters.grep !== undefined) args.push(`--grep=${filters.grep}`);
   if (unit !== undefined) args.push(`--unit=${unit}`);
   const run = await runTool(toolOf(ctx), args, {
     signal: ctx.signal,
@@ -129,7 +129,15 @@ async function readEntries(
   if (run.kind === 'missing') {
     return { unsupported: `${run.tool} is not installed on this host: the journal cannot be read` };
   }
-  if (run.kind === 'failed') return { ok: false, error: run.error };
+  if (run.kind === 'failed') {
+    if (filters.grep !== undefined && NO_PATTERNS.test(run.stderr)) {
+      return {
+        ok: false,
+        error: `${toolOf(ctx)} on this host was built without pattern matching (PCRE2), so grep cannot be used there: ask again without grep`,
+      };
+    }
+    return { ok: false, error: run.error };
+  }
   const entries = run.stdout
     .split('\n')
     .map(parseJournalLine)

@@ -48,6 +48,8 @@ export interface HostSettings {
   unitDir: string;
   /** Where cron entries are written (agent.cron.dir); default /etc/cron.d. */
   cronDir?: string;
+  /** Where cron.<interval> directories are (agent.cron.periodic_dir); default /etc. */
+  cronPeriodicDir?: string;
   /** The file managed sysctl keys are persisted in (agent.sysctl.file). */
   sysctlFile?: string;
   /** The chrony sources file NTP servers are written to (agent.ntp.sources_file). */

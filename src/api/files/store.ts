@@ -32,6 +32,29 @@ export type UploadOutcome =
   /** The name holds other content and `force` was not given. */
   | { kind: 'exists'; info: FileInfo };
 
+export type ObjectContent =
+  | { kind: 'content'; sha256: string; bytes: Uint8Array }
+  | { kind: 'too-large'; size: number };
+
+/** A stream's bytes, or null once they pass `maxBytes` (the rest is not read). */
+async function readAtMost(
+  stream: ReadableStream<Uint8Array>,
+  maxBytes: number,
+): Promise<Uint8Array | null> {
+  const reader = stream.getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (let next = await reader.read(); !next.done; next = await reader.read()) {
+    size += next.value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      return null;
+    }
+    parts.push(next.value);
+  }
+  return Buffer.concat(parts);
+}
+
 export interface FileStore {
   upload(
     name: string,
@@ -40,6 +63,11 @@ export interface FileStore {
     force: boolean,
   ): Promise<UploadOutcome>;
   info(name: string): Promise<FileInfo | null>;
+  /**
+   * An object's content and its digest, read once; null when there is no
+   * such object. Reading stops past `maxBytes`: `too-large` then.
+   */
+  content(name: string, maxBytes: number): Promise<ObjectContent | null>;
   list(): Promise<FileInfo[]>;
   /** False when there was no such object. */
   remove(name: string): Promise<boolean>;
@@ -89,6 +117,20 @@ export function natsFileStore(
   };
   return {
     info,
+    async content(name, maxBytes) {
+      const got = await objects.get(name);
+      if (!got || got.info.deleted) return null;
+      if (got.info.size > maxBytes) {
+        await got.data.cancel();
+        return { kind: 'too-large', size: got.info.size };
+      }
+      const bytes = await readAtMost(got.data, maxBytes);
+      if (!bytes) return { kind: 'too-large', size: got.info.size };
+      // The object store checks the content against its digest as the stream ends.
+      const failed = await got.error;
+      if (failed) throw failed;
+      return { kind: 'content', sha256: createHash('sha256').update(bytes).digest('hex'), bytes };
+    },
     async upload(name, content, contentType, force) {
       // Compared before anything is written: the same content is no change.
       const sha256 = createHash('sha256').update(content).digest('hex');

@@ -44,7 +44,7 @@ import { API_EVENT_HOST, cancelSubject } from '../../names/names.js';
 import type { AuthUser } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { withObjectDigest } from '../files/object-digest.js';
-import type { FileStore } from '../files/store.js';
+import type { FileRouteDeps } from '../files/routes.js';
 import { REPLAYED_HEADER } from '../idempotency.js';
 import {
   type JobOutcome,
@@ -312,7 +312,7 @@ export function registerJobRoutes(
   app: FastifyInstance,
   deps: JobRouteDeps,
   jobService: JobService,
-  files: FileStore,
+  files: FileRouteDeps,
 ): void {
   /**
    * Makes the job through the job service and answers 201, or, when the

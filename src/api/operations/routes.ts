@@ -28,7 +28,7 @@ import {
 import { expectedHostsOf } from '../dispatch.js';
 import { ApiError } from '../errors.js';
 import { withObjectDigest } from '../files/object-digest.js';
-import type { FileStore } from '../files/store.js';
+import type { FileRouteDeps } from '../files/routes.js';
 import { REPLAYED_HEADER } from '../idempotency.js';
 import type { JobService } from '../job-service.js';
 import { operationAnswer } from './answers.js';
@@ -152,7 +152,7 @@ function dataOf(type: OperationType, decl: OperationDeclaration, input: Record<s
 
 async function handle(
   jobs: JobService,
-  files: FileStore,
+  files: FileRouteDeps,
   type: OperationType,
   req: OperationRequest,
   reply: FastifyReply,
@@ -194,7 +194,7 @@ async function handle(
 export function registerOperationRoutes(
   app: FastifyInstance,
   jobs: JobService,
-  files: FileStore,
+  files: FileRouteDeps,
 ): void {
   for (const type of OPERATION_TYPES) {
     const decl: OperationDeclaration = OPERATIONS[type];
