@@ -1,8 +1,7 @@
 // Turns schema-validation failures into messages that name the field and what
 // was expected ("timeout: must be <= 300"), for the 400 body.
 import type { FastifySchemaValidationError } from 'fastify/types/schema.js';
-import { PATTERN_MESSAGES } from '../contract/command.js';
-import { PACKAGE_PATTERN_MESSAGES } from '../contract/package.js';
+import { patternMessage } from '../contract/pattern-messages.js';
 import { fieldPath } from '../job/data-checks.js';
 import type { FieldProblem } from './errors.js';
 
@@ -37,12 +36,7 @@ function ruleMessage(e: ValidationError): string {
   if (e.keyword === 'anyOf') return 'must be a whole number or a percentage such as "10%"';
   if (e.keyword === 'pattern') {
     const pattern = typeof params.pattern === 'string' ? params.pattern : '';
-    // Every other pattern in our schemas refuses blank text and NUL bytes.
-    return (
-      PATTERN_MESSAGES[pattern] ??
-      PACKAGE_PATTERN_MESSAGES[pattern] ??
-      'must not be blank or contain NUL bytes'
-    );
+    return patternMessage(pattern) ?? `must match ${pattern}`;
   }
   return e.message ?? 'is invalid';
 }

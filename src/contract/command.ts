@@ -16,25 +16,27 @@ const Timeout = Type.Integer({
 });
 // Text that reaches exec(2) may not hold NUL bytes, and a command must say
 // something: both are refused at the API instead of failing on the host.
-const NO_NUL = '^[^\\u0000]*$';
+export const NO_NUL_PATTERN = '^[^\\u0000]*$';
+/** Not blank, no NUL byte. */
+export const COMMAND_PATTERN = '^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$';
 const Command = Type.String({
   minLength: 1,
   maxLength: 65536,
-  pattern: '^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$',
+  pattern: COMMAND_PATTERN,
   description: 'The program (exec) or the shell command line (shell): not blank, no NUL bytes.',
 });
 const Cwd = Type.String({
   minLength: 1,
   maxLength: 4096,
-  pattern: NO_NUL,
+  pattern: NO_NUL_PATTERN,
   description:
     'Working directory on the host. A role with a command policy may use only the directories its policy lists (none when it lists none).',
 });
 
 // Names that shells and exec(2) treat as variables; a value holds no NUL byte.
-const ENV_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_]*$';
+export const ENV_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_]*$';
 export const ENV_MAX_VARS = 128;
-const Env = Type.Record(Type.String(), Type.String({ maxLength: 32768, pattern: NO_NUL }), {
+const Env = Type.Record(Type.String(), Type.String({ maxLength: 32768, pattern: NO_NUL_PATTERN }), {
   maxProperties: ENV_MAX_VARS,
   propertyNames: { pattern: ENV_NAME_PATTERN, maxLength: 256 },
   description:
@@ -49,7 +51,7 @@ const Stdin = Type.String({
   description: `Text written to the command's standard input (as UTF-8), which is then closed; without it stdin is /dev/null. At most ${STDIN_MAX_CHARS} characters.`,
 });
 // A login name as useradd and most systems allow it (Samba machine accounts end in $).
-const USER_PATTERN = '^[A-Za-z_][A-Za-z0-9_.-]*\\$?$';
+export const USER_PATTERN = '^[A-Za-z_][A-Za-z0-9_.-]*\\$?$';
 const User = Type.String({
   minLength: 1,
   maxLength: 32,
@@ -59,13 +61,6 @@ const User = Type.String({
     'Only an agent running as root can; any other agent refuses, running nothing. ' +
     'A role with a command policy may use only the users its policy lists.',
 });
-
-/** What a broken pattern means, for 400 messages; the other patterns refuse blank text and NUL bytes. */
-export const PATTERN_MESSAGES: Record<string, string> = {
-  [ENV_NAME_PATTERN]: 'must be letters, digits and _, starting with a letter or _',
-  [USER_PATTERN]:
-    'must be a login name of letters, digits, _, . and -, starting with a letter or _',
-};
 
 /** The fields both kinds of command take beyond the command itself. */
 const RunFields = {
@@ -80,7 +75,7 @@ export const ExecRequest = Type.Object(
   {
     command: Command,
     args: Type.Optional(
-      Type.Array(Type.String({ maxLength: 65536, pattern: NO_NUL }), {
+      Type.Array(Type.String({ maxLength: 65536, pattern: NO_NUL_PATTERN }), {
         maxItems: 4096,
         description: 'Arguments, passed literally: no shell.',
       }),

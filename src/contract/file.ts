@@ -149,9 +149,14 @@ const ObjectSha = Type.String({
   description: "Set by the API: the object's SHA-256 when the job was made.",
 });
 
+export const TEMPLATE_VAR_PATTERN = '^[A-Za-z_][A-Za-z0-9_]{0,63}$';
+export const FILE_MODE_PATTERN = '^0?[0-7]{3,4}$';
+/** A user or group: a name as shadow-utils takes it, or a number. */
+export const FILE_OWNER_PATTERN = '^(?:[a-z_][a-z0-9_-]{0,31}|[0-9]{1,10})$';
+
 /** Template variables: names to strings, numbers, booleans, or nested objects and lists of them. */
 export const TemplateVars = Type.Record(
-  Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,63}$' }),
+  Type.String({ pattern: TEMPLATE_VAR_PATTERN }),
   Type.Unknown(),
   {
     // A name a template could not write as `{{vars.<name>}}` is refused, not kept unusable.
@@ -167,20 +172,20 @@ const DeployFields = {
   path: HostPath,
   mode: Type.Optional(
     Type.String({
-      pattern: '^0?[0-7]{3,4}$',
+      pattern: FILE_MODE_PATTERN,
       description:
         'Octal file mode, e.g. 0644 (default 0644 for a new file, else the present one).',
     }),
   ),
   owner: Type.Optional(
     Type.String({
-      pattern: '^(?:[a-z_][a-z0-9_-]{0,31}|[0-9]{1,10})$',
+      pattern: FILE_OWNER_PATTERN,
       description: 'User name or uid (default: root for a new file, else the present one).',
     }),
   ),
   group: Type.Optional(
     Type.String({
-      pattern: '^(?:[a-z_][a-z0-9_-]{0,31}|[0-9]{1,10})$',
+      pattern: FILE_OWNER_PATTERN,
       description: 'Group name or gid (default: root for a new file, else the present one).',
     }),
   ),

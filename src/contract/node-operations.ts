@@ -24,6 +24,7 @@ export type PingData = Static<typeof PingData>;
 
 /** Linux interface names are at most 15 bytes; letters and digits only are taken. */
 export const INTERFACE_NAME_PATTERN = '^[A-Za-z0-9]{1,15}$';
+export const INTERFACE_EXPECTED = 'must be 1 to 15 letters or digits (e.g. eth0)';
 
 export const DnsGetData = Type.Object(
   { interface_name: Type.String({ pattern: INTERFACE_NAME_PATTERN }) },

@@ -28,12 +28,6 @@ export const PACKAGE_VERSION_EXPECTED =
 export const DEB_PATH_EXPECTED =
   'must be the absolute path of a .deb file on the host, without . or .. segments (e.g. /var/cache/osapi/tool.deb)';
 
-/** What a broken pattern means, for 400 messages. */
-export const PACKAGE_PATTERN_MESSAGES: Record<string, string> = {
-  [PACKAGE_NAME_PATTERN]: PACKAGE_NAME_EXPECTED,
-  [PACKAGE_VERSION_PATTERN]: PACKAGE_VERSION_EXPECTED,
-};
-
 /** How long an install, a removal or a sources update may take by default, and at most. */
 export const PACKAGE_CHANGE_TIMEOUT_DEFAULT_S = 300;
 export const PACKAGE_CHANGE_TIMEOUT_MAX_S = 1800;

@@ -4,10 +4,10 @@
 // matching agents. Their arithmetic is in src/job/rollout.ts.
 import { type Static, Type } from 'typebox';
 
-const PERCENT = '^[0-9]{1,3}%$';
+export const PERCENT_PATTERN = '^[0-9]{1,3}%$';
 
 export const MaxConcurrency = Type.Union(
-  [Type.Integer({ minimum: 1 }), Type.String({ pattern: PERCENT })],
+  [Type.Integer({ minimum: 1 }), Type.String({ pattern: PERCENT_PATTERN })],
   {
     description:
       'Broadcasts (_all, labels): at most this many hosts run the job at once; a number (>= 1) or a percentage of the matching agents ("10%", at least one host). Default: all at once.',
@@ -15,7 +15,7 @@ export const MaxConcurrency = Type.Union(
 );
 
 export const MaxErrors = Type.Union(
-  [Type.Integer({ minimum: 0 }), Type.String({ pattern: PERCENT })],
+  [Type.Integer({ minimum: 0 }), Type.String({ pattern: PERCENT_PATTERN })],
   {
     description:
       'Broadcasts (_all, labels): once more hosts than this have failed, no more start and the rest are marked skipped; a number (>= 0) or a percentage of the matching agents ("10%", rounded down). Default: no limit.',

@@ -12,6 +12,8 @@ import { HASHED_PASSWORD_MAX_BYTES, hashPassword, PASSWORD_HASH_PATTERN } from '
 
 /** A login or group name as shadow-utils takes it by default; never starting with '-'. */
 export const ACCOUNT_NAME_PATTERN = '^[a-z_][a-z0-9_-]{0,31}$';
+export const ACCOUNT_NAME_EXPECTED =
+  'must be 1 to 32 of a-z, 0-9, _ and -, starting with a letter or _ (e.g. deploy)';
 /** Above this some tools read an id as a negative number; 2^32-1 means "no id" to the kernel. */
 export const ACCOUNT_ID_MAX = 2147483646;
 /** Most supplementary groups one request may give a user. */
@@ -28,6 +30,8 @@ export const PASSWORD_MAX = HASHED_PASSWORD_MAX_BYTES;
 /** Longest authorized_keys line taken: an RSA key of 16384 bits is under 3 KiB. */
 export const SSH_KEY_MAX = 16384;
 export const SSH_FINGERPRINT_PATTERN = '^SHA256:[A-Za-z0-9+/]{43}$';
+export const SSH_FINGERPRINT_EXPECTED =
+  'must be a SHA-256 fingerprint as ssh-keygen -l prints it: SHA256: and 43 base64 characters';
 
 // Loose bounds only: the rules are in user-checks.ts (a fact reference may stand in a field).
 const NAME_FIELD_MAX = 256;

@@ -5,25 +5,11 @@
 import { isIP } from 'node:net';
 import { type TSchema, Type } from 'typebox';
 import { Compile } from 'typebox/compile';
-import { CERTIFICATE_NAME_EXPECTED, CERTIFICATE_NAME_PATTERN } from '../contract/certificate.js';
-import { PATTERN_MESSAGES } from '../contract/command.js';
-import { CRON_NAME_EXPECTED, CRON_NAME_PATTERN, cronScheduleProblem } from '../contract/cron.js';
-import { OBJECT_NAME_EXPECTED, OBJECT_NAME_PATTERN } from '../contract/file.js';
-import { HOST_NAME_EXPECTED, HOST_NAME_PATTERN } from '../contract/hostname.js';
-import {
-  LOG_GREP_EXPECTED,
-  LOG_GREP_PATTERN,
-  LOG_PRIORITY_EXPECTED,
-  LOG_PRIORITY_PATTERN,
-  LOG_SINCE_EXPECTED,
-  LOG_SINCE_PATTERN,
-  LOG_UNIT_EXPECTED,
-  LOG_UNIT_PATTERN,
-  type LogQueryData,
-  logRangeProblem,
-} from '../contract/log.js';
+import { cronScheduleProblem } from '../contract/cron.js';
+import { type LogQueryData, logRangeProblem } from '../contract/log.js';
 import {
   type DnsUpdateData,
+  INTERFACE_EXPECTED,
   INTERFACE_NAME_PATTERN,
   type PingData,
 } from '../contract/node-operations.js';
@@ -35,22 +21,11 @@ import {
   operationData,
   secretFields,
 } from '../contract/operations.js';
-import {
-  DEB_PATH_EXPECTED,
-  PACKAGE_PATTERN_MESSAGES,
-  type PackageInstallData,
-} from '../contract/package.js';
+import { DEB_PATH_EXPECTED, type PackageInstallData } from '../contract/package.js';
 import { HASHED_PASSWORD_MAX_BYTES } from '../contract/password-hash.js';
-import { POWER_MESSAGE_EXPECTED, POWER_MESSAGE_PATTERN } from '../contract/power.js';
+import { patternMessage } from '../contract/pattern-messages.js';
 import { type ProcessSignalData, SIGNAL_EXPECTED, signalNumber } from '../contract/process.js';
 import { serviceNameProblem } from '../contract/services.js';
-import {
-  SYSCTL_KEY_EXPECTED,
-  SYSCTL_KEY_PATTERN,
-  SYSCTL_VALUE_EXPECTED,
-  SYSCTL_VALUE_PATTERN,
-} from '../contract/sysctl.js';
-import { TIMEZONE_EXPECTED, TIMEZONE_PATTERN } from '../contract/timezone.js';
 import { eachString, factRefProblems, hasFactRefs } from './fact-refs.js';
 import { accountDataProblems } from './user-checks.js';
 
@@ -92,7 +67,6 @@ export function isDnsName(s: string): boolean {
 
 export const ADDRESS_EXPECTED =
   'must be an IPv4 or IPv6 address (e.g. 127.0.0.1 or ::1), not a hostname';
-export const INTERFACE_EXPECTED = 'must be 1 to 15 letters or digits (e.g. eth0)';
 export const SEARCH_DOMAIN_EXPECTED =
   "must be a hostname: labels of letters, digits and inner '-' joined by dots (e.g. corp.example)";
 
@@ -197,24 +171,6 @@ function ntpProblems(data: { servers: string[] }): DataProblem[] {
     } else first.set(key, i);
   });
   return problems.slice(0, 10);
-}
-
-/** What a pattern means, for messages: a regular expression says little to a person. */
-function patternMessage(pattern: unknown): string | undefined {
-  if (pattern === INTERFACE_NAME_PATTERN) return INTERFACE_EXPECTED;
-  if (pattern === TIMEZONE_PATTERN) return TIMEZONE_EXPECTED;
-  if (pattern === OBJECT_NAME_PATTERN) return OBJECT_NAME_EXPECTED;
-  if (pattern === HOST_NAME_PATTERN) return HOST_NAME_EXPECTED;
-  if (pattern === POWER_MESSAGE_PATTERN) return POWER_MESSAGE_EXPECTED;
-  if (pattern === CERTIFICATE_NAME_PATTERN) return CERTIFICATE_NAME_EXPECTED;
-  if (pattern === LOG_SINCE_PATTERN) return LOG_SINCE_EXPECTED;
-  if (pattern === LOG_PRIORITY_PATTERN) return LOG_PRIORITY_EXPECTED;
-  if (pattern === LOG_GREP_PATTERN) return LOG_GREP_EXPECTED;
-  if (pattern === LOG_UNIT_PATTERN) return LOG_UNIT_EXPECTED;
-  if (pattern === CRON_NAME_PATTERN) return CRON_NAME_EXPECTED;
-  if (pattern === SYSCTL_KEY_PATTERN) return SYSCTL_KEY_EXPECTED;
-  if (pattern === SYSCTL_VALUE_PATTERN) return SYSCTL_VALUE_EXPECTED;
-  return PATTERN_MESSAGES[String(pattern)] ?? PACKAGE_PATTERN_MESSAGES[String(pattern)];
 }
 
 /**

@@ -5,8 +5,10 @@
 // with a 400 naming the field; the agent refuses it again.
 import type { OperationType } from '../contract/operations.js';
 import {
+  ACCOUNT_NAME_EXPECTED,
   ACCOUNT_NAME_PATTERN,
   type GroupUpdateData,
+  SSH_FINGERPRINT_EXPECTED,
   SSH_FINGERPRINT_PATTERN,
   type SshKeyAddData,
   type SshKeyRemoveData,
@@ -19,10 +21,8 @@ import { hasControlCharacter, KEY_EXPECTED, parseKeyToAdd } from './ssh-keys.js'
 const ACCOUNT_NAME_RE = new RegExp(ACCOUNT_NAME_PATTERN);
 const FINGERPRINT_RE = new RegExp(SSH_FINGERPRINT_PATTERN);
 
-export const NAME_EXPECTED =
-  'must be 1 to 32 of a-z, 0-9, _ and -, starting with a letter or _ (e.g. deploy)';
-export const FINGERPRINT_EXPECTED =
-  'must be a SHA-256 fingerprint as ssh-keygen -l prints it: SHA256: and 43 base64 characters';
+export const NAME_EXPECTED = ACCOUNT_NAME_EXPECTED;
+export const FINGERPRINT_EXPECTED = SSH_FINGERPRINT_EXPECTED;
 
 export function isAccountName(s: string): boolean {
   return ACCOUNT_NAME_RE.test(s);

@@ -4,7 +4,7 @@
 // body; the checks the schema states, done here so a person hears of a
 // mistake before anything is sent (the API checks it all again, and what it
 // refuses is shown next to the field it names). Pure: no DOM.
-import { PATTERN_MESSAGES } from '../contract/command.js';
+
 import type { FieldProblem } from '../contract/errors.js';
 import {
   fieldOfParam,
@@ -14,6 +14,7 @@ import {
   type OperationType,
   pathParams,
 } from '../contract/operations.js';
+import { patternMessage } from '../contract/pattern-messages.js';
 import { RolloutFields } from '../contract/rollout.js';
 import { factRefProblems } from '../job/fact-refs.js';
 import { lacking, onOperationsPage, whyNot } from './access.js';
@@ -200,7 +201,7 @@ function textProblem(value: string, schema: FieldSchema): string | null {
     return `must be at most ${schema.maxLength} characters`;
   }
   if (schema.pattern !== undefined && !new RegExp(schema.pattern, 'u').test(value)) {
-    return PATTERN_MESSAGES[schema.pattern] ?? `must match ${schema.pattern}`;
+    return patternMessage(schema.pattern) ?? `must match ${schema.pattern}`;
   }
   return null;
 }
@@ -334,7 +335,7 @@ function readField(f: FormField, raw: string | boolean): Read {
       const bad = pattern ? names.find((n) => !new RegExp(pattern, 'u').test(n)) : undefined;
       if (bad !== undefined) {
         return {
-          problem: `"${bad.slice(0, 40)}" is not a valid name: ${PATTERN_MESSAGES[pattern ?? ''] ?? `names must match ${pattern}`}`,
+          problem: `"${bad.slice(0, 40)}" is not a valid name: ${patternMessage(pattern) ?? `names must match ${pattern}`}`,
         };
       }
       return { value: m.value };

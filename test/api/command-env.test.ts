@@ -296,7 +296,7 @@ describe('bad input is a 400 naming the field, and runs nothing', () => {
     [
       'env value with NUL',
       { env: { A: 'a\u0000b' } },
-      /env\.A must not be blank or contain NUL bytes/,
+      /env\.A must not contain NUL bytes/,
     ],
     ['env value a number', { env: { A: 1 } }, /env\.A must be string/],
     [

@@ -217,7 +217,7 @@ describe('readForm', () => {
       problems: [
         { field: 'object_name', message: 'is required' },
         { field: 'path', message: 'is required' },
-        { field: 'mode', message: 'must match ^0?[0-7]{3,4}$' },
+        { field: 'mode', message: 'must be an octal file mode such as 0644 or 0755' },
         {
           field: 'max_concurrency',
           message: 'must be a whole number (1 or more) or a percentage such as "10%"',

@@ -228,7 +228,7 @@ describe('the Operations page', () => {
     await page.getByLabel('Path', { exact: true }).fill('/tmp/x');
     await page.getByLabel('Mode').fill('9x');
     await page.getByRole('button', { name: 'Run…' }).click();
-    await page.locator('#op-field-mode-err').getByText('mode must match').waitFor();
+    await page.locator('#op-field-mode-err').getByText('mode must be an octal file mode').waitFor();
     await page.locator('#op-field-object_name-err').getByText('object_name is required').waitFor();
     expect(await page.getByLabel('Mode').getAttribute('aria-invalid')).toBe('true');
     expect(await page.getByRole('dialog').isVisible()).toBe(false);
