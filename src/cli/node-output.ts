@@ -4,6 +4,7 @@ import Table from 'cli-table3';
 import type { OperationAnswerBody } from '../contract/answers.js';
 import type { Disk } from '../contract/node-operations.js';
 import {
+  answerFields,
   OPERATIONS,
   type OperationDeclaration,
   type OperationType,
@@ -212,9 +213,7 @@ interface ListSchema {
 export function resultTable(type: OperationType, body: OperationAnswerBody): string {
   const decl: OperationDeclaration = OPERATIONS[type];
   // `changed` has a column of its own; a result's own `status` is the item's (file status).
-  const fields = Object.keys(decl.result.properties).filter(
-    (f) => f !== 'changed' && !(decl.resultStatus && f === 'status'),
-  );
+  const fields = answerFields(decl);
   const listed = listedItems(decl, fields);
   if (listed) {
     return perItem(

@@ -222,7 +222,8 @@ export const CronEntry = Type.Object(
 export type CronEntry = Static<typeof CronEntry>;
 
 export const CronListResult = Type.Object({ entries: Type.Array(CronEntry) });
-export const CronGetResult = Type.Object({ entry: CronEntry });
+/** A get answers the entry's own fields, as the reference's CronEntry has them. */
+export const CronGetResult = CronEntry;
 export const CronMutationResult = Type.Object({
   name: Type.String(),
   changed: Type.Boolean({

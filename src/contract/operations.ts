@@ -29,6 +29,7 @@ import {
 import {
   CronCreateData,
   CronCreateRequest,
+  CronEntry,
   CronGetResult,
   CronListResult,
   CronMutationResult,
@@ -100,6 +101,7 @@ import {
 } from './services.js';
 import { CommandResult } from './states.js';
 import {
+  SysctlEntry,
   SysctlGetResult,
   SysctlKeyData,
   SysctlListResult,
@@ -192,6 +194,13 @@ export interface OperationDeclaration {
    * reference's file status has it.
    */
   readonly resultStatus?: true;
+  /**
+   * A read whose result is a list under this field answers one item per
+   * element, its fields beside the host's name and status (the reference's
+   * cron and sysctl lists); a host with none answers one item without them.
+   * Its `response` is then a readAnswer of the element.
+   */
+  readonly itemPer?: string;
   /** The route's success status. */
   readonly status: 200 | 202;
   /** Seconds an agent may take; a data field `timeout` chooses within this range. */
@@ -1103,7 +1112,7 @@ export const OPERATIONS = {
     result: HostnameUpdateResult,
     response: changeAnswer(HostnameUpdateResult),
     answer: 'change',
-    status: 200,
+    status: 202,
     timeout: HOST_OPERATION_TIMEOUT,
     sdk: 'nodeHostnameUpdate',
     cli: {
@@ -1318,7 +1327,8 @@ export const OPERATIONS = {
     input: NoData,
     data: NoData,
     result: SysctlListResult,
-    response: readAnswer(SysctlListResult),
+    response: readAnswer(SysctlEntry),
+    itemPer: 'entries',
     answer: 'read',
     status: 200,
     timeout: SYSCTL_TIMEOUT,
@@ -1411,7 +1421,8 @@ export const OPERATIONS = {
     input: NoData,
     data: NoData,
     result: CronListResult,
-    response: readAnswer(CronListResult),
+    response: readAnswer(CronEntry),
+    itemPer: 'entries',
     answer: 'read',
     status: 200,
     timeout: CRON_TIMEOUT,
@@ -1535,6 +1546,19 @@ export function secretFields(type: OperationType): readonly string[] {
 }
 
 /** How long an agent may take on this job: its data's `timeout` where it has one. */
+/**
+ * The fields an answer's item holds beside the host's name, its status, error
+ * and changed: the result's fields, or an element's where each element is an
+ * item of its own (itemPer). Tables (CLI, console) show these.
+ */
+export function answerFields(decl: OperationDeclaration): string[] {
+  const item = (decl.response.properties as { results?: { items?: { properties?: object } } })
+    .results?.items?.properties;
+  return Object.keys(item ?? decl.result.properties).filter(
+    (k) => !['hostname', 'status', 'error', 'changed'].includes(k),
+  );
+}
+
 export function operationTimeoutS(type: OperationType, data: unknown): number {
   const { default_s, max_s } = OPERATIONS[type].timeout;
   const asked = (data as { timeout?: unknown } | null)?.timeout;

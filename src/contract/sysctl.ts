@@ -56,7 +56,8 @@ export const SysctlEntry = Type.Object(
 export type SysctlEntry = Static<typeof SysctlEntry>;
 
 export const SysctlListResult = Type.Object({ entries: Type.Array(SysctlEntry) });
-export const SysctlGetResult = Type.Object({ entry: SysctlEntry });
+/** A get answers the parameter's own fields, as the reference's SysctlEntry has them. */
+export const SysctlGetResult = SysctlEntry;
 export const SysctlMutationResult = Type.Object({
   key: Type.String(),
   changed: Type.Boolean({

@@ -1,12 +1,12 @@
 // Reading an operation's answer as the console shows it: the result's
 // columns, the summary line, the columns of a nested list. Pure: no DOM.
 import type { OperationAnswerBody } from '../contract/answers.js';
-import type { OperationDeclaration } from '../contract/operations.js';
+import { answerFields, type OperationDeclaration } from '../contract/operations.js';
 import { plural, tally } from './format.js';
 
 /** The result's fields the table shows beside the host, its status, changed and error. */
 export function resultColumns(decl: OperationDeclaration): string[] {
-  return Object.keys(decl.result.properties).filter((k) => k !== 'changed' && k !== 'status');
+  return answerFields(decl);
 }
 
 /** "3 hosts: 2 ok, 1 skipped; 1 changed". */

@@ -211,15 +211,13 @@ describe('cron entries in a temporary cron directory', () => {
     expect(execFileSync('run-parts', [weekly], { encoding: 'utf8' })).toBe('other\n');
     const got = await run('cron.get', { name: 'backup' });
     expect(got.data).toEqual({
-      entry: {
-        name: 'backup',
-        object: 'other',
-        schedule: '@weekly',
-        interval: 'weekly',
-        user: 'root',
-        command: 'echo other',
-        source: path,
-      },
+      name: 'backup',
+      object: 'other',
+      schedule: '@weekly',
+      interval: 'weekly',
+      user: 'root',
+      command: 'echo other',
+      source: path,
     });
     const again = await run(
       'cron.create',
@@ -308,7 +306,7 @@ describe('cron entries in a temporary cron directory', () => {
     await run('cron.create', create());
     writeFileSync(scriptPath('daily'), script('backup', 'daily', 'echo left'));
     const got = await run('cron.get', { name: 'backup' });
-    expect(got.data).toMatchObject({ entry: { source: join(dir, 'osapi-backup') } });
+    expect(got.data).toMatchObject({ source: join(dir, 'osapi-backup') });
     const upd = await run('cron.update', { name: 'backup', schedule: '30 2 * * *' });
     expect(upd).toMatchObject({ data: { changed: true } });
     expect(existsSync(scriptPath('daily'))).toBe(false);

@@ -110,15 +110,13 @@ describe('sysctl on a stand-in /proc/sys', () => {
     await run('sysctl.create', { key: 'net.ipv4.ip_local_port_range', value: '1024 65000' });
     const got = await run('sysctl.get', { key: 'net.ipv4.ip_local_port_range' });
     expect(got.data).toEqual({
-      entry: {
-        key: 'net.ipv4.ip_local_port_range',
-        value: '1024 65000',
-        live: '1024\t65000',
-        managed: true,
-      },
+      key: 'net.ipv4.ip_local_port_range',
+      value: '1024 65000',
+      live: '1024\t65000',
+      managed: true,
     });
     const unmanaged = await run('sysctl.get', { key: 'vm.swappiness' });
-    expect(unmanaged.data).toEqual({ entry: { key: 'vm.swappiness', live: '60', managed: false } });
+    expect(unmanaged.data).toEqual({ key: 'vm.swappiness', live: '60', managed: false });
     const list = await run('sysctl.list', {});
     expect(list.data).toEqual({
       entries: [
@@ -199,6 +197,6 @@ describe('sysctl on a stand-in /proc/sys', () => {
 describe('sysctl on this machine', () => {
   it('reads one real parameter from /proc/sys', async () => {
     const out = await run('sysctl.get', { key: 'kernel.ostype' }, ctx({ proc: '/proc/sys' }));
-    expect(out.data).toEqual({ entry: { key: 'kernel.ostype', live: 'Linux', managed: false } });
+    expect(out.data).toEqual({ key: 'kernel.ostype', live: 'Linux', managed: false });
   });
 });

@@ -293,11 +293,7 @@ describe('bad input is a 400 naming the field, and runs nothing', () => {
       { env: { [`A${'B'.repeat(256)}`]: 'x' } },
       /is not a valid name: must NOT have more than 256 characters/,
     ],
-    [
-      'env value with NUL',
-      { env: { A: 'a\u0000b' } },
-      /env\.A must not contain NUL bytes/,
-    ],
+    ['env value with NUL', { env: { A: 'a\u0000b' } }, /env\.A must not contain NUL bytes/],
     ['env value a number', { env: { A: 1 } }, /env\.A must be string/],
     [
       'env value too long',

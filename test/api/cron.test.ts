@@ -100,20 +100,22 @@ describe('cron entries through the routes', () => {
     );
     const list = await request(sys, 'GET', '/node/cr-01/schedule/cron', undefined, reader);
     expect(list.status).toBe(200);
-    expect(list.body.results[0].entries.map((e: AnyJson) => e.name)).toEqual(['hello', 'nightly']);
+    // An item per entry, as the reference's CronEntry: the host's name and status beside each.
+    expect(list.body.results.map((e: AnyJson) => [e.hostname, e.status, e.name])).toEqual([
+      ['cr-01', 'ok', 'hello'],
+      ['cr-01', 'ok', 'nightly'],
+    ]);
     const got = await request(sys, 'GET', '/node/cr-01/schedule/cron/hello', undefined, reader);
     expect(got.body.results[0]).toEqual({
       hostname: 'cr-01',
       status: 'ok',
-      entry: {
-        name: 'hello',
-        object: 'cron-hello',
-        schedule: '@hourly',
-        interval: 'hourly',
-        user: 'root',
-        command: 'echo hi on cr-01',
-        source: scriptPath('cr-01', 'hourly', 'hello'),
-      },
+      name: 'hello',
+      object: 'cron-hello',
+      schedule: '@hourly',
+      interval: 'hourly',
+      user: 'root',
+      command: 'echo hi on cr-01',
+      source: scriptPath('cr-01', 'hourly', 'hello'),
     });
     const script = scriptPath('cr-01', 'hourly', 'hello');
     expect(readFileSync(script, 'utf8')).toMatch(
@@ -252,11 +254,11 @@ describe('cron entries through the routes', () => {
       { hostname: 'cr-03', status: 'ok', name: 'sdk', changed: true },
     ]);
     const list = await client.cronList('cr-03');
-    expect(list.body.results[0]?.entries?.map((e) => e.name)).toEqual(['nightly', 'sdk']);
+    expect(list.body.results.map((e) => e.name)).toEqual(['nightly', 'sdk']);
     const upd = await client.cronUpdate('cr-03', { name: 'sdk', user: 'nobody' });
     expect(upd.body.results[0]).toMatchObject({ changed: true });
     const got = await client.cronGet('cr-03', { name: 'sdk' });
-    expect(got.body.results[0]?.entry?.user).toBe('nobody');
+    expect(got.body.results[0]?.user).toBe('nobody');
     const del = await client.cronDelete('cr-03', { name: 'sdk' });
     expect(del.body.results[0]).toMatchObject({ changed: true });
   });

@@ -87,7 +87,7 @@ describe('an agent named after its host, renamed by PUT /node/{hostname}/hostnam
     expect((await call('POST', `/agent/${OLD}/drain`)).status).toBe(200);
     writeFileSync(join(dir, 'go'), '');
     const r = await put;
-    expect(r.status).toBe(200);
+    expect(r.status).toBe(202);
     expect(r.body.results).toEqual([
       expect.objectContaining({
         hostname: OLD,

@@ -92,7 +92,7 @@ describe('PUT /node/{hostname}/hostname', () => {
 
   it('one name on three hosts at once, by a write token; the same again changes nothing', async () => {
     const r = await put('_all', { hostname: 'osapitest-same' }, writer);
-    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.status, JSON.stringify(r.body)).toBe(202);
     expect(byHost(r.body.results)).toEqual(
       HOSTS.map((h) => ({
         hostname: h,

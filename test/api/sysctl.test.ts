@@ -80,8 +80,16 @@ describe('sysctl through the routes', () => {
   it('reads with a read token; update and delete on one host', async () => {
     const list = await request(sys, 'GET', '/node/sc-01/sysctl', undefined, reader);
     expect(list.status).toBe(200);
-    expect(list.body.results[0].entries).toEqual([
-      { key: 'vm.swappiness', value: '10', live: '10', managed: true },
+    // An item per parameter, as the reference's SysctlEntry.
+    expect(list.body.results).toEqual([
+      {
+        hostname: 'sc-01',
+        status: 'ok',
+        key: 'vm.swappiness',
+        value: '10',
+        live: '10',
+        managed: true,
+      },
     ]);
     const put = await request(
       sys,
@@ -92,7 +100,9 @@ describe('sysctl through the routes', () => {
     );
     expect(put.body.results[0]).toMatchObject({ status: 'ok', changed: true });
     const got = await request(sys, 'GET', '/node/sc-01/sysctl/vm.swappiness', undefined, reader);
-    expect(got.body.results[0].entry).toEqual({
+    expect(got.body.results[0]).toEqual({
+      hostname: 'sc-01',
+      status: 'ok',
       key: 'vm.swappiness',
       value: '20',
       live: '20',
@@ -101,6 +111,9 @@ describe('sysctl through the routes', () => {
     const del = await request(sys, 'DELETE', '/node/sc-01/sysctl/vm.swappiness', undefined, admin);
     expect(del.body.results[0]).toMatchObject({ status: 'ok', changed: true });
     expect(existsSync(fileOf('sc-01'))).toBe(false);
+    // A host managing none answers one item, without a parameter's fields.
+    const none = await request(sys, 'GET', '/node/sc-01/sysctl', undefined, reader);
+    expect(none.body.results).toEqual([{ hostname: 'sc-01', status: 'ok' }]);
     expect(readFileSync(join(procOf('sc-01'), 'vm', 'swappiness'), 'utf8')).toBe('20\n');
   });
 
@@ -135,9 +148,9 @@ describe('sysctl through the routes', () => {
       { hostname: 'sc-03', status: 'ok', key: 'vm.swappiness', changed: true },
     ]);
     const list = await client.sysctlList('sc-03');
-    expect(list.body.results[0]?.entries?.[0]?.live).toBe('30');
+    expect(list.body.results[0]?.live).toBe('30');
     const got = await client.sysctlGet('sc-03', { key: 'vm.swappiness' });
-    expect(got.body.results[0]?.entry?.value).toBe('30');
+    expect(got.body.results[0]?.value).toBe('30');
     const del = await client.sysctlDelete('sc-03', { key: 'vm.swappiness' });
     expect(del.body.results[0]).toMatchObject({ changed: true });
     const made = await client.sysctlCreate('sc-03', { key: 'vm.swappiness', value: '40' });

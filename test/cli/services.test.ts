@@ -89,26 +89,72 @@ describe('service tables', () => {
 
 describe('a read whose result is one list of records', () => {
   it('gets a row per record of each host, its fields as columns, and the hosts without an answer below', () => {
-    const out = resultTable('sysctl.list', {
+    const out = resultTable('certificate.ca.list', {
       job_id: '00000000-0000-4000-8000-000000000004',
       results: [
         {
           hostname: 'h-01',
           status: 'ok',
-          entries: [
-            { key: 'vm.swappiness', value: '10', live: '10', managed: true },
-            { key: 'net.ipv4.ip_forward', value: '1', live: '0', managed: true },
+          certificates: [
+            {
+              name: 'corp-root',
+              source: 'custom',
+              subject: 'CN=Corp Root',
+              issuer: 'CN=Corp Root',
+              not_after: '2030-01-01T00:00:00.000Z',
+              fingerprint: 'AB:CD',
+              certificates: 1,
+            },
           ],
         },
-        { hostname: 'h-02', status: 'skipped', error: 'no /proc/sys here' },
+        { hostname: 'h-02', status: 'skipped', error: 'no trust store here' },
       ],
     });
     expect(rows(out)).toEqual([
-      ['HOSTNAME', 'KEY', 'VALUE', 'LIVE', 'MANAGED'],
-      ['h-01', 'vm.swappiness', '10', '10', 'true'],
-      ['h-01', 'net.ipv4.ip_forward', '1', '0', 'true'],
+      [
+        'HOSTNAME',
+        'NAME',
+        'SOURCE',
+        'SUBJECT',
+        'ISSUER',
+        'NOT AFTER',
+        'FINGERPRINT',
+        'CERTIFICATES',
+      ],
+      [
+        'h-01',
+        'corp-root',
+        'custom',
+        'CN=Corp Root',
+        'CN=Corp Root',
+        '2030-01-01T00:00:00.000Z',
+        'AB:CD',
+        '1',
+      ],
       ['HOSTNAME', 'STATUS', 'ERROR'],
-      ['h-02', 'skipped', 'no /proc/sys here'],
+      ['h-02', 'skipped', 'no trust store here'],
+    ]);
+  });
+
+  it('one answering an item per record (sysctl list) gets a row per item, its fields as columns', () => {
+    const out = resultTable('sysctl.list', {
+      job_id: '00000000-0000-4000-8000-000000000005',
+      results: [
+        {
+          hostname: 'h-01',
+          status: 'ok',
+          key: 'vm.swappiness',
+          value: '10',
+          live: '10',
+          managed: true,
+        },
+        { hostname: 'h-02', status: 'ok' },
+      ],
+    });
+    expect(rows(out)).toEqual([
+      ['HOSTNAME', 'STATUS', 'KEY', 'VALUE', 'LIVE', 'MANAGED'],
+      ['h-01', 'ok', 'vm.swappiness', '10', '10', 'true'],
+      ['h-02', 'ok'],
     ]);
   });
 });

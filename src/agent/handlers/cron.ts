@@ -307,8 +307,7 @@ export const cronGetHandler: JobHandler = nodeHandler('cron.get', (data, ctx) =>
   onCron<'cron.get'>(ctx, async (dir) => {
     const { ours, foreign } = await findEntry(ctx, dir, data.name);
     const [first] = ours;
-    if (first)
-      return { ok: true, result: { entry: entryOf(data.name, first.place.path, first.fields) } };
+    if (first) return { ok: true, result: entryOf(data.name, first.place.path, first.fields) };
     if (foreign) return failed(NOT_OURS(data.name, foreign.path));
     return failed(`no cron entry named ${data.name} (${join(dir, CRON_FILE_PREFIX + data.name)})`);
   }),

@@ -162,7 +162,7 @@ export const sysctlGetHandler: JobHandler = nodeHandler('sysctl.get', (data, ctx
     if ('error' in live) return failed(live.error);
     const persisted = await readPersisted(file);
     if ('error' in persisted) return failed(persisted.error as string);
-    return { ok: true, result: { entry: await entryOf(procDir, data.key, persisted) } };
+    return { ok: true, result: await entryOf(procDir, data.key, persisted) };
   }),
 );
 

@@ -73,6 +73,18 @@ function hostItem(type: OperationType, resp: JobResponse): Item {
   };
 }
 
+/**
+ * A host's item as the answer has it: itself, or, for a read answering an
+ * item per element (itemPer), one per element of its list beside the host's
+ * name and status; one without any for a host with none.
+ */
+function perElement(decl: OperationDeclaration, item: Item): Item[] {
+  if (decl.itemPer === undefined) return [item];
+  const { [decl.itemPer]: list, ...host } = item as Record<string, unknown>;
+  if (!Array.isArray(list) || list.length === 0) return [host as Item];
+  return list.map((element) => ({ ...(element as object), ...host }) as Item);
+}
+
 /** Whether a failed change's data says it left the host changed (`{changed: true}`). */
 function failedPartWay(status: string, data: unknown): boolean {
   return (
@@ -124,8 +136,8 @@ export function operationAnswer(
   timeoutS: number,
 ): OperationAnswerBody {
   const decl: OperationDeclaration = OPERATIONS[type];
-  const results = r.responses.map((resp) =>
-    decl.answer === 'command' ? commandItem(resp) : hostItem(type, resp),
+  const results = r.responses.flatMap((resp) =>
+    decl.answer === 'command' ? [commandItem(resp)] : perElement(decl, hostItem(type, resp)),
   );
   for (const hostname of r.missing) results.push(silentItem(type, hostname, timeoutS));
   if (results.every((x) => x.status === 'no_answer')) {
