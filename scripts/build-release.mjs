@@ -11,7 +11,8 @@
 // in as assets (src/single-executable.ts reads them). The bundle's compiled
 // form (code cache) goes in too, so that a start does not parse it again.
 //
-// `--out DIR` builds into DIR instead (the tests build their own copy).
+// `--out DIR` builds into DIR instead (the tests build their own copy);
+// `--no-code-cache` leaves the code cache out (bench/startup.ts compares).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
@@ -66,7 +67,7 @@ function quietly(cmd, args, cwd) {
 }
 
 /**
- * @param {{ outDir?: string }} [opts]
+ * @param {{ outDir?: string, codeCache?: boolean }} [opts]
  * @returns {Promise<{ executable: string, checksum: string, sha256: string }>}
  */
 export async function buildRelease(opts = {}) {
@@ -134,7 +135,7 @@ export async function buildRelease(opts = {}) {
         main: bundle,
         output: blob,
         disableExperimentalSEAWarning: true,
-        useCodeCache: true,
+        useCodeCache: opts.codeCache ?? true,
         assets,
       },
       null,
@@ -171,7 +172,10 @@ export async function buildRelease(opts = {}) {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const out = process.argv.indexOf('--out');
-  buildRelease(out > 0 && process.argv[out + 1] ? { outDir: process.argv[out + 1] } : {}).then(
+  buildRelease({
+    ...(out > 0 && process.argv[out + 1] ? { outDir: process.argv[out + 1] } : {}),
+    codeCache: !process.argv.includes('--no-code-cache'),
+  }).then(
     ({ executable, sha256 }) => process.stderr.write(`built ${executable}\nsha256 ${sha256}\n`),
     (err) => {
       process.stderr.write(
