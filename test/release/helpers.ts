@@ -265,7 +265,10 @@ export async function agentRunsACommand(
   }
 }
 
-/** `osapi api server start` on the test system's NATS (a namespace of its own) answers /health and serves the console. */
+/**
+ * `osapi api server start` on the test system's NATS (a namespace of its
+ * own) answers /health and /openapi.json and serves the console.
+ */
 export async function apiServesTheConsole(
   osapi: string,
   host: string,
@@ -285,6 +288,10 @@ export async function apiServesTheConsole(
   try {
     const url = api.ready.api_url as string;
     expect((await fetch(`${url}/health`)).status).toBe(200);
+    // The OpenAPI document is made from the operations' declarations, in the code.
+    const openapi = await fetch(`${url}/openapi.json`);
+    expect(openapi.status).toBe(200);
+    expect(((await openapi.json()) as { info: { version: string } }).info.version).toBe(VERSION);
     const page = await fetch(`${url}/ui/`);
     expect(page.status).toBe(200);
     const script = /(app-[A-Z0-9]+\.js)/.exec(await page.text())?.[1];
