@@ -3,9 +3,10 @@
 // as onto a new host: it prints its version, runs an agent that an operator
 // accepts and that runs a command sent through the API, runs the whole
 // single-host `start` (nats-server found on PATH, the console served from
-// inside the executable) and an API server of its own.
+// inside the executable) and an API server of its own, and says how to
+// install nats-server where there is none.
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -108,6 +109,38 @@ describe('the single executable, alone on a host', () => {
       expect(await started.stop()).toBe(0);
     }
   }, 60_000);
+
+  test('says how to install nats-server when there is none', async (ctx) => {
+    // Hidden from this one process only: /dev/null over every nats-server it
+    // would find, in a mount namespace of its own (the machine's stay as they are).
+    const env = hostEnv(home, { OSAPI_STATE_DIR: join(host, 'no-nats') });
+    const found = [...(env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/sbin', '/usr/bin']
+      .filter(Boolean)
+      .map((dir) => join(dir, 'nats-server'))
+      .filter((file) => existsSync(file));
+    const probe = await run('unshare', ['--mount', '--propagation', 'private', 'true'], env, host);
+    if (probe.code !== 0) ctx.skip('no mount namespace here (unshare --mount needs root)');
+    const r = await run(
+      'unshare',
+      [
+        '--mount',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        'exe="$1"; shift; for f in "$@"; do mount --bind /dev/null "$f" || exit 97; done; exec "$exe" nats server start',
+        'sh',
+        osapi,
+        ...found,
+      ],
+      env,
+      host,
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('nats-server was not found on PATH');
+    expect(r.stderr).toContain('apt-get install nats-server');
+    expect(r.stderr).toContain('https://github.com/nats-io/nats-server/releases');
+  });
 
   test('`api server start` serves the API and the console on the test NATS', async () => {
     await apiServesTheConsole(osapi, host, home, sys);
