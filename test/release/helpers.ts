@@ -91,6 +91,12 @@ function spawnTracked(
       liveChildren.delete(child);
       res(code);
     });
+    // A program that could not be started (not installed): no exit code, the reason on stderr.
+    child.once('error', (err) => {
+      liveChildren.delete(child);
+      stderr += `${err.message}\n`;
+      res(null);
+    });
   });
   return { child, stdout: () => stdout, stderr: () => stderr, exited };
 }
