@@ -6,7 +6,7 @@
 // Uses nothing outside Node's standard library: it runs before npm packages exist.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -111,8 +111,7 @@ if (!onPath('ping') && onPath('apt-get')) {
 
 // 3. Compile src/ to dist/ when dist is missing or older than any source file.
 const dist = join(root, 'dist', 'cli', 'main.js');
-const bundleDir = join(root, 'dist', 'cli-bundle');
-const bundle = join(bundleDir, 'osapi.mjs');
+const bundle = join(root, 'dist', 'cli-bundle', 'osapi.mjs');
 if (!existsSync(dist) || newestMtime(join(root, 'src')) > statSync(dist).mtimeMs) {
   say('compiling TypeScript');
   try {
@@ -127,34 +126,13 @@ if (!existsSync(dist) || newestMtime(join(root, 'src')) > statSync(dist).mtimeMs
   }
 }
 
-// 4. Bundle the compiled CLI: loading a few modules instead of hundreds is
-// most of a cold `osapi` start (bench/RESULTS.md). Split at the dynamic
-// imports, so that a client command does not parse the API server's and the
-// agent's code (about half of the whole). bin/osapi uses it while it is not
-// older than the compiled modules.
+// 4. Bundle the compiled CLI (scripts/bundle-cli.mjs says why). bin/osapi
+// uses it while it is not older than the compiled modules.
 if (!existsSync(bundle) || statSync(dist).mtimeMs > statSync(bundle).mtimeMs) {
   say('bundling the CLI');
   try {
-    const esbuild = await import('esbuild');
-    // Chunks of an earlier build would otherwise pile up beside the new ones.
-    rmSync(bundleDir, { recursive: true, force: true });
-    rmSync(join(root, 'dist', 'osapi.mjs'), { force: true });
-    await esbuild.build({
-      entryPoints: { osapi: dist },
-      outdir: bundleDir,
-      outExtension: { '.js': '.mjs' },
-      chunkNames: 'chunks/[name]-[hash]',
-      splitting: true,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      logLevel: 'warning',
-      // Some dependencies are CommonJS and call require(): give them one.
-      banner: {
-        js: "import { createRequire as osapiCreateRequire } from 'node:module'; const require = osapiCreateRequire(import.meta.url);",
-      },
-    });
+    const { bundleCli } = await import('./bundle-cli.mjs');
+    await bundleCli();
   } catch (err) {
     // Not fatal: bin/osapi runs the compiled modules without it, only slower to start.
     say(

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isSingleExecutable } from './single-executable.js';
 
 const NAME = 'osapi';
 
@@ -26,4 +27,10 @@ function findRoot(from: string): string {
   }
 }
 
-export const PACKAGE_ROOT: string = findRoot(dirname(fileURLToPath(import.meta.url)));
+/**
+ * The single executable has no package around it: its files are assets
+ * (single-executable.ts), and the directory it sits in stands for the root.
+ */
+export const PACKAGE_ROOT: string = isSingleExecutable()
+  ? dirname(process.execPath)
+  : findRoot(dirname(fileURLToPath(import.meta.url)));

@@ -7,7 +7,7 @@ export class NatsServerMissingError extends Error {
   override name = 'NatsServerMissingError';
   constructor() {
     super(
-      'nats-server was not found on PATH or in /usr/sbin. Install the Debian package "nats-server" (apt-get install nats-server), or run `npm run setup`.',
+      'nats-server was not found on PATH or in /usr/sbin. Install it: the Debian package "nats-server" (apt-get install nats-server), or the nats-server binary for this platform from https://github.com/nats-io/nats-server/releases put in a directory on PATH; in a checkout, `npm run setup` installs it.',
     );
   }
 }

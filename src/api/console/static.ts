@@ -9,6 +9,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { PACKAGE_ROOT } from '../../package-root.js';
+import { CONSOLE_INDEX_ASSET, executableAsset } from '../../single-executable.js';
 
 /** Where setup builds the console: <package>/dist/ui, whether the code runs from src, dist or the bundle. */
 export function defaultConsoleDir(): string {
@@ -42,20 +43,39 @@ interface Asset {
   immutable: boolean;
 }
 
+/**
+ * The console's files by name: from the directory, or, when it holds no
+ * console, from inside the single executable, which carries its own.
+ */
+function consoleFiles(dir: string): Array<[string, Buffer]> {
+  if (existsSync(join(dir, 'index.html'))) {
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => [entry.name, readFileSync(join(dir, entry.name))]);
+  }
+  const index = executableAsset(CONSOLE_INDEX_ASSET);
+  if (!index) return [];
+  const files: Array<[string, Buffer]> = [];
+  for (const name of index.toString('utf8').split('\n').filter(Boolean)) {
+    const body = executableAsset(`ui/${name}`);
+    if (body) files.push([name, body]);
+  }
+  return files;
+}
+
 function loadAssets(dir: string): Map<string, Asset> {
   const assets = new Map<string, Asset>();
-  if (!existsSync(join(dir, 'index.html'))) return assets;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const type = TYPES[extname(entry.name)];
-    if (!entry.isFile() || !type) continue;
-    const body = readFileSync(join(dir, entry.name));
-    assets.set(entry.name, {
+  for (const [name, body] of consoleFiles(dir)) {
+    const type = TYPES[extname(name)];
+    if (!type) continue;
+    assets.set(name, {
       body,
       type,
       etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`,
-      immutable: /-[A-Z0-9]{8,}\.(js|css)$/.test(entry.name),
+      immutable: /-[A-Z0-9]{8,}\.(js|css)$/.test(name),
     });
   }
+  if (!assets.has('index.html')) assets.clear();
   return assets;
 }
 

@@ -1,0 +1,99 @@
+// The npm package: `npm pack` of the built checkout, installed with
+// `npm install -g` into a temp prefix (its dependencies from npm's cache where
+// it has them, else the registry), gives an `osapi` on that prefix's PATH that prints its version,
+// runs an agent that an operator accepts and that runs a command sent
+// through the API, and an API server that serves the console.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { startTestSystem, type TestSystem } from '../support/system.js';
+import {
+  agentRunsACommand,
+  apiServesTheConsole,
+  cleanup,
+  hostEnv,
+  ROOT,
+  requireBuilt,
+  run,
+  tempDir,
+  VERSION,
+} from './helpers.js';
+
+const execFileAsync = promisify(execFile);
+
+let host: string;
+let home: string;
+let prefix: string;
+let osapi: string;
+let packed: string[];
+let sys: TestSystem;
+
+beforeAll(async () => {
+  requireBuilt();
+  const out = tempDir('osapi-pack-');
+  // What prepack builds is already built: the tests pack dist/ as it is.
+  const pack = await execFileAsync(
+    'npm',
+    ['pack', '--ignore-scripts', '--json', '--pack-destination', out],
+    { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 },
+  );
+  const [info] = JSON.parse(pack.stdout) as Array<{
+    filename: string;
+    files: Array<{ path: string }>;
+  }>;
+  if (!info) throw new Error(`npm pack printed no package: ${pack.stdout}`);
+  packed = info.files.map((f) => f.path);
+  host = tempDir('osapi-npm-host-');
+  home = join(host, 'home');
+  mkdirSync(home);
+  prefix = join(host, 'prefix');
+  await execFileAsync(
+    'npm',
+    [
+      'install',
+      '--global',
+      '--prefix',
+      prefix,
+      '--prefer-offline',
+      '--no-audit',
+      '--no-fund',
+      join(out, info.filename),
+    ],
+    { cwd: host, maxBuffer: 64 * 1024 * 1024 },
+  );
+  osapi = join(prefix, 'bin', 'osapi');
+  sys = await startTestSystem({ overrides: { 'agent.enrollment.auto_accept': false } });
+}, 120_000);
+
+afterAll(async () => {
+  await cleanup();
+  await sys?.stop();
+}, 30_000);
+
+describe('the npm package, installed with npm install -g', () => {
+  test('carries the command, the compiled code and the console, not the executables', () => {
+    expect(packed).toContain('bin/osapi');
+    expect(packed).toContain('dist/cli/main.js');
+    expect(packed).toContain('dist/ui/index.html');
+    expect(packed.filter((p) => p.startsWith('dist/release/'))).toEqual([]);
+    expect(
+      existsSync(join(prefix, 'lib', 'node_modules', 'osapi', 'dist', 'ui', 'index.html')),
+    ).toBe(true);
+  });
+
+  test('puts osapi on the prefix PATH, which prints the version', async () => {
+    const env = hostEnv(home, { PATH: `${join(prefix, 'bin')}:${process.env.PATH ?? ''}` });
+    const r = await run('osapi', ['--version'], env, host);
+    expect(r).toEqual({ code: 0, stdout: `${VERSION}\n`, stderr: '' });
+  });
+
+  test('an agent started from it is accepted by its fingerprint, then runs a command sent through the API', async () => {
+    await agentRunsACommand(osapi, host, home, sys);
+  }, 60_000);
+
+  test('`api server start` serves the API and the console on the test NATS', async () => {
+    await apiServesTheConsole(osapi, host, home, sys);
+  }, 60_000);
+});
