@@ -48,6 +48,13 @@ import {
 import { HostnameUpdateData, HostnameUpdateResult } from './hostname.js';
 import { LogListResult, LogQueryData, LogSourceResult, LogUnitData } from './log.js';
 import {
+  InterfaceGetResult,
+  InterfaceListResult,
+  InterfaceNameData,
+  RouteInterfaceData,
+  RouteListResult,
+} from './network.js';
+import {
   DiskResult,
   DnsGetData,
   DnsResult,
@@ -401,6 +408,39 @@ function ntpChange<
   } as const;
 }
 
+/** `ip` answers at once; netplan's generate and apply, and the wait for NATS after, take longer. */
+const NETWORK_READ_TIMEOUT = { default_s: 30, max_s: 30 } as const;
+
+/** A read of the host's interfaces or routes (network:read), from the kernel. */
+function networkRead<I extends TObject, P extends TProperties, const S extends string>(
+  path: string,
+  summary: string,
+  input: I,
+  result: TObject<P>,
+  sdk: S,
+  command: readonly string[],
+  flags: Readonly<Record<string, string>> = {},
+) {
+  return {
+    permission: 'network:read',
+    method: 'GET',
+    path,
+    summary,
+    kind: 'query',
+    input,
+    data: input,
+    result,
+    response: readAnswer(result),
+    answer: 'read',
+    status: 200,
+    timeout: NETWORK_READ_TIMEOUT,
+    sdk,
+    cli: { command, flags },
+  } as const;
+}
+
+const NETWORK_INTERFACE_FLAG = 'the network interface, e.g. eth0';
+
 /** A read of the host's users, groups or keys (user:read). */
 function accountRead<I extends TObject, P extends TProperties, const S extends string>(
   path: string,
@@ -630,6 +670,40 @@ export const OPERATIONS = {
       },
     },
   },
+  'network.interface.list': networkRead(
+    '/node/{hostname}/network/interface',
+    'Network interfaces of each host: addresses, MAC, state, MTU (from the kernel)',
+    NoData,
+    InterfaceListResult,
+    'networkInterfaceList',
+    ['node', 'network', 'interface', 'list'],
+  ),
+  'network.interface.get': networkRead(
+    '/node/{hostname}/network/interface/{name}',
+    'One network interface of each host (from the kernel)',
+    InterfaceNameData,
+    InterfaceGetResult,
+    'networkInterfaceGet',
+    ['node', 'network', 'interface', 'get'],
+    { name: NETWORK_INTERFACE_FLAG },
+  ),
+  'network.route.list': networkRead(
+    '/node/{hostname}/network/route',
+    'Routes of the main table of each host, IPv4 and IPv6 (from the kernel)',
+    NoData,
+    RouteListResult,
+    'networkRouteList',
+    ['node', 'network', 'route', 'list'],
+  ),
+  'network.route.get': networkRead(
+    '/node/{hostname}/network/route/{interfaceName}',
+    'Routes through one interface of each host (from the kernel)',
+    RouteInterfaceData,
+    RouteListResult,
+    'networkRouteGet',
+    ['node', 'network', 'route', 'get'],
+    { interface_name: NETWORK_INTERFACE_FLAG },
+  ),
   'file.deploy': {
     permission: 'file:write',
     method: 'POST',

@@ -18,6 +18,7 @@ import {
   LOG_UNIT_EXPECTED,
   LOG_UNIT_PATTERN,
 } from '../contract/log.js';
+import { NETWORK_INTERFACE_EXPECTED, NETWORK_INTERFACE_PATTERN } from '../contract/network.js';
 import {
   type DnsUpdateData,
   INTERFACE_NAME_PATTERN,
@@ -191,6 +192,7 @@ function ntpProblems(data: { servers: string[] }): DataProblem[] {
 /** What a pattern means, for messages: a regular expression says little to a person. */
 function patternMessage(pattern: unknown): string | undefined {
   if (pattern === INTERFACE_NAME_PATTERN) return INTERFACE_EXPECTED;
+  if (pattern === NETWORK_INTERFACE_PATTERN) return NETWORK_INTERFACE_EXPECTED;
   if (pattern === TIMEZONE_PATTERN) return TIMEZONE_EXPECTED;
   if (pattern === OBJECT_NAME_PATTERN) return OBJECT_NAME_EXPECTED;
   if (pattern === HOST_NAME_PATTERN) return HOST_NAME_EXPECTED;

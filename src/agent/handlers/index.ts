@@ -32,6 +32,12 @@ import {
 import { hostnameUpdateHandler } from './hostname.js';
 import { logListHandler, logSourceHandler, logUnitHandler } from './log.js';
 import {
+  interfaceGetHandler,
+  interfaceListHandler,
+  routeGetHandler,
+  routeListHandler,
+} from './network.js';
+import {
   hostnameHandler,
   loadHandler,
   memoryHandler,
@@ -104,6 +110,10 @@ export const HANDLERS: HandlerRegistry = {
   'network.ping.do': pingHandler,
   'network.dns.get': dnsHandler,
   'network.dns.update': dnsUpdateHandler,
+  'network.interface.list': interfaceListHandler,
+  'network.interface.get': interfaceGetHandler,
+  'network.route.list': routeListHandler,
+  'network.route.get': routeGetHandler,
   'file.deploy': fileDeployHandler,
   'file.undeploy': fileUndeployHandler,
   'file.status': fileStatusHandler,

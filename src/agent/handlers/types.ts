@@ -94,6 +94,12 @@ export interface HostSettings {
   hostnamectl?: string;
   /** The shutdown the power handlers run: default `shutdown` on PATH. Not in the config: tests give a stand-in. */
   powerTool?: string;
+  /**
+   * The `ip` (iproute2) the network handlers read interfaces and routes
+   * with: default found on PATH. Not in the config: tests give one that runs
+   * in a network namespace of their own.
+   */
+  ipTool?: string;
   /** The kernel's name as the handler reads it: default the OS's. Not in the config: tests give the stand-in's. */
   kernelHostname?: () => string;
 }
