@@ -48,6 +48,8 @@ import {
 import { HostnameUpdateData, HostnameUpdateResult } from './hostname.js';
 import { LogListResult, LogQueryData, LogSourceResult, LogUnitData } from './log.js';
 import {
+  DnsDeleteData,
+  DnsDeleteResult,
   InterfaceGetResult,
   InterfaceListResult,
   InterfaceNameData,
@@ -668,6 +670,26 @@ export const OPERATIONS = {
           "search domains, comma-separated (corp.example,example.org); '' clears them",
         interface_name: 'the network interface, e.g. eth0',
       },
+    },
+  },
+  'network.dns.delete': {
+    permission: 'network:write',
+    method: 'DELETE',
+    path: '/node/{hostname}/network/dns',
+    summary:
+      'Remove the DNS configuration this system set on an interface, restoring the one before, on each host',
+    kind: 'modify',
+    input: withRollout(DnsDeleteData),
+    data: DnsDeleteData,
+    result: DnsDeleteResult,
+    response: changeAnswer(DnsDeleteResult),
+    answer: 'change',
+    status: 200,
+    timeout: HOST_OPERATION_TIMEOUT,
+    sdk: 'networkDnsDelete',
+    cli: {
+      command: ['node', 'network', 'dns', 'delete'],
+      flags: { interface_name: 'the network interface, e.g. eth0' },
     },
   },
   'network.interface.list': networkRead(

@@ -18,7 +18,11 @@ import {
   LOG_UNIT_EXPECTED,
   LOG_UNIT_PATTERN,
 } from '../contract/log.js';
-import { NETWORK_INTERFACE_EXPECTED, NETWORK_INTERFACE_PATTERN } from '../contract/network.js';
+import {
+  type DnsDeleteData,
+  NETWORK_INTERFACE_EXPECTED,
+  NETWORK_INTERFACE_PATTERN,
+} from '../contract/network.js';
 import {
   type DnsUpdateData,
   INTERFACE_NAME_PATTERN,
@@ -277,6 +281,9 @@ export function meaningProblems(type: OperationType, data: unknown): DataProblem
     return [{ field: 'address', message: ADDRESS_EXPECTED }];
   }
   if (type === 'network.dns.update') return dnsUpdateProblems(data as DnsUpdateData);
+  if (type === 'network.dns.delete' && !isInterfaceName((data as DnsDeleteData).interface_name)) {
+    return [{ field: 'interface_name', message: INTERFACE_EXPECTED }];
+  }
   if (type === 'process.signal' && signalNumber((data as ProcessSignalData).signal) === null) {
     return [{ field: 'signal', message: SIGNAL_EXPECTED }];
   }

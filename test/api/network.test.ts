@@ -2,6 +2,11 @@
 // nats-server and agents in this process. Agents nw-01 and nw-02 read a
 // network namespace of the test's own (test/support/netns.ts) through their
 // `ip` (HostSettings.ipTool); nw-03 has no ip, so it answers skipped.
+// dn-01 and dn-02 each have their own temporary resolv.conf
+// (agent.dns.resolv_conf) for the DNS removal, which is skipped where
+// systemd-resolved runs (agents would then change this machine's DNS).
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OsapiClient } from '../../src/sdk/client.js';
@@ -10,6 +15,11 @@ import { type AnyJson, request, startTestSystem, type TestSystem } from '../supp
 import { byHost } from './helpers.js';
 
 const HOSTS = ['nw-01', 'nw-02'];
+const DNS_HOSTS = ['dn-01', 'dn-02'];
+const RESOLVED = existsSync('/run/systemd/resolve');
+const ORIGINAL = '# managed by hand\noptions edns0\nnameserver 192.0.2.1\nsearch old.example\n';
+const dnsDir = mkdtempSync(join(tmpdir(), 'osapitest-dns-'));
+const resolvConf = (h: string) => join(dnsDir, h, 'resolv.conf');
 let sys: TestSystem;
 let ns: TestNetns;
 let admin: string;
@@ -22,7 +32,12 @@ beforeAll(async () => {
     await sys.startAgent(h, { group: 'net' }, {}, { ipTool: ns.ipTool });
   }
   await sys.startAgent('nw-03', { group: 'none' }, {}, { ipTool: join(ns.dir, 'no-ip') });
-  await sys.waitForAgents([...HOSTS, 'nw-03']);
+  for (const h of DNS_HOSTS) {
+    mkdirSync(join(dnsDir, h));
+    writeFileSync(resolvConf(h), ORIGINAL);
+    await sys.startAgent(h, { group: 'dns' }, { dns: { resolv_conf: resolvConf(h) } });
+  }
+  await sys.waitForAgents([...HOSTS, 'nw-03', ...DNS_HOSTS]);
   admin = await sys.token(['admin']);
   reader = await sys.token(['read']);
 });
@@ -31,6 +46,7 @@ afterAll(async () => {
     await sys?.stop();
   } finally {
     ns?.remove();
+    rmSync(dnsDir, { recursive: true, force: true });
   }
 });
 
@@ -105,3 +121,44 @@ describe('network reads through the routes', () => {
     expect(got.body.results[0]?.interface?.dhcp4).toBe(true);
   });
 });
+
+describe.skipIf(RESOLVED)(
+  'dns removal through the route (skipped where systemd-resolved runs)',
+  () => {
+    it('restores what two hosts had before the first update; again: changed false; a read token may not', async () => {
+      const set = await request(
+        sys,
+        'PUT',
+        '/node/group:dns/network/dns',
+        { servers: ['198.51.100.53'], interface_name: 'lo' },
+        admin,
+      );
+      expect(set.body.results.map((r: AnyJson) => r.changed)).toEqual([true, true]);
+      const body = { interface_name: 'lo' };
+      const denied = await request(sys, 'DELETE', '/node/group:dns/network/dns', body, reader);
+      expect(denied.status).toBe(403);
+      const del = await request(sys, 'DELETE', '/node/group:dns/network/dns', body, admin);
+      expect(del.status, JSON.stringify(del.body)).toBe(200);
+      expect(byHost(del.body.results)).toEqual(
+        DNS_HOSTS.map((hostname) => ({
+          hostname,
+          status: 'ok',
+          changed: true,
+          source: resolvConf(hostname),
+        })),
+      );
+      for (const h of DNS_HOSTS) expect(readFileSync(resolvConf(h), 'utf8')).toBe(ORIGINAL);
+      const again = await request(sys, 'DELETE', '/node/group:dns/network/dns', body, admin);
+      expect(again.body.results.map((r: AnyJson) => r.changed)).toEqual([false, false]);
+      const bad = await request(
+        sys,
+        'DELETE',
+        '/node/dn-01/network/dns',
+        { interface_name: '-x' },
+        admin,
+      );
+      expect(bad.status).toBe(400);
+      expect(bad.body.fields.map((f: AnyJson) => f.field)).toEqual(['interface_name']);
+    });
+  },
+);

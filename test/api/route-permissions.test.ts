@@ -74,6 +74,7 @@ describe('every route declares its permission', () => {
         { route: 'POST /node/:hostname/network/ping', permission: 'network:write' },
         { route: 'GET /node/:hostname/network/dns/:interfaceName', permission: 'network:read' },
         { route: 'PUT /node/:hostname/network/dns', permission: 'network:write' },
+        { route: 'DELETE /node/:hostname/network/dns', permission: 'network:write' },
         { route: 'GET /node/:hostname/network/interface', permission: 'network:read' },
         { route: 'GET /node/:hostname/network/interface/:name', permission: 'network:read' },
         { route: 'GET /node/:hostname/network/route', permission: 'network:read' },

@@ -20,6 +20,7 @@ import {
 } from './cron.js';
 import { diskHandler } from './disk.js';
 import { dnsHandler } from './dns.js';
+import { dnsDeleteHandler } from './dns-delete.js';
 import { dnsUpdateHandler } from './dns-update.js';
 import { fileDeployHandler, fileStatusHandler, fileUndeployHandler } from './file.js';
 import {
@@ -110,6 +111,7 @@ export const HANDLERS: HandlerRegistry = {
   'network.ping.do': pingHandler,
   'network.dns.get': dnsHandler,
   'network.dns.update': dnsUpdateHandler,
+  'network.dns.delete': dnsDeleteHandler,
   'network.interface.list': interfaceListHandler,
   'network.interface.get': interfaceGetHandler,
   'network.route.list': routeListHandler,
