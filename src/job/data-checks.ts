@@ -53,6 +53,7 @@ import {
 } from '../contract/sysctl.js';
 import { TIMEZONE_EXPECTED, TIMEZONE_PATTERN } from '../contract/timezone.js';
 import { eachString, factRefProblems, hasFactRefs } from './fact-refs.js';
+import { networkDataProblems } from './network-checks.js';
 import { accountDataProblems } from './user-checks.js';
 
 const INTERFACE_NAME_RE = new RegExp(INTERFACE_NAME_PATTERN);
@@ -283,6 +284,9 @@ export function meaningProblems(type: OperationType, data: unknown): DataProblem
   if (type === 'network.dns.update') return dnsUpdateProblems(data as DnsUpdateData);
   if (type === 'network.dns.delete' && !isInterfaceName((data as DnsDeleteData).interface_name)) {
     return [{ field: 'interface_name', message: INTERFACE_EXPECTED }];
+  }
+  if (type.startsWith('network.interface.') || type.startsWith('network.route.')) {
+    return networkDataProblems(type, data);
   }
   if (type === 'process.signal' && signalNumber((data as ProcessSignalData).signal) === null) {
     return [{ field: 'signal', message: SIGNAL_EXPECTED }];

@@ -33,6 +33,14 @@ import {
 import { hostnameUpdateHandler } from './hostname.js';
 import { logListHandler, logSourceHandler, logUnitHandler } from './log.js';
 import {
+  interfaceCreateHandler,
+  interfaceDeleteHandler,
+  interfaceUpdateHandler,
+  routeCreateHandler,
+  routeDeleteHandler,
+  routeUpdateHandler,
+} from './netplan.js';
+import {
   interfaceGetHandler,
   interfaceListHandler,
   routeGetHandler,
@@ -116,6 +124,12 @@ export const HANDLERS: HandlerRegistry = {
   'network.interface.get': interfaceGetHandler,
   'network.route.list': routeListHandler,
   'network.route.get': routeGetHandler,
+  'network.interface.create': interfaceCreateHandler,
+  'network.interface.update': interfaceUpdateHandler,
+  'network.interface.delete': interfaceDeleteHandler,
+  'network.route.create': routeCreateHandler,
+  'network.route.update': routeUpdateHandler,
+  'network.route.delete': routeDeleteHandler,
   'file.deploy': fileDeployHandler,
   'file.undeploy': fileUndeployHandler,
   'file.status': fileStatusHandler,
