@@ -2,8 +2,22 @@
 // (test/support/fake-netplan.ts: netplan is not installed here, and a real
 // apply would change this machine's network) and a temp netplan directory:
 // the files are checked byte for byte, the calls in order, and the
-// roll-backs when netplan refuses or the agent "loses" NATS.
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+// roll-backs when netplan refuses or the agent "loses" NATS. Where
+// netplan's generator is there (netplan.io installed, or one named by
+// OSAPI_NETPLAN_GENERATE), the files the agent writes go through it for real
+// (`generate --root-dir`, nothing applied), and what networkd would get is
+// checked; elsewhere that part is skipped, visibly.
+import { execFileSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type HandlerContext, runJob } from '../../src/agent/handlers/index.js';
@@ -293,5 +307,33 @@ describe('what is refused before anything runs', () => {
     ]);
     expect(fields([ROUTES[0], ROUTES[0]])).toEqual(['routes[1].to']);
     expect(fields([])).toEqual(['routes']);
+  });
+});
+
+const GENERATOR = [
+  process.env.OSAPI_NETPLAN_GENERATE ?? '',
+  '/usr/libexec/netplan/generate',
+  '/lib/netplan/generate',
+].find((p) => p !== '' && existsSync(p));
+
+describe.skipIf(!GENERATOR)("netplan's own generator (skipped where netplan.io is absent)", () => {
+  it('takes the files the agent writes and makes the networkd configuration asked for', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'osapitest-netplan-root-'));
+    try {
+      const netplanDir = join(root, 'etc', 'netplan');
+      mkdirSync(netplanDir, { recursive: true });
+      const c = ctx({ netplanDir });
+      const { gateway6: _g, ...config } = ETH1_CONFIG;
+      expect((await run('network.interface.create', config, c)).status).toBe('completed');
+      const routes = { interface_name: 'eth1', routes: ROUTES };
+      expect((await run('network.route.create', routes, c)).status).toBe('completed');
+      execFileSync(GENERATOR as string, ['--root-dir', root], { stdio: 'pipe' });
+      const network = join(root, 'run', 'systemd', 'network');
+      expect(readFileSync(join(network, '10-netplan-eth1.network'), 'utf8')).toBe(
+        '[Match]\nName=eth1\n\n[Link]\nMTUBytes=1400\nMACAddress=02:00:00:aa:bb:cc\n\n[Network]\nLinkLocalAddressing=ipv6\nAddress=192.0.2.10/24\nAddress=2001:db8::10/64\nGateway=192.0.2.1\n\n[Route]\nDestination=203.0.113.0/24\nGateway=192.0.2.1\nMetric=50\n\n[Route]\nDestination=2001:db8:1::/48\nGateway=2001:db8::1\n',
+      );
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
