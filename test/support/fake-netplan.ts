@@ -14,13 +14,15 @@ import {
   mkdtempSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const SCRIPT = `#!/bin/sh
-dir=$(dirname "$0")
+/** The script, knowing its directory: it may be run through a link on PATH. */
+const script = (dir: string) => `#!/bin/sh
+dir='${dir}'
 { echo "$*"; for f in "$dir"/netplan/*.yaml; do [ -e "$f" ] && echo "  $(basename "$f")"; done; } >> "$dir/calls"
 case "$1" in
   generate)
@@ -40,6 +42,8 @@ export interface FakeNetplan {
   dir: string;
   netplan: string;
   netplanDir: string;
+  /** A directory holding it as `netplan`: put first on PATH, it is the host's netplan. */
+  pathDir: string;
   /** Each call: its arguments, then the files of the netplan dir at that time, indented. */
   calls(): string[];
   clearCalls(): void;
@@ -54,8 +58,11 @@ export interface FakeNetplan {
 export function makeFakeNetplan(): FakeNetplan {
   const dir = mkdtempSync(join(tmpdir(), 'osapitest-netplan-'));
   const netplan = join(dir, 'netplan-tool');
-  writeFileSync(netplan, SCRIPT);
+  writeFileSync(netplan, script(dir));
   chmodSync(netplan, 0o755);
+  const pathDir = join(dir, 'bin');
+  mkdirSync(pathDir);
+  symlinkSync(netplan, join(pathDir, 'netplan'));
   const netplanDir = join(dir, 'netplan');
   mkdirSync(netplanDir);
   const flag = (name: string, on: boolean, text = '') => {
@@ -66,6 +73,7 @@ export function makeFakeNetplan(): FakeNetplan {
     dir,
     netplan,
     netplanDir,
+    pathDir,
     calls: () =>
       existsSync(join(dir, 'calls'))
         ? readFileSync(join(dir, 'calls'), 'utf8').split('\n').filter(Boolean)
