@@ -24,7 +24,8 @@ export interface TestNetns {
  * v0 (02:00:00:00:00:01, MTU 1400): 198.51.100.5/24 and 2001:db8::5/64,
  * default routes via 198.51.100.1 (metric 100) and 2001:db8::1 (metric 200),
  * 203.0.113.0/24 via 198.51.100.1 (metric 50). v1 (02:00:00:00:00:02):
- * 192.0.2.77/24 with a lifetime, as a DHCP lease has. lo stays down.
+ * 192.0.2.77/24 with a lifetime, as a DHCP lease has. lo stays down. A
+ * blackhole (IPv4) and an unreachable (IPv6) route go through no interface.
  */
 export function makeTestNetns(): TestNetns {
   const name = `osapitest-${randomBytes(4).toString('hex')}`;
@@ -59,6 +60,9 @@ export function makeTestNetns(): TestNetns {
     ip('route', 'add', 'default', 'via', '198.51.100.1', 'dev', 'v0', 'metric', '100');
     ip('route', 'add', '203.0.113.0/24', 'via', '198.51.100.1', 'dev', 'v0', 'metric', '50');
     ip('-6', 'route', 'add', 'default', 'via', '2001:db8::1', 'dev', 'v0', 'metric', '200');
+    // Routes through no interface, which the reads leave out.
+    ip('route', 'add', 'blackhole', '10.98.0.0/16');
+    ip('-6', 'route', 'add', 'unreachable', '2001:db8:99::/48');
   } catch (err) {
     remove();
     throw err;

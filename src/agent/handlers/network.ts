@@ -72,6 +72,8 @@ async function ipJson(ctx: HandlerContext, args: string[]): Promise<unknown[] | 
 
 /** The route as the contract has it; null for one through no interface (unreachable, blackhole). */
 export function routeInfo(r: IpRoute): RouteInfo | null {
+  // ip names the type of any route but a unicast one; an IPv6 unreachable route says `dev lo`.
+  if (r.type !== undefined && r.type !== 'unicast') return null;
   if (typeof r.dev !== 'string' || typeof r.dst !== 'string') return null;
   return {
     destination: r.dst,
