@@ -45,6 +45,7 @@ function ctx(over: Partial<NonNullable<HandlerContext['host']>> = {}): HandlerCo
       netplan: fake.netplan,
       netplanDir: fake.netplanDir,
       connectivityCheckS: 7,
+      netplanSettleMs: 0,
       natsReachable: async (ms) => {
         checks.push(ms);
         return fake.reachable();

@@ -46,6 +46,8 @@ beforeAll(async () => {
       {
         ipTool: ns.ipTool,
         netplan: f.netplan,
+        // The stand-in changes no link: nothing to wait for before checking NATS.
+        netplanSettleMs: 0,
         ...(h === 'nw-02' ? { natsReachable: async () => f.reachable() } : {}),
       },
     );

@@ -30,6 +30,8 @@ export const DEFAULT_NETPLAN_DIR = '/etc/netplan';
 export const NETPLAN_MARKER = '# Managed by OSAPI';
 const HEADER = `${NETPLAN_MARKER}: network.interface.* and network.route.* rewrite this file.\n`;
 const DEFAULT_CHECK_S = 30;
+/** How long the links are given to take the applied configuration before NATS is checked. */
+const DEFAULT_SETTLE_MS = 3000;
 /** generate and apply take seconds; apply restarts networkd and udev triggers. */
 const NETPLAN_TIMEOUT_MS = 60_000;
 const UNSUPPORTED = { unsupported: 'netplan is not installed on this host (no netplan)' } as const;
@@ -231,7 +233,11 @@ async function applyChange(
       : { ok: false, error: `${why}; rolling back failed too (${back})`, changed: true };
   }
   const seconds = ctx.host?.connectivityCheckS ?? DEFAULT_CHECK_S;
-  if (await reachable(seconds * 1000)) return { ok: true, changed: true };
+  // netplan apply returns once networkd has the new files; the links change
+  // after. A check at once could pass on the old addresses: it waits first.
+  const settleMs = Math.min(ctx.host?.netplanSettleMs ?? DEFAULT_SETTLE_MS, seconds * 500);
+  await new Promise((r) => setTimeout(r, settleMs));
+  if (await reachable(seconds * 1000 - settleMs)) return { ok: true, changed: true };
   const back = await rollBack(ctx, path, previous);
   const lost = `after netplan apply this agent could not reach NATS within ${seconds} s`;
   return back === null

@@ -104,6 +104,12 @@ export interface HostSettings {
   netplanDir?: string;
   /** Seconds to reach NATS again after netplan apply (agent.network.connectivity_check_s); default 30. */
   connectivityCheckS?: number;
+  /**
+   * Milliseconds given to the links after netplan apply before NATS is
+   * checked: default 3000 (at most half the check's time). Not in the
+   * config: tests, whose stand-in changes no link, give 0.
+   */
+  netplanSettleMs?: number;
   /** The netplan the network changes run: default found on PATH. Not in the config: tests give a stand-in. */
   netplan?: string;
   /**
