@@ -16,6 +16,7 @@ import { SharedConsumerMissingError } from './consumers.js';
 import type { HostSettings } from './handlers/types.js';
 import { loadAgentIdentity } from './identity.js';
 import { startAgentMetrics } from './metrics.js';
+import { natsReachable } from './reachable.js';
 
 export interface AgentProcess {
   /** The agent running now: another one after a job renamed the host. */
@@ -89,6 +90,9 @@ export async function startAgentProcess(opts: {
       sysctlFile: config.agent.sysctl.file,
       sysctlProcDir: config.agent.sysctl.proc_dir,
       ntpSourcesFile: config.agent.ntp.sources_file,
+      netplanDir: config.agent.network.netplan_dir,
+      connectivityCheckS: config.agent.network.connectivity_check_s,
+      natsReachable: (withinMs: number) => natsReachable(nc, withinMs),
       stateDir: config.state_dir,
       hostnameFile: config.agent.node.hostname_file,
       timezone: {

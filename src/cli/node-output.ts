@@ -1,5 +1,6 @@
 // Tables for people of the node information and network answers: sizes in
 // KiB/MiB/GiB with percentages, errors in their own column (--json has all).
+
 import Table from 'cli-table3';
 import type { OperationAnswerBody } from '../contract/answers.js';
 import type { Disk } from '../contract/node-operations.js';
@@ -20,6 +21,7 @@ import type {
   StatusResponse,
 } from '../sdk/client.js';
 import { escapeLine } from './escape.js';
+import { interfaceGetTable, interfaceListTable, routeListTable } from './network-output.js';
 import { perItem, row, shorten } from './output.js';
 import { packagesTable, updatesTable } from './package-output.js';
 import { serviceGetTable, serviceListTable } from './service-output.js';
@@ -259,6 +261,10 @@ export const OPERATION_TABLES: Partial<Record<OperationType, (body: never) => st
   'network.ping.do': pingTable,
   'network.dns.get': dnsTable,
   'network.dns.update': dnsUpdateTable,
+  'network.interface.list': interfaceListTable,
+  'network.interface.get': interfaceGetTable,
+  'network.route.list': routeListTable,
+  'network.route.get': routeListTable,
   'service.list': serviceListTable,
   'service.get': serviceGetTable,
   'package.list': packagesTable,

@@ -130,6 +130,20 @@ function objectFlag(flag: string): (v: string) => Record<string, unknown> {
   };
 }
 
+/** A list of objects: a JSON array (`[{"to":"default","via":"192.0.2.1"}]`). */
+function jsonArrayFlag(flag: string): (v: string) => unknown[] {
+  return (text) => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new UsageError(`${flag}: not valid JSON`);
+    }
+    if (!Array.isArray(parsed)) throw new UsageError(`${flag}: must be a JSON array`);
+    return parsed;
+  };
+}
+
 /**
  * A secret's flag: `-` reads it from standard input, its first line without
  * the line end, so it stays out of the process list and the shell's history.
@@ -170,6 +184,7 @@ function parserOf(
       return { arg: '' };
     case 'array':
       if (schema.items?.type === 'string') return { arg: '<list>', parse: commaList };
+      if (schema.items?.type === 'object') return { arg: '<json>', parse: jsonArrayFlag(flag) };
       break;
     case 'object':
       return { arg: '<name=value,...|json>', parse: objectFlag(flag) };

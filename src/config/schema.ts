@@ -762,6 +762,18 @@ export const ConfigSchema = Type.Object(
           'The chrony sources file ntp.create and ntp.update write and ntp.delete removes; chrony reads it (sourcedir) on `chronyc reload sources`.',
         ),
       }),
+      network: Section('How the agent changes network interfaces and routes (netplan).', {
+        netplan_dir: Str(
+          '/etc/netplan',
+          'Where network.interface.* and network.route.* write one file per interface (90-osapi-<name>.yaml); the only files they touch. netplan itself reads /etc/netplan, /run/netplan and /lib/netplan.',
+        ),
+        connectivity_check_s: Int(
+          30,
+          1,
+          60,
+          'Seconds the agent waits, after netplan apply, to reach NATS again; when it cannot, it puts the previous file back and applies that.',
+        ),
+      }),
       security: Section('How the agent trusts the jobs it is given.', {
         job_verify_key: Str(
           '',

@@ -49,6 +49,19 @@ import {
 import { HostnameUpdateData, HostnameUpdateResult } from './hostname.js';
 import { LogListResult, LogQueryData, LogSourceResult, LogUnitData } from './log.js';
 import {
+  DnsDeleteData,
+  DnsDeleteResult,
+  InterfaceConfigData,
+  InterfaceGetResult,
+  InterfaceListResult,
+  InterfaceMutationResult,
+  InterfaceNameData,
+  RouteConfigData,
+  RouteInterfaceData,
+  RouteListResult,
+  RouteMutationResult,
+} from './network.js';
+import {
   DiskResult,
   DnsGetData,
   DnsResult,
@@ -424,6 +437,87 @@ function ntpChange<
   } as const;
 }
 
+/** `ip` answers at once; netplan's generate and apply, and the wait for NATS after, take longer. */
+const NETWORK_READ_TIMEOUT = { default_s: 30, max_s: 30 } as const;
+
+/** A read of the host's interfaces or routes (network:read), from the kernel. */
+function networkRead<I extends TObject, P extends TProperties, const S extends string>(
+  path: string,
+  summary: string,
+  input: I,
+  result: TObject<P>,
+  sdk: S,
+  command: readonly string[],
+  flags: Readonly<Record<string, string>> = {},
+) {
+  return {
+    permission: 'network:read',
+    method: 'GET',
+    path,
+    summary,
+    kind: 'query',
+    input,
+    data: input,
+    result,
+    response: readAnswer(result),
+    answer: 'read',
+    status: 200,
+    timeout: NETWORK_READ_TIMEOUT,
+    sdk,
+    cli: { command, flags },
+  } as const;
+}
+
+const NETWORK_INTERFACE_FLAG = 'the network interface, e.g. eth0';
+
+/**
+ * A netplan change: writing a small file, `netplan generate` and `netplan
+ * apply` (seconds), then up to agent.network.connectivity_check_s (at most
+ * 60) waiting to reach NATS again, and when it cannot, the previous file
+ * applied again.
+ */
+const NETPLAN_CHANGE_TIMEOUT = { default_s: 180, max_s: 180 } as const;
+
+/** A change of an interface's configuration or its routes (network:write), through netplan. */
+function networkChange<
+  const M extends 'POST' | 'PUT' | 'DELETE',
+  D extends TObject,
+  P extends TProperties,
+  const S extends string,
+>(
+  method: M,
+  path: string,
+  summary: string,
+  shapes: { data: D; result: TObject<P> },
+  sdk: S,
+  command: readonly string[],
+) {
+  return {
+    permission: 'network:write',
+    method,
+    path,
+    summary,
+    kind: 'modify',
+    input: withRollout(shapes.data),
+    data: shapes.data,
+    result: shapes.result,
+    response: changeAnswer(shapes.result),
+    answer: 'change',
+    status: 200,
+    timeout: NETPLAN_CHANGE_TIMEOUT,
+    sdk,
+    cli: {
+      command,
+      flags: {
+        name: NETWORK_INTERFACE_FLAG,
+        interface_name: NETWORK_INTERFACE_FLAG,
+        addresses: 'addresses in CIDR form, comma-separated (192.0.2.10/24,2001:db8::10/64)',
+        routes: 'the routes as JSON: \'[{"to":"203.0.113.0/24","via":"192.0.2.1","metric":100}]\'',
+      },
+    },
+  } as const;
+}
+
 /** A read of the host's users, groups or keys (user:read). */
 function accountRead<I extends TObject, P extends TProperties, const S extends string>(
   path: string,
@@ -653,6 +747,108 @@ export const OPERATIONS = {
       },
     },
   },
+  'network.dns.delete': {
+    permission: 'network:write',
+    method: 'DELETE',
+    path: '/node/{hostname}/network/dns',
+    summary:
+      'Remove the DNS configuration this system set on an interface, restoring the one before, on each host',
+    kind: 'modify',
+    input: withRollout(DnsDeleteData),
+    data: DnsDeleteData,
+    result: DnsDeleteResult,
+    response: changeAnswer(DnsDeleteResult),
+    answer: 'change',
+    status: 200,
+    timeout: HOST_OPERATION_TIMEOUT,
+    sdk: 'networkDnsDelete',
+    cli: {
+      command: ['node', 'network', 'dns', 'delete'],
+      flags: { interface_name: 'the network interface, e.g. eth0' },
+    },
+  },
+  'network.interface.list': networkRead(
+    '/node/{hostname}/network/interface',
+    'Network interfaces of each host: addresses, MAC, state, MTU (from the kernel)',
+    NoData,
+    InterfaceListResult,
+    'networkInterfaceList',
+    ['node', 'network', 'interface', 'list'],
+  ),
+  'network.interface.get': networkRead(
+    '/node/{hostname}/network/interface/{name}',
+    'One network interface of each host (from the kernel)',
+    InterfaceNameData,
+    InterfaceGetResult,
+    'networkInterfaceGet',
+    ['node', 'network', 'interface', 'get'],
+    { name: NETWORK_INTERFACE_FLAG },
+  ),
+  'network.interface.create': networkChange(
+    'POST',
+    '/node/{hostname}/network/interface/{name}',
+    'Configure an interface (netplan: addresses, DHCP, gateways, MTU, MAC) on each host, rolled back when the agent loses NATS',
+    { data: InterfaceConfigData, result: InterfaceMutationResult },
+    'networkInterfaceCreate',
+    ['node', 'network', 'interface', 'create'],
+  ),
+  'network.interface.update': networkChange(
+    'PUT',
+    '/node/{hostname}/network/interface/{name}',
+    "Replace an interface's configuration this system wrote (netplan) on each host, rolled back when the agent loses NATS",
+    { data: InterfaceConfigData, result: InterfaceMutationResult },
+    'networkInterfaceUpdate',
+    ['node', 'network', 'interface', 'update'],
+  ),
+  'network.interface.delete': networkChange(
+    'DELETE',
+    '/node/{hostname}/network/interface/{name}',
+    "Remove an interface's configuration this system wrote, its routes too (netplan), on each host",
+    { data: InterfaceNameData, result: InterfaceMutationResult },
+    'networkInterfaceDelete',
+    ['node', 'network', 'interface', 'delete'],
+  ),
+  'network.route.list': networkRead(
+    '/node/{hostname}/network/route',
+    'Routes of the main table of each host, IPv4 and IPv6 (from the kernel)',
+    NoData,
+    RouteListResult,
+    'networkRouteList',
+    ['node', 'network', 'route', 'list'],
+  ),
+  'network.route.get': networkRead(
+    '/node/{hostname}/network/route/{interfaceName}',
+    'Routes through one interface of each host (from the kernel)',
+    RouteInterfaceData,
+    RouteListResult,
+    'networkRouteGet',
+    ['node', 'network', 'route', 'get'],
+    { interface_name: NETWORK_INTERFACE_FLAG },
+  ),
+  'network.route.create': networkChange(
+    'POST',
+    '/node/{hostname}/network/route/{interfaceName}',
+    'Add static routes through an interface (netplan) on each host, rolled back when the agent loses NATS',
+    { data: RouteConfigData, result: RouteMutationResult },
+    'networkRouteCreate',
+    ['node', 'network', 'route', 'create'],
+  ),
+  'network.route.update': networkChange(
+    'PUT',
+    '/node/{hostname}/network/route/{interfaceName}',
+    'Replace the static routes this system set through an interface (netplan) on each host',
+    { data: RouteConfigData, result: RouteMutationResult },
+    'networkRouteUpdate',
+    ['node', 'network', 'route', 'update'],
+  ),
+  'network.route.delete': networkChange(
+    'DELETE',
+    '/node/{hostname}/network/route/{interfaceName}',
+    'Remove the static routes this system set through an interface (netplan) on each host',
+    { data: RouteInterfaceData, result: RouteMutationResult },
+    'networkRouteDelete',
+    ['node', 'network', 'route', 'delete'],
+  ),
   'file.deploy': {
     permission: 'file:write',
     method: 'POST',

@@ -24,6 +24,7 @@ import {
   LOG_UNIT_EXPECTED,
   LOG_UNIT_PATTERN,
 } from './log.js';
+import { NETWORK_INTERFACE_EXPECTED, NETWORK_INTERFACE_PATTERN } from './network.js';
 import { INTERFACE_EXPECTED, INTERFACE_NAME_PATTERN } from './node-operations.js';
 import {
   PACKAGE_NAME_EXPECTED,
@@ -57,6 +58,7 @@ const MESSAGES: ReadonlyMap<string, string> = new Map([
   ],
   [PERCENT_PATTERN, 'must be a whole number or a percentage such as "10%"'],
   [INTERFACE_NAME_PATTERN, INTERFACE_EXPECTED],
+  [NETWORK_INTERFACE_PATTERN, NETWORK_INTERFACE_EXPECTED],
   [OBJECT_NAME_PATTERN, OBJECT_NAME_EXPECTED],
   [TEMPLATE_VAR_PATTERN, 'must be a letter or _, then letters, digits or _ (at most 64)'],
   [FILE_MODE_PATTERN, 'must be an octal file mode such as 0644 or 0755'],

@@ -7,6 +7,7 @@ import { type TSchema, Type } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { cronScheduleProblem } from '../contract/cron.js';
 import { type LogQueryData, logRangeProblem } from '../contract/log.js';
+import type { DnsDeleteData } from '../contract/network.js';
 import {
   type DnsUpdateData,
   INTERFACE_EXPECTED,
@@ -27,6 +28,7 @@ import { patternMessage } from '../contract/pattern-messages.js';
 import { type ProcessSignalData, SIGNAL_EXPECTED, signalNumber } from '../contract/process.js';
 import { serviceNameProblem } from '../contract/services.js';
 import { eachString, factRefProblems, hasFactRefs } from './fact-refs.js';
+import { networkDataProblems } from './network-checks.js';
 import { accountDataProblems } from './user-checks.js';
 
 const INTERFACE_NAME_RE = new RegExp(INTERFACE_NAME_PATTERN);
@@ -243,6 +245,12 @@ export function meaningProblems(type: OperationType, data: unknown): DataProblem
     return [{ field: 'address', message: ADDRESS_EXPECTED }];
   }
   if (type === 'network.dns.update') return dnsUpdateProblems(data as DnsUpdateData);
+  if (type === 'network.dns.delete' && !isInterfaceName((data as DnsDeleteData).interface_name)) {
+    return [{ field: 'interface_name', message: INTERFACE_EXPECTED }];
+  }
+  if (type.startsWith('network.interface.') || type.startsWith('network.route.')) {
+    return networkDataProblems(type, data);
+  }
   if (type === 'process.signal' && signalNumber((data as ProcessSignalData).signal) === null) {
     return [{ field: 'signal', message: SIGNAL_EXPECTED }];
   }

@@ -2,8 +2,11 @@
 // interface, through systemd-resolved (`resolvectl dns|domain IFACE …`) where
 // it runs, else in the resolv.conf file (one configuration for every
 // interface). It answers `changed: false` without writing anything when the
-// host already has that configuration, so a repeat is harmless.
+// host already has that configuration, so a repeat is harmless. Before the
+// first change it keeps what was there (dns-original.ts), so that
+// network.dns.delete can put it back.
 import type { DnsUpdateData } from '../../contract/node-operations.js';
+import { errorText } from '../../exec/errno.js';
 import { type NodeOutcome, nodeHandler } from './checked.js';
 import {
   DEFAULT_RESOLV_CONF,
@@ -13,6 +16,7 @@ import {
   resolvectl,
   unknownInterface,
 } from './dns.js';
+import { keepOriginalFile, keepResolvedOriginal } from './dns-original.js';
 import {
   readResolvConf,
   replaceResolvConf,
@@ -33,7 +37,7 @@ export interface DnsUpdateDeps {
   interfaceProblem(name: string): Promise<string | null>;
 }
 
-const HOST_DEPS: DnsUpdateDeps = {
+export const HOST_DNS_DEPS: DnsUpdateDeps = {
   resolvedRuns: () => exists(RESOLVED_RUN_DIR),
   resolvectl,
   interfaceProblem: unknownInterface,
@@ -54,6 +58,7 @@ async function updateResolved(
   data: DnsUpdateData,
   run: DnsUpdateDeps['resolvectl'],
   signal: AbortSignal,
+  stateDir: string | undefined,
 ): Promise<Outcome | null> {
   const name = data.interface_name;
   const dns = await run(['dns', name], signal);
@@ -73,6 +78,10 @@ async function updateResolved(
   });
   if (!newServers && !newSearch) return done(false);
   if (signal.aborted) return { ok: false, error: 'the agent stopped before changing anything' };
+  const kept = await keep(stateDir, (dir) =>
+    keepResolvedOriginal(dir, { interface: name, servers: dns.words, domains: domain.words }),
+  );
+  if (kept) return kept;
 
   if (newServers) {
     const set = await run(['dns', name, ...listArgs(data.servers ?? [])], signal);
@@ -99,10 +108,29 @@ async function updateResolved(
   return done(true);
 }
 
+/** Keeps the original configuration before a change; a failure to keep it stops the change. */
+async function keep(
+  stateDir: string | undefined,
+  write: (stateDir: string) => Promise<void>,
+): Promise<Outcome | null> {
+  // Without a state directory (handlers run alone) nothing is kept: the removal then says so.
+  if (stateDir === undefined) return null;
+  try {
+    await write(stateDir);
+    return null;
+  } catch (err) {
+    return {
+      ok: false,
+      error: `cannot keep the DNS configuration as it was in ${stateDir} (so that network.dns.delete can restore it), nothing was changed: ${errorText(err)}`,
+    };
+  }
+}
+
 async function updateFile(
   path: string,
   data: DnsUpdateData,
   signal: AbortSignal,
+  stateDir: string | undefined,
 ): Promise<Outcome> {
   const problem = (what: string, err: unknown): Outcome => ({
     ok: false,
@@ -121,6 +149,8 @@ async function updateFile(
     data.search_domains !== undefined && !sameList(now.search_domains, data.search_domains);
   if (!newServers && !newSearch) return { ok: true, result: { changed: false, source: path } };
   if (signal.aborted) return { ok: false, error: 'the agent stopped before changing anything' };
+  const kept = await keep(stateDir, (dir) => keepOriginalFile(dir, file.real, file.bytes));
+  if (kept) return kept;
   try {
     await replaceResolvConf(
       file,
@@ -135,7 +165,7 @@ async function updateFile(
   return { ok: true, result: { changed: true, source: path } };
 }
 
-export function makeDnsUpdateHandler(deps: DnsUpdateDeps = HOST_DEPS): JobHandler {
+export function makeDnsUpdateHandler(deps: DnsUpdateDeps = HOST_DNS_DEPS): JobHandler {
   return nodeHandler('network.dns.update', (data, ctx) =>
     // One update at a time on this agent: each reads, compares and writes as
     // one step, so two jobs at once cannot both start from the old settings.
@@ -143,10 +173,15 @@ export function makeDnsUpdateHandler(deps: DnsUpdateDeps = HOST_DEPS): JobHandle
       const unknown = await deps.interfaceProblem(data.interface_name);
       if (unknown) return { ok: false, error: unknown };
       if (await deps.resolvedRuns()) {
-        const out = await updateResolved(data, deps.resolvectl, ctx.signal);
+        const out = await updateResolved(data, deps.resolvectl, ctx.signal, ctx.host?.stateDir);
         if (out) return out;
       }
-      return updateFile(ctx.resolvConfPath ?? DEFAULT_RESOLV_CONF, data, ctx.signal);
+      return updateFile(
+        ctx.resolvConfPath ?? DEFAULT_RESOLV_CONF,
+        data,
+        ctx.signal,
+        ctx.host?.stateDir,
+      );
     }),
   );
 }

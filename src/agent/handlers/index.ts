@@ -20,6 +20,7 @@ import {
 } from './cron.js';
 import { diskHandler } from './disk.js';
 import { dnsHandler } from './dns.js';
+import { dnsDeleteHandler } from './dns-delete.js';
 import { dnsUpdateHandler } from './dns-update.js';
 import { fileDeployHandler, fileStatusHandler, fileUndeployHandler } from './file.js';
 import {
@@ -31,6 +32,20 @@ import {
 } from './groups.js';
 import { hostnameUpdateHandler } from './hostname.js';
 import { logListHandler, logSourceHandler, logUnitHandler } from './log.js';
+import {
+  interfaceCreateHandler,
+  interfaceDeleteHandler,
+  interfaceUpdateHandler,
+  routeCreateHandler,
+  routeDeleteHandler,
+  routeUpdateHandler,
+} from './netplan.js';
+import {
+  interfaceGetHandler,
+  interfaceListHandler,
+  routeGetHandler,
+  routeListHandler,
+} from './network.js';
 import {
   hostnameHandler,
   loadHandler,
@@ -104,6 +119,17 @@ export const HANDLERS: HandlerRegistry = {
   'network.ping.do': pingHandler,
   'network.dns.get': dnsHandler,
   'network.dns.update': dnsUpdateHandler,
+  'network.dns.delete': dnsDeleteHandler,
+  'network.interface.list': interfaceListHandler,
+  'network.interface.get': interfaceGetHandler,
+  'network.route.list': routeListHandler,
+  'network.route.get': routeGetHandler,
+  'network.interface.create': interfaceCreateHandler,
+  'network.interface.update': interfaceUpdateHandler,
+  'network.interface.delete': interfaceDeleteHandler,
+  'network.route.create': routeCreateHandler,
+  'network.route.update': routeUpdateHandler,
+  'network.route.delete': routeDeleteHandler,
   'file.deploy': fileDeployHandler,
   'file.undeploy': fileUndeployHandler,
   'file.status': fileStatusHandler,

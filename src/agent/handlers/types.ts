@@ -102,6 +102,30 @@ export interface HostSettings {
   hostnamectl?: string;
   /** The shutdown the power handlers run: default `shutdown` on PATH. Not in the config: tests give a stand-in. */
   powerTool?: string;
+  /**
+   * The `ip` (iproute2) the network handlers read interfaces and routes
+   * with: default found on PATH. Not in the config: tests give one that runs
+   * in a network namespace of their own.
+   */
+  ipTool?: string;
+  /** Where the per-interface netplan files are written (agent.network.netplan_dir); default /etc/netplan. */
+  netplanDir?: string;
+  /** Seconds to reach NATS again after netplan apply (agent.network.connectivity_check_s); default 30. */
+  connectivityCheckS?: number;
+  /**
+   * Milliseconds given to the links after netplan apply before NATS is
+   * checked: default 3000 (at most half the check's time). Not in the
+   * config: tests, whose stand-in changes no link, give 0.
+   */
+  netplanSettleMs?: number;
+  /** The netplan the network changes run: default found on PATH. Not in the config: tests give a stand-in. */
+  netplan?: string;
+  /**
+   * Whether this agent reaches NATS within `withinMs` (a round trip to the
+   * server), asked after netplan apply. Set by the agent from its
+   * connection; tests give a stand-in.
+   */
+  natsReachable?: (withinMs: number) => Promise<boolean>;
   /** The kernel's name as the handler reads it: default the OS's. Not in the config: tests give the stand-in's. */
   kernelHostname?: () => string;
 }
