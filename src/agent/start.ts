@@ -88,6 +88,7 @@ export async function startAgentProcess(opts: {
           sysctlFile: config.agent.sysctl.file,
           sysctlProcDir: config.agent.sysctl.proc_dir,
           ntpSourcesFile: config.agent.ntp.sources_file,
+          dockerSocket: config.agent.docker.socket,
           stateDir: config.state_dir,
           hostnameFile: config.agent.node.hostname_file,
           timezone: {

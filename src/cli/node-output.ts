@@ -18,6 +18,7 @@ import type {
   PingResponse,
   StatusResponse,
 } from '../sdk/client.js';
+import { dockerExecTable, dockerListTable } from './docker-output.js';
 import { escapeLine } from './escape.js';
 import { row, shorten } from './output.js';
 import { packagesTable, updatesTable } from './package-output.js';
@@ -240,4 +241,6 @@ export const OPERATION_TABLES: Partial<Record<OperationType, (body: never) => st
   'user.sshkey.list': sshKeysTable,
   'group.list': groupsTable,
   'group.get': groupsTable,
+  'docker.container.list': dockerListTable,
+  'docker.container.exec': dockerExecTable,
 };

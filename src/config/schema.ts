@@ -758,6 +758,12 @@ export const ConfigSchema = Type.Object(
           'The chrony sources file ntp.create and ntp.update write and ntp.delete removes; chrony reads it (sourcedir) on `chronyc reload sources`.',
         ),
       }),
+      docker: Section('How the agent reaches the Docker daemon.', {
+        socket: Str(
+          '/var/run/docker.sock',
+          "The Docker Engine API's unix socket the docker operations use; where no daemon answers on it, they answer skipped.",
+        ),
+      }),
       security: Section('How the agent trusts the jobs it is given.', {
         job_verify_key: Str(
           '',

@@ -8,6 +8,12 @@ import { Compile } from 'typebox/compile';
 import { CERTIFICATE_NAME_EXPECTED, CERTIFICATE_NAME_PATTERN } from '../contract/certificate.js';
 import { PATTERN_MESSAGES } from '../contract/command.js';
 import { CRON_NAME_EXPECTED, CRON_NAME_PATTERN, cronScheduleProblem } from '../contract/cron.js';
+import {
+  DOCKER_PATTERN_MESSAGES,
+  type DockerCreateData,
+  PORT_EXPECTED,
+  VOLUME_EXPECTED,
+} from '../contract/docker.js';
 import { OBJECT_NAME_EXPECTED, OBJECT_NAME_PATTERN } from '../contract/file.js';
 import { HOST_NAME_EXPECTED, HOST_NAME_PATTERN } from '../contract/hostname.js';
 import {
@@ -202,7 +208,11 @@ function patternMessage(pattern: unknown): string | undefined {
   if (pattern === CRON_NAME_PATTERN) return CRON_NAME_EXPECTED;
   if (pattern === SYSCTL_KEY_PATTERN) return SYSCTL_KEY_EXPECTED;
   if (pattern === SYSCTL_VALUE_PATTERN) return SYSCTL_VALUE_EXPECTED;
-  return PATTERN_MESSAGES[String(pattern)] ?? PACKAGE_PATTERN_MESSAGES[String(pattern)];
+  return (
+    PATTERN_MESSAGES[String(pattern)] ??
+    PACKAGE_PATTERN_MESSAGES[String(pattern)] ??
+    DOCKER_PATTERN_MESSAGES[String(pattern)]
+  );
 }
 
 /**
@@ -265,6 +275,28 @@ export function hostPathProblem(path: string): string | null {
   return null;
 }
 
+/** A port is 1 to 65535; a mount's paths have one meaning; a DNS server is an address. */
+function dockerCreateProblems(data: DockerCreateData): DataProblem[] {
+  const problems: DataProblem[] = [];
+  (data.ports ?? []).forEach((p, i) => {
+    const numbers = p.split('/')[0]?.split(':').slice(-2).map(Number) ?? [];
+    if (numbers.some((n) => !(n >= 1 && n <= 65535))) {
+      problems.push({ field: `ports[${i}]`, message: PORT_EXPECTED });
+    }
+  });
+  (data.volumes ?? []).forEach((v, i) => {
+    const paths = v.split(':').filter((part) => part.startsWith('/'));
+    const unclean = paths.some(
+      (path) => path.split('/').some((seg) => seg === '.' || seg === '..') || path.includes('//'),
+    );
+    if (unclean) problems.push({ field: `volumes[${i}]`, message: VOLUME_EXPECTED });
+  });
+  (data.dns ?? []).forEach((d, i) => {
+    if (!isIpAddress(d)) problems.push({ field: `dns[${i}]`, message: ADDRESS_EXPECTED });
+  });
+  return problems;
+}
+
 /** What no schema says: an address that is an address, one DNS list at least, a service's name. */
 export function meaningProblems(type: OperationType, data: unknown): DataProblem[] {
   if (type === 'file.deploy' || type === 'file.undeploy' || type === 'file.status') {
@@ -280,6 +312,7 @@ export function meaningProblems(type: OperationType, data: unknown): DataProblem
   }
   if (OPERATIONS[type].permission.startsWith('service:')) return serviceProblems(data);
   if (type === 'cron.create' || type === 'cron.update') return cronProblems(type, data);
+  if (type === 'docker.container.create') return dockerCreateProblems(data as DockerCreateData);
   if (type === 'ntp.create' || type === 'ntp.update')
     return ntpProblems(data as { servers: string[] });
   if (type === 'package.install') {

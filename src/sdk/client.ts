@@ -67,6 +67,8 @@ export type DnsResponse = OperationAnswer<'network.dns.get'>;
 export type DnsUpdateRequest = OperationInput<'network.dns.update'>;
 export type DnsUpdateResponse = OperationAnswer<'network.dns.update'>;
 export type ServiceListResponse = OperationAnswer<'service.list'>;
+export type DockerListResponse = OperationAnswer<'docker.container.list'>;
+export type DockerExecResponse = OperationAnswer<'docker.container.exec'>;
 export type ServiceGetResponse = OperationAnswer<'service.get'>;
 /** The answer of every service change: create, update, delete, start, stop, restart, enable, disable. */
 export type ServiceMutationResponse = OperationAnswer<'service.start'>;

@@ -21,6 +21,17 @@ import {
 import { diskHandler } from './disk.js';
 import { dnsHandler } from './dns.js';
 import { dnsUpdateHandler } from './dns-update.js';
+import {
+  dockerCreateHandler,
+  dockerExecHandler,
+  dockerGetHandler,
+  dockerImageRemoveHandler,
+  dockerListHandler,
+  dockerPullHandler,
+  dockerRemoveHandler,
+  dockerStartHandler,
+  dockerStopHandler,
+} from './docker.js';
 import { fileDeployHandler, fileStatusHandler, fileUndeployHandler } from './file.js';
 import {
   groupCreateHandler,
@@ -166,6 +177,15 @@ export const HANDLERS: HandlerRegistry = {
   'ntp.create': ntpCreateHandler,
   'ntp.update': ntpUpdateHandler,
   'ntp.delete': ntpDeleteHandler,
+  'docker.container.create': dockerCreateHandler,
+  'docker.container.list': dockerListHandler,
+  'docker.container.get': dockerGetHandler,
+  'docker.container.remove': dockerRemoveHandler,
+  'docker.container.start': dockerStartHandler,
+  'docker.container.stop': dockerStopHandler,
+  'docker.container.exec': dockerExecHandler,
+  'docker.image.remove': dockerImageRemoveHandler,
+  'docker.image.pull': dockerPullHandler,
 };
 
 /**

@@ -94,6 +94,8 @@ export interface HostSettings {
   hostnamectl?: string;
   /** The shutdown the power handlers run: default `shutdown` on PATH. Not in the config: tests give a stand-in. */
   powerTool?: string;
+  /** The Docker Engine's unix socket (agent.docker.socket); default /var/run/docker.sock. */
+  dockerSocket?: string;
   /** The kernel's name as the handler reads it: default the OS's. Not in the config: tests give the stand-in's. */
   kernelHostname?: () => string;
 }
