@@ -345,13 +345,77 @@ describe('containers on a real dockerd', () => {
       expect(slow.status).toBe('failed');
       expect(slow.error).toBe('the command ran past its 1 s timeout and was killed');
       expect(Date.now() - began).toBeLessThan(15_000);
-      // The container lives on: only the command was killed.
+      // The command was killed, and only it: the container's `sleep 600` lives on.
       const after = await run(
         'docker.container.exec',
-        { id: name, command: ['true'] },
+        { id: name, command: ['sh', '-c', 'cat /proc/[0-9]*/cmdline'] },
         ctxFor(d.socket),
       );
       expect(after.data).toMatchObject({ exit_code: 0 });
+      expect(after.data?.stdout).toContain('sleep\u0000600\u0000');
+      expect(after.data?.stdout).not.toContain('sleep\u000030\u0000');
+    },
+    60_000,
+  );
+
+  it_(
+    'kills an exec when its job is cancelled, saying who cancelled',
+    async () => {
+      const d = need();
+      const name = throwawayName();
+      made.push(name);
+      await run(
+        'docker.container.create',
+        { image: d.image, name, command: ['sleep', '600'] },
+        ctxFor(d.socket),
+      );
+      const cancel = new AbortController();
+      const ctx = { ...ctxFor(d.socket), signal: cancel.signal };
+      const began = Date.now();
+      const pending = run(
+        'docker.container.exec',
+        // Says it started, then waits: the cancel comes once it runs.
+        { id: name, command: ['sh', '-c', 'echo started > /tmp/started; exec sleep 60'] },
+        ctx,
+      );
+      const check = ctxFor(d.socket);
+      for (;;) {
+        const probe = await run(
+          'docker.container.exec',
+          { id: name, command: ['cat', '/tmp/started'] },
+          check,
+        );
+        if (probe.data?.stdout === 'started\n') break;
+      }
+      cancel.abort('cancelled by tester@example.com');
+      const out = await pending;
+      expect(out).toMatchObject({ status: 'failed', error: 'cancelled by tester@example.com' });
+      expect(Date.now() - began).toBeLessThan(20_000);
+      // Killed, not only let go: no `sleep 60` runs in the container (pid 1 is `sleep 600`).
+      const procs = await run(
+        'docker.container.exec',
+        { id: name, command: ['sh', '-c', 'cat /proc/[0-9]*/cmdline'] },
+        check,
+      );
+      expect(procs.data?.stdout).toContain('sleep\u0000600\u0000');
+      expect(procs.data?.stdout).not.toContain('sleep\u000060\u0000');
+    },
+    60_000,
+  );
+
+  it_(
+    'a create by name of a stopped container of that image starts it',
+    async () => {
+      const d = need();
+      const ctx = ctxFor(d.socket);
+      const name = throwawayName();
+      made.push(name);
+      const body = { image: d.image, name, command: ['sleep', '600'], auto_start: false };
+      await run('docker.container.create', body, ctx);
+      const started = await run('docker.container.create', { ...body, auto_start: true }, ctx);
+      expect(started.data).toMatchObject({ name, state: 'running', changed: true });
+      const again = await run('docker.container.create', { ...body, auto_start: true }, ctx);
+      expect(again.data).toMatchObject({ state: 'running', changed: false });
     },
     60_000,
   );

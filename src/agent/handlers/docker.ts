@@ -436,17 +436,39 @@ export const dockerPullHandler = dockerHandler('docker.image.pull', async (data,
   };
 });
 
-/** Kills what an exec runs, by its host pid, once it ran past its time. */
-async function killExec(call: Call, execId: string): Promise<void> {
-  const answer = await call('GET', `/exec/${seg(execId)}/json`, { timeoutMs: 5_000 });
-  const pid = (answer.body as { Pid?: unknown; Running?: unknown } | null)?.Pid;
-  if (answer.status === 200 && typeof pid === 'number' && pid > 1) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // Ended on its own meanwhile.
-    }
+/**
+ * Kills what an exec runs, by the host pid the daemon reports (the Engine has
+ * no call for it). Asked on a signal of its own: it runs when the job's own
+ * was aborted too.
+ */
+async function killExec(socket: string, execId: string): Promise<void> {
+  try {
+    const answer = await engineCall(socket, {
+      method: 'GET',
+      path: `/exec/${seg(execId)}/json`,
+      signal: new AbortController().signal,
+      timeoutMs: 5_000,
+    });
+    const pid = (answer.body as { Pid?: unknown } | null)?.Pid;
+    if (answer.status === 200 && typeof pid === 'number' && pid > 1) process.kill(pid, 'SIGKILL');
+  } catch {
+    // Ended on its own meanwhile, or the daemon is gone: nothing left to kill.
   }
+}
+
+/** Why an exec was ended before it finished, as the person who asked reads it. */
+function endedEarly(why: 'timeout' | 'cancelled', timeoutS: number, ctx: HandlerContext) {
+  const reason: unknown = ctx.signal.reason;
+  return {
+    ok: false as const,
+    error:
+      why === 'timeout'
+        ? `the command ran past its ${timeoutS} s timeout and was killed`
+        : typeof reason === 'string'
+          ? reason
+          : 'cancelled: the agent was stopped while the command ran; it was killed',
+    changed: true,
+  };
 }
 
 async function runExec(
@@ -454,6 +476,7 @@ async function runExec(
   ctx: HandlerContext,
 ): Promise<NodeOutcome<'docker.container.exec'>> {
   const call = callerFor(ctx);
+  const socket = socketOf(ctx);
   const created = await call('POST', `/containers/${seg(data.id)}/exec`, {
     body: {
       Cmd: data.command,
@@ -466,57 +489,48 @@ async function runExec(
     },
   });
   if (created.status === 404) return failed(noContainer(data.id));
-  if (created.status === 409) return refused(`cannot run a command in ${data.id}`, created);
   if (created.status !== 201) return refused(`cannot run a command in ${data.id}`, created);
   const execId = (created.body as { Id: string }).Id;
   const timeoutS = data.timeout ?? TIMEOUT_DEFAULT_S;
-  // The stream's own bound: the exec's time, plus a moment for the daemon to close it after the kill.
-  const timer = new AbortController();
-  let timedOut = false;
-  const deadline = setTimeout(() => {
-    timedOut = true;
-    void killExec(call, execId).finally(() => timer.abort());
-  }, timeoutS * 1000);
-  const stopOnAgentStop = () => timer.abort();
-  ctx.signal.addEventListener('abort', stopOnAgentStop, { once: true });
+  // Past its time, or when the job is cancelled or the agent stops, the
+  // command is killed first, then the stream is let go.
+  const stream = new AbortController();
+  let ended: 'timeout' | 'cancelled' | null = null;
+  const end = (why: 'timeout' | 'cancelled') => {
+    if (ended) return;
+    ended = why;
+    void killExec(socket, execId).finally(() => stream.abort());
+  };
+  const deadline = setTimeout(() => end('timeout'), timeoutS * 1000);
+  const onAbort = () => end('cancelled');
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
   let streamed: Awaited<ReturnType<typeof engineExecStream>>;
   try {
     streamed = await engineExecStream(
-      socketOf(ctx),
+      socket,
       {
         method: 'POST',
         path: `/exec/${seg(execId)}/start`,
         body: { Detach: false, Tty: false },
-        signal: timer.signal,
+        signal: stream.signal,
+        // A bound of its own, should the kill not end the stream.
         timeoutMs: timeoutS * 1000 + 10_000,
       },
       ctx.maxOutputBytes,
     );
   } catch (err) {
-    if (timedOut) {
-      return {
-        ok: false,
-        error: `the command ran past its ${timeoutS} s timeout and was killed`,
-        changed: true,
-      };
-    }
+    if (ended) return endedEarly(ended, timeoutS, ctx);
     throw err;
   } finally {
     clearTimeout(deadline);
-    ctx.signal.removeEventListener('abort', stopOnAgentStop);
+    ctx.signal.removeEventListener('abort', onAbort);
   }
+  if (ended) return endedEarly(ended, timeoutS, ctx);
   if (streamed.error !== undefined) {
     return failed(`cannot run a command in ${data.id}: ${streamed.error}`);
   }
   const inspected = await call('GET', `/exec/${seg(execId)}/json`);
   const exitCode = (inspected.body as { ExitCode?: unknown } | null)?.ExitCode;
-  if (timedOut) {
-    return {
-      ok: false,
-      error: `the command ran past its ${timeoutS} s timeout and was killed`,
-      changed: true,
-    };
-  }
   const out = streamed.output;
   return {
     ok: true,
