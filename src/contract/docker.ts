@@ -136,7 +136,10 @@ export const DockerCreateData = Type.Object(
       }),
     ),
     auto_start: Type.Optional(
-      Type.Boolean({ description: 'Start the container once created (default true).' }),
+      Type.Boolean({
+        default: true,
+        description: 'Start the container once created (default true).',
+      }),
     ),
     restart_policy: Type.Optional(
       Type.Union(

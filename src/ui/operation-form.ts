@@ -5,6 +5,7 @@
 // mistake before anything is sent (the API checks it all again, and what it
 // refuses is shown next to the field it names). Pure: no DOM.
 import { PATTERN_MESSAGES } from '../contract/command.js';
+import { DOCKER_PATTERN_MESSAGES } from '../contract/docker.js';
 import type { FieldProblem } from '../contract/errors.js';
 import {
   fieldOfParam,
@@ -36,6 +37,8 @@ export interface FieldSchema {
   patternProperties?: Record<string, FieldSchema>;
   propertyNames?: FieldSchema;
   maxProperties?: number;
+  /** A checkbox whose field defaults to true starts ticked, and unticked sends false. */
+  default?: unknown;
 }
 
 /**
@@ -180,7 +183,7 @@ export function emptyValues(fields: readonly FormField[]): FormValues {
     fields.map((f) => [
       f.name,
       f.kind === 'boolean'
-        ? false
+        ? f.schema.default === true
         : f.kind === 'choice' && f.required
           ? (f.choices?.[0] ?? '')
           : '',
@@ -200,7 +203,11 @@ function textProblem(value: string, schema: FieldSchema): string | null {
     return `must be at most ${schema.maxLength} characters`;
   }
   if (schema.pattern !== undefined && !new RegExp(schema.pattern, 'u').test(value)) {
-    return PATTERN_MESSAGES[schema.pattern] ?? `must match ${schema.pattern}`;
+    return (
+      PATTERN_MESSAGES[schema.pattern] ??
+      DOCKER_PATTERN_MESSAGES[schema.pattern] ??
+      `must match ${schema.pattern}`
+    );
   }
   return null;
 }
@@ -257,8 +264,10 @@ type Read = { value: unknown } | { problem: string } | null;
 /** One field's value from its text, or what is wrong with it; null when left empty. */
 function readField(f: FormField, raw: string | boolean): Read {
   if (f.kind === 'boolean') {
-    // Unticked and optional: absent, so the host's default applies.
-    return raw === true ? { value: true } : f.required ? { value: false } : null;
+    // Unticked and optional: absent, so the host's default applies; unticking
+    // a field whose default is true says false.
+    if (raw === true) return { value: true };
+    return f.required || f.schema.default === true ? { value: false } : null;
   }
   const text = typeof raw === 'string' ? raw : '';
   // A line of text is taken trimmed: a name or a path with a space pasted after it is a mistake.

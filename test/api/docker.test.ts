@@ -287,6 +287,19 @@ describe('docker through the routes', () => {
       writer,
     );
     expect(again.body.results[0]).toMatchObject({ status: 'ok', changed: false });
+    // A reference with a registry and a path: its '/' travels encoded through the route (the host has no such image).
+    const pathRef = await request(
+      sys,
+      'DELETE',
+      `/node/dk-02/container/docker/image/${encodeURIComponent('registry.example:5000/team/app:1')}`,
+      undefined,
+      writer,
+    );
+    expect(pathRef.body.results[0]).toMatchObject({
+      status: 'ok',
+      changed: false,
+      id: 'registry.example:5000/team/app:1',
+    });
   });
 
   withDaemons('the SDK names each operation', async () => {
