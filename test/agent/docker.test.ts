@@ -190,6 +190,8 @@ describe('containers on a real dockerd', () => {
       expect(running.data?.containers).toEqual(
         expect.arrayContaining([expect.objectContaining({ id, name, state: 'running' })]),
       );
+      const one = await run('docker.container.list', { limit: 1 }, ctx);
+      expect(one.data?.containers).toHaveLength(1);
       const stopped = await run('docker.container.list', { state: 'stopped' }, ctx);
       expect(
         ((stopped.data?.containers as Array<{ id: string }> | undefined) ?? []).map((c) => c.id),
