@@ -221,6 +221,12 @@ export interface OperationDeclaration {
    * content: an agent reading the object refuses any other.
    */
   readonly object?: string;
+  /**
+   * Input fields a route of another method than GET takes in its query
+   * string, as the reference has them (`force` on its DELETE routes). A
+   * GET's fields besides its path's always go there.
+   */
+  readonly query?: readonly string[];
   /** The SDK's method name. */
   readonly sdk: string;
   readonly cli: CliDeclaration;
@@ -1587,14 +1593,17 @@ export const OPERATIONS = {
     sdk: 'dockerInspect',
     cli: { command: ['node', 'container', 'docker', 'inspect'], flags: { id: DOCKER_ID_FLAG } },
   },
-  'docker.container.remove': dockerAction(
-    'DELETE',
-    '/{id}',
-    'Remove a Docker container on each host',
-    DockerRemoveData,
-    'dockerRemove',
-    'remove',
-  ),
+  'docker.container.remove': {
+    ...dockerAction(
+      'DELETE',
+      '/{id}',
+      'Remove a Docker container on each host',
+      DockerRemoveData,
+      'dockerRemove',
+      'remove',
+    ),
+    query: ['force'],
+  },
   'docker.container.start': dockerAction(
     'POST',
     '/{id}/start',
@@ -1652,6 +1661,7 @@ export const OPERATIONS = {
       command: ['node', 'container', 'docker', 'image-remove'],
       flags: { image: 'the image: name[:tag] or its id' },
     },
+    query: ['force'],
   },
   'docker.image.pull': {
     permission: 'docker:write',
@@ -1731,6 +1741,17 @@ export function pathParams(decl: OperationDeclaration): string[] {
   return [...decl.path.matchAll(/\{([A-Za-z]+)\}/g)]
     .map((m) => m[1] as string)
     .filter((p) => p !== 'hostname');
+}
+
+/**
+ * The input fields a request carries in its query string: a read's (GET)
+ * fields besides its path's, and those the declaration names in `query`.
+ */
+export function queryFields(decl: OperationDeclaration): string[] {
+  const inPath = new Set(pathParams(decl).map(fieldOfParam));
+  const fields = Object.keys(decl.input.properties).filter((f) => !inPath.has(f));
+  if (decl.method === 'GET') return fields;
+  return fields.filter((f) => decl.query?.includes(f));
 }
 
 /** The input field a path parameter carries: `interfaceName` carries `interface_name`. */

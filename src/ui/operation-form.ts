@@ -14,6 +14,7 @@ import {
   type OperationDeclaration,
   type OperationType,
   pathParams,
+  queryFields,
 } from '../contract/operations.js';
 import { RolloutFields } from '../contract/rollout.js';
 import { factRefProblems } from '../job/fact-refs.js';
@@ -395,11 +396,14 @@ export function readForm(
     if (!problems.some((q) => q.field === field)) problems.push({ field, message: p.message });
   }
   if (problems.length > 0) return { ok: false, problems };
-  const inPath = new Set(fields.filter((f) => f.inPath).map((f) => f.name));
+  const elsewhere = new Set([
+    ...fields.filter((f) => f.inPath).map((f) => f.name),
+    ...queryFields(decl),
+  ]);
   const body =
     decl.method === 'GET'
       ? null
-      : Object.fromEntries(Object.entries(input).filter(([k]) => !inPath.has(k)));
+      : Object.fromEntries(Object.entries(input).filter(([k]) => !elsewhere.has(k)));
   return { ok: true, input, route: routeOf(decl, target, input), body };
 }
 

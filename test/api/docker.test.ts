@@ -90,8 +90,8 @@ afterAll(async () => {
       await request(
         sys,
         'DELETE',
-        `/node/${host}/container/docker/${name}`,
-        { force: true },
+        `/node/${host}/container/docker/${name}?force=true`,
+        undefined,
         admin,
       );
     }
@@ -231,19 +231,20 @@ describe('docker through the routes', () => {
       writer,
     );
     expect(removeRunning.body.results[0]).toMatchObject({ status: 'failed', changed: false });
+    // `force` is a query parameter, as the reference has it.
     const removed = await request(
       sys,
       'DELETE',
-      `/node/dk-01/container/docker/${name}`,
-      { force: true },
+      `/node/dk-01/container/docker/${name}?force=true`,
+      undefined,
       writer,
     );
     expect(removed.body.results[0]).toMatchObject({ status: 'ok', changed: true });
     const again = await request(
       sys,
       'DELETE',
-      `/node/dk-01/container/docker/${name}`,
-      { force: true },
+      `/node/dk-01/container/docker/${name}?force=true`,
+      undefined,
       writer,
     );
     expect(again.body.results[0]).toMatchObject({ status: 'ok', changed: false });
@@ -366,6 +367,8 @@ describe('docker route checks (no daemon needed)', () => {
       ['GET', '/node/dk-03/container/docker?state=paused', undefined, 'state'],
       ['DELETE', '/node/dk-03/container/docker/image/-f', undefined, 'image'],
       ['POST', '/node/dk-03/container/docker/pull', {}, 'image'],
+      ['DELETE', '/node/dk-03/container/docker/box', { force: true }, 'force'],
+      ['DELETE', '/node/dk-03/container/docker/box?force=maybe', undefined, 'force'],
     ];
     for (const [method, path, body, field] of cases) {
       const r = await request(sys, method, path, body, admin);

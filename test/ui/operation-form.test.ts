@@ -381,6 +381,14 @@ describe('the docker forms', () => {
     expect(JSON.stringify(messages)).toMatch(/host_path:container_path/);
   });
 
+  it('send a removal’s force in the query string, not the body', () => {
+    expect(read('docker.container.remove', { id: 'web', force: true }, 'h-01')).toMatchObject({
+      ok: true,
+      input: { id: 'web', force: true },
+      body: {},
+    });
+  });
+
   it('put the container id and the image in the path', () => {
     expect(
       read('docker.container.exec', { id: 'web', command: 'cat, /etc/hostname' }, 'h-01'),
