@@ -4,7 +4,7 @@
 // DockerPullRequest; DockerResponse, DockerSummary, DockerDetailResponse,
 // DockerActionResultItem, DockerExecResultItem, DockerPullResultItem), with
 // `restart_policy` on create, a `timeout` and truncation flags on exec, and
-// `force` on removals added.
+// `restart_policy` and `command` on inspect added.
 import { type Static, Type } from 'typebox';
 import { TIMEOUT_DEFAULT_S, TIMEOUT_MAX_S } from './command.js';
 
