@@ -186,3 +186,47 @@ if (process.env.npm_lifecycle_event === 'pretest' && !existsSync(chromium)) {
     process.exit(1);
   }
 }
+
+// 7. For the tests only (`npm test` runs this as pretest): Debian's docker.io
+// (dockerd, containerd, runc) and busybox-static, from which the docker tests
+// start a daemon of their own on a temp socket and build their image (no
+// registry is needed). Starting OSAPI never needs them. Not fatal: where they
+// cannot be installed, the tests that need a daemon are skipped and say why.
+if (process.env.npm_lifecycle_event === 'pretest') installDockerForTests();
+
+function installDockerForTests() {
+  const dockerd = ['/usr/sbin/dockerd', '/usr/bin/dockerd'].some((p) => existsSync(p));
+  const staticBusybox = existsSync('/bin/busybox') && busyboxIsStatic('/bin/busybox');
+  if (dockerd && staticBusybox) return;
+  const asRoot = process.getuid?.() === 0;
+  const wanted = [...(dockerd ? [] : ['docker.io']), ...(staticBusybox ? [] : ['busybox-static'])];
+  if (onPath('apt-get') && (asRoot || onPath('sudo'))) {
+    say(`installing the Debian packages ${wanted.join(' and ')} (for the docker tests)`);
+    const [cmd, ...pre] = asRoot ? ['apt-get'] : ['sudo', '-n', 'apt-get'];
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    const ok = [
+      ['update', '-qq'],
+      ['install', '-y', '-qq', ...wanted],
+    ].every(
+      (args) =>
+        spawnSync(cmd, [...pre, ...args], { stdio: ['ignore', 'inherit', 'inherit'], env })
+          .status === 0,
+    );
+    if (!ok) say(`could not install ${wanted.join(' and ')}; the docker tests will be skipped.`);
+  } else {
+    say(
+      `the docker tests need ${wanted.join(' and ')} (sudo apt-get install ${wanted.join(' ')}); without them they are skipped.`,
+    );
+  }
+}
+
+/** Whether an ELF binary has no program interpreter (PT_INTERP): it runs alone in an empty image. */
+function busyboxIsStatic(path) {
+  const elf = readFileSync(path);
+  if (elf.toString('latin1', 1, 4) !== 'ELF' || elf[4] !== 2) return false;
+  const phoff = Number(elf.readBigUInt64LE(0x20));
+  const size = elf.readUInt16LE(0x36);
+  const count = elf.readUInt16LE(0x38);
+  for (let i = 0; i < count; i++) if (elf.readUInt32LE(phoff + i * size) === 3) return false;
+  return true;
+}

@@ -2,7 +2,7 @@
 // at most once on this host (up to max_jobs at a time) and stores the result.
 // It acknowledges a notification only after the result is stored.
 import type { NatsConnection } from '@nats-io/transport-node';
-import { checkCommandJob } from '../auth/command-policy.js';
+import { checkCommandJob, checkDockerExec, DOCKER_EXEC_OPERATION } from '../auth/command-policy.js';
 import { commandModeOf } from '../contract/command.js';
 import type { NodeCondition } from '../contract/conditions.js';
 import type { Clock } from '../job/clock.js';
@@ -1042,6 +1042,10 @@ function withFacts(
 /** Why the job's own signed command policy refuses it, or null. */
 function policyRefusal(job: JobRecord): string | null {
   const policy = job.command_policy;
+  if (policy && job.operation.type === DOCKER_EXEC_OPERATION) {
+    const refusal = checkDockerExec(policy, job.operation.data);
+    return refusal ? `refused, not run: ${refusal}` : null;
+  }
   const mode = commandModeOf(job.operation.type);
   if (!policy || !mode) return null;
   // Data that does not fit the schema is refused by the command handler itself.

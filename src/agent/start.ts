@@ -90,6 +90,7 @@ export async function startAgentProcess(opts: {
       sysctlFile: config.agent.sysctl.file,
       sysctlProcDir: config.agent.sysctl.proc_dir,
       ntpSourcesFile: config.agent.ntp.sources_file,
+      dockerSocket: config.agent.docker.socket,
       netplanDir: config.agent.network.netplan_dir,
       connectivityCheckS: config.agent.network.connectivity_check_s,
       natsReachable: (withinMs: number) => natsReachable(nc, withinMs),

@@ -11,7 +11,7 @@
 // The routes only validate their bodies and shape their answers.
 import type { FastifyRequest } from 'fastify';
 import { Compile } from 'typebox/compile';
-import { checkCommandJob } from '../auth/command-policy.js';
+import { checkCommandJob, checkDockerExec, DOCKER_EXEC_OPERATION } from '../auth/command-policy.js';
 import { CommandJobData, type CommandMode, commandModeOf } from '../contract/command.js';
 import { type OperationType, operationTimeoutS, secretFields } from '../contract/operations.js';
 import type { RolloutRequest } from '../contract/rollout.js';
@@ -102,6 +102,13 @@ export function targetOf(raw: string, field?: string): Target {
  */
 export function checkJob(user: AuthUser | undefined, op: Operation): void {
   requireOperationPermission(user, op.type);
+  if (op.type === DOCKER_EXEC_OPERATION) {
+    // A command run inside a container is a command run on the host's behalf: the same policy.
+    const policy = user?.commandPolicy ?? null;
+    const refusal = checkDockerExec(policy, op.data);
+    if (refusal) throw new ApiError('forbidden', refusal, { command_policy: policy });
+    return;
+  }
   const command = commandOf(op);
   if (!command) return;
   const policy = user?.commandPolicy ?? null;
@@ -182,7 +189,8 @@ export async function submitJob(deps: DispatchDeps, s: JobSubmission): Promise<J
       return { kind: 'replayed', record, result };
     }
   }
-  const policy = commandModeOf(op.type) ? user?.commandPolicy : null;
+  const policy =
+    commandModeOf(op.type) || op.type === DOCKER_EXEC_OPERATION ? user?.commandPolicy : null;
   const req: DispatchRequest = {
     type: op.type,
     data: op.data,

@@ -335,3 +335,44 @@ export function checkCommandJob(
     checkWorkingDir(policy, job.cwd)
   );
 }
+
+/** The docker operation that runs a command inside a container, ruled by the policy as an exec. */
+export const DOCKER_EXEC_OPERATION = 'docker.container.exec';
+
+/**
+ * A docker exec as the policy reads an exec: `command[0]` the program, the
+ * rest its arguments, the names its `env` sets and its `working_dir` as the
+ * cwd; null when the data holds no command to read.
+ */
+export function dockerExecCommand(data: unknown): PolicedCommand | null {
+  const d = data as { command?: unknown; env?: unknown; working_dir?: unknown } | null;
+  const argv = d?.command;
+  if (!Array.isArray(argv) || argv.length === 0 || !argv.every((a) => typeof a === 'string')) {
+    return null;
+  }
+  const env: Record<string, string> = {};
+  for (const entry of Array.isArray(d?.env) ? d.env : []) {
+    if (typeof entry !== 'string') return null;
+    const eq = entry.indexOf('=');
+    env[eq < 0 ? entry : entry.slice(0, eq)] = eq < 0 ? '' : entry.slice(eq + 1);
+  }
+  return {
+    command: argv[0] as string,
+    args: argv.slice(1) as string[],
+    env,
+    ...(typeof d?.working_dir === 'string' ? { cwd: d.working_dir } : {}),
+  };
+}
+
+/**
+ * Null when the policy lets this docker exec run; otherwise the sentence
+ * that refuses it, as for a command exec of the same argv, env and cwd.
+ */
+export function checkDockerExec(policy: CommandPolicy, data: unknown): string | null {
+  if (policy === null) return null;
+  const command = dockerExecCommand(data);
+  if (command === null) {
+    return 'its command cannot be checked against the command policy of this token’s roles';
+  }
+  return checkCommandJob(policy, 'exec', command);
+}

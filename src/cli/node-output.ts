@@ -20,6 +20,7 @@ import type {
   PingResponse,
   StatusResponse,
 } from '../sdk/client.js';
+import { dockerExecTable, dockerListTable } from './docker-output.js';
 import { escapeLine } from './escape.js';
 import { interfaceGetTable, interfaceListTable, routeListTable } from './network-output.js';
 import { perItem, row, shorten } from './output.js';
@@ -275,4 +276,6 @@ export const OPERATION_TABLES: Partial<Record<OperationType, (body: never) => st
   'user.sshkey.list': sshKeysTable,
   'group.list': groupsTable,
   'group.get': groupsTable,
+  'docker.container.list': dockerListTable,
+  'docker.container.exec': dockerExecTable,
 };

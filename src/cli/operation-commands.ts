@@ -48,6 +48,8 @@ const GROUPS: Readonly<Record<string, string>> = {
   'node ntp': 'Time synchronisation of hosts (chrony).',
   'node schedule': 'Scheduled jobs of hosts.',
   'node schedule cron': 'Cron entries of hosts, managed as files.',
+  'node container': 'Containers of hosts.',
+  'node container docker': 'Docker containers and images of hosts (the Docker Engine API).',
 };
 
 /** Rate control reads as the command flags say it; the schema's words are for the API's readers. */
@@ -278,6 +280,10 @@ function registerOne(client: Command, type: OperationType): void {
       else cmd.requiredOption(spec, help);
     } else if (parse) cmd.option(spec, help, parse);
     else cmd.option(spec, help);
+    if (decl.cli.negatable?.includes(field)) {
+      // Declared after the positive flag, so that neither given leaves the field out.
+      cmd.option(`--no-${flagName(decl, field)}`, `send ${field} false`);
+    }
   }
   cmd
     .option('-T, --target <target>', TARGET_HELP, '_any')

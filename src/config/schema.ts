@@ -774,6 +774,12 @@ export const ConfigSchema = Type.Object(
           'Seconds the agent waits, after netplan apply, to reach NATS again; when it cannot, it puts the previous file back and applies that.',
         ),
       }),
+      docker: Section('How the agent reaches the Docker daemon.', {
+        socket: Str(
+          '/var/run/docker.sock',
+          "The Docker Engine API's unix socket the docker operations use; where no daemon answers on it, they answer skipped.",
+        ),
+      }),
       security: Section('How the agent trusts the jobs it is given.', {
         job_verify_key: Str(
           '',

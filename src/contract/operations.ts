@@ -38,6 +38,24 @@ import {
   CronUpdateRequest,
 } from './cron.js';
 import {
+  DockerActionResult,
+  DockerCreateData,
+  DockerCreateResult,
+  DockerDetailResult,
+  DockerExecData,
+  DockerExecResult,
+  DockerIdData,
+  DockerImageData,
+  DockerListData,
+  DockerListResult,
+  DockerPullData,
+  DockerPullResult,
+  DockerRemoveData,
+  DockerStopData,
+  DockerStopJobData,
+  dockerStopJobData,
+} from './docker.js';
+import {
   FileDeployData,
   FileDeployInput,
   FileDeployResult,
@@ -159,6 +177,11 @@ export interface CliDeclaration {
    */
   readonly flagNames?: Readonly<Record<string, string>>;
   /**
+   * Boolean fields whose default is true: their command also takes
+   * `--no-<flag>`, which sends false (`--no-auto-start`).
+   */
+  readonly negatable?: readonly string[];
+  /**
    * `false` where the command is written by hand because it offers more than
    * its fields (the commands' follow, grouping and stdin files); it still takes
    * its words and description from here.
@@ -233,6 +256,12 @@ export interface OperationDeclaration {
    * it again before writing.
    */
   readonly objectCheck?: ObjectCheck;
+  /**
+   * Input fields a route of another method than GET takes in its query
+   * string, as the reference has them (`force` on its DELETE routes). A
+   * GET's fields besides its path's always go there.
+   */
+  readonly query?: readonly string[];
   /** The SDK's method name. */
   readonly sdk: string;
   readonly cli: CliDeclaration;
@@ -619,6 +648,43 @@ function powerAction<A extends 'reboot' | 'shutdown', S extends string>(
         message: "the message sent to the host's logged-in users",
       },
     },
+  } as const;
+}
+
+/**
+ * The Docker Engine answers a read at once; a change of a container waits for
+ * the daemon (a create, a start of a container whose image is there).
+ */
+const DOCKER_TIMEOUT = { default_s: 60, max_s: 60 } as const;
+/** A stop waits up to its own `timeout` (at most 90 s) before the daemon kills the container. */
+const DOCKER_STOP_TIMEOUT = { default_s: 120, max_s: 120 } as const;
+/** A pull downloads the image's layers: minutes on a slow registry. */
+const DOCKER_PULL_TIMEOUT = { default_s: 600, max_s: 600 } as const;
+
+const DOCKER_ID_FLAG = 'the container: its id (or a unique prefix) or its name';
+
+/** A change of one container (docker:write) that answers a DockerActionResultItem. */
+function dockerAction<
+  const M extends 'POST' | 'DELETE',
+  D extends TObject,
+  const S extends string,
+  const V extends string,
+>(method: M, path: string, summary: string, data: D, sdk: S, verb: V) {
+  return {
+    permission: 'docker:write',
+    method,
+    path: `/node/{hostname}/container/docker${path}`,
+    summary,
+    kind: 'modify',
+    input: withRollout(data),
+    data,
+    result: DockerActionResult,
+    response: changeAnswer(DockerActionResult),
+    answer: 'change',
+    status: 200,
+    timeout: DOCKER_TIMEOUT,
+    sdk,
+    cli: { command: ['node', 'container', 'docker', verb], flags: { id: DOCKER_ID_FLAG } },
   } as const;
 }
 
@@ -1691,6 +1757,151 @@ export const OPERATIONS = {
     sdk: 'cronDelete',
     cli: { command: ['node', 'schedule', 'cron', 'delete'], flags: { name: CRON_NAME_FLAG } },
   },
+  'docker.container.create': {
+    permission: 'docker:write',
+    method: 'POST',
+    path: '/node/{hostname}/container/docker',
+    summary: 'Create a Docker container (and start it, unless auto_start is false) on each host',
+    kind: 'modify',
+    input: withRollout(DockerCreateData),
+    data: DockerCreateData,
+    result: DockerCreateResult,
+    response: changeAnswer(DockerCreateResult),
+    answer: 'change',
+    status: 200,
+    timeout: DOCKER_TIMEOUT,
+    sdk: 'dockerCreate',
+    cli: {
+      command: ['node', 'container', 'docker', 'create'],
+      flags: {
+        command: "the command and its arguments, comma separated, in place of the image's own",
+        env: 'variables, comma separated: NAME=value,NAME=value',
+        ports: 'published ports, comma separated: 8080:80/tcp,8443:443',
+        volumes: 'mounts, comma separated: /srv/data:/data:ro',
+        auto_start:
+          'start the container once created (the default; --no-auto-start leaves it created)',
+      },
+      negatable: ['auto_start'],
+    },
+  },
+  'docker.container.list': {
+    permission: 'docker:read',
+    method: 'GET',
+    path: '/node/{hostname}/container/docker',
+    summary: 'Docker containers of each host',
+    kind: 'query',
+    input: DockerListData,
+    data: DockerListData,
+    result: DockerListResult,
+    response: readAnswer(DockerListResult),
+    answer: 'read',
+    status: 200,
+    timeout: DOCKER_TIMEOUT,
+    sdk: 'dockerList',
+    cli: { command: ['node', 'container', 'docker', 'list'] },
+  },
+  'docker.container.get': {
+    permission: 'docker:read',
+    method: 'GET',
+    path: '/node/{hostname}/container/docker/{id}',
+    summary: 'One Docker container of each host, inspected',
+    kind: 'query',
+    input: DockerIdData,
+    data: DockerIdData,
+    result: DockerDetailResult,
+    response: readAnswer(DockerDetailResult),
+    answer: 'read',
+    status: 200,
+    timeout: DOCKER_TIMEOUT,
+    sdk: 'dockerInspect',
+    cli: { command: ['node', 'container', 'docker', 'inspect'], flags: { id: DOCKER_ID_FLAG } },
+  },
+  'docker.container.remove': {
+    ...dockerAction(
+      'DELETE',
+      '/{id}',
+      'Remove a Docker container on each host',
+      DockerRemoveData,
+      'dockerRemove',
+      'remove',
+    ),
+    query: ['force'],
+  },
+  'docker.container.start': dockerAction(
+    'POST',
+    '/{id}/start',
+    'Start a Docker container on each host',
+    DockerIdData,
+    'dockerStart',
+    'start',
+  ),
+  'docker.container.stop': {
+    ...dockerAction(
+      'POST',
+      '/{id}/stop',
+      'Stop a Docker container on each host (killed after timeout seconds)',
+      DockerStopJobData,
+      'dockerStop',
+      'stop',
+    ),
+    input: withRollout(DockerStopData),
+    toData: dockerStopJobData,
+    timeout: DOCKER_STOP_TIMEOUT,
+  },
+  'docker.container.exec': {
+    permission: 'docker:execute',
+    method: 'POST',
+    path: '/node/{hostname}/container/docker/{id}/exec',
+    summary: 'Run a command inside a Docker container on each host (under the command policy)',
+    kind: 'modify',
+    input: withRollout(DockerExecData),
+    data: DockerExecData,
+    result: DockerExecResult,
+    response: changeAnswer(DockerExecResult),
+    answer: 'change',
+    status: 200,
+    timeout: { default_s: TIMEOUT_DEFAULT_S, max_s: TIMEOUT_MAX_S },
+    sdk: 'dockerExec',
+    cli: {
+      command: ['node', 'container', 'docker', 'exec'],
+      flags: {
+        id: DOCKER_ID_FLAG,
+        command: 'the program and its arguments, comma separated: cat,/etc/hostname',
+        env: 'variables, comma separated: NAME=value,NAME=value',
+      },
+    },
+  },
+  'docker.image.remove': {
+    ...dockerAction(
+      'DELETE',
+      '/image/{image}',
+      'Remove a Docker image on each host',
+      DockerImageData,
+      'dockerImageRemove',
+      'image-remove',
+    ),
+    cli: {
+      command: ['node', 'container', 'docker', 'image-remove'],
+      flags: { image: 'the image: name[:tag] or its id' },
+    },
+    query: ['force'],
+  },
+  'docker.image.pull': {
+    permission: 'docker:write',
+    method: 'POST',
+    path: '/node/{hostname}/container/docker/pull',
+    summary: 'Pull a Docker image from its registry on each host',
+    kind: 'modify',
+    input: withRollout(DockerPullData),
+    data: DockerPullData,
+    result: DockerPullResult,
+    response: changeAnswer(DockerPullResult),
+    answer: 'change',
+    status: 200,
+    timeout: DOCKER_PULL_TIMEOUT,
+    sdk: 'dockerPull',
+    cli: { command: ['node', 'container', 'docker', 'pull'] },
+  },
 } as const satisfies Record<string, OperationDeclaration>;
 
 export type Operations = typeof OPERATIONS;
@@ -1766,6 +1977,17 @@ export function pathParams(decl: OperationDeclaration): string[] {
   return [...decl.path.matchAll(/\{([A-Za-z]+)\}/g)]
     .map((m) => m[1] as string)
     .filter((p) => p !== 'hostname');
+}
+
+/**
+ * The input fields a request carries in its query string: a read's (GET)
+ * fields besides its path's, and those the declaration names in `query`.
+ */
+export function queryFields(decl: OperationDeclaration): string[] {
+  const inPath = new Set(pathParams(decl).map(fieldOfParam));
+  const fields = Object.keys(decl.input.properties).filter((f) => !inPath.has(f));
+  if (decl.method === 'GET') return fields;
+  return fields.filter((f) => decl.query?.includes(f));
 }
 
 /** The input field a path parameter carries: `interfaceName` carries `interface_name`. */

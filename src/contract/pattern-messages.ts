@@ -6,6 +6,7 @@
 import { CERTIFICATE_NAME_EXPECTED, CERTIFICATE_NAME_PATTERN } from './certificate.js';
 import { COMMAND_PATTERN, ENV_NAME_PATTERN, NO_NUL_PATTERN, USER_PATTERN } from './command.js';
 import { CRON_NAME_EXPECTED, CRON_NAME_PATTERN } from './cron.js';
+import { DOCKER_PATTERN_MESSAGES } from './docker.js';
 import {
   FILE_MODE_PATTERN,
   FILE_OWNER_PATTERN,
@@ -78,6 +79,7 @@ const MESSAGES: ReadonlyMap<string, string> = new Map([
   [SYSCTL_VALUE_PATTERN, SYSCTL_VALUE_EXPECTED],
   [ACCOUNT_NAME_PATTERN, ACCOUNT_NAME_EXPECTED],
   [SSH_FINGERPRINT_PATTERN, SSH_FINGERPRINT_EXPECTED],
+  ...Object.entries(DOCKER_PATTERN_MESSAGES),
 ]);
 
 /** What `pattern` asks for, in words; undefined for a pattern no schema of ours uses. */

@@ -31,6 +31,9 @@ export const PERMISSIONS = [
   'sysctl:write',
   'ntp:read',
   'ntp:write',
+  'docker:read',
+  'docker:write',
+  'docker:execute',
   'job:read',
   'job:write',
   'health:read',
@@ -54,8 +57,9 @@ export const BUILTIN_ROLES: Readonly<Record<BuiltinRole, readonly Permission[]>>
   __proto__: null,
   admin: Object.freeze([...PERMISSIONS]),
   // Running arbitrary commands, reading the audit trail, draining agents
-  // (agent:write), powering hosts off (power:execute) and signalling processes
-  // (process:execute) stay admin-only, as the reference has them.
+  // (agent:write), powering hosts off (power:execute), signalling processes
+  // (process:execute) and running commands in containers (docker:execute)
+  // stay admin-only, as the reference has them.
   write: Object.freeze(
     PERMISSIONS.filter(
       (p) =>
@@ -63,7 +67,8 @@ export const BUILTIN_ROLES: Readonly<Record<BuiltinRole, readonly Permission[]>>
         p !== 'command:execute' &&
         p !== 'agent:write' &&
         p !== 'power:execute' &&
-        p !== 'process:execute',
+        p !== 'process:execute' &&
+        p !== 'docker:execute',
     ),
   ),
   // Every `:read` but the audit trail's.
@@ -82,6 +87,7 @@ export const BUILTIN_ROLES: Readonly<Record<BuiltinRole, readonly Permission[]>>
     'cron:read',
     'sysctl:read',
     'ntp:read',
+    'docker:read',
     'job:read',
     'health:read',
   ] as const satisfies readonly Permission[]),

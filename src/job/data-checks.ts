@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import { type TSchema, Type } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { cronScheduleProblem } from '../contract/cron.js';
+import { type DockerCreateData, PORT_EXPECTED, VOLUME_EXPECTED } from '../contract/docker.js';
 import { type LogQueryData, logRangeProblem } from '../contract/log.js';
 import type { DnsDeleteData } from '../contract/network.js';
 import {
@@ -233,6 +234,28 @@ export function hostPathProblem(path: string): string | null {
     return "must be normalised: no '.', '..' or empty segments";
   }
   return null;
+}
+
+/** A port is 1 to 65535; a mount's paths have one meaning; a DNS server is an address. */
+function _dockerCreateProblems(data: DockerCreateData): DataProblem[] {
+  const problems: DataProblem[] = [];
+  (data.ports ?? []).forEach((p, i) => {
+    const numbers = p.split('/')[0]?.split(':').slice(-2).map(Number) ?? [];
+    if (numbers.some((n) => !(n >= 1 && n <= 65535))) {
+      problems.push({ field: `ports[${i}]`, message: PORT_EXPECTED });
+    }
+  });
+  (data.volumes ?? []).forEach((v, i) => {
+    const paths = v.split(':').filter((part) => part.startsWith('/'));
+    const unclean = paths.some(
+      (path) => path.split('/').some((seg) => seg === '.' || seg === '..') || path.includes('//'),
+    );
+    if (unclean) problems.push({ field: `volumes[${i}]`, message: VOLUME_EXPECTED });
+  });
+  (data.dns ?? []).forEach((d, i) => {
+    if (!isIpAddress(d)) problems.push({ field: `dns[${i}]`, message: ADDRESS_EXPECTED });
+  });
+  return problems;
 }
 
 /** What no schema says: an address that is an address, one DNS list at least, a service's name. */

@@ -41,6 +41,7 @@ import {
   type Operations,
   type OperationType,
   pathParams,
+  queryFields,
 } from '../contract/operations.js';
 import type { LoginCode, Session, WhoAmI } from '../contract/session.js';
 import { readSse, type SseMessage } from './sse.js';
@@ -67,6 +68,8 @@ export type DnsResponse = OperationAnswer<'network.dns.get'>;
 export type DnsUpdateRequest = OperationInput<'network.dns.update'>;
 export type DnsUpdateResponse = OperationAnswer<'network.dns.update'>;
 export type ServiceListResponse = OperationAnswer<'service.list'>;
+export type DockerListResponse = OperationAnswer<'docker.container.list'>;
+export type DockerExecResponse = OperationAnswer<'docker.container.exec'>;
 export type ServiceGetResponse = OperationAnswer<'service.get'>;
 /** The answer of every service change: create, update, delete, start, stop, restart, enable, disable. */
 export type ServiceMutationResponse = OperationAnswer<'service.start'>;
@@ -178,12 +181,10 @@ function operationPath(
   }
   const query = new URLSearchParams();
   if (opts.async) query.set('async', 'true');
-  if (decl.method === 'GET') {
-    // A read's fields besides its path's go in the query string.
-    const inPath = new Set(pathParams(decl).map(fieldOfParam));
-    for (const [name, value] of Object.entries(input)) {
-      if (!inPath.has(name) && value !== undefined) query.set(name, String(value));
-    }
+  // A read's fields besides its path's, and those a declaration puts there, go in the query string.
+  for (const name of queryFields(decl)) {
+    const value = input[name];
+    if (value !== undefined) query.set(name, String(value));
   }
   const q = query.toString();
   return q === '' ? path : `${path}?${q}`;
@@ -624,8 +625,8 @@ export class OsapiClient {
     const decl: OperationDeclaration = OPERATIONS[type];
     const input = (args[0] ?? {}) as Record<string, unknown>;
     const opts = args[1] ?? {};
-    const inPath = new Set(pathParams(decl).map(fieldOfParam));
-    const body = Object.fromEntries(Object.entries(input).filter(([k]) => !inPath.has(k)));
+    const elsewhere = new Set([...pathParams(decl).map(fieldOfParam), ...queryFields(decl)]);
+    const body = Object.fromEntries(Object.entries(input).filter(([k]) => !elsewhere.has(k)));
     return this.request(
       decl.method,
       operationPath(decl, target, input, opts),

@@ -13,6 +13,7 @@ import {
   type OperationDeclaration,
   type OperationType,
   pathParams,
+  queryFields,
 } from '../contract/operations.js';
 import { patternMessage } from '../contract/pattern-messages.js';
 import { RolloutFields } from '../contract/rollout.js';
@@ -37,6 +38,8 @@ export interface FieldSchema {
   patternProperties?: Record<string, FieldSchema>;
   propertyNames?: FieldSchema;
   maxProperties?: number;
+  /** A checkbox whose field defaults to true starts ticked, and unticked sends false. */
+  default?: unknown;
 }
 
 /**
@@ -181,7 +184,7 @@ export function emptyValues(fields: readonly FormField[]): FormValues {
     fields.map((f) => [
       f.name,
       f.kind === 'boolean'
-        ? false
+        ? f.schema.default === true
         : f.kind === 'choice' && f.required
           ? (f.choices?.[0] ?? '')
           : '',
@@ -258,8 +261,10 @@ type Read = { value: unknown } | { problem: string } | null;
 /** One field's value from its text, or what is wrong with it; null when left empty. */
 function readField(f: FormField, raw: string | boolean): Read {
   if (f.kind === 'boolean') {
-    // Unticked and optional: absent, so the host's default applies.
-    return raw === true ? { value: true } : f.required ? { value: false } : null;
+    // Unticked and optional: absent, so the host's default applies; unticking
+    // a field whose default is true says false.
+    if (raw === true) return { value: true };
+    return f.required || f.schema.default === true ? { value: false } : null;
   }
   const text = typeof raw === 'string' ? raw : '';
   // A line of text is taken trimmed: a name or a path with a space pasted after it is a mistake.
@@ -387,11 +392,14 @@ export function readForm(
     if (!problems.some((q) => q.field === field)) problems.push({ field, message: p.message });
   }
   if (problems.length > 0) return { ok: false, problems };
-  const inPath = new Set(fields.filter((f) => f.inPath).map((f) => f.name));
+  const elsewhere = new Set([
+    ...fields.filter((f) => f.inPath).map((f) => f.name),
+    ...queryFields(decl),
+  ]);
   const body =
     decl.method === 'GET'
       ? null
-      : Object.fromEntries(Object.entries(input).filter(([k]) => !inPath.has(k)));
+      : Object.fromEntries(Object.entries(input).filter(([k]) => !elsewhere.has(k)));
   return { ok: true, input, route: routeOf(decl, target, input), body };
 }
 

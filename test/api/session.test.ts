@@ -49,6 +49,7 @@ describe('GET /auth/me', () => {
         'cron:read',
         'sysctl:read',
         'ntp:read',
+        'docker:read',
         'job:read',
         'health:read',
       ],

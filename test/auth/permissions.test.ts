@@ -37,6 +37,9 @@ const ALL = [
   'sysctl:write',
   'ntp:read',
   'ntp:write',
+  'docker:read',
+  'docker:write',
+  'docker:execute',
   'job:read',
   'job:write',
   'health:read',
@@ -62,13 +65,14 @@ describe('built-in roles', () => {
     expect(effectivePermissions({ roles: ['admin'] }, {})).toEqual(ALL);
   });
 
-  it('write has all but audit:read, command:execute, agent:write, power:execute and process:execute', () => {
+  it('write has all but audit:read, command:execute, agent:write, power:execute, process:execute and docker:execute', () => {
     const adminOnly = [
       'audit:read',
       'command:execute',
       'agent:write',
       'power:execute',
       'process:execute',
+      'docker:execute',
     ];
     const perms = effectivePermissions({ roles: ['write'] }, {});
     expect(perms).toEqual(ALL.filter((p) => !adminOnly.includes(p)));
@@ -91,6 +95,7 @@ describe('built-in roles', () => {
       'cron:read',
       'sysctl:read',
       'ntp:read',
+      'docker:read',
       'job:read',
       'health:read',
     ]);
@@ -130,6 +135,7 @@ describe('effectivePermissions', () => {
       'cron:read',
       'sysctl:read',
       'ntp:read',
+      'docker:read',
       'job:read',
       'health:read',
       'audit:read',

@@ -151,6 +151,7 @@ describe('defaults', () => {
         network: { netplan_dir: '/etc/netplan', connectivity_check_s: 30 },
         sysctl: { file: '/etc/sysctl.d/90-osapi.conf', proc_dir: '/proc/sys' },
         ntp: { sources_file: '/etc/chrony/sources.d/osapi.sources' },
+        docker: { socket: '/var/run/docker.sock' },
         security: { job_verify_key: '', job_verify_key_file: '' },
       },
     });
@@ -181,7 +182,7 @@ describe('configKeys', () => {
     // listening, the unauthenticated audit rate, burst and bucket size, the
     // audit rate and burst per token subject, the six API connection limits,
     // agents' nkeys by host): count them on purpose.
-    expect(keys).toHaveLength(124);
+    expect(keys).toHaveLength(125);
     expect(new Set(keys.map((k) => k.path)).size).toBe(keys.length);
     expect(new Set(keys.map((k) => k.env)).size).toBe(keys.length);
     for (const key of keys) {

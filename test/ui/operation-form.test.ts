@@ -352,3 +352,56 @@ describe('host page sections and answers', () => {
     expect(resultColumns(decl('file.deploy'))).toEqual(['path', 'sha256']);
   });
 });
+
+describe('the docker forms', () => {
+  it('start auto_start ticked; unticked it sends false, ticked true', () => {
+    const fields = formFields(decl('docker.container.create'));
+    expect(emptyValues(fields).auto_start).toBe(true);
+    expect(read('docker.container.create', { image: 'debian:12' })).toMatchObject({
+      ok: true,
+      input: { image: 'debian:12', auto_start: true },
+    });
+    expect(
+      read('docker.container.create', { image: 'debian:12', auto_start: false }),
+    ).toMatchObject({ ok: true, input: { image: 'debian:12', auto_start: false } });
+  });
+
+  it('say what a refused name, image, port or volume must be, in words', () => {
+    const r = read('docker.container.create', {
+      image: '-rf',
+      name: '-x',
+      ports: '99:80:tcp',
+      volumes: 'rel/x:/y',
+    });
+    expect(r.ok).toBe(false);
+    const messages = Object.fromEntries((r.ok ? [] : r.problems).map((p) => [p.field, p.message]));
+    expect(messages.image).toMatch(/^must be an image reference/);
+    expect(messages.name).toMatch(/^must be 2 to 128 letters/);
+    expect(JSON.stringify(messages)).toMatch(/host_port:container_port/);
+    expect(JSON.stringify(messages)).toMatch(/host_path:container_path/);
+  });
+
+  it('send a removal’s force in the query string, not the body', () => {
+    expect(read('docker.container.remove', { id: 'web', force: true }, 'h-01')).toMatchObject({
+      ok: true,
+      input: { id: 'web', force: true },
+      body: {},
+    });
+  });
+
+  it('put the container id and the image in the path', () => {
+    expect(
+      read('docker.container.exec', { id: 'web', command: 'cat, /etc/hostname' }, 'h-01'),
+    ).toMatchObject({
+      ok: true,
+      route: 'POST /node/h-01/container/docker/web/exec',
+      body: { command: ['cat', '/etc/hostname'] },
+    });
+    expect(read('docker.image.remove', { image: 'debian:12' }, 'h-01')).toMatchObject({
+      ok: true,
+      route: expect.stringMatching(
+        /^DELETE \/node\/h-01\/container\/docker\/image\/debian(:|%3A)12$/,
+      ),
+    });
+  });
+});

@@ -22,6 +22,17 @@ import { diskHandler } from './disk.js';
 import { dnsHandler } from './dns.js';
 import { dnsDeleteHandler } from './dns-delete.js';
 import { dnsUpdateHandler } from './dns-update.js';
+import {
+  dockerCreateHandler,
+  dockerExecHandler,
+  dockerGetHandler,
+  dockerImageRemoveHandler,
+  dockerListHandler,
+  dockerPullHandler,
+  dockerRemoveHandler,
+  dockerStartHandler,
+  dockerStopHandler,
+} from './docker.js';
 import { fileDeployHandler, fileStatusHandler, fileUndeployHandler } from './file.js';
 import {
   groupCreateHandler,
@@ -192,6 +203,15 @@ export const HANDLERS: HandlerRegistry = {
   'ntp.create': ntpCreateHandler,
   'ntp.update': ntpUpdateHandler,
   'ntp.delete': ntpDeleteHandler,
+  'docker.container.create': dockerCreateHandler,
+  'docker.container.list': dockerListHandler,
+  'docker.container.get': dockerGetHandler,
+  'docker.container.remove': dockerRemoveHandler,
+  'docker.container.start': dockerStartHandler,
+  'docker.container.stop': dockerStopHandler,
+  'docker.container.exec': dockerExecHandler,
+  'docker.image.remove': dockerImageRemoveHandler,
+  'docker.image.pull': dockerPullHandler,
 };
 
 /**

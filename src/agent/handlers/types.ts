@@ -126,6 +126,8 @@ export interface HostSettings {
    * connection; tests give a stand-in.
    */
   natsReachable?: (withinMs: number) => Promise<boolean>;
+  /** The Docker Engine's unix socket (agent.docker.socket); default /var/run/docker.sock. */
+  dockerSocket?: string;
   /** The kernel's name as the handler reads it: default the OS's. Not in the config: tests give the stand-in's. */
   kernelHostname?: () => string;
 }

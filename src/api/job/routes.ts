@@ -3,7 +3,12 @@
 // waiting for agents. Status comes from src/job/status.ts alone.
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { checkCommandJob, type PolicedCommand } from '../../auth/command-policy.js';
+import {
+  checkCommandJob,
+  checkDockerExec,
+  DOCKER_EXEC_OPERATION,
+  type PolicedCommand,
+} from '../../auth/command-policy.js';
 import { formatDuration } from '../../config/duration.js';
 import { commandModeOf } from '../../contract/command.js';
 import {
@@ -117,6 +122,7 @@ export function whyCouldNotStart(user: AuthUser | undefined, record: JobRecord):
   if (!user?.permissions.includes(needed)) {
     return `its ${type} operation needs the permission ${needed}, which the token of ${user?.subject ?? 'nobody'} does not grant`;
   }
+  if (type === DOCKER_EXEC_OPERATION) return checkDockerExec(user.commandPolicy, data);
   const mode = commandModeOf(type);
   if (!mode) return null;
   const policy = user.commandPolicy;

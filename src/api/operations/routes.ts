@@ -17,6 +17,7 @@ import {
   operationData,
   operationTimeoutS,
   pathParams,
+  queryFields,
 } from '../../contract/operations.js';
 import { rolloutOf } from '../../contract/rollout.js';
 import {
@@ -52,13 +53,13 @@ const AsyncQuery = Type.Object(
 
 /**
  * The query string's schema: `async`, and for a read (GET) the input's fields
- * its path does not carry (`GET /node/{hostname}/log?lines=50`).
+ * its path does not carry (`GET /node/{hostname}/log?lines=50`), or those a
+ * declaration puts there (`DELETE …?force=true`).
  */
 function querySchema(decl: OperationDeclaration): TObject {
-  if (decl.method !== 'GET') return AsyncQuery;
-  const inPath = new Set(pathParams(decl).map(fieldOfParam));
-  const fields = Object.entries(decl.input.properties as Record<string, TSchema>).filter(
-    ([name]) => !inPath.has(name),
+  const inQuery = new Set(queryFields(decl));
+  const fields = Object.entries(decl.input.properties as Record<string, TSchema>).filter(([name]) =>
+    inQuery.has(name),
   );
   if (fields.length === 0) return AsyncQuery;
   return Type.Object(
@@ -93,9 +94,9 @@ function paramsSchema(decl: OperationDeclaration): TObject {
  * only).
  */
 function bodySchema(decl: OperationDeclaration): TObject {
-  const inPath = pathParams(decl).map(fieldOfParam);
-  if (inPath.length === 0) return decl.input;
-  return Type.Omit(decl.input, inPath, { additionalProperties: false });
+  const elsewhere = [...pathParams(decl).map(fieldOfParam), ...queryFields(decl)];
+  if (elsewhere.length === 0) return decl.input;
+  return Type.Omit(decl.input, elsewhere, { additionalProperties: false });
 }
 
 /** A request without a body, where the body has no required field, carries an empty one. */
@@ -112,10 +113,8 @@ type OperationRequest = FastifyRequest<{
 /** What the request carries: the body, with each path field beside it. */
 function inputOf(decl: OperationDeclaration, req: OperationRequest): Record<string, unknown> {
   const input: Record<string, unknown> = decl.method === 'GET' ? {} : { ...(req.body ?? {}) };
-  if (decl.method === 'GET') {
-    const { async: _async, ...fields } = req.query as Record<string, unknown>;
-    Object.assign(input, fields);
-  }
+  const { async: _async, ...fields } = req.query as Record<string, unknown>;
+  Object.assign(input, fields);
   for (const p of pathParams(decl)) input[fieldOfParam(p)] = req.params[p];
   return input;
 }
