@@ -74,7 +74,15 @@ export function resourceRoute(uri: string): string | undefined {
   if (uri === 'osapi://jobs') return '/job?limit=50';
   const one = /^osapi:\/\/(agent|job)\/([^/?#]+)$/.exec(uri);
   if (!one) return undefined;
-  return `/${one[1]}/${encodeURIComponent(decodeURIComponent(one[2] as string))}`;
+  let name: string;
+  try {
+    name = decodeURIComponent(one[2] as string);
+  } catch {
+    return undefined;
+  }
+  // `.` and `..` would name another route once the URL is resolved.
+  if (name === '.' || name === '..') return undefined;
+  return `/${one[1]}/${encodeURIComponent(name)}`;
 }
 
 /** The API's answer as a tool result: its JSON as text, and as structured content. */

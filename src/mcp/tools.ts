@@ -3,14 +3,19 @@
 // is `node_hostname_get`; MCP allows only [A-Za-z0-9_-]), the description its
 // summary and route, the input schema its input's plus the fields every tool
 // takes: `target`, `async`, `idempotency_key` and, for a change, `confirm`.
-// Nothing here decides what a token may do: the API does, on every call.
+// Nothing here decides what a token may do: the API does, on every call;
+// a call is checked here only as the CLI checks its flags, to tell a mistake
+// (and a change on many hosts without confirm) before anything is sent.
 import {
   documentedRoute,
+  fieldOfParam,
   OPERATION_TYPES,
   OPERATIONS,
   type OperationDeclaration,
   type OperationType,
+  pathParams,
 } from '../contract/operations.js';
+import { operationInputProblems, withFactRefs } from '../job/data-checks.js';
 import { parseTarget, TargetError } from '../job/target.js';
 
 /** What a tool call carries besides the operation's own input. */
@@ -151,7 +156,7 @@ export function reachesGroup(target: string): boolean {
     const kind = parseTarget(target).kind;
     return kind === 'all' || kind === 'label' || kind === 'fact';
   } catch (err) {
-    // An invalid target is the API's to refuse, in its words.
+    // An invalid target reaches no host (readToolCall refuses it).
     if (err instanceof TargetError) return false;
     throw err;
   }
@@ -186,8 +191,33 @@ function optionalBoolean(args: Record<string, unknown>, field: string): boolean 
 }
 
 /**
- * The parts of a call. A change on more than one named host without
- * `confirm: true` is refused here: the assistant is to ask its user first.
+ * A value that goes into the route's path as `.` or `..` would move the
+ * request to another route once the URL is resolved (a key's fingerprint of
+ * `..` would name the user itself): never sent.
+ */
+function pathEscape(type: OperationType, target: string, input: Record<string, unknown>) {
+  const fields = pathParams(OPERATIONS[type]).map(fieldOfParam);
+  const values: Array<[string, unknown]> = [
+    ['target', target],
+    ...fields.map((f): [string, unknown] => [f, input[f]]),
+  ];
+  return values.find(([, v]) => v === '.' || v === '..')?.[0];
+}
+
+/**
+ * The input's problems as the API and the CLI see them (the same checks), so
+ * that a mistake is told before anything is sent, field by field.
+ */
+function inputProblems(type: OperationType, input: Record<string, unknown>): string | undefined {
+  const problems = withFactRefs(type, operationInputProblems(type, input), input);
+  if (problems.length === 0) return undefined;
+  return problems.map((p) => `${p.field}: ${p.message}`).join('; ');
+}
+
+/**
+ * The parts of a call. Refused here, before anything is sent: a change on
+ * more than one named host without `confirm: true` (the assistant is to ask
+ * its user first), an invalid target or input (as the API would refuse it).
  */
 export function readToolCall(type: OperationType, args: Record<string, unknown>): ToolCall {
   const { target: _t, async: _a, idempotency_key: _k, confirm: _c, ...input } = args;
@@ -200,6 +230,16 @@ export function readToolCall(type: OperationType, args: Record<string, unknown>)
     input,
     ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
   };
+  try {
+    parseTarget(target);
+  } catch (err) {
+    if (err instanceof TargetError) throw new ToolRefusal(`target: ${err.message}`);
+    throw err;
+  }
+  const escaping = pathEscape(type, target, input);
+  if (escaping) throw new ToolRefusal(`${escaping}: must not be "." or ".."; nothing was sent`);
+  const problems = inputProblems(type, input);
+  if (problems) throw new ToolRefusal(`invalid input, nothing was sent: ${problems}`);
   if (OPERATIONS[type].kind === 'modify' && reachesGroup(target) && !call.confirm) {
     throw new ToolRefusal(
       `${toolName(type)} changes every host that ${target} reaches; nothing was sent. Ask the user, then call it again with confirm: true (or name one host as the target).`,

@@ -1,9 +1,11 @@
 // The MCP tools made from the operation declarations: one per operation, its
 // name the operation's with underscores for dots, its input schema the
 // declaration's plus target/async/idempotency_key (and confirm for a change),
-// and the confirmation a change on more than one named host needs.
+// the confirmation a change on more than one named host needs, the checks
+// a call meets before it is sent, and the routes the resources read.
 import { describe, expect, it } from 'vitest';
 import { OPERATION_TYPES, OPERATIONS } from '../../src/contract/operations.js';
+import { resourceRoute } from '../../src/mcp/server.js';
 import {
   operationOfTool,
   reachesGroup,
@@ -95,7 +97,40 @@ describe('a tool call', () => {
     );
     expect(readToolCall('service.restart', { name: 'nginx' }).target).toBe('_any');
     expect(readToolCall('service.list', { target: '_all' }).target).toBe('_all');
-    // An invalid target is the API's to refuse.
     expect(reachesGroup('not a host')).toBe(false);
+  });
+
+  it('refuses, before anything is sent, an invalid target or input, naming what is wrong', () => {
+    expect(() => readToolCall('node.hostname.get', { target: 'not a host' })).toThrow(
+      /^target: invalid target "not a host"/,
+    );
+    expect(() => readToolCall('service.get', { target: 'web-01', name: '-rf' })).toThrow(
+      /invalid input, nothing was sent: name: must be a service name/,
+    );
+    expect(() => readToolCall('network.ping.do', { target: 'web-01' })).toThrow(/address/);
+    // A path value that would move the request to another route once the URL is resolved.
+    expect(() =>
+      readToolCall('user.sshkey.remove', { target: 'web-01', name: 'alice', fingerprint: '..' }),
+    ).toThrow('fingerprint: must not be "." or ".."; nothing was sent');
+    expect(() => readToolCall('node.hostname.get', { target: '..' })).toThrow(ToolRefusal);
+  });
+});
+
+describe('MCP resources', () => {
+  it('read the routes of the agents and the jobs, and name no other', () => {
+    expect(resourceRoute('osapi://agents')).toBe('/agent');
+    expect(resourceRoute('osapi://jobs')).toBe('/job?limit=50');
+    expect(resourceRoute('osapi://agent/web-01')).toBe('/agent/web-01');
+    expect(resourceRoute('osapi://job/a%2Fb')).toBe('/job/a%2Fb');
+    for (const uri of [
+      'osapi://agent/..',
+      'osapi://agent/%2E%2E',
+      'osapi://job/%E0%A4%A',
+      'osapi://agent/a/b',
+      'osapi://audit',
+      'file:///etc/passwd',
+    ]) {
+      expect(resourceRoute(uri), uri).toBeUndefined();
+    }
   });
 });
