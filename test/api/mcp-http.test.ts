@@ -1,8 +1,9 @@
 // The MCP server at /mcp (api.server.mcp.enabled), driven by the MCP SDK's
 // own client over streamable HTTP against a real nats-server and two agents:
 // the tools a token lists, a query and a command run through the API, a
-// change on _all refused without confirm, and the audit entries naming the
-// calls. Without the switch there is no /mcp.
+// role's command policy, a change on _all refused without confirm,
+// idempotency keys, async calls, the agents and jobs resources, and the
+// audit entries naming the calls. Without the switch there is no /mcp.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -20,7 +21,15 @@ let reader: string;
 const clients: Client[] = [];
 
 beforeAll(async () => {
-  sys = await startTestSystem({ overrides: { 'api.server.mcp.enabled': true } });
+  sys = await startTestSystem({
+    overrides: {
+      'api.server.mcp.enabled': true,
+      // A role limited to some commands: its policy applies to a tool call as to any request.
+      'api.server.security.roles': {
+        ops: { permissions: ['command:execute', 'node:read'], commands: { exec: ['echo *'] } },
+      },
+    },
+  });
   for (const h of HOSTS) await sys.startAgent(h, { group: 'mcp' });
   await sys.waitForAgents(HOSTS);
   admin = await sys.token(['admin']);
@@ -134,6 +143,24 @@ describe('MCP over streamable HTTP at /mcp', () => {
     expect(JSON.stringify(refused.content[0])).toContain('The API answered 403');
   });
 
+  it("applies the token's command policy: a command outside it is the API's 403", async () => {
+    const client = await connect(await sys.token(['ops']));
+    const names = (await client.listTools()).tools.map((t) => t.name);
+    expect(names).toContain('command_exec_execute');
+    const allowed = (await client.callTool({
+      name: 'command_exec_execute',
+      arguments: { target: 'mcp-h-01', command: 'echo', args: ['allowed'] },
+    })) as CallToolResult;
+    expect(answerOf(allowed).results[0]).toMatchObject({ exit_code: 0, stdout: 'allowed\n' });
+    const outside = (await client.callTool({
+      name: 'command_exec_execute',
+      arguments: { target: 'mcp-h-01', command: 'cat', args: ['/etc/hostname'] },
+    })) as CallToolResult;
+    expect(outside.isError).toBe(true);
+    expect(JSON.stringify(outside.content[0])).toContain('The API answered 403');
+    expect(outside.structuredContent).toMatchObject({ status: 403, reason: 'forbidden' });
+  });
+
   it('refuses a change on _all or a label without confirm: true, and sends nothing', async () => {
     const client = await connect(admin);
     const before = (await request(sys, 'GET', '/job?limit=100', undefined, admin)).body.total_items;
@@ -154,6 +181,38 @@ describe('MCP over streamable HTTP at /mcp', () => {
     })) as CallToolResult;
     expect(confirmed.isError).toBeFalsy();
     expect(answerOf(confirmed).results).toHaveLength(HOSTS.length);
+  });
+
+  it('sends idempotency_key as Idempotency-Key: the same key again answers the first job', async () => {
+    const client = await connect(admin);
+    const idempotencyKey = `mcp-${crypto.randomUUID()}`;
+    const call = () =>
+      client.callTool({
+        name: 'command_exec_execute',
+        arguments: {
+          target: 'mcp-h-01',
+          command: 'echo',
+          args: ['once'],
+          idempotency_key: idempotencyKey,
+        },
+      }) as Promise<CallToolResult>;
+    const first = answerOf(await call());
+    const again = answerOf(await call());
+    expect(again.job_id).toBe(first.job_id);
+  });
+
+  it('with async: true answers the job id at once; the job resource has the results', async () => {
+    const client = await connect(admin);
+    const sent = answerOf(
+      (await client.callTool({
+        name: 'node_uptime_get',
+        arguments: { target: 'mcp-h-02', async: true },
+      })) as CallToolResult,
+    );
+    expect(sent.results).toEqual([]);
+    expect(sent.job_id).toEqual(expect.any(String));
+    const job = await readJson(client, `osapi://job/${sent.job_id}`);
+    expect(job.id).toBe(sent.job_id);
   });
 
   it('offers agents and jobs as resources, read through the API', async () => {
