@@ -4,6 +4,7 @@
 // environment), lists the tools the token may run, runs a query and a
 // command through the API, refuses a change on _all without confirm, and the
 // calls are in the audit log under the token's user.
+import { spawn } from 'node:child_process';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -134,6 +135,44 @@ describe('osapi mcp (stdio)', () => {
     const client = await start([], stateDir, {});
     const names = (await client.listTools()).tools.map((t) => t.name).sort();
     expect(names).toEqual(expectedTools(BUILTIN_ROLES.read));
+  });
+
+  it('answers what was asked before its input ended, then exits 0', async () => {
+    const messages = [
+      {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-06-18',
+          capabilities: {},
+          clientInfo: { name: 'pipe', version: '1' },
+        },
+      },
+      { jsonrpc: '2.0', method: 'notifications/initialized' },
+      { jsonrpc: '2.0', id: 2, method: 'tools/list' },
+    ];
+    const child = spawn(process.execPath, [BIN, 'mcp', '--url', sys.url], {
+      env: childEnv(tempDir('osapi-mcp-pipe-'), { OSAPI_API_CLIENT_SECURITY_BEARER_TOKEN: admin }),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+    try {
+      child.stdin.end(messages.map((m) => `${JSON.stringify(m)}\n`).join(''));
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+    const answers = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(answers.map((a) => a.id)).toEqual([1, 2]);
+    expect(answers[1].result.tools).toHaveLength(OPERATION_TYPES.length);
   });
 
   it('tells a client without a valid token why it lists nothing', async () => {

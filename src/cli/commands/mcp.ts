@@ -3,8 +3,44 @@
 // does (--url, api.client.url and its token, or the local client file that
 // `osapi start` writes), and every tool call is a request with that token.
 // Standard output carries only the protocol; the log goes to standard error.
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Command } from 'commander';
 import { clientFor } from '../api-client.js';
+
+/**
+ * Counts the requests read and the answers sent on `transport`, so that
+ * `close` runs once the input has ended and every request has its answer.
+ */
+export function answeredBeforeClosing(
+  transport: Transport,
+  close: () => void,
+): { inputEnded: () => void } {
+  const open = new Set<string | number>();
+  let ended = false;
+  const closeWhenDone = () => {
+    if (ended && open.size === 0) close();
+  };
+  const receive = transport.onmessage;
+  transport.onmessage = (message: JSONRPCMessage, extra) => {
+    if ('method' in message && 'id' in message) open.add(message.id);
+    receive?.(message, extra);
+  };
+  const send = transport.send.bind(transport);
+  transport.send = async (message, options) => {
+    await send(message, options);
+    if (!('method' in message) && 'id' in message && message.id !== undefined) {
+      open.delete(message.id);
+      closeWhenDone();
+    }
+  };
+  return {
+    inputEnded: () => {
+      ended = true;
+      closeWhenDone();
+    },
+  };
+}
 
 export function registerMcpCommand(program: Command): void {
   program
@@ -25,10 +61,13 @@ export function registerMcpCommand(program: Command): void {
         server.onclose = resolve;
       });
       server.onerror = (err) => ctx.logger.warn({ err: err.message }, 'MCP protocol error');
-      await server.connect(new StdioServerTransport());
+      const transport = new StdioServerTransport();
+      await server.connect(transport);
       ctx.logger.debug({ url }, 'MCP server on stdio');
-      // The assistant ends the session by closing our standard input.
-      process.stdin.once('end', () => void server.close());
+      // The assistant ends the session by closing our standard input; what
+      // it asked before is answered first.
+      const pending = answeredBeforeClosing(transport, () => void server.close());
+      process.stdin.once('end', pending.inputEnded);
       await closed;
     });
 }
