@@ -64,6 +64,8 @@ export interface ApiServerDeps {
   files: FileRouteDeps;
   /** The web console at /ui/; absent when api.server.ui.enabled is off. */
   console?: ConsoleOptions;
+  /** The MCP server at /mcp (api.server.mcp.enabled). */
+  mcp?: boolean;
   /** Bounds on client connections (api.server.limits, resolved in limits.ts). */
   limits: ConnectionLimits;
   /** Origins whose pages may call the API (api.server.security.cors.allow_origins). */
@@ -190,6 +192,9 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
   registerRoutes(app, deps);
   // Not an API route: files for a browser, outside the OpenAPI document.
   if (deps.console) registerConsole(app, deps.console);
+  // Not an API route either: a protocol for assistants whose calls are requests to the routes.
+  // Loaded only when on: a server without it never loads the MCP SDK.
+  if (deps.mcp) (await import('./mcp/route.js')).registerMcpRoute(app);
   return app;
 }
 

@@ -255,6 +255,7 @@ export async function startApiServer(opts: StartApiOptions): Promise<ApiProcess>
       cors: { allowOrigins: config.api.server.security.cors.allow_origins },
       trustedProxies: config.api.server.security.trusted_proxies,
       session: sessionDeps(auth, opts.clock, await kvm.open(layout.names.loginCodesBucket)),
+      mcp: config.api.server.mcp.enabled,
       ...(config.api.server.ui.enabled
         ? {
             console: {

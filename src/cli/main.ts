@@ -9,6 +9,7 @@ import { ConfigError } from '../config/index.js';
 import { OsapiApiError, OsapiConnectionError } from '../sdk/client.js';
 import { VERSION } from '../version.js';
 import { registerClientCommands } from './commands/client.js';
+import { registerMcpCommand } from './commands/mcp.js';
 import { registerServerCommands } from './commands/servers.js';
 import { registerTokenCommands } from './commands/token.js';
 import { registerUiCommand } from './commands/ui.js';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerTokenCommands(program);
   registerClientCommands(program);
   registerUiCommand(program);
+  registerMcpCommand(program);
   // Every subcommand inherits exitOverride so errors reach the handler below.
   const inherit = (c: Command) => {
     c.exitOverride();

@@ -498,6 +498,12 @@ export const ConfigSchema = Type.Object(
             'Serve the web console at /ui/ (static files built by setup; it calls this API with a token).',
           ),
         }),
+        mcp: Section('The MCP server for assistants (docs/mcp.md).', {
+          enabled: Bool(
+            false,
+            "Serve MCP (streamable HTTP, stateless) at /mcp: each operation the request's bearer token may run is a tool, every call a request to this API with that token.",
+          ),
+        }),
       }),
     }),
     nats: Section('The embedded NATS server and the JetStream resources.', {

@@ -387,7 +387,7 @@ describe('validation', () => {
   it('reports an unknown key in the file with its line and the keys it could be', () => {
     const path = yamlFile('api:\n  server:\n    prot: 9000\n');
     expect(configError(() => load({ file: path })).message).toBe(
-      `api.server.prot: expected a known key (did you mean "port"?; known keys: host, port, nats, limits, security, files, ui), got unknown key "prot" (from ${path}:3)`,
+      `api.server.prot: expected a known key (did you mean "port"?; known keys: host, port, nats, limits, security, files, ui, mcp), got unknown key "prot" (from ${path}:3)`,
     );
   });
 

@@ -64,6 +64,7 @@ describe('defaults', () => {
           },
           files: { max_bytes: 8388608 },
           ui: { enabled: true },
+          mcp: { enabled: false },
         },
       },
       nats: {
@@ -181,8 +182,8 @@ describe('configKeys', () => {
     // auth details, caps, metrics, audit, job signing, cluster, console,
     // listening, the unauthenticated audit rate, burst and bucket size, the
     // audit rate and burst per token subject, the six API connection limits,
-    // agents' nkeys by host): count them on purpose.
-    expect(keys).toHaveLength(125);
+    // agents' nkeys by host, the MCP switch): count them on purpose.
+    expect(keys).toHaveLength(126);
     expect(new Set(keys.map((k) => k.path)).size).toBe(keys.length);
     expect(new Set(keys.map((k) => k.env)).size).toBe(keys.length);
     for (const key of keys) {
