@@ -1990,6 +1990,44 @@ export function queryFields(decl: OperationDeclaration): string[] {
   return fields.filter((f) => decl.query?.includes(f));
 }
 
+/**
+ * A value that cannot be one segment of a path: empty, or `.` or `..`, which
+ * a URL resolves away into another route (encoded too: `%2E%2E` is `..` to
+ * a URL), so that a key fingerprint `..` would turn a key's removal into its
+ * user's. Refused before anything is sent.
+ */
+export class PathSegmentError extends Error {
+  override name = 'PathSegmentError';
+  constructor(
+    readonly field: string,
+    value: string,
+  ) {
+    super(
+      `${field}: ${value === '' ? 'must not be empty' : `"${value}" cannot be sent as part of a path (a URL would resolve it into another route)`}; nothing was sent`,
+    );
+  }
+}
+
+/** A value as one segment of a path, percent-encoded; throws PathSegmentError for '', '.' and '..'. */
+export function pathSegment(value: string, field = 'path'): string {
+  if (value === '' || value === '.' || value === '..') throw new PathSegmentError(field, value);
+  return encodeURIComponent(value);
+}
+
+/** An operation's path on a target, its parameters in place from the input, encoded. */
+export function operationPathOf(
+  decl: OperationDeclaration,
+  target: string,
+  input: Record<string, unknown>,
+): string {
+  let path = decl.path.replace('{hostname}', pathSegment(target, 'target'));
+  for (const p of pathParams(decl)) {
+    const field = fieldOfParam(p);
+    path = path.replace(`{${p}}`, pathSegment(String(input[field] ?? ''), field));
+  }
+  return path;
+}
+
 /** The input field a path parameter carries: `interfaceName` carries `interface_name`. */
 export function fieldOfParam(param: string): string {
   return param.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);

@@ -20,6 +20,7 @@ import {
   ReadResourceRequestSchema,
   type ReadResourceResult,
 } from '@modelcontextprotocol/sdk/types.js';
+import { pathSegment } from '../contract/operations.js';
 import { OsapiApiError, type OsapiClient, OsapiConnectionError } from '../sdk/client.js';
 import { VERSION } from '../version.js';
 import { operationOfTool, readToolCall, ToolRefusal, toolsFor } from './tools.js';
@@ -82,7 +83,7 @@ export function resourceRoute(uri: string): string | undefined {
   }
   // `.` and `..` would name another route once the URL is resolved.
   if (name === '.' || name === '..') return undefined;
-  return `/${one[1]}/${encodeURIComponent(name)}`;
+  return `/${one[1]}/${pathSegment(name)}`;
 }
 
 /** The API's answer as a tool result: its JSON as text, and as structured content. */

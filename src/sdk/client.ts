@@ -40,7 +40,9 @@ import {
   type OperationInput,
   type Operations,
   type OperationType,
+  operationPathOf,
   pathParams,
+  pathSegment,
   queryFields,
 } from '../contract/operations.js';
 import type { LoginCode, Session, WhoAmI } from '../contract/session.js';
@@ -175,10 +177,7 @@ function operationPath(
   input: Record<string, unknown>,
   opts: OperationOptions,
 ): string {
-  let path = decl.path.replace('{hostname}', encodeURIComponent(target));
-  for (const p of pathParams(decl)) {
-    path = path.replace(`{${p}}`, encodeURIComponent(String(input[fieldOfParam(p)] ?? '')));
-  }
+  const path = operationPathOf(decl, target, input);
   const query = new URLSearchParams();
   if (opts.async) query.set('async', 'true');
   // A read's fields besides its path's, and those a declaration puts there, go in the query string.
@@ -316,8 +315,8 @@ export class OsapiClient {
   }
 
   /** GET /agent/{hostname}: one agent; OsapiApiError 404 when unknown. */
-  agentGet(hostname: string): Promise<OsapiResponse<AgentInfo>> {
-    return this.request('GET', `/agent/${encodeURIComponent(hostname)}`);
+  async agentGet(hostname: string): Promise<OsapiResponse<AgentInfo>> {
+    return this.request('GET', `/agent/${pathSegment(hostname, 'hostname')}`);
   }
 
   /** GET /agent/pending: agents whose key waits for an operator. */
@@ -329,24 +328,27 @@ export class OsapiClient {
    * POST /agent/{hostname}/accept: trusts the key the agent presents; with
    * `fingerprint`, only if it is that key (400 otherwise).
    */
-  agentAccept(hostname: string, fingerprint?: string): Promise<OsapiResponse<EnrollmentChange>> {
+  async agentAccept(
+    hostname: string,
+    fingerprint?: string,
+  ): Promise<OsapiResponse<EnrollmentChange>> {
     const q = fingerprint === undefined ? '' : `?fingerprint=${encodeURIComponent(fingerprint)}`;
-    return this.request('POST', `/agent/${encodeURIComponent(hostname)}/accept${q}`);
+    return this.request('POST', `/agent/${pathSegment(hostname, 'hostname')}/accept${q}`);
   }
 
   /** POST /agent/{hostname}/reject: the key it presents is not trusted; it takes no jobs. */
-  agentReject(hostname: string): Promise<OsapiResponse<EnrollmentChange>> {
-    return this.request('POST', `/agent/${encodeURIComponent(hostname)}/reject`);
+  async agentReject(hostname: string): Promise<OsapiResponse<EnrollmentChange>> {
+    return this.request('POST', `/agent/${pathSegment(hostname, 'hostname')}/reject`);
   }
 
   /** POST /agent/{hostname}/drain: it finishes what it runs and takes nothing new; 409 when already drained. */
-  agentDrain(hostname: string): Promise<OsapiResponse<AgentStateChange>> {
-    return this.request('POST', `/agent/${encodeURIComponent(hostname)}/drain`);
+  async agentDrain(hostname: string): Promise<OsapiResponse<AgentStateChange>> {
+    return this.request('POST', `/agent/${pathSegment(hostname, 'hostname')}/drain`);
   }
 
   /** POST /agent/{hostname}/undrain: it takes jobs again; 409 when it is not drained. */
-  agentUndrain(hostname: string): Promise<OsapiResponse<AgentStateChange>> {
-    return this.request('POST', `/agent/${encodeURIComponent(hostname)}/undrain`);
+  async agentUndrain(hostname: string): Promise<OsapiResponse<AgentStateChange>> {
+    return this.request('POST', `/agent/${pathSegment(hostname, 'hostname')}/undrain`);
   }
 
   /**
@@ -382,13 +384,13 @@ export class OsapiClient {
   }
 
   /** GET /file/{name}: one object's digest, size and content type; 404 when absent. */
-  fileGet(name: string): Promise<OsapiResponse<FileInfoResponse>> {
-    return this.request('GET', `/file/${encodeURIComponent(name)}`);
+  async fileGet(name: string): Promise<OsapiResponse<FileInfoResponse>> {
+    return this.request('GET', `/file/${pathSegment(name, 'name')}`);
   }
 
   /** DELETE /file/{name}: files deployed from it stay on the hosts; 404 when absent. */
-  fileDelete(name: string): Promise<OsapiResponse<FileDeleteResponse>> {
-    return this.request('DELETE', `/file/${encodeURIComponent(name)}`);
+  async fileDelete(name: string): Promise<OsapiResponse<FileDeleteResponse>> {
+    return this.request('DELETE', `/file/${pathSegment(name, 'name')}`);
   }
 
   /** GET /file/stale: deployments whose object changed (or was deleted) since. */
@@ -431,13 +433,13 @@ export class OsapiClient {
   }
 
   /** GET /job/{id}: responses per host, agent states and the timeline. */
-  jobGet(id: string): Promise<OsapiResponse<JobDetail>> {
-    return this.request('GET', `/job/${encodeURIComponent(id)}`);
+  async jobGet(id: string): Promise<OsapiResponse<JobDetail>> {
+    return this.request('GET', `/job/${pathSegment(id, 'id')}`);
   }
 
   /** DELETE /job/{id}: 204; OsapiApiError 404 when unknown. */
-  jobDelete(id: string): Promise<OsapiResponse<null>> {
-    return this.request('DELETE', `/job/${encodeURIComponent(id)}`);
+  async jobDelete(id: string): Promise<OsapiResponse<null>> {
+    return this.request('DELETE', `/job/${pathSegment(id, 'id')}`);
   }
 
   /**
@@ -446,15 +448,15 @@ export class OsapiClient {
    * have not started from starting. Answers the job as it is once the running
    * hosts reported (or after a few seconds); 409 when it had already ended.
    */
-  jobCancel(id: string): Promise<OsapiResponse<JobDetail>> {
-    return this.request('POST', `/job/${encodeURIComponent(id)}/cancel`);
+  async jobCancel(id: string): Promise<OsapiResponse<JobDetail>> {
+    return this.request('POST', `/job/${pathSegment(id, 'id')}/cancel`);
   }
 
   /** POST /job/{id}/retry: a new job with the same operation, optionally elsewhere. */
-  jobRetry(id: string, targetHostname?: string): Promise<OsapiResponse<JobCreated>> {
+  async jobRetry(id: string, targetHostname?: string): Promise<OsapiResponse<JobCreated>> {
     return this.request(
       'POST',
-      `/job/${encodeURIComponent(id)}/retry`,
+      `/job/${pathSegment(id, 'id')}/retry`,
       targetHostname === undefined ? {} : { target_hostname: targetHostname },
     );
   }
@@ -480,7 +482,7 @@ export class OsapiClient {
     try {
       res = await this.fetchRaw(
         'GET',
-        `/job/${encodeURIComponent(jobId)}/stream`,
+        `/job/${pathSegment(jobId, 'job_id')}/stream`,
         undefined,
         opts.lastEventId ? { 'last-event-id': opts.lastEventId } : undefined,
         { accept: 'text/event-stream', ...(opts.signal ? { signal: opts.signal } : {}) },
@@ -588,8 +590,8 @@ export class OsapiClient {
   }
 
   /** GET /audit/{id}: one entry; OsapiApiError 404 when unknown. */
-  auditGet(id: string): Promise<OsapiResponse<{ entry: AuditEntry }>> {
-    return this.request('GET', `/audit/${encodeURIComponent(id)}`);
+  async auditGet(id: string): Promise<OsapiResponse<{ entry: AuditEntry }>> {
+    return this.request('GET', `/audit/${pathSegment(id, 'id')}`);
   }
 
   /**
@@ -617,7 +619,7 @@ export class OsapiClient {
    * const { body } = await client.commandExec('_all', { command: 'sleep', args: ['60'] }, { async: true });
    * const detail = await client.jobGet(body.job_id); // status 'processing' until every host answered
    */
-  call<T extends OperationType>(
+  async call<T extends OperationType>(
     type: T,
     target: string,
     ...args: OperationArgs<T>

@@ -12,6 +12,7 @@ import {
   OPERATIONS,
   type OperationDeclaration,
   type OperationType,
+  operationPathOf,
   pathParams,
   queryFields,
 } from '../contract/operations.js';
@@ -360,11 +361,7 @@ export function routeOf(
   target: string,
   input: Record<string, unknown>,
 ): string {
-  let path = decl.path.replace('{hostname}', encodeURIComponent(target));
-  for (const p of pathParams(decl)) {
-    path = path.replace(`{${p}}`, encodeURIComponent(String(input[fieldOfParam(p)] ?? '')));
-  }
-  return `${decl.method} ${path}`;
+  return `${decl.method} ${operationPathOf(decl, target, input)}`;
 }
 
 /**
