@@ -50,6 +50,8 @@ import {
 } from './users.js';
 
 const MESSAGES: ReadonlyMap<string, string> = new Map([
+  // First: where Docker's fields share a pattern with the commands', the commands' words stand.
+  ...Object.entries(DOCKER_PATTERN_MESSAGES),
   [COMMAND_PATTERN, 'must not be blank or contain NUL bytes'],
   [NO_NUL_PATTERN, 'must not contain NUL bytes'],
   [ENV_NAME_PATTERN, 'must be letters, digits and _, starting with a letter or _'],
@@ -79,7 +81,6 @@ const MESSAGES: ReadonlyMap<string, string> = new Map([
   [SYSCTL_VALUE_PATTERN, SYSCTL_VALUE_EXPECTED],
   [ACCOUNT_NAME_PATTERN, ACCOUNT_NAME_EXPECTED],
   [SSH_FINGERPRINT_PATTERN, SSH_FINGERPRINT_EXPECTED],
-  ...Object.entries(DOCKER_PATTERN_MESSAGES),
 ]);
 
 /** What `pattern` asks for, in words; undefined for a pattern no schema of ours uses. */

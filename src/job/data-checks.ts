@@ -237,7 +237,7 @@ export function hostPathProblem(path: string): string | null {
 }
 
 /** A port is 1 to 65535; a mount's paths have one meaning; a DNS server is an address. */
-function _dockerCreateProblems(data: DockerCreateData): DataProblem[] {
+function dockerCreateProblems(data: DockerCreateData): DataProblem[] {
   const problems: DataProblem[] = [];
   (data.ports ?? []).forEach((p, i) => {
     const numbers = p.split('/')[0]?.split(':').slice(-2).map(Number) ?? [];
@@ -279,6 +279,7 @@ export function meaningProblems(type: OperationType, data: unknown): DataProblem
   }
   if (OPERATIONS[type].permission.startsWith('service:')) return serviceProblems(data);
   if (type === 'cron.create' || type === 'cron.update') return cronProblems(type, data);
+  if (type === 'docker.container.create') return dockerCreateProblems(data as DockerCreateData);
   if (type === 'log.list' || type === 'log.unit.list') {
     const problem = logRangeProblem(data as LogQueryData);
     return problem ? [{ field: 'until', message: problem }] : [];
