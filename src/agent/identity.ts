@@ -2,9 +2,10 @@
 // start, the private key 0600), and the host's machine id. The API trusts an
 // agent only once an operator (or auto_accept) accepted this very key for
 // its hostname; a new key puts it back to pending.
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fingerprintOf } from '../job/result-signing.js';
 import { loadOrCreateSigningKeys } from '../job/signing.js';
 
 export interface AgentIdentity {
@@ -26,12 +27,6 @@ function rawPublicKey(key: KeyObject): Buffer {
   const jwk = key.export({ format: 'jwk' }) as { x?: string };
   if (!jwk.x) throw new Error('not an Ed25519 key');
   return Buffer.from(jwk.x, 'base64url');
-}
-
-/** The fingerprint of a raw public key in base64. */
-export function fingerprintOf(publicKeyBase64: string): string {
-  const digest = createHash('sha256').update(Buffer.from(publicKeyBase64, 'base64')).digest();
-  return `SHA256:${digest.toString('base64').replace(/=+$/, '')}`;
 }
 
 export function readMachineId(path = '/etc/machine-id'): string {

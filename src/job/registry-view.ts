@@ -7,6 +7,7 @@ import { hostnameFromRegistryKey, REGISTRY_FILTER } from '../names/names.js';
 import type { Clock } from './clock.js';
 import { followKv, type KvSource } from './kv-follow.js';
 import { type AgentInfoRecord, parseAgentInfo } from './records.js';
+import { fingerprintOf } from './result-signing.js';
 import { type Target, targetMatches } from './target.js';
 
 export interface AgentView {
@@ -58,6 +59,18 @@ export async function watchRegistry(
           // writing in another's name, and would be targeted as that host.
           if (info.hostname !== host) {
             opts.logger.warn({ key: e.key }, 'ignoring a registry entry that names another host');
+            return;
+          }
+          // The fingerprint an operator compares is the key's own, never one
+          // an entry merely states beside another key.
+          if (
+            info.public_key !== undefined &&
+            info.fingerprint !== fingerprintOf(info.public_key)
+          ) {
+            opts.logger.warn(
+              { key: e.key },
+              "ignoring a registry entry whose fingerprint is not its key's",
+            );
             return;
           }
           if (!entries.has(host)) order = null;

@@ -5,7 +5,7 @@
 // A claim to have been renamed that the job does not back is not believed.
 // Against a real nats-server; the host's name is a stand-in `hostname` tool
 // keeping it in a file (this machine's name never changes).
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -151,5 +151,25 @@ describe('an agent named after its host, renamed by PUT /node/{hostname}/hostnam
     );
     expect(await readEnrollment(store, forged)).toBeNull();
     expect((await call('GET', `/agent/${forged}`)).body.enrollment).toBe('pending');
+  });
+
+  it("an entry stating an accepted key's fingerprint beside another key is not an agent", async () => {
+    const store = await storeFor(sys);
+    const real = sys.api.registry.agents().find((a) => a.info.hostname === NEW)?.info;
+    const { publicKey } = generateKeyPairSync('ed25519');
+    const other = Buffer.from(publicKey.export({ format: 'jwk' }).x as string, 'base64url');
+    const mixed = `${OLD}-mixed`;
+    const entry = {
+      ...(real as AgentInfoRecord),
+      hostname: mixed,
+      public_key: other.toString('base64'),
+      renamed_from: { hostname: OLD, job_id: real?.renamed_from?.job_id as string },
+    } satisfies AgentInfoRecord;
+    await (await bucketsOf(store)).registry.put(registryKey(mixed), JSON.stringify(entry));
+    await waitFor('the entry to be ignored', async () =>
+      lines.some((l) => l.includes(registryKey(mixed)) && l.includes('fingerprint is not its key')),
+    );
+    expect(registered()).not.toContain(mixed);
+    expect(await readEnrollment(store, mixed)).toBeNull();
   });
 });
