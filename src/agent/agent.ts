@@ -97,7 +97,7 @@ export interface AgentOptions {
    * node.hostname.update that renamed the host is stored (start.ts starts
    * the agent again under the new name and retires this one).
    */
-  onRenamed?: (name: string, jobId: string) => void;
+  onRenamed?: (name: string, jobId: string, from: string) => void;
   /** This agent took this name after that job renamed its host (sent with each heartbeat). */
   renamedFrom?: { hostname: string; job_id: string };
   /** Checks that the API signed a job before anything of it runs. */
@@ -117,9 +117,9 @@ export interface Agent {
   /** Stops taking jobs, cancels running ones (their results say so), deregisters. */
   stop(): Promise<void>;
   /**
-   * Stops taking jobs, lets the running and waiting ones finish (nothing
-   * cancelled), then deregisters and stops: the agent under its old name,
-   * once another runs under the new one.
+   * Stops taking jobs and deregisters at once, lets the running and waiting
+   * ones finish (nothing cancelled), then stops: the agent under its old
+   * name, once another runs under the new one.
    */
   retire(): Promise<void>;
 }
@@ -413,10 +413,12 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     },
     async retire() {
       listener.stop();
-      // Cancels are still heard, and the registry still names this agent (so
-      // their results are waited for), while the last runs finish.
-      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+      // Out of the registry at once: a job sent to the old name from now on
+      // would reach no listener, so the API must refuse it (no agent) instead.
       await heartbeat.stop();
+      // Cancels are still heard while the last runs finish; their results
+      // are stored under the old name, whose acceptance stays.
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
       stopping.abort();
       control.unsubscribe();
       clearInterval(standingTimer);
@@ -838,7 +840,9 @@ async function run(
     deployments: ctx.files.deployments,
     ...(ctx.facts ? { facts: () => (ctx.facts as FactsLoop).values() } : {}),
     ...(live ? { onOutput: live.push } : {}),
-    ...(opts.onRenamed ? { renameAgent: (name: string) => opts.onRenamed?.(name, id) } : {}),
+    ...(opts.onRenamed
+      ? { renameAgent: (name: string) => opts.onRenamed?.(name, id, opts.hostname) }
+      : {}),
   })
     .catch((err: unknown) => {
       runEnded?.(undefined);

@@ -51,6 +51,12 @@ export async function startAgentProcess(opts: {
   signal?: AbortSignal;
   /** Over the managed domains' settings from the config (tests: a stand-in systemctl). */
   host?: Partial<HostSettings>;
+  /**
+   * Whether an agent named after its host takes a new name without a
+   * restart (default true). False where its NATS user is bound to its name
+   * (`osapi start`'s own agent): it could not register under another.
+   */
+  followsRename?: boolean;
 }): Promise<AgentProcess> {
   const { config, logger } = opts;
   const hostname = agentHostname(config, opts.host?.kernelHostname);
@@ -132,6 +138,7 @@ export async function startAgentProcess(opts: {
     clock: opts.clock,
     logger,
   };
+  const follows = !config.agent.hostname && opts.followsRename !== false;
   let current: Agent;
   // Renames run one after another, and a stop waits for the one under way.
   let renaming: Promise<void> = Promise.resolve();
@@ -142,16 +149,17 @@ export async function startAgentProcess(opts: {
    * old one retired (what it runs finishes). Only where agent.hostname is not
    * set: a configured name is the operator's, not the host's.
    */
-  const onRenamed = (name: string, jobId: string) => {
+  const onRenamed = (name: string, jobId: string, from: string) => {
     renaming = renaming.then(async () => {
       if (!isValidHostname(name) || name === current.hostname) return;
       const old = current;
       try {
         current = await startAgent({
           ...options,
-          ...(config.agent.hostname ? {} : { onRenamed }),
+          ...(follows ? { onRenamed } : {}),
           hostname: name,
-          renamedFrom: { hostname: old.hostname, job_id: jobId },
+          // The name that ran the job: its result there backs the claim.
+          renamedFrom: { hostname: from, job_id: jobId },
         });
       } catch (err) {
         logger.error(
@@ -172,7 +180,7 @@ export async function startAgentProcess(opts: {
     current = await startWhenLayoutExists(logger, opts.signal, () =>
       startAgent({
         ...options,
-        ...(config.agent.hostname ? {} : { onRenamed }),
+        ...(follows ? { onRenamed } : {}),
         hostname,
       }),
     );

@@ -185,6 +185,9 @@ export function registerServerCommands(program: Command): void {
             logger: ctx.logger,
             clock: systemClock,
             natsServers: [nats?.url ?? ''],
+            // Its NATS user may write only its own name's keys (the server
+            // above binds it): it takes a new host name when restarted.
+            followsRename: false,
           });
           hostname = agent.agent.hostname;
           return { name: 'agent', stop: () => agent.stop() };
