@@ -6,7 +6,7 @@
 // inside the executable) and an API server of its own, and says how to
 // install nats-server where there is none.
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -78,6 +78,9 @@ describe('the single executable, alone on a host', () => {
 
   test('`start` runs nats-server from PATH, the API with the console inside the executable, and an agent', async () => {
     const stateDir = join(host, 'single');
+    // A page lying beside the executable is not its console: it serves the one it carries.
+    mkdirSync(join(host, 'dist', 'ui'), { recursive: true });
+    writeFileSync(join(host, 'dist', 'ui', 'index.html'), '<p>not the console</p>');
     const env = hostEnv(home, {
       OSAPI_STATE_DIR: stateDir,
       OSAPI_API_SERVER_PORT: '0',
@@ -89,6 +92,7 @@ describe('the single executable, alone on a host', () => {
       const page = await fetch(`${url}/ui/`);
       expect(page.status).toBe(200);
       const html = await page.text();
+      expect(html).not.toContain('not the console');
       const script = /(app-[A-Z0-9]+\.js)/.exec(html)?.[1];
       expect(script).toBeDefined();
       const js = await fetch(`${url}/ui/${script}`);

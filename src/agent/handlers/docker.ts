@@ -449,8 +449,13 @@ async function killExec(socket: string, execId: string): Promise<void> {
       signal: new AbortController().signal,
       timeoutMs: 5_000,
     });
-    const pid = (answer.body as { Pid?: unknown } | null)?.Pid;
-    if (answer.status === 200 && typeof pid === 'number' && pid > 1) process.kill(pid, 'SIGKILL');
+    const exec = answer.body as { Pid?: unknown; Running?: unknown } | null;
+    const pid = exec?.Pid;
+    // Only while the daemon says it runs: an exec that ended left a pid the
+    // kernel may already have given another process.
+    if (answer.status === 200 && exec?.Running === true && typeof pid === 'number' && pid > 1) {
+      process.kill(pid, 'SIGKILL');
+    }
   } catch {
     // Ended on its own meanwhile, or the daemon is gone: nothing left to kill.
   }

@@ -9,11 +9,19 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { PACKAGE_ROOT } from '../../package-root.js';
-import { CONSOLE_INDEX_ASSET, executableAsset } from '../../single-executable.js';
+import {
+  CONSOLE_INDEX_ASSET,
+  executableAsset,
+  isSingleExecutable,
+} from '../../single-executable.js';
 
-/** Where setup builds the console: <package>/dist/ui, whether the code runs from src, dist or the bundle. */
-export function defaultConsoleDir(): string {
-  return join(PACKAGE_ROOT, 'dist', 'ui');
+/**
+ * Where setup builds the console: <package>/dist/ui, whether the code runs
+ * from src, dist or the bundle. Null in the single executable, which serves
+ * the console it carries: files that happen to lie beside it are not its.
+ */
+export function defaultConsoleDir(): string | null {
+  return isSingleExecutable() ? null : join(PACKAGE_ROOT, 'dist', 'ui');
 }
 
 const TYPES: Record<string, string> = {
@@ -44,11 +52,12 @@ interface Asset {
 }
 
 /**
- * The console's files by name: from the directory, or, when it holds no
- * console, from inside the single executable, which carries its own.
+ * The console's files by name: from the directory, or, when there is none
+ * (the single executable) or it holds no console, from inside the single
+ * executable, which carries its own.
  */
-function consoleFiles(dir: string): Array<[string, Buffer]> {
-  if (existsSync(join(dir, 'index.html'))) {
+function consoleFiles(dir: string | null): Array<[string, Buffer]> {
+  if (dir !== null && existsSync(join(dir, 'index.html'))) {
     return readdirSync(dir, { withFileTypes: true })
       .filter((entry) => entry.isFile())
       .map((entry) => [entry.name, readFileSync(join(dir, entry.name))]);
@@ -63,7 +72,7 @@ function consoleFiles(dir: string): Array<[string, Buffer]> {
   return files;
 }
 
-function loadAssets(dir: string): Map<string, Asset> {
+function loadAssets(dir: string | null): Map<string, Asset> {
   const assets = new Map<string, Asset>();
   for (const [name, body] of consoleFiles(dir)) {
     const type = TYPES[extname(name)];
@@ -80,15 +89,18 @@ function loadAssets(dir: string): Map<string, Asset> {
 }
 
 export interface ConsoleOptions {
-  /** The built console (index.html and its assets). */
-  dir: string;
+  /** The built console (index.html and its assets); null: the one the single executable carries. */
+  dir: string | null;
   /** Told once when the console is not built. */
   onMissing?: (message: string) => void;
 }
 
 export function registerConsole(app: FastifyInstance, opts: ConsoleOptions): void {
   const assets = loadAssets(opts.dir);
-  const missing = `The web console is not built (no ${join(opts.dir, 'index.html')}): run \`node scripts/setup.mjs\` (or \`npm run build:ui\`), then restart.`;
+  const missing =
+    opts.dir === null
+      ? 'This executable carries no web console: build it with `npm run build:release` from a checkout whose console is built.'
+      : `The web console is not built (no ${join(opts.dir, 'index.html')}): run \`node scripts/setup.mjs\` (or \`npm run build:ui\`), then restart.`;
   if (assets.size === 0) opts.onMissing?.(missing);
 
   const send = (name: string, ifNoneMatch: string | undefined, reply: FastifyReply) => {
