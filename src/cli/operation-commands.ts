@@ -32,6 +32,8 @@ export const TARGET_HELP =
 const GROUPS: Readonly<Record<string, string>> = {
   'node network': 'Network operations on hosts.',
   'node network dns': 'DNS configuration of hosts.',
+  'node network interface': 'Network interfaces of hosts (netplan).',
+  'node network route': 'Routes of hosts (netplan).',
   'node service': 'Services (systemd units) of hosts.',
   'node package': 'Packages of hosts (dpkg and apt).',
   'node user': 'Users of hosts: accounts, passwords, SSH keys.',
