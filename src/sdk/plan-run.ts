@@ -156,16 +156,27 @@ class StepRun {
 
   async run(): Promise<PlanStepReport> {
     const { step } = this;
-    const hosts = step.target === '_any' ? null : await this.selectHosts();
+    let hosts: { reached: string[]; list: string[] } | null = null;
+    if (step.target !== '_any') {
+      try {
+        hosts = await this.selectHosts();
+      } catch (err) {
+        this.opts.onEvent?.({ kind: 'step_started', step: step.name, hosts: [] });
+        return this.report(
+          'failed',
+          `the target preview (GET /agent?target=) failed, so the step's hosts are not known: ${apiErrorText(err)}; a plan's token needs agent:read`,
+        );
+      }
+    }
     this.opts.onEvent?.({ kind: 'step_started', step: step.name, hosts: hosts?.list ?? null });
     if (hosts && hosts.reached.length === 0) {
       return this.report('failed', `no Ready agent matches the target ${step.target}`);
     }
     if (hosts && hosts.list.length === 0) return this.report('skipped');
     // Every host the target reaches: one broadcast job, as the operation's own command sends it.
-    const whole = hosts === null || hosts.list.length === hosts.reached.length;
-    if (whole) await this.callTarget(1, hosts?.list ?? []);
-    else await this.callHosts(1, hosts.list);
+    if (hosts === null || hosts.list.length === hosts.reached.length) {
+      await this.callTarget(1, hosts?.list ?? []);
+    } else await this.callHosts(1, hosts.list);
     for (let attempt = 2; attempt <= step.retry.attempts; attempt++) {
       const again = [...this.results.values()].filter(retryable).map((r) => r.hostname);
       const anyAgain = hosts === null && (this.error !== undefined || again.length > 0);

@@ -221,6 +221,40 @@ steps:
   });
 });
 
+describe('runPlan with a token that may not', () => {
+  it('reports the API refusing a step on each host, authorised as the token says', async () => {
+    const reader = new OsapiClient({ url: sys.url, token: await sys.token(['read']) });
+    const plan = parsePlan(`
+steps:
+  - { name: look, operation: node.uptime.get, target: _all }
+  - { name: run, operation: command.exec.execute, target: _all, args: { command: 'true' } }
+`);
+    const report = await runPlan(plan, { client: reader });
+    expect(report.steps.map((s) => s.status)).toEqual(['succeeded', 'failed']);
+    const run = report.steps[1];
+    expect(run?.hosts.map((h) => [h.hostname, h.status])).toEqual([
+      ['pl-01', 'failed'],
+      ['pl-02', 'failed'],
+      ['pl-03', 'failed'],
+    ]);
+    expect(run?.hosts[0]?.error).toMatch(/^the API answered 403: /);
+  });
+
+  it('fails a step whose hosts it cannot preview, saying what the token needs', async () => {
+    const runner = new OsapiClient({
+      url: sys.url,
+      token: await sys.token(['write'], ['command:execute']),
+    });
+    const plan = parsePlan(`
+steps:
+  - { name: run, operation: command.exec.execute, target: _all, args: { command: 'true' } }
+`);
+    const report = await runPlan(plan, { client: runner });
+    expect(report.steps[0]).toMatchObject({ status: 'failed', hosts: [] });
+    expect(report.steps[0]?.error).toMatch(/GET \/agent\?target=.*403.*needs agent:read$/);
+  });
+});
+
 describe('previewPlan', () => {
   it('gives the order and the hosts each step would reach, running nothing', async () => {
     const plan = parsePlan(`
