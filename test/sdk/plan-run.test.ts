@@ -207,6 +207,36 @@ steps:
     expect(lines()).toHaveLength(8);
   });
 
+  it('runs an _any step on one agent, and retries it on _any', async () => {
+    const d = scratch();
+    const plan = parsePlan(`
+steps:
+  - name: one
+    operation: command.shell.execute
+    target: _any
+    args: { command: 'if [ -e ${d}/tried ]; then exit 0; fi; touch ${d}/tried; exit 3' }
+    retry: { attempts: 2, backoff: 0s }
+`);
+    const events: PlanEvent[] = [];
+    const report = await runPlan(plan, { client, onEvent: (e) => events.push(e) });
+    expect(report.succeeded).toBe(true);
+    expect(report.steps[0]?.hosts).toEqual([
+      expect.objectContaining({
+        status: 'ok',
+        attempts: 2,
+        hostname: expect.stringMatching(/^pl-0[123]$/),
+      }),
+    ]);
+    expect(events[0]).toEqual({ kind: 'step_started', step: 'one', hosts: null });
+    expect(events[1]).toEqual({
+      kind: 'retrying',
+      step: 'one',
+      attempt: 2,
+      hosts: [],
+      delay_ms: 0,
+    });
+  });
+
   it('fails a step whose target reaches no agent', async () => {
     const plan = parsePlan(`
 steps:
