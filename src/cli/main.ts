@@ -10,6 +10,7 @@ import { OsapiApiError, OsapiConnectionError } from '../sdk/client.js';
 import { VERSION } from '../version.js';
 import { registerClientCommands } from './commands/client.js';
 import { registerMcpCommand } from './commands/mcp.js';
+import { registerPlanCommands } from './commands/plan.js';
 import { registerServerCommands } from './commands/servers.js';
 import { registerTokenCommands } from './commands/token.js';
 import { registerUiCommand } from './commands/ui.js';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerClientCommands(program);
   registerUiCommand(program);
   registerMcpCommand(program);
+  registerPlanCommands(program);
   // Every subcommand inherits exitOverride so errors reach the handler below.
   const inherit = (c: Command) => {
     c.exitOverride();
