@@ -122,7 +122,7 @@ describe('docker through the routes', () => {
       for (const h of HOSTS) containers.push([h, name]);
       const body = { image, name, command: ['sleep', '600'], env: ['A=1'] };
       const r = await post(sys, '/node/group:docker/container/docker', body, admin);
-      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      expect(r.status, JSON.stringify(r.body)).toBe(202);
       expect(byHost(r.body.results)).toEqual(
         HOSTS.map((hostname) => ({
           hostname,
@@ -209,7 +209,7 @@ describe('docker through the routes', () => {
       },
       admin,
     );
-    expect(exec.status).toBe(200);
+    expect(exec.status).toBe(202);
     expect(exec.body.results).toEqual([
       {
         hostname: 'dk-01',
@@ -259,7 +259,7 @@ describe('docker through the routes', () => {
         { image: 'osapitest/none:1' },
         writer,
       );
-      expect(r.status).toBe(200);
+      expect(r.status).toBe(202);
       expect(r.body.results[0]).toMatchObject({
         hostname: 'dk-02',
         status: 'failed',
@@ -449,7 +449,7 @@ describe('docker route checks (no daemon needed)', () => {
       { command: ['echo', 'hi'] },
       token,
     );
-    expect(allowed.status).toBe(200);
+    expect(allowed.status).toBe(202);
     expect(allowed.body.results[0]).toMatchObject({ status: 'skipped' });
   });
 
