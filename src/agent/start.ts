@@ -13,6 +13,7 @@ import { isNotFound, isTimeout } from '../nats/errors.js';
 import { jobPublicKeyPath } from '../state/local.js';
 import { type Agent, type AgentOptions, startAgent } from './agent.js';
 import { SharedConsumerMissingError } from './consumers.js';
+import { recoverNetplanChange } from './handlers/netplan.js';
 import type { HostSettings } from './handlers/types.js';
 import { loadAgentIdentity } from './identity.js';
 import { startAgentMetrics } from './metrics.js';
@@ -70,6 +71,21 @@ export async function startAgentProcess(opts: {
   // Made on first start: the API trusts this agent once it accepted this key.
   const identity = loadAgentIdentity(config.state_dir);
   const settings = config.agent.nats;
+  // Before NATS: a network change this agent was checking when it stopped
+  // is undone (it may be what keeps it from NATS), as the check would have.
+  const undone = await recoverNetplanChange({
+    stateDir: config.state_dir,
+    netplanDir: config.agent.network.netplan_dir,
+    ...(opts.host?.netplan ? { netplan: opts.host.netplan } : {}),
+  }).catch((err: unknown) => ({ path: '', undone: false, error: String(err) }));
+  if (undone) {
+    logger.warn(
+      { path: undone.path, ...(undone.error ? { err: undone.error } : {}) },
+      undone.undone
+        ? 'the agent stopped while checking a network change; the previous configuration was put back and applied'
+        : 'the agent stopped while checking a network change, and putting the previous configuration back failed: check the file',
+    );
+  }
   // Before NATS: a port in use is a config error to report at once.
   const metrics = await startAgentMetrics(hostname, config.agent.metrics_port);
   if (metrics) logger.info({ url: metrics.url }, 'agent metrics served');

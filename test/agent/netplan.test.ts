@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type HandlerContext, runJob } from '../../src/agent/handlers/index.js';
-import { NETPLAN_MARKER } from '../../src/agent/handlers/netplan.js';
+import { NETPLAN_MARKER, recoverNetplanChange } from '../../src/agent/handlers/netplan.js';
 import { operationDataProblems } from '../../src/job/data-checks.js';
 import { type FakeNetplan, makeFakeNetplan } from '../support/fake-netplan.js';
 
@@ -252,6 +252,71 @@ describe('roll-back', () => {
     );
     expect(out.error).toMatch(/does not apply a network change blind/);
     expect(existsSync(fileOf('eth6'))).toBe(false);
+    expect(fake.calls()).toEqual([]);
+  });
+});
+
+describe('an agent stopped while it checks a change', () => {
+  it('keeps a record of the change in its state dir while it checks, and none after', async () => {
+    const stateDir = join(fake.dir, 'state');
+    mkdirSync(stateDir);
+    const marker = join(stateDir, 'netplan-pending.json');
+    const seen: unknown[] = [];
+    const out = await run(
+      'network.interface.create',
+      ETH1_CONFIG,
+      ctx({
+        stateDir,
+        natsReachable: async () => {
+          seen.push(JSON.parse(readFileSync(marker, 'utf8')));
+          return true;
+        },
+      }),
+    );
+    expect(out.status).toBe('completed');
+    expect(seen).toEqual([{ path: fileOf('eth1'), previous: null }]);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it('undoes it when it starts again: the previous file back, generated and applied', async () => {
+    const stateDir = join(fake.dir, 'state');
+    mkdirSync(stateDir);
+    await run('network.interface.create', ETH1_CONFIG);
+    // As the agent left it: the new file written, the record of the old one kept.
+    const changed = ETH1.replace('192.0.2.10/24', '198.51.100.99/24');
+    writeFileSync(fileOf('eth1'), changed);
+    writeFileSync(
+      join(stateDir, 'netplan-pending.json'),
+      JSON.stringify({ path: fileOf('eth1'), previous: ETH1 }),
+    );
+    fake.clearCalls();
+    const undone = await recoverNetplanChange({
+      stateDir,
+      netplanDir: fake.netplanDir,
+      netplan: fake.netplan,
+    });
+    expect(undone).toEqual({ path: fileOf('eth1'), undone: true });
+    expect(read('eth1')).toBe(ETH1);
+    expect(fake.calls().filter((c) => !c.startsWith(' '))).toEqual(['generate', 'apply']);
+    expect(existsSync(join(stateDir, 'netplan-pending.json'))).toBe(false);
+    expect(await recoverNetplanChange({ stateDir, netplanDir: fake.netplanDir })).toBeNull();
+  });
+
+  it('puts nothing back from a record naming a file outside the netplan directory', async () => {
+    const stateDir = join(fake.dir, 'state');
+    mkdirSync(stateDir);
+    const elsewhere = join(fake.dir, 'elsewhere.yaml');
+    writeFileSync(
+      join(stateDir, 'netplan-pending.json'),
+      JSON.stringify({ path: elsewhere, previous: `${NETPLAN_MARKER}\n` }),
+    );
+    const undone = await recoverNetplanChange({
+      stateDir,
+      netplanDir: fake.netplanDir,
+      netplan: fake.netplan,
+    });
+    expect(undone?.undone).toBe(false);
+    expect(existsSync(elsewhere)).toBe(false);
     expect(fake.calls()).toEqual([]);
   });
 });

@@ -8,7 +8,7 @@
 // put back and applied: a change that cuts the agent off undoes itself. A
 // host without netplan is `skipped`.
 import { unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import type { InterfaceConfigData, RouteItem } from '../../contract/network.js';
 import type { OperationData } from '../../contract/operations.js';
@@ -17,6 +17,7 @@ import { failed, type NodeOutcome, nodeHandler } from './checked.js';
 import {
   lstatIfPresent,
   needsRoot,
+  readFileIfPresent,
   readOwnedFile,
   replaceFile,
   runsAsRoot,
@@ -199,6 +200,78 @@ type ChangeOutcome =
   | { ok: true; changed: boolean }
   | { ok: false; error: string; changed?: boolean };
 
+/**
+ * A change under way, kept in the agent's state dir from before the new file
+ * is written until the change is kept or undone: an agent stopped (or killed)
+ * meanwhile finds it when it starts again and undoes the change, which no one
+ * checked (recoverNetplanChange).
+ */
+interface PendingChange {
+  path: string;
+  /** The file before the change; null: there was none. */
+  previous: string | null;
+}
+
+const PENDING_FILE = 'netplan-pending.json';
+
+function pendingPath(stateDir: string): string {
+  return join(stateDir, PENDING_FILE);
+}
+
+async function notePending(ctx: HandlerContext, change: PendingChange): Promise<void> {
+  const stateDir = ctx.host?.stateDir;
+  if (stateDir) await replaceFile(pendingPath(stateDir), JSON.stringify(change), { mode: 0o600 });
+}
+
+async function clearPending(ctx: HandlerContext): Promise<void> {
+  const stateDir = ctx.host?.stateDir;
+  if (stateDir) await unlink(pendingPath(stateDir)).catch(() => {});
+}
+
+/**
+ * At the agent's start: a change it was applying when it stopped is undone
+ * (the previous file put back, generated and applied), before the agent
+ * connects, since that change may be what cuts it off. Only a file of the
+ * netplan directory this system writes is ever put back. Null when there was
+ * nothing to undo, else what was done (for the log).
+ */
+export async function recoverNetplanChange(settings: {
+  stateDir: string;
+  netplanDir: string;
+  netplan?: string;
+}): Promise<{ path: string; undone: boolean; error?: string } | null> {
+  const marker = pendingPath(settings.stateDir);
+  const text = await readFileIfPresent(marker);
+  if (text === null) return null;
+  let change: PendingChange | null = null;
+  try {
+    const parsed = JSON.parse(text.toString('utf8')) as Partial<PendingChange>;
+    const ours =
+      typeof parsed.path === 'string' &&
+      resolve(dirname(parsed.path)) === resolve(settings.netplanDir) &&
+      /^90-osapi-[^/]+\.yaml$/.test(basename(parsed.path)) &&
+      (parsed.previous === null ||
+        (typeof parsed.previous === 'string' && parsed.previous.startsWith(NETPLAN_MARKER)));
+    if (ours) change = { path: parsed.path as string, previous: parsed.previous ?? null };
+  } catch {
+    // unreadable: nothing this system can trust to put back
+  }
+  await unlink(marker).catch(() => {});
+  if (!change)
+    return {
+      path: marker,
+      undone: false,
+      error: 'the record was not one this system writes; nothing was put back',
+    };
+  const ctx = {
+    host: { unitDir: '', ...(settings.netplan ? { netplan: settings.netplan } : {}) },
+  } as HandlerContext;
+  const back = await rollBack(ctx, change.path, change.previous);
+  return back === null
+    ? { path: change.path, undone: true }
+    : { path: change.path, undone: false, error: back };
+}
+
 /** Writes the next file and applies it, undoing both when netplan refuses or NATS is lost. */
 async function applyChange(
   ctx: HandlerContext,
@@ -213,6 +286,25 @@ async function applyChange(
     );
   }
   if (ctx.signal.aborted) return failed('the agent stopped before changing anything');
+  try {
+    await notePending(ctx, { path, previous });
+  } catch (err) {
+    return failed(
+      `cannot record the change in the state dir: ${errorText(err)}; nothing was changed`,
+    );
+  }
+  const outcome = await writeAndApply(ctx, reachable, path, previous, next);
+  await clearPending(ctx);
+  return outcome;
+}
+
+async function writeAndApply(
+  ctx: HandlerContext,
+  reachable: (withinMs: number) => Promise<boolean>,
+  path: string,
+  previous: string | null,
+  next: string | null,
+): Promise<ChangeOutcome> {
   try {
     await putFile(path, next);
   } catch (err) {
