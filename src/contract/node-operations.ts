@@ -58,6 +58,12 @@ export const DnsUpdateData = Type.Object(
     interface_name: Type.String({
       description: 'The network interface: 1 to 15 letters or digits (eth0).',
     }),
+    override_dhcp: Type.Optional(
+      Type.Boolean({
+        description:
+          "The reference's field, taken for its clients' sake: the servers set here already replace what DHCP gave the link (systemd-resolved), or the whole file (resolv.conf), until a DHCP client writes its own again; it changes nothing more (docs/api.md).",
+      }),
+    ),
   },
   {
     additionalProperties: false,

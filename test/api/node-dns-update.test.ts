@@ -76,6 +76,10 @@ describe.skipIf(RESOLVED)('dns update (skipped where systemd-resolved runs)', ()
     expect(again.body.results).toEqual([
       { hostname: 'du-03', status: 'ok', changed: false, source: file('du-03') },
     ]);
+    // The reference's override_dhcp is taken, and changes nothing more.
+    const overriding = await put('du-03', { ...body, override_dhcp: true });
+    expect(overriding.status).toBe(200);
+    expect(overriding.body.results[0]).toMatchObject({ status: 'ok', changed: false });
 
     // A read token cannot change it, but reads what was written.
     const got = await request(sys, 'GET', '/node/du-03/network/dns/lo', undefined, reader);
