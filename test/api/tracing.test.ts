@@ -4,18 +4,22 @@
 import { randomBytes } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAgentProcess } from '../../src/agent/start.js';
+import { systemClock } from '../../src/job/clock.js';
 import {
   flushTracing,
   startTracing,
   stopTracing,
   tracingSettingsFromEnv,
 } from '../../src/trace/tracing.js';
+import { silentLogger } from '../support/nats.js';
 import {
   type OtlpReceiver,
   type ReceivedSpan,
   startOtlpReceiver,
 } from '../support/otlp-receiver.js';
 import { request, startTestSystem, type TestSystem } from '../support/system.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 import { storeFor, waitFor } from './helpers.js';
 
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
@@ -28,7 +32,8 @@ let admin: string;
 beforeAll(async () => {
   receiver = await startOtlpReceiver();
   await startTracing({ url: receiver.url, serviceName: 'osapi-test' });
-  sys = await startTestSystem();
+  // Missed jobs are read back at once after a reconnect, not after the fleet-sized jitter.
+  sys = await startTestSystem({ overrides: { 'agent.listen.jitter': '50ms' } });
   for (const h of HOSTS) await sys.startAgent(h);
   await sys.waitForAgents(HOSTS);
   admin = await sys.token();
@@ -136,6 +141,45 @@ describe('traces', () => {
       if (tp?.startsWith(`00-${traceId}-`)) carried = tp;
     }
     expect(carried).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+  });
+
+  it('an agent cut off during the broadcast continues the trace when it catches up', async () => {
+    const away = `trace-away-${hex(3)}`;
+    const proxy = await startTcpProxy(sys.nats.port);
+    const agent = await startAgentProcess({
+      config: { ...sys.config, agent: { ...sys.config.agent, hostname: away, labels: {} } },
+      logger: silentLogger,
+      clock: systemClock,
+      natsServers: [proxy.url],
+    });
+    try {
+      await sys.waitForAgents([...HOSTS, away]);
+      proxy.cut();
+      const traceId = hex(16);
+      const r = await request(
+        sys,
+        'POST',
+        '/node/_all/command/exec?async=true',
+        { command: 'echo', args: ['caught-up'] },
+        admin,
+        { traceparent: `00-${traceId}-${hex(8)}-01` },
+      );
+      expect(r.status).toBe(202);
+      expect(r.body.expected_hosts).toContain(away);
+      await traceOf(traceId, (s) => named(s, 'job.store').length === 3);
+      proxy.restore();
+      const spans = await traceOf(traceId, (s) => named(s, 'job.store').length === 4);
+      const [publish] = named(spans, 'job.publish');
+      const receive = named(spans, 'job.receive').find(
+        (s) => s.attributes['osapi.hostname'] === away,
+      );
+      expect(receive?.parentSpanId).toBe(publish?.spanId);
+      const store = named(spans, 'job.store').find((s) => s.attributes['osapi.hostname'] === away);
+      expect(store?.parentSpanId).toBe(receive?.spanId);
+    } finally {
+      await agent.stop();
+      await proxy.close();
+    }
   });
 
   it('a request without a traceparent starts a new trace, recorded in its audit entry', async () => {
