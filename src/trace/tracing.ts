@@ -112,21 +112,29 @@ function parseHeaders(raw: string | undefined): Record<string, string> | undefin
 }
 
 /**
+ * A CommonJS package's exports, imported dynamically: Node names them on the
+ * module, a bundle (the single executable's) may only give `default`.
+ */
+function exportsOf<T extends object>(mod: T): T {
+  const inner = (mod as { default?: unknown }).default;
+  return Object.keys(mod).length <= 1 && inner && typeof inner === 'object' ? (inner as T) : mod;
+}
+
+/**
  * Loads the SDK and exports spans to `settings.url` from now on. A second
  * call while tracing runs changes nothing. The SDK is imported here only, so
  * a process that never calls this never loads it.
  */
 export async function startTracing(settings: TracingSettings): Promise<void> {
   if (running) return;
-  const [
-    { NodeTracerProvider, BatchSpanProcessor },
-    { OTLPTraceExporter },
-    { resourceFromAttributes },
-  ] = await Promise.all([
-    import('@opentelemetry/sdk-trace-node'),
-    import('@opentelemetry/exporter-trace-otlp-http'),
-    import('@opentelemetry/resources'),
+  const [sdk, otlp, resources] = await Promise.all([
+    import('@opentelemetry/sdk-trace-node').then(exportsOf),
+    import('@opentelemetry/exporter-trace-otlp-http').then(exportsOf),
+    import('@opentelemetry/resources').then(exportsOf),
   ]);
+  const { NodeTracerProvider, BatchSpanProcessor } = sdk;
+  const { OTLPTraceExporter } = otlp;
+  const { resourceFromAttributes } = resources;
   loadedSdk = true;
   const exporter = new OTLPTraceExporter({
     url: settings.url,
