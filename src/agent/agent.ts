@@ -2,6 +2,7 @@
 // at most once on this host (up to max_jobs at a time) and stores the result.
 // It acknowledges a notification only after the result is stored.
 import type { NatsConnection } from '@nats-io/transport-node';
+import { trace } from '@opentelemetry/api';
 import { checkCommandJob, checkDockerExec, DOCKER_EXEC_OPERATION } from '../auth/command-policy.js';
 import { commandModeOf } from '../contract/command.js';
 import type { NodeCondition } from '../contract/conditions.js';
@@ -36,6 +37,7 @@ import {
   jobIdFromCancelSubject,
   parseNotifySubject,
 } from '../names/names.js';
+import { ATTR, SPAN, traced, tracedFrom } from '../trace/tracing.js';
 import { VERSION } from '../version.js';
 import { addressRefusal, missedBroadcast, needsExpectedHosts } from './addressed.js';
 import { isCommandJobData } from './command-handler.js';
@@ -487,7 +489,14 @@ async function handleNotification(
   }
   ctx.handling.set(id, (ctx.handling.get(id) ?? 0) + 1);
   try {
-    await handleOnce(msg, id, shared, ctx);
+    // Traced under the context the notification carries (the API's publish):
+    // its run and its store are this span's children.
+    await tracedFrom(
+      msg.headers,
+      SPAN.receive,
+      { [ATTR.jobId]: id, [ATTR.hostname]: ctx.opts.hostname },
+      () => handleOnce(msg, id, shared, ctx),
+    );
   } finally {
     if (shared) ctx.handlingShared.delete(id);
     const left = (ctx.handling.get(id) ?? 1) - 1;
@@ -525,6 +534,7 @@ async function handleOnce(
     return;
   }
   const { job } = resolved;
+  trace.getActiveSpan()?.setAttribute(ATTR.operation, job.operation.type);
   // Checked before anything is written for the job here, a claim above all:
   // a copy sent where the job was not addressed must not take the claim the
   // real notification needs.
@@ -791,7 +801,16 @@ async function runWhenFree(
         await recordEnd(msg, ctx, job, startedAt, refusedOutcome(refusal));
         return;
       }
-      const outcome = await run(id, job, ac.signal, ctx);
+      const running = job;
+      const outcome = await traced(
+        SPAN.run,
+        {
+          [ATTR.jobId]: id,
+          [ATTR.operation]: job.operation.type,
+          [ATTR.hostname]: opts.hostname,
+        },
+        () => run(id, running, ac.signal, ctx),
+      );
       await events.settled();
       await recordEnd(msg, ctx, job, startedAt, outcome);
       // Only now that the answer is stored: a reboot must not cut it off.
@@ -906,7 +925,16 @@ async function storeEnd(
       ...(outcome.error !== undefined ? { error: outcome.error } : {}),
       ...(outcome.message !== undefined ? { message: outcome.message } : {}),
     });
-  const stored = await whileNatsAway(ctx, job.id, 'record the end of a run', () => store(response));
+  const stored = await traced(
+    SPAN.store,
+    {
+      [ATTR.jobId]: job.id,
+      [ATTR.operation]: job.operation.type,
+      [ATTR.hostname]: host,
+      [ATTR.status]: state,
+    },
+    () => whileNatsAway(ctx, job.id, 'record the end of a run', () => store(response)),
+  );
   if (!stored) {
     msg.ack();
     return false;

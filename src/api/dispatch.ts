@@ -5,6 +5,7 @@
 // The job service (job-service.ts) puts these steps together for every route
 // that makes a job.
 
+import { trace } from '@opentelemetry/api';
 import type { CommandPolicy } from '../auth/command-policy.js';
 import type { OperationType } from '../contract/operations.js';
 import type { RolloutRequest } from '../contract/rollout.js';
@@ -20,6 +21,7 @@ import { answersJob } from '../job/status.js';
 import { claimJob, type JobStore, publishJob, readResponses, recordNotRun } from '../job/store.js';
 import { formatTarget, isBroadcast, type Target } from '../job/target.js';
 import { API_EVENT_HOST } from '../names/names.js';
+import { ATTR, SPAN, traced } from '../trace/tracing.js';
 import { waitAtMost } from '../wait-at-most.js';
 import { ApiError } from './errors.js';
 import type { Rollouts } from './rollout.js';
@@ -142,8 +144,28 @@ export function plan(deps: DispatchDeps, req: DispatchRequest, refuseWhenNone = 
   return p;
 }
 
-/** Stores, signs and announces the job as planned; a rollout's waves start here. */
-export async function publish(
+/**
+ * Stores, signs and announces the job as planned; a rollout's waves start
+ * here. Traced as `job.publish`: the notification carries that span's context.
+ */
+export function publish(
+  deps: DispatchDeps,
+  req: DispatchRequest,
+  p: Plan,
+  jobId: string,
+): Promise<SubmittedJob> {
+  return traced(
+    SPAN.publish,
+    {
+      [ATTR.jobId]: jobId,
+      [ATTR.operation]: req.type,
+      [ATTR.target]: formatTarget(req.target),
+    },
+    () => publishUntraced(deps, req, p, jobId),
+  );
+}
+
+async function publishUntraced(
   deps: DispatchDeps,
   req: DispatchRequest,
   p: Plan,
@@ -256,7 +278,14 @@ export async function waitForAnswers(
     const waitMs = p.rollout
       ? p.rollout.waves * p.rollout.perHostMs + deps.marginMs
       : req.timeoutMs + deps.marginMs;
-    await waitAtMost(done, waitMs);
+    // The answers come from the agents' spans' results (KV), not their
+    // context: this span is the request's child, beside the publish.
+    await traced(SPAN.collect, { [ATTR.jobId]: jobId, [ATTR.operation]: req.type }, async () => {
+      await waitAtMost(done, waitMs);
+      const span = trace.getActiveSpan();
+      span?.setAttribute(ATTR.answered, [...got.keys()].sort());
+      if (!single) span?.setAttribute(ATTR.missing, expected.filter((h) => !got.has(h)).sort());
+    });
   } finally {
     stopListening();
   }

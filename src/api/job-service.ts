@@ -9,6 +9,7 @@
 //   5. publishes it, signed;
 //   6. waits for the agents' answers, or returns at once.
 // The routes only validate their bodies and shape their answers.
+import { trace } from '@opentelemetry/api';
 import type { FastifyRequest } from 'fastify';
 import { Compile } from 'typebox/compile';
 import { checkCommandJob, checkDockerExec, DOCKER_EXEC_OPERATION } from '../auth/command-policy.js';
@@ -20,6 +21,7 @@ import { newTimeOrderedId } from '../job/ids.js';
 import type { JobRecord } from '../job/records.js';
 import { readJob } from '../job/store.js';
 import { isBroadcast, parseTarget, type Target, TargetError } from '../job/target.js';
+import { ATTR } from '../trace/tracing.js';
 import type { AuthUser } from './auth.js';
 import {
   type DispatchDeps,
@@ -172,6 +174,12 @@ export async function submitJob(deps: DispatchDeps, s: JobSubmission): Promise<J
   const createdBy = user?.subject ?? 'unknown';
   const timeoutMs = timeoutMsOf(op);
   const jobId = newTimeOrderedId(deps.clock.now().getTime());
+  // The request's span (tracing-hook.ts) names the job it made; nothing when tracing is off.
+  trace.getActiveSpan()?.setAttributes({
+    [ATTR.jobId]: jobId,
+    [ATTR.operation]: op.type,
+    [ATTR.target]: s.target,
+  });
   const idem = s.idempotencyFrom
     ? idempotencyOf(
         s.idempotencyFrom,

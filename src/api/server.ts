@@ -43,6 +43,7 @@ import { registerMetricsRoute, registerRequestMetrics } from './metrics/routes.j
 import { registerOpenApi, registerOpenApiRoute } from './openapi/document.js';
 import { registerOperationRoutes } from './operations/routes.js';
 import { registerSessionRoutes, type SessionDeps } from './session/routes.js';
+import { registerTracing } from './tracing-hook.js';
 import { describeValidation } from './validation.js';
 import { registerVersionRoute } from './version/routes.js';
 
@@ -181,6 +182,8 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
       .send(new ApiError('not_found', `no route ${req.method} ${req.url}`).body());
   });
 
+  // First: a request refused by any later hook has its span and trace id too.
+  registerTracing(app);
   // Before the auth hook: refusals carry the CORS headers too, so a page can read them.
   registerCors(app, deps.cors?.allowOrigins ?? [], deps.auth);
   // A request with a token beyond its subject's audit rate is refused right

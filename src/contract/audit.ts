@@ -21,6 +21,8 @@ export const AuditEntry = Type.Object({
   run_as: Type.Optional(Type.String()),
   env_names: Type.Optional(Type.Array(Type.String())),
   request_id: Type.Optional(Type.String()),
+  /** The W3C trace id of the request (docs/tracing.md): when traced, or when the client sent a `traceparent`. */
+  trace_id: Type.Optional(Type.String({ pattern: '^[0-9a-f]{32}$' })),
 });
 export type AuditEntry = Static<typeof AuditEntry>;
 

@@ -47,6 +47,7 @@ import {
   statusKey,
 } from '../names/names.js';
 import { isWrongLastSequence } from '../nats/errors.js';
+import { traceHeaders } from '../trace/tracing.js';
 import type { Clock } from './clock.js';
 import { newTimeOrderedId } from './ids.js';
 import { followKv, type KvFollow } from './kv-follow.js';
@@ -264,7 +265,7 @@ const CARRIED_JOB_MAX_BYTES = 16 * 1024;
 /**
  * Headers carrying the signed definition and, for a broadcast, its expected
  * hosts: each only when no larger than CARRIED_JOB_MAX_BYTES (the agent reads
- * what is not carried from KV).
+ * what is not carried from KV); and the trace context when tracing is on.
  */
 function carrying(job: JobRecord, expectedHosts?: readonly string[]): MsgHdrs | undefined {
   // Only what was signed: a view's copy may add expected_hosts, a published
@@ -274,10 +275,14 @@ function carrying(job: JobRecord, expectedHosts?: readonly string[]): MsgHdrs | 
   const text = JSON.stringify(record);
   const hosts = record.expected_digest !== undefined ? JSON.stringify(expectedHosts ?? []) : '';
   const fits = (t: string) => t !== '' && Buffer.byteLength(t) <= CARRIED_JOB_MAX_BYTES;
-  if (!fits(text) && !fits(hosts)) return undefined;
+  // The active span's context (`traceparent`), when tracing is on: stored in
+  // the stream with the notification, so an agent catching up finds it too.
+  const trace = traceHeaders();
+  if (!fits(text) && !fits(hosts) && !trace) return undefined;
   const h = headers();
   if (fits(text)) h.set(JOB_HEADER, text);
   if (fits(hosts)) h.set(EXPECTED_HEADER, hosts);
+  for (const [name, value] of Object.entries(trace ?? {})) h.set(name, value);
   return h;
 }
 

@@ -100,6 +100,7 @@ function entryFor(req: FastifyRequest, code: number): AuditEntry {
     response_code: code,
     duration_ms: Math.max(0, Math.round(performance.now() - (req.auditStart ?? performance.now()))),
     request_id: req.id,
+    ...(req.traceId !== undefined ? { trace_id: req.traceId } : {}),
     ...(isCommand && typeof params.hostname === 'string'
       ? { target: params.hostname }
       : req.auditTarget !== undefined

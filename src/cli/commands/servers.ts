@@ -130,6 +130,19 @@ async function startParts(
   return parts;
 }
 
+/**
+ * Trace export, when the standard OTEL_* variables configure an endpoint
+ * (docs/tracing.md); stopped last, so the other parts' last spans are sent.
+ */
+async function tracingPart(): Promise<Stoppable> {
+  const { startTracing, stopTracing, tracingSettingsFromEnv } = await import(
+    '../../trace/tracing.js'
+  );
+  const settings = tracingSettingsFromEnv(process.env);
+  if (settings) await startTracing(settings);
+  return { name: 'tracing', stop: stopTracing };
+}
+
 export function registerServerCommands(program: Command): void {
   program
     .command('start')
@@ -146,6 +159,7 @@ export function registerServerCommands(program: Command): void {
       let apiUrl = '';
       let hostname = '';
       const parts = await startParts(shutdown, [
+        tracingPart,
         async () => {
           const { agentHostname } = await loadAgent();
           nats = await startSupervisedNats(ctx, agentHostname(ctx.config));
@@ -306,6 +320,7 @@ export function registerServerCommands(program: Command): void {
       const signingKey = await resolveSigningKey(ctx.config);
       let url = '';
       const parts = await startParts(shutdown, [
+        tracingPart,
         async () => {
           const { startApiServer } = await loadApi();
           const api = await startApiServer({
@@ -350,6 +365,7 @@ export function registerServerCommands(program: Command): void {
       const shutdown = shutdownSignal();
       let hostname = '';
       const parts = await startParts(shutdown, [
+        tracingPart,
         async () => {
           const { startAgentProcess } = await loadAgent();
           const agent = await startAgentProcess({
