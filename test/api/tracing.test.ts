@@ -80,9 +80,15 @@ describe('traces', () => {
     expect(r.status).toBe(202);
     const jobId = r.body.job_id ?? r.body.id;
 
+    // Every span of the trace, the request's too (it ends after the answer is sent).
     const spans = await traceOf(
       traceId,
-      (s) => named(s, 'job.store').length === 3 && named(s, 'job.receive').length === 3,
+      (s) =>
+        named(s, 'job.store').length === 3 &&
+        named(s, 'job.receive').length === 3 &&
+        named(s, 'job.publish').length === 1 &&
+        named(s, 'job.collect').length === 1 &&
+        named(s, 'POST /node/{hostname}/command/exec').length === 1,
     );
     const [root] = named(spans, 'POST /node/{hostname}/command/exec');
     expect(root).toBeDefined();
@@ -168,7 +174,14 @@ describe('traces', () => {
       expect(r.body.expected_hosts).toContain(away);
       await traceOf(traceId, (s) => named(s, 'job.store').length === 3);
       proxy.restore();
-      const spans = await traceOf(traceId, (s) => named(s, 'job.store').length === 4);
+      // A run's store span ends (and is sent) before the receive span around it does.
+      const spans = await traceOf(
+        traceId,
+        (s) =>
+          named(s, 'job.store').length === 4 &&
+          named(s, 'job.publish').length === 1 &&
+          named(s, 'job.receive').some((x) => x.attributes['osapi.hostname'] === away),
+      );
       const [publish] = named(spans, 'job.publish');
       const receive = named(spans, 'job.receive').find(
         (s) => s.attributes['osapi.hostname'] === away,
