@@ -19,39 +19,13 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type HandlerContext, runJob } from '../../src/agent/handlers/index.js';
 import { parseCaPem } from '../../src/job/object-checks.js';
+import { makeCert as makeCertIn } from '../support/certificates.js';
 import { holdMachineLock } from '../support/machine-lock.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'osapi-certs-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** A self-signed certificate made by openssl here: a CA unless `ca` is false. */
-function makeCert(cn: string, ca = true): { cert: string; key: string } {
-  const base = join(tmp, `${cn}-${randomBytes(3).toString('hex')}`);
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      `${base}.key`,
-      '-out',
-      `${base}.crt`,
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${cn}`,
-      '-addext',
-      `basicConstraints=critical,CA:${ca ? 'TRUE' : 'FALSE'}`,
-    ],
-    { stdio: 'ignore' },
-  );
-  return { cert: readFileSync(`${base}.crt`, 'utf8'), key: readFileSync(`${base}.key`, 'utf8') };
-}
+const makeCert = (cn: string, ca = true) => makeCertIn(tmp, cn, ca);
 
 const objects = new Map<string, Uint8Array>();
 function store(name: string, text: string): { object: string; object_sha256: string } {

@@ -1,15 +1,9 @@
-// The CA certificate routes (certificate:read, certificate:write) against a
-// real nats-server and three agents in this process. Each agent writes into
-// its own temp directory (agent.certificates.dir) and runs its own stand-in
-// update-ca-certificates, which records its runs: this machine's real trust
-// store is tested in test/agent/certificate.test.ts. The certificates are
-// made by openssl here and uploaded to the file store as a client would.
-import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OsapiClient } from '../../src/sdk/client.js';
+import { makeCert as makeCertIn } from '../support/certificates.js';
 import {
   type AnyJson,
   post,
@@ -29,33 +23,7 @@ let admin: string;
 let writer: string;
 let reader: string;
 
-function makeCert(cn: string, ca = true): { cert: string; key: string } {
-  const base = join(tmp, cn);
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      `${base}.key`,
-      '-out',
-      `${base}.crt`,
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${cn}`,
-      '-addext',
-      `basicConstraints=critical,CA:${ca ? 'TRUE' : 'FALSE'}`,
-    ],
-    { stdio: 'ignore' },
-  );
-  return { cert: readFileSync(`${base}.crt`, 'utf8'), key: readFileSync(`${base}.key`, 'utf8') };
-}
+const makeCert = (cn: string, ca = true) => makeCertIn(tmp, cn, ca);
 
 const ca = makeCert('osapitest-api-root');
 const ca2 = makeCert('osapitest-api-root-2');
