@@ -8,7 +8,6 @@ import type { AgentStateView } from '../job/agent-state-view.js';
 import type { Clock } from '../job/clock.js';
 import { UUID_PATTERN } from '../job/ids.js';
 import type { RegistryView } from '../job/registry-view.js';
-import { fingerprintOf } from '../job/result-signing.js';
 import type { JobVerifier } from '../job/signing.js';
 import {
   type JobStore,
@@ -173,12 +172,9 @@ async function carry(
   from: { hostname: string; job_id: string },
 ): Promise<string | null> {
   const old = (await readEnrollment(opts.store, from.hostname))?.record;
-  // The very key accepted for the old name, and a fingerprint that is that key's.
-  if (
-    old?.status !== 'accepted' ||
-    old.public_key !== agent.public_key ||
-    old.fingerprint !== fingerprintOf(agent.public_key)
-  ) {
+  // The very key accepted for the old name (the registry view keeps only
+  // entries whose fingerprint is their key's).
+  if (old?.status !== 'accepted' || old.public_key !== agent.public_key) {
     return `${from.hostname} is not accepted with this agent's key`;
   }
   const job = UUID_PATTERN.test(from.job_id) ? await readJob(opts.store, from.job_id) : null;

@@ -15,6 +15,7 @@ import {
   RESULT_SIGNER_HEADER,
   RESULT_STATE_HEADER,
 } from '../names/names.js';
+import { fingerprintOf as sshFingerprint } from './ssh-keys.js';
 
 export type ResultSignerKind = 'agent' | 'api';
 
@@ -119,13 +120,12 @@ export function resultDistrust(
   return ok ? null : `the signature is not ${hostname}'s accepted key's`;
 }
 
-/** A raw Ed25519 public key (base64, as agents present it) as a key object; null when invalid. */
 /** The fingerprint of an agent's raw public key in base64 (as `osapi agent key fingerprint` prints it). */
 export function fingerprintOf(publicKeyBase64: string): string {
-  const digest = createHash('sha256').update(Buffer.from(publicKeyBase64, 'base64')).digest();
-  return `SHA256:${digest.toString('base64').replace(/=+$/, '')}`;
+  return sshFingerprint(Buffer.from(publicKeyBase64, 'base64'));
 }
 
+/** A raw Ed25519 public key (base64, as agents present it) as a key object; null when invalid. */
 export function publicKeyOf(raw: string): KeyObject | null {
   try {
     return createPublicKey({
