@@ -392,6 +392,16 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   }
   log.debug('agent listening');
 
+  /** What a stop and a retirement both end: no more jobs, cancels, standing reads or facts. */
+  const teardown = () => {
+    stopping.abort();
+    control.unsubscribe();
+    clearInterval(standingTimer);
+    cordon.release();
+    cancels.unsubscribe();
+    facts?.stop();
+  };
+
   return {
     hostname: opts.hostname,
     get running() {
@@ -402,15 +412,10 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     },
     caughtUp: listener.caughtUp,
     async stop() {
-      stopping.abort();
-      control.unsubscribe();
-      clearInterval(standingTimer);
-      cordon.release();
+      teardown();
       listener.stop();
-      cancels.unsubscribe();
       for (const ac of runningHere.values()) ac.abort();
       await Promise.allSettled([...inFlight]);
-      facts?.stop();
       await heartbeat.stop();
     },
     async retire() {
@@ -421,12 +426,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       // Cancels are still heard while the last runs finish; their results
       // are stored under the old name, whose acceptance stays.
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
-      stopping.abort();
-      control.unsubscribe();
-      clearInterval(standingTimer);
-      cordon.release();
-      cancels.unsubscribe();
-      facts?.stop();
+      teardown();
     },
   };
 }
