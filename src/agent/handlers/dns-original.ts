@@ -4,10 +4,10 @@
 // path's digest, or, where systemd-resolved holds the configuration, a mark
 // that this system set an interface's (the removal reverts it). Kept once, at
 // the first change; later changes leave it; the removal forgets it.
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathDigest } from '../file-access.js';
-import { replaceFile } from './host-tools.js';
+import { readFileIfPresent, replaceFile } from './host-tools.js';
 
 const DIR = 'dns-originals';
 
@@ -21,15 +21,10 @@ function resolvedRecord(stateDir: string, iface: string): string {
 }
 
 async function readJson(path: string): Promise<Record<string, unknown> | null> {
-  try {
-    const parsed: unknown = JSON.parse(await readFile(path, 'utf8'));
-    return parsed !== null && typeof parsed === 'object'
-      ? (parsed as Record<string, unknown>)
-      : null;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
+  const bytes = await readFileIfPresent(path);
+  if (bytes === null) return null;
+  const parsed: unknown = JSON.parse(bytes.toString('utf8'));
+  return parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : null;
 }
 
 async function writeOnce(path: string, value: unknown): Promise<void> {

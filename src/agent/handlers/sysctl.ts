@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { SysctlEntry } from '../../contract/sysctl.js';
 import { errorText } from '../../exec/errno.js';
 import { failed, type NodeOutcome, nodeHandler } from './checked.js';
-import { needsRoot, replaceFile, runsAsRoot } from './host-tools.js';
+import { needsRoot, readFileIfPresent, replaceFile, runsAsRoot } from './host-tools.js';
 import { serializedOn } from './resolv-conf.js';
 import type { HandlerContext, JobHandler } from './types.js';
 
@@ -70,15 +70,15 @@ export function sysctlFileText(keys: Persisted): string {
 }
 
 async function readPersisted(file: string): Promise<Persisted | { error: string }> {
-  let text: string;
+  let bytes: Buffer | null;
   try {
-    text = await readFile(file, 'utf8');
+    bytes = await readFileIfPresent(file);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
     return { error: `cannot read ${file}: ${errorText(err)}` };
   }
+  if (bytes === null) return new Map();
   return (
-    parseSysctlFile(text) ?? {
+    parseSysctlFile(bytes.toString('utf8')) ?? {
       error: `${file} was not written by this system (no "${SYSCTL_MARKER}" first line); it is left as it is: set agent.sysctl.file to a file of its own`,
     }
   );
