@@ -1,4 +1,4 @@
-// Load benchmark: 1,000 command requests sent at once over 20
+// Load benchmark: 1,000 hostname queries, then 1,000 command requests, sent at once over 20
 // agents, each agent its own `osapi agent start` process, the API server its
 // own `osapi api server start` process, one nats-server with file storage,
 // all on loopback. Every answer is checked (the right host, the right output),
@@ -8,7 +8,7 @@
 //   npm run bench:load                  # writes its section of bench/RESULTS.md
 //   npm run bench:load -- --no-write     # prints it only
 //
-// Bounded: 1,000 requests per round, two rounds, and a hard stop after 5 minutes.
+// Bounded: 1,000 requests per round, three rounds, and a hard stop after 5 minutes.
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -63,6 +63,32 @@ interface Round {
   latencies: number[];
   errors: string[];
   wallMs: number;
+}
+
+/** Sends `REQUESTS` hostname queries at once, by host name; checks each answer is that host's. */
+async function hostnameRound(fleet: Fleet, hosts: string[]): Promise<Round> {
+  const errors: string[] = [];
+  const latencies: number[] = [];
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: REQUESTS }, async (_, i) => {
+      const host = hosts[i % hosts.length] as string;
+      const start = performance.now();
+      const r = await fleet.request('GET', `/node/${host}/hostname`);
+      latencies.push(performance.now() - start);
+      const result = r.body?.results?.[0] as AnyJson;
+      const problem =
+        r.status !== 200
+          ? `HTTP ${r.status}: ${r.error ?? JSON.stringify(r.body).slice(0, 200)}`
+          : r.body.results.length !== 1
+            ? `${r.body.results.length} results`
+            : result.status !== 'completed' || result.hostname !== host
+              ? `${result.status} from ${result.hostname}: ${result.error ?? ''}`
+              : null;
+      if (problem) errors.push(`request ${i}: ${problem}`);
+    }),
+  );
+  return { name: 'hostname', latencies, errors, wallMs: performance.now() - t0 };
 }
 
 /** Sends `REQUESTS` exec requests at once; checks each answer names the right host and output. */
@@ -170,6 +196,9 @@ async function main(): Promise<void> {
       nats: memory(nats.pid).rss,
     };
 
+    process.stderr.write(`bench:load: ${REQUESTS} hostname queries at once, by host name\n`);
+    const byName = await hostnameRound(fleet, hosts);
+    const cpuBetween = fleetCpu();
     process.stderr.write(`bench:load: ${REQUESTS} requests at once, by host name\n`);
     const byHost = await round(fleet, 'host', (i) => hosts[i % AGENTS] ?? null, hosts);
     process.stderr.write(`bench:load: ${REQUESTS} requests at once, to _any\n`);
@@ -177,15 +206,17 @@ async function main(): Promise<void> {
 
     const cpuAfter = fleetCpu();
     const perRequest = (k: 'api' | 'nats' | 'agents') =>
-      (cpuAfter[k] - cpuBefore[k]) / (2 * REQUESTS);
+      (cpuAfter[k] - cpuBetween[k]) / (2 * REQUESTS);
     const cpuPerRequest = perRequest('api') + perRequest('nats') + perRequest('agents');
+    const perQuery = (k: 'api' | 'nats' | 'agents') => (cpuBetween[k] - cpuBefore[k]) / REQUESTS;
+    const controlPlane = perRequest('api') + perRequest('nats');
     const loadAfter = loadavg()[0] ?? 0;
     const peak = {
       api: memory(p.api).peak,
       agents: p.agents.map((pid) => memory(pid).peak),
       nats: memory(nats.pid).peak,
     };
-    const rows = [byHost, toAny].map((r) => {
+    const rows = [byName, byHost, toAny].map((r) => {
       const s = [...r.latencies].sort((a, b) => a - b);
       const q = { p50: quantile(s, 0.5), p95: quantile(s, 0.95), p99: quantile(s, 0.99) };
       return { r, q, met: q.p99 < TARGET_P99_MS && r.errors.length === 0 };
@@ -202,7 +233,7 @@ async function main(): Promise<void> {
     const lines = [
       '# Benchmark results: load, 1,000 concurrent requests over 20 agents',
       '',
-      `Made by \`npm run bench:load\` on ${when}, Node ${process.version}, nats-server ${natsVersion}, ${(await import('node:os')).availableParallelism()} cores, all on loopback. The API server and each of the ${AGENTS} agents run as their own process (\`bin/osapi\`), against one nats-server with file storage; shipped defaults (max_jobs 10 per agent, so at most ${AGENTS * 10} commands run at once). Each round sends ${REQUESTS} \`POST /node/{target}/command/exec\` (\`echo <unique word>\`) at once and checks every answer: HTTP 202, one result, from the right host, exit 0, and the word as its output. Ratios are against the same fleet answering one request at a time in the same run (median of 100, after 40 warm-up requests).`,
+      `Made by \`npm run bench:load\` on ${when}, Node ${process.version}, nats-server ${natsVersion}, ${(await import('node:os')).availableParallelism()} cores, all on loopback. The API server and each of the ${AGENTS} agents run as their own process (\`bin/osapi\`), against one nats-server with file storage; shipped defaults (max_jobs 10 per agent, so at most ${AGENTS * 10} commands run at once). The first round sends ${REQUESTS} \`GET /node/{host}/hostname\` at once (no process spawned) and checks each answer is that host's. The command rounds send ${REQUESTS} \`POST /node/{target}/command/exec\` (\`echo <unique word>\`) at once and check every answer: HTTP 202, one result, from the right host, exit 0, and the word as its output. Ratios are against the same fleet answering one command at a time in the same run (median of 100, after 40 warm-up requests).`,
       '',
       '| round | answered correctly | p50 | p95 | p99 | max | all answered after | p99 ratio to one at a time | target: p99 < 2 s, no error |',
       '|---|---|---|---|---|---|---|---|---|',
@@ -219,10 +250,12 @@ async function main(): Promise<void> {
       )} | | | 1× | |`,
       ...rows.map(
         ({ r, q, met }) =>
-          `| ${REQUESTS} at once, ${r.name === 'host' ? `by host name (${REQUESTS / AGENTS} per agent)` : 'to `_any`'} | ${REQUESTS - r.errors.length} / ${REQUESTS} | ${ms(q.p50)} | ${ms(q.p95)} | ${ms(q.p99)} | ${ms(Math.max(...r.latencies))} | ${ms(r.wallMs)} | ${(q.p99 / idle).toFixed(0)}× | ${met ? 'met' : 'missed'} |`,
+          `| ${REQUESTS} at once, ${r.name === 'hostname' ? `\`GET /node/{host}/hostname\` (${REQUESTS / AGENTS} per agent)` : r.name === 'host' ? `command by host name (${REQUESTS / AGENTS} per agent)` : 'command to `_any`'} | ${REQUESTS - r.errors.length} / ${REQUESTS} | ${ms(q.p50)} | ${ms(q.p95)} | ${ms(q.p99)} | ${ms(Math.max(...r.latencies))} | ${ms(r.wallMs)} | ${(q.p99 / idle).toFixed(0)}× | ${met ? 'met' : 'missed'} |`,
       ),
       '',
-      `CPU used by the fleet (API server, nats-server and the agents, user + system) over both rounds: ${cpuPerRequest.toFixed(1)} ms per request (API server ${perRequest('api').toFixed(1)} ms, agents ${perRequest('agents').toFixed(1)} ms, nats-server ${perRequest('nats').toFixed(1)} ms), so two cores alone could answer at most about ${Math.floor(2000 / cpuPerRequest)} requests/s, and 1,000 at once could not all be answered in under ${((REQUESTS * cpuPerRequest) / 2000).toFixed(1)} s. The machine was shared: its 1-minute load average was ${loadBefore.toFixed(1)} before the rounds and ${loadAfter.toFixed(1)} after.`,
+      `CPU per hostname query (user + system): API server ${perQuery('api').toFixed(2)} ms, nats-server ${perQuery('nats').toFixed(2)} ms, agents ${perQuery('agents').toFixed(2)} ms.`,
+      '',
+      `Control plane per command (API server + nats-server, the agents apart): ${controlPlane.toFixed(2)} ms (target ≤ 1.0 ms). CPU used by the fleet (API server, nats-server and the agents, user + system) over both command rounds: ${cpuPerRequest.toFixed(1)} ms per request (API server ${perRequest('api').toFixed(1)} ms, agents ${perRequest('agents').toFixed(1)} ms, nats-server ${perRequest('nats').toFixed(1)} ms), so two cores alone could answer at most about ${Math.floor(2000 / cpuPerRequest)} requests/s, and 1,000 at once could not all be answered in under ${((REQUESTS * cpuPerRequest) / 2000).toFixed(1)} s. The machine was shared: its 1-minute load average was ${loadBefore.toFixed(1)} before the rounds and ${loadAfter.toFixed(1)} after.`,
       '',
       '| process | idle RSS | peak RSS (VmHWM) over the run | peak / idle |',
       '|---|---|---|---|',

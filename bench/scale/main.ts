@@ -11,11 +11,13 @@
 //   npm run bench:scale -- --agents 1000         # one size
 //   npm run bench:scale -- --cluster             # 3-node cluster, R3, one node killed mid-run
 //   npm run bench:scale -- --cluster --agents 1000
-//   options: --workers N (fleet processes, default 4), --no-write (print only)
+//   options: --workers N (fleet processes, default 4), --no-write (print only);
+//   with --cluster: --restart-after S (the killed node starts again), --broadcast-commands,
+//   --json FILE (the figures as JSON)
 //
 // Loopback only; every wait is bounded.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -121,19 +123,32 @@ interface Server {
   handle: NatsServerHandle;
   monitor: number;
   name: string;
+  /** What started it, so a killed node can start again on its own port and store. */
+  restart(): Promise<Server>;
 }
 
-async function startServer(dir: string, name: string, cluster?: Server['name'][]): Promise<Server> {
-  const monitor = await freePort();
+async function startServer(
+  dir: string,
+  name: string,
+  cluster?: string[],
+  ports?: { client: number; monitor: number },
+): Promise<Server> {
+  const monitor = ports?.monitor ?? (await freePort());
   const extra = ['-m', String(monitor), '--name', name];
   const handle = await startNatsServer({
     host: '127.0.0.1',
-    port: 0,
+    port: ports?.client ?? 0,
     storeDir: join(dir, name),
     logger: quiet,
     extraArgs: [...extra, ...(cluster ?? [])],
   });
-  return { handle, monitor, name };
+  const client = Number(new URL(handle.url).port);
+  return {
+    handle,
+    monitor,
+    name,
+    restart: () => startServer(dir, name, cluster, { client, monitor }),
+  };
 }
 
 /** Three nats-servers routed to each other on local ports: one JetStream cluster. */
@@ -255,6 +270,8 @@ interface Fleet {
   profile<T>(dir: string | undefined, during: () => Promise<T>): Promise<T>;
   warnings: () => number;
   sampleWarnings: () => string[];
+  /** Counts by message of the lines logged from now on (the last mark's are dropped). */
+  markWarnings: () => Map<string, number>;
   start(): Promise<{ ms: number; failed: number; firstError?: string }>;
   stop(): Promise<void>;
 }
@@ -267,6 +284,7 @@ async function startFleet(
   const reports: Array<Array<(r: FleetReport) => void>> = [];
   let warnings = 0;
   const samples: string[] = [];
+  let byMessage: Map<string, number> | null = null;
   const workers = Array.from({ length: count }, (_, w) => {
     const spec: FleetSpec = {
       ...base,
@@ -297,6 +315,14 @@ async function startFleet(
         if (process.env.OSAPI_BENCH_FLEET_LOG)
           appendFileSync(process.env.OSAPI_BENCH_FLEET_LOG, `${l}\n`);
         if (samples.length < 5) samples.push(l.slice(0, 300));
+        if (byMessage) {
+          let msg = l.slice(0, 80);
+          try {
+            const j = JSON.parse(l) as { msg?: string; component?: string };
+            msg = `${j.component ?? '?'}: ${j.msg ?? ''}`.slice(0, 120);
+          } catch {}
+          byMessage.set(msg, (byMessage.get(msg) ?? 0) + 1);
+        }
       }
     });
     return child;
@@ -332,6 +358,10 @@ async function startFleet(
     },
     warnings: () => warnings,
     sampleWarnings: () => samples,
+    markWarnings: () => {
+      byMessage = new Map();
+      return byMessage;
+    },
     async start() {
       const done = workers.map((_, w) => next(w));
       for (const c of workers) c.send({ cmd: 'start' });
@@ -612,41 +642,111 @@ async function runScale(n: number): Promise<ScaleResult> {
 
 // ---- the cluster run ------------------------------------------------------------------
 
-interface ClusterResult {
+/** One accepted job of the cluster run. */
+interface ClusterJob {
+  id: string;
+  kind: 'query' | 'command';
+  /** When it was sent, in ms from the kill (negative before it). */
+  sentMs: number;
+  /** A command's line in the runs file, written each time a host runs it. */
+  tag?: string;
+}
+
+/** A group of the run's jobs, by when they were sent. */
+interface JobGroup {
+  label: string;
+  count: number;
+  /** Seconds from made to final, by the job's own timestamps. */
+  p50: number;
+  max: number;
+  /** Over their timeout plus 15 s. */
+  over: number;
+}
+
+export interface ClusterResult {
   n: number;
   readyMs: number;
+  /** The settle's GET /job/{id} reads: how many, p50 and slowest (ms). */
+  reads: { count: number; p50: number; max: number };
+  /** Async requests sent in the 15 s from the kill: how many, their statuses, the slowest answer. */
+  duringKill: { count: number; statuses: number[]; slowestMs: number };
   submitted: number;
   refused: number;
   final: Record<string, number>;
   notFinal: number;
   killedAfterMs: number;
+  restartedAfterMs: number | null;
+  /** From the kill until every stream and bucket had a leader on a live node again. */
+  electionMs: number | null;
   settleMs: number;
-  syncAnswers: { ok: number; failed: number };
+  syncAnswers: { ok: number; failed: number; afterElection: number; afterElectionOk: number };
   /** Each synchronous `_all`: when it was sent (ms from the kill), what it answered. */
   syncLog: string[];
-  /** Per accepted job, from its creation to its last host's end (the job's own timestamps). */
-  toFinalS: { p50: number; max: number; over: number };
-  warnings: number;
+  groups: JobGroup[];
+  /** Commands a host ran more than once (by the runs file). */
+  ranTwice: number;
+  commands: number;
+  warningsBefore: number;
+  warningsAfter: number;
+  /** The fleet's log lines after the kill, by component and message. */
+  afterByMessage: Array<[string, number]>;
   warningSamples: string[];
 }
 
-/** The command's timeout (its default) plus the 15 s every job must end within. */
-const FINAL_WITHIN_S = 30 + 15;
+/** Added to each job's own timeout: every job must be final by then. */
+const FINAL_GRACE_S = 15;
+/** The hostname query's timeout and `command exec`'s default, in seconds. */
+const TIMEOUT_S = { query: 10, command: 30 } as const;
 
 const FINAL = new Set(['completed', 'failed', 'partial_failure']);
 /** The cluster run's pace: an async job every JOB_EVERY_MS, a synchronous `_all` every SYNC_EVERY_MS. */
 const JOB_EVERY_MS = 500;
 const SYNC_EVERY_MS = 2_000;
+/** `--restart-after S`: the killed node starts again S seconds after the kill. */
+const RESTART_AFTER_S =
+  option('restart-after') === undefined ? null : Number(option('restart-after'));
+/**
+ * `--broadcast-commands`: `_all` and the label run `command exec true` as
+ * `_any` and one host do. On 2 cores that is more than the machine can run
+ * (an `_all` spawns a process on each of 1,000 agents every 2 s), so by
+ * default broadcasts are hostname queries, which spawn nothing.
+ */
+const BROADCAST_COMMANDS = process.argv.includes('--broadcast-commands');
+
+/** When every stream of the surviving node's view has a leader that is not `gone` (ms), or null. */
+async function electionOver(alive: Server, gone: string): Promise<boolean> {
+  try {
+    const r = await fetch(
+      `http://127.0.0.1:${alive.monitor}/jsz?accounts=true&streams=true&leader-only=false`,
+    );
+    const j = (await r.json()) as {
+      meta_cluster?: { leader?: string };
+      account_details?: Array<{
+        stream_detail?: Array<{ cluster?: { leader?: string } }>;
+      }>;
+    };
+    if (!j.meta_cluster?.leader || j.meta_cluster.leader === gone) return false;
+    const streams = (j.account_details ?? []).flatMap((a) => a.stream_detail ?? []);
+    return (
+      streams.length > 0 && streams.every((st) => st.cluster?.leader && st.cluster.leader !== gone)
+    );
+  } catch {
+    return false;
+  }
+}
 
 /**
  * The fleet on a 3-node cluster with every stream and bucket at R3. Jobs go
- * out for 40 s (async: `_all`, a label, `_any`, one host; and synchronous
- * `_all` hostname requests), the node the fleet's first agents and the API
- * are least likely to need is killed 15 s in, and every job accepted must
- * then reach a final state.
+ * out for 40 s, one every 500 ms to `_all`, a label, `_any` and one host in
+ * turn, and a synchronous `_all` hostname request every 2 s; the node the
+ * fleet's first agents and the API are least likely to need is killed 15 s
+ * in (and, with --restart-after, started again), and every job accepted must
+ * then reach a final state within its timeout plus 15 s, no command run
+ * twice on a host.
  */
 async function runCluster(n: number): Promise<ClusterResult> {
   const dir = mkdtempSync(join(tmpdir(), 'osapi-scale-cluster-'));
+  const runsFile = join(dir, 'runs');
   const namespace = 'bench';
   const servers = await startCluster(dir);
   const urls = servers.map((s) => s.handle.url);
@@ -680,40 +780,95 @@ async function runCluster(n: number): Promise<ClusterResult> {
 
     const RUN_MS = 40_000;
     const KILL_AT_MS = 15_000;
-    const ids: string[] = [];
+    const jobs: ClusterJob[] = [];
+    /** Every async request: when it was sent (ms from the kill), how long it took, its status. */
+    const answers: Array<{ sentMs: number; ms: number; status: number }> = [];
     let refused = 0;
-    const sync = { ok: 0, failed: 0 };
+    const sync = { ok: 0, failed: 0, afterElection: 0, afterElectionOk: 0 };
     const syncLog: string[] = [];
     let killedAt = 0;
-    const targets = ['_all', 'group:g3', '_any', () => agentName(Math.floor(Math.random() * n))];
+    let electionMs: number | null = null;
+    let restartedAfterMs: number | null = null;
+    let warningsBefore = 0;
+    let afterByMessage = new Map<string, number>();
     const runStart = performance.now();
     let killed = false;
-    const victim = servers[2] as Server;
+    let victim = servers[2] as Server;
+    const watchers: Array<Promise<void>> = [];
+    const kinds: Array<{ target: () => string; kind: ClusterJob['kind'] }> = [
+      { target: () => '_all', kind: BROADCAST_COMMANDS ? 'command' : 'query' },
+      { target: () => 'group:g3', kind: BROADCAST_COMMANDS ? 'command' : 'query' },
+      { target: () => '_any', kind: 'command' },
+      { target: () => agentName(Math.floor(Math.random() * n)), kind: 'command' },
+    ];
     let i = 0;
     const submitter = (async () => {
       while (performance.now() - runStart < RUN_MS) {
         if (!killed && performance.now() - runStart > KILL_AT_MS) {
           killed = true;
+          warningsBefore = fleet?.warnings() ?? 0;
+          afterByMessage = fleet?.markWarnings() ?? afterByMessage;
           process.stderr.write(`  cluster ${n}: killing ${victim.name} at ${Date.now()}\n`);
           process.kill(victim.handle.pid, 'SIGKILL');
           killedAt = performance.now();
-        }
-        const t = targets[i++ % targets.length] as string | (() => string);
-        const target = typeof t === 'function' ? t() : t;
-        try {
-          const r = await call(
-            api as Api,
-            token,
-            'POST',
-            `/node/${target}/command/exec?async=true`,
-            {
-              command: 'true',
-            },
+          const alive = servers[0] as Server;
+          watchers.push(
+            (async () => {
+              while (performance.now() - killedAt < 120_000) {
+                if (await electionOver(alive, victim.name)) {
+                  electionMs = performance.now() - killedAt;
+                  process.stderr.write(
+                    `  cluster ${n}: every stream led again ${(electionMs / 1000).toFixed(1)} s after the kill\n`,
+                  );
+                  return;
+                }
+                await pause(250);
+              }
+            })(),
           );
-          if (r.status === 202 && r.body.job_id) ids.push(r.body.job_id);
-          else refused++;
+          if (RESTART_AFTER_S !== null) {
+            const gone = victim;
+            watchers.push(
+              (async () => {
+                await pause(RESTART_AFTER_S * 1000);
+                // Its old process must have let go of the port before the new one listens.
+                await gone.handle.exited;
+                victim = await gone.restart();
+                servers[2] = victim;
+                restartedAfterMs = performance.now() - killedAt;
+                process.stderr.write(
+                  `  cluster ${n}: ${victim.name} started again ${(restartedAfterMs / 1000).toFixed(1)} s after the kill\n`,
+                );
+              })(),
+            );
+          }
+        }
+        const k = kinds[i++ % kinds.length] as (typeof kinds)[number];
+        const target = k.target();
+        const tag =
+          k.kind === 'command' && target !== '_all' && !target.includes(':')
+            ? `run-${i}`
+            : undefined;
+        const sentMs = killed
+          ? performance.now() - killedAt
+          : performance.now() - runStart - KILL_AT_MS;
+        const asked = performance.now();
+        try {
+          const r =
+            k.kind === 'query'
+              ? await call(api as Api, token, 'GET', `/node/${target}/hostname?async=true`)
+              : await call(api as Api, token, 'POST', `/node/${target}/command/exec?async=true`, {
+                  command: tag ? 'sh' : 'true',
+                  ...(tag ? { args: ['-c', `echo ${tag} >> ${runsFile}`] } : {}),
+                });
+          // An async change answers 202, an async query 200: either carries the job.
+          if ((r.status === 202 || r.status === 200) && r.body.job_id) {
+            jobs.push({ id: r.body.job_id, kind: k.kind, sentMs, ...(tag ? { tag } : {}) });
+          } else refused++;
+          answers.push({ sentMs, ms: performance.now() - asked, status: r.status });
         } catch {
           refused++;
+          answers.push({ sentMs, ms: performance.now() - asked, status: 0 });
         }
         await pause(JOB_EVERY_MS);
       }
@@ -721,16 +876,24 @@ async function runCluster(n: number): Promise<ClusterResult> {
     const syncer = (async () => {
       while (performance.now() - runStart < RUN_MS) {
         const sent = performance.now();
+        const afterElection = electionMs !== null;
         const at = () =>
-          killed ? `${((sent - killedAt) / 1000).toFixed(1)} s after the kill` : 'before the kill';
+          killed
+            ? `${((sent - killedAt) / 1000).toFixed(1)} s after the kill${afterElection ? ', after the election' : ''}`
+            : 'before the kill';
         try {
           const r = await call(api as Api, token, 'GET', '/node/_all/hostname');
           const took = `${((performance.now() - sent) / 1000).toFixed(1)} s`;
           const results = (r.body.results ?? []) as Json[];
           // A query's host answers `completed` (or `failed`, `skipped`).
           const ok = results.filter((x) => x.status === 'completed').length;
-          if (r.status === 200 && results.length === n && ok === n) sync.ok++;
+          const all = r.status === 200 && results.length === n && ok === n;
+          if (all) sync.ok++;
           else sync.failed++;
+          if (afterElection) {
+            sync.afterElection++;
+            if (all) sync.afterElectionOk++;
+          }
           const others = results
             .filter((x) => x.status !== 'completed')
             .slice(0, 2)
@@ -740,28 +903,32 @@ async function runCluster(n: number): Promise<ClusterResult> {
           );
         } catch (err) {
           sync.failed++;
+          if (afterElection) sync.afterElection++;
           syncLog.push(`${at()}: no answer (${String(err).slice(0, 100)})`);
         }
         await pause(SYNC_EVERY_MS);
       }
     })();
     await Promise.all([submitter, syncer]);
+    await Promise.all(watchers);
 
     // Every accepted job must end: poll until none is left running, bounded.
     const settleStart = performance.now();
     const status = new Map<string, string>();
     const lastAnswer = new Map<string, string>();
-    /** When each job was first read final, and what it waited on just before. */
-    const finalAt = new Map<string, number>();
     const toFinal = new Map<string, number>();
     const waitedOn = new Map<string, string>();
-    const open = () => ids.filter((id) => !FINAL.has(status.get(id) ?? ''));
+    /** How long each GET /job/{id} of the settle took (ms). */
+    const reads: number[] = [];
+    const open = () => jobs.filter((j) => !FINAL.has(status.get(j.id) ?? ''));
     while (open().length > 0 && performance.now() - settleStart < 300_000) {
-      for (const id of open()) {
+      for (const { id } of open()) {
+        const asked = performance.now();
         const r = await call(api, token, 'GET', `/job/${id}`).catch((err: unknown) => ({
           status: 0,
           body: { error: String(err) },
         }));
+        reads.push(performance.now() - asked);
         if (r.status === 200) {
           status.set(id, r.body.status);
           const states = Object.entries(r.body.agent_states ?? {}) as Array<[string, Json]>;
@@ -772,50 +939,83 @@ async function runCluster(n: number): Promise<ClusterResult> {
             .join(', ')})`;
           lastAnswer.set(id, said);
           if (FINAL.has(r.body.status)) {
-            finalAt.set(id, performance.now() - settleStart);
             toFinal.set(id, (Date.parse(r.body.updated_at) - Date.parse(r.body.created)) / 1000);
           } else waitedOn.set(id, said);
         } else lastAnswer.set(id, `${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
       }
       if (open().length > 0) await pause(2_000);
     }
-    for (const id of open().slice(0, 8)) {
+    for (const { id } of open().slice(0, 8)) {
       process.stderr.write(`  not final: ${id} ${lastAnswer.get(id)}\n`);
     }
-    // The slowest to end, and what each was still waiting on before it did.
-    for (const [id, ms] of [...finalAt].sort((a, b) => b[1] - a[1]).slice(0, 3)) {
+    const limitOf = (j: ClusterJob) => TIMEOUT_S[j.kind] + FINAL_GRACE_S;
+    for (const j of jobs.filter((j) => (toFinal.get(j.id) ?? 0) > limitOf(j)).slice(0, 5)) {
       process.stderr.write(
-        `  final after ${(ms / 1000).toFixed(0)} s: ${id} ${waitedOn.get(id) ?? '(final at the first read)'}\n`,
+        `  final ${(toFinal.get(j.id) ?? 0).toFixed(0)} s after it was made (${(j.sentMs / 1000).toFixed(1)} s from the kill): ${j.id} ${waitedOn.get(j.id) ?? ''}\n`,
       );
     }
-    const spans = [...toFinal.values()].sort((a, b) => a - b);
-    for (const [id, s] of [...toFinal].filter(([, s]) => s > FINAL_WITHIN_S).slice(0, 5)) {
-      process.stderr.write(
-        `  final ${s.toFixed(0)} s after it was made: ${id} ${waitedOn.get(id) ?? ''}\n`,
-      );
-    }
+    const groupOf = (label: string, of: ClusterJob[]): JobGroup => {
+      const spans = of.map((j) => toFinal.get(j.id) ?? Number.NaN).sort((a, b) => a - b);
+      return {
+        label,
+        count: of.length,
+        p50: spans[Math.floor(spans.length / 2)] ?? 0,
+        max: spans.at(-1) ?? 0,
+        over: of.filter((j) => !((toFinal.get(j.id) ?? Number.POSITIVE_INFINITY) <= limitOf(j)))
+          .length,
+      };
+    };
+    const groups = [
+      groupOf(
+        'sent before the kill',
+        jobs.filter((j) => j.sentMs < 0),
+      ),
+      groupOf(
+        'sent in the 10 s after it',
+        jobs.filter((j) => j.sentMs >= 0 && j.sentMs < 10_000),
+      ),
+      groupOf(
+        'sent later',
+        jobs.filter((j) => j.sentMs >= 10_000),
+      ),
+    ];
+    // A tagged command ran once on its one host: twice is a line twice.
+    const lines = readFileIfAny(runsFile).split('\n').filter(Boolean);
+    const runs = new Map<string, number>();
+    for (const l of lines) runs.set(l, (runs.get(l) ?? 0) + 1);
     const final: Record<string, number> = {};
-    for (const id of ids) {
+    for (const { id } of jobs) {
       const s = status.get(id) ?? 'unknown';
       final[s] = (final[s] ?? 0) + 1;
     }
+    reads.sort((a, b) => a - b);
+    const during = answers.filter((a) => a.sentMs >= 0 && a.sentMs < 15_000);
+    const slowest = during.sort((a, b) => b.ms - a.ms)[0];
     return {
       n,
       readyMs,
-      submitted: ids.length,
+      reads: { count: reads.length, p50: quantile(reads, 0.5), max: reads.at(-1) ?? 0 },
+      duringKill: {
+        count: during.length,
+        statuses: [...new Set(during.map((a) => a.status))].sort(),
+        slowestMs: slowest?.ms ?? 0,
+      },
+      submitted: jobs.length,
       refused,
       final,
       notFinal: open().length,
       killedAfterMs: KILL_AT_MS,
+      restartedAfterMs,
+      electionMs,
       settleMs: performance.now() - settleStart,
       syncAnswers: sync,
       syncLog,
-      toFinalS: {
-        p50: spans[Math.floor(spans.length / 2)] ?? 0,
-        max: spans.at(-1) ?? 0,
-        over: spans.filter((s) => s > FINAL_WITHIN_S).length,
-      },
-      warnings: fleet.warnings(),
+      groups,
+      ranTwice: [...runs.values()].filter((c) => c > 1).length,
+      commands: jobs.filter((j) => j.tag).length,
+      warningsBefore,
+      warningsAfter: fleet.warnings() - warningsBefore,
+      afterByMessage: [...afterByMessage].sort((a, b) => b[1] - a[1]).slice(0, 8),
       warningSamples: fleet.sampleWarnings(),
     };
   } finally {
@@ -823,6 +1023,14 @@ async function runCluster(n: number): Promise<ClusterResult> {
     if (api) await stopChild(api.child);
     for (const s of servers) await s.handle.stop(5_000).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function readFileIfAny(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
   }
 }
 
@@ -877,19 +1085,38 @@ function clusterLines(r: ClusterResult, command: string, version: string): strin
   const final = Object.entries(r.final)
     .map(([s, k]) => `${k} ${s}`)
     .join(', ');
+  const broadcasts = BROADCAST_COMMANDS
+    ? '`command exec true` to `_all` and `group:g3`'
+    : '`GET /node/{target}/hostname` to `_all` and `group:g3`';
+  const restart =
+    r.restartedAfterMs === null
+      ? 'stays down'
+      : `starts again ${f1(r.restartedAfterMs / 1000)} s after the kill`;
+  const s = (ms: number | null) => (ms === null ? 'not seen' : `${f1(ms / 1000)} s`);
   return [
     '# Benchmark results: scale on a 3-node cluster, one node killed',
     '',
-    `Made by \`${command}\` on ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, nats-server ${version}, ${cpus().length} cores. Three nats-servers routed on local ports (bench/scale/main.ts starts them), the jobs stream and every bucket at R3; ${f0(r.n)} agents and the API connect with all three URLs. For 40 s jobs go out every ${JOB_EVERY_MS} ms (async \`command exec true\` to \`_all\`, \`group:g3\`, \`_any\` and one host in turn) and a synchronous \`GET /node/_all/hostname\` every ${SYNC_EVERY_MS / 1000} s; ${r.killedAfterMs / 1000} s in, node n3 is killed (SIGKILL) and stays down. Then every accepted job is read back until it is final.`,
+    `Made by \`${command}\` on ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, nats-server ${version}, ${cpus().length} cores. Three nats-servers routed on local ports (bench/scale/main.ts starts them), the jobs stream and every bucket at R3; ${f0(r.n)} agents and the API connect with all three URLs. For 40 s an async job goes out every ${JOB_EVERY_MS} ms, in turn: ${broadcasts}, and \`command exec\` to \`_any\` and to one host (a shell appending the job's tag to a file, so a second run would show); and a synchronous \`GET /node/_all/hostname\` every ${SYNC_EVERY_MS / 1000} s. ${r.killedAfterMs / 1000} s in, node n3 is killed (SIGKILL) and ${restart}. Then every accepted job is read back until it is final. Each job must be final within its timeout (${TIMEOUT_S.query} s for the query, ${TIMEOUT_S.command} s for the command) plus ${FINAL_GRACE_S} s, by its own timestamps.`,
     '',
     '| measure | result |',
     '|---|---|',
     `| agents Ready after start | ${f1(r.readyMs / 1000)} s |`,
+    `| every stream and bucket led by a live node again | ${s(r.electionMs)} after the kill |`,
     `| jobs accepted / refused by the API | ${f0(r.submitted)} / ${f0(r.refused)} |`,
     `| accepted jobs final | ${final} (${r.notFinal === 0 ? 'all final' : `**${r.notFinal} not final**`} ${f0(r.settleMs / 1000)} s after the last was sent) |`,
-    `| each job from made to final (its own timestamps): p50 / max; over ${FINAL_WITHIN_S} s | ${f1(r.toFinalS.p50)} / ${f1(r.toFinalS.max)} s; ${r.toFinalS.over} |`,
-    `| synchronous \`_all\` answers with every agent ok / not | ${r.syncAnswers.ok} / ${r.syncAnswers.failed} |`,
-    `| warnings logged by the fleet | ${f0(r.warnings)} |`,
+    ...r.groups.map(
+      (g) =>
+        `| jobs ${g.label}: made to final p50 / max; over their timeout + ${FINAL_GRACE_S} s | ${g.count ? `${f1(g.p50)} / ${f1(g.max)} s; ${g.over}` : 'none'} |`,
+    ),
+    `| commands to \`_any\` or one host run twice | ${r.ranTwice} of ${r.commands} |`,
+    `| async requests sent in the 15 s from the kill: answered with; slowest answer | ${r.duringKill.count}: ${r.duringKill.statuses.join(', ')}; ${f1(r.duringKill.slowestMs / 1000)} s |`,
+    `| reading the jobs back (\`GET /job/{id}\`, ${r.reads.count} reads): p50 / slowest | ${f0(r.reads.p50)} ms / ${f1(r.reads.max / 1000)} s |`,
+    `| synchronous \`_all\` answering every agent ok / all; after the election | ${r.syncAnswers.ok} / ${r.syncAnswers.ok + r.syncAnswers.failed}; ${r.syncAnswers.afterElectionOk} / ${r.syncAnswers.afterElection} |`,
+    `| lines logged by the fleet (warnings and errors) before / after the kill | ${f0(r.warningsBefore)} / ${f0(r.warningsAfter)} |`,
+    '',
+    "The fleet's lines after the kill, by component and message (most first):",
+    '',
+    ...r.afterByMessage.map(([m, c]) => `- ${f0(c)} × ${m}`),
     '',
     'Each synchronous `GET /node/_all/hostname`:',
     '',
@@ -918,7 +1145,12 @@ if (CLUSTER) {
     process.stdout.write(`${lines.join('\n')}\n`);
     if (r.warningSamples.length)
       process.stderr.write(`fleet warnings, first few:\n${r.warningSamples.join('\n')}\n`);
-    if (WRITE) writeSection('scale-cluster', lines);
+    if (WRITE) {
+      writeSection(RESTART_AFTER_S === null ? 'scale-cluster' : 'scale-cluster-restart', lines);
+    }
+    // `--json FILE`: the figures for a test to check (test/faults/cluster-scale.test.ts).
+    const json = option('json');
+    if (json) writeFileSync(json, JSON.stringify(r));
   }
 } else {
   const results: ScaleResult[] = [];

@@ -252,6 +252,8 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       if (stopping.signal.aborted) break;
       if (s.type === 'disconnect') outage.toldElsewhere();
       if (s.type !== 'reconnect') continue;
+      // Beats sent while the connection was away may be lost: one now says it is back.
+      heartbeatNow();
       void readStanding();
       for (const id of new Set([...handling.keys(), ...runningHere.keys()])) {
         whileNatsAway(retrying, id, 'read whether the job was cancelled', () =>

@@ -45,13 +45,19 @@ export interface HeartbeatOptions {
 }
 
 export interface Heartbeat {
-  /** Beats now, out of turn (the agent's state changed). */
+  /**
+   * Beats now, out of turn (the agent's state changed, its connection came
+   * back), acknowledged, and again every few seconds until one is stored or
+   * the next regular beat is due: a beat sent into an election is lost.
+   */
   beatNow(): void;
   /** Deletes the entry so the API stops expecting answers from this agent. */
   stop(): Promise<void>;
 }
 
 const ACKED_EVERY = 2;
+/** Between tries of an out-of-turn beat that was not stored. */
+const OUT_OF_TURN_RETRY_MS = 2_000;
 
 /** Most time the disks are looked at for a beat: a hung mount must not stop heartbeats. */
 const DISKS_WITHIN_MS = 2_000;
@@ -149,13 +155,31 @@ export async function startHeartbeat(opts: HeartbeatOptions): Promise<Heartbeat>
     opts.intervalMs * (0.1 + 0.9 * Math.random()),
   );
   timer.unref();
+  /** The out-of-turn beat still trying, so a second call does not start another. */
+  let outOfTurn: NodeJS.Timeout | null = null;
+  const beatUntilStored = (triesLeft: number) => {
+    outOfTurn = null;
+    if (stopped) return;
+    beat(true).then(
+      () => opts.outage?.worked(),
+      (err: unknown) => {
+        opts.outage?.failed('heartbeat failed', err);
+        if (triesLeft > 1 && !stopped && !outOfTurn) {
+          outOfTurn = setTimeout(() => beatUntilStored(triesLeft - 1), OUT_OF_TURN_RETRY_MS);
+          outOfTurn.unref();
+        }
+      },
+    );
+  };
   return {
     beatNow: () => {
-      if (!stopped) beatLogged();
+      if (stopped || outOfTurn) return;
+      beatUntilStored(Math.max(1, Math.floor(opts.intervalMs / OUT_OF_TURN_RETRY_MS)));
     },
     async stop() {
       stopped = true;
       clearTimeout(timer);
+      if (outOfTurn) clearTimeout(outOfTurn);
       clearInterval(timer);
       // A beat already on its way is let land first, then the entry removed.
       await waitAtMost(Promise.allSettled([...inFlight]), 1000);

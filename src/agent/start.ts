@@ -4,6 +4,7 @@
 import { hostname as osHostname } from 'node:os';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../job/clock.js';
+import { heartbeatInterval } from '../job/registry-view.js';
 import { jobVerifier, loadVerifyKey } from '../job/signing.js';
 import { isValidHostname } from '../job/target.js';
 import type { Logger } from '../log/logger.js';
@@ -127,12 +128,7 @@ export async function startAgentProcess(opts: {
     },
     consumer: config.agent.consumer,
     listen: config.agent.listen,
-    // Two thirds of the TTL (20 s with the default 30 s): a live agent
-    // never looks NotReady between two heartbeats, and heartbeats, which
-    // are what an idle fleet costs the server (docs/scale.md), stay at
-    // 50 a second for 1,000 agents.
-    heartbeatMs:
-      opts.heartbeatMs ?? Math.min(20_000, Math.floor((config.nats.registry.ttl * 2) / 3)),
+    heartbeatMs: opts.heartbeatMs ?? heartbeatInterval(config.nats.registry.ttl),
     identity,
     facts: {
       // Stored at least every 3 minutes, whatever the interval: the

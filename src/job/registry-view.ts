@@ -34,6 +34,51 @@ export interface RegistryView {
 /** The order agents are listed in (as String.localeCompare would, without its per-call cost). */
 const byName = new Intl.Collator();
 
+/**
+ * How often an agent heartbeats for a registry TTL: two thirds of it (20 s
+ * with the default 30 s), so a live agent never looks NotReady between two
+ * beats, and at most 20 s, since heartbeats are what an idle fleet costs the
+ * server (docs/scale.md): 50 a second for 1,000 agents.
+ */
+export function heartbeatInterval(ttlMs: number): number {
+  return Math.min(20_000, Math.floor((ttlMs * 2) / 3));
+}
+
+/** A time the registry stored nothing though the fleet's beats should have kept coming. */
+interface Stall {
+  start: number;
+  end: number;
+}
+
+/** Shortest silence taken for a stall, however large the fleet. */
+const STALL_MIN_MS = 3_000;
+/** A silence is a stall past this many times the fleet's usual gap between two beats. */
+const STALL_GAPS = 10;
+/** Timers and the trip to the server: how far a beat may land from when it was due. */
+const BEAT_SLACK_MS = 1_000;
+
+/**
+ * Whether an agent last seen at `seenAt` is Ready at `now`. Within the TTL
+ * it is. A beat published while the registry's stream had no leader (a NATS
+ * node lost, an election) is lost without a word, since most beats are not
+ * acknowledged (agent/registry.ts); so an agent whose next beat fell due
+ * during a stall of the registry is not held to it: it has one interval
+ * more, its next beat's.
+ */
+export function isReady(
+  seenAt: number,
+  now: number,
+  ttlMs: number,
+  stalls: readonly Stall[],
+): boolean {
+  const age = now - seenAt;
+  if (age < ttlMs) return true;
+  const interval = heartbeatInterval(ttlMs);
+  if (age >= ttlMs + interval) return false;
+  const due = seenAt + interval;
+  return stalls.some((s) => due >= s.start - BEAT_SLACK_MS && due <= s.end + BEAT_SLACK_MS);
+}
+
 export async function watchRegistry(
   registry: KvSource,
   opts: { ttlMs: number; clock: Clock; logger: Logger },
@@ -44,10 +89,27 @@ export async function watchRegistry(
   // broadcast must not sort the fleet each time it asks who is there.
   let order: string[] | null = null;
   const changes = new EventEmitter();
+  // Stalls are told by the gaps between stored beats, once the view has
+  // loaded: the last value of each key, read at the start, has gaps of its own.
+  let loaded = false;
+  let lastStoredAt: number | null = null;
+  let stalls: Stall[] = [];
+  const noteStored = (at: number) => {
+    if (loaded && lastStoredAt !== null) {
+      const usualGap = heartbeatInterval(opts.ttlMs) / Math.max(1, entries.size);
+      if (at - lastStoredAt > Math.max(STALL_MIN_MS, STALL_GAPS * usualGap)) {
+        // Kept while an agent could still be Ready by it.
+        const keepFrom = at - 2 * (opts.ttlMs + heartbeatInterval(opts.ttlMs));
+        stalls = [...stalls.filter((x) => x.end >= keepFrom), { start: lastStoredAt, end: at }];
+      }
+    }
+    if (lastStoredAt === null || at > lastStoredAt) lastStoredAt = at;
+  };
   const follow = await followKv(
     registry,
     { keys: REGISTRY_FILTER, from: 'last', logger: opts.logger },
     (e) => {
+      noteStored(e.created.getTime());
       const host = hostnameFromRegistryKey(e.key);
       if (!host) return;
       if (e.operation !== 'PUT') {
@@ -84,6 +146,9 @@ export async function watchRegistry(
     },
   );
 
+  void follow.loaded.then(() => {
+    loaded = true;
+  });
   const view: RegistryView = {
     agents() {
       const now = opts.clock.now().getTime();
@@ -91,7 +156,7 @@ export async function watchRegistry(
       const out: AgentView[] = [];
       for (const host of order) {
         const e = entries.get(host);
-        if (e) out.push({ ...e, ready: now - e.seenAt.getTime() < opts.ttlMs });
+        if (e) out.push({ ...e, ready: isReady(e.seenAt.getTime(), now, opts.ttlMs, stalls) });
       }
       return out;
     },

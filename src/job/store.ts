@@ -567,9 +567,11 @@ export async function readStatusEvents(store: JobStore, id: string): Promise<Sta
 }
 
 /**
- * Every result stored for a job, by hostname. One ordered consumer reads
- * them all (the last message of each key), not a request per key: a
- * broadcast has a result per agent, thousands of them. When that fails (on a
+ * Every result stored for a job, by hostname. When `knownHosts` names a few
+ * hosts (a one-host job, a small broadcast), each is read with a direct get.
+ * Otherwise one consumer reads them all (the last message of each key), not
+ * a request per key: a broadcast has a result per agent, thousands of them.
+ * When that fails (on a
  * cluster that just lost a node, nats-server 2.9 may keep placing the
  * consumer on the node that is gone), the results of the hosts `knownHosts`
  * gives are read one by one with direct gets, which any replica answers.
@@ -579,17 +581,31 @@ export async function readResponses(
   id: string,
   knownHosts: () => Iterable<string> = () => [],
 ): Promise<JobResponse[]> {
+  const names = () => [...new Set(knownHosts())].filter((h) => h !== API_EVENT_HOST);
+  const byKey = async (hosts: string[]) =>
+    (await Promise.all(hosts.map((h) => readResponse(store, id, h)))).filter(
+      (r): r is JobResponse => r !== null,
+    );
   let out: JobResponse[];
-  try {
-    out = await readResponsesAtOnce(store, id);
-  } catch (err) {
-    const names = [...new Set(knownHosts())].filter((h) => h !== API_EVENT_HOST);
-    if (names.length === 0) throw err;
-    const found = await Promise.all(names.map((h) => readResponse(store, id, h)));
-    out = found.filter((r): r is JobResponse => r !== null);
+  const few = names();
+  if (few.length > 0 && few.length <= READ_BY_KEY_MAX) {
+    // A few hosts: a direct get each, which any replica answers, costs less
+    // than a consumer and cannot land on a node that is gone.
+    out = await byKey(few);
+  } else {
+    try {
+      out = await readResponsesAtOnce(store, id);
+    } catch (err) {
+      const all = names();
+      if (all.length === 0) throw err;
+      out = await byKey(all);
+    }
   }
   return out.sort((a, b) => a.hostname.localeCompare(b.hostname));
 }
+
+/** Up to this many known hosts, a job's results are read by key rather than through a consumer. */
+const READ_BY_KEY_MAX = 32;
 
 async function readResponsesAtOnce(store: JobStore, id: string): Promise<JobResponse[]> {
   const bucket = store.names.responsesBucket;

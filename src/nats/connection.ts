@@ -113,15 +113,24 @@ function pause(ms: number, signal?: AbortSignal): Promise<void> {
 
 function watchStatus(nc: NatsConnection, log: Logger, onReconnect?: () => void): void {
   void (async () => {
+    // When the connection was lost, so the line that ends the outage says how long it lasted.
+    let lostAt: number | null = null;
     for await (const s of nc.status()) {
       switch (s.type) {
         case 'disconnect':
+          lostAt ??= Date.now();
           log.warn({ server: s.server }, 'disconnected from NATS; reconnecting');
           break;
-        case 'reconnect':
-          log.info({ server: s.server }, 'reconnected to NATS');
+        case 'reconnect': {
+          const awayS = lostAt === null ? 0 : Math.round((Date.now() - lostAt) / 100) / 10;
+          lostAt = null;
+          log.info(
+            { server: s.server, away_s: awayS },
+            `reconnected to NATS after ${awayS} s away`,
+          );
           onReconnect?.();
           break;
+        }
         case 'error':
           log.error({ err: String(s.error) }, 'NATS connection error');
           break;

@@ -1,8 +1,11 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHeartbeat } from '../../src/agent/registry.js';
 import { systemClock } from '../../src/job/clock.js';
 import { parseAgentInfo } from '../../src/job/records.js';
+import type { OutageLog } from '../../src/log/outage-log.js';
 import { registryKey } from '../../src/names/names.js';
 import { connectNats } from '../../src/nats/connection.js';
 import { storeFor, waitFor } from '../api/helpers.js';
@@ -88,6 +91,46 @@ describe('agent registry entry', () => {
       );
     } finally {
       await heartbeat.stop();
+    }
+  });
+
+  it('an out-of-turn beat the registry could not store is tried again until it is', async () => {
+    const nc = await connectNats({ settings: testClient(sys.nats.url), logger: silentLogger });
+    const store = await storeFor(sys, nc);
+    const jsm = await jetstreamManager(nc);
+    const stream = `KV_${sys.config.agent.nats.namespace}-agent-registry`;
+    let failures = 0;
+    const heartbeat = await startHeartbeat({
+      store,
+      hostname: 'hb-04',
+      labels: {},
+      maxJobs: 1,
+      // No regular beat during the test: only the out-of-turn one and its retries.
+      intervalMs: 60_000,
+      clock: systemClock,
+      logger: silentLogger,
+      outage: { failed: () => failures++, worked: () => {} } as unknown as OutageLog,
+    });
+    const kv = await new Kvm(nc).open(`${sys.config.agent.nats.namespace}-agent-registry`);
+    const before = (await kv.get(registryKey('hb-04')))?.revision ?? 0;
+    // The bucket's stream takes nothing for a while, as during an election.
+    const info = await jsm.streams.info(stream);
+    const subjects = info.config.subjects;
+    await jsm.streams.update(stream, { ...info.config, subjects: ['osapitest.nowhere'] });
+    try {
+      heartbeat.beatNow();
+      // The first try fails (no stream takes the subject); then the stream is put back.
+      await waitFor('the first try failed', () => failures >= 1, 10_000);
+      await jsm.streams.update(stream, { ...info.config, subjects });
+      await waitFor(
+        'the beat stored by a later try',
+        async () => ((await kv.get(registryKey('hb-04')))?.revision ?? 0) > before,
+        10_000,
+      );
+    } finally {
+      await jsm.streams.update(stream, { ...info.config, subjects }).catch(() => undefined);
+      await heartbeat.stop();
+      await nc.close();
     }
   });
 });

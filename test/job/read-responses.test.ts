@@ -1,7 +1,8 @@
-// A job's results are read through one short-lived consumer. When that
-// consumer cannot be made (on a cluster, nats-server 2.9 may place it on the
-// node that is gone), each known host's result is read by its key instead,
-// so GET /job/{id} still answers with what is stored.
+// A job's results are read by key when the caller knows a few hosts (a
+// direct get each, which any replica answers), else through one short-lived
+// consumer. When that consumer cannot be made (on a cluster, nats-server 2.9
+// may place it on the node that is gone), each known host's result is read
+// by its key instead, so GET /job/{id} still answers with what is stored.
 import { AckPolicy, DiscardPolicy, jetstreamManager } from '@nats-io/jetstream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/job/clock.js';
@@ -73,7 +74,8 @@ describe('readResponses', () => {
     expect(got.map((r) => [r.hostname, r.error])).toEqual([['rr-x', 'last']]);
   });
 
-  it('reads the known hosts one by one when no consumer can be made', async () => {
+  it('reads a few known hosts by key, making no consumer', async () => {
+    // `full` takes no consumer: only reads by key can answer.
     const id = await answeredQuery(full, [{ host: 'rr-b' }, { host: 'rr-a' }]);
     let gathered = 0;
     const got = await readResponses(full, id, () => {
@@ -88,15 +90,20 @@ describe('readResponses', () => {
     ]);
   });
 
-  it('does not gather the known hosts when reading at once works', async () => {
-    const id = await answeredQuery(store, [{ host: 'rr-a' }]);
-    let gathered = false;
-    const got = await readResponses(store, id, () => {
-      gathered = true;
-      return [];
-    });
-    expect(got).toHaveLength(1);
-    expect(gathered).toBe(false);
+  it('reads many known hosts through one consumer, and by key when none can be made', async () => {
+    const hosts = Array.from({ length: 40 }, (_, i) => `rr-m${String(i).padStart(2, '0')}`);
+    const answered = hosts.slice(0, 35).map((host) => ({ host }));
+    for (const s of [store, full]) {
+      const id = await answeredQuery(s, answered);
+      let gathered = 0;
+      const got = await readResponses(s, id, () => {
+        gathered++;
+        return hosts;
+      });
+      expect(got.map((r) => r.hostname)).toEqual(hosts.slice(0, 35));
+      // Once to see how many there are; again only to read them one by one.
+      expect(gathered).toBe(s === full ? 2 : 1);
+    }
   });
 
   it('fails with the reason when no consumer can be made and no host is known', async () => {
