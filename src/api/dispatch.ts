@@ -74,6 +74,8 @@ export interface DispatchResult {
   /** Agents expected to answer that did not, in hostname order. */
   missing: string[];
   waitedMs: number;
+  /** The API lost its follow of results during the wait: a missing answer may have been lost to NATS. */
+  natsInterrupted?: boolean;
 }
 
 /** Who a job for this target goes to, worked out once for both the waiting and the async path. */
@@ -257,7 +259,8 @@ export async function waitForAnswers(
 ): Promise<DispatchResult> {
   const { single, expected } = p;
   const got = new Map<string, JobResponse>();
-  const started = deps.clock.now().getTime();
+  const startedAt = deps.clock.now();
+  const started = startedAt.getTime();
 
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => {
@@ -296,6 +299,7 @@ export async function waitForAnswers(
     responses: [...got.values()].sort(order),
     missing: single ? [] : expected.filter((h) => !got.has(h)).sort(),
     waitedMs: deps.clock.now().getTime() - started,
+    ...(complete() ? {} : { natsInterrupted: deps.responses.cutSince(startedAt) }),
   };
   deps.onRoundTrip?.({ type: req.type, ms: result.waitedMs, complete: complete() });
   return result;

@@ -62,8 +62,9 @@ const BEAT_SLACK_MS = 1_000;
  * it is. A beat published while the registry's stream had no leader (a NATS
  * node lost, an election) is lost without a word, since most beats are not
  * acknowledged (agent/registry.ts); so an agent whose next beat fell due
- * during a stall of the registry is not held to it: it has one interval
- * more, its next beat's.
+ * during a stall of the registry, over or still going on, is not held to it:
+ * it has one interval more, its next beat's. A large fleet that all died at
+ * once therefore shows NotReady one interval later than the TTL.
  */
 export function isReady(
   seenAt: number,
@@ -94,10 +95,19 @@ export async function watchRegistry(
   let loaded = false;
   let lastStoredAt: number | null = null;
   let stalls: Stall[] = [];
+  const stallAfter = () =>
+    Math.max(
+      STALL_MIN_MS,
+      (STALL_GAPS * heartbeatInterval(opts.ttlMs)) / Math.max(1, entries.size),
+    );
+  /** The stalls an agent may be Ready by at `now`: the past ones, and a silence going on. */
+  const stallsAt = (now: number): Stall[] =>
+    loaded && lastStoredAt !== null && now - lastStoredAt > stallAfter()
+      ? [...stalls, { start: lastStoredAt, end: now }]
+      : stalls;
   const noteStored = (at: number) => {
     if (loaded && lastStoredAt !== null) {
-      const usualGap = heartbeatInterval(opts.ttlMs) / Math.max(1, entries.size);
-      if (at - lastStoredAt > Math.max(STALL_MIN_MS, STALL_GAPS * usualGap)) {
+      if (at - lastStoredAt > stallAfter()) {
         // Kept while an agent could still be Ready by it.
         const keepFrom = at - 2 * (opts.ttlMs + heartbeatInterval(opts.ttlMs));
         stalls = [...stalls.filter((x) => x.end >= keepFrom), { start: lastStoredAt, end: at }];
@@ -152,11 +162,12 @@ export async function watchRegistry(
   const view: RegistryView = {
     agents() {
       const now = opts.clock.now().getTime();
+      const current = stallsAt(now);
       order ??= [...entries.keys()].sort(byName.compare);
       const out: AgentView[] = [];
       for (const host of order) {
         const e = entries.get(host);
-        if (e) out.push({ ...e, ready: isReady(e.seenAt.getTime(), now, opts.ttlMs, stalls) });
+        if (e) out.push({ ...e, ready: isReady(e.seenAt.getTime(), now, opts.ttlMs, current) });
       }
       return out;
     },

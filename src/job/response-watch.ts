@@ -11,6 +11,12 @@ import { type ResultTrust, resultDistrust } from './result-signing.js';
 export interface ResponseWatch {
   /** Calls `onResponse` for each result of the job until the returned function is called. */
   register(jobId: string, onResponse: (r: JobResponse) => void): () => void;
+  /**
+   * Whether the follow of results was cut at some time since `since` (NATS
+   * away, a node lost): results stored meanwhile come when it goes on, but
+   * agents' results sent while the cluster elected a leader may be lost.
+   */
+  cutSince(since: Date): boolean;
   stop(): void;
 }
 
@@ -60,6 +66,10 @@ export async function watchResponses(
         set.delete(onResponse);
         if (set.size === 0) waiters.delete(jobId);
       };
+    },
+    cutSince(since) {
+      const following = follow.followingSince;
+      return following === null || following > since;
     },
     stop() {
       follow.stop();

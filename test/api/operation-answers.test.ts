@@ -49,6 +49,23 @@ describe('operationAnswer', () => {
     });
   });
 
+  it('a silent host when NATS was away during the wait: its answer may be lost, and where to look', () => {
+    const body = operationAnswer(
+      'node.uptime.get',
+      { ...result([{ hostname: 'a', data: { uptime: '1h' } }], ['c']), natsInterrupted: true },
+      10,
+    );
+    expect(body.results[1]).toEqual({
+      hostname: 'c',
+      status: 'no_answer',
+      error: expect.stringMatching(
+        new RegExp(
+          `NATS was unavailable for part of the wait.*GET /job/${JOB}.*send the request again`,
+        ),
+      ),
+    });
+  });
+
   it('a change: ok with changed, a failure never changed', () => {
     const body = operationAnswer(
       'network.dns.update',

@@ -5,6 +5,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { describe, expect, it } from 'vitest';
 import { followKv, type KvChange, type KvFollow } from '../../src/job/kv-follow.js';
+import { watchResponses } from '../../src/job/response-watch.js';
 import { kvStream } from '../../src/names/names.js';
 import { connectNats } from '../../src/nats/connection.js';
 import { waitFor } from '../api/helpers.js';
@@ -65,6 +66,33 @@ describe('followKv', () => {
     }
     // Stopping a follow deletes its consumer.
     await waitFor('the consumer to be deleted', async () => (await consumers()) === 0);
+  });
+
+  it('a response watch tells whether its follow was cut since a time', async () => {
+    const kv = await bucket('fk-rw');
+    const jsm = await jetstreamManager(t.nc);
+    const watch = await watchResponses(
+      { nc: t.nc, js: jsm.jetstream(), bucket: 'fk-rw' },
+      silentLogger,
+    );
+    try {
+      const before = new Date();
+      expect(watch.cutSince(before)).toBe(false);
+      const consumers = await jsm.consumers.list(kvStream('fk-rw')).next();
+      await jsm.consumers.delete(kvStream('fk-rw'), consumers[0]?.name ?? '');
+      await waitFor('the follow cut', () => watch.cutSince(before), 15_000);
+      // Followed again: cut since `before`, not since now.
+      await kv.put('x', '1');
+      await waitFor(
+        'followed again',
+        async () => (await jsm.consumers.list(kvStream('fk-rw')).next()).length === 1,
+        15_000,
+      );
+      await waitFor('following again', () => !watch.cutSince(new Date(Date.now() + 1)), 15_000);
+      expect(watch.cutSince(before)).toBe(true);
+    } finally {
+      watch.stop();
+    }
   });
 
   it('goes on from the next change when its consumer is deleted from under it', async () => {

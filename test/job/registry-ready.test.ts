@@ -83,6 +83,12 @@ describe('the registry view across a stall', () => {
       for (let i = 0; i < 10; i++) await kv.put(`agents.busy${i}`, agentEntry(`busy${i}`));
       expect(await view.waitFor((v) => v.agents().length === 11, 5_000)).toBe(true);
       const seenAt = quiet()?.seenAt.getTime() ?? Number.NaN;
+      // A silence still going on, long enough to be a stall (the view's clock moved on):
+      // quiet's next beat fell due in it.
+      now = seenAt + ttlMs + 500;
+      expect(quiet()?.ready).toBe(true);
+      now = seenAt + ttlMs + every + 500;
+      expect(quiet()?.ready).toBe(false);
       // Nothing stored for longer than a stall, then one of the others beats again.
       await new Promise((r) => setTimeout(r, 3_500));
       await kv.put('agents.busy0', agentEntry('busy0'));

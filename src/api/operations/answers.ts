@@ -114,8 +114,15 @@ function commandItem(resp: JobResponse): Item {
 }
 
 /** The item of an expected agent that never answered. */
-function silentItem(type: OperationType, hostname: string, timeoutS: number): Item {
-  const error = `no answer from this agent within ${timeoutS} s plus a margin; it was Ready when the job was sent`;
+function silentItem(
+  type: OperationType,
+  hostname: string,
+  timeoutS: number,
+  r: DispatchResult,
+): Item {
+  const error = r.natsInterrupted
+    ? `no answer from this agent within ${timeoutS} s plus a margin, and NATS was unavailable for part of the wait (a node lost, a leader election): its answer may have been lost. GET /job/${r.jobId} shows it if it was stored; or send the request again`
+    : `no answer from this agent within ${timeoutS} s plus a margin; it was Ready when the job was sent`;
   const decl: OperationDeclaration = OPERATIONS[type];
   if (decl.answer === 'command') return noAnswerResult(hostname, error);
   return {
@@ -139,7 +146,7 @@ export function operationAnswer(
   const results = r.responses.flatMap((resp) =>
     decl.answer === 'command' ? [commandItem(resp)] : perElement(decl, hostItem(type, resp)),
   );
-  for (const hostname of r.missing) results.push(silentItem(type, hostname, timeoutS));
+  for (const hostname of r.missing) results.push(silentItem(type, hostname, timeoutS, r));
   if (results.every((x) => x.status === 'no_answer')) {
     throw new ApiError(
       'no_agent_answered',
