@@ -7,15 +7,58 @@
 //
 //   npm run bench:load                  # writes its section of bench/RESULTS.md
 //   npm run bench:load -- --no-write     # prints it only
+//   npm run bench:load -- --profile DIR  # also profiles the API server (--cpu-prof) and prints its top frames
 //
 // Bounded: 1,000 requests per round, three rounds, and a hard stop after 5 minutes.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { startNatsServer } from '../src/nats/server.js';
 import { type AnyJson, Fleet, killLeftovers } from '../test/faults/fleet.js';
 import { silentLogger } from '../test/support/nats.js';
 import { writeSection } from './results.js';
+
+function option(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+/**
+ * The functions that took the most CPU in the newest profile in `dir`, by
+ * self time, with their share of all samples: where the API server's time
+ * per request goes.
+ */
+function topFrames(dir: string, n = 25): string {
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .map((f) => join(dir, f))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  if (!files[0]) return `bench:load: no profile in ${dir}\n`;
+  const profile = JSON.parse(readFileSync(files[0], 'utf8')) as {
+    nodes: Array<{
+      id: number;
+      callFrame: { functionName: string; url: string; lineNumber: number };
+    }>;
+    samples: number[];
+  };
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const self = new Map<string, number>();
+  for (const id of profile.samples) {
+    const f = byId.get(id)?.callFrame;
+    if (!f) continue;
+    const where = f.url
+      .replace(/^.*node_modules\//, '')
+      .replace(/^file:\/\/.*?\/(src|dist)\//, '$1/');
+    const key = `${f.functionName || '(anonymous)'} ${where}:${f.lineNumber + 1}`;
+    self.set(key, (self.get(key) ?? 0) + 1);
+  }
+  const total = profile.samples.length;
+  const rows = [...self]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([k, c]) => `  ${((100 * c) / total).toFixed(1).padStart(5)}%  ${k}`);
+  return `bench:load: the API server's top frames by self time (${files[0]}):\n${rows.join('\n')}\n`;
+}
 
 const AGENTS = 20;
 const REQUESTS = 1000;
@@ -152,7 +195,11 @@ async function main(): Promise<void> {
   });
   try {
     process.stderr.write(`bench:load: starting the API server and ${AGENTS} agents\n`);
-    await fleet.startApi();
+    // `--profile DIR`: the API server writes a CPU profile there when it stops; its top frames are printed.
+    const profileDir = option('profile');
+    await fleet.startApi(
+      profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${resolve(profileDir)}` } : {},
+    );
     // A few at a time: twenty Node processes starting together on two cores
     // would only measure the scheduler.
     for (let i = 0; i < hosts.length; i += 5) {
@@ -270,6 +317,8 @@ async function main(): Promise<void> {
   } finally {
     await fleet.stop();
     await nats.stop(2000);
+    const profileDir = option('profile');
+    if (profileDir) process.stderr.write(topFrames(profileDir));
     (await import('node:fs')).rmSync(storeDir, { recursive: true, force: true });
   }
 }

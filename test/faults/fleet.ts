@@ -114,8 +114,9 @@ export class Fleet {
     return file;
   }
 
-  async startApi(): Promise<OsapiProcess> {
-    this.api = await spawnOsapi(['api', 'server', 'start'], this.configFile(), {});
+  /** `env`: added to the API server's environment (a benchmark's NODE_OPTIONS=--cpu-prof). */
+  async startApi(env: Record<string, string> = {}): Promise<OsapiProcess> {
+    this.api = await spawnOsapi(['api', 'server', 'start'], this.configFile(), env);
     return this.api;
   }
 
