@@ -197,9 +197,7 @@ async function main(): Promise<void> {
     process.stderr.write(`bench:load: starting the API server and ${AGENTS} agents\n`);
     // `--profile DIR`: the API server writes a CPU profile there when it stops; its top frames are printed.
     const profileDir = option('profile');
-    await fleet.startApi(
-      profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${resolve(profileDir)}` } : {},
-    );
+    await fleet.startApi(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(profileDir)}`] : []);
     // A few at a time: twenty Node processes starting together on two cores
     // would only measure the scheduler.
     for (let i = 0; i < hosts.length; i += 5) {

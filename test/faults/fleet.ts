@@ -114,9 +114,15 @@ export class Fleet {
     return file;
   }
 
-  /** `env`: added to the API server's environment (a benchmark's NODE_OPTIONS=--cpu-prof). */
-  async startApi(env: Record<string, string> = {}): Promise<OsapiProcess> {
-    this.api = await spawnOsapi(['api', 'server', 'start'], this.configFile(), env);
+  /** `nodeArgs`: options for the API server's node (a benchmark's --cpu-prof). */
+  async startApi(nodeArgs: string[] = []): Promise<OsapiProcess> {
+    this.api = await spawnOsapi(
+      ['api', 'server', 'start'],
+      this.configFile(),
+      {},
+      30_000,
+      nodeArgs,
+    );
     return this.api;
   }
 
@@ -261,12 +267,13 @@ function spawnOsapi(
   configFile: string,
   env: Record<string, string>,
   readyWithinMs = 30_000,
+  nodeArgs: string[] = [],
 ): Promise<OsapiProcess> {
   const childEnv: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (!k.startsWith('OSAPI_')) childEnv[k] = v;
   }
-  const child = spawn(process.execPath, [BIN, '-j', '-f', configFile, ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, BIN, '-j', '-f', configFile, ...args], {
     env: { ...childEnv, NO_COLOR: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
