@@ -70,7 +70,10 @@ describe.runIf(LONG)('a node lost under load at 1,000 agents', () => {
     expect(r.syncAnswers.afterElection, output).toBeGreaterThan(0);
     expect(r.syncAnswers.afterElectionOk, output).toBe(r.syncAnswers.afterElection);
     // During the election: an answer or a 503, never a hang past the command's timeout.
-    expect(r.duringKill.statuses.filter((s) => ![200, 202, 503].includes(s)), output).toEqual([]);
+    expect(
+      r.duringKill.statuses.filter((s) => ![200, 202, 503].includes(s)),
+      output,
+    ).toEqual([]);
     expect(r.duringKill.slowestMs, output).toBeLessThan(30_000);
     expect(r.warningsAfter, output).toBeLessThanOrEqual(AGENTS);
   }, 900_000);
