@@ -215,3 +215,27 @@ export function deriveStatus(
   }
   return { status, hosts, updatedAt, cancelled, final };
 }
+
+/**
+ * A job's timeline: its submission, from the definition (who, when, for
+ * what target, with what rate control), then its status events. A job stored
+ * with a `submitted` event of its own keeps that one.
+ */
+export function timelineOf(
+  job: JobRecord,
+  events: readonly StatusEventRecord[],
+): StatusEventRecord[] {
+  if (events.some((e) => e.event === 'submitted' && e.hostname === API_EVENT_HOST)) {
+    return [...events];
+  }
+  const r = job.rollout;
+  const submitted: StatusEventRecord = {
+    timestamp: job.created,
+    event: 'submitted',
+    hostname: API_EVENT_HOST,
+    message: `submitted by ${job.created_by} for ${job.target_hostname}${
+      r ? ` (max_concurrency ${r.max_concurrency}, max_errors ${r.max_errors})` : ''
+    }`,
+  };
+  return [submitted, ...events];
+}

@@ -229,25 +229,17 @@ export async function publishJob(store: JobStore, job: NewJob): Promise<Publishe
   }
   const revision = await kv(store).jobs.create(jobKey(record.id), JSON.stringify(record));
   const subject = notifySubject(store.names, record.category, routeOf(job.target));
-  // The event and the notification only need the definition stored first;
-  // they do not need each other, so they go out together.
-  await Promise.all([
-    appendStatus(store, record.id, 'submitted', API_EVENT_HOST, {
-      message: `submitted by ${job.createdBy} for ${record.target_hostname}${
-        job.rollout
-          ? ` (max_concurrency ${job.rollout.max_concurrency}, max_errors ${job.rollout.max_errors})`
-          : ''
-      }`,
-    }),
+  // No `submitted` event is stored: the definition says who submitted it,
+  // when and for what, and the timeline shows it from there (status.ts
+  // timelineOf). A rollout's hosts are told by its driver (api/rollout.ts).
+  if (!job.rollout) {
     // msgID makes a retried publish a no-op inside the stream's duplicate window.
-    job.rollout
-      ? null
-      : store.js.publish(
-          subject,
-          record.id,
-          withHeaders({ msgID: record.id }, carrying(record, job.expectedHosts)),
-        ),
-  ]);
+    await store.js.publish(
+      subject,
+      record.id,
+      withHeaders({ msgID: record.id }, carrying(record, job.expectedHosts)),
+    );
+  }
   return {
     ...record,
     ...(job.expectedHosts ? { expected_hosts: job.expectedHosts } : {}),

@@ -10,7 +10,13 @@ import {
 } from '../../src/job/store.js';
 import { registryKey } from '../../src/names/names.js';
 import { bucketsOf } from '../support/buckets.js';
-import { post, startTestSystem, type TestSystem } from '../support/system.js';
+import {
+  type AnyJson,
+  post,
+  request,
+  startTestSystem,
+  type TestSystem,
+} from '../support/system.js';
 import { plantAgent, storeFor, waitFor } from './helpers.js';
 
 // Short, to keep these tests quick, yet long enough for every real agent to
@@ -74,8 +80,18 @@ describe('with every matching agent up', () => {
       const ev = await readStatusEvents(store, r.body.job_id);
       return ev.filter((e) => e.event === 'completed').length === UP.length && ev;
     });
-    expect(events.filter((e) => e.event === 'submitted')).toHaveLength(1);
+    // The submission is not stored as an event; the timeline shows it once, from the definition.
+    expect(events.filter((e) => e.event === 'submitted')).toHaveLength(0);
     expect(events.filter((e) => e.event === 'failed')).toHaveLength(0);
+    const job = await request(sys, 'GET', `/job/${r.body.job_id}`, undefined, token);
+    expect(job.body.timeline.filter((e: AnyJson) => e.event === 'submitted')).toEqual([
+      {
+        timestamp: job.body.created,
+        event: 'submitted',
+        hostname: '_api',
+        message: `submitted by ${job.body.created_by} for _all`,
+      },
+    ]);
     expect(
       events
         .filter((e) => e.event === 'completed')

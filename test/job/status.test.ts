@@ -2,7 +2,7 @@
 // records: every state and how the job's status follows from them.
 import { describe, expect, it } from 'vitest';
 import type { FinalHostState, JobRecord, StatusEventRecord } from '../../src/job/records.js';
-import { deriveStatus } from '../../src/job/status.js';
+import { deriveStatus, timelineOf } from '../../src/job/status.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00.000Z');
 const at = (ms: number) => new Date(T0 + ms).toISOString();
@@ -212,5 +212,32 @@ describe('deriveStatus', () => {
     );
     expect(Object.keys(broadcast.hosts)).toEqual(['a']);
     expect(broadcast.status).toBe('completed');
+  });
+});
+
+describe('timelineOf', () => {
+  it('begins with the submission, from the definition, then the events', () => {
+    const t = timelineOf(job('web-01'), [ev(5, 'started', 'web-01')]);
+    expect(t).toEqual([
+      {
+        timestamp: at(0),
+        event: 'submitted',
+        hostname: '_api',
+        message: 'submitted by alice for web-01',
+      },
+      ev(5, 'started', 'web-01'),
+    ]);
+  });
+
+  it("names a rollout's limits", () => {
+    const rolled = { ...job('_all', ['a']), rollout: { max_concurrency: 2, max_errors: 1 } };
+    expect(timelineOf(rolled, [])[0]?.message).toBe(
+      'submitted by alice for _all (max_concurrency 2, max_errors 1)',
+    );
+  });
+
+  it('keeps a submitted event stored with the job, once', () => {
+    const stored = { ...ev(1, 'submitted', '_api'), message: 'submitted by alice for _all' };
+    expect(timelineOf(job('_all', ['a']), [stored])).toEqual([stored]);
   });
 });

@@ -35,7 +35,7 @@ import { operationInputProblems, withFactRefs } from '../../job/data-checks.js';
 import type { JobEntry, JobsView } from '../../job/jobs-view.js';
 import type { JobRecord, JobResponse } from '../../job/records.js';
 import type { RegistryView } from '../../job/registry-view.js';
-import { answersJob } from '../../job/status.js';
+import { answersJob, timelineOf } from '../../job/status.js';
 import {
   appendStatus,
   deleteJob,
@@ -204,7 +204,7 @@ export async function jobDetail(
         },
       ]),
     ),
-    timeline: entry.events.map((e) => ({
+    timeline: timelineOf(record, entry.events).map((e) => ({
       timestamp: e.timestamp,
       event: e.event,
       hostname: e.hostname,
