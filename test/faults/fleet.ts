@@ -12,6 +12,17 @@ import { type TempDir, tempDir, waitFor } from '../api/helpers.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = join(ROOT, 'bin', 'osapi');
+/**
+ * The node options bin/osapi's first line gives (`#!/usr/bin/env -S node
+ * ...`): the processes here run under process.execPath, and without them
+ * would not run, nor use memory, as an installed osapi does.
+ */
+const BIN_NODE_OPTIONS = (
+  /^#!.*\bnode((?: +-\S+)*)\s*$/m.exec(readFileSync(BIN, 'utf8').split('\n')[0] ?? '')?.[1] ?? ''
+)
+  .trim()
+  .split(/ +/)
+  .filter(Boolean);
 const MAIN = join(ROOT, 'dist', 'cli', 'main.js');
 
 // The suite's pretest builds dist/; running these files alone needs it too.
@@ -273,10 +284,14 @@ function spawnOsapi(
   for (const [k, v] of Object.entries(process.env)) {
     if (!k.startsWith('OSAPI_')) childEnv[k] = v;
   }
-  const child = spawn(process.execPath, [...nodeArgs, BIN, '-j', '-f', configFile, ...args], {
-    env: { ...childEnv, NO_COLOR: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...BIN_NODE_OPTIONS, ...nodeArgs, BIN, '-j', '-f', configFile, ...args],
+    {
+      env: { ...childEnv, NO_COLOR: '1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const lines: string[] = [];
   let stdout = '';
   child.stderr?.setEncoding('utf8').on('data', (d: string) => {
