@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { startTestSystem, type TestSystem } from '../test/support/system.js';
-import { startAgentChild, stats } from './fleet.js';
+import { median, startAgentChild, stats } from './fleet.js';
 import { writeSection } from './results.js';
 
 const ms = (n: number) => `${n.toFixed(1)} ms`;
@@ -67,6 +67,42 @@ async function exec(sys: TestSystem, token: string, target: string, expect: numb
   }
 }
 
+/**
+ * Where one host's round trip goes, from each job's own timestamps (one
+ * clock: everything runs on this machine): the request until the API made
+ * the job (HTTP, auth, audit), until the agent started it (the definition
+ * stored, the notification, the agent's check and claim), until its end was
+ * recorded (the spawn, the run, the result stored), and until the answer
+ * arrived (the API noticing the result, the HTTP answer). Medians, in ms.
+ */
+async function hops(sys: TestSystem, token: string, n: number) {
+  const rows: number[][] = [];
+  for (let i = 0; i < n; i++) {
+    const sent = Date.now();
+    const res = await fetch(`${sys.url}/node/bench-01/command/exec`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ command: 'true' }),
+    });
+    const answered = Date.now();
+    const { job_id } = (await res.json()) as { job_id: string };
+    const job = (await (
+      await fetch(`${sys.url}/job/${job_id}`, { headers: { authorization: `Bearer ${token}` } })
+    ).json()) as { created: string; timeline: Array<{ event: string; timestamp: string }> };
+    const at = (event: string) =>
+      Date.parse(job.timeline.find((e) => e.event === event)?.timestamp ?? '');
+    const created = Date.parse(job.created);
+    rows.push([
+      created - sent,
+      at('started') - created,
+      at('completed') - at('started'),
+      answered - at('completed'),
+    ]);
+  }
+  const mid = (k: number) => median(rows.map((r) => r[k] as number));
+  return { made: mid(0), started: mid(1), ended: mid(2), answered: mid(3) };
+}
+
 async function main(): Promise<void> {
   const lines: string[] = [];
   const out = (s = '') => {
@@ -92,6 +128,7 @@ async function main(): Promise<void> {
     await timeEach(50, bareSpawn);
     const bare = stats(await timeEach(300, bareSpawn));
     const one = stats(await timeEach(300, () => exec(sys, token, 'bench-01', 1)));
+    const hop = await hops(sys, token, 100);
 
     // 2. Throughput: `_any` with one agent (max_jobs 10) against 10 parallel bare spawns.
     const bareRate = await throughput(1000, 10, bareSpawn);
@@ -143,11 +180,15 @@ async function main(): Promise<void> {
         );
     }
     out(
-      `| agent RSS idle / after ~1,650 jobs / after ~2,650 | ${rssIdle.toFixed(0)} MB / ${rssAfterFirst.toFixed(0)} MB / ${rssAfterSecond.toFixed(0)} MB | | growth over the last 1,000: ${(rssAfterSecond - rssAfterFirst).toFixed(1)} MB | ≤ 80 MB, no growth after the first 1,000 |`,
+      `| agent RSS idle / after ~1,750 jobs / after ~2,750 | ${rssIdle.toFixed(0)} MB / ${rssAfterFirst.toFixed(0)} MB / ${rssAfterSecond.toFixed(0)} MB | | growth over the last 1,000: ${(rssAfterSecond - rssAfterFirst).toFixed(1)} MB | ≤ 80 MB, no growth after the first 1,000 |`,
     );
     out();
     out(
       'The one-host figures are end to end: HTTP request, job written to KV, notification on the stream, the agent (a separate process) claiming it, spawning `true`, storing the result, and the API answering.',
+    );
+    out();
+    out(
+      `Where a one-host round trip goes (medians of 100 more, from each job's timestamps, ms granularity): request to job made ${ms(hop.made)} (HTTP, auth, audit); to the agent starting it ${ms(hop.started)} (definition stored, notification, the agent's check and claim); to its end recorded ${ms(hop.ended)} (spawn, run, result stored); to the answer ${ms(hop.answered)} (the API noticing the result, the HTTP answer).`,
     );
     // Only this benchmark's section: bench/jobs-list.ts keeps its own in the same file.
     writeSection('command', lines);

@@ -1094,7 +1094,7 @@ function clusterLines(r: ClusterResult, command: string, version: string): strin
       : `starts again ${f1(r.restartedAfterMs / 1000)} s after the kill`;
   const s = (ms: number | null) => (ms === null ? 'not seen' : `${f1(ms / 1000)} s`);
   return [
-    '# Benchmark results: scale on a 3-node cluster, one node killed',
+    `# Benchmark results: scale on a 3-node cluster, one node killed${r.restartedAfterMs === null ? '' : ' and started again'}`,
     '',
     `Made by \`${command}\` on ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, nats-server ${version}, ${cpus().length} cores. Three nats-servers routed on local ports (bench/scale/main.ts starts them), the jobs stream and every bucket at R3; ${f0(r.n)} agents and the API connect with all three URLs. For 40 s an async job goes out every ${JOB_EVERY_MS} ms, in turn: ${broadcasts}, and \`command exec\` to \`_any\` and to one host (a shell appending the job's tag to a file, so a second run would show); and a synchronous \`GET /node/_all/hostname\` every ${SYNC_EVERY_MS / 1000} s. ${r.killedAfterMs / 1000} s in, node n3 is killed (SIGKILL) and ${restart}. Then every accepted job is read back until it is final. Each job must be final within its timeout (${TIMEOUT_S.query} s for the query, ${TIMEOUT_S.command} s for the command) plus ${FINAL_GRACE_S} s, by its own timestamps.`,
     '',
