@@ -24,6 +24,7 @@ import { type HandlerContext, runJob } from '../../src/agent/handlers/index.js';
 import { NETPLAN_MARKER, recoverNetplanChange } from '../../src/agent/handlers/netplan.js';
 import { operationDataProblems } from '../../src/job/data-checks.js';
 import { type FakeNetplan, makeFakeNetplan } from '../support/fake-netplan.js';
+import { startTestSystem } from '../support/system.js';
 
 let fake: FakeNetplan;
 beforeEach(() => {
@@ -300,6 +301,29 @@ describe('an agent stopped while it checks a change', () => {
     expect(fake.calls().filter((c) => !c.startsWith(' '))).toEqual(['generate', 'apply']);
     expect(existsSync(join(stateDir, 'netplan-pending.json'))).toBe(false);
     expect(await recoverNetplanChange({ stateDir, netplanDir: fake.netplanDir })).toBeNull();
+  });
+
+  it('is undone by the agent process as it starts, before it connects', async () => {
+    await run('network.interface.create', ETH1_CONFIG);
+    const changed = ETH1.replace('192.0.2.10/24', '198.51.100.99/24');
+    writeFileSync(fileOf('eth1'), changed);
+    const sys = await startTestSystem();
+    try {
+      const marker = join(sys.config.state_dir, 'netplan-pending.json');
+      writeFileSync(marker, JSON.stringify({ path: fileOf('eth1'), previous: ETH1 }));
+      fake.clearCalls();
+      await sys.startAgent(
+        'np-start',
+        {},
+        { network: { ...sys.config.agent.network, netplan_dir: fake.netplanDir } },
+        { netplan: fake.netplan },
+      );
+      expect(read('eth1')).toBe(ETH1);
+      expect(fake.calls().filter((c) => !c.startsWith(' '))).toEqual(['generate', 'apply']);
+      expect(existsSync(marker)).toBe(false);
+    } finally {
+      await sys.stop();
+    }
   });
 
   it('puts nothing back from a record naming a file outside the netplan directory', async () => {

@@ -24,6 +24,7 @@ import {
   runTool,
   toolRunnable,
 } from './host-tools.js';
+import { netplanPendingPath } from './netplan-pending.js';
 import { serializedOn } from './resolv-conf.js';
 import type { HandlerContext, JobHandler } from './types.js';
 
@@ -212,11 +213,7 @@ interface PendingChange {
   previous: string | null;
 }
 
-const PENDING_FILE = 'netplan-pending.json';
-
-function pendingPath(stateDir: string): string {
-  return join(stateDir, PENDING_FILE);
-}
+const pendingPath = netplanPendingPath;
 
 async function notePending(ctx: HandlerContext, change: PendingChange): Promise<void> {
   const stateDir = ctx.host?.stateDir;
