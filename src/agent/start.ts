@@ -1,7 +1,6 @@
 // Starts an agent process: connects to NATS and runs the agent with the
 // settings of the `agent` config section. Composed by `osapi agent start` and
 // by `osapi start` alike.
-import { existsSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../job/clock.js';
@@ -15,7 +14,7 @@ import { isNotFound, isTimeout } from '../nats/errors.js';
 import { jobPublicKeyPath } from '../state/local.js';
 import { type Agent, type AgentOptions, startAgent } from './agent.js';
 import { SharedConsumerMissingError } from './consumers.js';
-import { netplanPendingPath } from './handlers/netplan-pending.js';
+import { recoverNetplanChange } from './handlers/netplan.js';
 import type { HostSettings } from './handlers/types.js';
 import { loadAgentIdentity } from './identity.js';
 import { startAgentMetrics } from './metrics.js';
@@ -75,17 +74,11 @@ export async function startAgentProcess(opts: {
   const settings = config.agent.nats;
   // Before NATS: a network change this agent was checking when it stopped
   // is undone (it may be what keeps it from NATS), as the check would have.
-  const undone = existsSync(netplanPendingPath(config.state_dir))
-    ? await import('./handlers/netplan.js')
-        .then(({ recoverNetplanChange }) =>
-          recoverNetplanChange({
-            stateDir: config.state_dir,
-            netplanDir: config.agent.network.netplan_dir,
-            ...(opts.host?.netplan ? { netplan: opts.host.netplan } : {}),
-          }),
-        )
-        .catch((err: unknown) => ({ path: '', undone: false, error: String(err) }))
-    : null;
+  const undone = await recoverNetplanChange({
+    stateDir: config.state_dir,
+    netplanDir: config.agent.network.netplan_dir,
+    ...(opts.host?.netplan ? { netplan: opts.host.netplan } : {}),
+  }).catch((err: unknown) => ({ path: '', undone: false, error: String(err) }));
   if (undone) {
     logger.warn(
       { path: undone.path, ...(undone.error ? { err: undone.error } : {}) },

@@ -24,7 +24,6 @@ import {
   runTool,
   toolRunnable,
 } from './host-tools.js';
-import { netplanPendingPath } from './netplan-pending.js';
 import { serializedOn } from './resolv-conf.js';
 import type { HandlerContext, JobHandler } from './types.js';
 
@@ -213,7 +212,11 @@ interface PendingChange {
   previous: string | null;
 }
 
-const pendingPath = netplanPendingPath;
+const PENDING_FILE = 'netplan-pending.json';
+
+function pendingPath(stateDir: string): string {
+  return join(stateDir, PENDING_FILE);
+}
 
 async function notePending(ctx: HandlerContext, change: PendingChange): Promise<void> {
   const stateDir = ctx.host?.stateDir;
