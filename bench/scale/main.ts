@@ -13,7 +13,7 @@
 //   npm run bench:scale -- --cluster --agents 1000
 //   options: --workers N (fleet processes, default 4), --no-write (print only);
 //   with --cluster: --restart-after S (the killed node starts again), --broadcast-commands,
-//   --json FILE (the figures as JSON)
+//   --json FILE (the figures as JSON); --no-build (dist/ is current)
 //
 // Loopback only; every wait is bounded.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -1127,11 +1127,14 @@ function clusterLines(r: ClusterResult, command: string, version: string): strin
 // ---- main ---------------------------------------------------------------------------------
 
 const command = `npm run bench:scale${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
-process.stderr.write('building dist/ for bin/osapi\n');
-execFileSync(join(ROOT, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json'], {
-  cwd: ROOT,
-  stdio: 'inherit',
-});
+// `--no-build`: dist/ is current already (a test run beside others that use it).
+if (!process.argv.includes('--no-build')) {
+  process.stderr.write('building dist/ for bin/osapi\n');
+  execFileSync(join(ROOT, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
+}
 const version = execFileSync('nats-server', ['--version'])
   .toString()
   .trim()

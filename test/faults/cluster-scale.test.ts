@@ -36,6 +36,8 @@ async function clusterRun(args: string[]): Promise<{ result: ClusterResult; outp
           '--agents',
           String(AGENTS),
           '--no-write',
+          // `npm run test:faults` built dist/ first; other fault tests run from it meanwhile.
+          '--no-build',
           '--json',
           json,
           ...args,
