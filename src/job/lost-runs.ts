@@ -78,12 +78,12 @@ export function findLostRuns(
       });
       continue;
     }
-    const lastSign = Math.max(
-      agent?.seenAt.getTime() ?? 0,
-      lastEvent,
-      rules.listeningSince.getTime(),
-    );
-    if (now - lastSign > rules.ttlMs) {
+    // Silent: not Ready by the registry view's rule (which does not hold a
+    // beat lost to a stall of the registry against an agent: registry-view.ts
+    // isReady), and no event from it or from this process's follow since.
+    const silent =
+      !agent?.ready && now - Math.max(lastEvent, rules.listeningSince.getTime()) > rules.ttlMs;
+    if (silent) {
       out.push({
         ...base,
         reason: agent

@@ -50,7 +50,13 @@ function agent(hostname: string, startedMs: number, seenMs: number, behindMs = 0
 }
 
 function lost(e: JobEntry, agents: AgentView[], nowMs: number, listeningMs = -60_000) {
-  const map = new Map(agents.map((a) => [a.info.hostname, a]));
+  // Ready as the registry view says when the registry had no stall: a beat within the TTL.
+  const map = new Map(
+    agents.map((a) => [
+      a.info.hostname,
+      { ...a, ready: at(nowMs).getTime() - a.seenAt.getTime() < TTL } satisfies AgentView,
+    ]),
+  );
   return findLostRuns(e, deriveStatus(e.record, e.events, at(nowMs), e.answers), map, {
     now: at(nowMs),
     ttlMs: TTL,
@@ -89,6 +95,22 @@ describe('findLostRuns', () => {
         ),
       },
     ]);
+  });
+
+  it('finds none for an agent the registry view still holds Ready past its TTL (a beat lost to a stall)', () => {
+    const e = running;
+    const map = new Map([
+      ['a', agent('a', -5000, 9000)],
+      // Its last beat is 4 s old (TTL 3 s), but it fell due in a stall: Ready by the view.
+      ['b', agent('b', -5000, 6000)],
+    ]);
+    expect(
+      findLostRuns(e, deriveStatus(e.record, e.events, at(10_000), e.answers), map, {
+        now: at(10_000),
+        ttlMs: TTL,
+        listeningSince: at(-60_000),
+      }),
+    ).toEqual([]);
   });
 
   it('finds a host whose agent left the registry, once its last word is older than the TTL', () => {
