@@ -129,11 +129,21 @@ export async function plantAgent(
     },
     decided?.revision ?? 0,
   );
+  const entry = registryEntry(hostname, labels, { public_key: raw, fingerprint });
+  await (await bucketsOf(store)).registry.put(registryKey(hostname), entry);
+}
+
+/** A registry entry (an agent's heartbeat) as the API reads one, checked as it would be. */
+export function registryEntry(
+  hostname: string,
+  labels: Record<string, string> = {},
+  key: Pick<AgentInfoRecord, 'public_key' | 'fingerprint'> = {},
+): string {
+  const now = new Date().toISOString();
   const entry = JSON.stringify({
     hostname,
     labels,
-    public_key: raw,
-    fingerprint,
+    ...key,
     started_at: now,
     registered_at: now,
     version: '0.1.0',
@@ -144,7 +154,7 @@ export async function plantAgent(
     max_jobs: 1,
   } satisfies AgentInfoRecord);
   parseAgentInfo(entry); // the API would ignore an invalid entry
-  await (await bucketsOf(store)).registry.put(registryKey(hostname), entry);
+  return entry;
 }
 
 /**

@@ -9,6 +9,7 @@ import { Kvm } from '@nats-io/kv';
 import { describe, expect, it } from 'vitest';
 import { type Clock, systemClock } from '../../src/job/clock.js';
 import { heartbeatInterval, isReady, watchRegistry } from '../../src/job/registry-view.js';
+import { registryEntry } from '../api/helpers.js';
 import { silentLogger, useTestNats } from '../support/nats.js';
 
 const TTL = 30_000;
@@ -42,23 +43,6 @@ describe('isReady', () => {
   });
 });
 
-/** A registry entry as an agent stores it, with what the view needs. */
-function agentEntry(host: string): string {
-  const at = new Date().toISOString();
-  return JSON.stringify({
-    hostname: host,
-    labels: {},
-    started_at: at,
-    registered_at: at,
-    version: '0.0.0',
-    os_info: { distribution: 'debian', version: '12' },
-    uptime: '1m',
-    load_average: { '1min': 0, '5min': 0, '15min': 0 },
-    memory: { total: 1, free: 1, used: 0 },
-    max_jobs: 1,
-  });
-}
-
 describe('the registry view across a stall', () => {
   const t = useTestNats();
 
@@ -79,8 +63,8 @@ describe('the registry view across a stall', () => {
     try {
       await view.loaded;
       // Eleven agents beating every 2 s: a beat every 0.2 s or so, so 3.5 s of silence is a stall.
-      await kv.put('agents.quiet', agentEntry('quiet'));
-      for (let i = 0; i < 10; i++) await kv.put(`agents.busy${i}`, agentEntry(`busy${i}`));
+      await kv.put('agents.quiet', registryEntry('quiet'));
+      for (let i = 0; i < 10; i++) await kv.put(`agents.busy${i}`, registryEntry(`busy${i}`));
       expect(await view.waitFor((v) => v.agents().length === 11, 5_000)).toBe(true);
       const seenAt = quiet()?.seenAt.getTime() ?? Number.NaN;
       // A silence still going on, long enough to be a stall (the view's clock moved on):
@@ -91,7 +75,7 @@ describe('the registry view across a stall', () => {
       expect(quiet()?.ready).toBe(false);
       // Nothing stored for longer than a stall, then one of the others beats again.
       await new Promise((r) => setTimeout(r, 3_500));
-      await kv.put('agents.busy0', agentEntry('busy0'));
+      await kv.put('agents.busy0', registryEntry('busy0'));
       expect(
         await view.waitFor(
           (v) => v.agents().some((a) => a.seenAt.getTime() >= seenAt + 3_000),
@@ -120,7 +104,7 @@ describe('the registry view across a stall', () => {
     );
     try {
       await view.loaded;
-      await kv.put('agents.gone', agentEntry('gone'));
+      await kv.put('agents.gone', registryEntry('gone'));
       expect(await view.waitFor((v) => v.agents().length === 1, 5_000)).toBe(true);
       const seenAt = view.agents()[0]?.seenAt.getTime() ?? Number.NaN;
       now = seenAt + 3_500;
