@@ -351,6 +351,16 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     handle,
   });
 
+  /** What a stop, a retirement and a failed start all end: no more jobs, cancels, standing reads or facts. */
+  const teardown = () => {
+    stopping.abort();
+    control.unsubscribe();
+    clearInterval(standingTimer);
+    cordon.release();
+    cancels.unsubscribe();
+    facts?.stop();
+  };
+
   let heartbeat: Heartbeat;
   try {
     heartbeat = await startHeartbeat({
@@ -383,26 +393,11 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     });
     heartbeatNow = () => heartbeat.beatNow();
   } catch (err) {
-    control.unsubscribe();
-    clearInterval(standingTimer);
-    cordon.release();
-    stopping.abort();
+    teardown();
     listener.stop();
-    cancels.unsubscribe();
-    facts?.stop();
     throw err;
   }
   log.debug('agent listening');
-
-  /** What a stop and a retirement both end: no more jobs, cancels, standing reads or facts. */
-  const teardown = () => {
-    stopping.abort();
-    control.unsubscribe();
-    clearInterval(standingTimer);
-    cordon.release();
-    cancels.unsubscribe();
-    facts?.stop();
-  };
 
   return {
     hostname: opts.hostname,
