@@ -130,18 +130,26 @@ export async function startHeartbeat(opts: HeartbeatOptions): Promise<Heartbeat>
   // them. At thousands of agents the acknowledgments are a good part of
   // what an idle fleet costs the server.
   let beats = 0;
+  /** Tells the outage log (or the log) how a beat went; resolves whether it was stored. */
+  const report = (p: Promise<void>): Promise<boolean> =>
+    p.then(
+      () => {
+        opts.outage?.worked();
+        return true;
+      },
+      (err: unknown) => {
+        if (opts.outage) opts.outage.failed('heartbeat failed', err);
+        else
+          opts.logger.warn(
+            { err: String(err) },
+            'heartbeat failed; will retry at the next interval',
+          );
+        return false;
+      },
+    );
   const beatLogged = () => {
     beats++;
-    beat(beats % ACKED_EVERY === 0).then(
-      () => opts.outage?.worked(),
-      (err: unknown) =>
-        opts.outage
-          ? opts.outage.failed('heartbeat failed', err)
-          : opts.logger.warn(
-              { err: String(err) },
-              'heartbeat failed; will retry at the next interval',
-            ),
-    );
+    void report(beat(beats % ACKED_EVERY === 0));
   };
   // Agents started together would otherwise beat together for ever: the
   // first interval is shortened at random, so that a fleet's heartbeats
@@ -155,31 +163,34 @@ export async function startHeartbeat(opts: HeartbeatOptions): Promise<Heartbeat>
     opts.intervalMs * (0.1 + 0.9 * Math.random()),
   );
   timer.unref();
-  /** The out-of-turn beat still trying, so a second call does not start another. */
-  let outOfTurn: NodeJS.Timeout | null = null;
+  /** An out-of-turn beat is trying (in flight or waiting to try again): another call joins it. */
+  let retrying = false;
+  let retryTimer: NodeJS.Timeout | null = null;
   const beatUntilStored = (triesLeft: number) => {
-    outOfTurn = null;
-    if (stopped) return;
-    beat(true).then(
-      () => opts.outage?.worked(),
-      (err: unknown) => {
-        opts.outage?.failed('heartbeat failed', err);
-        if (triesLeft > 1 && !stopped && !outOfTurn) {
-          outOfTurn = setTimeout(() => beatUntilStored(triesLeft - 1), OUT_OF_TURN_RETRY_MS);
-          outOfTurn.unref();
-        }
-      },
-    );
+    retryTimer = null;
+    if (stopped) {
+      retrying = false;
+      return;
+    }
+    report(beat(true)).then((stored) => {
+      if (stored || triesLeft <= 1 || stopped) {
+        retrying = false;
+        return;
+      }
+      retryTimer = setTimeout(() => beatUntilStored(triesLeft - 1), OUT_OF_TURN_RETRY_MS);
+      retryTimer.unref();
+    });
   };
   return {
     beatNow: () => {
-      if (stopped || outOfTurn) return;
+      if (stopped || retrying) return;
+      retrying = true;
       beatUntilStored(Math.max(1, Math.floor(opts.intervalMs / OUT_OF_TURN_RETRY_MS)));
     },
     async stop() {
       stopped = true;
       clearTimeout(timer);
-      if (outOfTurn) clearTimeout(outOfTurn);
+      if (retryTimer) clearTimeout(retryTimer);
       clearInterval(timer);
       // A beat already on its way is let land first, then the entry removed.
       await waitAtMost(Promise.allSettled([...inFlight]), 1000);
