@@ -267,6 +267,7 @@ export async function waitForAnswers(
     resolveDone = r;
   });
   const complete = () => (single ? got.size > 0 : expected.every((h) => got.has(h)));
+  const missingOf = () => expected.filter((h) => !got.has(h)).sort();
 
   // Listen before publishing, so no answer can come before we hear it.
   const stopListening = deps.responses.register(jobId, (r) => {
@@ -286,8 +287,9 @@ export async function waitForAnswers(
     await traced(SPAN.collect, { [ATTR.jobId]: jobId, [ATTR.operation]: req.type }, async () => {
       await waitAtMost(done, waitMs);
       const span = trace.getActiveSpan();
-      span?.setAttribute(ATTR.answered, [...got.keys()].sort());
-      if (!single) span?.setAttribute(ATTR.missing, expected.filter((h) => !got.has(h)).sort());
+      if (!span) return;
+      span.setAttribute(ATTR.answered, [...got.keys()].sort());
+      if (!single) span.setAttribute(ATTR.missing, missingOf());
     });
   } finally {
     stopListening();
@@ -297,7 +299,7 @@ export async function waitForAnswers(
   const result = {
     jobId,
     responses: [...got.values()].sort(order),
-    missing: single ? [] : expected.filter((h) => !got.has(h)).sort(),
+    missing: single ? [] : missingOf(),
     waitedMs: deps.clock.now().getTime() - started,
     ...(complete() ? {} : { natsInterrupted: deps.responses.cutSince(startedAt) }),
   };

@@ -134,8 +134,13 @@ export async function watchRegistry(
             return;
           }
           // The fingerprint an operator compares is the key's own, never one
-          // an entry merely states beside another key.
+          // an entry merely states beside another key. Worked out again only
+          // when key or fingerprint changed: a beat repeats the last one's.
+          const before = entries.get(host)?.info;
+          const checked =
+            before?.public_key === info.public_key && before?.fingerprint === info.fingerprint;
           if (
+            !checked &&
             info.public_key !== undefined &&
             info.fingerprint !== fingerprintOf(info.public_key)
           ) {
