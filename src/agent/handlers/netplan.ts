@@ -12,7 +12,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import type { InterfaceConfigData, RouteItem } from '../../contract/network.js';
 import type { OperationData } from '../../contract/operations.js';
-import { errorText } from '../../exec/errno.js';
+import { errorText, hasErrnoCode } from '../../exec/errno.js';
 import { failed, type NodeOutcome, nodeHandler } from './checked.js';
 import {
   lstatIfPresent,
@@ -223,9 +223,18 @@ async function notePending(ctx: HandlerContext, change: PendingChange): Promise<
   if (stateDir) await replaceFile(pendingPath(stateDir), JSON.stringify(change), { mode: 0o600 });
 }
 
-async function clearPending(ctx: HandlerContext): Promise<void> {
+/** Removes the record; the reason when it is still there (the next start would undo the change). */
+async function clearPending(ctx: HandlerContext): Promise<string | null> {
   const stateDir = ctx.host?.stateDir;
-  if (stateDir) await unlink(pendingPath(stateDir)).catch(() => {});
+  if (!stateDir) return null;
+  const path = pendingPath(stateDir);
+  try {
+    await unlink(path);
+    return null;
+  } catch (err) {
+    if (hasErrnoCode(err, 'ENOENT')) return null;
+    return `the record of the change (${path}) could not be removed: ${errorText(err)}; remove it, or the agent undoes this change when it starts again`;
+  }
 }
 
 /**
@@ -294,8 +303,11 @@ async function applyChange(
     );
   }
   const outcome = await writeAndApply(ctx, reachable, path, previous, next);
-  await clearPending(ctx);
-  return outcome;
+  const left = await clearPending(ctx);
+  if (!left) return outcome;
+  return outcome.ok
+    ? { ok: false, error: left, changed: outcome.changed }
+    : { ...outcome, error: `${outcome.error}; ${left}` };
 }
 
 async function writeAndApply(
