@@ -17,7 +17,7 @@ declare module 'fastify' {
 }
 
 /** `POST /node/{hostname}/command/exec`: the route as declared, in the API's own path style. */
-export function spanNameOf(req: FastifyRequest): string {
+function spanNameOf(req: FastifyRequest): string {
   const route = req.routeOptions.url;
   return route ? `${req.method} ${route.replace(/:([A-Za-z0-9_]+)/g, '{$1}')}` : req.method;
 }

@@ -62,8 +62,8 @@ export class PlanError extends Error {
 }
 
 /** At most this many runs of a step, and this long between two (the doubling stops there). */
-export const MAX_ATTEMPTS = 10;
-export const MAX_BACKOFF_MS = 5 * 60_000;
+const MAX_ATTEMPTS = 10;
+const MAX_BACKOFF_MS = 5 * 60_000;
 const DEFAULT_BACKOFF_MS = 1_000;
 const MAX_STEPS = 200;
 

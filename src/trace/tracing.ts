@@ -52,7 +52,6 @@ interface Running {
 }
 
 let running: Running | null = null;
-let loadedSdk = false;
 
 const DEFAULT_SERVICE_NAME = 'osapi';
 
@@ -135,7 +134,6 @@ export async function startTracing(settings: TracingSettings): Promise<void> {
   const { NodeTracerProvider, BatchSpanProcessor } = sdk;
   const { OTLPTraceExporter } = otlp;
   const { resourceFromAttributes } = resources;
-  loadedSdk = true;
   const exporter = new OTLPTraceExporter({
     url: settings.url,
     ...(settings.headers ? { headers: settings.headers } : {}),
@@ -175,11 +173,6 @@ export function tracingOn(): boolean {
   return running !== null;
 }
 
-/** Whether this process has ever loaded the SDK. */
-export function tracingSdkLoaded(): boolean {
-  return loadedSdk;
-}
-
 const tracer = () => trace.getTracer('osapi');
 
 /** Starts a span under `parent` (the active context when not given). */
@@ -196,7 +189,7 @@ export function startSpan(
 }
 
 /** Runs `fn` with `span` active, so the spans it starts are its children, and ends it. */
-export async function inSpan<T>(span: Span, fn: () => Promise<T>): Promise<T> {
+async function inSpan<T>(span: Span, fn: () => Promise<T>): Promise<T> {
   try {
     return await context.with(trace.setSpan(context.active(), span), fn);
   } catch (err) {
@@ -242,7 +235,7 @@ export function traceHeaders(): Record<string, string> | undefined {
 }
 
 /** Headers as NATS carries them: a `get` by name. */
-export interface HeaderSource {
+interface HeaderSource {
   get(name: string): string;
 }
 
@@ -252,7 +245,7 @@ const natsGetter: TextMapGetter<HeaderSource | undefined> = {
 };
 
 /** The context a message's headers carry (a job notification's `traceparent`), or the root. */
-export function contextFromHeaders(h: HeaderSource | undefined): Context {
+function contextFromHeaders(h: HeaderSource | undefined): Context {
   if (!running || !h) return ROOT_CONTEXT;
   return propagation.extract(ROOT_CONTEXT, h, natsGetter);
 }
