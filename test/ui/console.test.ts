@@ -143,17 +143,20 @@ describe('the web console', () => {
     const token = await sys.token(['admin']);
     const stateOf = async (h: string) =>
       (await request(sys, 'GET', `/agent/${h}`, undefined, token)).body.state;
+    // Exact names: a role's name matches by substring otherwise, and "Drain
+    // web-02" is within "Undrain web-02".
+    const action = (name: string) => page.getByRole('button', { name, exact: true });
     await page.goto(`${sys.url}/ui/#/fleet`);
-    await page.getByRole('button', { name: 'Drain web-02' }).click();
-    await page.getByRole('button', { name: 'Undrain web-02' }).waitFor();
+    await action('Drain web-02').click();
+    await action('Undrain web-02').waitFor();
     expect(['Draining', 'Cordoned']).toContain(await stateOf('web-02'));
-    await page.getByRole('button', { name: 'Undrain web-02' }).click();
-    await page.getByRole('button', { name: 'Drain web-02' }).waitFor();
+    await action('Undrain web-02').click();
+    await action('Drain web-02').waitFor();
     expect(await stateOf('web-02')).toBe('Ready');
     // A key rejected elsewhere: the console offers to accept it.
     await request(sys, 'POST', '/agent/db-01/reject', undefined, token);
-    await page.getByRole('button', { name: 'Accept db-01' }).click({ timeout: 15_000 });
-    await page.getByRole('button', { name: 'Drain db-01' }).waitFor();
+    await action('Accept db-01').click({ timeout: 15_000 });
+    await action('Drain db-01').waitFor();
     expect(await stateOf('db-01')).toBe('Ready');
   });
 
