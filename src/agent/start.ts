@@ -4,7 +4,7 @@
 import { hostname as osHostname } from 'node:os';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../job/clock.js';
-import { heartbeatInterval } from '../job/registry-view.js';
+import { heartbeatInterval } from '../job/heartbeat.js';
 import { jobVerifier, loadVerifyKey } from '../job/signing.js';
 import { isValidHostname } from '../job/target.js';
 import type { Logger } from '../log/logger.js';

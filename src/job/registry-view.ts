@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from '../log/logger.js';
 import { hostnameFromRegistryKey, REGISTRY_FILTER } from '../names/names.js';
 import type { Clock } from './clock.js';
+import { heartbeatInterval } from './heartbeat.js';
 import { followKv, type KvSource } from './kv-follow.js';
 import { type AgentInfoRecord, parseAgentInfo } from './records.js';
 import { fingerprintOf } from './result-signing.js';
@@ -31,17 +32,16 @@ export interface RegistryView {
   stop(): void;
 }
 
-/** The order agents are listed in (as String.localeCompare would, without its per-call cost). */
-const byName = new Intl.Collator();
-
 /**
- * How often an agent heartbeats for a registry TTL: two thirds of it (20 s
- * with the default 30 s), so a live agent never looks NotReady between two
- * beats, and at most 20 s, since heartbeats are what an idle fleet costs the
- * server (docs/scale.md): 50 a second for 1,000 agents.
+ * The order agents are listed in (as String.localeCompare would, without its
+ * per-call cost). Made at the first listing, not at load: a collator costs a
+ * process about 3 MB of ICU data, which one that never lists (an agent) should
+ * not pay for.
  */
-export function heartbeatInterval(ttlMs: number): number {
-  return Math.min(20_000, Math.floor((ttlMs * 2) / 3));
+let collator: Intl.Collator | undefined;
+function byName(): Intl.Collator {
+  if (!collator) collator = new Intl.Collator();
+  return collator;
 }
 
 /** A time the registry stored nothing though the fleet's beats should have kept coming. */
@@ -168,7 +168,7 @@ export async function watchRegistry(
     agents() {
       const now = opts.clock.now().getTime();
       const current = stallsAt(now);
-      order ??= [...entries.keys()].sort(byName.compare);
+      order ??= [...entries.keys()].sort(byName().compare);
       const out: AgentView[] = [];
       for (const host of order) {
         const e = entries.get(host);

@@ -156,4 +156,20 @@ describe('collectFacts', () => {
       expect.stringMatching(/^60-bad-name\.json: skipped the fact "a b"/),
     ]);
   });
+
+  it('reads the sources in the order of their names as `LC_ALL=C ls` does: a later one wins', async () => {
+    const d = join(dir.path, 'facts-order.d');
+    mkdirSync(d);
+    // By locale "a" comes before "B"; by character "B" (0x42) comes before "a" (0x61).
+    writeFileSync(join(d, 'B.json'), JSON.stringify({ tier: 'from-B' }));
+    writeFileSync(join(d, 'a.json'), JSON.stringify({ tier: 'from-a' }));
+    const f = await collectFacts({
+      hostname: 'h1',
+      custom: {},
+      dir: d,
+      timeoutMs: 1000,
+      logger: silentLogger,
+    });
+    expect(f.custom).toEqual({ tier: 'from-a' });
+  });
 });

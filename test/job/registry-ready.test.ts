@@ -8,7 +8,8 @@ import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { describe, expect, it } from 'vitest';
 import { type Clock, systemClock } from '../../src/job/clock.js';
-import { heartbeatInterval, isReady, watchRegistry } from '../../src/job/registry-view.js';
+import { heartbeatInterval } from '../../src/job/heartbeat.js';
+import { isReady, watchRegistry } from '../../src/job/registry-view.js';
 import { registryEntry } from '../api/helpers.js';
 import { silentLogger, useTestNats } from '../support/nats.js';
 
