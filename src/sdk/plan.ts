@@ -5,6 +5,7 @@
 // `on_error` say what a failure does. This module reads and checks a plan,
 // strictly and before anything runs; src/sdk/plan-run.ts runs one.
 import { isMap, LineCounter, parseDocument } from 'yaml';
+import { parseDuration } from '../config/duration.js';
 import { OPERATIONS, type OperationType } from '../contract/operations.js';
 import { operationInputProblems, withFactRefs } from '../job/data-checks.js';
 import { parseTarget, TargetError } from '../job/target.js';
@@ -82,8 +83,6 @@ const STEP_KEYS = [
   'on_error',
 ];
 const RETRY_KEYS = ['attempts', 'backoff'];
-const DURATION = /^(\d+)(ms|s|m)$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -360,14 +359,22 @@ function checkRetry(raw: unknown, bad: (field: string, message: string) => void)
   }
   let backoff = DEFAULT_BACKOFF_MS;
   if (raw.backoff !== undefined) {
-    const m = typeof raw.backoff === 'string' ? DURATION.exec(raw.backoff) : null;
-    const ms = m ? Number(m[1]) * (UNIT_MS[m[2] as string] as number) : Number.NaN;
+    const ms = typeof raw.backoff === 'string' ? durationMs(raw.backoff) : Number.NaN;
     if (!(ms >= 0 && ms <= MAX_BACKOFF_MS)) {
       bad('retry.backoff', 'a duration from 0s to 5m, e.g. 500ms, 2s or 1m');
       ok = false;
     } else backoff = ms;
   }
   return ok ? { attempts: attempts as number, backoff_ms: backoff } : null;
+}
+
+/** Milliseconds of a duration as the config writes one (500ms, 2s, 1m30s), NaN if it is not one. */
+function durationMs(text: string): number {
+  try {
+    return parseDuration(text);
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /** Unknown steps in `after:` and guards, and cycles, each named. */
