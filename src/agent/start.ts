@@ -72,13 +72,31 @@ export async function startAgentProcess(opts: {
   // Made on first start: the API trusts this agent once it accepted this key.
   const identity = loadAgentIdentity(config.state_dir);
   const settings = config.agent.nats;
+  // What the handlers touch on the host: the config's paths, a test's stand-ins over them.
+  const host: HostSettings = {
+    unitDir: config.agent.services.unit_dir,
+    certificateDir: config.agent.certificates.dir,
+    cronDir: config.agent.cron.dir,
+    cronPeriodicDir: config.agent.cron.periodic_dir,
+    sysctlFile: config.agent.sysctl.file,
+    sysctlProcDir: config.agent.sysctl.proc_dir,
+    ntpSourcesFile: config.agent.ntp.sources_file,
+    dockerSocket: config.agent.docker.socket,
+    netplanDir: config.agent.network.netplan_dir,
+    connectivityCheckS: config.agent.network.connectivity_check_s,
+    natsReachable: (withinMs: number) => natsReachable(nc, withinMs),
+    stateDir: config.state_dir,
+    hostnameFile: config.agent.node.hostname_file,
+    timezone: {
+      localtime: config.agent.timezone.localtime,
+      timezoneFile: config.agent.timezone.timezone_file,
+      zoneinfoDir: config.agent.timezone.zoneinfo_dir,
+    },
+    ...opts.host,
+  };
   // Before NATS: a network change this agent was checking when it stopped
   // is undone (it may be what keeps it from NATS), as the check would have.
-  const undone = await recoverNetplanChange({
-    stateDir: config.state_dir,
-    netplanDir: config.agent.network.netplan_dir,
-    ...(opts.host?.netplan ? { netplan: opts.host.netplan } : {}),
-  }).catch((err: unknown) => ({ path: '', undone: false, error: String(err) }));
+  const undone = await recoverNetplanChange(host);
   if (undone) {
     logger.warn(
       { path: undone.path, ...(undone.error ? { err: undone.error } : {}) },
@@ -105,27 +123,7 @@ export async function startAgentProcess(opts: {
     maxJobs: config.agent.max_jobs,
     maxOutputBytes: config.agent.max_output_bytes,
     resolvConfPath: config.agent.dns.resolv_conf,
-    host: {
-      unitDir: config.agent.services.unit_dir,
-      certificateDir: config.agent.certificates.dir,
-      cronDir: config.agent.cron.dir,
-      cronPeriodicDir: config.agent.cron.periodic_dir,
-      sysctlFile: config.agent.sysctl.file,
-      sysctlProcDir: config.agent.sysctl.proc_dir,
-      ntpSourcesFile: config.agent.ntp.sources_file,
-      dockerSocket: config.agent.docker.socket,
-      netplanDir: config.agent.network.netplan_dir,
-      connectivityCheckS: config.agent.network.connectivity_check_s,
-      natsReachable: (withinMs: number) => natsReachable(nc, withinMs),
-      stateDir: config.state_dir,
-      hostnameFile: config.agent.node.hostname_file,
-      timezone: {
-        localtime: config.agent.timezone.localtime,
-        timezoneFile: config.agent.timezone.timezone_file,
-        zoneinfoDir: config.agent.timezone.zoneinfo_dir,
-      },
-      ...opts.host,
-    },
+    host,
     consumer: config.agent.consumer,
     listen: config.agent.listen,
     heartbeatMs: opts.heartbeatMs ?? heartbeatInterval(config.nats.registry.ttl),

@@ -292,6 +292,7 @@ describe('an agent stopped while it checks a change', () => {
     );
     fake.clearCalls();
     const undone = await recoverNetplanChange({
+      unitDir: '',
       stateDir,
       netplanDir: fake.netplanDir,
       netplan: fake.netplan,
@@ -300,7 +301,9 @@ describe('an agent stopped while it checks a change', () => {
     expect(read('eth1')).toBe(ETH1);
     expect(fake.calls().filter((c) => !c.startsWith(' '))).toEqual(['generate', 'apply']);
     expect(existsSync(join(stateDir, 'netplan-pending.json'))).toBe(false);
-    expect(await recoverNetplanChange({ stateDir, netplanDir: fake.netplanDir })).toBeNull();
+    expect(
+      await recoverNetplanChange({ unitDir: '', stateDir, netplanDir: fake.netplanDir }),
+    ).toBeNull();
   });
 
   it('is undone by the agent process as it starts, before it connects', async () => {
@@ -326,6 +329,24 @@ describe('an agent stopped while it checks a change', () => {
     }
   });
 
+  it('names the record when it cannot be read, rather than throwing', async () => {
+    const stateDir = join(fake.dir, 'state');
+    // A directory where the record should be: reading it fails.
+    mkdirSync(join(stateDir, 'netplan-pending.json'), { recursive: true });
+    const undone = await recoverNetplanChange({
+      unitDir: '',
+      stateDir,
+      netplanDir: fake.netplanDir,
+      netplan: fake.netplan,
+    });
+    expect(undone).toMatchObject({
+      path: join(stateDir, 'netplan-pending.json'),
+      undone: false,
+      error: expect.stringMatching(/EISDIR|directory/),
+    });
+    expect(fake.calls()).toEqual([]);
+  });
+
   it('puts nothing back from a record naming a file outside the netplan directory', async () => {
     const stateDir = join(fake.dir, 'state');
     mkdirSync(stateDir);
@@ -335,6 +356,7 @@ describe('an agent stopped while it checks a change', () => {
       JSON.stringify({ path: elsewhere, previous: `${NETPLAN_MARKER}\n` }),
     );
     const undone = await recoverNetplanChange({
+      unitDir: '',
       stateDir,
       netplanDir: fake.netplanDir,
       netplan: fake.netplan,

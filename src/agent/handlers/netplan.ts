@@ -51,6 +51,11 @@ export function netplanFileName(name: string): string {
   return `90-osapi-${name}.yaml`;
 }
 
+/** Whether a file's name is one netplanFileName makes. */
+function isNetplanFileName(file: string): boolean {
+  return /^90-osapi-[^/]+\.yaml$/.test(file);
+}
+
 /** YAML's double-quoted scalars take JSON's strings (printable ASCII here). */
 const q = (s: string) => JSON.stringify(s);
 
@@ -158,8 +163,13 @@ export function parseNetplanFile(name: string, text: string): ManagedInterface {
 /** What the change makes of the file: its next content (null: no file), or why it cannot. */
 type Decision = { next: ManagedInterface | null } | { error: string };
 
-function netplan(ctx: HandlerContext, args: string[]) {
-  return runTool(ctx.host?.netplan ?? 'netplan', args, {
+/** The netplan this agent runs: a stand-in's in tests. */
+function netplanTool(host: HandlerContext['host']): string {
+  return host?.netplan ?? 'netplan';
+}
+
+function netplan(tool: string, args: string[]) {
+  return runTool(tool, args, {
     // Not the job's signal: a stopping agent must still finish a roll-back it began.
     signal: new AbortController().signal,
     timeoutMs: NETPLAN_TIMEOUT_MS,
@@ -173,9 +183,9 @@ async function putFile(path: string, text: string | null): Promise<void> {
 }
 
 /** generate then apply: null when both ran, else netplan's message. */
-async function generateAndApply(ctx: HandlerContext): Promise<string | null> {
+async function generateAndApply(tool: string): Promise<string | null> {
   for (const step of ['generate', 'apply']) {
-    const run = await netplan(ctx, [step]);
+    const run = await netplan(tool, [step]);
     if (run.kind === 'missing') return 'netplan disappeared';
     if (run.kind === 'failed') return run.error;
   }
@@ -184,7 +194,7 @@ async function generateAndApply(ctx: HandlerContext): Promise<string | null> {
 
 /** Puts the previous file back and applies it: null when that worked, else why not. */
 async function rollBack(
-  ctx: HandlerContext,
+  tool: string,
   path: string,
   previous: string | null,
 ): Promise<string | null> {
@@ -193,7 +203,7 @@ async function rollBack(
   } catch (err) {
     return `putting the previous file back failed: ${errorText(err)}`;
   }
-  return generateAndApply(ctx);
+  return generateAndApply(tool);
 }
 
 type ChangeOutcome =
@@ -244,41 +254,48 @@ async function clearPending(ctx: HandlerContext): Promise<string | null> {
  * netplan directory this system writes is ever put back. Null when there was
  * nothing to undo, else what was done (for the log).
  */
-export async function recoverNetplanChange(settings: {
-  stateDir: string;
-  netplanDir: string;
-  netplan?: string;
-}): Promise<{ path: string; undone: boolean; error?: string } | null> {
-  const marker = pendingPath(settings.stateDir);
-  const text = await readFileIfPresent(marker);
-  if (text === null) return null;
-  let change: PendingChange | null = null;
+export async function recoverNetplanChange(
+  host: HandlerContext['host'],
+): Promise<{ path: string; undone: boolean; error?: string } | null> {
+  const stateDir = host?.stateDir;
+  if (!stateDir) return null;
+  const marker = pendingPath(stateDir);
+  try {
+    const text = await readFileIfPresent(marker);
+    if (text === null) return null;
+    const change = ownChange(text, host?.netplanDir ?? DEFAULT_NETPLAN_DIR);
+    await unlink(marker).catch(() => {});
+    if (!change) {
+      return {
+        path: marker,
+        undone: false,
+        error: 'the record was not one this system writes; nothing was put back',
+      };
+    }
+    const back = await rollBack(netplanTool(host), change.path, change.previous);
+    return back === null
+      ? { path: change.path, undone: true }
+      : { path: change.path, undone: false, error: back };
+  } catch (err) {
+    return { path: marker, undone: false, error: errorText(err) };
+  }
+}
+
+/** The change a record names, if this system wrote it: a file of its own in `netplanDir`. */
+function ownChange(text: Buffer, netplanDir: string): PendingChange | null {
   try {
     const parsed = JSON.parse(text.toString('utf8')) as Partial<PendingChange>;
     const ours =
       typeof parsed.path === 'string' &&
-      resolve(dirname(parsed.path)) === resolve(settings.netplanDir) &&
-      /^90-osapi-[^/]+\.yaml$/.test(basename(parsed.path)) &&
+      resolve(dirname(parsed.path)) === resolve(netplanDir) &&
+      isNetplanFileName(basename(parsed.path)) &&
       (parsed.previous === null ||
         (typeof parsed.previous === 'string' && parsed.previous.startsWith(NETPLAN_MARKER)));
-    if (ours) change = { path: parsed.path as string, previous: parsed.previous ?? null };
+    return ours ? { path: parsed.path as string, previous: parsed.previous ?? null } : null;
   } catch {
     // unreadable: nothing this system can trust to put back
+    return null;
   }
-  await unlink(marker).catch(() => {});
-  if (!change)
-    return {
-      path: marker,
-      undone: false,
-      error: 'the record was not one this system writes; nothing was put back',
-    };
-  const ctx = {
-    host: { unitDir: '', ...(settings.netplan ? { netplan: settings.netplan } : {}) },
-  } as HandlerContext;
-  const back = await rollBack(ctx, change.path, change.previous);
-  return back === null
-    ? { path: change.path, undone: true }
-    : { path: change.path, undone: false, error: back };
 }
 
 /** Writes the next file and applies it, undoing both when netplan refuses or NATS is lost. */
@@ -317,21 +334,22 @@ async function writeAndApply(
   previous: string | null,
   next: string | null,
 ): Promise<ChangeOutcome> {
+  const tool = netplanTool(ctx.host);
   try {
     await putFile(path, next);
   } catch (err) {
     return failed(`cannot write ${path}: ${errorText(err)}; nothing was changed`);
   }
-  const generated = await netplan(ctx, ['generate']);
+  const generated = await netplan(tool, ['generate']);
   if (generated.kind !== 'ok') {
     const why = generated.kind === 'missing' ? 'netplan disappeared' : generated.error;
     await putFile(path, previous).catch(() => {});
     return failed(`netplan generate refused the new configuration: ${why}; nothing was applied`);
   }
-  const applied = await netplan(ctx, ['apply']);
+  const applied = await netplan(tool, ['apply']);
   if (applied.kind !== 'ok') {
     const why = applied.kind === 'missing' ? 'netplan disappeared' : applied.error;
-    const back = await rollBack(ctx, path, previous);
+    const back = await rollBack(tool, path, previous);
     return back === null
       ? failed(`${why}; the previous configuration was put back and applied`)
       : { ok: false, error: `${why}; rolling back failed too (${back})`, changed: true };
@@ -342,7 +360,7 @@ async function writeAndApply(
   const settleMs = Math.min(ctx.host?.netplanSettleMs ?? DEFAULT_SETTLE_MS, seconds * 500);
   await new Promise((r) => setTimeout(r, settleMs));
   if (await reachable(seconds * 1000 - settleMs)) return { ok: true, changed: true };
-  const back = await rollBack(ctx, path, previous);
+  const back = await rollBack(tool, path, previous);
   const lost = `after netplan apply this agent could not reach NATS within ${seconds} s`;
   return back === null
     ? failed(`${lost}: the previous configuration was put back and applied (rolled back)`)
@@ -359,7 +377,7 @@ async function changeInterface(
   name: string,
   decide: (current: ManagedInterface | null) => Decision,
 ): Promise<ChangeOutcome | { unsupported: string }> {
-  if (!(await toolRunnable(ctx.host?.netplan ?? 'netplan'))) return UNSUPPORTED;
+  if (!(await toolRunnable(netplanTool(ctx.host)))) return UNSUPPORTED;
   if (!runsAsRoot()) return needsRoot('changing the network configuration (netplan)');
   const dir = ctx.host?.netplanDir ?? DEFAULT_NETPLAN_DIR;
   // One change at a time on this agent: each applies the whole directory.
