@@ -656,7 +656,7 @@ export const ConfigSchema = Type.Object(
           ),
           dir: Str(
             '',
-            'A directory of custom fact sources: *.json files holding a JSON object, and executables that print one; each key is merged under `custom.` (a failing, slow or larger than 64 KiB source is skipped with a warning). Empty: none.',
+            'A directory of custom fact sources: *.json files holding a JSON object, and executables that print one; each key is merged under `custom.`, the sources read in the order of their names as `LC_ALL=C ls` lists them, a key from a later source replacing the same key from an earlier one (a failing, slow or larger than 64 KiB source is skipped with a warning). Empty: none.',
           ),
           custom: Type.Record(
             Type.String(),
