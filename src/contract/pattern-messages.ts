@@ -3,6 +3,8 @@
 // checks shared with the CLI (src/job/data-checks.ts) and the console's forms
 // all say it from here; test/contract/pattern-messages.test.ts holds every
 // pattern of every operation's input to having its words.
+import { AGENT_NAME_PATTERN } from '../names/names.js';
+import { AGENT_NAME_EXPECTED } from './agent.js';
 import { CERTIFICATE_NAME_EXPECTED, CERTIFICATE_NAME_PATTERN } from './certificate.js';
 import { COMMAND_PATTERN, ENV_NAME_PATTERN, NO_NUL_PATTERN, USER_PATTERN } from './command.js';
 import { CRON_NAME_EXPECTED, CRON_NAME_PATTERN } from './cron.js';
@@ -70,6 +72,7 @@ const MESSAGES: ReadonlyMap<string, string> = new Map([
   [PACKAGE_VERSION_PATTERN, PACKAGE_VERSION_EXPECTED],
   [TIMEZONE_PATTERN, TIMEZONE_EXPECTED],
   [HOST_NAME_PATTERN, HOST_NAME_EXPECTED],
+  [AGENT_NAME_PATTERN, AGENT_NAME_EXPECTED],
   [POWER_MESSAGE_PATTERN, POWER_MESSAGE_EXPECTED],
   [CERTIFICATE_NAME_PATTERN, CERTIFICATE_NAME_EXPECTED],
   [LOG_SINCE_PATTERN, LOG_SINCE_EXPECTED],

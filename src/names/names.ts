@@ -585,12 +585,14 @@ export const DEFAULT_STREAM_SUBJECTS = 'jobs.>';
 export const NAME_SEGMENT = /^[A-Za-z0-9_-]+$/;
 const MAX_HOSTNAME = 253;
 
-/** True for names an agent may use as its hostname (segments joined by dots). */
+/**
+ * The names an agent may use as its hostname, as a JSON-schema pattern:
+ * segments joined by dots, not starting with `_` (at most 253 characters).
+ */
+export const AGENT_NAME_PATTERN = '^(?!_)[A-Za-z0-9_-]+(?:\\.[A-Za-z0-9_-]+)*$';
+const AGENT_NAME = new RegExp(AGENT_NAME_PATTERN);
+
+/** True for names an agent may use as its hostname (AGENT_NAME_PATTERN). */
 export function isValidHostname(name: string): boolean {
-  return (
-    name.length > 0 &&
-    name.length <= MAX_HOSTNAME &&
-    !name.startsWith('_') &&
-    name.split('.').every((s) => NAME_SEGMENT.test(s))
-  );
+  return name.length <= MAX_HOSTNAME && AGENT_NAME.test(name);
 }

@@ -115,4 +115,17 @@ describe('drain and undrain', () => {
     expect(r.status).toBe(403);
     expect(await stateOf('dr-01')).toBe('Ready');
   });
+
+  it('answers 400 naming hostname for a name no agent can have, on every agent route', async () => {
+    for (const [method, path] of [
+      ['POST', '/agent/bad%20name!/drain'],
+      ['POST', '/agent/bad%20name!/undrain'],
+      ['POST', '/agent/_internal/drain'],
+      ['GET', '/agent/a..b'],
+    ] as const) {
+      const r = await call(method, path);
+      expect(r.status, `${method} ${path}`).toBe(400);
+      expect(JSON.stringify(r.body), `${method} ${path}`).toMatch(/hostname.*agent's name/);
+    }
+  });
 });
