@@ -3,6 +3,7 @@
 // by `osapi start` alike.
 import { hostname as osHostname } from 'node:os';
 import type { Config } from '../config/index.js';
+import { AGENT_NAME_EXPECTED } from '../contract/agent-name.js';
 import type { Clock } from '../job/clock.js';
 import { heartbeatInterval } from '../job/heartbeat.js';
 import { jobVerifier, loadVerifyKey } from '../job/signing.js';
@@ -37,7 +38,7 @@ export function agentHostname(config: Config, osName: () => string = osHostname)
   const name = config.agent.hostname || osName();
   if (!isValidHostname(name)) {
     throw new AgentConfigError(
-      `agent.hostname: "${name}" is not usable as an agent name: expected letters, digits, '-', '_' and dots. Set agent.hostname (OSAPI_AGENT_HOSTNAME).`,
+      `agent.hostname: "${name}" is not usable as an agent name: it ${AGENT_NAME_EXPECTED}. Set agent.hostname (OSAPI_AGENT_HOSTNAME).`,
     );
   }
   return name;
@@ -102,7 +103,9 @@ export async function startAgentProcess(opts: {
       { path: undone.path, ...(undone.error ? { err: undone.error } : {}) },
       undone.undone
         ? 'the agent stopped while checking a network change; the previous configuration was put back and applied'
-        : 'the agent stopped while checking a network change, and putting the previous configuration back failed: check the file',
+        : undone.ignored
+          ? 'found a record of a network change the agent was checking when it stopped, but could not use it: nothing was put back; check the netplan files and the record'
+          : 'the agent stopped while checking a network change, and putting the previous configuration back failed: check the file',
     );
   }
   // Before NATS: a port in use is a config error to report at once.

@@ -2,7 +2,8 @@
 // defaults, descriptions and error wording, and yields both the file-facing and the loaded TS types.
 import { isIP } from 'node:net';
 import { type Static, type StaticDecode, type TSchema, Type } from 'typebox';
-import { AGENT_NAME_PATTERN, DEFAULT_STREAM_SUBJECTS } from '../names/names.js';
+import { AGENT_NAME_PATTERN } from '../contract/agent-name.js';
+import { DEFAULT_STREAM_SUBJECTS } from '../names/names.js';
 import { DURATION_EXPECTED, DURATION_PATTERN, formatDuration, parseDuration } from './duration.js';
 
 /**
@@ -27,8 +28,6 @@ export function annotations(schema: TSchema): ConfigAnnotations {
 const NAME_SEGMENT = '[A-Za-z0-9_-]+';
 const LABEL_KEY_PATTERN = `^${NAME_SEGMENT}$`;
 const LABEL_VALUE_PATTERN = `^${NAME_SEGMENT}(?:\\.${NAME_SEGMENT})*$`;
-/** An agent's hostname (names.ts isValidHostname): segments joined by dots, not starting with `_`. */
-const HOSTNAME_KEY_PATTERN = AGENT_NAME_PATTERN;
 // nats://host[:port], tls://host[:port] (with optional user info), or a bare host:port.
 const NATS_SERVER_PATTERN =
   '^(?:(?:nats|tls)://\\S+|[A-Za-z0-9_.-]+:[0-9]{1,5}|\\[[0-9A-Fa-f:.]+\\]:[0-9]{1,5})$';
@@ -277,7 +276,7 @@ function ServerNatsAuth() {
       Type.String(),
       Type.String({ expected: 'a public user nkey (U followed by 55 characters)' }),
       {
-        propertyNames: { pattern: HOSTNAME_KEY_PATTERN },
+        propertyNames: { pattern: AGENT_NAME_PATTERN },
         default: {},
         description:
           "Public nkeys (U...) of agents by hostname, e.g. { web-01: UABC... }: each may write only its own host's results, claims, events and registry entry.",

@@ -1,6 +1,6 @@
 // Wire schemas of the agent routes.
 import { type Static, Type } from 'typebox';
-import { AGENT_NAME_PATTERN } from '../names/names.js';
+import { AGENT_NAME_MAX, AGENT_NAME_PATTERN } from './agent-name.js';
 import { NodeCondition } from './conditions.js';
 import { NetworkInterface, Route } from './facts.js';
 
@@ -93,10 +93,8 @@ export const AgentListQuery = Type.Object(
   { additionalProperties: false },
 );
 
-export const AGENT_NAME_EXPECTED =
-  "must be an agent's name: letters, digits, '-' and '_' in parts joined by dots, not starting with '_' (e.g. web-01)";
 export const AgentParams = Type.Object({
-  hostname: Type.String({ minLength: 1, maxLength: 253, pattern: AGENT_NAME_PATTERN }),
+  hostname: Type.String({ minLength: 1, maxLength: AGENT_NAME_MAX, pattern: AGENT_NAME_PATTERN }),
 });
 
 /** What POST /agent/{hostname}/drain and /undrain answer. */

@@ -3,8 +3,7 @@
 // checks shared with the CLI (src/job/data-checks.ts) and the console's forms
 // all say it from here; test/contract/pattern-messages.test.ts holds every
 // pattern of every operation's input to having its words.
-import { AGENT_NAME_PATTERN } from '../names/names.js';
-import { AGENT_NAME_EXPECTED } from './agent.js';
+import { AGENT_NAME_EXPECTED, AGENT_NAME_PATTERN } from './agent-name.js';
 import { CERTIFICATE_NAME_EXPECTED, CERTIFICATE_NAME_PATTERN } from './certificate.js';
 import { COMMAND_PATTERN, ENV_NAME_PATTERN, NO_NUL_PATTERN, USER_PATTERN } from './command.js';
 import { CRON_NAME_EXPECTED, CRON_NAME_PATTERN } from './cron.js';

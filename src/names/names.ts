@@ -1,8 +1,11 @@
 // The only place that spells a NATS subject, a stream or bucket name, or a KV
 // key. API, agent, job store and NATS layout all build names here, so the
 // namespace rule and the key layout (docs/architecture.md) live in one
-// module. It imports nothing: src/job and src/nats both use it without
-// importing each other (test/job/names-home.test.ts).
+// module. It imports only the agent name rule (src/contract/agent-name.ts,
+// which imports nothing): src/job and src/nats both use it without importing
+// each other (test/job/names-home.test.ts).
+
+import { AGENT_NAME_PATTERN } from '../contract/agent-name.js';
 
 /** Infrastructure names, with the namespace prefix applied. */
 export interface InfraNames {
@@ -583,16 +586,10 @@ export const DEFAULT_STREAM_SUBJECTS = 'jobs.>';
 
 /** One token of a hostname or label: what a subject or key token may hold. */
 export const NAME_SEGMENT = /^[A-Za-z0-9_-]+$/;
-const MAX_HOSTNAME = 253;
 
-/**
- * The names an agent may use as its hostname, as a JSON-schema pattern:
- * segments joined by dots, not starting with `_` (at most 253 characters).
- */
-export const AGENT_NAME_PATTERN = '^(?!_)[A-Za-z0-9_-]+(?:\\.[A-Za-z0-9_-]+)*$';
 const AGENT_NAME = new RegExp(AGENT_NAME_PATTERN);
 
 /** True for names an agent may use as its hostname (AGENT_NAME_PATTERN). */
 export function isValidHostname(name: string): boolean {
-  return name.length <= MAX_HOSTNAME && AGENT_NAME.test(name);
+  return AGENT_NAME.test(name);
 }
