@@ -292,7 +292,6 @@ describe('an agent stopped while it checks a change', () => {
     );
     fake.clearCalls();
     const undone = await recoverNetplanChange({
-      unitDir: '',
       stateDir,
       netplanDir: fake.netplanDir,
       netplan: fake.netplan,
@@ -301,9 +300,7 @@ describe('an agent stopped while it checks a change', () => {
     expect(read('eth1')).toBe(ETH1);
     expect(fake.calls().filter((c) => !c.startsWith(' '))).toEqual(['generate', 'apply']);
     expect(existsSync(join(stateDir, 'netplan-pending.json'))).toBe(false);
-    expect(
-      await recoverNetplanChange({ unitDir: '', stateDir, netplanDir: fake.netplanDir }),
-    ).toBeNull();
+    expect(await recoverNetplanChange({ stateDir, netplanDir: fake.netplanDir })).toBeNull();
   });
 
   it('is undone by the agent process as it starts, before it connects', async () => {
@@ -334,7 +331,6 @@ describe('an agent stopped while it checks a change', () => {
     // A directory where the record should be: reading it fails.
     mkdirSync(join(stateDir, 'netplan-pending.json'), { recursive: true });
     const undone = await recoverNetplanChange({
-      unitDir: '',
       stateDir,
       netplanDir: fake.netplanDir,
       netplan: fake.netplan,
@@ -342,6 +338,7 @@ describe('an agent stopped while it checks a change', () => {
     expect(undone).toMatchObject({
       path: join(stateDir, 'netplan-pending.json'),
       undone: false,
+      ignored: true,
       error: expect.stringMatching(/EISDIR|directory/),
     });
     expect(fake.calls()).toEqual([]);
@@ -356,12 +353,11 @@ describe('an agent stopped while it checks a change', () => {
       JSON.stringify({ path: elsewhere, previous: `${NETPLAN_MARKER}\n` }),
     );
     const undone = await recoverNetplanChange({
-      unitDir: '',
       stateDir,
       netplanDir: fake.netplanDir,
       netplan: fake.netplan,
     });
-    expect(undone?.undone).toBe(false);
+    expect(undone).toMatchObject({ undone: false, ignored: true });
     expect(existsSync(elsewhere)).toBe(false);
     expect(fake.calls()).toEqual([]);
   });

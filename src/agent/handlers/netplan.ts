@@ -25,7 +25,7 @@ import {
   toolRunnable,
 } from './host-tools.js';
 import { serializedOn } from './resolv-conf.js';
-import type { HandlerContext, JobHandler } from './types.js';
+import type { HandlerContext, HostSettings, JobHandler } from './types.js';
 
 export const DEFAULT_NETPLAN_DIR = '/etc/netplan';
 export const NETPLAN_MARKER = '# Managed by OSAPI';
@@ -163,9 +163,17 @@ export function parseNetplanFile(name: string, text: string): ManagedInterface {
 /** What the change makes of the file: its next content (null: no file), or why it cannot. */
 type Decision = { next: ManagedInterface | null } | { error: string };
 
+/** What of the agent's host settings netplan changes read. */
+type NetplanSettings = Pick<HostSettings, 'stateDir' | 'netplanDir' | 'netplan'> | undefined;
+
 /** The netplan this agent runs: a stand-in's in tests. */
-function netplanTool(host: HandlerContext['host']): string {
+function netplanTool(host: NetplanSettings): string {
   return host?.netplan ?? 'netplan';
+}
+
+/** Where this agent writes its netplan files. */
+function netplanDirOf(host: NetplanSettings): string {
+  return host?.netplanDir ?? DEFAULT_NETPLAN_DIR;
 }
 
 function netplan(tool: string, args: string[]) {
@@ -247,6 +255,14 @@ async function clearPending(ctx: HandlerContext): Promise<string | null> {
   }
 }
 
+/** What the recovery at start did: `ignored` when the record could not be used (nothing was put back). */
+export interface NetplanRecovery {
+  path: string;
+  undone: boolean;
+  ignored?: true;
+  error?: string;
+}
+
 /**
  * At the agent's start: a change it was applying when it stopped is undone
  * (the previous file put back, generated and applied), before the agent
@@ -254,21 +270,20 @@ async function clearPending(ctx: HandlerContext): Promise<string | null> {
  * netplan directory this system writes is ever put back. Null when there was
  * nothing to undo, else what was done (for the log).
  */
-export async function recoverNetplanChange(
-  host: HandlerContext['host'],
-): Promise<{ path: string; undone: boolean; error?: string } | null> {
+export async function recoverNetplanChange(host: NetplanSettings): Promise<NetplanRecovery | null> {
   const stateDir = host?.stateDir;
   if (!stateDir) return null;
   const marker = pendingPath(stateDir);
   try {
     const text = await readFileIfPresent(marker);
     if (text === null) return null;
-    const change = ownChange(text, host?.netplanDir ?? DEFAULT_NETPLAN_DIR);
+    const change = ownChange(text, netplanDirOf(host));
     await unlink(marker).catch(() => {});
     if (!change) {
       return {
         path: marker,
         undone: false,
+        ignored: true,
         error: 'the record was not one this system writes; nothing was put back',
       };
     }
@@ -277,7 +292,7 @@ export async function recoverNetplanChange(
       ? { path: change.path, undone: true }
       : { path: change.path, undone: false, error: back };
   } catch (err) {
-    return { path: marker, undone: false, error: errorText(err) };
+    return { path: marker, undone: false, ignored: true, error: errorText(err) };
   }
 }
 
@@ -379,7 +394,7 @@ async function changeInterface(
 ): Promise<ChangeOutcome | { unsupported: string }> {
   if (!(await toolRunnable(netplanTool(ctx.host)))) return UNSUPPORTED;
   if (!runsAsRoot()) return needsRoot('changing the network configuration (netplan)');
-  const dir = ctx.host?.netplanDir ?? DEFAULT_NETPLAN_DIR;
+  const dir = netplanDirOf(ctx.host);
   // One change at a time on this agent: each applies the whole directory.
   return serializedOn('netplan', async () => {
     if (!(await lstatIfPresent(dir))?.isDirectory()) {
