@@ -15,6 +15,7 @@ import type { Logger } from '../log/logger.js';
 import type { OutageLog } from '../log/outage-log.js';
 import { SYSTEMD_RUN_DIR } from './handlers/host-tools.js';
 import { readMachineId } from './identity.js';
+import { inNameOrder } from './name-order.js';
 
 export interface FactSources {
   hostname: string;
@@ -196,7 +197,7 @@ async function readSourceDir(dir: string, timeoutMs: number): Promise<Map<string
   const out = new Map<string, SourceOutcome>();
   let names: string[];
   try {
-    names = readdirSync(dir).sort();
+    names = readdirSync(dir);
   } catch (err) {
     out.set(dir, { ok: false, error: `cannot be read: ${(err as Error).message}` });
     return out;
@@ -230,16 +231,6 @@ async function readSourceDir(dir: string, timeoutMs: number): Promise<Map<string
     }),
   );
   return out;
-}
-
-/**
- * Names (interfaces, fact sources) in the order of their characters, as
- * `LC_ALL=C ls` lists them, not by locale: the order does not depend on the
- * host's settings, and no collator is loaded (about 3 MB of ICU data in
- * every agent).
- */
-function inNameOrder(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**

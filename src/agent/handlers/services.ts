@@ -5,6 +5,7 @@
 // repeat is harmless; restart always runs.
 import type { OperationType } from '../../contract/operations.js';
 import { normalServiceName, type ServiceInfo } from '../../contract/services.js';
+import { inNameOrder } from '../name-order.js';
 import { type NodeOutcome, nodeHandler } from './checked.js';
 import { needsRoot, runsAsRoot } from './host-tools.js';
 import { serializedOn } from './resolv-conf.js';
@@ -40,7 +41,7 @@ export const serviceListHandler: JobHandler = nodeHandler('service.list', (_data
       seen.add(props.Id || name);
       services.push(await infoOf(props, name, unitDirOf(ctx)));
     }
-    services.sort((a, b) => a.name.localeCompare(b.name));
+    services.sort((a, b) => inNameOrder(a.name, b.name));
     return { ok: true, result: { services } };
   }),
 );
