@@ -174,6 +174,7 @@ steps:
   - { name: e, operation: node.uptime.get, target: _all, retry: { attempts: 0, backoff: 1h } }
   - { name: f, operation: node.uptime.get, target: _all, on_error: ignore, only_if_changed: a, only_if_failed: a }
   - { name: '-g', operation: node.uptime.get, target: _all }
+  - { name: h, operation: node.uptime.get, target: _all, retry: { attempts: 2, backoff: soon } }
 `);
     const text = lines.join('\n');
     expect(text).toContain('step "a": target: invalid target "bad target"');
@@ -187,6 +188,16 @@ steps:
     );
     expect(text).toContain('step "f": on_error: stop or continue');
     expect(text).toContain('step "-g": name: required: 1 to 64 letters');
+    expect(text).toContain('step "h": retry.backoff: a duration from 0s to 5m');
+  });
+
+  it('reads a backoff as the config reads a duration', () => {
+    const plan = parsePlan(`
+steps:
+  - { name: a, operation: node.uptime.get, target: _all, retry: { attempts: 2, backoff: 1m30s } }
+  - { name: b, operation: node.uptime.get, target: _all, retry: { attempts: 2, backoff: 250ms } }
+`);
+    expect(plan.steps.map((s) => s.retry.backoff_ms)).toEqual([90_000, 250]);
   });
 
   it('refuses YAML it cannot read and a plan without steps', () => {
