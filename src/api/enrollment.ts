@@ -7,6 +7,7 @@
 import type { AgentStateView } from '../job/agent-state-view.js';
 import type { Clock } from '../job/clock.js';
 import { UUID_PATTERN } from '../job/ids.js';
+import type { AgentInfoRecord } from '../job/records.js';
 import type { RegistryView } from '../job/registry-view.js';
 import type { JobVerifier } from '../job/signing.js';
 import {
@@ -36,6 +37,42 @@ export interface AutoAcceptOptions {
 /** Starts accepting as configured; returns the function that stops it. */
 export function startAutoAccept(opts: AutoAcceptOptions): () => void {
   if (!opts.all) return () => {};
+  return eachUndecidedAgent(opts, 'could not accept an agent; trying again', (info) => {
+    const { hostname, fingerprint, public_key } = info;
+    const record = {
+      hostname,
+      status: 'accepted' as const,
+      public_key,
+      fingerprint,
+      machine_id: info.machine_id ?? '',
+      decided_at: opts.clock.now().toISOString(),
+      decided_by: 'auto_accept',
+    };
+    return (async () => {
+      // Read again (the view may lag); created only if there is still none.
+      if (await readEnrollment(opts.store, hostname)) return;
+      if (await saveEnrollment(opts.store, record, 0)) {
+        opts.logger.info({ hostname, fingerprint }, `agent accepted (${record.decided_by})`);
+      }
+    })();
+  });
+}
+
+/** An agent's heartbeat that presents a key. */
+type KeyedAgent = AgentInfoRecord & { fingerprint: string; public_key: string };
+
+/**
+ * Looks at the registry every `everyMs` (and at once) and calls `decide` for
+ * each agent that presents a key no decision was made for, one call per
+ * hostname at a time; `decide` returns the work it started, or null to pass
+ * the agent over. Work that fails is logged with `failed` and tried again at
+ * a later look. Returns the function that stops it.
+ */
+function eachUndecidedAgent(
+  opts: Pick<AutoAcceptOptions, 'registry' | 'states' | 'logger' | 'everyMs'>,
+  failed: string,
+  decide: (agent: KeyedAgent) => Promise<unknown> | null,
+): () => void {
   const busy = new Set<string>();
   const look = () => {
     for (const a of opts.registry.agents()) {
@@ -43,29 +80,11 @@ export function startAutoAccept(opts: AutoAcceptOptions): () => void {
       if (!fingerprint || !public_key || busy.has(hostname)) continue;
       // Never a hostname decided before: a changed key waits for an operator.
       if (opts.states.decision(hostname) !== undefined) continue;
+      const work = decide({ ...a.info, fingerprint, public_key });
+      if (!work) continue;
       busy.add(hostname);
-      const record = {
-        hostname,
-        status: 'accepted' as const,
-        public_key,
-        fingerprint,
-        machine_id: a.info.machine_id ?? '',
-        decided_at: opts.clock.now().toISOString(),
-        decided_by: 'auto_accept',
-      };
-      void (async () => {
-        // Read again (the view may lag); created only if there is still none.
-        if (await readEnrollment(opts.store, hostname)) return;
-        if (await saveEnrollment(opts.store, record, 0)) {
-          opts.logger.info({ hostname, fingerprint }, `agent accepted (${record.decided_by})`);
-        }
-      })()
-        .catch((err: unknown) =>
-          opts.logger.warn(
-            { hostname, err: String(err) },
-            'could not accept an agent; trying again',
-          ),
-        )
+      void work
+        .catch((err: unknown) => opts.logger.warn({ hostname, err: String(err) }, failed))
         .finally(() => busy.delete(hostname));
     }
   };
@@ -127,42 +146,30 @@ const REFUSED_RENAMES_MAX = 10_000;
  * drained agent stays drained under its new name.
  */
 export function startRenameCarry(opts: RenameCarryOptions): () => void {
-  const busy = new Set<string>();
   const refused = new Set<string>();
-  const look = () => {
-    for (const a of opts.registry.agents()) {
-      const { hostname, fingerprint, public_key, renamed_from: from } = a.info;
-      if (!from || !fingerprint || !public_key || busy.has(hostname)) continue;
+  return eachUndecidedAgent(
+    opts,
+    "could not carry a renamed agent's acceptance; trying again",
+    (info) => {
+      const { hostname, fingerprint, public_key, renamed_from: from } = info;
+      if (!from) return null;
       const id = `${from.job_id}/${from.hostname}/${hostname}/${fingerprint}`;
-      if (refused.has(id) || opts.states.decision(hostname) !== undefined) continue;
-      busy.add(hostname);
-      void carry(
+      if (refused.has(id)) return null;
+      return carry(
         opts,
-        { hostname, fingerprint, public_key, machine_id: a.info.machine_id ?? '' },
+        { hostname, fingerprint, public_key, machine_id: info.machine_id ?? '' },
         from,
-      )
-        .then((why) => {
-          if (why === null) return;
-          if (refused.size >= REFUSED_RENAMES_MAX) refused.clear();
-          refused.add(id);
-          opts.logger.warn(
-            { hostname, renamed_from: from.hostname, job_id: from.job_id, reason: why },
-            'an agent says a job renamed its host, but its acceptance is not carried over: accept it (POST /agent/{hostname}/accept) if it is yours',
-          );
-        })
-        .catch((err: unknown) =>
-          opts.logger.warn(
-            { hostname, err: String(err) },
-            "could not carry a renamed agent's acceptance; trying again",
-          ),
-        )
-        .finally(() => busy.delete(hostname));
-    }
-  };
-  const timer = setInterval(look, opts.everyMs ?? 250);
-  timer.unref();
-  look();
-  return () => clearInterval(timer);
+      ).then((why) => {
+        if (why === null) return;
+        if (refused.size >= REFUSED_RENAMES_MAX) refused.clear();
+        refused.add(id);
+        opts.logger.warn(
+          { hostname, renamed_from: from.hostname, job_id: from.job_id, reason: why },
+          'an agent says a job renamed its host, but its acceptance is not carried over: accept it (POST /agent/{hostname}/accept) if it is yours',
+        );
+      });
+    },
+  );
 }
 
 /** Null when carried (or decided meanwhile), else why it is not. */
