@@ -1,7 +1,7 @@
 // Small helpers shared by the API and agent tests: bounded polling, temp dirs,
 // process liveness, and a job store on the test system's NATS.
 
-import { generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -98,6 +98,26 @@ export function resultsClosed(job: {
   );
 }
 
+/** PKCS#8 DER of an Ed25519 private key, before its 32-byte seed. */
+const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+/**
+ * A new Ed25519 public key, raw (32 bytes), as an agent presents one. Made
+ * from a random seed rather than by generateKeyPairSync: exporting a key
+ * that call just made can deadlock Node 20 when a garbage collection runs
+ * during the export (the finished key generation job, collected, waits for
+ * the lock the export holds), and thousands of planted agents made that happen.
+ */
+export function newAgentPublicKey(): Buffer {
+  const key = createPrivateKey({
+    key: Buffer.concat([ED25519_PKCS8_PREFIX, randomBytes(32)]),
+    format: 'der',
+    type: 'pkcs8',
+  });
+  // SPKI DER of an Ed25519 key ends with the 32 raw bytes.
+  return createPublicKey(key).export({ type: 'spki', format: 'der' }).subarray(-32);
+}
+
 /**
  * Writes a registry entry as an agent's heartbeat would, for a host no
  * running agent has: Ready until the registry TTL passes, then what a dead
@@ -110,10 +130,7 @@ export async function plantAgent(
 ): Promise<void> {
   const now = new Date().toISOString();
   // A key of its own, accepted, as an enrolled agent has.
-  const { publicKey } = generateKeyPairSync('ed25519');
-  const raw = Buffer.from(publicKey.export({ format: 'jwk' }).x as string, 'base64url').toString(
-    'base64',
-  );
+  const raw = newAgentPublicKey().toString('base64');
   const fingerprint = fingerprintOf(raw);
   const decided = await readEnrollment(store, hostname);
   await saveEnrollment(

@@ -5,7 +5,7 @@
 // A claim to have been renamed that the job does not back is not believed.
 // Against a real nats-server; the host's name is a stand-in `hostname` tool
 // keeping it in a file (this machine's name never changes).
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,7 @@ import { createLogger } from '../../src/log/logger.js';
 import { registryKey } from '../../src/names/names.js';
 import { bucketsOf } from '../support/buckets.js';
 import { type AnyJson, request, startTestSystem, type TestSystem } from '../support/system.js';
-import { storeFor, waitFor } from './helpers.js';
+import { newAgentPublicKey, storeFor, waitFor } from './helpers.js';
 
 const lines: string[] = [];
 const capture = new Writable({
@@ -156,8 +156,7 @@ describe('an agent named after its host, renamed by PUT /node/{hostname}/hostnam
   it("an entry stating an accepted key's fingerprint beside another key is not an agent", async () => {
     const store = await storeFor(sys);
     const real = sys.api.registry.agents().find((a) => a.info.hostname === NEW)?.info;
-    const { publicKey } = generateKeyPairSync('ed25519');
-    const other = Buffer.from(publicKey.export({ format: 'jwk' }).x as string, 'base64url');
+    const other = newAgentPublicKey();
     const mixed = `${OLD}-mixed`;
     const entry = {
       ...(real as AgentInfoRecord),
