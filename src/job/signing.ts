@@ -5,7 +5,6 @@ import {
   createHash,
   createPrivateKey,
   createPublicKey,
-  generateKeyPairSync,
   hkdfSync,
   type KeyObject,
   randomBytes,
@@ -202,7 +201,8 @@ export function loadOrCreateSigningKeys(privatePath: string, what = 'job-signing
       throw new JobKeyError(`cannot read the ${what} ${privatePath}: ${(err as Error).message}`);
     }
   }
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const privateKey = newEd25519Key();
+  const publicKey = createPublicKey(privateKey);
   mkdirSync(dirname(privatePath), { recursive: true, mode: 0o700 });
   // Written whole under another name, then linked into place, which fails if
   // the key appeared meanwhile: processes starting together on one state dir
@@ -224,6 +224,23 @@ export function loadOrCreateSigningKeys(privatePath: string, what = 'job-signing
     mode: 0o644,
   });
   return privateKey;
+}
+
+/** PKCS#8 DER of an Ed25519 private key, before its 32-byte seed. */
+const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+/**
+ * A new Ed25519 private key, from 32 random bytes (the seed Ed25519 keys are
+ * made of). Not generateKeyPairSync: exporting a key that call just made can
+ * deadlock Node 20 when a garbage collection runs during the export (the
+ * finished key generation job, collected, waits for the lock the export holds).
+ */
+export function newEd25519Key(): KeyObject {
+  return createPrivateKey({
+    key: Buffer.concat([ED25519_PKCS8_PREFIX, randomBytes(32)]),
+    format: 'der',
+    type: 'pkcs8',
+  });
 }
 
 export function publicPathFor(privatePath: string): string {

@@ -1,7 +1,7 @@
 // Small helpers shared by the API and agent tests: bounded polling, temp dirs,
 // process liveness, and a job store on the test system's NATS.
 
-import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
 import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import type { KV } from '@nats-io/kv';
 import { systemClock } from '../../src/job/clock.js';
 import { type AgentInfoRecord, parseAgentInfo } from '../../src/job/records.js';
 import { fingerprintOf } from '../../src/job/result-signing.js';
-import { loadOrCreateSigningKeys } from '../../src/job/signing.js';
+import { loadOrCreateSigningKeys, newEd25519Key } from '../../src/job/signing.js';
 import {
   type JobStore,
   openJobStore,
@@ -98,24 +98,10 @@ export function resultsClosed(job: {
   );
 }
 
-/** PKCS#8 DER of an Ed25519 private key, before its 32-byte seed. */
-const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
-
-/**
- * A new Ed25519 public key, raw (32 bytes), as an agent presents one. Made
- * from a random seed rather than by generateKeyPairSync: exporting a key
- * that call just made can deadlock Node 20 when a garbage collection runs
- * during the export (the finished key generation job, collected, waits for
- * the lock the export holds), and thousands of planted agents made that happen.
- */
+/** A new Ed25519 public key, raw (32 bytes), as an agent presents one (see newEd25519Key). */
 export function newAgentPublicKey(): Buffer {
-  const key = createPrivateKey({
-    key: Buffer.concat([ED25519_PKCS8_PREFIX, randomBytes(32)]),
-    format: 'der',
-    type: 'pkcs8',
-  });
   // SPKI DER of an Ed25519 key ends with the 32 raw bytes.
-  return createPublicKey(key).export({ type: 'spki', format: 'der' }).subarray(-32);
+  return createPublicKey(newEd25519Key()).export({ type: 'spki', format: 'der' }).subarray(-32);
 }
 
 /**
