@@ -62,12 +62,16 @@ describe('POST /job/{id}/cancel', () => {
     expect(sub.status).toBe(202);
     const id = sub.body.job_id;
     await running(id, UP);
-    // Both children are running (their pids were written).
-    const pids = await waitFor('both pid files', () => {
-      const found = readdirSync(dir.path).filter((f) => f.startsWith('bcast-'));
-      return found.length === UP.length ? found : false;
+    // Both children are running (their pids were written: a file is read
+    // once its line is whole, since the shell creates it before it writes).
+    const childPids = await waitFor('both pid files', () => {
+      const lines = readdirSync(dir.path)
+        .filter((f) => f.startsWith('bcast-'))
+        .map((f) => readFileSync(join(dir.path, f), 'utf8'));
+      return lines.length === UP.length && lines.every((l) => /^\d+\n$/.test(l))
+        ? lines.map(Number)
+        : false;
     });
-    const childPids = pids.map((f) => Number(readFileSync(join(dir.path, f), 'utf8')));
     for (const pid of childPids) expect(isDead(pid)).toBe(false);
 
     const r = await request(sys, 'POST', `/job/${id}/cancel`, undefined, admin);
