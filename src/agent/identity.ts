@@ -23,7 +23,7 @@ export function agentKeyPath(stateDir: string): string {
 }
 
 /** The raw 32 bytes of an Ed25519 public key. */
-function rawPublicKey(key: KeyObject): Buffer {
+export function rawPublicKey(key: KeyObject): Buffer {
   const jwk = key.export({ format: 'jwk' }) as { x?: string };
   if (!jwk.x) throw new Error('not an Ed25519 key');
   return Buffer.from(jwk.x, 'base64url');

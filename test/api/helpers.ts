@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KV } from '@nats-io/kv';
+import { rawPublicKey } from '../../src/agent/identity.js';
 import { systemClock } from '../../src/job/clock.js';
 import { type AgentInfoRecord, parseAgentInfo } from '../../src/job/records.js';
 import { fingerprintOf } from '../../src/job/result-signing.js';
@@ -100,8 +101,7 @@ export function resultsClosed(job: {
 
 /** A new Ed25519 public key, raw (32 bytes), as an agent presents one (see newEd25519Key). */
 export function newAgentPublicKey(): Buffer {
-  // SPKI DER of an Ed25519 key ends with the 32 raw bytes.
-  return createPublicKey(newEd25519Key()).export({ type: 'spki', format: 'der' }).subarray(-32);
+  return rawPublicKey(createPublicKey(newEd25519Key()));
 }
 
 /**
