@@ -33,11 +33,11 @@ export function envWithoutOsapi(): NodeJS.ProcessEnv {
 
 /**
  * An agent in its own process, as on a real host, so its memory and CPU are
- * its own. Through bin/osapi's shebang, as an installed agent runs (needs dist/).
+ * its own. Through bin/osapi-agent's shebang, as an installed agent runs (needs dist/).
  */
 export async function startAgentChild(sys: TestSystem, hostname: string): Promise<ChildProcess> {
   const ns = sys.config.agent.nats.namespace;
-  const child = spawn(join(ROOT, 'bin/osapi'), ['agent', 'start', '-j'], {
+  const child = spawn(join(ROOT, 'bin/osapi-agent'), ['-j'], {
     env: {
       ...envWithoutOsapi(),
       OSAPI_AGENT_NATS_SERVERS: sys.nats.url,

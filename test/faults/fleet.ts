@@ -4,25 +4,33 @@
 // supervises. Commands append a line to a file, so every run is counted.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { signToken } from '../../src/auth/index.js';
 import { type TempDir, tempDir, waitFor } from '../api/helpers.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const BIN = join(ROOT, 'bin', 'osapi');
 /**
- * The node options bin/osapi's first line gives (`#!/usr/bin/env -S node
- * ...`): the processes here run under process.execPath, and without them
- * would not run, nor use memory, as an installed osapi does.
+ * One of bin/'s commands with the node options its first line gives
+ * (`#!/usr/bin/env -S node ...`): the processes here run under
+ * process.execPath, and without them would not run, nor use memory, as an
+ * installed osapi does.
  */
-const BIN_NODE_OPTIONS = (
-  /^#!.*\bnode((?: +-\S+)*)\s*$/m.exec(readFileSync(BIN, 'utf8').split('\n')[0] ?? '')?.[1] ?? ''
-)
-  .trim()
-  .split(/ +/)
-  .filter(Boolean);
+function launcher(name: string): { file: string; nodeOptions: string[] } {
+  const file = join(ROOT, 'bin', name);
+  const nodeOptions = (
+    /^#!.*\bnode((?: +-\S+)*)\s*$/m.exec(readFileSync(file, 'utf8').split('\n')[0] ?? '')?.[1] ?? ''
+  )
+    .trim()
+    .split(/ +/)
+    .filter(Boolean);
+  return { file, nodeOptions };
+}
+/** Every command but the agent's. */
+const OSAPI = launcher('osapi');
+/** `osapi agent start` as installed agents run it (bin/osapi-agent). */
+const OSAPI_AGENT = launcher('osapi-agent');
 const MAIN = join(ROOT, 'dist', 'cli', 'main.js');
 
 // The suite's pretest builds dist/; running these files alone needs it too.
@@ -160,10 +168,15 @@ export class Fleet {
     return this.api.ready.api_url;
   }
 
-  async startAgent(hostname: string, labels: Record<string, string> = {}): Promise<OsapiProcess> {
+  /** `nodeArgs`: options for the agent's node, beside bin/osapi's own. */
+  async startAgent(
+    hostname: string,
+    labels: Record<string, string> = {},
+    nodeArgs: string[] = [],
+  ): Promise<OsapiProcess> {
     const env: Record<string, string> = { OSAPI_AGENT_HOSTNAME: hostname, FAULT_HOST: hostname };
     if (Object.keys(labels).length > 0) env.OSAPI_AGENT_LABELS = JSON.stringify(labels);
-    const a = await spawnOsapi(['agent', 'start'], this.configFile(), env);
+    const a = await spawnOsapi([], this.configFile(), env, 30_000, nodeArgs, OSAPI_AGENT);
     this.agents.set(hostname, a);
     return a;
   }
@@ -279,6 +292,7 @@ function spawnOsapi(
   env: Record<string, string>,
   readyWithinMs = 30_000,
   nodeArgs: string[] = [],
+  bin = OSAPI,
 ): Promise<OsapiProcess> {
   const childEnv: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
@@ -286,7 +300,7 @@ function spawnOsapi(
   }
   const child = spawn(
     process.execPath,
-    [...BIN_NODE_OPTIONS, ...nodeArgs, BIN, '-j', '-f', configFile, ...args],
+    [...bin.nodeOptions, ...nodeArgs, bin.file, '-j', '-f', configFile, ...args],
     {
       env: { ...childEnv, NO_COLOR: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -327,12 +341,18 @@ function spawnOsapi(
     const timer = setTimeout(() => {
       void proc.kill();
       reject(
-        new Error(`osapi ${args.join(' ')} not ready within ${readyWithinMs} ms\n${proc.logs()}`),
+        new Error(
+          `${[basename(bin.file), ...args].join(' ')} not ready within ${readyWithinMs} ms\n${proc.logs()}`,
+        ),
       );
     }, readyWithinMs);
     void exited.then((e) => {
       clearTimeout(timer);
-      reject(new Error(`osapi ${args.join(' ')} exited (${e.code ?? e.signal})\n${proc.logs()}`));
+      reject(
+        new Error(
+          `${[basename(bin.file), ...args].join(' ')} exited (${e.code ?? e.signal})\n${proc.logs()}`,
+        ),
+      );
     });
     child.stdout?.setEncoding('utf8').on('data', (d: string) => {
       stdout += d;

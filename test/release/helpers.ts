@@ -119,6 +119,9 @@ export async function run(
 export interface Started {
   /** The JSON the command printed once ready (with -j). */
   ready: Record<string, unknown>;
+  pid: number;
+  /** What it wrote to stderr so far. */
+  stderr(): string;
   /** SIGTERM, and the exit code once it has stopped. */
   stop(): Promise<number | null>;
 }
@@ -151,7 +154,7 @@ export function startReady(
       try {
         const ready = JSON.parse(p.stdout()) as Record<string, unknown>;
         clearTimeout(timer);
-        resolvePromise({ ready, stop });
+        resolvePromise({ ready, stop, pid: p.child.pid ?? -1, stderr: p.stderr });
       } catch {
         // Not the whole object yet.
       }
@@ -202,17 +205,22 @@ export async function agentRunsACommand(
   host: string,
   home: string,
   sys: TestSystem,
+  /** How the agent is started: `osapi agent start`, or a command that means it (osapi-agent). */
+  agentStart: { program: string; args: string[] } = { program: osapi, args: ['agent', 'start'] },
+  /** Checks on the running agent, beyond running a command. */
+  check: (agent: Started) => void = () => {},
 ): Promise<void> {
   const hostname = `osapitest-${crypto.randomUUID().slice(0, 8)}`;
   const config = writeAgentConfig(host, sys, hostname);
   const agent = await startReady(
-    osapi,
-    ['-j', '-f', config, 'agent', 'start'],
+    agentStart.program,
+    ['-j', '-f', config, ...agentStart.args],
     hostEnv(home),
     host,
   );
   try {
     expect(agent.ready.hostname).toBe(hostname);
+    check(agent);
     const client = clientEnv(home, sys, await sys.token());
     const fingerprint = await run(
       osapi,

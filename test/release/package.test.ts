@@ -2,9 +2,10 @@
 // `npm install -g` into a temp prefix (its dependencies from npm's cache where
 // it has them, else the registry), gives an `osapi` on that prefix's PATH that prints its version,
 // runs an agent that an operator accepts and that runs a command sent
-// through the API, and an API server that serves the console.
+// through the API (also as `osapi-agent`, under its own node options), and
+// an API server that serves the console.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -75,6 +76,7 @@ afterAll(async () => {
 describe('the npm package, installed with npm install -g', () => {
   test('carries the command, the compiled code and the console, not the executables', () => {
     expect(packed).toContain('bin/osapi');
+    expect(packed).toContain('bin/osapi-agent');
     expect(packed).toContain('dist/cli/main.js');
     expect(packed).toContain('dist/ui/index.html');
     expect(packed.filter((p) => p.startsWith('dist/release/'))).toEqual([]);
@@ -91,6 +93,17 @@ describe('the npm package, installed with npm install -g', () => {
 
   test('an agent started from it is accepted by its fingerprint, then runs a command sent through the API', async () => {
     await agentRunsACommand(osapi, host, home, sys);
+  }, 60_000);
+
+  test('`osapi-agent` runs the agent in lite mode, without a word from V8 on stderr', async () => {
+    const agentStart = { program: join(prefix, 'bin', 'osapi-agent'), args: [] };
+    await agentRunsACommand(osapi, host, home, sys, agentStart, (agent) => {
+      const nodeArgs = readFileSync(`/proc/${agent.pid}/cmdline`, 'utf8').split('\0');
+      expect(nodeArgs).toContain('--lite-mode');
+      expect(nodeArgs).toContain('--max-semi-space-size=1');
+      // Only the agent's JSON log lines (none at this level), no V8 warning.
+      expect(agent.stderr()).not.toMatch(/warning/i);
+    });
   }, 60_000);
 
   test('`api server start` serves the API and the console on the test NATS', async () => {
