@@ -266,14 +266,19 @@ export async function waitForAnswers(
   const done = new Promise<void>((r) => {
     resolveDone = r;
   });
-  const complete = () => (single ? got.size > 0 : expected.every((h) => got.has(h)));
-  const missingOf = () => expected.filter((h) => !got.has(h)).sort();
+  // Sets and a count: a broadcast to thousands of agents hears thousands of
+  // answers, and a scan of the host list for each would cost O(hosts²).
+  const addressed = new Set(p.matching);
+  const waitingFor = new Set(expected);
+  const complete = () => (single ? got.size > 0 : waitingFor.size === 0);
+  const missingOf = () => [...waitingFor].sort();
 
   // Listen before publishing, so no answer can come before we hear it.
   const stopListening = deps.responses.register(jobId, (r) => {
     // Only an addressed host's (status.ts answersJob); `_any` is whoever took it.
-    if (req.target.kind !== 'any' && !p.matching.includes(r.hostname)) return;
+    if (req.target.kind !== 'any' && !addressed.has(r.hostname)) return;
     got.set(r.hostname, r);
+    waitingFor.delete(r.hostname);
     if (complete()) resolveDone();
   });
   try {
