@@ -44,6 +44,9 @@ function byName(): Intl.Collator {
   return collator;
 }
 
+/** An agent's last heartbeat as stored. */
+type StoredEntry = Omit<AgentView, 'ready'>;
+
 /** A time the registry stored nothing though the fleet's beats should have kept coming. */
 interface Stall {
   start: number;
@@ -84,7 +87,7 @@ export async function watchRegistry(
   registry: KvSource,
   opts: { ttlMs: number; clock: Clock; logger: Logger },
 ): Promise<RegistryView> {
-  const entries = new Map<string, { info: AgentInfoRecord; seenAt: Date }>();
+  const entries = new Map<string, StoredEntry>();
   // Hostnames in order, made again only when an agent comes or goes: at
   // thousands of agents a heartbeat arrives every few milliseconds, and a
   // broadcast must not sort the fleet each time it asks who is there.
@@ -164,6 +167,10 @@ export async function watchRegistry(
   void follow.loaded.then(() => {
     loaded = true;
   });
+  const viewOf = (e: StoredEntry, now: number, current: Stall[]): AgentView => ({
+    ...e,
+    ready: isReady(e.seenAt.getTime(), now, opts.ttlMs, current),
+  });
   const view: RegistryView = {
     agents() {
       const now = opts.clock.now().getTime();
@@ -172,11 +179,20 @@ export async function watchRegistry(
       const out: AgentView[] = [];
       for (const host of order) {
         const e = entries.get(host);
-        if (e) out.push({ ...e, ready: isReady(e.seenAt.getTime(), now, opts.ttlMs, current) });
+        if (e) out.push(viewOf(e, now, current));
       }
       return out;
     },
     matching(target) {
+      if (target.kind === 'host') {
+        // One entry, by its key: a request to one host of thousands must not
+        // look at every agent.
+        const e = entries.get(target.hostname);
+        if (!e) return [];
+        const now = opts.clock.now().getTime();
+        const a = viewOf(e, now, stallsAt(now));
+        return a.ready && targetMatches(target, a.info) ? [a] : [];
+      }
       return view.agents().filter((a) => a.ready && targetMatches(target, a.info));
     },
     async waitFor(predicate, timeoutMs) {

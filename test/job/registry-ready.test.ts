@@ -70,10 +70,13 @@ describe('the registry view across a stall', () => {
       const seenAt = quiet()?.seenAt.getTime() ?? Number.NaN;
       // A silence still going on, long enough to be a stall (the view's clock moved on):
       // quiet's next beat fell due in it.
+      const byHost = () => view.matching({ kind: 'host', hostname: 'quiet' });
       now = seenAt + ttlMs + 500;
       expect(quiet()?.ready).toBe(true);
+      expect(byHost().map((a) => a.info.hostname)).toEqual(['quiet']);
       now = seenAt + ttlMs + every + 500;
       expect(quiet()?.ready).toBe(false);
+      expect(byHost()).toEqual([]);
       // Nothing stored for longer than a stall, then one of the others beats again.
       await new Promise((r) => setTimeout(r, 3_500));
       await kv.put('agents.busy0', registryEntry('busy0'));
@@ -88,6 +91,33 @@ describe('the registry view across a stall', () => {
       expect(quiet()?.ready).toBe(true);
       now = seenAt + ttlMs + every + 500;
       expect(quiet()?.ready).toBe(false);
+    } finally {
+      view.stop();
+      await kv.destroy();
+    }
+  });
+
+  it('finds one host by its name as a scan of every agent would, a dotted name too', async () => {
+    const bucket = `reg-${crypto.randomUUID().slice(0, 8)}`;
+    const kv = await new Kvm(t.nc).create(bucket, { history: 1 });
+    const view = await watchRegistry(
+      { nc: t.nc, js: jetstream(t.nc), bucket },
+      { ttlMs: 30_000, clock: systemClock, logger: silentLogger },
+    );
+    try {
+      await view.loaded;
+      await kv.put('agents.web-01=example=com', registryEntry('web-01.example.com'));
+      await kv.put('agents.web-02', registryEntry('web-02'));
+      expect(await view.waitFor((v) => v.agents().length === 2, 5_000)).toBe(true);
+      for (const hostname of ['web-01.example.com', 'web-02', 'web-03', 'web-01']) {
+        const scanned = view
+          .agents()
+          .filter((a) => a.ready && a.info.hostname === hostname)
+          .map((a) => a.info.hostname);
+        const found = view.matching({ kind: 'host', hostname }).map((a) => a.info.hostname);
+        expect(found).toEqual(scanned);
+      }
+      expect(view.matching({ kind: 'host', hostname: 'web-01.example.com' })).toHaveLength(1);
     } finally {
       view.stop();
       await kv.destroy();
