@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { signToken } from '../../src/auth/index.js';
 import { type NatsServerHandle, startNatsServer } from '../../src/nats/server.js';
+import { launcher } from '../../test/support/launcher.js';
 import { writeSection } from '../results.js';
 import { agentName, type FleetReport, type FleetSpec } from './fleet-spec.js';
 
@@ -205,7 +206,14 @@ async function startApi(natsUrls: string[], stateDir: string, namespace: string,
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('OSAPI_')) env[k] = v;
   const r = String(replicas);
-  const child = spawn(join(ROOT, 'bin/osapi'), ['api', 'server', 'start', '-j'], {
+  // OSAPI_BENCH_API_PROFILE=<dir>: the API server writes a CPU profile there when it stops.
+  const profileDir = process.env.OSAPI_BENCH_API_PROFILE;
+  const osapi = launcher('osapi');
+  const nodeArgs = [
+    ...osapi.nodeOptions,
+    ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+  ];
+  const child = spawn(process.execPath, [...nodeArgs, osapi.file, 'api', 'server', 'start', '-j'], {
     env: {
       ...env,
       OSAPI_API_SERVER_HOST: '127.0.0.1',

@@ -9,24 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { signToken } from '../../src/auth/index.js';
 import { type TempDir, tempDir, waitFor } from '../api/helpers.js';
+import { launcher } from '../support/launcher.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-/**
- * One of bin/'s commands with the node options its first line gives
- * (`#!/usr/bin/env -S node ...`): the processes here run under
- * process.execPath, and without them would not run, nor use memory, as an
- * installed osapi does.
- */
-function launcher(name: string): { file: string; nodeOptions: string[] } {
-  const file = join(ROOT, 'bin', name);
-  const nodeOptions = (
-    /^#!.*\bnode((?: +-\S+)*)\s*$/m.exec(readFileSync(file, 'utf8').split('\n')[0] ?? '')?.[1] ?? ''
-  )
-    .trim()
-    .split(/ +/)
-    .filter(Boolean);
-  return { file, nodeOptions };
-}
 /** Every command but the agent's. */
 const OSAPI = launcher('osapi');
 /** `osapi agent start` as installed agents run it (bin/osapi-agent). */
