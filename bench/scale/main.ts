@@ -14,6 +14,9 @@
 //   options: --workers N (fleet processes, default 4), --no-write (print only);
 //   with --cluster: --restart-after S (the killed node starts again), --broadcast-commands,
 //   --json FILE (the figures as JSON); --no-build (dist/ is current)
+//   env: OSAPI_BENCH_PROFILE=<dir> (CPU profiles of the fleet processes during the `_all`
+//   round), OSAPI_BENCH_API_PROFILE=<dir> (the API server's, its whole run),
+//   OSAPI_BENCH_API_LOG / OSAPI_BENCH_FLEET_LOG=<file> (what they logged)
 //
 // Loopback only; every wait is bounded.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
