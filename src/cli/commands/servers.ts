@@ -1,11 +1,13 @@
 // The long-lived commands: `start` (NATS + API + agent on one host),
 // `nats server start`, `api server start` and `agent start`. `start` composes
-// the same pieces the others run alone; it adds no behaviour of its own.
+// the same pieces the others run alone, and starts its nats-server again
+// when it dies on its own (src/nats/restarts.ts).
 import { hostname as osHostname, userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { loadOrCreateSigningKey, signToken } from '../../auth/index.js';
 import type { Config } from '../../config/index.js';
 import { systemClock } from '../../job/clock.js';
+import type { RestartedNatsServer } from '../../nats/restarts.js';
 import type { NatsServerHandle } from '../../nats/server.js';
 import {
   defaultStoreDir,
@@ -77,6 +79,17 @@ async function startSupervisedNats(
   ctx: CommandContext,
   agentHostname?: string,
 ): Promise<NatsServerHandle> {
+  return (await natsServerStarter(ctx, agentHostname))(ctx.config.nats.server.port);
+}
+
+/**
+ * How to start this host's nats-server, on a given port: its passwords and
+ * users worked out once, so a server started again takes the same clients.
+ */
+async function natsServerStarter(
+  ctx: CommandContext,
+  agentHostname?: string,
+): Promise<(port: number) => Promise<NatsServerHandle>> {
   const s = ctx.config.nats.server;
   const { withLocalNatsCredentials, serverPlacement, startNatsServer, serverAuthFromConfig } =
     await loadNats();
@@ -90,17 +103,13 @@ async function startSupervisedNats(
     );
   }
   const placement = serverPlacement(ctx.config);
-  return startNatsServer({
-    host: s.host,
-    port: s.port,
-    storeDir: storeDir(ctx),
-    logger: ctx.logger,
-    auth: await serverAuthFromConfig(
-      ctx.config,
-      agentHostname !== undefined ? { agentHostname } : {},
-    ),
-    ...placement,
-  });
+  const auth = await serverAuthFromConfig(
+    ctx.config,
+    agentHostname !== undefined ? { agentHostname } : {},
+  );
+  const dir = storeDir(ctx);
+  return (port) =>
+    startNatsServer({ host: s.host, port, storeDir: dir, logger: ctx.logger, auth, ...placement });
 }
 
 async function natsDied(server: NatsServerHandle): Promise<string> {
@@ -155,14 +164,17 @@ export function registerServerCommands(program: Command): void {
       const ctx = loadContext(globals, portOverride(opts.port), { 'api.server.port': '--port' });
       const shutdown = shutdownSignal();
       const signingKey = await resolveSigningKey(ctx.config);
-      let nats: NatsServerHandle | undefined;
+      let nats: RestartedNatsServer | undefined;
       let apiUrl = '';
       let hostname = '';
       const parts = await startParts(shutdown, [
         tracingPart,
         async () => {
           const { agentHostname } = await loadAgent();
-          nats = await startSupervisedNats(ctx, agentHostname(ctx.config));
+          const { restartingNatsServer } = await import('../../nats/restarts.js');
+          // Started again when it dies on its own; the API and agent reconnect.
+          const start = await natsServerStarter(ctx, agentHostname(ctx.config));
+          nats = await restartingNatsServer(start, ctx.config.nats.server.port, ctx.logger);
           const n = nats;
           return { name: 'nats-server', stop: () => n.stop() };
         },
@@ -238,7 +250,7 @@ export function registerServerCommands(program: Command): void {
         shutdown,
         parts,
         logger: ctx.logger,
-        died: natsDied(nats),
+        died: nats.gaveUp,
       });
       if (code !== 0) throw new ExitError(code);
     });
