@@ -1,6 +1,7 @@
 // The job client shared by the API and the agent: writes job definitions,
 // append-only status events, claims and results to KV, and publishes the
 // notification for a target. Spells no names itself: see names.ts.
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import {
   DeliverPolicy,
   type JetStreamClient,
@@ -18,6 +19,7 @@ import {
   claimFilter,
   claimKey,
   controlSubject,
+  EXPECTED_DEFLATED_HEADER,
   EXPECTED_HEADER,
   expectedKey,
   factsKey,
@@ -254,6 +256,15 @@ export async function publishJob(store: JobStore, job: NewJob): Promise<Publishe
  */
 const CARRIED_JOB_MAX_BYTES = 16 * 1024;
 
+/** A broadcast's expected hosts longer than this go deflated (EXPECTED_DEFLATED_HEADER). */
+const DEFLATE_EXPECTED_OVER_BYTES = 1024;
+
+/**
+ * The most a deflated list may inflate to: far beyond any fleet's list, and
+ * a bound on what a forged header can make an agent allocate.
+ */
+const INFLATED_EXPECTED_MAX_BYTES = 8 * 1024 * 1024;
+
 /**
  * Headers carrying the signed definition and, for a broadcast, its expected
  * hosts: each only when no larger than CARRIED_JOB_MAX_BYTES (the agent reads
@@ -265,17 +276,27 @@ function carrying(job: JobRecord, expectedHosts?: readonly string[]): MsgHdrs | 
   const { expected_hosts: _hosts, revision: _revision, ...record } = job as PublishedJob;
   // JSON escapes line breaks inside strings, so each value is one header line.
   const text = JSON.stringify(record);
-  const hosts = record.expected_digest !== undefined ? JSON.stringify(expectedHosts ?? []) : '';
   const fits = (t: string) => t !== '' && Buffer.byteLength(t) <= CARRIED_JOB_MAX_BYTES;
+  const hosts = record.expected_digest !== undefined ? carriedList(expectedHosts ?? []) : null;
   // The active span's context (`traceparent`), when tracing is on: stored in
   // the stream with the notification, so an agent catching up finds it too.
   const trace = traceHeaders();
-  if (!fits(text) && !fits(hosts) && !trace) return undefined;
+  const hostsFit = hosts !== null && fits(hosts.value);
+  if (!fits(text) && !hostsFit && !trace) return undefined;
   const h = headers();
   if (fits(text)) h.set(JOB_HEADER, text);
-  if (fits(hosts)) h.set(EXPECTED_HEADER, hosts);
+  if (hostsFit) h.set(hosts.header, hosts.value);
   for (const [name, value] of Object.entries(trace ?? {})) h.set(name, value);
   return h;
+}
+
+/** A broadcast's expected hosts as carried: their JSON, deflated when long. */
+function carriedList(hosts: readonly string[]): { header: string; value: string } {
+  const json = JSON.stringify(hosts);
+  if (Buffer.byteLength(json) <= DEFLATE_EXPECTED_OVER_BYTES) {
+    return { header: EXPECTED_HEADER, value: json };
+  }
+  return { header: EXPECTED_DEFLATED_HEADER, value: deflateRawSync(json).toString('base64') };
 }
 
 function withHeaders<T extends object>(opts: T, h: MsgHdrs | undefined): T & { headers?: MsgHdrs } {
@@ -302,20 +323,34 @@ export function carriedJob(h: MsgHdrs | undefined, id: string): JobRecord | unde
  */
 export function carriedExpectedHosts(h: MsgHdrs | undefined): string[] | undefined {
   const raw = h?.get(EXPECTED_HEADER);
-  if (!raw) return undefined;
+  const deflated = raw ? '' : (h?.get(EXPECTED_DEFLATED_HEADER) ?? '');
+  if (!raw && !deflated) return undefined;
   // Agents sharing one process (the scale bench hosts hundreds) hear the
   // same broadcast each: its list is parsed once. Frozen, so no holder can
-  // change what another reads.
-  let hosts = carriedLists.get(raw);
+  // change what another reads. (A JSON list starts with `[`, never with `~`.)
+  const key = raw || `~${deflated}`;
+  let hosts = carriedLists.get(key);
   if (!hosts) {
-    hosts = Object.freeze(parseExpectedHosts(raw)) as string[];
-    carriedLists.set(raw, hosts);
+    hosts = Object.freeze(parseExpectedHosts(raw || inflatedList(deflated))) as string[];
+    carriedLists.set(key, hosts);
     if (carriedLists.size > CARRIED_LISTS_KEPT) {
       const oldest = carriedLists.keys().next().value;
       if (oldest !== undefined) carriedLists.delete(oldest);
     }
   }
   return hosts;
+}
+
+/** The JSON of a deflated expected-hosts header; a RecordError when it is not one. */
+function inflatedList(deflated: string): string {
+  try {
+    const packed = Buffer.from(deflated, 'base64');
+    return inflateRawSync(packed, { maxOutputLength: INFLATED_EXPECTED_MAX_BYTES }).toString();
+  } catch {
+    throw new RecordError(
+      `expected hosts: the ${EXPECTED_DEFLATED_HEADER} header is not a deflated list of at most ${INFLATED_EXPECTED_MAX_BYTES} bytes`,
+    );
+  }
 }
 
 const carriedLists = new Map<string, string[]>();
