@@ -1,7 +1,6 @@
 // Runs a command job (exec or shell) through the process runner and turns how
 // the process ended into the result the API returns for this host.
 
-import { Compile } from 'typebox/compile';
 import { CommandJobData } from '../contract/command.js';
 import {
   environmentForAccount,
@@ -11,12 +10,11 @@ import {
   runCommand,
 } from '../exec/index.js';
 import type { CommandResult, FinalHostState } from '../job/records.js';
-
-const checkData = Compile(CommandJobData);
+import { validatorOf } from '../job/schema-check.js';
 
 /** Whether job data is a command job's, as the API made it. */
 export function isCommandJobData(data: unknown): data is CommandJobData {
-  return checkData.Check(data);
+  return validatorOf(CommandJobData).Check(data);
 }
 
 /**
@@ -114,7 +112,7 @@ export async function runCommandJob(
   signal: AbortSignal,
 ): Promise<HandlerOutcome> {
   if (!isCommandJobData(data)) {
-    const first = [...checkData.Errors(data)][0];
+    const first = [...validatorOf(CommandJobData).Errors(data)][0];
     return {
       status: 'failed',
       state: 'failed',

@@ -6,12 +6,10 @@ import { createHash } from 'node:crypto';
 import { JetStreamApiError, type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Compile } from 'typebox/compile';
 import { DeploymentRecord } from '../contract/file.js';
+import { validatorOf } from '../job/schema-check.js';
 import { deploymentKey, type InfraNames, objectStream } from '../names/names.js';
 import type { ObjectReader } from './handlers/types.js';
-
-const isDeploymentRecord = Compile(DeploymentRecord);
 
 /** What an object's metadata message says, as far as reading it needs. */
 interface ObjectMeta {
@@ -134,7 +132,7 @@ export function natsDeploymentRecords(
       } catch {
         return null;
       }
-      return isDeploymentRecord.Check(record) && record.path === path ? record : null;
+      return validatorOf(DeploymentRecord).Check(record) && record.path === path ? record : null;
     },
     async put(record) {
       await (await open()).put(key(record.path), JSON.stringify(record));

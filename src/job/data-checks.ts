@@ -4,7 +4,6 @@
 // job whose data is bad whoever published it.
 import { isIP } from 'node:net';
 import { type TSchema, Type } from 'typebox';
-import { Compile } from 'typebox/compile';
 import { cronScheduleProblem } from '../contract/cron.js';
 import { type DockerCreateData, PORT_EXPECTED, VOLUME_EXPECTED } from '../contract/docker.js';
 import { type LogQueryData, logRangeProblem } from '../contract/log.js';
@@ -30,21 +29,10 @@ import { type ProcessSignalData, SIGNAL_EXPECTED, signalNumber } from '../contra
 import { serviceNameProblem } from '../contract/services.js';
 import { eachString, factRefProblems, hasFactRefs } from './fact-refs.js';
 import { networkDataProblems } from './network-checks.js';
+import { validatorOf } from './schema-check.js';
 import { accountDataProblems } from './user-checks.js';
 
 const INTERFACE_NAME_RE = new RegExp(INTERFACE_NAME_PATTERN);
-
-// Compiled at first use, not at load: the CLI loads this module for every command it runs and
-// checks at most one operation's data.
-const checkers = new Map<TSchema, ReturnType<typeof Compile>>();
-function checkerFor(schema: TSchema): ReturnType<typeof Compile> {
-  let check = checkers.get(schema);
-  if (!check) {
-    check = Compile(schema);
-    checkers.set(schema, check);
-  }
-  return check;
-}
 
 export interface DataProblem {
   /** The field at fault, as a dotted path inside the data (`address`), or '' for the whole. */
@@ -193,7 +181,7 @@ export function isDebPath(s: string): boolean {
 
 /** Each field a schema refuses, once, named as the API names it (`servers[0]`). */
 function schemaProblems(schema: TSchema, value: unknown): DataProblem[] {
-  const check = checkerFor(schema);
+  const check = validatorOf(schema);
   if (check.Check(value)) return [];
   const seen = new Set<string>();
   return [...check.Errors(value)]

@@ -1,12 +1,12 @@
 // The records the job protocol stores in NATS KV. Anything read back from NATS
 // is validated against these schemas before use: a NATS message is input too.
 import { type Static, type TSchema, Type } from 'typebox';
-import { Compile } from 'typebox/compile';
 import { AgentState, TimelineEvent } from '../contract/agent.js';
 import { NodeCondition } from '../contract/conditions.js';
 import { OPERATION_TYPES } from '../contract/operations.js';
 import { FINAL_HOST_STATES, type FinalHostState } from '../contract/states.js';
 import { STATUS_EVENTS } from '../names/names.js';
+import { validatorOf } from './schema-check.js';
 
 export {
   CommandResult,
@@ -162,8 +162,9 @@ export function recordParser<T extends TSchema>(
   schema: T,
   what: string,
 ): (raw: Uint8Array | string) => Static<T> {
-  const check = Compile(schema);
   return (raw) => {
+    // Compiled at the first record parsed, not when the module loads.
+    const check = validatorOf(schema);
     let value: unknown;
     try {
       value = JSON.parse(typeof raw === 'string' ? raw : new TextDecoder().decode(raw));

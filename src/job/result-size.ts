@@ -3,11 +3,9 @@
 // apart, and JSON escaping can grow them. A command result too large is cut
 // further in the middle of its streams, as the runner's cap does, so
 // the head and the tail stay and the result is always stored.
-import { Compile } from 'typebox/compile';
 import { completeUtf8Length, leadingContinuationBytes, omittedMarker } from '../exec/output-cap.js';
 import { CommandResult, type JobResponse } from './records.js';
-
-const isCommandResult = Compile(CommandResult);
+import { validatorOf } from './schema-check.js';
 
 /** Room for the message's headers and the KV subject, beside the body. */
 const ENVELOPE_BYTES = 8192;
@@ -32,7 +30,7 @@ function cutMiddle(text: string, bytes: number): string {
 /** The JSON to store for a result, no larger than `maxBytes` when it is a command's. */
 export function encodeResponse(r: JobResponse, maxBytes: number): string {
   let text = JSON.stringify(r);
-  if (Buffer.byteLength(text) <= maxBytes || !isCommandResult.Check(r.data)) return text;
+  if (Buffer.byteLength(text) <= maxBytes || !validatorOf(CommandResult).Check(r.data)) return text;
   const data = r.data;
   let { stdout, stderr } = data;
   // Each pass cuts at least the excess; escapes can make one pass fall short.

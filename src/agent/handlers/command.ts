@@ -1,7 +1,7 @@
 // The command operations in the handler table: runs the job through
 // command-handler.ts and adds what the agent reports beside the result.
-import { Compile } from 'typebox/compile';
 import { CommandResult, finalStateOf } from '../../job/records.js';
+import { validatorOf } from '../../job/schema-check.js';
 import { type HandlerOutcome as CommandOutcome, runCommandJob } from '../command-handler.js';
 import type { HandlerContext, HandlerOutcome, JobHandler } from './types.js';
 
@@ -30,14 +30,12 @@ function commandHandler(mode: 'exec' | 'shell'): JobHandler {
 export const execHandler = commandHandler('exec');
 export const shellHandler = commandHandler('shell');
 
-const isCommandResult = Compile(CommandResult);
-
 /** A command job's outcome with its result typed again, for whoever reads its fields (metrics). */
 export function commandOutcome(o: HandlerOutcome): CommandOutcome {
   return {
     status: o.status,
     state: finalStateOf(o),
-    data: isCommandResult.Check(o.data) ? o.data : null,
+    data: validatorOf(CommandResult).Check(o.data) ? o.data : null,
     ...(o.error !== undefined ? { error: o.error } : {}),
   };
 }

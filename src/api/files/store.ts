@@ -4,7 +4,6 @@
 // deployments are stale (their object has changed since).
 import { createHash } from 'node:crypto';
 import type { ObjectInfo, ObjectStore } from '@nats-io/obj';
-import { Compile } from 'typebox/compile';
 import {
   type ContentType,
   DeploymentRecord,
@@ -12,10 +11,9 @@ import {
   type StaleDeployment,
 } from '../../contract/file.js';
 import { followKv, type KvSource } from '../../job/kv-follow.js';
+import { validatorOf } from '../../job/schema-check.js';
 import type { Logger } from '../../log/logger.js';
 import { hostnameOfDeploymentKey } from '../../names/names.js';
-
-const isDeploymentRecord = Compile(DeploymentRecord);
 
 /** The metadata key saying how deployments use an object. */
 const TYPE_KEY = 'osapi-content-type';
@@ -167,7 +165,7 @@ export function natsFileStore(
           continue;
         }
         // Written by agents: input like any other; a record of another shape is skipped.
-        if (!isDeploymentRecord.Check(record)) continue;
+        if (!validatorOf(DeploymentRecord).Check(record)) continue;
         const now = current.get(record.object_name) ?? '';
         if (now === record.deployed_sha) continue;
         out.push({

@@ -8,7 +8,6 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { Compile } from 'typebox/compile';
 import {
   JobIdParams,
   type StreamEndData,
@@ -20,6 +19,7 @@ import {
 import type { JobsView } from '../../job/jobs-view.js';
 import { CommandResult, type JobResponse } from '../../job/records.js';
 import type { ResponseWatch } from '../../job/response-watch.js';
+import { validatorOf } from '../../job/schema-check.js';
 import { isFinalHostState } from '../../job/status.js';
 import { type JobStore, readResponse } from '../../job/store.js';
 import { ApiError } from '../errors.js';
@@ -74,8 +74,6 @@ export function parseLastEventId(raw: string | undefined): OutputPosition | null
   return m[1] && m[2] ? { tag: m[1], index: Number(m[2]) } : null;
 }
 
-const isCommandResult = Compile(CommandResult);
-
 interface Answer {
   status: StreamResultData['status'];
   exit_code: number | null;
@@ -88,7 +86,7 @@ interface Answer {
 function answerOf(r: JobResponse): Answer {
   return {
     status: r.status,
-    exit_code: isCommandResult.Check(r.data) ? r.data.exit_code : null,
+    exit_code: validatorOf(CommandResult).Check(r.data) ? r.data.exit_code : null,
     ...(r.error !== undefined ? { error: r.error } : {}),
     ...(r.output_chunks !== undefined ? { outputChunks: r.output_chunks } : {}),
     finishedAtMs: Date.parse(r.finished_at),

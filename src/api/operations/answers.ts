@@ -3,7 +3,6 @@
 // declaration says (a query's, a change's, a command's). What an agent stored
 // is input too: a result its operation's schema refuses (an agent of another
 // version) makes that host's item `failed`, never a malformed answer.
-import { Compile } from 'typebox/compile';
 import type { OperationAnswerBody } from '../../contract/answers.js';
 import { noAnswerResult } from '../../contract/no-answer.js';
 import {
@@ -13,20 +12,9 @@ import {
 } from '../../contract/operations.js';
 import { CommandResult } from '../../contract/states.js';
 import { finalStateOf, type JobResponse } from '../../job/records.js';
+import { validatorOf } from '../../job/schema-check.js';
 import type { DispatchResult } from '../dispatch.js';
 import { ApiError } from '../errors.js';
-
-const resultCheckers = new Map<OperationType, ReturnType<typeof Compile>>();
-function resultChecker(type: OperationType): ReturnType<typeof Compile> {
-  let check = resultCheckers.get(type);
-  if (!check) {
-    check = Compile(OPERATIONS[type].result);
-    resultCheckers.set(type, check);
-  }
-  return check;
-}
-
-const isCommandResult = Compile(CommandResult);
 
 type Item = OperationAnswerBody['results'][number];
 
@@ -45,7 +33,8 @@ function hostItem(type: OperationType, resp: JobResponse): Item {
   let fields: Record<string, unknown> = {};
   let error = resp.error;
   if (resp.status === 'completed' && resp.data !== null && resp.data !== undefined) {
-    if (resultChecker(type).Check(resp.data)) fields = resp.data as Record<string, unknown>;
+    if (validatorOf(OPERATIONS[type].result).Check(resp.data))
+      fields = resp.data as Record<string, unknown>;
     else {
       return {
         hostname: resp.hostname,
@@ -97,7 +86,7 @@ function failedPartWay(status: string, data: unknown): boolean {
 
 /** A command's item: its output and exit code, with defaults where the host had none. */
 function commandItem(resp: JobResponse): Item {
-  const data = isCommandResult.Check(resp.data) ? resp.data : null;
+  const data = validatorOf(CommandResult).Check(resp.data) ? resp.data : null;
   return {
     hostname: resp.hostname,
     stdout: data?.stdout ?? '',
