@@ -3,7 +3,7 @@
 // It acknowledges a notification only after the result is stored.
 import type { NatsConnection } from '@nats-io/transport-node';
 import { trace } from '@opentelemetry/api';
-import { checkCommandJob, checkDockerExec, DOCKER_EXEC_OPERATION } from '../auth/command-policy.js';
+import { policyRefusal as commandPolicyRefusal } from '../auth/command-policy.js';
 import { commandModeOf } from '../contract/command.js';
 import type { NodeCondition } from '../contract/conditions.js';
 import type { Clock } from '../job/clock.js';
@@ -40,7 +40,6 @@ import {
 import { ATTR, SPAN, traced, tracedFrom } from '../trace/tracing.js';
 import { VERSION } from '../version.js';
 import { addressRefusal, missedBroadcast, needsExpectedHosts } from './addressed.js';
-import { isCommandJobData } from './command-handler.js';
 import type { ConditionThresholds } from './conditions.js';
 import type { ConsumerSettings } from './consumers.js';
 import { Cordon } from './cordon.js';
@@ -1071,14 +1070,7 @@ function withFacts(
 /** Why the job's own signed command policy refuses it, or null. */
 function policyRefusal(job: JobRecord): string | null {
   const policy = job.command_policy;
-  if (policy && job.operation.type === DOCKER_EXEC_OPERATION) {
-    const refusal = checkDockerExec(policy, job.operation.data);
-    return refusal ? `refused, not run: ${refusal}` : null;
-  }
-  const mode = commandModeOf(job.operation.type);
-  if (!policy || !mode) return null;
-  // Data that does not fit the schema is refused by the command handler itself.
-  if (!isCommandJobData(job.operation.data)) return null;
-  const refusal = checkCommandJob(policy, mode, job.operation.data);
+  if (!policy) return null;
+  const refusal = commandPolicyRefusal(policy, job.operation.type, job.operation.data);
   return refusal ? `refused, not run: ${refusal}` : null;
 }

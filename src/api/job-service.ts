@@ -11,14 +11,14 @@
 // The routes only validate their bodies and shape their answers.
 import { trace } from '@opentelemetry/api';
 import type { FastifyRequest } from 'fastify';
-import { Compile } from 'typebox/compile';
-import { checkCommandJob, checkDockerExec, DOCKER_EXEC_OPERATION } from '../auth/command-policy.js';
-import { CommandJobData, type CommandMode, commandModeOf } from '../contract/command.js';
+import { isPolicedOperation, policyRefusal } from '../auth/command-policy.js';
+import { CommandJobData, commandModeOf } from '../contract/command.js';
 import { type OperationType, operationTimeoutS, secretFields } from '../contract/operations.js';
 import type { RolloutRequest } from '../contract/rollout.js';
 import { operationDataProblems, withFactRefs } from '../job/data-checks.js';
 import { newTimeOrderedId } from '../job/ids.js';
 import type { JobRecord } from '../job/records.js';
+import { validatorOf } from '../job/schema-check.js';
 import { readJob } from '../job/store.js';
 import { isBroadcast, parseTarget, type Target, TargetError } from '../job/target.js';
 import { ATTR } from '../trace/tracing.js';
@@ -49,22 +49,17 @@ export interface Operation {
   data: unknown;
 }
 
-const isCommandJobData = Compile(CommandJobData);
-
 /**
- * A command operation's data, checked as a command (it was validated when
+ * A command operation's data checked as a command (it was validated when
  * the job was made; a stored one is checked again before it is trusted).
  */
-function commandOf(op: Operation): { mode: CommandMode; command: CommandJobData } | null {
-  const mode = commandModeOf(op.type);
-  if (!mode) return null;
-  if (!isCommandJobData.Check(op.data)) {
+function requireCommandData(op: Operation): void {
+  if (commandModeOf(op.type) && !validatorOf(CommandJobData).Check(op.data)) {
     throw new ApiError(
       'invalid_request',
       `this ${op.type} operation's data is not a valid command; it cannot be run`,
     );
   }
-  return { mode, command: op.data };
 }
 
 /** The operation of a stored job (a retry), its data checked again before it is trusted. */
@@ -104,17 +99,10 @@ export function targetOf(raw: string, field?: string): Target {
  */
 export function checkJob(user: AuthUser | undefined, op: Operation): void {
   requireOperationPermission(user, op.type);
-  if (op.type === DOCKER_EXEC_OPERATION) {
-    // A command run inside a container is a command run on the host's behalf: the same policy.
-    const policy = user?.commandPolicy ?? null;
-    const refusal = checkDockerExec(policy, op.data);
-    if (refusal) throw new ApiError('forbidden', refusal, { command_policy: policy });
-    return;
-  }
-  const command = commandOf(op);
-  if (!command) return;
+  // A command's data is checked as a command first: a 400 says what is wrong with it.
+  requireCommandData(op);
   const policy = user?.commandPolicy ?? null;
-  const refusal = checkCommandJob(policy, command.mode, command.command);
+  const refusal = policyRefusal(policy, op.type, op.data);
   if (refusal) throw new ApiError('forbidden', refusal, { command_policy: policy });
 }
 
@@ -197,8 +185,7 @@ export async function submitJob(deps: DispatchDeps, s: JobSubmission): Promise<J
       return { kind: 'replayed', record, result };
     }
   }
-  const policy =
-    commandModeOf(op.type) || op.type === DOCKER_EXEC_OPERATION ? user?.commandPolicy : null;
+  const policy = isPolicedOperation(op.type) ? user?.commandPolicy : null;
   const req: DispatchRequest = {
     type: op.type,
     data: op.data,

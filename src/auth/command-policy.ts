@@ -9,6 +9,7 @@
 // Every request is hostile, so a pattern is matched word by word and a `*`
 // stands for one word (one exec argument) only, never for a separator: see
 // docs/security.md "Command policy per role" for the rules in prose.
+import { type CommandMode, commandModeOf } from '../contract/command.js';
 import { type CustomRoles, rolePermissions } from '../contract/permissions.js';
 
 /**
@@ -364,15 +365,69 @@ export function dockerExecCommand(data: unknown): PolicedCommand | null {
   };
 }
 
+/** Whether the command policy rules this operation: command exec and shell, and a docker exec. */
+export function isPolicedOperation(type: string): boolean {
+  return type === DOCKER_EXEC_OPERATION || commandModeOf(type) !== undefined;
+}
+
 /**
- * Null when the policy lets this docker exec run; otherwise the sentence
- * that refuses it, as for a command exec of the same argv, env and cwd.
+ * The command an operation runs, as the policy reads it: a command exec or
+ * shell as sent, a docker exec as an exec of its argv, env and cwd (a command
+ * run inside a container is a command run on the host's behalf); null when
+ * the policy does not rule the operation, `unreadable` when its data holds
+ * no command the policy can read.
  */
-export function checkDockerExec(policy: CommandPolicy, data: unknown): string | null {
+export function policedCommandOf(
+  type: string,
+  data: unknown,
+): { mode: CommandMode; command: PolicedCommand } | 'unreadable' | null {
+  if (type === DOCKER_EXEC_OPERATION) {
+    const command = dockerExecCommand(data);
+    return command ? { mode: 'exec', command } : 'unreadable';
+  }
+  const mode = commandModeOf(type);
+  if (!mode) return null;
+  const command = commandJobCommand(data);
+  return command ? { mode, command } : 'unreadable';
+}
+
+/**
+ * A command job's data as the policy reads it (its program, args, user, env
+ * names and cwd), or null when a field it reads is not of its type.
+ */
+function commandJobCommand(data: unknown): PolicedCommand | null {
+  const d = data as Record<string, unknown> | null;
+  if (typeof d?.command !== 'string') return null;
+  const { args, user, env, cwd } = d;
+  if (args !== undefined && !(Array.isArray(args) && args.every((a) => typeof a === 'string'))) {
+    return null;
+  }
+  if (user !== undefined && typeof user !== 'string') return null;
+  if (cwd !== undefined && typeof cwd !== 'string') return null;
+  if (env !== undefined && (env === null || typeof env !== 'object' || Array.isArray(env))) {
+    return null;
+  }
+  return {
+    command: d.command,
+    ...(args !== undefined ? { args: args as string[] } : {}),
+    ...(user !== undefined ? { user } : {}),
+    ...(env !== undefined ? { env: env as Record<string, string> } : {}),
+    ...(cwd !== undefined ? { cwd } : {}),
+  };
+}
+
+/**
+ * Null when the policy lets this operation run (or rules nothing about it);
+ * otherwise the sentence that refuses it. The one check the API makes before
+ * a job is stored, before a cancel, and the agent makes again from the
+ * policy signed into the job.
+ */
+export function policyRefusal(policy: CommandPolicy, type: string, data: unknown): string | null {
   if (policy === null) return null;
-  const command = dockerExecCommand(data);
-  if (command === null) {
+  const policed = policedCommandOf(type, data);
+  if (policed === null) return null;
+  if (policed === 'unreadable') {
     return 'its command cannot be checked against the command policy of this token’s roles';
   }
-  return checkCommandJob(policy, 'exec', command);
+  return checkCommandJob(policy, policed.mode, policed.command);
 }

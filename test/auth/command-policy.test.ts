@@ -11,6 +11,8 @@ import {
   checkCommandJob,
   checkWorkingDir,
   commandPolicy,
+  isPolicedOperation,
+  policyRefusal,
 } from '../../src/auth/command-policy.js';
 import { ConfigError, loadConfig } from '../../src/config/index.js';
 
@@ -78,6 +80,48 @@ describe('the attacks observed in the issue', () => {
     ).toBe(
       `the command policy of this token's roles lists no cwd directories, so a command may not set cwd "/var/lib/osapi"`,
     );
+  });
+});
+
+describe('the operations the policy rules (policyRefusal, one check for the API and the agent)', () => {
+  const job = (command: string, args: string[] = []) => ({
+    command,
+    args,
+    timeout: 30,
+  });
+  it('rules command exec and shell, and a docker exec as an exec of its argv', () => {
+    for (const t of ['command.exec.execute', 'command.shell.execute', 'docker.container.exec']) {
+      expect(isPolicedOperation(t)).toBe(true);
+    }
+    expect(isPolicedOperation('node.hostname.get')).toBe(false);
+    expect(policyRefusal(echoer, 'command.exec.execute', job('cat', ['/var/log/syslog']))).toBe(
+      null,
+    );
+    expect(policyRefusal(echoer, 'command.exec.execute', job('id'))).toMatch(
+      /allows exec only for "cat \/var\/log\/\*"/,
+    );
+    expect(policyRefusal(echoer, 'command.shell.execute', job('echo hi'))).toBe(null);
+    expect(
+      policyRefusal(echoer, 'docker.container.exec', {
+        id: 'web',
+        command: ['cat', '/var/log/syslog'],
+      }),
+    ).toBe(null);
+    expect(
+      policyRefusal(echoer, 'docker.container.exec', { id: 'web', command: ['sh', '-c', 'id'] }),
+    ).toMatch(/allows exec only for/);
+  });
+
+  it('refuses data it cannot read, and lets anything pass without a policy or outside its rule', () => {
+    const unreadable = /its command cannot be checked against the command policy/;
+    expect(policyRefusal(echoer, 'command.exec.execute', { command: 'cat', args: 'x' })).toMatch(
+      unreadable,
+    );
+    expect(policyRefusal(echoer, 'docker.container.exec', { id: 'web', command: [] })).toMatch(
+      unreadable,
+    );
+    expect(policyRefusal(null, 'command.exec.execute', { command: 'id', args: 'x' })).toBe(null);
+    expect(policyRefusal(echoer, 'node.hostname.get', {})).toBe(null);
   });
 });
 

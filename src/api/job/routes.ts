@@ -3,14 +3,8 @@
 // waiting for agents. Status comes from src/job/status.ts alone.
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import {
-  checkCommandJob,
-  checkDockerExec,
-  DOCKER_EXEC_OPERATION,
-  type PolicedCommand,
-} from '../../auth/command-policy.js';
+import { policyRefusal } from '../../auth/command-policy.js';
 import { formatDuration } from '../../config/duration.js';
-import { commandModeOf } from '../../contract/command.js';
 import {
   CreateJobBody,
   JobCreated,
@@ -122,17 +116,8 @@ export function whyCouldNotStart(user: AuthUser | undefined, record: JobRecord):
   if (!user?.permissions.includes(needed)) {
     return `its ${type} operation needs the permission ${needed}, which the token of ${user?.subject ?? 'nobody'} does not grant`;
   }
-  if (type === DOCKER_EXEC_OPERATION) return checkDockerExec(user.commandPolicy, data);
-  const mode = commandModeOf(type);
-  if (!mode) return null;
-  const policy = user.commandPolicy;
-  if (policy === null) return null;
   // Whole, as validated when the job was made: every field the policy reads (args, user, env...).
-  const command = data as PolicedCommand | null;
-  if (typeof command?.command !== 'string') {
-    return 'its command cannot be checked against the command policy of this token’s roles';
-  }
-  return checkCommandJob(policy, mode, command);
+  return policyRefusal(user.commandPolicy, type, data);
 }
 
 /** What a job's detail shows in place of a password's hash. */
