@@ -187,6 +187,8 @@ async function main(): Promise<void> {
   });
   const fleet = new Fleet({
     natsUrls: () => [nats.url],
+    // As the npm package's unit runs them (bin/osapi-agent).
+    liteAgents: true,
     // The shipped defaults, not the fault suite's short timers.
     config: {
       'nats.registry.ttl': '30s',
