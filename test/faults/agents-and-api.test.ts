@@ -48,7 +48,7 @@ describe('kill -9 of an agent while its job runs', () => {
     const res = await answer;
     const waited = Date.now() - started;
     expect(res.status, JSON.stringify(res.body)).toBe(202);
-    // Heartbeat TTL (3 s) plus a sweep, not the command's 60 s timeout.
+    // Heartbeat TTL (6 s) plus a sweep, not the command's 60 s timeout.
     expect(waited).toBeLessThan(20_000);
     accepted.push({ tag: 'crash', jobId: res.body.job_id });
     const byHost = Object.fromEntries((res.body.results as AnyJson[]).map((r) => [r.hostname, r]));

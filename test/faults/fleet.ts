@@ -53,10 +53,7 @@ export interface FleetOptions {
   /**
    * Agents as `osapi-agent` (lite mode, as the npm package's unit runs them:
    * the load bench measures their memory) rather than `osapi agent start`.
-   * The fault suite keeps the latter, as it ran before `osapi-agent` was
-   * made: its registry TTL of 3 s leaves a beat one second of slack, and with
-   * lite-mode agents, on a machine loaded by two test runs, one agent was
-   * once found NotReady mid-run (a request to it answered 404).
+   * The fault suite keeps the latter, as it ran before `osapi-agent` was made.
    */
   liteAgents?: boolean;
 }
@@ -102,8 +99,10 @@ export class Fleet {
       },
       nats: {
         server: { namespace: this.namespace },
-        // Agents heartbeat every second; one silent for 3 s is gone.
-        registry: { ttl: '3s' },
+        // Agents beat every 4 s; one silent for 6 s is gone. Two seconds of
+        // slack: with one (a 3 s TTL), a live agent was found NotReady on a
+        // machine loaded by two test runs, and a request to it answered 404.
+        registry: { ttl: '6s' },
       },
       agent: {
         nats: { servers, namespace: this.namespace },
