@@ -45,6 +45,12 @@ export async function restartingNatsServer(
   logger: Logger,
   policy: RestartPolicy = DEFAULT_RESTART_POLICY,
   now: () => number = Date.now,
+  /**
+   * Run on each server started again, before it is announced: what lived in
+   * memory (the live-output stream) is gone with the old process, and the
+   * JetStream layout is made again.
+   */
+  onRestarted: (server: NatsServerHandle) => Promise<void> = async () => {},
 ): Promise<RestartedNatsServer> {
   let current = await start(port);
   const url = current.url;
@@ -100,6 +106,12 @@ export async function restartingNatsServer(
         }
         current = next;
         restarts++;
+        await onRestarted(next).catch((err: unknown) =>
+          logger.warn(
+            { err: err instanceof Error ? err.message : String(err) },
+            'nats-server runs again, but its JetStream layout could not be made again; restart osapi if live output stays unavailable',
+          ),
+        );
         // A warning too: it closes the one above, which the default level shows.
         logger.warn({ pid: next.pid }, `nats-server is running again on ${url}`);
         void watch(next);

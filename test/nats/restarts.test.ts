@@ -72,9 +72,19 @@ function starter(fail: (call: number) => boolean = () => false) {
 const POLICY: RestartPolicy = { maxRestarts: 2, withinMs: 60_000, firstDelayMs: 1, maxDelayMs: 2 };
 
 describe('restartingNatsServer', () => {
-  it('starts a server that died again, on the port the first one got', async () => {
+  it('starts a server that died again, on the port the first one got, and remakes its layout', async () => {
     const s = starter();
-    const nats = await restartingNatsServer(s.start, 0, silentLogger, POLICY);
+    const remade: NatsServerHandle[] = [];
+    const nats = await restartingNatsServer(
+      s.start,
+      0,
+      silentLogger,
+      POLICY,
+      Date.now,
+      async (x) => {
+        remade.push(x);
+      },
+    );
     expect(nats.url).toBe('nats://127.0.0.1:4333');
     const again = s.next();
     s.servers[0]?.die();
@@ -83,6 +93,7 @@ describe('restartingNatsServer', () => {
     expect(s.ports).toEqual([0, 4333]);
     expect(nats.current).toBe(second);
     expect(nats.restarts).toBe(1);
+    expect(remade).toEqual([second]);
     await nats.stop();
     expect((second as FakeServer).stopped).toBe(true);
   });
