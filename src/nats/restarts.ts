@@ -113,7 +113,7 @@ export async function restartingNatsServer(
           ),
         );
         // A warning too: it closes the one above, which the default level shows.
-        logger.warn({ pid: next.pid }, `nats-server is running again on ${url}`);
+        logger.warn({ server_pid: next.pid }, `nats-server is running again on ${url}`);
         void watch(next);
         return;
       } catch (err) {
