@@ -4,6 +4,7 @@
 // stored. A server that keeps dying is given up: after `maxRestarts` deaths
 // within `withinMs` nothing is started again, and `gaveUp` says why.
 import type { Logger } from '../log/logger.js';
+import { waitAtMost } from '../wait-at-most.js';
 import { describeExit, type NatsServerExit, type NatsServerHandle } from './server.js';
 
 export interface RestartPolicy {
@@ -39,40 +40,40 @@ export interface RestartedNatsServer {
  * so a restart listens where the clients were told), and starts it again
  * each time it exits while not being stopped.
  */
-export async function restartingNatsServer(
-  start: (port: number) => Promise<NatsServerHandle>,
-  port: number,
-  logger: Logger,
-  policy: RestartPolicy = DEFAULT_RESTART_POLICY,
-  now: () => number = Date.now,
+export interface RestartOptions {
+  logger: Logger;
+  policy?: RestartPolicy;
+  now?: () => number;
   /**
    * Run on each server started again, before it is announced: what lived in
    * memory (the live-output stream) is gone with the old process, and the
    * JetStream layout is made again.
    */
-  onRestarted: (server: NatsServerHandle) => Promise<void> = async () => {},
+  onRestarted?: (server: NatsServerHandle) => Promise<void>;
+}
+
+export async function restartingNatsServer(
+  start: (port: number) => Promise<NatsServerHandle>,
+  port: number,
+  opts: RestartOptions,
 ): Promise<RestartedNatsServer> {
+  const { logger, policy = DEFAULT_RESTART_POLICY, now = Date.now } = opts;
+  const onRestarted = opts.onRestarted ?? (async () => {});
   let current = await start(port);
   const url = current.url;
   const fixedPort = current.port;
   let stopping = false;
+  let markStopped!: () => void;
+  // Ends a wait between failed starts at once.
+  const stopped = new Promise<void>((resolve) => {
+    markStopped = resolve;
+  });
   let restarts = 0;
   let giveUp!: (why: string) => void;
   const gaveUp = new Promise<string>((resolve) => {
     giveUp = resolve;
   });
   const deaths: number[] = [];
-  let wake: (() => void) | null = null;
-  const pause = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        wake = null;
-        resolve();
-      }
-      wake = done;
-    });
 
   /** One more death: false once there have been too many of them lately. */
   const anotherDeath = (): boolean => {
@@ -118,7 +119,7 @@ export async function restartingNatsServer(
         return;
       } catch (err) {
         exit = `could not start it again: ${err instanceof Error ? err.message : String(err)}`;
-        await pause(delay);
+        await waitAtMost(stopped, delay);
         delay = Math.min(policy.maxDelayMs, delay * 2);
       }
     }
@@ -136,7 +137,7 @@ export async function restartingNatsServer(
     gaveUp,
     async stop() {
       stopping = true;
-      wake?.();
+      markStopped();
       await current.stop();
     },
   };

@@ -75,16 +75,13 @@ describe('restartingNatsServer', () => {
   it('starts a server that died again, on the port the first one got, and remakes its layout', async () => {
     const s = starter();
     const remade: NatsServerHandle[] = [];
-    const nats = await restartingNatsServer(
-      s.start,
-      0,
-      silentLogger,
-      POLICY,
-      Date.now,
-      async (x) => {
+    const nats = await restartingNatsServer(s.start, 0, {
+      logger: silentLogger,
+      policy: POLICY,
+      onRestarted: async (x) => {
         remade.push(x);
       },
-    );
+    });
     expect(nats.url).toBe('nats://127.0.0.1:4333');
     const again = s.next();
     s.servers[0]?.die();
@@ -101,7 +98,11 @@ describe('restartingNatsServer', () => {
   it('gives up after more deaths than allowed within the window, saying how it ended', async () => {
     let clock = 0;
     const s = starter();
-    const nats = await restartingNatsServer(s.start, 0, silentLogger, POLICY, () => clock);
+    const nats = await restartingNatsServer(s.start, 0, {
+      logger: silentLogger,
+      policy: POLICY,
+      now: () => clock,
+    });
     for (let i = 0; i < POLICY.maxRestarts; i++) {
       const again = s.next();
       s.servers[i]?.die();
@@ -118,7 +119,11 @@ describe('restartingNatsServer', () => {
   it('forgets deaths older than the window', async () => {
     let clock = 0;
     const s = starter();
-    const nats = await restartingNatsServer(s.start, 0, silentLogger, POLICY, () => clock);
+    const nats = await restartingNatsServer(s.start, 0, {
+      logger: silentLogger,
+      policy: POLICY,
+      now: () => clock,
+    });
     for (let i = 0; i < 5; i++) {
       const again = s.next();
       s.servers[i]?.die();
@@ -132,7 +137,7 @@ describe('restartingNatsServer', () => {
   it('tries a failed start again, and counts it as a death', async () => {
     // The second call (the first restart) fails: the port was taken meanwhile.
     const s = starter((call) => call === 2);
-    const nats = await restartingNatsServer(s.start, 0, silentLogger, POLICY);
+    const nats = await restartingNatsServer(s.start, 0, { logger: silentLogger, policy: POLICY });
     const failed = s.next();
     s.servers[0]?.die();
     expect(await failed).toBeInstanceOf(Error);
@@ -145,7 +150,7 @@ describe('restartingNatsServer', () => {
 
   it('starts nothing once stopped', async () => {
     const s = starter();
-    const nats = await restartingNatsServer(s.start, 0, silentLogger, POLICY);
+    const nats = await restartingNatsServer(s.start, 0, { logger: silentLogger, policy: POLICY });
     await nats.stop();
     // Its exit came from the stop, not a death. The watch heard the exit
     // before the stop returned (it listened first), and a restart would have

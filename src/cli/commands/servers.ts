@@ -174,14 +174,10 @@ export function registerServerCommands(program: Command): void {
           const { restartingNatsServer } = await import('../../nats/restarts.js');
           // Started again when it dies on its own; the API and agent reconnect.
           const start = await natsServerStarter(ctx, agentHostname(ctx.config));
-          nats = await restartingNatsServer(
-            start,
-            ctx.config.nats.server.port,
-            ctx.logger,
-            undefined,
-            undefined,
-            (server) => makeLayout(ctx, server, shutdown),
-          );
+          nats = await restartingNatsServer(start, ctx.config.nats.server.port, {
+            logger: ctx.logger,
+            onRestarted: (server) => makeLayout(ctx, server, shutdown),
+          });
           const n = nats;
           return { name: 'nats-server', stop: () => n.stop() };
         },
