@@ -160,6 +160,18 @@ export function registryEntry(
   return entry;
 }
 
+/** A broadcast query (`node.hostname.get`) to `hosts`, published as the API publishes one. */
+export function publishBroadcastQuery(store: JobStore, hosts: string[]) {
+  return publishJob(store, {
+    type: 'node.hostname.get',
+    data: {},
+    target: { kind: 'all' },
+    createdBy: 'test',
+    startWithinMs: 60_000,
+    expectedHosts: hosts,
+  });
+}
+
 /**
  * A broadcast query (`node.hostname.get`) answered by each of `hosts`, as
  * their agents would store the results (failed with `error` where given).
@@ -169,14 +181,10 @@ export async function answeredQuery(
   store: JobStore,
   hosts: Array<{ host: string; error?: string }>,
 ): Promise<string> {
-  const job = await publishJob(store, {
-    type: 'node.hostname.get',
-    data: {},
-    target: { kind: 'all' },
-    createdBy: 'test',
-    startWithinMs: 60_000,
-    expectedHosts: hosts.map((h) => h.host),
-  });
+  const job = await publishBroadcastQuery(
+    store,
+    hosts.map((h) => h.host),
+  );
   const now = systemClock.now().toISOString();
   for (const h of hosts) {
     await storeResponse(store, {

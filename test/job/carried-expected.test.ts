@@ -9,12 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/job/clock.js';
 import { RecordError } from '../../src/job/records.js';
 import { expectedDigest } from '../../src/job/signing.js';
-import {
-  carriedExpectedHosts,
-  type JobStore,
-  openJobStore,
-  publishJob,
-} from '../../src/job/store.js';
+import { carriedExpectedHosts, type JobStore, openJobStore } from '../../src/job/store.js';
 import {
   EXPECTED_DEFLATED_HEADER,
   EXPECTED_HEADER,
@@ -22,6 +17,7 @@ import {
   notifySubject,
 } from '../../src/names/names.js';
 import { ensureLayout } from '../../src/nats/layout.js';
+import { publishBroadcastQuery } from '../api/helpers.js';
 import { useTestNats } from '../support/nats.js';
 import { testLayout } from '../support/settings.js';
 
@@ -43,14 +39,7 @@ async function broadcastTo(hosts: string[]) {
     throw new Error('no notification');
   })();
   await t.nc.flush();
-  const record = await publishJob(store, {
-    type: 'node.hostname.get',
-    data: {},
-    target: { kind: 'all' },
-    createdBy: 'test',
-    startWithinMs: 60_000,
-    expectedHosts: hosts,
-  });
+  const record = await publishBroadcastQuery(store, hosts);
   const msg: Msg = await heard;
   return { record, msg };
 }
