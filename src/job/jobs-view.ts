@@ -107,7 +107,8 @@ export async function watchJobs(
         if (e.operation !== 'PUT') {
           expected.delete(id);
         } else {
-          const hosts = parseExpectedHosts(e.value);
+          // Frozen: read by every holder of the record, never changed.
+          const hosts = Object.freeze(parseExpectedHosts(e.value)) as string[];
           expected.set(id, hosts);
           const entry = entries.get(id);
           if (entry) entry.record = { ...entry.record, expected_hosts: hosts };
