@@ -13,7 +13,7 @@ import type { CommandResult, FinalHostState } from '../job/records.js';
 import { validatorOf } from '../job/schema-check.js';
 
 /** Whether job data is a command job's, as the API made it. */
-export function isCommandJobData(data: unknown): data is CommandJobData {
+function isCommandJobData(data: unknown): data is CommandJobData {
   return validatorOf(CommandJobData).Check(data);
 }
 

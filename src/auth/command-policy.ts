@@ -345,7 +345,7 @@ export const DOCKER_EXEC_OPERATION = 'docker.container.exec';
  * rest its arguments, the names its `env` sets and its `working_dir` as the
  * cwd; null when the data holds no command to read.
  */
-export function dockerExecCommand(data: unknown): PolicedCommand | null {
+function dockerExecCommand(data: unknown): PolicedCommand | null {
   const d = data as { command?: unknown; env?: unknown; working_dir?: unknown } | null;
   const argv = d?.command;
   if (!Array.isArray(argv) || argv.length === 0 || !argv.every((a) => typeof a === 'string')) {
@@ -377,7 +377,7 @@ export function isPolicedOperation(type: string): boolean {
  * the policy does not rule the operation, `unreadable` when its data holds
  * no command the policy can read.
  */
-export function policedCommandOf(
+function policedCommandOf(
   type: string,
   data: unknown,
 ): { mode: CommandMode; command: PolicedCommand } | 'unreadable' | null {
