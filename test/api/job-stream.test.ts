@@ -3,8 +3,8 @@
 // follow, a job already final is told at once, Last-Event-ID resumes after an
 // event, and a client that stops reading slows nothing and gets a notice of
 // what it missed.
-import { existsSync, writeFileSync } from 'node:fs';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type JobStreamEvent, OsapiApiError, OsapiClient } from '../../src/sdk/client.js';
@@ -59,6 +59,54 @@ const outputOf = (events: JobStreamEvent[], host: string, stream = 'stdout') =>
         : [],
     )
     .join('');
+
+/** Sends a GET and reads nothing of its answer until readHttpResponse. */
+function unreadSocket(path: string): Socket {
+  const { hostname, port } = new URL(sys.url);
+  const socket = connect({ host: hostname, port: Number(port) });
+  // Paused before it connects: not even the answer's head is read.
+  socket.pause();
+  socket.write(
+    `GET ${path} HTTP/1.1\r\nhost: ${hostname}:${port}\r\nauthorization: Bearer ${token}\r\n` +
+      'accept: text/event-stream\r\nconnection: close\r\n\r\n',
+  );
+  return socket;
+}
+
+/** Reads a socket's HTTP/1.1 answer to its end, its chunked body joined. */
+async function readHttpResponse(
+  socket: Socket,
+): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
+  const parts: Buffer[] = [];
+  socket.on('data', (c: Buffer) => parts.push(c));
+  const ended = new Promise<void>((resolve, reject) => {
+    socket.once('end', resolve);
+    socket.once('error', reject);
+  });
+  socket.resume();
+  await ended;
+  const all = Buffer.concat(parts);
+  const headEnd = all.indexOf('\r\n\r\n');
+  const [statusLine = '', ...lines] = all.subarray(0, headEnd).toString('latin1').split('\r\n');
+  const headers: Record<string, string> = {};
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  let rest = all.subarray(headEnd + 4);
+  if (headers['transfer-encoding'] !== 'chunked') {
+    return { status: Number(statusLine.split(' ')[1]), headers, body: rest };
+  }
+  const chunks: Buffer[] = [];
+  for (;;) {
+    const lineEnd = rest.indexOf('\r\n');
+    const size = Number.parseInt(rest.subarray(0, lineEnd).toString('latin1'), 16);
+    if (!(size > 0)) break;
+    chunks.push(rest.subarray(lineEnd + 2, lineEnd + 2 + size));
+    rest = rest.subarray(lineEnd + 2 + size + 2);
+  }
+  return { status: Number(statusLine.split(' ')[1]), headers, body: Buffer.concat(chunks) };
+}
 
 describe('GET /job/{id}/stream', () => {
   it('sends output while the command runs, then each result, then the end', async () => {
@@ -212,19 +260,23 @@ describe('GET /job/{id}/stream', () => {
       },
       { async: true },
     );
-    const res = await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = httpRequest(
-        `${sys.url}/job/${body.job_id}/stream`,
-        { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' } },
-        resolve,
-      );
-      req.on('error', reject);
-      req.end();
-    });
-    expect(res.statusCode).toBe(200);
-    expect(res.headers['content-type']).toMatch(/^text\/event-stream/);
-    // Not read at all while the job runs.
-    res.pause();
+    // A socket that reads nothing until the job is over: what it was sent
+    // waits in the kernel's buffers, which stay at their first size while
+    // nothing is read (a reader that read a little first can let them grow
+    // to megabytes, enough for the whole job).
+    // The most the kernel holds for a socket that is not read: the sender's
+    // buffer at its largest and the receiver's at its first size. The job's
+    // output must be well beyond it, or nothing need be skipped.
+    const [, rmemFirst] = readFileSync('/proc/sys/net/ipv4/tcp_rmem', 'utf8')
+      .split(/\s+/)
+      .map(Number);
+    const [, , wmemMost] = readFileSync('/proc/sys/net/ipv4/tcp_wmem', 'utf8')
+      .split(/\s+/)
+      .map(Number);
+    expect(HOSTS.length * 1_000_000).toBeGreaterThan(
+      Number(wmemMost) + Number(rmemFirst) + 1_000_000,
+    );
+    const socket = unreadSocket(`/job/${body.job_id}/stream`);
     const detail = await waitFor(
       'the job to be completed while its stream is not read',
       async () => {
@@ -236,13 +288,14 @@ describe('GET /job/{id}/stream', () => {
     );
     for (const h of HOSTS) expect(detail.responses[h].data.stdout_bytes).toBe(600_000);
 
+    const { status, headers, body: sse } = await readHttpResponse(socket);
+    expect(status).toBe(200);
+    expect(headers['content-type']).toMatch(/^text\/event-stream/);
     const events: Array<{ event: string; data: string }> = [];
     const web = new ReadableStream<Uint8Array>({
       start(controller) {
-        res.on('data', (c: Buffer) => controller.enqueue(new Uint8Array(c)));
-        res.on('end', () => controller.close());
-        res.on('error', (e) => controller.error(e));
-        res.resume();
+        controller.enqueue(new Uint8Array(sse));
+        controller.close();
       },
     });
     for await (const m of readSse(web)) events.push(m);
