@@ -52,6 +52,7 @@ import type { HostSettings, ObjectReader } from './handlers/types.js';
 const FILE_MAX_BYTES = 64 * 1024 * 1024;
 
 import type { AgentIdentity } from './identity.js';
+import { collectWhenIdle, exposedCollection, type IdleCollection } from './idle-collect.js';
 import {
   CANCELLED_BEFORE_START,
   claimAndCheckCancel,
@@ -103,6 +104,12 @@ export interface AgentOptions {
   renamedFrom?: { hostname: string; job_id: string };
   /** Checks that the API signed a job before anything of it runs. */
   verifier: JobVerifier;
+  /**
+   * The full collection made once jobs have stopped for a while
+   * (idle-collect.ts); by default V8's where the process exposes it, null:
+   * none.
+   */
+  idleCollection?: (() => void) | null;
   clock: Clock;
   logger: Logger;
 }
@@ -128,6 +135,9 @@ export interface Agent {
 /** Why a run stopped when an operator cancelled the job (POST /job/{id}/cancel). */
 export const CANCELLED_BY_OPERATOR = 'cancelled: an operator cancelled the job';
 
+/** How long without a job ending before an agent collects its heap (idle-collect.ts). */
+const IDLE_COLLECTION_MS = 10_000;
+
 /** How many cancelled job ids an agent remembers for jobs that may still reach it. */
 const REMEMBERED_CANCELS = 4096;
 
@@ -144,6 +154,12 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     signer: { key: opts.identity.privateKey, as: 'agent' },
   });
   const slots = new Semaphore(opts.maxJobs);
+  const idle = collectWhenIdle({
+    collect:
+      opts.idleCollection === undefined ? exposedCollection() : (opts.idleCollection ?? undefined),
+    running: () => slots.running,
+    idleMs: IDLE_COLLECTION_MS,
+  });
   const stopping = new AbortController();
   const runningHere = new Map<string, AbortController>();
   // Jobs cancelled while their notification may still be on its way here
@@ -312,6 +328,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       store,
       opts,
       slots,
+      idle,
       runningHere,
       cancelledIds,
       log,
@@ -358,6 +375,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     cordon.release();
     cancels.unsubscribe();
     facts?.stop();
+    idle.stop();
   };
 
   let heartbeat: Heartbeat;
@@ -441,6 +459,8 @@ interface HandleContext {
   outage: OutageLog;
   opts: AgentOptions;
   slots: Semaphore;
+  /** Told as each run ends, to collect once the agent is idle. */
+  idle: IdleCollection;
   runningHere: Map<string, AbortController>;
   cancelledIds: ReadonlySet<string>;
   log: Logger;
@@ -817,6 +837,7 @@ async function runWhenFree(
   } finally {
     clearInterval(keepAlive);
     ctx.runningHere.delete(id);
+    ctx.idle.jobEnded();
   }
 }
 

@@ -108,6 +108,8 @@ const ANY_PULL_EXPIRES_MS = 5 * 60_000;
  * reconnect reads back this much further than the noticed disconnect.
  */
 const STALE_MARGIN_MS = 60_000;
+/** How often the notifications heard longer ago than a catch-up reads are forgotten. */
+const FORGET_HEARD_EVERY_MS = 60_000;
 /**
  * A notification from a subscription whose handling failed (NATS away, a
  * failover under way) is handed over again, waiting twice as long each time
@@ -288,6 +290,14 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
 
   // Dropped once no catch-up can bring them back (HeardOnce).
   const heard = new HeardOnce(() => clock.now().getTime(), opts.listen.catch_up + STALE_MARGIN_MS);
+  // On a timer too: an agent whose jobs stop would otherwise keep the last
+  // window's entries for ever (they go at every 1024th new one).
+  const forgetHeard = (): void =>
+    later(FORGET_HEARD_EVERY_MS, () => {
+      heard.forgetOld();
+      forgetHeard();
+    });
+  forgetHeard();
 
   /** Hands a notification from a subscription or a catch-up over, again after a failure. */
   const handOver = (

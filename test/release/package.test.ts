@@ -95,11 +95,13 @@ describe('the npm package, installed with npm install -g', () => {
     await agentRunsACommand(osapi, host, home, sys);
   }, 60_000);
 
-  test('`osapi-agent` runs the agent in lite mode, without a word from V8 on stderr', async () => {
+  test('`osapi-agent` runs the agent in lite mode with a collection of its own, without a word from V8 on stderr', async () => {
     const agentStart = { program: join(prefix, 'bin', 'osapi-agent'), args: [] };
     await agentRunsACommand(osapi, host, home, sys, agentStart, (agent) => {
       const nodeArgs = readFileSync(`/proc/${agent.pid}/cmdline`, 'utf8').split('\0');
       expect(nodeArgs).toContain('--lite-mode');
+      // Its collection once idle (src/agent/idle-collect.ts) needs it.
+      expect(nodeArgs).toContain('--expose-gc');
       expect(nodeArgs).toContain('--max-semi-space-size=1');
       // Only the agent's JSON log lines (none at this level), no V8 warning.
       expect(agent.stderr()).not.toMatch(/warning/i);
