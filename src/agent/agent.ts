@@ -51,7 +51,8 @@ import type { HostSettings, ObjectReader } from './handlers/types.js';
 /** The largest object the agent reads from the file store (the API's own limit is at most this). */
 const FILE_MAX_BYTES = 64 * 1024 * 1024;
 
-import type { AgentIdentity } from './identity.js';
+import { resultMacKeys } from '../job/result-mac.js';
+import { type AgentIdentity, rawPublicKey } from './identity.js';
 import { collectWhenIdle, exposedCollection, type IdleCollection } from './idle-collect.js';
 import {
   CANCELLED_BEFORE_START,
@@ -151,7 +152,12 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const log = opts.logger.child({ component: 'agent', hostname: opts.hostname });
   // Its results are signed with its key: the API believes them only so.
   const store = await openJobStore(opts.nc, opts.names, opts.clock, undefined, {
-    signer: { key: opts.identity.privateKey, as: 'agent' },
+    signer: {
+      key: opts.identity.privateKey,
+      as: 'agent',
+      // And authenticated by a key shared with the API servers, cheaper to check.
+      macKey: resultMacKeys(opts.identity.privateKey)(rawPublicKey(opts.verifier.publicKey)),
+    },
   });
   const slots = new Semaphore(opts.maxJobs);
   const idle = collectWhenIdle({

@@ -4,6 +4,7 @@
 // shares). Any other is left out of every answer and logged once.
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { AgentStateView } from '../job/agent-state-view.js';
+import { resultMacKeys } from '../job/result-mac.js';
 import { publicKeyOf, type ResultTrust } from '../job/result-signing.js';
 import type { Logger } from '../log/logger.js';
 
@@ -22,7 +23,20 @@ export function apiResultTrust(apiPrivateKey: KeyObject, logger: Logger): ApiRes
   const told = new Set<string>();
   // Per key (a replaced key is a new object: nothing it checked carries over).
   const checks = new WeakMap<KeyObject, Map<string, boolean>>();
+  // Per accepted key, made at its first result: the key its agent shares
+  // with the API servers (job/result-mac.ts).
+  const macKeys = new WeakMap<KeyObject, Buffer | null>();
+  const macKeyWith = resultMacKeys(apiPrivateKey);
   return {
+    macKeyOf(key) {
+      let macKey = macKeys.get(key);
+      if (macKey === undefined) {
+        const { x } = key.export({ format: 'jwk' }) as { x?: string };
+        macKey = x ? macKeyWith(Buffer.from(x, 'base64url')) : null;
+        macKeys.set(key, macKey);
+      }
+      return macKey;
+    },
     checked: {
       get: (key, signed) => checks.get(key)?.get(signed),
       set(key, signed, ok) {

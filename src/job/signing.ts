@@ -114,6 +114,8 @@ export type JobCheck = { ok: true } | { ok: false; reason: string };
 
 export interface JobVerifier {
   keyId: string;
+  /** The API's public key it checks with. */
+  publicKey: KeyObject;
   check(record: JobRecord): JobCheck;
   /** Whether `go` is the API's signed word that this host may start the job now (JobSigner.signGo). */
   checkGo(jobId: string, hostname: string, go: string): boolean;
@@ -147,6 +149,7 @@ export function jobVerifier(publicKey: KeyObject): JobVerifier {
   const id = keyId(publicKey);
   return {
     keyId: id,
+    publicKey,
     check(record) {
       if (!record.signature) return { ok: false, reason: 'the job is not signed' };
       // The same JSON is the same record, hence the same signed bytes; and

@@ -1,11 +1,14 @@
-import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgentProcess } from '../../src/agent/start.js';
 import { systemClock } from '../../src/job/clock.js';
+import { resultMacKeys, resultMacMatches } from '../../src/job/result-mac.js';
+import { signedBytes } from '../../src/job/result-signing.js';
 import { jobSigner } from '../../src/job/signing.js';
 import {
   type JobStore,
@@ -14,7 +17,16 @@ import {
   readResponse,
   readStatusEvents,
 } from '../../src/job/store.js';
-import { infraNames, JOB_HEADER, jobKey } from '../../src/names/names.js';
+import {
+  infraNames,
+  JOB_HEADER,
+  jobKey,
+  kvStream,
+  kvSubject,
+  RESULT_MAC_HEADER,
+  responseKey,
+} from '../../src/names/names.js';
+import { jobSigningKeyPath } from '../../src/state/local.js';
 import { bucketsOf } from '../support/buckets.js';
 import { silentLogger } from '../support/nats.js';
 import { startTestSystem, type TestSystem } from '../support/system.js';
@@ -150,6 +162,23 @@ describe('agents run only jobs the API signed', () => {
     }
     expect((await readResponse(store, job.id, HOST))?.status).toBe('completed');
     expect(existsSync(file)).toBe(true);
+
+    // Its result carries an HMAC under the key this agent shares with the API
+    // servers (src/job/result-mac.ts), derived here from the API's side.
+    const bucket = store.names.responsesBucket;
+    const stored = await (await jetstreamManager(sys.api.nc)).direct.getMessage(kvStream(bucket), {
+      last_by_subj: kvSubject(bucket, responseKey(job.id, HOST)),
+    });
+    const h = stored?.header;
+    const mac = h?.get(RESULT_MAC_HEADER) ?? '';
+    expect(mac).not.toBe('');
+    const apiKey = createPrivateKey(readFileSync(jobSigningKeyPath(sys.config.state_dir)));
+    const accepted = sys.api.states.decision(HOST);
+    expect(accepted?.status).toBe('accepted');
+    const shared = resultMacKeys(apiKey)(Buffer.from(accepted?.public_key ?? '', 'base64'));
+    expect(shared && resultMacMatches(shared, signedBytes(job.id, HOST, h ?? headers()), mac)).toBe(
+      true,
+    );
   });
 
   it('an agent without the API public key refuses to start, saying what to do', async () => {
