@@ -34,7 +34,8 @@ export interface JobEntry {
 
 export interface JobsView {
   /** Jobs newest first (ids are time-ordered UUIDv7). */
-  list(): JobEntry[];
+  /** Newest first; the same array until a job comes or goes (not to be changed by the caller). */
+  list(): readonly JobEntry[];
   get(id: string): JobEntry | undefined;
   /**
    * Drops a job this process has just deleted: the follow brings the deletion
@@ -72,6 +73,10 @@ export async function watchJobs(
   },
 ): Promise<JobsView> {
   const entries = new Map<string, JobEntry>();
+  // Newest first, made again only after a job came or went: each list
+  // request (GET /job, GET /job/status, health, metrics) copied and sorted
+  // every job otherwise.
+  let newestFirst: JobEntry[] | null = null;
   const listeners = new Map<string, Set<() => void>>();
   const changed = (id: string) => {
     for (const l of listeners.get(id) ?? []) l();
@@ -87,6 +92,7 @@ export async function watchJobs(
       const expectedId = jobIdFromExpectedKey(e.key);
       if (jobId !== null) {
         const id = jobId;
+        newestFirst = null;
         if (e.operation !== 'PUT') {
           entries.delete(id);
           expected.delete(id);
@@ -142,10 +148,18 @@ export async function watchJobs(
       })
     : null;
 
-  const expired = (entry: JobEntry, now: number) =>
-    Date.parse(entry.record.created) < now - opts.ttlMs;
+  // Each record's creation time, parsed once: every list looks at every job.
+  const createdMs = new WeakMap<JobRecord, number>();
+  const expired = (entry: JobEntry, now: number) => {
+    let created = createdMs.get(entry.record);
+    if (created === undefined) {
+      created = Date.parse(entry.record.created);
+      createdMs.set(entry.record, created);
+    }
+    return created < now - opts.ttlMs;
+  };
   const drop = (id: string) => {
-    entries.delete(id);
+    if (entries.delete(id)) newestFirst = null;
     expected.delete(id);
   };
   const prune = () => {
@@ -156,9 +170,10 @@ export async function watchJobs(
   return {
     list() {
       prune();
-      return [...entries.values()].sort((a, b) =>
+      newestFirst ??= [...entries.values()].sort((a, b) =>
         a.record.id < b.record.id ? 1 : a.record.id > b.record.id ? -1 : 0,
       );
+      return newestFirst;
     },
     forget(id) {
       drop(id);

@@ -67,3 +67,26 @@ describe('the jobs view follows results by their headers', () => {
     v.stop();
   });
 });
+
+describe('the jobs view lists newest first', () => {
+  it('keeps one list while no job comes or goes, and a new one after', async () => {
+    const v = await view();
+    const first = await answeredQuery(store, [{ host: 'jv-03' }]);
+    await waitFor('the view to hold the first job', () => v.get(first) !== undefined);
+    const before = v.list();
+    expect(before[0]?.record.id).toBe(first);
+    // Nothing came or went: the same list, not a copy sorted again.
+    expect(v.list()).toBe(before);
+    const second = await answeredQuery(store, [{ host: 'jv-03' }]);
+    await waitFor('the view to hold the second job', () => v.get(second) !== undefined);
+    const after = v.list();
+    expect(after).not.toBe(before);
+    const ids = after.map((e) => e.record.id);
+    expect(ids).toEqual(expect.arrayContaining([first, second]));
+    // Newest first: ids are ordered by creation time (two in one millisecond by chance).
+    expect(ids).toEqual([...ids].sort().reverse());
+    v.forget(second);
+    expect(v.list().map((e) => e.record.id)).toEqual(ids.filter((id) => id !== second));
+    v.stop();
+  });
+});
