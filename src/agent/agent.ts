@@ -52,7 +52,7 @@ import type { HostSettings, ObjectReader } from './handlers/types.js';
 const FILE_MAX_BYTES = 64 * 1024 * 1024;
 
 import { resultMacKeys } from '../job/result-mac.js';
-import { type AgentIdentity, rawPublicKey } from './identity.js';
+import type { AgentIdentity } from './identity.js';
 import { collectWhenIdle, exposedCollection, type IdleCollection } from './idle-collect.js';
 import {
   CANCELLED_BEFORE_START,
@@ -156,7 +156,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       key: opts.identity.privateKey,
       as: 'agent',
       // And authenticated by a key shared with the API servers, cheaper to check.
-      macKey: resultMacKeys(opts.identity.privateKey)(rawPublicKey(opts.verifier.publicKey)),
+      macKey: resultMacKeys(opts.identity.privateKey)(opts.verifier.publicKey),
     },
   });
   const slots = new Semaphore(opts.maxJobs);

@@ -34,9 +34,10 @@ export function collectWhenIdle(opts: IdleCollectionOptions): IdleCollection {
   const { collect } = opts;
   let collections = 0;
   let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
   return {
     jobEnded() {
-      if (!collect) return;
+      if (!collect || stopped) return;
       if (timer) {
         // Pushed back by each job: one collection after a burst, not one per job.
         timer.refresh();
@@ -55,6 +56,7 @@ export function collectWhenIdle(opts: IdleCollectionOptions): IdleCollection {
       return collections;
     },
     stop() {
+      stopped = true;
       clearTimeout(timer);
       timer = undefined;
     },

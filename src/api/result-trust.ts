@@ -31,8 +31,7 @@ export function apiResultTrust(apiPrivateKey: KeyObject, logger: Logger): ApiRes
     macKeyOf(key) {
       let macKey = macKeys.get(key);
       if (macKey === undefined) {
-        const { x } = key.export({ format: 'jwk' }) as { x?: string };
-        macKey = x ? macKeyWith(Buffer.from(x, 'base64url')) : null;
+        macKey = macKeyWith(key);
         macKeys.set(key, macKey);
       }
       return macKey;

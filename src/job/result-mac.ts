@@ -94,22 +94,24 @@ export function x25519PublicOf(ed25519Raw: Uint8Array): KeyObject | null {
 /**
  * The keys one side shares with each other (an agent with the API servers,
  * the API with each agent), from its own Ed25519 private key and the other's
- * raw Ed25519 public key; null when that public key is unusable (the
+ * Ed25519 public key; null when either is not a usable Ed25519 key (the
  * signature alone is then checked).
  */
-export function resultMacKeys(
-  ownEd25519: KeyObject,
-): (otherEd25519Raw: Uint8Array) => Buffer | null {
-  let own: KeyObject | undefined;
-  return (otherRaw) => {
-    const other = x25519PublicOf(otherRaw);
-    if (!other) return null;
-    own ??= x25519PrivateOf(ownEd25519);
+export function resultMacKeys(ownEd25519: KeyObject): (otherEd25519: KeyObject) => Buffer | null {
+  let own: KeyObject | null | undefined;
+  return (otherKey) => {
+    if (ownEd25519.asymmetricKeyType !== 'ed25519' || otherKey.asymmetricKeyType !== 'ed25519') {
+      return null;
+    }
     try {
+      own ??= x25519PrivateOf(ownEd25519);
+      const { x } = otherKey.export({ format: 'jwk' }) as { x?: string };
+      const other = x ? x25519PublicOf(Buffer.from(x, 'base64url')) : null;
+      if (!other) return null;
       const shared = diffieHellman({ privateKey: own, publicKey: other });
       return Buffer.from(hkdfSync('sha256', shared, 'osapi-result-mac', 'osapi result mac v1', 32));
     } catch {
-      // A point of small order (all-zero secret): no shared key.
+      // A key of another kind, or a point of small order (an all-zero secret).
       return null;
     }
   };

@@ -52,6 +52,9 @@ describe('collectWhenIdle', () => {
     idle.jobEnded();
     idle.stop();
     vi.advanceTimersByTime(5000);
+    // A job that ends after the stop arms nothing.
+    idle.jobEnded();
+    vi.advanceTimersByTime(5000);
     expect(collect).not.toHaveBeenCalled();
 
     const none = collectWhenIdle({ collect: undefined, running: () => 0, idleMs: 1000 });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgentProcess } from '../../src/agent/start.js';
 import { systemClock } from '../../src/job/clock.js';
 import { resultMacKeys, resultMacMatches } from '../../src/job/result-mac.js';
-import { signedBytes } from '../../src/job/result-signing.js';
+import { publicKeyOf, signedBytes } from '../../src/job/result-signing.js';
 import { jobSigner } from '../../src/job/signing.js';
 import {
   type JobStore,
@@ -175,7 +175,8 @@ describe('agents run only jobs the API signed', () => {
     const apiKey = createPrivateKey(readFileSync(jobSigningKeyPath(sys.config.state_dir)));
     const accepted = sys.api.states.decision(HOST);
     expect(accepted?.status).toBe('accepted');
-    const shared = resultMacKeys(apiKey)(Buffer.from(accepted?.public_key ?? '', 'base64'));
+    const agentKey = publicKeyOf(accepted?.public_key ?? '');
+    const shared = agentKey && resultMacKeys(apiKey)(agentKey);
     expect(shared && resultMacMatches(shared, signedBytes(job.id, HOST, h ?? headers()), mac)).toBe(
       true,
     );

@@ -19,6 +19,7 @@ import {
 import { silentLogger } from '../support/nats.js';
 
 const raw = (key: KeyObject) => rawPublicKey(createPublicKey(key));
+const pub = (key: KeyObject) => createPublicKey(key);
 const body = new TextEncoder().encode('{"ok":true}');
 
 describe('the key an agent shares with the API servers', () => {
@@ -26,12 +27,12 @@ describe('the key an agent shares with the API servers', () => {
     const api = newEd25519Key();
     const agent = newEd25519Key();
     const other = newEd25519Key();
-    const agentSide = resultMacKeys(agent)(raw(api));
-    const apiSide = resultMacKeys(api)(raw(agent));
+    const agentSide = resultMacKeys(agent)(pub(api));
+    const apiSide = resultMacKeys(api)(pub(agent));
     expect(agentSide).toHaveLength(32);
     expect(agentSide?.equals(apiSide ?? Buffer.alloc(0))).toBe(true);
     // Another agent, with the same API key, shares another key.
-    expect(resultMacKeys(other)(raw(api))?.equals(apiSide ?? Buffer.alloc(0))).toBe(false);
+    expect(resultMacKeys(other)(pub(api))?.equals(apiSide ?? Buffer.alloc(0))).toBe(false);
   });
 
   it('maps an Ed25519 public key to the X25519 key of the same scalar', () => {
@@ -59,7 +60,15 @@ describe('the key an agent shares with the API servers', () => {
     const minusOne = Buffer.alloc(32, 0xff);
     minusOne[0] = 0xec;
     minusOne[31] = 0x7f;
-    expect(resultMacKeys(newEd25519Key())(minusOne)).toBeNull();
+    const orderTwo = createPublicKey({
+      key: { kty: 'OKP', crv: 'Ed25519', x: minusOne.toString('base64url') },
+      format: 'jwk',
+    });
+    expect(resultMacKeys(newEd25519Key())(orderTwo)).toBeNull();
+    // Keys of another kind: none either, rather than a failure.
+    const x25519 = x25519PrivateOf(newEd25519Key());
+    expect(resultMacKeys(newEd25519Key())(createPublicKey(x25519))).toBeNull();
+    expect(resultMacKeys(x25519)(pub(newEd25519Key()))).toBeNull();
   });
 });
 
@@ -85,7 +94,7 @@ describe('resultDistrust with a MAC', () => {
   }
 
   it('believes a matching MAC without the signature, and nothing else it covers', () => {
-    const h = stored('web-01', agent, resultMacKeys(agent)(raw(api)));
+    const h = stored('web-01', agent, resultMacKeys(agent)(pub(api)));
     expect(h.get(RESULT_MAC_HEADER)).not.toBe('');
     // The signature spoiled: the MAC alone proves it.
     h.set(RESULT_SIGNATURE_HEADER, Buffer.alloc(64).toString('base64'));
@@ -102,10 +111,10 @@ describe('resultDistrust with a MAC', () => {
 
   it("refuses another agent's MAC for a host, and checks the signature when the MAC is wrong", () => {
     // web-02's agent, writing under web-01's name with its own shared key.
-    const forged = stored('web-01', stranger, resultMacKeys(stranger)(raw(api)));
+    const forged = stored('web-01', stranger, resultMacKeys(stranger)(pub(api)));
     expect(resultDistrust(trust, 'job-1', 'web-01', forged, body)).toMatch(/signature/);
     // An agent that knows another API key: its MAC is no use, its signature is.
-    const otherApi = stored('web-01', agent, resultMacKeys(agent)(raw(newEd25519Key())));
+    const otherApi = stored('web-01', agent, resultMacKeys(agent)(pub(newEd25519Key())));
     expect(resultDistrust(trust, 'job-1', 'web-01', otherApi, body)).toBeNull();
     // And without a MAC at all (an agent of an earlier version).
     expect(
