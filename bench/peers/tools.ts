@@ -135,6 +135,37 @@ export function ourVariants(url: string, token: string, stateDir: string): Varia
   ];
 }
 
+/**
+ * The floor: the command itself on N "hosts" as N processes spawned at once
+ * from this Node process, nothing carried anywhere. No tool that starts a
+ * process per host can be faster on one machine.
+ */
+export function floorVariant(): Variant {
+  const once = (command: Command) =>
+    new Promise<void>((resolve, reject) => {
+      const child = spawn(command, [], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      child.stdout?.on('data', (b) => {
+        out += b;
+      });
+      child.once('error', reject);
+      child.once('close', (code) => {
+        if (code !== 0 || (command === 'hostname' && !out.trim())) {
+          reject(new Error(`bare ${command} exited ${code} with ${JSON.stringify(out)}`));
+        } else resolve();
+      });
+    });
+  return {
+    id: 'floor',
+    label: 'floor: N bare spawns at once from Node',
+    ours: false,
+    ssh: null,
+    async run(n, command) {
+      await Promise.all(Array.from({ length: n }, () => once(command)));
+    },
+  };
+}
+
 export function peerVariants(fleet: SshFleet, machineHostname: string): Variant[] {
   const hostLine = (command: Command) =>
     command === 'hostname' ? new RegExp(`^127\\.0\\.0\\.\\d+: ${machineHostname}$`) : null;
