@@ -36,37 +36,44 @@ function fakeServer(port: number): FakeServer {
   return server;
 }
 
-/** A start function that records its calls; `next()` resolves with what the next call gave. */
+/** A start function that records its calls; `call(n)` resolves with what its nth call gave. */
 function starter(fail: (call: number) => boolean = () => false) {
   const ports: number[] = [];
   const servers: FakeServer[] = [];
-  const waiting: Array<(s: FakeServer | Error) => void> = [];
+  const outcomes: Array<FakeServer | Error> = [];
+  const waiting = new Map<number, Array<(s: FakeServer | Error) => void>>();
+  /** Told once every microtask queued meanwhile has run, the caller's taking of the server among them. */
+  const tell = (n: number) =>
+    setImmediate(() => {
+      const outcome = outcomes[n - 1];
+      if (!outcome) return;
+      for (const w of waiting.get(n) ?? []) w(outcome);
+      waiting.delete(n);
+    });
   const start = async (port: number) => {
     ports.push(port);
-    if (fail(ports.length)) {
+    const n = ports.length;
+    if (fail(n)) {
       const err = new Error(`port ${port} is taken`);
-      const told = waiting.splice(0);
-      setImmediate(() => {
-        for (const w of told) w(err);
-      });
+      outcomes.push(err);
+      tell(n);
       throw err;
     }
     // Port 0 asks for any: this one "gets" 4333.
     const s = fakeServer(port === 0 ? 4333 : port);
     servers.push(s);
-    // Told once every microtask queued meanwhile has run, the caller's
-    // taking of this server among them.
-    const told = waiting.splice(0);
-    setImmediate(() => {
-      for (const w of told) w(s);
-    });
+    outcomes.push(s);
+    tell(n);
     return s;
   };
-  const next = () =>
+  // Asked before or after the call was made: a restart after a short delay
+  // can come before the test asks for it.
+  const call = (n: number) =>
     new Promise<FakeServer | Error>((resolve) => {
-      waiting.push(resolve);
+      waiting.set(n, [...(waiting.get(n) ?? []), resolve]);
+      if (outcomes.length >= n) tell(n);
     });
-  return { start, ports, servers, next };
+  return { start, ports, servers, call };
 }
 
 const POLICY: RestartPolicy = { maxRestarts: 2, withinMs: 60_000, firstDelayMs: 1, maxDelayMs: 2 };
@@ -83,7 +90,7 @@ describe('restartingNatsServer', () => {
       },
     });
     expect(nats.url).toBe('nats://127.0.0.1:4333');
-    const again = s.next();
+    const again = s.call(2);
     s.servers[0]?.die();
     const second = await again;
     expect(second).not.toBeInstanceOf(Error);
@@ -104,7 +111,7 @@ describe('restartingNatsServer', () => {
       now: () => clock,
     });
     for (let i = 0; i < POLICY.maxRestarts; i++) {
-      const again = s.next();
+      const again = s.call(i + 2);
       s.servers[i]?.die();
       await again;
       clock += 1_000;
@@ -125,7 +132,7 @@ describe('restartingNatsServer', () => {
       now: () => clock,
     });
     for (let i = 0; i < 5; i++) {
-      const again = s.next();
+      const again = s.call(i + 2);
       s.servers[i]?.die();
       expect(await again).not.toBeInstanceOf(Error);
       clock += 40_000;
@@ -138,10 +145,11 @@ describe('restartingNatsServer', () => {
     // The second call (the first restart) fails: the port was taken meanwhile.
     const s = starter((call) => call === 2);
     const nats = await restartingNatsServer(s.start, 0, { logger: silentLogger, policy: POLICY });
-    const failed = s.next();
+    const failed = s.call(2);
     s.servers[0]?.die();
     expect(await failed).toBeInstanceOf(Error);
-    const third = await s.next();
+    // Tried again after a millisecond: possibly before this line runs.
+    const third = await s.call(3);
     expect(third).not.toBeInstanceOf(Error);
     expect(s.ports).toEqual([0, 4333, 4333]);
     expect(nats.current).toBe(third);
