@@ -10,7 +10,9 @@
 // Edwards public point maps to the X25519 one (u = (1 + y) / (1 - y)). So the
 // agent and the API agree on one X25519 secret, which no other agent can
 // compute: a result under a key derived from it came from that agent or an
-// API server, and an API server may record results in its own name anyway.
+// API server. (Unlike the signature, it does not tell which of the two: an
+// API server, which records results in its own name anyway, could make one
+// as the agent.)
 import {
   createHash,
   createHmac,
@@ -98,23 +100,36 @@ export function x25519PublicOf(ed25519Raw: Uint8Array): KeyObject | null {
  * signature alone is then checked).
  */
 export function resultMacKeys(ownEd25519: KeyObject): (otherEd25519: KeyObject) => Buffer | null {
-  let own: KeyObject | null | undefined;
+  let own: { x25519: KeyObject; raw: Buffer } | undefined;
   return (otherKey) => {
     if (ownEd25519.asymmetricKeyType !== 'ed25519' || otherKey.asymmetricKeyType !== 'ed25519') {
       return null;
     }
     try {
-      own ??= x25519PrivateOf(ownEd25519);
-      const { x } = otherKey.export({ format: 'jwk' }) as { x?: string };
-      const other = x ? x25519PublicOf(Buffer.from(x, 'base64url')) : null;
+      own ??= { x25519: x25519PrivateOf(ownEd25519), raw: rawEd25519(createPublicKey(ownEd25519)) };
+      const otherRaw = rawEd25519(otherKey);
+      const other = x25519PublicOf(otherRaw);
       if (!other) return null;
-      const shared = diffieHellman({ privateKey: own, publicKey: other });
-      return Buffer.from(hkdfSync('sha256', shared, 'osapi-result-mac', 'osapi result mac v1', 32));
+      const shared = diffieHellman({ privateKey: own.x25519, publicKey: other });
+      // Both Ed25519 keys, as encoded, in the derivation (in one order on
+      // both sides): the X25519 secret alone is the same for a key and its
+      // negation (the sign bit u drops), whose signatures differ.
+      const [first, second] =
+        Buffer.compare(own.raw, otherRaw) <= 0 ? [own.raw, otherRaw] : [otherRaw, own.raw];
+      const info = Buffer.concat([Buffer.from('osapi result mac v1\n'), first, second]);
+      return Buffer.from(hkdfSync('sha256', shared, 'osapi-result-mac', info, 32));
     } catch {
       // A key of another kind, or a point of small order (an all-zero secret).
       return null;
     }
   };
+}
+
+/** The raw 32 bytes of an Ed25519 public key. */
+function rawEd25519(key: KeyObject): Buffer {
+  const { x } = key.export({ format: 'jwk' }) as { x?: string };
+  if (!x) throw new TypeError('not an Ed25519 public key');
+  return Buffer.from(x, 'base64url');
 }
 
 /** The MAC of a result's signed bytes, base64. */

@@ -35,6 +35,27 @@ describe('the key an agent shares with the API servers', () => {
     expect(resultMacKeys(other)(pub(api))?.equals(apiSide ?? Buffer.alloc(0))).toBe(false);
   });
 
+  it("is another for a key's negation, which maps to the same X25519 point", () => {
+    const api = newEd25519Key();
+    const agent = raw(newEd25519Key());
+    // The same y with the sign of x flipped: -A, whose signatures are not A's.
+    const negated = Buffer.from(agent);
+    negated[31] = (negated[31] ?? 0) ^ 0x80;
+    const asKey = (bytes: Buffer) =>
+      createPublicKey({
+        key: { kty: 'OKP', crv: 'Ed25519', x: bytes.toString('base64url') },
+        format: 'jwk',
+      });
+    expect(x25519PublicOf(negated)?.export({ format: 'jwk' }).x).toBe(
+      x25519PublicOf(agent)?.export({ format: 'jwk' }).x,
+    );
+    const forA = resultMacKeys(api)(asKey(agent));
+    const forNegated = resultMacKeys(api)(asKey(negated));
+    expect(forA).not.toBeNull();
+    expect(forNegated).not.toBeNull();
+    expect(forA?.equals(forNegated ?? Buffer.alloc(0))).toBe(false);
+  });
+
   it('maps an Ed25519 public key to the X25519 key of the same scalar', () => {
     for (let i = 0; i < 20; i++) {
       const key = newEd25519Key();
