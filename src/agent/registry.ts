@@ -33,6 +33,8 @@ export interface HeartbeatOptions {
     /** Told of each condition whose status changed (the agent's timeline). */
     onChange?: (condition: NodeCondition) => void;
   };
+  /** Reads the host's disks for the conditions (tests: a slow or hung read); readDisks by default. */
+  readDisks?: typeof readDisks;
   /** The agent's state, own timeline and key, sent with each beat. */
   self?: () => {
     state: AgentState;
@@ -83,16 +85,37 @@ export async function startHeartbeat(opts: HeartbeatOptions): Promise<Heartbeat>
       ...(opts.self ? opts.self() : {}),
     } satisfies AgentInfoRecord);
   };
+  // The disks are read beside the beats, at most one read at a time: a beat
+  // sends what the last read found and starts the next. Waiting for the read
+  // delayed every beat by as long as the host's file system calls took (up
+  // to 2.8 s seen on a loaded machine), and a live agent whose beat came that
+  // late was taken for gone; and a hung mount added a stuck read at each beat.
+  // readDisks leaves out read-only images (always full, never under
+  // pressure); a read that fails leaves the last one's disks.
+  let diskRead: Promise<void> | null = null;
+  const readDisksNow = (): Promise<void> => {
+    diskRead ??= (opts.readDisks ?? readDisks)()
+      .then(
+        (d) => {
+          lastDisks = d;
+        },
+        () => {},
+      )
+      .finally(() => {
+        diskRead = null;
+      });
+    return diskRead;
+  };
+  let disksRead = false;
   const evaluate = async (t: ConditionTracker, system: ReturnType<typeof readSystemInfo>) => {
-    // readDisks leaves out read-only images (always full, never under
-    // pressure). Bounded: past it the beat goes out without DiskPressure's
-    // new look, rather than late.
-    const disks =
-      (await valueWithin(
-        readDisks().catch(() => []),
-        DISKS_WITHIN_MS,
-      )) ?? lastDisks;
-    lastDisks = disks;
+    if (disksRead) {
+      void readDisksNow();
+    } else {
+      // The first beat waits for them, a little: its conditions include the disks.
+      await valueWithin(readDisksNow(), DISKS_WITHIN_MS);
+      disksRead = true;
+    }
+    const disks = lastDisks;
     return t.update(
       {
         memory: system.memory,

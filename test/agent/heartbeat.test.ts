@@ -64,6 +64,40 @@ describe('agent registry entry', () => {
     await sys.stopAgent('hb-02');
   });
 
+  it('beats on time while the disks take long to read, with one read at a time', async () => {
+    const store = await storeFor(sys);
+    const kv = await new Kvm(store.js).open(`${sys.config.agent.nats.namespace}-agent-registry`);
+    let reads = 0;
+    const heartbeat = await startHeartbeat({
+      store,
+      hostname: 'hb-05',
+      labels: {},
+      maxJobs: 1,
+      intervalMs: 20,
+      clock: systemClock,
+      logger: silentLogger,
+      conditions: { thresholds: { memoryPercent: 99, diskPercent: 99, loadPerCpu: 100 } },
+      // The first read answers; every later one hangs, as on a dead mount.
+      readDisks: () => {
+        reads++;
+        return reads === 1 ? Promise.resolve([]) : new Promise(() => {});
+      },
+    });
+    try {
+      const key = registryKey('hb-05');
+      const seen = new Set<number>();
+      // Beats every 20 ms go on: a hung read held each beat 2 s before.
+      await waitFor('ten beats stored', async () => {
+        const e = await kv.get(key);
+        if (e) seen.add(e.revision);
+        return seen.size >= 10;
+      });
+      expect(reads).toBe(2);
+    } finally {
+      await heartbeat.stop();
+    }
+  });
+
   it('heartbeats that cannot be sent (a closed connection) are logged, and the next is tried', async () => {
     const nc = await connectNats({ settings: testClient(sys.nats.url), logger: silentLogger });
     const store = await storeFor(sys, nc);
