@@ -105,12 +105,6 @@ export interface AgentOptions {
   renamedFrom?: { hostname: string; job_id: string };
   /** Checks that the API signed a job before anything of it runs. */
   verifier: JobVerifier;
-  /**
-   * The full collection made once jobs have stopped for a while
-   * (idle-collect.ts); by default V8's where the process exposes it, null:
-   * none.
-   */
-  idleCollection?: (() => void) | null;
   clock: Clock;
   logger: Logger;
 }
@@ -161,8 +155,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   });
   const slots = new Semaphore(opts.maxJobs);
   const idle = collectWhenIdle({
-    collect:
-      opts.idleCollection === undefined ? exposedCollection() : (opts.idleCollection ?? undefined),
+    collect: exposedCollection(),
     running: () => slots.running,
     idleMs: IDLE_COLLECTION_MS,
   });

@@ -6,7 +6,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fingerprintOf } from '../job/result-signing.js';
-import { loadOrCreateSigningKeys } from '../job/signing.js';
+import { loadOrCreateSigningKeys, rawPublicKey } from '../job/signing.js';
 
 export interface AgentIdentity {
   privateKey: KeyObject;
@@ -20,13 +20,6 @@ export interface AgentIdentity {
 /** Where the agent's private key lives (its public key beside it, `agent.pub`). */
 export function agentKeyPath(stateDir: string): string {
   return join(stateDir, 'agent.key');
-}
-
-/** The raw 32 bytes of an Ed25519 public key. */
-export function rawPublicKey(key: KeyObject): Buffer {
-  const jwk = key.export({ format: 'jwk' }) as { x?: string };
-  if (!jwk.x) throw new Error('not an Ed25519 key');
-  return Buffer.from(jwk.x, 'base64url');
 }
 
 export function readMachineId(path = '/etc/machine-id'): string {

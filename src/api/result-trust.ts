@@ -10,6 +10,12 @@ import type { Logger } from '../log/logger.js';
 
 /** Refusals remembered, so each (job, host) is logged once; forgotten past this many. */
 const TOLD_MAX = 10_000;
+/**
+ * Accepted keys kept as key objects, one per agent: forgotten all at once
+ * past this many, which a fleet's own size must not reach, since each key
+ * made again costs its shared MAC key again (about 350 µs).
+ */
+const KEYS_MAX = 200_000;
 
 export interface ApiResultTrust extends ResultTrust {
   /** The decisions on agents' keys, once their view is followed. */
@@ -59,7 +65,7 @@ export function apiResultTrust(apiPrivateKey: KeyObject, logger: Logger): ApiRes
       let key = keys.get(decision.public_key);
       if (key === undefined) {
         key = publicKeyOf(decision.public_key);
-        if (keys.size > TOLD_MAX) keys.clear();
+        if (keys.size > KEYS_MAX) keys.clear();
         keys.set(decision.public_key, key);
       }
       return key;

@@ -23,6 +23,7 @@ import {
   type KeyObject,
   timingSafeEqual,
 } from 'node:crypto';
+import { rawPublicKey } from './signing.js';
 
 /** 2^255 - 19, the field of Curve25519. */
 const P = (1n << 255n) - 19n;
@@ -106,8 +107,11 @@ export function resultMacKeys(ownEd25519: KeyObject): (otherEd25519: KeyObject) 
       return null;
     }
     try {
-      own ??= { x25519: x25519PrivateOf(ownEd25519), raw: rawEd25519(createPublicKey(ownEd25519)) };
-      const otherRaw = rawEd25519(otherKey);
+      own ??= {
+        x25519: x25519PrivateOf(ownEd25519),
+        raw: rawPublicKey(createPublicKey(ownEd25519)),
+      };
+      const otherRaw = rawPublicKey(otherKey);
       const other = x25519PublicOf(otherRaw);
       if (!other) return null;
       const shared = diffieHellman({ privateKey: own.x25519, publicKey: other });
@@ -125,21 +129,18 @@ export function resultMacKeys(ownEd25519: KeyObject): (otherEd25519: KeyObject) 
   };
 }
 
-/** The raw 32 bytes of an Ed25519 public key. */
-function rawEd25519(key: KeyObject): Buffer {
-  const { x } = key.export({ format: 'jwk' }) as { x?: string };
-  if (!x) throw new TypeError('not an Ed25519 public key');
-  return Buffer.from(x, 'base64url');
+function macOf(key: Buffer, signed: Uint8Array): Buffer {
+  return createHmac('sha256', key).update(signed).digest();
 }
 
 /** The MAC of a result's signed bytes, base64. */
 export function resultMac(key: Buffer, signed: Uint8Array): string {
-  return createHmac('sha256', key).update(signed).digest('base64');
+  return macOf(key, signed).toString('base64');
 }
 
 /** Whether `mac` (base64) is the MAC of `signed` under `key`, compared in constant time. */
 export function resultMacMatches(key: Buffer, signed: Uint8Array, mac: string): boolean {
-  const want = createHmac('sha256', key).update(signed).digest();
+  const want = macOf(key, signed);
   const got = Buffer.from(mac, 'base64');
   return got.length === want.length && timingSafeEqual(got, want);
 }

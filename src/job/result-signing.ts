@@ -7,7 +7,9 @@
 // so a follow of headers alone can check it, and a read of the body checks
 // the digest too. An agent also adds an HMAC of the same bytes under the key
 // it shares with the API servers (result-mac.ts), which the API checks
-// instead of the signature when it can: the same proof, for far less CPU.
+// instead of the signature when it can, for far less CPU: it proves the
+// result is that agent's or an API server's, where the signature proves it
+// is the agent's.
 import { createHash, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
 import type { MsgHdrs } from '@nats-io/transport-node';
 import {

@@ -50,6 +50,13 @@ export function expectedDigest(hosts: readonly string[]): string {
 /** Digests of frozen lists (store.ts carriedExpectedHosts), which cannot change once hashed. */
 const digests = new WeakMap<readonly string[], string>();
 
+/** The raw 32 bytes of an Ed25519 public key (TypeError for a key of another kind). */
+export function rawPublicKey(key: KeyObject): Buffer {
+  const { x } = key.export({ format: 'jwk' }) as { x?: string };
+  if (!x) throw new TypeError('not an Ed25519 public key');
+  return Buffer.from(x, 'base64url');
+}
+
 /** A short name for a public key, so a refusal can say which key was expected. */
 export function keyId(publicKey: KeyObject): string {
   const der = publicKey.export({ type: 'spki', format: 'der' });

@@ -35,11 +35,6 @@ export interface RestartedNatsServer {
   stop(): Promise<void>;
 }
 
-/**
- * Starts the server with `start(port)` (the port asked, then the one it got,
- * so a restart listens where the clients were told), and starts it again
- * each time it exits while not being stopped.
- */
 export interface RestartOptions {
   logger: Logger;
   policy?: RestartPolicy;
@@ -52,6 +47,11 @@ export interface RestartOptions {
   onRestarted?: (server: NatsServerHandle) => Promise<void>;
 }
 
+/**
+ * Starts the server with `start(port)` (the port asked, then the one it got,
+ * so a restart listens where the clients were told), and starts it again
+ * each time it exits while not being stopped.
+ */
 export async function restartingNatsServer(
   start: (port: number) => Promise<NatsServerHandle>,
   port: number,

@@ -6,11 +6,10 @@ import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KV } from '@nats-io/kv';
-import { rawPublicKey } from '../../src/agent/identity.js';
 import { systemClock } from '../../src/job/clock.js';
 import { type AgentInfoRecord, parseAgentInfo } from '../../src/job/records.js';
 import { fingerprintOf } from '../../src/job/result-signing.js';
-import { loadOrCreateSigningKeys, newEd25519Key } from '../../src/job/signing.js';
+import { loadOrCreateSigningKeys, newEd25519Key, rawPublicKey } from '../../src/job/signing.js';
 import {
   type JobStore,
   openJobStore,

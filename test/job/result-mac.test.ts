@@ -5,12 +5,11 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { headers, type MsgHdrs } from '@nats-io/transport-node';
 import { describe, expect, it } from 'vitest';
-import { rawPublicKey } from '../../src/agent/identity.js';
 import { apiResultTrust } from '../../src/api/result-trust.js';
 import type { AgentStateView } from '../../src/job/agent-state-view.js';
 import { resultMacKeys, x25519PrivateOf, x25519PublicOf } from '../../src/job/result-mac.js';
 import { resultDistrust, signResult } from '../../src/job/result-signing.js';
-import { newEd25519Key } from '../../src/job/signing.js';
+import { newEd25519Key, rawPublicKey } from '../../src/job/signing.js';
 import {
   RESULT_MAC_HEADER,
   RESULT_SIGNATURE_HEADER,
