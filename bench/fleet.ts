@@ -35,7 +35,11 @@ export function envWithoutOsapi(): NodeJS.ProcessEnv {
  * An agent in its own process, as on a real host, so its memory and CPU are
  * its own. Through bin/osapi-agent's shebang, as an installed agent runs (needs dist/).
  */
-export async function startAgentChild(sys: TestSystem, hostname: string): Promise<ChildProcess> {
+export async function startAgentChild(
+  sys: TestSystem,
+  hostname: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<ChildProcess> {
   const ns = sys.config.agent.nats.namespace;
   const child = spawn(join(ROOT, 'bin/osapi-agent'), ['-j'], {
     env: {
@@ -46,6 +50,7 @@ export async function startAgentChild(sys: TestSystem, hostname: string): Promis
       OSAPI_AGENT_HOSTNAME: hostname,
       OSAPI_AGENT_MAX_JOBS: '10',
       OSAPI_STATE_DIR: sys.config.state_dir,
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

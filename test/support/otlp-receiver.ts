@@ -12,6 +12,9 @@ export interface ReceivedSpan {
   kind: number;
   serviceName: string;
   attributes: Record<string, unknown>;
+  /** Start and end, in ms since the epoch to the microsecond (the clock of the process that made it). */
+  startMs: number;
+  endMs: number;
 }
 
 export interface OtlpReceiver {
@@ -38,6 +41,12 @@ function plainValue(v: OtlpValue): unknown {
   if (v.doubleValue !== undefined) return v.doubleValue;
   if (v.arrayValue) return (v.arrayValue.values ?? []).map(plainValue);
   return undefined;
+}
+
+/** OTLP's nanoseconds since the epoch (a decimal string) in ms, to the microsecond. */
+function msOf(nanos: string | number | undefined): number {
+  if (nanos === undefined) return Number.NaN;
+  return Number(BigInt(nanos) / 1000n) / 1000;
 }
 
 /** Ids are hex in OTLP/JSON; base64 (protobuf's JSON mapping) is read too. */
@@ -81,6 +90,8 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
                 kind: s.kind,
                 serviceName: String(resource['service.name'] ?? ''),
                 attributes: attributesOf(s.attributes),
+                startMs: msOf(s.startTimeUnixNano),
+                endMs: msOf(s.endTimeUnixNano),
               });
             }
           }
