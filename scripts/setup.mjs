@@ -126,6 +126,18 @@ if (!existsSync(dist) || newestMtime(join(root, 'src')) > statSync(dist).mtimeMs
   }
 }
 
+// 3b. The agent's posix_spawn module (scripts/build-native.mjs says why),
+// when it is missing or older than its source. Not fatal: without a C
+// compiler agents start commands with Node's spawn, only slower.
+{
+  const { buildNative, nativeStale } = await import('./build-native.mjs');
+  if (nativeStale()) {
+    say("building the agent's posix_spawn module");
+    const why = buildNative();
+    if (why !== null) say(`not built (${why}); agents will start commands with Node's spawn`);
+  }
+}
+
 // 4. Bundle the compiled CLI (scripts/bundle-cli.mjs says why). bin/osapi
 // uses it while it is not older than the compiled modules.
 if (!existsSync(bundle) || statSync(dist).mtimeMs > statSync(bundle).mtimeMs) {

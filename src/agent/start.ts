@@ -4,6 +4,7 @@
 import { hostname as osHostname } from 'node:os';
 import type { Config } from '../config/index.js';
 import { AGENT_NAME_EXPECTED } from '../contract/agent-name.js';
+import { useDirectSpawn } from '../exec/direct-spawn.js';
 import type { Clock } from '../job/clock.js';
 import { heartbeatInterval } from '../job/heartbeat.js';
 import { jobVerifier, loadVerifyKey } from '../job/signing.js';
@@ -108,6 +109,7 @@ export async function startAgentProcess(opts: {
           : 'the agent stopped while checking a network change, and putting the previous configuration back failed: check the file',
     );
   }
+  useDirectSpawn(config.agent.direct_spawn);
   // Before NATS: a port in use is a config error to report at once.
   const metrics = await startAgentMetrics(hostname, config.agent.metrics_port);
   if (metrics) logger.info({ url: metrics.url }, 'agent metrics served');

@@ -1,10 +1,10 @@
 // Runs one command to its end, whatever that end is, and reports it as data: the agent turns every
 // outcome into a job result, so only a malformed request makes this reject.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { EarlyEnd } from './bad-cwd.js';
 import { cancelledEnd, onCancel } from './cancel.js';
+import { type StartedProcess, startProcess } from './direct-spawn.js';
 import { isErrnoError } from './errno.js';
 import { exitCodeFor } from './exit-code.js';
 import { isProcessGroupAlive, signalGroupQuietly } from './kill-process-group.js';
@@ -42,17 +42,16 @@ export async function runCommand(req: RunRequest): Promise<RunResult> {
   // thread pool. When spawn fails, describeSpawnError looks at the cwd to say
   // whether it or the program is at fault.
 
-  let child: ChildProcess;
+  let child: StartedProcess;
   try {
-    child = spawn(opts.file, opts.args, {
+    // The command leads its own session and process group, so the whole tree can be signalled as one.
+    child = startProcess(opts.file, opts.args, {
       cwd: opts.cwd,
       env: runAs
         ? { ...runAs.identity, ...(opts.env ?? environmentForAccount(process.env)) }
         : (opts.env ?? process.env),
       ...(runAs?.uid !== undefined ? { uid: runAs.uid, gid: runAs.gid } : {}),
-      // The command leads its own process group, so the whole tree can be signalled as one.
-      detached: true,
-      stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      stdin: opts.stdin === undefined ? 'ignore' : 'pipe',
     });
   } catch (err) {
     // Some errnos (ENOTDIR, E2BIG...) are thrown rather than emitted; argument errors are our caller's.
@@ -79,7 +78,7 @@ export async function runCommand(req: RunRequest): Promise<RunResult> {
 }
 
 function supervise(
-  child: ChildProcess,
+  child: StartedProcess,
   pid: number,
   opts: ResolvedRequest,
   startedAt: number,

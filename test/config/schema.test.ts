@@ -133,6 +133,7 @@ describe('defaults', () => {
         queue_group: 'job-agents',
         hostname: '',
         max_jobs: 10,
+        direct_spawn: true,
         max_output_bytes: 1048576,
         metrics_port: 0,
         labels: {},
@@ -182,8 +183,9 @@ describe('configKeys', () => {
     // auth details, caps, metrics, audit, job signing, cluster, console,
     // listening, the unauthenticated audit rate, burst and bucket size, the
     // audit rate and burst per token subject, the six API connection limits,
-    // agents' nkeys by host, the MCP switch): count them on purpose.
-    expect(keys).toHaveLength(126);
+    // agents' nkeys by host, the MCP switch, the agent's posix_spawn switch):
+    // count them on purpose.
+    expect(keys).toHaveLength(127);
     expect(new Set(keys.map((k) => k.path)).size).toBe(keys.length);
     expect(new Set(keys.map((k) => k.env)).size).toBe(keys.length);
     for (const key of keys) {

@@ -4,7 +4,7 @@
 // runs an agent that an operator accepts and that runs a command sent
 // through the API (also as `osapi-agent`, under its own node options), and
 // an API server that serves the console.
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -79,6 +79,10 @@ describe('the npm package, installed with npm install -g', () => {
     expect(packed).toContain('bin/osapi-agent');
     expect(packed).toContain('dist/cli/main.js');
     expect(packed).toContain('dist/ui/index.html');
+    // The agent's posix_spawn module, built by prepack wherever a C compiler is (scripts/build-native.mjs).
+    if (spawnSync('sh', ['-c', 'command -v "$1"', 'sh', process.env.CC || 'cc']).status === 0) {
+      expect(packed).toContain('dist/native/direct-spawn.node');
+    }
     expect(packed.filter((p) => p.startsWith('dist/release/'))).toEqual([]);
     expect(
       existsSync(join(prefix, 'lib', 'node_modules', 'osapi', 'dist', 'ui', 'index.html')),

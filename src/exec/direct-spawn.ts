@@ -1,0 +1,159 @@
+// Starts a command through posix_spawn (native/direct-spawn.c, built into
+// dist/native by scripts/build-native.mjs) rather than Node's spawn, which
+// forks the whole agent first: on a virtual machine the fork alone took
+// several milliseconds per command, most of a command's round trip
+// (bench/RESULTS.md). What it hands back behaves as the part of a
+// ChildProcess that run-command.ts uses, so the run is supervised the same
+// either way. Where the module was not built (no C compiler at setup, the
+// single executable) or is turned off (`agent.direct_spawn`), Node's spawn
+// is used.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { createRequire } from 'node:module';
+import { Socket } from 'node:net';
+import { constants } from 'node:os';
+import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { PACKAGE_ROOT } from '../package-root.js';
+
+/**
+ * The part of a started process run-command.ts supervises, a ChildProcess
+ * among them: its events are a ChildProcess's 'exit', 'close' and 'error'.
+ */
+export interface StartedProcess extends EventEmitter {
+  readonly pid?: number | undefined;
+  readonly stdin: Writable | null;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+}
+
+export interface StartOptions {
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** A pipe to write to, or /dev/null. */
+  stdin: 'pipe' | 'ignore';
+  /** Run as this uid and gid: only Node's spawn can, so it is used. */
+  uid?: number;
+  gid?: number;
+}
+
+interface NativeSpawn {
+  spawn(
+    file: string,
+    argv: string[],
+    env: string[],
+    cwd: string | null,
+    stdinPipe: boolean,
+  ): { pid: number; stdin: number; stdout: number; stderr: number };
+  wait(pid: number, done: (code: number | null, signo: number | null) => void): void;
+}
+
+let native: NativeSpawn | null | undefined;
+let enabled = true;
+
+/** The built module, or null when there is none to load here. */
+function nativeSpawn(): NativeSpawn | null {
+  if (native === undefined) {
+    try {
+      const path = join(PACKAGE_ROOT, 'dist', 'native', 'direct-spawn.node');
+      native = createRequire(import.meta.url)(path) as NativeSpawn;
+    } catch {
+      native = null;
+    }
+  }
+  return native;
+}
+
+/** Turns posix_spawn off (or back on): the agent's `agent.direct_spawn`, and tests. */
+export function useDirectSpawn(on: boolean): void {
+  enabled = on;
+}
+
+/** How commands start here now: `direct` (posix_spawn) or `node` (Node's spawn). */
+export function spawnMode(): 'direct' | 'node' {
+  return enabled && nativeSpawn() ? 'direct' : 'node';
+}
+
+/**
+ * Starts `file` with `args` in a session of its own (the group run-command
+ * signals), stdout and stderr piped. Throws, as Node's spawn can, an errno
+ * error (ENOENT, EACCES, E2BIG...) when nothing started.
+ */
+export function startProcess(file: string, args: string[], opts: StartOptions): StartedProcess {
+  const direct = enabled && opts.uid === undefined ? nativeSpawn() : null;
+  if (!direct) return startWithNode(file, args, opts);
+  const env: string[] = [];
+  for (const [key, value] of Object.entries(opts.env)) {
+    if (value !== undefined) env.push(`${key}=${value}`);
+  }
+  // C strings end at a NUL: refused, as Node's spawn refuses them, rather than cut short.
+  for (const [what, values] of [
+    ['file', [file]],
+    ['args', args],
+    ['env', env],
+    ['cwd', [opts.cwd]],
+  ] as const) {
+    if (values.some((v) => v.includes('\0'))) {
+      throw new TypeError(`startProcess: ${what} must not contain a NUL byte`);
+    }
+  }
+  const fds = direct.spawn(file, [file, ...args], env, opts.cwd, opts.stdin === 'pipe');
+  return new DirectProcess(direct, fds);
+}
+
+function startWithNode(file: string, args: string[], opts: StartOptions): ChildProcess {
+  return spawn(file, args, {
+    cwd: opts.cwd,
+    env: opts.env,
+    ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid } : {}),
+    detached: true,
+    stdio: [opts.stdin, 'pipe', 'pipe'],
+  });
+}
+
+const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(
+  Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]),
+);
+
+/**
+ * A process started by posix_spawn, told as a ChildProcess tells: 'exit'
+ * when it ends, 'close' once it has ended and its output pipes have closed.
+ */
+class DirectProcess extends EventEmitter implements StartedProcess {
+  readonly pid: number;
+  readonly stdin: Writable | null;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  private ended: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  private openPipes = 2;
+  private closed = false;
+
+  constructor(
+    direct: NativeSpawn,
+    fds: { pid: number; stdin: number; stdout: number; stderr: number },
+  ) {
+    super();
+    this.pid = fds.pid;
+    this.stdin = fds.stdin >= 0 ? new Socket({ fd: fds.stdin, readable: false }) : null;
+    this.stdout = new Socket({ fd: fds.stdout, writable: false });
+    this.stderr = new Socket({ fd: fds.stderr, writable: false });
+    for (const pipe of [this.stdout, this.stderr]) {
+      pipe.once('close', () => {
+        this.openPipes--;
+        this.closeIfDone();
+      });
+    }
+    direct.wait(this.pid, (code, signo) => {
+      const signal = signo === null ? null : (SIGNAL_NAMES.get(signo) ?? null);
+      this.ended = { code, signal };
+      this.emit('exit', code, signal);
+      this.closeIfDone();
+    });
+  }
+
+  private closeIfDone(): void {
+    if (this.closed || !this.ended || this.openPipes > 0) return;
+    this.closed = true;
+    this.emit('close', this.ended.code, this.ended.signal);
+  }
+}

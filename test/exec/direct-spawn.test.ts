@@ -1,0 +1,169 @@
+// Commands started with posix_spawn (src/exec/direct-spawn.ts) against the
+// same commands started with Node's spawn: what the child is given (its
+// session, signals, descriptors, environment, program lookup) and how a
+// failed start is told. test/exec/run-command-node-spawn.test.ts runs the
+// runner's whole suite both ways.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { spawnMode, startProcess, useDirectSpawn } from '../../src/exec/direct-spawn.js';
+import { type RunRequest, runCommand } from '../../src/exec/index.js';
+import { PACKAGE_ROOT } from '../../src/package-root.js';
+import { makeTempDir } from './helpers.js';
+
+const built = existsSync(join(PACKAGE_ROOT, 'dist', 'native', 'direct-spawn.node'));
+const compiler =
+  spawnSync('sh', ['-c', 'command -v "$1"', 'sh', process.env.CC || 'cc']).status === 0;
+const base = { timeoutMs: 10_000, maxOutputBytes: 1024 * 1024 } as const;
+
+let temp: Awaited<ReturnType<typeof makeTempDir>>;
+beforeEach(async () => {
+  temp = await makeTempDir();
+});
+afterEach(async () => {
+  await temp.remove();
+});
+afterAll(() => useDirectSpawn(true));
+
+/** The same request run both ways, pid and duration left out. */
+async function bothWays(req: RunRequest) {
+  const results = [];
+  for (const on of [true, false]) {
+    useDirectSpawn(on);
+    const { pid: _pid, durationMs: _ms, ...rest } = await runCommand(req);
+    results.push(rest);
+  }
+  useDirectSpawn(true);
+  return { direct: results[0], node: results[1] };
+}
+
+describe('posix_spawn', () => {
+  it('is built wherever setup found a C compiler, and used', () => {
+    if (compiler) expect(built, 'npm run setup builds dist/native/direct-spawn.node').toBe(true);
+    expect(spawnMode()).toBe(built ? 'direct' : 'node');
+    useDirectSpawn(false);
+    expect(spawnMode()).toBe('node');
+    useDirectSpawn(true);
+  });
+
+  describe.skipIf(!built)('where the module is built', () => {
+    it('gives the child a session of its own, default signals and nothing blocked', async () => {
+      for (const on of [true, false]) {
+        useDirectSpawn(on);
+        // The child's own pid, process group and session (fields 1, 5 and 6).
+        const ids = await runCommand({
+          ...base,
+          mode: 'exec',
+          command: 'awk',
+          args: ['{ print $1, $5, $6 }', '/proc/self/stat'],
+        });
+        const [pid, group, session] = ids.stdout.trim().split(' ');
+        expect(pid).toBe(String(ids.pid));
+        expect(group).toBe(pid);
+        expect(session).toBe(pid);
+        const signals = await runCommand({
+          ...base,
+          mode: 'exec',
+          command: 'grep',
+          args: ['-E', '^Sig(Blk|Ign):', '/proc/self/status'],
+        });
+        // Node ignores SIGPIPE itself: the child must not inherit that.
+        expect(signals.stdout).toMatch(/^SigBlk:\s+0+\nSigIgn:\s+0+\n$/);
+      }
+      useDirectSpawn(true);
+    });
+
+    it('passes only the three standard descriptors', async () => {
+      const { direct, node } = await bothWays({
+        ...base,
+        mode: 'exec',
+        command: 'ls',
+        args: ['/proc/self/fd'],
+      });
+      // The same as Node's: the three, ls's own directory, and whatever this
+      // process holds without close-on-exec (none of the pipes made for a run).
+      expect(direct).toEqual(node);
+      expect(direct?.stdout).toMatch(/^0\n1\n2\n/);
+    });
+
+    it('gives exactly the environment asked for, and looks the program up on its PATH', async () => {
+      const bin = join(temp.path, 'bin');
+      await mkdir(bin);
+      await writeFile(join(bin, 'osapitest-prog'), '#!/bin/sh\necho "ran $0 $FOO"\nenv | sort\n');
+      await chmod(join(bin, 'osapitest-prog'), 0o755);
+      const env = { PATH: `/nonexistent:${bin}:/usr/bin:/bin`, FOO: 'a b=c' };
+      const { direct, node } = await bothWays({
+        ...base,
+        mode: 'exec',
+        command: 'osapitest-prog',
+        env,
+      });
+      expect(direct).toEqual(node);
+      expect(direct?.stdout).toBe(
+        `ran ${join(bin, 'osapitest-prog')} a b=c\nFOO=a b=c\nPATH=${env.PATH}\nPWD=${process.cwd()}\n`,
+      );
+    });
+
+    it('passes over a program on PATH that may not be run, as execvp does', async () => {
+      const first = join(temp.path, 'first');
+      const second = join(temp.path, 'second');
+      await mkdir(first);
+      await mkdir(second);
+      await writeFile(join(first, 'osapitest-prog'), '#!/bin/sh\necho first\n', { mode: 0o644 });
+      await writeFile(join(second, 'osapitest-prog'), '#!/bin/sh\necho second\n', { mode: 0o755 });
+      const run = (path: string) =>
+        bothWays({ ...base, mode: 'exec', command: 'osapitest-prog', env: { PATH: path } });
+      const both = await run(`${first}:${second}`);
+      expect(both.direct).toEqual(both.node);
+      expect(both.direct?.stdout).toBe('second\n');
+      const only = await run(first);
+      expect(only.direct).toEqual(only.node);
+      // Root may read a file of mode 644, but not run it.
+      expect(only.direct?.end).toEqual({ kind: 'permissionDenied' });
+      const none = await run(second.replace('second', 'third'));
+      expect(none.direct).toEqual(none.node);
+      expect(none.direct?.end).toEqual({ kind: 'notFound' });
+    });
+
+    it('tells a missing working directory and a missing program apart, as Node does', async () => {
+      const cwd = join(temp.path, 'gone');
+      const missingCwd = await bothWays({ ...base, mode: 'exec', command: 'true', cwd });
+      expect(missingCwd.direct).toEqual(missingCwd.node);
+      expect(missingCwd.direct?.end).toEqual({ kind: 'badCwd', cwd });
+      const missing = await bothWays({ ...base, mode: 'exec', command: '/nonexistent/osapitest' });
+      expect(missing.direct).toEqual(missing.node);
+      expect(missing.direct?.end).toEqual({ kind: 'notFound' });
+    });
+
+    it('throws an errno error as Node does when nothing started, and refuses a NUL byte', () => {
+      const opts = { cwd: '/', env: {}, stdin: 'ignore' } as const;
+      let thrown: unknown;
+      try {
+        startProcess('/nonexistent/osapitest', [], opts);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toMatchObject({
+        code: 'ENOENT',
+        errno: -2,
+        syscall: 'spawn /nonexistent/osapitest',
+      });
+      expect(() => startProcess('echo', ['a\0b'], opts)).toThrow(TypeError);
+      expect(() => startProcess('echo', [], { ...opts, env: { A: 'x\0y' } })).toThrow(TypeError);
+    });
+
+    it('tells an exit, a signal and standard input as Node does', async () => {
+      for (const req of [
+        { ...base, mode: 'shell', command: 'exit 3' },
+        { ...base, mode: 'shell', command: 'kill -USR1 $$' },
+        { ...base, mode: 'exec', command: 'cat', stdin: 'from stdin' },
+        { ...base, mode: 'shell', command: 'head -c 300000 /dev/zero | tr "\\0" x; echo err >&2' },
+      ] as RunRequest[]) {
+        const { direct, node } = await bothWays(req);
+        expect(direct).toEqual(node);
+      }
+    });
+  });
+});
