@@ -8,6 +8,7 @@
 //   npm run bench:load                  # writes its section of bench/RESULTS.md
 //   npm run bench:load -- --no-write     # prints it only
 //   npm run bench:load -- --profile DIR  # also profiles the API server (--cpu-prof) and prints its top frames
+//   npm run bench:load -- --node-spawn   # agents start commands with Node's spawn (agent.direct_spawn false)
 //
 // Bounded: 1,000 requests per round, three rounds, and a hard stop after 5 minutes.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -193,6 +194,7 @@ async function main(): Promise<void> {
     config: {
       'nats.registry.ttl': '30s',
       'agent.consumer': { ack_wait: '2m' },
+      ...(process.argv.includes('--node-spawn') ? { 'agent.direct_spawn': false } : {}),
     },
   });
   try {
