@@ -4,9 +4,10 @@
 // several milliseconds per command, most of a command's round trip
 // (bench/RESULTS.md). What it hands back behaves as the part of a
 // ChildProcess that run-command.ts uses, so the run is supervised the same
-// either way. Where the module was not built (no C compiler at setup, the
-// single executable) or is turned off (`agent.direct_spawn`), Node's spawn
-// is used.
+// either way. Node's spawn is used where the module was not built (no C
+// compiler at setup, the single executable) or is turned off
+// (`agent.direct_spawn`), in a worker thread, for a run as another user, and
+// for a program looked up on a PATH of more than PATH_ENTRIES_MAX entries.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
@@ -14,6 +15,7 @@ import { Socket } from 'node:net';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { isMainThread } from 'node:worker_threads';
 import { PACKAGE_ROOT } from '../package-root.js';
 
 /**
@@ -44,17 +46,30 @@ interface NativeSpawn {
     env: string[],
     cwd: string | null,
     stdinPipe: boolean,
+    onExit: (code: number | null, signo: number | null) => void,
   ): { pid: number; stdin: number; stdout: number; stderr: number };
-  wait(pid: number, done: (code: number | null, signo: number | null) => void): void;
 }
+
+/**
+ * The most PATH entries searched here: the search runs on the agent's
+ * thread, each entry a look at the file system and each program found
+ * that cannot run a spawn; a longer PATH goes to Node's spawn, whose child
+ * searches it.
+ */
+const PATH_ENTRIES_MAX = 64;
 
 let native: NativeSpawn | null | undefined;
 let enabled = true;
 
-/** The built module, or null when there is none to load here. */
+/**
+ * The built module, or null when there is none to load here. Not in a worker
+ * thread: a child still running when its worker ends would be waited for on
+ * behalf of an environment that is gone.
+ */
 function nativeSpawn(): NativeSpawn | null {
   if (native === undefined) {
     try {
+      if (!isMainThread) throw new Error('a worker thread');
       const path = join(PACKAGE_ROOT, 'dist', 'native', 'direct-spawn.node');
       native = createRequire(import.meta.url)(path) as NativeSpawn;
     } catch {
@@ -81,7 +96,9 @@ export function spawnMode(): 'direct' | 'node' {
  */
 export function startProcess(file: string, args: string[], opts: StartOptions): StartedProcess {
   const direct = enabled && opts.uid === undefined ? nativeSpawn() : null;
-  if (!direct) return startWithNode(file, args, opts);
+  if (!direct || (!file.includes('/') && pathEntries(opts.env) > PATH_ENTRIES_MAX)) {
+    return startWithNode(file, args, opts);
+  }
   const env: string[] = [];
   for (const [key, value] of Object.entries(opts.env)) {
     if (value !== undefined) env.push(`${key}=${value}`);
@@ -97,8 +114,23 @@ export function startProcess(file: string, args: string[], opts: StartOptions): 
       throw new TypeError(`startProcess: ${what} must not contain a NUL byte`);
     }
   }
-  const fds = direct.spawn(file, [file, ...args], env, opts.cwd, opts.stdin === 'pipe');
-  return new DirectProcess(direct, fds);
+  let started: DirectProcess | undefined;
+  // Called on a later turn of the event loop, never before `started` is set.
+  const fds = direct.spawn(
+    file,
+    [file, ...args],
+    env,
+    opts.cwd,
+    opts.stdin === 'pipe',
+    (code, signo) => started?.ended(code, signo),
+  );
+  started = new DirectProcess(fds);
+  return started;
+}
+
+function pathEntries(env: NodeJS.ProcessEnv): number {
+  const path = env.PATH;
+  return path === undefined ? 2 : path.split(':').length;
 }
 
 function startWithNode(file: string, args: string[], opts: StartOptions): ChildProcess {
@@ -117,21 +149,18 @@ const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(
 
 /**
  * A process started by posix_spawn, told as a ChildProcess tells: 'exit'
- * when it ends, 'close' once it has ended and its output pipes have closed.
+ * when it ends, 'close' once it has ended and its output sockets have closed.
  */
 class DirectProcess extends EventEmitter implements StartedProcess {
   readonly pid: number;
   readonly stdin: Writable | null;
   readonly stdout: Readable;
   readonly stderr: Readable;
-  private ended: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  private end: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   private openPipes = 2;
   private closed = false;
 
-  constructor(
-    direct: NativeSpawn,
-    fds: { pid: number; stdin: number; stdout: number; stderr: number },
-  ) {
+  constructor(fds: { pid: number; stdin: number; stdout: number; stderr: number }) {
     super();
     this.pid = fds.pid;
     this.stdin = fds.stdin >= 0 ? new Socket({ fd: fds.stdin, readable: false }) : null;
@@ -143,17 +172,19 @@ class DirectProcess extends EventEmitter implements StartedProcess {
         this.closeIfDone();
       });
     }
-    direct.wait(this.pid, (code, signo) => {
-      const signal = signo === null ? null : (SIGNAL_NAMES.get(signo) ?? null);
-      this.ended = { code, signal };
-      this.emit('exit', code, signal);
-      this.closeIfDone();
-    });
+  }
+
+  /** The child has ended and been reaped: both null when it was reaped elsewhere (not ours to tell). */
+  ended(code: number | null, signo: number | null): void {
+    const signal = signo === null ? null : (SIGNAL_NAMES.get(signo) ?? null);
+    this.end = { code, signal };
+    this.emit('exit', code, signal);
+    this.closeIfDone();
   }
 
   private closeIfDone(): void {
-    if (this.closed || !this.ended || this.openPipes > 0) return;
+    if (this.closed || !this.end || this.openPipes > 0) return;
     this.closed = true;
-    this.emit('close', this.ended.code, this.ended.signal);
+    this.emit('close', this.end.code, this.end.signal);
   }
 }

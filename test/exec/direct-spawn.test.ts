@@ -5,7 +5,7 @@
 // runner's whole suite both ways.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spawnMode, startProcess, useDirectSpawn } from '../../src/exec/direct-spawn.js';
@@ -125,6 +125,61 @@ describe('posix_spawn', () => {
       const none = await run(second.replace('second', 'third'));
       expect(none.direct).toEqual(none.node);
       expect(none.direct?.end).toEqual({ kind: 'notFound' });
+    });
+
+    it('runs a script without a #! line with /bin/sh, by path and on PATH, as Node does', async () => {
+      const script = join(temp.path, 'osapitest-noshebang');
+      await writeFile(script, 'echo "no line $1"\n', { mode: 0o755 });
+      for (const req of [
+        { ...base, mode: 'exec', command: script, args: ['a'] },
+        {
+          ...base,
+          mode: 'exec',
+          command: 'osapitest-noshebang',
+          args: ['b'],
+          env: { PATH: temp.path },
+        },
+      ] as RunRequest[]) {
+        const { direct, node } = await bothWays(req);
+        expect(direct).toEqual(node);
+        expect(direct?.stdout).toBe(`no line ${req.args?.[0]}\n`);
+      }
+    });
+
+    it("looks relative and empty PATH entries up from the job's working directory", async () => {
+      const cwd = join(temp.path, 'job');
+      await mkdir(join(cwd, 'bin'), { recursive: true });
+      await writeFile(join(cwd, 'bin', 'osapitest-rel'), '#!/bin/sh\necho rel\n', { mode: 0o755 });
+      await writeFile(join(cwd, 'osapitest-here'), '#!/bin/sh\necho here\n', { mode: 0o755 });
+      for (const [command, PATH, said] of [
+        ['osapitest-rel', 'bin:/usr/bin', 'rel\n'],
+        ['osapitest-here', ':/usr/bin', 'here\n'],
+        ['osapitest-here', '/usr/bin:', 'here\n'],
+      ] as const) {
+        const { direct, node } = await bothWays({
+          ...base,
+          mode: 'exec',
+          command,
+          cwd,
+          env: { PATH },
+        });
+        expect(direct).toEqual(node);
+        expect(direct?.stdout).toBe(said);
+      }
+    });
+
+    it('searches /bin:/usr/bin without a PATH, stops at a looping entry, and takes a long PATH as Node does', async () => {
+      const loop = join(temp.path, 'loop');
+      await symlink(loop, loop);
+      const long = Array.from({ length: 100 }, () => temp.path).join(':');
+      for (const env of [
+        {},
+        { PATH: `${loop}:/usr/bin:/bin` },
+        { PATH: `${long}:/usr/bin:/bin` },
+      ] as Array<Record<string, string>>) {
+        const { direct, node } = await bothWays({ ...base, mode: 'exec', command: 'true', env });
+        expect(direct).toEqual(node);
+      }
     });
 
     it('tells a missing working directory and a missing program apart, as Node does', async () => {
