@@ -120,31 +120,38 @@ static int spawn_on_path(pid_t *pid, const char *file, const char *cwd,
   for (const char *p = path;; p++) {
     const char *end = strchr(p, ':');
     size_t dlen = end ? (size_t)(end - p) : strlen(p);
-    // An empty entry is the working directory; a relative one starts there.
-    int relative = dlen == 0 || p[0] != '/';
-    size_t size = (relative && cwd ? clen + 1 : 0) + (dlen ? dlen : 1) + 1 + flen + 1;
-    char *candidate = malloc(size);
-    if (!candidate) return ENOMEM;
-    size_t at_ = 0;
-    if (relative && cwd) {
+    // What is run is what execvp runs: the entry and the name (the name
+    // alone for an empty entry, the working directory), relative to the
+    // working directory the child starts in. What is looked at here is the
+    // same file seen from this process: from `cwd`, when the path is relative.
+    size_t tlen = (dlen ? dlen + 1 : 0) + flen;
+    char *tried = malloc(tlen + 1);
+    if (!tried) return ENOMEM;
+    if (dlen) {
+      memcpy(tried, p, dlen);
+      tried[dlen] = '/';
+    }
+    memcpy(tried + (dlen ? dlen + 1 : 0), file, flen + 1);
+    int from_cwd = cwd && tried[0] != '/';
+    char *candidate = tried;
+    if (from_cwd) {
+      candidate = malloc(clen + 1 + tlen + 1);
+      if (!candidate) {
+        free(tried);
+        return ENOMEM;
+      }
       memcpy(candidate, cwd, clen);
       candidate[clen] = '/';
-      at_ = clen + 1;
+      memcpy(candidate + clen + 1, tried, tlen + 1);
     }
-    if (dlen == 0) candidate[at_++] = '.';
-    else {
-      memcpy(candidate + at_, p, dlen);
-      at_ += dlen;
-    }
-    candidate[at_++] = '/';
-    memcpy(candidate + at_, file, flen + 1);
     int rc;
     struct stat st;
     if (stat(candidate, &st) != 0) rc = errno;
     else if (!S_ISREG(st.st_mode) || faccessat(AT_FDCWD, candidate, X_OK, AT_EACCESS) != 0)
       rc = EACCES;
-    else rc = spawn_file(pid, candidate, fa, at, argv, envp);
-    free(candidate);
+    else rc = spawn_file(pid, tried, fa, at, argv, envp);
+    if (candidate != tried) free(candidate);
+    free(tried);
     if (rc == 0) return 0;
     if (rc == EACCES) seen_eacces = 1;
     else if (!try_next(rc)) return rc;
@@ -192,6 +199,12 @@ typedef struct {
   napi_threadsafe_function done;
 } waiter;
 
+static void free_waiter(waiter *w) {
+  pthread_mutex_destroy(&w->lock);
+  pthread_cond_destroy(&w->set);
+  free(w);
+}
+
 // On the main thread: reaps the child, then tells JavaScript how it ended.
 static void call_back(napi_env env, napi_value callback, void *context, void *data) {
   (void)context;
@@ -215,7 +228,7 @@ static void call_back(napi_env env, napi_value callback, void *context, void *da
     napi_get_undefined(env, &undefined);
     napi_call_function(env, undefined, callback, 2, args, NULL);
   }
-  free(w);
+  free_waiter(w);
 }
 
 // The waiting thread: waits to be given a child, then for the child to end,
@@ -228,7 +241,7 @@ static void *wait_for_end(void *arg) {
   napi_threadsafe_function done = w->done;
   if (w->pid <= 0) {
     napi_release_threadsafe_function(done, napi_tsfn_release);
-    free(w);
+    free_waiter(w);
     return NULL;
   }
   siginfo_t info;
@@ -239,7 +252,9 @@ static void *wait_for_end(void *arg) {
   w->lost = rc < 0;
   w->how = info.si_code;
   w->status = info.si_status;
-  if (napi_call_threadsafe_function(done, w, napi_tsfn_blocking) != napi_ok) free(w);
+  // Fails only while the environment is being torn down (the process or
+  // its thread ending): nobody is left to tell, and nothing to supervise.
+  if (napi_call_threadsafe_function(done, w, napi_tsfn_blocking) != napi_ok) free_waiter(w);
   napi_release_threadsafe_function(done, napi_tsfn_release);
   return NULL;
 }
@@ -268,7 +283,7 @@ static waiter *start_waiter(napi_env env, napi_value callback, int *rc) {
   if (napi_create_string_utf8(env, "direct-spawn wait", NAPI_AUTO_LENGTH, &name) != napi_ok ||
       napi_create_threadsafe_function(env, callback, NULL, name, 0, 1, NULL, NULL, NULL, call_back,
                                       &w->done) != napi_ok) {
-    free(w);
+    free_waiter(w);
     *rc = EINVAL;
     return NULL;
   }
@@ -286,7 +301,7 @@ static waiter *start_waiter(napi_env env, napi_value callback, int *rc) {
   pthread_sigmask(SIG_SETMASK, &before, NULL);
   if (*rc != 0) {
     napi_release_threadsafe_function(w->done, napi_tsfn_release);
-    free(w);
+    free_waiter(w);
     return NULL;
   }
   return w;

@@ -149,12 +149,14 @@ describe('posix_spawn', () => {
     it("looks relative and empty PATH entries up from the job's working directory", async () => {
       const cwd = join(temp.path, 'job');
       await mkdir(join(cwd, 'bin'), { recursive: true });
-      await writeFile(join(cwd, 'bin', 'osapitest-rel'), '#!/bin/sh\necho rel\n', { mode: 0o755 });
-      await writeFile(join(cwd, 'osapitest-here'), '#!/bin/sh\necho here\n', { mode: 0o755 });
+      await writeFile(join(cwd, 'bin', 'osapitest-rel'), '#!/bin/sh\necho "rel $0"\n', {
+        mode: 0o755,
+      });
+      await writeFile(join(cwd, 'osapitest-here'), '#!/bin/sh\necho "here $0"\n', { mode: 0o755 });
       for (const [command, PATH, said] of [
-        ['osapitest-rel', 'bin:/usr/bin', 'rel\n'],
-        ['osapitest-here', ':/usr/bin', 'here\n'],
-        ['osapitest-here', '/usr/bin:', 'here\n'],
+        ['osapitest-rel', 'bin:/usr/bin', 'rel bin/osapitest-rel\n'],
+        ['osapitest-here', ':/usr/bin', 'here osapitest-here\n'],
+        ['osapitest-here', '/usr/bin:', 'here osapitest-here\n'],
       ] as const) {
         const { direct, node } = await bothWays({
           ...base,
