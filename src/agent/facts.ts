@@ -9,6 +9,7 @@ import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync 
 import os from 'node:os';
 import { join } from 'node:path';
 import type { HostFacts, NetworkInterface, Route } from '../contract/facts.js';
+import { runCommand } from '../exec/index.js';
 import { factValues } from '../job/fact-refs.js';
 import { type JobStore, putFacts } from '../job/store.js';
 import type { Logger } from '../log/logger.js';
@@ -143,14 +144,22 @@ function inContainer(): boolean {
   return /docker|kubepods|containerd|lxc|libpod/.test(cgroup);
 }
 
-/** `hostname -f`, bounded; the short name when it fails. */
-function fullyQualifiedName(timeoutMs: number): Promise<string> {
-  return new Promise((resolve) => {
-    execFile('hostname', ['-f'], { timeout: timeoutMs }, (err, stdout) => {
-      const name = String(stdout ?? '').trim();
-      resolve(!err && name ? name : os.hostname());
-    });
+/**
+ * `hostname -f`, bounded; the short name when it fails. Started as commands
+ * are (src/exec: posix_spawn where built), not with a fork of the agent: a
+ * process hosting many agents (the scale benchmark's) forked itself, a
+ * gigabyte, once per agent at start.
+ */
+async function fullyQualifiedName(timeoutMs: number): Promise<string> {
+  const run = await runCommand({
+    mode: 'exec',
+    command: 'hostname',
+    args: ['-f'],
+    timeoutMs,
+    maxOutputBytes: 4096,
   });
+  const name = run.stdout.trim();
+  return run.exitCode === 0 && name ? name : os.hostname();
 }
 
 /** What one source said, or why it was skipped. */

@@ -2,6 +2,7 @@
 // ones from config and from a directory of sources (JSON files and
 // executables), a failing, slow or bad source skipped with a warning.
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -128,6 +129,26 @@ describe('collectFacts', () => {
     expect(f.cpu_count).toBeGreaterThan(0);
     expect(f.memory_total).toBeGreaterThan(0);
     expect(f.architecture).toMatch(/^(x86_64|aarch64|arm64|[a-z0-9_]+)$/);
+  });
+
+  it('takes the fully qualified name from `hostname -f`, and the short name when it fails', async () => {
+    const bin = join(dir.path, 'fqdn-bin');
+    mkdirSync(bin);
+    const stand = join(bin, 'hostname');
+    const path = process.env.PATH;
+    const facts = () =>
+      collectFacts({ hostname: 'h1', custom: {}, dir: '', timeoutMs: 5000, logger: silentLogger });
+    try {
+      process.env.PATH = `${bin}:${path ?? ''}`;
+      writeFileSync(stand, '#!/bin/sh\n[ "$1" = -f ] && echo osapitest.example.org\n');
+      chmodSync(stand, 0o755);
+      expect((await facts()).fqdn).toBe('osapitest.example.org');
+      writeFileSync(stand, '#!/bin/sh\nexit 1\n');
+      expect((await facts()).fqdn).toBe(hostname());
+    } finally {
+      if (path === undefined) delete process.env.PATH;
+      else process.env.PATH = path;
+    }
   });
 
   it('merges custom sources under custom., the config last; a bad source is skipped with a warning', async () => {
