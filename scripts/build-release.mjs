@@ -121,8 +121,11 @@ export async function buildRelease(opts = {}) {
     .map((entry) => entry.name);
   const consoleIndex = join(work, 'ui-files');
   writeFileSync(consoleIndex, `${consoleFiles.join('\n')}\n`);
+  // The agent's posix_spawn module, where this machine built it (scripts/build-native.mjs).
+  const nativeSpawn = join(root, 'dist', 'native', 'direct-spawn.node');
   const assets = {
     'package.json': join(root, 'package.json'),
+    ...(existsSync(nativeSpawn) ? { 'native/direct-spawn.node': nativeSpawn } : {}),
     'ui/files': consoleIndex,
     ...Object.fromEntries(consoleFiles.map((name) => [`ui/${name}`, join(consoleDir, name)])),
   };

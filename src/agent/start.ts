@@ -4,7 +4,7 @@
 import { hostname as osHostname } from 'node:os';
 import type { Config } from '../config/index.js';
 import { AGENT_NAME_EXPECTED } from '../contract/agent-name.js';
-import { useDirectSpawn } from '../exec/direct-spawn.js';
+import { spawnMode, useDirectSpawn } from '../exec/direct-spawn.js';
 import type { Clock } from '../job/clock.js';
 import { heartbeatInterval } from '../job/heartbeat.js';
 import { jobVerifier, loadVerifyKey } from '../job/signing.js';
@@ -27,6 +27,12 @@ export interface AgentProcess {
   readonly agent: Agent;
   /** Where the agent's Prometheus metrics are served, when agent.metrics_port is set. */
   metricsUrl?: string;
+  /**
+   * How its commands start: `posix_spawn` (src/exec/direct-spawn.ts) or
+   * `fork` (Node's spawn: the module not built or not loadable here, or
+   * agent.direct_spawn false).
+   */
+  commandSpawn: 'posix_spawn' | 'fork';
   stop(): Promise<void>;
 }
 
@@ -204,6 +210,7 @@ export async function startAgentProcess(opts: {
         return current;
       },
       ...(metrics ? { metricsUrl: metrics.url } : {}),
+      commandSpawn: spawnMode() === 'direct' ? 'posix_spawn' : 'fork',
       async stop() {
         await renaming;
         await Promise.all([current.stop(), ...[...retiring].map((a) => a.stop())]);

@@ -5,18 +5,20 @@
 // (bench/RESULTS.md). What it hands back behaves as the part of a
 // ChildProcess that run-command.ts uses, so the run is supervised the same
 // either way. Node's spawn is used where the module was not built (no C
-// compiler at setup, the single executable) or is turned off
+// compiler at setup) or cannot be loaded, or is turned off
 // (`agent.direct_spawn`), in a worker thread, for a run as another user, and
 // for a program looked up on a PATH of more than PATH_ENTRIES_MAX entries.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
-import { constants } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { isMainThread } from 'node:worker_threads';
 import { PACKAGE_ROOT } from '../package-root.js';
+import { executableAsset, isSingleExecutable, NATIVE_SPAWN_ASSET } from '../single-executable.js';
 
 /**
  * The part of a started process run-command.ts supervises, a ChildProcess
@@ -70,13 +72,41 @@ function nativeSpawn(): NativeSpawn | null {
   if (native === undefined) {
     try {
       if (!isMainThread) throw new Error('a worker thread');
-      const path = join(PACKAGE_ROOT, 'dist', 'native', 'direct-spawn.node');
-      native = createRequire(import.meta.url)(path) as NativeSpawn;
+      native = isSingleExecutable()
+        ? fromExecutable()
+        : (createRequire(import.meta.url)(
+            join(PACKAGE_ROOT, 'dist', 'native', 'direct-spawn.node'),
+          ) as NativeSpawn);
     } catch {
       native = null;
     }
   }
   return native;
+}
+
+/** The module from the single executable's assets, or null when it has none. */
+function fromExecutable(): NativeSpawn | null {
+  const bytes = executableAsset(NATIVE_SPAWN_ASSET);
+  return bytes ? loadSharedObject<NativeSpawn>(bytes) : null;
+}
+
+/**
+ * Loads a shared object given as bytes. One is loaded from a file, so it is
+ * written into a directory only this user can enter (mkdtemp: mode 0700),
+ * loaded, and removed at once (the loaded copy stays mapped). Throws where
+ * the temp directory cannot hold a loadable file (mounted noexec, say).
+ */
+export function loadSharedObject<T>(bytes: Uint8Array): T {
+  const dir = mkdtempSync(join(tmpdir(), 'osapi-native-'));
+  try {
+    const file = join(dir, 'module.node');
+    writeFileSync(file, bytes, { mode: 0o500, flag: 'wx' });
+    const module = { exports: {} as T };
+    process.dlopen(module, file);
+    return module.exports;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Turns posix_spawn off (or back on): the agent's `agent.direct_spawn`, and tests. */

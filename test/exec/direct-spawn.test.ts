@@ -4,11 +4,17 @@
 // failed start is told. test/exec/run-command-node-spawn.test.ts runs the
 // runner's whole suite both ways.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { spawnMode, startProcess, useDirectSpawn } from '../../src/exec/direct-spawn.js';
+import {
+  loadSharedObject,
+  spawnMode,
+  startProcess,
+  useDirectSpawn,
+} from '../../src/exec/direct-spawn.js';
 import { type RunRequest, runCommand } from '../../src/exec/index.js';
 import { PACKAGE_ROOT } from '../../src/package-root.js';
 import { makeTempDir } from './helpers.js';
@@ -192,6 +198,15 @@ describe('posix_spawn', () => {
       const missing = await bothWays({ ...base, mode: 'exec', command: '/nonexistent/osapitest' });
       expect(missing.direct).toEqual(missing.node);
       expect(missing.direct?.end).toEqual({ kind: 'notFound' });
+    });
+
+    it('loads from bytes (as the single executable does) through a private directory it removes', async () => {
+      const before = new Set(readdirSync(tmpdir()).filter((n) => n.startsWith('osapi-native-')));
+      const bytes = readFileSync(join(PACKAGE_ROOT, 'dist', 'native', 'direct-spawn.node'));
+      const loaded = loadSharedObject<{ spawn: unknown }>(bytes);
+      expect(typeof loaded.spawn).toBe('function');
+      const after = readdirSync(tmpdir()).filter((n) => n.startsWith('osapi-native-'));
+      expect(after.filter((n) => !before.has(n))).toEqual([]);
     });
 
     it('throws an errno error as Node does when nothing started, and refuses a NUL byte', () => {

@@ -13,6 +13,7 @@ import { startTestSystem, type TestSystem } from '../support/system.js';
 import {
   agentRunsACommand,
   apiServesTheConsole,
+  COMMAND_SPAWN,
   cleanup,
   hostEnv,
   ROOT,
@@ -96,7 +97,9 @@ describe('the npm package, installed with npm install -g', () => {
   });
 
   test('an agent started from it is accepted by its fingerprint, then runs a command sent through the API', async () => {
-    await agentRunsACommand(osapi, host, home, sys);
+    await agentRunsACommand(osapi, host, home, sys, undefined, (agent) => {
+      expect(agent.ready.command_spawn).toBe(COMMAND_SPAWN);
+    });
   }, 60_000);
 
   test('`osapi-agent` runs the agent in lite mode with a collection of its own, without a word from V8 on stderr', async () => {

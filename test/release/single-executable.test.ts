@@ -14,6 +14,7 @@ import { startTestSystem, type TestSystem } from '../support/system.js';
 import {
   agentRunsACommand,
   apiServesTheConsole,
+  COMMAND_SPAWN,
   cleanup,
   hostEnv,
   ROOT,
@@ -73,7 +74,10 @@ describe('the single executable, alone on a host', () => {
   });
 
   test('an agent started from it is accepted by its fingerprint, then runs a command sent through the API', async () => {
-    await agentRunsACommand(osapi, host, home, sys);
+    // Its posix_spawn module is an asset, loaded through a temp file.
+    await agentRunsACommand(osapi, host, home, sys, undefined, (agent) => {
+      expect(agent.ready.command_spawn).toBe(COMMAND_SPAWN);
+    });
   }, 60_000);
 
   test('`start` runs nats-server from PATH, the API with the console inside the executable, and an agent', async () => {

@@ -379,6 +379,7 @@ export function registerServerCommands(program: Command): void {
       const ctx = loadContext(cmd.optsWithGlobals<GlobalOptions>());
       const shutdown = shutdownSignal();
       let hostname = '';
+      let commandSpawn = '';
       const parts = await startParts(shutdown, [
         tracingPart,
         async () => {
@@ -390,11 +391,12 @@ export function registerServerCommands(program: Command): void {
             signal: shutdown,
           });
           hostname = agent.agent.hostname;
+          commandSpawn = agent.commandSpawn;
           return { name: 'agent', stop: () => agent.stop() };
         },
       ]);
       if (!parts) throw new ExitError(0);
-      if (ctx.json) printJson({ status: 'ready', hostname });
+      if (ctx.json) printJson({ status: 'ready', hostname, command_spawn: commandSpawn });
       else say(`Agent ${hostname} is listening for jobs. Stop with Ctrl-C.`);
       await runUntilStopped({ shutdown, parts, logger: ctx.logger });
     });
