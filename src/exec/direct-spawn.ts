@@ -96,8 +96,8 @@ function fromExecutable(): NativeSpawn | null {
  * loaded, and removed at once (the loaded copy stays mapped). Throws where
  * the temp directory cannot hold a loadable file (mounted noexec, say).
  */
-export function loadSharedObject<T>(bytes: Uint8Array): T {
-  const dir = mkdtempSync(join(tmpdir(), 'osapi-native-'));
+export function loadSharedObject<T>(bytes: Uint8Array, parent = tmpdir()): T {
+  const dir = mkdtempSync(join(parent, 'osapi-native-'));
   try {
     const file = join(dir, 'module.node');
     writeFileSync(file, bytes, { mode: 0o500, flag: 'wx' });

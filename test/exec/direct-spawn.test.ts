@@ -6,7 +6,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -201,12 +200,10 @@ describe('posix_spawn', () => {
     });
 
     it('loads from bytes (as the single executable does) through a private directory it removes', async () => {
-      const before = new Set(readdirSync(tmpdir()).filter((n) => n.startsWith('osapi-native-')));
       const bytes = readFileSync(join(PACKAGE_ROOT, 'dist', 'native', 'direct-spawn.node'));
-      const loaded = loadSharedObject<{ spawn: unknown }>(bytes);
+      const loaded = loadSharedObject<{ spawn: unknown }>(bytes, temp.path);
       expect(typeof loaded.spawn).toBe('function');
-      const after = readdirSync(tmpdir()).filter((n) => n.startsWith('osapi-native-'));
-      expect(after.filter((n) => !before.has(n))).toEqual([]);
+      expect(readdirSync(temp.path)).toEqual([]);
     });
 
     it('throws an errno error as Node does when nothing started, and refuses a NUL byte', () => {
