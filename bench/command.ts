@@ -243,7 +243,7 @@ async function main(): Promise<void> {
     await timeEach(50, () => exec(sys, token, 'bench-01', 1)); // warm-up
     await timeEach(50, bareSpawn);
     const bare = stats(await timeEach(300, bareSpawn));
-    const direct = spawnMode() === 'direct';
+    const direct = spawnMode() === 'posix_spawn';
     const barePosix = direct ? stats(await timeEach(300, barePosixSpawn)) : undefined;
     const one = stats(await timeEach(300, () => exec(sys, token, 'bench-01', 1)));
 

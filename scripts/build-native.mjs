@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-export const source = join(root, 'native', 'direct-spawn.c');
+const source = join(root, 'native', 'direct-spawn.c');
 export const target = join(root, 'dist', 'native', 'direct-spawn.node');
 
 /** Whether the built module is missing or older than its source. */

@@ -27,6 +27,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { target as nativeTarget } from './build-native.mjs';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..');
 // The fuse Node's binary carries for single executable applications: postject flips it.
@@ -121,11 +122,10 @@ export async function buildRelease(opts = {}) {
     .map((entry) => entry.name);
   const consoleIndex = join(work, 'ui-files');
   writeFileSync(consoleIndex, `${consoleFiles.join('\n')}\n`);
-  // The agent's posix_spawn module, where this machine built it (scripts/build-native.mjs).
-  const nativeSpawn = join(root, 'dist', 'native', 'direct-spawn.node');
   const assets = {
     'package.json': join(root, 'package.json'),
-    ...(existsSync(nativeSpawn) ? { 'native/direct-spawn.node': nativeSpawn } : {}),
+    // The agent's posix_spawn module, where this machine built it.
+    ...(existsSync(nativeTarget) ? { 'native/direct-spawn.node': nativeTarget } : {}),
     'ui/files': consoleIndex,
     ...Object.fromEntries(consoleFiles.map((name) => [`ui/${name}`, join(consoleDir, name)])),
   };

@@ -4,7 +4,7 @@
 import { hostname as osHostname } from 'node:os';
 import type { Config } from '../config/index.js';
 import { AGENT_NAME_EXPECTED } from '../contract/agent-name.js';
-import { spawnMode, useDirectSpawn } from '../exec/direct-spawn.js';
+import { type CommandSpawn, spawnMode, useDirectSpawn } from '../exec/direct-spawn.js';
 import type { Clock } from '../job/clock.js';
 import { heartbeatInterval } from '../job/heartbeat.js';
 import { jobVerifier, loadVerifyKey } from '../job/signing.js';
@@ -28,11 +28,10 @@ export interface AgentProcess {
   /** Where the agent's Prometheus metrics are served, when agent.metrics_port is set. */
   metricsUrl?: string;
   /**
-   * How its commands start: `posix_spawn` (src/exec/direct-spawn.ts) or
-   * `fork` (Node's spawn: the module not built or not loadable here, or
-   * agent.direct_spawn false).
+   * How its commands start (src/exec/direct-spawn.ts): `fork` where the
+   * module is not built or not loadable here, or agent.direct_spawn is false.
    */
-  commandSpawn: 'posix_spawn' | 'fork';
+  commandSpawn: CommandSpawn;
   stop(): Promise<void>;
 }
 
@@ -210,7 +209,7 @@ export async function startAgentProcess(opts: {
         return current;
       },
       ...(metrics ? { metricsUrl: metrics.url } : {}),
-      commandSpawn: spawnMode() === 'direct' ? 'posix_spawn' : 'fork',
+      commandSpawn: spawnMode(),
       async stop() {
         await renaming;
         await Promise.all([current.stop(), ...[...retiring].map((a) => a.stop())]);

@@ -60,6 +60,12 @@ interface NativeSpawn {
  */
 const PATH_ENTRIES_MAX = 64;
 
+/** Where the built module is, from the package's root (scripts/build-native.mjs builds it there). */
+export const NATIVE_SPAWN_PATH = join('dist', 'native', 'direct-spawn.node');
+
+/** How commands start: posix_spawn through the module, or Node's spawn (a fork, then exec). */
+export type CommandSpawn = 'posix_spawn' | 'fork';
+
 let native: NativeSpawn | null | undefined;
 let enabled = true;
 
@@ -74,9 +80,7 @@ function nativeSpawn(): NativeSpawn | null {
       if (!isMainThread) throw new Error('a worker thread');
       native = isSingleExecutable()
         ? fromExecutable()
-        : (createRequire(import.meta.url)(
-            join(PACKAGE_ROOT, 'dist', 'native', 'direct-spawn.node'),
-          ) as NativeSpawn);
+        : (createRequire(import.meta.url)(join(PACKAGE_ROOT, NATIVE_SPAWN_PATH)) as NativeSpawn);
     } catch {
       native = null;
     }
@@ -114,9 +118,9 @@ export function useDirectSpawn(on: boolean): void {
   enabled = on;
 }
 
-/** How commands start here now: `direct` (posix_spawn) or `node` (Node's spawn). */
-export function spawnMode(): 'direct' | 'node' {
-  return enabled && nativeSpawn() ? 'direct' : 'node';
+/** How commands start here now (a run as another user, or on a very long PATH, always forks). */
+export function spawnMode(): CommandSpawn {
+  return enabled && nativeSpawn() ? 'posix_spawn' : 'fork';
 }
 
 /**

@@ -3,24 +3,22 @@
 // session, signals, descriptors, environment, program lookup) and how a
 // failed start is told. test/exec/run-command-node-spawn.test.ts runs the
 // runner's whole suite both ways.
-import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   loadSharedObject,
+  NATIVE_SPAWN_PATH,
   spawnMode,
   startProcess,
   useDirectSpawn,
 } from '../../src/exec/direct-spawn.js';
 import { type RunRequest, runCommand } from '../../src/exec/index.js';
 import { PACKAGE_ROOT } from '../../src/package-root.js';
+import { C_COMPILER, NATIVE_SPAWN_BUILT } from '../support/native-spawn.js';
 import { makeTempDir } from './helpers.js';
 
-const built = existsSync(join(PACKAGE_ROOT, 'dist', 'native', 'direct-spawn.node'));
-const compiler =
-  spawnSync('sh', ['-c', 'command -v "$1"', 'sh', process.env.CC || 'cc']).status === 0;
 const base = { timeoutMs: 10_000, maxOutputBytes: 1024 * 1024 } as const;
 
 let temp: Awaited<ReturnType<typeof makeTempDir>>;
@@ -37,6 +35,8 @@ async function bothWays(req: RunRequest) {
   const results = [];
   for (const on of [true, false]) {
     useDirectSpawn(on);
+    // Two ways indeed: otherwise both results would match for nothing.
+    expect(spawnMode()).toBe(on ? 'posix_spawn' : 'fork');
     const { pid: _pid, durationMs: _ms, ...rest } = await runCommand(req);
     results.push(rest);
   }
@@ -46,14 +46,15 @@ async function bothWays(req: RunRequest) {
 
 describe('posix_spawn', () => {
   it('is built wherever setup found a C compiler, and used', () => {
-    if (compiler) expect(built, 'npm run setup builds dist/native/direct-spawn.node').toBe(true);
-    expect(spawnMode()).toBe(built ? 'direct' : 'node');
+    if (C_COMPILER)
+      expect(NATIVE_SPAWN_BUILT, `npm run setup builds ${NATIVE_SPAWN_PATH}`).toBe(true);
+    expect(spawnMode()).toBe(NATIVE_SPAWN_BUILT ? 'posix_spawn' : 'fork');
     useDirectSpawn(false);
-    expect(spawnMode()).toBe('node');
+    expect(spawnMode()).toBe('fork');
     useDirectSpawn(true);
   });
 
-  describe.skipIf(!built)('where the module is built', () => {
+  describe.skipIf(!NATIVE_SPAWN_BUILT)('where the module is built', () => {
     it('gives the child a session of its own, default signals and nothing blocked', async () => {
       for (const on of [true, false]) {
         useDirectSpawn(on);
@@ -200,7 +201,7 @@ describe('posix_spawn', () => {
     });
 
     it('loads from bytes (as the single executable does) through a private directory it removes', async () => {
-      const bytes = readFileSync(join(PACKAGE_ROOT, 'dist', 'native', 'direct-spawn.node'));
+      const bytes = readFileSync(join(PACKAGE_ROOT, NATIVE_SPAWN_PATH));
       const loaded = loadSharedObject<{ spawn: unknown }>(bytes, temp.path);
       expect(typeof loaded.spawn).toBe('function');
       expect(readdirSync(temp.path)).toEqual([]);

@@ -8,7 +8,7 @@ beforeAll(() => useDirectSpawn(false));
 afterAll(() => useDirectSpawn(true));
 
 it("starts commands with Node's spawn in this file", () => {
-  expect(spawnMode()).toBe('node');
+  expect(spawnMode()).toBe('fork');
 });
 
 await import('./run-command.test.js');

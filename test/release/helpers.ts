@@ -116,15 +116,6 @@ export async function run(
   return { code, stdout: p.stdout(), stderr: p.stderr() };
 }
 
-/**
- * How an agent of this build starts its commands: with posix_spawn wherever
- * setup built the module (test/exec/direct-spawn.test.ts holds that it is
- * built where a C compiler is).
- */
-export const COMMAND_SPAWN = existsSync(join(ROOT, 'dist', 'native', 'direct-spawn.node'))
-  ? 'posix_spawn'
-  : 'fork';
-
 export interface Started {
   /** The JSON the command printed once ready (with -j). */
   ready: Record<string, unknown>;

@@ -4,16 +4,17 @@
 // runs an agent that an operator accepts and that runs a command sent
 // through the API (also as `osapi-agent`, under its own node options), and
 // an API server that serves the console.
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { NATIVE_SPAWN_PATH } from '../../src/exec/direct-spawn.js';
+import { C_COMPILER, EXPECTED_COMMAND_SPAWN } from '../support/native-spawn.js';
 import { startTestSystem, type TestSystem } from '../support/system.js';
 import {
   agentRunsACommand,
   apiServesTheConsole,
-  COMMAND_SPAWN,
   cleanup,
   hostEnv,
   ROOT,
@@ -81,9 +82,7 @@ describe('the npm package, installed with npm install -g', () => {
     expect(packed).toContain('dist/cli/main.js');
     expect(packed).toContain('dist/ui/index.html');
     // The agent's posix_spawn module, built by prepack wherever a C compiler is (scripts/build-native.mjs).
-    if (spawnSync('sh', ['-c', 'command -v "$1"', 'sh', process.env.CC || 'cc']).status === 0) {
-      expect(packed).toContain('dist/native/direct-spawn.node');
-    }
+    if (C_COMPILER) expect(packed).toContain(NATIVE_SPAWN_PATH);
     expect(packed.filter((p) => p.startsWith('dist/release/'))).toEqual([]);
     expect(
       existsSync(join(prefix, 'lib', 'node_modules', 'osapi', 'dist', 'ui', 'index.html')),
@@ -98,7 +97,7 @@ describe('the npm package, installed with npm install -g', () => {
 
   test('an agent started from it is accepted by its fingerprint, then runs a command sent through the API', async () => {
     await agentRunsACommand(osapi, host, home, sys, undefined, (agent) => {
-      expect(agent.ready.command_spawn).toBe(COMMAND_SPAWN);
+      expect(agent.ready.command_spawn).toBe(EXPECTED_COMMAND_SPAWN);
     });
   }, 60_000);
 

@@ -10,11 +10,11 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { EXPECTED_COMMAND_SPAWN } from '../support/native-spawn.js';
 import { startTestSystem, type TestSystem } from '../support/system.js';
 import {
   agentRunsACommand,
   apiServesTheConsole,
-  COMMAND_SPAWN,
   cleanup,
   hostEnv,
   ROOT,
@@ -76,7 +76,7 @@ describe('the single executable, alone on a host', () => {
   test('an agent started from it is accepted by its fingerprint, then runs a command sent through the API', async () => {
     // Its posix_spawn module is an asset, loaded through a temp file.
     await agentRunsACommand(osapi, host, home, sys, undefined, (agent) => {
-      expect(agent.ready.command_spawn).toBe(COMMAND_SPAWN);
+      expect(agent.ready.command_spawn).toBe(EXPECTED_COMMAND_SPAWN);
     });
   }, 60_000);
 
