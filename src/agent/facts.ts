@@ -4,7 +4,6 @@
 // of sources: `*.json` files, and executables whose standard output is a JSON
 // object. A source that fails, is too slow or too large is skipped with a
 // warning (once until it changes) and never holds up the rest.
-import { execFile } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -146,9 +145,9 @@ function inContainer(): boolean {
 
 /**
  * `hostname -f`, bounded; the short name when it fails. Started as commands
- * are (src/exec: posix_spawn where built), not with a fork of the agent: a
- * process hosting many agents (the scale benchmark's) forked itself, a
- * gigabyte, once per agent at start.
+ * are (src/exec: posix_spawn where built), as the executable sources are, not
+ * with a fork of the agent: a process hosting many agents (the scale
+ * benchmark's) forked itself, a gigabyte, once per agent at start.
  */
 async function fullyQualifiedName(timeoutMs: number): Promise<string> {
   const run = await runCommand({
@@ -178,27 +177,25 @@ function asFactObject(text: string, what: string): SourceOutcome {
   return { ok: true, facts: value as Record<string, unknown> };
 }
 
-function runSource(path: string, timeoutMs: number): Promise<SourceOutcome> {
-  return new Promise((resolve) => {
-    execFile(
-      path,
-      [],
-      { timeout: timeoutMs, maxBuffer: CUSTOM_SOURCE_MAX_BYTES, killSignal: 'SIGKILL' },
-      (err, stdout) => {
-        if (err) {
-          const e = err as NodeJS.ErrnoException & { killed?: boolean };
-          resolve({
-            ok: false,
-            error: e.killed
-              ? `took longer than ${timeoutMs} ms (agent.facts.timeout) or printed more than ${CUSTOM_SOURCE_MAX_BYTES} bytes`
-              : `failed: ${e.message.split('\n')[0]}`,
-          });
-          return;
-        }
-        resolve(asFactObject(String(stdout), 'its output'));
-      },
-    );
+/** An executable source, run as commands are (src/exec), bounded in time and output. */
+async function runSource(path: string, timeoutMs: number): Promise<SourceOutcome> {
+  const run = await runCommand({
+    mode: 'exec',
+    command: path,
+    timeoutMs,
+    maxOutputBytes: CUSTOM_SOURCE_MAX_BYTES,
+    killGraceMs: 0,
   });
+  if (run.end.kind === 'timedOut') {
+    return { ok: false, error: `took longer than ${timeoutMs} ms (agent.facts.timeout)` };
+  }
+  if (run.stdoutTruncated) {
+    return { ok: false, error: `printed more than ${CUSTOM_SOURCE_MAX_BYTES} bytes` };
+  }
+  if (run.exitCode !== 0) {
+    return { ok: false, error: `failed: ${run.error ?? `exit code ${run.exitCode}`}` };
+  }
+  return asFactObject(run.stdout, 'its output');
 }
 
 /** Every source in the directory, by name: files first read, executables run, all at once. */

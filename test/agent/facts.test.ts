@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  CUSTOM_SOURCE_MAX_BYTES,
   collectFacts,
   interfacesOf,
   osRelease,
@@ -176,6 +177,22 @@ describe('collectFacts', () => {
       '50-list.json: its content is not a JSON object',
       expect.stringMatching(/^60-bad-name\.json: skipped the fact "a b"/),
     ]);
+  });
+
+  it('skips an executable source that prints more than 64 KiB', async () => {
+    const d = join(dir.path, 'facts-big.d');
+    mkdirSync(d);
+    writeFileSync(join(d, 'big'), `#!/bin/sh\nhead -c ${CUSTOM_SOURCE_MAX_BYTES + 1} /dev/zero\n`);
+    chmodSync(join(d, 'big'), 0o755);
+    writeFileSync(join(d, 'small'), '#!/bin/sh\necho \'{"fits":true}\'\n');
+    chmodSync(join(d, 'small'), 0o755);
+    const warned: string[] = [];
+    const f = await collectFacts(
+      { hostname: 'h1', custom: {}, dir: d, timeoutMs: 5000, logger: silentLogger },
+      (source, error) => warned.push(`${source.split('/').pop()}: ${error}`),
+    );
+    expect(f.custom).toEqual({ fits: true });
+    expect(warned).toEqual([`big: printed more than ${CUSTOM_SOURCE_MAX_BYTES} bytes`]);
   });
 
   it('reads the sources in the order of their names as `LC_ALL=C ls` does: a later one wins', async () => {
