@@ -2,7 +2,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHeartbeat } from '../../src/agent/registry.js';
+import { type HeartbeatOptions, startHeartbeat } from '../../src/agent/registry.js';
 import { systemClock } from '../../src/job/clock.js';
 import { parseAgentInfo } from '../../src/job/records.js';
 import type { OutageLog } from '../../src/log/outage-log.js';
@@ -14,6 +14,24 @@ import { testClient } from '../support/settings.js';
 import { startTestSystem, type TestSystem } from '../support/system.js';
 
 let sys: TestSystem;
+
+/** A heartbeat of its own for `hostname`, beating every 20 ms unless `over` says otherwise. */
+function beat(
+  store: HeartbeatOptions['store'],
+  hostname: string,
+  over: Partial<HeartbeatOptions> = {},
+): ReturnType<typeof startHeartbeat> {
+  return startHeartbeat({
+    store,
+    hostname,
+    labels: {},
+    maxJobs: 1,
+    intervalMs: 20,
+    clock: systemClock,
+    logger: silentLogger,
+    ...over,
+  });
+}
 
 beforeAll(async () => {
   sys = await startTestSystem();
@@ -68,14 +86,7 @@ describe('agent registry entry', () => {
     const store = await storeFor(sys);
     const kv = await new Kvm(store.js).open(`${sys.config.agent.nats.namespace}-agent-registry`);
     let reads = 0;
-    const heartbeat = await startHeartbeat({
-      store,
-      hostname: 'hb-05',
-      labels: {},
-      maxJobs: 1,
-      intervalMs: 20,
-      clock: systemClock,
-      logger: silentLogger,
+    const heartbeat = await beat(store, 'hb-05', {
       conditions: { thresholds: { memoryPercent: 99, diskPercent: 99, loadPerCpu: 100 } },
       // The first read answers; every later one hangs, as on a dead mount.
       readDisks: () => {
@@ -106,15 +117,7 @@ describe('agent registry entry', () => {
       { level: 'warn' },
       { write: (line: string) => warnings.push(JSON.parse(line).msg) },
     );
-    const heartbeat = await startHeartbeat({
-      store,
-      hostname: 'hb-03',
-      labels: {},
-      maxJobs: 1,
-      intervalMs: 20,
-      clock: systemClock,
-      logger,
-    });
+    const heartbeat = await beat(store, 'hb-03', { logger });
     await nc.close();
     try {
       // Beats alternate unacknowledged and acknowledged: three failed ones
@@ -134,15 +137,9 @@ describe('agent registry entry', () => {
     const jsm = await jetstreamManager(nc);
     const stream = `KV_${sys.config.agent.nats.namespace}-agent-registry`;
     let failures = 0;
-    const heartbeat = await startHeartbeat({
-      store,
-      hostname: 'hb-04',
-      labels: {},
-      maxJobs: 1,
+    const heartbeat = await beat(store, 'hb-04', {
       // No regular beat during the test: only the out-of-turn one and its retries.
       intervalMs: 60_000,
-      clock: systemClock,
-      logger: silentLogger,
       outage: { failed: () => failures++, worked: () => {} } as unknown as OutageLog,
     });
     const kv = await new Kvm(nc).open(`${sys.config.agent.nats.namespace}-agent-registry`);
