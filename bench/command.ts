@@ -97,33 +97,23 @@ function middleMean(values: number[]): number {
 }
 
 /**
- * The hops of a round trip, in order, in ms over the traced requests: each a
- * mean of the middle 80 % (see tracedHops), the round trip a median.
+ * The hops of a round trip, in order, and what each holds (the table's
+ * words); then the whole, and two spans inside the hops.
  */
-interface Hops {
-  /** The request until the API's span for it starts (HTTP in, on both sides). */
-  httpIn: number;
-  /** The API's span until it publishes the job (auth, validation, audit, the plan). */
-  apiBefore: number;
-  /** The publish until the agent hears it (signing, the definition stored, the notification). */
-  notified: number;
-  /** The agent hearing it until the run starts (the signature check, the claim). */
-  agentBefore: number;
-  /** The run itself, spawn to exit, as the agent's span has it. */
-  run: number;
-  /** The run's end until the API has every answer (the result signed and stored, the API noticing it). */
-  resultBack: number;
-  /** The API having the answer until its span ends (the response built and sent). */
-  reply: number;
-  /** The API's span's end until the client has the parsed answer. */
-  httpOut: number;
-  /** The whole round trip. */
-  total: number;
-  /** Of which, inside the hops above: the publish span (sign, KV write, notification) and the agent's store span. */
-  publishSpan: number;
-  storeSpan: number;
-  count: number;
-}
+const HOPS = [
+  ['httpIn', 'HTTP in', "the client's request until the API's span starts"],
+  ['apiBefore', 'API before the job', 'authentication, validation, audit, the plan'],
+  ['notified', 'job to the agent', "signing, the definition's KV write and the notification"],
+  ['agentBefore', 'agent before the run', "the job's signature checked, the claim's KV write"],
+  ['run', 'the run', 'spawn to exit, as the agent timed it'],
+  ['resultBack', 'result to the API', 'the result signed and stored, the API noticing it'],
+  ['reply', 'reply', 'the response built and sent'],
+  ['httpOut', 'HTTP out', "the API's span's end until the client has the parsed answer"],
+  ['total', 'round trip', ''],
+] as const;
+
+/** In ms over the traced requests: each hop a mean of the middle 80 % (see tracedHops), the round trip a median. */
+type Hops = Record<(typeof HOPS)[number][0] | 'publishSpan' | 'storeSpan', number>;
 
 /**
  * Where one host's round trip goes, from traces: the API server (in this
@@ -137,7 +127,11 @@ interface Hops {
  * way (Date.now) for that reason. Tracing costs a little, so this is a pass
  * of its own, after the untraced figures, on an agent started for it.
  */
-async function tracedHops(sys: TestSystem, token: string, n: number): Promise<Hops> {
+async function tracedHops(
+  sys: TestSystem,
+  token: string,
+  n: number,
+): Promise<{ hops: Hops; count: number }> {
   const receiver = await startOtlpReceiver();
   const hostname = 'bench-traced';
   const agent = await startAgentChild(sys, hostname, {
@@ -171,7 +165,7 @@ async function tracedHops(sys: TestSystem, token: string, n: number): Promise<Ho
     if (typeof id !== 'string' || !sent.has(id)) continue;
     spansOf.set(id, [...(spansOf.get(id) ?? []), span]);
   }
-  const rows: Array<Omit<Hops, 'count'>> = [];
+  const rows: Hops[] = [];
   for (const [id, client] of sent) {
     const spans = spansOf.get(id) ?? [];
     const one = (name: string) => spans.find((s) => s.name === name);
@@ -201,22 +195,13 @@ async function tracedHops(sys: TestSystem, token: string, n: number): Promise<Ho
   if (rows.length < n / 2) {
     throw new Error(`bench: only ${rows.length} of ${n} traced requests had all their spans`);
   }
-  const mid = (k: keyof Omit<Hops, 'count'>) =>
-    k === 'total' ? median(rows.map((r) => r[k])) : middleMean(rows.map((r) => r[k]));
-  return {
-    httpIn: mid('httpIn'),
-    apiBefore: mid('apiBefore'),
-    notified: mid('notified'),
-    agentBefore: mid('agentBefore'),
-    run: mid('run'),
-    resultBack: mid('resultBack'),
-    reply: mid('reply'),
-    httpOut: mid('httpOut'),
-    total: mid('total'),
-    publishSpan: mid('publishSpan'),
-    storeSpan: mid('storeSpan'),
-    count: rows.length,
-  };
+  const hops = Object.fromEntries(
+    Object.keys(rows[0] as Hops).map((k) => {
+      const values = rows.map((r) => r[k as keyof Hops]);
+      return [k, k === 'total' ? median(values) : middleMean(values)];
+    }),
+  ) as Hops;
+  return { hops, count: rows.length };
 }
 
 async function main(): Promise<void> {
@@ -319,30 +304,13 @@ async function main(): Promise<void> {
     out();
     out('| hop | ms | what it holds |');
     out('|---|---|---|');
-    const hopRows: Array<[string, number, string]> = [
-      ['HTTP in', hop.httpIn, "the client's request until the API's span starts"],
-      ['API before the job', hop.apiBefore, 'authentication, validation, audit, the plan'],
-      [
-        'job to the agent',
-        hop.notified,
-        `signing, the definition's KV write and the notification (the publish span: ${ms2(hop.publishSpan)})`,
-      ],
-      [
-        'agent before the run',
-        hop.agentBefore,
-        "the job's signature checked, the claim's KV write",
-      ],
-      ['the run', hop.run, 'spawn to exit, as the agent timed it'],
-      [
-        'result to the API',
-        hop.resultBack,
-        `the result signed and stored (the store span: ${ms2(hop.storeSpan)}), the API noticing it`,
-      ],
-      ['reply', hop.reply, 'the response built and sent'],
-      ['HTTP out', hop.httpOut, "the API's span's end until the client has the parsed answer"],
-      ['round trip', hop.total, ''],
-    ];
-    for (const [name, value, what] of hopRows) out(`| ${name} | ${ms2(value)} | ${what} |`);
+    const inside: Partial<Record<keyof Hops, string>> = {
+      notified: ` (the publish span: ${ms2(hop.hops.publishSpan)})`,
+      resultBack: ` (the store span: ${ms2(hop.hops.storeSpan)})`,
+    };
+    for (const [key, name, what] of HOPS) {
+      out(`| ${name} | ${ms2(hop.hops[key])} | ${what}${inside[key] ?? ''} |`);
+    }
     // Only this benchmark's section: bench/jobs-list.ts keeps its own in the same file.
     writeSection('command', lines);
   } finally {
