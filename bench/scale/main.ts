@@ -15,7 +15,8 @@
 //   with --cluster: --restart-after S (the killed node starts again), --broadcast-commands,
 //   --json FILE (the figures as JSON); --no-build (dist/ is current)
 //   env: OSAPI_BENCH_PROFILE=<dir> (CPU profiles of the fleet processes during the `_all`
-//   round), OSAPI_BENCH_API_PROFILE=<dir> (the API server's, its whole run),
+//   round), OSAPI_BENCH_START_PROFILE=<dir> (the fleet processes' while their agents start),
+//   OSAPI_BENCH_API_PROFILE=<dir> (the API server's, its whole run),
 //   OSAPI_BENCH_API_LOG / OSAPI_BENCH_FLEET_LOG=<file> (what they logged)
 //
 // Loopback only; every wait is bounded.
@@ -104,6 +105,13 @@ function usage(a: ProcSample[], b: ProcSample[]): { cpu: number; rssMb: number }
     secs = (y.at - x.at) / 1000;
   });
   return { cpu: (ticks / TICKS / secs) * 100, rssMb: rss };
+}
+
+/** CPU seconds each group of processes used between two samplings. */
+function cpuSeconds(a: ProcSample[][], b: ProcSample[][]): number[] {
+  return a.map(
+    (g, i) => g.reduce((t, x, j) => t + ((b[i]?.[j]?.ticks ?? x.ticks) - x.ticks), 0) / TICKS,
+  );
 }
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -484,11 +492,22 @@ async function readyAgents(api: Api, token: string): Promise<number> {
   ).length;
 }
 
-async function waitReady(api: Api, token: string, n: number, withinMs: number): Promise<number> {
+/**
+ * Polls GET /agent until `n` agents are Ready or `withinMs` passes; `onPoll`
+ * hears each count (the run prints when half and nine tenths were Ready).
+ */
+async function waitReady(
+  api: Api,
+  token: string,
+  n: number,
+  withinMs: number,
+  onPoll?: (ready: number) => void,
+): Promise<number> {
   const until = performance.now() + withinMs;
   let ready = 0;
   while (performance.now() < until) {
     ready = await readyAgents(api, token);
+    onPoll?.(ready);
     if (ready >= n) return ready;
     await pause(500);
   }
@@ -559,20 +578,36 @@ async function runScale(n: number): Promise<ScaleResult> {
     const fleetBase = await fleet.memory();
     const apiBefore = (await jsz(server)).api.total;
 
+    const groups = [[server.handle.pid], fleetPids, [api.child.pid as number]];
     const t0 = performance.now();
-    const started = await fleet.start();
-    const ready = await waitReady(api, token, n, 180_000);
+    const start0 = groups.map((g) => g.map(sample));
+    const f = fleet;
+    const started = await fleet.profile(process.env.OSAPI_BENCH_START_PROFILE, () => f.start());
+    // When half and nine tenths were Ready: a start bound by throughput
+    // fills in steadily; one waiting on a timer comes in steps.
+    const marks = new Map<string, number>();
+    const ready = await waitReady(api, token, n, 180_000, (count) => {
+      for (const [name, share] of [
+        ['half', 0.5],
+        ['nine tenths', 0.9],
+      ] as const) {
+        if (count >= n * share && !marks.has(name)) marks.set(name, performance.now() - t0);
+      }
+    });
     const readyMs = performance.now() - t0;
+    const start1 = groups.map((g) => g.map(sample));
     if (ready < n) {
       throw new Error(
         `only ${ready} of ${n} agents became Ready (${started.failed} failed to start${started.firstError ? `: ${started.firstError}` : ''}; fleet warnings: ${fleet.sampleWarnings().join(' | ')})`,
       );
     }
     const apiCalls = (await jsz(server)).api.total - apiBefore;
-    process.stderr.write(`  ${n}: all Ready after ${(readyMs / 1000).toFixed(1)} s\n`);
+    const startCpu = cpuSeconds(start0, start1);
+    process.stderr.write(
+      `  ${n}: all Ready after ${(readyMs / 1000).toFixed(1)} s (the fleet's start returned after ${(started.ms / 1000).toFixed(1)} s; ${[...marks].map(([k, v]) => `${k} after ${(v / 1000).toFixed(1)} s`).join(', ')}); CPU s to get there: nats-server ${startCpu[0]?.toFixed(1)}, fleet ${startCpu[1]?.toFixed(1)}, API ${startCpu[2]?.toFixed(1)}\n`,
+    );
 
     await pause(SETTLE_MS);
-    const groups = [[server.handle.pid], fleetPids, [api.child.pid as number]];
     const [idle, fleetIdle, apiIdle] = await measureIdle(groups, IDLE_MS);
     const v = await varz(server);
     const j = await jsz(server);
