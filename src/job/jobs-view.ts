@@ -23,7 +23,12 @@ import {
   type StatusEventRecord,
 } from './records.js';
 import { type ResultTrust, resultDistrust } from './result-signing.js';
-import { type DerivedStatus, deriveStatus, type HostAnswer } from './status.js';
+import {
+  type DerivedStatus,
+  derivedHoldsUntilMs,
+  deriveStatus,
+  type HostAnswer,
+} from './status.js';
 
 export interface JobEntry {
   record: JobRecord;
@@ -78,8 +83,26 @@ export async function watchJobs(
   // every job otherwise.
   let newestFirst: JobEntry[] | null = null;
   const listeners = new Map<string, Set<() => void>>();
+  // Each entry's status as last derived, and until when it holds: every
+  // list request (GET /job?status=, GET /job/status, health, metrics)
+  // derives every job, and a job's status changes only with its entry, or
+  // once with time (status.ts derivedHoldsUntilMs). Every change to an
+  // entry in place is followed by `changed`, which drops it; a new entry is
+  // a new object.
+  const derivations = new WeakMap<JobEntry, { status: DerivedStatus; untilMs: number }>();
   const changed = (id: string) => {
+    const entry = entries.get(id);
+    if (entry) derivations.delete(entry);
     for (const l of listeners.get(id) ?? []) l();
+  };
+  const derive = (entry: JobEntry): DerivedStatus => {
+    const now = opts.clock.now();
+    const nowMs = now.getTime();
+    const known = derivations.get(entry);
+    if (known && nowMs <= known.untilMs) return known.status;
+    const status = frozen(deriveStatus(entry.record, entry.events, now, entry.answers));
+    derivations.set(entry, { status, untilMs: derivedHoldsUntilMs(entry.record, status, nowMs) });
+    return status;
   };
   // Events can arrive before their job definition in the replay; hold them.
   const orphans = new Map<string, JobEntry['events']>();
@@ -108,6 +131,8 @@ export async function watchJobs(
           orphans.delete(id);
           orphanAnswers.delete(id);
         }
+        // A request replaying an Idempotency-Key waits for the job to appear.
+        changed(id);
       } else if (expectedId !== null) {
         const id = expectedId;
         if (e.operation !== 'PUT') {
@@ -189,9 +214,7 @@ export async function watchJobs(
       }
       return entry;
     },
-    derive(entry) {
-      return deriveStatus(entry.record, entry.events, opts.clock.now(), entry.answers);
-    },
+    derive,
     onChange(id, listener) {
       const set = listeners.get(id) ?? new Set();
       listeners.set(id, set);
@@ -203,7 +226,6 @@ export async function watchJobs(
       };
     },
     waitFor(id, until, timeoutMs) {
-      const derive = (e: JobEntry) => deriveStatus(e.record, e.events, opts.clock.now(), e.answers);
       const now = entries.get(id);
       if (!now || until(derive(now))) return Promise.resolve(now);
       return new Promise((resolve) => {
@@ -282,4 +304,11 @@ function followResults(
       at: e.created.toISOString(),
     });
   });
+}
+
+/** A derived status, shared by every caller until the job changes: none may change it. */
+function frozen(d: DerivedStatus): DerivedStatus {
+  for (const host of Object.values(d.hosts)) Object.freeze(host);
+  Object.freeze(d.hosts);
+  return Object.freeze(d);
 }

@@ -178,7 +178,7 @@ export function deriveStatus(
     };
   }
 
-  const overdue = now.getTime() > Date.parse(job.deadline) + DELIVERY_GRACE_MS;
+  const overdue = now.getTime() > overdueAtMs(job);
   const one = singleHost(job.target_hostname);
   const expected = job.expected_hosts ?? (one ? [one] : []);
   for (const h of expected) {
@@ -214,6 +214,30 @@ export function deriveStatus(
     status = ok === states.length ? 'completed' : ok === 0 ? 'failed' : 'partial_failure';
   }
   return { status, hosts, updatedAt, cancelled, final };
+}
+
+/**
+ * When a job's silent hosts become `no_response`: its start deadline and the
+ * grace for delivery. The one time deriveStatus reads, so a status derived
+ * at or before it holds until it, and one derived after it for ever, while
+ * the job's record, events and results stay as they are.
+ */
+export function overdueAtMs(job: Pick<JobRecord, 'deadline'>): number {
+  return Date.parse(job.deadline) + DELIVERY_GRACE_MS;
+}
+
+/**
+ * How long `derived`, made at `nowMs`, holds unless the job's entry changes:
+ * for ever once final (the deadline only ends hosts still pending) or past
+ * the deadline, else until the deadline (overdueAtMs).
+ */
+export function derivedHoldsUntilMs(
+  job: Pick<JobRecord, 'deadline'>,
+  derived: Pick<DerivedStatus, 'final'>,
+  nowMs: number,
+): number {
+  const at = overdueAtMs(job);
+  return derived.final || nowMs > at ? Number.POSITIVE_INFINITY : at;
 }
 
 /**

@@ -2,9 +2,11 @@
 // learns how each host ended from the results' headers, live and when it
 // starts again, without reading any output.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { systemClock } from '../../src/job/clock.js';
+import { type Clock, systemClock } from '../../src/job/clock.js';
+import { newTimeOrderedId } from '../../src/job/ids.js';
 import { watchJobs } from '../../src/job/jobs-view.js';
-import type { JobStore } from '../../src/job/store.js';
+import { overdueAtMs } from '../../src/job/status.js';
+import { appendStatus, type JobStore, publishJob } from '../../src/job/store.js';
 import { answeredQuery, storeFor, waitFor } from '../api/helpers.js';
 import { silentLogger } from '../support/nats.js';
 import { startTestSystem, type TestSystem } from '../support/system.js';
@@ -20,12 +22,12 @@ afterAll(async () => {
   await sys?.stop();
 });
 
-const view = () =>
+const view = (clock: Clock = systemClock) =>
   watchJobs(
     { nc: store.nc, js: store.js, bucket: store.names.jobsBucket },
     {
       ttlMs: 3600_000,
-      clock: systemClock,
+      clock,
       logger: silentLogger,
       results: { nc: store.nc, js: store.js, bucket: store.names.responsesBucket },
     },
@@ -87,6 +89,99 @@ describe('the jobs view lists newest first', () => {
     expect(ids).toEqual([...ids].sort().reverse());
     v.forget(second);
     expect(v.list().map((e) => e.record.id)).toEqual(ids.filter((id) => id !== second));
+    v.stop();
+  });
+});
+
+describe('a derived status is kept until the job changes or its deadline passes', () => {
+  /** A clock the test moves: the view reads it at each derivation. */
+  const movable = () => {
+    let ms = Date.now();
+    const clock: Clock = { now: () => new Date(ms), nanos: () => systemClock.nanos() };
+    return { clock, set: (to: number) => (ms = to) };
+  };
+  const oneHostJob = (hostname: string) =>
+    publishJob(store, {
+      type: 'command.exec.execute',
+      data: { command: 'true', args: [], timeout: 30 },
+      target: { kind: 'host', hostname },
+      createdBy: 'test',
+      startWithinMs: 60_000,
+    });
+
+  it('answers the same derivation while nothing changes, and a new one after each event', async () => {
+    const t = movable();
+    const v = await view(t.clock);
+    const job = await oneHostJob('jv-04');
+    await waitFor('the view to hold the job', () => v.get(job.id) !== undefined);
+    const entry = () => v.get(job.id) as NonNullable<ReturnType<typeof v.get>>;
+    const submitted = v.derive(entry());
+    expect(submitted.status).toBe('submitted');
+    expect(v.derive(entry())).toBe(submitted);
+    // Shared by every caller: none may change it for the others.
+    expect(Object.isFrozen(submitted)).toBe(true);
+    expect(Object.isFrozen(submitted.hosts)).toBe(true);
+    expect(Object.isFrozen(submitted.hosts['jv-04'])).toBe(true);
+
+    await appendStatus(store, job.id, 'started', 'jv-04');
+    const running = await waitFor('the view to see the job start', () => {
+      const d = v.derive(entry());
+      return d.status === 'processing' && d;
+    });
+    expect(running.hosts['jv-04']?.status).toBe('running');
+    await appendStatus(store, job.id, 'completed', 'jv-04');
+    const done = await waitFor('the view to see it end', () => {
+      const d = v.derive(entry());
+      return d.status === 'completed' && d;
+    });
+    // Final: kept past its deadline too.
+    t.set(overdueAtMs(job) + 600_000);
+    expect(v.derive(entry())).toBe(done);
+    v.stop();
+  });
+
+  it('turns a silent host no_response at its deadline, not before, then keeps that', async () => {
+    const t = movable();
+    const v = await view(t.clock);
+    const job = await oneHostJob('jv-05');
+    await waitFor('the view to hold the job', () => v.get(job.id) !== undefined);
+    const entry = v.get(job.id) as NonNullable<ReturnType<typeof v.get>>;
+    t.set(overdueAtMs(job) - 1);
+    expect(v.derive(entry).status).toBe('submitted');
+    t.set(overdueAtMs(job));
+    const atDeadline = v.derive(entry);
+    expect(atDeadline.status).toBe('submitted');
+    t.set(overdueAtMs(job) + 1);
+    const after = v.derive(entry);
+    expect(after.status).toBe('failed');
+    expect(after.hosts['jv-05']?.status).toBe('no_response');
+    t.set(overdueAtMs(job) + 600_000);
+    expect(v.derive(entry)).toBe(after);
+    v.stop();
+  });
+
+  it('tells a listener when the job itself arrives', async () => {
+    const v = await view();
+    const id = newTimeOrderedId();
+    // Listening before the job exists: only the definition's arrival can wake it.
+    const heard = new Promise<void>((resolve) => {
+      const off = v.onChange(id, () => {
+        if (v.get(id)) {
+          off();
+          resolve();
+        }
+      });
+    });
+    await publishJob(store, {
+      id,
+      type: 'command.exec.execute',
+      data: { command: 'true', args: [], timeout: 30 },
+      target: { kind: 'host', hostname: 'jv-06' },
+      createdBy: 'test',
+      startWithinMs: 60_000,
+    });
+    await heard;
+    expect(v.get(id)?.record.id).toBe(id);
     v.stop();
   });
 });
