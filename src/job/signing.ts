@@ -271,11 +271,22 @@ export function rawPrivateKey(
   }
 }
 
-/** The DER inside a PEM block labelled `label`, or null when `pem` is not exactly one such block. */
-function pemBody(pem: Buffer | string, label: string): Buffer | null {
-  const m = new RegExp(
-    `^\\s*-----BEGIN ${label}-----\\r?\\n([A-Za-z0-9+/=\\r\\n]+)-----END ${label}-----\\s*$`,
-  ).exec(typeof pem === 'string' ? pem : pem.toString('latin1'));
+/**
+ * The one PEM form each Ed25519 key here is written in (Node's and
+ * OpenSSL's): a private key's 48 DER bytes as one line of 64 base64
+ * characters, a public key's 44 as one of 60. Anything else, a looser form
+ * OpenSSL refuses included, is left to OpenSSL.
+ */
+const ED25519_PRIVATE_PEM =
+  /^[\t\n\r ]*-----BEGIN PRIVATE KEY-----\r?\n([A-Za-z0-9+/]{64})\r?\n-----END PRIVATE KEY-----[\t\n\r ]*$/;
+const ED25519_PUBLIC_PEM =
+  /^[\t\n\r ]*-----BEGIN PUBLIC KEY-----\r?\n([A-Za-z0-9+/]{59}=)\r?\n-----END PUBLIC KEY-----[\t\n\r ]*$/;
+
+/** The DER of `pem` when it is exactly in `form`, else null. */
+function pemBody(pem: Buffer | string, form: RegExp): Buffer | null {
+  // A key is a few hundred bytes: a larger file is not one of these.
+  if (pem.length > 512) return null;
+  const m = form.exec(typeof pem === 'string' ? pem : pem.toString('latin1'));
   return m?.[1] ? Buffer.from(m[1], 'base64') : null;
 }
 
@@ -285,7 +296,7 @@ function pemBody(pem: Buffer | string, label: string): Buffer | null {
  * goes to OpenSSL, whose error says what is wrong with it.
  */
 export function importPrivateKey(pem: Buffer | string): KeyObject {
-  const der = pemBody(pem, 'PRIVATE KEY');
+  const der = pemBody(pem, ED25519_PRIVATE_PEM);
   if (der?.length === 48 && der.subarray(0, 16).equals(ED25519_PKCS8_PREFIX)) {
     return ed25519PrivateFromSeed(der.subarray(16));
   }
@@ -294,7 +305,7 @@ export function importPrivateKey(pem: Buffer | string): KeyObject {
 
 /** A public key from PEM: an Ed25519 SPKI key from its 32 bytes (about 10 µs against 100), anything else through OpenSSL. */
 export function importPublicKey(pem: Buffer | string): KeyObject {
-  const der = pemBody(pem, 'PUBLIC KEY');
+  const der = pemBody(pem, ED25519_PUBLIC_PEM);
   if (der?.length === 44 && der.subarray(0, 12).equals(ED25519_SPKI_PREFIX)) {
     return createPublicKey({
       key: { kty: 'OKP', crv: 'Ed25519', x: der.subarray(12).toString('base64url') },

@@ -19,6 +19,24 @@ import {
   rawPrivateKey,
 } from '../../src/job/signing.js';
 
+/** Each text is refused by OpenSSL, and by `ours` with OpenSSL's own message. */
+function expectRefusedAlike(
+  openssl: (text: string) => unknown,
+  ours: (text: string) => unknown,
+  texts: string[],
+): void {
+  for (const text of texts) {
+    let message = '';
+    try {
+      openssl(text);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message, JSON.stringify(text)).not.toBe('');
+    expect(() => ours(text)).toThrow(message);
+  }
+}
+
 const der = (k: ReturnType<typeof createPrivateKey>) =>
   k.export({ type: k.type === 'private' ? 'pkcs8' : 'spki', format: 'der' });
 
@@ -42,6 +60,20 @@ describe('importPrivateKey', () => {
     const pem = key.export({ type: 'pkcs8', format: 'pem' }) as string;
     const crlf = `\n${pem.replaceAll('\n', '\r\n')}\n`;
     expect(der(importPrivateKey(Buffer.from(crlf)))).toEqual(der(key));
+    // OpenSSL reads it as well: nothing is taken that it would refuse.
+    expect(der(createPrivateKey(crlf))).toEqual(der(key));
+  });
+
+  it('leaves every looser form to OpenSSL, which refuses what it refused before', () => {
+    const pem = newEd25519Key().export({ type: 'pkcs8', format: 'pem' }) as string;
+    const [begin, body, end] = pem.trimEnd().split('\n') as [string, string, string];
+    expectRefusedAlike(createPrivateKey, importPrivateKey, [
+      `${begin}\n${body.slice(0, 32)}\n\n${body.slice(32)}\n${end}\n`,
+      `${begin}\n${body}${end}\n`,
+      `${begin}\n${body}==\n${end}\n`,
+      `\u00a0${pem}`,
+      `\v${pem}`,
+    ]);
   });
 
   it('leaves other keys to OpenSSL: an EC key is read as one', () => {
@@ -87,6 +119,12 @@ describe('importPublicKey', () => {
     expect(() =>
       importPublicKey('-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n'),
     ).toThrow();
+    const pem = createPublicKey(newEd25519Key()).export({ type: 'spki', format: 'pem' }) as string;
+    const [begin, body, end] = pem.trimEnd().split('\n') as [string, string, string];
+    expectRefusedAlike(createPublicKey, importPublicKey, [
+      `${begin}\n${body}${end}\n`,
+      `${begin}\n${body}==\n${end}\n`,
+    ]);
   });
 });
 
