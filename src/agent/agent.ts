@@ -133,6 +133,9 @@ export const CANCELLED_BY_OPERATOR = 'cancelled: an operator cancelled the job';
 /** How long without a job ending before an agent collects its heap (idle-collect.ts). */
 const IDLE_COLLECTION_MS = 10_000;
 
+/** How often an accepted agent reads its standing again untold: at the heartbeat nearest a minute. */
+const STANDING_EVERY_MS = 60_000;
+
 /** How many cancelled job ids an agent remembers for jobs that may still reach it. */
 const REMEMBERED_CANCELS = 4096;
 
@@ -304,13 +307,24 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     : null;
 
   // Subscribed first, so a decision made while the first reading runs is
-  // heard; read again on every heartbeat too, in case a control message
-  // (core NATS, at most once) was lost.
+  // heard; read again on a timer too, in case a control message (core NATS,
+  // at most once) was lost: at every heartbeat while not accepted, so an
+  // accepted agent starts within one, and about once a minute once accepted
+  // (the API records a job addressed to a drained host skipped itself: only
+  // an `_any` job could still be taken in that minute if the word to drain
+  // was lost): two reads an agent at every heartbeat were two thirds of the
+  // requests an idle fleet sends NATS, its heartbeats the rest.
   const control = opts.nc.subscribe(controlSubject(opts.names, opts.hostname), {
     callback: () => void readStanding(),
   });
   await readStanding();
-  const standingTimer = setInterval(() => void readStanding(), opts.heartbeatMs ?? 10_000);
+  const beatMs = opts.heartbeatMs ?? 10_000;
+  const acceptedEveryBeats = Math.max(1, Math.round(STANDING_EVERY_MS / beatMs));
+  let beats = 0;
+  const standingTimer = setInterval(() => {
+    beats++;
+    if (!cordon.isAccepted || beats % acceptedEveryBeats === 0) void readStanding();
+  }, beatMs);
   standingTimer.unref();
 
   const files = {
