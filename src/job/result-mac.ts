@@ -22,13 +22,10 @@ import {
   type KeyObject,
   timingSafeEqual,
 } from 'node:crypto';
-import { rawPrivateKey, rawPublicKey } from './signing.js';
+import { privateKeyFromRaw, publicKeyFromRaw, rawPublicKey } from './signing.js';
 
 /** 2^255 - 19, the field of Curve25519. */
 const P = (1n << 255n) - 19n;
-
-// The fixed DER before a raw 32-byte X25519 private key (RFC 8410).
-const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
 
 /** 1 / a mod P (a not 0 mod P), by the extended Euclidean algorithm. */
 function inverse(a: bigint): bigint {
@@ -65,7 +62,7 @@ export function x25519PrivateOf(ed25519: KeyObject): KeyObject {
   // Ed25519's secret scalar is the first half of SHA-512(seed); X25519
   // clamps it the same way Ed25519 does.
   const scalar = createHash('sha512').update(Buffer.from(d, 'base64url')).digest().subarray(0, 32);
-  return rawPrivateKey('X25519', scalar, X25519_PKCS8_PREFIX);
+  return privateKeyFromRaw('X25519', scalar);
 }
 
 /** The X25519 public key of an Ed25519 public key (its raw 32 bytes); null when it is no point. */
@@ -78,11 +75,7 @@ export function x25519PublicOf(ed25519Raw: Uint8Array): KeyObject | null {
   if (y >= P || y === 1n) return null;
   const u = ((1n + y) * inverse(P + 1n - y)) % P;
   try {
-    // As a JWK: about 10 µs, where OpenSSL's DER decoder takes 100 (signing.ts rawPrivateKey).
-    return createPublicKey({
-      key: { kty: 'OKP', crv: 'X25519', x: toLittleEndian(u).toString('base64url') },
-      format: 'jwk',
-    });
+    return publicKeyFromRaw('X25519', toLittleEndian(u));
   } catch {
     return null;
   }

@@ -10,7 +10,7 @@
 // instead of the signature when it can, for far less CPU: it proves the
 // result is that agent's or an API server's, where the signature proves it
 // is the agent's.
-import { createHash, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
+import { createHash, type KeyObject, sign, verify } from 'node:crypto';
 import type { MsgHdrs } from '@nats-io/transport-node';
 import {
   RESULT_DIGEST_HEADER,
@@ -21,6 +21,7 @@ import {
   RESULT_STATE_HEADER,
 } from '../names/names.js';
 import { resultMac, resultMacMatches } from './result-mac.js';
+import { publicKeyFromRaw } from './signing.js';
 import { fingerprintOf as sshFingerprint } from './ssh-keys.js';
 
 export type ResultSignerKind = 'agent' | 'api';
@@ -153,10 +154,7 @@ export function fingerprintOf(publicKeyBase64: string): string {
 /** A raw Ed25519 public key (base64, as agents present it) as a key object; null when invalid. */
 export function publicKeyOf(raw: string): KeyObject | null {
   try {
-    return createPublicKey({
-      key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw, 'base64').toString('base64url') },
-      format: 'jwk',
-    });
+    return publicKeyFromRaw('Ed25519', Buffer.from(raw, 'base64'));
   } catch {
     return null;
   }

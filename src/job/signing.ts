@@ -242,24 +242,22 @@ const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'he
 /** SPKI DER of an Ed25519 public key, before its 32 bytes. */
 const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
-/**
- * An Ed25519 private key from its 32-byte seed, imported as a JWK: OpenSSL's
- * DER and PEM decoders take about 450 µs a key on a small machine, this about
- * 35 µs, and every agent reads two keys and derives a third at start (a whole
- * fleet at once after a NATS outage). Node makes the public half from `d`;
- * `x` must be a string but is not read for a private key (a Node that read it
- * would refuse the empty one, and the DER import is used instead).
- */
-export function ed25519PrivateFromSeed(seed: Uint8Array): KeyObject {
-  return rawPrivateKey('Ed25519', seed, ED25519_PKCS8_PREFIX);
-}
+/** The PKCS#8 DER before a raw 32-byte private key of each curve (RFC 8410). */
+const PKCS8_PREFIX = {
+  Ed25519: ED25519_PKCS8_PREFIX,
+  X25519: Buffer.from('302e020100300506032b656e04220420', 'hex'),
+} as const;
 
-/** A raw 32-byte OKP private key (`crv` Ed25519 or X25519) as a key object; `derPrefix` is its PKCS#8 form's. */
-export function rawPrivateKey(
-  crv: 'Ed25519' | 'X25519',
-  bytes: Uint8Array,
-  derPrefix: Buffer,
-): KeyObject {
+/**
+ * A raw 32-byte private key of `crv` (an Ed25519 seed, an X25519 scalar) as
+ * a key object, imported as a JWK: OpenSSL's DER and PEM decoders take about
+ * 450 µs a key on a small machine, this about 35 µs, and every agent reads
+ * two keys and derives a third at start (a whole fleet at once after a NATS
+ * outage). Node makes the public half from `d`; `x` must be a string but is
+ * not read for a private key (a Node that read it would refuse the empty
+ * one, and the DER import is used instead).
+ */
+export function privateKeyFromRaw(crv: 'Ed25519' | 'X25519', bytes: Uint8Array): KeyObject {
   const d = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   try {
     return createPrivateKey({
@@ -267,8 +265,15 @@ export function rawPrivateKey(
       format: 'jwk',
     });
   } catch {
-    return createPrivateKey({ key: Buffer.concat([derPrefix, d]), format: 'der', type: 'pkcs8' });
+    const der = Buffer.concat([PKCS8_PREFIX[crv], d]);
+    return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
   }
+}
+
+/** A raw 32-byte public key of `crv` as a key object (a JWK: about 10 µs, against 100 through DER). */
+export function publicKeyFromRaw(crv: 'Ed25519' | 'X25519', bytes: Uint8Array): KeyObject {
+  const x = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
+  return createPublicKey({ key: { kty: 'OKP', crv, x }, format: 'jwk' });
 }
 
 /**
@@ -292,25 +297,22 @@ function pemBody(pem: Buffer | string, form: RegExp): Buffer | null {
 
 /**
  * A private key from PEM. An Ed25519 key in PKCS#8 (how every key here is
- * written) is imported from its seed (ed25519PrivateFromSeed); anything else
+ * written) is imported from its seed (privateKeyFromRaw); anything else
  * goes to OpenSSL, whose error says what is wrong with it.
  */
 export function importPrivateKey(pem: Buffer | string): KeyObject {
   const der = pemBody(pem, ED25519_PRIVATE_PEM);
   if (der?.length === 48 && der.subarray(0, 16).equals(ED25519_PKCS8_PREFIX)) {
-    return ed25519PrivateFromSeed(der.subarray(16));
+    return privateKeyFromRaw('Ed25519', der.subarray(16));
   }
   return createPrivateKey(pem);
 }
 
-/** A public key from PEM: an Ed25519 SPKI key from its 32 bytes (about 10 µs against 100), anything else through OpenSSL. */
+/** A public key from PEM: an Ed25519 SPKI key from its 32 bytes (publicKeyFromRaw), anything else through OpenSSL. */
 export function importPublicKey(pem: Buffer | string): KeyObject {
   const der = pemBody(pem, ED25519_PUBLIC_PEM);
   if (der?.length === 44 && der.subarray(0, 12).equals(ED25519_SPKI_PREFIX)) {
-    return createPublicKey({
-      key: { kty: 'OKP', crv: 'Ed25519', x: der.subarray(12).toString('base64url') },
-      format: 'jwk',
-    });
+    return publicKeyFromRaw('Ed25519', der.subarray(12));
   }
   return createPublicKey(pem);
 }
@@ -322,7 +324,7 @@ export function importPublicKey(pem: Buffer | string): KeyObject {
  * finished key generation job, collected, waits for the lock the export holds).
  */
 export function newEd25519Key(): KeyObject {
-  return ed25519PrivateFromSeed(randomBytes(32));
+  return privateKeyFromRaw('Ed25519', randomBytes(32));
 }
 
 export function publicPathFor(privatePath: string): string {

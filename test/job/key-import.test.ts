@@ -12,11 +12,10 @@ import {
 } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
-  ed25519PrivateFromSeed,
   importPrivateKey,
   importPublicKey,
   newEd25519Key,
-  rawPrivateKey,
+  privateKeyFromRaw,
 } from '../../src/job/signing.js';
 
 /** Each text is refused by OpenSSL, and by `ours` with OpenSSL's own message. */
@@ -130,10 +129,9 @@ describe('importPublicKey', () => {
 
 describe('raw private keys', () => {
   it('an X25519 key from 32 bytes agrees with the one OpenSSL reads from its PKCS#8 form', () => {
-    const prefix = Buffer.from('302e020100300506032b656e04220420', 'hex');
     const a = generateKeyPairSync('x25519');
     const d = Buffer.from(a.privateKey.export({ format: 'jwk' }).d as string, 'base64url');
-    const ours = rawPrivateKey('X25519', d, prefix);
+    const ours = privateKeyFromRaw('X25519', d);
     expect(der(ours)).toEqual(der(a.privateKey));
     const b = generateKeyPairSync('x25519');
     expect(diffieHellman({ privateKey: ours, publicKey: b.publicKey })).toEqual(
@@ -149,9 +147,9 @@ describe('raw private keys', () => {
       format: 'der',
       type: 'pkcs8',
     });
-    expect(der(ed25519PrivateFromSeed(seed))).toEqual(der(openssl));
+    expect(der(privateKeyFromRaw('Ed25519', seed))).toEqual(der(openssl));
     // A view into a larger buffer reads only its own bytes.
     const inside = Buffer.concat([Buffer.alloc(5, 1), seed, Buffer.alloc(5, 2)]).subarray(5, 37);
-    expect(der(ed25519PrivateFromSeed(inside))).toEqual(der(openssl));
+    expect(der(privateKeyFromRaw('Ed25519', inside))).toEqual(der(openssl));
   });
 });
