@@ -16,9 +16,9 @@ export function newTimeOrderedId(nowMs: number = Date.now()): string {
     randomFillSync(POOL);
     poolAt = 0;
   }
-  // A copy: the pool's bytes are used once, and never handed out.
+  // A copy: the pool itself is never handed out, and its position moves past
+  // what was taken, so no byte is used twice.
   const b = Buffer.from(POOL.subarray(poolAt, poolAt + 16));
-  POOL.fill(0, poolAt, poolAt + 16);
   poolAt += 16;
   // 48-bit big-endian Unix milliseconds, then version 7 and the RFC 4122 variant.
   b.writeUIntBE(nowMs, 0, 6);
