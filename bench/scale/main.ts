@@ -623,12 +623,7 @@ async function runScale(n: number): Promise<ScaleResult> {
     const busy1 = groups.map((g) => g.map(sample));
     const m1 = await messages([server]);
     // CPU each part spent per `_all` job, in ms.
-    const cpuPerAll = busy0.map((b, i) => {
-      const a = busy1[i] as ProcSample[];
-      return (
-        (b.reduce((t, x, j) => t + ((a[j] as ProcSample).ticks - x.ticks), 0) * 1000) / TICKS / k
-      );
-    });
+    const cpuPerAll = cpuSeconds(busy0, busy1).map((s) => (s * 1000) / k);
     const anatomy = await anatomyOf(api, token, all.lastJob);
     process.stderr.write(
       `  ${n}: _all p50 ${all.p50.toFixed(0)} ms; ${JSON.stringify(anatomy)}; CPU ms per job: ${cpuPerAll.map((x) => x.toFixed(0)).join(' / ')}\n`,
