@@ -64,9 +64,30 @@ function watch(hostname: string) {
   };
 }
 
-/** The agent's own word on its state, from its last heartbeat (as GET /agent shows it). */
-const stateOf = (hostname: string) =>
-  sys.api.registry.agents().find((a) => a.info.hostname === hostname)?.info.state;
+/** What the agent's last heartbeat said (as GET /agent shows it). */
+const infoOf = (hostname: string) =>
+  sys.api.registry.agents().find((a) => a.info.hostname === hostname)?.info;
+
+/** The agent's own word on its state. */
+const stateOf = (hostname: string) => infoOf(hostname)?.state;
+
+/** Accepts the key the agent presents, in KV only: no control message tells it. */
+async function acceptInKvOnly(hostname: string): Promise<void> {
+  const info = infoOf(hostname);
+  await saveEnrollment(
+    store,
+    {
+      hostname,
+      status: 'accepted',
+      public_key: info?.public_key ?? '',
+      fingerprint: info?.fingerprint ?? '',
+      machine_id: info?.machine_id ?? '',
+      decided_at: new Date().toISOString(),
+      decided_by: 'test',
+    },
+    0,
+  );
+}
 
 describe("an agent's standing read untold", () => {
   it('is read at every heartbeat until accepted, and taken up without a word from the API', async () => {
@@ -83,22 +104,8 @@ describe("an agent's standing read untold", () => {
       expect(seen.counts.reads).toBeGreaterThanOrEqual(3);
       seen.stop();
 
-      // Accepted in KV only: no control message is sent.
-      const info = sys.api.registry.agents().find((a) => a.info.hostname === hostname)?.info;
       expect(await readEnrollment(store, hostname)).toBeNull();
-      await saveEnrollment(
-        store,
-        {
-          hostname,
-          status: 'accepted',
-          public_key: info?.public_key ?? '',
-          fingerprint: info?.fingerprint ?? '',
-          machine_id: info?.machine_id ?? '',
-          decided_at: new Date().toISOString(),
-          decided_by: 'test',
-        },
-        0,
-      );
+      await acceptInKvOnly(hostname);
       await waitFor('the agent to say Ready', () => stateOf(hostname) === 'Ready', 20_000);
     } finally {
       await agent.stop();
@@ -110,20 +117,7 @@ describe("an agent's standing read untold", () => {
     const agent = await startAgent(hostname);
     try {
       await waitFor('the agent to beat, Pending', () => stateOf(hostname) === 'Pending');
-      const info = sys.api.registry.agents().find((a) => a.info.hostname === hostname)?.info;
-      await saveEnrollment(
-        store,
-        {
-          hostname,
-          status: 'accepted',
-          public_key: info?.public_key ?? '',
-          fingerprint: info?.fingerprint ?? '',
-          machine_id: info?.machine_id ?? '',
-          decided_at: new Date().toISOString(),
-          decided_by: 'test',
-        },
-        0,
-      );
+      await acceptInKvOnly(hostname);
       await waitFor('the agent to say Ready', () => stateOf(hostname) === 'Ready', 20_000);
       const seen = watch(hostname);
       await seen.ready;

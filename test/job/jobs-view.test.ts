@@ -100,8 +100,9 @@ describe('a derived status is kept until the job changes or its deadline passes'
     const clock: Clock = { now: () => new Date(ms), nanos: () => systemClock.nanos() };
     return { clock, set: (to: number) => (ms = to) };
   };
-  const oneHostJob = (hostname: string) =>
+  const oneHostJob = (hostname: string, id?: string) =>
     publishJob(store, {
+      ...(id ? { id } : {}),
       type: 'command.exec.execute',
       data: { command: 'true', args: [], timeout: 30 },
       target: { kind: 'host', hostname },
@@ -172,14 +173,7 @@ describe('a derived status is kept until the job changes or its deadline passes'
         }
       });
     });
-    await publishJob(store, {
-      id,
-      type: 'command.exec.execute',
-      data: { command: 'true', args: [], timeout: 30 },
-      target: { kind: 'host', hostname: 'jv-06' },
-      createdBy: 'test',
-      startWithinMs: 60_000,
-    });
+    await oneHostJob('jv-06', id);
     await heard;
     expect(v.get(id)?.record.id).toBe(id);
     v.stop();
