@@ -58,6 +58,7 @@ describe('posix_spawn', () => {
     it('gives the child a session of its own, default signals and nothing blocked', async () => {
       for (const on of [true, false]) {
         useDirectSpawn(on);
+        expect(spawnMode()).toBe(on ? 'posix_spawn' : 'fork');
         // The child's own pid, process group and session (fields 1, 5 and 6).
         const ids = await runCommand({
           ...base,
