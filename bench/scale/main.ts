@@ -583,8 +583,9 @@ async function runScale(n: number): Promise<ScaleResult> {
     const start0 = groups.map((g) => g.map(sample));
     const f = fleet;
     const started = await fleet.profile(process.env.OSAPI_BENCH_START_PROFILE, () => f.start());
-    // When half and nine tenths were Ready: a start bound by throughput
-    // fills in steadily; one waiting on a timer comes in steps.
+    // When half and nine tenths were Ready, from the word to start. GET
+    // /agent is asked only once every fleet process has started its agents,
+    // so these tell how far behind their starts the API's view of them came.
     const marks = new Map<string, number>();
     const ready = await waitReady(api, token, n, 180_000, (count) => {
       for (const [name, share] of [
