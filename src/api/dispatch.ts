@@ -18,7 +18,15 @@ import type { AgentView, RegistryView } from '../job/registry-view.js';
 import type { ResponseWatch } from '../job/response-watch.js';
 import { RolloutError, type RolloutLimits, resolveRollout } from '../job/rollout.js';
 import { answersJob } from '../job/status.js';
-import { claimJob, type JobStore, publishJob, readResponses, recordNotRun } from '../job/store.js';
+import {
+  claimJob,
+  type JobStore,
+  publishJob,
+  readExpectedHosts,
+  readJob,
+  readResponses,
+  recordNotRun,
+} from '../job/store.js';
 import { formatTarget, isBroadcast, type Target } from '../job/target.js';
 import { API_EVENT_HOST } from '../names/names.js';
 import { ATTR, SPAN, traced } from '../trace/tracing.js';
@@ -344,6 +352,30 @@ export function jobAppears(
 const REPLAY_APPEAR_MS = 5000;
 
 /**
+ * The stored job an Idempotency-Key was reserved for, as the jobs view has
+ * it or else as the store has it: the view follows the bucket and may lag it
+ * (a follow cut and taken up again on a loaded server), while a stored
+ * definition is proof the job exists. Waits for the first request to store it
+ * up to `withinMs`; undefined when it still has not.
+ */
+async function reservedJob(
+  deps: DispatchDeps,
+  jobId: string,
+  withinMs: number,
+): Promise<JobRecord | undefined> {
+  const stored = async () => {
+    const record = await readJob(deps.store, jobId);
+    if (!record) return undefined;
+    const hosts = record.expected_hosts ?? (await readExpectedHosts(deps.store, jobId));
+    return hosts ? { ...record, expected_hosts: hosts } : record;
+  };
+  const seen = deps.jobs.get(jobId)?.record ?? (await stored());
+  if (seen) return seen;
+  const appeared = await jobAppears(deps.jobs, jobId, withinMs);
+  return appeared?.record ?? (await stored());
+}
+
+/**
  * The answer an earlier request with the same Idempotency-Key got, from its
  * job: waits (up to `waitMs`, the command's timeout plus the margin) for it to
  * end, as the first request did, unless `waitMs` is 0. Nothing is published.
@@ -354,8 +386,9 @@ export async function replayJob(
   waitMs: number,
 ): Promise<{ record: JobRecord; result: DispatchResult }> {
   const started = deps.clock.now().getTime();
-  const entry = await jobAppears(deps.jobs, jobId, REPLAY_APPEAR_MS);
-  if (!entry) {
+  // Waiting for the answers, the first request may take as long to store its job.
+  const record = await reservedJob(deps, jobId, Math.max(REPLAY_APPEAR_MS, waitMs));
+  if (!record) {
     throw new ApiError(
       'idempotency_key_in_progress',
       `a request with this Idempotency-Key is still making job ${jobId}; try again in a moment`,
@@ -364,20 +397,23 @@ export async function replayJob(
   }
   if (waitMs > 0) {
     // A rollout's hosts start late: wait for its last wave as the first request did.
-    const r = entry.record;
-    const stretch = r.rollout ? Date.parse(r.deadline) - Date.parse(r.created) : 0;
-    await deps.jobs.waitFor(jobId, (d) => d.final, waitMs + stretch);
+    const stretch = record.rollout ? Date.parse(record.deadline) - Date.parse(record.created) : 0;
+    const until = started + waitMs + stretch;
+    const left = () => Math.max(0, until - deps.clock.now().getTime());
+    // A view that lags the store is waited for first: its end comes through it.
+    await jobAppears(deps.jobs, jobId, left());
+    await deps.jobs.waitFor(jobId, (d) => d.final, left());
   }
   const responses = (await readResponses(deps.store, jobId)).filter((r) =>
-    answersJob(entry.record, r.hostname),
+    answersJob(record, r.hostname),
   );
   const got = new Set(responses.map((r) => r.hostname));
   return {
-    record: entry.record,
+    record,
     result: {
       jobId,
       responses,
-      missing: (entry.record.expected_hosts ?? []).filter((h) => !got.has(h)).sort(),
+      missing: (record.expected_hosts ?? []).filter((h) => !got.has(h)).sort(),
       waitedMs: deps.clock.now().getTime() - started,
     },
   };

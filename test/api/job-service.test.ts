@@ -62,7 +62,8 @@ async function depsWith(hosts: string[], opts: { withoutJobsStream?: boolean } =
     registry: { matching: () => agents, agents: () => agents },
     responses: { register: () => () => {} },
     rollouts: { start: async () => {}, prepare: async () => 1 },
-    jobs: { get: () => undefined },
+    // A jobs view that never catches up: what the store holds is the truth.
+    jobs: { get: () => undefined, onChange: () => () => {} },
     states: { drained: () => false, enrollment: () => 'accepted' },
     facts: { get: () => undefined },
   } as unknown as DispatchDeps;
@@ -183,5 +184,25 @@ describe('the job service', () => {
     // The job's definition and the reserved key, both kept.
     const kept = [...keys].filter(([, op]) => op === 'PUT').map(([k]) => k.split('.')[0]);
     expect(kept.sort()).toEqual(['idempotency', 'jobs']);
+  });
+
+  it("replays a key's job from the store when the jobs view has not shown it yet", async () => {
+    const { deps } = await depsWith(['web-01', 'web-02']);
+    const submit = () =>
+      submitJob(deps, {
+        operation: echo,
+        target: '_all',
+        user: user(),
+        mode: 'async',
+        idempotencyFrom: requestWithKey('k4'),
+      });
+    const first = await submit();
+    if (first.kind !== 'submitted') throw new Error(`first request: ${first.kind}`);
+    const again = await submit();
+    if (again.kind !== 'replayed') throw new Error(`second request: ${again.kind}`);
+    expect(again.record.id).toBe(first.job.jobId);
+    expect(again.record.expected_hosts).toEqual(['web-01', 'web-02']);
+    expect(again.result).toMatchObject({ jobId: first.job.jobId, responses: [] });
+    expect(again.result.missing).toEqual(['web-01', 'web-02']);
   });
 });
