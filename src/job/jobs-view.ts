@@ -28,13 +28,24 @@ import {
   derivedHoldsUntilMs,
   deriveStatus,
   type HostAnswer,
+  type JobStatus,
 } from './status.js';
+
+/** The answers of every job that has none: never changed. */
+const NO_ANSWERS: ReadonlyMap<string, HostAnswer> = new Map();
+
+/** At most this many distinct strings are shared between records (sharedRecord). */
+const SHARED_STRINGS_MAX = 10_000;
 
 export interface JobEntry {
   record: JobRecord;
   events: Array<StatusEventRecord & { nanos: bigint }>;
-  /** Each host's stored result, by its headers (status.ts HostAnswer). */
-  answers: Map<string, HostAnswer>;
+  /**
+   * Each host's stored result, by its headers (status.ts HostAnswer). Every
+   * job without one shares one empty map: most jobs a view holds have none
+   * yet or never will, and an empty Map costs about 180 bytes.
+   */
+  answers: ReadonlyMap<string, HostAnswer>;
 }
 
 export interface JobsView {
@@ -47,7 +58,14 @@ export interface JobsView {
    * too, but maybe after the next request of the client that deleted it.
    */
   forget(id: string): void;
+  /** The job's status and each host's, derived from its entry now. */
   derive(entry: JobEntry): DerivedStatus;
+  /**
+   * The job's status alone: what every list request (GET /job?status=,
+   * GET /job/status, health, metrics) asks of every job, kept until the
+   * entry changes or time changes it.
+   */
+  statusOf(entry: JobEntry): JobStatus;
   /** Calls `listener` after each change the follow brings for this job, until the returned function is called. */
   onChange(id: string, listener: () => void): () => void;
   /**
@@ -84,29 +102,52 @@ export async function watchJobs(
   let newestFirst: JobEntry[] | null = null;
   const listeners = new Map<string, Set<() => void>>();
   // Each entry's status as last derived, and until when it holds: every
-  // list request (GET /job?status=, GET /job/status, health, metrics)
-  // derives every job, and a job's status changes only with its entry, or
-  // once with time (status.ts derivedHoldsUntilMs). Every change to an
-  // entry in place is followed by `changed`, which drops it; a new entry is
-  // a new object.
-  const derivations = new WeakMap<JobEntry, { status: DerivedStatus; untilMs: number }>();
+  // list request derives every job, and a job's status changes only with its
+  // entry, or once with time (status.ts derivedHoldsUntilMs). Only the status
+  // is kept (each host's detail is asked of one job at a time). Every change
+  // to an entry in place is followed by `changed`, which drops it; a new
+  // entry is a new object.
+  const statuses = new WeakMap<JobEntry, { status: JobStatus; untilMs: number }>();
   const changed = (id: string) => {
     const entry = entries.get(id);
-    if (entry) derivations.delete(entry);
+    if (entry) statuses.delete(entry);
     for (const l of listeners.get(id) ?? []) l();
   };
   const derive = (entry: JobEntry): DerivedStatus => {
     const now = opts.clock.now();
-    const nowMs = now.getTime();
-    const known = derivations.get(entry);
-    if (known && nowMs <= known.untilMs) return known.status;
-    const status = frozen(deriveStatus(entry.record, entry.events, now, entry.answers));
-    derivations.set(entry, { status, untilMs: derivedHoldsUntilMs(entry.record, status, nowMs) });
-    return status;
+    const derived = deriveStatus(entry.record, entry.events, now, entry.answers);
+    statuses.set(entry, {
+      status: derived.status,
+      untilMs: derivedHoldsUntilMs(entry.record, derived, now.getTime()),
+    });
+    return derived;
+  };
+  const statusOf = (entry: JobEntry): JobStatus => {
+    const known = statuses.get(entry);
+    if (known && opts.clock.now().getTime() <= known.untilMs) return known.status;
+    return derive(entry).status;
+  };
+  // The fields most jobs share (who asked, which key signed, the target, the
+  // operation) as one string each, not one per job: a view holds thousands
+  // of jobs. Bounded, so hostile variety costs no more than no sharing.
+  const shared = new Map<string, string>();
+  const share = (value: string): string => {
+    const known = shared.get(value);
+    if (known !== undefined) return known;
+    if (shared.size < SHARED_STRINGS_MAX) shared.set(value, value);
+    return value;
+  };
+  const sharedRecord = (r: JobRecord): JobRecord => {
+    r.created_by = share(r.created_by);
+    r.target_hostname = share(r.target_hostname);
+    r.category = share(r.category) as JobRecord['category'];
+    r.operation.type = share(r.operation.type) as JobRecord['operation']['type'];
+    if (r.key_id !== undefined) r.key_id = share(r.key_id);
+    return r;
   };
   // Events can arrive before their job definition in the replay; hold them.
   const orphans = new Map<string, JobEntry['events']>();
-  const orphanAnswers = new Map<string, JobEntry['answers']>();
+  const orphanAnswers = new Map<string, Map<string, HostAnswer>>();
   // A broadcast's expected hosts are stored just before its definition.
   const expected = new Map<string, string[]>();
   const onChange = (e: KvChange) => {
@@ -120,13 +161,15 @@ export async function watchJobs(
           entries.delete(id);
           expected.delete(id);
         } else {
-          const parsed = parseJobRecord(e.value);
+          const parsed = sharedRecord(parseJobRecord(e.value));
+          if (parsed.id !== id) throw new Error(`the record under this key is job ${parsed.id}`);
           const hosts = expected.get(id);
           const record = hosts ? { ...parsed, expected_hosts: hosts } : parsed;
-          entries.set(id, {
+          // Keyed by the record's own id: the key's copy of it is let go.
+          entries.set(record.id, {
             record,
             events: orphans.get(id) ?? [],
-            answers: orphanAnswers.get(id) ?? new Map(),
+            answers: orphanAnswers.get(id) ?? NO_ANSWERS,
           });
           orphans.delete(id);
           orphanAnswers.delete(id);
@@ -165,10 +208,20 @@ export async function watchJobs(
 
   const results = opts.results
     ? await followResults(opts.results, opts.logger, opts.trust, (id, host, answer) => {
-        const answers = entries.get(id)?.answers ?? orphanAnswers.get(id) ?? new Map();
-        if (!entries.has(id)) orphanAnswers.set(id, answers);
-        if (answer) answers.set(host, answer);
-        else answers.delete(host);
+        const entry = entries.get(id);
+        const held = entry ? entry.answers : orphanAnswers.get(id);
+        // Only the view's own maps are ever changed, never the shared empty one.
+        let answers = held === NO_ANSWERS ? undefined : (held as Map<string, HostAnswer>);
+        if (answer) {
+          if (!answers) {
+            answers = new Map();
+            if (entry) entry.answers = answers;
+            else orphanAnswers.set(id, answers);
+          }
+          answers.set(host, answer);
+        } else {
+          answers?.delete(host);
+        }
         changed(id);
       })
     : null;
@@ -215,6 +268,7 @@ export async function watchJobs(
       return entry;
     },
     derive,
+    statusOf,
     onChange(id, listener) {
       const set = listeners.get(id) ?? new Set();
       listeners.set(id, set);
@@ -304,11 +358,4 @@ function followResults(
       at: e.created.toISOString(),
     });
   });
-}
-
-/** A derived status, shared by every caller until the job changes: none may change it. */
-function frozen(d: DerivedStatus): DerivedStatus {
-  for (const host of Object.values(d.hosts)) Object.freeze(host);
-  Object.freeze(d.hosts);
-  return Object.freeze(d);
 }

@@ -178,8 +178,8 @@ export function watchLostRuns(opts: LostRunWatchOptions): LostRunWatch {
     const agents = new Map(opts.registry.agents().map((a) => [a.info.hostname, a]));
     const lost: LostRun[] = [];
     for (const entry of opts.jobs.list()) {
+      if (opts.jobs.statusOf(entry) !== 'processing') continue;
       const derived = opts.jobs.derive(entry);
-      if (derived.status !== 'processing') continue;
       lost.push(
         ...findLostRuns(entry, derived, agents, { now, ttlMs: opts.ttlMs, listeningSince }),
       );

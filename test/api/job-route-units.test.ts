@@ -30,6 +30,7 @@ function depsOf(
       list: () => entries,
       get: (id: string) => entries.find((e) => e.record.id === id),
       derive: (e: JobEntry) => ({ final: false, status: 'processing', ...statuses[e.record.id] }),
+      statusOf: (e: JobEntry) => statuses[e.record.id]?.status ?? 'processing',
     },
     jsm: {
       streams: {

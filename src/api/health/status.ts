@@ -155,7 +155,7 @@ export async function collectHealthStatus(deps: HealthStatusDeps): Promise<Healt
   };
   for (const entry of deps.jobs.list()) {
     jobs.total++;
-    const s = deps.jobs.derive(entry).status;
+    const s = deps.jobs.statusOf(entry);
     jobs[s === 'submitted' ? 'unprocessed' : s]++;
   }
 

@@ -205,7 +205,7 @@ export async function listJobs(
   q: { status?: JobDetail['status']; limit: number; offset: number },
 ): Promise<JobList> {
   let all = deps.jobs.list();
-  if (q.status !== undefined) all = all.filter((e) => deps.jobs.derive(e).status === q.status);
+  if (q.status !== undefined) all = all.filter((e) => deps.jobs.statusOf(e) === q.status);
   const page = all.slice(q.offset, q.offset + q.limit);
   return {
     total_items: all.length,
@@ -219,7 +219,7 @@ export async function jobStats(deps: JobRouteDeps): Promise<JobStats> {
   const operation_counts: Record<string, number> = {};
   const all = deps.jobs.list();
   for (const e of all) {
-    const s = deps.jobs.derive(e).status;
+    const s = deps.jobs.statusOf(e);
     status_counts[s] = (status_counts[s] ?? 0) + 1;
     const op = e.record.operation.type;
     operation_counts[op] = (operation_counts[op] ?? 0) + 1;

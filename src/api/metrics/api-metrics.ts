@@ -66,7 +66,7 @@ export function createApiMetrics(): ApiMetrics {
       if (!views) return;
       const { jobs } = views;
       for (const entry of jobs.list()) {
-        this.inc({ operation: entry.record.operation.type, status: jobs.derive(entry).status });
+        this.inc({ operation: entry.record.operation.type, status: jobs.statusOf(entry) });
       }
     },
   });
