@@ -34,6 +34,9 @@ import {
 /** The answers of every job that has none: never changed. */
 const NO_ANSWERS: ReadonlyMap<string, HostAnswer> = new Map();
 
+/** A job made up to this far ahead of this process's clock is believed (prune). */
+const AHEAD_OF_CLOCK_MS = 60_000;
+
 /** At most this many distinct strings are shared between records (sharedRecord). */
 const SHARED_STRINGS_MAX = 10_000;
 
@@ -226,23 +229,37 @@ export async function watchJobs(
       })
     : null;
 
-  // Each record's creation time, parsed once: every list looks at every job.
-  const createdMs = new WeakMap<JobRecord, number>();
-  const expired = (entry: JobEntry, now: number) => {
-    let created = createdMs.get(entry.record);
-    if (created === undefined) {
-      created = Date.parse(entry.record.created);
-      createdMs.set(entry.record, created);
-    }
-    return created < now - opts.ttlMs;
-  };
+  const expired = (entry: JobEntry, now: number) =>
+    Date.parse(entry.record.created) < now - opts.ttlMs;
   const drop = (id: string) => {
     if (entries.delete(id)) newestFirst = null;
     expected.delete(id);
   };
+  // No job can expire before this instant: until then a list request looks
+  // at no job's age (it looked at every job's before).
+  let nothingExpiresBeforeMs = Number.NEGATIVE_INFINITY;
+  /**
+   * Drops the jobs past the bucket's TTL, oldest first. Jobs arrive in about
+   * the order they were made (the bucket's order), so the walk stops at the
+   * first that is not past it; one made a little out of that order (another
+   * API server's clock) goes with the jobs around it. A creation time not to
+   * be believed (unreadable, or ahead of this clock) does not stop the walk,
+   * so it cannot keep every later job from going. get() looks at each job's
+   * own age.
+   */
   const prune = () => {
     const now = opts.clock.now().getTime();
-    for (const [id, entry] of entries) if (expired(entry, now)) drop(id);
+    if (now < nothingExpiresBeforeMs) return;
+    for (const [id, entry] of entries) {
+      const created = Date.parse(entry.record.created);
+      if (created < now - opts.ttlMs) {
+        drop(id);
+      } else if (created <= now + AHEAD_OF_CLOCK_MS) {
+        nothingExpiresBeforeMs = created + opts.ttlMs;
+        return;
+      }
+    }
+    nothingExpiresBeforeMs = Number.NEGATIVE_INFINITY;
   };
 
   return {

@@ -154,10 +154,9 @@ describe('listing, counting, deleting and retrying', () => {
   it('partial_failure when one host out of three failed', async () => {
     // A third agent played by the test: registered, and it reports a failure.
     await plantAgent(store, 'web-03', { group: 'web' });
-    await sys.api.registry.waitFor(
-      (v) => v.matching({ kind: 'label', key: 'group', value: 'web' }).length === 3,
-      5000,
-    );
+    // Listed and seen accepted: the job is sent only to accepted agents, and
+    // the API follows enrollments apart from the registry.
+    await sys.waitForAgents(['web-01', 'web-02', 'web-03']);
     const r = await request(
       sys,
       'POST',

@@ -23,11 +23,11 @@ afterAll(async () => {
   await sys?.stop();
 });
 
-const view = (clock: Clock = systemClock) =>
+const view = (clock: Clock = systemClock, ttlMs = 3600_000) =>
   watchJobs(
     { nc: store.nc, js: store.js, bucket: store.names.jobsBucket },
     {
-      ttlMs: 3600_000,
+      ttlMs,
       clock,
       logger: silentLogger,
       results: { nc: store.nc, js: store.js, bucket: store.names.responsesBucket },
@@ -43,6 +43,13 @@ const oneHostJob = (hostname: string, id?: string) =>
     createdBy: 'test',
     startWithinMs: 60_000,
   });
+
+/** A clock the test moves: the view reads it at each derivation. */
+const movable = () => {
+  let ms = Date.now();
+  const clock: Clock = { now: () => new Date(ms), nanos: () => systemClock.nanos() };
+  return { clock, set: (to: number) => (ms = to) };
+};
 
 describe('the jobs view follows results by their headers', () => {
   it('a query whose hosts stored results and wrote no final event is complete', async () => {
@@ -105,13 +112,6 @@ describe('the jobs view lists newest first', () => {
 });
 
 describe('a status is kept until the job changes or its deadline passes', () => {
-  /** A clock the test moves: the view reads it at each derivation. */
-  const movable = () => {
-    let ms = Date.now();
-    const clock: Clock = { now: () => new Date(ms), nanos: () => systemClock.nanos() };
-    return { clock, set: (to: number) => (ms = to) };
-  };
-
   it('keeps a status while nothing changes, and derives it again after each event', async () => {
     const t = movable();
     const v = await view(t.clock);
@@ -212,6 +212,35 @@ describe('what the view holds of each job', () => {
     // The job the copy names is untouched: its events are still its own.
     expect(started()).toBe(true);
     expect(v.list().map((e) => e.record.id)).not.toContain(stolen);
+    v.stop();
+  });
+
+  it("drops jobs past the bucket's TTL, a job dated ahead of the clock holding none up", async () => {
+    const { jobs } = await bucketsOf(store);
+    const model = await oneHostJob('jv-10');
+    const stored = await jobs.get(`jobs.${model.id}`);
+    // Dated a day ahead and stored first: the oldest place in the view's order.
+    const ahead = newTimeOrderedId();
+    const record = JSON.parse(new TextDecoder().decode(stored?.value));
+    await jobs.put(
+      `jobs.${ahead}`,
+      JSON.stringify({ ...record, id: ahead, created: new Date(Date.now() + 86_400_000) }),
+    );
+    const a = await oneHostJob('jv-10');
+    const b = await oneHostJob('jv-10');
+    const t = movable();
+    const ttlMs = 60_000;
+    const v = await view(t.clock, ttlMs);
+    await v.loaded;
+    const held = () => v.list().map((e) => e.record.id);
+    expect(held()).toEqual(expect.arrayContaining([ahead, a.id, b.id]));
+    t.set(Date.parse(a.created) + ttlMs - 1);
+    expect(held()).toContain(a.id);
+    t.set(Math.max(Date.parse(a.created), Date.parse(b.created)) + ttlMs + 1);
+    expect(held()).not.toContain(a.id);
+    expect(held()).not.toContain(b.id);
+    expect(held()).toContain(ahead);
+    expect(v.get(b.id)).toBeUndefined();
     v.stop();
   });
 });

@@ -41,6 +41,7 @@ import {
 } from '../../job/store.js';
 import { API_EVENT_HOST, cancelSubject } from '../../names/names.js';
 import type { AuthUser } from '../auth.js';
+import { expectedHostsOf } from '../dispatch.js';
 import { ApiError } from '../errors.js';
 import { withObjectDigest } from '../files/object-digest.js';
 import type { FileRouteDeps } from '../files/routes.js';
@@ -142,11 +143,14 @@ export async function jobDetail(
 ): Promise<JobDetail> {
   const { record } = entry;
   const derived = deps.jobs.derive(entry);
-  // Where results are read one by one if reading them all at once fails
-  // (store.ts readResponses): the hosts the view knows to have ended.
+  // The hosts whose results can count (a one-host job's host, a broadcast's
+  // list) and those the view knows to have ended: a few are read one by one,
+  // a direct get each, where reading them all at once takes a consumer made
+  // and deleted for the job (store.ts readResponses), three round trips.
   const answers = (
     responses ??
     (await readResponses(deps.store, record.id, () => [
+      ...expectedHostsOf(record),
       ...entry.answers.keys(),
       ...entry.events.map((e) => e.hostname),
     ]))
