@@ -30,6 +30,8 @@ import {
   followRolloutProgress,
   type JobStore,
   notifyHost,
+  readExpectedHosts,
+  readJob,
   recordNotRun,
   saveRolloutProgress,
 } from '../job/store.js';
@@ -187,7 +189,12 @@ export class Rollouts {
     }
   }
 
-  private async takeOver(id: string, s: Seen, record: JobRecord): Promise<void> {
+  private async takeOver(id: string, s: Seen, seen: JobRecord): Promise<void> {
+    // The hosts are told with the signed job, which the jobs view does not keep.
+    const stored = await readJob(this.deps.store, id);
+    if (!stored) throw new Error(`job ${id} is no longer stored`);
+    const hosts = seen.expected_hosts ?? (await readExpectedHosts(this.deps.store, id)) ?? [];
+    const record: JobRecord = { ...stored, expected_hosts: hosts };
     const progress = { ...s.progress, driver: this.driverId };
     const revision = await saveRolloutProgress(this.deps.store, id, progress, s.revision);
     if (revision === null || this.stopped) {

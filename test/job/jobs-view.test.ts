@@ -185,6 +185,10 @@ describe('what the view holds of each job', () => {
     await waitFor('the view to see the answer', () => v.get(answered)?.answers.size === 1);
     await waitFor('the view to hold the quiet job', () => v.get(quiet.id) !== undefined);
     expect(v.get(quiet.id)?.answers.size).toBe(0);
+    // The signature is the agents' to check: the view leaves it in the store.
+    expect(quiet.signature).toEqual(expect.any(String));
+    expect(v.get(quiet.id)?.record.signature).toBeUndefined();
+    expect(v.get(quiet.id)?.record).toMatchObject({ id: quiet.id, key_id: quiet.key_id });
     const later = await oneHostJob('jv-07');
     await waitFor('the view to hold the later job', () => v.get(later.id) !== undefined);
     expect(v.get(later.id)?.answers.size).toBe(0);
