@@ -75,12 +75,12 @@ function eachUndecidedAgent(
 ): () => void {
   const busy = new Set<string>();
   const look = () => {
-    for (const a of opts.registry.agents()) {
-      const { hostname, fingerprint, public_key } = a.info;
+    for (const info of opts.registry.stored()) {
+      const { hostname, fingerprint, public_key } = info;
       if (!fingerprint || !public_key || busy.has(hostname)) continue;
       // Never a hostname decided before: a changed key waits for an operator.
       if (opts.states.decision(hostname) !== undefined) continue;
-      const work = decide({ ...a.info, fingerprint, public_key });
+      const work = decide({ ...info, fingerprint, public_key });
       if (!work) continue;
       busy.add(hostname);
       void work

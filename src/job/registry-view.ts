@@ -23,6 +23,13 @@ export interface RegistryView {
   agents(): AgentView[];
   /** The Ready agents the target addresses, sorted by hostname. */
   matching(target: Target): AgentView[];
+  /**
+   * Every agent's last stored entry, in no order and not told Ready or not:
+   * for a scan that needs neither, made often (enrollment.ts looks for keys
+   * not decided yet four times a second), where a view per agent would be
+   * built for each look.
+   */
+  stored(): Iterable<AgentInfoRecord>;
   /** Resolves once `predicate` holds for the view (checked on every change). */
   waitFor(predicate: (v: RegistryView) => boolean, timeoutMs: number): Promise<boolean>;
   /** Resolves once the entries the bucket held at the start were read. */
@@ -182,6 +189,9 @@ export async function watchRegistry(
         if (e) out.push(viewOf(e, now, current));
       }
       return out;
+    },
+    *stored() {
+      for (const e of entries.values()) yield e.info;
     },
     matching(target) {
       if (target.kind === 'host') {

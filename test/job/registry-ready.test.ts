@@ -118,6 +118,10 @@ describe('the registry view across a stall', () => {
         expect(found).toEqual(scanned);
       }
       expect(view.matching({ kind: 'host', hostname: 'web-01.example.com' })).toHaveLength(1);
+      expect([...view.stored()].map((i) => i.hostname).sort()).toEqual([
+        'web-01.example.com',
+        'web-02',
+      ]);
     } finally {
       view.stop();
       await kv.destroy();
@@ -140,6 +144,8 @@ describe('the registry view across a stall', () => {
       const seenAt = view.agents()[0]?.seenAt.getTime() ?? Number.NaN;
       now = seenAt + 3_500;
       expect(view.agents()[0]?.ready).toBe(false);
+      // Listed as stored all the same, NotReady or not: what enrollment scans.
+      expect([...view.stored()].map((i) => i.hostname)).toEqual(['gone']);
     } finally {
       view.stop();
       await kv.destroy();
