@@ -363,10 +363,12 @@ async function reservedJob(
   jobId: string,
   withinMs: number,
 ): Promise<JobRecord | undefined> {
+  // Unreadable (NATS away) counts as not stored yet: the client is told to try again.
   const stored = async () => {
-    const record = await readJob(deps.store, jobId);
+    const record = await readJob(deps.store, jobId).catch(() => null);
     if (!record) return undefined;
-    const hosts = record.expected_hosts ?? (await readExpectedHosts(deps.store, jobId));
+    const hosts =
+      record.expected_hosts ?? (await readExpectedHosts(deps.store, jobId).catch(() => null));
     return hosts ? { ...record, expected_hosts: hosts } : record;
   };
   const seen = deps.jobs.get(jobId)?.record ?? (await stored());
@@ -386,12 +388,11 @@ export async function replayJob(
   waitMs: number,
 ): Promise<{ record: JobRecord; result: DispatchResult }> {
   const started = deps.clock.now().getTime();
-  // Waiting for the answers, the first request may take as long to store its job.
-  const record = await reservedJob(deps, jobId, Math.max(REPLAY_APPEAR_MS, waitMs));
+  const record = await reservedJob(deps, jobId, REPLAY_APPEAR_MS);
   if (!record) {
     throw new ApiError(
       'idempotency_key_in_progress',
-      `a request with this Idempotency-Key is still making job ${jobId}; try again in a moment`,
+      `no job ${jobId} is stored for this Idempotency-Key yet: a request with it may still be making it (or the job was deleted); try again in a moment`,
       { job_id: jobId },
     );
   }

@@ -34,9 +34,6 @@ import {
 /** The answers of every job that has none: never changed. */
 const NO_ANSWERS: ReadonlyMap<string, HostAnswer> = new Map();
 
-/** A job made up to this far ahead of this process's clock is believed (prune). */
-const AHEAD_OF_CLOCK_MS = 60_000;
-
 /** At most this many distinct strings are shared between records (sharedRecord). */
 const SHARED_STRINGS_MAX = 10_000;
 
@@ -52,6 +49,11 @@ export interface JobEntry {
   answers: ReadonlyMap<string, HostAnswer>;
 }
 
+/** A job as the view holds it: with when the server stored its definition, which the TTL counts from. */
+interface HeldEntry extends JobEntry {
+  storedMs: number;
+}
+
 export interface JobsView {
   /** Jobs newest first (ids are time-ordered UUIDv7). */
   /** Newest first; the same array until a job comes or goes (not to be changed by the caller). */
@@ -62,7 +64,10 @@ export interface JobsView {
    * too, but maybe after the next request of the client that deleted it.
    */
   forget(id: string): void;
-  /** The job's status and each host's, derived from its entry now. */
+  /**
+   * The job's status and each host's, kept until the job changes or time
+   * changes it, and shared by every caller: none may change it.
+   */
   derive(entry: JobEntry): DerivedStatus;
   /**
    * The job's status alone: what every list request (GET /job?status=,
@@ -99,41 +104,55 @@ export async function watchJobs(
     trust?: ResultTrust;
   },
 ): Promise<JobsView> {
-  const entries = new Map<string, JobEntry>();
+  const entries = new Map<string, HeldEntry>();
   // Newest first, made again only after a job came or went: each list
   // request (GET /job, GET /job/status, health, metrics) copied and sorted
   // every job otherwise.
   let newestFirst: JobEntry[] | null = null;
   const listeners = new Map<string, Set<() => void>>();
   // Each entry's status as last derived, and until when it holds: every
-  // list request derives every job, and a job's status changes only with its
-  // entry, or once with time (status.ts derivedHoldsUntilMs). Only the status
-  // is kept (each host's detail is asked of one job at a time). Every change
-  // to an entry in place is followed by `changed`, which drops it; a new
-  // entry is a new object.
-  const statuses = new WeakMap<JobEntry, { status: JobStatus; untilMs: number }>();
+  // list request asks every job's status, and a job's status changes only
+  // with its entry, or once with time (status.ts derivedHoldsUntilMs). Each
+  // host's detail is kept too, for the jobs it was asked of (one at a time:
+  // GET /job/{id}, its stream, a request waiting for it), not for every job
+  // a list looked at. Every change to an entry in place is followed by
+  // `changed`, which drops it; a new entry is a new object.
+  const derivations = new WeakMap<
+    JobEntry,
+    { status: JobStatus; untilMs: number; detail?: DerivedStatus }
+  >();
   const changed = (id: string) => {
     const entry = entries.get(id);
-    if (entry) statuses.delete(entry);
+    if (entry) derivations.delete(entry);
     for (const l of listeners.get(id) ?? []) l();
   };
-  const derive = (entry: JobEntry): DerivedStatus => {
+  const derivedNow = (entry: JobEntry, keepDetail: boolean): DerivedStatus => {
     const now = opts.clock.now();
     const derived = deriveStatus(entry.record, entry.events, now, entry.answers);
-    statuses.set(entry, {
-      status: derived.status,
-      untilMs: derivedHoldsUntilMs(entry.record, derived, now.getTime()),
+    // Frozen only when kept: a list's scan drops the rest at once.
+    const detail = keepDetail ? frozen(derived) : derived;
+    derivations.set(entry, {
+      status: detail.status,
+      untilMs: derivedHoldsUntilMs(entry.record, detail, now.getTime()),
+      ...(keepDetail ? { detail } : {}),
     });
-    return derived;
+    return detail;
+  };
+  const derive = (entry: JobEntry): DerivedStatus => {
+    const known = derivations.get(entry);
+    if (known?.detail && opts.clock.now().getTime() <= known.untilMs) return known.detail;
+    return derivedNow(entry, true);
   };
   const statusOf = (entry: JobEntry): JobStatus => {
-    const known = statuses.get(entry);
+    const known = derivations.get(entry);
     if (known && opts.clock.now().getTime() <= known.untilMs) return known.status;
-    return derive(entry).status;
+    return derivedNow(entry, false).status;
   };
   // The fields most jobs share (who asked, which key signed, the target, the
   // operation) as one string each, not one per job: a view holds thousands
-  // of jobs. Bounded, so hostile variety costs no more than no sharing.
+  // of jobs. At most SHARED_STRINGS_MAX strings are kept (for the process's
+  // life); past that, new ones are not shared, so hostile variety costs no
+  // more than that many strings.
   const shared = new Map<string, string>();
   const share = (value: string): string => {
     const known = shared.get(value);
@@ -178,6 +197,7 @@ export async function watchJobs(
             record,
             events: orphans.get(id) ?? [],
             answers: orphanAnswers.get(id) ?? NO_ANSWERS,
+            storedMs: e.created.getTime(),
           });
           orphans.delete(id);
           orphanAnswers.delete(id);
@@ -234,8 +254,7 @@ export async function watchJobs(
       })
     : null;
 
-  const expired = (entry: JobEntry, now: number) =>
-    Date.parse(entry.record.created) < now - opts.ttlMs;
+  const expired = (entry: HeldEntry, now: number) => entry.storedMs < now - opts.ttlMs;
   const drop = (id: string) => {
     if (entries.delete(id)) newestFirst = null;
     expected.delete(id);
@@ -244,25 +263,20 @@ export async function watchJobs(
   // at no job's age (it looked at every job's before).
   let nothingExpiresBeforeMs = Number.NEGATIVE_INFINITY;
   /**
-   * Drops the jobs past the bucket's TTL, oldest first. Jobs arrive in about
-   * the order they were made (the bucket's order), so the walk stops at the
-   * first that is not past it; one made a little out of that order (another
-   * API server's clock) goes with the jobs around it. A creation time not to
-   * be believed (unreadable, or ahead of this clock) does not stop the walk,
-   * so it cannot keep every later job from going. get() looks at each job's
-   * own age.
+   * Drops the jobs past the bucket's TTL, oldest first. The TTL counts from
+   * when the server stored each definition, and the follow brings them in
+   * that order (the stream's), so the walk stops at the first not past it.
+   * get() looks at each job's own age.
    */
   const prune = () => {
     const now = opts.clock.now().getTime();
     if (now < nothingExpiresBeforeMs) return;
     for (const [id, entry] of entries) {
-      const created = Date.parse(entry.record.created);
-      if (created < now - opts.ttlMs) {
-        drop(id);
-      } else if (created <= now + AHEAD_OF_CLOCK_MS) {
-        nothingExpiresBeforeMs = created + opts.ttlMs;
+      if (!expired(entry, now)) {
+        nothingExpiresBeforeMs = entry.storedMs + opts.ttlMs;
         return;
       }
+      drop(id);
     }
     nothingExpiresBeforeMs = Number.NEGATIVE_INFINITY;
   };
@@ -380,4 +394,11 @@ function followResults(
       at: e.created.toISOString(),
     });
   });
+}
+
+/** A derived status, shared by every caller until the job changes: none may change it. */
+function frozen(d: DerivedStatus): DerivedStatus {
+  for (const host of Object.values(d.hosts)) Object.freeze(host);
+  Object.freeze(d.hosts);
+  return Object.freeze(d);
 }
