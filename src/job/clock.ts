@@ -17,3 +17,11 @@ export const systemClock: Clock = {
     return last;
   },
 };
+
+/**
+ * The clock's time in milliseconds: without a Date made for it where the
+ * clock is the system's (a scan of every job reads it once a job).
+ */
+export function nowMs(clock: Clock): number {
+  return clock === systemClock ? Date.now() : clock.now().getTime();
+}

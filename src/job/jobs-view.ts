@@ -12,7 +12,7 @@ import {
   RESULT_ERROR_HEADER,
   RESULT_STATE_HEADER,
 } from '../names/names.js';
-import type { Clock } from './clock.js';
+import { type Clock, nowMs } from './clock.js';
 import { followKv, type KvChange, type KvFollow, type KvSource } from './kv-follow.js';
 import {
   isFinalHostStateName,
@@ -140,12 +140,12 @@ export async function watchJobs(
   };
   const derive = (entry: JobEntry): DerivedStatus => {
     const known = derivations.get(entry);
-    if (known?.detail && opts.clock.now().getTime() <= known.untilMs) return known.detail;
+    if (known?.detail && nowMs(opts.clock) <= known.untilMs) return known.detail;
     return derivedNow(entry, true);
   };
   const statusOf = (entry: JobEntry): JobStatus => {
     const known = derivations.get(entry);
-    if (known && opts.clock.now().getTime() <= known.untilMs) return known.status;
+    if (known && nowMs(opts.clock) <= known.untilMs) return known.status;
     return derivedNow(entry, false).status;
   };
   // The fields most jobs share (who asked, which key signed, the target, the
@@ -269,7 +269,7 @@ export async function watchJobs(
    * get() looks at each job's own age.
    */
   const prune = () => {
-    const now = opts.clock.now().getTime();
+    const now = nowMs(opts.clock);
     if (now < nothingExpiresBeforeMs) return;
     for (const [id, entry] of entries) {
       if (!expired(entry, now)) {
@@ -297,7 +297,7 @@ export async function watchJobs(
       // Only this entry's age: a request looks jobs up on the hot path, and
       // walking every job for each lookup would cost O(jobs) per call.
       const entry = entries.get(id);
-      if (entry && expired(entry, opts.clock.now().getTime())) {
+      if (entry && expired(entry, nowMs(opts.clock))) {
         drop(id);
         return undefined;
       }
