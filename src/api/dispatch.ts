@@ -320,13 +320,6 @@ export async function waitForAnswers(
   return result;
 }
 
-/** The agents a stored job expects answers from: a broadcast's list, the host of a one-host job. */
-export function expectedHostsOf(record: JobRecord): string[] {
-  if (record.expected_hosts) return record.expected_hosts;
-  const t = record.target_hostname;
-  return t === '_any' || t === '_all' || t.includes(':') ? [] : [t];
-}
-
 /** Resolves with the job once the jobs view has it (a request still publishing it), or undefined. */
 export function jobAppears(
   jobs: JobsView,

@@ -49,6 +49,15 @@ function singleHost(target: string): string | null {
   return target === '_any' || target === '_all' || target.includes(':') ? null : target;
 }
 
+/** The agents a stored job expects answers from: a broadcast's list, the host of a one-host job. */
+export function expectedHostsOf(
+  job: Pick<JobRecord, 'target_hostname' | 'expected_hosts'>,
+): readonly string[] {
+  if (job.expected_hosts) return job.expected_hosts;
+  const one = singleHost(job.target_hostname);
+  return one ? [one] : [];
+}
+
 /**
  * Whether a result stored in `hostname`'s name can be part of the job: the
  * job's one host, one of a broadcast's expected hosts (any, while the list is
@@ -179,9 +188,7 @@ export function deriveStatus(
   }
 
   const overdue = now.getTime() > overdueAtMs(job);
-  const one = singleHost(job.target_hostname);
-  const expected = job.expected_hosts ?? (one ? [one] : []);
-  for (const h of expected) {
+  for (const h of expectedHostsOf(job)) {
     // An addressed host that so far only refused a misaddressed copy still owes its own part.
     if (onlyRefused.delete(h)) hosts[h] = { status: 'pending' };
     else hosts[h] ??= { status: 'pending' };

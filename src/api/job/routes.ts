@@ -29,7 +29,7 @@ import { operationInputProblems, withFactRefs } from '../../job/data-checks.js';
 import type { JobEntry, JobsView } from '../../job/jobs-view.js';
 import type { JobRecord, JobResponse } from '../../job/records.js';
 import type { RegistryView } from '../../job/registry-view.js';
-import { answersJob, timelineOf } from '../../job/status.js';
+import { answersJob, expectedHostsOf, timelineOf } from '../../job/status.js';
 import {
   appendStatus,
   deleteJob,
@@ -41,7 +41,6 @@ import {
 } from '../../job/store.js';
 import { API_EVENT_HOST, cancelSubject } from '../../names/names.js';
 import type { AuthUser } from '../auth.js';
-import { expectedHostsOf } from '../dispatch.js';
 import { ApiError } from '../errors.js';
 import { withObjectDigest } from '../files/object-digest.js';
 import type { FileRouteDeps } from '../files/routes.js';

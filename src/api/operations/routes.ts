@@ -26,7 +26,7 @@ import {
   secretProblems,
   withFactRefs,
 } from '../../job/data-checks.js';
-import { expectedHostsOf } from '../dispatch.js';
+import { expectedHostsOf } from '../../job/status.js';
 import { ApiError } from '../errors.js';
 import { withObjectDigest } from '../files/object-digest.js';
 import type { FileRouteDeps } from '../files/routes.js';
