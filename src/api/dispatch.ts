@@ -22,8 +22,7 @@ import {
   claimJob,
   type JobStore,
   publishJob,
-  readExpectedHosts,
-  readJob,
+  readJobWithHosts,
   readResponses,
   recordNotRun,
 } from '../job/store.js';
@@ -357,13 +356,8 @@ async function reservedJob(
   withinMs: number,
 ): Promise<JobRecord | undefined> {
   // Unreadable (NATS away) counts as not stored yet: the client is told to try again.
-  const stored = async () => {
-    const record = await readJob(deps.store, jobId).catch(() => null);
-    if (!record) return undefined;
-    const hosts =
-      record.expected_hosts ?? (await readExpectedHosts(deps.store, jobId).catch(() => null));
-    return hosts ? { ...record, expected_hosts: hosts } : record;
-  };
+  const stored = async () =>
+    (await readJobWithHosts(deps.store, jobId).catch(() => null)) ?? undefined;
   const seen = deps.jobs.get(jobId)?.record ?? (await stored());
   if (seen) return seen;
   const appeared = await jobAppears(deps.jobs, jobId, withinMs);

@@ -30,8 +30,7 @@ import {
   followRolloutProgress,
   type JobStore,
   notifyHost,
-  readExpectedHosts,
-  readJob,
+  readJobWithHosts,
   recordNotRun,
   saveRolloutProgress,
 } from '../job/store.js';
@@ -179,7 +178,7 @@ export class Rollouts {
       }
       if (this.deps.jobs.derive(entry).final) continue;
       this.active.set(id, 'starting');
-      void this.takeOver(id, s, entry.record).catch((err: unknown) => {
+      void this.takeOver(id, s).catch((err: unknown) => {
         this.active.delete(id);
         this.deps.logger.warn(
           { job_id: id, err: String(err) },
@@ -189,12 +188,10 @@ export class Rollouts {
     }
   }
 
-  private async takeOver(id: string, s: Seen, seen: JobRecord): Promise<void> {
+  private async takeOver(id: string, s: Seen): Promise<void> {
     // The hosts are told with the signed job, which the jobs view does not keep.
-    const stored = await readJob(this.deps.store, id);
-    if (!stored) throw new Error(`job ${id} is no longer stored`);
-    const hosts = seen.expected_hosts ?? (await readExpectedHosts(this.deps.store, id)) ?? [];
-    const record: JobRecord = { ...stored, expected_hosts: hosts };
+    const record = await readJobWithHosts(this.deps.store, id);
+    if (!record) throw new Error(`job ${id} is no longer stored`);
     const progress = { ...s.progress, driver: this.driverId };
     const revision = await saveRolloutProgress(this.deps.store, id, progress, s.revision);
     if (revision === null || this.stopped) {

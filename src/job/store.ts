@@ -578,6 +578,18 @@ export async function readExpectedHosts(store: JobStore, id: string): Promise<st
   return e && e.operation === 'PUT' ? parseExpectedHosts(e.value) : null;
 }
 
+/**
+ * A stored job as the API's jobs view shows it, its definition signed as
+ * stored, with a broadcast's expected hosts put back (they are stored under
+ * their own key); null when it is not stored.
+ */
+export async function readJobWithHosts(store: JobStore, id: string): Promise<JobRecord | null> {
+  const record = await readJob(store, id);
+  if (!record) return null;
+  const hosts = record.expected_hosts ?? (await readExpectedHosts(store, id));
+  return hosts ? { ...record, expected_hosts: hosts } : record;
+}
+
 export interface StatusEntry extends StatusEventRecord {
   nanos: bigint;
 }
