@@ -42,6 +42,7 @@ import type { ApiMetrics } from './metrics/api-metrics.js';
 import { registerMetricsRoute, registerRequestMetrics } from './metrics/routes.js';
 import { registerOpenApi, registerOpenApiRoute } from './openapi/document.js';
 import { registerOperationRoutes } from './operations/routes.js';
+import { lazySchemaCompilers, type SchemaCompilers } from './schema-compilers.js';
 import { registerSessionRoutes, type SessionDeps } from './session/routes.js';
 import { registerTracing } from './tracing-hook.js';
 import { describeValidation } from './validation.js';
@@ -126,6 +127,13 @@ function validatorFor(coerce: boolean): Ajv {
   return ajv;
 }
 
+const compilersOf = new WeakMap<FastifyInstance, SchemaCompilers>();
+
+/** The schema compilers of a server `buildApiServer` made. */
+export function schemaCompilersOf(app: FastifyInstance): SchemaCompilers | undefined {
+  return compilersOf.get(app);
+}
+
 export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
     // pino's Logger is a FastifyBaseLogger; the generic only narrows the instance type.
@@ -161,11 +169,10 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
   // JSON only: anything else is a 415, not a string the schema then refuses.
   app.removeContentTypeParser(['text/plain']);
 
-  const strict = validatorFor(false);
-  const lenient = validatorFor(true);
-  app.setValidatorCompiler(({ schema, httpPart }) =>
-    (httpPart === 'body' ? strict : lenient).compile(schema),
-  );
+  const compilers = lazySchemaCompilers(validatorFor(false), validatorFor(true));
+  app.setValidatorCompiler(compilers.validator);
+  app.setSerializerCompiler(compilers.serializer);
+  compilersOf.set(app, compilers);
 
   // One warning per NATS outage for the requests it fails; a later answer below 500 may end it.
   const outage = new OutageLog(deps.logger.child({ component: 'api' }));

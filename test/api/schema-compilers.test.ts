@@ -1,0 +1,86 @@
+// Route schemas are compiled at first use (src/api/schema-compilers.ts): every
+// one of the server's compiles, none is compiled before a request needs it,
+// and a compiled one answers as Fastify's own compilers would.
+import { Ajv } from 'ajv';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lazySchemaCompilers } from '../../src/api/schema-compilers.js';
+import { schemaCompilersOf } from '../../src/api/server.js';
+import { request, startTestSystem, type TestSystem } from '../support/system.js';
+
+describe('the API server', () => {
+  let sys: TestSystem;
+  beforeAll(async () => {
+    // Every optional route on, so every schema is counted.
+    sys = await startTestSystem({
+      overrides: { 'api.server.mcp.enabled': true, 'api.server.ui.enabled': true },
+    });
+  });
+  afterAll(async () => {
+    await sys?.stop();
+  });
+
+  it('compiles a route’s schemas when a request first needs them, and every one compiles', async () => {
+    const compilers = schemaCompilersOf(sys.api.app);
+    if (!compilers) throw new Error('the server made no schema compilers');
+    const atStart = compilers.counts();
+    expect(atStart.made).toBeGreaterThan(100);
+    expect(atStart.compiled).toBeLessThan(atStart.made / 10);
+
+    const refused = await request(sys, 'GET', '/job?limit=abc', undefined, await sys.token());
+    expect(refused.status).toBe(400);
+    expect(JSON.stringify(refused.body)).toMatch(/limit/);
+    const afterOne = compilers.counts();
+    expect(afterOne.compiled).toBeGreaterThan(atStart.compiled);
+    expect(afterOne.compiled).toBeLessThan(atStart.made / 5);
+
+    compilers.compileAll();
+    expect(compilers.counts()).toEqual({ compiled: afterOne.made, made: afterOne.made });
+  });
+});
+
+describe('lazySchemaCompilers', () => {
+  const body = {
+    type: 'object',
+    properties: { timeout: { type: 'integer', maximum: 300 } },
+    required: ['timeout'],
+    additionalProperties: false,
+  };
+  const strict = () => new Ajv({ allErrors: true, coerceTypes: false, strict: false });
+  const lenient = () => new Ajv({ allErrors: true, coerceTypes: true, strict: false });
+
+  it('a validator gives the compiled one’s answer and errors, compiled once', () => {
+    const c = lazySchemaCompilers(strict(), lenient());
+    const validate = c.validator({ schema: body, httpPart: 'body' });
+    expect(c.counts()).toEqual({ compiled: 0, made: 1 });
+    expect(validate({ timeout: 301 })).toBe(false);
+    expect(validate.errors?.map((e) => `${e.instancePath} ${e.keyword}`)).toEqual([
+      '/timeout maximum',
+    ]);
+    expect(validate({ timeout: 30 })).toBe(true);
+    expect(validate.errors).toBeNull();
+    expect(c.counts()).toEqual({ compiled: 1, made: 1 });
+  });
+
+  it('a body is checked without coercion, a query string with it', () => {
+    const c = lazySchemaCompilers(strict(), lenient());
+    expect(c.validator({ schema: body, httpPart: 'body' })({ timeout: '30' })).toBe(false);
+    expect(c.validator({ schema: body, httpPart: 'querystring' })({ timeout: '30' })).toBe(true);
+  });
+
+  it('a serializer writes only what its schema declares', () => {
+    const c = lazySchemaCompilers(strict(), lenient());
+    const serialize = c.serializer({
+      schema: { type: 'object', properties: { id: { type: 'string' } } },
+      method: 'GET',
+      url: '/x',
+      httpStatus: '200',
+    });
+    expect(serialize({ id: 'a', secret: 'b' })).toBe('{"id":"a"}');
+  });
+
+  it('a schema that does not compile throws at compileAll, not later', () => {
+    const c = lazySchemaCompilers(strict(), lenient());
+    c.validator({ schema: { type: 'no-such-type' }, httpPart: 'body' });
+    expect(() => c.compileAll()).toThrow(/no-such-type|type/);
+  });
+});
