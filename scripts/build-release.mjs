@@ -28,6 +28,7 @@ import {
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { target as nativeTarget } from './build-native.mjs';
+import { oneByteSource } from './bundle-cli.mjs';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..');
 // The fuse Node's binary carries for single executable applications: postject flips it.
@@ -115,6 +116,8 @@ export async function buildRelease(opts = {}) {
     legalComments: 'none',
     logLevel: 'warning',
   });
+  // One character beyond Latin-1 would make V8 hold the whole file's source at two bytes a character.
+  oneByteSource(bundle);
 
   // 2. The assets and the blob Node makes of them with the bundle.
   const consoleFiles = readdirSync(consoleDir, { withFileTypes: true })
