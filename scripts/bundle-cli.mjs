@@ -55,10 +55,10 @@ export function oneByteSources(dir) {
 /** One file's characters beyond Latin-1 as escapes (see oneByteSources). */
 export function oneByteSource(file) {
   const text = readFileSync(file, 'utf8');
-  if (!/[^\u0000-\u00ff]/.test(text)) return;
+  if (!/[\u0100-\uffff]/.test(text)) return;
   writeFileSync(
     file,
-    text.replace(/[^\u0000-\u00ff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+    text.replace(/[\u0100-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
   );
 }
 
