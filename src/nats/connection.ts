@@ -1,10 +1,16 @@
 // One way for every component to connect to NATS: named client, reconnect
 // forever with jittered backoff, every disconnect and reconnect logged.
-import { connect, errors, type NatsConnection } from '@nats-io/transport-node';
+import {
+  errors,
+  type NatsConnection,
+  NatsConnectionImpl,
+  setTransportFactory,
+} from '@nats-io/transport-node';
 import { redactUrl } from '../config/redact.js';
 import type { Logger } from '../log/logger.js';
 import { waitAtMost } from '../wait-at-most.js';
 import { type NatsAuthSettings, natsAuthOptions } from './auth.js';
+import { batchedTransportFactory } from './batched-transport.js';
 
 export type { NatsConnection };
 
@@ -55,7 +61,9 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection>
   let delay = 100;
   for (let attempt = 1; ; attempt++) {
     try {
-      const nc = await connect({
+      // Set before each connection: another caller's connect would have put the client's own back.
+      setTransportFactory(batchedTransportFactory);
+      const nc = await NatsConnectionImpl.connect({
         servers,
         name: opts.settings.client_name,
         maxReconnectAttempts: -1,
