@@ -33,6 +33,19 @@ export class BatchedTransport extends NodeTransport {
     }
     super.send(frame);
   }
+
+  /**
+   * The client's close destroys the socket in the same turn, without the
+   * flush its own disconnect makes: what is corked is written first, as it
+   * would have been without the cork.
+   */
+  override close(err?: Error): Promise<void> {
+    if (this.#corked) {
+      this.#corked = false;
+      this.socket?.uncork();
+    }
+    return super.close(err);
+  }
 }
 
 /** What the client's transport factory needs: a BatchedTransport per connection. */

@@ -3,6 +3,7 @@
 // nothing is lost, reordered or held back, on a close included.
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import type { NatsConnectionImpl } from '@nats-io/transport-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BatchedTransport } from '../../src/nats/batched-transport.js';
 import { closeNats, connectNats } from '../../src/nats/connection.js';
@@ -72,11 +73,31 @@ describe('BatchedTransport', () => {
     await expect.poll(read).toBe('abcdefg');
   });
 
-  it('carries every message of a burst in order, and a drain at once after it loses none', async () => {
-    const publisher = await connectNats({
-      settings: testClient(t.server.url, 'batched-publisher'),
+  /** A connection of connectNats, and a count of its socket's writes from now on. */
+  async function countedConnection(name: string) {
+    const nc = await connectNats({
+      settings: testClient(t.server.url, name),
       logger: silentLogger,
     });
+    const transport = (nc as unknown as NatsConnectionImpl).protocol.transport;
+    expect(transport).toBeInstanceOf(BatchedTransport);
+    const s = (transport as BatchedTransport).socket;
+    const counted = { writes: 0 };
+    const write = s._write.bind(s);
+    const writev = s._writev?.bind(s);
+    s._write = (chunk, enc, cb) => {
+      counted.writes++;
+      write(chunk, enc, cb);
+    };
+    s._writev = (chunks, cb) => {
+      counted.writes++;
+      writev?.(chunks, cb);
+    };
+    return { nc, counted };
+  }
+
+  it('carries every message of a burst in order, and a drain at once after it loses none', async () => {
+    const { nc: publisher, counted } = await countedConnection('batched-publisher');
     const got: string[] = [];
     const sub = t.nc.subscribe('batched.test', {
       callback: (_e, m) => {
@@ -93,6 +114,8 @@ describe('BatchedTransport', () => {
         publisher.publish('batched.test', m);
         await null;
       }
+      // Gathered: not one write per publish.
+      expect(counted.writes).toBeLessThan(10);
       await publisher.drain();
       await t.nc.flush();
       await expect.poll(() => got.length).toBe(sent.length);
@@ -100,6 +123,28 @@ describe('BatchedTransport', () => {
     } finally {
       sub.unsubscribe();
       if (!publisher.isClosed()) await closeNats(publisher);
+    }
+  });
+  it('a close in the turn of a gathered write sends it first', async () => {
+    const { nc: publisher } = await countedConnection('batched-closer');
+    const got: string[] = [];
+    const sub = t.nc.subscribe('batched.close', {
+      callback: (_e, m) => {
+        got.push(m.string());
+      },
+    });
+    await t.nc.flush();
+    try {
+      // Two sends in one turn: the second is corked when the close comes.
+      publisher.publish('batched.close', 'first');
+      await null;
+      publisher.publish('batched.close', 'second');
+      await null;
+      await publisher.close();
+      await t.nc.flush();
+      await expect.poll(() => got).toEqual(['first', 'second']);
+    } finally {
+      sub.unsubscribe();
     }
   });
 });
