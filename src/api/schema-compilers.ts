@@ -9,12 +9,18 @@
 // finds a schema that does not compile without sending each request.
 import { SerializerSelector } from '@fastify/fast-json-stringify-compiler';
 import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
+import type { DataValidationCxt } from 'ajv/dist/types/index.js';
 import type { FastifyRouteSchemaDef } from 'fastify/types/schema.js';
 
-/** What Fastify reads of a validator: its answer, and its errors after a `false`. */
+/**
+ * What Fastify reads of a validator: its answer, its errors after a `false`,
+ * and `schemaEnv`, which tells it to pass where the data sits (Ajv writes a
+ * coerced root value back there), as it does for a function Ajv compiled.
+ */
 export interface LazyValidator {
-  (data: unknown): boolean;
+  (data: unknown, dataCxt?: DataValidationCxt): boolean;
   errors: ErrorObject[] | null | undefined;
+  schemaEnv: true;
 }
 
 export interface SchemaCompilers {
@@ -35,11 +41,14 @@ export function lazySchemaCompilers(strict: Ajv, lenient: Ajv): SchemaCompilers 
   const serialize = SerializerSelector()({}, {});
   const pending = new Set<() => void>();
   let made = 0;
+  // A compile that throws stays pending: the next use, and compileAll, meet the same error.
   const later = (compile: () => void) => {
     made++;
     pending.add(compile);
     return () => {
-      if (pending.delete(compile)) compile();
+      if (!pending.has(compile)) return;
+      compile();
+      pending.delete(compile);
     };
   };
   return {
@@ -49,14 +58,15 @@ export function lazySchemaCompilers(strict: Ajv, lenient: Ajv): SchemaCompilers 
       const ensure = later(() => {
         compiled = ajv.compile(schema);
       });
-      const validate = ((data: unknown) => {
+      const validate = ((data: unknown, dataCxt?: DataValidationCxt) => {
         ensure();
         const fn = compiled as ValidateFunction;
-        const ok = fn(data) as boolean;
+        const ok = fn(data, dataCxt) as boolean;
         validate.errors = fn.errors;
         return ok;
       }) as LazyValidator;
       validate.errors = null;
+      validate.schemaEnv = true;
       return validate;
     },
     serializer(ctx) {
@@ -71,8 +81,8 @@ export function lazySchemaCompilers(strict: Ajv, lenient: Ajv): SchemaCompilers 
     },
     compileAll() {
       for (const compile of [...pending]) {
-        pending.delete(compile);
         compile();
+        pending.delete(compile);
       }
     },
     counts: () => ({ compiled: made - pending.size, made }),

@@ -1,8 +1,9 @@
 // Route schemas are compiled at first use (src/api/schema-compilers.ts): every
 // one of the server's compiles, none is compiled before a request needs it,
-// and a compiled one answers as Fastify's own compilers would.
+// and a compiled one gives Ajv's and fast-json-stringify's answers, called as
+// Fastify calls them.
 import { Ajv } from 'ajv';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { lazySchemaCompilers } from '../../src/api/schema-compilers.js';
 import { schemaCompilersOf } from '../../src/api/server.js';
 import { request, startTestSystem, type TestSystem } from '../support/system.js';
@@ -49,8 +50,11 @@ describe('lazySchemaCompilers', () => {
   const lenient = () => new Ajv({ allErrors: true, coerceTypes: true, strict: false });
 
   it('a validator gives the compiled one’s answer and errors, compiled once', () => {
-    const c = lazySchemaCompilers(strict(), lenient());
+    const ajv = strict();
+    const compile = vi.spyOn(ajv, 'compile');
+    const c = lazySchemaCompilers(ajv, lenient());
     const validate = c.validator({ schema: body, httpPart: 'body' });
+    expect(compile).not.toHaveBeenCalled();
     expect(c.counts()).toEqual({ compiled: 0, made: 1 });
     expect(validate({ timeout: 301 })).toBe(false);
     expect(validate.errors?.map((e) => `${e.instancePath} ${e.keyword}`)).toEqual([
@@ -59,6 +63,18 @@ describe('lazySchemaCompilers', () => {
     expect(validate({ timeout: 30 })).toBe(true);
     expect(validate.errors).toBeNull();
     expect(c.counts()).toEqual({ compiled: 1, made: 1 });
+    expect(compile).toHaveBeenCalledTimes(1);
+  });
+
+  it('a validator takes the data context Fastify passes, so a coerced root value is written back', () => {
+    const c = lazySchemaCompilers(strict(), lenient());
+    const validate = c.validator({ schema: { type: 'integer' }, httpPart: 'querystring' });
+    // Fastify passes the context only to a validator that says it takes one, as Ajv's do.
+    expect(validate.schemaEnv).toBe(true);
+    const request = { query: '5' as unknown };
+    const context = { parentData: request, parentDataProperty: 'query' };
+    expect(validate('5', context as unknown as Parameters<typeof validate>[1])).toBe(true);
+    expect(request.query).toBe(5);
   });
 
   it('a body is checked without coercion, a query string with it', () => {
@@ -78,9 +94,12 @@ describe('lazySchemaCompilers', () => {
     expect(serialize({ id: 'a', secret: 'b' })).toBe('{"id":"a"}');
   });
 
-  it('a schema that does not compile throws at compileAll, not later', () => {
+  it('a schema that does not compile throws its error at each use and at compileAll', () => {
     const c = lazySchemaCompilers(strict(), lenient());
-    c.validator({ schema: { type: 'no-such-type' }, httpPart: 'body' });
-    expect(() => c.compileAll()).toThrow(/no-such-type|type/);
+    const validate = c.validator({ schema: { type: 'no-such-type' }, httpPart: 'body' });
+    expect(() => validate({})).toThrow(/must be JSONType|schema is invalid/);
+    expect(() => validate({})).toThrow(/must be JSONType|schema is invalid/);
+    expect(c.counts()).toEqual({ compiled: 0, made: 1 });
+    expect(() => c.compileAll()).toThrow(/must be JSONType|schema is invalid/);
   });
 });
