@@ -41,9 +41,10 @@ export async function bundleCli() {
  * V8 keeps a module's source for its life, one byte a character while every
  * character is Latin-1 and two bytes a character otherwise: one dash in a
  * dependency's comment doubled the NATS client's 290 KB chunk in every
- * process. esbuild escapes strings and names already; what a build leaves
- * beyond Latin-1 (in comments, as of this writing) becomes `\u` escapes,
- * which mean the same in a comment, a string or a regular expression.
+ * process. esbuild escapes strings and names already; what it leaves beyond
+ * Latin-1 in a comment becomes a `\u` escape, which changes nothing there.
+ * Anywhere else (a tagged template's raw text, after a backslash) an escape
+ * could change the program: such a file is left as it is.
  */
 export function oneByteSources(dir) {
   for (const entry of readdirSync(dir, { recursive: true })) {
@@ -52,14 +53,36 @@ export function oneByteSources(dir) {
   }
 }
 
-/** One file's characters beyond Latin-1 as escapes (see oneByteSources). */
+/**
+ * One file's characters beyond Latin-1, in comments, as escapes (see
+ * oneByteSources). A file with one elsewhere is left as it is, and named.
+ */
 export function oneByteSource(file) {
   const text = readFileSync(file, 'utf8');
-  if (!/[\u0100-\uffff]/.test(text)) return;
-  writeFileSync(
-    file,
-    text.replace(/[\u0100-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
-  );
+  let unsafe = -1;
+  const escaped = text.replace(/[\u0100-\uffff]/g, (c, at) => {
+    // U+2028 and U+2029 end a line comment: escaped, they would not.
+    if (c === '\u2028' || c === '\u2029' || text[at - 1] === '\\' || !inComment(text, at)) {
+      if (unsafe < 0) unsafe = at;
+      return c;
+    }
+    return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  });
+  if (unsafe >= 0) {
+    const line = text.slice(0, unsafe).split('\n').length;
+    process.stderr.write(
+      `${file}:${line}: a character beyond Latin-1 outside a comment, left as it is: V8 holds this file at two bytes a character\n`,
+    );
+    return;
+  }
+  if (escaped !== text) writeFileSync(file, escaped);
+}
+
+/** Whether `at` is inside a block comment, or a line comment that starts its line. */
+function inComment(text, at) {
+  if (text.lastIndexOf('/*', at) > text.lastIndexOf('*/', at)) return true;
+  const lineStart = text.lastIndexOf('\n', at) + 1;
+  return /^\s*\/\//.test(text.slice(lineStart, at));
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
