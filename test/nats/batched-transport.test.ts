@@ -14,6 +14,22 @@ const t = useTestNats();
 const text = (s: string) => new TextEncoder().encode(s);
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** Each write the socket makes from now on, as the number of chunks it carries. */
+function countWrites(s: Socket): number[] {
+  const writes: number[] = [];
+  const write = s._write.bind(s);
+  const writev = s._writev?.bind(s);
+  s._write = (chunk, enc, cb) => {
+    writes.push(1);
+    write(chunk, enc, cb);
+  };
+  s._writev = (chunks, cb) => {
+    writes.push(chunks.length);
+    writev?.(chunks, cb);
+  };
+  return writes;
+}
+
 describe('BatchedTransport', () => {
   let server: Server | undefined;
   let socket: Socket | undefined;
@@ -41,18 +57,8 @@ describe('BatchedTransport', () => {
 
   it('sends the first write of a turn at once and the rest of the turn in one write at its end', async () => {
     const { transport, read } = await transportToServer();
-    const writes: number[] = [];
     const s = socket as Socket;
-    const write = s._write.bind(s);
-    const writev = s._writev?.bind(s);
-    s._write = (chunk, enc, cb) => {
-      writes.push(1);
-      write(chunk, enc, cb);
-    };
-    s._writev = (chunks, cb) => {
-      writes.push(chunks.length);
-      writev?.(chunks, cb);
-    };
+    const writes = countWrites(s);
 
     transport.send(text('a'));
     expect(s.writableCorked).toBe(0);
@@ -73,38 +79,33 @@ describe('BatchedTransport', () => {
     await expect.poll(read).toBe('abcdefg');
   });
 
-  /** A connection of connectNats, and a count of its socket's writes from now on. */
-  async function countedConnection(name: string) {
+  /** A connection of connectNats, and its socket, which a BatchedTransport writes. */
+  async function batchedConnection(name: string) {
     const nc = await connectNats({
       settings: testClient(t.server.url, name),
       logger: silentLogger,
     });
     const transport = (nc as unknown as NatsConnectionImpl).protocol.transport;
     expect(transport).toBeInstanceOf(BatchedTransport);
-    const s = (transport as BatchedTransport).socket;
-    const counted = { writes: 0 };
-    const write = s._write.bind(s);
-    const writev = s._writev?.bind(s);
-    s._write = (chunk, enc, cb) => {
-      counted.writes++;
-      write(chunk, enc, cb);
-    };
-    s._writev = (chunks, cb) => {
-      counted.writes++;
-      writev?.(chunks, cb);
-    };
-    return { nc, counted };
+    return { nc, socket: (transport as BatchedTransport).socket };
   }
 
-  it('carries every message of a burst in order, and a drain at once after it loses none', async () => {
-    const { nc: publisher, counted } = await countedConnection('batched-publisher');
+  /** What the test's own connection hears on `subject`, from now on. */
+  async function heard(subject: string) {
     const got: string[] = [];
-    const sub = t.nc.subscribe('batched.test', {
+    const sub = t.nc.subscribe(subject, {
       callback: (_e, m) => {
         got.push(m.string());
       },
     });
     await t.nc.flush();
+    return { got, sub };
+  }
+
+  it('carries every message of a burst in order, and a drain at once after it loses none', async () => {
+    const { nc: publisher, socket: publisherSocket } = await batchedConnection('batched-publisher');
+    const writes = countWrites(publisherSocket);
+    const { got, sub } = await heard('batched.test');
     try {
       const sent = Array.from({ length: 2000 }, (_, i) => `m${i}`);
       // One turn, each publish in a microtask of its own, so each is a send
@@ -115,7 +116,7 @@ describe('BatchedTransport', () => {
         await null;
       }
       // Gathered: not one write per publish.
-      expect(counted.writes).toBeLessThan(10);
+      expect(writes.length).toBeLessThan(10);
       await publisher.drain();
       await t.nc.flush();
       await expect.poll(() => got.length).toBe(sent.length);
@@ -125,15 +126,10 @@ describe('BatchedTransport', () => {
       if (!publisher.isClosed()) await closeNats(publisher);
     }
   });
+
   it('a close in the turn of a gathered write sends it first', async () => {
-    const { nc: publisher } = await countedConnection('batched-closer');
-    const got: string[] = [];
-    const sub = t.nc.subscribe('batched.close', {
-      callback: (_e, m) => {
-        got.push(m.string());
-      },
-    });
-    await t.nc.flush();
+    const { nc: publisher } = await batchedConnection('batched-closer');
+    const { got, sub } = await heard('batched.close');
     try {
       // Two sends in one turn: the second is corked when the close comes.
       publisher.publish('batched.close', 'first');

@@ -1,19 +1,19 @@
 // The bundles' characters beyond Latin-1 (scripts/bundle-cli.mjs
 // oneByteSource): escaped in comments, where it changes nothing; a file with
 // one anywhere else is left as it is.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: a build script in plain JavaScript, without declarations.
 import { oneByteSource } from '../../scripts/bundle-cli.mjs';
+import { tempDir } from '../api/helpers.js';
 
 describe('oneByteSource', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'osapi-one-byte-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir('one-byte');
+  afterAll(() => dir.remove());
 
   function rewritten(source: string): string {
-    const file = join(dir, 'chunk.mjs');
+    const file = join(dir.path, 'chunk.mjs');
     writeFileSync(file, source);
     oneByteSource(file);
     return readFileSync(file, 'utf8');
