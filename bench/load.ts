@@ -87,6 +87,21 @@ function memory(pid: number): { rss: number; peak: number } {
 }
 
 /** CPU time a process has used so far (user + system), in ms. */
+type FleetCpu = Record<'api' | 'nats' | 'agents', number>;
+
+/** Each part's CPU per call between two readings of the fleet's CPU, in ms. */
+function cpuPer(from: FleetCpu, to: FleetCpu, calls: number) {
+  return (k: keyof FleetCpu) => (to[k] - from[k]) / calls;
+}
+
+/** What each round's row is called in the table. */
+const ROUND_LABELS: Record<string, string> = {
+  hostname: `\`GET /node/{host}/hostname\` (${REQUESTS / AGENTS} per agent)`,
+  host: `command by host name (${REQUESTS / AGENTS} per agent)`,
+  any: 'command to `_any`',
+  'hostname again': '`GET /node/{host}/hostname` again, on kept-alive connections',
+};
+
 function cpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command name (which may hold spaces) start at field 3.
@@ -260,11 +275,10 @@ async function main(): Promise<void> {
     process.stderr.write(`bench:load: ${REQUESTS} hostname queries at once again\n`);
     const byNameAgain = { ...(await hostnameRound(fleet, hosts)), name: 'hostname again' };
     const cpuAgain = fleetCpu();
-    const perQueryAgain = (k: 'api' | 'nats' | 'agents') => (cpuAgain[k] - cpuAfter[k]) / REQUESTS;
-    const perRequest = (k: 'api' | 'nats' | 'agents') =>
-      (cpuAfter[k] - cpuBetween[k]) / (2 * REQUESTS);
+    const perQueryAgain = cpuPer(cpuAfter, cpuAgain, REQUESTS);
+    const perRequest = cpuPer(cpuBetween, cpuAfter, 2 * REQUESTS);
     const cpuPerRequest = perRequest('api') + perRequest('nats') + perRequest('agents');
-    const perQuery = (k: 'api' | 'nats' | 'agents') => (cpuBetween[k] - cpuBefore[k]) / REQUESTS;
+    const perQuery = cpuPer(cpuBefore, cpuBetween, REQUESTS);
     const controlPlane = perRequest('api') + perRequest('nats');
     const loadAfter = loadavg()[0] ?? 0;
     const peak = {
@@ -306,7 +320,7 @@ async function main(): Promise<void> {
       )} | | | 1× | |`,
       ...rows.map(
         ({ r, q, met }) =>
-          `| ${REQUESTS} at once, ${r.name === 'hostname' ? `\`GET /node/{host}/hostname\` (${REQUESTS / AGENTS} per agent)` : r.name === 'hostname again' ? '`GET /node/{host}/hostname` again, on kept-alive connections' : r.name === 'host' ? `command by host name (${REQUESTS / AGENTS} per agent)` : 'command to `_any`'} | ${REQUESTS - r.errors.length} / ${REQUESTS} | ${ms(q.p50)} | ${ms(q.p95)} | ${ms(q.p99)} | ${ms(Math.max(...r.latencies))} | ${ms(r.wallMs)} | ${(q.p99 / idle).toFixed(0)}× | ${met ? 'met' : 'missed'} |`,
+          `| ${REQUESTS} at once, ${ROUND_LABELS[r.name] ?? r.name} | ${REQUESTS - r.errors.length} / ${REQUESTS} | ${ms(q.p50)} | ${ms(q.p95)} | ${ms(q.p99)} | ${ms(Math.max(...r.latencies))} | ${ms(r.wallMs)} | ${(q.p99 / idle).toFixed(0)}× | ${met ? 'met' : 'missed'} |`,
       ),
       '',
       `CPU per hostname query (user + system): API server ${perQuery('api').toFixed(2)} ms, nats-server ${perQuery('nats').toFixed(2)} ms, agents ${perQuery('agents').toFixed(2)} ms; sent again at the end: ${perQueryAgain('api').toFixed(2)}, ${perQueryAgain('nats').toFixed(2)} and ${perQueryAgain('agents').toFixed(2)} ms.`,
